@@ -1,0 +1,38 @@
+"""balancedrnn: varied-sparsity block RNNs at a fixed weight budget (Hershey & Paffenroth, arXiv 2509.15057).
+
+The public surface is small; everything else lives in private-by-convention modules.
+"""
+
+from .baselines import RecurrentBaseline, make_baseline
+from .configs import balanced_density, build_model, config_density
+from .masks import MaskedBlock, draw_mask_indices
+from .model import BlockRNN
+from .spec import (
+    BLOCKS,
+    BlockSpec,
+    SpecError,
+    density_for_hidden_proportion,
+    expected_weights,
+    hidden_proportion,
+    solve_hidden_size,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BLOCKS",
+    "BlockRNN",
+    "BlockSpec",
+    "MaskedBlock",
+    "RecurrentBaseline",
+    "SpecError",
+    "balanced_density",
+    "build_model",
+    "config_density",
+    "density_for_hidden_proportion",
+    "draw_mask_indices",
+    "expected_weights",
+    "hidden_proportion",
+    "make_baseline",
+    "solve_hidden_size",
+]

@@ -1,0 +1,160 @@
+"""Standard recurrent baselines at the same trainable-weight budget (SPEC §4): LSTM, GRU, tanh RNN.
+
+Every baseline maps ``(batch, T, dx)`` to ``(batch, T, dy)`` like :class:`~balancedrnn.model.BlockRNN`.
+The hidden size is solved so the number of trainable weights (matrix entries; biases are reported
+separately, as for block models) is as close to the budget as one hidden unit allows. The LSTM uses
+``proj_size=dy`` and PyTorch needs ``hidden > proj_size``, so at small budgets with large inputs it cannot
+reach the budget; the model then says so in ``budget_note``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from .spec import SpecError, hidden_proportion
+
+BaselineKind = Literal["lstm", "gru", "rnn"]
+BASELINES: tuple[str, ...] = ("lstm", "gru", "rnn")
+
+
+def baseline_counts(kind: str, dx: int, dy: int, hidden: int) -> dict[str, int]:
+    """Weight matrices' entries by role (``ih``, ``hh``, ``out``) and the bias count of a baseline."""
+    H = hidden
+    if kind == "lstm":
+        return {"ih": 4 * H * dx, "hh": 4 * H * dy, "out": dy * H, "bias": 8 * H}
+    if kind == "gru":
+        return {"ih": 3 * H * dx, "hh": 3 * H * H, "out": dy * H, "bias": 6 * H + dy}
+    if kind == "rnn":
+        return {"ih": H * dx, "hh": H * H, "out": dy * H, "bias": 2 * H + dy}
+    raise SpecError(f"unknown baseline {kind!r}; known: {', '.join(BASELINES)}")
+
+
+def baseline_weights(kind: str, dx: int, dy: int, hidden: int) -> int:
+    """Trainable weights (non-bias entries) of a baseline of the given hidden size."""
+    c = baseline_counts(kind, dx, dy, hidden)
+    return c["ih"] + c["hh"] + c["out"]
+
+
+def min_hidden(kind: str, dy: int) -> int:
+    """Smallest hidden size PyTorch allows (the LSTM needs hidden > proj_size = dy)."""
+    return dy + 1 if kind == "lstm" else 1
+
+
+def solve_baseline_hidden(kind: str, dx: int, dy: int, budget: float) -> int:
+    """Hidden size whose weight count is closest to ``budget`` (at least :func:`min_hidden`)."""
+    lo = min_hidden(kind, dy)
+    if baseline_weights(kind, dx, dy, lo) >= budget:
+        return lo
+    hi = lo
+    while baseline_weights(kind, dx, dy, hi) < budget:
+        hi *= 2
+    while hi - lo > 1:  # invariant: w(lo) < budget <= w(hi)
+        mid = (lo + hi) // 2
+        if baseline_weights(kind, dx, dy, mid) < budget:
+            lo = mid
+        else:
+            hi = mid
+    w_lo, w_hi = baseline_weights(kind, dx, dy, lo), baseline_weights(kind, dx, dy, hi)
+    return lo if budget - w_lo <= w_hi - budget else hi
+
+
+class RecurrentBaseline(nn.Module):
+    """An LSTM (projected to dy), GRU or tanh RNN (with a linear head) mapping (batch, T, dx) to (batch, T, dy)."""
+
+    def __init__(
+        self,
+        kind: str,
+        dx: int,
+        dy: int,
+        hidden: int,
+        seed: int = 0,
+        budget: float | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        if kind not in BASELINES:
+            raise SpecError(f"unknown baseline {kind!r}; known: {', '.join(BASELINES)}")
+        if hidden < min_hidden(kind, dy):
+            raise SpecError(f"{kind} needs hidden size >= {min_hidden(kind, dy)}, got {hidden}")
+        self.kind, self.dx, self.dy, self.hidden_size, self.seed = kind, dx, dy, hidden, int(seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            if kind == "lstm":
+                self.rnn: nn.Module = nn.LSTM(dx, hidden, batch_first=True, proj_size=dy)
+                self.head: nn.Module | None = None
+            else:
+                cls = nn.GRU if kind == "gru" else nn.RNN
+                self.rnn = cls(dx, hidden, batch_first=True)
+                self.head = nn.Linear(hidden, dy)
+        self.budget = budget
+        self.budget_note = ""
+        if budget is not None and self.weights > budget * 1.05 and hidden == min_hidden(kind, dy):
+            self.budget_note = (
+                f"{kind} cannot get down to the budget {budget:,.0f}: its smallest hidden size {hidden} "
+                f"already has {self.weights:,} weights"
+            )
+        if device is not None:
+            self.to(device)
+
+    @property
+    def weights(self) -> int:
+        """Trainable weight entries (biases excluded)."""
+        return baseline_weights(self.kind, self.dx, self.dy, self.hidden_size)
+
+    @property
+    def parameters_count(self) -> int:
+        """Weights plus biases."""
+        return self.weights + baseline_counts(self.kind, self.dx, self.dy, self.hidden_size)["bias"]
+
+    def hidden_proportion(self) -> float:
+        """Analogue of the hidden proportion: recurrent-weight share of the weights feeding the hidden state."""
+        c = baseline_counts(self.kind, self.dx, self.dy, self.hidden_size)
+        return hidden_proportion({"hx": c["ih"], "hh": c["hh"], "hy": 0})
+
+    def summary(self) -> dict[str, Any]:
+        """Derived features for run records."""
+        return {
+            "kind": self.kind,
+            "dx": self.dx,
+            "dh": self.hidden_size,
+            "dy": self.dy,
+            "density": None,
+            "nnz": baseline_counts(self.kind, self.dx, self.dy, self.hidden_size),
+            "weights": self.weights,
+            "parameters": self.parameters_count,
+            "hidden_proportion": self.hidden_proportion(),
+            "budget_note": self.budget_note,
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[-1] != self.dx:
+            raise ValueError(f"input must have shape (batch, T, dx) with dx={self.dx}, got {tuple(x.shape)}")
+        out, _ = self.rnn(x)
+        return out if self.head is None else self.head(out)
+
+    def step(self, x_t: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        """One step for input ``(batch, dx)``, returning ``(y_t, new_state)``."""
+        out, state = self.rnn(x_t.unsqueeze(1), state)
+        out = out[:, 0]
+        return (out if self.head is None else self.head(out)), state
+
+
+def make_baseline(
+    kind: str,
+    dx: int,
+    dy: int,
+    budget: float,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> RecurrentBaseline:
+    """A baseline of ``kind`` (``lstm``, ``gru``, ``rnn``) whose weight count is closest to ``budget``."""
+    if kind not in BASELINES:
+        raise SpecError(f"unknown baseline {kind!r}; known: {', '.join(BASELINES)}")
+    if not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
+        raise SpecError(f"budget must be a positive finite number, got {budget!r}")
+    hidden = solve_baseline_hidden(kind, dx, dy, budget)
+    return RecurrentBaseline(kind, dx, dy, hidden, seed=seed, budget=budget, device=device)

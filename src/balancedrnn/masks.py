@@ -1,0 +1,105 @@
+"""Fixed random masks for the sparse blocks, and the module that holds one masked block's values.
+
+A mask is stored as the sorted flat indices of its trainable entries. The trainable parameter of a block is
+the vector of those entries' values, so masked-out entries are zero by construction (no gradient, no
+optimiser state, nothing to re-zero after a step).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from .spec import exact_count
+
+MaskMethod = Literal["exact", "bernoulli"]
+
+
+def draw_mask_indices(
+    rows: int,
+    cols: int,
+    density: float,
+    generator: torch.Generator,
+    method: MaskMethod = "exact",
+) -> torch.Tensor:
+    """Sorted flat indices (int64) of the masked-in entries of a ``rows x cols`` block.
+
+    ``exact`` draws exactly ``round(density * rows * cols)`` entries without replacement; ``bernoulli``
+    keeps each entry with probability ``density`` (the realised count is random).
+    """
+    n = rows * cols
+    if method == "exact":
+        k = exact_count(density, rows, cols)
+        if k >= n:
+            return torch.arange(n, dtype=torch.int64)
+        if k == 0:
+            return torch.empty(0, dtype=torch.int64)
+        return torch.randperm(n, generator=generator)[:k].sort().values
+    if method == "bernoulli":
+        if density >= 1.0:
+            return torch.arange(n, dtype=torch.int64)
+        keep = torch.rand(n, generator=generator) < density
+        return keep.nonzero().flatten()
+    raise ValueError(f"unknown mask method {method!r}; expected 'exact' or 'bernoulli'")
+
+
+class MaskedBlock(nn.Module):
+    """One ``rows x cols`` weight block with a fixed mask; only the masked-in values are trainable."""
+
+    index: torch.Tensor
+
+    def __init__(
+        self,
+        rows: int,
+        cols: int,
+        index: torch.Tensor,
+        values: torch.Tensor,
+    ) -> None:
+        super().__init__()
+        if index.shape != values.shape or index.dim() != 1:
+            raise ValueError("index and values must be 1-D tensors of the same length")
+        self.rows, self.cols = int(rows), int(cols)
+        self.register_buffer("index", index.to(torch.int64))
+        self.values = nn.Parameter(values.clone())
+
+    @classmethod
+    def random(
+        cls,
+        rows: int,
+        cols: int,
+        density: float,
+        generator: torch.Generator,
+        mean: float = 0.0,
+        std: float = 0.05,
+        method: MaskMethod = "exact",
+    ) -> MaskedBlock:
+        """A block with a freshly drawn mask and N(mean, std^2) initial values, all from ``generator``."""
+        index = draw_mask_indices(rows, cols, density, generator, method)
+        values = torch.randn(index.numel(), generator=generator) * std + mean
+        return cls(rows, cols, index, values)
+
+    @property
+    def nnz(self) -> int:
+        """Number of trainable entries."""
+        return int(self.index.numel())
+
+    @property
+    def density(self) -> float:
+        """Realised density."""
+        return self.nnz / (self.rows * self.cols)
+
+    def mask(self) -> torch.Tensor:
+        """Boolean ``rows x cols`` mask."""
+        m = torch.zeros(self.rows * self.cols, dtype=torch.bool, device=self.index.device)
+        m[self.index] = True
+        return m.view(self.rows, self.cols)
+
+    def dense(self) -> torch.Tensor:
+        """The block as a dense matrix with exact zeros outside the mask (differentiable in ``values``)."""
+        flat = self.values.new_zeros(self.rows * self.cols)
+        return flat.index_put((self.index,), self.values).view(self.rows, self.cols)
+
+    def extra_repr(self) -> str:
+        return f"{self.rows}x{self.cols}, nnz={self.nnz}, density={self.density:.4g}"

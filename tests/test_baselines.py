@@ -1,0 +1,50 @@
+import pytest
+import torch
+
+from balancedrnn.baselines import baseline_weights, make_baseline, min_hidden
+from balancedrnn.spec import SpecError
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("dx,dy,budget", [(2500, 10, 300_000), (46, 26, 400_000), (9, 4, 5000)])
+def test_weights_closest_to_budget(kind, dx, dy, budget):
+    m = make_baseline(kind, dx, dy, budget)
+    # counted from the real module, not from the formula under test
+    real_weights = sum(p.numel() for name, p in m.named_parameters() if "bias" not in name)
+    real_params = sum(p.numel() for p in m.parameters())
+    assert real_weights == m.weights and real_params == m.parameters_count
+    H = m.hidden_size
+    for other in (H - 1, H + 1):
+        if other >= min_hidden(kind, dy):
+            assert abs(baseline_weights(kind, dx, dy, other) - budget) >= abs(m.weights - budget)
+    out = m(torch.randn(2, 3, dx))
+    assert out.shape == (2, 3, dy)
+
+
+def test_lstm_cannot_reach_small_budget_and_says_so():
+    m = make_baseline("lstm", 2500, 10, 100_000)
+    assert m.hidden_size == 11
+    assert m.weights > 110_000
+    assert "cannot get down to the budget" in m.budget_note
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_step_matches_forward(kind):
+    m = make_baseline(kind, 5, 3, 2000, seed=1)
+    x = torch.randn(2, 6, 5)
+    full = m(x)
+    state, outs = None, []
+    for t in range(6):
+        y, state = m.step(x[:, t], state)
+        outs.append(y)
+    torch.testing.assert_close(torch.stack(outs, 1), full)
+
+
+def test_seeded():
+    a, b = make_baseline("gru", 5, 3, 2000, seed=4), make_baseline("gru", 5, 3, 2000, seed=4)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_unknown_kind():
+    with pytest.raises(SpecError, match="unknown baseline"):
+        make_baseline("transformer", 5, 3, 2000)

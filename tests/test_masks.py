@@ -1,0 +1,43 @@
+import torch
+import pytest
+
+from balancedrnn.masks import MaskedBlock, draw_mask_indices
+from balancedrnn.spec import exact_count
+
+
+@pytest.mark.parametrize("density", [0.0, 1e-4, 0.013, 0.2, 0.5, 0.999, 1.0])
+def test_exact_counts(density):
+    g = torch.Generator().manual_seed(1)
+    idx = draw_mask_indices(37, 53, density, g)
+    assert idx.numel() == exact_count(density, 37, 53)
+    assert idx.unique().numel() == idx.numel()  # without replacement
+    assert bool((idx[1:] > idx[:-1]).all()) if idx.numel() > 1 else True
+    assert idx.numel() == 0 or (idx.min() >= 0 and idx.max() < 37 * 53)
+
+
+def test_bernoulli_realised_count_is_random_but_close():
+    counts = [draw_mask_indices(100, 100, 0.3, torch.Generator().manual_seed(s), "bernoulli").numel() for s in range(5)]
+    assert len(set(counts)) > 1
+    assert all(abs(c - 3000) < 250 for c in counts)
+
+
+def test_same_seed_same_mask():
+    a = draw_mask_indices(20, 30, 0.25, torch.Generator().manual_seed(3))
+    b = draw_mask_indices(20, 30, 0.25, torch.Generator().manual_seed(3))
+    c = draw_mask_indices(20, 30, 0.25, torch.Generator().manual_seed(4))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_dense_matches_mask_and_values():
+    g = torch.Generator().manual_seed(0)
+    block = MaskedBlock.random(6, 9, 0.3, g, mean=1.0, std=0.1)
+    dense = block.dense()
+    mask = block.mask()
+    assert int(mask.sum()) == block.nnz
+    assert torch.equal(dense[~mask], torch.zeros(int((~mask).sum())))
+    assert torch.equal(dense[mask], block.values.detach())  # row-major order of the mask = sorted index
+
+
+def test_unknown_method():
+    with pytest.raises(ValueError, match="unknown mask method"):
+        draw_mask_indices(3, 3, 0.5, torch.Generator(), "magic")  # type: ignore[arg-type]

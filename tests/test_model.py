@@ -1,0 +1,134 @@
+import pytest
+import torch
+
+from balancedrnn.model import BlockRNN
+from balancedrnn.spec import BLOCKS, BlockSpec, exact_count
+
+
+def reference_forward(model: BlockRNN, x: torch.Tensor) -> torch.Tensor:
+    """Slow, obviously correct: the full [x, h, y] state and effective_weight(), one sample at a time."""
+    W = model.effective_weight().detach().double()
+    b = model.bias.detach().double()
+    dx, dh, dy = model.dx, model.dh, model.dy
+    act = torch.relu if model.activation == "relu" else torch.tanh
+    out = torch.zeros(x.shape[0], x.shape[1], dy, dtype=torch.float64)
+    for n in range(x.shape[0]):
+        h = torch.zeros(dh, dtype=torch.float64)
+        y = torch.zeros(dy, dtype=torch.float64)
+        for t in range(x.shape[1]):
+            xt = x[n, t].double()
+            h_new = act(W[:dh] @ torch.cat([xt, h, y]) + b[:dh])
+            if model.readout == "lagged":
+                y_new = W[dh:] @ torch.cat([xt, h, y]) + b[dh:]
+            else:
+                y_new = W[dh:] @ torch.cat([xt, h_new, y]) + b[dh:]
+            h, y = h_new, y_new
+            out[n, t] = y
+    return out
+
+
+def random_spec(seed: int) -> BlockSpec:
+    g = torch.Generator().manual_seed(seed)
+    density = {b: float(torch.rand(1, generator=g)) for b in BLOCKS}
+    density["hh"] = 1.0 if seed % 3 == 0 else density["hh"]
+    density["yy"] = 0.0 if seed % 2 == 0 else density["yy"]
+    return BlockSpec(7 + seed, 5 + 2 * seed, 3, density, init={b: (0.0, 0.3) for b in BLOCKS})
+
+
+@pytest.mark.parametrize("readout", ["lagged", "current"])
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_forward_equals_reference(readout, activation, seed):
+    spec = random_spec(seed)
+    model = BlockRNN(spec, seed=seed, readout=readout, activation=activation)
+    with torch.no_grad():
+        model.bias.normal_(0, 0.2, generator=torch.Generator().manual_seed(seed))
+    x = torch.randn(4, 6, spec.dx, generator=torch.Generator().manual_seed(10 + seed))
+    got = model(x).double()
+    torch.testing.assert_close(got, reference_forward(model, x), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("readout", ["lagged", "current"])
+def test_step_equals_forward(readout):
+    spec = random_spec(1)
+    model = BlockRNN(spec, seed=5, readout=readout)
+    x = torch.randn(3, 8, spec.dx)
+    full = model(x)
+    state, outs = None, []
+    for t in range(8):
+        y, state = model.step(x[:, t], state)
+        outs.append(y)
+    torch.testing.assert_close(torch.stack(outs, 1), full)
+
+
+def test_readouts_differ():
+    spec = BlockSpec(5, 6, 2, {b: 1.0 for b in BLOCKS})
+    x = torch.randn(2, 4, 5)
+    a = BlockRNN(spec, seed=0, readout="lagged")(x)
+    b = BlockRNN(spec, seed=0, readout="current")(x)
+    assert not torch.allclose(a, b)
+
+
+def test_mask_counts_and_realised_counting():
+    spec = BlockSpec(50, 20, 4, {"hx": 0.1, "hh": 0.5, "hy": 1, "yx": 0.05, "yh": 0.3, "yy": 0})
+    model = BlockRNN(spec, seed=0)
+    W = model.effective_weight()
+    assert W.shape == (24, 74)
+    counts = model.nnz()
+    for b in BLOCKS:
+        rows, cols = spec.shape(b)
+        assert counts[b] == exact_count(spec.density[b], rows, cols)
+    assert counts == spec.nnz()
+    # the dense matrix holds exactly those non-zeros (initial values are never exactly zero)
+    assert int((W != 0).sum()) == sum(counts.values())
+    assert model.hidden_proportion() == pytest.approx(spec.hidden_proportion())
+
+
+def test_same_seed_same_model():
+    spec = BlockSpec(10, 8, 3, {b: 0.4 for b in BLOCKS})
+    a, b, c = BlockRNN(spec, seed=1), BlockRNN(spec, seed=1), BlockRNN(spec, seed=2)
+    assert torch.equal(a.effective_weight(), b.effective_weight())
+    assert not torch.equal(a.effective_weight(), c.effective_weight())
+
+
+def test_init_mean_std_per_block():
+    spec = BlockSpec(200, 100, 10, {b: 1.0 for b in BLOCKS}, init={"hx": (1.0, 0.01)})
+    model = BlockRNN(spec, seed=0)
+    v = model.blocks["hx"].values.detach()
+    assert v.mean().item() == pytest.approx(1.0, abs=0.01)
+    assert v.std().item() == pytest.approx(0.01, rel=0.1)
+    v = model.blocks["hh"].values.detach()
+    assert v.std().item() == pytest.approx(0.05, rel=0.1)
+
+
+def test_masked_entries_stay_zero_through_training():
+    spec = BlockSpec(12, 9, 3, {"hx": 0.3, "hh": 0.2, "hy": 0.5, "yx": 0.1, "yh": 0.6, "yy": 0.0})
+    model = BlockRNN(spec, seed=0)
+    mask = torch.cat([torch.cat([model.blocks[b].mask() for b in r], 1) for r in (("hx", "hh", "hy"), ("yx", "yh", "yy"))], 0)
+    before = model.effective_weight().detach().clone()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2, weight_decay=1e-3)
+    for _ in range(5):
+        loss = model(torch.randn(4, 5, 12)).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = model.effective_weight().detach()
+    assert torch.equal(after[~mask], torch.zeros(int((~mask).sum())))
+    assert not torch.equal(after[mask], before[mask])  # it did train
+
+
+def test_input_shape_errors():
+    model = BlockRNN(BlockSpec(5, 4, 2, {b: 1.0 for b in BLOCKS}))
+    with pytest.raises(ValueError, match="dx=5"):
+        model(torch.randn(2, 3, 6))
+    with pytest.raises(ValueError, match="dx=5"):
+        model(torch.randn(3, 5))
+    with pytest.raises(ValueError, match="unknown activation"):
+        BlockRNN(model.spec, activation="swish2")
+    with pytest.raises(ValueError, match="unknown readout"):
+        BlockRNN(model.spec, readout="future")  # type: ignore[arg-type]
+
+
+def test_device_argument_cpu():
+    model = BlockRNN(BlockSpec(5, 4, 2, {b: 0.5 for b in BLOCKS}), device="cpu")
+    assert model(torch.randn(1, 2, 5, device="cpu")).device.type == "cpu"
