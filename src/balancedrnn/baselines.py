@@ -10,12 +10,16 @@ reach the budget; the model then says so in ``budget_note``.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from .spec import SpecError, hidden_proportion
+
+# PyTorch warns on every LSTM call with proj_size that oneDNN has no kernel for it; the fallback is correct.
+warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
 
 BaselineKind = Literal["lstm", "gru", "rnn"]
 BASELINES: tuple[str, ...] = ("lstm", "gru", "rnn")

@@ -1,0 +1,331 @@
+"""Command-line tool ``balancedrnn``: build, train and compare varied-sparsity block RNNs.
+
+Every error a user can cause ends in one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .configs import CONFIG_HELP
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Varied-sparsity block RNNs at a fixed weight budget (Hershey & Paffenroth, arXiv 2509.15057).",
+)
+data_app = typer.Typer(no_args_is_help=True, help="Build and cache data sets.")
+app.add_typer(data_app, name="data")
+
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+PAPER = {"n_train": 30_000, "n_val": 1_000, "n_test": 1_000, "epochs": 25, "batch_size": 16, "lr": 1e-4}
+"""The paper's RAD protocol, applied by ``--paper``."""
+QUICK = {"n_train": 2_000, "n_val": 500, "n_test": 1_000, "epochs": 3, "batch_size": 16, "lr": 1e-3}
+"""Defaults without ``--paper``: minutes on a laptop CPU."""
+
+
+class UserError(Exception):
+    """An error to show as one line (exit code 2)."""
+
+
+# ----------------------------------------------------------------------------------------- options
+Task = Annotated[str, typer.Option(help="Task name (see `balancedrnn tasks`).")]
+Budget = Annotated[float, typer.Option(help="Trainable-weight budget.")]
+Epochs = Annotated[Optional[int], typer.Option(help="Epochs [default 3; --paper 25].")]
+Lr = Annotated[Optional[float], typer.Option(help="Adam learning rate [default 1e-3; --paper 1e-4].")]
+Batch = Annotated[Optional[int], typer.Option("--batch-size", help="Batch size [default 16].")]
+NTrain = Annotated[Optional[int], typer.Option(help="Training sequences [default 2000; --paper 30000].")]
+NVal = Annotated[Optional[int], typer.Option(help="Validation sequences [default 500; --paper 1000].")]
+NTest = Annotated[Optional[int], typer.Option(help="Test sequences [default 1000; --paper 1000].")]
+DataSeed = Annotated[int, typer.Option(help="Seed of the generated data set.")]
+Readout = Annotated[str, typer.Option(help="lagged (paper) or current.")]
+Activation = Annotated[str, typer.Option(help="Hidden activation: relu, tanh, sigmoid, gelu, identity.")]
+Threads = Annotated[Optional[int], typer.Option(help="Torch threads per run (default: torch's).")]
+MnistDir = Annotated[Optional[Path], typer.Option(help="Directory of MNIST idx files (or $BALANCEDRNN_MNIST_DIR).")]
+Paper = Annotated[bool, typer.Option("--paper", help="Paper scale: 30,000 train sequences, 25 epochs, batch 16, lr 1e-4.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+OutDir = Annotated[Path, typer.Option(help="Directory for run records, tables and plots.")]
+
+
+def _resolve(paper: bool, **given: Any) -> dict[str, Any]:
+    base = PAPER if paper else QUICK
+    return {k: (v if v is not None else base[k]) for k, v in given.items()}
+
+
+def _config(**kwargs: Any) -> Any:
+    from .train import TrainConfig
+
+    return TrainConfig(**kwargs)
+
+
+def _check_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create output directory {directory}: {e.strerror}") from None
+    if not os.access(directory, os.W_OK):
+        raise UserError(f"output directory {directory} is not writable")
+
+
+# ------------------------------------------------------------------------------------------- train
+@app.command()
+def train(
+    model: Annotated[str, typer.Option("--model", "-m", help=f"Model config: {CONFIG_HELP}.")] = "balanced",
+    task: Task = "rad",
+    budget: Budget = 100_000,
+    epochs: Epochs = None,
+    lr: Lr = None,
+    batch_size: Batch = None,
+    seed: Annotated[int, typer.Option(help="Seed of masks, initial values and data order.")] = 0,
+    data_seed: DataSeed = 0,
+    n_train: NTrain = None,
+    n_val: NVal = None,
+    n_test: NTest = None,
+    readout: Readout = "lagged",
+    activation: Activation = "relu",
+    threads: Threads = None,
+    mnist_dir: MnistDir = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Write model and optimiser here after every epoch.")] = None,
+    paper: Paper = False,
+    out_dir: OutDir = Path("runs"),
+    quiet: Quiet = False,
+) -> None:
+    """Train one model on a task and write its run record (JSON)."""
+    from .tasks import get_task
+    from .train import check_config, run_trial, write_record
+
+    cfg = _config(
+        task=task, model=model, budget=budget, seed=seed, data_seed=data_seed, readout=readout,
+        activation=activation, threads=threads, mnist_dir=str(mnist_dir) if mnist_dir else None,
+        checkpoint=str(checkpoint) if checkpoint else None,
+        **_resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test),
+    )
+    check_config(cfg)
+    _check_writable(out_dir)
+    data = get_task(task).load(cfg, not quiet)
+    err.print(f"data: {data.source}")
+    record = run_trial(cfg, data=data, progress=not quiet)
+    path = write_record(record, out_dir)
+    if record["status"] != "ok":
+        err.print(f"error: trial {record['status']}: {record['error']} (record: {path})", markup=False)
+        raise typer.Exit(1)
+    m, final = record["model"], record["final"]
+    table = Table(title=f"{task}: {model} at budget {budget:,.0f}")
+    for col in ("dh", "weights", "parameters", "hidden proportion", f"val {final['metric']}", f"test {final['metric']}", "time"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        str(m["dh"]), f"{m['weights']:,}", f"{m['parameters']:,}", f"{m['hidden_proportion']:.3f}",
+        f"{final['val'][final['metric']]:.4f}", f"{final['value']:.4f}", f"{record['wall_time']:.1f}s",
+    )
+    out.print(table)
+    if m.get("budget_note"):
+        out.print(f"note: {m['budget_note']}")
+    by = final["test"].get("accuracy_by_anomaly")
+    if by:
+        out.print("test accuracy by anomaly: " + ", ".join(f"{k} {v:.3f}" for k, v in by.items()))
+    out.print(f"record: {path}")
+
+
+# ----------------------------------------------------------------------------------------- compare
+def _trial_worker(cfg_dict: dict[str, Any], threads: int) -> dict[str, Any]:
+    import torch
+
+    from .tasks import get_task
+    from .train import TrainConfig, run_trial
+
+    torch.set_num_threads(threads)
+    cfg = TrainConfig.from_dict(cfg_dict)
+    data = get_task(cfg.task).load(cfg, False)
+    return run_trial(cfg, data=data, progress=False)
+
+
+@app.command()
+def compare(
+    models: Annotated[str, typer.Option("--models", help="Comma-separated model configs.")] = "dense,uniform:0.2,balanced,lstm",
+    seeds: Annotated[int, typer.Option(help="Seeds per config (0..seeds-1).")] = 3,
+    task: Task = "rad",
+    budget: Budget = 100_000,
+    epochs: Epochs = None,
+    lr: Lr = None,
+    batch_size: Batch = None,
+    data_seed: DataSeed = 0,
+    n_train: NTrain = None,
+    n_val: NVal = None,
+    n_test: NTest = None,
+    readout: Readout = "lagged",
+    activation: Activation = "relu",
+    workers: Annotated[int, typer.Option(help="Parallel worker processes (each runs one trial).")] = 1,
+    threads: Threads = None,
+    mnist_dir: MnistDir = None,
+    paper: Paper = False,
+    out_dir: OutDir = Path("runs/compare"),
+    quiet: Quiet = False,
+) -> None:
+    """Train several configs x seeds on the same data; table of mean ± std and a plot against hidden proportion."""
+    import torch
+
+    from .report import plot_metric_vs_hp, records_frame, summarise, summary_markdown
+    from .tasks import get_task
+    from .train import check_config, run_trial, write_record
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    if not names:
+        raise UserError("--models is empty")
+    if seeds <= 0 or workers <= 0:
+        raise UserError("--seeds and --workers must be positive")
+    scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
+    per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
+    configs = [
+        _config(task=task, model=name, budget=budget, seed=s, data_seed=data_seed, readout=readout,
+                activation=activation, threads=per_worker, mnist_dir=str(mnist_dir) if mnist_dir else None, **scale)
+        for name in names for s in range(seeds)
+    ]
+    for cfg in configs[::seeds]:
+        check_config(cfg)
+    _check_writable(out_dir)
+    the_task = get_task(task)
+    data = the_task.load(configs[0], not quiet)  # builds the cache once, before any worker starts
+    err.print(f"data: {data.source}; {len(configs)} trials, {workers} worker(s) x {per_worker} thread(s)")
+    records: list[dict[str, Any]] = []
+    from .progress import progress_bar
+
+    with progress_bar(len(configs), "trials", enabled=not quiet) as advance:
+        if workers == 1:
+            torch.set_num_threads(per_worker)
+            for cfg in configs:
+                records.append(run_trial(cfg, data=data, progress=False))
+                write_record(records[-1], out_dir / "records")
+                advance(1, info=f"{cfg.model} seed {cfg.seed}: {records[-1]['status']}")
+        else:
+            import multiprocessing as mp
+
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+                futures = [pool.submit(_trial_worker, dataclasses.asdict(c), per_worker) for c in configs]
+                for fut in as_completed(futures):
+                    records.append(fut.result())
+                    write_record(records[-1], out_dir / "records")
+                    c = records[-1]["config"]
+                    advance(1, info=f"{c['model']} seed {c['seed']}: {records[-1]['status']}")
+    frame = records_frame(records)
+    summary = summarise(frame, order=names)
+    metric = the_task.metric
+    table = Table(title=f"{task} at budget {budget:,.0f}: {scale['n_train']:,} train sequences, {scale['epochs']} epochs, {seeds} seed(s)")
+    for col in ("config", "runs", f"test {metric}", f"val {metric}", "hidden prop.", "dh", "weights"):
+        table.add_column(col, justify="left" if col == "config" else "right")
+    for name, r in summary.iterrows():
+        table.add_row(str(name), str(int(r["runs"])), f"{r['test_mean']:.3f} ± {r['test_std']:.3f}", f"{r['val_mean']:.3f}",
+                      f"{r['hidden_proportion']:.3f}", str(int(r["dh"])), f"{int(r['weights']):,}")
+    out.print(table)
+    for name, r in summary.iterrows():
+        if r["note"]:
+            out.print(f"note ({name}): {r['note']}")
+        if r["failed"]:
+            out.print(f"warning ({name}): {int(r['failed'])} trial(s) did not finish; see {out_dir / 'records'}")
+    missing = [n for n in names if n not in summary.index]
+    for n in missing:
+        bad = frame[frame["model"] == n]
+        out.print(f"warning ({n}): every trial failed: {bad['note'].iloc[0] if len(bad) else ''}")
+    chance = 1.0 / the_task.dy if the_task.loss == "last" else None
+    from .io import atomic_write
+
+    md = summary_markdown(summary, metric)
+    atomic_write(out_dir / "summary.md", lambda f: f.write(md.encode()))
+    atomic_write(out_dir / "summary.csv", lambda f: f.write(summary.to_csv().encode()))
+    if len(summary):
+        plot = plot_metric_vs_hp(summary, out_dir / "accuracy_vs_hidden_proportion.png", metric, chance,
+                                 title=f"{task}, budget {budget:,.0f}, {scale['n_train']:,} train seq., {scale['epochs']} epochs")
+        out.print(f"plot: {plot}")
+    out.print(f"summary: {out_dir / 'summary.md'}; records: {out_dir / 'records'}")
+
+
+# -------------------------------------------------------------------------------------- data, spec
+@data_app.command("rad")
+def data_rad(
+    n_train: NTrain = None,
+    n_val: NVal = None,
+    n_test: NTest = None,
+    seed: Annotated[int, typer.Option(help="Data seed.")] = 0,
+    mnist_dir: MnistDir = None,
+    paper: Paper = False,
+    rebuild: Annotated[bool, typer.Option(help="Regenerate even if cached.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Build (or verify) and cache a RAD data set; prints where it is and what it holds."""
+    from .data import rad
+    from .data.mnist import load_mnist
+
+    sizes = _resolve(paper, n_train=n_train, n_val=n_val, n_test=n_test)
+    config = rad.RADConfig(seed=seed, **sizes)
+    mnist = load_mnist(mnist_dir)
+    data = rad.build_or_load(mnist, config, rebuild=rebuild, progress=not quiet)
+    out.print(f"source: {data.source}")
+    for name, split in data.splits.items():
+        out.print(f"{name}: {len(split):,} sequences, {len(split.sources.unique()):,} distinct source images")
+    out.print(f"cache: {data.path}")
+
+
+@app.command()
+def spec(
+    models: Annotated[list[str], typer.Argument(help=f"Model configs: {CONFIG_HELP}.")],
+    dx: Annotated[int, typer.Option(help="Input size.")] = 2500,
+    dy: Annotated[int, typer.Option(help="Output size.")] = 10,
+    budget: Budget = 100_000,
+) -> None:
+    """Show densities, hidden size, weights and hidden proportion of model configs at a budget (no training)."""
+    from .configs import build_model
+
+    table = Table(title=f"dx={dx}, dy={dy}, budget={budget:,.0f}")
+    for col in ("config", "hx", "hh", "hy", "yx", "yh", "yy", "dh", "weights", "parameters", "hidden prop."):
+        table.add_column(col, justify="left" if col == "config" else "right")
+    notes = []
+    for name in models:
+        m = build_model(name, dx, dy, budget)
+        s = m.summary()  # type: ignore[operator]
+        d = s["density"] or {}
+        table.add_row(name, *(f"{d[b]:.3g}" if d else "-" for b in ("hx", "hh", "hy", "yx", "yh", "yy")), str(s["dh"]),
+                      f"{s['weights']:,}", f"{s['parameters']:,}", f"{s['hidden_proportion']:.3f}")
+        if s.get("budget_note"):
+            notes.append(s["budget_note"])
+    out.print(table)
+    for n in notes:
+        out.print(f"note: {n}")
+
+
+@app.command()
+def tasks() -> None:
+    """List the registered tasks."""
+    from .tasks import get_task, task_names
+
+    for name in task_names():
+        t = get_task(name)
+        out.print(f"{name}: dx={t.dx}, dy={t.dy}, loss={t.loss}, metric={t.metric}. {t.describe}")
+
+
+# -------------------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning every user-facing error into one line and a non-zero exit."""
+    try:
+        app(args=argv)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except (UserError, ValueError, OSError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"error: {msg}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Data sets: MNIST sources and the random anomaly detection (RAD) task."""

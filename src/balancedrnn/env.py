@@ -1,0 +1,41 @@
+"""What a run record says about where it ran: versions, threads, device, git revision."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+
+@lru_cache(maxsize=1)
+def git_revision() -> str | None:
+    """Commit of the source tree this library was imported from, if it is a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=here, capture_output=True, text=True, check=False)
+    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def versions() -> dict[str, Any]:
+    """Versions of Python and of the libraries a result depends on."""
+    import numpy
+    import torch
+
+    from . import __version__
+
+    return {
+        "python": platform.python_version(),
+        "balancedrnn": __version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+    }

@@ -1,0 +1,55 @@
+"""Atomic file writing and the cache directory: nothing is ever left half-written."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+
+class DataError(ValueError):
+    """A data file or data set is missing, corrupt or does not fit. The message is one line."""
+
+
+def cache_dir() -> Path:
+    """Where large generated data lives: ``$BALANCEDRNN_CACHE``, else ``$XDG_CACHE_HOME/balancedrnn``,
+    else ``~/.cache/balancedrnn``."""
+    env = os.environ.get("BALANCEDRNN_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "balancedrnn"
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
+    """Call ``write(f)`` on a temporary file beside ``path`` and move it into place only when it succeeded."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON, atomically."""
+    data = json.dumps(obj, indent=2, sort_keys=False, default=_json_default, allow_nan=True).encode()
+    return atomic_write(path, lambda f: f.write(data + b"\n"))
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} as JSON")

@@ -1,0 +1,88 @@
+"""Task registry: one interface (data, loss, metric, dx, dy) so training and comparisons take any task by name.
+
+A task turns a :class:`~balancedrnn.train.TrainConfig` into train/validation/test splits. Each split yields
+``(inputs, targets)`` batches; the task's ``loss`` says where the loss is read (``last`` step or ``all``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .train import TrainConfig
+
+
+class TaskError(ValueError):
+    """Unknown task or a task that cannot be loaded."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A learning task: sizes, where the loss is read, the metric, and how to load its data."""
+
+    name: str
+    """Registry name."""
+    dx: int
+    """Input size per step."""
+    dy: int
+    """Output size per step (classes for classification)."""
+    loss: Literal["last", "all"]
+    """``last``: cross-entropy at the last step only; ``all``: MSE at every step."""
+    metric: str
+    """Name of the main metric (higher is better for ``accuracy``)."""
+    load: Callable[[TrainConfig, bool], Any]
+    """``load(config, progress)`` -> object with ``splits`` (``train``, ``val``, ``test``) and ``source``."""
+    describe: str = ""
+    """One line for listings."""
+
+
+_REGISTRY: dict[str, Task] = {}
+
+
+def register(task: Task) -> Task:
+    """Add a task to the registry (by its name)."""
+    _REGISTRY[task.name] = task
+    return task
+
+
+def get_task(name: str) -> Task:
+    """The registered task called ``name``; the error lists the known ones."""
+    _ensure_builtin()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def task_names() -> list[str]:
+    """Names of all registered tasks."""
+    _ensure_builtin()
+    return sorted(_REGISTRY)
+
+
+def _load_rad(config: TrainConfig, progress: bool) -> Any:
+    from .data import rad
+    from .data.mnist import load_mnist
+
+    mnist = load_mnist(config.mnist_dir)
+    rad_config = rad.RADConfig(
+        n_train=config.n_train, n_val=config.n_val, n_test=config.n_test, seed=config.data_seed
+    )
+    return rad.build_or_load(mnist, rad_config, rebuild=False, progress=progress)
+
+
+def _ensure_builtin() -> None:
+    if "rad" not in _REGISTRY:
+        register(
+            Task(
+                name="rad",
+                dx=2500,
+                dy=10,
+                loss="last",
+                metric="accuracy",
+                load=_load_rad,
+                describe="random anomaly detection on real MNIST: 11 frames of 50x50, find the anomalous frame",
+            )
+        )

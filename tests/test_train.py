@@ -1,0 +1,74 @@
+import json
+import math
+
+import pytest
+import torch
+
+from balancedrnn.data import rad
+from balancedrnn.tasks import TaskError, get_task
+from balancedrnn.train import TrainConfig, loss_fn, run_trial, write_record
+
+
+@pytest.fixture(scope="module")
+def toy(mnist):
+    """RAD with only the easy pair of transforms (identity vs strong perspective)."""
+    return rad.generate(mnist, rad.RADConfig(n_train=600, n_val=200, n_test=200, seed=0, transforms=("baseline", "perspective_0.9")))
+
+
+def test_loss_only_at_last_step():
+    task = get_task("rad")
+    out = torch.randn(8, 11, 10, requires_grad=True)
+    target = torch.randint(0, 10, (8,))
+    loss = loss_fn(task, out, target)
+    loss.backward()
+    assert torch.equal(out.grad[:, :-1], torch.zeros(8, 10, 10))
+    assert out.grad[:, -1].abs().sum() > 0
+    changed = out.detach().clone()
+    changed[:, :-1] += 100.0
+    assert loss_fn(task, changed, target).item() == pytest.approx(loss.item())
+
+
+def test_tiny_model_learns_toy_rad_well_above_chance(toy):
+    cfg = TrainConfig(model="balanced", budget=30_000, lr=3e-3, epochs=4, n_train=600, n_val=200, n_test=200, threads=1)
+    record = run_trial(cfg, data=toy, progress=False)
+    assert record["status"] == "ok", record["error"]
+    assert record["final"]["value"] > 0.5  # chance is 0.1
+    assert record["history"]["train_loss"][-1] < record["history"]["train_loss"][0]
+
+
+def test_same_seed_same_numbers(toy):
+    cfg = TrainConfig(model="uniform:0.3", budget=20_000, epochs=1, n_train=600, n_val=200, n_test=200, threads=1)
+    a = run_trial(cfg, data=toy, progress=False)
+    b = run_trial(cfg, data=toy, progress=False)
+    assert a["history"] == b["history"] and a["final"] == b["final"]
+    c = run_trial(TrainConfig(**{**cfg.__dict__, "seed": 1}), data=toy, progress=False)
+    assert c["history"] != a["history"]
+
+
+def test_record_contents(toy, tmp_path):
+    cfg = TrainConfig(model="lstm", budget=120_000, epochs=1, n_train=600, n_val=200, n_test=200, threads=1)
+    r = run_trial(cfg, data=toy, progress=False)
+    assert r["status"] == "ok"
+    for key in ("config", "seed", "model", "history", "final", "wall_time", "threads", "device", "versions", "git_revision", "trial_key"):
+        assert key in r
+    assert r["model"]["dh"] == r["model"]["dh"] and r["model"]["weights"] > 0
+    assert set(r["final"]["test"]["accuracy_by_anomaly"]) <= set(rad.TRANSFORMS)
+    path = write_record(r, tmp_path)
+    assert json.loads(path.read_text())["trial_key"] == r["trial_key"]
+
+
+def test_failures_become_records(toy):
+    r = run_trial(TrainConfig(model="dense", budget=100, epochs=1, n_train=600, n_val=200, n_test=200), data=toy, progress=False)
+    assert r["status"] == "failed" and "smallest feasible budget" in r["error"]
+    r = run_trial(TrainConfig(model="dense", budget=30_000, lr=1e30, epochs=2, n_train=600, n_val=200, n_test=200, init_std=1e3), data=toy, progress=False)
+    assert r["status"] == "diverged" and "loss became" in r["error"]
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="unknown config key"):
+        TrainConfig.from_dict({"modle": "dense"})
+    with pytest.raises(ValueError, match="lr"):
+        TrainConfig(lr=-1)
+    with pytest.raises(TaskError, match="known tasks: rad"):
+        get_task("nope")
+    assert not math.isnan(TrainConfig().budget)
