@@ -12,6 +12,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .kernels import CSRPattern, Kernel, KernelChoice, choose_kernel, sparse_matmul
 from .spec import exact_count
 
 MaskMethod = Literal["exact", "bernoulli"]
@@ -63,6 +64,30 @@ class MaskedBlock(nn.Module):
         self.rows, self.cols = int(rows), int(cols)
         self.register_buffer("index", index.to(torch.int64))
         self.values = nn.Parameter(values.clone())
+        self.kernel: Kernel = choose_kernel(self.rows, self.cols, self.nnz)
+        self._pattern: CSRPattern | None = None
+
+    def set_kernel(self, choice: KernelChoice) -> MaskedBlock:
+        """Use the ``dense`` or ``sparse`` kernel, or let ``auto`` choose from density and shape."""
+        if choice == "auto":
+            self.kernel = choose_kernel(self.rows, self.cols, self.nnz)
+        elif choice in ("dense", "sparse"):
+            self.kernel = choice
+        else:
+            raise ValueError(f"unknown kernel {choice!r}; expected 'auto', 'dense' or 'sparse'")
+        return self
+
+    def pattern(self) -> CSRPattern:
+        """CSR structure of the mask on the block's current device (built once per device)."""
+        if self._pattern is None or self._pattern.crow.device != self.index.device:
+            self._pattern = CSRPattern.from_index(self.rows, self.cols, self.index)
+        return self._pattern
+
+    def matmul(self, x: torch.Tensor) -> torch.Tensor:
+        """``x @ W.T`` for ``x`` of shape ``(n, cols)``, with the block's kernel."""
+        if self.kernel == "sparse" and self.nnz:
+            return sparse_matmul(self.values, x, self.pattern())
+        return x @ self.dense().t()
 
     @classmethod
     def random(
@@ -102,4 +127,4 @@ class MaskedBlock(nn.Module):
         return flat.index_put((self.index,), self.values).view(self.rows, self.cols)
 
     def extra_repr(self) -> str:
-        return f"{self.rows}x{self.cols}, nnz={self.nnz}, density={self.density:.4g}"
+        return f"{self.rows}x{self.cols}, nnz={self.nnz}, density={self.density:.4g}, kernel={self.kernel}"

@@ -10,12 +10,14 @@ computed in one matrix multiply before the loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Literal
 
 import torch
 from torch import nn
 
+from .kernels import KernelChoice
 from .masks import MaskedBlock, MaskMethod
 from .spec import BLOCKS, BlockSpec, hidden_proportion
 
@@ -53,6 +55,7 @@ class BlockRNN(nn.Module):
         readout: Readout = "lagged",
         activation: str = "relu",
         mask_method: MaskMethod = "exact",
+        kernel: KernelChoice | Mapping[str, KernelChoice] = "auto",
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
@@ -71,9 +74,28 @@ class BlockRNN(nn.Module):
             rows, cols = spec.shape(name)
             blocks[name] = MaskedBlock.random(rows, cols, spec.density[name], gen, mean, std, mask_method)
         self.blocks = nn.ModuleDict(blocks)
+        self.set_kernel(kernel)
         self.bias = nn.Parameter(torch.zeros(spec.dh + spec.dy))
         if device is not None:
             self.to(device)
+
+    def set_kernel(self, kernel: KernelChoice | Mapping[str, KernelChoice] = "auto") -> BlockRNN:
+        """Dense or sparse kernel per block: one choice for all, or a mapping of block name to choice
+        (unnamed blocks stay ``auto``)."""
+        if isinstance(kernel, Mapping):
+            for name in kernel:
+                if name not in BLOCKS:
+                    raise ValueError(f"unknown block name {name!r} in kernel choice; expected one of {', '.join(BLOCKS)}")
+            choices = {name: kernel.get(name, "auto") for name in BLOCKS}
+        else:
+            choices = {name: kernel for name in BLOCKS}
+        for name, choice in choices.items():
+            self.blocks[name].set_kernel(choice)
+        return self
+
+    def kernels(self) -> dict[str, str]:
+        """The kernel each block uses."""
+        return {name: self.blocks[name].kernel for name in BLOCKS}
 
     # ----------------------------------------------------------------------------------------- sizes
     @property
@@ -123,6 +145,7 @@ class BlockRNN(nn.Module):
             "readout": self.readout,
             "activation": self.activation,
             "mask_method": self.mask_method,
+            "kernels": self.kernels(),
         }
 
     # ---------------------------------------------------------------------------------- weights
@@ -143,24 +166,49 @@ class BlockRNN(nn.Module):
             want = "(batch, T, dx)" if dims == 3 else "(batch, dx)"
             raise ValueError(f"input must have shape {want} with dx={self.dx}, got {tuple(x.shape)}")
 
-    def _weights(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Input weight ``[W_hx; W_yx]`` and recurrent weight ``[[W_hh, W_hy], [W_yh, W_yy]]``."""
-        w = self.dense_blocks()
-        w_in = torch.cat([w["hx"], w["yx"]], 0)
-        w_rec = torch.cat(
-            [torch.cat([w["hh"], w["hy"]], 1), torch.cat([w["yh"], w["yy"]], 1)], 0
-        )
-        return w_in, w_rec
+    def _input_op(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``x -> [W_hx; W_yx] x + b`` for ``x`` of shape ``(n, dx)``: one product for all time steps."""
+        hx, yx = self.blocks["hx"], self.blocks["yx"]
+        if hx.kernel == "dense" and yx.kernel == "dense":
+            w_in = torch.cat([hx.dense(), yx.dense()], 0)
+            return lambda x: torch.addmm(self.bias, x, w_in.t())
+        return lambda x: torch.cat([hx.matmul(x), yx.matmul(x)], 1) + self.bias
 
-    def _recur(self, u: torch.Tensor, state: torch.Tensor, w_rec: torch.Tensor) -> torch.Tensor:
+    def _row_op(self, row: str) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``s -> W_rh h + W_ry y`` for the state ``s = [h, y]``; dense blocks of the row share one product."""
+        dh = self.dh
+        a, b = self.blocks[row + "h"], self.blocks[row + "y"]
+        if a.kernel == "dense" and b.kernel == "dense" and a.nnz and b.nnz:
+            w = torch.cat([a.dense(), b.dense()], 1)
+            return lambda s: s @ w.t()
+        parts = [(blk, sl) for blk, sl in ((a, slice(0, dh)), (b, slice(dh, None))) if blk.nnz]
+        if len(parts) == 1 and parts[0][0].kernel == "dense":
+            w1, sl1 = parts[0][0].dense(), parts[0][1]
+            return lambda s: s[:, sl1] @ w1.t()
+        rows = a.rows
+
+        def op(s: torch.Tensor) -> torch.Tensor:
+            out = s.new_zeros(s.shape[0], rows)
+            for blk, sl in parts:
+                out = out + blk.matmul(s[:, sl])
+            return out
+
+        return op
+
+    def _recur(
+        self,
+        u: torch.Tensor,
+        state: torch.Tensor,
+        h_op: Callable[[torch.Tensor], torch.Tensor],
+        y_op: Callable[[torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
         """One update of the state ``[h; y]`` given the precomputed input part ``u`` (bias included)."""
         dh = self.dh
+        h = self._act(u[:, :dh] + h_op(state))
         if self.readout == "lagged":
-            pre = torch.addmm(u, state, w_rec.t())
-            return torch.cat([self._act(pre[:, :dh]), pre[:, dh:]], 1)
-        h = self._act(torch.addmm(u[:, :dh], state, w_rec[:dh].t()))
-        y_prev = state[:, dh:]
-        y = torch.addmm(u[:, dh:], torch.cat([h, y_prev], 1), w_rec[dh:].t())
+            y = u[:, dh:] + y_op(state)
+        else:
+            y = u[:, dh:] + y_op(torch.cat([h, state[:, dh:]], 1))
         return torch.cat([h, y], 1)
 
     def initial_state(self, batch: int) -> torch.Tensor:
@@ -171,12 +219,12 @@ class BlockRNN(nn.Module):
         """y-slot at every step for input ``(batch, T, dx)``."""
         self._check_input(x, 3)
         batch, steps, _ = x.shape
-        w_in, w_rec = self._weights()
-        u = torch.addmm(self.bias, x.reshape(batch * steps, self.dx), w_in.t()).view(batch, steps, -1)
+        u = self._input_op()(x.reshape(batch * steps, self.dx)).view(batch, steps, -1)
+        h_op, y_op = self._row_op("h"), self._row_op("y")
         state = self.initial_state(batch)
         outputs = []
         for t in range(steps):
-            state = self._recur(u[:, t], state, w_rec)
+            state = self._recur(u[:, t], state, h_op, y_op)
             outputs.append(state[:, self.dh :])
         return torch.stack(outputs, 1)
 
@@ -186,8 +234,53 @@ class BlockRNN(nn.Module):
         Running ``step`` over a sequence gives the same outputs as ``forward`` on the whole sequence.
         """
         self._check_input(x_t, 2)
-        w_in, w_rec = self._weights()
         if state is None:
             state = self.initial_state(x_t.shape[0])
-        state = self._recur(torch.addmm(self.bias, x_t, w_in.t()), state, w_rec)
+        state = self._recur(self._input_op()(x_t), state, self._row_op("h"), self._row_op("y"))
         return state[:, self.dh :], state
+
+
+def export_model(model: BlockRNN, path: str | Path) -> Path:
+    """Write a (trained) block RNN with only its non-zeros: spec, options, mask indices, values, biases."""
+    from .io import atomic_write
+
+    payload = {
+        "format": "balancedrnn.BlockRNN/1",
+        "spec": {"dx": model.dx, "dh": model.dh, "dy": model.dy, "density": dict(model.spec.density),
+                 "init": {k: list(v) for k, v in model.spec.init.items()}},
+        "seed": model.seed,
+        "readout": model.readout,
+        "activation": model.activation,
+        "mask_method": model.mask_method,
+        "kernels": model.kernels(),
+        "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    return atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def load_model(path: str | Path, device: torch.device | str | None = None) -> BlockRNN:
+    """Read a model written by :func:`export_model` (masks and values exactly as saved)."""
+    from .io import DataError
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise DataError(f"model file {path} does not exist") from None
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt file
+        raise DataError(f"model file {path} is corrupt ({type(e).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != "balancedrnn.BlockRNN/1":
+        raise DataError(f"{path} is not a balancedrnn BlockRNN export")
+    s = payload["spec"]
+    spec = BlockSpec(s["dx"], s["dh"], s["dy"], s["density"], init={k: tuple(v) for k, v in s["init"].items()})
+    model = BlockRNN(spec, seed=payload["seed"], readout=payload["readout"], activation=payload["activation"],
+                     mask_method=payload["mask_method"], kernel="dense")
+    state = payload["state"]
+    for name in BLOCKS:  # the saved masks replace the freshly drawn ones (their sizes may differ for Bernoulli)
+        block = model.blocks[name]
+        block.index = state[f"blocks.{name}.index"]
+        block.values = nn.Parameter(state[f"blocks.{name}.values"].clone())
+        block._pattern = None
+    with torch.no_grad():
+        model.bias.copy_(state["bias"])
+    model.set_kernel(payload["kernels"])
+    return model.to(device) if device is not None else model

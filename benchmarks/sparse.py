@@ -1,0 +1,154 @@
+"""Sparse kernels against masked-dense blocks, in the same run.
+
+Part 1: one training step (forward + backward + Adam) of a balanced-style block RNN at dx 46, dy 26, dh 4,096,
+W_hh density 0.01 (hx = hy = 1, yx = yh = yy = 0.1), batch 64, 50 time steps; masked-dense kernels against the
+automatic choice. Each variant runs in its own process so its peak memory (max RSS) is its own.
+
+Part 2: the crossover density where the sparse kernel starts to beat the dense one for a recurrent block
+(50-step... see --cross-steps) at dh 512, 2,048 and 4,096, and the time of the automatic choice at each density
+against masked-dense (it must never be slower).
+
+Run:  .venv/bin/python benchmarks/sparse.py [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+from balancedrnn import BlockRNN, BlockSpec
+from balancedrnn.kernels import choose_kernel, crossover_density
+from balancedrnn.masks import MaskedBlock
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def one_variant(kernel: str, args: argparse.Namespace) -> dict[str, float]:
+    """Time training steps of the full model with one kernel choice (run in a child process)."""
+    torch.set_num_threads(args.threads)
+    density = {"hx": 1.0, "hh": args.density, "hy": 1.0, "yx": 0.1, "yh": 0.1, "yy": 0.1}
+    spec = BlockSpec(46, args.dh, 26, density)
+    base = rss_mb()
+    model = BlockRNN(spec, seed=0, kernel=kernel)  # type: ignore[arg-type]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(args.batch, args.steps, 46, generator=gen)
+    target = torch.randn(args.batch, args.steps, 26, generator=gen)
+    times = []
+    for i in range(args.repeats + 1):
+        t0 = time.perf_counter()
+        loss = torch.nn.functional.mse_loss(model(x), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if i:
+            times.append(time.perf_counter() - t0)
+    return {"seconds": statistics.median(times), "peak_rss_mb": rss_mb(), "model_rss_mb": rss_mb() - base,
+            "loss": float(loss), "kernels": model.kernels()}  # type: ignore[dict-item]
+
+
+def block_step_time(block: MaskedBlock, batch: int, steps: int, repeats: int) -> float:
+    """Median seconds of forward+backward+Adam through ``steps`` recurrent applications of one block."""
+    opt = torch.optim.Adam(block.parameters(), lr=1e-4)
+    gen = torch.Generator().manual_seed(0)
+    u = torch.randn(steps, batch, block.rows, generator=gen)
+    times = []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        h = torch.zeros(batch, block.rows)
+        for t in range(steps):
+            h = torch.relu(block.matmul(h) + u[t])
+        loss = h.square().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if i:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def crossover(args: argparse.Namespace) -> list[dict[str, object]]:
+    torch.set_num_threads(args.threads)
+    rows = []
+    grid = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7]
+    for dh in args.cross_dh:
+        gen = torch.Generator().manual_seed(0)
+        dense_block = MaskedBlock.random(dh, dh, 0.5, gen).set_kernel("dense")
+        t_dense = block_step_time(dense_block, args.batch, args.cross_steps, args.cross_repeats)
+        found = None
+        prev = None
+        for p in grid:
+            block = MaskedBlock.random(dh, dh, p, gen).set_kernel("sparse")
+            t_sparse = block_step_time(block, args.batch, args.cross_steps, args.cross_repeats)
+            auto = choose_kernel(dh, dh, block.nnz)
+            t_auto = t_sparse if auto == "sparse" else t_dense
+            rows.append({"dh": dh, "density": p, "dense_ms": t_dense * 1e3, "sparse_ms": t_sparse * 1e3,
+                         "auto": auto, "auto_vs_dense": t_auto / t_dense})
+            if found is None and t_sparse >= t_dense:
+                if prev is None:
+                    found = p
+                else:  # interpolate the ratio crossing 1 in log density
+                    (p0, r0), r1 = prev, t_sparse / t_dense
+                    f = (0 - math.log(r0)) / (math.log(r1) - math.log(r0)) if r1 != r0 else 0.0
+                    found = math.exp(math.log(p0) + f * (math.log(p) - math.log(p0)))
+            prev = (p, t_sparse / t_dense)
+            if found is not None and p >= 0.3 and t_sparse > 1.5 * t_dense:
+                break
+        rows.append({"dh": dh, "crossover": found if found is not None else 1.0, "model_crossover": crossover_density(dh * dh)})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--dh", type=int, default=4096)
+    parser.add_argument("--density", type=float, default=0.01)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cross-dh", type=int, nargs="+", default=[512, 2048, 4096])
+    parser.add_argument("--cross-steps", type=int, default=10)
+    parser.add_argument("--cross-repeats", type=int, default=3)
+    parser.add_argument("--skip-crossover", action="store_true")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one_variant(args.one, args)))
+        return
+
+    print(f"# Part 1: training step, dx 46, dy 26, dh {args.dh}, W_hh density {args.density}, batch {args.batch}, "
+          f"T {args.steps}, threads {args.threads}")
+    results = {}
+    for kernel in ("dense", "auto"):
+        cmd = [sys.executable, __file__, "--one", kernel] + [a for a in sys.argv[1:]]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        results[kernel] = json.loads(out)
+    d, a = results["dense"], results["auto"]
+    print(f"{'variant':<14}{'s/step':>10}{'peak RSS MB':>14}{'model+step MB':>15}  kernels")
+    for name, r in (("masked-dense", d), ("auto (sparse)", a)):
+        ks = ",".join(f"{k}:{v[0]}" for k, v in r["kernels"].items())
+        print(f"{name:<14}{r['seconds']:>10.3f}{r['peak_rss_mb']:>14.0f}{r['model_rss_mb']:>15.0f}  {ks}")
+    print(f"speed-up: {d['seconds'] / a['seconds']:.1f}x (target >= 20x); losses {d['loss']:.6f} vs {a['loss']:.6f}")
+    if args.skip_crossover:
+        return
+    print(f"\n# Part 2: one recurrent block, {args.cross_steps} steps, batch {args.batch}, threads {args.threads}")
+    print(f"{'dh':>6}{'density':>9}{'dense ms':>10}{'sparse ms':>11}{'auto':>8}{'auto/dense':>12}")
+    for row in crossover(args):
+        if "crossover" in row:
+            print(f"{row['dh']:>6}  measured crossover density {row['crossover']:.3f} (library's rule: {row['model_crossover']:.3f})")
+        else:
+            print(f"{row['dh']:>6}{row['density']:>9.3f}{row['dense_ms']:>10.2f}{row['sparse_ms']:>11.2f}{row['auto']:>8}{row['auto_vs_dense']:>12.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+import pytest
+import torch
+
+from balancedrnn.kernels import CSRPattern, choose_kernel, crossover_density, pattern_flat, sparse_matmul
+from balancedrnn.masks import MaskedBlock, draw_mask_indices
+from balancedrnn.model import BlockRNN
+from balancedrnn.spec import BLOCKS, BlockSpec
+
+
+@pytest.mark.parametrize("rows,cols,density", [(7, 5, 0.3), (40, 33, 0.05), (16, 16, 1.0), (9, 11, 1 / 99)])
+def test_sparse_matmul_matches_dense(rows, cols, density):
+    g = torch.Generator().manual_seed(0)
+    idx = draw_mask_indices(rows, cols, density, g)
+    pattern = CSRPattern.from_index(rows, cols, idx)
+    assert torch.equal(pattern_flat(pattern), idx)
+    values = torch.randn(idx.numel(), dtype=torch.float64, requires_grad=True)
+    x = torch.randn(6, cols, dtype=torch.float64, requires_grad=True)
+    dense_w = torch.zeros(rows * cols, dtype=torch.float64).index_put((idx,), values).view(rows, cols)
+    ref = x @ dense_w.t()
+    got = sparse_matmul(values, x, pattern)
+    torch.testing.assert_close(got, ref)
+    g_out = torch.randn_like(ref)
+    ref_gv, ref_gx = torch.autograd.grad(ref, (values, x), g_out)
+    got_gv, got_gx = torch.autograd.grad(got, (values, x), g_out)
+    torch.testing.assert_close(got_gv, ref_gv)
+    torch.testing.assert_close(got_gx, ref_gx)
+
+
+def test_gradcheck():
+    idx = draw_mask_indices(5, 4, 0.5, torch.Generator().manual_seed(1))
+    pattern = CSRPattern.from_index(5, 4, idx)
+    values = torch.randn(idx.numel(), dtype=torch.float64, requires_grad=True)
+    x = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v, xx: sparse_matmul(v, xx, pattern), (values, x))
+
+
+def spec_for(seed: int, density: float | str | None) -> BlockSpec:
+    g = torch.Generator().manual_seed(seed)
+    if density == "one":  # exactly one entry per block
+        sizes = {"x": 13, "h": 17, "y": 4}
+        d = {b: 1.0 / (sizes[b[0]] * sizes[b[1]]) for b in BLOCKS}
+    else:
+        d = {b: (float(torch.rand(1, generator=g)) if density is None else density) for b in BLOCKS}
+    return BlockSpec(13, 17, 4, d, init={b: (0.0, 0.3) for b in BLOCKS})
+
+
+@pytest.mark.parametrize("readout", ["lagged", "current"])
+@pytest.mark.parametrize("case", [(0, None), (1, None), (2, 0.05), (3, 0.5), (4, 1.0), (5, "one")])
+def test_block_rnn_sparse_equals_dense(readout, case):
+    seed, density = case
+    spec = spec_for(seed, density)
+    if density == "one":
+        assert all(n == 1 for n in spec.nnz().values()), spec.nnz()
+    dense = BlockRNN(spec, seed=seed, readout=readout, kernel="dense")
+    sparse = BlockRNN(spec, seed=seed, readout=readout, kernel="sparse")
+    assert set(sparse.kernels().values()) == {"sparse"}
+    x = torch.randn(5, 7, 13, requires_grad=True)
+    xs = x.detach().clone().requires_grad_(True)
+    out_d, out_s = dense(x), sparse(xs)
+    torch.testing.assert_close(out_s, out_d, atol=1e-5, rtol=1e-5)
+    g = torch.randn_like(out_d)
+    out_d.backward(g)
+    out_s.backward(g)
+    torch.testing.assert_close(xs.grad, x.grad, atol=1e-5, rtol=1e-5)
+    for name in BLOCKS:
+        gd, gs = dense.blocks[name].values.grad, sparse.blocks[name].values.grad
+        if dense.blocks[name].nnz:
+            torch.testing.assert_close(gs, gd, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(sparse.bias.grad, dense.bias.grad, atol=1e-5, rtol=1e-5)
+
+
+def test_mixed_kernels_and_training_losses_match():
+    spec = BlockSpec(20, 30, 5, {"hx": 1.0, "hh": 0.05, "hy": 1.0, "yx": 0.1, "yh": 0.1, "yy": 0.0})
+    a = BlockRNN(spec, seed=3, kernel="dense")
+    b = BlockRNN(spec, seed=3, kernel={"hh": "sparse", "yh": "sparse", "hx": "dense"})
+    assert b.kernels()["hh"] == "sparse" and b.kernels()["hx"] == "dense"
+    opt_a = torch.optim.Adam(a.parameters(), lr=1e-2)
+    opt_b = torch.optim.Adam(b.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(0)
+    masks_before = {n: b.blocks[n].index.clone() for n in BLOCKS}
+    losses_a, losses_b = [], []
+    for _ in range(10):
+        x = torch.randn(8, 6, 20, generator=gen)
+        t = torch.randn(8, 6, 5, generator=gen)
+        for model, opt, losses in ((a, opt_a, losses_a), (b, opt_b, losses_b)):
+            loss = (model(x) - t).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    assert losses_a == pytest.approx(losses_b, rel=1e-4, abs=1e-6)
+    assert all(torch.equal(masks_before[n], b.blocks[n].index) for n in BLOCKS)
+    torch.testing.assert_close(a.effective_weight(), b.effective_weight(), atol=1e-5, rtol=1e-4)
+
+
+def test_step_with_sparse_kernels_matches_forward():
+    spec = spec_for(7, 0.2)
+    model = BlockRNN(spec, seed=1, kernel="sparse", readout="current")
+    x = torch.randn(2, 5, 13)
+    state, outs = None, []
+    for t in range(5):
+        y, state = model.step(x[:, t], state)
+        outs.append(y)
+    torch.testing.assert_close(torch.stack(outs, 1), model(x))
+
+
+def test_automatic_choice():
+    assert choose_kernel(4096, 4096, int(0.01 * 4096 * 4096)) == "sparse"
+    assert choose_kernel(4096, 4096, 4096 * 4096) == "dense"
+    assert choose_kernel(10, 10, 5) == "dense"  # tiny blocks: overhead dominates
+    assert 0 < crossover_density(2048 * 2048) <= 1
+    block = MaskedBlock.random(100, 100, 0.5, torch.Generator()).set_kernel("sparse")
+    assert block.kernel == "sparse"
+    with pytest.raises(ValueError, match="unknown kernel"):
+        block.set_kernel("fast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown block name"):
+        BlockRNN(spec_for(0, 0.5), kernel={"hq": "dense"})  # type: ignore[dict-item]
+
+
+def test_export_holds_only_nonzeros(tmp_path):
+    from balancedrnn.model import export_model, load_model
+
+    spec = BlockSpec(30, 400, 6, {"hx": 1.0, "hh": 0.01, "hy": 1.0, "yx": 0.1, "yh": 0.1, "yy": 0.1})
+    model = BlockRNN(spec, seed=2, readout="current")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01)  # "trained"
+    path = export_model(model, tmp_path / "m.pt")
+    # values (4 bytes) + indices (8 bytes) per non-zero, plus a little header: far below the dense size
+    assert path.stat().st_size < 12 * model.weights + 4 * (spec.dh + spec.dy) + 20_000
+    assert path.stat().st_size < 4 * 406 * 436 / 2
+    loaded = load_model(path)
+    assert loaded.kernels() == model.kernels() and loaded.readout == "current"
+    x = torch.randn(3, 4, 30)
+    torch.testing.assert_close(loaded(x), model(x))
+    (tmp_path / "bad.pt").write_bytes(b"nope")
+    with pytest.raises(ValueError, match="corrupt"):
+        load_model(tmp_path / "bad.pt")
