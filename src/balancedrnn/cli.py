@@ -313,6 +313,108 @@ def tasks() -> None:
         out.print(f"{name}: dx={t.dx}, dy={t.dy}, loss={t.loss}, metric={t.metric}. {t.describe}")
 
 
+# ------------------------------------------------------------------------------------ sweep, runs
+Storage = Annotated[Optional[str], typer.Option(help="Store: a journal file path or postgresql://user:pass@host/db (default: <run-dir>/store.journal).")]
+RunDir = Annotated[Path, typer.Option(help="Directory of the embedded store and exports.")]
+
+
+@app.command()
+def sweep(
+    file: Annotated[Optional[Path], typer.Argument(help="Sweep YAML file (see docs/sweeps.md).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Study name (overrides the file).")] = None,
+    sampler: Annotated[Optional[str], typer.Option(help="grid, random, hidden_proportion, tpe or qmc (overrides the file).")] = None,
+    models: Annotated[Optional[str], typer.Option(help="Grid: comma-separated model configs.")] = None,
+    seeds: Annotated[Optional[int], typer.Option(help="Grid: seeds 0..N-1.")] = None,
+    n_trials: Annotated[Optional[int], typer.Option(help="Random/HP/TPE/QMC: number of trials.")] = None,
+    budget: Annotated[Optional[float], typer.Option(help="Trainable-weight budget.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Base config field, key=value (repeatable), e.g. --set epochs=2.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Local worker processes (one torch thread each).")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Seconds per trial (0: none).")] = None,
+    storage: Storage = None,
+    run_dir: RunDir = Path("runs"),
+    quiet: Quiet = False,
+) -> None:
+    """Run (or resume) a sweep over a run store; several machines can run the same command on one PostgreSQL store."""
+    import yaml
+
+    from .sweep import SweepSpec, load_sweep_file, run_sweep
+
+    d: dict[str, Any] = load_sweep_file(file) if file else {}
+    d = dict(d)
+    d.setdefault("sampler", {})
+    if not isinstance(d["sampler"], dict):
+        raise UserError("sampler must be a mapping")
+    base = dict(d.get("base") or {})
+    for item in set_ or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set takes key=value, got {item!r}")
+        base[key.strip()] = yaml.safe_load(value)
+    d["base"] = base
+    for key, value in (("name", name), ("workers", workers), ("timeout", timeout), ("storage", storage)):
+        if value is not None:
+            d[key] = value
+    s = dict(d["sampler"])
+    for key, value in (("kind", sampler), ("n_trials", n_trials), ("budget", budget)):
+        if value is not None:
+            s[key] = value
+    if models is not None:
+        s["models"] = [m.strip() for m in models.split(",") if m.strip()]
+    if seeds is not None:
+        s["seeds"] = list(range(seeds))
+    if budget is not None and s.get("kind", "grid") == "grid":
+        s["budgets"] = [budget]
+    d["sampler"] = s
+    spec = SweepSpec.from_dict(d)
+    result = run_sweep(spec, run_dir=run_dir, progress=not quiet)
+    out.print(f"sweep {spec.name}: {result.done}/{result.total} trials done "
+              f"({result.queued} queued now, {result.released} released from dead workers)")
+    if result.interrupted:
+        err.print("interrupted: finished trials are kept; run the same command to resume")
+        raise typer.Exit(130)
+
+
+@app.command()
+def runs(
+    name: Annotated[str, typer.Option(help="Study (sweep) name.")] = "sweep",
+    storage: Storage = None,
+    run_dir: RunDir = Path("runs"),
+    status: Annotated[Optional[str], typer.Option(help="Only runs with this status (ok, failed, diverged, timeout).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Only runs whose model config contains this text.")] = None,
+    export: Annotated[Optional[Path], typer.Option(help="Write the runs to .parquet or .csv.")] = None,
+    plots: Annotated[Optional[Path], typer.Option(help="Write plots of metric vs hidden proportion and vs each density here.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to print.")] = 30,
+) -> None:
+    """List, filter and export the runs of a sweep."""
+    from .report import plot_runs, runs_frame
+
+    frame = runs_frame(storage, name, run_dir)
+    if status:
+        frame = frame[frame["status"] == status]
+    if model:
+        frame = frame[frame["model"].str.contains(model, regex=False)]
+    if export:
+        if export.suffix not in (".parquet", ".csv"):
+            raise UserError(f"--export must end in .parquet or .csv, got {export.name}")
+        from .io import atomic_write
+
+        if export.suffix == ".csv":
+            atomic_write(export, lambda f: f.write(frame.to_csv(index=False).encode()))
+        else:
+            atomic_write(export, lambda f: frame.to_parquet(f, index=False))
+        out.print(f"wrote {len(frame)} runs to {export}")
+    if plots and len(frame):
+        for p in plot_runs(frame, plots, str(frame["metric"].dropna().iloc[0]) if frame["metric"].notna().any() else "metric"):
+            out.print(f"plot: {p}")
+    table = Table(title=f"{name}: {len(frame)} runs")
+    cols = ["model", "seed", "budget", "status", "test", "hidden_proportion", "dh", "weights", "wall_time"]
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("model", "status") else "right")
+    for _, r in frame.head(limit).iterrows():
+        table.add_row(*(f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols))
+    out.print(table)
+
+
 # -------------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every user-facing error into one line and a non-zero exit."""

@@ -13,32 +13,51 @@ import pandas as pd
 from .io import atomic_write
 
 
+def flatten_record(r: dict[str, Any]) -> dict[str, Any]:
+    """One flat row of a run record: config, derived features, final metric, status."""
+    model = r.get("model") or {}
+    final = r.get("final") or {}
+    test = final.get("test") or {}
+    cfg = r.get("config") or {}
+    row: dict[str, Any] = {
+        "trial_key": r.get("trial_key"),
+        "task": cfg.get("task"),
+        "model": cfg.get("model"),
+        "kind": model.get("kind"),
+        "seed": cfg.get("seed"),
+        "budget": cfg.get("budget"),
+        "lr": cfg.get("lr"),
+        "epochs": cfg.get("epochs"),
+        "init_mean": cfg.get("init_mean"),
+        "init_std": cfg.get("init_std"),
+        "status": r.get("status"),
+        "metric": final.get("metric"),
+        "test": final.get("value"),
+        "val": (final.get("val") or {}).get(final.get("metric") or "", math.nan),
+        "hidden_proportion": model.get("hidden_proportion", math.nan),
+        "dx": model.get("dx"),
+        "dh": model.get("dh"),
+        "dy": model.get("dy"),
+        "weights": model.get("weights"),
+        "parameters": model.get("parameters"),
+        "note": model.get("budget_note") or (r.get("error") or ""),
+        "wall_time": r.get("wall_time"),
+        "threads": r.get("threads"),
+    }
+    for b, p in (model.get("density") or {}).items():
+        row[f"density_{b}"] = p
+    if model.get("kind") == "block":
+        for b, n in (model.get("nnz") or {}).items():
+            row[f"nnz_{b}"] = n
+    for name, acc in (test.get("accuracy_by_anomaly") or {}).items():
+        row[f"anomaly:{name}"] = acc
+    return row
+
+
 def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """One row per run record with the fields tables and plots need (flattened)."""
-    rows = []
-    for r in records:
-        model = r.get("model") or {}
-        final = r.get("final") or {}
-        test = final.get("test") or {}
-        row = {
-            "model": r["config"]["model"],
-            "seed": r["config"]["seed"],
-            "budget": r["config"]["budget"],
-            "status": r["status"],
-            "metric": final.get("metric"),
-            "test": final.get("value"),
-            "val": (final.get("val") or {}).get(final.get("metric") or "", math.nan),
-            "hidden_proportion": model.get("hidden_proportion", math.nan),
-            "dh": model.get("dh"),
-            "weights": model.get("weights"),
-            "parameters": model.get("parameters"),
-            "note": model.get("budget_note") or (r.get("error") or ""),
-            "wall_time": r.get("wall_time"),
-        }
-        for name, acc in (test.get("accuracy_by_anomaly") or {}).items():
-            row[f"anomaly:{name}"] = acc
-        rows.append(row)
-    return pd.DataFrame(rows)
+    """One row per run record (see :func:`flatten_record`)."""
+    rows = [flatten_record(r) for r in records]
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(flatten_record({}).keys()))
 
 
 def summarise(frame: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
@@ -121,3 +140,50 @@ def load_records(directory: str | Path) -> list[dict[str, Any]]:
     for p in sorted(Path(directory).glob("*.json")):
         out.append(json.loads(p.read_text()))
     return out
+
+
+def plot_runs(frame: pd.DataFrame, directory: str | Path, metric: str = "accuracy") -> list[Path]:
+    """Scatter plots of the final metric against the hidden proportion and against each block density."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = frame[frame["status"] == "ok"]
+    paths = []
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for kind, part in ok.groupby(ok["kind"].fillna("block")):
+        ax.scatter(part["hidden_proportion"], part["test"], s=18, alpha=0.75, label=str(kind))
+    ax.set_xlabel("hidden proportion")
+    ax.set_ylabel(f"test {metric}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{len(ok)} finished runs", fontsize=10)
+    fig.tight_layout()
+    path = Path(directory) / "metric_vs_hidden_proportion.png"
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
+    plt.close(fig)
+    paths.append(path)
+    cols = [c for c in ok.columns if c.startswith("density_")]
+    if cols:
+        fig, axes = plt.subplots(2, 3, figsize=(10, 6), sharey=True)
+        for ax, col in zip(axes.flat, cols):
+            ax.scatter(ok[col], ok["test"], s=14, alpha=0.75)
+            ax.set_xlabel(f"density of {col.split('_', 1)[1]}")
+            ax.grid(alpha=0.3)
+        for ax in axes[:, 0]:
+            ax.set_ylabel(f"test {metric}")
+        fig.tight_layout()
+        path = Path(directory) / "metric_vs_density.png"
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def runs_frame(storage: str | Path | None = None, name: str = "sweep", run_dir: str | Path = "runs") -> pd.DataFrame:
+    """All final run records of a sweep as a DataFrame (one row per trial)."""
+    from . import store
+
+    study = store.open_study(store.open_storage(storage, run_dir), name, create=False)
+    return records_frame(store.iter_records(study))

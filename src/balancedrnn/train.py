@@ -172,6 +172,10 @@ class Diverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
+class TrialTimeout(Exception):
+    """Raised inside a trial that ran past its time limit (see sweep.run_one)."""
+
+
 def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: bool = True) -> History:
     """Train ``model`` on ``data.splits['train']``, validating after every epoch."""
     train = data.splits["train"]
@@ -236,6 +240,8 @@ def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> d
         record["status"] = "ok"
     except Diverged as e:
         record["status"], record["error"] = "diverged", str(e)
+    except TrialTimeout as e:
+        record["status"], record["error"] = "timeout", str(e)
     except KeyboardInterrupt:
         record["status"], record["error"] = "interrupted", "interrupted by the user"
         raise

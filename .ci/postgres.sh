@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Start a throw-away PostgreSQL server on loopback for the tests; prints the URL to use.
+# Installs Debian's postgresql when its binaries are missing. Usage: eval "$(bash .ci/postgres.sh)"
+set -euo pipefail
+PORT=${PGPORT_TEST:-54329}
+if ! ls -d /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+fi
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+id postgres >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql postgres
+DATA=$(mktemp -d /tmp/balancedrnn-pg.XXXXXX)
+chown postgres "$DATA"
+su postgres -s /bin/sh -c "$PGBIN/initdb -D $DATA -A trust -U postgres" >/dev/null
+su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $DATA -l $DATA/server.log -w -o '-c listen_addresses=127.0.0.1 -p $PORT -k $DATA' start" >&2
+su postgres -s /bin/sh -c "$PGBIN/createdb -h 127.0.0.1 -p $PORT -U postgres balancedrnn_test"
+echo "export BALANCEDRNN_TEST_PG_URL=postgresql://postgres@127.0.0.1:$PORT/balancedrnn_test"
+echo "export BALANCEDRNN_TEST_PG_STOP='su postgres -s /bin/sh -c \"$PGBIN/pg_ctl -D $DATA stop -m fast\"'"

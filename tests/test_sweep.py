@@ -1,0 +1,185 @@
+"""Sweeps and the run store, with real worker processes, a real journal file and a real PostgreSQL server."""
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytest.importorskip("optuna")
+
+from balancedrnn import store  # noqa: E402
+from balancedrnn.sweep import SweepError, SweepSpec, run_sweep, trial_configs, worker_loop  # noqa: E402
+
+
+def base(mnist_dir, **kw):
+    return {"task": "rad", "epochs": 1, "n_train": 40, "n_val": 20, "n_test": 20, "budget": 30_000,
+            "lr": 1e-3, "mnist_dir": str(mnist_dir), "threads": 1, **kw}
+
+
+def grid(mnist_dir, name, models=("dense", "uniform:0.3"), seeds=(0, 1, 2), **kw):
+    return {"name": name, "base": base(mnist_dir, **kw), "sampler": {"kind": "grid", "models": list(models), "seeds": list(seeds)}}
+
+
+def done_per_key(study):
+    counts = collections.Counter(t.user_attrs["key"] for t in study.get_trials(deepcopy=False)
+                                 if "key" in t.user_attrs and store.is_done(t))
+    return counts
+
+
+def test_two_workers_embedded_store_lose_nothing(mnist_dir, tmp_path):
+    spec = SweepSpec.from_dict({**grid(mnist_dir, "two"), "workers": 2})
+    result = run_sweep(spec, run_dir=tmp_path, progress=False)
+    assert result.total == 6 and result.done == 6
+    study = store.open_study(store.open_storage(None, tmp_path), "two", create=False)
+    counts = done_per_key(study)
+    assert len(counts) == 6 and set(counts.values()) == {1}
+    workers = {t.user_attrs["worker"]["pid"] for t in study.get_trials(deepcopy=False) if store.is_done(t)}
+    assert len(workers) == 2  # both processes did work
+    # a second call finds nothing to do and repeats nothing
+    again = run_sweep(spec, run_dir=tmp_path, progress=False)
+    assert again.queued == 0 and sum(done_per_key(study).values()) == 6
+
+
+def test_killed_worker_then_resume_runs_every_trial_once(mnist_dir, tmp_path):
+    spec = grid(mnist_dir, "killed", models=("dense", "balanced"), seeds=(0, 1, 2), epochs=4, n_train=300)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    env = {**os.environ, "BALANCEDRNN_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "balancedrnn", "sweep", str(path), "--run-dir", str(tmp_path), "--quiet"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    storage = store.open_storage(None, tmp_path)
+    victim = None
+    deadline = time.time() + 300
+    while time.time() < deadline and victim is None:
+        time.sleep(0.5)
+        try:
+            study = store.open_study(storage, "killed", create=False)
+        except store.StoreError:
+            continue
+        from optuna.trial import TrialState
+
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if done_per_key(study) and running and "worker" in running[0].user_attrs:
+            victim = running[0].user_attrs["worker"]["pid"]
+    assert victim, "the sweep never got going"
+    os.kill(victim, signal.SIGKILL)  # the worker dies mid-trial
+    os.killpg(proc.pid, signal.SIGKILL)  # and so does its machine
+    proc.wait(timeout=30)
+    study = store.open_study(storage, "killed", create=False)
+    assert 0 < len(done_per_key(study)) < 6
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "1 released from dead workers" in res.stdout
+    counts = done_per_key(store.open_study(storage, "killed", create=False))
+    assert len(counts) == 6 and set(counts.values()) == {1}
+
+
+def test_failing_and_timed_out_trials_are_recorded_and_the_sweep_goes_on(mnist_dir, tmp_path, monkeypatch):
+    import balancedrnn.train as train
+
+    real = train.build_for_task
+
+    def flaky(config, task):
+        if config.seed == 1:
+            raise RuntimeError("injected failure for seed 1")
+        return real(config, task)
+
+    monkeypatch.setattr(train, "build_for_task", flaky)
+    spec = SweepSpec.from_dict(grid(mnist_dir, "flaky", models=("dense",), seeds=(0, 1, 2)))
+    from balancedrnn.sweep import prepare
+
+    study, total, _, _ = prepare(spec, tmp_path)
+    assert worker_loop({**spec.__dict__, "sampler": spec.sampler.__dict__}, None, str(tmp_path)) == 3
+    recs = {r["seed"]: r for r in store.iter_records(study)}
+    assert recs[1]["status"] == "failed" and "injected failure for seed 1" in recs[1]["error"]
+    assert recs[0]["status"] == recs[2]["status"] == "ok"
+    # a trial past its time limit becomes a 'timeout' record
+    spec = SweepSpec.from_dict({**grid(mnist_dir, "slow", models=("balanced",), seeds=(0,), epochs=200, n_train=200), "timeout": 1.0})
+    study, *_ = prepare(spec, tmp_path)
+    worker_loop({**spec.__dict__, "sampler": spec.sampler.__dict__}, None, str(tmp_path))
+    (rec,) = list(store.iter_records(study))
+    assert rec["status"] == "timeout"
+
+
+def test_random_and_hidden_proportion_samplers(mnist_dir):
+    spec = SweepSpec.from_dict({"name": "r", "base": base(mnist_dir, budget=50_000), "sampler": {"kind": "random", "n_trials": 30}})
+    configs = trial_configs(spec)
+    assert len(configs) == 30 and len({c["model"] for c in configs}) == 30
+    assert all(c["lr"] >= 1e-6 and c["init_std"] >= 1e-4 for c in configs)
+    assert trial_configs(spec) == configs  # seeded
+    from balancedrnn.configs import build_model
+
+    spec = SweepSpec.from_dict({"name": "h", "base": base(mnist_dir, budget=50_000),
+                                "sampler": {"kind": "hidden_proportion", "n_trials": 10, "hp_range": [0.1, 0.9]}})
+    hps = sorted(build_model(c["model"], 2500, 10, 50_000).hidden_proportion() for c in trial_configs(spec))
+    # one trial per stratum of width 0.08 (after rounding dh, within 0.02)
+    for i, hp in enumerate(hps):
+        assert 0.1 + 0.08 * i - 0.02 <= hp <= 0.1 + 0.08 * (i + 1) + 0.02
+
+
+def test_optuna_qmc_sampler_runs(mnist_dir, tmp_path):
+    spec = SweepSpec.from_dict({"name": "q", "base": base(mnist_dir, budget=50_000), "sampler": {"kind": "qmc", "n_trials": 2}})
+    result = run_sweep(spec, run_dir=tmp_path, progress=False)
+    assert result.done == 2
+
+
+@pytest.mark.parametrize(
+    "change,pattern",
+    [
+        ({"samplr": {}}, "unknown sweep key(s) samplr"),
+        ({"sampler": {"kind": "random", "distributions": {"lr": {"normal": [1e-3]}}}}, "takes two numbers"),
+        ({"sampler": {"kind": "random", "distributions": {"lr": {"gauss": [1, 2]}}}}, "needs exactly one of"),
+        ({"sampler": {"kind": "bayes"}}, "unknown sampler"),
+        ({"base": {"epoch": 3}}, "unknown config key(s) epoch"),
+    ],
+)
+def test_bad_sweep_files_leave_the_store_untouched(change, pattern, mnist_dir, tmp_path):
+    d = {**grid(mnist_dir, "bad"), **change}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(d))
+    res = subprocess.run([sys.executable, "-m", "balancedrnn", "sweep", str(path), "--run-dir", str(tmp_path / "runs")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().count("\n") == 0 and pattern in res.stderr, res.stderr
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(SweepError):
+        SweepSpec.from_dict(d)
+
+
+def test_unreachable_storage_one_line(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "balancedrnn", "sweep", "--storage", "postgresql://u:secret@127.0.0.1:1/none",
+                          "--run-dir", str(tmp_path / "runs")], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.startswith("error: cannot open storage postgresql") and "secret" not in res.stderr
+    assert res.stderr.strip().count("\n") == 0
+
+
+@pytest.fixture
+def pg_url():
+    url = os.environ.get("BALANCEDRNN_TEST_PG_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide BALANCEDRNN_TEST_PG_URL (see .ci/postgres.sh)")
+        pytest.skip("no PostgreSQL server (run: eval \"$(bash .ci/postgres.sh)\")")
+    return url
+
+
+def test_postgresql_store_two_workers(mnist_dir, tmp_path, pg_url):
+    name = f"pg-{os.getpid()}-{time.time_ns()}"
+    spec = SweepSpec.from_dict({**grid(mnist_dir, name), "workers": 2, "storage": pg_url})
+    result = run_sweep(spec, run_dir=tmp_path, progress=False)
+    assert result.done == 6
+    study = store.open_study(store.open_storage(pg_url), name, create=False)
+    counts = done_per_key(study)
+    assert len(counts) == 6 and set(counts.values()) == {1}
+    from balancedrnn.report import runs_frame
+
+    frame = runs_frame(pg_url, name)
+    assert len(frame) == 6 and set(frame["status"]) == {"ok"}
+    assert not (tmp_path / "store.journal").exists()
