@@ -69,6 +69,6 @@ def test_config_errors():
         TrainConfig.from_dict({"modle": "dense"})
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(lr=-1)
-    with pytest.raises(TaskError, match="known tasks: rad"):
+    with pytest.raises(TaskError, match="known tasks: .*rad"):
         get_task("nope")
     assert not math.isnan(TrainConfig().budget)

@@ -5,6 +5,7 @@ The public surface is small; everything else lives in private-by-convention modu
 
 from .baselines import RecurrentBaseline, make_baseline
 from .configs import balanced_density, build_model, config_density
+from .itermap import IterativeMap
 from .masks import MaskedBlock, draw_mask_indices
 from .model import BlockRNN
 from .spec import (
@@ -23,6 +24,7 @@ __all__ = [
     "BLOCKS",
     "BlockRNN",
     "BlockSpec",
+    "IterativeMap",
     "MaskedBlock",
     "RecurrentBaseline",
     "SpecError",

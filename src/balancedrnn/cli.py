@@ -276,6 +276,37 @@ def data_rad(
     out.print(f"cache: {data.path}")
 
 
+@data_app.command("hammer")
+def data_hammer(
+    demos: Annotated[int, typer.Option(help="Planner demonstration episodes.")] = 20,
+    rounds: Annotated[int, typer.Option(help="DAgger rounds.")] = 4,
+    episodes_per_round: Annotated[int, typer.Option(help="Policy episodes the planner labels per round.")] = 10,
+    eval_episodes: Annotated[int, typer.Option(help="Rollouts scoring the policy after each round.")] = 20,
+    expert_episodes: Annotated[int, typer.Option(help="Episodes of the distilled expert in the data set.")] = 1000,
+    workers: Annotated[int, typer.Option(help="Parallel planner processes.")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed of the demonstrations.")] = 0,
+    dataset_id: Annotated[str, typer.Option(help="Minari id of the generated expert data set.")] = "balancedrnn/hammer/expert-v0",
+    quiet: Quiet = False,
+) -> None:
+    """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert -> expert episodes (resumable)."""
+    from .hammer.dataset import write_dataset
+    from .hammer.expert import collect_planner_demos, dagger, generate_episodes, hammer_dir, summarise_episodes
+    from .progress import progress_bar
+
+    with progress_bar(demos, "planner episodes", enabled=not quiet) as advance:
+        episodes = collect_planner_demos(demos, workers=workers, seed=seed, progress=advance)
+    s = summarise_episodes(episodes)
+    out.print(f"planner: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} (normalised {s['normalized_score']:.1f})")
+    policy = dagger(episodes, rounds=rounds, episodes_per_round=episodes_per_round, eval_episodes=eval_episodes,
+                    workers=workers, seed=seed, log=lambda m: out.print(m))
+    gen = generate_episodes(policy, expert_episodes, seed=1_000_000)
+    s = summarise_episodes(gen)
+    write_dataset(dataset_id, gen, algorithm="planner + DAgger expert (balancedrnn)",
+                  description="Adroit Hammer episodes of an expert policy distilled by DAgger from a sampling planner")
+    out.print(f"expert data set {dataset_id}: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} "
+              f"(normalised {s['normalized_score']:.1f}); files in {hammer_dir()}")
+
+
 @app.command()
 def spec(
     models: Annotated[list[str], typer.Argument(help=f"Model configs: {CONFIG_HELP}.")],
@@ -337,6 +368,7 @@ def sweep(
     """Run (or resume) a sweep over a run store; several machines can run the same command on one PostgreSQL store."""
     import yaml
 
+    from .store import GRACE_SECONDS
     from .sweep import SweepSpec, load_sweep_file, run_sweep
 
     d: dict[str, Any] = load_sweep_file(file) if file else {}
@@ -369,6 +401,9 @@ def sweep(
     result = run_sweep(spec, run_dir=run_dir, progress=not quiet)
     out.print(f"sweep {spec.name}: {result.done}/{result.total} trials done "
               f"({result.queued} queued now, {result.released} released from dead workers)")
+    if result.running_elsewhere and not result.interrupted:
+        out.print(f"{result.running_elsewhere} trial(s) are still running in other workers (or their worker died less "
+                  f"than {int(GRACE_SECONDS)} s ago); run the command again later to finish them")
     if result.interrupted:
         err.print("interrupted: finished trials are kept; run the same command to resume")
         raise typer.Exit(130)

@@ -142,13 +142,18 @@ def enqueue_missing(study: Any, configs: list[dict[str, Any]], keys: list[str]) 
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether a process of this host is alive (a zombie, killed but not yet reaped, counts as dead)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def release_stale(study: Any, grace: float = GRACE_SECONDS) -> int:

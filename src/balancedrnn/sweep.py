@@ -367,6 +367,7 @@ class SweepResult:
     queued: int
     released: int
     interrupted: bool = False
+    running_elsewhere: int = 0
 
 
 def prepare(spec: SweepSpec, run_dir: str | Path = "runs") -> tuple[Any, int, int, int]:
@@ -430,4 +431,5 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     finally:
         for p in procs:
             p.join()
-    return SweepResult(total=total, done=len(store.done_keys(study)), queued=queued, released=released, interrupted=interrupted)
+    return SweepResult(total=total, done=len(store.done_keys(study)), queued=queued, released=released,
+                       interrupted=interrupted, running_elsewhere=_running(study))

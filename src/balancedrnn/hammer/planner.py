@@ -1,0 +1,91 @@
+"""A sampling planner on the simulator state: the expert that labels states (SPEC §5, step 1).
+
+Random shooting around the previous plan: ``samples`` candidate action sequences of ``horizon`` steps are
+the previous plan shifted by one step plus noise, scored by D4RL's reward in a copy of the simulator, and
+the best becomes the plan. The noise is drawn on knots every ``knot_every`` steps and interpolated, with
+zero noise on the action executed now, so executed actions are smooth and carry no fresh noise (with fresh
+per-step noise the actions are white noise and cannot be cloned).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .env import ACT_DIM, SiteIds, d4rl_reward
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Planner settings (defaults: the measured configuration of SPEC §5)."""
+
+    samples: int = 24
+    """Candidate action sequences per step (one of them is the unperturbed previous plan)."""
+    horizon: int = 40
+    """Steps each candidate is simulated for."""
+    sigma: float = 0.8
+    """Standard deviation of the knot noise."""
+    knot_every: int = 5
+    """Steps between noise knots (the noise is linearly interpolated between them)."""
+
+
+class Planner:
+    """Plans from any simulator state of an (unwrapped) AdroitHandHammer environment."""
+
+    def __init__(self, env: Any, config: PlannerConfig | None = None, seed: int = 0) -> None:
+        import mujoco
+
+        self._mj = mujoco
+        self.env = env.unwrapped
+        self.config = config or PlannerConfig()
+        self.rng = np.random.default_rng(seed)
+        self.ids = SiteIds.of(env)
+        self.model = self.env.model
+        self.scratch = mujoco.MjData(self.model)
+        self._state_kind = mujoco.mjtState.mjSTATE_FULLPHYSICS
+        self._state = np.empty(mujoco.mj_stateSize(self.model, self._state_kind))
+        c = self.config
+        knots = np.arange(0, c.horizon + c.knot_every, c.knot_every)
+        # interpolation weights from knots to steps: (horizon, n_knots)
+        steps = np.arange(c.horizon)
+        w = np.zeros((c.horizon, len(knots)))
+        for i, t in enumerate(steps):
+            k = min(t // c.knot_every, len(knots) - 2)
+            f = (t - knots[k]) / c.knot_every
+            w[i, k], w[i, k + 1] = 1 - f, f
+        self._interp = w
+        self.plan = np.zeros((c.horizon, ACT_DIM))
+
+    def reset(self) -> None:
+        """Forget the plan (call at the start of an episode)."""
+        self.plan = np.zeros_like(self.plan)
+
+    def get_state(self, data: Any | None = None) -> np.ndarray:
+        """Full physics state of ``data`` (default: the environment's)."""
+        self._mj.mj_getState(self.model, data or self.env.data, self._state, self._state_kind)
+        return self._state.copy()
+
+    def _score(self, state: np.ndarray, actions: np.ndarray) -> float:
+        mj, d, env = self._mj, self.scratch, self.env
+        mj.mj_setState(self.model, d, state, self._state_kind)
+        total = 0.0
+        for a in actions:
+            d.ctrl[:] = env.act_mean + a * env.act_rng
+            mj.mj_step(self.model, d, nstep=env.frame_skip)
+            total += d4rl_reward(d, self.ids)[0]
+        return total
+
+    def act(self, state: np.ndarray | None = None) -> np.ndarray:
+        """The action to execute now from ``state`` (default: the environment's current state)."""
+        c = self.config
+        state = self.get_state() if state is None else state
+        base = np.concatenate([self.plan[1:], self.plan[-1:]], 0)
+        knots = self.rng.normal(0.0, c.sigma, size=(c.samples - 1, self._interp.shape[1], ACT_DIM))
+        knots[:, 0] = 0.0  # no fresh noise on the action executed now
+        noise = np.einsum("tk,skd->std", self._interp, knots)
+        candidates = np.clip(np.concatenate([base[None], base[None] + noise], 0), -1.0, 1.0)
+        scores = [self._score(state, cand) for cand in candidates]
+        self.plan = candidates[int(np.argmax(scores))]
+        return self.plan[0].copy()

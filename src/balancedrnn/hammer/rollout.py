@@ -1,0 +1,104 @@
+"""Scoring a policy in the simulator: many episodes at once, the policy keeping its recurrent state.
+
+The policy is called once per environment step on the batch of all environments (``policy.step(x, state)``),
+so a rollout costs O(T), never re-reading the history. A non-finite action (a diverged model) fails that
+episode; the others go on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .env import EPISODE_STEPS, episode_success, make_env, normalized_score, require_simulator
+
+
+@dataclass
+class RolloutResult:
+    """Per-episode D4RL returns and successes, and summaries."""
+
+    returns: np.ndarray
+    successes: np.ndarray
+    diverged: np.ndarray
+    env_seconds: float = 0.0
+    policy_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "episodes": int(len(self.returns)),
+            "return": float(np.mean(self.returns)),
+            "return_std": float(np.std(self.returns)),
+            "normalized_score": float(np.mean(normalized_score(self.returns))),
+            "success_rate": float(np.mean(self.successes)),
+            "diverged": int(np.sum(self.diverged)),
+            "env_seconds": self.env_seconds,
+            "policy_seconds": self.policy_seconds,
+        }
+
+
+def rollout(
+    policy: torch.nn.Module | Callable[..., Any],
+    episodes: int = 100,
+    seed: int = 0,
+    obs_mean: np.ndarray | None = None,
+    obs_std: np.ndarray | None = None,
+    device: str = "cpu",
+    envs: int | None = None,
+    keep: bool = False,
+) -> RolloutResult:
+    """Run ``episodes`` episodes of a recurrent policy (``policy.step(x, state) -> (action, state)``), seeded.
+
+    Observations are normalised with ``obs_mean``/``obs_std`` (the training statistics) before the policy
+    sees them. ``envs`` environments run side by side (default: all episodes at once). With ``keep`` the
+    observations the policy saw and its raw actions are kept in ``extra`` (``inputs``, ``actions``).
+    """
+    require_simulator()
+    import gymnasium as gym
+
+    n_envs = min(envs or episodes, episodes)
+    returns, successes, diverged = [], [], []
+    env_time = pol_time = 0.0
+    done = 0
+    kept_x: list[np.ndarray] = []
+    kept_a: list[np.ndarray] = []
+    while done < episodes:
+        n = min(n_envs, episodes - done)
+        vec = gym.vector.SyncVectorEnv([make_env for _ in range(n)])
+        obs, _ = vec.reset(seed=[seed + done + i for i in range(n)])
+        state = None
+        ret = np.zeros(n)
+        goal = np.zeros((n, EPISODE_STEPS), dtype=bool)
+        bad = np.zeros(n, dtype=bool)
+        for t in range(EPISODE_STEPS):
+            t0 = time.perf_counter()
+            x = obs if obs_mean is None else (obs - obs_mean) / obs_std
+            with torch.no_grad():
+                out = policy.step(torch.as_tensor(x, dtype=torch.float32, device=device), state)  # type: ignore[union-attr]
+            action, state = out
+            a = action.detach().cpu().numpy().astype(np.float64)
+            if keep:
+                kept_x.append(np.asarray(x, np.float32))
+                kept_a.append(a.copy())
+            finite = np.isfinite(a).all(1)
+            bad |= ~finite
+            a[~finite] = 0.0
+            a = np.clip(a, -1.0, 1.0)
+            t1 = time.perf_counter()
+            obs, r, _, _, info = vec.step(a)
+            env_time += time.perf_counter() - t1
+            pol_time += t1 - t0
+            ret += r
+            goal[:, t] = info["success"]
+        vec.close()
+        returns += list(ret)
+        successes += [episode_success(g) and not b for g, b in zip(goal, bad)]
+        diverged += list(bad)
+        done += n
+    extra = {"inputs": np.stack(kept_x, 1), "actions": np.stack(kept_a, 1)} if keep and episodes <= n_envs else {}
+    return RolloutResult(np.array(returns), np.array(successes), np.array(diverged), env_time, pol_time, extra)

@@ -1,0 +1,288 @@
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from balancedrnn.itermap import IterativeMap, fill_counts
+from balancedrnn.masks import MaskedBlock
+from balancedrnn.model import BlockRNN
+from balancedrnn.spec import BLOCKS, BlockSpec, SpecError, exact_count
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """The machine's cores are shared with other jobs."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def make_mlp(sizes: list[int], seed: int) -> nn.Sequential:
+    torch.manual_seed(seed)
+    acts = [nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Identity]
+    layers: list[nn.Module] = []
+    for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if k < len(sizes) - 2:
+            layers.append(acts[(k + seed) % len(acts)]())
+    return nn.Sequential(*layers)
+
+
+# ----------------------------------------------------------------------------------------- from_mlp
+@pytest.mark.parametrize("sizes", [[6, 5, 3], [8, 7, 5, 2], [5, 9, 6, 4, 3]])
+@pytest.mark.parametrize("mode", ["first", "every"])
+def test_from_mlp_equals_mlp_whatever_the_initial_state(sizes, mode):
+    mlp = make_mlp(sizes, seed=len(sizes))
+    m = IterativeMap.from_mlp(mlp)
+    assert m.iterations == len(sizes) - 1
+    assert list(m.groups) == ["x"] + [f"h{k}" for k in range(1, len(sizes) - 1)] + ["y"]
+    x = torch.randn(11, sizes[0])
+    want = mlp(x)
+    for trial in range(3):
+        g = torch.Generator().manual_seed(trial)
+        initial = {n: torch.randn(11, s, generator=g) * 10 for n, s in m.groups.items() if n != "x"}
+        got = m(x, initial=initial, input_mode=mode)
+        assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()
+    # the whole state after L iterations holds every layer's output
+    states = m.states(x, initial=torch.randn(sum(m.groups.values())))
+    assert len(states) == len(sizes) - 1
+    assert torch.allclose(states[-1]["x"], x)
+    assert m.stack(states[-1]).shape == (11, sum(sizes))
+
+
+def test_from_mlp_weights_and_sharing():
+    mlp = make_mlp([6, 5, 4, 3], seed=0)
+    shared = IterativeMap.from_mlp(mlp)
+    copied = IterativeMap.from_mlp(mlp, share=False)
+    assert shared.weights == 6 * 5 + 5 * 4 + 4 * 3 == copied.weights
+    assert shared.parameters_count == sum(p.numel() for p in mlp.parameters())
+    assert shared.block("h1", "x").weight is mlp[0].weight
+    assert copied.block("h1", "x").weight is not mlp[0].weight
+    # the block matrix view: one lower-triangular matrix with the identity on (x, x)
+    w = shared.block_matrix()
+    assert torch.equal(w[:6, :6], torch.eye(6))
+    assert torch.equal(w[6:11, :6], mlp[0].weight.detach())
+    assert torch.count_nonzero(w[:, 6 + 5 + 4 :]) == 0  # nothing reads y
+
+
+def test_from_mlp_keeps_other_modules_as_activations():
+    torch.manual_seed(1)
+    mlp = nn.Sequential(nn.Linear(4, 6), nn.LeakyReLU(0.2), nn.Dropout(0.5), nn.Linear(6, 2), nn.Softmax(-1))
+    mlp.eval()
+    m = IterativeMap.from_mlp(mlp).eval()
+    x = torch.randn(5, 4)
+    assert torch.allclose(m(x, initial={"h1": torch.randn(5, 6)}), mlp(x), atol=1e-6)
+
+
+def test_from_mlp_rejects_bad_sequentials():
+    with pytest.raises(ValueError, match="starts with nn.Linear"):
+        IterativeMap.from_mlp(nn.Sequential(nn.ReLU(), nn.Linear(3, 2)))
+    with pytest.raises(ValueError, match="layer 2 takes 4 inputs but layer 1 gives 5"):
+        IterativeMap.from_mlp(nn.Sequential(nn.Linear(3, 5), nn.Linear(4, 2)))
+
+
+# ------------------------------------------------------------------------------------- from_block_rnn
+def random_spec(seed: int) -> BlockSpec:
+    g = torch.Generator().manual_seed(100 + seed)
+    density = {b: float(torch.rand(1, generator=g)) for b in BLOCKS}
+    if seed % 2 == 0:
+        density["yy"] = 0.0
+    if seed % 3 == 0:
+        density["hh"] = 1.0
+    return BlockSpec(7 + 3 * seed, 5 + 2 * seed, 2 + seed % 3, density, init={b: (0.0, 0.3) for b in BLOCKS})
+
+
+@pytest.mark.parametrize("kernel", ["dense", "sparse"])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_block_rnn_equals_its_iterative_map(kernel, seed, activation):
+    model = BlockRNN(random_spec(seed), seed=seed, activation=activation, kernel=kernel)
+    with torch.no_grad():
+        model.bias.normal_(0, 0.3)
+    for share in (True, False):
+        m = IterativeMap.from_block_rnn(model, share=share)
+        assert m.nnz() == {(b[0], b[1]): n for b, n in model.nnz().items()}
+        assert m.weights == model.weights and m.parameters_count == model.parameters_count
+        assert all(m.block(b[0], b[1]).kernel == kernel for b in BLOCKS)
+        x = torch.randn(3, 6, model.dx)
+        want = model(x)
+        got = m(x, return_sequence=True)
+        assert got.shape == want.shape
+        assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()
+        assert torch.allclose(m(x), want[:, -1], atol=1e-5)
+    shared = IterativeMap.from_block_rnn(model)
+    assert shared.block("h", "h") is model.blocks["hh"]
+    assert shared.group_bias("y").data_ptr() == model.bias[model.dh :].data_ptr()
+
+
+def test_block_rnn_gradients_agree():
+    model = BlockRNN(random_spec(1), seed=3, kernel="sparse")
+    m = IterativeMap.from_block_rnn(model, share=False)
+    x = torch.randn(2, 4, model.dx)
+    model(x).square().sum().backward()
+    m(x, return_sequence=True).square().sum().backward()
+    for b in BLOCKS:
+        if model.blocks[b].nnz == 0:  # an absent block has no gradient in either form
+            assert m.block(b[0], b[1]).values.grad is None
+            continue
+        assert torch.allclose(model.blocks[b].values.grad, m.block(b[0], b[1]).values.grad, atol=1e-5)
+
+
+def test_block_rnn_current_readout_is_refused():
+    model = BlockRNN(random_spec(0), readout="current")
+    with pytest.raises(ValueError, match="readout='lagged' only"):
+        IterativeMap.from_block_rnn(model)
+
+
+# ---------------------------------------------------------------------------------------- validation
+def one_line(exc: pytest.ExceptionInfo) -> str:
+    msg = str(exc.value)
+    assert "\n" not in msg
+    return msg
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        nn.Linear(5, 3),  # the wrong way round: (h, x) needs 3 -> 5
+        MaskedBlock.random(3, 5, 0.5, torch.Generator().manual_seed(0)),
+        "identity",
+        nn.Sequential(nn.Linear(3, 4), nn.ReLU()),
+        nn.Linear(7, 5),
+    ],
+)
+def test_block_that_does_not_fit_is_rejected_naming_the_pair(block):
+    groups = {"x": 3, "h": 5, "y": 2}
+    with pytest.raises(ValueError) as exc:
+        IterativeMap(groups, {("y", "h"): "dense", ("h", "x"): block})
+    assert "(h, x)" in one_line(exc)
+
+
+def test_unknown_group_and_bad_specs_are_rejected():
+    groups = {"x": 3, "h": 5, "y": 2}
+    with pytest.raises(ValueError) as exc:
+        IterativeMap(groups, {("h", "x"): "dense", ("h2", "h"): "dense"})
+    msg = one_line(exc)
+    assert "(h2, h)" in msg and "'h2'" in msg
+    with pytest.raises(ValueError) as exc:
+        IterativeMap(groups, {("h", "z"): 0.5})
+    assert "(h, z)" in one_line(exc)
+    with pytest.raises(ValueError) as exc:
+        IterativeMap(groups, {("h", "x"): 1.5})
+    assert "(h, x)" in one_line(exc)
+    with pytest.raises(ValueError) as exc:
+        IterativeMap(groups, {("h", "x"): "sparse"})
+    assert "(h, x)" in one_line(exc)
+    with pytest.raises(ValueError):
+        IterativeMap({"x": 0, "h": 2}, {})
+    with pytest.raises(ValueError, match="unknown activation"):
+        IterativeMap(groups, {("h", "x"): "dense"}, activation={"h": "swish"})
+
+
+def test_a_fitting_generic_module_is_accepted_and_the_probe_changes_nothing():
+    bn = nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5))
+    before = copy.deepcopy(bn.state_dict())
+    m = IterativeMap({"x": 3, "h": 5, "y": 2}, {("h", "x"): bn, ("y", "h"): 0.5}, activation={"h": "relu"},
+                     iterations=2, bias=True)
+    assert all(torch.equal(before[k], v) for k, v in bn.state_dict().items())
+    assert bn.training
+    assert m(torch.randn(4, 3)).shape == (4, 2)
+    assert m.nnz()[("h", "x")] == 3 * 5 + 5 + 5 + 5  # all trainable entries of a generic module
+
+
+def test_bad_inputs_are_rejected():
+    m = IterativeMap({"x": 3, "y": 2}, {("y", "x"): "dense"})
+    with pytest.raises(ValueError, match="no default number of iterations"):
+        m(torch.randn(4, 3))
+    with pytest.raises(ValueError, match="input must have shape"):
+        m(torch.randn(4, 4), iterations=1)
+    with pytest.raises(ValueError, match="input_mode"):
+        m(torch.randn(4, 5, 3), input_mode="first")
+    with pytest.raises(ValueError, match="initial value of group y"):
+        m(torch.randn(4, 3), iterations=1, initial={"y": torch.zeros(4, 3)})
+
+
+def test_semantics_simultaneous_update_and_empty_rows():
+    """Groups read the previous state; a group without blocks becomes act(bias); a sequence may run on."""
+    ident = {("a", "x"): "identity", ("b", "a"): "identity"}
+    m = IterativeMap({"x": 2, "a": 2, "b": 2, "c": 2}, ident, bias={"c": torch.tensor([1.0, -2.0])},
+                     activation={"c": "relu"})
+    x = torch.tensor([[3.0, 4.0]])
+    s1, s2 = m.states(x, iterations=2, initial={"a": torch.ones(2), "b": torch.ones(2)})
+    assert torch.equal(s1["a"], x) and torch.equal(s1["b"], torch.ones(1, 2))  # b read the old a
+    assert torch.equal(s2["b"], x)
+    assert torch.equal(s1["x"], torch.zeros(1, 2))  # no (x, x) block: x is not kept after being read
+    assert torch.equal(s2["a"], torch.zeros(1, 2))  # input inserted at the first iteration only
+    assert torch.equal(s1["c"], torch.tensor([[1.0, 0.0]]))
+    seq = torch.randn(1, 3, 2)
+    out = m.states(seq, iterations=5)
+    assert torch.equal(out[2]["a"], seq[:, 2]) and torch.equal(out[3]["b"], seq[:, 2])
+    assert torch.equal(out[4]["b"], torch.zeros(1, 2))
+
+
+# ------------------------------------------------------------------------------------------- filling
+def test_fill_at_a_density_counts_with_exact_count():
+    m = IterativeMap.from_mlp(make_mlp([20, 16, 12, 4], seed=2))
+    base = m.weights
+    empty = m.empty_pairs()
+    assert ("y", "y") in empty and ("h1", "h2") in empty and ("h2", "x") not in empty
+    assert ("x", "h1") not in empty  # the input row holds data and is never filled
+    assert set(m.empty_pairs(include_input=True)) - set(empty) == {("h2", "x"), ("y", "x")}
+    m.fill(0.3, seed=1)
+    nnz = m.nnz()
+    for o, i in empty:
+        assert nnz[(o, i)] == exact_count(0.3, m.groups[o], m.groups[i])
+        assert isinstance(m.block(o, i), MaskedBlock)
+    assert m.weights == base + sum(exact_count(0.3, m.groups[o], m.groups[i]) for o, i in empty)
+    with pytest.raises(ValueError, match=r"\(y, y\) is already present"):
+        m.fill(0.1, pairs=[("y", "y")])
+
+
+@pytest.mark.parametrize("budget", [800, 1000, 1234, 1599])
+@pytest.mark.parametrize("include_input", [False, True])
+def test_fill_at_a_budget_hits_it(budget, include_input):
+    m = IterativeMap.from_mlp(make_mlp([30, 17, 11, 5], seed=3))
+    todo = m.empty_pairs(include_input)
+    m.fill(budget=budget, include_input=include_input, seed=7)
+    # within one entry per filled block of rounding (and in fact exact with exact-count masks)
+    assert abs(m.weights - budget) <= len(todo)
+    assert m.weights == budget
+    dens = [m.block(o, i).density for o, i in todo]
+    sizes = [m.groups[o] * m.groups[i] for o, i in todo]
+    assert max(dens) - min(dens) <= 2 / min(sizes) + 1e-12  # one common density up to one entry
+
+
+def test_fill_counts_out_of_reach_budgets():
+    shapes = {("a", "b"): (3, 4), ("b", "b"): (4, 4)}
+    assert sum(fill_counts(shapes, 10, existing=5).values()) == 5
+    assert fill_counts(shapes, 33, existing=5) == {("a", "b"): 12, ("b", "b"): 16}
+    with pytest.raises(SpecError, match=r"must lie in \[5, 33\]") as exc:
+        fill_counts(shapes, 4, existing=5)
+    assert "\n" not in str(exc.value)
+    with pytest.raises(SpecError, match=r"must lie in \[5, 33\]"):
+        fill_counts(shapes, 34, existing=5)
+
+
+def test_training_a_filled_map_reduces_the_loss_and_keeps_masks():
+    torch.manual_seed(0)
+    m = IterativeMap.from_mlp(make_mlp([12, 16, 8, 3], seed=4)).fill(budget=600, seed=2, kernel="sparse")
+    masked = {p: m.blocks[f"{p[0]}<-{p[1]}"] for p in m.pairs if isinstance(m.blocks[f"{p[0]}<-{p[1]}"], MaskedBlock)}
+    support = m.block_matrix().detach() != 0
+    x = torch.randn(64, 12)
+    target = torch.sin(x[:, :3]) + x[:, 3:6] * 0.5
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):
+        opt.zero_grad()
+        loss = (m(x, iterations=4, input_mode="every") - target).square().mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]
+    after = m.block_matrix().detach()
+    assert torch.count_nonzero(after[~support]) == 0
+    for blk in masked.values():
+        assert blk.values.numel() == blk.nnz
+        assert torch.count_nonzero(blk.dense().detach()[~blk.mask()]) == 0
