@@ -53,3 +53,15 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def torch_load(path: str | Path, what: str, hint: str = "") -> Any:
+    """``torch.load`` (tensors only) with one-line errors for a missing or corrupt file."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise DataError(f"{what} {path} does not exist") from None
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt file
+        raise DataError(f"{what} {path} is corrupt ({type(e).__name__}){hint}") from None

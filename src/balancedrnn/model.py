@@ -260,14 +260,9 @@ def export_model(model: BlockRNN, path: str | Path) -> Path:
 
 def load_model(path: str | Path, device: torch.device | str | None = None) -> BlockRNN:
     """Read a model written by :func:`export_model` (masks and values exactly as saved)."""
-    from .io import DataError
+    from .io import DataError, torch_load
 
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise DataError(f"model file {path} does not exist") from None
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt file
-        raise DataError(f"model file {path} is corrupt ({type(e).__name__})") from None
+    payload = torch_load(path, "model file")
     if not isinstance(payload, dict) or payload.get("format") != "balancedrnn.BlockRNN/1":
         raise DataError(f"{path} is not a balancedrnn BlockRNN export")
     s = payload["spec"]

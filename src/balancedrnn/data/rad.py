@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,7 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..io import DataError, atomic_write, cache_dir
+from ..io import DataError, atomic_write, cache_dir, torch_load
+from . import BatchedSplit
 from .mnist import MnistImages
 
 GENERATOR_VERSION = 1
@@ -187,7 +188,7 @@ def apply_transforms(frames: torch.Tensor, ids: torch.Tensor, g: torch.Generator
 
 # ------------------------------------------------------------------------------------------- sequences
 @dataclass
-class RADSplit:
+class RADSplit(BatchedSplit):
     """One split: 8-bit frames ``(n, 10, 2500)`` plus labels and what made each sequence."""
 
     frames: torch.Tensor
@@ -203,21 +204,11 @@ class RADSplit:
     sources: torch.Tensor
     """Source image indices, ``(n, 11)``: ten normal frames in order, then the anomaly's source."""
 
-    def __len__(self) -> int:
-        return int(self.target.shape[0])
-
     def inputs(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
         """Normalised float input ``(b, 11, 2500)`` with the blank eleventh frame."""
         u8 = self.frames if index is None else self.frames[index]
         x = u8.float().div_(255.0).sub_(MEAN).div_(STD)
         return torch.cat([x, x.new_zeros(x.shape[0], 1, x.shape[2])], 1)
-
-    def batches(self, batch_size: int, order: torch.Tensor | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(inputs, targets) batches in ``order`` (default: stored order)."""
-        order = torch.arange(len(self)) if order is None else order
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            yield self.inputs(idx), self.target[idx]
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {k: getattr(self, k) for k in ("frames", "target", "digit", "transform_a", "transform_b", "sources")}
@@ -346,12 +337,7 @@ def save(data: RADData, path: Path) -> Path:
 def load(path: str | Path) -> RADData:
     """Read a cached data set, refusing another generator version or contents that fail their hash."""
     path = Path(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise DataError(f"RAD cache {path} does not exist") from None
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt file
-        raise DataError(f"RAD cache {path} is corrupt ({type(e).__name__}); delete it or rebuild with --rebuild") from None
+    payload = torch_load(path, "RAD cache", "; delete it or rebuild with --rebuild")
     if not isinstance(payload, dict) or "generator_version" not in payload:
         raise DataError(f"RAD cache {path} is not a RAD data file")
     if payload["generator_version"] != GENERATOR_VERSION:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from ..io import DataError
+from . import BatchedSplit
 
 if TYPE_CHECKING:
     from ..train import TrainConfig
@@ -117,7 +118,7 @@ DATASETS: dict[str, DatasetInfo] = {
 
 # ------------------------------------------------------------------------------------------------ splits
 @dataclass
-class SequenceSplit:
+class SequenceSplit(BatchedSplit):
     """One split: pre-padded series ``(n, T, dx)`` with their labels, real lengths and provenance."""
 
     x: torch.Tensor
@@ -129,21 +130,10 @@ class SequenceSplit:
     index: torch.Tensor
     """int64 provenance: row in the source file, or for the anomaly task the window's last time point."""
 
-    def __len__(self) -> int:
-        return int(self.target.shape[0])
-
     def inputs(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
-        """Inputs ``(b, T, dx)`` of the selected series (all by default)."""
+        """Inputs ``(b, T, dx)`` of the selected series (all by default). Every batch keeps the full padded
+        length ``T``, so a series' output does not depend on its batch."""
         return self.x if index is None else self.x[index]
-
-    def batches(self, batch_size: int, order: torch.Tensor | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """``(inputs float32 (b, T, dx), targets int64 (b,))`` batches in ``order`` (default: stored order).
-
-        Every batch keeps the full padded length ``T``, so a series' output does not depend on its batch."""
-        order = torch.arange(len(self)) if order is None else order
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            yield self.x[idx], self.target[idx]
 
 
 @dataclass

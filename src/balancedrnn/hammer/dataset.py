@@ -8,13 +8,14 @@ when online) load the same way.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..data import BatchedSplit
 from ..io import DataError, cache_dir
 from .env import ACT_DIM, OBS_DIM, REF_EXPERT, REF_RANDOM
 
@@ -100,20 +101,14 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
 
 
 @dataclass
-class CloningSplit:
+class CloningSplit(BatchedSplit):
     """Episodes for behaviour cloning: x = normalised observations (final one dropped), target = actions."""
 
     x: torch.Tensor
     target: torch.Tensor
 
-    def __len__(self) -> int:
-        return int(self.x.shape[0])
-
-    def batches(self, batch_size: int, order: torch.Tensor | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = torch.arange(len(self)) if order is None else order
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            yield self.x[idx], self.target[idx]
+    def inputs(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
+        return self.x if index is None else self.x[index]
 
 
 @dataclass
