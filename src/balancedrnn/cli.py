@@ -450,6 +450,12 @@ def runs(
     out.print(table)
 
 
+from .cli_meta import predictor_app, recommend  # noqa: E402
+
+app.add_typer(predictor_app, name="predictor")
+app.command()(recommend)
+
+
 # -------------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every user-facing error into one line and a non-zero exit."""

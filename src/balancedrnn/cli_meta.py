@@ -1,0 +1,223 @@
+"""Command-line commands of the meta-learner: ``balancedrnn predictor fit|evaluate|show`` and
+``balancedrnn recommend``.
+
+scikit-learn is imported only when a command runs, so ``balancedrnn --help`` and the other commands stay
+fast and work without the ``meta`` extra.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+predictor_app = typer.Typer(no_args_is_help=True, help="Learn a performance predictor from run records (SPEC §8).")
+
+Records = Annotated[Optional[Path], typer.Option("--records", help="Directory of JSON run records (instead of a store).")]
+Storage = Annotated[Optional[str], typer.Option(help="Store: a journal file path or postgresql://... (default: <run-dir>/store.journal).")]
+Names = Annotated[Optional[list[str]], typer.Option("--name", help="Study (sweep) name; repeat for several [default: sweep].")]
+RunDir = Annotated[Path, typer.Option(help="Directory of the embedded store.")]
+NClasses = Annotated[int, typer.Option(help="Performance classes: quantiles of the metric per task.")]
+NEstimators = Annotated[int, typer.Option(help="Trees per random forest.")]
+Seed = Annotated[int, typer.Option(help="Seed of forests, parent network and permutations.")]
+
+
+def _meta() -> Any:
+    from .cli import UserError
+
+    try:
+        from . import meta
+    except ImportError as e:
+        raise UserError(f"meta-learning needs scikit-learn and scipy ({e.name} is missing): pip install 'balancedrnn[meta]'") from None
+    return meta
+
+
+def _records(records: Path | None, storage: str | None, names: list[str] | None, run_dir: Path) -> list[dict[str, Any]]:
+    """Run records from a directory of JSON files or from one or more studies of a store."""
+    from .cli import UserError
+
+    meta = _meta()
+    if records is not None:
+        if storage is not None or names:
+            raise UserError("give either --records or --storage/--name, not both")
+        return meta.load_record_dir(records)
+    from . import store
+
+    st = store.open_storage(storage, run_dir)
+    out: list[dict[str, Any]] = []
+    for name in names or ["sweep"]:
+        out.extend(store.iter_records(store.open_study(st, name, create=False)))
+    return out
+
+
+def _has_source(records: Path | None, storage: str | None, names: list[str] | None) -> bool:
+    return records is not None or storage is not None or bool(names)
+
+
+@predictor_app.command("fit")
+def fit(
+    records: Records = None,
+    storage: Storage = None,
+    name: Names = None,
+    run_dir: RunDir = Path("runs"),
+    out_file: Annotated[Path, typer.Option("--out", help="Where to save the fitted predictor.")] = Path("runs/predictor.pkl"),
+    n_classes: NClasses = 3,
+    n_estimators: NEstimators = 200,
+    parent: Annotated[bool, typer.Option("--parent/--no-parent", help="Also fit the parent network.")] = False,
+    seed: Seed = 0,
+) -> None:
+    """Fit the random-forest classifier and regressor (and optionally the parent network) and save them."""
+    from .cli import out
+
+    meta = _meta()
+    data = meta.prepare_records(_records(records, storage, name, run_dir))
+    predictor = meta.MetaPredictor(n_classes=n_classes, n_estimators=n_estimators, parent=parent, random_state=seed).fit(data)
+    path = meta.save_predictor(predictor, out_file)
+    out.print(f"fitted on {predictor.n_records_} runs of {len(predictor.tasks_)} task(s) ({data.describe_skipped()})")
+    _print_tasks(predictor)
+    out.print(f"saved: {path}")
+
+
+def _print_tasks(predictor: Any) -> None:
+    from rich.table import Table
+
+    from .cli import out
+
+    table = Table(title=f"tasks; classes per task: {', '.join(_meta().class_names(predictor.n_classes))} (worst first)")
+    for col in ("task", "dx", "dy", "runs", "metric", "range", "class boundaries"):
+        table.add_column(col, justify="left" if col in ("task", "metric") else "right")
+    for t, i in predictor.tasks_.items():
+        edges = ", ".join(f"{e:.4g}" for e in predictor.class_edges_[t])
+        table.add_row(t, str(i["dx"]), str(i["dy"]), str(i["runs"]), i["metric"], f"{i['min']:.4g}..{i['max']:.4g}", edges)
+    out.print(table)
+
+
+@predictor_app.command("evaluate")
+def evaluate(
+    records: Records = None,
+    storage: Storage = None,
+    name: Names = None,
+    run_dir: RunDir = Path("runs"),
+    out_dir: Annotated[Path, typer.Option(help="Directory of report.md and its plots.")] = Path("runs/meta"),
+    n_splits: Annotated[int, typer.Option(help="Folds of grouped cross-validation.")] = 5,
+    n_classes: NClasses = 3,
+    n_estimators: NEstimators = 200,
+    repeats: Annotated[int, typer.Option(help="Permutation-importance repeats per fold.")] = 5,
+    parent: Annotated[bool, typer.Option("--parent/--no-parent", help="Compare the parent network on the same splits.")] = True,
+    seed: Seed = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+) -> None:
+    """Grouped CV and leave-one-data-set-out scores beside the baselines, importances, and a report with plots."""
+    from rich.table import Table
+
+    from .cli import UserError, err, out
+
+    if n_splits < 2 or repeats < 1:
+        raise UserError("--n-splits must be at least 2 and --repeats at least 1")
+    meta = _meta()
+    from .metareport import evaluate as run_evaluation
+    from .metareport import write_report
+
+    data = meta.prepare_records(_records(records, storage, name, run_dir))
+    ev = run_evaluation(data, n_splits=n_splits, n_classes=n_classes, n_estimators=n_estimators, n_repeats=repeats,
+                        parent=parent, random_state=seed, progress=None if quiet else lambda m: err.print(m, markup=False))
+    i = ev.info
+    out.print(f"{i['n_records']} runs of {i['n_groups']} configs on {i['n_tasks']} task(s) ({i['skipped']})")
+    for split, title in (("grouped", f"grouped {i['n_splits']}-fold CV"), ("lodo", "leave-one-data-set-out")):
+        t = ev.table(split)
+        if not len(t):
+            out.print(f"{title}: not run ({i.get('lodo_note', '')})")
+            continue
+        table = Table(title=title)
+        table.add_column("model")
+        for c in t.columns:
+            table.add_column(c, justify="right")
+        for m, r in t.iterrows():
+            table.add_row(str(m), *(str(v) for v in r))
+        out.print(table)
+    imp = ev.importances.sort_values("regressor_mean", ascending=False).head(8)
+    out.print("permutation importances (R² drop, mean ± std): " +
+              ", ".join(f"{f} {r['regressor_mean']:.3f} ± {r['regressor_std']:.3f}" for f, r in imp.iterrows()))
+    predictor = meta.MetaPredictor(n_classes=n_classes, n_estimators=n_estimators, random_state=seed).fit(data)
+    paths = write_report(ev, data, predictor, out_dir)
+    out.print(f"report: {paths[0]}")
+
+
+@predictor_app.command("show")
+def show(path: Annotated[Path, typer.Argument(help="A predictor file written by `predictor fit`.")]) -> None:
+    """What a saved predictor was fitted on: schema, library versions, tasks, classes, impurity importances."""
+    from .cli import out
+
+    payload = _meta().read_predictor_file(path)
+    p = payload["predictor"]
+    out.print(f"predictor {path}: schema {payload['schema']['schema_version']} ({len(payload['schema']['features'])} features), "
+              f"{p.n_records_} runs, {p.n_estimators} trees, seed {p.random_state}, parent network: {'yes' if p.parent_ else 'no'}")
+    out.print("versions: " + ", ".join(f"{k} {v}" for k, v in payload["versions"].items() if k != "platform"))
+    _print_tasks(p)
+    imp = sorted(zip(p.regressor_.feature_names_in_, p.regressor_.feature_importances_), key=lambda kv: -kv[1])[:8]
+    out.print("impurity importances of the regressor (see `predictor evaluate` for permutation importances): " +
+              ", ".join(f"{f} {v:.3f}" for f, v in imp))
+
+
+def recommend(
+    dx: Annotated[int, typer.Option(help="Input size of the new data set.")],
+    dy: Annotated[int, typer.Option(help="Output size of the new data set.")],
+    budget: Annotated[float, typer.Option(help="Trainable-weight budget.")],
+    predictor: Annotated[Optional[Path], typer.Option(help="A predictor file from `predictor fit`.")] = None,
+    records: Records = None,
+    storage: Storage = None,
+    name: Names = None,
+    run_dir: RunDir = Path("runs"),
+    regression: Annotated[bool, typer.Option("--regression", help="The new task is regression (MSE), not classification.")] = False,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Data-set characteristic, key=value (repeatable): log_dx_over_dy, classification, chance.")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate to predict at [default: median of the runs].")] = None,
+    candidates: Annotated[int, typer.Option(help="Candidate density vectors to score.")] = 2000,
+    top: Annotated[int, typer.Option(help="Best candidates to list.")] = 5,
+    seed: Seed = 0,
+) -> None:
+    """Propose block densities and dh for a new data set at a budget, before any training.
+
+    Uses a predictor file, or one fitted now on --records/--storage runs; with neither (or too few runs) it falls
+    back to the a-priori rule of a balanced hidden proportion (0.5), and says so.
+    """
+    from rich.table import Table
+
+    from .cli import UserError, out
+    from .spec import BLOCKS
+
+    meta = _meta()
+    dataset: dict[str, float] = {}
+    for item in set_ or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set takes key=value, got {item!r}")
+        try:
+            dataset[key.strip()] = float(value)
+        except ValueError:
+            raise UserError(f"--set {key.strip()} needs a number, got {value!r}") from None
+    if predictor is not None and _has_source(records, storage, name):
+        raise UserError("give either --predictor or run records (--records/--storage/--name), not both")
+    fitted, reason = None, ""
+    if predictor is not None:
+        fitted = meta.load_predictor(predictor)
+    elif _has_source(records, storage, name):
+        try:
+            fitted = meta.MetaPredictor(random_state=seed).fit(_records(records, storage, name, run_dir))
+        except meta.TooFewRecords as e:
+            reason = f"a-priori rule (hidden proportion 0.5) because the runs cannot fit a predictor: {e}"
+    rec = meta.recommend(dx, dy, budget, fitted, dataset=dataset or None, classification=not regression, lr=lr,
+                         n_candidates=candidates, top=top, random_state=seed, reason=reason)
+    out.print(f"method: {rec.method}: {rec.reason}")
+    table = Table(title=f"recommendation for dx={dx}, dy={dy}, budget={budget:,.0f}")
+    for col in (*BLOCKS, "dh", "weights", "hidden prop.", "predicted"):
+        table.add_column(col, justify="right")
+    pred = "-" if rec.predicted_score is None else f"{rec.predicted_score:.4g} ({rec.predicted_class})"
+    table.add_row(*(f"{rec.density[b]:.4g}" for b in BLOCKS), str(rec.dh), f"{rec.weights:,}", f"{rec.hidden_proportion:.3f}", pred)
+    out.print(table)
+    if rec.top is not None and len(rec.top) > 1:
+        out.print(f"best {len(rec.top)} of {rec.candidates} feasible candidates:")
+        out.print(rec.top.to_string(float_format=lambda v: f"{v:.4g}"))
+    if rec.references:
+        out.print("predicted for named configs at this budget: " + ", ".join(f"{k} {v:.4g}" for k, v in rec.references.items()))
+    out.print(f"config: {rec.config}")

@@ -1,0 +1,727 @@
+"""Meta-learning over run records (SPEC §8): features, performance predictors, recommender, parent network.
+
+* :func:`config_features` is the ONE function that turns a configuration into a feature row; it is used
+  for run records (:func:`record_features`) and for candidate configs of the recommender alike, and counts
+  dh, weights and the hidden proportion through :mod:`balancedrnn.spec` only.
+* :class:`PerformanceClassifier` and :class:`PerformanceRegressor` are scikit-learn estimators over random
+  forests; :class:`ParentNetwork` is the paper's future-work "parent" network, a small seeded torch MLP.
+  All three pass ``sklearn.utils.estimator_checks``.
+* :class:`MetaPredictor` bundles them, fitted on run records, and is what ``balancedrnn predictor fit``
+  saves (:func:`save_predictor`, :func:`load_predictor`).
+* :func:`recommend` proposes densities and dh for a new (dx, dy, budget) by maximising the fitted regressor
+  over feasible candidates, or falls back to the a-priori rule (hidden proportion 0.5).
+
+Evaluation and the report live in :mod:`balancedrnn.metareport`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import pickle
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, check_random_state
+
+from .spec import BLOCKS, BlockSpec, SpecError, density_for_hidden_proportion, expected_weights
+
+try:
+    from sklearn.utils.validation import validate_data as _validate_data
+except ImportError:  # scikit-learn < 1.6
+
+    def _validate_data(estimator: Any, X: Any = "no_validation", y: Any = "no_validation", reset: bool = True,
+                       **kwargs: Any) -> Any:
+        return estimator._validate_data(X, y, reset=reset, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------ features
+SCHEMA_VERSION = 1
+"""Bump whenever FEATURES or their meaning changes: saved predictors of another schema are refused."""
+
+DATASET_FEATURES: tuple[str, ...] = ("log_dx_over_dy", "classification", "chance")
+"""Cheap data-set characteristics known before any training: log10(dx/dy), 1 for classification (loss read at
+the last step) else 0, and the chance level 1/dy of a classification task (0 for regression)."""
+
+FEATURES: tuple[str, ...] = (
+    *(f"density_{b}" for b in BLOCKS),
+    "lr",
+    "init_mean",
+    "init_std",
+    "dx",
+    "dy",
+    "dh",
+    "budget",
+    "weights",
+    "parameters",
+    "hidden_proportion",
+    *DATASET_FEATURES,
+)
+"""Feature columns, in order (SPEC §8)."""
+
+PARAMETER_FEATURES: tuple[str, ...] = ("parameters",)
+"""The "parameter count alone" baseline."""
+
+NO_HP_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f != "hidden_proportion")
+"""The ablation that tests the paper's claim: every feature but the hidden proportion."""
+
+DEFAULT_LR = 1e-3
+DEFAULT_INIT = (0.0, 0.05)
+MIN_RECORDS = 10
+"""Fewest usable run records a predictor is fitted on."""
+
+_GROUP_IGNORED = ("seed", "data_seed", "threads", "device", "checkpoint", "mnist_dir")
+"""Config fields that do not make a different configuration: repeats differ only in these."""
+
+
+class MetaError(ValueError):
+    """Records, predictor files or options the meta-learner cannot use. The message is one line."""
+
+
+class TooFewRecords(MetaError):
+    """Not enough usable run records to fit or evaluate."""
+
+
+def feature_schema() -> dict[str, Any]:
+    """What a fitted predictor depends on: the schema version and the feature names in order."""
+    return {"schema_version": SCHEMA_VERSION, "features": list(FEATURES)}
+
+
+def dataset_characteristics(dx: int, dy: int, classification: bool = True,
+                            overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+    """The cheap data-set features of :data:`DATASET_FEATURES`; ``overrides`` replaces any of them by name."""
+    out = {
+        "log_dx_over_dy": math.log10(dx / dy),
+        "classification": 1.0 if classification else 0.0,
+        "chance": 1.0 / dy if classification else 0.0,
+    }
+    for key, value in dict(overrides or {}).items():
+        if key not in out:
+            raise MetaError(f"unknown data-set characteristic {key!r}; known: {', '.join(DATASET_FEATURES)}")
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError):
+            raise MetaError(f"data-set characteristic {key} must be a number, got {value!r}") from None
+    return out
+
+
+def config_features(
+    dx: int,
+    dy: int,
+    budget: float,
+    density: Mapping[str, float],
+    lr: float = DEFAULT_LR,
+    init_mean: float = DEFAULT_INIT[0],
+    init_std: float = DEFAULT_INIT[1],
+    classification: bool = True,
+    dataset: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """Feature row of one block-RNN configuration (the single feature function for records and candidates).
+
+    dh, weights, parameters and the hidden proportion come from ``BlockSpec.from_budget(...).summary()``, the
+    library's one counting module. Raises SpecError when the budget is infeasible for these densities.
+    """
+    s = BlockSpec.from_budget(dx, dy, budget, density).summary()
+    row: dict[str, float] = {f"density_{b}": float(s["density"][b]) for b in BLOCKS}  # type: ignore[index]
+    row.update(
+        lr=float(lr), init_mean=float(init_mean), init_std=float(init_std), dx=float(dx), dy=float(dy),
+        dh=float(s["dh"]), budget=float(budget), weights=float(s["weights"]),  # type: ignore[arg-type]
+        parameters=float(s["parameters"]), hidden_proportion=float(s["hidden_proportion"]),  # type: ignore[arg-type]
+    )
+    row.update(dataset_characteristics(dx, dy, classification, dataset))
+    return row
+
+
+def features_frame(rows: Iterable[Mapping[str, float]]) -> pd.DataFrame:
+    """Feature rows as a DataFrame with the columns of :data:`FEATURES`, in order."""
+    return pd.DataFrame(list(rows), columns=list(FEATURES)).astype(float)
+
+
+def _record_name(record: Mapping[str, Any], index: int) -> str:
+    return str(record.get("trial_key") or record.get("_source") or f"#{index}")
+
+
+def record_features(record: Mapping[str, Any], index: int = 0) -> tuple[dict[str, float] | None, str]:
+    """Feature row of a run record and ``""``, or ``(None, reason)`` when the record is not usable (not ok, a
+    baseline, no finite metric). Raises MetaError for a record of an incompatible schema."""
+    from .train import RECORD_VERSION
+
+    name = _record_name(record, index)
+    if not isinstance(record, Mapping) or not isinstance(record.get("config"), Mapping):
+        raise MetaError(f"record {name} is not a balancedrnn run record (it has no 'config' mapping)")
+    version = record.get("record_version")
+    if version != RECORD_VERSION:
+        raise MetaError(f"record {name} has record_version {version!r}; this library reads version {RECORD_VERSION}")
+    if record.get("status") != "ok":
+        return None, "not ok"
+    model, cfg, task = record.get("model") or {}, record["config"], record.get("task") or {}
+    if model.get("kind", "block") != "block" or not model.get("density"):
+        return None, "baseline model"
+    value = (record.get("final") or {}).get("value")
+    if value is None or not math.isfinite(float(value)):
+        return None, "no finite final metric"
+    try:
+        dx, dy = int(task.get("dx", model.get("dx"))), int(task.get("dy", model.get("dy")))
+        row = config_features(
+            dx, dy, float(cfg["budget"]), model["density"], lr=float(cfg.get("lr", DEFAULT_LR)),
+            init_mean=float(cfg.get("init_mean", DEFAULT_INIT[0])), init_std=float(cfg.get("init_std", DEFAULT_INIT[1])),
+            classification=task.get("loss", "last") == "last",
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise MetaError(f"record {name} does not fit the run-record schema: {type(e).__name__}: {e}") from None
+    if model.get("dh") is not None and int(model["dh"]) != int(row["dh"]):
+        raise MetaError(f"record {name} has dh {model['dh']} but its config gives dh {int(row['dh'])} here: "
+                        "it comes from an incompatible version of the library")
+    if not math.isfinite(row["hidden_proportion"]):
+        return None, "undefined hidden proportion"
+    return row, ""
+
+
+def config_group(record: Mapping[str, Any]) -> str:
+    """Identifier of a record's configuration without its seeds: repeats of one config share it."""
+    cfg = {k: v for k, v in dict(record.get("config") or {}).items() if k not in _GROUP_IGNORED}
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class MetaData:
+    """Usable run records as features, target and grouping (what predictors are fitted and evaluated on)."""
+
+    X: pd.DataFrame
+    """Features, columns :data:`FEATURES`."""
+    y: np.ndarray
+    """Final metric of each run."""
+    task: np.ndarray
+    """Task name of each run (the leave-one-data-set-out groups)."""
+    group: np.ndarray
+    """Config identifier without seeds (the grouped-CV groups)."""
+    metric: dict[str, str] = field(default_factory=dict)
+    """Metric name per task."""
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Records left out, by reason."""
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def describe_skipped(self) -> str:
+        """``'3 not ok, 2 baseline model'`` or ``'none skipped'``."""
+        return ", ".join(f"{n} {why}" for why, n in self.skipped.items()) or "none skipped"
+
+
+def prepare_records(records: Iterable[Mapping[str, Any]]) -> MetaData:
+    """Turn run records into :class:`MetaData`, skipping unusable ones (counted by reason)."""
+    rows, ys, tasks, groups, metric = [], [], [], [], {}
+    skipped: dict[str, int] = {}
+    for i, rec in enumerate(records):
+        row, why = record_features(rec, i)
+        if row is None:
+            skipped[why] = skipped.get(why, 0) + 1
+            continue
+        task = str((rec.get("task") or {}).get("name") or rec["config"].get("task"))
+        rows.append(row)
+        ys.append(float(rec["final"]["value"]))
+        tasks.append(task)
+        groups.append(f"{task}/{config_group(rec)}")
+        metric.setdefault(task, str(rec["final"].get("metric") or (rec.get("task") or {}).get("metric") or "metric"))
+    return MetaData(features_frame(rows), np.asarray(ys, dtype=float), np.asarray(tasks, dtype=object),
+                    np.asarray(groups, dtype=object), metric, skipped)
+
+
+def require_records(data: MetaData, need: int = MIN_RECORDS, what: str = "fit a predictor") -> None:
+    """Raise :class:`TooFewRecords` (saying how many are needed) when ``data`` holds fewer than ``need``."""
+    if len(data) < need:
+        raise TooFewRecords(
+            f"need at least {need} usable run records (status ok, block models with a final metric) to {what}, "
+            f"got {len(data)} ({data.describe_skipped()})"
+        )
+
+
+def load_record_dir(directory: str | Path) -> list[dict[str, Any]]:
+    """Every ``*.json`` run record in ``directory`` (not recursive); corrupt files fail with one line."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise MetaError(f"records directory {d} does not exist")
+    out = []
+    for p in sorted(d.glob("*.json")):
+        try:
+            rec = json.loads(p.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise MetaError(f"cannot read run record {p}: {e}") from None
+        if isinstance(rec, dict):
+            rec.setdefault("_source", p.name)
+        out.append(rec)
+    if not out:
+        raise TooFewRecords(f"no run records (*.json) in {d}")
+    return out
+
+
+# ------------------------------------------------------------------------------------------ classes
+def class_names(n_classes: int) -> list[str]:
+    """Readable names of the performance classes, worst first."""
+    return ["low", "middle", "high"] if n_classes == 3 else [f"q{i + 1}" for i in range(n_classes)]
+
+
+def quantile_edges(values: np.ndarray, n_classes: int = 3) -> list[float]:
+    """The n_classes - 1 inner quantiles of ``values`` (the class boundaries)."""
+    return np.quantile(np.asarray(values, dtype=float), np.arange(1, n_classes) / n_classes).tolist()
+
+
+def performance_classes(values: np.ndarray, tasks: np.ndarray, n_classes: int = 3,
+                        edges: Mapping[str, Sequence[float]] | None = None) -> tuple[np.ndarray, dict[str, list[float]]]:
+    """Per-task quantile classes: class k holds the runs above k of the task's inner quantiles (0 = worst).
+
+    A value equal to a boundary falls in the lower class, so runs tied at chance level share the lowest class.
+    ``edges`` (per task) are computed from ``values`` when not given. Returns ``(labels, edges)``.
+    """
+    if n_classes < 2:
+        raise MetaError(f"n_classes must be at least 2, got {n_classes}")
+    values, tasks = np.asarray(values, dtype=float), np.asarray(tasks, dtype=object)
+    out_edges: dict[str, list[float]] = {}
+    labels = np.zeros(len(values), dtype=int)
+    for t in pd.unique(tasks):
+        m = tasks == t
+        e = list(edges[t]) if edges is not None and t in edges else quantile_edges(values[m], n_classes)
+        out_edges[str(t)] = e
+        labels[m] = np.searchsorted(np.asarray(e), values[m], side="left")
+    return labels, out_edges
+
+
+# ----------------------------------------------------------------------------------------- estimators
+class PerformanceClassifier(ClassifierMixin, BaseEstimator):
+    """Random-forest classifier of performance classes (the paper's predictor), seeded and single-threaded
+    by default."""
+
+    def __init__(self, n_estimators: int = 200, max_depth: int | None = None, min_samples_leaf: int = 1,
+                 max_features: str | float | None = "sqrt", random_state: int | None = None, n_jobs: int | None = 1) -> None:
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.max_features = max_features
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def fit(self, X: Any, y: Any) -> PerformanceClassifier:
+        """Fit the forest on features ``X`` and class labels ``y``."""
+        X, y = _validate_data(self, X, y)
+        check_classification_targets(y)
+        self.forest_ = RandomForestClassifier(
+            n_estimators=self.n_estimators, max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
+            max_features=self.max_features, random_state=self.random_state, n_jobs=self.n_jobs,
+        ).fit(X, y)
+        self.classes_ = self.forest_.classes_
+        self.feature_importances_ = self.forest_.feature_importances_
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probability of each class (columns in the order of ``classes_``)."""
+        check_is_fitted(self)
+        return self.forest_.predict_proba(_validate_data(self, X, reset=False))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class."""
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class PerformanceRegressor(RegressorMixin, BaseEstimator):
+    """Random-forest regressor of the final metric, seeded and single-threaded by default."""
+
+    def __init__(self, n_estimators: int = 200, max_depth: int | None = None, min_samples_leaf: int = 1,
+                 max_features: str | float | None = 1.0, random_state: int | None = None, n_jobs: int | None = 1) -> None:
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.max_features = max_features
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def fit(self, X: Any, y: Any) -> PerformanceRegressor:
+        """Fit the forest on features ``X`` and metric values ``y``."""
+        X, y = _validate_data(self, X, y, y_numeric=True)
+        self.forest_ = RandomForestRegressor(
+            n_estimators=self.n_estimators, max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
+            max_features=self.max_features, random_state=self.random_state, n_jobs=self.n_jobs,
+        ).fit(X, y)
+        self.feature_importances_ = self.forest_.feature_importances_
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted metric."""
+        check_is_fitted(self)
+        return self.forest_.predict(_validate_data(self, X, reset=False))
+
+
+class ParentNetwork(RegressorMixin, BaseEstimator):
+    """The paper's future-work "parent" network: an MLP (ReLU, float64) on standardised features predicting
+    the standardised metric, trained with Adam on mini-batches. Seeded: the same ``random_state`` gives the
+    same weights and predictions (at a fixed torch thread count)."""
+
+    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (32, 32), epochs: int = 300, learning_rate: float = 3e-3,
+                 weight_decay: float = 0.03, batch_size: int = 64, random_state: int | None = None) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> ParentNetwork:
+        """Standardise, then train the MLP for ``epochs`` passes over the data."""
+        import torch
+
+        X, y = _validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        self.mean_, self.scale_ = X.mean(0), _floored_std(X)
+        self.y_mean_, self.y_scale_ = float(y.mean()), float(_floored_std(y[:, None])[0])
+        xt = torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float64)
+        yt = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float64)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            layers: list[torch.nn.Module] = []
+            width = X.shape[1]
+            for h in self.hidden_layer_sizes:
+                layers += [torch.nn.Linear(width, int(h)), torch.nn.ReLU()]
+                width = int(h)
+            layers.append(torch.nn.Linear(width, 1))
+            net = torch.nn.Sequential(*layers).to(torch.float64)
+        opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        gen = torch.Generator().manual_seed(seed)
+        batch = max(1, min(int(self.batch_size), len(yt)))
+        self.loss_curve_: list[float] = []
+        with _one_torch_thread():
+            for _ in range(int(self.epochs)):
+                total = 0.0
+                for idx in torch.randperm(len(yt), generator=gen).split(batch):
+                    loss = torch.nn.functional.mse_loss(net(xt[idx]).squeeze(1), yt[idx])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    total += loss.item() * len(idx)
+                self.loss_curve_.append(total / len(yt))
+        self.network_ = net.eval()
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted metric (back on the original scale)."""
+        import torch
+
+        check_is_fitted(self)
+        X = _validate_data(self, X, reset=False, dtype=np.float64)
+        with torch.no_grad(), _one_torch_thread():
+            z = self.network_(torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float64)).squeeze(1).numpy()
+        return z * self.y_scale_ + self.y_mean_
+
+
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run a tiny network on one torch thread (restored afterwards): faster than several on a shared machine,
+    where spinning threads were measured 200x slower, and the numbers do not depend on the thread count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _floored_std(X: np.ndarray) -> np.ndarray:
+    std = X.std(0)
+    return np.where(std > 1e-12, std, 1.0)
+
+
+# ------------------------------------------------------------------------------------------ predictor
+class MetaPredictor(BaseEstimator):
+    """Classifier (per-task quantile classes) and regressor (the metric) fitted on run records, plus an
+    optional parent network. ``fit`` takes run records (or :class:`MetaData`), not (X, y), so this bundle
+    itself is not run through ``check_estimator``; its parts are."""
+
+    def __init__(self, n_classes: int = 3, n_estimators: int = 200, parent: bool = False, random_state: int | None = 0,
+                 n_jobs: int | None = 1) -> None:
+        self.n_classes = n_classes
+        self.n_estimators = n_estimators
+        self.parent = parent
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def fit(self, records: Iterable[Mapping[str, Any]] | MetaData, y: None = None) -> MetaPredictor:
+        """Fit on run records; raises :class:`TooFewRecords` (saying how many are needed) on too few."""
+        data = records if isinstance(records, MetaData) else prepare_records(records)
+        require_records(data, max(MIN_RECORDS, 2 * self.n_classes))
+        labels, self.class_edges_ = performance_classes(data.y, data.task, self.n_classes)
+        X = data.X
+        self.classifier_ = PerformanceClassifier(self.n_estimators, random_state=self.random_state, n_jobs=self.n_jobs).fit(X, labels)
+        self.regressor_ = PerformanceRegressor(self.n_estimators, random_state=self.random_state, n_jobs=self.n_jobs).fit(X, data.y)
+        self.parent_ = ParentNetwork(random_state=self.random_state).fit(X, data.y) if self.parent else None
+        self.feature_names_in_ = np.asarray(FEATURES, dtype=object)
+        self.n_features_in_ = len(FEATURES)
+        self.n_records_ = len(data)
+        self.skipped_ = dict(data.skipped)
+        self.tasks_ = {
+            str(t): {"dx": int(X.loc[m, "dx"].iloc[0]), "dy": int(X.loc[m, "dy"].iloc[0]), "runs": int(m.sum()),
+                     "metric": data.metric.get(str(t), "metric"), "min": float(data.y[m].min()), "max": float(data.y[m].max())}
+            for t in pd.unique(data.task) for m in [data.task == t]
+        }
+        self.defaults_ = {k: float(X[k].median()) for k in ("lr", "init_mean", "init_std")}
+        return self
+
+    def _frame(self, X: Any) -> pd.DataFrame:
+        check_is_fitted(self)
+        if isinstance(X, pd.DataFrame):
+            missing = [f for f in FEATURES if f not in X.columns]
+            if missing:
+                raise MetaError(f"feature frame lacks column(s) {', '.join(missing)}")
+            return X[list(FEATURES)].astype(float)
+        return features_frame(X) if isinstance(X, list) else pd.DataFrame(np.asarray(X, float), columns=list(FEATURES))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted final metric of feature rows (a frame with :data:`FEATURES`, a list of rows or an array)."""
+        return self.regressor_.predict(self._frame(X))
+
+    def predict_class(self, X: Any) -> np.ndarray:
+        """Predicted performance class (0 = worst quantile of its task)."""
+        return self.classifier_.predict(self._frame(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probability of each performance class."""
+        return self.classifier_.predict_proba(self._frame(X))
+
+    def predict_parent(self, X: Any) -> np.ndarray:
+        """The parent network's predicted metric (fit with ``parent=True``)."""
+        if getattr(self, "parent_", None) is None:
+            raise MetaError("this predictor was fitted without the parent network (fit with parent=True)")
+        return self.parent_.predict(self._frame(X))
+
+
+# ---------------------------------------------------------------------------------------- save / load
+PREDICTOR_FORMAT = "balancedrnn-meta-predictor"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions a saved predictor depends on."""
+    import scipy
+    import sklearn
+
+    from .env import versions
+
+    return {**{k: str(v) for k, v in versions().items()}, "scikit-learn": sklearn.__version__, "scipy": scipy.__version__,
+            "pandas": pd.__version__}
+
+
+def save_predictor(predictor: MetaPredictor, path: str | Path) -> Path:
+    """Write a fitted predictor with its feature schema and library versions, atomically (pickle)."""
+    from .io import atomic_write
+
+    check_is_fitted(predictor)
+    payload = {"format": PREDICTOR_FORMAT, "schema": feature_schema(), "versions": library_versions(), "predictor": predictor}
+    return atomic_write(path, lambda f: pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def read_predictor_file(path: str | Path) -> dict[str, Any]:
+    """The saved payload (format, schema, versions, predictor), refusing another schema with one line.
+
+    Pickle runs code on loading: only load predictor files you trust.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise MetaError(f"predictor file {p} does not exist")
+    try:
+        with p.open("rb") as f:
+            payload = pickle.load(f)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
+        raise MetaError(f"cannot read predictor file {p}: {type(e).__name__}: {e}") from None
+    if not isinstance(payload, dict) or payload.get("format") != PREDICTOR_FORMAT:
+        raise MetaError(f"{p} is not a balancedrnn predictor file")
+    schema = payload.get("schema") or {}
+    if schema != feature_schema():
+        got = schema.get("features") or []
+        raise MetaError(
+            f"predictor file {p} has feature schema {schema.get('schema_version')!r} ({len(got)} features), this "
+            f"library uses schema {SCHEMA_VERSION} ({len(FEATURES)} features): refit it with `balancedrnn predictor fit`"
+        )
+    return payload
+
+
+def load_predictor(path: str | Path) -> MetaPredictor:
+    """A predictor saved by :func:`save_predictor` (see :func:`read_predictor_file`)."""
+    return read_predictor_file(path)["predictor"]
+
+
+# ---------------------------------------------------------------------------------------- recommender
+NAMED_CANDIDATES: tuple[str, ...] = ("dense", "standard", "uniform:0.1", "uniform:0.2", "uniform:0.3", "uniform:0.5",
+                                     "balanced:0.3", "balanced", "balanced:0.7")
+"""Named configs always among the candidates (and reported as references)."""
+REFERENCES: tuple[str, ...] = ("dense", "uniform:0.2", "balanced")
+BUDGET_TOLERANCE = 0.02
+"""A candidate is feasible when its realised weights are within 2 % of the budget."""
+
+
+@dataclass
+class Recommendation:
+    """A proposed block-RNN configuration for (dx, dy, budget) and how it was chosen."""
+
+    method: str
+    """``predictor`` (maximised the fitted regressor) or ``balanced rule`` (a-priori hidden proportion 0.5)."""
+    reason: str
+    """One sentence on why this method was used."""
+    dx: int
+    dy: int
+    budget: float
+    density: dict[str, float]
+    dh: int
+    weights: int
+    parameters: int
+    hidden_proportion: float
+    predicted_score: float | None = None
+    """Regressor's predicted final metric (None for the rule)."""
+    predicted_class: str | None = None
+    """Classifier's predicted performance class name."""
+    metric: str | None = None
+    candidates: int = 0
+    """Feasible candidates scored."""
+    top: pd.DataFrame | None = None
+    """Best candidates with their predictions."""
+    references: dict[str, float] = field(default_factory=dict)
+    """Predicted metric of named configs (dense, uniform:0.2, balanced) at the same budget."""
+    lr: float | None = None
+
+    @property
+    def config(self) -> str:
+        """Explicit-densities config string, usable as ``--model``."""
+        from .sweep import density_string
+
+        return density_string(self.density)
+
+
+def candidate_densities(dx: int, dy: int, budget: float, n: int = 2000, random_state: int | None = 0) -> list[tuple[str, dict[str, float]]]:
+    """Candidate density vectors, labelled by origin: the named configs, ~n/4 hidden-proportion-targeted ones
+    (hx or hh solved for targets spread over 0.02..0.95 from random bases) and random ones drawn like the
+    paper's sampler (|N(0.5, 0.25)| clipped to [0.02, 1])."""
+    from .configs import config_density
+
+    rng = check_random_state(random_state)
+    out: list[tuple[str, dict[str, float]]] = []
+    for name in NAMED_CANDIDATES:
+        try:
+            out.append((name, config_density(name, dx, dy, budget)))
+        except SpecError:
+            continue
+    n_hp = max(1, n // 4)
+    bases = np.clip(np.abs(rng.normal(0.5, 0.25, size=(n_hp, len(BLOCKS)))), 0.02, 1.0)
+    for target, base in zip(np.linspace(0.02, 0.95, n_hp), bases):
+        for block in ("hx", "hh"):
+            try:
+                out.append((f"hp={target:.2f}", density_for_hidden_proportion(dx, dy, budget, float(target), dict(zip(BLOCKS, base)), block=block)))
+                break
+            except SpecError:
+                continue
+    for row in np.clip(np.abs(rng.normal(0.5, 0.25, size=(max(0, n - len(out)), len(BLOCKS)))), 0.02, 1.0):
+        out.append(("random", {b: float(p) for b, p in zip(BLOCKS, row)}))
+    return out
+
+
+def _feasible(dx: int, dy: int, budget: float, candidates: list[tuple[str, dict[str, float]]], **kw: Any) -> tuple[list[str], list[dict[str, float]]]:
+    names, rows = [], []
+    for name, density in candidates:
+        try:
+            row = config_features(dx, dy, budget, density, **kw)
+        except SpecError:
+            continue
+        if abs(row["weights"] - budget) <= BUDGET_TOLERANCE * budget and math.isfinite(row["hidden_proportion"]):
+            names.append(name)
+            rows.append(row)
+    return names, rows
+
+
+def smallest_feasible_budget(dx: int, dy: int, candidates: list[tuple[str, dict[str, float]]]) -> int:
+    """Smallest budget at which at least one candidate is feasible (dh >= 1 and weights within 2 %)."""
+    b = float(min(math.ceil(expected_weights(dx, 0.5, dy, d)) for _, d in candidates))
+    for _ in range(200):
+        if _feasible(dx, dy, b, candidates)[1]:
+            return int(b)
+        b = math.ceil(b * 1.05)
+    return int(b)
+
+
+def recommend(
+    dx: int,
+    dy: int,
+    budget: float,
+    predictor: MetaPredictor | None = None,
+    *,
+    dataset: Mapping[str, float] | None = None,
+    classification: bool = True,
+    lr: float | None = None,
+    init_mean: float | None = None,
+    init_std: float | None = None,
+    n_candidates: int = 2000,
+    top: int = 5,
+    random_state: int | None = 0,
+    reason: str = "",
+) -> Recommendation:
+    """Propose densities and dh for (dx, dy, budget) before any training.
+
+    With a fitted ``predictor``: score every feasible candidate (:func:`candidate_densities`) with its
+    regressor and return the best. Without one: the a-priori rule, hidden proportion 0.5
+    (:func:`balancedrnn.configs.balanced_density`). lr and initialisation default to the training records'
+    medians (the recommendation is over the structure, at fixed optimisation settings). An infeasible budget
+    raises SpecError naming the smallest feasible budget.
+    """
+    from .configs import balanced_density
+
+    if predictor is None:
+        density = balanced_density(dx, dy, budget)
+        s = BlockSpec.from_budget(dx, dy, budget, density).summary()
+        return Recommendation(
+            method="balanced rule", reason=reason or "no predictor or run records: a-priori rule, hidden proportion 0.5",
+            dx=dx, dy=dy, budget=float(budget), density=dict(s["density"]), dh=int(s["dh"]),  # type: ignore[arg-type]
+            weights=int(s["weights"]), parameters=int(s["parameters"]),  # type: ignore[arg-type]
+            hidden_proportion=float(s["hidden_proportion"]), lr=lr,  # type: ignore[arg-type]
+        )
+    check_is_fitted(predictor)
+    d = predictor.defaults_
+    kw = {"lr": d["lr"] if lr is None else lr, "init_mean": d["init_mean"] if init_mean is None else init_mean,
+          "init_std": d["init_std"] if init_std is None else init_std, "classification": classification, "dataset": dataset}
+    dataset_characteristics(dx, dy, classification, dataset)  # unknown keys fail before the search
+    candidates = candidate_densities(dx, dy, budget, n_candidates, random_state)
+    names, rows = _feasible(dx, dy, budget, candidates, **kw)
+    if not rows:
+        smallest = smallest_feasible_budget(dx, dy, [c for c in candidates if c[0] in NAMED_CANDIDATES or c[0] == "random"])
+        raise SpecError(f"budget {budget:g} is too small for any candidate configuration (dx={dx}, dy={dy}); "
+                        f"the smallest feasible budget is {smallest}")
+    X = features_frame(rows)
+    score = predictor.predict(X)
+    proba = predictor.predict_proba(X)
+    cls = predictor.classifier_.classes_[np.argmax(proba, axis=1)]
+    order = np.argsort(-score, kind="stable")
+    best = int(order[0])
+    names_of = class_names(predictor.n_classes)
+    table = X.iloc[order[:top]][[f"density_{b}" for b in BLOCKS] + ["dh", "weights", "hidden_proportion"]].copy()
+    table = table.astype({"dh": int, "weights": int})
+    table.insert(0, "origin", [names[i] for i in order[:top]])
+    table["predicted"] = score[order[:top]]
+    table["class"] = [names_of[int(c)] for c in cls[order[:top]]]
+    refs = {n: float(score[i]) for i, n in enumerate(names) if n in REFERENCES}
+    metrics = sorted({t["metric"] for t in predictor.tasks_.values()})
+    dx_range = [t["dx"] for t in predictor.tasks_.values()]
+    note = "" if min(dx_range) <= dx <= max(dx_range) else f"; note: dx={dx} is outside the training range {min(dx_range)}..{max(dx_range)}"
+    r = rows[best]
+    return Recommendation(
+        method="predictor",
+        reason=(reason or f"maximised the random-forest regressor fitted on {predictor.n_records_} runs over "
+                f"{len(rows)} feasible candidates") + note,
+        dx=dx, dy=dy, budget=float(budget), density={b: r[f"density_{b}"] for b in BLOCKS}, dh=int(r["dh"]),
+        weights=int(r["weights"]), parameters=int(r["parameters"]), hidden_proportion=r["hidden_proportion"],
+        predicted_score=float(score[best]), predicted_class=names_of[int(cls[best])],
+        metric="/".join(metrics), candidates=len(rows), top=table.reset_index(drop=True), references=refs, lr=kw["lr"],
+    )

@@ -1,0 +1,325 @@
+"""Meta-learning (SPEC §8): estimators, honest evaluation, recommender, save/load and the CLI, on synthetic run
+records whose metric depends only on the hidden proportion."""
+
+import json
+import math
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+pytest.importorskip("scipy")
+
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from balancedrnn import meta  # noqa: E402
+from balancedrnn.meta import (  # noqa: E402
+    FEATURES,
+    MetaError,
+    MetaPredictor,
+    ParentNetwork,
+    PerformanceClassifier,
+    PerformanceRegressor,
+    TooFewRecords,
+    config_features,
+    load_predictor,
+    prepare_records,
+    recommend,
+    save_predictor,
+)
+from balancedrnn.metareport import evaluate, held_out_splits, score  # noqa: E402
+from balancedrnn.spec import BLOCKS, BlockSpec, SpecError, density_for_hidden_proportion  # noqa: E402
+from balancedrnn.train import RECORD_VERSION  # noqa: E402
+
+TASKS = {"rad": (2500, 10, "last", "accuracy"), "ts:BasicMotions": (6, 4, "last", "accuracy")}
+BIN = [sys.executable, "-m", "balancedrnn"]
+
+
+def synthetic_metric(hp: float) -> float:
+    """Accuracy that depends only on the hidden proportion: a bump at 0.5 above a floor of 0.2."""
+    return 0.2 + 0.6 * math.exp(-(((hp - 0.5) / 0.15) ** 2))
+
+
+def synthetic_records(n_configs=30, seeds=3, tasks=("rad", "ts:BasicMotions"), budget=20_000, noise=0.02, seed=0):
+    """Dicts shaped like train.run_trial's records: random densities with hx (or hh) solved for a random
+    hidden proportion, several seeds per config, metric = synthetic_metric(hp) + noise."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for task in tasks:
+        dx, dy, loss, metric = TASKS[task]
+        made = 0
+        while made < n_configs:
+            base = dict(zip(BLOCKS, np.clip(np.abs(rng.normal(0.5, 0.25, 6)), 0.02, 1.0)))
+            target = rng.uniform(0.02, 0.95)
+            for block in ("hx", "hh"):
+                try:
+                    density = density_for_hidden_proportion(dx, dy, budget, target, base, block=block)
+                    break
+                except SpecError:
+                    density = None
+            if density is None:
+                continue
+            summary = {"kind": "block", **BlockSpec.from_budget(dx, dy, budget, density).summary()}
+            lr = float(max(1e-6, rng.normal(1e-3, 4e-4)))
+            for s in range(seeds):
+                value = synthetic_metric(summary["hidden_proportion"]) + noise * rng.normal()
+                cfg = {"task": task, "model": ",".join(f"{b}={density[b]:.6g}" for b in BLOCKS), "budget": float(budget),
+                       "epochs": 1, "lr": lr, "seed": s, "data_seed": 0, "init_mean": 0.0, "init_std": 0.05}
+                out.append({"record_version": RECORD_VERSION, "trial_key": f"{task}-{made}-{s}", "config": cfg, "seed": s,
+                            "status": "ok", "task": {"name": task, "dx": dx, "dy": dy, "loss": loss, "metric": metric},
+                            "model": summary, "final": {"metric": metric, "value": value}})
+            made += 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def records():
+    return synthetic_records()
+
+
+@pytest.fixture(scope="module")
+def data(records):
+    return prepare_records(records)
+
+
+@pytest.fixture(scope="module")
+def predictor(data):
+    return MetaPredictor(n_estimators=50, random_state=0).fit(data)
+
+
+@pytest.fixture(scope="module")
+def evaluation(data):
+    return evaluate(data, n_splits=5, n_estimators=50, n_repeats=3, parent=True, random_state=0)
+
+
+# ------------------------------------------------------------------------------- sklearn conventions
+# No check is skipped: all three estimators pass every check of the installed scikit-learn.
+@parametrize_with_checks([
+    PerformanceClassifier(n_estimators=10, random_state=0),
+    PerformanceRegressor(n_estimators=10, random_state=0),
+    ParentNetwork(epochs=100, random_state=0),
+])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_parent_network_is_seeded(data):
+    a = ParentNetwork(epochs=30, random_state=3).fit(data.X, data.y).predict(data.X)
+    b = ParentNetwork(epochs=30, random_state=3).fit(data.X, data.y).predict(data.X)
+    c = ParentNetwork(epochs=30, random_state=4).fit(data.X, data.y).predict(data.X)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+# ------------------------------------------------------------------------------------------ features
+def test_one_feature_function_for_records_and_candidates(records, data):
+    rec = records[0]
+    row = config_features(2500, 10, 20_000, rec["model"]["density"], lr=rec["config"]["lr"])
+    assert list(data.X.columns) == list(FEATURES)
+    assert data.X.iloc[0].to_dict() == pytest.approx(row)
+    spec = BlockSpec.from_budget(2500, 10, 20_000, rec["model"]["density"])
+    assert row["dh"] == spec.dh and row["weights"] == spec.weights and row["parameters"] == spec.parameters
+    assert row["hidden_proportion"] == spec.hidden_proportion()
+    assert row["log_dx_over_dy"] == pytest.approx(math.log10(250)) and row["chance"] == pytest.approx(0.1)
+
+
+def test_unusable_records_are_skipped_and_counted(records):
+    failed = {**records[0], "status": "failed", "final": None}
+    lstm = {**records[1], "model": {"kind": "lstm", "density": None, "dx": 2500, "dy": 10, "dh": 11}}
+    d = prepare_records([failed, lstm, *records[2:]])
+    assert len(d) == len(records) - 2 and d.skipped == {"not ok": 1, "baseline model": 1}
+
+
+def test_incompatible_records_are_refused(records):
+    with pytest.raises(MetaError, match="record_version 99"):
+        prepare_records([{**records[0], "record_version": 99}])
+    with pytest.raises(MetaError, match="incompatible version"):
+        prepare_records([{**records[0], "model": {**records[0]["model"], "dh": records[0]["model"]["dh"] + 5}}])
+    with pytest.raises(MetaError, match="not a balancedrnn run record"):
+        prepare_records([{"foo": 1}])
+
+
+def test_too_few_records_says_how_many_are_needed(records):
+    with pytest.raises(TooFewRecords) as e:
+        MetaPredictor().fit(records[:4])
+    msg = str(e.value)
+    assert "need at least 10 usable run records" in msg and "got 4" in msg and "\n" not in msg
+
+
+# -------------------------------------------------------------------------------------- evaluation
+def test_grouped_cv_never_puts_one_config_on_both_sides(records, data):
+    def config_without_seed(r):
+        return json.dumps({k: v for k, v in r["config"].items() if k != "seed"}, sort_keys=True)
+
+    ids = np.array([config_without_seed(r) for r in records])
+    assert len(set(ids)) == len(records) // 3  # three seeds per config
+    splits = held_out_splits(data, 5)
+    assert len(splits["grouped"]) == 5
+    for train, test in splits["grouped"]:
+        assert not set(ids[train]) & set(ids[test])
+    for train, test in splits["lodo"]:
+        assert len(set(data.task[test])) == 1 and not set(data.task[train]) & set(data.task[test])
+
+
+def test_forest_finds_the_hidden_proportion(evaluation):
+    imp = evaluation.importances
+    assert imp["regressor_mean"].idxmax() == "hidden_proportion"
+    assert imp["classifier_mean"].idxmax() == "hidden_proportion"
+    assert (imp["regressor_std"] > 0).any()
+    for metric in ("r2", "spearman", "balanced_accuracy"):
+        forest = score(evaluation, "grouped", "forest", metric)
+        assert forest > score(evaluation, "grouped", "parameters only", metric) + 0.1, metric
+        assert forest > score(evaluation, "grouped", "no hidden proportion", metric), metric
+    assert score(evaluation, "grouped", "forest", "r2") > 0.7
+    assert score(evaluation, "grouped", "forest", "mae") < score(evaluation, "grouped", "dummy", "mae")
+    assert score(evaluation, "grouped", "dummy", "balanced_accuracy") == pytest.approx(1 / 3)
+    assert math.isfinite(score(evaluation, "grouped", "parent network", "r2"))
+    assert math.isfinite(score(evaluation, "lodo", "forest", "top_pick"))
+    md = evaluation.to_markdown()
+    assert "| forest |" in md and "Leave-one-data-set-out" in md and "| hidden_proportion |" in md
+
+
+def test_evaluation_is_seeded(data, evaluation):
+    again = evaluate(data, n_splits=5, n_estimators=50, n_repeats=3, parent=True, random_state=0)
+    assert evaluation.scores.equals(again.scores)
+    assert evaluation.importances.equals(again.importances)
+
+
+# ------------------------------------------------------------------------------------- recommender
+@pytest.mark.parametrize("dx,dy,budget", [(2500, 10, 20_000), (6, 4, 20_000), (46, 26, 50_000)])
+def test_recommender_returns_feasible_configs_at_the_budget(predictor, dx, dy, budget):
+    rec = recommend(dx, dy, budget, predictor, n_candidates=600)
+    assert rec.method == "predictor" and rec.predicted_score is not None and rec.candidates > 0
+    spec = BlockSpec.from_budget(dx, dy, budget, rec.density)
+    assert spec.dh == rec.dh and spec.weights == rec.weights
+    assert abs(spec.weights - budget) <= 0.02 * budget
+    assert abs(rec.hidden_proportion - 0.5) < 0.12  # the synthetic optimum
+    assert rec.predicted_score == pytest.approx(predictor.predict([config_features(dx, dy, budget, rec.density, lr=rec.lr)])[0])
+    assert rec.top["predicted"].iloc[0] == pytest.approx(rec.predicted_score)
+
+
+def test_recommender_is_seeded(predictor):
+    a = recommend(2500, 10, 20_000, predictor, n_candidates=300, random_state=1)
+    b = recommend(2500, 10, 20_000, predictor, n_candidates=300, random_state=1)
+    assert a.density == b.density and a.predicted_score == b.predicted_score
+
+
+def test_recommender_falls_back_to_the_balanced_rule():
+    rec = recommend(2500, 10, 100_000)
+    assert rec.method == "balanced rule" and rec.predicted_score is None and "a-priori" in rec.reason
+    assert rec.hidden_proportion == pytest.approx(0.5, abs=0.01)
+    assert BlockSpec.from_budget(2500, 10, 100_000, rec.density).dh == rec.dh
+
+
+def test_recommender_infeasible_budget_names_the_smallest(predictor):
+    with pytest.raises(SpecError) as e:
+        recommend(2500, 10, 100, predictor, n_candidates=300)
+    msg = str(e.value)
+    assert "\n" not in msg and "smallest feasible budget is" in msg
+    smallest = int(msg.rsplit(" ", 1)[1])
+    rec = recommend(2500, 10, smallest, predictor, n_candidates=300)
+    assert abs(rec.weights - smallest) <= 0.02 * smallest
+    with pytest.raises(SpecError, match="smallest feasible budget"):
+        recommend(2500, 10, 100)
+
+
+# ----------------------------------------------------------------------------------- save and load
+def test_save_load_round_trip_and_schema_refusal(predictor, data, tmp_path):
+    path = save_predictor(predictor, tmp_path / "p.pkl")
+    loaded = load_predictor(path)
+    assert np.array_equal(loaded.predict(data.X), predictor.predict(data.X))
+    assert np.array_equal(loaded.predict_proba(data.X), predictor.predict_proba(data.X))
+    payload = pickle.loads(path.read_bytes())
+    assert payload["schema"]["features"] == list(FEATURES) and "scikit-learn" in payload["versions"]
+    payload["schema"] = {"schema_version": 0, "features": list(FEATURES[:-1])}
+    (tmp_path / "old.pkl").write_bytes(pickle.dumps(payload))
+    with pytest.raises(MetaError, match="feature schema") as e:
+        load_predictor(tmp_path / "old.pkl")
+    assert "\n" not in str(e.value)
+    (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
+    with pytest.raises(MetaError, match="cannot read predictor file"):
+        load_predictor(tmp_path / "junk.pkl")
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def run(args, cwd):
+    env = {**os.environ, "BALANCEDRNN_CACHE": str(cwd / "cache"), "BALANCEDRNN_OFFLINE": "1"}
+    return subprocess.run(BIN + args, capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+
+
+def one_line_error(res, pattern):
+    assert res.returncode == 2, res.stderr
+    lines = [line for line in res.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]
+
+
+def write_records(directory, records):
+    directory.mkdir(parents=True, exist_ok=True)
+    for r in records:
+        (directory / f"{r['trial_key'].replace(':', '_')}.json").write_text(json.dumps(r))
+    return directory
+
+
+def test_cli_end_to_end(tmp_path):
+    write_records(tmp_path / "recs", synthetic_records(n_configs=12, seeds=2))
+    res = run(["predictor", "fit", "--records", "recs", "--out", "p.pkl", "--n-estimators", "30"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "fitted on 48 runs of 2 task(s)" in res.stdout and (tmp_path / "p.pkl").exists()
+    res = run(["predictor", "show", "p.pkl"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "schema 1" in res.stdout and "scikit-learn" in res.stdout and "ts:BasicMotions" in res.stdout
+    res = run(["predictor", "evaluate", "--records", "recs", "--out-dir", "rep", "--n-estimators", "30", "--repeats", "2",
+               "--n-splits", "3", "--quiet"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "leave-one-data-set-out" in res.stdout and "parent network" in res.stdout
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert "| parameters only |" in report and "| no hidden proportion |" in report
+    for png in ("predicted_vs_actual.png", "importances.png", "metric_vs_hidden_proportion.png"):
+        assert (tmp_path / "rep" / png).read_bytes()[:4] == b"\x89PNG"
+    res = run(["recommend", "--dx", "2500", "--dy", "10", "--budget", "20000", "--predictor", "p.pkl", "--candidates", "300"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "method: predictor" in res.stdout and "config: hx=" in res.stdout
+    res = run(["recommend", "--dx", "100", "--dy", "3", "--budget", "30000", "--records", "recs", "--candidates", "300",
+               "--set", "chance=0.5"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "method: predictor" in res.stdout
+    res = run(["recommend", "--dx", "2500", "--dy", "10", "--budget", "100000"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "method: balanced rule" in res.stdout and "0.501" in res.stdout
+
+
+def test_cli_bad_input(tmp_path):
+    recs = synthetic_records(n_configs=2, seeds=1, tasks=("rad",))
+    write_records(tmp_path / "few", recs)
+    one_line_error(run(["predictor", "fit", "--records", "few", "--out", "p.pkl"], tmp_path), "need at least 10 usable run records")
+    write_records(tmp_path / "old", [{**r, "record_version": 99} for r in recs])
+    one_line_error(run(["predictor", "evaluate", "--records", "old"], tmp_path), "record_version 99")
+    (tmp_path / "bad.pkl").write_bytes(pickle.dumps({"format": meta.PREDICTOR_FORMAT, "schema": {"schema_version": 0}}))
+    one_line_error(run(["recommend", "--dx", "10", "--dy", "2", "--budget", "5000", "--predictor", "bad.pkl"], tmp_path),
+                   "feature schema")
+    one_line_error(run(["recommend", "--dx", "2500", "--dy", "10", "--budget", "100"], tmp_path), "smallest feasible budget")
+    # with too few runs the recommender says so and falls back to the rule
+    res = run(["recommend", "--dx", "2500", "--dy", "10", "--budget", "100000", "--records", "few"], tmp_path)
+    assert res.returncode == 0 and "method: balanced rule" in res.stdout and "need at least 10" in res.stdout
+
+
+def test_cli_reads_several_studies_of_a_store(tmp_path, monkeypatch):
+    pytest.importorskip("optuna")
+    from balancedrnn import store
+    from balancedrnn.cli import main
+
+    recs = synthetic_records(n_configs=6, seeds=1)
+    st = store.open_storage(str(tmp_path / "s.journal"))
+    for name, part in (("a", recs[:6]), ("b", recs[6:])):
+        study = store.open_study(st, name)
+        for r in part:
+            store.finish(study, study.ask(), r)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(["predictor", "fit", "--storage", "s.journal", "--name", "a", "--name", "b", "--out", "p.pkl", "--n-estimators", "10"])
+    assert e.value.code in (0, None)
+    assert load_predictor(tmp_path / "p.pkl").n_records_ == 12
