@@ -112,3 +112,28 @@ def test_tiny_cloning_run_beats_mean_action(sim_episodes):
     assert val_mse < record["final"]["baseline"]["val_mse_mean_action"]
     assert record["final"]["score"]["episodes"] == 2
     assert get_task("hammer").metric == "normalized_score"
+
+
+def test_hammer_task_loads_offline_from_a_generated_set(sim_episodes, tmp_path, monkeypatch):
+    from balancedrnn.hammer.dataset import GENERATED_EXPERT_ID
+    from balancedrnn.tasks import get_task
+    from balancedrnn.train import TrainConfig
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    write_dataset(GENERATED_EXPERT_ID, sim_episodes[:6], algorithm="test", description="six episodes")
+    task = get_task("hammer")
+    data = task.load(TrainConfig(task="hammer"), False)
+    x, y = next(data.splits["train"].batches(2))
+    assert (task.dx, task.dy) == (46, 26) and x.shape[-1] == task.dx and y.shape[-1] == task.dy
+    assert "6 episodes" in data.source
+    # a Minari data set of another environment (Pendulum: 3 observations, 1 action) is refused by size
+    import gymnasium as gym
+    import minari
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+
+    buf = EpisodeBuffer(id=0, seed=0, observations=np.zeros((11, 3), np.float32), actions=np.zeros((10, 1), np.float32),
+                        rewards=[0.0] * 10, terminations=[False] * 10, truncations=[False] * 9 + [True], infos={})
+    minari.create_dataset_from_buffers("test/pendulum/tiny-v0", [buf], env=gym.make("Pendulum-v1"), algorithm_name="test",
+                                       author="t", author_email="t", description="d", data_format="arrow")
+    with pytest.raises(DataError, match=r"observations \(3,\) and actions \(1,\)"):
+        load_episodes("test/pendulum/tiny-v0")

@@ -183,3 +183,37 @@ def test_postgresql_store_two_workers(mnist_dir, tmp_path, pg_url):
     frame = runs_frame(pg_url, name)
     assert len(frame) == 6 and set(frame["status"]) == {"ok"}
     assert not (tmp_path / "store.journal").exists()
+
+
+def test_ctrl_c_marks_running_trials_interrupted_and_resume_finishes(mnist_dir, tmp_path):
+    spec = grid(mnist_dir, "ctrlc", models=("balanced",), seeds=(0, 1, 2), epochs=4, n_train=300)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({**spec, "workers": 2}))
+    env = {**os.environ, "BALANCEDRNN_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "balancedrnn", "sweep", str(path), "--run-dir", str(tmp_path), "--quiet"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    storage = store.open_storage(None, tmp_path)
+    from optuna.trial import TrialState
+
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        time.sleep(0.5)
+        try:
+            study = store.open_study(storage, "ctrlc", create=False)
+        except store.StoreError:
+            continue
+        if len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))) == 2:
+            break
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the foreground process group
+    out, errtext = proc.communicate(timeout=120)
+    assert proc.returncode == 130, errtext
+    assert "Traceback" not in errtext.decode()
+    study = store.open_study(storage, "ctrlc", create=False)
+    statuses = [t.user_attrs.get("status") for t in study.get_trials(deepcopy=False)]
+    assert statuses.count("interrupted") >= 1
+    assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    counts = done_per_key(store.open_study(storage, "ctrlc", create=False))
+    assert len(counts) == 3 and set(counts.values()) == {1}
