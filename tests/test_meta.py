@@ -276,6 +276,7 @@ def test_cli_end_to_end(tmp_path):
                "--n-splits", "3", "--quiet"], tmp_path)
     assert res.returncode == 0, res.stderr
     assert "leave-one-data-set-out" in res.stdout and "parent network" in res.stdout
+    assert "Warning" not in res.stderr and "Traceback" not in res.stderr
     report = (tmp_path / "rep" / "report.md").read_text()
     assert "| parameters only |" in report and "| no hidden proportion |" in report
     for png in ("predicted_vs_actual.png", "importances.png", "metric_vs_hidden_proportion.png"):

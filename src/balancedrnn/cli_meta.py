@@ -16,7 +16,7 @@ predictor_app = typer.Typer(no_args_is_help=True, help="Learn a performance pred
 
 Records = Annotated[Optional[Path], typer.Option("--records", help="Directory of JSON run records (instead of a store).")]
 Storage = Annotated[Optional[str], typer.Option(help="Store: a journal file path or postgresql://... (default: <run-dir>/store.journal).")]
-Names = Annotated[Optional[list[str]], typer.Option("--name", help="Study (sweep) name; repeat for several [default: sweep].")]
+Names = Annotated[Optional[list[str]], typer.Option("--name", help="Study (sweep) name; repeat for several (default: sweep).")]
 RunDir = Annotated[Path, typer.Option(help="Directory of the embedded store.")]
 NClasses = Annotated[int, typer.Option(help="Performance classes: quantiles of the metric per task.")]
 NEstimators = Annotated[int, typer.Option(help="Trees per random forest.")]
@@ -171,15 +171,15 @@ def recommend(
     run_dir: RunDir = Path("runs"),
     regression: Annotated[bool, typer.Option("--regression", help="The new task is regression (MSE), not classification.")] = False,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Data-set characteristic, key=value (repeatable): log_dx_over_dy, classification, chance.")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate to predict at [default: median of the runs].")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate to predict at (default: median of the runs).")] = None,
     candidates: Annotated[int, typer.Option(help="Candidate density vectors to score.")] = 2000,
     top: Annotated[int, typer.Option(help="Best candidates to list.")] = 5,
-    seed: Seed = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the candidates (and of a predictor fitted now).")] = 0,
 ) -> None:
     """Propose block densities and dh for a new data set at a budget, before any training.
 
-    Uses a predictor file, or one fitted now on --records/--storage runs; with neither (or too few runs) it falls
-    back to the a-priori rule of a balanced hidden proportion (0.5), and says so.
+    Uses a predictor file, or one fitted now on --records/--storage runs.
+    With neither (or too few runs) it uses the a-priori rule, hidden proportion 0.5, and says so.
     """
     from rich.table import Table
 

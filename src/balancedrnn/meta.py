@@ -146,7 +146,9 @@ def features_frame(rows: Iterable[Mapping[str, float]]) -> pd.DataFrame:
     return pd.DataFrame(list(rows), columns=list(FEATURES)).astype(float)
 
 
-def _record_name(record: Mapping[str, Any], index: int) -> str:
+def _record_name(record: Any, index: int) -> str:
+    if not isinstance(record, Mapping):
+        return f"#{index}"
     return str(record.get("trial_key") or record.get("_source") or f"#{index}")
 
 
@@ -167,7 +169,7 @@ def record_features(record: Mapping[str, Any], index: int = 0) -> tuple[dict[str
     if model.get("kind", "block") != "block" or not model.get("density"):
         return None, "baseline model"
     value = (record.get("final") or {}).get("value")
-    if value is None or not math.isfinite(float(value)):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
         return None, "no finite final metric"
     try:
         dx, dy = int(task.get("dx", model.get("dx"))), int(task.get("dy", model.get("dy")))

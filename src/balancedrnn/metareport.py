@@ -206,10 +206,12 @@ def evaluate(
                     oof.loc[oof.index[te], "forest"] = pr
                     oof.loc[oof.index[te], "forest_class"] = pc
                     if len(te) > 1:
-                        imp_reg.append(permutation_importance(r, Xte, y[te], scoring="r2", n_repeats=n_repeats,
-                                                              random_state=random_state + fold).importances)
-                        imp_clf.append(permutation_importance(c, Xte, labels[te], scoring="balanced_accuracy",
-                                                              n_repeats=n_repeats, random_state=random_state + fold).importances)
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore", UserWarning)  # classes absent from a small fold
+                            imp_reg.append(permutation_importance(r, Xte, y[te], scoring="r2", n_repeats=n_repeats,
+                                                                  random_state=random_state + fold).importances)
+                            imp_clf.append(permutation_importance(c, Xte, labels[te], scoring="balanced_accuracy",
+                                                                  n_repeats=n_repeats, random_state=random_state + fold).importances)
                 elif name == "parent network":
                     oof.loc[oof.index[te], "parent network"] = pr
     long = pd.DataFrame(rows)
