@@ -351,7 +351,15 @@ def _running(study: Any) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
 
+def _interrupt_once(signum: int, frame: Any) -> None:
+    """First Ctrl-C: stop the trial (KeyboardInterrupt); later ones (or the parent's forward) are ignored,
+    so the interrupted trial's record is written in peace."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def _worker_main(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str, threads: int) -> None:
+    signal.signal(signal.SIGINT, _interrupt_once)
     try:
         worker_loop(spec_dict, storage_url, run_dir, threads)
     except KeyboardInterrupt:
@@ -425,6 +433,7 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
                     seen = now
     except KeyboardInterrupt:
         interrupted = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the workers record their trials undisturbed
         for p in procs:
             if p.is_alive() and p.pid:
                 os.kill(p.pid, signal.SIGINT)
