@@ -544,11 +544,7 @@ class IterativeMap(nn.Module):
             if isinstance(m, MaskedBlock):
                 if m.nnz == 0:
                     continue
-                if m.kernel == "dense":
-                    w = m.dense()
-                    ops[pair] = lambda v, w=w: v @ w.t()
-                else:
-                    ops[pair] = m.matmul
+                ops[pair] = m.operator()
             else:
                 ops[pair] = m
         return ops

@@ -60,32 +60,86 @@ class CSRPattern:
         )
 
 
+class SparseOperator:
+    """``x -> x @ W.T`` for one block during one forward pass: the CSR matrix is built once, the transposed
+    one at most once (in the first backward), and reused by every time step."""
+
+    def __init__(self, values: torch.Tensor, pattern: CSRPattern) -> None:
+        self.values, self.pattern = values, pattern
+        self.matrix = pattern.matrix(values.detach())
+        self._matrix_t: torch.Tensor | None = None
+
+    def matrix_t(self) -> torch.Tensor:
+        if self._matrix_t is None:
+            self._matrix_t = self.pattern.matrix_t(self.values.detach())
+        return self._matrix_t
+
+    def _fallback(self) -> torch.Tensor | None:
+        """The dense block on devices without working CSR kernels (checked once per device), else None."""
+        if self.values.device.type == "cpu" or _sampled_ok(self.values.device):
+            return None
+        p = self.pattern
+        return self.values.new_zeros(p.rows * p.cols).index_put((pattern_flat(p),), self.values).view(p.rows, p.cols)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """``x @ W.T`` for ``x`` of shape ``(n, cols)``."""
+        dense = self._fallback()
+        if dense is not None:
+            return x @ dense.t()
+        return _SparseMatmul.apply(self.values, x, self)
+
+    def columns(self, x_t: torch.Tensor) -> torch.Tensor:
+        """``W @ x_t`` for ``x_t`` of shape ``(cols, n)``: the layout in which CSR products need no transposes
+        (the block RNN keeps its state this way)."""
+        dense = self._fallback()
+        if dense is not None:
+            return dense @ x_t
+        return _SparseMatmulColumns.apply(self.values, x_t, self)
+
+
 class _SparseMatmul(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, values: torch.Tensor, x: torch.Tensor, pattern: CSRPattern) -> torch.Tensor:  # type: ignore[override]
-        ctx.pattern = pattern
-        ctx.save_for_backward(values, x)
-        return (pattern.matrix(values) @ x.t()).t()
+    def forward(ctx: Any, values: torch.Tensor, x: torch.Tensor, op: SparseOperator) -> torch.Tensor:  # type: ignore[override]
+        ctx.op = op
+        ctx.save_for_backward(x)
+        # contiguous (batch, rows) output: the elementwise ops that follow are much slower on a transposed view
+        return (op.matrix @ x.t()).t().contiguous()
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
-        values, x = ctx.saved_tensors
-        pattern: CSRPattern = ctx.pattern
+        (x,) = ctx.saved_tensors
+        op: SparseOperator = ctx.op
         grad_values = grad_x = None
         if ctx.needs_input_grad[0]:
-            sampled = torch.sparse.sampled_addmm(pattern.matrix(values.detach()), grad.t(), x, beta=0.0)
-            grad_values = sampled.values()
+            grad_values = torch.sparse.sampled_addmm(op.matrix, grad.t(), x, beta=0.0).values()
         if ctx.needs_input_grad[1]:
-            grad_x = (pattern.matrix_t(values) @ grad.t()).t()
+            grad_x = (op.matrix_t() @ grad.t()).t().contiguous()
+        return grad_values, grad_x, None
+
+
+class _SparseMatmulColumns(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, values: torch.Tensor, x_t: torch.Tensor, op: SparseOperator) -> torch.Tensor:  # type: ignore[override]
+        ctx.op = op
+        ctx.save_for_backward(x_t)
+        return op.matrix @ x_t
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
+        (x_t,) = ctx.saved_tensors
+        op: SparseOperator = ctx.op
+        grad_values = grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_values = torch.sparse.sampled_addmm(op.matrix, grad, x_t.t(), beta=0.0).values()
+        if ctx.needs_input_grad[1]:
+            grad_x = op.matrix_t() @ grad
         return grad_values, grad_x, None
 
 
 def sparse_matmul(values: torch.Tensor, x: torch.Tensor, pattern: CSRPattern) -> torch.Tensor:
-    """``x @ W.T`` for the block ``W`` with non-zeros ``values`` on ``pattern``; ``x`` is ``(n, cols)``."""
-    if x.device.type != "cpu" and not _sampled_ok(x.device):
-        dense = values.new_zeros(pattern.rows * pattern.cols)
-        return x @ dense.index_put((pattern_flat(pattern),), values).view(pattern.rows, pattern.cols).t()
-    return _SparseMatmul.apply(values, x, pattern)
+    """``x @ W.T`` for the block ``W`` with non-zeros ``values`` on ``pattern``; ``x`` is ``(n, cols)``.
+    (Inside a recurrence, build one :class:`SparseOperator` per forward pass instead.)"""
+    return SparseOperator(values, pattern)(x)
 
 
 def pattern_flat(pattern: CSRPattern) -> torch.Tensor:
@@ -97,6 +151,7 @@ def pattern_flat(pattern: CSRPattern) -> torch.Tensor:
 _SAMPLED_OK: dict[str, bool] = {}
 
 
+
 def _sampled_ok(device: torch.device) -> bool:
     """Whether CSR products and sampled_addmm work on this device (checked once; else fall back to dense)."""
     key = str(device)
@@ -104,19 +159,28 @@ def _sampled_ok(device: torch.device) -> bool:
         try:
             p = CSRPattern.from_index(2, 2, torch.tensor([0, 3], device=device))
             v = torch.ones(2, device=device, requires_grad=True)
-            _SparseMatmul.apply(v, torch.ones(3, 2, device=device, requires_grad=True), p).sum().backward()
+            x = torch.ones(3, 2, device=device, requires_grad=True)
+            _SparseMatmul.apply(v, x, SparseOperator(v, p)).sum().backward()
             _SAMPLED_OK[key] = True
         except (RuntimeError, NotImplementedError):
             _SAMPLED_OK[key] = False
     return _SAMPLED_OK[key]
 
 
-# Crossover densities measured by benchmarks/sparse.py (one training step, batch 64): below the density
-# the sparse kernel is faster. Keyed by the number of entries of the block; interpolated in log-size.
-CROSSOVER: tuple[tuple[int, float], ...] = ((512 * 512, 0.10), (2048 * 2048, 0.30), (4096 * 4096, 0.40))
+# Crossover densities measured by benchmarks/sparse.py (a square recurrent block, 10 steps, batch 64, forward +
+# backward + Adam, 2 threads): below the density the sparse kernel is faster. Keyed by the number of entries of
+# the block; interpolated in log-size. See docs/benchmarks.md.
+CROSSOVER: tuple[tuple[int, float], ...] = (
+    (64 * 64, 0.0),
+    (128 * 128, 0.21),
+    (256 * 256, 0.38),
+    (512 * 512, 0.53),
+    (2048 * 2048, 0.42),
+    (4096 * 4096, 0.52),
+)
 """(block entries, crossover density) pairs, measured; see docs/benchmarks.md."""
 MIN_SPARSE_ENTRIES = 64 * 64
-"""Blocks smaller than this always use the dense kernel (the sparse call's overhead dominates)."""
+"""Blocks up to this many entries always use the dense kernel (the sparse call's overhead dominates)."""
 
 
 def crossover_density(entries: int) -> float:
@@ -125,7 +189,7 @@ def crossover_density(entries: int) -> float:
 
     pts = CROSSOVER
     if entries <= pts[0][0]:
-        return pts[0][1] * max(0.0, math.log(entries) / math.log(pts[0][0]))
+        return 0.0
     for (n0, d0), (n1, d1) in zip(pts, pts[1:]):
         if entries <= n1:
             f = (math.log(entries) - math.log(n0)) / (math.log(n1) - math.log(n0))
@@ -136,6 +200,6 @@ def crossover_density(entries: int) -> float:
 def choose_kernel(rows: int, cols: int, nnz: int) -> Kernel:
     """``sparse`` when the block's density is below the measured crossover for its size, else ``dense``."""
     entries = rows * cols
-    if entries < MIN_SPARSE_ENTRIES or nnz == 0 or nnz == entries:
+    if entries <= MIN_SPARSE_ENTRIES or nnz == 0 or nnz == entries:
         return "dense"
     return "sparse" if nnz / entries < crossover_density(entries) else "dense"

@@ -7,12 +7,13 @@ optimiser state, nothing to re-zero after a step).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
 from torch import nn
 
-from .kernels import CSRPattern, Kernel, KernelChoice, choose_kernel, sparse_matmul
+from .kernels import CSRPattern, Kernel, KernelChoice, SparseOperator, choose_kernel
 from .spec import exact_count
 
 MaskMethod = Literal["exact", "bernoulli"]
@@ -85,9 +86,22 @@ class MaskedBlock(nn.Module):
 
     def matmul(self, x: torch.Tensor) -> torch.Tensor:
         """``x @ W.T`` for ``x`` of shape ``(n, cols)``, with the block's kernel."""
+        return self.operator()(x)
+
+    def operator(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``x -> x @ W.T`` to apply many times in one forward pass (a recurrence): the dense block or the
+        sparse matrices are built once."""
         if self.kernel == "sparse" and self.nnz:
-            return sparse_matmul(self.values, x, self.pattern())
-        return x @ self.dense().t()
+            return SparseOperator(self.values, self.pattern())
+        w = self.dense()
+        return lambda x: x @ w.t()
+
+    def column_operator(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``x_t -> W @ x_t`` for column-layout inputs ``(cols, n)``, built once per forward pass."""
+        if self.kernel == "sparse" and self.nnz:
+            return SparseOperator(self.values, self.pattern()).columns
+        w = self.dense()
+        return lambda x_t: w @ x_t
 
     @classmethod
     def random(

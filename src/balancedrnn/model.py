@@ -166,78 +166,89 @@ class BlockRNN(nn.Module):
             want = "(batch, T, dx)" if dims == 3 else "(batch, dx)"
             raise ValueError(f"input must have shape {want} with dx={self.dx}, got {tuple(x.shape)}")
 
-    def _input_op(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        """``x -> [W_hx; W_yx] x + b`` for ``x`` of shape ``(n, dx)``: one product for all time steps."""
+    def _input_op(self) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """``x_t -> (W_hx x_t + b_h, W_yx x_t + b_y)`` for column-layout inputs ``x_t`` of shape ``(dx, n)``:
+        one product for all time steps (SPEC §2)."""
         hx, yx = self.blocks["hx"], self.blocks["yx"]
+        b_h, b_y = self.bias[: self.dh, None], self.bias[self.dh :, None]
         if hx.kernel == "dense" and yx.kernel == "dense":
             w_in = torch.cat([hx.dense(), yx.dense()], 0)
-            return lambda x: torch.addmm(self.bias, x, w_in.t())
-        return lambda x: torch.cat([hx.matmul(x), yx.matmul(x)], 1) + self.bias
+            return lambda x_t: torch.addmm(self.bias[:, None], w_in, x_t).split([self.dh, self.dy], 0)
+        op_h, op_y = hx.column_operator(), yx.column_operator()
+        return lambda x_t: (op_h(x_t) + b_h, op_y(x_t) + b_y)
 
-    def _row_op(self, row: str) -> Callable[[torch.Tensor], torch.Tensor]:
-        """``s -> W_rh h + W_ry y`` for the state ``s = [h, y]``; dense blocks of the row share one product."""
-        dh = self.dh
+    def _row_op(self, row: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """``(h, y) -> W_rh h + W_ry y`` on column-layout states (``h`` is ``(dh, batch)``): sparse products
+        need no transposes in this layout. Dense blocks are built once per forward pass, not once per step,
+        and when both blocks of the row are dense they share one product."""
         a, b = self.blocks[row + "h"], self.blocks[row + "y"]
         if a.kernel == "dense" and b.kernel == "dense" and a.nnz and b.nnz:
             w = torch.cat([a.dense(), b.dense()], 1)
-            return lambda s: s @ w.t()
-        parts = [(blk, sl) for blk, sl in ((a, slice(0, dh)), (b, slice(dh, None))) if blk.nnz]
-        if len(parts) == 1 and parts[0][0].kernel == "dense":
-            w1, sl1 = parts[0][0].dense(), parts[0][1]
-            return lambda s: s[:, sl1] @ w1.t()
-        rows = a.rows
-
-        def op(s: torch.Tensor) -> torch.Tensor:
-            out = s.new_zeros(s.shape[0], rows)
-            for blk, sl in parts:
-                out = out + blk.matmul(s[:, sl])
-            return out
-
-        return op
+            return lambda h, y: w @ torch.cat([h, y], 0)
+        f_a = a.column_operator() if a.nnz else None
+        f_b = b.column_operator() if b.nnz else None
+        if f_a and f_b:
+            return lambda h, y: f_a(h) + f_b(y)
+        if f_a:
+            return lambda h, y: f_a(h)
+        if f_b:
+            return lambda h, y: f_b(y)
+        return lambda h, y: h.new_zeros(a.rows, h.shape[1])
 
     def _recur(
         self,
-        u: torch.Tensor,
-        state: torch.Tensor,
-        h_op: Callable[[torch.Tensor], torch.Tensor],
-        y_op: Callable[[torch.Tensor], torch.Tensor],
-    ) -> torch.Tensor:
-        """One update of the state ``[h; y]`` given the precomputed input part ``u`` (bias included)."""
-        dh = self.dh
-        h = self._act(u[:, :dh] + h_op(state))
-        if self.readout == "lagged":
-            y = u[:, dh:] + y_op(state)
-        else:
-            y = u[:, dh:] + y_op(torch.cat([h, state[:, dh:]], 1))
-        return torch.cat([h, y], 1)
+        u_h: torch.Tensor,
+        u_y: torch.Tensor,
+        state: tuple[torch.Tensor, torch.Tensor],
+        h_op: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        y_op: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One update of the column-layout state ``(h, y)`` given the input parts (biases included).
 
-    def initial_state(self, batch: int) -> torch.Tensor:
-        """The zero state ``[h_0; y_0]`` for a batch."""
-        return self.bias.new_zeros(batch, self.dh + self.dy)
+        h and y are separate tensors: slicing one stacked state would zero-fill the whole state in every
+        step's backward."""
+        h, y = state
+        h_new = self._act(u_h + h_op(h, y))
+        y_new = u_y + (y_op(h, y) if self.readout == "lagged" else y_op(h_new, y))
+        return h_new, y_new
+
+    def initial_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The zero state ``(h_0, y_0)`` for a batch, in column layout (``(dh, batch)``, ``(dy, batch)``)."""
+        return self.bias.new_zeros(self.dh, batch), self.bias.new_zeros(self.dy, batch)
+
+    def _inputs_by_step(self, x: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+        """Input parts of every step in column layout, from one product over all steps."""
+        batch, steps, _ = x.shape
+        x_t = x.permute(2, 1, 0).reshape(self.dx, steps * batch)  # columns ordered (step, sample)
+        u_h, u_y = self._input_op()(x_t)
+        # unbind: one backward op for all steps (indexing per step would zero-fill all of u in every backward)
+        return u_h.view(self.dh, steps, batch).unbind(1), u_y.view(self.dy, steps, batch).unbind(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """y-slot at every step for input ``(batch, T, dx)``."""
         self._check_input(x, 3)
-        batch, steps, _ = x.shape
-        u = self._input_op()(x.reshape(batch * steps, self.dx)).view(batch, steps, -1)
+        u_h, u_y = self._inputs_by_step(x)
         h_op, y_op = self._row_op("h"), self._row_op("y")
-        state = self.initial_state(batch)
+        state = self.initial_state(x.shape[0])
         outputs = []
-        for t in range(steps):
-            state = self._recur(u[:, t], state, h_op, y_op)
-            outputs.append(state[:, self.dh :])
-        return torch.stack(outputs, 1)
+        for uh_t, uy_t in zip(u_h, u_y):
+            state = self._recur(uh_t, uy_t, state, h_op, y_op)
+            outputs.append(state[1])
+        return torch.stack(outputs, 0).permute(2, 0, 1)
 
-    def step(self, x_t: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """One recurrent update for input ``(batch, dx)``; returns ``(y_t, new_state)``.
+    def step(
+        self, x_t: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """One recurrent update for input ``(batch, dx)``; returns ``(y_t, new_state)`` (the state is opaque).
 
         Running ``step`` over a sequence gives the same outputs as ``forward`` on the whole sequence.
         """
         self._check_input(x_t, 2)
         if state is None:
             state = self.initial_state(x_t.shape[0])
-        state = self._recur(self._input_op()(x_t), state, self._row_op("h"), self._row_op("y"))
-        return state[:, self.dh :], state
+        u_h, u_y = self._input_op()(x_t.t())
+        state = self._recur(u_h, u_y, state, self._row_op("h"), self._row_op("y"))
+        return state[1].t(), state
 
 
 def export_model(model: BlockRNN, path: str | Path) -> Path:
