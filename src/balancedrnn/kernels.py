@@ -47,7 +47,9 @@ class CSRPattern:
         perm_t = torch.argsort(c * rows + r)
         crow_t = torch.zeros(cols + 1, dtype=torch.int64, device=index.device)
         crow_t[1:] = torch.cumsum(torch.bincount(c, minlength=cols), 0)
-        return cls(rows, cols, crow, c.contiguous(), crow_t, r[perm_t].contiguous(), perm_t)
+        # int32 indices when they fit: the CPU CSR kernels (MKL) take int32 and would convert int64 every call
+        it = torch.int32 if max(rows, cols, index.numel()) < 2**31 - 1 else torch.int64
+        return cls(rows, cols, crow.to(it), c.to(it).contiguous(), crow_t.to(it), r[perm_t].to(it).contiguous(), perm_t)
 
     def matrix(self, values: torch.Tensor) -> torch.Tensor:
         """The block as a CSR tensor with these values."""
@@ -144,8 +146,8 @@ def sparse_matmul(values: torch.Tensor, x: torch.Tensor, pattern: CSRPattern) ->
 
 def pattern_flat(pattern: CSRPattern) -> torch.Tensor:
     """Sorted flat indices of a pattern (the inverse of :meth:`CSRPattern.from_index`)."""
-    rows = torch.repeat_interleave(torch.arange(pattern.rows, device=pattern.crow.device), pattern.crow.diff())
-    return rows * pattern.cols + pattern.col
+    rows = torch.repeat_interleave(torch.arange(pattern.rows, device=pattern.crow.device), pattern.crow.diff().long())
+    return rows * pattern.cols + pattern.col.long()
 
 
 _SAMPLED_OK: dict[str, bool] = {}
