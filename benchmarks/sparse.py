@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--density", type=float, default=0.01)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--cross-dh", type=int, nargs="+", default=[512, 2048, 4096])
     parser.add_argument("--cross-steps", type=int, default=10)
     parser.add_argument("--cross-repeats", type=int, default=3)

@@ -176,9 +176,9 @@ CROSSOVER: tuple[tuple[int, float], ...] = (
     (64 * 64, 0.0),
     (128 * 128, 0.21),
     (256 * 256, 0.38),
-    (512 * 512, 0.53),
-    (2048 * 2048, 0.42),
-    (4096 * 4096, 0.52),
+    (512 * 512, 0.51),
+    (2048 * 2048, 0.45),
+    (4096 * 4096, 0.59),
 )
 """(block entries, crossover density) pairs, measured; see docs/benchmarks.md."""
 MIN_SPARSE_ENTRIES = 64 * 64
