@@ -35,8 +35,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mnist-dir", default=None)
     parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--n-train", type=int, default=1000)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--n-train", type=int, default=3000)
     args = parser.parse_args()
 
     results = {}

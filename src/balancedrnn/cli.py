@@ -123,11 +123,12 @@ def train(
         raise typer.Exit(1)
     m, final = record["model"], record["final"]
     table = Table(title=f"{task}: {model} at budget {budget:,.0f}")
-    for col in ("dh", "weights", "parameters", "hidden proportion", f"val {final['metric']}", f"test {final['metric']}", "time"):
+    val_name = final["metric"] if final["metric"] in final["val"] else "loss"
+    for col in ("dh", "weights", "parameters", "hidden proportion", f"val {val_name}", f"test {final['metric']}", "time"):
         table.add_column(col, justify="right")
     table.add_row(
         str(m["dh"]), f"{m['weights']:,}", f"{m['parameters']:,}", f"{m['hidden_proportion']:.3f}",
-        f"{final['val'][final['metric']]:.4f}", f"{final['value']:.4f}", f"{record['wall_time']:.1f}s",
+        f"{final['val'].get(final['metric'], final['val']['loss']):.4f}", f"{final['value']:.4f}", f"{record['wall_time']:.1f}s",
     )
     out.print(table)
     if m.get("budget_note"):
@@ -135,6 +136,10 @@ def train(
     by = final["test"].get("accuracy_by_anomaly")
     if by:
         out.print("test accuracy by anomaly: " + ", ".join(f"{k} {v:.3f}" for k, v in by.items()))
+    if final.get("baseline"):
+        out.print("mean-action baseline: " + ", ".join(f"{k} {v:.4f}" for k, v in final["baseline"].items()))
+    if final.get("score"):
+        out.print("score: " + ", ".join(f"{k} {v:.4g}" for k, v in final["score"].items()))
     out.print(f"record: {path}")
 
 
