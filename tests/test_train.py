@@ -72,3 +72,14 @@ def test_config_errors():
     with pytest.raises(TaskError, match="known tasks: .*rad"):
         get_task("nope")
     assert not math.isnan(TrainConfig().budget)
+
+
+def test_checkpoint_written_atomically_each_epoch(toy, tmp_path):
+    path = tmp_path / "ckpt" / "model.pt"
+    cfg = TrainConfig(model="uniform:0.3", budget=20_000, epochs=2, n_train=600, n_val=200, n_test=200, threads=1,
+                      checkpoint=str(path))
+    record = run_trial(cfg, data=toy, progress=False)
+    assert record["status"] == "ok"
+    state = torch.load(path, weights_only=False)
+    assert state["epoch"] == 2 and "model" in state and "optimizer" in state
+    assert not list(path.parent.glob(".*.tmp"))  # no temporary file left behind
