@@ -186,7 +186,7 @@ def test_postgresql_store_two_workers(mnist_dir, tmp_path, pg_url):
 
 
 def test_ctrl_c_marks_running_trials_interrupted_and_resume_finishes(mnist_dir, tmp_path):
-    spec = grid(mnist_dir, "ctrlc", models=("balanced",), seeds=(0, 1, 2), epochs=4, n_train=300)
+    spec = grid(mnist_dir, "ctrlc", models=("balanced",), seeds=(0, 1, 2), epochs=60, n_train=300)  # trials of several seconds
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump({**spec, "workers": 2}))
     env = {**os.environ, "BALANCEDRNN_OFFLINE": "1"}
@@ -204,7 +204,7 @@ def test_ctrl_c_marks_running_trials_interrupted_and_resume_finishes(mnist_dir, 
             continue
         if len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))) == 2:
             break
-    time.sleep(1.0)
+    time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the foreground process group
     out, errtext = proc.communicate(timeout=120)
     assert proc.returncode == 130, errtext

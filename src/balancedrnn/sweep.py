@@ -359,11 +359,15 @@ def _interrupt_once(signum: int, frame: Any) -> None:
 
 
 def _worker_main(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str, threads: int) -> None:
+    # workers start with Ctrl-C ignored (see run_sweep) and take it only while they work, so a Ctrl-C during
+    # start-up or shut-down prints no traceback
     signal.signal(signal.SIGINT, _interrupt_once)
     try:
         worker_loop(spec_dict, storage_url, run_dir, threads)
     except KeyboardInterrupt:
         pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @dataclass
@@ -418,8 +422,12 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     spec_dict = {**asdict(spec), "sampler": asdict(spec.sampler)}
     procs = [ctx.Process(target=_worker_main, args=(spec_dict, spec.storage, str(run_dir), 1), daemon=False)
              for _ in range(spec.workers)]
-    for p in procs:
-        p.start()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: a fresh interpreter keeps it ignored
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     interrupted = False
     try:
         with progress_bar(total, f"sweep {spec.name}", enabled=progress) as advance:
