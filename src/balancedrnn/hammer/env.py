@@ -26,10 +26,17 @@ SUCCESS_STEPS = 25
 
 def require_simulator() -> Any:
     """Import gymnasium with the robotics environments registered, or fail with one line saying what to install."""
+    import contextlib
+    import io
+
     try:
         import gymnasium as gym
-        import gymnasium_robotics
         import mujoco  # noqa: F401
+
+        # gymnasium-robotics prints a notice on import that the Adroit v1 rewards changed; D4RLHammer restores
+        # D4RL's reward, so the notice is handled here rather than shown to every user
+        with contextlib.redirect_stderr(io.StringIO()):
+            import gymnasium_robotics
     except ImportError as e:
         raise DataError(f"Adroit Hammer needs the simulator ({e.name} is missing): pip install 'balancedrnn[hammer]'") from None
     gym.register_envs(gymnasium_robotics)
