@@ -39,7 +39,7 @@ from torch import nn
 from .kernels import KernelChoice
 from .masks import MaskedBlock, MaskMethod
 from .model import BlockRNN, get_activation
-from .spec import DEFAULT_INIT, SpecError, _check_budget, _check_size, exact_count
+from .spec import DEFAULT_INIT, SpecError, check_budget, check_size, exact_count
 
 Pair = tuple[str, str]
 """A block's key: (output group, input group)."""
@@ -173,14 +173,14 @@ class IterativeMap(nn.Module):
         for name, size in groups.items():
             if not isinstance(name, str) or not name or "." in name or "<-" in name:
                 raise ValueError(f"group name {name!r} must be a non-empty string without '.' or '<-'")
-            self.groups[name] = _check_size(f"size of group {name}", size)
+            self.groups[name] = check_size(f"size of group {name}", size)
         names = list(self.groups)
         self.input = names[0] if input is None else input
         self.output = names[-1] if output is None else output
         for role, g in (("input", self.input), ("output", self.output)):
             if g not in self.groups:
                 raise ValueError(f"{role} group {g!r} is not one of the groups {', '.join(names)}")
-        self.iterations = None if iterations is None else _check_size("iterations", iterations)
+        self.iterations = None if iterations is None else check_size("iterations", iterations)
         self.init = (float(init[0]), float(init[1]))
         self.mask_method: MaskMethod = mask_method
         self._generator = torch.Generator().manual_seed(int(seed))
@@ -640,7 +640,7 @@ class IterativeMap(nn.Module):
             if input_mode not in (None, "every"):
                 raise ValueError(f"a sequence input is inserted at every step; input_mode={input_mode!r} does not apply")
             steps = x.shape[1]
-            n = steps if iterations is None else _check_size("iterations", iterations)
+            n = steps if iterations is None else check_size("iterations", iterations)
             if n < steps:
                 raise ValueError(f"iterations={n} is fewer than the {steps} steps of the sequence")
             pre_all = {g: t.view(batch, steps, -1) for g, t in self._input_parts(x.reshape(batch * steps, dx), ops).items()}
@@ -649,7 +649,7 @@ class IterativeMap(nn.Module):
             mode = "first" if input_mode is None else input_mode
             if mode not in ("first", "every"):
                 raise ValueError(f"unknown input_mode {mode!r}; expected 'first' or 'every'")
-            n = self.iterations if iterations is None else _check_size("iterations", iterations)
+            n = self.iterations if iterations is None else check_size("iterations", iterations)
             if n is None:
                 raise ValueError("this map has no default number of iterations; pass iterations=")
             if mode == "every":
@@ -709,7 +709,7 @@ def fill_counts(shapes: Mapping[Pair, tuple[int, int]], budget: float, existing:
     bisection, then gives the few entries left by rounding one each to the blocks whose count falls
     furthest below p * rows * cols. Raises SpecError (one line) when the budget is out of reach.
     """
-    target = _check_budget(budget)
+    target = check_budget(budget)
     if not float(target).is_integer():
         raise SpecError(f"budget must be a whole number of weights, got {budget!r}")
     remaining = int(target) - int(existing)

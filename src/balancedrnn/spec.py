@@ -80,7 +80,8 @@ def validate_density(density: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
-def _check_size(name: str, value: object) -> int:
+def check_size(name: str, value: object) -> int:
+    """A positive integer (an integral float is accepted), or a one-line SpecError naming ``name``."""
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     ok = ok or (isinstance(value, float) and value.is_integer())
     if not ok or int(value) <= 0:  # type: ignore[call-overload]
@@ -148,9 +149,9 @@ class BlockSpec:
     """Per-block (mean, std) of the initial values of masked-in entries."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dx", _check_size("dx", self.dx))
-        object.__setattr__(self, "dh", _check_size("dh", self.dh))
-        object.__setattr__(self, "dy", _check_size("dy", self.dy))
+        object.__setattr__(self, "dx", check_size("dx", self.dx))
+        object.__setattr__(self, "dh", check_size("dh", self.dh))
+        object.__setattr__(self, "dy", check_size("dy", self.dy))
         object.__setattr__(self, "density", validate_density(self.density))
         init: dict[str, tuple[float, float]] = {}
         for name, ms in dict(self.init or {}).items():
@@ -174,8 +175,8 @@ class BlockSpec:
         init: Mapping[str, tuple[float, float]] | None = None,
     ) -> BlockSpec:
         """The spec whose hidden size solves W(h) = budget (SPEC §3), rounded to the nearest integer."""
-        dx, dy = _check_size("dx", dx), _check_size("dy", dy)
-        budget = _check_budget(budget)
+        dx, dy = check_size("dx", dx), check_size("dy", dy)
+        budget = check_budget(budget)
         density = validate_density(density)
         h = solve_hidden_size(dx, dy, budget, density)
         return cls(dx, int(math.floor(h + 0.5)), dy, density, init or {})
@@ -221,7 +222,8 @@ class BlockSpec:
         }
 
 
-def _check_budget(budget: float) -> float:
+def check_budget(budget: float) -> float:
+    """A positive finite budget as float, or a one-line SpecError."""
     try:
         value = float(budget)
     except (TypeError, ValueError):
@@ -258,8 +260,8 @@ def density_for_hidden_proportion(
     if not (0.0 < float(target) < 1.0):
         raise SpecError(f"target hidden proportion must lie strictly between 0 and 1, got {target!r}")
     base = validate_density({**{b: 0.0 for b in BLOCKS}, **dict(density), block: 1.0})
-    dx, dy = _check_size("dx", dx), _check_size("dy", dy)
-    budget = _check_budget(budget)
+    dx, dy = check_size("dx", dx), check_size("dy", dy)
+    budget = check_budget(budget)
 
     def hp(p: float) -> float:
         return budget_hidden_proportion(dx, dy, budget, {**base, block: p})
