@@ -226,7 +226,8 @@ def compare(
     frame = records_frame(records)
     summary = summarise(frame, order=names)
     metric = the_task.metric
-    table = Table(title=f"{task} at budget {budget:,.0f}: {scale['n_train']:,} train sequences, {scale['epochs']} epochs, {seeds} seed(s)")
+    n_train_seen = len(data.splits["train"])
+    table = Table(title=f"{task} at budget {budget:,.0f}: {n_train_seen:,} train sequences, {scale['epochs']} epochs, {seeds} seed(s)")
     for col in ("config", "runs", f"test {metric}", f"val {metric}", "hidden prop.", "dh", "weights"):
         table.add_column(col, justify="left" if col == "config" else "right")
     for name, r in summary.iterrows():
@@ -250,7 +251,7 @@ def compare(
     atomic_write(out_dir / "summary.csv", lambda f: f.write(summary.to_csv().encode()))
     if len(summary):
         plot = plot_metric_vs_hp(summary, out_dir / "accuracy_vs_hidden_proportion.png", metric, chance,
-                                 title=f"{task}, budget {budget:,.0f}, {scale['n_train']:,} train seq., {scale['epochs']} epochs")
+                                 title=f"{task}, budget {budget:,.0f}, {n_train_seen:,} train seq., {scale['epochs']} epochs")
         out.print(f"plot: {plot}")
     out.print(f"summary: {out_dir / 'summary.md'}; records: {out_dir / 'records'}")
 
