@@ -57,6 +57,8 @@ MnistDir = Annotated[Optional[Path], typer.Option(help="Directory of MNIST idx f
 Paper = Annotated[bool, typer.Option("--paper", help="Paper scale: 30,000 train sequences, 25 epochs, batch 16, lr 1e-4.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 OutDir = Annotated[Path, typer.Option(help="Directory for run records, tables and plots.")]
+Dataset = Annotated[Optional[str], typer.Option(help="Hammer: Minari data set id (default: the generated expert set).")]
+Rollouts = Annotated[int, typer.Option(help="Hammer: rollouts the trained policy is scored on.")]
 
 
 def _resolve(paper: bool, **given: Any) -> dict[str, Any]:
@@ -98,6 +100,8 @@ def train(
     threads: Threads = None,
     mnist_dir: MnistDir = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Write model and optimiser here after every epoch.")] = None,
+    dataset: Dataset = None,
+    rollouts: Rollouts = 100,
     paper: Paper = False,
     out_dir: OutDir = Path("runs"),
     quiet: Quiet = False,
@@ -109,7 +113,7 @@ def train(
     cfg = _config(
         task=task, model=model, budget=budget, seed=seed, data_seed=data_seed, readout=readout,
         activation=activation, threads=threads, mnist_dir=str(mnist_dir) if mnist_dir else None,
-        checkpoint=str(checkpoint) if checkpoint else None,
+        checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts,
         **_resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test),
     )
     check_config(cfg)
@@ -174,6 +178,8 @@ def compare(
     workers: Annotated[int, typer.Option(help="Parallel worker processes (each runs one trial).")] = 1,
     threads: Threads = None,
     mnist_dir: MnistDir = None,
+    dataset: Dataset = None,
+    rollouts: Rollouts = 100,
     paper: Paper = False,
     out_dir: OutDir = Path("runs/compare"),
     quiet: Quiet = False,
@@ -194,7 +200,8 @@ def compare(
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     configs = [
         _config(task=task, model=name, budget=budget, seed=s, data_seed=data_seed, readout=readout,
-                activation=activation, threads=per_worker, mnist_dir=str(mnist_dir) if mnist_dir else None, **scale)
+                activation=activation, threads=per_worker, mnist_dir=str(mnist_dir) if mnist_dir else None,
+                dataset=dataset, rollouts=rollouts, **scale)
         for name in names for s in range(seeds)
     ]
     for cfg in configs[::seeds]:

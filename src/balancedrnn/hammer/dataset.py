@@ -82,6 +82,9 @@ def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, 
 def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
     """Episodes of a Minari data set (local, or downloaded by Minari when ``download`` and online)."""
     minari = _minari()
+    if dataset_id == GENERATED_EXPERT_ID and dataset_id not in minari.list_local_datasets():
+        raise DataError(f"no expert data set {dataset_id} yet: make it with `balancedrnn data hammer`, "
+                        f"or pass a Minari id such as --dataset {PUBLIC_EXPERT_ID}")
     try:
         ds = minari.load_dataset(dataset_id, download=download)
     except Exception as e:  # noqa: BLE001 - Minari raises several kinds for a missing id
