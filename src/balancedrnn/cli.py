@@ -299,6 +299,7 @@ def data_hammer(
     workers: Annotated[int, typer.Option(help="Parallel planner processes.")] = 2,
     seed: Annotated[int, typer.Option(help="Seed of the demonstrations.")] = 0,
     dataset_id: Annotated[str, typer.Option(help="Minari id of the generated expert data set.")] = "balancedrnn/hammer/expert-v0",
+    min_success: Annotated[float, typer.Option(help="Success rate the distilled expert needs before its data set is written.")] = 0.8,
     quiet: Quiet = False,
 ) -> None:
     """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert -> expert episodes (resumable)."""
@@ -312,6 +313,14 @@ def data_hammer(
     out.print(f"planner: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} (normalised {s['normalized_score']:.1f})")
     policy = dagger(episodes, rounds=rounds, episodes_per_round=episodes_per_round, eval_episodes=eval_episodes,
                     workers=workers, seed=seed, log=lambda m: out.print(m))
+    import json
+
+    last = json.loads((hammer_dir() / "dagger" / "rounds.json").read_text())[-1]
+    if last["policy_success_rate"] < min_success:
+        raise UserError(
+            f"the distilled expert succeeds in {last['policy_success_rate']:.0%} of {last['eval_episodes']} rollouts, "
+            f"below --min-success {min_success:.0%}: no expert data set written (more --rounds resume from here)"
+        )
     gen = generate_episodes(policy, expert_episodes, seed=1_000_000)
     s = summarise_episodes(gen)
     write_dataset(dataset_id, gen, algorithm="planner + DAgger expert (balancedrnn)",
