@@ -361,6 +361,10 @@ def cache_path(mnist: MnistImages, config: RADConfig, directory: Path | None = N
     return (directory or cache_dir() / "rad") / f"rad-{cache_key(mnist, config)[:20]}.pt"
 
 
+_LOADED: dict[tuple[str, int, int], RADData] = {}
+"""The last cache file this process loaded, keyed by path, modification time and size."""
+
+
 def build_or_load(
     mnist: MnistImages,
     config: RADConfig,
@@ -371,7 +375,12 @@ def build_or_load(
     """The cached data set for (source, config), generating and caching it when absent (or ``rebuild``)."""
     path = cache_path(mnist, config, directory)
     if path.exists() and not rebuild:
-        return load(path)
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        if key not in _LOADED:  # a worker running many trials reads and verifies the file once
+            _LOADED.clear()
+            _LOADED[key] = load(path)
+        return _LOADED[key]
     total = sum(config.sizes().values())
     from ..progress import progress_bar
 
