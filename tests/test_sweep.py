@@ -123,6 +123,22 @@ def test_random_and_hidden_proportion_samplers(mnist_dir):
         assert 0.1 + 0.08 * i - 0.02 <= hp <= 0.1 + 0.08 * (i + 1) + 0.02
 
 
+def test_hidden_proportion_sampler_over_several_budgets(mnist_dir):
+    from balancedrnn.configs import build_model
+
+    spec = SweepSpec.from_dict({"name": "hb", "base": base(mnist_dir), "sampler": {
+        "kind": "hidden_proportion", "n_trials": 12, "budgets": [30_000, 60_000], "hp_range": [0.02, 0.9]}})
+    configs = trial_configs(spec)
+    assert [c["budget"] for c in configs] == [30_000.0, 60_000.0] * 6
+    for budget in (30_000.0, 60_000.0):
+        models = [build_model(c["model"], 2500, 10, budget) for c in configs if c["budget"] == budget]
+        assert all(abs(m.weights - budget) / budget < 0.01 for m in models)
+        hps = sorted(m.hidden_proportion() for m in models)
+        width = (0.9 - 0.02) / 6  # the strata are spread within each budget
+        for i, hp in enumerate(hps):
+            assert 0.02 + width * i - 0.02 <= hp <= 0.02 + width * (i + 1) + 0.02
+
+
 def test_optuna_qmc_sampler_runs(mnist_dir, tmp_path):
     spec = SweepSpec.from_dict({"name": "q", "base": base(mnist_dir, budget=50_000), "sampler": {"kind": "qmc", "n_trials": 2}})
     result = run_sweep(spec, run_dir=tmp_path, progress=False)
@@ -136,6 +152,7 @@ def test_optuna_qmc_sampler_runs(mnist_dir, tmp_path):
         ({"sampler": {"kind": "random", "distributions": {"lr": {"normal": [1e-3]}}}}, "takes two numbers"),
         ({"sampler": {"kind": "random", "distributions": {"lr": {"gauss": [1, 2]}}}}, "needs exactly one of"),
         ({"sampler": {"kind": "bayes"}}, "unknown sampler"),
+        ({"sampler": {"kind": "random", "budgets": [50_000, -1]}}, "sampler.budgets must be a list of positive"),
         ({"base": {"epoch": 3}}, "unknown config key(s) epoch"),
     ],
 )

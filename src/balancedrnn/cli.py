@@ -416,7 +416,7 @@ def sweep(
         s["models"] = [m.strip() for m in models.split(",") if m.strip()]
     if seeds is not None:
         s["seeds"] = list(range(seeds))
-    if budget is not None and s.get("kind", "grid") == "grid":
+    if budget is not None:
         s["budgets"] = [budget]
     d["sampler"] = s
     spec = SweepSpec.from_dict(d)

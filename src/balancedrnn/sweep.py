@@ -63,7 +63,8 @@ class SamplerSpec:
     seeds: list[int] = field(default_factory=lambda: [0])
     """Grid: seeds."""
     budgets: list[float] = field(default_factory=list)
-    """Grid: budgets (default: the base config's budget)."""
+    """Grid: budgets (default: the base config's budget). Random and hidden_proportion: trials cycle over
+    these budgets (instead of ``budget``), and the hidden-proportion strata are spread within each budget."""
     n_trials: int = 20
     """Random, hidden_proportion, tpe, qmc: number of trials."""
     budget: float | None = None
@@ -127,6 +128,10 @@ class SweepSpec:
             if name not in DEFAULT_DISTRIBUTIONS:
                 raise SweepError(f"unknown distribution {name!r}; known: {', '.join(DEFAULT_DISTRIBUTIONS)}")
             _check_distribution(name, dist)
+        if not isinstance(s.budgets, list) or not all(
+            isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0 for b in s.budgets
+        ):
+            raise SweepError(f"sampler.budgets must be a list of positive numbers, got {s.budgets!r}")
         lo, hi = (s.hp_range + [None, None])[:2]
         if not (isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and 0 < lo < hi < 1):
             raise SweepError(f"hp_range must be [low, high] with 0 < low < high < 1, got {s.hp_range!r}")
@@ -227,17 +232,20 @@ def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
         return out
     rng = random.Random(spec.seed)
     dists = {**DEFAULT_DISTRIBUTIONS, **s.distributions}
-    budget = float(s.budget if s.budget is not None else base["budget"])
+    budgets = [float(b) for b in s.budgets] or [float(s.budget if s.budget is not None else base["budget"])]
+    per_budget = math.ceil(s.n_trials / len(budgets))
     attempts = 0
     while len(out) < s.n_trials:
         attempts += 1
+        i = len(out)
+        budget = budgets[i % len(budgets)]
         if attempts > 100 * s.n_trials:
             raise SweepError(f"could not draw {s.n_trials} feasible configs at budget {budget:g}; raise the budget")
         density, other = _random_fields(dists, rng)
-        i = len(out)
         if s.kind == "hidden_proportion":
             lo, hi = s.hp_range
-            target = lo + (hi - lo) * (i + rng.random()) / s.n_trials  # one trial per stratum
+            stratum = i // len(budgets)  # one trial per stratum and budget
+            target = lo + (hi - lo) * (stratum + rng.random()) / per_budget
             for block in ("hx", "hh"):
                 try:
                     density = density_for_hidden_proportion(task.dx, task.dy, budget, target, density, block=block)
