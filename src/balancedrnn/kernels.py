@@ -90,14 +90,6 @@ class SparseOperator:
             return x @ dense.t()
         return _SparseMatmul.apply(self.values, x, self)
 
-    def columns(self, x_t: torch.Tensor) -> torch.Tensor:
-        """``W @ x_t`` for ``x_t`` of shape ``(cols, n)``: the layout in which CSR products need no transposes
-        (the block RNN keeps its state this way)."""
-        dense = self._fallback()
-        if dense is not None:
-            return dense @ x_t
-        return _SparseMatmulColumns.apply(self.values, x_t, self)
-
 
 class _SparseMatmul(torch.autograd.Function):
     @staticmethod
@@ -116,25 +108,6 @@ class _SparseMatmul(torch.autograd.Function):
             grad_values = torch.sparse.sampled_addmm(op.matrix, grad.t(), x, beta=0.0).values()
         if ctx.needs_input_grad[1]:
             grad_x = (op.matrix_t() @ grad.t()).t().contiguous()
-        return grad_values, grad_x, None
-
-
-class _SparseMatmulColumns(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, values: torch.Tensor, x_t: torch.Tensor, op: SparseOperator) -> torch.Tensor:  # type: ignore[override]
-        ctx.op = op
-        ctx.save_for_backward(x_t)
-        return op.matrix @ x_t
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
-        (x_t,) = ctx.saved_tensors
-        op: SparseOperator = ctx.op
-        grad_values = grad_x = None
-        if ctx.needs_input_grad[0]:
-            grad_values = torch.sparse.sampled_addmm(op.matrix, grad, x_t.t(), beta=0.0).values()
-        if ctx.needs_input_grad[1]:
-            grad_x = op.matrix_t() @ grad
         return grad_values, grad_x, None
 
 

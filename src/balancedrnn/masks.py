@@ -96,13 +96,6 @@ class MaskedBlock(nn.Module):
         w = self.dense()
         return lambda x: x @ w.t()
 
-    def column_operator(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        """``x_t -> W @ x_t`` for column-layout inputs ``(cols, n)``, built once per forward pass."""
-        if self.kernel == "sparse" and self.nnz:
-            return SparseOperator(self.values, self.pattern()).columns
-        w = self.dense()
-        return lambda x_t: w @ x_t
-
     @classmethod
     def random(
         cls,

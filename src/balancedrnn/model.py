@@ -5,7 +5,7 @@
 
 With ``readout="current"`` the y-row reads the new hidden state h_{t+1} instead of h_t (the standard RNN
 readout). The input blocks do not depend on the recurrence, so their products for every time step are
-computed in one matrix multiply before the loop.
+computed in one matrix multiply before the loop; the loop and its backward pass are in ``recurrence.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from torch import nn
 
 from .kernels import KernelChoice
 from .masks import MaskedBlock, MaskMethod
+from .recurrence import Workspace, run_recurrence
 from .spec import BLOCKS, BlockSpec, hidden_proportion
 
 Readout = Literal["lagged", "current"]
@@ -65,7 +66,7 @@ class BlockRNN(nn.Module):
         self.seed = int(seed)
         self.readout: Readout = readout
         self.activation = activation
-        self._act = get_activation(activation)
+        get_activation(activation)  # a clear error for an unknown name
         self.mask_method: MaskMethod = mask_method
         gen = torch.Generator().manual_seed(self.seed)
         blocks = {}
@@ -76,6 +77,7 @@ class BlockRNN(nn.Module):
         self.blocks = nn.ModuleDict(blocks)
         self.set_kernel(kernel)
         self.bias = nn.Parameter(torch.zeros(spec.dh + spec.dy))
+        self._workspace = Workspace()  # state buffers reused between forward passes (not part of the state)
         if device is not None:
             self.to(device)
 
@@ -166,75 +168,18 @@ class BlockRNN(nn.Module):
             want = "(batch, T, dx)" if dims == 3 else "(batch, dx)"
             raise ValueError(f"input must have shape {want} with dx={self.dx}, got {tuple(x.shape)}")
 
-    def _input_op(self) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-        """``x_t -> (W_hx x_t + b_h, W_yx x_t + b_y)`` for column-layout inputs ``x_t`` of shape ``(dx, n)``:
-        one product for all time steps (SPEC §2)."""
-        hx, yx = self.blocks["hx"], self.blocks["yx"]
-        b_h, b_y = self.bias[: self.dh, None], self.bias[self.dh :, None]
-        if hx.kernel == "dense" and yx.kernel == "dense":
-            w_in = torch.cat([hx.dense(), yx.dense()], 0)
-            return lambda x_t: torch.addmm(self.bias[:, None], w_in, x_t).split([self.dh, self.dy], 0)
-        op_h, op_y = hx.column_operator(), yx.column_operator()
-        return lambda x_t: (op_h(x_t) + b_h, op_y(x_t) + b_y)
-
-    def _row_op(self, row: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-        """``(h, y) -> W_rh h + W_ry y`` on column-layout states (``h`` is ``(dh, batch)``): sparse products
-        need no transposes in this layout. Dense blocks are built once per forward pass, not once per step,
-        and when both blocks of the row are dense they share one product."""
-        a, b = self.blocks[row + "h"], self.blocks[row + "y"]
-        if a.kernel == "dense" and b.kernel == "dense" and a.nnz and b.nnz:
-            w = torch.cat([a.dense(), b.dense()], 1)
-            return lambda h, y: w @ torch.cat([h, y], 0)
-        f_a = a.column_operator() if a.nnz else None
-        f_b = b.column_operator() if b.nnz else None
-        if f_a and f_b:
-            return lambda h, y: f_a(h) + f_b(y)
-        if f_a:
-            return lambda h, y: f_a(h)
-        if f_b:
-            return lambda h, y: f_b(y)
-        return lambda h, y: h.new_zeros(a.rows, h.shape[1])
-
-    def _recur(
-        self,
-        u_h: torch.Tensor,
-        u_y: torch.Tensor,
-        state: tuple[torch.Tensor, torch.Tensor],
-        h_op: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-        y_op: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One update of the column-layout state ``(h, y)`` given the input parts (biases included).
-
-        h and y are separate tensors: slicing one stacked state would zero-fill the whole state in every
-        step's backward."""
-        h, y = state
-        h_new = self._act(u_h + h_op(h, y))
-        y_new = u_y + (y_op(h, y) if self.readout == "lagged" else y_op(h_new, y))
-        return h_new, y_new
-
     def initial_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The zero state ``(h_0, y_0)`` for a batch, in column layout (``(dh, batch)``, ``(dy, batch)``)."""
         return self.bias.new_zeros(self.dh, batch), self.bias.new_zeros(self.dy, batch)
 
-    def _inputs_by_step(self, x: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
-        """Input parts of every step in column layout, from one product over all steps."""
-        batch, steps, _ = x.shape
-        x_t = x.permute(2, 1, 0).reshape(self.dx, steps * batch)  # columns ordered (step, sample)
-        u_h, u_y = self._input_op()(x_t)
-        # unbind: one backward op for all steps (indexing per step would zero-fill all of u in every backward)
-        return u_h.view(self.dh, steps, batch).unbind(1), u_y.view(self.dy, steps, batch).unbind(1)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """y-slot at every step for input ``(batch, T, dx)``."""
         self._check_input(x, 3)
-        u_h, u_y = self._inputs_by_step(x)
-        h_op, y_op = self._row_op("h"), self._row_op("y")
-        state = self.initial_state(x.shape[0])
-        outputs = []
-        for uh_t, uy_t in zip(u_h, u_y):
-            state = self._recur(uh_t, uy_t, state, h_op, y_op)
-            outputs.append(state[1])
-        return torch.stack(outputs, 0).permute(2, 0, 1)
+        batch, steps, _ = x.shape
+        x_t = x.permute(2, 1, 0).reshape(self.dx, steps * batch)  # columns ordered (step, sample)
+        ys, _ = run_recurrence(x_t, self.initial_state(batch), self.bias, self.blocks, self.activation,
+                               self.readout, self._workspace)
+        return ys.permute(2, 0, 1)
 
     def step(
         self, x_t: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -246,9 +191,9 @@ class BlockRNN(nn.Module):
         self._check_input(x_t, 2)
         if state is None:
             state = self.initial_state(x_t.shape[0])
-        u_h, u_y = self._input_op()(x_t.t())
-        state = self._recur(u_h, u_y, state, self._row_op("h"), self._row_op("y"))
-        return state[1].t(), state
+        ys, h = run_recurrence(x_t.t(), state, self.bias, self.blocks, self.activation, self.readout,
+                               self._workspace)
+        return ys[0].t(), (h, ys[0])
 
 
 def export_model(model: BlockRNN, path: str | Path) -> Path:

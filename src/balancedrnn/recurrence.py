@@ -1,0 +1,256 @@
+"""The block recurrence over a whole sequence as one autograd function, with back-propagation through time
+written out.
+
+Given the input parts ``u_h[t] = W_hx x_{t+1} + b_h`` and ``u_y[t] = W_yx x_{t+1} + b_y`` of every step
+(computed before, in one product), this runs
+
+``h_{t+1} = act(u_h[t] + W_hh h_t + W_hy y_t)``,
+``y_{t+1} = u_y[t] + W_yh h_t + W_yy y_t``   (lagged readout; ``current`` reads h_{t+1})
+
+and returns every y. Autograd through a Python loop of per-block products would record a dozen nodes per
+step, stack the per-step input gradients at the end and zero-fill a gradient buffer for each; here the
+states live in one preallocated buffer, the backward loop writes the input gradients in place, and the
+weight gradients of every block accumulate in one buffer (a sampled product per step for sparse blocks, so
+their cost follows the non-zeros). The gradients equal autograd's through the obvious loop (tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .kernels import _sampled_ok
+from .masks import MaskedBlock
+from .spec import BLOCKS
+
+
+# Backward of each activation written into ``out``: out = grad * act'(pre), from its output (or, for gelu, its
+# input).
+_ACT_BACKWARD: dict[str, Any] = {
+    "relu": lambda g, pre, post, out: torch.ops.aten.threshold_backward.grad_input(g, post, 0, grad_input=out),
+    "tanh": lambda g, pre, post, out: torch.ops.aten.tanh_backward.grad_input(g, post, grad_input=out),
+    "sigmoid": lambda g, pre, post, out: torch.ops.aten.sigmoid_backward.grad_input(g, post, grad_input=out),
+    "gelu": lambda g, pre, post, out: torch.ops.aten.gelu_backward.grad_input(g, pre, grad_input=out),
+    "identity": lambda g, pre, post, out: g,
+}
+_ACT_FORWARD: dict[str, Any] = {
+    "relu": torch.relu_,
+    "tanh": torch.tanh_,
+    "sigmoid": torch.sigmoid_,
+    "identity": lambda t: t,
+}
+NEEDS_PRE_ACTIVATION = ("gelu",)
+
+
+class _BlockOps:
+    """In-place products with one block's current values for one call, and the accumulated gradient of its
+    values: the CSR kernels for a sparse block (dense fallback on devices without them), the masked dense
+    matrix otherwise. Everything writes into preallocated buffers: a fresh megabyte-sized result per step
+    costs as much as the sparse product itself (measured, docs/benchmarks.md)."""
+
+    def __init__(self, block: MaskedBlock) -> None:
+        self.block = block
+        self.empty = block.nnz == 0
+        values = block.values.detach()
+        self.sparse = (not self.empty and block.kernel == "sparse"
+                       and (values.device.type == "cpu" or _sampled_ok(values.device)))
+        if self.sparse:
+            self.pattern = block.pattern()
+            self.m = self.pattern.matrix(values)
+            self.mt = self.pattern.matrix_t(values)
+        elif not self.empty:
+            self.m = block.dense().detach()
+            self.mt = self.m.t()
+        self.grad: torch.Tensor | None = None
+
+    def write(self, out: torch.Tensor, acc: torch.Tensor | None, x: torch.Tensor, transpose: bool) -> None:
+        """``out = acc + W @ x`` (``W.T`` if ``transpose``; ``acc`` None means zero)."""
+        w = self.mt if transpose else self.m
+        if acc is None:
+            torch.addmm(out, w, x, beta=0.0, out=out)
+        else:
+            torch.addmm(acc, w, x, out=out)
+
+    def add_to(self, out: torch.Tensor, x: torch.Tensor, transpose: bool) -> None:
+        """``out += W @ x`` (``W.T`` if ``transpose``)."""
+        out.addmm_(self.mt if transpose else self.m, x)
+
+    def accumulate(self, g: torch.Tensor, x: torch.Tensor) -> None:
+        """Add ``g @ x.T`` (only at the mask for a sparse block) to the values' gradient."""
+        if self.empty:
+            return
+        if self.sparse:
+            if self.grad is None:
+                self.grad = self.pattern.matrix(self.block.values.detach().new_zeros(self.block.nnz))
+            torch.sparse.sampled_addmm(self.grad, g, x.t(), out=self.grad)
+        elif self.grad is None:
+            self.grad = torch.mm(g, x.t())
+        else:
+            self.grad.addmm_(g, x.t())
+
+    def values_grad(self) -> torch.Tensor:
+        """Gradient of the block's non-zero values."""
+        if self.grad is None:
+            return torch.zeros_like(self.block.values)
+        if self.sparse:
+            return self.grad.values()
+        return self.grad.reshape(-1)[self.block.index]
+
+
+def _row_into(out: torch.Tensor, acc: torch.Tensor | None, terms: tuple[tuple[_BlockOps, torch.Tensor], ...],
+              transpose: bool = False) -> torch.Tensor:
+    """``out = acc + sum(W @ x for W, x in terms)`` in place (``W.T`` if ``transpose``; empty blocks skipped,
+    ``acc`` None means zero). Returns ``out``."""
+    first = True
+    for op, x in terms:
+        if op.empty:
+            continue
+        if first:
+            op.write(out, acc, x, transpose)
+            first = False
+        else:
+            op.add_to(out, x, transpose)
+    if first:
+        out.copy_(acc) if acc is not None else out.zero_()
+    return out
+
+
+class Workspace:
+    """Reusable buffers for one model's recurrence.
+
+    A fresh tensor of tens of megabytes is mapped anew by the allocator and faults in every page on first
+    write (measured: 36 ms for the 53 MB of states at dh 4,096, batch 64, 50 steps, about as long as all the
+    sparse products of a step). A buffer is lent to one forward pass and comes back when its backward has run
+    (or at once when nothing is saved). Autograd's version counter guards the saved states: a backward whose
+    states were written by a later forward pass (``retain_graph``, then another forward) stops with an error."""
+
+    def __init__(self, keep: int = 4) -> None:
+        self.keep = keep
+        self._free: list[torch.Tensor] = []
+
+    def take(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        """A buffer of ``shape`` with the dtype and device of ``like`` (contents undefined)."""
+        for i, buf in enumerate(self._free):
+            if buf.shape == shape and buf.dtype == like.dtype and buf.device == like.device:
+                return self._free.pop(i)
+        return like.new_empty(shape)
+
+    def give(self, buf: torch.Tensor) -> None:
+        """Return a buffer no one reads any more; only the ``keep`` most recent are kept."""
+        if all(b is not buf for b in self._free):
+            self._free.insert(0, buf)
+            del self._free[self.keep:]
+
+
+class _Recurrence(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x_t: torch.Tensor, h0: torch.Tensor, y0: torch.Tensor, bias: torch.Tensor,
+                blocks: dict[str, MaskedBlock], activation: str, readout: str, workspace: Workspace, saves: bool,
+                *values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        dh, batch, dy = h0.shape[0], h0.shape[1], y0.shape[0]
+        steps = x_t.shape[1] // batch
+        ops = {name: _BlockOps(blocks[name]) for name in BLOCKS}
+        # input parts of every step in one product per row (SPEC §2), columns ordered (step, sample)
+        u = workspace.take((dh + dy, steps, batch), x_t)
+        u2 = u.view(dh + dy, steps * batch)
+        _row_into(u2[:dh], bias[:dh, None], ((ops["hx"], x_t),))
+        _row_into(u2[dh:], bias[dh:, None], ((ops["yx"], x_t),))
+        u_h, u_y = u[:dh], u[dh:]
+        keep_pre = activation in NEEDS_PRE_ACTIVATION
+        act = _ACT_FORWARD.get(activation)
+        h_all = workspace.take((steps + 1, dh, batch), x_t)  # h_0 .. h_T, written in place
+        y_all = x_t.new_empty(steps + 1, dy, batch)  # y_0 .. y_T (returned: not a workspace buffer)
+        h_all[0] = h0
+        y_all[0] = y0
+        pre_all = workspace.take((steps, dh, batch), x_t) if keep_pre else None
+        for t in range(steps):
+            h, y = h_all[t], y_all[t]
+            pre = _row_into(pre_all[t] if keep_pre else h_all[t + 1], u_h[:, t],  # type: ignore[index]
+                            ((ops["hh"], h), (ops["hy"], y)))
+            if keep_pre:
+                h_all[t + 1] = torch.nn.functional.gelu(pre)
+            else:
+                act(pre)
+            h_read = h if readout == "lagged" else h_all[t + 1]
+            _row_into(y_all[t + 1], u_y[:, t], ((ops["yh"], h_read), (ops["yy"], y)))
+        workspace.give(u)
+        h_last = h_all[steps].clone()
+        if saves:
+            ctx.ops, ctx.activation, ctx.readout = ops, activation, readout
+            ctx.workspace = workspace
+            ctx.save_for_backward(x_t, h_all, y_all, pre_all)
+        else:
+            workspace.give(h_all)
+            if pre_all is not None:
+                workspace.give(pre_all)
+        return y_all[1:], h_last
+
+    @staticmethod
+    def backward(ctx: Any, grad_y: torch.Tensor | None, grad_h_last: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        x_t, h_all, y_all, pre_all = ctx.saved_tensors
+        workspace: Workspace = ctx.workspace
+        ops: dict[str, _BlockOps] = ctx.ops
+        act_backward = _ACT_BACKWARD[ctx.activation]
+        lagged = ctx.readout == "lagged"
+        steps, dh, batch = h_all.shape[0] - 1, h_all.shape[1], h_all.shape[2]
+        dy = y_all.shape[1]
+        grad_y = grad_y.contiguous() if grad_y is not None else y_all.new_zeros(steps, dy, batch)
+        grad_u = workspace.take((dh + dy, steps, batch), x_t)
+        # work buffers, reused every step: gradients w.r.t. h and y (two of each, this step's and the next's)
+        g_hs = [h_all.new_empty(dh, batch), h_all.new_empty(dh, batch)]
+        g_ys = [y_all.new_empty(dy, batch), y_all.new_empty(dy, batch)]
+        a_buf = h_all.new_empty(dh, batch)
+        g_h = g_hs[0].copy_(grad_h_last) if grad_h_last is not None else g_hs[0].zero_()  # dL/dh_{t+1}
+        g_y = g_ys[0].copy_(grad_y[steps - 1])  # dL/dy_{t+1}
+        for t in range(steps - 1, -1, -1):
+            h_prev, y_prev, h_new = h_all[t], y_all[t], h_all[t + 1]
+            b = g_y  # gradient of the y-row's pre-activation at step t
+            if not lagged and not ops["yh"].empty:  # y_{t+1} also read h_{t+1}
+                ops["yh"].add_to(g_h, b, transpose=True)
+            a = act_backward(g_h, None if pre_all is None else pre_all[t], h_new, a_buf)
+            grad_u[:dh, t] = a
+            grad_u[dh:, t] = b
+            for name, g, x in (("hh", a, h_prev), ("hy", a, y_prev), ("yh", b, h_prev if lagged else h_new),
+                               ("yy", b, y_prev)):
+                ops[name].accumulate(g, x)
+            # dL/dh_t and dL/dy_t, into the other buffers
+            nxt = (steps - t) % 2
+            g_h = _row_into(g_hs[nxt], None, ((ops["hh"], a), (ops["yh"], b)) if lagged else ((ops["hh"], a),),
+                            transpose=True)
+            g_y = _row_into(g_ys[nxt], grad_y[t - 1] if t else None, ((ops["hy"], a), (ops["yy"], b)),
+                            transpose=True)
+        workspace.give(h_all)
+        if pre_all is not None:
+            workspace.give(pre_all)
+        # the input product, over all steps at once
+        gu2 = grad_u.view(dh + dy, steps * batch)
+        needs = ctx.needs_input_grad
+        for name, rows in (("hx", gu2[:dh]), ("yx", gu2[dh:])):
+            if needs[9 + BLOCKS.index(name)]:
+                ops[name].accumulate(rows, x_t)
+        grad_x = None
+        if needs[0]:
+            grad_x = _row_into(x_t.new_empty(x_t.shape), None, ((ops["hx"], gu2[:dh]), (ops["yx"], gu2[dh:])),
+                               transpose=True)
+        grad_bias = gu2.sum(1) if needs[3] else None
+        workspace.give(grad_u)
+        grads = tuple(ops[name].values_grad() if needs[9 + i] else None for i, name in enumerate(BLOCKS))
+        return (grad_x, g_h if needs[1] else None, g_y if needs[2] else None, grad_bias,
+                None, None, None, None, None, *grads)
+
+
+def run_recurrence(x_t: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor], bias: torch.Tensor,
+                   blocks: dict[str, MaskedBlock] | Any, activation: str, readout: str,
+                   workspace: Workspace | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the block RNN over column-layout inputs ``x_t`` ``(dx, T * batch)`` (columns ordered by step, then
+    sample) from ``state = (h_0, y_0)`` (``(dh, batch)``, ``(dy, batch)``) with biases ``bias`` (h rows
+    first). Returns every y, ``(T, dy, batch)``, and the last h; differentiable in the inputs, the state, the
+    biases and every block's values."""
+    if activation not in _ACT_BACKWARD:
+        raise ValueError(f"unknown activation {activation!r}; known: {', '.join(_ACT_BACKWARD)}")
+    values = [blocks[name].values for name in BLOCKS]
+    h0, y0 = state
+    saves = torch.is_grad_enabled() and any(t.requires_grad for t in (x_t, h0, y0, bias, *values))
+    return _Recurrence.apply(x_t, h0, y0, bias, {n: blocks[n] for n in BLOCKS}, activation, readout,
+                             workspace if workspace is not None else Workspace(), saves, *values)

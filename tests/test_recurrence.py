@@ -1,0 +1,109 @@
+"""The fused recurrence (hand-written BPTT) against autograd through the obvious per-step loop on dense blocks."""
+
+import pytest
+import torch
+
+from balancedrnn.model import ACTIVATIONS, BlockRNN
+from balancedrnn.spec import BLOCKS, BlockSpec
+
+
+def reference(model: BlockRNN, x: torch.Tensor) -> torch.Tensor:
+    """Autograd through a plain loop over the masked dense blocks (batch-major, no tricks)."""
+    w = {n: model.blocks[n].dense() for n in BLOCKS}
+    act = ACTIVATIONS[model.activation]
+    b_h, b_y = model.bias[: model.dh], model.bias[model.dh :]
+    h = x.new_zeros(x.shape[0], model.dh)
+    y = x.new_zeros(x.shape[0], model.dy)
+    outs = []
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+        h_new = act(xt @ w["hx"].T + h @ w["hh"].T + y @ w["hy"].T + b_h)
+        h_read = h if model.readout == "lagged" else h_new
+        y = xt @ w["yx"].T + h_read @ w["yh"].T + y @ w["yy"].T + b_y
+        h = h_new
+        outs.append(y)
+    return torch.stack(outs, 1)
+
+
+DENSITIES = {
+    "random": None,
+    "standard": {"hx": 1.0, "hh": 1.0, "hy": 0.0, "yx": 0.0, "yh": 1.0, "yy": 0.0},  # empty blocks
+    "sparse": {b: 0.1 for b in BLOCKS},
+    "dense": {b: 1.0 for b in BLOCKS},
+}
+
+
+@pytest.mark.parametrize("kernel", ["dense", "sparse"])
+@pytest.mark.parametrize("readout", ["lagged", "current"])
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("case", sorted(DENSITIES))
+def test_outputs_and_every_gradient_equal_autograd_reference(kernel, readout, activation, case):
+    g = torch.Generator().manual_seed(len(case) + len(activation))
+    d = DENSITIES[case] or {b: float(torch.rand(1, generator=g)) for b in BLOCKS}
+    spec = BlockSpec(9, 70, 5, d, init={b: (0.0, 0.2) for b in BLOCKS})
+    model = BlockRNN(spec, seed=3, readout=readout, activation=activation, kernel=kernel).double()
+    with torch.no_grad():
+        model.bias.normal_(0, 0.1, generator=g)
+    x = torch.randn(4, 6, 9, dtype=torch.float64, generator=g, requires_grad=True)
+    params = [x, model.bias] + [model.blocks[n].values for n in BLOCKS]
+    out = model(x)
+    ref = reference(model, x)
+    torch.testing.assert_close(out, ref, atol=1e-10, rtol=1e-10)
+    g_out = torch.randn(out.shape, dtype=torch.float64, generator=g)
+    got = torch.autograd.grad(out, params, g_out, allow_unused=True)
+    want = torch.autograd.grad(ref, params, g_out, allow_unused=True)
+    for name, a, b in zip(["x", "bias", *BLOCKS], got, want):
+        a = torch.zeros_like(params[0] if name == "x" else b) if a is None else a
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10, msg=f"gradient of {name}")
+
+
+def test_gradcheck_small():
+    spec = BlockSpec(3, 5, 2, {b: 0.6 for b in BLOCKS}, init={b: (0.0, 0.5) for b in BLOCKS})
+    model = BlockRNN(spec, seed=0, activation="tanh", kernel="sparse").double()
+    x = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda xx: model(xx), (x,))
+
+
+def test_activation_tables_cover_the_registry():
+    from balancedrnn import recurrence
+
+    assert set(recurrence._ACT_BACKWARD) == set(ACTIVATIONS)
+    assert set(recurrence._ACT_FORWARD) | set(recurrence.NEEDS_PRE_ACTIVATION) == set(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("readout", ["lagged", "current"])
+def test_gradient_through_a_carried_state(readout):
+    """Stepping with the state carried (as in truncated BPTT) back-propagates through the state."""
+    spec = BlockSpec(5, 30, 3, {b: 0.4 for b in BLOCKS}, init={b: (0.0, 0.3) for b in BLOCKS})
+    model = BlockRNN(spec, seed=1, readout=readout, kernel="sparse").double()
+    x = torch.randn(2, 5, 5, dtype=torch.float64)
+    params = [model.bias] + [model.blocks[n].values for n in BLOCKS]
+    want = torch.autograd.grad(reference(model, x).square().sum(), params)
+    state, total = None, 0
+    for t in range(5):
+        y, state = model.step(x[:, t], state)
+        total = total + y.square().sum()
+    got = torch.autograd.grad(total, params)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+
+
+def test_two_forwards_then_one_backward_and_reused_states_are_refused():
+    spec = BlockSpec(4, 40, 2, {b: 0.3 for b in BLOCKS})
+    model = BlockRNN(spec, seed=0, kernel="sparse").double()
+    x1, x2 = (torch.randn(3, 6, 4, dtype=torch.float64) for _ in range(2))
+    params = [model.blocks[n].values for n in BLOCKS]
+    # gradient accumulation: both forward passes alive at once
+    got = torch.autograd.grad(model(x1).sum() + model(x2).sum(), params)
+    want = torch.autograd.grad(reference(model, x1).sum() + reference(model, x2).sum(), params)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
+    # a retained graph may run backward again, but not after its states were lent to a later forward
+    loss = model(x1).sum()
+    loss.backward(retain_graph=True)
+    loss.backward(retain_graph=True)
+    with torch.no_grad():
+        model(x2)
+    model(x2).sum().backward()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
