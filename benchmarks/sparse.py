@@ -4,9 +4,9 @@ Part 1: one training step (forward + backward + Adam) of a balanced-style block 
 W_hh density 0.01 (hx = hy = 1, yx = yh = yy = 0.1), batch 64, 50 time steps; masked-dense kernels against the
 automatic choice. Each variant runs in its own process so its peak memory (max RSS) is its own.
 
-Part 2: the crossover density where the sparse kernel starts to beat the dense one for a recurrent block
-(50-step... see --cross-steps) at dh 512, 2,048 and 4,096, and the time of the automatic choice at each density
-against masked-dense (it must never be slower).
+Part 2: the crossover density where the sparse kernel starts to beat the dense one for the recurrent block W_hh
+(a model whose other blocks are 1 wide; --cross-steps steps) at dh 512, 2,048 and 4,096, and the time of the
+automatic choice at each density against masked-dense (it must never be slower).
 
 Run:  .venv/bin/python benchmarks/sparse.py [--threads 2]
 """
@@ -26,7 +26,7 @@ import torch
 
 from balancedrnn import BlockRNN, BlockSpec
 from balancedrnn.kernels import choose_kernel, crossover_density
-from balancedrnn.masks import MaskedBlock
+from balancedrnn.spec import exact_count
 
 
 def rss_mb() -> float:
@@ -82,18 +82,17 @@ def one_variant(kernel: str, args: argparse.Namespace) -> dict[str, float]:
             "loss": float(loss), "kernels": model.kernels()}  # type: ignore[dict-item]
 
 
-def block_step_time(block: MaskedBlock, batch: int, steps: int, repeats: int) -> float:
-    """Median seconds of forward+backward+Adam through ``steps`` recurrent applications of one block."""
-    opt = torch.optim.Adam(block.parameters(), lr=1e-4)
-    gen = torch.Generator().manual_seed(0)
-    u = torch.randn(steps, batch, block.rows, generator=gen)
+def block_step_time(dh: int, density: float, kernel: str, batch: int, steps: int, repeats: int) -> float:
+    """Median seconds of forward + backward + Adam of a block RNN whose only large block is W_hh (dh x dh at
+    ``density``, on the given kernel); the other blocks are 1-wide, so the time is the recurrent block's."""
+    spec = BlockSpec(1, dh, 1, {"hx": 1.0, "hh": density, "hy": 0.0, "yx": 0.0, "yh": 1.0, "yy": 0.0})
+    model = BlockRNN(spec, seed=0, kernel={"hh": kernel})  # type: ignore[dict-item]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x = torch.randn(batch, steps, 1, generator=torch.Generator().manual_seed(0))
     times = []
     for i in range(repeats + 1):
         t0 = time.perf_counter()
-        h = torch.zeros(batch, block.rows)
-        for t in range(steps):
-            h = torch.relu(block.matmul(h) + u[t])
-        loss = h.square().mean()
+        loss = model(x).square().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -107,15 +106,12 @@ def crossover(args: argparse.Namespace) -> list[dict[str, object]]:
     rows = []
     grid = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7]
     for dh in args.cross_dh:
-        gen = torch.Generator().manual_seed(0)
-        dense_block = MaskedBlock.random(dh, dh, 0.5, gen).set_kernel("dense")
-        t_dense = block_step_time(dense_block, args.batch, args.cross_steps, args.cross_repeats)
+        t_dense = block_step_time(dh, 0.5, "dense", args.batch, args.cross_steps, args.cross_repeats)
         found = None
         prev = None
         for p in grid:
-            block = MaskedBlock.random(dh, dh, p, gen).set_kernel("sparse")
-            t_sparse = block_step_time(block, args.batch, args.cross_steps, args.cross_repeats)
-            auto = choose_kernel(dh, dh, block.nnz)
+            t_sparse = block_step_time(dh, p, "sparse", args.batch, args.cross_steps, args.cross_repeats)
+            auto = choose_kernel(dh, dh, exact_count(p, dh, dh))
             t_auto = t_sparse if auto == "sparse" else t_dense
             rows.append({"dh": dh, "density": p, "dense_ms": t_dense * 1e3, "sparse_ms": t_sparse * 1e3,
                          "auto": auto, "auto_vs_dense": t_auto / t_dense})
@@ -145,12 +141,21 @@ def main() -> None:
     parser.add_argument("--cross-steps", type=int, default=10)
     parser.add_argument("--cross-repeats", type=int, default=3)
     parser.add_argument("--skip-crossover", action="store_true")
+    parser.add_argument("--skip-step", action="store_true", help="run part 2 only")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one_variant(args.one, args)))
         return
 
+    if not args.skip_step:
+        part1(args)
+    if args.skip_crossover:
+        return
+    part2(args)
+
+
+def part1(args: argparse.Namespace) -> None:
     print(f"# Part 1: training step, dx 46, dy 26, dh {args.dh}, W_hh density {args.density}, batch {args.batch}, "
           f"T {args.steps}, threads {args.threads}")
     results = {}
@@ -166,9 +171,10 @@ def main() -> None:
     print("(peak RSS: the process's peak during the timed steps; step peak: that peak above the memory held "
           "before the step, i.e. what the forward/backward/Adam step itself allocates)")
     print(f"speed-up: {d['seconds'] / a['seconds']:.1f}x (target >= 20x); losses {d['loss']:.6f} vs {a['loss']:.6f}")
-    if args.skip_crossover:
-        return
-    print(f"\n# Part 2: one recurrent block, {args.cross_steps} steps, batch {args.batch}, threads {args.threads}")
+
+
+def part2(args: argparse.Namespace) -> None:
+    print(f"\n# Part 2: the recurrent block W_hh alone, {args.cross_steps} steps, batch {args.batch}, threads {args.threads}")
     print(f"{'dh':>6}{'density':>9}{'dense ms':>10}{'sparse ms':>11}{'auto':>8}{'auto/dense':>12}")
     for row in crossover(args):
         if "crossover" in row:

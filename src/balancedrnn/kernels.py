@@ -142,16 +142,17 @@ def _sampled_ok(device: torch.device) -> bool:
     return _SAMPLED_OK[key]
 
 
-# Crossover densities measured by benchmarks/sparse.py (a square recurrent block, 10 steps, batch 64, forward +
-# backward + Adam, 2 threads): below the density the sparse kernel is faster. Keyed by the number of entries of
-# the block; interpolated in log-size. See docs/benchmarks.md.
+# Crossover densities measured by benchmarks/sparse.py, part 2 (the recurrent block W_hh of a model whose other
+# blocks are 1 wide, 10 steps, batch 64, forward + backward + Adam, 2 threads): below the density the sparse
+# kernel is faster. Keyed by the number of entries of the block; interpolated in log-size. See docs/benchmarks.md.
 CROSSOVER: tuple[tuple[int, float], ...] = (
     (64 * 64, 0.0),
-    (128 * 128, 0.21),
-    (256 * 256, 0.38),
-    (512 * 512, 0.51),
-    (2048 * 2048, 0.45),
-    (4096 * 4096, 0.59),
+    (128 * 128, 0.15),
+    (256 * 256, 0.26),
+    (512 * 512, 0.34),
+    (1024 * 1024, 0.33),
+    (2048 * 2048, 0.36),
+    (4096 * 4096, 0.41),
 )
 """(block entries, crossover density) pairs, measured; see docs/benchmarks.md."""
 MIN_SPARSE_ENTRIES = 64 * 64

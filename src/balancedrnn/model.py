@@ -176,8 +176,7 @@ class BlockRNN(nn.Module):
         """y-slot at every step for input ``(batch, T, dx)``."""
         self._check_input(x, 3)
         batch, steps, _ = x.shape
-        x_t = x.permute(2, 1, 0).reshape(self.dx, steps * batch)  # columns ordered (step, sample)
-        ys, _ = run_recurrence(x_t, self.initial_state(batch), self.bias, self.blocks, self.activation,
+        ys, _ = run_recurrence(x.permute(1, 2, 0), self.initial_state(batch), self.bias, self.blocks, self.activation,
                                self.readout, self._workspace)
         return ys.permute(2, 0, 1)
 
@@ -191,7 +190,7 @@ class BlockRNN(nn.Module):
         self._check_input(x_t, 2)
         if state is None:
             state = self.initial_state(x_t.shape[0])
-        ys, h = run_recurrence(x_t.t(), state, self.bias, self.blocks, self.activation, self.readout,
+        ys, h = run_recurrence(x_t.t()[None], state, self.bias, self.blocks, self.activation, self.readout,
                                self._workspace)
         return ys[0].t(), (h, ys[0])
 

@@ -58,11 +58,17 @@ class _BlockOps:
         if self.sparse:
             self.pattern = block.pattern()
             self.m = self.pattern.matrix(values)
-            self.mt = self.pattern.matrix_t(values)
         elif not self.empty:
             self.m = block.dense().detach()
-            self.mt = self.m.t()
+        self._mt: torch.Tensor | None = None
         self.grad: torch.Tensor | None = None
+
+    @property
+    def mt(self) -> torch.Tensor:
+        """``W.T`` (built on first use: only the backward pass needs it)."""
+        if self._mt is None:
+            self._mt = self.pattern.matrix_t(self.m.values()) if self.sparse else self.m.t()
+        return self._mt
 
     def write(self, out: torch.Tensor, acc: torch.Tensor | None, x: torch.Tensor, transpose: bool) -> None:
         """``out = acc + W @ x`` (``W.T`` if ``transpose``; ``acc`` None means zero)."""
@@ -145,41 +151,34 @@ class Workspace:
 
 class _Recurrence(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x_t: torch.Tensor, h0: torch.Tensor, y0: torch.Tensor, bias: torch.Tensor,
+    def forward(ctx: Any, xs: torch.Tensor, h0: torch.Tensor, y0: torch.Tensor, bias: torch.Tensor,
                 blocks: dict[str, MaskedBlock], activation: str, readout: str, workspace: Workspace, saves: bool,
                 *values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
         dh, batch, dy = h0.shape[0], h0.shape[1], y0.shape[0]
-        steps = x_t.shape[1] // batch
+        steps = xs.shape[0]
         ops = {name: _BlockOps(blocks[name]) for name in BLOCKS}
-        # input parts of every step in one product per row (SPEC §2), columns ordered (step, sample)
-        u = workspace.take((dh + dy, steps, batch), x_t)
-        u2 = u.view(dh + dy, steps * batch)
-        _row_into(u2[:dh], bias[:dh, None], ((ops["hx"], x_t),))
-        _row_into(u2[dh:], bias[dh:, None], ((ops["yx"], x_t),))
-        u_h, u_y = u[:dh], u[dh:]
+        b_h, b_y = bias[:dh, None], bias[dh:, None]
         keep_pre = activation in NEEDS_PRE_ACTIVATION
         act = _ACT_FORWARD.get(activation)
-        h_all = workspace.take((steps + 1, dh, batch), x_t)  # h_0 .. h_T, written in place
-        y_all = x_t.new_empty(steps + 1, dy, batch)  # y_0 .. y_T (returned: not a workspace buffer)
+        h_all = workspace.take((steps + 1, dh, batch), xs)  # h_0 .. h_T, written in place
+        y_all = xs.new_empty(steps + 1, dy, batch)  # y_0 .. y_T (returned: not a workspace buffer)
         h_all[0] = h0
         y_all[0] = y0
-        pre_all = workspace.take((steps, dh, batch), x_t) if keep_pre else None
+        pre_all = workspace.take((steps, dh, batch), xs) if keep_pre else None
         for t in range(steps):
-            h, y = h_all[t], y_all[t]
-            pre = _row_into(pre_all[t] if keep_pre else h_all[t + 1], u_h[:, t],  # type: ignore[index]
-                            ((ops["hh"], h), (ops["hy"], y)))
+            x, h, y = xs[t], h_all[t], y_all[t]
+            pre = _row_into(pre_all[t] if keep_pre else h_all[t + 1], b_h,  # type: ignore[index]
+                            ((ops["hx"], x), (ops["hh"], h), (ops["hy"], y)))
             if keep_pre:
                 h_all[t + 1] = torch.nn.functional.gelu(pre)
             else:
                 act(pre)
             h_read = h if readout == "lagged" else h_all[t + 1]
-            _row_into(y_all[t + 1], u_y[:, t], ((ops["yh"], h_read), (ops["yy"], y)))
-        workspace.give(u)
+            _row_into(y_all[t + 1], b_y, ((ops["yx"], x), (ops["yh"], h_read), (ops["yy"], y)))
         h_last = h_all[steps].clone()
         if saves:
-            ctx.ops, ctx.activation, ctx.readout = ops, activation, readout
-            ctx.workspace = workspace
-            ctx.save_for_backward(x_t, h_all, y_all, pre_all)
+            ctx.ops, ctx.activation, ctx.readout, ctx.workspace = ops, activation, readout, workspace
+            ctx.save_for_backward(xs, h_all, y_all, pre_all)
         else:
             workspace.give(h_all)
             if pre_all is not None:
@@ -188,15 +187,16 @@ class _Recurrence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_y: torch.Tensor | None, grad_h_last: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
-        x_t, h_all, y_all, pre_all = ctx.saved_tensors
-        workspace: Workspace = ctx.workspace
+        xs, h_all, y_all, pre_all = ctx.saved_tensors
         ops: dict[str, _BlockOps] = ctx.ops
         act_backward = _ACT_BACKWARD[ctx.activation]
         lagged = ctx.readout == "lagged"
+        needs = ctx.needs_input_grad
         steps, dh, batch = h_all.shape[0] - 1, h_all.shape[1], h_all.shape[2]
         dy = y_all.shape[1]
         grad_y = grad_y.contiguous() if grad_y is not None else y_all.new_zeros(steps, dy, batch)
-        grad_u = workspace.take((dh + dy, steps, batch), x_t)
+        grad_x = xs.new_empty(xs.shape) if needs[0] else None
+        grad_bias = h_all.new_zeros(dh + dy) if needs[3] else None
         # work buffers, reused every step: gradients w.r.t. h and y (two of each, this step's and the next's)
         g_hs = [h_all.new_empty(dh, batch), h_all.new_empty(dh, batch)]
         g_ys = [y_all.new_empty(dy, batch), y_all.new_empty(dy, batch)]
@@ -204,53 +204,44 @@ class _Recurrence(torch.autograd.Function):
         g_h = g_hs[0].copy_(grad_h_last) if grad_h_last is not None else g_hs[0].zero_()  # dL/dh_{t+1}
         g_y = g_ys[0].copy_(grad_y[steps - 1])  # dL/dy_{t+1}
         for t in range(steps - 1, -1, -1):
-            h_prev, y_prev, h_new = h_all[t], y_all[t], h_all[t + 1]
+            x, h_prev, y_prev, h_new = xs[t], h_all[t], y_all[t], h_all[t + 1]
             b = g_y  # gradient of the y-row's pre-activation at step t
             if not lagged and not ops["yh"].empty:  # y_{t+1} also read h_{t+1}
                 ops["yh"].add_to(g_h, b, transpose=True)
             a = act_backward(g_h, None if pre_all is None else pre_all[t], h_new, a_buf)
-            grad_u[:dh, t] = a
-            grad_u[dh:, t] = b
-            for name, g, x in (("hh", a, h_prev), ("hy", a, y_prev), ("yh", b, h_prev if lagged else h_new),
-                               ("yy", b, y_prev)):
-                ops[name].accumulate(g, x)
+            for name, g, inp in (("hx", a, x), ("hh", a, h_prev), ("hy", a, y_prev), ("yx", b, x),
+                                 ("yh", b, h_prev if lagged else h_new), ("yy", b, y_prev)):
+                if needs[9 + BLOCKS.index(name)]:
+                    ops[name].accumulate(g, inp)
+            if grad_bias is not None:
+                grad_bias[:dh] += a.sum(1)
+                grad_bias[dh:] += b.sum(1)
+            if grad_x is not None:
+                _row_into(grad_x[t], None, ((ops["hx"], a), (ops["yx"], b)), transpose=True)
             # dL/dh_t and dL/dy_t, into the other buffers
             nxt = (steps - t) % 2
             g_h = _row_into(g_hs[nxt], None, ((ops["hh"], a), (ops["yh"], b)) if lagged else ((ops["hh"], a),),
                             transpose=True)
             g_y = _row_into(g_ys[nxt], grad_y[t - 1] if t else None, ((ops["hy"], a), (ops["yy"], b)),
                             transpose=True)
-        workspace.give(h_all)
+        ctx.workspace.give(h_all)
         if pre_all is not None:
-            workspace.give(pre_all)
-        # the input product, over all steps at once
-        gu2 = grad_u.view(dh + dy, steps * batch)
-        needs = ctx.needs_input_grad
-        for name, rows in (("hx", gu2[:dh]), ("yx", gu2[dh:])):
-            if needs[9 + BLOCKS.index(name)]:
-                ops[name].accumulate(rows, x_t)
-        grad_x = None
-        if needs[0]:
-            grad_x = _row_into(x_t.new_empty(x_t.shape), None, ((ops["hx"], gu2[:dh]), (ops["yx"], gu2[dh:])),
-                               transpose=True)
-        grad_bias = gu2.sum(1) if needs[3] else None
-        workspace.give(grad_u)
+            ctx.workspace.give(pre_all)
         grads = tuple(ops[name].values_grad() if needs[9 + i] else None for i, name in enumerate(BLOCKS))
         return (grad_x, g_h if needs[1] else None, g_y if needs[2] else None, grad_bias,
                 None, None, None, None, None, *grads)
 
 
-def run_recurrence(x_t: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor], bias: torch.Tensor,
+def run_recurrence(xs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor], bias: torch.Tensor,
                    blocks: dict[str, MaskedBlock] | Any, activation: str, readout: str,
                    workspace: Workspace | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the block RNN over column-layout inputs ``x_t`` ``(dx, T * batch)`` (columns ordered by step, then
-    sample) from ``state = (h_0, y_0)`` (``(dh, batch)``, ``(dy, batch)``) with biases ``bias`` (h rows
+    """Run the block RNN over inputs ``xs`` ``(T, dx, batch)`` (each step's inputs in column layout) from ``state = (h_0, y_0)`` (``(dh, batch)``, ``(dy, batch)``) with biases ``bias`` (h rows
     first). Returns every y, ``(T, dy, batch)``, and the last h; differentiable in the inputs, the state, the
     biases and every block's values."""
     if activation not in _ACT_BACKWARD:
         raise ValueError(f"unknown activation {activation!r}; known: {', '.join(_ACT_BACKWARD)}")
     values = [blocks[name].values for name in BLOCKS]
     h0, y0 = state
-    saves = torch.is_grad_enabled() and any(t.requires_grad for t in (x_t, h0, y0, bias, *values))
-    return _Recurrence.apply(x_t, h0, y0, bias, {n: blocks[n] for n in BLOCKS}, activation, readout,
+    saves = torch.is_grad_enabled() and any(t.requires_grad for t in (xs, h0, y0, bias, *values))
+    return _Recurrence.apply(xs.contiguous(), h0, y0, bias, {n: blocks[n] for n in BLOCKS}, activation, readout,
                              workspace if workspace is not None else Workspace(), saves, *values)
