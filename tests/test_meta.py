@@ -182,6 +182,27 @@ def test_forest_finds_the_hidden_proportion(evaluation):
     assert "| forest |" in md and "Leave-one-data-set-out" in md and "| hidden_proportion |" in md
 
 
+def test_leave_one_budget_out_and_the_hidden_proportion_gain():
+    records = (synthetic_records(n_configs=25, seeds=2, tasks=("rad",), budget=20_000, seed=1)
+               + synthetic_records(n_configs=25, seeds=2, tasks=("rad",), budget=40_000, seed=2)
+               + synthetic_records(n_configs=25, seeds=2, tasks=("ts:BasicMotions",), budget=20_000, seed=3))
+    data = prepare_records(records)
+    splits = held_out_splits(data, n_splits=5)
+    assert len(splits["lobo"]) == 2  # only rad has two budgets
+    budget = data.X["budget"].to_numpy()
+    for tr, te in splits["lobo"]:
+        held = set(zip(data.task[te], budget[te]))
+        assert len(held) == 1 and not held & set(zip(data.task[tr], budget[tr]))
+    ev = evaluate(data, n_splits=5, n_estimators=30, n_repeats=2, parent=False, random_state=0)
+    gain = ev.hp_gain.set_index(["split", "metric"])
+    for split in ("grouped", "lodo", "lobo"):  # the metric depends only on the hidden proportion
+        assert gain.loc[(split, "spearman"), "mean"] > 0.05, split
+        assert gain.loc[(split, "mae"), "mean"] < 0, split
+    assert gain.loc[("lobo", "r2"), "folds"] == 2
+    md = ev.to_markdown()
+    assert "Leave-one-budget-out" in md and "What the hidden proportion adds" in md
+
+
 def test_evaluation_is_seeded(data, evaluation):
     again = evaluate(data, n_splits=5, n_estimators=50, n_repeats=3, parent=True, random_state=0)
     assert evaluation.scores.equals(again.scores)
@@ -275,7 +296,7 @@ def test_cli_end_to_end(tmp_path):
     res = run(["predictor", "evaluate", "--records", "recs", "--out-dir", "rep", "--n-estimators", "30", "--repeats", "2",
                "--n-splits", "3", "--quiet"], tmp_path)
     assert res.returncode == 0, res.stderr
-    assert "leave-one-data-set-out" in res.stdout and "parent network" in res.stdout
+    assert "Leave-one-data-set-out" in res.stdout and "parent network" in res.stdout
     assert "Warning" not in res.stderr and "Traceback" not in res.stderr
     report = (tmp_path / "rep" / "report.md").read_text()
     assert "| parameters only |" in report and "| no hidden proportion |" in report

@@ -116,18 +116,19 @@ def evaluate(
     if n_splits < 2 or repeats < 1:
         raise UserError("--n-splits must be at least 2 and --repeats at least 1")
     meta = _meta()
+    from .metareport import SPLITS, write_report
     from .metareport import evaluate as run_evaluation
-    from .metareport import write_report
 
     data = meta.prepare_records(_records(records, storage, name, run_dir))
     ev = run_evaluation(data, n_splits=n_splits, n_classes=n_classes, n_estimators=n_estimators, n_repeats=repeats,
                         parent=parent, random_state=seed, progress=None if quiet else lambda m: err.print(m, markup=False))
     i = ev.info
     out.print(f"{i['n_records']} runs of {i['n_groups']} configs on {i['n_tasks']} task(s) ({i['skipped']})")
-    for split, title in (("grouped", f"grouped {i['n_splits']}-fold CV"), ("lodo", "leave-one-data-set-out")):
+    for split, title in SPLITS.items():
+        title = title.format(k=i["n_splits"])
         t = ev.table(split)
         if not len(t):
-            out.print(f"{title}: not run ({i.get('lodo_note', '')})")
+            out.print(f"{title}: not run ({i.get(split + '_note', '')})")
             continue
         table = Table(title=title)
         table.add_column("model")
@@ -135,6 +136,13 @@ def evaluate(
             table.add_column(c, justify="right")
         for m, r in t.iterrows():
             table.add_row(str(m), *(str(v) for v in r))
+        out.print(table)
+    if len(ev.hp_gain):
+        table = Table(title="what the hidden proportion adds: forest minus forest without it, same folds")
+        for c in ("split", "metric", "gain (mean ± std)", "folds where it helped"):
+            table.add_column(c, justify="left" if c in ("split", "metric") else "right")
+        for r in ev.hp_gain.itertuples():
+            table.add_row(r.split, r.metric, f"{r.mean:+.3f} ± {r.std:.3f}", f"{r.helped}/{r.folds}")
         out.print(table)
     imp = ev.importances.sort_values("regressor_mean", ascending=False).head(8)
     out.print("permutation importances (R² drop, mean ± std): " +

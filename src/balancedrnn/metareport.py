@@ -4,14 +4,18 @@ Two kinds of held-out splits, the same for every model:
 
 * **grouped CV** (``GroupKFold``): the groups are configs without their seeds, so repeats of one config never
   sit on both sides;
-* **leave-one-data-set-out** (``LeaveOneGroupOut`` over tasks), when the records cover at least two tasks.
+* **leave-one-data-set-out** (``LeaveOneGroupOut`` over tasks), when the records cover at least two tasks;
+* **leave-one-budget-out**: for every task run at two or more budgets, each of its budgets in turn is held out
+  (the model trains on everything else, other tasks included): transfer to a budget it has not seen.
 
 Every model is scored beside the baselines: majority class / mean (``dummy``), the parameter count alone,
 every feature but the hidden proportion (the ablation testing the paper's claim), the full forest, and the
 parent network (regression only). Metrics: accuracy and balanced accuracy of the per-task quantile class,
-R², MAE and Spearman of the metric; leave-one-data-set-out also reports ``top_pick``, the percentile (0..1)
-within the held-out task of the actual metric of the run the model ranks first. Permutation importances are
-computed on the held-out folds of grouped CV; their spread is over folds x repeats.
+R², MAE and Spearman of the metric; the transfer splits also report ``top_pick``, the percentile (0..1)
+within the held-out part of the actual metric of the run the model ranks first. The hidden-proportion ablation
+is also reported fold by fold: the forest's score minus the same forest's without the hidden proportion, on the
+same folds. Permutation importances are computed on the held-out folds of grouped CV; their spread is over
+folds x repeats.
 """
 
 from __future__ import annotations
@@ -54,6 +58,12 @@ MODELS: tuple[str, ...] = ("dummy", "parameters only", "no hidden proportion", "
 """Rows of the score tables, baselines first."""
 CLASS_METRICS = ("accuracy", "balanced_accuracy")
 REG_METRICS = ("r2", "mae", "spearman")
+SPLITS: dict[str, str] = {
+    "grouped": "Grouped {k}-fold CV (repeats of a config never on both sides)",
+    "lodo": "Leave-one-data-set-out",
+    "lobo": "Leave-one-budget-out (a task's runs at one budget held out)",
+}
+"""Split kinds and their titles, in report order."""
 
 
 @dataclass
@@ -66,6 +76,9 @@ class Evaluation:
     """Index feature; columns regressor_mean/std (R² drop) and classifier_mean/std (balanced-accuracy drop)."""
     oof: pd.DataFrame
     """Grouped-CV out-of-fold predictions: task, actual, forest, parent network, hidden proportion, classes."""
+    hp_gain: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per split and metric: forest minus no-hidden-proportion forest on the same folds (mean, std, folds where
+    it helped, folds)."""
     info: dict[str, Any] = field(default_factory=dict)
 
     def table(self, split: str) -> pd.DataFrame:
@@ -83,11 +96,16 @@ class Evaluation:
         i = self.info
         lines = [f"Records: {i['n_records']} runs of {i['n_groups']} configs on {i['n_tasks']} task(s) "
                  f"({i['skipped']}); classes: {i['n_classes']} per-task quantiles; seed {i['random_state']}.", ""]
-        for split, title in (("grouped", f"Grouped {i['n_splits']}-fold CV (repeats of a config never on both sides)"),
-                             ("lodo", "Leave-one-data-set-out")):
+        for split, title in SPLITS.items():
             t = self.table(split)
-            lines += [f"### {title}", ""]
-            lines += [_markdown(t), ""] if len(t) else [f"not run: {i.get('lodo_note', 'needs at least two tasks')}", ""]
+            lines += [f"### {title.format(k=i['n_splits'])}", ""]
+            lines += [_markdown(t), ""] if len(t) else [f"not run: {i.get(split + '_note', 'not applicable')}", ""]
+        if len(self.hp_gain):
+            lines += ["### What the hidden proportion adds (forest minus forest without it, same folds)", "",
+                      "| split | metric | gain (mean ± std over folds) | folds where it helped |", "|---|---|---|---|"]
+            for r in self.hp_gain.itertuples():
+                lines.append(f"| {r.split} | {r.metric} | {r.mean:+.3f} ± {r.std:.3f} | {r.helped}/{r.folds} |")
+            lines += ["", "(for mae a negative gain is an improvement)", ""]
         imp = self.importances.sort_values("regressor_mean", ascending=False)
         lines += ["### Permutation importances (held-out folds of grouped CV; mean ± std over folds x repeats)", "",
                   "| feature | regressor (R² drop) | classifier (balanced-accuracy drop) |", "|---|---|---|"]
@@ -147,6 +165,17 @@ def held_out_splits(data: MetaData, n_splits: int = 5) -> dict[str, list[tuple[n
     splits = {"grouped": list(GroupKFold(n_splits=k).split(data.X, data.y, data.group))}
     if len(pd.unique(data.task)) >= 2:
         splits["lodo"] = list(LeaveOneGroupOut().split(data.X, data.y, data.task))
+    budget = data.X["budget"].to_numpy()
+    lobo = []
+    for task in pd.unique(data.task):
+        in_task = np.asarray(data.task == task)
+        budgets = np.unique(budget[in_task])
+        if len(budgets) >= 2:
+            for b in budgets:
+                held = in_task & (budget == b)
+                lobo.append((np.flatnonzero(~held), np.flatnonzero(held)))
+    if lobo:
+        splits["lobo"] = lobo
     return splits
 
 
@@ -196,7 +225,7 @@ def evaluate(
                     scores["r2"] = r2_score(y[te], pr) if len(te) > 1 else math.nan
                     scores["mae"] = mean_absolute_error(y[te], pr)
                     scores["spearman"] = _spearman(y[te], pr)
-                    if split == "lodo":
+                    if split != "grouped":
                         scores["top_pick"] = _top_pick(y[te], pr)
                 for metric, value in scores.items():
                     rows.append({"split": split, "model": name, "fold": fold, "metric": metric, "value": float(value)})
@@ -224,7 +253,25 @@ def evaluate(
             "skipped": data.describe_skipped(), "random_state": random_state, "tasks": [str(t) for t in tasks]}
     if len(tasks) < 2:
         info["lodo_note"] = f"needs runs of at least two tasks, got only {tasks[0]}"
-    return Evaluation(scores_frame, importances, oof, info)
+    if "lobo" not in splits:
+        info["lobo_note"] = "needs a task run at two or more budgets"
+    return Evaluation(scores_frame, importances, oof, hp_gain(long), info)
+
+
+def hp_gain(long: pd.DataFrame) -> pd.DataFrame:
+    """Fold-by-fold gain of the full forest over the forest without the hidden proportion, per split and metric."""
+    both = long[long["model"].isin(["forest", "no hidden proportion"])]
+    wide = both.pivot_table(index=["split", "metric", "fold"], columns="model", values="value", aggfunc="first")
+    if wide.empty or "forest" not in wide or "no hidden proportion" not in wide:
+        return pd.DataFrame(columns=["split", "metric", "mean", "std", "helped", "folds"])
+    diff = (wide["forest"] - wide["no hidden proportion"]).dropna()
+    better = np.where(diff.index.get_level_values("metric") == "mae", diff < 0, diff > 0)
+    frame = pd.DataFrame({"diff": diff.to_numpy(), "better": better}, index=diff.index).reset_index()
+    out = frame.groupby(["split", "metric"], sort=False).agg(
+        mean=("diff", "mean"), std=("diff", "std"), helped=("better", "sum"), folds=("diff", "count")).reset_index()
+    order = {s: i for i, s in enumerate(SPLITS)}
+    metrics = {m: i for i, m in enumerate((*CLASS_METRICS, *REG_METRICS, "top_pick"))}
+    return out.sort_values(["split", "metric"], key=lambda c: c.map(order if c.name == "split" else metrics)).reset_index(drop=True)
 
 
 def score(evaluation: Evaluation, split: str, model: str, metric: str) -> float:
