@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .configs import CONFIG_HELP
+from .io import ensure_writable_dir
 
 app = typer.Typer(
     add_completion=False,
@@ -72,15 +73,6 @@ def _config(**kwargs: Any) -> Any:
     return TrainConfig(**kwargs)
 
 
-def _check_writable(directory: Path) -> None:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create output directory {directory}: {e.strerror}") from None
-    if not os.access(directory, os.W_OK):
-        raise UserError(f"output directory {directory} is not writable")
-
-
 # ------------------------------------------------------------------------------------------- train
 @app.command()
 def train(
@@ -117,7 +109,7 @@ def train(
         **_resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test),
     )
     check_config(cfg)
-    _check_writable(out_dir)
+    ensure_writable_dir(out_dir)
     data = get_task(task).load(cfg, not quiet)
     err.print(f"data: {data.source}")
     record = run_trial(cfg, data=data, progress=not quiet)
@@ -206,7 +198,7 @@ def compare(
     ]
     for cfg in configs[::seeds]:
         check_config(cfg)
-    _check_writable(out_dir)
+    ensure_writable_dir(out_dir)
     the_task = get_task(task)
     data = the_task.load(configs[0], not quiet)  # builds the cache once, before any worker starts
     err.print(f"data: {data.source}; {len(configs)} trials, {workers} worker(s) x {per_worker} thread(s)")
@@ -429,6 +421,57 @@ def sweep(
     if result.interrupted:
         err.print("interrupted: finished trials are kept; run the same command to resume")
         raise typer.Exit(130)
+
+
+@app.command()
+def reproduce(
+    plan: Annotated[Optional[str], typer.Argument(help="A shipped plan (see --list) or the path of a plan file.")] = None,
+    scale: Annotated[str, typer.Option(help="smoke (seconds: a pipeline check), small (hours on 2 cores) or paper.")] = "small",
+    out_dir: Annotated[Optional[Path], typer.Option(help="Report and store directory [default runs/reproduce/<plan>-<scale>].")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Config field for every trial, key=value (repeatable), e.g. --set mnist_dir=...")] = None,
+    workers: Annotated[int, typer.Option(help="Local worker processes (one torch thread each).")] = 2,
+    storage: Storage = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the shipped plans and exit.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Reproduce the paper's claims: run a plan's sweeps (resumable, shareable across machines), then write
+    statistics, verdicts and an HTML report with plots."""
+    import yaml
+
+    from .reproduce import SCALES, load_plan, plan_names, run_plan
+
+    if list_:
+        for name in plan_names():
+            p = load_plan(name)
+            out.print(f"{name}: {p.description} Claims: {', '.join(p.claims) or 'none'}.")
+        return
+    if plan is None:
+        raise UserError(f"give a plan: one of {', '.join(plan_names())}, or the path of a plan file")
+    if scale not in SCALES:
+        raise UserError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
+    if workers < 1:
+        raise UserError("--workers must be at least 1")
+    overrides: dict[str, Any] = {}
+    for item in set_ or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set takes key=value, got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    p = load_plan(plan)
+    directory = out_dir or Path("runs") / "reproduce" / f"{p.name}-{scale}"
+    rep = run_plan(p, scale, directory, storage=storage, workers=workers, overrides=overrides, progress=not quiet,
+                   log=None if quiet else lambda m: err.print(m, markup=False))
+    table = Table(title=f"{p.name} at the {scale} scale: {len(rep.records)} of {rep.expected} runs")
+    for col in ("claim", "verdict", "test"):
+        table.add_column(col)
+    for v in rep.verdicts:
+        table.add_row(v.statement, v.verdict, v.test)
+    out.print(table)
+    out.print(f"report: {rep.paths[0]} (and {rep.paths[1].name})")
+    if not rep.complete:
+        err.print(f"incomplete: {rep.not_ok} of {rep.expected} trials have no ok record; the report says so. "
+                  "Run the same command to retry what was interrupted.")
+        raise typer.Exit(1)
 
 
 @app.command()

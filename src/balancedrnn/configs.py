@@ -62,6 +62,23 @@ def is_baseline(config: str) -> bool:
     return config.strip().lower() in BASELINES
 
 
+def config_family(config: str) -> str:
+    """The family a config string belongs to: dense, standard, uniform, structured, balanced, explicit (a
+    density per block, as random sweeps write them), or the baseline's name (lstm, gru, rnn)."""
+    text = config.strip().lower()
+    if is_baseline(text) or text in ("dense", "standard"):
+        return text
+    if text.startswith("uniform"):
+        return "uniform"
+    if text.startswith("balanced"):
+        return "balanced"
+    if re.fullmatch(r"[01]{6}(?::.+)?", text):
+        return "structured"
+    if "=" in text:
+        return "explicit"
+    raise SpecError(f"unknown model config {config!r}; expected {CONFIG_HELP}")
+
+
 def config_density(config: str, dx: int, dy: int, budget: float) -> dict[str, float]:
     """The six densities a named block config stands for at (dx, dy, budget)."""
     text = config.strip().lower()

@@ -14,6 +14,19 @@ class DataError(ValueError):
     """A data file or data set is missing, corrupt or does not fit. The message is one line."""
 
 
+def ensure_writable_dir(directory: str | Path) -> Path:
+    """Create ``directory`` and check a file can be written in it (before any long work): DataError otherwise."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=directory, prefix=".write-check-")
+        os.close(fd)
+        os.unlink(name)
+    except OSError as e:
+        raise DataError(f"output directory {directory} is not writable: {e.strerror or e}") from None
+    return directory
+
+
 def cache_dir() -> Path:
     """Where large generated data lives: ``$BALANCEDRNN_CACHE``, else ``$XDG_CACHE_HOME/balancedrnn``,
     else ``~/.cache/balancedrnn``."""
@@ -22,6 +35,15 @@ def cache_dir() -> Path:
         return Path(env).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "balancedrnn"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
@@ -34,6 +56,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # the permissions a plain open() would give (mkstemp makes 0600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

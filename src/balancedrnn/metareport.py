@@ -76,6 +76,8 @@ class Evaluation:
     """Index feature; columns regressor_mean/std (R² drop) and classifier_mean/std (balanced-accuracy drop)."""
     oof: pd.DataFrame
     """Grouped-CV out-of-fold predictions: task, actual, forest, parent network, hidden proportion, classes."""
+    folds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Long table of every score: split, model, fold, metric, value."""
     hp_gain: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Per split and metric: forest minus no-hidden-proportion forest on the same folds (mean, std, folds where
     it helped, folds)."""
@@ -203,7 +205,7 @@ def evaluate(
     tasks = pd.unique(data.task)
     rows: list[dict[str, Any]] = []
     imp_reg, imp_clf = [], []
-    oof = pd.DataFrame({"task": data.task, "actual": y, "hidden_proportion": X["hidden_proportion"].to_numpy(),
+    oof = pd.DataFrame({"task": data.task, "group": data.group, "actual": y, "hidden_proportion": X["hidden_proportion"].to_numpy(),
                         "actual_class": labels, "forest": np.nan, "parent network": np.nan, "forest_class": -1})
     for split, folds in splits.items():
         for fold, (tr, te) in enumerate(folds):
@@ -255,7 +257,7 @@ def evaluate(
         info["lodo_note"] = f"needs runs of at least two tasks, got only {tasks[0]}"
     if "lobo" not in splits:
         info["lobo_note"] = "needs a task run at two or more budgets"
-    return Evaluation(scores_frame, importances, oof, hp_gain(long), info)
+    return Evaluation(scores_frame, importances, oof, long, hp_gain(long), info)
 
 
 def hp_gain(long: pd.DataFrame) -> pd.DataFrame:

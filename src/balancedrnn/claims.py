@@ -1,0 +1,242 @@
+"""Statistics over seeds and verdicts on the paper's claims.
+
+Per configuration: mean, standard deviation and a 95 % confidence interval (Student's t) of the final metric
+over seeds. Each claim is a function of the run records with one shared signature, ``(frame, context) ->
+Verdict``, in the registry :data:`CLAIMS`; its verdict is ``supported``, ``contradicted`` or ``inconclusive``
+and names the test that decided it:
+
+* a comparison of two families (say balanced against dense) takes the best configuration of each family by
+  mean (the same selection on both sides) and runs Welch's t-test one-sided in each direction at α = 0.05;
+* "the hidden proportion explains performance" compares the random forest with and without the hidden
+  proportion on the same held-out folds (grouped CV: repeats of a config never on both sides), a one-sided
+  paired t-test on the per-fold mean absolute error (R² differences were measured far noisier across folds);
+* "the predictor works before training" asks that the forest's out-of-fold predictions rank the configs
+  (seeds averaged) like their actual metric (one-sided Spearman test) and that its held-out error be below the
+  parameter-count baseline's (one-sided paired t-test over folds).
+
+At the smoke scale the verdicts are computed the same way but say nothing about the paper: the report says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+ALPHA = 0.05
+"""Significance level of every test."""
+
+VerdictKind = Literal["supported", "contradicted", "inconclusive"]
+
+
+@dataclass
+class Verdict:
+    """The outcome of one claim."""
+
+    claim: str
+    """Registry name."""
+    statement: str
+    """The paper's claim, in words."""
+    verdict: VerdictKind
+    test: str
+    """The test that decided it, with its numbers."""
+    detail: str = ""
+    """What was compared."""
+
+
+@dataclass
+class Claim:
+    """A claim of the paper and how it is judged."""
+
+    statement: str
+    judge: Callable[[pd.DataFrame, dict[str, Any]], Verdict]
+
+
+# ------------------------------------------------------------------------------------------ statistics
+def ci95(values: np.ndarray) -> tuple[float, float]:
+    """95 % confidence interval of the mean (Student's t); (nan, nan) for fewer than two values."""
+    from scipy import stats
+
+    v = np.asarray(values, float)
+    if len(v) < 2:
+        return math.nan, math.nan
+    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return float(v.mean() - half), float(v.mean() + half)
+
+
+def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per ok run: task, model, family, seed, the final metric, hidden proportion, sizes."""
+    from .configs import config_family
+    from .report import records_frame
+
+    frame = records_frame(records)
+    frame = frame[frame["status"] == "ok"].copy()
+    frame["family"] = [config_family(m) for m in frame["model"]]
+    return frame
+
+
+def config_stats(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, model): family, runs, mean, std, 95 % CI, hidden proportion, dh, weights."""
+    rows = []
+    for (task, model), part in frame.groupby(["task", "model"], sort=False):
+        v = part["test"].to_numpy(float)
+        lo, hi = ci95(v)
+        rows.append({"task": task, "model": model, "family": part["family"].iloc[0], "runs": len(v),
+                     "mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else math.nan,
+                     "ci_low": lo, "ci_high": hi, "hidden_proportion": float(part["hidden_proportion"].mean()),
+                     "dh": part["dh"].iloc[0], "weights": part["weights"].iloc[0]})
+    return pd.DataFrame(rows)
+
+
+def welch(a: np.ndarray, b: np.ndarray) -> tuple[VerdictKind, str]:
+    """Is ``a`` better than ``b``? Welch's t-test one-sided each way at :data:`ALPHA`."""
+    from scipy import stats
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 2 or len(b) < 2:
+        return "inconclusive", f"too few seeds for a test ({len(a)} and {len(b)})"
+    if np.ptp(np.concatenate([a, b])) == 0:
+        return "inconclusive", "all runs scored the same"
+    greater = stats.ttest_ind(a, b, equal_var=False, alternative="greater")
+    less = stats.ttest_ind(a, b, equal_var=False, alternative="less")
+    text = (f"Welch t = {greater.statistic:.2f}, one-sided p = {min(greater.pvalue, less.pvalue):.3g} "
+            f"({a.mean():.4g} vs {b.mean():.4g}, n = {len(a)}, {len(b)})")
+    if greater.pvalue < ALPHA:
+        return "supported", text
+    if less.pvalue < ALPHA:
+        return "contradicted", text
+    return "inconclusive", text
+
+
+def one_sided_mean(diffs: np.ndarray) -> tuple[float, float]:
+    """(mean, one-sided p that the mean is > 0) of per-fold differences (one-sample t-test)."""
+    from scipy import stats
+
+    d = np.asarray(diffs, float)
+    d = d[np.isfinite(d)]
+    if len(d) < 2 or np.ptp(d) == 0:
+        return (float(d.mean()) if len(d) else math.nan), math.nan
+    return float(d.mean()), float(stats.ttest_1samp(d, 0.0, alternative="greater").pvalue)
+
+
+# ------------------------------------------------------------------------------------------ claims
+def _best(stats_: pd.DataFrame, task: str, family: str) -> pd.Series | None:
+    part = stats_[(stats_["task"] == task) & (stats_["family"] == family)]
+    return None if part.empty else part.sort_values("mean", ascending=False).iloc[0]
+
+
+def _values(frame: pd.DataFrame, task: str, model: str) -> np.ndarray:
+    return frame[(frame["task"] == task) & (frame["model"] == model)]["test"].to_numpy(float)
+
+
+def _family_vs(claim: str, statement: str, task: str, ours: str, theirs: list[str]) -> Claim:
+    """``ours`` family beats every family of ``theirs`` on ``task`` (best config of each by mean)."""
+
+    def judge(frame: pd.DataFrame, ctx: dict[str, Any]) -> Verdict:
+        stats_ = ctx["stats"]
+        mine = _best(stats_, task, ours)
+        others = [b for fam in theirs if (b := _best(stats_, task, fam)) is not None]
+        if mine is None or not others:
+            return Verdict(claim, statement, "inconclusive", f"no ok runs of {ours} and {'/'.join(theirs)} on {task}")
+        outcomes = []
+        for other in others:
+            v, text = welch(_values(frame, task, mine["model"]), _values(frame, task, other["model"]))
+            outcomes.append((v, f"{mine['model']} vs {other['model']}: {text}"))
+        kinds = [v for v, _ in outcomes]
+        verdict: VerdictKind = ("contradicted" if "contradicted" in kinds else
+                                "supported" if all(k == "supported" for k in kinds) else "inconclusive")
+        return Verdict(claim, statement, verdict, "; ".join(t for _, t in outcomes),
+                       f"best {ours} config by mean against the best of {', '.join(theirs)} on {task}")
+
+    return Claim(statement, judge)
+
+
+def _hp_explains(frame: pd.DataFrame, ctx: dict[str, Any]) -> Verdict:
+    statement = "the hidden proportion has explanatory power for performance beyond the other hyperparameters"
+    ev = ctx.get("evaluation")
+    if ev is None:
+        return Verdict("hp_explains", statement, "inconclusive", ctx.get("evaluation_note", "no evaluation"))
+    wide = _fold_scores(ev, "mae")
+    diffs = (wide["no hidden proportion"] - wide["forest"]).to_numpy()  # > 0: the hidden proportion helps
+    mean, p = one_sided_mean(diffs)
+    _, p_less = one_sided_mean(-diffs)
+    test = (f"paired t-test over {len(diffs)} grouped-CV folds: held-out MAE without − with the hidden proportion = "
+            f"{mean:+.4g}, one-sided p = {p:.3g}")
+    verdict: VerdictKind = ("supported" if p < ALPHA else "contradicted" if p_less < ALPHA else "inconclusive")
+    return Verdict("hp_explains", statement, verdict, test, f"random forests on {ev.info['n_records']} block-model runs")
+
+
+def _predictor_works(frame: pd.DataFrame, ctx: dict[str, Any]) -> Verdict:
+    statement = "a random forest predicts performance from hyperparameters and the hidden proportion before training"
+    ev = ctx.get("evaluation")
+    if ev is None:
+        return Verdict("predictor_works", statement, "inconclusive", ctx.get("evaluation_note", "no evaluation"))
+    from scipy import stats
+
+    per_config = ev.oof.groupby("group")[["actual", "forest"]].mean()
+    rho, p_pos = math.nan, math.nan
+    if len(per_config) >= 3 and np.ptp(per_config["forest"]) > 0 and np.ptp(per_config["actual"]) > 0:
+        res = stats.spearmanr(per_config["forest"], per_config["actual"], alternative="greater")
+        rho, p_pos = float(res.statistic), float(res.pvalue)
+    mae = _fold_scores(ev, "mae")
+    gain, p_gain = one_sided_mean((mae["parameters only"] - mae["forest"]).to_numpy())
+    test = (f"Spearman of out-of-fold predictions and actual metric over {len(per_config)} configs {rho:.3f} "
+            f"(one-sided p = {p_pos:.3g}); held-out MAE below the parameter-count baseline's by {gain:+.4g} "
+            f"(paired over {len(mae)} grouped-CV folds, one-sided p = {p_gain:.3g})")
+    verdict: VerdictKind = "supported" if (p_pos < ALPHA and p_gain < ALPHA) else (
+        "contradicted" if math.isfinite(rho) and rho <= 0 and gain <= 0 else "inconclusive")
+    return Verdict("predictor_works", statement, verdict, test, f"random forests on {ev.info['n_records']} block-model runs")
+
+
+def _fold_scores(ev: Any, metric: str) -> pd.DataFrame:
+    """Fold x model table of one metric on grouped CV."""
+    f = ev.folds
+    return f[(f["split"] == "grouped") & (f["metric"] == metric)].pivot_table(index="fold", columns="model", values="value")
+
+
+def _dense_best_on_hammer() -> Claim:
+    claim = _family_vs("dense_best_on_hammer", "dense block RNNs do best on Adroit Hammer", "hammer", "dense",
+                       ["uniform", "structured", "balanced", "lstm"])
+    return claim
+
+
+CLAIMS: dict[str, Claim] = {
+    "balanced_beats_dense": _family_vs("balanced_beats_dense", "balanced sparse RNNs beat dense RNNs on RAD", "rad",
+                                       "balanced", ["dense"]),
+    "balanced_beats_uniform": _family_vs("balanced_beats_uniform", "balanced sparse RNNs beat uniformly sparse RNNs on RAD",
+                                         "rad", "balanced", ["uniform"]),
+    "balanced_beats_lstm": _family_vs("balanced_beats_lstm", "balanced sparse RNNs beat LSTMs of the same size on RAD",
+                                      "rad", "balanced", ["lstm"]),
+    "dense_best_on_hammer": _dense_best_on_hammer(),
+    "hp_explains": Claim("the hidden proportion has explanatory power for performance", _hp_explains),
+    "predictor_works": Claim("a random forest predicts performance before training", _predictor_works),
+}
+"""The paper's claims by name; every judge has the signature ``(runs frame, context) -> Verdict``."""
+
+
+def evaluate_records(records: list[dict[str, Any]]) -> tuple[Any, str]:
+    """The meta-learning evaluation on the block-model runs (None and the reason when there are too few)."""
+    from .meta import MetaError, prepare_records
+    from .metareport import evaluate
+
+    try:
+        data = prepare_records(records)
+        return evaluate(data, n_splits=5, n_estimators=100, n_repeats=3, parent=False, random_state=0), ""
+    except MetaError as e:
+        return None, f"no predictor evaluation: {e}"
+
+
+def judge(claims: list[str], records: list[dict[str, Any]], scale: str = "") -> tuple[list[Verdict], Any]:
+    """Verdicts on ``claims`` from run records, and the meta-learning evaluation they used (or None)."""
+    frame = runs_table(records)
+    ctx: dict[str, Any] = {"stats": config_stats(frame) if len(frame) else pd.DataFrame(
+        columns=["task", "model", "family", "mean"]), "scale": scale}
+    evaluation = None
+    if any(c in ("hp_explains", "predictor_works") for c in claims):
+        evaluation, note = evaluate_records(records)
+        ctx["evaluation"], ctx["evaluation_note"] = evaluation, note
+    return [CLAIMS[c].judge(frame, ctx) for c in claims], evaluation

@@ -1,0 +1,295 @@
+"""The report of a reproduction: a self-contained HTML page (figures embedded) and a markdown summary.
+
+Figures: the metric against the hidden proportion per task with the configuration families marked, learning
+curves (validation metric per epoch, mean per family), a heat map of the per-block densities of the best
+configurations, and, when the plan's runs support a predictor evaluation, the predictor's predicted-vs-actual
+and permutation importances. The environment and library versions are in the footer.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import platform
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .io import atomic_write
+from .baselines import BASELINES
+from .spec import BLOCKS
+
+if TYPE_CHECKING:
+    from .reproduce import Reproduction
+
+FAMILY_STYLE: dict[str, tuple[str, str]] = {
+    "dense": ("tab:red", "s"), "standard": ("tab:brown", "P"), "uniform": ("tab:blue", "o"),
+    "structured": ("tab:purple", "D"), "balanced": ("tab:green", "^"), "explicit": ("tab:gray", "."),
+    "lstm": ("black", "*"), "gru": ("tab:olive", "*"), "rnn": ("tab:cyan", "*"),
+}
+"""Colour and marker of each configuration family in every figure."""
+VERDICT_COLOUR = {"supported": "#1a7f37", "contradicted": "#cf222e", "inconclusive": "#9a6700"}
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    plt = _plt()
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+    return path
+
+
+def plot_metric_vs_hp(frame: pd.DataFrame, stats: pd.DataFrame, path: Path) -> Path:
+    """Per task: each config's mean (95 % CI bars) against its hidden proportion, by family; runs of random
+    densities as points; baselines without a hidden proportion as horizontal bands."""
+    plt = _plt()
+    tasks = list(pd.unique(frame["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 4.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        st = stats[stats["task"] == task]
+        runs = frame[frame["task"] == task]
+        explicit = runs[runs["family"] == "explicit"]
+        if len(explicit):
+            c, m = FAMILY_STYLE["explicit"]
+            ax.scatter(explicit["hidden_proportion"], explicit["test"], s=12, alpha=0.6, color=c, label="random densities")
+        seen: set[str] = set()
+        for r in st[st["family"] != "explicit"].itertuples():
+            c, m = FAMILY_STYLE.get(r.family, ("tab:gray", "o"))
+            label = r.family if r.family not in seen else None
+            seen.add(r.family)
+            if not math.isfinite(r.hidden_proportion):
+                ax.axhline(r.mean, color=c, lw=1.5, ls="--", label=f"{r.model} (no hidden proportion)")
+                if math.isfinite(r.ci_low):
+                    ax.axhspan(r.ci_low, r.ci_high, color=c, alpha=0.08)
+                continue
+            err = None if not math.isfinite(r.ci_low) else [[r.mean - r.ci_low], [r.ci_high - r.mean]]
+            ax.errorbar(r.hidden_proportion, r.mean, yerr=err, fmt=m, color=c, capsize=3, ms=7, label=label)
+            if len(st) <= 20:
+                ax.annotate(str(r.model), (r.hidden_proportion, r.mean), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        metric = runs["metric"].iloc[0] if len(runs) else "metric"
+        ax.set_xlabel("hidden proportion")
+        ax.set_ylabel(f"test {metric} (mean, 95 % CI over seeds)")
+        ax.set_xlim(-0.02, 1.0)
+        ax.set_title(str(task), fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    return _save(fig, path)
+
+
+def learning_curves(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Long table: task, family, model, seed, epoch, validation metric (ok runs with a history)."""
+    from .configs import config_family
+
+    rows = []
+    for r in records:
+        if r.get("status") != "ok":
+            continue
+        cfg, metric = r.get("config") or {}, (r.get("final") or {}).get("metric")
+        for epoch, val in enumerate((r.get("history") or {}).get("val") or [], start=1):
+            value = val.get(metric, val.get("loss")) if isinstance(val, dict) else None
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                rows.append({"task": cfg.get("task"), "family": config_family(str(cfg.get("model"))),
+                             "model": cfg.get("model"), "seed": cfg.get("seed"), "epoch": epoch, "value": float(value),
+                             "metric": metric if metric in val else "loss"})
+    return pd.DataFrame(rows, columns=["task", "family", "model", "seed", "epoch", "value", "metric"])
+
+
+def plot_learning_curves(curves: pd.DataFrame, path: Path) -> Path:
+    """Per task: the validation metric per epoch, mean over the runs of each family (band: ± one std)."""
+    plt = _plt()
+    tasks = list(pd.unique(curves["task"])) or ["(none)"]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 4.2), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        part = curves[curves["task"] == task]
+        for family, fam in part.groupby("family", sort=False):
+            g = fam.groupby("epoch")["value"]
+            mean, std = g.mean(), g.std().fillna(0.0)
+            c, m = FAMILY_STYLE.get(str(family), ("tab:gray", "o"))
+            label = "random densities" if family == "explicit" else str(family)
+            ax.plot(mean.index, mean.to_numpy(), marker=m, color=c, ms=4, label=f"{label} ({fam['model'].nunique()} configs)")
+            ax.fill_between(mean.index, (mean - std).to_numpy(), (mean + std).to_numpy(), color=c, alpha=0.12)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(f"validation {part['metric'].iloc[0] if len(part) else 'metric'}")
+        ax.set_title(str(task), fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_density_heatmap(frame: pd.DataFrame, stats: pd.DataFrame, path: Path, top: int = 10) -> Path:
+    """Per task: the per-block densities of the ``top`` block-model configs by mean metric."""
+    plt = _plt()
+    tasks = list(pd.unique(stats["task"])) or ["(none)"]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 0.42 * top + 1.8), squeeze=False)
+    image = None
+    for ax, task in zip(axes[0], tasks):
+        blocks = (stats["task"] == task) & ~stats["family"].isin(BASELINES)
+        st = stats[blocks].sort_values("mean", ascending=False).head(top)
+        dens = [frame[(frame["task"] == task) & (frame["model"] == m)][[f"density_{b}" for b in BLOCKS]].iloc[0].to_numpy(float)
+                for m in st["model"]]
+        grid = np.array(dens) if dens else np.zeros((0, len(BLOCKS)))
+        image = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_xticks(range(len(BLOCKS)), BLOCKS)
+        labels = [f"{m if len(str(m)) <= 18 else str(m)[:16] + '…'}  {v:.3g}" for m, v in zip(st["model"], st["mean"])]
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        for i, row in enumerate(grid):
+            for j, v in enumerate(row):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="white" if v < 0.6 else "black")
+        ax.set_title(f"{task}: best configs (mean metric)", fontsize=10)
+    if image is not None:
+        fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="density")
+    plt_path = path
+    atomic_write(plt_path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+    return plt_path
+
+
+def _table_html(df: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _table_md(df: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        return "n/a" if not math.isfinite(v) else f"{v:.{digits}g}"
+    return str(v)
+
+
+def stats_table(stats: pd.DataFrame, per_task: int = 25) -> pd.DataFrame:
+    """Display table of the per-config statistics (the ``per_task`` best of each task)."""
+    rows = []
+    for _, part in stats.groupby("task", sort=False):
+        for r in part.sort_values("mean", ascending=False).head(per_task).itertuples():
+            rows.append({"task": r.task, "config": r.model, "family": r.family, "runs": r.runs, "mean": _fmt(r.mean),
+                         "std": _fmt(r.std), "95 % CI": f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]",
+                         "hidden proportion": _fmt(r.hidden_proportion, 3), "dh": _fmt(r.dh), "weights": _fmt(r.weights)})
+    return pd.DataFrame(rows)
+
+
+def environment() -> dict[str, str]:
+    """Footer facts: library versions, git revision, platform, threads, time."""
+    import torch
+
+    from .env import git_revision, versions
+
+    env = {k: str(v) for k, v in versions().items()}
+    env.update(git=str(git_revision() or "unknown"), platform=platform.platform(), torch_threads=str(torch.get_num_threads()),
+               written=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+    return env
+
+
+def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
+    """Write ``report.html`` (self-contained), ``report.md`` and ``figures/*.png``; returns the paths (the
+    HTML first). Both reports open with a banner when trials are missing or failed."""
+    from .claims import config_stats, runs_table
+
+    out = Path(out_dir)
+    figs = out / "figures"
+    figs.mkdir(parents=True, exist_ok=True)
+    frame = runs_table(rep.records)
+    stats = config_stats(frame) if len(frame) else pd.DataFrame(
+        columns=["task", "model", "family", "runs", "mean", "std", "ci_low", "ci_high", "hidden_proportion", "dh", "weights"])
+    figures: list[tuple[str, Path]] = []
+    if len(frame):
+        figures.append(("Test metric against the hidden proportion, by family", plot_metric_vs_hp(frame, stats, figs / "metric_vs_hidden_proportion.png")))
+        figures.append(("Learning curves (validation metric per epoch, mean ± std over a family's runs)",
+                        plot_learning_curves(learning_curves(rep.records), figs / "learning_curves.png")))
+        figures.append(("Per-block densities of the best configurations", plot_density_heatmap(frame, stats, figs / "density_heatmap.png")))
+    if rep.evaluation is not None:
+        from .meta import MetaPredictor, prepare_records
+        from .metareport import write_report as write_meta
+
+        data = prepare_records(rep.records)
+        predictor = MetaPredictor(n_estimators=100, random_state=0).fit(data)
+        meta_paths = write_meta(rep.evaluation, data, predictor, figs / "predictor")
+        names = {p.name: p for p in meta_paths}
+        figures.append(("Predictor: predicted against actual (grouped CV, out of fold)", names["predicted_vs_actual.png"]))
+        figures.append(("Predictor: permutation importances", names["importances.png"]))
+    statuses = pd.Series([r.get("status") for r in rep.records]).value_counts().to_dict() if rep.records else {}
+    status_text = ", ".join(f"{k} {v}" for k, v in statuses.items()) or "no runs"
+    banner = ""
+    if not rep.complete:
+        banner = (f"INCOMPLETE: {rep.not_ok} of {rep.expected} trials have no ok record ({status_text}); "
+                  "the statistics and verdicts use only the finished runs.")
+    smoke = ("Smoke scale: a check that the pipeline runs end to end on tiny data; its verdicts say nothing "
+             "about the paper." if rep.scale == "smoke" else "")
+    verdicts = pd.DataFrame([{"claim": v.statement, "verdict": v.verdict, "test": v.test, "compared": v.detail}
+                             for v in rep.verdicts], columns=["claim", "verdict", "test", "compared"])
+    table = stats_table(stats)
+    env = environment()
+    title = f"balancedrnn reproduction: {rep.plan.name} at the {rep.scale} scale"
+    command = f"balancedrnn reproduce {rep.plan.name} --scale {rep.scale}"
+
+    md = [f"# {title}", ""]
+    md += [f"**{banner}**", ""] if banner else []
+    md += [f"_{smoke}_", ""] if smoke else []
+    md += [rep.plan.description, "", f"Command: `{command}`. Runs: {len(rep.records)} of {rep.expected} ({status_text}).", "",
+           "## Verdicts", "", _table_md(verdicts) if len(verdicts) else "(the plan tests no claim)", "",
+           "## Configurations (mean, std and 95 % CI over seeds)", "", _table_md(table) if len(table) else "(no ok runs)", ""]
+    if rep.evaluation is not None:
+        md += ["## Predictor", "", rep.evaluation.to_markdown(), ""]
+    md += ["## Figures", ""] + [f"![{cap}]({p.relative_to(out).as_posix()})" for cap, p in figures]
+    md += ["", "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), ""]
+    md_path = atomic_write(out / "report.md", lambda f: f.write("\n".join(md).encode()))
+
+    def img(p: Path) -> str:
+        return "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode()
+
+    rows = "".join(
+        f"<tr><td>{html.escape(v.statement)}</td><td style='color:{VERDICT_COLOUR[v.verdict]};font-weight:bold'>{v.verdict}</td>"
+        f"<td>{html.escape(v.test)}</td><td>{html.escape(v.detail)}</td></tr>" for v in rep.verdicts)
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>", f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0;font-size:0.85em}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}"
+        "th{background:#f3f3f3}.banner{background:#ffebe9;border:1px solid #cf222e;padding:0.7em;font-weight:bold}"
+        ".smoke{background:#fff8c5;border:1px solid #9a6700;padding:0.7em}img{max-width:100%;border:1px solid #eee}"
+        "footer{margin-top:3em;font-size:0.8em;color:#666}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class='banner'>{html.escape(banner)}</p>" if banner else "",
+        f"<p class='smoke'>{html.escape(smoke)}</p>" if smoke else "",
+        f"<p>{html.escape(rep.plan.description)}</p>",
+        f"<p>Command: <code>{html.escape(command)}</code>. Runs: {len(rep.records)} of {rep.expected} ({html.escape(status_text)}).</p>",
+        "<h2>Verdicts</h2>",
+        f"<table><thead><tr><th>claim</th><th>verdict</th><th>test</th><th>compared</th></tr></thead><tbody>{rows}</tbody></table>"
+        if rep.verdicts else "<p>(the plan tests no claim)</p>",
+        "<h2>Configurations (mean, std and 95 % CI over seeds)</h2>", _table_html(table) if len(table) else "<p>(no ok runs)</p>",
+        "<h2>Figures</h2>",
+        *[f"<figure><img src='{img(p)}' alt='{html.escape(cap)}'><figcaption>{html.escape(cap)}</figcaption></figure>"
+          for cap, p in figures],
+    ]
+    if rep.evaluation is not None:
+        ev = rep.evaluation
+        parts.append("<h2>Predictor (held-out scores beside the baselines)</h2>")
+        from .metareport import SPLITS
+
+        for split, name in SPLITS.items():
+            t = ev.table(split)
+            if len(t):
+                parts += [f"<h3>{html.escape(name.format(k=ev.info['n_splits']))}</h3>", _table_html(t.reset_index())]
+    parts += ["<footer>" + " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in env.items()) + "</footer></body></html>"]
+    page = "\n".join(parts)
+    html_path = atomic_write(out / "report.html", lambda f: f.write(page.encode()))
+    return [html_path, md_path, *[p for _, p in figures]]

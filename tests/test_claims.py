@@ -1,0 +1,97 @@
+"""Statistics over seeds and the claim verdicts, against hand computations and planted effects."""
+
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("scipy")
+pytest.importorskip("sklearn")
+
+from balancedrnn.claims import CLAIMS, ci95, config_stats, judge, runs_table, welch  # noqa: E402
+from balancedrnn.configs import config_family  # noqa: E402
+from balancedrnn.train import RECORD_VERSION  # noqa: E402
+
+
+def test_ci95_matches_the_t_formula():
+    v = np.array([0.50, 0.55, 0.53, 0.58])
+    lo, hi = ci95(v)
+    half = 3.182446305284263 * v.std(ddof=1) / 2  # t_{0.975, 3} * s / sqrt(4)
+    assert lo == pytest.approx(v.mean() - half) and hi == pytest.approx(v.mean() + half)
+    assert all(math.isnan(x) for x in ci95(np.array([0.5])))
+
+
+def test_welch_verdicts():
+    rng = np.random.default_rng(0)
+    better, worse = 0.6 + 0.01 * rng.normal(size=5), 0.5 + 0.01 * rng.normal(size=5)
+    assert welch(better, worse)[0] == "supported"
+    assert welch(worse, better)[0] == "contradicted"
+    assert welch(better, better + 0.001 * rng.normal(size=5))[0] == "inconclusive"
+    assert welch(better[:1], worse)[0] == "inconclusive"
+
+
+@pytest.mark.parametrize("config,family", [("dense", "dense"), ("uniform:0.2", "uniform"), ("110100", "structured"),
+                                           ("balanced:0.3", "balanced"), ("hx=0.1,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1", "explicit"),
+                                           ("LSTM", "lstm"), ("standard", "standard")])
+def test_config_family(config, family):
+    assert config_family(config) == family
+
+
+def record(task, model, seed, value, hp=0.5):
+    return {"record_version": RECORD_VERSION, "status": "ok", "trial_key": f"{task}-{model}-{seed}",
+            "config": {"task": task, "model": model, "seed": seed, "budget": 100000.0},
+            "model": {"kind": "lstm" if model == "lstm" else "block", "hidden_proportion": hp, "dh": 10, "weights": 100},
+            "final": {"metric": "accuracy", "value": value, "test": {}}}
+
+
+def planted(effects):
+    rng = np.random.default_rng(1)
+    return [record("rad", m, s, mu + 0.005 * rng.normal()) for m, mu in effects.items() for s in range(4)]
+
+
+def test_family_claims_follow_planted_effects():
+    recs = planted({"dense": 0.50, "uniform:0.2": 0.55, "uniform:0.5": 0.52, "balanced:0.5": 0.60, "lstm": 0.62})
+    verdicts = {v.claim: v for v in judge(["balanced_beats_dense", "balanced_beats_uniform", "balanced_beats_lstm"], recs)[0]}
+    assert verdicts["balanced_beats_dense"].verdict == "supported"
+    assert verdicts["balanced_beats_uniform"].verdict == "supported"
+    assert "uniform:0.2" in verdicts["balanced_beats_uniform"].test  # the best of the family is compared
+    assert verdicts["balanced_beats_lstm"].verdict == "contradicted"
+
+
+def test_dense_best_needs_every_family_beaten():
+    recs = [r | {"config": r["config"] | {"task": "hammer"}} for r in
+            planted({"dense": 0.9, "uniform:0.2": 0.5, "balanced:0.5": 0.6, "110100": 0.4, "lstm": 0.3})]
+    (v,), _ = judge(["dense_best_on_hammer"], recs)
+    assert v.verdict == "supported"
+    recs += [record("hammer", "uniform:0.5", s, 0.9 + 0.005 * s) for s in range(4)]
+    (v,), _ = judge(["dense_best_on_hammer"], recs)
+    assert v.verdict == "inconclusive"
+
+
+def test_missing_runs_are_inconclusive_and_stats_per_config():
+    recs = planted({"dense": 0.5, "uniform:0.2": 0.55})
+    (v,), _ = judge(["balanced_beats_dense"], recs)
+    assert v.verdict == "inconclusive" and "no ok runs" in v.test
+    stats = config_stats(runs_table(recs))
+    assert list(stats["runs"]) == [4, 4] and (stats["ci_low"] < stats["mean"]).all()
+
+
+def test_hp_claims_on_records_whose_metric_follows_the_hidden_proportion():
+    from test_meta import synthetic_records
+
+    recs = synthetic_records(n_configs=40, seeds=2, tasks=("rad",), budget=20_000, seed=5)
+    verdicts, evaluation = judge(["hp_explains", "predictor_works"], recs)
+    assert evaluation is not None
+    assert {v.claim: v.verdict for v in verdicts} == {"hp_explains": "supported", "predictor_works": "supported"}
+    assert set(CLAIMS) >= {"hp_explains", "predictor_works"}
+
+
+def test_hp_claim_is_not_supported_when_the_metric_ignores_the_hidden_proportion():
+    from test_meta import synthetic_records
+
+    recs = synthetic_records(n_configs=40, seeds=2, tasks=("rad",), budget=20_000, seed=10)
+    rng = np.random.default_rng(0)
+    for r in recs:  # the metric now follows the learning rate only (8 such draws: p from 0.06 to 0.8)
+        r["final"]["value"] = 0.3 + 300 * r["config"]["lr"] + 0.01 * rng.normal()
+    (v,), _ = judge(["hp_explains"], recs)
+    assert v.verdict != "supported", v.test
