@@ -137,3 +137,31 @@ def test_hammer_task_loads_offline_from_a_generated_set(sim_episodes, tmp_path, 
                                        author="t", author_email="t", description="d", data_format="arrow")
     with pytest.raises(DataError, match=r"observations \(3,\) and actions \(1,\)"):
         load_episodes("test/pendulum/tiny-v0")
+
+
+def test_nearest_neighbour_expert_replays_its_demonstrations_and_round_trips(sim_episodes, tmp_path):
+    from balancedrnn.hammer.expert import NearestNeighbourPolicy, dagger, load_expert
+
+    rng = np.random.default_rng(0)
+    obs = rng.normal(0, 1, (300, 46)) * rng.uniform(0.01, 3, 46)  # distinct states, unequal scales
+    act = rng.uniform(-1, 1, (300, 26))
+    policy = NearestNeighbourPolicy(obs, act)
+    picks = rng.choice(len(obs), 50, replace=False)
+    # on a demonstrated state it returns that state's action
+    np.testing.assert_allclose(policy(torch.as_tensor(obs[picks])).numpy(), act[picks], atol=1e-6)
+    # elsewhere, the action of the nearest state in the normalised space (brute force in float64)
+    q = obs[picks] + rng.normal(0, 0.3, obs[picks].shape) * obs.std(0)
+    z = (obs - obs.mean(0)) / obs.std(0)
+    zq = (q - obs.mean(0)) / obs.std(0)
+    ref = act[((zq[:, None, :] - z[None]) ** 2).sum(-1).argmin(1)]
+    np.testing.assert_allclose(policy(torch.as_tensor(q, dtype=torch.float32)).numpy(), ref, atol=1e-6)
+    demos = sim_episodes[:3]
+    # the DAgger driver scores it, stops at the goal (min_success 0: at once), saves and loads it
+    messages = []
+    dagger(demos, rounds=2, eval_episodes=2, directory=tmp_path, expert="nn", min_success=0.0, log=messages.append)
+    assert len(messages) == 1 and "nn expert" in messages[0]
+    loaded = load_expert(tmp_path / "expert.pt")
+    fitted = NearestNeighbourPolicy(np.concatenate([ep.observations[:-1] for ep in demos]),
+                                    np.concatenate([ep.actions for ep in demos]))
+    x = torch.as_tensor(np.concatenate([ep.observations[5:50] for ep in sim_episodes[3:5]]), dtype=torch.float32)
+    assert torch.equal(loaded(x), fitted(x))

@@ -284,7 +284,8 @@ def data_rad(
 @data_app.command("hammer")
 def data_hammer(
     demos: Annotated[int, typer.Option(help="Planner demonstration episodes.")] = 20,
-    rounds: Annotated[int, typer.Option(help="DAgger rounds.")] = 4,
+    expert: Annotated[str, typer.Option(help="Expert policy distilled from the planner: nn (nearest neighbour) or mlp.")] = "nn",
+    rounds: Annotated[int, typer.Option(help="DAgger rounds at most (they stop once the expert reaches --min-success).")] = 4,
     episodes_per_round: Annotated[int, typer.Option(help="Policy episodes the planner labels per round.")] = 10,
     eval_episodes: Annotated[int, typer.Option(help="Rollouts scoring the policy after each round.")] = 20,
     expert_episodes: Annotated[int, typer.Option(help="Episodes of the distilled expert in the data set.")] = 1000,
@@ -296,15 +297,18 @@ def data_hammer(
 ) -> None:
     """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert -> expert episodes (resumable)."""
     from .hammer.dataset import write_dataset
-    from .hammer.expert import collect_planner_demos, dagger, generate_episodes, hammer_dir, summarise_episodes
+    from .hammer.expert import EXPERTS, collect_planner_demos, dagger, generate_episodes, hammer_dir, summarise_episodes
     from .progress import progress_bar
+
+    if expert not in EXPERTS:
+        raise UserError(f"unknown expert {expert!r}; expected one of {', '.join(EXPERTS)}")
 
     with progress_bar(demos, "planner episodes", enabled=not quiet) as advance:
         episodes = collect_planner_demos(demos, workers=workers, seed=seed, progress=advance)
     s = summarise_episodes(episodes)
     out.print(f"planner: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} (normalised {s['normalized_score']:.1f})")
     policy = dagger(episodes, rounds=rounds, episodes_per_round=episodes_per_round, eval_episodes=eval_episodes,
-                    workers=workers, seed=seed, log=lambda m: out.print(m))
+                    workers=workers, seed=seed, log=lambda m: out.print(m), expert=expert, min_success=min_success)
     import json
 
     last = json.loads((hammer_dir() / "dagger" / "rounds.json").read_text())[-1]
@@ -315,8 +319,8 @@ def data_hammer(
         )
     gen = generate_episodes(policy, expert_episodes, seed=1_000_000)
     s = summarise_episodes(gen)
-    write_dataset(dataset_id, gen, algorithm="planner + DAgger expert (balancedrnn)",
-                  description="Adroit Hammer episodes of an expert policy distilled by DAgger from a sampling planner")
+    write_dataset(dataset_id, gen, algorithm=f"planner + DAgger {expert} expert (balancedrnn)",
+                  description=f"Adroit Hammer episodes of an expert policy ({expert}) distilled by DAgger from a sampling planner")
     out.print(f"expert data set {dataset_id}: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} "
               f"(normalised {s['normalized_score']:.1f}); files in {hammer_dir()}")
 

@@ -130,12 +130,41 @@ def fit_expert(obs: np.ndarray, actions: np.ndarray, epochs: int = 40, seed: int
     return policy.eval()
 
 
-def _dagger_job(args: tuple[int, dict[str, Any], PlannerConfig | None]) -> dict[str, Any]:
+class NearestNeighbourPolicy(nn.Module):
+    """The action recorded at the nearest demonstrated state: 1-nearest-neighbour on observations normalised by
+    the demonstrations' mean and (floored) standard deviation. No training; closed-loop, so it follows whichever
+    demonstration it is closest to at every step."""
+
+    def __init__(self, obs: np.ndarray, actions: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("obs_mean", torch.as_tensor(obs.mean(0), dtype=torch.float32))
+        self.register_buffer("obs_std", torch.as_tensor(np.maximum(obs.std(0), 1e-3), dtype=torch.float32))
+        self.register_buffer("keys", (torch.as_tensor(obs, dtype=torch.float32) - self.obs_mean) / self.obs_std)
+        self.register_buffer("actions", torch.as_tensor(actions, dtype=torch.float32))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        q = (obs.to(torch.float32) - self.obs_mean) / self.obs_std
+        return self.actions[torch.cdist(q, self.keys).argmin(1)]
+
+    def step(self, obs: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        """Same call as the recurrent models (the state is unused)."""
+        return self(obs), None
+
+
+def fit_nearest(obs: np.ndarray, actions: np.ndarray, seed: int = 0) -> NearestNeighbourPolicy:
+    """A :class:`NearestNeighbourPolicy` over (observation, action) pairs (``seed`` unused: nothing is drawn)."""
+    return NearestNeighbourPolicy(obs, actions).eval()
+
+
+EXPERTS: dict[str, Callable[..., nn.Module]] = {"nn": fit_nearest, "mlp": fit_expert}
+"""Expert policies by name, each ``fit(observations, actions, seed) -> policy``: ``nn`` the nearest-neighbour
+policy, ``mlp`` a feed-forward network fitted by MSE."""
+
+
+def _dagger_job(args: tuple[int, nn.Module, PlannerConfig | None]) -> dict[str, Any]:
     """Roll out the policy from reset ``seed``; the planner, following along, labels every visited state."""
-    seed, policy_state, config = args
+    seed, policy, config = args
     torch.set_num_threads(1)
-    policy = ExpertPolicy(np.zeros(OBS_DIM), np.ones(OBS_DIM))
-    policy.load_state_dict(policy_state)
     env = make_env()
     obs, _ = env.reset(seed=seed)
     planner = Planner(env, config, seed=seed)
@@ -159,6 +188,7 @@ class DaggerRound:
     """What one DAgger round did."""
 
     round: int
+    expert: str
     labels: int
     policy_success_rate: float
     policy_return: float
@@ -170,13 +200,17 @@ class DaggerRound:
 def dagger(
     demos: list[Episode], rounds: int = 4, episodes_per_round: int = 10, eval_episodes: int = 20,
     workers: int = 1, seed: int = 0, directory: Path | None = None, config: PlannerConfig | None = None,
-    log: Callable[[str], None] = print,
-) -> ExpertPolicy:
-    """Distil the planner into an :class:`ExpertPolicy` with DAgger; resumable round by round.
+    log: Callable[[str], None] = print, expert: str = "nn", min_success: float | None = None,
+) -> nn.Module:
+    """Distil the planner into an expert policy (:data:`EXPERTS`) with DAgger; resumable round by round.
 
-    Round r fits the policy to all labels so far and scores it over ``eval_episodes`` rollouts; if rounds
-    remain, the policy is rolled out ``episodes_per_round`` times and the planner labels every state visited.
+    Round r fits the policy to all labels so far and scores it over ``eval_episodes`` rollouts; it stops there
+    once the success rate reaches ``min_success``; otherwise, if rounds remain, the policy is rolled out
+    ``episodes_per_round`` times and the planner labels every state visited.
     """
+    if expert not in EXPERTS:
+        raise ValueError(f"unknown expert {expert!r}; expected one of {', '.join(EXPERTS)}")
+    fit = EXPERTS[expert]
     from .rollout import rollout
 
     directory = directory or hammer_dir() / "dagger"
@@ -188,18 +222,19 @@ def dagger(
     for r in range(rounds + 1):
         label_file = directory / f"labels-{r:02d}.npz"
         t0 = time.time()
-        policy = fit_expert(obs, act, seed=seed + r)
+        policy = fit(obs, act, seed=seed + r)
         res = rollout(policy, episodes=eval_episodes, seed=10_000 + 1000 * r).summary()
-        entry = DaggerRound(r, len(obs), res["success_rate"], res["return"], res["normalized_score"], eval_episodes, 0.0)
-        if r < rounds:
+        entry = DaggerRound(r, expert, len(obs), res["success_rate"], res["return"], res["normalized_score"],
+                            eval_episodes, 0.0)
+        goal_met = min_success is not None and entry.policy_success_rate >= min_success
+        if r < rounds and not goal_met:
             if label_file.exists():
                 with np.load(label_file) as z:
                     new_obs, new_act = z["obs"], z["labels"]
             else:
-                state = {k: v.clone() for k, v in policy.state_dict().items()}
                 seeds = [20_000 + 1000 * r + i for i in range(episodes_per_round)]
                 with _pool(workers) as pool:
-                    jobs = pool.map(_dagger_job, [(s, state, config) for s in seeds])
+                    jobs = pool.map(_dagger_job, [(s, policy, config) for s in seeds])
                 new_obs = np.concatenate([j["obs"] for j in jobs])
                 new_act = np.concatenate([j["labels"] for j in jobs])
                 _save_npz(label_file, {"obs": new_obs, "labels": new_act})
@@ -207,18 +242,28 @@ def dagger(
         entry.seconds = time.time() - t0
         history.append(asdict(entry))
         atomic_write_json(directory / "rounds.json", history)
-        log(f"DAgger round {r}: {entry.labels} labels, policy success {entry.policy_success_rate:.0%} over "
-            f"{eval_episodes} rollouts, return {entry.policy_return:.0f} (normalised {entry.policy_normalized_score:.1f})")
+        log(f"DAgger round {r} ({expert} expert): {entry.labels} labels, policy success {entry.policy_success_rate:.0%} "
+            f"over {eval_episodes} rollouts, return {entry.policy_return:.0f} (normalised {entry.policy_normalized_score:.1f})")
+        if goal_met:
+            break
     assert policy is not None
-    atomic_write(directory / "expert.pt", lambda f: torch.save(policy.state_dict(), f))
+    payload = {"expert": expert, "state": policy.state_dict()}
+    atomic_write(directory / "expert.pt", lambda f: torch.save(payload, f))
     return policy
 
 
-def load_expert(path: Path | None = None) -> ExpertPolicy:
+def load_expert(path: Path | None = None) -> nn.Module:
     """The distilled expert written by :func:`dagger`."""
     path = path or hammer_dir() / "dagger" / "expert.pt"
-    policy = ExpertPolicy(np.zeros(OBS_DIM), np.ones(OBS_DIM))
-    policy.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    state = payload["state"]
+    if payload["expert"] == "nn":  # its buffers are the demonstrations themselves
+        policy: nn.Module = NearestNeighbourPolicy(np.zeros((1, OBS_DIM)), np.zeros((1, ACT_DIM)))
+        for name, value in state.items():
+            setattr(policy, name, value)
+    else:
+        policy = ExpertPolicy(np.zeros(OBS_DIM), np.ones(OBS_DIM))
+        policy.load_state_dict(state)
     return policy.eval()
 
 
