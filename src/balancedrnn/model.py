@@ -4,8 +4,7 @@
 ``y_{t+1} =     W_yx x_{t+1} + W_yh h_t + W_yy y_t + b_y``   (``readout="lagged"``, the paper's form)
 
 With ``readout="current"`` the y-row reads the new hidden state h_{t+1} instead of h_t (the standard RNN
-readout). The input blocks do not depend on the recurrence, so their products for every time step are
-computed in one matrix multiply before the loop; the loop and its backward pass are in ``recurrence.py``.
+readout). The recurrence and its backward pass are one autograd function in ``recurrence.py``.
 """
 
 from __future__ import annotations

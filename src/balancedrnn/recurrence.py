@@ -1,17 +1,18 @@
-"""The block recurrence over a whole sequence as one autograd function, with back-propagation through time
-written out.
+"""The block RNN over a whole sequence as one autograd function, with back-propagation through time written
+out.
 
-Given the input parts ``u_h[t] = W_hx x_{t+1} + b_h`` and ``u_y[t] = W_yx x_{t+1} + b_y`` of every step
-(computed before, in one product), this runs
+For inputs ``x_1 .. x_T`` this runs
 
-``h_{t+1} = act(u_h[t] + W_hh h_t + W_hy y_t)``,
-``y_{t+1} = u_y[t] + W_yh h_t + W_yy y_t``   (lagged readout; ``current`` reads h_{t+1})
+``h_{t+1} = act(W_hx x_{t+1} + W_hh h_t + W_hy y_t + b_h)``,
+``y_{t+1} =     W_yx x_{t+1} + W_yh h_t + W_yy y_t + b_y``   (lagged readout; ``current`` reads h_{t+1})
 
-and returns every y. Autograd through a Python loop of per-block products would record a dozen nodes per
-step, stack the per-step input gradients at the end and zero-fill a gradient buffer for each; here the
-states live in one preallocated buffer, the backward loop writes the input gradients in place, and the
-weight gradients of every block accumulate in one buffer (a sampled product per step for sparse blocks, so
-their cost follows the non-zeros). The gradients equal autograd's through the obvious loop (tests).
+and returns every y. Autograd through a Python loop of per-block products records a dozen nodes per step,
+allocates a fresh result for each, and stacks per-step gradients at the end. Here every row is written in
+place into preallocated buffers (the states of all steps in one buffer kept between calls), the backward loop
+reuses two gradient buffers, and each block's weight gradient accumulates in one buffer (for a sparse block a
+sampled product per step, so its cost follows the non-zeros). Each step computes its input terms itself: on
+CPU this measured faster than one product over all steps plus the buffer it needs (docs/benchmarks.md). The
+outputs and every gradient equal autograd's through the plain loop (tests/test_recurrence.py).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ several machines can share it.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -296,8 +296,3 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
     rep.paths = write_report(rep, out_dir)
     return rep
 
-
-def plan_summary(plan: Plan) -> dict[str, Any]:
-    """A plan as plain data (for listings)."""
-    return {"name": plan.name, "description": plan.description, "claims": plan.claims,
-            "sweeps": [asdict(s) for s in plan.sweeps]}
