@@ -198,12 +198,6 @@ def _fold_scores(ev: Any, metric: str) -> pd.DataFrame:
     return f[(f["split"] == "grouped") & (f["metric"] == metric)].pivot_table(index="fold", columns="model", values="value")
 
 
-def _dense_best_on_hammer() -> Claim:
-    claim = _family_vs("dense_best_on_hammer", "dense block RNNs do best on Adroit Hammer", "hammer", "dense",
-                       ["uniform", "structured", "balanced", "lstm"])
-    return claim
-
-
 CLAIMS: dict[str, Claim] = {
     "balanced_beats_dense": _family_vs("balanced_beats_dense", "balanced sparse RNNs beat dense RNNs on RAD", "rad",
                                        "balanced", ["dense"]),
@@ -211,7 +205,8 @@ CLAIMS: dict[str, Claim] = {
                                          "rad", "balanced", ["uniform"]),
     "balanced_beats_lstm": _family_vs("balanced_beats_lstm", "balanced sparse RNNs beat LSTMs of the same size on RAD",
                                       "rad", "balanced", ["lstm"]),
-    "dense_best_on_hammer": _dense_best_on_hammer(),
+    "dense_best_on_hammer": _family_vs("dense_best_on_hammer", "dense block RNNs do best on Adroit Hammer", "hammer",
+                                       "dense", ["uniform", "structured", "balanced", "lstm"]),
     "hp_explains": Claim("the hidden proportion has explanatory power for performance", _hp_explains),
     "predictor_works": Claim("a random forest predicts performance before training", _predictor_works),
 }

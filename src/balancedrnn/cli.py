@@ -367,6 +367,19 @@ Storage = Annotated[Optional[str], typer.Option(help="Store: a journal file path
 RunDir = Annotated[Path, typer.Option(help="Directory of the embedded store and exports.")]
 
 
+def _parse_sets(items: list[str] | None) -> dict[str, Any]:
+    """``--set key=value`` options as a mapping (values parsed as YAML scalars)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set takes key=value, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
 @app.command()
 def sweep(
     file: Annotated[Optional[Path], typer.Argument(help="Sweep YAML file (see docs/sweeps.md).")] = None,
@@ -384,7 +397,6 @@ def sweep(
     quiet: Quiet = False,
 ) -> None:
     """Run (or resume) a sweep over a run store; several machines can run the same command on one PostgreSQL store."""
-    import yaml
 
     from .store import GRACE_SECONDS
     from .sweep import SweepSpec, load_sweep_file, run_sweep
@@ -394,13 +406,7 @@ def sweep(
     d.setdefault("sampler", {})
     if not isinstance(d["sampler"], dict):
         raise UserError("sampler must be a mapping")
-    base = dict(d.get("base") or {})
-    for item in set_ or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--set takes key=value, got {item!r}")
-        base[key.strip()] = yaml.safe_load(value)
-    d["base"] = base
+    d["base"] = {**dict(d.get("base") or {}), **_parse_sets(set_)}
     for key, value in (("name", name), ("workers", workers), ("timeout", timeout), ("storage", storage)):
         if value is not None:
             d[key] = value
@@ -440,7 +446,6 @@ def reproduce(
 ) -> None:
     """Reproduce the paper's claims: run a plan's sweeps (resumable, shareable across machines), then write
     statistics, verdicts and an HTML report with plots."""
-    import yaml
 
     from .reproduce import SCALES, load_plan, plan_names, run_plan
 
@@ -455,12 +460,7 @@ def reproduce(
         raise UserError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
     if workers < 1:
         raise UserError("--workers must be at least 1")
-    overrides: dict[str, Any] = {}
-    for item in set_ or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--set takes key=value, got {item!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
+    overrides = _parse_sets(set_)
     p = load_plan(plan)
     directory = out_dir or Path("runs") / "reproduce" / f"{p.name}-{scale}"
     rep = run_plan(p, scale, directory, storage=storage, workers=workers, overrides=overrides, progress=not quiet,

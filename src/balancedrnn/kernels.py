@@ -78,7 +78,7 @@ class SparseOperator:
 
     def _fallback(self) -> torch.Tensor | None:
         """The dense block on devices without working CSR kernels (checked once per device), else None."""
-        if self.values.device.type == "cpu" or _sampled_ok(self.values.device):
+        if csr_supported(self.values.device):
             return None
         p = self.pattern
         return self.values.new_zeros(p.rows * p.cols).index_put((pattern_flat(p),), self.values).view(p.rows, p.cols)
@@ -125,6 +125,10 @@ def pattern_flat(pattern: CSRPattern) -> torch.Tensor:
 
 _SAMPLED_OK: dict[str, bool] = {}
 
+
+def csr_supported(device: torch.device) -> bool:
+    """Whether the sparse kernels run on ``device`` (always on CPU; elsewhere checked once): else dense fallback."""
+    return device.type == "cpu" or _sampled_ok(device)
 
 
 def _sampled_ok(device: torch.device) -> bool:

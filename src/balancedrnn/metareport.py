@@ -52,6 +52,7 @@ from .meta import (
     performance_classes,
     require_records,
 )
+from .report import pyplot, save_figure
 from .spec import BLOCKS, SpecError, density_for_hidden_proportion
 
 MODELS: tuple[str, ...] = ("dummy", "parameters only", "no hidden proportion", "forest", "parent network")
@@ -308,29 +309,12 @@ def hp_curve(predictor: MetaPredictor, data: MetaData, task: str, n: int = 40) -
     return pd.DataFrame({"hidden_proportion": hps, "predicted": predictor.predict(features_frame(rows))})
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    from .io import atomic_write
-
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
-    _plt().close(fig)
-    return path
-
-
 def write_report(evaluation: Evaluation, data: MetaData, predictor: MetaPredictor, out_dir: str | Path) -> list[Path]:
     """``report.md`` with the score tables, plus PNGs: predicted vs actual (out of fold), permutation
     importances, and metric vs hidden proportion with the predictor's curve. Returns the paths written."""
     from .io import atomic_write
 
-    plt = _plt()
+    plt = pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     oof = evaluation.oof
@@ -347,7 +331,7 @@ def write_report(evaluation: Evaluation, data: MetaData, predictor: MetaPredicto
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    paths.append(_save(fig, out / "predicted_vs_actual.png"))
+    paths.append(save_figure(fig, out / "predicted_vs_actual.png"))
 
     imp = evaluation.importances.sort_values("regressor_mean")
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.28 * len(imp) + 1.5), sharey=True)
@@ -356,7 +340,7 @@ def write_report(evaluation: Evaluation, data: MetaData, predictor: MetaPredicto
         ax.set_xlabel(f"permutation importance ({label})")
         ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
-    paths.append(_save(fig, out / "importances.png"))
+    paths.append(save_figure(fig, out / "importances.png"))
 
     tasks = list(pd.unique(data.task))
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.0 * len(tasks), 4.2), squeeze=False)
@@ -372,7 +356,7 @@ def write_report(evaluation: Evaluation, data: MetaData, predictor: MetaPredicto
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    paths.append(_save(fig, out / "metric_vs_hidden_proportion.png"))
+    paths.append(save_figure(fig, out / "metric_vs_hidden_proportion.png"))
 
     names = class_names(evaluation.info["n_classes"])
     md = ["# Meta-learning report", "", evaluation.to_markdown(),

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .kernels import _sampled_ok
+from .kernels import csr_supported
 from .masks import MaskedBlock
 from .spec import BLOCKS
 
@@ -54,8 +54,7 @@ class _BlockOps:
         self.block = block
         self.empty = block.nnz == 0
         values = block.values.detach()
-        self.sparse = (not self.empty and block.kernel == "sparse"
-                       and (values.device.type == "cpu" or _sampled_ok(values.device)))
+        self.sparse = not self.empty and block.kernel == "sparse" and csr_supported(values.device)
         if self.sparse:
             self.pattern = block.pattern()
             self.m = self.pattern.matrix(values)

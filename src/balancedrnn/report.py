@@ -13,6 +13,25 @@ import pandas as pd
 from .io import atomic_write
 
 
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (no display needed); imported only when a plot is made."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: str | Path, tight: bool = True, **savefig: Any) -> Path:
+    """Write a figure as PNG atomically and close it."""
+    if tight:
+        fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120, **savefig))
+    pyplot().close(fig)
+    return Path(path)
+
+
 def flatten_record(r: dict[str, Any]) -> dict[str, Any]:
     """One flat row of a run record: config, derived features, final metric, status."""
     model = r.get("model") or {}
@@ -90,11 +109,7 @@ def summarise(frame: pd.DataFrame, order: list[str] | None = None) -> pd.DataFra
 def plot_metric_vs_hp(summary: pd.DataFrame, path: str | Path, metric: str = "accuracy", chance: float | None = None,
                       title: str = "") -> Path:
     """Scatter of the test metric (mean ± std over seeds) against the hidden proportion, one point per config."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for name, row in summary.iterrows():
         ax.errorbar(row["hidden_proportion"], row["test_mean"], yerr=row["test_std"], fmt="o", capsize=4, label=str(name))
@@ -107,10 +122,7 @@ def plot_metric_vs_hp(summary: pd.DataFrame, path: str | Path, metric: str = "ac
     ax.set_title(title or f"test {metric} vs hidden proportion", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def summary_markdown(summary: pd.DataFrame, metric: str = "accuracy") -> str:
@@ -144,11 +156,7 @@ def load_records(directory: str | Path) -> list[dict[str, Any]]:
 
 def plot_runs(frame: pd.DataFrame, directory: str | Path, metric: str = "accuracy") -> list[Path]:
     """Scatter plots of the final metric against the hidden proportion and against each block density."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ok = frame[frame["status"] == "ok"]
     paths = []
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -159,11 +167,7 @@ def plot_runs(frame: pd.DataFrame, directory: str | Path, metric: str = "accurac
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"{len(ok)} finished runs", fontsize=10)
-    fig.tight_layout()
-    path = Path(directory) / "metric_vs_hidden_proportion.png"
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
-    plt.close(fig)
-    paths.append(path)
+    paths.append(save_figure(fig, Path(directory) / "metric_vs_hidden_proportion.png"))
     cols = [c for c in ok.columns if c.startswith("density_")]
     if cols:
         fig, axes = plt.subplots(2, 3, figsize=(10, 6), sharey=True)
@@ -173,11 +177,7 @@ def plot_runs(frame: pd.DataFrame, directory: str | Path, metric: str = "accurac
             ax.grid(alpha=0.3)
         for ax in axes[:, 0]:
             ax.set_ylabel(f"test {metric}")
-        fig.tight_layout()
-        path = Path(directory) / "metric_vs_density.png"
-        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, Path(directory) / "metric_vs_density.png"))
     return paths
 
 

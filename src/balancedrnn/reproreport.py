@@ -21,6 +21,7 @@ import pandas as pd
 
 from .io import atomic_write
 from .baselines import BASELINES
+from .report import pyplot, save_figure
 from .spec import BLOCKS
 
 if TYPE_CHECKING:
@@ -35,27 +36,10 @@ FAMILY_STYLE: dict[str, tuple[str, str]] = {
 VERDICT_COLOUR = {"supported": "#1a7f37", "contradicted": "#cf222e", "inconclusive": "#9a6700"}
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    plt = _plt()
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
-    return path
-
-
 def plot_metric_vs_hp(frame: pd.DataFrame, stats: pd.DataFrame, path: Path) -> Path:
     """Per task: each config's mean (95 % CI bars) against its hidden proportion, by family; runs of random
     densities as points; baselines without a hidden proportion as horizontal bands."""
-    plt = _plt()
+    plt = pyplot()
     tasks = list(pd.unique(frame["task"]))
     fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 4.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -86,7 +70,7 @@ def plot_metric_vs_hp(frame: pd.DataFrame, stats: pd.DataFrame, path: Path) -> P
         ax.set_title(str(task), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def learning_curves(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -109,7 +93,7 @@ def learning_curves(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 def plot_learning_curves(curves: pd.DataFrame, path: Path) -> Path:
     """Per task: the validation metric per epoch, mean over the runs of each family (band: ± one std)."""
-    plt = _plt()
+    plt = pyplot()
     tasks = list(pd.unique(curves["task"])) or ["(none)"]
     fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 4.2), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -126,12 +110,12 @@ def plot_learning_curves(curves: pd.DataFrame, path: Path) -> Path:
         ax.set_title(str(task), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_density_heatmap(frame: pd.DataFrame, stats: pd.DataFrame, path: Path, top: int = 10) -> Path:
     """Per task: the per-block densities of the ``top`` block-model configs by mean metric."""
-    plt = _plt()
+    plt = pyplot()
     tasks = list(pd.unique(stats["task"])) or ["(none)"]
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 0.42 * top + 1.8), squeeze=False)
     image = None
@@ -151,10 +135,7 @@ def plot_density_heatmap(frame: pd.DataFrame, stats: pd.DataFrame, path: Path, t
         ax.set_title(f"{task}: best configs (mean metric)", fontsize=10)
     if image is not None:
         fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="density")
-    plt_path = path
-    atomic_write(plt_path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
-    plt.close(fig)
-    return plt_path
+    return save_figure(fig, path, tight=False, bbox_inches="tight")
 
 
 def _table_html(df: pd.DataFrame) -> str:
