@@ -95,3 +95,33 @@ def test_hp_claim_is_not_supported_when_the_metric_ignores_the_hidden_proportion
         r["final"]["value"] = 0.3 + 300 * r["config"]["lr"] + 0.01 * rng.normal()
     (v,), _ = judge(["hp_explains"], recs)
     assert v.verdict != "supported", v.test
+
+
+def test_recommender_claim_follows_planted_effects():
+    from types import SimpleNamespace
+
+    def cells_and_records(effects):  # effects: task -> {model: mean}
+        rng = np.random.default_rng(2)
+        cells, recs = [], []
+        for task, means in effects.items():
+            models = list(means)
+            cells.append(SimpleNamespace(task=task, budget=100000.0, model=models[0], references=models[1:]))
+            recs += [record(task, m, s, mu + 0.005 * rng.normal()) for m, mu in means.items() for s in range(4)]
+        return cells, recs
+
+    rec = "hx=0.5,hh=0.1,hy=0.5,yx=0.5,yh=0.5,yy=0.5"
+    win = {"rad": {rec: 0.6, "dense": 0.5, "uniform:0.2": 0.55, "balanced": 0.7},  # balanced is not a default
+           "ts:BasicMotions": {rec: 0.8, "dense": 0.7, "uniform:0.2": 0.6}}
+    cells, recs = cells_and_records(win)
+    (v,), _ = judge(["recommender_beats_defaults"], [], held_out=cells, recommend_records=recs)
+    assert v.verdict == "supported" and "better in 4, worse in 0 of 4" in v.test and "balanced" not in v.test
+    lose = {task: {m: (0.4 if m == rec else mu) for m, mu in means.items()} for task, means in win.items()}
+    cells, recs = cells_and_records(lose)
+    (v,), _ = judge(["recommender_beats_defaults"], [], held_out=cells, recommend_records=recs)
+    assert v.verdict == "contradicted"
+    mixed = {"rad": win["rad"], "ts:BasicMotions": lose["ts:BasicMotions"]}
+    cells, recs = cells_and_records(mixed)
+    (v,), _ = judge(["recommender_beats_defaults"], [], held_out=cells, recommend_records=recs)
+    assert v.verdict == "inconclusive"
+    (v,), _ = judge(["recommender_beats_defaults"], [], recommend_note="leave one task out needs two tasks")
+    assert v.verdict == "inconclusive" and "two tasks" in v.test

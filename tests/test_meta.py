@@ -222,6 +222,19 @@ def test_recommender_returns_feasible_configs_at_the_budget(predictor, dx, dy, b
     assert rec.top["predicted"].iloc[0] == pytest.approx(rec.predicted_score)
 
 
+def test_recommender_stays_in_the_fitted_hidden_proportion_range():
+    # runs only at hidden proportions 0.55..0.9, where the synthetic metric falls: a forest is flat below 0.55, so
+    # a candidate there would be a blind guess; the recommendation must stay inside what the runs cover
+    recs = [r for r in synthetic_records(n_configs=40, seeds=2, tasks=("rad",), seed=3)
+            if 0.55 <= r["model"]["hidden_proportion"] <= 0.9]
+    fitted = MetaPredictor(n_estimators=50).fit(recs)
+    lo, hi = fitted.hidden_proportion_range_
+    assert 0.55 <= lo < hi <= 0.9
+    rec = recommend(2500, 10, 20_000, fitted, n_candidates=400)
+    assert lo <= rec.hidden_proportion <= hi and "outside the fitted hidden-proportion range" in rec.reason
+    assert set(rec.references) == {"uniform:0.2", "balanced"}  # predicted even outside it (balanced: 0.5; dense is infeasible)
+
+
 def test_recommender_is_seeded(predictor):
     a = recommend(2500, 10, 20_000, predictor, n_candidates=300, random_state=1)
     b = recommend(2500, 10, 20_000, predictor, n_candidates=300, random_state=1)

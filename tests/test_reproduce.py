@@ -28,7 +28,7 @@ def test_shipped_plans_are_valid_at_every_scale():
     smoke, paper = sweep_specs(rad, "smoke")[0], sweep_specs(rad, "paper")[0]
     assert paper.base["n_train"] == 30_000 and paper.base["epochs"] == 25 and paper.sampler.seeds == [0, 1, 2, 3, 4]
     assert smoke.name == "rad-100k-smoke" and smoke.base["budget"] == 100_000
-    bm = sweep_specs(load_plan("predictor"), "small")[1]
+    bm = sweep_specs(load_plan("predictor"), "small")[2]
     assert bm.base["epochs"] == 30  # the sweep's own scale settings come after the plan's
 
 
@@ -49,7 +49,8 @@ def test_smoke_scale_writes_a_complete_report(plan, mnist_dir, tmp_path):
     names = {p.name for p in figures}
     assert {"metric_vs_hidden_proportion.png", "learning_curves.png", "density_heatmap.png"} <= names
     if plan == "predictor":
-        assert {"predicted_vs_actual.png", "importances.png"} <= names
+        assert {"predicted_vs_actual.png", "importances.png", "recommender.png"} <= names
+        assert "## Recommender (leave one task out)" in md and "infeasible at this budget" in md  # dense RAD at 25K
     for p in figures:
         assert p.stat().st_size > 5_000, p  # a real picture, not an empty canvas
     assert html.count("data:image/png;base64,") >= 3  # self-contained
@@ -107,3 +108,49 @@ def test_failed_trials_make_an_incomplete_report(mnist_dir, tmp_path):
     assert res.returncode == 1 and "incomplete" in res.stderr, res.stderr
     assert "INCOMPLETE: 2 of 2 trials have no ok record (diverged 2)" in (out / "report.md").read_text()
     assert "INCOMPLETE" in (out / "report.html").read_text()
+
+
+def test_recommender_cells_hold_out_each_task():
+    """Each cell's recommendation comes from a forest fitted on the other tasks only (checked by refitting by
+    hand), stays feasible, and is trained beside the references at the forest's lr and initialisation."""
+    from test_meta import synthetic_records
+
+    from balancedrnn.meta import MetaPredictor, recommend
+    from balancedrnn.reproduce import recommendation_cells
+    from balancedrnn.spec import BlockSpec
+
+    recs = synthetic_records(n_configs=12, seeds=2, tasks=("rad", "ts:BasicMotions"), seed=4)
+    plan = load_plan("predictor")
+    plan.recommend.n_candidates = 300
+    cells, note = recommendation_cells(plan, "smoke", recs)
+    assert note == ""
+    assert [(c.task, c.budget) for c in cells] == [("rad", 25000.0), ("rad", 50000.0), ("ts:BasicMotions", 20000.0)]
+    for cell in cells:
+        others = [r for r in recs if r["config"]["task"] != cell.task]
+        by_hand = MetaPredictor(n_estimators=200, random_state=0).fit(others)
+        dx, dy = (2500, 10) if cell.task == "rad" else (6, 4)
+        expected = recommend(dx, dy, cell.budget, by_hand, n_candidates=300, random_state=0)
+        assert cell.fitted_on == sorted({r["config"]["task"] for r in others}) and cell.n_records == len(others)
+        assert cell.model == expected.config and cell.recommendation.predicted_score == expected.predicted_score
+        assert abs(BlockSpec.from_budget(dx, dy, cell.budget, expected.density).weights - cell.budget) <= 0.02 * cell.budget
+        assert cell.spec.base["lr"] == pytest.approx(by_hand.defaults_["lr"]) and cell.spec.base["budget"] == cell.budget
+        assert cell.spec.sampler.seeds == [0, 1] and cell.spec.name.startswith("recommend-")
+        assert cell.references == [m for m in plan.recommend.references if m not in cell.infeasible]
+    assert cells[0].infeasible == ["dense"] and "dense" in cells[1].references  # dense RAD needs 26,361 weights
+    one_task = [r for r in recs if r["config"]["task"] == "rad"]
+    assert recommendation_cells(plan, "smoke", one_task) == ([], "leave one task out needs runs of at least two tasks, got 1 (rad)")
+
+
+def test_recommend_section_is_validated(tmp_path):
+    d = yaml.safe_load((plans_dir() / "predictor.yaml").read_text())
+    bad = tmp_path / "bad.yaml"
+    for change, pattern in [({"refrences": ["dense"]}, "unknown plan bad.yaml: recommend key"),
+                            ({"references": ["dense", "sparse-ish"]}, "unknown model config 'sparse-ish'"),
+                            ({"seeds": {"smoke": 2}}, "must give a number of seeds for each of smoke, small, paper"),
+                            ({"seeds": {"smoke": 0, "small": 3, "paper": 5}}, "seeds.smoke must be a positive integer")]:
+        bad.write_text(yaml.safe_dump({**d, "recommend": {**d["recommend"], **change}}))
+        with pytest.raises(PlanError, match=pattern.replace("(", r"\(")):
+            load_plan(bad)
+    bad.write_text(yaml.safe_dump({k: v for k, v in d.items() if k != "recommend"}))
+    with pytest.raises(PlanError, match="recommender_beats_defaults needs a recommend section"):
+        load_plan(bad)

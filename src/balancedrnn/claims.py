@@ -12,7 +12,12 @@ and names the test that decided it:
   paired t-test on the per-fold mean absolute error (R² differences were measured far noisier across folds);
 * "the predictor works before training" asks that the forest's out-of-fold predictions rank the configs
   (seeds averaged) like their actual metric (one-sided Spearman test) and that its held-out error be below the
-  parameter-count baseline's (one-sided paired t-test over folds).
+  parameter-count baseline's (one-sided paired t-test over folds);
+* "the recommender beats the defaults" takes each held-out task and budget of the plan's recommender stage
+  (a predictor fitted on the other tasks recommends a config before training) and runs Welch's test of the
+  recommendation against each dense and uniform reference trained with the same seeds and settings. It is
+  supported when at least half of these comparisons favour the recommendation significantly and none goes
+  against it, contradicted in the mirror case, and inconclusive otherwise.
 
 At the smoke scale the verdicts are computed the same way but say nothing about the paper: the report says so.
 """
@@ -20,6 +25,7 @@ At the smoke scale the verdicts are computed the same way but say nothing about 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -101,8 +107,10 @@ def welch(a: np.ndarray, b: np.ndarray) -> tuple[VerdictKind, str]:
         return "inconclusive", f"too few seeds for a test ({len(a)} and {len(b)})"
     if np.ptp(np.concatenate([a, b])) == 0:
         return "inconclusive", "all runs scored the same"
-    greater = stats.ttest_ind(a, b, equal_var=False, alternative="greater")
-    less = stats.ttest_ind(a, b, equal_var=False, alternative="less")
+    with warnings.catch_warnings():  # nearly equal runs: scipy warns of precision loss, the p-value says enough
+        warnings.simplefilter("ignore", RuntimeWarning)
+        greater = stats.ttest_ind(a, b, equal_var=False, alternative="greater")
+        less = stats.ttest_ind(a, b, equal_var=False, alternative="less")
     text = (f"Welch t = {greater.statistic:.2f}, one-sided p = {min(greater.pvalue, less.pvalue):.3g} "
             f"({a.mean():.4g} vs {b.mean():.4g}, n = {len(a)}, {len(b)})")
     if greater.pvalue < ALPHA:
@@ -192,6 +200,47 @@ def _predictor_works(frame: pd.DataFrame, ctx: dict[str, Any]) -> Verdict:
     return Verdict("predictor_works", statement, verdict, test, f"random forests on {ev.info['n_records']} block-model runs")
 
 
+DEFAULT_FAMILIES = ("dense", "uniform")
+"""Families of the references the recommender is judged against (the paper's defaults)."""
+
+
+def recommender_comparisons(held_out: list[Any], frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per held-out cell and dense/uniform reference: means, Welch outcome and its text."""
+    from .configs import config_family
+
+    rows = []
+    for cell in held_out:
+        part = frame[(frame["task"] == cell.task) & (frame["budget"].astype(float) == float(cell.budget))]
+        ours = part[part["model"] == cell.model]["test"].to_numpy(float)
+        for ref in cell.references:
+            if config_family(ref) not in DEFAULT_FAMILIES:
+                continue
+            theirs = part[part["model"] == ref]["test"].to_numpy(float)
+            outcome, text = welch(ours, theirs)
+            rows.append({"task": cell.task, "budget": cell.budget, "reference": ref, "outcome": outcome, "test": text})
+    return pd.DataFrame(rows, columns=["task", "budget", "reference", "outcome", "test"])
+
+
+def _recommender_beats_defaults(frame: pd.DataFrame, ctx: dict[str, Any]) -> Verdict:
+    statement = ("a configuration recommended before training, by a predictor fitted on other data sets, beats the "
+                 "dense and uniform defaults")
+    held_out = ctx.get("held_out") or []
+    if not held_out:
+        return Verdict("recommender_beats_defaults", statement, "inconclusive",
+                       ctx.get("recommend_note") or "no recommender stage ran")
+    comp = recommender_comparisons(held_out, runs_table(ctx.get("recommend_records") or []))
+    if comp.empty:
+        return Verdict("recommender_beats_defaults", statement, "inconclusive", "no dense or uniform reference was trained")
+    n, won, lost = len(comp), int((comp["outcome"] == "supported").sum()), int((comp["outcome"] == "contradicted").sum())
+    verdict: VerdictKind = ("supported" if lost == 0 and 2 * won >= n else
+                            "contradicted" if won == 0 and 2 * lost >= n else "inconclusive")
+    test = (f"recommendation significantly better in {won}, worse in {lost} of {n} comparisons (Welch, one-sided, "
+            f"α = {ALPHA}): " + "; ".join(f"{r.task} at {r.budget:g} vs {r.reference}: {r.test}" for r in comp.itertuples()))
+    cells = ", ".join(f"{c.task} at {c.budget:g}" for c in held_out)
+    return Verdict("recommender_beats_defaults", statement, verdict, test,
+                   f"leave one task out: {cells}; each recommendation from a forest fitted on the other tasks' runs")
+
+
 def _fold_scores(ev: Any, metric: str) -> pd.DataFrame:
     """Fold x model table of one metric on grouped CV."""
     f = ev.folds
@@ -209,6 +258,8 @@ CLAIMS: dict[str, Claim] = {
                                        "dense", ["uniform", "structured", "balanced", "lstm"]),
     "hp_explains": Claim("the hidden proportion has explanatory power for performance", _hp_explains),
     "predictor_works": Claim("a random forest predicts performance before training", _predictor_works),
+    "recommender_beats_defaults": Claim("a recommended configuration beats the dense and uniform defaults on an unseen data set",
+                                        _recommender_beats_defaults),
 }
 """The paper's claims by name; every judge has the signature ``(runs frame, context) -> Verdict``."""
 
@@ -225,11 +276,14 @@ def evaluate_records(records: list[dict[str, Any]]) -> tuple[Any, str]:
         return None, f"no predictor evaluation: {e}"
 
 
-def judge(claims: list[str], records: list[dict[str, Any]], scale: str = "") -> tuple[list[Verdict], Any]:
-    """Verdicts on ``claims`` from run records, and the meta-learning evaluation they used (or None)."""
+def judge(claims: list[str], records: list[dict[str, Any]], scale: str = "", *, held_out: list[Any] | None = None,
+          recommend_records: list[dict[str, Any]] | None = None, recommend_note: str = "") -> tuple[list[Verdict], Any]:
+    """Verdicts on ``claims`` from run records (and the recommender stage's cells and records), and the
+    meta-learning evaluation they used (or None)."""
     frame = runs_table(records)
     ctx: dict[str, Any] = {"stats": config_stats(frame) if len(frame) else pd.DataFrame(
-        columns=["task", "model", "family", "mean"]), "scale": scale}
+        columns=["task", "model", "family", "mean"]), "scale": scale, "held_out": held_out or [],
+        "recommend_records": recommend_records or [], "recommend_note": recommend_note}
     evaluation = None
     if any(c in ("hp_explains", "predictor_works") for c in claims):
         evaluation, note = evaluate_records(records)

@@ -465,7 +465,7 @@ def reproduce(
     directory = out_dir or Path("runs") / "reproduce" / f"{p.name}-{scale}"
     rep = run_plan(p, scale, directory, storage=storage, workers=workers, overrides=overrides, progress=not quiet,
                    log=None if quiet else lambda m: err.print(m, markup=False))
-    table = Table(title=f"{p.name} at the {scale} scale: {len(rep.records)} of {rep.expected} runs")
+    table = Table(title=f"{p.name} at the {scale} scale: {len(rep.records) + len(rep.recommend_records)} of {rep.expected} runs")
     for col in ("claim", "verdict", "test"):
         table.add_column(col)
     for v in rep.verdicts:

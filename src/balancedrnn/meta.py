@@ -475,6 +475,7 @@ class MetaPredictor(BaseEstimator):
             for t in pd.unique(data.task) for m in [data.task == t]
         }
         self.defaults_ = {k: float(X[k].median()) for k in ("lr", "init_mean", "init_std")}
+        self.hidden_proportion_range_ = (float(X["hidden_proportion"].min()), float(X["hidden_proportion"].max()))
         return self
 
     def _frame(self, X: Any) -> pd.DataFrame:
@@ -674,7 +675,8 @@ def recommend(
     """Propose densities and dh for (dx, dy, budget) before any training.
 
     With a fitted ``predictor``: score every feasible candidate (:func:`candidate_densities`) with its
-    regressor and return the best. Without one: the a-priori rule, hidden proportion 0.5
+    regressor and return the best, among candidates whose hidden proportion lies in the range the predictor
+    was fitted on (a forest is flat outside it). Without one: the a-priori rule, hidden proportion 0.5
     (:func:`balancedrnn.configs.balanced_density`). lr and initialisation default to the training records'
     medians (the recommendation is over the structure, at fixed optimisation settings). An infeasible budget
     raises SpecError naming the smallest feasible budget.
@@ -701,6 +703,16 @@ def recommend(
         smallest = smallest_feasible_budget(dx, dy, [c for c in candidates if c[0] in NAMED_CANDIDATES or c[0] == "random"])
         raise SpecError(f"budget {budget:g} is too small for any candidate configuration (dx={dx}, dy={dy}); "
                         f"the smallest feasible budget is {smallest}")
+    # a forest is flat outside the hidden proportions it was fitted on: it cannot tell such candidates apart
+    lo, hi = getattr(predictor, "hidden_proportion_range_", (-math.inf, math.inf))
+    ref_rows = [(n, r) for n, r in zip(names, rows) if n in REFERENCES]
+    inside = [i for i, r in enumerate(rows) if lo <= r["hidden_proportion"] <= hi]
+    range_note = ""
+    if inside and len(inside) < len(rows):
+        range_note = f"; {len(rows) - len(inside)} candidates outside the fitted hidden-proportion range {lo:.3g}..{hi:.3g} left out"
+        names, rows = [names[i] for i in inside], [rows[i] for i in inside]
+    elif not inside:
+        range_note = f"; no candidate lies in the fitted hidden-proportion range {lo:.3g}..{hi:.3g}: extrapolating"
     X = features_frame(rows)
     score = predictor.predict(X)
     proba = predictor.predict_proba(X)
@@ -713,7 +725,7 @@ def recommend(
     table.insert(0, "origin", [names[i] for i in order[:top]])
     table["predicted"] = score[order[:top]]
     table["class"] = [names_of[int(c)] for c in cls[order[:top]]]
-    refs = {n: float(score[i]) for i, n in enumerate(names) if n in REFERENCES}
+    refs = dict(zip([n for n, _ in ref_rows], map(float, predictor.predict(features_frame([r for _, r in ref_rows]))))) if ref_rows else {}
     metrics = sorted({t["metric"] for t in predictor.tasks_.values()})
     dx_range = [t["dx"] for t in predictor.tasks_.values()]
     note = "" if min(dx_range) <= dx <= max(dx_range) else f"; note: dx={dx} is outside the training range {min(dx_range)}..{max(dx_range)}"
@@ -721,7 +733,7 @@ def recommend(
     return Recommendation(
         method="predictor",
         reason=(reason or f"maximised the random-forest regressor fitted on {predictor.n_records_} runs over "
-                f"{len(rows)} feasible candidates") + note,
+                f"{len(rows)} feasible candidates") + note + range_note,
         dx=dx, dy=dy, budget=float(budget), density={b: r[f"density_{b}"] for b in BLOCKS}, dh=int(r["dh"]),
         weights=int(r["weights"]), parameters=int(r["parameters"]), hidden_proportion=r["hidden_proportion"],
         predicted_score=float(score[best]), predicted_class=names_of[int(cls[best])],

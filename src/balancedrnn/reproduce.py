@@ -14,10 +14,18 @@ A plan is a YAML file (the shipped ones are in ``balancedrnn/plans/``)::
         scales: {small: {base: {epochs: 30}}}  # optional, applied after the plan's own scale settings
     scales:                                    # smoke, small and paper: seeds (grid), n_trials, base overrides
       smoke: {seeds: 2, base: {epochs: 1}}
+    recommend:                                 # optional: judge the recommender leave one task out
+      references: [dense, "uniform:0.2", balanced]
+      seeds: {smoke: 2, small: 3, paper: 5}
 
 Every scale's sweeps are checked before anything runs. Trials go to a store (by default a journal in the
 output directory, or ``--storage postgresql://...``), so a reproduction resumes after an interruption and
 several machines can share it.
+
+A plan with a ``recommend`` section then judges the recommender leave one task out (SPEC §8): for each task of
+its runs, a predictor fitted on the *other* tasks' runs recommends densities and dh at each of the task's
+budgets before any training, and the recommendation is trained beside the reference configs with the same
+seeds, learning rate and initialisation (a second stage of grid sweeps in the same store).
 """
 
 from __future__ import annotations
@@ -63,6 +71,18 @@ class PlanSweep:
 
 
 @dataclass
+class RecommendSettings:
+    """The recommender stage of a plan."""
+
+    references: list[str] = field(default_factory=lambda: ["dense", "uniform:0.2", "balanced"])
+    """Configs trained beside each recommendation (the claim compares it with the dense and uniform ones)."""
+    seeds: dict[str, int] = field(default_factory=lambda: {"smoke": 2, "small": 3, "paper": 5})
+    """Seeds per scale for the recommendation and each reference."""
+    n_candidates: int = 2000
+    """Candidate density vectors the predictor scores per recommendation."""
+
+
+@dataclass
 class Plan:
     """An experiment plan."""
 
@@ -78,6 +98,8 @@ class Plan:
     """Scale settings shared by its sweeps."""
     data: dict[str, Any] = field(default_factory=dict)
     """Data the plan makes before running (``hammer_smoke_episodes``: a tiny Hammer set for the smoke scale)."""
+    recommend: RecommendSettings | None = None
+    """The recommender stage (None: the plan does not judge the recommender)."""
     source: str = ""
     """Where the plan was read from."""
 
@@ -175,12 +197,41 @@ def load_plan(name_or_path: str | Path) -> Plan:
     for c in claims:
         if c not in CLAIMS:
             raise PlanError(f"plan {path.name}: unknown claim {c!r}; known: {', '.join(CLAIMS)}")
+    recommend = _recommend_settings(d.get("recommend"), path.name)
+    if "recommender_beats_defaults" in claims and recommend is None:
+        raise PlanError(f"plan {path.name}: the claim recommender_beats_defaults needs a recommend section")
     plan = Plan(name=str(d["name"]), description=str(d.get("description", "")), claims=list(claims),
                 sweeps=plan_sweeps, scales=_scales(d["scales"], f"plan {path.name} scales", True), data=dict(data),
-                source=str(path))
+                recommend=recommend, source=str(path))
     for scale in SCALES:
         sweep_specs(plan, scale)  # every scale must make valid sweeps
     return plan
+
+
+def _recommend_settings(d: Any, plan_file: str) -> RecommendSettings | None:
+    if d is None:
+        return None
+    what = f"plan {plan_file}: recommend"
+    _check_keys(d, RecommendSettings, what)
+    out = RecommendSettings(**d)
+    if not isinstance(out.references, list) or not out.references:
+        raise PlanError(f"{what}.references must be a non-empty list of configs")
+    from .configs import config_family
+    from .spec import SpecError
+
+    for ref in out.references:
+        try:
+            config_family(str(ref))
+        except SpecError as e:
+            raise PlanError(f"{what}.references: {e}") from None
+    if not isinstance(out.seeds, dict) or sorted(set(out.seeds) ^ set(SCALES)):
+        raise PlanError(f"{what}.seeds must give a number of seeds for each of {', '.join(SCALES)}")
+    for scale, n in out.seeds.items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise PlanError(f"{what}.seeds.{scale} must be a positive integer, got {n!r}")
+    if isinstance(out.n_candidates, bool) or not isinstance(out.n_candidates, int) or out.n_candidates < 10:
+        raise PlanError(f"{what}.n_candidates must be an integer of at least 10, got {out.n_candidates!r}")
+    return out
 
 
 def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = None,
@@ -240,6 +291,106 @@ def prepare_data(plan: Plan, scale: str, log: Any = None) -> None:
 
 
 @dataclass
+class HeldOut:
+    """One cell of the recommender stage: a task held out at one budget, its recommendation, and the grid
+    sweep that trains the recommendation beside the references."""
+
+    task: str
+    budget: float
+    fitted_on: list[str]
+    """Tasks whose runs the predictor was fitted on (every task but this one)."""
+    n_records: int
+    """Runs the predictor was fitted on."""
+    recommendation: Any
+    """The :class:`balancedrnn.meta.Recommendation` (made before any run of this stage)."""
+    spec: Any
+    """The grid :class:`balancedrnn.sweep.SweepSpec` of this cell."""
+    origin: str = ""
+    """Where the recommended candidate came from (a named config, ``hp=…`` targeted, ``random``)."""
+    infeasible: list[str] = field(default_factory=list)
+    """References left out because no block RNN of theirs fits this budget (say, dense RAD at 25,000)."""
+
+    @property
+    def model(self) -> str:
+        """Config string of the recommendation (explicit densities)."""
+        return str(self.spec.sampler.models[0])
+
+    @property
+    def references(self) -> list[str]:
+        """The references trained in this cell (feasible at its budget), in the plan's order."""
+        return [str(m) for m in self.spec.sampler.models[1:]]
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text).strip("-").lower()
+
+
+def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], workers: int = 1,
+                         storage: str | None = None, overrides: dict[str, Any] | None = None) -> tuple[list[HeldOut], str]:
+    """The recommender stage's cells from the plan's finished runs: for each task and budget of the plan's
+    sweeps, a :class:`~balancedrnn.meta.MetaPredictor` fitted on the other tasks' ok runs recommends a config
+    (:func:`balancedrnn.meta.recommend`), to be trained beside ``plan.recommend.references`` at the
+    recommendation's lr and initialisation. Returns ([], reason) when the stage cannot run (no recommend
+    section, fewer than two tasks, too few runs)."""
+    from .configs import config_density, is_baseline
+    from .meta import MetaData, MetaError, MetaPredictor, prepare_records, recommend
+    from .spec import BlockSpec, SpecError
+    from .sweep import SweepSpec
+    from .tasks import get_task
+
+    settings = plan.recommend
+    if settings is None:
+        return [], "the plan has no recommend section"
+    specs = sweep_specs(plan, scale, workers, storage, overrides)
+    cells: dict[tuple[str, float], dict[str, Any]] = {}
+    for spec in specs:
+        budgets = spec.sampler.budgets or [spec.sampler.budget if spec.sampler.budget is not None else spec.base.get("budget")]
+        for b in budgets:
+            if b is not None:
+                cells.setdefault((str(spec.base["task"]), float(b)), spec.base)
+    data = prepare_records(records)
+    tasks = sorted({str(t) for t in data.task})
+    if len(tasks) < 2:
+        return [], f"leave one task out needs runs of at least two tasks, got {len(tasks)} ({', '.join(tasks) or 'none'})"
+    out: list[HeldOut] = []
+    predictors: dict[str, Any] = {}
+    for (task_name, budget), base in cells.items():
+        if task_name not in tasks:
+            continue
+        if task_name not in predictors:
+            keep = data.task != task_name
+            train = MetaData(data.X[keep].reset_index(drop=True), data.y[keep], data.task[keep], data.group[keep],
+                             {k: v for k, v in data.metric.items() if k != task_name})
+            try:
+                predictors[task_name] = MetaPredictor(n_estimators=200, random_state=0).fit(train)
+            except MetaError as e:
+                return [], f"no predictor without {task_name}: {e}"
+        predictor = predictors[task_name]
+        task = get_task(task_name)
+        rec = recommend(task.dx, task.dy, budget, predictor, classification=task.loss == "last",
+                        n_candidates=settings.n_candidates, random_state=0)
+        d = predictor.defaults_
+        references, infeasible = [], []
+        for ref in settings.references:
+            try:
+                if not is_baseline(ref):
+                    BlockSpec.from_budget(task.dx, task.dy, budget, config_density(ref, task.dx, task.dy, budget))
+                references.append(ref)
+            except SpecError:
+                infeasible.append(ref)
+        spec = SweepSpec.from_dict({
+            "name": f"recommend-{_slug(task_name)}-b{int(budget)}-{scale}",
+            "base": {**base, "budget": budget, "lr": d["lr"], "init_mean": d["init_mean"], "init_std": d["init_std"]},
+            "sampler": {"kind": "grid", "models": [rec.config, *references],
+                        "seeds": list(range(settings.seeds[scale]))},
+            "workers": workers, "seed": 0, "storage": storage})
+        origin = str(rec.top["origin"].iloc[0]) if rec.top is not None and len(rec.top) else ""
+        out.append(HeldOut(task_name, budget, sorted(set(predictor.tasks_)), predictor.n_records_, rec, spec, origin,
+                           infeasible))
+    return out, ""
+
+
+@dataclass
 class Reproduction:
     """What a reproduction run produced."""
 
@@ -253,13 +404,19 @@ class Reproduction:
     """One balancedrnn.claims.Verdict per claim of the plan."""
     evaluation: Any = None
     """The meta-learning evaluation on the plan's block-model runs (None when too few)."""
+    held_out: list[HeldOut] = field(default_factory=list)
+    """The recommender stage's cells (empty when the plan has none or it could not run)."""
+    recommend_records: list[dict[str, Any]] = field(default_factory=list)
+    """Final run records of the recommender stage."""
+    recommend_note: str = ""
+    """Why the recommender stage did not run (empty when it ran or the plan has none)."""
     paths: list[Path] = field(default_factory=list)
     """Report files written."""
 
     @property
     def not_ok(self) -> int:
-        """Trials without an ``ok`` record (failed, diverged, timed out, missing)."""
-        return self.expected - sum(r.get("status") == "ok" for r in self.records)
+        """Trials without an ``ok`` record (failed, diverged, timed out, missing), both stages."""
+        return self.expected - sum(r.get("status") == "ok" for r in self.records + self.recommend_records)
 
     @property
     def complete(self) -> bool:
@@ -280,19 +437,26 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
     specs = sweep_specs(plan, scale, workers, storage, overrides)
     ensure_writable_dir(out_dir)
     prepare_data(plan, scale, log)
-    records: list[dict[str, Any]] = []
     expected = 0
-    for spec in specs:
+
+    def run(spec: Any) -> list[dict[str, Any]]:
+        nonlocal expected
         if log:
             log(f"sweep {spec.name}")
         result = run_sweep(spec, run_dir=out_dir, progress=progress)
         if result.interrupted:
             raise KeyboardInterrupt
         expected += result.total
-        study = store.open_study(store.open_storage(spec.storage, out_dir), spec.name)
-        records.extend(store.iter_records(study))
-    verdicts, evaluation = judge(plan.claims, records, scale)
-    rep = Reproduction(plan, scale, records, expected, verdicts, evaluation)
+        return list(store.iter_records(store.open_study(store.open_storage(spec.storage, out_dir), spec.name)))
+
+    records = [r for spec in specs for r in run(spec)]
+    held_out, note = recommendation_cells(plan, scale, records, workers, storage, overrides) if plan.recommend else ([], "")
+    if log and note:
+        log(f"no recommender stage: {note}")
+    recommend_records = [r for cell in held_out for r in run(cell.spec)]
+    verdicts, evaluation = judge(plan.claims, records, scale, held_out=held_out, recommend_records=recommend_records,
+                                 recommend_note=note)
+    rep = Reproduction(plan, scale, records, expected, verdicts, evaluation, held_out, recommend_records, note)
     rep.paths = write_report(rep, out_dir)
     return rep
 

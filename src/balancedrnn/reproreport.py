@@ -138,6 +138,63 @@ def plot_density_heatmap(frame: pd.DataFrame, stats: pd.DataFrame, path: Path, t
     return save_figure(fig, path, tight=False, bbox_inches="tight")
 
 
+def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
+    from .claims import ci95
+
+    lo, hi = ci95(values)
+    return (float(np.mean(values)) if len(values) else math.nan), lo, hi
+
+
+def recommender_table(held_out: list[Any], frame: pd.DataFrame, references: list[str] | None = None) -> pd.DataFrame:
+    """One row per held-out task and budget: what was recommended and how it and each reference scored
+    (reference columns in the order of ``references``)."""
+    rows = []
+    for cell in held_out:
+        rec = cell.recommendation
+        part = frame[(frame["task"] == cell.task) & (frame["budget"].astype(float) == float(cell.budget))]
+        row: dict[str, Any] = {
+            "held-out task": cell.task, "budget": _fmt(int(cell.budget)),
+            "fitted on": f"{', '.join(cell.fitted_on)} ({cell.n_records} runs)",
+            "recommended": " ".join(f"{b} {rec.density[b]:.2f}" for b in BLOCKS) + f" ({cell.origin})",
+            "dh": _fmt(rec.dh), "hidden proportion": _fmt(rec.hidden_proportion, 3),
+            "predicted": _fmt(rec.predicted_score)}
+        for label, model in [("recommended", cell.model)] + [(m, m) for m in cell.references]:
+            mean, lo, hi = _mean_ci(part[part["model"] == model]["test"].to_numpy(float))
+            row[f"{label} (mean, 95 % CI)" if label == "recommended" else label] = f"{_fmt(mean)} [{_fmt(lo)}, {_fmt(hi)}]"
+        for model in cell.infeasible:
+            row[model] = "infeasible at this budget"
+        rows.append(row)
+    frame_out = pd.DataFrame(rows)
+    order = list(dict.fromkeys([*(references or []), *(m for cell in held_out for m in [*cell.references, *cell.infeasible])]))
+    order = [m for m in order if m in frame_out.columns]
+    return frame_out[[c for c in frame_out.columns if c not in order] + order] if rows else frame_out
+
+
+def plot_recommender(held_out: list[Any], frame: pd.DataFrame, path: Path) -> Path:
+    """Per held-out task and budget: the recommendation and each reference, mean with 95 % CI over seeds."""
+    from .configs import config_family
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(held_out), figsize=(3.6 * len(held_out) + 1, 4.0), squeeze=False)
+    for ax, cell in zip(axes[0], held_out):
+        part = frame[(frame["task"] == cell.task) & (frame["budget"].astype(float) == float(cell.budget))]
+        labels = ["recommended", *cell.references]
+        for i, model in enumerate([cell.model, *cell.references]):
+            v = part[part["model"] == model]["test"].to_numpy(float)
+            mean, lo, hi = _mean_ci(v)
+            colour = "tab:orange" if i == 0 else FAMILY_STYLE.get(config_family(model), ("tab:gray", "o"))[0]
+            ax.bar(i, mean if math.isfinite(mean) else 0.0, color=colour, alpha=0.75)
+            if math.isfinite(lo):
+                ax.errorbar(i, mean, yerr=[[mean - lo], [hi - mean]], color="black", capsize=4)
+            ax.scatter(np.full(len(v), i) + np.linspace(-0.15, 0.15, len(v)) if len(v) else [], v, s=9, color="black", zorder=3)
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+        metric = part["metric"].iloc[0] if len(part) else "metric"
+        ax.set_ylabel(f"test {metric}")
+        ax.set_title(f"{cell.task} at {cell.budget:,.0f}\n(forest fitted on {', '.join(cell.fitted_on)})", fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    return save_figure(fig, path)
+
+
 def _table_html(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False))
@@ -198,6 +255,14 @@ def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
         figures.append(("Learning curves (validation metric per epoch, mean ± std over a family's runs)",
                         plot_learning_curves(learning_curves(rep.records), figs / "learning_curves.png")))
         figures.append(("Per-block densities of the best configurations", plot_density_heatmap(frame, stats, figs / "density_heatmap.png")))
+    rec_frame = runs_table(rep.recommend_records)
+    rec_table = recommender_table(rep.held_out, rec_frame, rep.plan.recommend.references if rep.plan.recommend else None) if rep.held_out else pd.DataFrame()
+    if rep.held_out:
+        figures.append(("Recommender, leave one task out: the recommendation against the defaults (mean, 95 % CI, seeds as dots)",
+                        plot_recommender(rep.held_out, rec_frame, figs / "recommender.png")))
+    rec_intro = ("For each task, a random forest fitted on the other tasks' runs recommended densities and dh before "
+                 "any training; the recommendation and the references were then trained with the same seeds, "
+                 "learning rate and initialisation (the forest's training medians).")
     if rep.evaluation is not None:
         from .meta import MetaPredictor, prepare_records
         from .metareport import write_report as write_meta
@@ -208,7 +273,8 @@ def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
         names = {p.name: p for p in meta_paths}
         figures.append(("Predictor: predicted against actual (grouped CV, out of fold)", names["predicted_vs_actual.png"]))
         figures.append(("Predictor: permutation importances", names["importances.png"]))
-    statuses = pd.Series([r.get("status") for r in rep.records]).value_counts().to_dict() if rep.records else {}
+    every = rep.records + rep.recommend_records
+    statuses = pd.Series([r.get("status") for r in every]).value_counts().to_dict() if every else {}
     status_text = ", ".join(f"{k} {v}" for k, v in statuses.items()) or "no runs"
     banner = ""
     if not rep.complete:
@@ -226,11 +292,15 @@ def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
     md = [f"# {title}", ""]
     md += [f"**{banner}**", ""] if banner else []
     md += [f"_{smoke}_", ""] if smoke else []
-    md += [rep.plan.description, "", f"Command: `{command}`. Runs: {len(rep.records)} of {rep.expected} ({status_text}).", "",
+    md += [rep.plan.description, "", f"Command: `{command}`. Runs: {len(every)} of {rep.expected} ({status_text}).", "",
            "## Verdicts", "", _table_md(verdicts) if len(verdicts) else "(the plan tests no claim)", "",
            "## Configurations (mean, std and 95 % CI over seeds)", "", _table_md(table) if len(table) else "(no ok runs)", ""]
     if rep.evaluation is not None:
         md += ["## Predictor", "", rep.evaluation.to_markdown(), ""]
+    if rep.held_out:
+        md += ["## Recommender (leave one task out)", "", rec_intro, "", _table_md(rec_table), ""]
+    elif rep.recommend_note:
+        md += ["## Recommender (leave one task out)", "", f"Not run: {rep.recommend_note}.", ""]
     md += ["## Figures", ""] + [f"![{cap}]({p.relative_to(out).as_posix()})" for cap, p in figures]
     md += ["", "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), ""]
     md_path = atomic_write(out / "report.md", lambda f: f.write("\n".join(md).encode()))
@@ -252,7 +322,7 @@ def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
         f"<p class='banner'>{html.escape(banner)}</p>" if banner else "",
         f"<p class='smoke'>{html.escape(smoke)}</p>" if smoke else "",
         f"<p>{html.escape(rep.plan.description)}</p>",
-        f"<p>Command: <code>{html.escape(command)}</code>. Runs: {len(rep.records)} of {rep.expected} ({html.escape(status_text)}).</p>",
+        f"<p>Command: <code>{html.escape(command)}</code>. Runs: {len(every)} of {rep.expected} ({html.escape(status_text)}).</p>",
         "<h2>Verdicts</h2>",
         f"<table><thead><tr><th>claim</th><th>verdict</th><th>test</th><th>compared</th></tr></thead><tbody>{rows}</tbody></table>"
         if rep.verdicts else "<p>(the plan tests no claim)</p>",
@@ -270,6 +340,10 @@ def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
             t = ev.table(split)
             if len(t):
                 parts += [f"<h3>{html.escape(name.format(k=ev.info['n_splits']))}</h3>", _table_html(t.reset_index())]
+    if rep.held_out:
+        parts += ["<h2>Recommender (leave one task out)</h2>", f"<p>{html.escape(rec_intro)}</p>", _table_html(rec_table)]
+    elif rep.recommend_note:
+        parts += ["<h2>Recommender (leave one task out)</h2>", f"<p>Not run: {html.escape(rep.recommend_note)}.</p>"]
     parts += ["<footer>" + " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in env.items()) + "</footer></body></html>"]
     page = "\n".join(parts)
     html_path = atomic_write(out / "report.html", lambda f: f.write(page.encode()))
