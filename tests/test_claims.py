@@ -125,3 +125,14 @@ def test_recommender_claim_follows_planted_effects():
     assert v.verdict == "inconclusive"
     (v,), _ = judge(["recommender_beats_defaults"], [], recommend_note="leave one task out needs two tasks")
     assert v.verdict == "inconclusive" and "two tasks" in v.test
+
+
+def test_hp_claim_needs_a_forest_that_beats_the_mean():
+    from test_meta import synthetic_records
+
+    recs = synthetic_records(n_configs=30, seeds=2, tasks=("rad",), budget=20_000, seed=11)
+    rng = np.random.default_rng(3)
+    for r in recs:  # pure noise: nothing is predictable, whatever the two forests' difference
+        r["final"]["value"] = 0.5 + 0.05 * rng.normal()
+    (v,), _ = judge(["hp_explains"], recs)
+    assert v.verdict == "inconclusive" and "does not predict the held-out runs" in v.test, v.test

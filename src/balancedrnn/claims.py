@@ -9,7 +9,10 @@ and names the test that decided it:
   mean (the same selection on both sides) and runs Welch's t-test one-sided in each direction at α = 0.05;
 * "the hidden proportion explains performance" compares the random forest with and without the hidden
   proportion on the same held-out folds (grouped CV: repeats of a config never on both sides), a one-sided
-  paired t-test on the per-fold mean absolute error (R² differences were measured far noisier across folds);
+  paired t-test on the per-fold mean absolute error (R² differences were measured far noisier across folds).
+  It is only decided when the forest predicts at all on those folds (MAE below the mean predictor's by the
+  same test, and a positive mean Spearman): otherwise both forests fit noise (or one outlier) and the
+  difference between them means nothing;
 * "the predictor works before training" asks that the forest's out-of-fold predictions rank the configs
   (seeds averaged) like their actual metric (one-sided Spearman test) and that its held-out error be below the
   parameter-count baseline's (one-sided paired t-test over folds);
@@ -172,9 +175,15 @@ def _hp_explains(frame: pd.DataFrame, ctx: dict[str, Any]) -> Verdict:
     diffs = (wide["no hidden proportion"] - wide["forest"]).to_numpy()  # > 0: the hidden proportion helps
     mean, p = one_sided_mean(diffs)
     _, p_less = one_sided_mean(-diffs)
+    skill, p_skill = one_sided_mean((wide["dummy"] - wide["forest"]).to_numpy())  # > 0: beats the mean
     test = (f"paired t-test over {len(diffs)} grouped-CV folds: held-out MAE without − with the hidden proportion = "
             f"{mean:+.4g}, one-sided p = {p:.3g}")
     verdict: VerdictKind = ("supported" if p < ALPHA else "contradicted" if p_less < ALPHA else "inconclusive")
+    rho = float(np.nanmean(_fold_scores(ev, "spearman")["forest"].to_numpy(float)))
+    if not (p_skill < ALPHA and rho > 0):  # a forest that predicts nothing: its ablation says nothing either
+        verdict = "inconclusive"
+        test += (f"; but the forest does not predict the held-out runs (MAE below the mean predictor's by {skill:+.4g}, "
+                 f"one-sided p = {p_skill:.3g}; mean Spearman {rho:+.3f}), so the ablation decides nothing")
     return Verdict("hp_explains", statement, verdict, test, f"random forests on {ev.info['n_records']} block-model runs")
 
 
