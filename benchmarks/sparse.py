@@ -8,7 +8,7 @@ Part 2: the crossover density where the sparse kernel starts to beat the dense o
 (a model whose other blocks are 1 wide; --cross-steps steps) at dh 512, 2,048 and 4,096, and the time of the
 automatic choice at each density against masked-dense (it must never be slower).
 
-Run:  .venv/bin/python benchmarks/sparse.py [--threads 2]
+Run:  .venv/bin/python benchmarks/sparse.py [--threads 2]   (--threads 1 2: part 1 at each thread count)
 """
 
 from __future__ import annotations
@@ -131,7 +131,8 @@ def crossover(args: argparse.Namespace) -> list[dict[str, object]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, nargs="+", default=[2],
+                        help="torch threads; several values run part 1 once per value (part 2 uses the first)")
     parser.add_argument("--dh", type=int, default=4096)
     parser.add_argument("--density", type=float, default=0.01)
     parser.add_argument("--batch", type=int, default=64)
@@ -144,14 +145,18 @@ def main() -> None:
     parser.add_argument("--skip-step", action="store_true", help="run part 2 only")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    threads = args.threads
     if args.one:
+        args.threads = threads[0]
         print(json.dumps(one_variant(args.one, args)))
         return
-
     if not args.skip_step:
-        part1(args)
+        for n in threads:
+            args.threads = n
+            part1(args)
     if args.skip_crossover:
         return
+    args.threads = threads[0]
     part2(args)
 
 
@@ -160,7 +165,9 @@ def part1(args: argparse.Namespace) -> None:
           f"T {args.steps}, threads {args.threads}")
     results = {}
     for kernel in ("dense", "auto"):
-        cmd = [sys.executable, __file__, "--one", kernel] + [a for a in sys.argv[1:]]
+        cmd = [sys.executable, __file__, "--one", kernel, "--threads", str(args.threads), "--dh", str(args.dh),
+               "--density", str(args.density), "--batch", str(args.batch), "--steps", str(args.steps),
+               "--repeats", str(args.repeats)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         results[kernel] = json.loads(out)
     d, a = results["dense"], results["auto"]
