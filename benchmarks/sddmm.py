@@ -9,8 +9,8 @@ mask) and a CSR product with W.T (the gradient flowing to h). This times, over 5
 2. both backward products: PyTorch (CSR product with W.T plus ``sampled_addmm``) against one fused numba
    kernel that walks W.T's rows once and does both (each row of ``a`` loaded once for the two products).
 
-numba is not a dependency of the library (``pip install numba`` to run parts 1 and 2 against it); every
-kernel's result is checked against PyTorch's before it is timed.
+numba is not a dependency of the library's core (it comes with the ``timeseries`` extra, which aeon needs;
+without it only the reference is timed); every kernel's result is checked against PyTorch's before it is timed.
 
 Run:  .venv/bin/python benchmarks/sddmm.py [--threads 2] [--repeats 5]
 """
@@ -136,7 +136,7 @@ def main() -> None:
     try:
         import numba
     except ImportError:
-        print("numba is not installed: `pip install numba` to time its kernels against PyTorch's")
+        print("numba is not installed (it comes with the timeseries extra): only the reference was timed")
         return
     numba.set_num_threads(args.threads)
     k = numba_kernels()
