@@ -216,6 +216,7 @@ def _recommend_settings(d: Any, plan_file: str) -> RecommendSettings | None:
     out = RecommendSettings(**d)
     if not isinstance(out.references, list) or not out.references:
         raise PlanError(f"{what}.references must be a non-empty list of configs")
+    out.references = [str(r) for r in out.references]
     from .configs import config_family
     from .spec import SpecError
 
