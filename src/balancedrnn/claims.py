@@ -213,19 +213,23 @@ DEFAULT_FAMILIES = ("dense", "uniform")
 """Families of the references the recommender is judged against (the paper's defaults)."""
 
 
+def cell_values(frame: pd.DataFrame, cell: Any, model: str) -> np.ndarray:
+    """Final metrics of ``model``'s runs in one held-out cell (its task and budget) of the recommender stage."""
+    m = (frame["task"] == cell.task) & (frame["budget"].astype(float) == float(cell.budget)) & (frame["model"] == model)
+    return frame.loc[m, "test"].to_numpy(float)
+
+
 def recommender_comparisons(held_out: list[Any], frame: pd.DataFrame) -> pd.DataFrame:
     """One row per held-out cell and dense/uniform reference: means, Welch outcome and its text."""
     from .configs import config_family
 
     rows = []
     for cell in held_out:
-        part = frame[(frame["task"] == cell.task) & (frame["budget"].astype(float) == float(cell.budget))]
-        ours = part[part["model"] == cell.model]["test"].to_numpy(float)
+        ours = cell_values(frame, cell, cell.model)
         for ref in cell.references:
             if config_family(ref) not in DEFAULT_FAMILIES:
                 continue
-            theirs = part[part["model"] == ref]["test"].to_numpy(float)
-            outcome, text = welch(ours, theirs)
+            outcome, text = welch(ours, cell_values(frame, cell, ref))
             rows.append({"task": cell.task, "budget": cell.budget, "reference": ref, "outcome": outcome, "test": text})
     return pd.DataFrame(rows, columns=["task", "budget", "reference", "outcome", "test"])
 

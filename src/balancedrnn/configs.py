@@ -79,6 +79,13 @@ def config_family(config: str) -> str:
     raise SpecError(f"unknown model config {config!r}; expected {CONFIG_HELP}")
 
 
+def check_fits(config: str, dx: int, dy: int, budget: float) -> None:
+    """Raise SpecError when block config ``config`` has no model at ``budget`` (baselines always pass: they
+    say in their summary when they cannot get down to it)."""
+    if not is_baseline(config):
+        BlockSpec.from_budget(dx, dy, budget, config_density(config, dx, dy, budget))
+
+
 def config_density(config: str, dx: int, dy: int, budget: float) -> dict[str, float]:
     """The six densities a named block config stands for at (dx, dy, budget)."""
     text = config.strip().lower()

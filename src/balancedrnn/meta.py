@@ -703,18 +703,18 @@ def recommend(
         smallest = smallest_feasible_budget(dx, dy, [c for c in candidates if c[0] in NAMED_CANDIDATES or c[0] == "random"])
         raise SpecError(f"budget {budget:g} is too small for any candidate configuration (dx={dx}, dy={dy}); "
                         f"the smallest feasible budget is {smallest}")
-    # a forest is flat outside the hidden proportions it was fitted on: it cannot tell such candidates apart
-    lo, hi = getattr(predictor, "hidden_proportion_range_", (-math.inf, math.inf))
-    ref_rows = [(n, r) for n, r in zip(names, rows) if n in REFERENCES]
-    inside = [i for i, r in enumerate(rows) if lo <= r["hidden_proportion"] <= hi]
-    range_note = ""
-    if inside and len(inside) < len(rows):
-        range_note = f"; {len(rows) - len(inside)} candidates outside the fitted hidden-proportion range {lo:.3g}..{hi:.3g} left out"
-        names, rows = [names[i] for i in inside], [rows[i] for i in inside]
-    elif not inside:
-        range_note = f"; no candidate lies in the fitted hidden-proportion range {lo:.3g}..{hi:.3g}: extrapolating"
     X = features_frame(rows)
     score = predictor.predict(X)
+    refs = {n: float(score[i]) for i, n in enumerate(names) if n in REFERENCES}  # reported even outside the range
+    # a forest is flat outside the hidden proportions it was fitted on: it cannot tell such candidates apart
+    lo, hi = getattr(predictor, "hidden_proportion_range_", (-math.inf, math.inf))
+    inside = np.flatnonzero((X["hidden_proportion"] >= lo).to_numpy() & (X["hidden_proportion"] <= hi).to_numpy())
+    range_note = ""
+    if 0 < len(inside) < len(rows):
+        range_note = f"; {len(rows) - len(inside)} candidates outside the fitted hidden-proportion range {lo:.3g}..{hi:.3g} left out"
+        names, rows, X, score = [names[i] for i in inside], [rows[i] for i in inside], X.iloc[inside], score[inside]
+    elif not len(inside):
+        range_note = f"; no candidate lies in the fitted hidden-proportion range {lo:.3g}..{hi:.3g}: extrapolating"
     proba = predictor.predict_proba(X)
     cls = predictor.classifier_.classes_[np.argmax(proba, axis=1)]
     order = np.argsort(-score, kind="stable")
@@ -725,7 +725,6 @@ def recommend(
     table.insert(0, "origin", [names[i] for i in order[:top]])
     table["predicted"] = score[order[:top]]
     table["class"] = [names_of[int(c)] for c in cls[order[:top]]]
-    refs = dict(zip([n for n, _ in ref_rows], map(float, predictor.predict(features_frame([r for _, r in ref_rows]))))) if ref_rows else {}
     metrics = sorted({t["metric"] for t in predictor.tasks_.values()})
     dx_range = [t["dx"] for t in predictor.tasks_.values()]
     note = "" if min(dx_range) <= dx <= max(dx_range) else f"; note: dx={dx} is outside the training range {min(dx_range)}..{max(dx_range)}"

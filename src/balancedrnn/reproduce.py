@@ -333,9 +333,9 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
     (:func:`balancedrnn.meta.recommend`), to be trained beside ``plan.recommend.references`` at the
     recommendation's lr and initialisation. Returns ([], reason) when the stage cannot run (no recommend
     section, fewer than two tasks, too few runs)."""
-    from .configs import config_density, is_baseline
+    from .configs import check_fits
     from .meta import MetaData, MetaError, MetaPredictor, prepare_records, recommend
-    from .spec import BlockSpec, SpecError
+    from .spec import SpecError
     from .sweep import SweepSpec
     from .tasks import get_task
 
@@ -374,8 +374,7 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
         references, infeasible = [], []
         for ref in settings.references:
             try:
-                if not is_baseline(ref):
-                    BlockSpec.from_budget(task.dx, task.dy, budget, config_density(ref, task.dx, task.dy, budget))
+                check_fits(ref, task.dx, task.dy, budget)
                 references.append(ref)
             except SpecError:
                 infeasible.append(ref)

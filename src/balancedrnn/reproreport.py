@@ -21,6 +21,7 @@ import pandas as pd
 
 from .io import atomic_write
 from .baselines import BASELINES
+from .claims import cell_values, ci95, config_stats, runs_table
 from .report import pyplot, save_figure
 from .spec import BLOCKS
 
@@ -139,8 +140,6 @@ def plot_density_heatmap(frame: pd.DataFrame, stats: pd.DataFrame, path: Path, t
 
 
 def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
-    from .claims import ci95
-
     lo, hi = ci95(values)
     return (float(np.mean(values)) if len(values) else math.nan), lo, hi
 
@@ -151,7 +150,6 @@ def recommender_table(held_out: list[Any], frame: pd.DataFrame, references: list
     rows = []
     for cell in held_out:
         rec = cell.recommendation
-        part = frame[(frame["task"] == cell.task) & (frame["budget"].astype(float) == float(cell.budget))]
         row: dict[str, Any] = {
             "held-out task": cell.task, "budget": _fmt(int(cell.budget)),
             "fitted on": f"{', '.join(cell.fitted_on)} ({cell.n_records} runs)",
@@ -159,7 +157,7 @@ def recommender_table(held_out: list[Any], frame: pd.DataFrame, references: list
             "dh": _fmt(rec.dh), "hidden proportion": _fmt(rec.hidden_proportion, 3),
             "predicted": _fmt(rec.predicted_score)}
         for label, model in [("recommended", cell.model)] + [(m, m) for m in cell.references]:
-            mean, lo, hi = _mean_ci(part[part["model"] == model]["test"].to_numpy(float))
+            mean, lo, hi = _mean_ci(cell_values(frame, cell, model))
             row[f"{label} (mean, 95 % CI)" if label == "recommended" else label] = f"{_fmt(mean)} [{_fmt(lo)}, {_fmt(hi)}]"
         for model in cell.infeasible:
             row[model] = "infeasible at this budget"
@@ -177,10 +175,9 @@ def plot_recommender(held_out: list[Any], frame: pd.DataFrame, path: Path) -> Pa
     plt = pyplot()
     fig, axes = plt.subplots(1, len(held_out), figsize=(3.6 * len(held_out) + 1, 4.0), squeeze=False)
     for ax, cell in zip(axes[0], held_out):
-        part = frame[(frame["task"] == cell.task) & (frame["budget"].astype(float) == float(cell.budget))]
         labels = ["recommended", *cell.references]
         for i, model in enumerate([cell.model, *cell.references]):
-            v = part[part["model"] == model]["test"].to_numpy(float)
+            v = cell_values(frame, cell, model)
             mean, lo, hi = _mean_ci(v)
             colour = "tab:orange" if i == 0 else FAMILY_STYLE.get(config_family(model), ("tab:gray", "o"))[0]
             ax.bar(i, mean if math.isfinite(mean) else 0.0, color=colour, alpha=0.75)
@@ -188,8 +185,8 @@ def plot_recommender(held_out: list[Any], frame: pd.DataFrame, path: Path) -> Pa
                 ax.errorbar(i, mean, yerr=[[mean - lo], [hi - mean]], color="black", capsize=4)
             ax.scatter(np.full(len(v), i) + np.linspace(-0.15, 0.15, len(v)) if len(v) else [], v, s=9, color="black", zorder=3)
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
-        metric = part["metric"].iloc[0] if len(part) else "metric"
-        ax.set_ylabel(f"test {metric}")
+        metrics = frame.loc[frame["task"] == cell.task, "metric"]
+        ax.set_ylabel(f"test {metrics.iloc[0] if len(metrics) else 'metric'}")
         ax.set_title(f"{cell.task} at {cell.budget:,.0f}\n(forest fitted on {', '.join(cell.fitted_on)})", fontsize=9)
         ax.grid(alpha=0.3, axis="y")
     return save_figure(fig, path)
@@ -241,7 +238,6 @@ def environment() -> dict[str, str]:
 def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
     """Write ``report.html`` (self-contained), ``report.md`` and ``figures/*.png``; returns the paths (the
     HTML first). Both reports open with a banner when trials are missing or failed."""
-    from .claims import config_stats, runs_table
 
     out = Path(out_dir)
     figs = out / "figures"

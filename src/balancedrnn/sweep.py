@@ -210,7 +210,7 @@ def _random_fields(dists: dict[str, dict[str, Any]], rng: random.Random) -> tupl
 
 def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
     """The TrainConfig mappings of a grid, random or hidden-proportion sweep, in a fixed order."""
-    from .configs import config_density, is_baseline
+    from .configs import check_fits
     from .spec import BlockSpec, density_for_hidden_proportion
     from .tasks import get_task
     from .train import TrainConfig
@@ -222,11 +222,10 @@ def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
     if s.kind == "grid":
         for budget in s.budgets or [base["budget"]]:
             for model in s.models:
-                if not is_baseline(model):
-                    try:
-                        BlockSpec.from_budget(task.dx, task.dy, budget, config_density(model, task.dx, task.dy, budget))
-                    except SpecError as e:
-                        raise SweepError(f"grid model {model!r} at budget {budget:g}: {e}") from None
+                try:
+                    check_fits(model, task.dx, task.dy, budget)
+                except SpecError as e:
+                    raise SweepError(f"grid model {model!r} at budget {budget:g}: {e}") from None
                 for seed in s.seeds:
                     out.append({**base, "model": model, "budget": float(budget), "seed": int(seed)})
         return out
