@@ -8,7 +8,8 @@ Part 2: the crossover density where the sparse kernel starts to beat the dense o
 (a model whose other blocks are 1 wide; --cross-steps steps) at dh 512, 2,048 and 4,096, and the time of the
 automatic choice at each density against masked-dense (it must never be slower).
 
-Run:  .venv/bin/python benchmarks/sparse.py [--threads 2]   (--threads 1 2: part 1 at each thread count)
+Run:  .venv/bin/python benchmarks/sparse.py [--threads 2]   (--threads 1 2: part 1 at each thread count;
+      --profile: where part 1's sparse step spends its time, by operator and input shapes)
 """
 
 from __future__ import annotations
@@ -54,16 +55,41 @@ def reset_peak() -> None:
         pass
 
 
-def one_variant(kernel: str, args: argparse.Namespace) -> dict[str, float]:
-    """Time training steps of the full model with one kernel choice (run in a child process)."""
+def step_setup(kernel: str, args: argparse.Namespace) -> tuple[BlockRNN, torch.optim.Optimizer, torch.Tensor, torch.Tensor]:
+    """Part 1's model (one kernel choice), optimiser, inputs and targets."""
     torch.set_num_threads(args.threads)
     density = {"hx": 1.0, "hh": args.density, "hy": 1.0, "yx": 0.1, "yh": 0.1, "yy": 0.1}
-    spec = BlockSpec(46, args.dh, 26, density)
-    model = BlockRNN(spec, seed=0, kernel=kernel)  # type: ignore[arg-type]
+    model = BlockRNN(BlockSpec(46, args.dh, 26, density), seed=0, kernel=kernel)  # type: ignore[arg-type]
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(args.batch, args.steps, 46, generator=gen)
-    target = torch.randn(args.batch, args.steps, 26, generator=gen)
+    return model, opt, torch.randn(args.batch, args.steps, 46, generator=gen), torch.randn(args.batch, args.steps, 26, generator=gen)
+
+
+def profile_sparse_step(args: argparse.Namespace, steps: int = 5) -> None:
+    """Where the sparse step's time goes: torch.profiler over ``steps`` steps, by operator and input shapes."""
+    from torch.profiler import profile
+
+    model, opt, x, target = step_setup("auto", args)
+
+    def step() -> None:
+        loss = torch.nn.functional.mse_loss(model(x), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    with profile(record_shapes=True) as prof:
+        for _ in range(steps):
+            step()
+    print(f"# Profile of the sparse step ({steps} steps, threads {args.threads}); divide the times by {steps} for one step")
+    print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=16,
+                                                             max_shapes_column_width=60))
+
+
+def one_variant(kernel: str, args: argparse.Namespace) -> dict[str, float]:
+    """Time training steps of the full model with one kernel choice (run in a child process)."""
+    model, opt, x, target = step_setup(kernel, args)
     times = []
     base = peak = 0.0
     for i in range(args.repeats + 1):
@@ -143,9 +169,14 @@ def main() -> None:
     parser.add_argument("--cross-repeats", type=int, default=3)
     parser.add_argument("--skip-crossover", action="store_true")
     parser.add_argument("--skip-step", action="store_true", help="run part 2 only")
+    parser.add_argument("--profile", action="store_true", help="profile part 1's sparse step by operator and exit")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     threads = args.threads
+    if args.profile:
+        args.threads = threads[0]
+        profile_sparse_step(args)
+        return
     if args.one:
         args.threads = threads[0]
         print(json.dumps(one_variant(args.one, args)))

@@ -42,7 +42,7 @@ def test_smoke_scale_writes_a_complete_report(plan, mnist_dir, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     html = (out / "report.html").read_text()
     md = (out / "report.md").read_text()
-    assert "Verdicts" in html and "INCOMPLETE" not in html and "Smoke scale" in md
+    assert "Verdicts" in html and "INCOMPLETE" not in html and "Smoke scale" in md and "core-minutes" in md
     for claim in load_plan(plan).claims:
         assert any(word in md for word in ("supported", "contradicted", "inconclusive")), claim
     figures = sorted((out / "figures").rglob("*.png"))

@@ -272,6 +272,8 @@ def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
     every = rep.records + rep.recommend_records
     statuses = pd.Series([r.get("status") for r in every]).value_counts().to_dict() if every else {}
     status_text = ", ".join(f"{k} {v}" for k, v in statuses.items()) or "no runs"
+    core_minutes = sum(float(r.get("wall_time") or 0.0) for r in every) / 60  # each trial runs on one thread
+    runs_text = f"Runs: {len(every)} of {rep.expected} ({status_text}); the trials took {core_minutes:,.1f} core-minutes."
     banner = ""
     if not rep.complete:
         banner = (f"INCOMPLETE: {rep.not_ok} of {rep.expected} trials have no ok record ({status_text}); "
@@ -288,7 +290,7 @@ def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
     md = [f"# {title}", ""]
     md += [f"**{banner}**", ""] if banner else []
     md += [f"_{smoke}_", ""] if smoke else []
-    md += [rep.plan.description, "", f"Command: `{command}`. Runs: {len(every)} of {rep.expected} ({status_text}).", "",
+    md += [rep.plan.description, "", f"Command: `{command}`. {runs_text}", "",
            "## Verdicts", "", _table_md(verdicts) if len(verdicts) else "(the plan tests no claim)", "",
            "## Configurations (mean, std and 95 % CI over seeds)", "", _table_md(table) if len(table) else "(no ok runs)", ""]
     if rep.evaluation is not None:
@@ -318,7 +320,7 @@ def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
         f"<p class='banner'>{html.escape(banner)}</p>" if banner else "",
         f"<p class='smoke'>{html.escape(smoke)}</p>" if smoke else "",
         f"<p>{html.escape(rep.plan.description)}</p>",
-        f"<p>Command: <code>{html.escape(command)}</code>. Runs: {len(every)} of {rep.expected} ({html.escape(status_text)}).</p>",
+        f"<p>Command: <code>{html.escape(command)}</code>. {html.escape(runs_text)}</p>",
         "<h2>Verdicts</h2>",
         f"<table><thead><tr><th>claim</th><th>verdict</th><th>test</th><th>compared</th></tr></thead><tbody>{rows}</tbody></table>"
         if rep.verdicts else "<p>(the plan tests no claim)</p>",
