@@ -144,7 +144,7 @@ def test_recommender_cells_hold_out_each_task():
 def test_recommend_section_is_validated(tmp_path):
     d = yaml.safe_load((plans_dir() / "predictor.yaml").read_text())
     bad = tmp_path / "bad.yaml"
-    for change, pattern in [({"refrences": ["dense"]}, "unknown plan bad.yaml: recommend key"),
+    for change, pattern in [({"refrences": ["dense"]}, "plan bad.yaml: unknown recommend key"),
                             ({"references": ["dense", "sparse-ish"]}, "unknown model config 'sparse-ish'"),
                             ({"seeds": {"smoke": 2}}, "must give a number of seeds for each of smoke, small, paper"),
                             ({"seeds": {"smoke": 0, "small": 3, "paper": 5}}, "seeds.smoke must be a positive integer")]:

@@ -212,7 +212,10 @@ def _recommend_settings(d: Any, plan_file: str) -> RecommendSettings | None:
     if d is None:
         return None
     what = f"plan {plan_file}: recommend"
-    _check_keys(d, RecommendSettings, what)
+    try:
+        _check_keys(d, RecommendSettings, "recommend")
+    except PlanError as e:
+        raise PlanError(f"plan {plan_file}: {e}") from None
     out = RecommendSettings(**d)
     if not isinstance(out.references, list) or not out.references:
         raise PlanError(f"{what}.references must be a non-empty list of configs")
