@@ -1,12 +1,16 @@
 """Sparse kernels against masked-dense blocks, in the same run.
 
 Part 1: one training step (forward + backward + Adam) of a balanced-style block RNN at dx 46, dy 26, dh 4,096,
-W_hh density 0.01 (hx = hy = 1, yx = yh = yy = 0.1), batch 64, 50 time steps; masked-dense kernels against the
-automatic choice. Each variant runs in its own process so its peak memory (max RSS) is its own.
+W_hh density 0.01 (hx = hy = 1, yx = yh = yy = 0.1), batch 64, 50 time steps: masked-dense kernels against the
+automatic choice, on the compiled kernels (native.py) and on PyTorch's CSR operators. Each variant runs in its
+own process so its peak memory (max RSS) is its own; the variants run one after another in each of --rounds
+rounds, and the speed-up is the median of the rounds' ratios (timings on a shared machine drift by tens of
+per cent within minutes, so each round compares runs made close in time).
 
 Part 2: the crossover density where the sparse kernel starts to beat the dense one for the recurrent block W_hh
 (a model whose other blocks are 1 wide; --cross-steps steps) at dh 512, 2,048 and 4,096, and the time of the
-automatic choice at each density against masked-dense (it must never be slower).
+automatic choice at each density against masked-dense (it must never be slower). It measures the sparse
+backend in use (the compiled kernels; with BALANCEDRNN_NATIVE=0, PyTorch's operators).
 
 Run:  .venv/bin/python benchmarks/sparse.py [--threads 2]   (--threads 1 2: part 1 at each thread count;
       --profile: where part 1's sparse step spends its time, by operator and input shapes)
@@ -26,7 +30,7 @@ import time
 import torch
 
 from balancedrnn import BlockRNN, BlockSpec
-from balancedrnn.kernels import choose_kernel, crossover_density
+from balancedrnn.kernels import choose_kernel, crossover_density, sparse_backend
 from balancedrnn.spec import exact_count
 
 
@@ -105,7 +109,7 @@ def one_variant(kernel: str, args: argparse.Namespace) -> dict[str, float]:
             times.append(time.perf_counter() - t0)
     peak = peak_mb()
     return {"seconds": statistics.median(times), "peak_rss_mb": peak, "step_mb": peak - base,
-            "loss": float(loss), "kernels": model.kernels()}  # type: ignore[dict-item]
+            "loss": float(loss), "kernels": model.kernels(), "backend": sparse_backend()}  # type: ignore[dict-item]
 
 
 def block_step_time(dh: int, density: float, kernel: str, batch: int, steps: int, repeats: int) -> float:
@@ -130,7 +134,7 @@ def block_step_time(dh: int, density: float, kernel: str, batch: int, steps: int
 def crossover(args: argparse.Namespace) -> list[dict[str, object]]:
     torch.set_num_threads(args.threads)
     rows = []
-    grid = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7]
+    grid = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.85]
     for dh in args.cross_dh:
         t_dense = block_step_time(dh, 0.5, "dense", args.batch, args.cross_steps, args.cross_repeats)
         found = None
@@ -163,7 +167,8 @@ def main() -> None:
     parser.add_argument("--density", type=float, default=0.01)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=7, help="timed steps per variant and round (median)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of part 1 (each runs every variant once)")
     parser.add_argument("--cross-dh", type=int, nargs="+", default=[512, 2048, 4096])
     parser.add_argument("--cross-steps", type=int, default=10)
     parser.add_argument("--cross-repeats", type=int, default=3)
@@ -191,28 +196,46 @@ def main() -> None:
     part2(args)
 
 
+VARIANTS = (("masked-dense", "dense", "1"), ("sparse, torch", "auto", "0"), ("sparse, native", "auto", "1"))
+"""Part 1's variants: name, kernel choice, BALANCEDRNN_NATIVE in the child process."""
+
+
 def part1(args: argparse.Namespace) -> None:
+    import os
+
     print(f"# Part 1: training step, dx 46, dy 26, dh {args.dh}, W_hh density {args.density}, batch {args.batch}, "
-          f"T {args.steps}, threads {args.threads}")
-    results = {}
-    for kernel in ("dense", "auto"):
-        cmd = [sys.executable, __file__, "--one", kernel, "--threads", str(args.threads), "--dh", str(args.dh),
-               "--density", str(args.density), "--batch", str(args.batch), "--steps", str(args.steps),
-               "--repeats", str(args.repeats)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-        results[kernel] = json.loads(out)
-    d, a = results["dense"], results["auto"]
-    print(f"{'variant':<14}{'s/step':>10}{'peak RSS MB':>13}{'step peak MB':>14}  kernels")
-    for name, r in (("masked-dense", d), ("auto (sparse)", a)):
+          f"T {args.steps}, threads {args.threads}, {args.rounds} rounds")
+    rounds: list[dict[str, dict]] = []
+    for _ in range(args.rounds):
+        results = {}
+        for name, kernel, native in VARIANTS:
+            cmd = [sys.executable, __file__, "--one", kernel, "--threads", str(args.threads), "--dh", str(args.dh),
+                   "--density", str(args.density), "--batch", str(args.batch), "--steps", str(args.steps),
+                   "--repeats", str(args.repeats)]
+            env = {**os.environ, "BALANCEDRNN_NATIVE": native}
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout.strip().splitlines()[-1]
+            results[name] = json.loads(out)
+        rounds.append(results)
+    print(f"{'variant':<16}{'s/step (each round)':>28}{'peak RSS MB':>13}{'step peak MB':>14}  kernels")
+    for name, _, _ in VARIANTS:
+        r = rounds[-1][name]
+        times = ", ".join(f"{rd[name]['seconds']:.3f}" for rd in rounds)
         ks = ",".join(f"{k}:{v[0]}" for k, v in r["kernels"].items())
-        print(f"{name:<14}{r['seconds']:>10.3f}{r['peak_rss_mb']:>13.0f}{r['step_mb']:>14.0f}  {ks}")
+        print(f"{name:<16}{times:>28}{r['peak_rss_mb']:>13.0f}{r['step_mb']:>14.0f}  {ks} ({r['backend']})")
     print("(peak RSS: the process's peak during the timed steps; step peak: that peak above the memory held "
           "before the step, i.e. what the forward/backward/Adam step itself allocates)")
-    print(f"speed-up: {d['seconds'] / a['seconds']:.1f}x (target >= 20x); losses {d['loss']:.6f} vs {a['loss']:.6f}")
+    dense = [rd["masked-dense"]["seconds"] for rd in rounds]
+    for name in ("sparse, torch", "sparse, native"):
+        ratios = [d / rd[name]["seconds"] for d, rd in zip(dense, rounds)]
+        print(f"speed-up of {name} over masked-dense: {statistics.median(ratios):.1f}x median "
+              f"({', '.join(f'{x:.1f}' for x in ratios)}; target >= 20x)")
+    losses = {name: rounds[-1][name]["loss"] for name, _, _ in VARIANTS}
+    print("losses: " + ", ".join(f"{k} {v:.6f}" for k, v in losses.items()))
 
 
 def part2(args: argparse.Namespace) -> None:
-    print(f"\n# Part 2: the recurrent block W_hh alone, {args.cross_steps} steps, batch {args.batch}, threads {args.threads}")
+    print(f"\n# Part 2: the recurrent block W_hh alone, {args.cross_steps} steps, batch {args.batch}, threads {args.threads}, "
+          f"sparse backend {sparse_backend()}")
     print(f"{'dh':>6}{'density':>9}{'dense ms':>10}{'sparse ms':>11}{'auto':>8}{'auto/dense':>12}")
     for row in crossover(args):
         if "crossover" in row:

@@ -5,6 +5,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The compiled sparse kernels are built once for the whole test session (and the processes it starts), not once
+# per test's cache directory.
+if not os.environ.get("BALANCEDRNN_KERNEL_DIR"):
+    import tempfile
+
+    os.environ["BALANCEDRNN_KERNEL_DIR"] = tempfile.mkdtemp(prefix="balancedrnn-test-kernels-")
+
 
 def _mnist_dir() -> Path | None:
     env = os.environ.get("BALANCEDRNN_TEST_MNIST_DIR")
@@ -37,3 +44,17 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("BALANCEDRNN_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("BALANCEDRNN_OFFLINE", "1")
     monkeypatch.delenv("BALANCEDRNN_MNIST_DIR", raising=False)
+
+
+@pytest.fixture(params=["native", "torch"])
+def sparse_backend(request):
+    """Run a test on the compiled sparse kernels and on PyTorch's CSR operators (restored afterwards)."""
+    from balancedrnn import native
+
+    if request.param == "native" and not native.available():
+        if os.environ.get("CI"):
+            pytest.fail(f"the compiled kernels must build in CI: {native.status()}")
+        pytest.skip(f"compiled kernels unavailable: {native.status()}")
+    native.enable(request.param == "native")
+    yield request.param
+    native.enable(True)

@@ -8,7 +8,7 @@ from balancedrnn.spec import BLOCKS, BlockSpec
 
 
 @pytest.mark.parametrize("rows,cols,density", [(7, 5, 0.3), (40, 33, 0.05), (16, 16, 1.0), (9, 11, 1 / 99)])
-def test_sparse_matmul_matches_dense(rows, cols, density):
+def test_sparse_matmul_matches_dense(rows, cols, density, sparse_backend):
     g = torch.Generator().manual_seed(0)
     idx = draw_mask_indices(rows, cols, density, g)
     pattern = CSRPattern.from_index(rows, cols, idx)
@@ -26,7 +26,7 @@ def test_sparse_matmul_matches_dense(rows, cols, density):
     torch.testing.assert_close(got_gx, ref_gx)
 
 
-def test_gradcheck():
+def test_gradcheck(sparse_backend):
     idx = draw_mask_indices(5, 4, 0.5, torch.Generator().manual_seed(1))
     pattern = CSRPattern.from_index(5, 4, idx)
     values = torch.randn(idx.numel(), dtype=torch.float64, requires_grad=True)
@@ -46,7 +46,7 @@ def spec_for(seed: int, density: float | str | None) -> BlockSpec:
 
 @pytest.mark.parametrize("readout", ["lagged", "current"])
 @pytest.mark.parametrize("case", [(0, None), (1, None), (2, 0.05), (3, 0.5), (4, 1.0), (5, "one")])
-def test_block_rnn_sparse_equals_dense(readout, case):
+def test_block_rnn_sparse_equals_dense(readout, case, sparse_backend):
     seed, density = case
     spec = spec_for(seed, density)
     if density == "one":
@@ -61,15 +61,17 @@ def test_block_rnn_sparse_equals_dense(readout, case):
     g = torch.randn_like(out_d)
     out_d.backward(g)
     out_s.backward(g)
-    torch.testing.assert_close(xs.grad, x.grad, atol=1e-5, rtol=1e-5)
+    # float32 gradients summed in another order over steps and batch: 1e-5 absolute plus 1e-4 relative (the
+    # same comparison in float64 agrees to 1e-10: tests/test_recurrence.py)
+    torch.testing.assert_close(xs.grad, x.grad, atol=1e-5, rtol=1e-4)
     for name in BLOCKS:
         gd, gs = dense.blocks[name].values.grad, sparse.blocks[name].values.grad
         if dense.blocks[name].nnz:
-            torch.testing.assert_close(gs, gd, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(sparse.bias.grad, dense.bias.grad, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(gs, gd, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(sparse.bias.grad, dense.bias.grad, atol=1e-5, rtol=1e-4)
 
 
-def test_mixed_kernels_and_training_losses_match():
+def test_mixed_kernels_and_training_losses_match(sparse_backend):
     spec = BlockSpec(20, 30, 5, {"hx": 1.0, "hh": 0.05, "hy": 1.0, "yx": 0.1, "yh": 0.1, "yy": 0.0})
     a = BlockRNN(spec, seed=3, kernel="dense")
     b = BlockRNN(spec, seed=3, kernel={"hh": "sparse", "yh": "sparse", "hx": "dense"})
@@ -93,7 +95,7 @@ def test_mixed_kernels_and_training_losses_match():
     torch.testing.assert_close(a.effective_weight(), b.effective_weight(), atol=1e-5, rtol=1e-4)
 
 
-def test_step_with_sparse_kernels_matches_forward():
+def test_step_with_sparse_kernels_matches_forward(sparse_backend):
     spec = spec_for(7, 0.2)
     model = BlockRNN(spec, seed=1, kernel="sparse", readout="current")
     x = torch.randn(2, 5, 13)
@@ -104,11 +106,14 @@ def test_step_with_sparse_kernels_matches_forward():
     torch.testing.assert_close(torch.stack(outs, 1), model(x))
 
 
-def test_automatic_choice():
+def test_automatic_choice(sparse_backend):
     assert choose_kernel(4096, 4096, int(0.01 * 4096 * 4096)) == "sparse"
     assert choose_kernel(4096, 4096, 4096 * 4096) == "dense"
     assert choose_kernel(10, 10, 5) == "dense"  # tiny blocks: overhead dominates
     assert 0 < crossover_density(2048 * 2048) <= 1
+    # the table follows the backend in use: the compiled kernels win up to higher densities
+    assert crossover_density(2048 * 2048, "native") > crossover_density(2048 * 2048, "torch")
+    assert crossover_density(2048 * 2048) == crossover_density(2048 * 2048, sparse_backend)
     block = MaskedBlock.random(100, 100, 0.5, torch.Generator()).set_kernel("sparse")
     assert block.kernel == "sparse"
     with pytest.raises(ValueError, match="unknown kernel"):
@@ -117,7 +122,7 @@ def test_automatic_choice():
         BlockRNN(spec_for(0, 0.5), kernel={"hq": "dense"})  # type: ignore[dict-item]
 
 
-def test_export_holds_only_nonzeros(tmp_path):
+def test_export_holds_only_nonzeros(tmp_path, sparse_backend):
     from balancedrnn.model import export_model, load_model
 
     spec = BlockSpec(30, 400, 6, {"hx": 1.0, "hh": 0.01, "hy": 1.0, "yx": 0.1, "yh": 0.1, "yy": 0.1})

@@ -37,7 +37,7 @@ DENSITIES = {
 @pytest.mark.parametrize("readout", ["lagged", "current"])
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("case", sorted(DENSITIES))
-def test_outputs_and_every_gradient_equal_autograd_reference(kernel, readout, activation, case):
+def test_outputs_and_every_gradient_equal_autograd_reference(kernel, readout, activation, case, sparse_backend):
     g = torch.Generator().manual_seed(len(case) + len(activation))
     d = DENSITIES[case] or {b: float(torch.rand(1, generator=g)) for b in BLOCKS}
     spec = BlockSpec(9, 70, 5, d, init={b: (0.0, 0.2) for b in BLOCKS})
@@ -57,7 +57,7 @@ def test_outputs_and_every_gradient_equal_autograd_reference(kernel, readout, ac
         torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10, msg=f"gradient of {name}")
 
 
-def test_gradcheck_small():
+def test_gradcheck_small(sparse_backend):
     spec = BlockSpec(3, 5, 2, {b: 0.6 for b in BLOCKS}, init={b: (0.0, 0.5) for b in BLOCKS})
     model = BlockRNN(spec, seed=0, activation="tanh", kernel="sparse").double()
     x = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
@@ -72,7 +72,7 @@ def test_activation_tables_cover_the_registry():
 
 
 @pytest.mark.parametrize("readout", ["lagged", "current"])
-def test_gradient_through_a_carried_state(readout):
+def test_gradient_through_a_carried_state(readout, sparse_backend):
     """Stepping with the state carried (as in truncated BPTT) back-propagates through the state."""
     spec = BlockSpec(5, 30, 3, {b: 0.4 for b in BLOCKS}, init={b: (0.0, 0.3) for b in BLOCKS})
     model = BlockRNN(spec, seed=1, readout=readout, kernel="sparse").double()

@@ -89,6 +89,8 @@ def train(
     n_test: NTest = None,
     readout: Readout = "lagged",
     activation: Activation = "relu",
+    kernel: Annotated[str, typer.Option(help="Kernel of the masked blocks: auto (dense or sparse per block, by "
+                                        "density and shape), dense or sparse.")] = "auto",
     threads: Threads = None,
     mnist_dir: MnistDir = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Write model and optimiser here after every epoch.")] = None,
@@ -104,7 +106,7 @@ def train(
 
     cfg = _config(
         task=task, model=model, budget=budget, seed=seed, data_seed=data_seed, readout=readout,
-        activation=activation, threads=threads, mnist_dir=str(mnist_dir) if mnist_dir else None,
+        activation=activation, kernel=kernel, threads=threads, mnist_dir=str(mnist_dir) if mnist_dir else None,
         checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts,
         **_resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test),
     )
@@ -129,6 +131,10 @@ def train(
     out.print(table)
     if m.get("budget_note"):
         out.print(f"note: {m['budget_note']}")
+    if m.get("kernels"):
+        sparse = [b for b, k in m["kernels"].items() if k == "sparse"]
+        out.print(f"kernels: {', '.join(sparse) + ' sparse' if sparse else 'all dense'}"
+                  + (f" ({m['sparse_backend']})" if sparse else ""))
     by = final["test"].get("accuracy_by_anomaly")
     if by:
         out.print("test accuracy by anomaly: " + ", ".join(f"{k} {v:.3f}" for k, v in by.items()))

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from .baselines import BASELINES, make_baseline
+from .kernels import KernelChoice
 from .model import BlockRNN, Readout
 from .spec import (
     BLOCKS,
@@ -130,12 +131,14 @@ def build_model(
     activation: str = "relu",
     init: dict[str, tuple[float, float]] | None = None,
     device: torch.device | str | None = None,
+    kernel: KernelChoice = "auto",
 ) -> nn.Module:
-    """The model a config string names, at ``budget`` trainable weights, seeded."""
+    """The model a config string names, at ``budget`` trainable weights, seeded (``kernel``: the block RNN's
+    dense/sparse kernel choice; baselines ignore it)."""
     if is_baseline(config):
         return make_baseline(config.strip().lower(), dx, dy, budget, seed=seed, device=device)
     spec = BlockSpec.from_budget(dx, dy, budget, config_density(config, dx, dy, budget), init=init)
-    return BlockRNN(spec, seed=seed, readout=readout, activation=activation, device=device)
+    return BlockRNN(spec, seed=seed, readout=readout, activation=activation, device=device, kernel=kernel)
 
 
 def model_summary(model: nn.Module) -> dict[str, Any]:

@@ -1,21 +1,26 @@
 """Sparse kernels for masked blocks: cost proportional to the non-zeros.
 
-``sparse_matmul(values, x, pattern)`` computes ``x @ W.T`` for a block ``W`` stored as CSR with the given
-non-zero ``values`` (in row-major order of the mask). Its backward pass returns the input gradient with a
-sparse product against the transposed pattern, and the gradient of the values only at the masked positions
-with a sampled dense-dense product (``torch.sparse.sampled_addmm``), so neither pass touches a dense block.
+A block on the sparse kernel is stored as CSR (and its transpose). On the CPU its products run on the compiled
+kernels of ``native.py`` (the forward product; the backward product fused with the weight gradient at the
+mask) wherever a C compiler is available, else on PyTorch's CSR operators: the forward product with the CSR
+matrix, the input gradient with the transposed one, and the gradient of the values only at the masked positions
+with a sampled dense-dense product (``torch.sparse.sampled_addmm``). Neither pass touches a dense block.
 
-``choose_kernel`` decides dense or sparse per block from its density and shape (the crossover measured by
-``benchmarks/sparse.py``; see docs/benchmarks.md).
+``sparse_matmul(values, x, pattern)`` computes ``x @ W.T`` for a block ``W`` with non-zero ``values`` (in
+row-major order of the mask). ``choose_kernel`` decides dense or sparse per block from its density and shape
+(the crossover measured by ``benchmarks/sparse.py`` for the backend in use; see docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
+
+if TYPE_CHECKING:
+    from .native import NativeCSR
 
 Kernel = Literal["dense", "sparse"]
 KernelChoice = Literal["auto", "dense", "sparse"]
@@ -63,11 +68,13 @@ class CSRPattern:
 
 
 class SparseOperator:
-    """``x -> x @ W.T`` for one block during one forward pass: the CSR matrix is built once, the transposed
-    one at most once (in the first backward), and reused by every time step."""
+    """``x -> x @ W.T`` for one block during one forward pass: the CSR matrix (or the compiled kernels' copy of
+    the block) is built once, the transposed one at most once (in the first backward), and reused by every
+    time step."""
 
     def __init__(self, values: torch.Tensor, pattern: CSRPattern) -> None:
         self.values, self.pattern = values, pattern
+        self.native = native_csr(pattern, values.detach())
         self.matrix = pattern.matrix(values.detach())
         self._matrix_t: torch.Tensor | None = None
 
@@ -85,6 +92,8 @@ class SparseOperator:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """``x @ W.T`` for ``x`` of shape ``(n, cols)``."""
+        if self.native is not None and x.dtype == self.values.dtype and x.device.type == "cpu":
+            return _NativeMatmul.apply(self.values, x, self)
         dense = self._fallback()
         if dense is not None:
             return x @ dense.t()
@@ -111,6 +120,33 @@ class _SparseMatmul(torch.autograd.Function):
         return grad_values, grad_x, None
 
 
+class _NativeMatmul(torch.autograd.Function):
+    """``x @ W.T`` on the compiled kernels (which work in column layout: ``(features, batch)``)."""
+
+    @staticmethod
+    def forward(ctx: Any, values: torch.Tensor, x: torch.Tensor, op: SparseOperator) -> torch.Tensor:  # type: ignore[override]
+        nat = op.native
+        assert nat is not None
+        xt = x.t().contiguous()
+        out = x.new_empty(nat.rows, x.shape[0])
+        nat.mm(xt, out)
+        ctx.op = op
+        ctx.save_for_backward(xt)
+        return out.t().contiguous()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
+        (xt,) = ctx.saved_tensors
+        nat = ctx.op.native
+        need_values, need_x = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        gt = grad.t().contiguous()
+        grad_t = gt.new_zeros(nat.values.numel()) if need_values else None
+        grad_xt = gt.new_empty(nat.cols, gt.shape[1]) if need_x else None
+        nat.mm_t_sddmm(gt, xt, grad_t, grad_xt)
+        return (nat.grad_from_t(grad_t) if grad_t is not None else None,
+                grad_xt.t().contiguous() if grad_xt is not None else None, None)
+
+
 def sparse_matmul(values: torch.Tensor, x: torch.Tensor, pattern: CSRPattern) -> torch.Tensor:
     """``x @ W.T`` for the block ``W`` with non-zeros ``values`` on ``pattern``; ``x`` is ``(n, cols)``.
     (Inside a recurrence, build one :class:`SparseOperator` per forward pass instead.)"""
@@ -121,6 +157,25 @@ def pattern_flat(pattern: CSRPattern) -> torch.Tensor:
     """Sorted flat indices of a pattern (the inverse of :meth:`CSRPattern.from_index`)."""
     rows = torch.repeat_interleave(torch.arange(pattern.rows, device=pattern.crow.device), pattern.crow.diff().long())
     return rows * pattern.cols + pattern.col.long()
+
+
+def native_csr(pattern: CSRPattern, values: torch.Tensor) -> NativeCSR | None:
+    """The compiled kernels (``native.py``) for a block with these values, or None where they cannot run (no
+    C compiler, ``BALANCEDRNN_NATIVE=0``, a device other than the CPU, a dtype other than float32/64)."""
+    from . import native
+
+    if not native.supports(values) or pattern.crow.dtype != torch.int32 or not native.available():
+        return None
+    return native.NativeCSR(pattern.rows, pattern.cols, pattern.crow, pattern.col, pattern.crow_t, pattern.col_t,
+                            pattern.perm_t, values)
+
+
+def sparse_backend() -> str:
+    """Which implementation the sparse kernel uses on the CPU here: ``native`` (the compiled kernels) or
+    ``torch`` (PyTorch's CSR operators)."""
+    from . import native
+
+    return "native" if native.available() else "torch"
 
 
 _SAMPLED_OK: dict[str, bool] = {}
@@ -148,8 +203,19 @@ def _sampled_ok(device: torch.device) -> bool:
 
 # Crossover densities measured by benchmarks/sparse.py, part 2 (the recurrent block W_hh of a model whose other
 # blocks are 1 wide, 10 steps, batch 64, forward + backward + Adam, 2 threads): below the density the sparse
-# kernel is faster. Keyed by the number of entries of the block; interpolated in log-size. See docs/benchmarks.md.
-CROSSOVER: tuple[tuple[int, float], ...] = (
+# kernel is faster. Keyed by the number of entries of the block; interpolated in log-size. One table per sparse
+# backend, since the compiled kernels win up to higher densities. See docs/benchmarks.md.
+CROSSOVER_NATIVE: tuple[tuple[int, float], ...] = (
+    (64 * 64, 0.0),
+    (128 * 128, 0.3),
+    (256 * 256, 0.4),
+    (512 * 512, 0.45),
+    (1024 * 1024, 0.5),
+    (2048 * 2048, 0.5),
+    (4096 * 4096, 0.5),
+)
+"""(block entries, crossover density) pairs for the compiled kernels, measured; see docs/benchmarks.md."""
+CROSSOVER_TORCH: tuple[tuple[int, float], ...] = (
     (64 * 64, 0.0),
     (128 * 128, 0.15),
     (256 * 256, 0.26),
@@ -158,16 +224,17 @@ CROSSOVER: tuple[tuple[int, float], ...] = (
     (2048 * 2048, 0.36),
     (4096 * 4096, 0.41),
 )
-"""(block entries, crossover density) pairs, measured; see docs/benchmarks.md."""
+"""(block entries, crossover density) pairs for PyTorch's CSR operators, measured; see docs/benchmarks.md."""
 MIN_SPARSE_ENTRIES = 64 * 64
 """Blocks up to this many entries always use the dense kernel (the sparse call's overhead dominates)."""
 
 
-def crossover_density(entries: int) -> float:
-    """Density below which the sparse kernel beats the dense one for a block of ``entries`` entries."""
+def crossover_density(entries: int, backend: str | None = None) -> float:
+    """Density below which the sparse kernel beats the dense one for a block of ``entries`` entries, with the
+    given sparse backend (``native`` or ``torch``; default: the one in use here)."""
     import math
 
-    pts = CROSSOVER
+    pts = CROSSOVER_NATIVE if (backend or sparse_backend()) == "native" else CROSSOVER_TORCH
     if entries <= pts[0][0]:
         return 0.0
     for (n0, d0), (n1, d1) in zip(pts, pts[1:]):

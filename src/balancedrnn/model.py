@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .kernels import KernelChoice
+from .kernels import KernelChoice, sparse_backend
 from .masks import MaskedBlock, MaskMethod
 from .recurrence import Workspace, run_recurrence
 from .spec import BLOCKS, BlockSpec, hidden_proportion
@@ -147,6 +147,7 @@ class BlockRNN(nn.Module):
             "activation": self.activation,
             "mask_method": self.mask_method,
             "kernels": self.kernels(),
+            "sparse_backend": sparse_backend() if "sparse" in self.kernels().values() else None,
         }
 
     # ---------------------------------------------------------------------------------- weights

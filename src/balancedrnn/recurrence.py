@@ -21,7 +21,8 @@ from typing import Any
 
 import torch
 
-from .kernels import csr_supported
+from .kernels import csr_supported, native_csr
+from .native import NativeCSR
 from .masks import MaskedBlock
 from .spec import BLOCKS
 
@@ -33,7 +34,7 @@ _ACT_BACKWARD: dict[str, Any] = {
     "tanh": lambda g, pre, post, out: torch.ops.aten.tanh_backward.grad_input(g, post, grad_input=out),
     "sigmoid": lambda g, pre, post, out: torch.ops.aten.sigmoid_backward.grad_input(g, post, grad_input=out),
     "gelu": lambda g, pre, post, out: torch.ops.aten.gelu_backward.grad_input(g, pre, grad_input=out),
-    "identity": lambda g, pre, post, out: g,
+    "identity": lambda g, pre, post, out: out.copy_(g),
 }
 _ACT_FORWARD: dict[str, Any] = {
     "relu": torch.relu_,
@@ -55,13 +56,17 @@ class _BlockOps:
         self.empty = block.nnz == 0
         values = block.values.detach()
         self.sparse = not self.empty and block.kernel == "sparse" and csr_supported(values.device)
+        self.native: NativeCSR | None = None
         if self.sparse:
             self.pattern = block.pattern()
-            self.m = self.pattern.matrix(values)
+            self.native = native_csr(self.pattern, values)
+            if self.native is None:
+                self.m = self.pattern.matrix(values)
         elif not self.empty:
             self.m = block.dense().detach()
         self._mt: torch.Tensor | None = None
         self.grad: torch.Tensor | None = None
+        self.grad_transposed = False
 
     @property
     def mt(self) -> torch.Tensor:
@@ -71,16 +76,67 @@ class _BlockOps:
         return self._mt
 
     def write(self, out: torch.Tensor, acc: torch.Tensor | None, x: torch.Tensor, transpose: bool) -> None:
-        """``out = acc + W @ x`` (``W.T`` if ``transpose``; ``acc`` None means zero)."""
+        """``out = acc + W @ x`` (``W.T`` if ``transpose``; ``acc`` None means zero, it may be ``out``)."""
+        if self.native is not None and not transpose:
+            self.native.mm(x, out, acc)
+            return
         w = self.mt if transpose else self.m
-        if acc is None:
+        if acc is out:
+            out.addmm_(w, x)
+        elif acc is None:
             torch.addmm(out, w, x, beta=0.0, out=out)
         else:
             torch.addmm(acc, w, x, out=out)
 
     def add_to(self, out: torch.Tensor, x: torch.Tensor, transpose: bool) -> None:
         """``out += W @ x`` (``W.T`` if ``transpose``)."""
+        if self.native is not None and not transpose:
+            self.native.mm(x, out, out)
+            return
         out.addmm_(self.mt if transpose else self.m, x)
+
+    def backward(self, g: torch.Tensor, x: torch.Tensor, out: torch.Tensor | None, acc: torch.Tensor | None,
+                 grad: bool, also: tuple[_BlockOps, torch.Tensor, bool] | None = None,
+                 relu_mask: torch.Tensor | None = None, rowsum: torch.Tensor | None = None) -> None:
+        """One step of this block's backward pass, for its output gradient ``g`` and its input ``x``:
+        ``out = acc + W.T @ g`` (skipped if ``out`` is None; ``acc`` None means zero, it may be ``out``) and,
+        if ``grad``, the values' gradient ``+= g @ x.T`` at the mask. The compiled kernels do both in one pass
+        over the block, loading each row of ``g`` once. Only on them (``fuses``): ``also = (block, g2, grad2)``,
+        a second block reading the same input, joins the pass; ``relu_mask`` and ``rowsum`` turn ``out`` into
+        the next ReLU pre-activation's gradient and add its row sums (see ``NativeCSR.mm_t_sddmm``)."""
+        if self.native is not None:
+            if out is None:
+                if grad and self.grad is not None and self.grad_transposed:
+                    self.native.mm_t_sddmm(g, x, self.grad, None)
+                elif grad:
+                    self.native.sddmm(g, x, self._native_grad(g, transposed=False))
+                return
+            second = None
+            if also is not None:
+                op2, g2, grad2 = also
+                assert op2.native is not None
+                second = (op2.native, g2, op2._native_grad(g2, transposed=True) if grad2 else None)
+            self.native.mm_t_sddmm(g, x, self._native_grad(g, transposed=True) if grad else None, out, acc,
+                                   also=second, relu_mask=relu_mask, rowsum=rowsum)
+            return
+        assert also is None and relu_mask is None and rowsum is None, "only the compiled kernels fuse these"
+        if grad:
+            self.accumulate(g, x)
+        if out is not None:
+            self.write(out, acc, g, transpose=True)
+
+    def _native_grad(self, g: torch.Tensor, transposed: bool) -> torch.Tensor:
+        """The values' gradient buffer of a block on the compiled kernels. Its entries are in W's row order for
+        a block whose transposed product is never needed, else in the transposed block's order (as the fused
+        kernel writes them); the first call decides, and a later transposed call converts it."""
+        if self.grad is None:
+            self.grad = g.new_zeros(self.block.nnz)
+            self.grad_transposed = transposed
+        elif transposed and not self.grad_transposed:
+            assert self.native is not None
+            self.grad = self.grad[self.native.perm_t].contiguous()
+            self.grad_transposed = True
+        return self.grad
 
     def accumulate(self, g: torch.Tensor, x: torch.Tensor) -> None:
         """Add ``g @ x.T`` (only at the mask for a sparse block) to the values' gradient."""
@@ -99,6 +155,8 @@ class _BlockOps:
         """Gradient of the block's non-zero values."""
         if self.grad is None:
             return torch.zeros_like(self.block.values)
+        if self.native is not None:
+            return self.native.grad_from_t(self.grad) if self.grad_transposed else self.grad
         if self.sparse:
             return self.grad.values()
         return self.grad.reshape(-1)[self.block.index]
@@ -107,9 +165,10 @@ class _BlockOps:
 def _row_into(out: torch.Tensor, acc: torch.Tensor | None, terms: tuple[tuple[_BlockOps, torch.Tensor], ...],
               transpose: bool = False) -> torch.Tensor:
     """``out = acc + sum(W @ x for W, x in terms)`` in place (``W.T`` if ``transpose``; empty blocks skipped,
-    ``acc`` None means zero). Returns ``out``."""
+    ``acc`` None means zero). Returns ``out``. Blocks on the compiled kernels go first: they take ``acc`` (a
+    broadcast bias included) for free, where a dense product would first copy it into ``out``."""
     first = True
-    for op, x in terms:
+    for op, x in sorted(terms, key=lambda term: term[0].native is None):
         if op.empty:
             continue
         if first:
@@ -118,6 +177,26 @@ def _row_into(out: torch.Tensor, acc: torch.Tensor | None, terms: tuple[tuple[_B
         else:
             op.add_to(out, x, transpose)
     if first:
+        out.copy_(acc) if acc is not None else out.zero_()
+    return out
+
+
+def _backward_row(out: torch.Tensor | None, acc: torch.Tensor | None,
+                  terms: tuple[tuple[_BlockOps, torch.Tensor, torch.Tensor, bool], ...]) -> torch.Tensor | None:
+    """``out = acc + sum(W.T @ g)`` over the terms ``(W, g, x, grad)`` in place (``out`` None: only the weight
+    gradients; ``acc`` None means zero, it may be ``out``), and each block's values' gradient ``+= g @ x.T``
+    where ``grad``. Returns ``out``."""
+    first = True
+    for op, g, x, grad in terms:
+        if op.empty:
+            continue
+        if out is None:
+            if grad:
+                op.backward(g, x, None, None, True)
+            continue
+        op.backward(g, x, out, acc if first else out, grad)
+        first = False
+    if out is not None and first and acc is not out:
         out.copy_(acc) if acc is not None else out.zero_()
     return out
 
@@ -203,27 +282,48 @@ class _Recurrence(torch.autograd.Function):
         a_buf = h_all.new_empty(dh, batch)
         g_h = g_hs[0].copy_(grad_h_last) if grad_h_last is not None else g_hs[0].zero_()  # dL/dh_{t+1}
         g_y = g_ys[0].copy_(grad_y[steps - 1])  # dL/dy_{t+1}
+        need = {name: bool(needs[9 + i]) for i, name in enumerate(BLOCKS)}
+        # With a ReLU, the lagged readout and W_hh on the compiled kernels, the pass that computes dL/dh_t also
+        # applies the ReLU's derivative and sums the bias gradient, and W_yh (reading h_t too) joins it when it
+        # is on them as well: one pass over the h-column instead of four.
+        fuse = lagged and ctx.activation == "relu" and ops["hh"].native is not None
+        yh_joins = fuse and ops["yh"].native is not None
+        a_next: torch.Tensor | None = None  # the next step's a, when the fused pass made it
         for t in range(steps - 1, -1, -1):
             x, h_prev, y_prev, h_new = xs[t], h_all[t], y_all[t], h_all[t + 1]
             b = g_y  # gradient of the y-row's pre-activation at step t
-            if not lagged and not ops["yh"].empty:  # y_{t+1} also read h_{t+1}
-                ops["yh"].add_to(g_h, b, transpose=True)
-            a = act_backward(g_h, None if pre_all is None else pre_all[t], h_new, a_buf)
-            for name, g, inp in (("hx", a, x), ("hh", a, h_prev), ("hy", a, y_prev), ("yx", b, x),
-                                 ("yh", b, h_prev if lagged else h_new), ("yy", b, y_prev)):
-                if needs[9 + BLOCKS.index(name)]:
-                    ops[name].accumulate(g, inp)
+            if not lagged:  # y_{t+1} also read h_{t+1}
+                _backward_row(g_h, g_h, ((ops["yh"], b, h_new, need["yh"]),))
+            if a_next is not None:
+                a = a_next
+            else:
+                a = act_backward(g_h, None if pre_all is None else pre_all[t], h_new, a_buf)
+                if grad_bias is not None:
+                    grad_bias[:dh] += a.sum(1)
             if grad_bias is not None:
-                grad_bias[:dh] += a.sum(1)
                 grad_bias[dh:] += b.sum(1)
-            if grad_x is not None:
-                _row_into(grad_x[t], None, ((ops["hx"], a), (ops["yx"], b)), transpose=True)
-            # dL/dh_t and dL/dy_t, into the other buffers
+            _backward_row(grad_x[t] if grad_x is not None else None, None,
+                          ((ops["hx"], a, x, need["hx"]), (ops["yx"], b, x, need["yx"])))
+            # dL/dh_t and dL/dy_t, into the other buffers (for h_0 and y_0 only if asked for)
             nxt = (steps - t) % 2
-            g_h = _row_into(g_hs[nxt], None, ((ops["hh"], a), (ops["yh"], b)) if lagged else ((ops["hh"], a),),
-                            transpose=True)
-            g_y = _row_into(g_ys[nxt], grad_y[t - 1] if t else None, ((ops["hy"], a), (ops["yy"], b)),
-                            transpose=True)
+            if fuse and t:
+                out = g_hs[nxt]
+                acc = None
+                if not yh_joins and not ops["yh"].empty:
+                    ops["yh"].backward(b, h_prev, out, None, need["yh"])
+                    acc = out
+                ops["hh"].backward(a, h_prev, out, acc, need["hh"],
+                                   also=(ops["yh"], b, need["yh"]) if yh_joins else None, relu_mask=h_prev,
+                                   rowsum=grad_bias[:dh] if grad_bias is not None else None)
+                a_next = out
+            else:
+                hh_terms = ((ops["hh"], a, h_prev, need["hh"]),)
+                if lagged:
+                    hh_terms += ((ops["yh"], b, h_prev, need["yh"]),)
+                g_h = _backward_row(g_hs[nxt] if t or needs[1] else None, None, hh_terms)  # type: ignore[assignment]
+                a_next = None
+            g_y = _backward_row(g_ys[nxt] if t or needs[2] else None, grad_y[t - 1] if t else None,  # type: ignore[assignment]
+                                ((ops["hy"], a, y_prev, need["hy"]), (ops["yy"], b, y_prev, need["yy"])))
         ctx.workspace.give(h_all)
         if pre_all is not None:
             ctx.workspace.give(pre_all)

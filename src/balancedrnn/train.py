@@ -59,6 +59,9 @@ class TrainConfig:
     """Block RNN readout: ``lagged`` (y_{t+1} reads h_t, the paper's form) or ``current`` (reads h_{t+1})."""
     activation: str = "relu"
     """Activation of the hidden row."""
+    kernel: str = "auto"
+    """Kernel of the block RNN's masked blocks: ``auto`` (dense or sparse per block, by density and shape),
+    ``dense`` or ``sparse``. Changes the speed, and the numbers only to rounding."""
     init_mean: float = 0.0
     """Mean of the initial values of every block's masked-in entries."""
     init_std: float = 0.05
@@ -83,6 +86,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        if self.kernel not in ("auto", "dense", "sparse"):
+            raise ValueError(f"kernel must be 'auto', 'dense' or 'sparse', got {self.kernel!r}")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads <= 0):
             raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
 
@@ -98,7 +103,7 @@ class TrainConfig:
     def key(self) -> str:
         """Hash of the config (without run-time placement), naming a trial uniquely."""
         d = {k: v for k, v in asdict(self).items() if k not in ("device", "checkpoint", "mnist_dir")}
-        for optional, default in (("dataset", None), ("rollouts", 100)):  # keys of older records stay valid
+        for optional, default in (("dataset", None), ("rollouts", 100), ("kernel", "auto")):  # older keys stay valid
             if d.get(optional) == default:
                 d.pop(optional)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -117,6 +122,7 @@ def build_for_task(config: TrainConfig, task: Task) -> nn.Module:
         activation=config.activation,
         init=init,
         device=config.device,
+        kernel=config.kernel,  # type: ignore[arg-type]
     )
 
 
