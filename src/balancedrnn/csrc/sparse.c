@@ -300,8 +300,8 @@ INLINE REAL NAME(spmm_t_sddmm_tile)(const NAME(tblock) b1, const NAME(tblock) b2
     }
     if (b1.grad_t || (two && b2.grad_t))
         for (int v = 0; v < nv; v++) h[v] = *(const VEC *)(in + v * LANES);
-    NAME(tblock_row)(b1, h, in, has_out, t, u, r, ru, j, c0, nv, rem);
-    if (two) NAME(tblock_row)(b2, h, in, has_out, t, u, r, ru, j, c0, nv, rem);
+    for (int bi = 0; bi < 1 + two; bi++) /* one copy of the code for both blocks: it compiles much faster */
+        NAME(tblock_row)(bi ? b2 : b1, h, in, has_out, t, u, r, ru, j, c0, nv, rem);
     if (!has_out) return 0;
     REAL total = 0;
     for (int v = 0; v < nv; v++) {
