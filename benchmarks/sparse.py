@@ -70,10 +70,29 @@ def step_setup(kernel: str, args: argparse.Namespace) -> tuple[BlockRNN, torch.o
 
 
 def profile_sparse_step(args: argparse.Namespace, steps: int = 5) -> None:
-    """Where the sparse step's time goes: torch.profiler over ``steps`` steps, by operator and input shapes."""
+    """Where the sparse step's time goes: the compiled kernels' calls timed by block shape (the profiler cannot
+    see inside them: it counts them in its _Recurrence rows), then torch.profiler over the same steps, by
+    operator and input shapes."""
+    import collections
+
     from torch.profiler import profile
 
+    from balancedrnn import native
+
     model, opt, x, target = step_setup("auto", args)
+    spent: dict[str, float] = collections.defaultdict(float)
+    calls: dict[str, int] = collections.defaultdict(int)
+
+    def timed(method: str):  # type: ignore[no-untyped-def]
+        inner = getattr(native.NativeCSR, method)
+
+        def wrapper(self, *a, **k):  # type: ignore[no-untyped-def]
+            t0 = time.perf_counter()
+            inner(self, *a, **k)
+            key = f"{method} {self.rows}x{self.cols}" + (" +second block" if k.get("also") else "")
+            spent[key] += time.perf_counter() - t0
+            calls[key] += 1
+        return wrapper
 
     def step() -> None:
         loss = torch.nn.functional.mse_loss(model(x), target)
@@ -83,10 +102,23 @@ def profile_sparse_step(args: argparse.Namespace, steps: int = 5) -> None:
 
     for _ in range(3):
         step()
+    saved = {m: getattr(native.NativeCSR, m) for m in ("mm", "mm_t_sddmm", "sddmm")}
+    for m in saved:
+        setattr(native.NativeCSR, m, timed(m))
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    total = (time.perf_counter() - t0) / steps
+    for m, f in saved.items():
+        setattr(native.NativeCSR, m, f)
+    print(f"# Compiled kernels in the sparse step ({steps} steps, threads {args.threads}): ms per step "
+          f"(the step: {total * 1e3:.1f} ms with the timing wrappers)")
+    for key in sorted(spent, key=spent.get, reverse=True):  # type: ignore[arg-type]
+        print(f"{key:<40}{spent[key] / steps * 1e3:>8.1f} ms  ({calls[key] // steps} calls)")
     with profile(record_shapes=True) as prof:
         for _ in range(steps):
             step()
-    print(f"# Profile of the sparse step ({steps} steps, threads {args.threads}); divide the times by {steps} for one step")
+    print(f"\n# Profile of the sparse step ({steps} steps, threads {args.threads}); divide the times by {steps} for one step")
     print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=16,
                                                              max_shapes_column_width=60))
 

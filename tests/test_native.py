@@ -114,6 +114,12 @@ def test_wrong_operands_raise_instead_of_reading_out_of_bounds():
         nat.mm_t_sddmm(torch.randn(20, 4), torch.randn(10, 4), torch.zeros(idx.numel() + 1), None)
     with pytest.raises(ValueError, match="needs the block's input"):
         nat.mm_t_sddmm(torch.randn(20, 4), None, torch.zeros(idx.numel()), None)
+    with pytest.raises(ValueError, match="input"):
+        nat.sddmm(torch.randn(20, 4), torch.randn(9, 4), torch.zeros(idx.numel()))
+    with pytest.raises(ValueError, match="mask"):
+        nat.mm_t_sddmm(torch.randn(20, 4), None, None, torch.empty(10, 4), relu_mask=torch.randn(10, 5))
+    with pytest.raises(ValueError, match="row sums"):
+        nat.mm_t_sddmm(torch.randn(20, 4), None, None, torch.empty(10, 4), rowsum=torch.zeros(11))
 
 
 def test_build_is_cached_under_a_machine_key(tmp_path, monkeypatch):

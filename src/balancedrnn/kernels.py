@@ -211,7 +211,7 @@ CROSSOVER_NATIVE: tuple[tuple[int, float], ...] = (
     (256 * 256, 0.4),
     (512 * 512, 0.45),
     (1024 * 1024, 0.5),
-    (2048 * 2048, 0.5),
+    (2048 * 2048, 0.45),
     (4096 * 4096, 0.5),
 )
 """(block entries, crossover density) pairs for the compiled kernels, measured; see docs/benchmarks.md."""
