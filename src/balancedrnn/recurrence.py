@@ -10,8 +10,10 @@ and returns every y. Autograd through a Python loop of per-block products record
 allocates a fresh result for each, and stacks per-step gradients at the end. Here every row is written in
 place into preallocated buffers (the states of all steps in one buffer kept between calls), the backward loop
 reuses two gradient buffers, and each block's weight gradient accumulates in one buffer (for a sparse block a
-sampled product per step, so its cost follows the non-zeros). Each step computes its input terms itself: on
-CPU this measured faster than one product over all steps plus the buffer it needs (docs/benchmarks.md). The
+sampled product per step, so its cost follows the non-zeros). On the compiled kernels (``native.py``) a sparse
+block's backward product and weight gradient are one pass, and with a ReLU and the lagged readout that pass
+also takes W_yh, the ReLU's derivative and the bias gradient: one call per step for the h-column. Each step
+computes its input terms itself: on CPU this measured faster than one product over all steps plus the buffer it needs (docs/benchmarks.md). The
 outputs and every gradient equal autograd's through the plain loop (tests/test_recurrence.py).
 """
 
@@ -101,7 +103,7 @@ class _BlockOps:
         """One step of this block's backward pass, for its output gradient ``g`` and its input ``x``:
         ``out = acc + W.T @ g`` (skipped if ``out`` is None; ``acc`` None means zero, it may be ``out``) and,
         if ``grad``, the values' gradient ``+= g @ x.T`` at the mask. The compiled kernels do both in one pass
-        over the block, loading each row of ``g`` once. Only on them (``fuses``): ``also = (block, g2, grad2)``,
+        over the block, loading each row of ``g`` once. Only they take the rest: ``also = (block, g2, grad2)``,
         a second block reading the same input, joins the pass; ``relu_mask`` and ``rowsum`` turn ``out`` into
         the next ReLU pre-activation's gradient and add its row sums (see ``NativeCSR.mm_t_sddmm``)."""
         if self.native is not None:
