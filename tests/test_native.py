@@ -211,3 +211,17 @@ def test_a_nan_gradient_where_the_relu_was_off_becomes_zero():
     out = torch.empty(4, 16)
     nat.mm_t_sddmm(g, None, None, out, relu_mask=h)
     assert torch.equal(out, torch.zeros(4, 16))
+
+
+def test_a_missing_source_falls_back_with_a_reason(tmp_path, monkeypatch):
+    monkeypatch.setattr(native, "SOURCE", tmp_path / "gone.c")
+    monkeypatch.setenv("BALANCEDRNN_KERNEL_DIR", str(tmp_path / "k"))
+    native._load.cache_clear()
+    native._source.cache_clear()
+    try:
+        assert not native.available() and "unreadable" in native.status()
+    finally:
+        monkeypatch.undo()
+        native._source.cache_clear()
+        native._load.cache_clear()
+    assert native.available()

@@ -62,7 +62,10 @@ def _compiler() -> str:
 @lru_cache(maxsize=1)
 def _source() -> bytes:
     """The kernels' source as this process first read it: what it builds and keys is what its wrappers expect."""
-    return SOURCE.read_bytes()
+    try:
+        return SOURCE.read_bytes()
+    except OSError as e:
+        raise NativeUnavailable(f"kernel source {SOURCE} unreadable: {e.strerror or e}") from None
 
 
 def _build(target: Path) -> None:
