@@ -13,7 +13,8 @@ automatic choice at each density against masked-dense (it must never be slower).
 backend in use (the compiled kernels; with BALANCEDRNN_NATIVE=0, PyTorch's operators).
 
 Run:  .venv/bin/python benchmarks/sparse.py [--threads 2]   (--threads 1 2: part 1 at each thread count;
-      --profile: where part 1's sparse step spends its time, by operator and input shapes)
+      --profile: where part 1's sparse step spends its time, by operator and input shapes;
+      --calls: single W_hh kernel calls, PyTorch's operators against the compiled kernels)
 """
 
 from __future__ import annotations
@@ -123,6 +124,46 @@ def profile_sparse_step(args: argparse.Namespace, steps: int = 5) -> None:
                                                              max_shapes_column_width=60))
 
 
+def kernel_calls(args: argparse.Namespace, rounds: int = 15, calls: int = 10) -> None:
+    """Single kernel calls for part 1's W_hh (dh x dh at the density, batch columns): PyTorch's CSR operators
+    against the compiled kernels, interleaved call by call in this process (median ms per call)."""
+    from balancedrnn import native
+    from balancedrnn.kernels import CSRPattern
+    from balancedrnn.masks import draw_mask_indices
+
+    torch.set_num_threads(args.threads)
+    gen = torch.Generator().manual_seed(0)
+    idx = draw_mask_indices(args.dh, args.dh, args.density, gen)
+    p = CSRPattern.from_index(args.dh, args.dh, idx)
+    vals = torch.randn(idx.numel(), generator=gen)
+    w, w_t, grad = p.matrix(vals), p.matrix_t(vals), p.matrix(torch.zeros(idx.numel()))
+    nat = native.NativeCSR(args.dh, args.dh, p.crow, p.col, p.crow_t, p.col_t, p.perm_t, vals)
+    h, a = torch.randn(args.dh, args.batch, generator=gen), torch.randn(args.dh, args.batch, generator=gen)
+    out, grad_t = torch.empty(args.dh, args.batch), torch.zeros(idx.numel())
+    variants = {
+        ("W @ h", "torch"): lambda: torch.addmm(out, w, h, beta=0.0, out=out),
+        ("W @ h", "compiled"): lambda: nat.mm(h, out),
+        ("W.T @ a and the weight gradient", "torch"): lambda: (
+            torch.addmm(out, w_t, a, beta=0.0, out=out), torch.sparse.sampled_addmm(grad, a, h.t(), out=grad)),
+        ("W.T @ a and the weight gradient", "compiled"): lambda: nat.mm_t_sddmm(a, h, grad_t, out),
+    }
+    times: dict[tuple[str, str], list[float]] = {k: [] for k in variants}
+    for f in variants.values():
+        f()
+    for _ in range(rounds):
+        for k, f in variants.items():
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                f()
+            times[k].append((time.perf_counter() - t0) / calls * 1e3)
+    print(f"# One call at dh {args.dh}, density {args.density}, batch {args.batch}, threads {args.threads} "
+          f"(median of {rounds} x {calls} calls, variants interleaved)")
+    print(f"{'operation':<34}{'torch ms':>10}{'compiled ms':>13}{'ratio':>8}")
+    for op in ("W @ h", "W.T @ a and the weight gradient"):
+        t, c = statistics.median(times[(op, "torch")]), statistics.median(times[(op, "compiled")])
+        print(f"{op:<34}{t:>10.3f}{c:>13.3f}{t / c:>8.2f}")
+
+
 def one_variant(kernel: str, args: argparse.Namespace) -> dict[str, float]:
     """Time training steps of the full model with one kernel choice (run in a child process)."""
     model, opt, x, target = step_setup(kernel, args)
@@ -207,9 +248,14 @@ def main() -> None:
     parser.add_argument("--skip-crossover", action="store_true")
     parser.add_argument("--skip-step", action="store_true", help="run part 2 only")
     parser.add_argument("--profile", action="store_true", help="profile part 1's sparse step by operator and exit")
+    parser.add_argument("--calls", action="store_true", help="time single W_hh kernel calls, torch vs compiled, and exit")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     threads = args.threads
+    if args.calls:
+        args.threads = threads[0]
+        kernel_calls(args)
+        return
     if args.profile:
         args.threads = threads[0]
         profile_sparse_step(args)

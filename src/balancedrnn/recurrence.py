@@ -36,7 +36,7 @@ _ACT_BACKWARD: dict[str, Any] = {
     "tanh": lambda g, pre, post, out: torch.ops.aten.tanh_backward.grad_input(g, post, grad_input=out),
     "sigmoid": lambda g, pre, post, out: torch.ops.aten.sigmoid_backward.grad_input(g, post, grad_input=out),
     "gelu": lambda g, pre, post, out: torch.ops.aten.gelu_backward.grad_input(g, pre, grad_input=out),
-    "identity": lambda g, pre, post, out: out.copy_(g),
+    "identity": lambda g, pre, post, out: g,
 }
 _ACT_FORWARD: dict[str, Any] = {
     "relu": torch.relu_,
@@ -90,12 +90,12 @@ class _BlockOps:
         else:
             torch.addmm(acc, w, x, out=out)
 
-    def add_to(self, out: torch.Tensor, x: torch.Tensor, transpose: bool) -> None:
-        """``out += W @ x`` (``W.T`` if ``transpose``)."""
-        if self.native is not None and not transpose:
+    def add_to(self, out: torch.Tensor, x: torch.Tensor) -> None:
+        """``out += W @ x``."""
+        if self.native is not None:
             self.native.mm(x, out, out)
             return
-        out.addmm_(self.mt if transpose else self.m, x)
+        out.addmm_(self.m, x)
 
     def backward(self, g: torch.Tensor, x: torch.Tensor, out: torch.Tensor | None, acc: torch.Tensor | None,
                  grad: bool, also: tuple[_BlockOps, torch.Tensor, bool] | None = None,
@@ -164,20 +164,18 @@ class _BlockOps:
         return self.grad.reshape(-1)[self.block.index]
 
 
-def _row_into(out: torch.Tensor, acc: torch.Tensor | None, terms: tuple[tuple[_BlockOps, torch.Tensor], ...],
-              transpose: bool = False) -> torch.Tensor:
-    """``out = acc + sum(W @ x for W, x in terms)`` in place (``W.T`` if ``transpose``; empty blocks skipped,
-    ``acc`` None means zero). Returns ``out``. Blocks on the compiled kernels go first: they take ``acc`` (a
-    broadcast bias included) for free, where a dense product would first copy it into ``out``."""
+def _row_into(out: torch.Tensor, acc: torch.Tensor | None, terms: tuple[tuple[_BlockOps, torch.Tensor], ...]) -> torch.Tensor:
+    """``out = acc + sum(W @ x for W, x in terms)`` in place (empty blocks skipped, ``acc`` None means zero).
+    Returns ``out``."""
     first = True
-    for op, x in sorted(terms, key=lambda term: term[0].native is None):
+    for op, x in terms:
         if op.empty:
             continue
         if first:
-            op.write(out, acc, x, transpose)
+            op.write(out, acc, x, transpose=False)
             first = False
         else:
-            op.add_to(out, x, transpose)
+            op.add_to(out, x)
     if first:
         out.copy_(acc) if acc is not None else out.zero_()
     return out
@@ -246,16 +244,20 @@ class _Recurrence(torch.autograd.Function):
         h_all[0] = h0
         y_all[0] = y0
         pre_all = workspace.take((steps, dh, batch), xs) if keep_pre else None
+        # blocks on the compiled kernels first in each row: they take the bias (broadcast) for free, where a
+        # dense product would first copy it into the row
+        h_row = sorted(("hx", "hh", "hy"), key=lambda n: ops[n].native is None)
+        y_row = sorted(("yx", "yh", "yy"), key=lambda n: ops[n].native is None)
         for t in range(steps):
             x, h, y = xs[t], h_all[t], y_all[t]
             pre = _row_into(pre_all[t] if keep_pre else h_all[t + 1], b_h,  # type: ignore[index]
-                            ((ops["hx"], x), (ops["hh"], h), (ops["hy"], y)))
+                            tuple((ops[n], {"x": x, "h": h, "y": y}[n[1]]) for n in h_row))
             if keep_pre:
                 h_all[t + 1] = torch.nn.functional.gelu(pre)
             else:
                 act(pre)
-            h_read = h if readout == "lagged" else h_all[t + 1]
-            _row_into(y_all[t + 1], b_y, ((ops["yx"], x), (ops["yh"], h_read), (ops["yy"], y)))
+            inputs = {"x": x, "h": h if readout == "lagged" else h_all[t + 1], "y": y}
+            _row_into(y_all[t + 1], b_y, tuple((ops[n], inputs[n[1]]) for n in y_row))
         h_last = h_all[steps].clone()
         if saves:
             ctx.ops, ctx.activation, ctx.readout, ctx.workspace = ops, activation, readout, workspace
