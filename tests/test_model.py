@@ -132,3 +132,49 @@ def test_input_shape_errors():
 def test_device_argument_cpu():
     model = BlockRNN(BlockSpec(5, 4, 2, {b: 0.5 for b in BLOCKS}), device="cpu")
     assert model(torch.randn(1, 2, 5, device="cpu")).device.type == "cpu"
+
+
+WIDE = {"hx": 0.1, "hh": 0.3, "hy": 1.0, "yx": 0.1, "yh": 0.1, "yy": 0.1}
+
+
+@pytest.mark.parametrize("kernel", ["auto", "dense", "sparse"])
+def test_load_state_dict_after_running_uses_the_loaded_masks(kernel, sparse_backend):
+    """A model that has run (and cached its sparse structure) computes with the masks it loads."""
+    spec = BlockSpec.from_budget(300, 10, 20_000, WIDE)
+    x = torch.randn(4, 5, 300)
+    a = BlockRNN(spec, seed=0, kernel=kernel)
+    c = BlockRNN(spec, seed=1, kernel=kernel)
+    c(x).sum().backward()  # builds and caches c's own structure
+    c.load_state_dict(a.state_dict())
+    assert torch.equal(a(x), c(x))
+    torch.testing.assert_close(c(x).double(), reference_forward(a, x), atol=1e-5, rtol=1e-4)
+
+
+def test_inputs_are_converted_to_the_model_dtype():
+    """NumPy arrays and integer or float64 inputs give the same result as the float32 tensor."""
+    spec = BlockSpec.from_budget(300, 10, 20_000, WIDE)
+    m = BlockRNN(spec, seed=0, kernel="sparse")
+    x = torch.randint(-3, 4, (2, 4, 300))
+    want = m(x.float())
+    for given in (x, x.double(), x.numpy(), x.numpy().astype("float64")):
+        torch.testing.assert_close(m(given), want)
+    m64 = BlockRNN(spec, seed=0, kernel="sparse").double()
+    assert m64(x.float()).dtype == torch.float64
+    with pytest.raises(ValueError, match="tensor or array of numbers"):
+        m([["a"]])
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_low_precision_runs_dense_with_a_warning(dtype):
+    """The sparse kernels have no bf16/fp16 products: the blocks run dense, with a warning, and train."""
+    spec = BlockSpec.from_budget(300, 10, 20_000, WIDE)
+    m = BlockRNN(spec, seed=0, kernel="sparse")
+    x = torch.randn(2, 4, 300)
+    want = m(x)
+    low = BlockRNN(spec, seed=0, kernel="sparse").to(dtype)
+    with pytest.warns(UserWarning, match="no .*16 kernels"):
+        y = low(x)
+    assert y.dtype == dtype
+    torch.testing.assert_close(y.float(), want, atol=0.05, rtol=0.05)
+    y.float().sum().backward()
+    assert all(torch.isfinite(p.grad.float()).all() for p in low.parameters())

@@ -85,7 +85,7 @@ class SparseOperator:
 
     def _fallback(self) -> torch.Tensor | None:
         """The dense block on devices without working CSR kernels (checked once per device), else None."""
-        if csr_supported(self.values.device):
+        if csr_supported(self.values.device, self.values.dtype):
             return None
         p = self.pattern
         return self.values.new_zeros(p.rows * p.cols).index_put((pattern_flat(p),), self.values).view(p.rows, p.cols)
@@ -181,8 +181,17 @@ def sparse_backend() -> str:
 _SAMPLED_OK: dict[str, bool] = {}
 
 
-def csr_supported(device: torch.device) -> bool:
-    """Whether the sparse kernels run on ``device`` (always on CPU; elsewhere checked once): else dense fallback."""
+SPARSE_DTYPES = (torch.float32, torch.float64)
+"""Dtypes the sparse kernels compute in (PyTorch's CPU CSR products have no bfloat16/float16 kernels)."""
+
+
+def csr_supported(device: torch.device, dtype: torch.dtype = torch.float32) -> bool:
+    """Whether the sparse kernels run on ``device`` in ``dtype`` (always on CPU in float32/64; other devices are
+    checked once): else the block runs dense, with a one-line warning for an unsupported dtype."""
+    if dtype not in SPARSE_DTYPES:
+        warnings.warn(f"sparse blocks have no {str(dtype).removeprefix('torch.')} kernels; running them dense "
+                      "(same numbers, dense cost)", stacklevel=3)
+        return False
     return device.type == "cpu" or _sampled_ok(device)
 
 

@@ -67,6 +67,14 @@ class MaskedBlock(nn.Module):
         self.values = nn.Parameter(values.clone())
         self.kernel: Kernel = choose_kernel(self.rows, self.cols, self.nnz)
         self._pattern: CSRPattern | None = None
+        self._pattern_key: tuple[object, ...] | None = None
+        # a loaded state replaces the mask in place: drop every structure built from the old one
+        self.register_load_state_dict_post_hook(lambda module, keys: module.invalidate())
+
+    def invalidate(self) -> None:
+        """Forget the structures built from the mask (called after ``load_state_dict`` and ``index`` changes)."""
+        self._pattern = None
+        self._pattern_key = None
 
     def set_kernel(self, choice: KernelChoice) -> MaskedBlock:
         """Use the ``dense`` or ``sparse`` kernel, or let ``auto`` choose from density and shape."""
@@ -79,9 +87,12 @@ class MaskedBlock(nn.Module):
         return self
 
     def pattern(self) -> CSRPattern:
-        """CSR structure of the mask on the block's current device (built once per device)."""
-        if self._pattern is None or self._pattern.crow.device != self.index.device:
+        """CSR structure of the mask on the block's current device, rebuilt whenever the mask tensor changes
+        (another device, a new tensor, or an in-place write such as ``load_state_dict``)."""
+        key = (self.index.device, self.index.data_ptr(), self.index._version, self.index.numel())
+        if self._pattern is None or self._pattern_key != key:
             self._pattern = CSRPattern.from_index(self.rows, self.cols, self.index)
+            self._pattern_key = key
         return self._pattern
 
     def matmul(self, x: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -163,18 +163,29 @@ class BlockRNN(nn.Module):
         )
 
     # ---------------------------------------------------------------------------------- forward
-    def _check_input(self, x: torch.Tensor, dims: int) -> None:
+    def _check_input(self, x: Any, dims: int) -> torch.Tensor:
+        """The input as a tensor of the model's dtype and device (NumPy arrays, integer and other float
+        inputs are converted), after checking its shape; a one-line ValueError otherwise."""
+        if not isinstance(x, torch.Tensor):
+            try:
+                x = torch.as_tensor(x)
+            except (TypeError, ValueError, RuntimeError) as e:
+                raise ValueError(f"input must be a tensor or array of numbers, got {type(x).__name__}: {e}") from None
         if x.dim() != dims or x.shape[-1] != self.dx:
             want = "(batch, T, dx)" if dims == 3 else "(batch, dx)"
             raise ValueError(f"input must have shape {want} with dx={self.dx}, got {tuple(x.shape)}")
+        if x.is_complex():
+            raise ValueError(f"input must be real, got {x.dtype}")
+        return x.to(device=self.bias.device, dtype=self.bias.dtype)
 
     def initial_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The zero state ``(h_0, y_0)`` for a batch, in column layout (``(dh, batch)``, ``(dy, batch)``)."""
         return self.bias.new_zeros(self.dh, batch), self.bias.new_zeros(self.dy, batch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """y-slot at every step for input ``(batch, T, dx)``."""
-        self._check_input(x, 3)
+        """y-slot at every step for input ``(batch, T, dx)`` (a tensor or array; cast to the model's dtype and
+        device)."""
+        x = self._check_input(x, 3)
         batch, steps, _ = x.shape
         ys, _ = run_recurrence(x.permute(1, 2, 0), self.initial_state(batch), self.bias, self.blocks, self.activation,
                                self.readout, self._workspace)
@@ -187,7 +198,7 @@ class BlockRNN(nn.Module):
 
         Running ``step`` over a sequence gives the same outputs as ``forward`` on the whole sequence.
         """
-        self._check_input(x_t, 2)
+        x_t = self._check_input(x_t, 2)
         if state is None:
             state = self.initial_state(x_t.shape[0])
         ys, h = run_recurrence(x_t.t()[None], state, self.bias, self.blocks, self.activation, self.readout,
@@ -229,7 +240,7 @@ def load_model(path: str | Path, device: torch.device | str | None = None) -> Bl
         block = model.blocks[name]
         block.index = state[f"blocks.{name}.index"]
         block.values = nn.Parameter(state[f"blocks.{name}.values"].clone())
-        block._pattern = None
+        block.invalidate()
     with torch.no_grad():
         model.bias.copy_(state["bias"])
     model.set_kernel(payload["kernels"])

@@ -57,7 +57,7 @@ class _BlockOps:
         self.block = block
         self.empty = block.nnz == 0
         values = block.values.detach()
-        self.sparse = not self.empty and block.kernel == "sparse" and csr_supported(values.device)
+        self.sparse = not self.empty and block.kernel == "sparse" and csr_supported(values.device, values.dtype)
         self.native: NativeCSR | None = None
         if self.sparse:
             self.pattern = block.pattern()
