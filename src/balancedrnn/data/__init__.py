@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 import torch
+
+from ..io import DataError
+
+
+class MissingExtra(DataError):
+    """An optional dependency is not installed. The message is one line naming the package and the pip extra
+    that brings it (a ``ValueError``, so the command line shows it as one line with exit code 2)."""
+
+
+def require(module: str, extra: str, purpose: str) -> ModuleType:
+    """Import an optional dependency, or raise :class:`MissingExtra` saying ``purpose`` needs it and which
+    ``balancedrnn[extra]`` to install. Imported only here, when needed, so the core install stays light."""
+    top = module.split(".")[0]
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        hint = f"pip install 'balancedrnn[{extra}]'"
+        if getattr(e, "name", None) in (top, module):
+            raise MissingExtra(f"{purpose} needs {top}, which is not installed: {hint}") from None
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise MissingExtra(f"{purpose} needs {top}, which is installed but cannot be imported ({first}): {hint}") from None
 
 
 class BatchedSplit:

