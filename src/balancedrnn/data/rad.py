@@ -304,7 +304,7 @@ class RADData:
     def origin(self) -> str:
         """How this data set was obtained, for a progress line: loaded from the cache or generated now."""
         if self.from_cache:
-            return "loaded from the cache (not regenerated; --rebuild regenerates)"
+            return "loaded from the cache; --rebuild regenerates it"
         return "generated now and cached" if self.path is not None else "generated now (not cached)"
 
     def __getitem__(self, split: str) -> RADSplit:
