@@ -1,9 +1,12 @@
 """Statistics over seeds and verdicts on the paper's claims.
 
-Per configuration: mean, standard deviation and a 95 % confidence interval (Student's t) of the final metric
-over seeds. Each claim is a function of the run records with one shared signature, ``(frame, context) ->
-Verdict``, in the registry :data:`CLAIMS`; its verdict is ``supported``, ``contradicted`` or ``inconclusive``
-and names the test that decided it:
+Per configuration: mean, standard deviation and a 95 % confidence interval of the final metric over seeds:
+Student's t, clipped to the metric's range when it has one (:data:`METRIC_RANGE`: accuracies lie in [0, 1], so
+an interval of two seeds cannot claim a value below 0 or above 1; losses and normalized scores stay unclipped).
+
+Each claim is a function of the run records with one shared signature, ``(frame, context) -> Verdict``, in the
+registry :data:`CLAIMS`; its verdict is ``supported``, ``contradicted`` or ``inconclusive`` and names the test
+that decided it:
 
 * a comparison of two families (say balanced against dense) takes the best configuration of each family by
   mean (the same selection on both sides) and runs Welch's t-test one-sided in each direction at α = 0.05;
@@ -66,15 +69,27 @@ class Claim:
 
 
 # ------------------------------------------------------------------------------------------ statistics
-def ci95(values: np.ndarray) -> tuple[float, float]:
-    """95 % confidence interval of the mean (Student's t); (nan, nan) for fewer than two values."""
+METRIC_RANGE: dict[str, tuple[float, float]] = {"accuracy": (0.0, 1.0), "balanced_accuracy": (0.0, 1.0),
+                                                "success_rate": (0.0, 1.0)}
+"""Metrics with a bounded range; their intervals are clipped to it. Metrics absent here (loss, normalized score)
+are unbounded and their intervals are not clipped."""
+CI_METHOD = "Student's t over seeds, clipped to [0, 1] for accuracies"
+"""How :func:`ci95` computes an interval, in the words the reports print."""
+
+
+def ci95(values: np.ndarray, metric: str | None = None) -> tuple[float, float]:
+    """95 % confidence interval of the mean (Student's t), clipped to ``metric``'s range in
+    :data:`METRIC_RANGE` (a t-interval of two accuracies easily reaches below 0; clipping keeps its honest width
+    inside the range, where a percentile bootstrap over two seeds would shrink to their min and max); (nan, nan)
+    for fewer than two values."""
     from scipy import stats
 
     v = np.asarray(values, float)
     if len(v) < 2:
         return math.nan, math.nan
     half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
-    return float(v.mean() - half), float(v.mean() + half)
+    lo, hi = METRIC_RANGE.get(metric or "", (-math.inf, math.inf))
+    return float(np.clip(v.mean() - half, lo, hi)), float(np.clip(v.mean() + half, lo, hi))
 
 
 def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -93,7 +108,7 @@ def config_stats(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (task, model), part in frame.groupby(["task", "model"], sort=False):
         v = part["test"].to_numpy(float)
-        lo, hi = ci95(v)
+        lo, hi = ci95(v, part["metric"].iloc[0])
         rows.append({"task": task, "model": model, "family": part["family"].iloc[0], "runs": len(v),
                      "mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else math.nan,
                      "ci_low": lo, "ci_high": hi, "hidden_proportion": float(part["hidden_proportion"].mean()),

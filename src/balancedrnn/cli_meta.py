@@ -99,7 +99,7 @@ def evaluate(
     storage: Storage = None,
     name: Names = None,
     run_dir: RunDir = Path("runs"),
-    out_dir: Annotated[Path, typer.Option(help="Directory of report.md and its plots.")] = Path("runs/meta"),
+    out_dir: Annotated[Path, typer.Option(help="Directory of report.html, report.md and their plots.")] = Path("runs/meta"),
     n_splits: Annotated[int, typer.Option(help="Folds of grouped cross-validation.")] = 5,
     n_classes: NClasses = 3,
     n_estimators: NEstimators = 200,
@@ -108,7 +108,8 @@ def evaluate(
     seed: Seed = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
 ) -> None:
-    """Grouped CV and leave-one-data-set-out scores beside the baselines, importances, and a report with plots."""
+    """Grouped CV and leave-one-data-set-out scores beside the baselines, importances, and a report with plots
+    (self-contained HTML and markdown)."""
     from rich.table import Table
 
     from .cli import UserError, err, out
@@ -149,7 +150,7 @@ def evaluate(
               ", ".join(f"{f} {r['regressor_mean']:.3f} ± {r['regressor_std']:.3f}" for f, r in imp.iterrows()))
     predictor = meta.MetaPredictor(n_classes=n_classes, n_estimators=n_estimators, random_state=seed).fit(data)
     paths = write_report(ev, data, predictor, out_dir)
-    out.print(f"report: {paths[0]}")
+    out.print(f"report: {paths[0]} (and {paths[1].name})")
 
 
 @predictor_app.command("show")

@@ -20,6 +20,7 @@ folds x repeats.
 
 from __future__ import annotations
 
+import html
 import math
 import warnings
 from collections.abc import Callable
@@ -52,7 +53,7 @@ from .meta import (
     performance_classes,
     require_records,
 )
-from .report import pyplot, save_figure
+from .report import draw_chance, figure_html, pyplot, save_figure, table_html, table_md, write_html_page
 from .spec import BLOCKS, SpecError, density_for_hidden_proportion
 
 MODELS: tuple[str, ...] = ("dummy", "parameters only", "no hidden proportion", "forest", "parent network")
@@ -94,26 +95,37 @@ class Evaluation:
         cols = [c for c in (*CLASS_METRICS, *REG_METRICS, "top_pick") if c in t.columns]
         return t.reindex([m for m in MODELS if m in t.index])[cols].fillna("n/a")
 
-    def to_markdown(self) -> str:
-        """The scores and importances as markdown tables."""
+    def summary(self) -> str:
+        """One sentence: what the evaluation ran on."""
         i = self.info
-        lines = [f"Records: {i['n_records']} runs of {i['n_groups']} configs on {i['n_tasks']} task(s) "
-                 f"({i['skipped']}); classes: {i['n_classes']} per-task quantiles; seed {i['random_state']}.", ""]
+        return (f"Records: {i['n_records']} runs of {i['n_groups']} configs on {i['n_tasks']} task(s) "
+                f"({i['skipped']}); classes: {i['n_classes']} per-task quantiles; seed {i['random_state']}.")
+
+    def sections(self) -> list[tuple[str, pd.DataFrame | str]]:
+        """The parts of every rendering (markdown, HTML), in order: (heading, table, or why it was not run)."""
+        i = self.info
+        out: list[tuple[str, pd.DataFrame | str]] = []
         for split, title in SPLITS.items():
             t = self.table(split)
-            lines += [f"### {title.format(k=i['n_splits'])}", ""]
-            lines += [_markdown(t), ""] if len(t) else [f"not run: {i.get(split + '_note', 'not applicable')}", ""]
+            out.append((title.format(k=i["n_splits"]),
+                        t.reset_index() if len(t) else f"not run: {i.get(split + '_note', 'not applicable')}"))
         if len(self.hp_gain):
-            lines += ["### What the hidden proportion adds (forest minus forest without it, same folds)", "",
-                      "| split | metric | gain (mean ± std over folds) | folds where it helped |", "|---|---|---|---|"]
-            for r in self.hp_gain.itertuples():
-                lines.append(f"| {r.split} | {r.metric} | {r.mean:+.3f} ± {r.std:.3f} | {r.helped}/{r.folds} |")
-            lines += ["", "(for mae a negative gain is an improvement)", ""]
+            gain = pd.DataFrame([{"split": r.split, "metric": r.metric, "gain (mean ± std over folds)": f"{r.mean:+.3f} ± {r.std:.3f}",
+                                  "folds where it helped": f"{r.helped}/{r.folds}"} for r in self.hp_gain.itertuples()])
+            out.append(("What the hidden proportion adds (forest minus forest without it, same folds; for mae a "
+                        "negative gain is an improvement)", gain))
         imp = self.importances.sort_values("regressor_mean", ascending=False)
-        lines += ["### Permutation importances (held-out folds of grouped CV; mean ± std over folds x repeats)", "",
-                  "| feature | regressor (R² drop) | classifier (balanced-accuracy drop) |", "|---|---|---|"]
-        for f, r in imp.iterrows():
-            lines.append(f"| {f} | {_cell(r['regressor_mean'], r['regressor_std'])} | {_cell(r['classifier_mean'], r['classifier_std'])} |")
+        out.append(("Permutation importances (held-out folds of grouped CV; mean ± std over folds x repeats)",
+                    pd.DataFrame([{"feature": f, "regressor (R² drop)": _cell(r["regressor_mean"], r["regressor_std"]),
+                                   "classifier (balanced-accuracy drop)": _cell(r["classifier_mean"], r["classifier_std"])}
+                                  for f, r in imp.iterrows()])))
+        return out
+
+    def to_markdown(self) -> str:
+        """The scores and importances as markdown tables."""
+        lines = [self.summary(), ""]
+        for heading, part in self.sections():
+            lines += [f"### {heading}", "", table_md(part) if isinstance(part, pd.DataFrame) else part, ""]
         return "\n".join(lines) + "\n"
 
 
@@ -121,10 +133,13 @@ def _cell(mean: float, std: float) -> str:
     return "n/a" if not math.isfinite(mean) else f"{mean:.3f} ± {std:.3f}" if math.isfinite(std) else f"{mean:.3f}"
 
 
-def _markdown(t: pd.DataFrame) -> str:
-    head = "| model | " + " | ".join(t.columns) + " |"
-    rows = [f"| {m} | " + " | ".join(str(v) for v in r) + " |" for m, r in t.iterrows()]
-    return "\n".join([head, "|---|" + "---|" * len(t.columns), *rows])
+def evaluation_html(evaluation: Evaluation) -> list[str]:
+    """The evaluation's summary and tables as HTML fragments (the predictor part of every HTML report)."""
+    parts = [f"<p>{html.escape(evaluation.summary())}</p>"]
+    for heading, part in evaluation.sections():
+        parts += [f"<h3>{html.escape(heading)}</h3>",
+                  table_html(part) if isinstance(part, pd.DataFrame) else f"<p>{html.escape(part)}</p>"]
+    return parts
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -309,9 +324,12 @@ def hp_curve(predictor: MetaPredictor, data: MetaData, task: str, n: int = 40) -
     return pd.DataFrame({"hidden_proportion": hps, "predicted": predictor.predict(features_frame(rows))})
 
 
-def write_report(evaluation: Evaluation, data: MetaData, predictor: MetaPredictor, out_dir: str | Path) -> list[Path]:
-    """``report.md`` with the score tables, plus PNGs: predicted vs actual (out of fold), permutation
-    importances, and metric vs hidden proportion with the predictor's curve. Returns the paths written."""
+def write_report(evaluation: Evaluation, data: MetaData, predictor: MetaPredictor, out_dir: str | Path,
+                 with_html: bool = True) -> list[Path]:
+    """``report.html`` (self-contained, figures embedded; unless ``with_html`` is False, as inside a reproduction's
+    report) and ``report.md`` with the score tables, plus PNGs: predicted vs actual (out of fold), permutation
+    importances, and metric vs hidden proportion with the predictor's curve and the chance level of a
+    classification task. Returns the paths written, the reports first."""
     from .io import atomic_write
 
     plt = pyplot()
@@ -350,6 +368,8 @@ def write_report(evaluation: Evaluation, data: MetaData, predictor: MetaPredicto
         curve = hp_curve(predictor, data, str(task))
         if len(curve):
             ax.plot(curve["hidden_proportion"], curve["predicted"], color="tab:red", lw=2, label="predictor")
+        chance = data.X.loc[m, "chance"].iloc[0]  # the meta feature: 0 for regression
+        draw_chance(ax, float(chance) if chance > 0 else None)
         ax.set_xlabel("hidden proportion")
         ax.set_ylabel(data.metric.get(str(task), "metric"))
         ax.set_title(str(task), fontsize=10)
@@ -358,11 +378,16 @@ def write_report(evaluation: Evaluation, data: MetaData, predictor: MetaPredicto
     fig.tight_layout()
     paths.append(save_figure(fig, out / "metric_vs_hidden_proportion.png"))
 
-    names = class_names(evaluation.info["n_classes"])
-    md = ["# Meta-learning report", "", evaluation.to_markdown(),
-          f"Classes (per task, worst first): {', '.join(names)}.", "",
-          "![predicted vs actual](predicted_vs_actual.png)", "", "![importances](importances.png)", "",
-          "![metric vs hidden proportion](metric_vs_hidden_proportion.png)", ""]
+    classes = f"Classes (per task, worst first): {', '.join(class_names(evaluation.info['n_classes']))}."
+    captions = ["Predicted against actual (grouped CV, out of fold)", "Permutation importances",
+                "Metric against the hidden proportion, with the predictor's curve (dashed: chance level)"]
+    title = "Meta-learning report"
+    md = [f"# {title}", "", evaluation.to_markdown(), classes, ""]
+    md += [line for cap, p in zip(captions, paths) for line in (f"![{cap}]({p.name})", "")]
     text = "\n".join(md)
-    paths.insert(0, atomic_write(out / "report.md", lambda f: f.write(text.encode())))
-    return paths
+    reports = [atomic_write(out / "report.md", lambda f: f.write(text.encode()))]
+    if with_html:
+        body = [*evaluation_html(evaluation), f"<p>{html.escape(classes)}</p>", "<h2>Figures</h2>",
+                *(figure_html(cap, p) for cap, p in zip(captions, paths))]
+        reports.insert(0, write_html_page(out / "report.html", title, body))
+    return reports + paths

@@ -1,13 +1,19 @@
-"""Tables and plots over run records: mean ± std per configuration, metric vs hidden proportion."""
+"""Tables and plots over run records: mean ± std per configuration, metric vs hidden proportion; and the pieces
+every report shares (figure and table helpers, the self-contained HTML page, the per-run table)."""
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 import math
-from collections.abc import Iterable
+import platform
+import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .io import atomic_write
@@ -32,12 +38,62 @@ def save_figure(fig: Any, path: str | Path, tight: bool = True, **savefig: Any) 
     return Path(path)
 
 
+def chance_level(dy: int | None, loss: str | None) -> float | None:
+    """The chance level of a task's metric: 1/dy for classification at the last step, None otherwise (regression
+    has no chance accuracy)."""
+    return 1.0 / dy if loss == "last" and dy else None
+
+
+def draw_chance(ax: Any, chance: float | None) -> None:
+    """The chance level as a labelled dashed line (nothing when the task has none)."""
+    if chance is not None and math.isfinite(chance):
+        ax.axhline(chance, color="grey", ls="--", lw=1, label=f"chance ({chance:.3g})", zorder=1)
+
+
+def label_points(ax: Any, points: Iterable[tuple[float, float, str]], fontsize: float = 7) -> None:
+    """Annotate points without overlapping labels: each label starts up-right of its point and, while its box
+    overlaps one already placed, steps further up or down (with a thin leader line back to its point). Configs
+    with nearly equal hidden proportions (many sit near 0.01) otherwise print on top of each other."""
+    from matplotlib.text import Text
+
+    fig = ax.figure
+    fig.tight_layout()  # place labels against the final layout
+    renderer = fig.canvas.get_renderer()
+    placed: list[Any] = []
+    steps = [0] + [k * sign for k in range(1, 13) for sign in (1, -1)]
+    for x, y, text in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not (math.isfinite(x) and math.isfinite(y)):
+            continue
+        for step in steps:
+            moved = step != 0
+            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 4 + 9 * step), fontsize=fontsize,
+                              va="center", arrowprops=dict(arrowstyle="-", color="0.6", lw=0.5) if moved else None)
+            ann.update_positions(renderer)
+            box = Text.get_window_extent(ann, renderer)  # the text alone: leader lines may cross other labels
+            if not any(box.overlaps(b) for b in placed):
+                break
+            ann.remove()
+        else:  # no free place: keep it at the start rather than drop it
+            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=fontsize, va="center")
+            box = Text.get_window_extent(ann, renderer)
+        placed.append(box)
+
+
+def text_colour(rgba: Sequence[float]) -> str:
+    """Black or white, whichever contrasts more with a background colour (WCAG relative luminance: the two
+    contrasts are equal at 0.179), so numbers stay readable on light (yellow) and dark heat-map cells alike."""
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3]]
+    luminance = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    return "black" if luminance > 0.179 else "white"
+
+
 def flatten_record(r: dict[str, Any]) -> dict[str, Any]:
     """One flat row of a run record: config, derived features, final metric, status."""
     model = r.get("model") or {}
     final = r.get("final") or {}
     test = final.get("test") or {}
     cfg = r.get("config") or {}
+    task = r.get("task") if isinstance(r.get("task"), dict) else {}
     row: dict[str, Any] = {
         "trial_key": r.get("trial_key"),
         "task": cfg.get("task"),
@@ -62,6 +118,8 @@ def flatten_record(r: dict[str, Any]) -> dict[str, Any]:
         "note": model.get("budget_note") or (r.get("error") or ""),
         "wall_time": r.get("wall_time"),
         "threads": r.get("threads"),
+        "chance": chance_level(task.get("dy"), task.get("loss")),
+        "data_source": r.get("data_source"),
     }
     for b, p in (model.get("density") or {}).items():
         row[f"density_{b}"] = p
@@ -113,15 +171,14 @@ def plot_metric_vs_hp(summary: pd.DataFrame, path: str | Path, metric: str = "ac
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for name, row in summary.iterrows():
         ax.errorbar(row["hidden_proportion"], row["test_mean"], yerr=row["test_std"], fmt="o", capsize=4, label=str(name))
-        ax.annotate(str(name), (row["hidden_proportion"], row["test_mean"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
-    if chance is not None:
-        ax.axhline(chance, color="grey", ls="--", lw=1, label="chance")
+    draw_chance(ax, chance)
     ax.set_xlabel("hidden proportion  nnz(W_hh) / (nnz(W_hx)+nnz(W_hh)+nnz(W_hy))")
     ax.set_ylabel(f"test {metric} (mean ± std over seeds)")
     ax.set_xlim(-0.02, 1.0)
     ax.set_title(title or f"test {metric} vs hidden proportion", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
+    label_points(ax, [(r["hidden_proportion"], r["test_mean"], str(n)) for n, r in summary.iterrows()], fontsize=8)
     return save_figure(fig, path)
 
 
@@ -155,13 +212,15 @@ def load_records(directory: str | Path) -> list[dict[str, Any]]:
 
 
 def plot_runs(frame: pd.DataFrame, directory: str | Path, metric: str = "accuracy") -> list[Path]:
-    """Scatter plots of the final metric against the hidden proportion and against each block density."""
+    """Scatter plots of the final metric against the hidden proportion (with the chance level when the runs share
+    one) and against each block density."""
     plt = pyplot()
     ok = frame[frame["status"] == "ok"]
     paths = []
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for kind, part in ok.groupby(ok["kind"].fillna("block")):
         ax.scatter(part["hidden_proportion"], part["test"], s=18, alpha=0.75, label=str(kind))
+    draw_chance(ax, shared_chance(ok))
     ax.set_xlabel("hidden proportion")
     ax.set_ylabel(f"test {metric}")
     ax.grid(alpha=0.3)
@@ -179,6 +238,112 @@ def plot_runs(frame: pd.DataFrame, directory: str | Path, metric: str = "accurac
             ax.set_ylabel(f"test {metric}")
         paths.append(save_figure(fig, Path(directory) / "metric_vs_density.png"))
     return paths
+
+
+def shared_chance(frame: pd.DataFrame) -> float | None:
+    """The chance level the runs of a frame share (None when they have none or differ: no single line to draw)."""
+    levels = pd.unique(frame["chance"].dropna()) if "chance" in frame else []
+    return float(levels[0]) if len(levels) == 1 else None
+
+
+def fmt(v: Any, digits: int = 4) -> str:
+    """A table cell: integers with thousands separators, floats to ``digits`` significant digits, NaN as n/a."""
+    if isinstance(v, (bool, np.bool_)):
+        return str(v)
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        return "n/a" if not math.isfinite(v) else f"{v:.{digits}g}"
+    return "" if v is None else str(v)
+
+
+def table_md(df: pd.DataFrame) -> str:
+    """A frame as a markdown table (cells as they are; ``|`` escaped)."""
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(map(cell, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def table_html(df: pd.DataFrame) -> str:
+    """A frame as an HTML table (cells escaped)."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+RUN_COLUMNS = ("task", "config", "seed", "budget", "status", "metric", "value", "hidden proportion", "dh", "weights",
+               "wall time (s)", "note")
+"""Columns of the per-run table."""
+
+
+def runs_detail(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """The per-run table of the reports: one row per run record of any status (:data:`RUN_COLUMNS`), by task,
+    config and seed; the note of a run that did not finish ok is its error."""
+    f = records_frame(records)
+    if f.empty:
+        return pd.DataFrame(columns=list(RUN_COLUMNS))
+    f = f.sort_values(["task", "model", "seed"], kind="stable", key=lambda c: c.astype(str) if c.name != "seed" else c)
+    rows = [{"task": r.task, "config": r.model, "seed": fmt(r.seed), "budget": fmt(r.budget), "status": r.status,
+             "metric": fmt(r.metric), "value": fmt(r.test), "hidden proportion": fmt(r.hidden_proportion, 3),
+             "dh": fmt(r.dh), "weights": fmt(r.weights), "wall time (s)": fmt(r.wall_time, 3),
+             "note": "" if r.status == "ok" else fmt(r.note)[:160]} for r in f.itertuples()]
+    return pd.DataFrame(rows, columns=list(RUN_COLUMNS))
+
+
+def data_sources(records: Iterable[dict[str, Any]]) -> list[str]:
+    """Where each task's data came from, one line per task and source with its number of runs (the ``data_source``
+    of the run records; runs that failed before loading data, or older records, say ``not recorded``)."""
+    f = records_frame(records)
+    if f.empty:
+        return []
+    counts = f.assign(src=f["data_source"].fillna("not recorded")).groupby(["task", "src"], sort=False, dropna=False).size()
+    return [f"{task}: {src} ({n} run{'s' if n != 1 else ''})" for (task, src), n in counts.items()]
+
+
+def environment() -> dict[str, str]:
+    """Report footer facts: library versions, git revision, platform, threads, time."""
+    import torch
+
+    from .env import git_revision, versions
+
+    env = {k: str(v) for k, v in versions().items()}
+    env.update(git=str(git_revision() or "unknown"), platform=platform.platform(), torch_threads=str(torch.get_num_threads()),
+               written=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+    return env
+
+
+PAGE_STYLE = (
+    "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0;font-size:0.85em}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}"
+    "th{background:#f3f3f3}.banner{background:#ffebe9;border:1px solid #cf222e;padding:0.7em;font-weight:bold}"
+    ".smoke{background:#fff8c5;border:1px solid #9a6700;padding:0.7em}img{max-width:100%;border:1px solid #eee}"
+    "summary{cursor:pointer;font-weight:bold}footer{margin-top:3em;font-size:0.8em;color:#666}")
+"""The one style sheet of every HTML report."""
+
+
+def figure_html(caption: str, path: Path) -> str:
+    """A figure with its PNG embedded (base64), so the page is self-contained."""
+    uri = "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
+    return f"<figure><img src='{uri}' alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def details_html(summary: str, content: str) -> str:
+    """A collapsed section (long tables such as the per-run table)."""
+    return f"<details><summary>{html.escape(summary)}</summary>{content}</details>"
+
+
+def write_html_page(path: str | Path, title: str, body: Iterable[str], footer: dict[str, str] | None = None) -> Path:
+    """Write a self-contained HTML report: the title as heading, the ``body`` fragments (already HTML), and a
+    footer of the environment (:func:`environment` by default)."""
+    env = environment() if footer is None else footer
+    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'>", f"<title>{html.escape(title)}</title>",
+             f"<style>{PAGE_STYLE}</style></head><body>", f"<h1>{html.escape(title)}</h1>", *body,
+             "<footer>" + " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in env.items()) + "</footer></body></html>"]
+    page = "\n".join(p for p in parts if p)
+    return atomic_write(path, lambda f: f.write(page.encode()))
 
 
 def runs_frame(storage: str | Path | None = None, name: str = "sweep", run_dir: str | Path = "runs") -> pd.DataFrame:

@@ -1,28 +1,45 @@
 """The report of a reproduction: a self-contained HTML page (figures embedded) and a markdown summary.
 
-Figures: the metric against the hidden proportion per task with the configuration families marked, learning
-curves (validation metric per epoch, mean per family), a heat map of the per-block densities of the best
-configurations, and, when the plan's runs support a predictor evaluation, the predictor's predicted-vs-actual
-and permutation importances. The environment and library versions are in the footer.
+Figures: the metric against the hidden proportion per task with the configuration families marked (and the
+chance level of classification tasks), learning curves (validation metric per epoch, mean per family), a heat
+map of the per-block densities of the best configurations, and, when the plan's runs support a predictor
+evaluation, the predictor's predicted-vs-actual and permutation importances. The report states the command that
+re-runs it, the data source of the runs and every run in a per-run table; the environment and library versions
+are in the footer.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import math
-import platform
-import time
+import re
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .io import atomic_write
 from .baselines import BASELINES
-from .claims import cell_values, ci95, config_stats, runs_table
-from .report import pyplot, save_figure
+from .claims import CI_METHOD, cell_values, ci95, config_stats, runs_table
+from .io import atomic_write
+from .report import (
+    data_sources,
+    details_html,
+    draw_chance,
+    environment,
+    figure_html,
+    fmt,
+    label_points,
+    pyplot,
+    runs_detail,
+    save_figure,
+    shared_chance,
+    table_html,
+    table_md,
+    text_colour,
+    write_html_page,
+)
 from .spec import BLOCKS
 
 if TYPE_CHECKING:
@@ -39,7 +56,8 @@ VERDICT_COLOUR = {"supported": "#1a7f37", "contradicted": "#cf222e", "inconclusi
 
 def plot_metric_vs_hp(frame: pd.DataFrame, stats: pd.DataFrame, path: Path) -> Path:
     """Per task: each config's mean (95 % CI bars) against its hidden proportion, by family; runs of random
-    densities as points; baselines without a hidden proportion as horizontal bands."""
+    densities as points; baselines without a hidden proportion as horizontal bands; the chance level of a
+    classification task as a dashed line; config labels (up to 20 configs) placed so they do not overlap."""
     plt = pyplot()
     tasks = list(pd.unique(frame["task"]))
     fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 4.6), squeeze=False)
@@ -62,8 +80,7 @@ def plot_metric_vs_hp(frame: pd.DataFrame, stats: pd.DataFrame, path: Path) -> P
                 continue
             err = None if not math.isfinite(r.ci_low) else [[r.mean - r.ci_low], [r.ci_high - r.mean]]
             ax.errorbar(r.hidden_proportion, r.mean, yerr=err, fmt=m, color=c, capsize=3, ms=7, label=label)
-            if len(st) <= 20:
-                ax.annotate(str(r.model), (r.hidden_proportion, r.mean), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        draw_chance(ax, shared_chance(runs))
         metric = runs["metric"].iloc[0] if len(runs) else "metric"
         ax.set_xlabel("hidden proportion")
         ax.set_ylabel(f"test {metric} (mean, 95 % CI over seeds)")
@@ -71,6 +88,10 @@ def plot_metric_vs_hp(frame: pd.DataFrame, stats: pd.DataFrame, path: Path) -> P
         ax.set_title(str(task), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
+    for ax, task in zip(axes[0], tasks):
+        st = stats[(stats["task"] == task) & (stats["family"] != "explicit")]
+        if len(st) <= 20:
+            label_points(ax, [(r.hidden_proportion, r.mean, str(r.model)) for r in st.itertuples()])
     return save_figure(fig, path)
 
 
@@ -110,12 +131,14 @@ def plot_learning_curves(curves: pd.DataFrame, path: Path) -> Path:
         ax.set_ylabel(f"validation {part['metric'].iloc[0] if len(part) else 'metric'}")
         ax.set_title(str(task), fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if len(part):
+            ax.legend(fontsize=7)
     return save_figure(fig, path)
 
 
 def plot_density_heatmap(frame: pd.DataFrame, stats: pd.DataFrame, path: Path, top: int = 10) -> Path:
-    """Per task: the per-block densities of the ``top`` block-model configs by mean metric."""
+    """Per task: the per-block densities of the ``top`` block-model configs by mean metric (each number in the
+    colour that contrasts with its cell)."""
     plt = pyplot()
     tasks = list(pd.unique(stats["task"])) or ["(none)"]
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 0.42 * top + 1.8), squeeze=False)
@@ -132,15 +155,17 @@ def plot_density_heatmap(frame: pd.DataFrame, stats: pd.DataFrame, path: Path, t
         ax.set_yticks(range(len(labels)), labels, fontsize=7)
         for i, row in enumerate(grid):
             for j, v in enumerate(row):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="white" if v < 0.6 else "black")
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color=text_colour(image.cmap(image.norm(v))))
         ax.set_title(f"{task}: best configs (mean metric)", fontsize=10)
     if image is not None:
         fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="density")
     return save_figure(fig, path, tight=False, bbox_inches="tight")
 
 
-def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
-    lo, hi = ci95(values)
+def _mean_ci(values: np.ndarray, frame: pd.DataFrame, task: str) -> tuple[float, float, float]:
+    """Mean and 95 % CI of a cell's values (clipped to the range of ``task``'s metric)."""
+    metrics = frame.loc[frame["task"] == task, "metric"]
+    lo, hi = ci95(values, metrics.iloc[0] if len(metrics) else None)
     return (float(np.mean(values)) if len(values) else math.nan), lo, hi
 
 
@@ -151,14 +176,14 @@ def recommender_table(held_out: list[Any], frame: pd.DataFrame, references: list
     for cell in held_out:
         rec = cell.recommendation
         row: dict[str, Any] = {
-            "held-out task": cell.task, "budget": _fmt(int(cell.budget)),
+            "held-out task": cell.task, "budget": fmt(int(cell.budget)),
             "fitted on": f"{', '.join(cell.fitted_on)} ({cell.n_records} runs)",
             "recommended": " ".join(f"{b} {rec.density[b]:.2f}" for b in BLOCKS) + f" ({cell.origin})",
-            "dh": _fmt(rec.dh), "hidden proportion": _fmt(rec.hidden_proportion, 3),
-            "predicted": _fmt(rec.predicted_score)}
+            "dh": fmt(rec.dh), "hidden proportion": fmt(rec.hidden_proportion, 3),
+            "predicted": fmt(rec.predicted_score)}
         for label, model in [("recommended", cell.model)] + [(m, m) for m in cell.references]:
-            mean, lo, hi = _mean_ci(cell_values(frame, cell, model))
-            row[f"{label} (mean, 95 % CI)" if label == "recommended" else label] = f"{_fmt(mean)} [{_fmt(lo)}, {_fmt(hi)}]"
+            mean, lo, hi = _mean_ci(cell_values(frame, cell, model), frame, cell.task)
+            row[f"{label} (mean, 95 % CI)" if label == "recommended" else label] = f"{fmt(mean)} [{fmt(lo)}, {fmt(hi)}]"
         for model in cell.infeasible:
             row[model] = "infeasible at this budget"
         rows.append(row)
@@ -178,7 +203,7 @@ def plot_recommender(held_out: list[Any], frame: pd.DataFrame, path: Path) -> Pa
         labels = ["recommended", *cell.references]
         for i, model in enumerate([cell.model, *cell.references]):
             v = cell_values(frame, cell, model)
-            mean, lo, hi = _mean_ci(v)
+            mean, lo, hi = _mean_ci(v, frame, cell.task)
             colour = "tab:orange" if i == 0 else FAMILY_STYLE.get(config_family(model), ("tab:gray", "o"))[0]
             ax.bar(i, mean if math.isfinite(mean) else 0.0, color=colour, alpha=0.75)
             if math.isfinite(lo):
@@ -192,52 +217,49 @@ def plot_recommender(held_out: list[Any], frame: pd.DataFrame, path: Path) -> Pa
     return save_figure(fig, path)
 
 
-def _table_html(df: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _table_md(df: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines)
-
-
-def _fmt(v: Any, digits: int = 4) -> str:
-    if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}"
-    if isinstance(v, (float, np.floating)):
-        return "n/a" if not math.isfinite(v) else f"{v:.{digits}g}"
-    return str(v)
-
-
 def stats_table(stats: pd.DataFrame, per_task: int = 25) -> pd.DataFrame:
     """Display table of the per-config statistics (the ``per_task`` best of each task)."""
     rows = []
     for _, part in stats.groupby("task", sort=False):
         for r in part.sort_values("mean", ascending=False).head(per_task).itertuples():
-            rows.append({"task": r.task, "config": r.model, "family": r.family, "runs": r.runs, "mean": _fmt(r.mean),
-                         "std": _fmt(r.std), "95 % CI": f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]",
-                         "hidden proportion": _fmt(r.hidden_proportion, 3), "dh": _fmt(r.dh), "weights": _fmt(r.weights)})
+            rows.append({"task": r.task, "config": r.model, "family": r.family, "runs": r.runs, "mean": fmt(r.mean),
+                         "std": fmt(r.std), "95 % CI": f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]",
+                         "hidden proportion": fmt(r.hidden_proportion, 3), "dh": fmt(r.dh), "weights": fmt(r.weights)})
     return pd.DataFrame(rows)
 
 
-def environment() -> dict[str, str]:
-    """Footer facts: library versions, git revision, platform, threads, time."""
-    import torch
+def _yaml_scalar(value: Any) -> str:
+    """``value`` as ``--set`` parses it back (a YAML flow scalar: 1e-05 is written 1.0e-05, a string that would
+    read as a number is quoted)."""
+    import yaml
 
-    from .env import git_revision, versions
-
-    env = {k: str(v) for k, v in versions().items()}
-    env.update(git=str(git_revision() or "unknown"), platform=platform.platform(), torch_threads=str(torch.get_num_threads()),
-               written=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
-    return env
+    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30).strip()
+    return text[:-3].rstrip() if text.endswith("\n...") else text
 
 
-def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
+def reproduce_command(rep: Reproduction, out_dir: str | Path, overrides: dict[str, Any] | None = None,
+                      storage: str | None = None) -> str:
+    """The shell command that re-runs (resumes) this reproduction as it was run: the plan (by name when shipped,
+    else its file), the scale, the output directory, the store, and every ``--set`` override. A store password
+    is masked (``***``): the report must not carry it."""
+    from .reproduce import plans_dir
+
+    source = Path(rep.plan.source) if rep.plan.source else None
+    shipped = source is None or source.resolve().parent == plans_dir().resolve()
+    args = ["balancedrnn", "reproduce", rep.plan.name if shipped else str(source), "--scale", rep.scale,
+            "--out-dir", str(out_dir)]
+    if storage:
+        args += ["--storage", re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", storage)]
+    for key, value in (overrides or {}).items():
+        args += ["--set", f"{key}={_yaml_scalar(value)}"]
+    return shlex.join(args)
+
+
+def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, Any] | None = None,
+                 storage: str | None = None) -> list[Path]:
     """Write ``report.html`` (self-contained), ``report.md`` and ``figures/*.png``; returns the paths (the
-    HTML first). Both reports open with a banner when trials are missing or failed."""
+    HTML first). Both reports open with a banner when trials are missing or failed; ``overrides`` (the
+    ``--set`` options) and ``storage`` go into the command line that re-runs the reproduction."""
 
     out = Path(out_dir)
     figs = out / "figures"
@@ -247,7 +269,8 @@ def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
         columns=["task", "model", "family", "runs", "mean", "std", "ci_low", "ci_high", "hidden_proportion", "dh", "weights"])
     figures: list[tuple[str, Path]] = []
     if len(frame):
-        figures.append(("Test metric against the hidden proportion, by family", plot_metric_vs_hp(frame, stats, figs / "metric_vs_hidden_proportion.png")))
+        figures.append(("Test metric against the hidden proportion, by family (dashed: chance level)",
+                        plot_metric_vs_hp(frame, stats, figs / "metric_vs_hidden_proportion.png")))
         figures.append(("Learning curves (validation metric per epoch, mean ± std over a family's runs)",
                         plot_learning_curves(learning_curves(rep.records), figs / "learning_curves.png")))
         figures.append(("Per-block densities of the best configurations", plot_density_heatmap(frame, stats, figs / "density_heatmap.png")))
@@ -261,11 +284,12 @@ def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
                  "learning rate and initialisation (the forest's training medians).")
     if rep.evaluation is not None:
         from .meta import MetaPredictor, prepare_records
+        from .metareport import evaluation_html
         from .metareport import write_report as write_meta
 
         data = prepare_records(rep.records)
         predictor = MetaPredictor(n_estimators=100, random_state=0).fit(data)
-        meta_paths = write_meta(rep.evaluation, data, predictor, figs / "predictor")
+        meta_paths = write_meta(rep.evaluation, data, predictor, figs / "predictor", with_html=False)
         names = {p.name: p for p in meta_paths}
         figures.append(("Predictor: predicted against actual (grouped CV, out of fold)", names["predicted_vs_actual.png"]))
         figures.append(("Predictor: permutation importances", names["importances.png"]))
@@ -274,6 +298,7 @@ def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
     status_text = ", ".join(f"{k} {v}" for k, v in statuses.items()) or "no runs"
     core_minutes = sum(float(r.get("wall_time") or 0.0) for r in every) / 60  # each trial runs on one thread
     runs_text = f"Runs: {len(every)} of {rep.expected} ({status_text}); the trials took {core_minutes:,.1f} core-minutes."
+    sources = data_sources(every) or ["no runs"]
     banner = ""
     if not rep.complete:
         banner = (f"INCOMPLETE: {rep.not_ok} of {rep.expected} trials have no ok record ({status_text}); "
@@ -283,66 +308,53 @@ def write_report(rep: Reproduction, out_dir: str | Path) -> list[Path]:
     verdicts = pd.DataFrame([{"claim": v.statement, "verdict": v.verdict, "test": v.test, "compared": v.detail}
                              for v in rep.verdicts], columns=["claim", "verdict", "test", "compared"])
     table = stats_table(stats)
-    env = environment()
+    per_run = runs_detail(every)
     title = f"balancedrnn reproduction: {rep.plan.name} at the {rep.scale} scale"
-    command = f"balancedrnn reproduce {rep.plan.name} --scale {rep.scale}"
+    command = reproduce_command(rep, out_dir, overrides, storage)
+    configs_title = f"Configurations (mean, std and 95 % CI over seeds; the CI is {CI_METHOD})"
+    runs_title = f"Runs ({len(per_run)}, every status)"
 
     md = [f"# {title}", ""]
     md += [f"**{banner}**", ""] if banner else []
     md += [f"_{smoke}_", ""] if smoke else []
-    md += [rep.plan.description, "", f"Command: `{command}`. {runs_text}", "",
-           "## Verdicts", "", _table_md(verdicts) if len(verdicts) else "(the plan tests no claim)", "",
-           "## Configurations (mean, std and 95 % CI over seeds)", "", _table_md(table) if len(table) else "(no ok runs)", ""]
+    md += [rep.plan.description, "", f"Command: `{command}`", "", runs_text, "", "Data source:", "",
+           *[f"- {line}" for line in sources], "",
+           "## Verdicts", "", table_md(verdicts) if len(verdicts) else "(the plan tests no claim)", "",
+           f"## {configs_title}", "", table_md(table) if len(table) else "(no ok runs)", ""]
     if rep.evaluation is not None:
         md += ["## Predictor", "", rep.evaluation.to_markdown(), ""]
     if rep.held_out:
-        md += ["## Recommender (leave one task out)", "", rec_intro, "", _table_md(rec_table), ""]
+        md += ["## Recommender (leave one task out)", "", rec_intro, "", table_md(rec_table), ""]
     elif rep.recommend_note:
         md += ["## Recommender (leave one task out)", "", f"Not run: {rep.recommend_note}.", ""]
     md += ["## Figures", ""] + [f"![{cap}]({p.relative_to(out).as_posix()})" for cap, p in figures]
+    md += ["", f"## {runs_title}", "", table_md(per_run) if len(per_run) else "(no runs)", ""]
+    env = environment()
     md += ["", "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), ""]
     md_path = atomic_write(out / "report.md", lambda f: f.write("\n".join(md).encode()))
-
-    def img(p: Path) -> str:
-        return "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode()
 
     rows = "".join(
         f"<tr><td>{html.escape(v.statement)}</td><td style='color:{VERDICT_COLOUR[v.verdict]};font-weight:bold'>{v.verdict}</td>"
         f"<td>{html.escape(v.test)}</td><td>{html.escape(v.detail)}</td></tr>" for v in rep.verdicts)
     parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>", f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0;font-size:0.85em}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}"
-        "th{background:#f3f3f3}.banner{background:#ffebe9;border:1px solid #cf222e;padding:0.7em;font-weight:bold}"
-        ".smoke{background:#fff8c5;border:1px solid #9a6700;padding:0.7em}img{max-width:100%;border:1px solid #eee}"
-        "footer{margin-top:3em;font-size:0.8em;color:#666}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
         f"<p class='banner'>{html.escape(banner)}</p>" if banner else "",
         f"<p class='smoke'>{html.escape(smoke)}</p>" if smoke else "",
         f"<p>{html.escape(rep.plan.description)}</p>",
-        f"<p>Command: <code>{html.escape(command)}</code>. {html.escape(runs_text)}</p>",
+        f"<p>Command: <code>{html.escape(command)}</code></p><p>{html.escape(runs_text)}</p>",
+        "<p>Data source:</p><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in sources) + "</ul>",
         "<h2>Verdicts</h2>",
         f"<table><thead><tr><th>claim</th><th>verdict</th><th>test</th><th>compared</th></tr></thead><tbody>{rows}</tbody></table>"
         if rep.verdicts else "<p>(the plan tests no claim)</p>",
-        "<h2>Configurations (mean, std and 95 % CI over seeds)</h2>", _table_html(table) if len(table) else "<p>(no ok runs)</p>",
-        "<h2>Figures</h2>",
-        *[f"<figure><img src='{img(p)}' alt='{html.escape(cap)}'><figcaption>{html.escape(cap)}</figcaption></figure>"
-          for cap, p in figures],
+        f"<h2>{html.escape(configs_title)}</h2>", table_html(table) if len(table) else "<p>(no ok runs)</p>",
+        "<h2>Figures</h2>", *[figure_html(cap, p) for cap, p in figures],
     ]
     if rep.evaluation is not None:
-        ev = rep.evaluation
-        parts.append("<h2>Predictor (held-out scores beside the baselines)</h2>")
-        from .metareport import SPLITS
-
-        for split, name in SPLITS.items():
-            t = ev.table(split)
-            if len(t):
-                parts += [f"<h3>{html.escape(name.format(k=ev.info['n_splits']))}</h3>", _table_html(t.reset_index())]
+        parts += ["<h2>Predictor (held-out scores beside the baselines)</h2>", *evaluation_html(rep.evaluation)]
     if rep.held_out:
-        parts += ["<h2>Recommender (leave one task out)</h2>", f"<p>{html.escape(rec_intro)}</p>", _table_html(rec_table)]
+        parts += ["<h2>Recommender (leave one task out)</h2>", f"<p>{html.escape(rec_intro)}</p>", table_html(rec_table)]
     elif rep.recommend_note:
         parts += ["<h2>Recommender (leave one task out)</h2>", f"<p>Not run: {html.escape(rep.recommend_note)}.</p>"]
-    parts += ["<footer>" + " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in env.items()) + "</footer></body></html>"]
-    page = "\n".join(parts)
-    html_path = atomic_write(out / "report.html", lambda f: f.write(page.encode()))
+    parts += [f"<h2>{html.escape(runs_title)}</h2>",
+              details_html("one row per run: show the table", table_html(per_run)) if len(per_run) else "<p>(no runs)</p>"]
+    html_path = write_html_page(out / "report.html", title, parts, env)
     return [html_path, md_path, *[p for _, p in figures]]

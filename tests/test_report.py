@@ -1,0 +1,222 @@
+"""The reports: bounded intervals, chance lines, readable labels and heat-map numbers, a command that re-runs,
+the data source, the per-run table, and the predictor evaluation's HTML page."""
+
+import html
+import math
+import re
+import shlex
+
+import numpy as np
+import pytest
+
+pytest.importorskip("scipy")
+pytest.importorskip("sklearn")
+
+from balancedrnn import reproreport  # noqa: E402
+from balancedrnn.claims import ci95, config_stats, runs_table  # noqa: E402
+from balancedrnn.configs import config_density  # noqa: E402
+from balancedrnn.reproduce import Reproduction, load_plan  # noqa: E402
+from balancedrnn.spec import BlockSpec  # noqa: E402
+from balancedrnn.train import RECORD_VERSION  # noqa: E402
+
+CONFIGS = ["dense", "110100", "uniform:0.1", "uniform:0.2", "uniform:0.3", "uniform:0.5", "010000", "011010",
+           "balanced:0.3", "balanced:0.5", "balanced:0.7"]
+"""The rad-100k plan's block configs: five of them have hidden proportions between 0.01 and 0.12."""
+SOURCE = "idx files in /data/mnist (t10k, 10000 digits)"
+
+
+def rad_records(configs=CONFIGS, seeds=2, budget=100_000.0, seed=0):
+    """Records shaped like train.run_trial's for RAD configs: accuracies near chance (0.1), as at the smoke scale."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for model in configs:
+        summary = {"kind": "block", **BlockSpec.from_budget(2500, 10, budget, config_density(model, 2500, 10, budget)).summary()}
+        for s in range(seeds):
+            acc = float(np.clip(0.1 + 0.05 * rng.normal(), 0.0, 1.0))
+            out.append({"record_version": RECORD_VERSION, "trial_key": f"rad-{model}-{s}", "seed": s, "status": "ok",
+                        "config": {"task": "rad", "model": model, "seed": s, "budget": budget, "lr": 1e-3, "epochs": 1},
+                        "task": {"name": "rad", "dx": 2500, "dy": 10, "loss": "last", "metric": "accuracy"},
+                        "data_source": SOURCE, "model": summary, "wall_time": 1.5 + s,
+                        "final": {"metric": "accuracy", "value": acc, "test": {"accuracy": acc}}})
+    return out
+
+
+def reproduction(records):
+    return Reproduction(load_plan("rad-100k"), "smoke", records, len(records), [], None)
+
+
+def captured(monkeypatch, plot, *args):
+    """The figure a plotting function of reproreport would save (kept open)."""
+    figs = []
+    monkeypatch.setattr(reproreport, "save_figure", lambda fig, path, **kw: figs.append(fig) or path)
+    plot(*args)
+    return figs[0]
+
+
+# --------------------------------------------------------------------------------------------- intervals
+def slow_t_interval(values, low=-math.inf, high=math.inf):
+    """The t-interval by hand (t_{0.975} for 1..4 degrees of freedom from tables), clipped with min/max."""
+    t975 = {1: 12.706204736174698, 2: 4.302652729749464, 3: 3.182446305284263, 4: 2.7764451051977934}
+    n = len(values)
+    mean = sum(values) / n
+    s = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = t975[n - 1] * s / math.sqrt(n)
+    return max(low, min(high, mean - half)), max(low, min(high, mean + half))
+
+
+def test_accuracy_intervals_stay_within_0_and_1_with_two_seeds():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n = int(rng.integers(2, 6))
+        v = rng.choice([rng.uniform(0, 0.1, n), rng.uniform(0.9, 1, n), rng.uniform(0, 1, n)])
+        lo, hi = ci95(v, "accuracy")
+        ref = slow_t_interval(list(v), 0.0, 1.0)
+        assert 0.0 <= lo <= v.mean() <= hi <= 1.0
+        assert (lo, hi) == pytest.approx(ref)
+    # unbounded metrics are not clipped
+    v = np.array([0.05, 0.6])
+    assert ci95(v, "normalized_score") == pytest.approx(slow_t_interval([0.05, 0.6]))
+    assert ci95(v, "normalized_score")[0] < 0 and ci95(v)[0] < 0
+    # through the per-config statistics of the report (n = 2 seeds, accuracies near chance)
+    stats = config_stats(runs_table(rad_records()))
+    assert (stats["ci_low"] >= 0).all() and (stats["ci_high"] <= 1).all()
+    assert (stats["ci_low"] == 0).any()  # this data has intervals the unclipped t would take below 0
+
+
+# --------------------------------------------------------------------------------------------- figures
+@pytest.fixture(scope="module")
+def metric_figure():
+    """The reproduce report's metric-vs-hidden-proportion figure of the rad-100k configs (kept open)."""
+    mp = pytest.MonkeyPatch()
+    frame = runs_table(rad_records())
+    fig = captured(mp, reproreport.plot_metric_vs_hp, frame, config_stats(frame), "unused.png")
+    mp.undo()
+    return fig
+
+
+def test_metric_plot_draws_the_chance_level(metric_figure):
+    ax = metric_figure.axes[0]
+    chance = [line for line in ax.get_lines() if "chance" in str(line.get_label())]
+    assert len(chance) == 1 and list(chance[0].get_ydata()) == [0.1, 0.1] and chance[0].get_linestyle() == "--"
+    assert "chance (0.1)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_metric_plot_labels_do_not_overlap(metric_figure):
+    ax = metric_figure.axes[0]
+    renderer = metric_figure.canvas.get_renderer()
+    metric_figure.tight_layout()  # as saved
+    boxes = {t.get_text(): t.get_window_extent(renderer) for t in ax.texts}
+    assert set(boxes) == set(CONFIGS)
+    names = sorted(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not boxes[a].overlaps(boxes[b]), (a, b)
+
+
+def contrast(fg, bg):
+    """WCAG contrast ratio of two sRGB colours, written out."""
+    def lum(c):
+        r, g, b = [x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4 for x in c[:3]]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    hi, lo = sorted([lum(fg), lum(bg)], reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_heatmap_numbers_contrast_with_their_cells(monkeypatch):
+    from matplotlib.colors import to_rgb
+
+    recs = rad_records(["dense", "uniform:0.5", "uniform:0.55", "uniform:0.45", "balanced:0.5", "uniform:0.05"])
+    frame = runs_table(recs)
+    fig = captured(monkeypatch, reproreport.plot_density_heatmap, frame, config_stats(frame), "unused.png")
+    ax = fig.axes[0]
+    image = ax.get_images()[0]
+    grid = image.get_array()
+    seen = set()
+    for t in ax.texts:
+        j, i = (round(c) for c in t.get_position())
+        cell = image.cmap(image.norm(grid[i, j]))
+        colour = to_rgb(t.get_color())
+        best = max([(0, 0, 0), (1, 1, 1)], key=lambda c: contrast(c, cell))
+        assert colour == best, (t.get_text(), cell, colour)
+        seen.add((t.get_text(), colour))
+    assert ("1.00", (0, 0, 0)) in seen  # yellow cells: dark numbers
+    assert ("0.55", (0, 0, 0)) in seen  # light green: dark too
+    assert ("0.05", (1, 1, 1)) in seen  # dark purple: white
+
+
+# --------------------------------------------------------------------------------------------- the report
+def section(md, heading):
+    """The lines of a markdown section (up to the next heading)."""
+    lines = md.split(f"## {heading}", 1)[1].splitlines()[1:]
+    return [line for line in lines[: next((k for k, line in enumerate(lines) if line.startswith("#")), len(lines))]]
+
+
+def with_failed_run(records):
+    """The records and one run that failed before loading data (no data source, no final metric)."""
+    failed = {**records[0], "trial_key": "rad-dense-9", "seed": 9, "config": {**records[0]["config"], "seed": 9},
+              "status": "failed", "error": "RuntimeError: out of memory", "final": None}
+    del failed["data_source"]
+    return [*records, failed]
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """(records, report.md, report.html) of a reproduction report written without options."""
+    recs = with_failed_run(rad_records())
+    html_path, md_path = reproreport.write_report(reproduction(recs), tmp_path_factory.mktemp("rep"))[:2]
+    return recs, md_path.read_text(), html_path.read_text()
+
+
+def test_report_states_the_data_source(written):
+    recs, md, page = written
+    assert f"rad: {SOURCE} ({len(recs) - 1} runs)" in md and "rad: not recorded (1 run)" in md
+    assert SOURCE in page
+
+
+def test_report_has_one_row_per_run(written):
+    recs, md, page = written
+    lines = section(md, "Runs")
+    rows = [line for line in lines if line.startswith("| rad |")]
+    assert len(rows) == len(recs)
+    head = next(line for line in lines if line.startswith("| task |"))
+    for col in ("config", "seed", "budget", "status", "value", "hidden proportion", "dh", "weights", "wall time (s)"):
+        assert f"| {col} |" in head, col
+    assert sum("| failed |" in r and "out of memory" in r for r in rows) == 1
+    details = page.split("<details>", 1)[1].split("</details>", 1)[0]
+    assert details.count("<tr><td>rad</td>") == len(recs)
+
+
+def test_report_command_re_runs_with_the_set_overrides(tmp_path):
+    from balancedrnn.cli import _parse_sets
+
+    overrides = {"mnist_dir": "/data/my mnist", "epochs": 2, "lr": 1e-05, "n_train": 64, "activation": "tanh",
+                 "dataset": "1e-3", "init_std": 0.5}
+    out = tmp_path / "my report"
+    paths = reproreport.write_report(reproduction(rad_records(seeds=1)), out, overrides=overrides,
+                                     storage="postgresql://user:secret@db.example/runs")
+    md, page = paths[1].read_text(), paths[0].read_text()
+    command = re.search(r"Command: `([^`]*)`", md).group(1)
+    args = shlex.split(command)
+    assert args[:5] == ["balancedrnn", "reproduce", "rad-100k", "--scale", "smoke"]
+    assert args[args.index("--out-dir") + 1] == str(out)
+    sets = [args[k + 1] for k, a in enumerate(args) if a == "--set"]
+    assert _parse_sets(sets) == overrides  # every override parses back to its value
+    assert args[args.index("--storage") + 1] == "postgresql://user:***@db.example/runs" and "secret" not in md + page
+    assert html.escape(command) in page
+    assert "clipped to [0, 1] for accuracies" in md  # and the report says how its intervals are made
+
+
+def test_predictor_evaluate_writes_an_html_report(tmp_path):
+    from test_meta import run, synthetic_records, write_records
+
+    write_records(tmp_path / "recs", synthetic_records(n_configs=10, seeds=2))
+    res = run(["predictor", "evaluate", "--records", "recs", "--out-dir", "rep", "--n-estimators", "20", "--repeats", "1",
+               "--n-splits", "3", "--no-parent", "--quiet"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "report.html" in res.stdout
+    assert page.startswith("<!DOCTYPE html>") and page.count("data:image/png;base64,") == 3  # self-contained
+    assert "<td>parameters only</td>" in page and "Leave-one-data-set-out" in page and "Permutation importances" in page
+    assert "torch" in page.split("<footer>")[1]
+    assert (tmp_path / "rep" / "report.md").exists()
