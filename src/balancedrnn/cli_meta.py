@@ -14,9 +14,12 @@ import typer
 
 predictor_app = typer.Typer(no_args_is_help=True, help="Learn a performance predictor from run records (SPEC §8).")
 
-Records = Annotated[Optional[Path], typer.Option("--records", help="Directory of JSON run records (instead of a store).")]
-Storage = Annotated[Optional[str], typer.Option(help="Store: a journal file path or postgresql://... (default: <run-dir>/store.journal).")]
-Names = Annotated[Optional[list[str]], typer.Option("--name", help="Study (sweep) name; repeat for several (default: sweep).")]
+Records = Annotated[Optional[Path], typer.Option("--records", help="Directory of JSON run records (instead of a store).",
+                                                  show_default="none: use the store")]
+Storage = Annotated[Optional[str], typer.Option(help="Store: a journal file path or postgresql://...",
+                                                show_default="<run-dir>/store.journal")]
+Names = Annotated[Optional[list[str]], typer.Option("--name", help="Study (sweep) name; repeat for several.",
+                                                    show_default="sweep")]
 RunDir = Annotated[Path, typer.Option(help="Directory of the embedded store.")]
 NClasses = Annotated[int, typer.Option(help="Performance classes: quantiles of the metric per task.")]
 NEstimators = Annotated[int, typer.Option(help="Trees per random forest.")]
@@ -173,14 +176,16 @@ def recommend(
     dx: Annotated[int, typer.Option(help="Input size of the new data set.")],
     dy: Annotated[int, typer.Option(help="Output size of the new data set.")],
     budget: Annotated[float, typer.Option(help="Trainable-weight budget.")],
-    predictor: Annotated[Optional[Path], typer.Option(help="A predictor file from `predictor fit`.")] = None,
+    predictor: Annotated[Optional[Path], typer.Option(help="A predictor file from `predictor fit`.",
+                                                      show_default="none: fit one on --records/--storage, else the a-priori rule")] = None,
     records: Records = None,
     storage: Storage = None,
     name: Names = None,
     run_dir: RunDir = Path("runs"),
     regression: Annotated[bool, typer.Option("--regression", help="The new task is regression (MSE), not classification.")] = False,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Data-set characteristic, key=value (repeatable): log_dx_over_dy, classification, chance.")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate to predict at (default: median of the runs).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Data-set characteristic, key=value (repeatable): log_dx_over_dy, classification, chance.",
+                                                      show_default="none")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate to predict at.", show_default="median of the runs")] = None,
     candidates: Annotated[int, typer.Option(help="Candidate density vectors to score.")] = 2000,
     top: Annotated[int, typer.Option(help="Best candidates to list.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the candidates (and of a predictor fitted now).")] = 0,
@@ -192,9 +197,21 @@ def recommend(
     """
     from rich.table import Table
 
-    from .cli import UserError, out
-    from .spec import BLOCKS
+    from .cli import UserError, check_budget, check_positive, out
+    from .spec import BLOCKS, check_size
 
+    check_size("--dx", dx)
+    check_size("--dy", dy)
+    check_budget(budget)
+    check_positive("--candidates", candidates)
+    check_positive("--top", top)
+    check_positive("--lr", lr, "number")
+    if seed < 0:
+        raise UserError(f"--seed must be 0 or more, got {seed}")
+    if predictor is not None and not predictor.is_file():
+        raise UserError(f"predictor file {predictor} does not exist")
+    if records is not None and not records.is_dir():
+        raise UserError(f"records directory {records} does not exist")
     meta = _meta()
     dataset: dict[str, float] = {}
     for item in set_ or []:
@@ -225,8 +242,32 @@ def recommend(
     table.add_row(*(f"{rec.density[b]:.4g}" for b in BLOCKS), str(rec.dh), f"{rec.weights:,}", f"{rec.hidden_proportion:.3f}", pred)
     out.print(table)
     if rec.top is not None and len(rec.top) > 1:
-        out.print(f"best {len(rec.top)} of {rec.candidates} feasible candidates:")
-        out.print(rec.top.to_string(float_format=lambda v: f"{v:.4g}"))
+        out.print(_top_table(rec.top, rec.candidates))
     if rec.references:
         out.print("predicted for named configs at this budget: " + ", ".join(f"{k} {v:.4g}" for k, v in rec.references.items()))
     out.print(f"config: {rec.config}")
+
+
+def _top_table(top: Any, candidates: int) -> Any:
+    """The recommender's best candidates (a DataFrame of origin, densities, dh, weights, hidden proportion,
+    predicted score and class) as a Rich table."""
+    from rich.table import Table
+
+    table = Table(title=f"best {len(top)} of {candidates:,} feasible candidates")
+    for col in top.columns:
+        label = str(col).removeprefix("density_").replace("hidden_proportion", "hidden prop.")
+        table.add_column(label, justify="left" if col in ("origin", "class") else "right")
+    for _, r in top.iterrows():
+        cells = []
+        for col in top.columns:
+            v = r[col]
+            if col in ("dh", "weights"):
+                cells.append(f"{int(v):,}")
+            elif col == "hidden_proportion":
+                cells.append(f"{float(v):.3f}")
+            elif isinstance(v, float):
+                cells.append(f"{v:.4g}")
+            else:
+                cells.append(str(v))
+        table.add_row(*cells)
+    return table

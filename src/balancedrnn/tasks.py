@@ -36,6 +36,9 @@ class Task:
     """``load(config, progress)`` -> object with ``splits`` (``train``, ``val``, ``test``) and ``source``."""
     describe: str = ""
     """One line for listings."""
+    default_budget: int = 100_000
+    """Trainable-weight budget the command line uses when none is given: one that fits the task's (dx, dy), so
+    ``balanced`` gets a sensible hidden size (RAD's 100,000 would give a 6-input series dh ~ 4,900)."""
     score: Callable[[Any, Any, TrainConfig], dict[str, Any]] | None = None
     """Optional scoring after training, ``score(model, data, config)`` -> metrics (e.g. rollouts in a
     simulator); when set, the record's final value is ``score(...)[metric]`` instead of the test metric."""
@@ -104,6 +107,7 @@ def _register_hammer() -> None:
             load=_load_hammer,
             score=_score_hammer,
             describe="Adroit Hammer behaviour cloning from expert episodes (Minari), scored by rollouts in MuJoCo",
+            default_budget=100_000,  # the reproduce plan's small scale; its paper scale uses 400,000
         )
     )
 
@@ -119,6 +123,7 @@ def _ensure_builtin() -> None:
                 metric="accuracy",
                 load=_load_rad,
                 describe="random anomaly detection on real MNIST: 11 frames of 50x50, find the anomalous frame",
+                default_budget=100_000,  # the paper's RAD budget
             )
         )
         _register_hammer()

@@ -50,6 +50,8 @@ VAL_FRACTION = 0.2
 STD_FLOOR = 1e-6
 """Smallest standard deviation a channel is divided by (a constant channel stays finite)."""
 TASK_PREFIX = "ts:"
+DEFAULT_BUDGET_DH = 64
+"""Hidden size whose dense model sets a time-series task's default budget (see :func:`default_budget`)."""
 
 
 @dataclass(frozen=True)
@@ -401,6 +403,18 @@ def _load_task(name: str, config: TrainConfig, progress: bool) -> TimeSeriesData
     return load_dataset(name, seed=config.data_seed)
 
 
+def default_budget(dx: int, dy: int, dh: int = DEFAULT_BUDGET_DH) -> int:
+    """Default trainable-weight budget of a task of shape (dx, dy): the weights of a dense block RNN with hidden size
+    ``dh`` (64), rounded to hundreds. Why: RAD's 100,000 is far too many for a series with a few channels (on
+    BasicMotions ``balanced`` would get dh ~ 4,900 at hh density 0.002); this scales the budget with the shape,
+    a few thousand weights for 1 to 12 channels (BasicMotions 5,000, JapaneseVowels 6,200)."""
+    from ..spec import BLOCKS, check_size, expected_weights
+
+    dx, dy, dh = check_size("dx", dx), check_size("dy", dy), check_size("dh", dh)
+    weights = expected_weights(dx, dh, dy, {b: 1.0 for b in BLOCKS})
+    return max(100, int(round(weights / 100.0)) * 100)
+
+
 def register_timeseries_tasks() -> list[str]:
     """Register one task ``ts:<name>`` per data set the installed aeon ships (reads no data, imports no aeon);
     raises ImportError when aeon is not installed. Returns the registered names."""
@@ -419,6 +433,7 @@ def register_timeseries_tasks() -> list[str]:
                 metric="accuracy",
                 load=partial(_load_task, info.name),
                 describe=info.describe,
+                default_budget=default_budget(info.dx, info.dy),
             )
         )
         names.append(info.task_name)
