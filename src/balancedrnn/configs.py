@@ -69,9 +69,9 @@ def config_family(config: str) -> str:
     text = config.strip().lower()
     if is_baseline(text) or text in ("dense", "standard"):
         return text
-    if text.startswith("uniform"):
+    if re.fullmatch(r"uniform(?::.*)?", text):
         return "uniform"
-    if text.startswith("balanced"):
+    if re.fullmatch(r"balanced(?::.+)?", text):
         return "balanced"
     if re.fullmatch(r"[01]{6}(?::.+)?", text):
         return "structured"
@@ -94,7 +94,7 @@ def config_density(config: str, dx: int, dy: int, budget: float) -> dict[str, fl
         return {b: 1.0 for b in BLOCKS}
     if text == "standard":
         return {"hx": 1.0, "hh": 1.0, "hy": 0.0, "yx": 0.0, "yh": 1.0, "yy": 0.0}
-    if text.startswith("uniform"):
+    if text == "uniform" or text.startswith("uniform:"):
         _, _, arg = text.partition(":")
         if not arg:
             raise SpecError("uniform needs a density, as in uniform:0.2")
@@ -104,9 +104,9 @@ def config_density(config: str, dx: int, dy: int, budget: float) -> dict[str, fl
     if m:
         base = _float(m.group(2), "structured base density") if m.group(2) else DEFAULT_STRUCTURED_BASE
         return validate_density({b: 1.0 if d == "1" else base for b, d in zip(BLOCKS, m.group(1))})
-    if text.startswith("balanced"):
+    if text == "balanced" or text.startswith("balanced:"):
         _, _, arg = text.partition(":")
-        target = _float(arg, "balanced hidden proportion") if arg else 0.5
+        target = _float(arg, "balanced hidden proportion") if ":" in text else 0.5
         return balanced_density(dx, dy, budget, target)
     if "=" in text:
         density: dict[str, float] = {}

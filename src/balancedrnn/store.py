@@ -1,30 +1,44 @@
 """Run store: run records kept in an Optuna study, embedded (a journal file) or in PostgreSQL.
 
-Every trial carries the hash of its config (``key``). A config counts as *done* once a trial with its key
-has finished with a record (``ok``, ``failed``, ``diverged`` or ``timeout``); a trial that was interrupted,
-or whose worker died (its heartbeat went stale or its process is gone), is released and its config runs
-again. Several processes or machines can work on one study at once: claiming goes through Optuna's
-queue of waiting trials, and when two trials of one key run at once the lower-numbered one wins.
+Every trial carries the hash of its config (``key``), its config, and its hyperparameters as Optuna
+parameters (so ``study.trials_dataframe()``, ``optuna.visualization`` and optuna-dashboard see them). A config
+counts as *done* once a trial with its key has finished with a record (``ok``, ``failed``, ``diverged`` or
+``timeout``) on the current data (see :class:`DonePolicy`); a trial that was interrupted, or whose worker died,
+is released and its config runs again. Several processes or machines can work on one study at once: claiming
+goes through Optuna's queue of waiting trials, and when two trials of one key run at once the lower-numbered
+one wins.
+
+Liveness uses Optuna's own heartbeat where the storage has one (PostgreSQL and other RDB storages:
+``heartbeat_interval``, ``grace_period``, ``fail_stale_trials`` and ``RetryHeartbeatStaleTrialCallback``). The
+journal file has no heartbeat in Optuna, so for it a thread refreshes a ``heartbeat`` user attribute and
+:func:`release_stale` reads it. On either storage a trial whose worker process on this host is gone (kill -9)
+is released at once, without waiting for the grace period.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 FINISHED_STATUSES = ("ok", "failed", "diverged", "timeout")
+"""Statuses of a final record: the config has been tried."""
+FAILED_STATUSES = ("failed", "diverged", "timeout")
+"""Final statuses that are not a success (retried by ``--retry-failed``)."""
 HEARTBEAT_SECONDS = 20.0
 GRACE_SECONDS = 120.0
 
 
 class StoreError(ValueError):
-    """A storage URL or study that cannot be used. The message is one line."""
+    """A storage URL, store file or study that cannot be used. The message is one line."""
 
 
 def _optuna() -> Any:
@@ -33,30 +47,60 @@ def _optuna() -> Any:
     except ImportError:
         raise StoreError("sweeps need Optuna: pip install 'balancedrnn[sweep]'") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     return optuna
 
 
-def open_storage(storage: str | Path | None, run_dir: str | Path = "runs") -> Any:
+def _grace() -> float:
+    """The heartbeat grace period in seconds ($BALANCEDRNN_STORE_GRACE, for tests and slow file systems)."""
+    try:
+        return float(os.environ.get("BALANCEDRNN_STORE_GRACE", GRACE_SECONDS))
+    except ValueError:
+        raise StoreError("$BALANCEDRNN_STORE_GRACE must be a number of seconds") from None
+
+
+def _heartbeat_every() -> float:
+    return min(HEARTBEAT_SECONDS, max(0.5, _grace() / 6))
+
+
+# ------------------------------------------------------------------------------------------ opening
+def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", create: bool = True,
+                 log: Callable[[str], None] | None = None) -> Any:
     """An Optuna storage: ``None`` → journal file ``<run_dir>/store.journal``; a path → that journal file;
-    ``postgresql://...`` (or any SQLAlchemy URL) → an RDB storage. Unreachable servers fail with one line."""
+    ``postgresql://...`` (or any SQLAlchemy URL) → an RDB storage with Optuna's heartbeat. ``create=False``
+    (read-only commands) never creates a store. A journal with a torn last record (a crash or a full disk
+    mid-write) is repaired first: the original is kept as a backup and ``log`` gets one line saying so.
+    Unreachable servers and unreadable files fail with one line naming them."""
     optuna = _optuna()
     if storage is None or "://" not in str(storage):
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
         path = Path(storage) if storage is not None else Path(run_dir) / "store.journal"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():
+        if not path.exists():
+            if not create:
+                raise StoreError(f"no run store at {path} (nothing has been run there; give --run-dir or --storage)")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
                 path.touch()
-        except OSError as e:
-            raise StoreError(f"cannot create the run store {path}: {e.strerror}") from None
-        if not os.access(path, os.W_OK):
+            except OSError as e:
+                raise StoreError(f"cannot create the run store {path}: {e.strerror}") from None
+        if path.is_dir():
+            raise StoreError(f"run store {path} is a directory, not a journal file")
+        if create and not os.access(path, os.W_OK):
             raise StoreError(f"run store {path} is not writable")
+        note = repair_journal(path)
+        if note and log is not None:
+            log(note)
         return JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
     url = _driver_url(str(storage))
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True, "connect_args": _connect_args(url)})
+        grace = _grace()
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs={"pool_pre_ping": True, "connect_args": _connect_args(url)},
+            skip_table_creation=not create, heartbeat_interval=max(1, int(_heartbeat_every())),
+            grace_period=max(2, int(grace)),
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback())
     except ImportError as e:
         raise StoreError(f"storage {_redact(url)} needs a database driver that is not installed ({e.name})") from None
     except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
@@ -88,20 +132,123 @@ def _redact(url: str) -> str:
     return url
 
 
+# ------------------------------------------------------------------------------------ journal repair
+_RECORD_START = b'{"op_code":'
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def scan_journal(path: Path) -> tuple[bytes, list[int], int | None]:
+    """Read a journal and find what is broken: ``(repaired bytes, numbers of the lines changed, first line
+    that cannot be repaired or None)``. A line that does not parse is repaired only when it is a torn record
+    followed by a whole one (a writer appended after a crash): the torn prefix is dropped. A last line without
+    its newline is a torn record and is dropped."""
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    tail = lines.pop()  # b"" when the file ends with a newline
+    kept: list[bytes] = []
+    changed: list[int] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or _parses(line):
+            kept.append(line)
+            continue
+        cut = line.rfind(_RECORD_START)
+        while cut > 0 and not _parses(line[cut:]):
+            cut = line.rfind(_RECORD_START, 0, cut)
+        if cut <= 0:
+            return raw, changed, number
+        kept.append(line[cut:])
+        changed.append(number)
+    if tail:
+        changed.append(len(lines) + 1)
+    return (b"\n".join(kept) + b"\n") if kept else b"", changed, None
+
+
+def repair_journal(path: str | Path) -> str | None:
+    """Repair a journal's torn records in place (under the journal's lock, after a backup copy); returns a
+    one-line note when something was repaired, None when the file was whole. A line that is not a journal
+    record at all is never dropped: that is a StoreError naming the file and line."""
+    from optuna.storages.journal import JournalFileOpenLock
+
+    path = Path(path)
+    if path.stat().st_size == 0:
+        return None
+    with open(path, "rb") as f:  # cheap check first: a whole journal ends with a newline
+        f.seek(-1, os.SEEK_END)
+        ends_whole = f.read(1) == b"\n"
+    if ends_whole and _all_lines_parse(path):
+        return None
+    lock = JournalFileOpenLock(str(path))
+    lock.acquire()
+    try:
+        fixed, changed, bad = scan_journal(path)
+        if bad is not None:
+            raise StoreError(f"run store {path}, line {bad}: not a journal record; it was not changed "
+                             "(move it aside to start a new store)")
+        if not changed:
+            return None
+        backup = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.bak")
+        shutil.copy2(path, backup)
+        if changed == [fixed.count(b"\n") + 1] and path.read_bytes().startswith(fixed):
+            os.truncate(path, len(fixed))  # only the tail was torn: offsets of the whole records stay valid
+        else:
+            tmp = path.with_name(path.name + f".repair-{os.getpid()}")
+            tmp.write_bytes(fixed)
+            os.replace(tmp, path)
+    finally:
+        lock.release()
+    where = ", ".join(str(n) for n in changed)
+    return (f"repaired run store {path}: dropped the torn record at line {where} (a crash or a full disk "
+            f"mid-write); the original is kept as {backup.name}")
+
+
+def _all_lines_parse(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return all(not line.strip() or _parses(line) for line in f)
+
+
+def _unreadable(e: Exception, where: str) -> StoreError:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return StoreError(f"cannot read the run store {where}: {first}")
+
+
+def _where(study_or_storage: Any) -> str:
+    storage = getattr(study_or_storage, "_storage", study_or_storage)
+    backend = getattr(storage, "_backend", None)
+    path = getattr(backend, "_file_path", None)
+    if path:
+        return str(path)
+    url = getattr(storage, "url", None)
+    return _redact(str(url)) if url else type(storage).__name__
+
+
 def open_study(storage: Any, name: str, create: bool = True) -> Any:
     """The study ``name`` in ``storage`` (created when ``create``); direction: maximise the metric."""
     optuna = _optuna()
-    if create:
-        return optuna.create_study(storage=storage, study_name=name, load_if_exists=True, direction="maximize")
     try:
-        return optuna.load_study(study_name=name, storage=storage)
-    except KeyError:
-        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-        raise StoreError(f"no study {name!r} in this store; studies: {', '.join(names) or 'none'}") from None
+        if create:
+            return optuna.create_study(storage=storage, study_name=name, load_if_exists=True, direction="maximize")
+        try:
+            return optuna.load_study(study_name=name, storage=storage)
+        except KeyError:
+            names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+            raise StoreError(f"no study {name!r} in this store; studies: {', '.join(names) or 'none'}") from None
+    except StoreError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a damaged store: say which, in one line
+        raise _unreadable(e, _where(storage)) from None
 
 
 def _trials(study: Any, states: tuple[Any, ...] | None = None) -> list[Any]:
-    return study.get_trials(deepcopy=False, states=states)
+    try:
+        return study.get_trials(deepcopy=False, states=states)
+    except Exception as e:  # noqa: BLE001
+        raise _unreadable(e, _where(study)) from None
 
 
 def _status(trial: Any) -> str | None:
@@ -109,20 +256,57 @@ def _status(trial: Any) -> str | None:
     return rec.get("status") if isinstance(rec, dict) else trial.user_attrs.get("status")
 
 
-def is_done(trial: Any) -> bool:
-    """A finished trial with a final record (not interrupted, not a duplicate)."""
+# -------------------------------------------------------------------------------------- done-ness
+@dataclass(frozen=True)
+class DonePolicy:
+    """Which finished trials still count as done for this invocation of a sweep.
+
+    A trial trained on other data than the sweep now uses (``data_id``; records older than data ids compare
+    ``data_source``) does not count, so the config runs again on the current data. Failures that finished before
+    ``since`` (this invocation's start) run again when ``retry_failed``, and, by default, when their cause was
+    the environment (data missing, out of memory, an unwritable file) rather than the configuration."""
+
+    data_id: str | None = None
+    data_source: str | None = None
+    since: float | None = None
+    retry_failed: bool = False
+
+    def counts(self, trial: Any) -> bool:
+        """Whether a finished trial's record still stands."""
+        rec = trial.user_attrs.get("record")
+        if not isinstance(rec, dict):
+            return True
+        if self.data_id is not None and rec.get("data_id") is not None and rec["data_id"] != self.data_id:
+            return False
+        if (self.data_source is not None and rec.get("data_id") is None and rec.get("data_source") is not None
+                and rec["data_source"] != self.data_source):
+            return False
+        if self.since is not None and rec.get("status") in FAILED_STATUSES:
+            ended = trial.datetime_complete.timestamp() if trial.datetime_complete is not None else 0.0
+            if ended < self.since and (self.retry_failed or rec.get("failure") == "environment"):
+                return False
+        return True
+
+
+def is_done(trial: Any, policy: DonePolicy | None = None) -> bool:
+    """A finished trial with a final record (not interrupted, not a duplicate) that still stands under
+    ``policy``."""
     from optuna.trial import TrialState
 
-    return trial.state in (TrialState.COMPLETE, TrialState.FAIL) and _status(trial) in FINISHED_STATUSES
+    if trial.state not in (TrialState.COMPLETE, TrialState.FAIL) or _status(trial) not in FINISHED_STATUSES:
+        return False
+    return policy is None or policy.counts(trial)
 
 
-def done_keys(study: Any) -> set[str]:
+def done_keys(study: Any, policy: DonePolicy | None = None) -> set[str]:
     """Keys of the configs that already have a final record."""
-    return {t.user_attrs["key"] for t in _trials(study) if "key" in t.user_attrs and is_done(t)}
+    return {t.user_attrs["key"] for t in _trials(study) if "key" in t.user_attrs and is_done(t, policy)}
 
 
-def enqueue_missing(study: Any, configs: list[dict[str, Any]], keys: list[str]) -> int:
-    """Queue every config whose key is neither done, running nor waiting. Returns how many were queued."""
+def enqueue_missing(study: Any, configs: list[dict[str, Any]], keys: list[str],
+                    params: list[dict[str, Any]] | None = None, policy: DonePolicy | None = None) -> int:
+    """Queue every config whose key is neither done, running nor waiting, with its Optuna parameters
+    (``params``: name → value, registered when the trial is claimed). Returns how many were queued."""
     from optuna.trial import TrialState
 
     present = set()
@@ -130,17 +314,72 @@ def enqueue_missing(study: Any, configs: list[dict[str, Any]], keys: list[str]) 
         key = t.user_attrs.get("key")
         if key is None:
             continue
-        if t.state in (TrialState.WAITING, TrialState.RUNNING) or is_done(t):
+        if t.state in (TrialState.WAITING, TrialState.RUNNING) or is_done(t, policy):
             present.add(key)
     n = 0
-    for cfg, key in zip(configs, keys):
+    for i, (cfg, key) in enumerate(zip(configs, keys)):
         if key not in present:
-            study.enqueue_trial({}, user_attrs={"key": key, "config": cfg})
+            study.enqueue_trial(params[i] if params else {}, user_attrs={"key": key, "config": cfg},
+                                skip_if_exists=False)
             present.add(key)
             n += 1
     return n
 
 
+# ------------------------------------------------------------------------------------------ params
+FAMILIES = ("dense", "standard", "uniform", "structured", "balanced", "explicit", "lstm", "gru", "rnn")
+"""Choices of the ``family`` parameter (fixed, so every study's distributions stay compatible)."""
+
+
+def param_distributions() -> dict[str, Any]:
+    """The Optuna distribution of every parameter a trial records (wide, fixed ranges, so trials of every
+    sampler and every sweep of a study are compatible)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    d: dict[str, Any] = {b: FloatDistribution(0.0, 1.0) for b in ("hx", "hh", "hy", "yx", "yh", "yy")}
+    d.update(
+        family=CategoricalDistribution(FAMILIES),
+        hidden_proportion=FloatDistribution(0.0, 1.0),
+        lr=FloatDistribution(1e-9, 10.0, log=True),
+        budget=FloatDistribution(1.0, 1e12, log=True),
+        seed=IntDistribution(0, 2**31 - 1),
+        init_mean=FloatDistribution(-1e3, 1e3),
+        init_std=FloatDistribution(0.0, 1e3),
+    )
+    return d
+
+
+def register_params(trial: Any) -> None:
+    """Turn a claimed trial's queued parameters into Optuna parameters (each suggestion returns the queued
+    value), so every tool that reads a study's parameters sees them."""
+    fixed = trial.storage.get_trial(trial._trial_id).system_attrs.get("fixed_params") or {}
+    dists = param_distributions()
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    for name, value in fixed.items():
+        dist = dists.get(name)
+        if dist is None or value is None:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if isinstance(dist, CategoricalDistribution):
+                trial.suggest_categorical(name, dist.choices)
+            elif isinstance(dist, FloatDistribution):
+                trial.suggest_float(name, dist.low, dist.high, log=dist.log)
+            else:
+                trial.suggest_int(name, dist.low, dist.high)
+
+
+def set_params(trial: Any, values: dict[str, Any]) -> None:
+    """Record values a sampler did not suggest (budget, seed, family, ...) as the running trial's parameters."""
+    dists = param_distributions()
+    for name, value in values.items():
+        dist = dists.get(name)
+        if dist is not None and value is not None:
+            trial.storage.set_trial_param(trial._trial_id, name, dist.to_internal_repr(value), dist)
+
+
+# ------------------------------------------------------------------------------------------ workers
 def _pid_alive(pid: int) -> bool:
     """Whether a process of this host is alive (a zombie, killed but not yet reaped, counts as dead)."""
     try:
@@ -156,17 +395,36 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def release_stale(study: Any, grace: float = GRACE_SECONDS) -> int:
-    """Mark running trials of dead workers as interrupted and queue their configs again. Returns how many."""
+def worker_dead(trial: Any, grace: float | None = None, heartbeat_in_attrs: bool = True) -> bool:
+    """Whether a running trial's worker is gone: its process on this host has exited, or (journal stores) its
+    heartbeat attribute is older than the grace period."""
+    w = trial.user_attrs.get("worker") or {}
+    if w.get("host") == socket.gethostname() and w.get("pid") and not _pid_alive(int(w["pid"])):
+        return True
+    if not heartbeat_in_attrs:
+        return False
+    beat = trial.user_attrs.get("heartbeat", w.get("started", 0.0))
+    return time.time() - float(beat) > (grace if grace is not None else _grace())
+
+
+def release_stale(study: Any, grace: float | None = None) -> int:
+    """Mark running trials of dead workers as interrupted and queue their configs again. Returns how many.
+
+    On a storage with Optuna's heartbeat, stale trials are failed and re-queued by ``fail_stale_trials`` and
+    its retry callback; here only trials whose process on this host is gone are released early."""
+    optuna = _optuna()
+    from optuna.storages._heartbeat import is_heartbeat_enabled
     from optuna.trial import TrialState
 
     storage = study._storage
-    host, now, n = socket.gethostname(), time.time(), 0
+    optuna_heartbeat = is_heartbeat_enabled(storage)
+    n = 0
+    if optuna_heartbeat:
+        before = len(_trials(study, (TrialState.RUNNING,)))
+        optuna.storages.fail_stale_trials(study)
+        n += max(0, before - len(_trials(study, (TrialState.RUNNING,))))
     for t in _trials(study, (TrialState.RUNNING,)):
-        w = t.user_attrs.get("worker") or {}
-        beat = t.user_attrs.get("heartbeat", w.get("started", 0.0))
-        dead = (w.get("host") == host and w.get("pid") and not _pid_alive(int(w["pid"]))) or now - float(beat) > grace
-        if not dead:
+        if not worker_dead(t, grace, heartbeat_in_attrs=not optuna_heartbeat):
             continue
         try:
             storage.set_trial_user_attr(t._trial_id, "status", "interrupted")
@@ -174,7 +432,8 @@ def release_stale(study: Any, grace: float = GRACE_SECONDS) -> int:
         except Exception:  # noqa: BLE001 - another process finished or released it first
             continue
         if "config" in t.user_attrs:
-            enqueue_missing(study, [t.user_attrs["config"]], [t.user_attrs["key"]])
+            enqueue_missing(study, [t.user_attrs["config"]], [t.user_attrs["key"]],
+                            [dict(t.params)] if t.params else None)
         n += 1
     return n
 
@@ -183,7 +442,7 @@ def worker_info() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
 
 
-def claim(study: Any) -> Any | None:
+def claim(study: Any, policy: DonePolicy | None = None) -> Any | None:
     """Pop one queued trial for this worker, or None when the queue is empty.
 
     A popped trial whose key is already done, or is being run by a lower-numbered trial, is dropped (marked
@@ -197,28 +456,34 @@ def claim(study: Any) -> Any | None:
         trial = study.ask()
         key = trial.user_attrs.get("key")
         if key is None:  # the queue emptied between the check and the pop: this trial has no work
+            trial.set_user_attr("status", "no-work")  # attributes first: a finished trial takes no more
             study.tell(trial, state=TrialState.FAIL)
-            study._storage.set_trial_user_attr(trial._trial_id, "status", "no-work")
             continue
         trial.set_user_attr("worker", worker_info())
         trial.set_user_attr("heartbeat", time.time())
         rivals = [
             t for t in _trials(study)
             if t.user_attrs.get("key") == key and t.number != trial.number
-            and (is_done(t) or (t.state == TrialState.RUNNING and t.number < trial.number))
+            and (is_done(t, policy) or (t.state == TrialState.RUNNING and t.number < trial.number))
         ]
         if rivals:
             trial.set_user_attr("status", "duplicate")
             study.tell(trial, state=TrialState.FAIL)
             continue
+        register_params(trial)
         return trial
 
 
 class Heartbeat:
-    """Context manager that refreshes a running trial's heartbeat from a background thread."""
+    """Context manager that keeps a running trial alive while it trains: Optuna's heartbeat thread on storages
+    that have one, else a thread refreshing the trial's ``heartbeat`` attribute (journal files)."""
 
-    def __init__(self, trial: Any, every: float = HEARTBEAT_SECONDS) -> None:
-        self.trial, self.every = trial, every
+    def __init__(self, trial: Any, every: float | None = None) -> None:
+        from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
+
+        self.trial, self.every = trial, every if every is not None else _heartbeat_every()
+        storage = trial.storage
+        self._optuna = get_heartbeat_thread(trial._trial_id, storage) if is_heartbeat_enabled(storage) else None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -226,34 +491,85 @@ class Heartbeat:
         while not self._stop.wait(self.every):
             try:
                 self.trial.set_user_attr("heartbeat", time.time())
-            except Exception:  # noqa: BLE001 - the trial may have been finished meanwhile
+            except Exception:  # noqa: BLE001 - the trial may have been released meanwhile
                 return
 
     def __enter__(self) -> Heartbeat:
-        self._thread.start()
+        if self._optuna is not None:
+            self._optuna.start()
+        else:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        if self._optuna is not None:
+            self._optuna.join()
+        else:
+            self._stop.set()
+            self._thread.join(timeout=5)
 
 
-def finish(study: Any, trial: Any, record: dict[str, Any]) -> None:
-    """Store the record on the trial and close it: COMPLETE with the metric when ok, FAIL otherwise."""
+def _json_record(record: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(record, default=str, allow_nan=True))
+
+
+def finish(study: Any, trial: Any, record: dict[str, Any], policy: DonePolicy | None = None) -> str:
+    """Store the record on the trial and close it: COMPLETE with the metric when ok, FAIL otherwise.
+
+    Returns ``recorded``; ``late`` when the trial had been released meanwhile (its worker stalled past the grace
+    period) and the record was stored as a new trial of the same key; ``duplicate`` when it was released and its
+    config has since finished elsewhere (the record is kept, marked a duplicate, and counts nowhere)."""
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
-    trial.set_user_attr("record", json.loads(json.dumps(record, default=str, allow_nan=True)))
-    trial.set_user_attr("status", record["status"])
+    rec = _json_record(record)
     value = (record.get("final") or {}).get("value")
-    if record["status"] == "ok" and value is not None:
-        study.tell(trial, values=float(value))
-    else:
-        study.tell(trial, state=TrialState.FAIL)
+    ok = record["status"] == "ok" and value is not None
+    if not _is_finished(study, trial):
+        try:
+            trial.set_user_attr("record", rec)
+            trial.set_user_attr("status", record["status"])
+            if ok:
+                study.tell(trial, values=float(value))
+            else:
+                study.tell(trial, state=TrialState.FAIL)
+            return "recorded"
+        except UpdateFinishedTrialError:
+            pass  # released between the check and the write
+    # released while it ran: keep the result as a trial of its own, unless another worker finished the key
+    optuna = _optuna()
+    key = trial.user_attrs.get("key")
+    done = key is not None and any(t.user_attrs.get("key") == key and is_done(t, policy) for t in _trials(study))
+    status = "duplicate" if done else record["status"]
+    attrs = {**{k: v for k, v in trial.user_attrs.items() if k != "heartbeat"}, "record": rec, "status": status,
+             "late": True}
+    frozen = optuna.trial.create_trial(
+        state=TrialState.COMPLETE if ok and not done else TrialState.FAIL,
+        value=float(value) if ok and not done else None,
+        params=dict(trial.params), distributions=dict(trial.distributions), user_attrs=attrs)
+    study.add_trial(frozen)
+    return "duplicate" if done else "late"
 
 
-def iter_records(study: Any, include_unfinished: bool = False) -> Iterator[dict[str, Any]]:
-    """Final run records of a study (and, with ``include_unfinished``, interrupted ones)."""
+def _is_finished(study: Any, trial: Any) -> bool:
+    """Whether the stored trial has finished (released by another process, for a trial this worker holds)."""
+    return bool(study._storage.get_trial(trial._trial_id).state.is_finished())
+
+
+def iter_records(study: Any, include_unfinished: bool = False, latest: bool = True) -> Iterator[dict[str, Any]]:
+    """Final run records of a study (and, with ``include_unfinished``, interrupted ones). With ``latest``,
+    one record per config: the last one finished (a retried failure, or a re-run on other data, replaces the
+    earlier record)."""
+    chosen: dict[Any, Any] = {}
     for t in _trials(study):
         rec = t.user_attrs.get("record")
-        if isinstance(rec, dict) and (include_unfinished or rec.get("status") in FINISHED_STATUSES):
-            yield rec
+        if not isinstance(rec, dict):
+            continue
+        if not (include_unfinished or rec.get("status") in FINISHED_STATUSES):
+            continue
+        if t.user_attrs.get("status") == "duplicate":
+            continue
+        key = t.user_attrs.get("key") if latest else None
+        slot = key if key is not None and rec.get("status") in FINISHED_STATUSES else ("trial", t.number)
+        chosen[slot] = rec
+    yield from chosen.values()

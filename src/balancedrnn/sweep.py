@@ -29,6 +29,7 @@ import multiprocessing as mp
 import os
 import random
 import signal
+import socket
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -98,32 +99,64 @@ class SweepSpec:
     def from_dict(cls, d: dict[str, Any]) -> SweepSpec:
         """Parse and validate a mapping (a loaded YAML file); unknown keys are errors."""
         if not isinstance(d, dict):
-            raise SweepError("a sweep file must be a mapping of keys to values")
+            raise SweepError(f"a sweep file must be a mapping of keys to values, got {_kind(d)}")
         _check_keys(d, cls, "sweep")
         sampler = d.get("sampler", {})
+        if sampler is None:
+            sampler = {}
         if not isinstance(sampler, dict):
-            raise SweepError("sampler must be a mapping")
+            raise SweepError(f"sampler must be a mapping (kind: grid, models: [...], ...), got {_kind(sampler)}")
         _check_keys(sampler, SamplerSpec, "sampler")
         spec = cls(**{**d, "sampler": SamplerSpec(**sampler)})
         spec.validate()
         return spec
 
     def validate(self) -> None:
+        """Check every field's type and range, and the base config, before anything runs."""
         from .train import TrainConfig
 
         s = self.sampler
-        if s.kind not in SAMPLERS:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise SweepError(f"name must be a non-empty string, got {self.name!r}")
+        if not isinstance(s.kind, str) or s.kind not in SAMPLERS:
             raise SweepError(f"unknown sampler {s.kind!r}; known: {', '.join(SAMPLERS)}")
         if not isinstance(self.base, dict):
-            raise SweepError("base must be a mapping of TrainConfig fields")
+            raise SweepError(f"base must be a mapping of TrainConfig fields, got {_kind(self.base)}")
+        if self.base.get("checkpoint"):
+            raise SweepError("base.checkpoint cannot be set in a sweep: every trial would overwrite the same file")
         try:
             TrainConfig.from_dict(self.base)
         except (TypeError, ValueError) as e:
             raise SweepError(f"base: {e}") from None
-        if not isinstance(self.workers, int) or self.workers < 1:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise SweepError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
             raise SweepError(f"workers must be a positive integer, got {self.workers!r}")
-        if not isinstance(s.n_trials, int) or s.n_trials < 1:
+        if (isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float))
+                or not math.isfinite(self.timeout) or self.timeout < 0):
+            raise SweepError(f"timeout must be a number of seconds >= 0 (0: no limit), got {self.timeout!r}")
+        if self.storage is not None and (not isinstance(self.storage, str) or not self.storage.strip()):
+            raise SweepError(f"storage must be a journal path or a database URL, got {self.storage!r}")
+        if isinstance(s.n_trials, bool) or not isinstance(s.n_trials, int) or s.n_trials < 1:
             raise SweepError(f"sampler.n_trials must be a positive integer, got {s.n_trials!r}")
+        if not isinstance(s.models, list) or not s.models or not all(isinstance(m, str) and m.strip() for m in s.models):
+            raise SweepError(f"sampler.models must be a list of model configs such as [dense, balanced], got {s.models!r}")
+        if (not isinstance(s.seeds, list) or not s.seeds
+                or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in s.seeds)):
+            raise SweepError(f"sampler.seeds must be a list of non-negative integers such as [0, 1, 2], got {s.seeds!r}")
+        if s.budget is not None and (isinstance(s.budget, bool) or not isinstance(s.budget, (int, float))
+                                     or not math.isfinite(s.budget) or s.budget <= 0):
+            raise SweepError(f"sampler.budget must be a positive number, got {s.budget!r}")
+        if not isinstance(s.distributions, dict):
+            raise SweepError(f"sampler.distributions must be a mapping, got {_kind(s.distributions)}")
+        if s.kind == "grid":
+            from .configs import config_family
+
+            for model in s.models:
+                try:
+                    config_family(model)
+                except SpecError as e:
+                    raise SweepError(f"sampler.models: {e}") from None
         for name, dist in s.distributions.items():
             if name not in DEFAULT_DISTRIBUTIONS:
                 raise SweepError(f"unknown distribution {name!r}; known: {', '.join(DEFAULT_DISTRIBUTIONS)}")
@@ -132,9 +165,19 @@ class SweepSpec:
             isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0 for b in s.budgets
         ):
             raise SweepError(f"sampler.budgets must be a list of positive numbers, got {s.budgets!r}")
-        lo, hi = (s.hp_range + [None, None])[:2]
-        if not (isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and 0 < lo < hi < 1):
+        lo, hi = (list(s.hp_range) + [None, None])[:2] if isinstance(s.hp_range, list) else (None, None)
+        if not (isinstance(s.hp_range, list) and len(s.hp_range) == 2 and isinstance(lo, (int, float))
+                and isinstance(hi, (int, float)) and 0 < lo < hi < 1):
             raise SweepError(f"hp_range must be [low, high] with 0 < low < high < 1, got {s.hp_range!r}")
+
+
+def _kind(value: Any) -> str:
+    """How a YAML value reads to a user, for messages."""
+    if isinstance(value, list):
+        return f"a list ({value!r})"[:80]
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"{type(value).__name__} {value!r}"[:80]
 
 
 def _check_keys(d: dict[str, Any], cls: type, what: str) -> None:
@@ -168,17 +211,27 @@ def _check_distribution(name: str, dist: Any) -> None:
 
 def load_sweep_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML sweep file into a mapping (validated by :meth:`SweepSpec.from_dict`)."""
-    import yaml
+    from .data import require
+
+    yaml = require("yaml", "sweep", "reading a sweep file")
 
     try:
         data = yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
         raise SweepError(f"sweep file {path} does not exist") from None
+    except IsADirectoryError:
+        raise SweepError(f"sweep file {path} is a directory") from None
+    except UnicodeDecodeError:
+        raise SweepError(f"sweep file {path} is not a text file") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise SweepError(f"sweep file {path} is not valid YAML{where}") from None
-    return data or {}
+    if data is None:
+        raise SweepError(f"sweep file {path} is empty; see docs/sweeps.md for its keys (name, base, sampler, ...)")
+    if not isinstance(data, dict):
+        raise SweepError(f"sweep file {path} must be a mapping of keys to values, got {_kind(data)}")
+    return data
 
 
 # --------------------------------------------------------------------------------------- samplers
@@ -261,12 +314,14 @@ def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
     return out
 
 
-def optuna_sampler(spec: SweepSpec) -> Any:
-    """Optuna's TPE or QMC sampler, seeded."""
+def optuna_sampler(spec: SweepSpec, worker: int = 0, existing: int = 0) -> Any:
+    """Optuna's TPE or QMC sampler, seeded per worker and restart (:func:`tpe_seed`), so workers and resumed
+    runs do not propose the same configurations."""
     import optuna
 
+    seed = tpe_seed(spec.seed, worker, existing)
     if spec.sampler.kind == "tpe":
-        return optuna.samplers.TPESampler(seed=spec.seed)
+        return optuna.samplers.TPESampler(seed=seed)
     return optuna.samplers.QMCSampler(seed=spec.seed, scramble=True)
 
 
@@ -281,6 +336,24 @@ def suggest_config(trial: Any, spec: SweepSpec) -> dict[str, Any]:
     return {**base, "model": density_string(density), "lr": lr, "budget": budget, "seed": trial.number}
 
 
+def trial_params(config: dict[str, Any]) -> dict[str, Any]:
+    """A trial's hyperparameters as Optuna parameters (see ``store.param_distributions``): the model family,
+    its six densities and nominal hidden proportion (block models), lr, budget, seed and initialisation."""
+    from .configs import config_density, config_family, is_baseline
+    from .spec import budget_hidden_proportion
+    from .tasks import get_task
+
+    p: dict[str, Any] = {"family": config_family(config["model"]), "lr": float(config["lr"]),
+                         "budget": float(config["budget"]), "seed": int(config["seed"]),
+                         "init_mean": float(config["init_mean"]), "init_std": float(config["init_std"])}
+    if not is_baseline(config["model"]):
+        task = get_task(config["task"])
+        density = config_density(config["model"], task.dx, task.dy, config["budget"])
+        p.update({b: float(density[b]) for b in BLOCKS})
+        p["hidden_proportion"] = float(budget_hidden_proportion(task.dx, task.dy, config["budget"], density))
+    return p
+
+
 # --------------------------------------------------------------------------------------- execution
 def _alarm(signum: int, frame: Any) -> None:
     from .train import TrialTimeout
@@ -289,8 +362,8 @@ def _alarm(signum: int, frame: Any) -> None:
 
 
 def run_one(config: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Run one trial under an optional time limit (SIGALRM), returning its record."""
-    from .tasks import get_task
+    """Run one trial under an optional time limit (SIGALRM) that covers loading its data too, returning its
+    record."""
     from .train import TrainConfig, run_trial
 
     cfg = TrainConfig.from_dict(config)
@@ -298,19 +371,21 @@ def run_one(config: dict[str, Any], timeout: float) -> dict[str, Any]:
         signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        data = None
-        try:
-            data = get_task(cfg.task).load(cfg, False)
-        except Exception:  # noqa: BLE001 - run_trial records the failure itself
-            data = None
-        return run_trial(cfg, data=data, progress=False)
+        return run_trial(cfg, data=None, progress=False)
     finally:
         if timeout and timeout > 0:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+def tpe_seed(seed: int, worker: int, existing: int) -> int:
+    """The Optuna sampler seed of one worker: different for every worker and every restart (``existing``: trials
+    in the study when the worker starts), and the same for the same sweep seed, worker and store state."""
+    return (seed * 1_000_003 + worker * 10_007 + existing) % (2**31 - 1)
+
+
 def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str, threads: int = 1,
-                max_trials: int | None = None) -> int:
+                max_trials: int | None = None, worker: int = 0, policy: dict[str, Any] | None = None,
+                log: Any = None) -> int:
     """Claim and run trials until none are left (or ``max_trials``). Returns how many this worker finished."""
     import torch
 
@@ -318,13 +393,14 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
 
     torch.set_num_threads(threads)
     spec = SweepSpec.from_dict(spec_dict)
+    done_policy = store.DonePolicy(**policy) if policy else None
     study = store.open_study(store.open_storage(storage_url, run_dir), spec.name)
     if spec.sampler.kind in ("tpe", "qmc"):
-        study.sampler = optuna_sampler(spec)
+        study.sampler = optuna_sampler(spec, worker, len(study.get_trials(deepcopy=False)))
     done = 0
     while max_trials is None or done < max_trials:
         if spec.sampler.kind in ("tpe", "qmc"):
-            if len(store.done_keys(study)) + _running(study) >= spec.sampler.n_trials:
+            if len(store.done_keys(study, done_policy)) + _running(study) >= spec.sampler.n_trials:
                 break
             trial = study.ask()
             config = suggest_config(trial, spec)
@@ -333,10 +409,11 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
             key = TrainConfig.from_dict(config).key()
             trial.set_user_attr("key", key)
             trial.set_user_attr("config", config)
+            store.set_params(trial, {k: v for k, v in trial_params(config).items() if k not in trial.params})
             trial.set_user_attr("worker", store.worker_info())
             trial.set_user_attr("heartbeat", time.time())
         else:
-            trial = store.claim(study)
+            trial = store.claim(study, done_policy)
             if trial is None:
                 break
             config = trial.user_attrs["config"]
@@ -345,9 +422,13 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
                 record = run_one(config, spec.timeout)
         except KeyboardInterrupt:
             record = {"status": "interrupted", "error": "interrupted by the user", "config": config}
-            store.finish(study, trial, record)
+            store.finish(study, trial, record, done_policy)
             raise
-        store.finish(study, trial, record)
+        how = store.finish(study, trial, record, done_policy)
+        if how != "recorded" and log is not None:
+            log(f"trial {trial.number} ({config['model']}, seed {config['seed']}) was released while this worker "
+                f"was stalled; its result is kept" + (" as a duplicate: the config has run again elsewhere"
+                                                     if how == "duplicate" else " as a new trial"))
         done += 1
     return done
 
@@ -359,22 +440,48 @@ def _running(study: Any) -> int:
 
 
 def _interrupt_once(signum: int, frame: Any) -> None:
-    """First Ctrl-C: stop the trial (KeyboardInterrupt); later ones (or the parent's forward) are ignored,
-    so the interrupted trial's record is written in peace."""
+    """First Ctrl-C or SIGTERM: stop the trial (KeyboardInterrupt); later ones (or the parent's forward) are
+    ignored, so the interrupted trial's record is written in peace."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
-def _worker_main(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str, threads: int) -> None:
-    # workers start with Ctrl-C ignored (see run_sweep) and take it only while they work, so a Ctrl-C during
-    # start-up or shut-down prints no traceback
-    signal.signal(signal.SIGINT, _interrupt_once)
+def _die_with_parent() -> None:
+    """Ask Linux to send this worker SIGTERM when its parent dies (kill -9 of the sweep command), so no orphan
+    keeps claiming trials; elsewhere a no-op (the heartbeat releases their trials)."""
     try:
-        worker_loop(spec_dict, storage_url, run_dir, threads)
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str, threads: int, worker: int,
+                 policy: dict[str, Any] | None, parent: int) -> None:
+    # workers start with Ctrl-C ignored (see run_sweep) and take it only while they work, so a Ctrl-C during
+    # start-up or shut-down prints no traceback; SIGTERM (the parent's, or the parent's death) is the same
+    import sys
+
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        return
+    signal.signal(signal.SIGINT, _interrupt_once)
+    signal.signal(signal.SIGTERM, _interrupt_once)
+    try:
+        worker_loop(spec_dict, storage_url, run_dir, threads, worker=worker, policy=policy,
+                    log=lambda m: print(f"worker {worker}: {m}", file=sys.stderr, flush=True))
     except KeyboardInterrupt:
         pass
+    except Exception as e:  # noqa: BLE001 - a store or system error: one line, and the parent reports the exit
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"worker {worker}: error: {first}", file=sys.stderr, flush=True)
+        sys.exit(1)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 @dataclass
@@ -382,78 +489,191 @@ class SweepResult:
     """What a sweep call did."""
 
     total: int
+    """Configs of this sweep spec."""
     done: int
+    """Of them, those with a final record (ok, failed, diverged or timeout) on the current data."""
     queued: int
+    """Configs queued by this call."""
     released: int
+    """Trials of dead workers released by this call."""
     interrupted: bool = False
     running_elsewhere: int = 0
+    """Trials still running in workers that are not this call's (other machines)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Statuses of the trials this call's workers finished: ok, failed, diverged, timeout, interrupted."""
+    crashed: list[str] = field(default_factory=list)
+    """This call's workers that died (killed, or crashed), one line each."""
+    data_source: str = ""
+    """The data the sweep trains on."""
+    rerun_other_data: int = 0
+    """Configs that had finished on other data and run again on this call's data."""
+    retried: int = 0
+    """Failed configs queued again (environment failures, or all with ``retry_failed``)."""
+    other_trials: int = 0
+    """Finished configs in the study that do not belong to this spec (an earlier spec under the same name)."""
+
+    @property
+    def failed(self) -> int:
+        """Trials of this call that did not succeed."""
+        return sum(self.counts.get(k, 0) for k in ("failed", "diverged", "timeout"))
+
+    @property
+    def exit_code(self) -> int:
+        """0: every trial of this call ok and the sweep complete (or finishing elsewhere); 1: a trial failed,
+        diverged or timed out, a worker died, or trials are missing; 130: interrupted."""
+        if self.interrupted:
+            return 130
+        if self.failed or self.crashed or (self.done < self.total and not self.running_elsewhere):
+            return 1
+        return 0
 
 
-def prepare(spec: SweepSpec, run_dir: str | Path = "runs") -> tuple[Any, int, int, int]:
-    """Open the store, release dead workers' trials and queue every missing config.
-    Returns (study, total trials, newly queued, released)."""
+def prepare(spec: SweepSpec, run_dir: str | Path = "runs", policy: Any = None,
+            log: Any = None) -> tuple[Any, int, int, int]:
+    """Open the store, release dead workers' trials and queue every missing config (under the done-policy
+    ``policy``: data and retries). Returns (study, total trials, newly queued, released)."""
     from . import store
     from .train import TrainConfig
 
     configs = [] if spec.sampler.kind in ("tpe", "qmc") else trial_configs(spec)  # validate before touching the store
-    storage = store.open_storage(spec.storage, run_dir)
+    params = [trial_params(c) for c in configs]
+    storage = store.open_storage(spec.storage, run_dir, log=log)
     study = store.open_study(storage, spec.name)
     released = store.release_stale(study)
     if spec.sampler.kind in ("tpe", "qmc"):
         return study, spec.sampler.n_trials, 0, released
     keys = [TrainConfig.from_dict(c).key() for c in configs]
-    queued = store.enqueue_missing(study, configs, keys)
+    queued = store.enqueue_missing(study, configs, keys, params, policy)
     return study, len(set(keys)), queued, released
 
 
-def _build_data_once(spec: SweepSpec, progress: bool) -> None:
-    """Generate (and cache) the base config's data set before the workers start, so they do not race to."""
+def spec_keys(spec: SweepSpec) -> set[str] | None:
+    """Keys of a grid/random/hidden-proportion spec's configs (None for Optuna's samplers)."""
+    from .train import TrainConfig
+
+    if spec.sampler.kind in ("tpe", "qmc"):
+        return None
+    return {TrainConfig.from_dict(c).key() for c in trial_configs(spec)}
+
+
+def _build_data_once(spec: SweepSpec, progress: bool) -> Any:
+    """Generate (and cache) the base config's data set before the workers start, so they do not race to; returns
+    it (its source and fingerprint identify the sweep's data)."""
     from .tasks import get_task
     from .train import TrainConfig
 
     cfg = TrainConfig.from_dict(spec.base)
-    get_task(cfg.task).load(cfg, progress)
+    return get_task(cfg.task).load(cfg, progress)
 
 
-def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = True) -> SweepResult:
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM to the sweep command: stop like Ctrl-C."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+def _count_done(study: Any, keys: set[str] | None, policy: Any, n_trials: int) -> int:
+    from . import store
+
+    done = store.done_keys(study, policy)
+    return len(done & keys) if keys is not None else min(len(done), n_trials)
+
+
+def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = True, retry_failed: bool = False,
+              log: Any = None) -> SweepResult:
     """Run a sweep with ``spec.workers`` local processes (one torch thread each) until every trial is done.
 
-    Safe to call again after an interruption, and from several machines on one shared storage.
+    Safe to call again after an interruption, and from several machines on one shared storage. Configs that
+    finished on other data run again on this call's data; failures whose cause was the environment run again,
+    and with ``retry_failed`` every failure does. SIGTERM stops the sweep like Ctrl-C (workers record their
+    trials as interrupted).
     """
+    from optuna.trial import TrialState
+
     from . import store
     from .progress import progress_bar
+    from .train import data_fingerprint
 
-    study, total, queued, released = prepare(spec, run_dir)
-    _build_data_once(spec, progress)
+    since = time.time()
+    keys = spec_keys(spec)  # validates every config before anything is built or written
+    data = _build_data_once(spec, progress)
+    policy = store.DonePolicy(data_id=data_fingerprint(data), data_source=str(data.source), since=since,
+                              retry_failed=retry_failed)
+    old_done = store.done_keys(store.open_study(store.open_storage(spec.storage, run_dir, log=log), spec.name))
+    study, total, queued, released = prepare(spec, run_dir, policy, log)
+    now_done = store.done_keys(study, policy)
+    stale = old_done - now_done  # finished before, to run again now: on other data, or a failure to retry
+    finished: dict[str, list[Any]] = {}
+    for t in study.get_trials(deepcopy=False):
+        if t.user_attrs.get("key") in stale and store.is_done(t):
+            finished.setdefault(t.user_attrs["key"], []).append(t)
+    rerun_other_data = sum(1 for ts in finished.values() if not any(_same_data(t, policy) for t in ts))
     ctx = mp.get_context("spawn")
     spec_dict = {**asdict(spec), "sampler": asdict(spec.sampler)}
-    procs = [ctx.Process(target=_worker_main, args=(spec_dict, spec.storage, str(run_dir), 1), daemon=False)
-             for _ in range(spec.workers)]
+    policy_dict = asdict(policy)
+    procs = [ctx.Process(target=_worker_main, args=(spec_dict, spec.storage, str(run_dir), 1, i, policy_dict,
+                                                    os.getpid()), daemon=False)
+             for i in range(spec.workers)]
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: a fresh interpreter keeps it ignored
+    previous_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         for p in procs:
             p.start()
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, _terminate)
     interrupted = False
     try:
         with progress_bar(total, f"sweep {spec.name}", enabled=progress) as advance:
-            seen = len(store.done_keys(study))
+            seen = _count_done(study, keys, policy, spec.sampler.n_trials)
             advance(seen)
             while any(p.is_alive() for p in procs):
                 time.sleep(1.0)
-                now = len(store.done_keys(study))
+                now = _count_done(study, keys, policy, spec.sampler.n_trials)
                 if now > seen:
                     advance(now - seen, info=f"{now}/{total} done")
                     seen = now
     except KeyboardInterrupt:
         interrupted = True
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the workers record their trials undisturbed
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for p in procs:
             if p.is_alive() and p.pid:
                 os.kill(p.pid, signal.SIGINT)
     finally:
         for p in procs:
             p.join()
-    return SweepResult(total=total, done=len(store.done_keys(study)), queued=queued, released=released,
-                       interrupted=interrupted, running_elsewhere=_running(study))
+        signal.signal(signal.SIGTERM, previous_term)
+    pids = {p.pid for p in procs}
+    crashed = [f"worker {i} (pid {p.pid}) " + (f"was killed by signal {-p.exitcode}" if (p.exitcode or 0) < 0
+                                                else f"exited with code {p.exitcode}")
+               for i, p in enumerate(procs) if p.exitcode not in (0, None) and not interrupted]
+    if crashed:
+        released += store.release_stale(study)  # their trials run again next time
+    host = socket.gethostname()
+    counts: dict[str, int] = {}
+    running_elsewhere = 0
+    for t in study.get_trials(deepcopy=False):
+        w = t.user_attrs.get("worker") or {}
+        ours = w.get("host") == host and w.get("pid") in pids
+        if t.state == TrialState.RUNNING and not ours:
+            running_elsewhere += 1
+        status = t.user_attrs.get("status")
+        if ours and status in (*store.FINISHED_STATUSES, "interrupted"):
+            counts[status] = counts.get(status, 0) + 1
+    done = _count_done(study, keys, policy, spec.sampler.n_trials)
+    all_done = store.done_keys(study)
+    other = len(all_done - keys) if keys is not None else 0
+    return SweepResult(total=total, done=done, queued=queued, released=released, interrupted=interrupted,
+                       running_elsewhere=running_elsewhere, counts=counts, crashed=crashed,
+                       data_source=str(data.source), rerun_other_data=rerun_other_data,
+                       retried=len(stale) - rerun_other_data, other_trials=other)
+
+
+def _same_data(trial: Any, policy: Any) -> bool:
+    """Whether a finished trial's record was trained on the policy's data."""
+    from . import store
+
+    return store.DonePolicy(data_id=policy.data_id, data_source=policy.data_source).counts(trial)

@@ -20,9 +20,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .configs import build_model, config_density, is_baseline
+from .configs import build_model, config_density, config_family, is_baseline
 from .env import git_revision, versions
 from .io import atomic_write, atomic_write_json
+from .model import ACTIVATIONS
 from .progress import progress_bar
 from .tasks import Task, get_task
 
@@ -80,16 +81,43 @@ class TrainConfig:
     """Hammer: episodes the trained policy is scored on."""
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "n_train", "n_val", "n_test"):
+        """Validate every field at construction, before any data is built or model trained (one-line
+        ValueErrors naming the field)."""
+        for name in ("epochs", "batch_size", "n_train", "n_val", "n_test", "rollouts"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        for name in ("seed", "data_seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+        for name, positive in (("lr", True), ("budget", True), ("init_std", False), ("init_mean", None)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"{name} must be a finite number, got {v!r}")
+            if positive is True and v <= 0:
+                raise ValueError(f"{name} must be positive, got {v!r}")
+            if positive is False and v < 0:
+                raise ValueError(f"{name} must be >= 0, got {v!r}")
         if self.kernel not in ("auto", "dense", "sparse"):
             raise ValueError(f"kernel must be 'auto', 'dense' or 'sparse', got {self.kernel!r}")
-        if self.threads is not None and (not isinstance(self.threads, int) or self.threads <= 0):
+        if self.readout not in ("lagged", "current"):
+            raise ValueError(f"readout must be 'lagged' or 'current', got {self.readout!r}")
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; known: {', '.join(ACTIVATIONS)}")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads <= 0):
             raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
+        if not isinstance(self.task, str):
+            raise ValueError(f"task must be a task name, got {self.task!r}")
+        get_task(self.task)  # unknown task: the error lists the known ones
+        if not isinstance(self.model, str):
+            raise ValueError(f"model must be a config string, got {self.model!r}")
+        config_family(self.model)  # the grammar; sizes are checked against the task in check_config
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"unknown device {self.device!r}; expected e.g. 'cpu' or 'cuda:0'") from None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -213,7 +241,8 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
             history.train_loss.append(total / count)
             val = evaluate(model, data.splits["val"], task, device=config.device)
             history.val.append(val)
-            advance(0, info=f"epoch {epoch + 1}: loss {total / count:.4f} val {task.metric} {val.get(task.metric, val['loss']):.4f}")
+            val_name = task.metric if task.metric in val else "loss"  # Hammer scores by rollouts, after training
+            advance(0, info=f"epoch {epoch + 1}: loss {total / count:.4f} val {val_name} {val[val_name]:.4f}")
             if config.checkpoint:
                 state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1, "config": asdict(config)}
                 atomic_write(config.checkpoint, lambda f: torch.save(state, f))
@@ -238,12 +267,16 @@ def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> d
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     record["threads"] = torch.get_num_threads()
+    phase = "config"
     try:
         task = check_config(config)
         record["task"] = {"name": task.name, "dx": task.dx, "dy": task.dy, "loss": task.loss, "metric": task.metric}
+        phase = "data"
         if data is None:
             data = task.load(config, progress)
         record["data_source"] = data.source
+        record["data_id"] = data_fingerprint(data)
+        phase = "train"
         model = build_for_task(config, task)
         record["model"] = model.summary()  # type: ignore[operator]
         history = fit(model, data, task, config, progress)
@@ -267,10 +300,32 @@ def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> d
     except Exception as e:  # noqa: BLE001 - a failed trial is a record, never a lost sweep
         record["status"] = "failed"
         record["error"] = f"{type(e).__name__}: {e}"
+        record["failure"] = failure_cause(e, phase)
         record["traceback"] = traceback.format_exc()
     finally:
         record["wall_time"] = time.time() - start
     return record
+
+
+def data_fingerprint(data: Any) -> str:
+    """A short id of the data a run trained on, the same on every machine: the content-addressed cache file of
+    a generated data set (RAD), else a hash of the data's source description."""
+    path = getattr(data, "path", None)
+    if path:
+        return Path(path).stem
+    return "src-" + hashlib.sha256(str(data.source).encode()).hexdigest()[:16]
+
+
+ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (OSError, MemoryError, ImportError)
+"""Failures caused by the machine rather than the configuration: retried by the next sweep by default."""
+
+
+def failure_cause(error: BaseException, phase: str) -> str:
+    """``environment`` (missing data, out of memory, a missing package, an unwritable file: worth retrying as it
+    is) or ``config`` (the configuration itself fails)."""
+    if isinstance(error, ENVIRONMENT_ERRORS) or phase == "data" or "out of memory" in str(error).lower():
+        return "environment"
+    return "config"
 
 
 def record_path(out_dir: str | Path, config: TrainConfig) -> Path:
