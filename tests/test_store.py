@@ -1,0 +1,155 @@
+"""The run store on its own: claiming, torn journals, Optuna parameters, late finishers, done-ness."""
+
+import json
+import time
+
+import pytest
+
+pytest.importorskip("optuna")
+
+import optuna  # noqa: E402
+from optuna.trial import TrialState  # noqa: E402
+
+from balancedrnn import store  # noqa: E402
+
+
+def journal(tmp_path, name="s"):
+    st = store.open_storage(tmp_path / "store.journal")
+    return st, store.open_study(st, name)
+
+
+def ok_record(key, value=0.5, **extra):
+    return {"status": "ok", "final": {"value": value}, "trial_key": key, "config": {"model": "dense", "seed": 0}, **extra}
+
+
+def test_claim_of_a_trial_without_work_does_not_crash(tmp_path):
+    """A popped trial with no key (the queue emptied meanwhile) is closed cleanly: attributes before tell."""
+    st, study = journal(tmp_path)
+    study.enqueue_trial({})  # waiting, but carries no key: nothing to run
+    assert store.claim(study) is None
+    (t,) = study.get_trials(deepcopy=False)
+    assert t.state == TrialState.FAIL and t.user_attrs["status"] == "no-work"
+
+
+def test_claimed_trials_carry_their_parameters(tmp_path):
+    st, study = journal(tmp_path)
+    params = {"family": "uniform", "hx": 0.2, "hh": 0.2, "lr": 1e-3, "budget": 5000.0, "seed": 3, "hidden_proportion": 0.1}
+    store.enqueue_missing(study, [{"model": "uniform:0.2"}], ["k1"], [params])
+    trial = store.claim(study)
+    store.finish(study, trial, ok_record("k1"))
+    (t,) = study.get_trials(deepcopy=False)
+    assert t.params == params
+    frame = study.trials_dataframe()
+    assert {"params_hx", "params_lr", "params_family", "params_hidden_proportion"} <= set(frame.columns)
+
+
+def write_study(tmp_path, n=3):
+    st, study = journal(tmp_path)
+    store.enqueue_missing(study, [{"model": "dense", "seed": i} for i in range(n)], [f"k{i}" for i in range(n)])
+    for _ in range(n):
+        trial = store.claim(study)
+        store.finish(study, trial, ok_record(trial.user_attrs["key"]))
+    return tmp_path / "store.journal"
+
+
+def test_torn_last_record_is_repaired_with_a_backup(tmp_path):
+    path = write_study(tmp_path)
+    whole = path.read_bytes()
+    path.write_bytes(whole + b'{"op_code":5,"worker_id":"x","trial_id":0,"user_a')  # a crash mid-write
+    notes = []
+    st = store.open_storage(path, log=notes.append)
+    assert len(notes) == 1 and "dropped the torn record at line" in notes[0] and str(path) in notes[0]
+    assert path.read_bytes() == whole
+    (backup,) = tmp_path.glob("store.journal.torn-*.bak")
+    assert backup.read_bytes().endswith(b"user_a")
+    assert store.done_keys(store.open_study(st, "s", create=False)) == {"k0", "k1", "k2"}
+    assert store.repair_journal(path) is None  # whole now: nothing to do
+
+
+def test_bricked_journal_keeps_the_record_appended_after_the_tear(tmp_path):
+    """A writer that appended after a torn tail glued a whole record to the torn one: only the torn part goes."""
+    path = write_study(tmp_path)
+    lines = path.read_bytes().split(b"\n")[:-1]
+    # a record near the end is glued to a torn prefix, and another record was appended after it
+    lines[-2] = b'{"op_code":5,"worker_id":"x","tri' + lines[-2]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(Exception):  # what Optuna itself makes of it (the issue's bricked store)
+        optuna.load_study(study_name="s", storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(path)))).get_trials()
+    notes = []
+    study = store.open_study(store.open_storage(path, log=notes.append), "s", create=False)
+    assert notes and f"line {len(lines) - 1}" in notes[0]
+    assert store.done_keys(study) == {"k0", "k1", "k2"}  # nothing else lost
+
+
+def test_a_line_that_is_not_a_record_is_refused_naming_file_and_line(tmp_path):
+    path = write_study(tmp_path)
+    lines = path.read_bytes().split(b"\n")
+    lines.insert(2, b"this is not json")
+    path.write_bytes(b"\n".join(lines))
+    before = path.read_bytes()
+    with pytest.raises(store.StoreError, match=rf"{path}, line 3: not a journal record"):
+        store.open_storage(path)
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.bak"))
+
+
+def test_read_only_opening_creates_nothing(tmp_path):
+    with pytest.raises(store.StoreError, match="no run store at"):
+        store.open_storage(None, tmp_path / "nowhere", create=False)
+    assert not (tmp_path / "nowhere").exists()
+
+
+def stalled_then_rerun(tmp_path, finish_rerun_first):
+    """Worker A claims a trial and stalls past the grace period; the trial is released and worker B runs it."""
+    st, study = journal(tmp_path)
+    store.enqueue_missing(study, [{"model": "dense", "seed": 0}], ["k"])
+    a = store.claim(study)
+    a.set_user_attr("heartbeat", time.time() - 1000)  # A's heartbeat stopped long ago
+    assert store.release_stale(study, grace=5) == 1
+    b = store.claim(study)
+    assert b is not None and b.number != a.number
+    if finish_rerun_first:
+        assert store.finish(study, b, ok_record("k", 0.6)) == "recorded"
+        return study, store.finish(study, a, ok_record("k", 0.4))
+    how = store.finish(study, a, ok_record("k", 0.4))
+    store.finish(study, b, ok_record("k", 0.6))
+    return study, how
+
+
+def test_a_late_finisher_after_the_rerun_is_kept_as_a_duplicate(tmp_path):
+    study, how = stalled_then_rerun(tmp_path, finish_rerun_first=True)
+    assert how == "duplicate"
+    records = list(store.iter_records(study))
+    assert len(records) == 1 and records[0]["final"]["value"] == 0.6
+    late = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("late")]
+    assert len(late) == 1 and late[0].user_attrs["status"] == "duplicate"  # its result is kept, not counted
+
+
+def test_a_late_finisher_before_the_rerun_is_recorded(tmp_path):
+    study, how = stalled_then_rerun(tmp_path, finish_rerun_first=False)
+    assert how == "late"
+    assert store.done_keys(study) == {"k"}
+    assert json.dumps(list(store.iter_records(study)))  # one record per key, JSON-clean
+
+
+def test_done_policy_reruns_other_data_and_environment_failures(tmp_path):
+    st, study = journal(tmp_path)
+    keys = ["same", "other", "env", "cfg"]
+    store.enqueue_missing(study, [{"model": "dense", "seed": i} for i in range(4)], keys)
+    recs = {
+        "same": ok_record("same", data_id="D1"),
+        "other": ok_record("other", data_id="D0"),
+        "env": {"status": "failed", "failure": "environment", "error": "OSError: disk", "data_id": "D1"},
+        "cfg": {"status": "failed", "failure": "config", "error": "ValueError: x", "data_id": "D1"},
+    }
+    for _ in keys:
+        t = store.claim(study)
+        store.finish(study, t, recs[t.user_attrs["key"]])
+    assert store.done_keys(study) == set(keys)
+    later = time.time() + 1
+    policy = store.DonePolicy(data_id="D1", since=later)
+    assert store.done_keys(study, policy) == {"same", "cfg"}
+    assert store.done_keys(study, store.DonePolicy(data_id="D1", since=later, retry_failed=True)) == {"same"}
+    # failures of this very invocation stay done (no endless retry within one run)
+    assert store.done_keys(study, store.DonePolicy(data_id="D1", since=0.0, retry_failed=True)) == {"same", "env", "cfg"}
+    assert store.enqueue_missing(study, [{}] * 4, keys, policy=policy) == 2
