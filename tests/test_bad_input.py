@@ -156,6 +156,13 @@ def test_enough_cases() -> None:
     assert len({c[0] for c in CASES}) == len(CASES)
 
 
+def test_docs_list_every_case() -> None:
+    """docs/bad_input.md has a row per case (regenerate its table when a case is added)."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "bad_input.md").read_text()
+    missing = [c[0] for c in CASES if f"| {c[0]} |" not in doc]
+    assert not missing, f"cases not listed in docs/bad_input.md: {missing}"
+
+
 # ------------------------------------------------------------------------------------------- Python API
 def test_api_unknown_task() -> None:
     from balancedrnn.tasks import TaskError, get_task

@@ -1,6 +1,7 @@
 """The command line as a user runs it: real processes, real exit codes, real files."""
 
 import json
+import re
 
 import pytest
 from clihelp import one_line_error, run
@@ -78,3 +79,140 @@ def test_unwritable_out_dir(tmp_path):
     blocker.write_text("x")
     one_line_error(run(["train", "--out-dir", str(blocker / "sub"), "--budget", "20000"], tmp_path),
                    f"cannot write --out-dir {blocker / 'sub'}")
+
+
+# ------------------------------------------------------------------------------------- help and output
+HELP_COMMANDS = [["train"], ["compare"], ["data", "rad"], ["data", "hammer"], ["reproduce"], ["sweep"], ["runs"],
+                 ["spec"], ["recommend"]]
+FLAGS = {"--help", "--paper", "--quiet", "--list", "--regression", "--retry-failed"}
+"""On/off flags: their default is off, said by their help text; every other option must show a default."""
+
+
+def _option_blocks(text: str) -> dict[str, str]:
+    """Each option of a Rich --help screen with the text of all its lines."""
+    blocks: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        m = re.match(r"^│\s*\*?\s*(--[\w-]+)", line)
+        if m:
+            current = m.group(1)
+            blocks[current] = line
+        elif current and line.startswith("│"):
+            blocks[current] += " " + line.strip("│ ")
+        else:
+            current = None
+    return blocks
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=" ".join)
+def test_help_shows_every_default(command, tmp_path):
+    res = run(command + ["--help"], tmp_path, COLUMNS="200")
+    assert res.returncode == 0, res.stderr
+    blocks = _option_blocks(res.stdout)
+    assert len(blocks) >= 3, res.stdout
+    missing = [opt for opt, text in blocks.items()
+               if opt not in FLAGS and "[default:" not in text and "[required]" not in text]
+    assert not missing, f"options without a visible default: {missing}"
+    assert "[default" not in res.stdout.replace("[default:", ""), "a default text was not rendered"
+    lost = re.search(r"\w \.(\s|$)", res.stdout)  # "Epochs ." where Rich ate "[default 3; --paper 25]"
+    assert not lost, f"a help text lost its bracketed part: {lost.group(0)!r}"
+
+
+def test_tasks_is_a_table_with_default_budgets(tmp_path):
+    res = run(["tasks"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "default budget" in res.stdout and "┃ name" in res.stdout
+    rad = next(line for line in res.stdout.splitlines() if line.startswith("│ rad "))
+    assert "100,000" in rad and "2500" in rad and "accuracy" in rad
+
+
+def test_per_task_default_budget():
+    from balancedrnn.configs import build_model
+    from balancedrnn.tasks import get_task, task_names
+
+    assert get_task("rad").default_budget == 100_000 and get_task("hammer").default_budget == 100_000
+    if "ts:BasicMotions" not in task_names():
+        pytest.skip("aeon (extra 'timeseries') is not installed")
+    t = get_task("ts:BasicMotions")
+    assert t.default_budget == 5_000  # 100,000 gave balanced dh 4,902 at hh density 0.002
+    s = build_model("balanced", t.dx, t.dy, t.default_budget).summary()
+    assert 100 <= s["dh"] <= 400 and s["density"]["hh"] > 0.02 and abs(s["hidden_proportion"] - 0.5) < 0.02
+    for name in task_names():
+        if name.startswith("ts:"):
+            task = get_task(name)
+            assert 1_000 <= task.default_budget <= 10_000 and task.default_budget % 100 == 0
+
+
+@pytest.mark.parametrize("config", ["dense", "standard", "balanced", "uniform:0.2", "110100", "balanced:0.3", "lstm", "gru", "rnn"])
+@pytest.mark.parametrize("dx,dy,budget", [(2500, 10, 100_000), (6, 4, 5_000), (46, 26, 100_000)])
+def test_spec_table_is_computed_without_building(config, dx, dy, budget):
+    from balancedrnn.cli import spec_summary
+    from balancedrnn.configs import build_model
+
+    built = build_model(config, dx, dy, budget).summary()  # type: ignore[operator]
+    fast = spec_summary(config, dx, dy, budget)
+    for key in ("dh", "weights", "parameters", "hidden_proportion", "density"):
+        assert fast[key] == built[key], key
+    assert fast["budget_note"] == (built.get("budget_note") or "")
+
+
+def test_spec_at_the_limit_is_instant(tmp_path):
+    res = run(["spec", "dense", "balanced", "lstm", "--budget", "1e8"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "100,003,584" in res.stdout and "8,818" in res.stdout
+
+
+def test_runs_cells_are_formatted():
+    from balancedrnn.cli import format_cell
+
+    assert format_cell("budget", 100_000.0) == "100,000"
+    assert format_cell("weights", 99_021) == "99,021"
+    assert format_cell("dh", 4902.0) == "4,902"
+    assert format_cell("hidden_proportion", 0.50123) == "0.501"
+    assert format_cell("test", 0.123456) == "0.1235"
+    assert format_cell("wall_time", 12.345) == "12.3s"
+    assert format_cell("test", float("nan")) == "-" and format_cell("test", None) == "-"
+    assert format_cell("model", "dense") == "dense" and format_cell("seed", 3) == "3"
+
+
+def test_recommend_prints_its_top_candidates_as_a_table(tmp_path):
+    pytest.importorskip("sklearn")
+    from test_meta import synthetic_records
+
+    from balancedrnn import meta
+
+    predictor = meta.MetaPredictor(n_estimators=20, random_state=0).fit(meta.prepare_records(synthetic_records(n_configs=12, seeds=1)))
+    meta.save_predictor(predictor, tmp_path / "p.pkl")
+    res = run(["recommend", "--dx", "100", "--dy", "3", "--budget", "30000", "--predictor", "p.pkl", "--candidates", "200"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "best 5 of" in res.stdout and "┃ origin" in res.stdout and "density_hx" not in res.stdout
+
+
+def test_compare_with_every_trial_failed_exits_1(tmp_path):
+    from balancedrnn.tasks import task_names
+
+    if "ts:ItalyPowerDemand" not in task_names():
+        pytest.skip("aeon (extra 'timeseries') is not installed")
+    res = run(["compare", "--task", "ts:ItalyPowerDemand", "--models", "dense", "--seeds", "2", "--epochs", "1",
+               "--lr", "1e30", "--threads", "1", "--quiet", "--out-dir", "out"], tmp_path)
+    assert res.returncode == 1, (res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: every one of the 2 trials failed (2 diverged)") and "training loss became nan" in last
+    assert len(list((tmp_path / "out" / "records").glob("*.json"))) == 2  # the failures are recorded
+
+
+def test_reproduce_interrupted_says_so_and_exits_130(tmp_path, monkeypatch, capsys):
+    from balancedrnn import reproduce
+    from balancedrnn.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reproduce, "run_plan", interrupted)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "rad-100k", "--scale", "smoke", "--quiet"])
+    assert e.value.code == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["interrupted: finished trials are kept; run the same command to resume"]

@@ -29,7 +29,7 @@ data_app = typer.Typer(no_args_is_help=True, help="Build and cache data sets.")
 app.add_typer(data_app, name="data")
 
 out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one message, one line (logs and tests read them)
 
 PAPER = {"n_train": 30_000, "n_val": 1_000, "n_test": 1_000, "epochs": 25, "batch_size": 16, "lr": 1e-4}
 """The paper's RAD protocol, applied by ``--paper``."""
