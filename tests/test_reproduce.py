@@ -1,5 +1,6 @@
 """The one-command reproduction: every shipped plan at the smoke scale end to end, and bad input."""
 
+import re
 import subprocess
 import sys
 
@@ -43,6 +44,11 @@ def test_smoke_scale_writes_a_complete_report(plan, mnist_dir, tmp_path):
     html = (out / "report.html").read_text()
     md = (out / "report.md").read_text()
     assert "Verdicts" in html and "INCOMPLETE" not in html and "Smoke scale" in md and "core-minutes" in md
+    assert f"Command: `balancedrnn reproduce {plan} --scale smoke --out-dir {out}" in md
+    assert "Data source:" in md and "not recorded" not in md  # every run says where its data came from
+    runs = int(re.search(r"Runs: (\d+) of", md).group(1))
+    per_run = md.split("## Runs (", 1)[1].split("\n## ", 1)[0]
+    assert sum(line.startswith("| ") for line in per_run.splitlines()) == runs + 1  # a row per run and the header
     for claim in load_plan(plan).claims:
         assert any(word in md for word in ("supported", "contradicted", "inconclusive")), claim
     figures = sorted((out / "figures").rglob("*.png"))
