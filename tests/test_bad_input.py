@@ -118,6 +118,14 @@ CASES: list[tuple[str, list[str], str]] = [
     ("recommend-predictor-missing", [*REC, "--predictor", "nope.pkl"], "predictor file nope.pkl does not exist"),
     ("recommend-records-missing", [*REC, "--records", "nope"], "records directory nope does not exist"),
     ("recommend-predictor-and-records", [*REC, "--predictor", "{file}", "--records", "{empty}"], "not both"),
+    # ---------------------------------------------------------------------------------------- predictor fit
+    ("predictor-fit-out-under-a-file", ["predictor", "fit", "--records", "{empty}", "--out", "{file}/p.pkl"],
+     "cannot write --out {file}/p.pkl"),
+    ("predictor-fit-out-is-a-directory", ["predictor", "fit", "--records", "{empty}", "--out", "{empty}"], "it is a directory"),
+    ("predictor-fit-n-classes-one", ["predictor", "fit", "--records", "{empty}", "--n-classes", "1"],
+     "--n-classes must be at least 2, got 1"),
+    ("predictor-fit-n-estimators-zero", ["predictor", "fit", "--records", "{empty}", "--n-estimators", "0"],
+     "--n-estimators must be a positive integer"),
 ]
 
 

@@ -71,8 +71,12 @@ def fit(
     seed: Seed = 0,
 ) -> None:
     """Fit the random-forest classifier and regressor (and optionally the parent network) and save them."""
-    from .cli import out
+    from .cli import UserError, check_positive, check_writable, out
 
+    if n_classes < 2:
+        raise UserError(f"--n-classes must be at least 2, got {n_classes}")
+    check_positive("--n-estimators", n_estimators)
+    check_writable(out_file, "--out")  # before the fit, naming the user's path
     meta = _meta()
     data = meta.prepare_records(_records(records, storage, name, run_dir))
     predictor = meta.MetaPredictor(n_classes=n_classes, n_estimators=n_estimators, parent=parent, random_state=seed).fit(data)
