@@ -247,10 +247,11 @@ def shared_chance(frame: pd.DataFrame) -> float | None:
 
 
 def fmt(v: Any, digits: int = 4) -> str:
-    """A table cell: integers with thousands separators, floats to ``digits`` significant digits, NaN as n/a."""
+    """A table cell: integers (and whole floats, such as budgets) with thousands separators, other floats to
+    ``digits`` significant digits, NaN as n/a."""
     if isinstance(v, (bool, np.bool_)):
         return str(v)
-    if isinstance(v, (int, np.integer)):
+    if isinstance(v, (int, np.integer)) or (isinstance(v, (float, np.floating)) and math.isfinite(v) and v.is_integer()):
         return f"{int(v):,}"
     if isinstance(v, (float, np.floating)):
         return "n/a" if not math.isfinite(v) else f"{v:.{digits}g}"
