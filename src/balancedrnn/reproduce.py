@@ -460,6 +460,6 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
     verdicts, evaluation = judge(plan.claims, records, scale, held_out=held_out, recommend_records=recommend_records,
                                  recommend_note=note)
     rep = Reproduction(plan, scale, records, expected, verdicts, evaluation, held_out, recommend_records, note)
-    rep.paths = write_report(rep, out_dir)
+    rep.paths = write_report(rep, out_dir, overrides=overrides, storage=storage)
     return rep
 

@@ -409,7 +409,10 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
             key = TrainConfig.from_dict(config).key()
             trial.set_user_attr("key", key)
             trial.set_user_attr("config", config)
-            store.set_params(trial, {k: v for k, v in trial_params(config).items() if k not in trial.params})
+            try:
+                store.set_params(trial, {k: v for k, v in trial_params(config).items() if k not in trial.params})
+            except ValueError:
+                pass  # an infeasible suggestion: its record says why (a failed trial)
             trial.set_user_attr("worker", store.worker_info())
             trial.set_user_attr("heartbeat", time.time())
         else:

@@ -1,0 +1,167 @@
+"""Bad input to sweeps, the run store and the Python API behind them: one line naming the problem, exit code 2,
+no traceback, and no store or file written. The command-line cases run ``balancedrnn.cli.main`` in this process
+(the same code path as the ``balancedrnn`` script, without an interpreter start per case); a few run the real
+script to check the process boundary too. docs/bad_input.md lists them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("optuna")
+
+from clihelp import one_line_error, run  # noqa: E402
+
+GRID = "name: s\nbase: {task: rad, epochs: 1, n_train: 40, n_val: 20, n_test: 20, budget: 30000}\n"
+"""A valid sweep file that the cases change."""
+
+SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
+    # (id, sweep file text or None, extra arguments, message)
+    ("sweep-file-empty", "", [], "is empty"),
+    ("sweep-file-only-comments", "# nothing here\n", [], "is empty"),
+    ("sweep-file-a-list", "- name: s\n- base: {}\n", [], "must be a mapping of keys to values, got a list"),
+    ("sweep-file-a-scalar", "42\n", [], "must be a mapping of keys to values, got int 42"),
+    ("sweep-file-bad-yaml", "name: [unclosed\n", [], "is not valid YAML at line"),
+    ("sweep-file-missing", None, ["nope.yaml"], "sweep file nope.yaml does not exist"),
+    ("sweep-file-is-a-directory", None, ["{dir}"], "is a directory"),
+    ("sweep-file-binary", b"\xff\xfe\x00garbage".decode("latin-1"), [], "not"),
+    ("sweep-seeds-an-int", GRID + "sampler: {kind: grid, models: [dense], seeds: 3}\n", [],
+     "sampler.seeds must be a list of non-negative integers"),
+    ("sweep-seeds-negative", GRID + "sampler: {kind: grid, models: [dense], seeds: [-1]}\n", [], "sampler.seeds"),
+    ("sweep-models-a-string", GRID + "sampler: {kind: grid, models: dense}\n", [], "sampler.models must be a list"),
+    ("sweep-models-empty", GRID + "sampler: {kind: grid, models: []}\n", [], "sampler.models must be a list"),
+    ("sweep-models-malformed", GRID + "sampler: {kind: grid, models: [balanced0.3]}\n", [],
+     "unknown model config 'balanced0.3'"),
+    ("sweep-hp-range-a-number", GRID + "sampler: {kind: hidden_proportion, hp_range: 0.5}\n", [], "hp_range must be [low, high]"),
+    ("sweep-hp-range-reversed", GRID + "sampler: {kind: hidden_proportion, hp_range: [0.9, 0.1]}\n", [], "hp_range"),
+    ("sweep-timeout-text", GRID + "timeout: abc\n", [], "timeout must be a number of seconds >= 0"),
+    ("sweep-timeout-negative-file", GRID + "timeout: -5\n", [], "timeout must be a number of seconds >= 0"),
+    ("sweep-timeout-negative-option", GRID, ["--timeout", "-5"], "timeout must be a number of seconds >= 0 (0: no limit), got -5"),
+    ("sweep-workers-zero", GRID + "workers: 0\n", [], "workers must be a positive integer"),
+    ("sweep-n-trials-negative", GRID + "sampler: {kind: random, n_trials: -1}\n", [], "sampler.n_trials must be a positive"),
+    ("sweep-sampler-a-string", GRID + "sampler: grid\n", [], "sampler must be a mapping"),
+    ("sweep-base-a-list", "name: s\nbase: [1, 2]\n", [], "base must be a mapping"),
+    ("sweep-sampler-unknown", GRID + "sampler: {kind: bayes}\n", [], "unknown sampler 'bayes'"),
+    ("sweep-seed-negative", GRID + "seed: -1\n", [], "seed must be a non-negative integer"),
+    ("sweep-set-activation", GRID, ["--set", "activation=foo"], "unknown activation 'foo'"),
+    ("sweep-set-init-std", GRID, ["--set", "init_std=-1"], "init_std must be >= 0, got -1"),
+    ("sweep-set-budget", GRID, ["--set", "budget=-1"], "budget must be positive"),
+    ("sweep-set-lr-text", GRID, ["--set", "lr=abc"], "lr must be a finite number"),
+    ("sweep-set-task", GRID, ["--set", "task=nope"], "unknown task 'nope'"),
+    ("sweep-set-readout", GRID, ["--set", "readout=both"], "readout must be 'lagged' or 'current'"),
+    ("sweep-set-unknown-key", GRID, ["--set", "epoch=3"], "unknown config key(s) epoch"),
+    ("sweep-set-no-equals", GRID, ["--set", "epochs"], "--set takes key=value"),
+    ("sweep-set-checkpoint", GRID, ["--set", "checkpoint=ck.pt"], "base.checkpoint cannot be set in a sweep"),
+    ("sweep-seeds-option-zero", GRID, ["--seeds", "0"], "--seeds must be at least 1"),
+    ("sweep-storage-a-directory", GRID, ["--storage", "{dir}"], "is a directory, not a journal file"),
+]
+
+
+def _files(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if "cache" not in p.relative_to(root).parts}
+
+
+def _main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """Run the CLI's entry point in this process; returns (exit code, stderr)."""
+    from balancedrnn.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    return int(e.value.code or 0), capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text,extra,pattern", [pytest.param(t, a, p, id=i) for i, t, a, p in SWEEP_CASES])
+def test_sweep_bad_input(text, extra, pattern, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-dir").mkdir()
+    args = [a.replace("{dir}", str(tmp_path / "a-dir")) for a in extra]
+    if text is not None:
+        (tmp_path / "sweep.yaml").write_text(text, encoding="latin-1")
+        args = ["sweep.yaml", *args]
+    before = _files(tmp_path)
+    code, err = _main(["sweep", *args, "--run-dir", str(tmp_path / "runs"), "--quiet"], capsys)
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]
+    assert _files(tmp_path) == before, "a bad sweep must write nothing"
+
+
+def test_sweep_bad_input_through_the_script(tmp_path):
+    """The same boundary in a real process (exit code and stderr as a shell sees them)."""
+    (tmp_path / "sweep.yaml").write_text(GRID + "sampler: {kind: grid, models: dense}\n")
+    res = run(["sweep", "sweep.yaml", "--run-dir", "runs"], tmp_path, timeout=120)
+    one_line_error(res, "sampler.models must be a list", code=2)
+    assert not (tmp_path / "runs").exists()
+
+
+STORE_CASES: list[tuple[str, list[str], str]] = [
+    ("runs-no-store", ["runs", "--run-dir", "{tmp}/nowhere"], "no run store at"),
+    ("runs-no-study", ["runs", "--run-dir", "{tmp}/store", "--name", "missing"], "no study 'missing'"),
+    ("runs-garbage-line", ["runs", "--run-dir", "{tmp}/garbage"], "line 1: not a journal record"),
+    ("predictor-fit-no-store", ["predictor", "fit", "--run-dir", "{tmp}/nowhere", "--name", "s"], "no run store at"),
+]
+
+
+@pytest.mark.parametrize("args,pattern", [pytest.param(a, p, id=i) for i, a, p in STORE_CASES])
+def test_store_bad_input(args, pattern, tmp_path, monkeypatch, capsys):
+    from balancedrnn import store
+
+    monkeypatch.chdir(tmp_path)
+    store.open_study(store.open_storage(None, tmp_path / "store"), "s")
+    (tmp_path / "garbage").mkdir()
+    (tmp_path / "garbage" / "store.journal").write_text("this is not a journal\n")
+    before = _files(tmp_path)
+    code, err = _main([a.replace("{tmp}", str(tmp_path)) for a in args], capsys)
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]
+    assert _files(tmp_path) == before
+
+
+# ------------------------------------------------------------------------------------------- Python API
+@pytest.mark.parametrize("kwargs,pattern", [
+    ({"budget": -1}, "budget must be positive"),
+    ({"budget": float("inf")}, "budget must be a finite number"),
+    ({"task": "nope"}, "unknown task 'nope'"),
+    ({"model": "foo"}, "unknown model config 'foo'"),
+    ({"model": "balanced0.3"}, "unknown model config 'balanced0.3'"),
+    ({"init_std": -1}, "init_std must be >= 0"),
+    ({"init_mean": float("nan")}, "init_mean must be a finite number"),
+    ({"activation": "foo"}, "unknown activation 'foo'"),
+    ({"readout": "both"}, "readout must be"),
+    ({"device": "gpu9"}, "unknown device 'gpu9'"),
+    ({"seed": -1}, "seed must be a non-negative integer"),
+    ({"rollouts": 0}, "rollouts must be a positive integer"),
+    ({"lr": "fast"}, "lr must be a finite number"),
+])
+def test_train_config_validated_at_construction(kwargs, pattern):
+    from balancedrnn.train import TrainConfig
+
+    with pytest.raises(ValueError, match=pattern) as e:
+        TrainConfig(**kwargs)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("d,pattern", [
+    ([1, 2], "must be a mapping"),
+    ({"sampler": {"kind": "grid", "seeds": 3}}, "sampler.seeds"),
+    ({"timeout": "abc"}, "timeout must be"),
+    ({"base": {"checkpoint": "x.pt"}}, "checkpoint cannot be set"),
+])
+def test_sweep_spec_validated(d, pattern):
+    from balancedrnn.sweep import SweepError, SweepSpec
+
+    with pytest.raises(SweepError, match=pattern):
+        SweepSpec.from_dict(d)
+
+
+def test_model_input_that_is_not_numbers():
+    from balancedrnn import BlockRNN, BlockSpec
+
+    m = BlockRNN(BlockSpec.from_budget(4, 2, 200, {b: 1.0 for b in ("hx", "hh", "hy", "yx", "yh", "yy")}))
+    with pytest.raises(ValueError, match="tensor or array of numbers"):
+        m("not numbers")
+    with pytest.raises(ValueError, match=r"input must have shape \(batch, T, dx\) with dx=4"):
+        m([[1.0, 2.0]])
