@@ -78,7 +78,7 @@ def test_unwritable_out_dir(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     one_line_error(run(["train", "--out-dir", str(blocker / "sub"), "--budget", "20000"], tmp_path),
-                   f"cannot write --out-dir {blocker / 'sub'}")
+                   f"--out-dir {blocker / 'sub'} is not writable")
 
 
 # ------------------------------------------------------------------------------------- help and output

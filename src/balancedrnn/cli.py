@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .configs import CONFIG_HELP
+from .defaults import PAPER, QUICK
 from .io import ensure_writable_dir
 
 app = typer.Typer(
@@ -31,10 +32,8 @@ app.add_typer(data_app, name="data")
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)  # one message, one line (logs and tests read them)
 
-PAPER = {"n_train": 30_000, "n_val": 1_000, "n_test": 1_000, "epochs": 25, "batch_size": 16, "lr": 1e-4}
-"""The paper's RAD protocol, applied by ``--paper``."""
-QUICK = {"n_train": 2_000, "n_val": 500, "n_test": 1_000, "epochs": 3, "batch_size": 16, "lr": 1e-3}
-"""Defaults without ``--paper``: minutes on a laptop CPU."""
+# PAPER (the paper's RAD protocol, applied by ``--paper``) and QUICK (defaults without ``--paper``: minutes on a
+# laptop CPU) live in balancedrnn.defaults, with TrainConfig's defaults.
 
 
 class UserError(Exception):
@@ -124,20 +123,20 @@ def check_writable(path: Path, option: str, directory: bool = False) -> Path:
     path = Path(path)
     if path.exists():
         if directory and not path.is_dir():
-            raise UserError(f"cannot write {option} {path}: it is a file, not a directory")
+            raise UserError(f"{option} {path} is not writable: it is a file, not a directory")
         if not directory and path.is_dir():
-            raise UserError(f"cannot write {option} {path}: it is a directory")
+            raise UserError(f"{option} {path} is not writable: it is a directory")
     probe = path if directory and path.is_dir() else path.parent
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir():
-        raise UserError(f"cannot write {option} {path}: {probe} is not a directory")
+        raise UserError(f"{option} {path} is not writable: {probe} is not a directory")
     try:
         fd, name = tempfile.mkstemp(dir=probe, prefix=".balancedrnn-write-check-")
         os.close(fd)
         os.unlink(name)
     except OSError as e:
-        raise UserError(f"cannot write {option} {path}: {probe} is not writable ({e.strerror or e})") from None
+        raise UserError(f"{option} {path} is not writable: cannot create files in {probe} ({e.strerror or e})") from None
     return path
 
 
@@ -433,9 +432,14 @@ def _compare_trials(configs: list[Any], data: Any, workers: int, per_worker: int
             import multiprocessing as mp
 
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(_trial_worker, dataclasses.asdict(c), per_worker) for c in configs]
+                futures = {pool.submit(_trial_worker, dataclasses.asdict(c), per_worker): c for c in configs}
                 for fut in as_completed(futures):
-                    records.append(fut.result())
+                    try:
+                        records.append(fut.result())
+                    except Exception as e:  # noqa: BLE001 - a crashed worker is a failed trial, not a lost table
+                        cfg = futures[fut]
+                        records.append({"trial_key": cfg.key(), "config": dataclasses.asdict(cfg), "seed": cfg.seed,
+                                        "status": "failed", "error": f"worker crashed: {type(e).__name__}: {e}"})
                     write_record(records[-1], out_dir / "records")
                     c = records[-1]["config"]
                     advance(1, info=f"{c['model']} seed {c['seed']}: {records[-1]['status']}")
