@@ -635,30 +635,42 @@ def _parse_sets(items: list[str] | None) -> dict[str, Any]:
 
 @app.command()
 def sweep(
-    file: Annotated[Optional[Path], typer.Argument(help="Sweep YAML file (see docs/sweeps.md).")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Study name (overrides the file).")] = None,
-    sampler: Annotated[Optional[str], typer.Option(help="grid, random, hidden_proportion, tpe or qmc (overrides the file).")] = None,
-    models: Annotated[Optional[str], typer.Option(help="Grid: comma-separated model configs.")] = None,
-    seeds: Annotated[Optional[int], typer.Option(help="Grid: seeds 0..N-1.")] = None,
-    n_trials: Annotated[Optional[int], typer.Option(help="Random/HP/TPE/QMC: number of trials.")] = None,
-    budget: Annotated[Optional[float], typer.Option(help="Trainable-weight budget.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Base config field, key=value (repeatable), e.g. --set epochs=2.")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Local worker processes (one torch thread each).")] = None,
-    timeout: Annotated[Optional[float], typer.Option(help="Seconds per trial (0: none).")] = None,
+    file: Annotated[Optional[Path], typer.Argument(help="Sweep YAML file (see docs/sweeps.md).", show_default="none: "
+                                                   "a grid of dense, uniform:0.2 and balanced on RAD")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Study name (overrides the file).", show_default="the file's, else sweep")] = None,
+    sampler: Annotated[Optional[str], typer.Option(help="grid, random, hidden_proportion, tpe or qmc (overrides the file).",
+                                                   show_default="the file's, else grid")] = None,
+    models: Annotated[Optional[str], typer.Option(help="Grid: comma-separated model configs.",
+                                                  show_default="the file's, else dense,uniform:0.2,balanced")] = None,
+    seeds: Annotated[Optional[int], typer.Option(help="Grid: seeds 0..N-1.", show_default="the file's, else 1")] = None,
+    n_trials: Annotated[Optional[int], typer.Option(help="Random/HP/TPE/QMC: number of trials.", show_default="the file's, else 20")] = None,
+    budget: Annotated[Optional[float], typer.Option(help="Trainable-weight budget.", show_default="the file's, else the base config's")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Base config field, key=value (repeatable), e.g. --set epochs=2.",
+                                                      show_default="none")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Local worker processes (one torch thread each).", show_default="the file's, else 1")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Seconds per trial, data loading included (0: none).",
+                                                     show_default="the file's, else 0")] = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run failed, diverged and timed-out trials again (failures "
+                                               "caused by the environment, such as missing data, are retried anyway).")] = False,
     storage: Storage = None,
     run_dir: RunDir = Path("runs"),
     quiet: Quiet = False,
 ) -> None:
-    """Run (or resume) a sweep over a run store; several machines can run the same command on one PostgreSQL store."""
+    """Run (or resume) a sweep over a run store; several machines can run the same command on one PostgreSQL store.
 
-    from .store import GRACE_SECONDS
+    Exit codes: 0 every trial of this run ok; 1 a trial failed, diverged or timed out, a worker died, or trials
+    are missing; 2 bad input; 130 interrupted (Ctrl-C or SIGTERM).
+    """
     from .sweep import SweepSpec, load_sweep_file, run_sweep
 
     d: dict[str, Any] = load_sweep_file(file) if file else {}
     d = dict(d)
-    d.setdefault("sampler", {})
+    if d.get("sampler") is None:
+        d["sampler"] = {}
     if not isinstance(d["sampler"], dict):
-        raise UserError("sampler must be a mapping")
+        raise UserError("sampler must be a mapping (kind: grid, models: [...], ...)")
+    if d.get("base") is not None and not isinstance(d["base"], dict):
+        raise UserError("base must be a mapping of config fields (task: rad, epochs: 2, ...)")
     d["base"] = {**dict(d.get("base") or {}), **_parse_sets(set_)}
     for key, value in (("name", name), ("workers", workers), ("timeout", timeout), ("storage", storage)):
         if value is not None:
@@ -670,28 +682,88 @@ def sweep(
     if models is not None:
         s["models"] = [m.strip() for m in models.split(",") if m.strip()]
     if seeds is not None:
+        if seeds < 1:
+            raise UserError(f"--seeds must be at least 1, got {seeds}")
         s["seeds"] = list(range(seeds))
     if budget is not None:
         s["budgets"] = [budget]
     d["sampler"] = s
     spec = SweepSpec.from_dict(d)
-    result = run_sweep(spec, run_dir=run_dir, progress=not quiet)
-    out.print(f"sweep {spec.name}: {result.done}/{result.total} trials done "
-              f"({result.queued} queued now, {result.released} released from dead workers)")
-    if result.running_elsewhere and not result.interrupted:
-        out.print(f"{result.running_elsewhere} trial(s) are still running in other workers (or their worker died less "
-                  f"than {int(GRACE_SECONDS)} s ago); run the command again later to finish them")
-    if result.interrupted:
+    result = run_sweep(spec, run_dir=run_dir, progress=not quiet, retry_failed=retry_failed,
+                       log=lambda m: err.print(m, markup=False))
+    _sweep_report(spec, result, run_dir)
+    code = result.exit_code
+    if code == 130:
         err.print("interrupted: finished trials are kept; run the same command to resume")
-        raise typer.Exit(130)
+    elif code == 1:
+        err.print(f"sweep {spec.name}: not every trial succeeded (exit 1); see the counts above, `balancedrnn runs "
+                  f"--name {spec.name} --status failed`, and --retry-failed", markup=False)
+    if code:
+        raise typer.Exit(code)
+
+
+def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
+    """What a sweep did, in a few lines, and the results table of this spec's configs."""
+    from .store import GRACE_SECONDS, iter_records, open_storage, open_study
+    from .sweep import spec_keys
+
+    out.print(f"data: {result.data_source}", markup=False)
+    counts = ", ".join(f"{result.counts.get(k, 0)} {k}" for k in ("ok", "failed", "diverged", "timeout", "interrupted"))
+    out.print(f"sweep {spec.name}: {result.done}/{result.total} trials done; this run: {counts} "
+              f"({result.queued} queued now, {result.released} released from dead workers)", markup=False)
+    if result.rerun_other_data:
+        out.print(f"{result.rerun_other_data} config(s) had finished on other data and ran again on this data")
+    if result.retried:
+        out.print(f"{result.retried} failed config(s) queued again")
+    if result.other_trials:
+        out.print(f"the study {spec.name!r} also holds {result.other_trials} finished config(s) of another spec "
+                  "(not counted here)")
+    for line in result.crashed:
+        out.print(f"{line}; its trial is released and runs again next time", markup=False)
+    if result.running_elsewhere and not result.interrupted:
+        out.print(f"{result.running_elsewhere} trial(s) are still running in workers of other sweep commands (or their "
+                  f"worker died less than {int(GRACE_SECONDS)} s ago); run the command again later to finish them")
+    keys = spec_keys(spec)
+    records = [r for r in iter_records(open_study(open_storage(spec.storage, run_dir, create=False), spec.name, create=False))
+               if keys is None or r.get("trial_key") in keys]
+    if records:
+        _results_table(records, f"{spec.name}: results")
+
+
+def _results_table(records: list[dict[str, Any]], title: str, top: int = 15) -> None:
+    """Per-config mean ± std of the final metric over seeds, best first (at most ``top`` rows)."""
+    from .report import records_frame, summarise
+
+    frame = records_frame(records)
+    summary = summarise(frame)
+    metric = next((str(m) for m in frame.get("metric", []) if isinstance(m, str)), "metric")
+    summary = summary.sort_values("test_mean", ascending=False)
+    table = Table(title=title + (f" (best {top} of {len(summary)})" if len(summary) > top else ""))
+    for col in ("config", "ok runs", f"test {metric}", "hidden prop.", "dh", "weights"):
+        table.add_column(col, justify="left" if col == "config" else "right")
+    for cfg, r in summary.head(top).iterrows():
+        table.add_row(str(cfg), str(int(r["runs"])), f"{r['test_mean']:.3f} ± {r['test_std']:.3f}",
+                      _num(r["hidden_proportion"], "{:.3f}"), _num(r["dh"], "{:.0f}"), _num(r["weights"], "{:,.0f}"))
+    out.print(table)
+
+
+def _num(value: Any, fmt: str) -> str:
+    """A number for a table cell, or a dash when it is missing."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    return fmt.format(v) if v == v else "-"
 
 
 @app.command()
 def reproduce(
     plan: Annotated[Optional[str], typer.Argument(help="A shipped plan (see --list) or the path of a plan file.")] = None,
     scale: Annotated[str, typer.Option(help="smoke (seconds: a pipeline check), small (hours on 2 cores) or paper.")] = "small",
-    out_dir: Annotated[Optional[Path], typer.Option(help="Report and store directory [default runs/reproduce/<plan>-<scale>].")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Config field for every trial, key=value (repeatable), e.g. --set mnist_dir=...")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option(help="Report and store directory.",
+                                                    show_default="runs/reproduce/<plan>-<scale>")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Config field for every trial, key=value (repeatable), e.g. --set mnist_dir=...",
+                                                      show_default="none")] = None,
     workers: Annotated[int, typer.Option(help="Local worker processes (one torch thread each).")] = 2,
     storage: Storage = None,
     list_: Annotated[bool, typer.Option("--list", help="List the shipped plans and exit.")] = False,
@@ -820,7 +892,14 @@ app.command()(recommend)
 
 # -------------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, turning every user-facing error into one line and a non-zero exit."""
+    """Entry point: run the app, turning every user-facing error into one line and a non-zero exit. SIGTERM
+    stops a command the way Ctrl-C does (work in progress is recorded as interrupted)."""
+    import signal
+
+    def _sigterm(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _sigterm)
     try:
         app(args=argv)
     except KeyboardInterrupt:
