@@ -165,3 +165,23 @@ def test_model_input_that_is_not_numbers():
         m("not numbers")
     with pytest.raises(ValueError, match=r"input must have shape \(batch, T, dx\) with dx=4"):
         m([[1.0, 2.0]])
+
+
+USAGE_CASES: list[tuple[str, list[str], str]] = [
+    ("usage-not-an-integer", ["runs", "--limit", "abc"], "Invalid value for '--limit'"),
+    ("usage-not-a-number", ["train", "--budget", "x"], "Invalid value for '--budget'"),
+    ("usage-unknown-option", ["train", "--budgt", "5"], "No such option: --budgt"),
+    ("usage-unknown-command", ["bogus"], "No such command 'bogus'"),
+    ("usage-missing-argument", ["spec"], "Missing argument"),
+    ("usage-nested-command", ["data", "rad", "--n-train", "x"], "(see: balancedrnn data rad --help)"),
+]
+
+
+@pytest.mark.parametrize("args,pattern", [pytest.param(a, p, id=i) for i, a, p in USAGE_CASES])
+def test_usage_errors_are_one_line(args, pattern, tmp_path, monkeypatch, capsys):
+    """What click itself refuses (a value that does not parse, an unknown option) is one line too, exit 2."""
+    monkeypatch.chdir(tmp_path)
+    code, err = _main(args, capsys)
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]

@@ -899,16 +899,35 @@ def main(argv: list[str] | None = None) -> None:
     def _sigterm(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    try:  # typer >= 0.26 carries its own copy of click
+        from typer._click.exceptions import UsageError as ClickUsageError  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - older typer, on click itself
+        from click import UsageError as ClickUsageError  # type: ignore[no-redef]
+
     signal.signal(signal.SIGTERM, _sigterm)
     try:
-        app(args=argv)
-    except KeyboardInterrupt:
+        code = app(args=argv, standalone_mode=False)  # click's usage errors come here too, as one line
+    except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted")
         sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except ClickUsageError as e:
+        msg = e.format_message().strip().replace("\n", " ")
+        if not msg:  # no arguments: the help was printed
+            sys.exit(e.exit_code)
+        names, ctx = [], e.ctx
+        while ctx is not None and ctx.parent is not None:
+            names.append(ctx.info_name)
+            ctx = ctx.parent
+        print(f"error: {msg} (see: {' '.join(['balancedrnn', *reversed(names), '--help'])})", file=sys.stderr)
+        sys.exit(2)
     except (UserError, ValueError, OSError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"error: {msg}", file=sys.stderr)
         sys.exit(2)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":
