@@ -40,3 +40,106 @@ def test_bad_configs(bad):
     with pytest.raises(SpecError) as e:
         config_density(bad, 10, 2, 1000)
     assert "\n" not in str(e.value)
+
+
+# ------------------------------------------------------------------------ one grammar: parse and format
+from balancedrnn.configs import (  # noqa: E402
+    BALANCED_BASE,
+    ConfigSpec,
+    balanced_density,
+    check_fits,
+    config_family,
+    explicit_config,
+    format_config,
+    is_baseline,
+    parse_config,
+)
+from balancedrnn.sweep import density_string  # noqa: E402
+
+# (as typed, canonical form): every named config, with case and spaces that must be normalised
+NAMED = [
+    ("dense", "dense"), ("DENSE ", "dense"), ("standard", "standard"), (" Standard", "standard"),
+    ("uniform:0.2", "uniform:0.2"), ("Uniform : 0.2", "uniform:0.2"), ("uniform:1", "uniform:1"),
+    ("uniform:1.0", "uniform:1"), ("uniform:0", "uniform:0"), ("uniform:2e-1", "uniform:0.2"),
+    ("110100", "110100"), ("110100:0.1", "110100"), ("011000:0.3", "011000:0.3"), ("000000 : 0.25", "000000:0.25"),
+    ("balanced", "balanced"), ("BALANCED:0.5", "balanced"), ("balanced:0.3", "balanced:0.3"),
+    ("balanced : 0.7", "balanced:0.7"),
+    ("hx=0.1,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1", "hx=0.1,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1"),
+    ("HH = 1, hx=0.1, yy=0.1,yh=0.1,yx=0.1,hy=1.0", "hx=0.1,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1"),
+    ("hx=0.123456789,hh=1,hy=0,yx=0,yh=1,yy=0", "hx=0.123456789,hh=1,hy=0,yx=0,yh=1,yy=0"),
+    ("lstm", "lstm"), ("GRU", "gru"), (" rnn ", "rnn"),
+]
+
+
+@pytest.mark.parametrize("text,canonical", NAMED)
+def test_format_is_the_inverse_of_parse(text, canonical):
+    spec = parse_config(text)
+    assert format_config(spec) == canonical
+    assert parse_config(format_config(spec)) == spec
+    assert format_config(parse_config(canonical)) == canonical
+    assert config_family(text) == spec.family == config_family(canonical)
+    assert is_baseline(text) == (spec.family in ("lstm", "gru", "rnn"))
+
+
+def test_parsed_families_and_arguments():
+    assert parse_config("uniform:0.2") == ConfigSpec("uniform", value=0.2)
+    assert parse_config("011000:0.3") == ConfigSpec("structured", value=0.3, code="011000")
+    assert parse_config("110100") == ConfigSpec("structured", value=0.1, code="110100")
+    assert parse_config("balanced") == parse_config("balanced:0.5") == ConfigSpec("balanced", value=0.5)
+    assert parse_config("hh=1,hx=0.5,hy=0,yx=0,yh=1,yy=0") == ConfigSpec("explicit", densities=(0.5, 1, 0, 0, 1, 0))
+
+
+@pytest.mark.parametrize("bad", [
+    "balanced0.3", "balancedx", "balanced:", "balanced:x", "balanced:0", "balanced:1", "balanced:1.5",
+    "uniform0.2", "uniform:", "uniform", "uniform:x", "uniform:2", "uniform:-0.1", "uniform:nan",
+    "110100:", "110100:x", "110100:1.5", "12345", "1101001", "110200", "dense:0.2", "lstm:1", "bal anced", "",
+    "hx=0.5,,hh=1", "hx=0.1", "hx=0.1,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1,hx=0.2", "hx=0.1,hh=1,hy=1,yx=0.1,yh=0.1,qq=1",
+    "hx=x,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1", "hx=1.5,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1", "hx",
+])
+def test_malformed_configs_are_refused_in_one_line(bad):
+    for call in (parse_config, config_family, is_baseline, lambda c: config_density(c, 10, 2, 1000),
+                 lambda c: check_fits(c, 10, 2, 1000)):
+        with pytest.raises(SpecError) as e:
+            call(bad)
+        assert "\n" not in str(e.value) and str(e.value)
+
+
+def _old_density_string(density):
+    """How sweeps wrote explicit densities before issue 17 (part of stored trial keys)."""
+    return ",".join(f"{b}={density[b]:.6g}" for b in BLOCKS)
+
+
+def test_explicit_strings_are_byte_identical_and_round_trip():
+    import random
+
+    rng = random.Random(17)
+    specials = [0.0, 1.0, 0.02, 1e-5, 0.1, 0.5, 0.123456789, 0.9999995, 0.99999949, 1 / 3, 2 / 3, 5e-7]
+    for i in range(3000):
+        if i < len(specials):
+            density = {b: specials[(i + k) % len(specials)] for k, b in enumerate(BLOCKS)}
+        else:
+            density = {b: rng.choice([rng.random(), abs(rng.gauss(0.5, 0.25)) % 1, 10 ** -rng.uniform(0, 7)]) for b in BLOCKS}
+        text = density_string(density)
+        assert text == explicit_config(density) == _old_density_string(density)
+        spec = parse_config(text)
+        assert format_config(spec) == text  # written by sweeps = canonical
+        assert config_density(text, 10, 2, 1e6) == {b: float(f"{density[b]:.6g}") for b in BLOCKS}
+        full = ConfigSpec("explicit", densities=tuple(density[b] for b in BLOCKS))  # every digit survives
+        assert parse_config(format_config(full)) == full
+
+
+def test_balanced_solves_hx_for_wide_inputs_and_hh_for_narrow():
+    from balancedrnn.spec import budget_hidden_proportion
+
+    wide, narrow = balanced_density(2500, 10, 100_000), balanced_density(46, 26, 400_000)
+    assert wide["hh"] == 1.0 and wide["hx"] < 1.0
+    assert narrow["hx"] == 1.0 and narrow["hh"] < 1.0
+    for (dx, dy, budget), d in (((2500, 10, 100_000), wide), ((46, 26, 400_000), narrow)):
+        assert {b: d[b] for b in BLOCKS if b not in ("hx", "hh")} == {b: BALANCED_BASE[b] for b in ("hy", "yx", "yh", "yy")}
+        assert budget_hidden_proportion(dx, dy, budget, d) == pytest.approx(0.5, abs=1e-6)
+
+
+def test_balanced_needs_its_base_to_fit():
+    # W(0.5) of BALANCED_BASE at dx=2500, dy=10: 0.5*2500 + 0.25 + 0.5*10 + 0.1*25000 + 0.1*5 + 0.1*100 = 3765.75
+    with pytest.raises(SpecError, match="smallest feasible budget is 3766"):
+        config_density("balanced", 2500, 10, 500)

@@ -115,3 +115,104 @@ def test_target_out_of_reach():
         density_for_hidden_proportion(2500, 10, 100_000, 0.999, base, block="hx")
     with pytest.raises(SpecError, match="strictly between"):
         density_for_hidden_proportion(2500, 10, 100_000, 1.0, base)
+
+
+# -------------------------------------------------------------------------- one feasibility rule
+from balancedrnn.spec import (  # noqa: E402
+    check_feasible,
+    is_feasible,
+    smallest_feasible_budget,
+    smallest_spending_budget,
+    solve_hidden_proportion,
+    spends_budget,
+)
+
+
+def _root_by_bisection(dx, dy, budget, density):
+    """Reference: the positive root of W(h) = budget by bisection on [0, 1e6] (W grows with h)."""
+    if expected_weights(dx, 0.0, dy, density) > budget:
+        return -1.0
+    lo, hi = 0.0, 1e6
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if expected_weights(dx, mid, dy, density) < budget else (lo, mid)
+    return lo
+
+
+def test_smallest_feasible_budget_by_hand():
+    # dense at dx=2500, dy=10: W(0.5) = 1250 + 0.25 + 5 + 25000 + 5 + 100 = 26360.25
+    assert smallest_feasible_budget(2500, 10, DENSE) == 26361
+    assert is_feasible(2500, 10, 26361, DENSE) and not is_feasible(2500, 10, 26360, DENSE)
+    assert BlockSpec.from_budget(2500, 10, 26361, DENSE).dh == 1
+    with pytest.raises(SpecError, match="smallest feasible budget is 26361"):
+        check_feasible(2500, 10, 26360, DENSE)
+    with pytest.raises(SpecError, match="no budget fixes it"):
+        smallest_feasible_budget(5, 2, {**{b: 0.0 for b in BLOCKS}, "yx": 1.0})
+
+
+def test_feasibility_agrees_with_an_independent_root():
+    import random
+
+    rng = random.Random(3)
+    for _ in range(400):
+        dx, dy = rng.randint(1, 300), rng.randint(1, 30)
+        density = {b: rng.choice([0.0, 1.0, rng.random()]) for b in BLOCKS}
+        density["hh"] = density["hh"] or 0.05  # keep W dependent on h
+        budget = rng.uniform(0, 2 * smallest_feasible_budget(dx, dy, density))
+        h = _root_by_bisection(dx, dy, budget, density)
+        if abs(h - 0.5) < 1e-6:
+            continue  # on the boundary the reference's own rounding decides
+        assert is_feasible(dx, dy, budget, density) == (h >= 0.5)
+        if h >= 0.5:
+            assert solve_hidden_size(dx, dy, budget, density) == pytest.approx(h, rel=1e-9, abs=1e-9)
+        else:
+            with pytest.raises(SpecError, match="smallest feasible budget"):
+                BlockSpec.from_budget(dx, dy, budget, density)
+
+
+def test_spending_the_budget_is_realised_weights_within_two_percent():
+    # dense at its smallest feasible budget has dh = 1 and exact weights 2500 + 1 + 10 + 25000 + 10 + 100 = 27621,
+    # 4.8 % above 26361: feasible, but it does not spend the budget
+    assert is_feasible(2500, 10, 26361, DENSE) and not spends_budget(2500, 10, 26361, DENSE)
+    assert spends_budget(2500, 10, 27621, DENSE)  # dh = 1 exactly
+    assert not spends_budget(2500, 10, 100, DENSE)
+    b = smallest_spending_budget(2500, 10, [DENSE, {b: 0.2 for b in BLOCKS}])
+    assert spends_budget(2500, 10, b, DENSE) or spends_budget(2500, 10, b, {b: 0.2 for b in BLOCKS})
+    assert b >= min(smallest_feasible_budget(2500, 10, DENSE), smallest_feasible_budget(2500, 10, {b: 0.2 for b in BLOCKS}))
+
+
+# ----------------------------------------------------------- one rule for solving a hidden proportion
+def test_solve_hidden_proportion_rule_hx_when_it_reaches_else_hh():
+    import random
+
+    rng = random.Random(5)
+    for dx, dy, budget in ((2500, 10, 100_000), (46, 26, 400_000), (6, 2, 5_000)):
+        for _ in range(25):
+            base = {b: rng.uniform(0.02, 1.0) for b in BLOCKS}
+            target = rng.uniform(0.02, 0.95)
+            try:  # the rule, written out: hx if varying hx alone reaches the target, else hh
+                expected = density_for_hidden_proportion(dx, dy, budget, target, base, block="hx")
+            except SpecError:
+                try:
+                    expected = density_for_hidden_proportion(dx, dy, budget, target, base, block="hh")
+                except SpecError:
+                    expected = None
+            if expected is None:
+                with pytest.raises(SpecError):
+                    solve_hidden_proportion(dx, dy, budget, target, base)
+                continue
+            got = solve_hidden_proportion(dx, dy, budget, target, base)
+            assert got == expected
+            s = BlockSpec.from_budget(dx, dy, budget, got)
+            assert s.hidden_proportion(expected=True) == pytest.approx(target, abs=0.01)
+
+
+def test_solve_hidden_proportion_names_the_nearer_block():
+    base = {"hx": 1, "hh": 1, "hy": 1, "yx": 0.1, "yh": 0.1, "yy": 0.1}
+    with pytest.raises(SpecError, match="varying hx .* reachable range") as e:
+        solve_hidden_proportion(2500, 10, 100_000, 0.999, base)  # above everything: hx reaches highest
+    assert "\n" not in str(e.value)
+    with pytest.raises(SpecError, match="strictly between"):
+        solve_hidden_proportion(2500, 10, 100_000, 1.0, base)
+    with pytest.raises(SpecError, match="smallest feasible budget"):
+        solve_hidden_proportion(2500, 10, 100, 0.5, base)

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .configs import CONFIG_HELP
+from .defaults import PAPER, QUICK
 from .io import ensure_writable_dir
 
 app = typer.Typer(
@@ -31,10 +32,8 @@ app.add_typer(data_app, name="data")
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)  # one message, one line (logs and tests read them)
 
-PAPER = {"n_train": 30_000, "n_val": 1_000, "n_test": 1_000, "epochs": 25, "batch_size": 16, "lr": 1e-4}
-"""The paper's RAD protocol, applied by ``--paper``."""
-QUICK = {"n_train": 2_000, "n_val": 500, "n_test": 1_000, "epochs": 3, "batch_size": 16, "lr": 1e-3}
-"""Defaults without ``--paper``: minutes on a laptop CPU."""
+# PAPER (the paper's RAD protocol, applied by ``--paper``) and QUICK (defaults without ``--paper``: minutes on a
+# laptop CPU) live in balancedrnn.defaults, with TrainConfig's defaults.
 
 
 class UserError(Exception):

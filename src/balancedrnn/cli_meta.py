@@ -199,9 +199,10 @@ def recommend(
     Uses a predictor file, or one fitted now on --records/--storage runs.
     With neither (or too few runs) it uses the a-priori rule, hidden proportion 0.5, and says so.
     """
+    import yaml
     from rich.table import Table
 
-    from .cli import UserError, check_budget, check_positive, out
+    from .cli import UserError, _parse_sets, check_budget, check_positive, out
     from .spec import BLOCKS, check_size
 
     check_size("--dx", dx)
@@ -217,15 +218,18 @@ def recommend(
     if records is not None and not records.is_dir():
         raise UserError(f"records directory {records} does not exist")
     meta = _meta()
+    try:
+        sets = _parse_sets(set_)  # the one --set parser
+    except yaml.YAMLError:
+        raise UserError(f"--set takes key=number, got {' '.join(set_ or [])!r}") from None
     dataset: dict[str, float] = {}
-    for item in set_ or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--set takes key=value, got {item!r}")
+    for key, value in sets.items():
         try:
-            dataset[key.strip()] = float(value)
-        except ValueError:
-            raise UserError(f"--set {key.strip()} needs a number, got {value!r}") from None
+            if isinstance(value, bool):
+                raise TypeError
+            dataset[key] = float(value)  # YAML reads 1e-3 as text; float() takes it either way
+        except (TypeError, ValueError):
+            raise UserError(f"--set {key} needs a number, got {value!r}") from None
     if predictor is not None and _has_source(records, storage, name):
         raise UserError("give either --predictor or run records (--records/--storage/--name), not both")
     fitted, reason = None, ""

@@ -1,21 +1,26 @@
 """Named model configurations: the strings users type (``dense``, ``uniform:0.2``, ``110100``, ``balanced``,
 ``lstm``, ``hx=0.1,hh=1,...``) and the models they build at a budget.
 
-Grammar (case-insensitive):
+Grammar (case-insensitive; spaces around ``:``, ``,`` and ``=`` are ignored). :func:`parse_config` is its one
+parser and :func:`format_config` its one formatter (inverse functions); every other function here goes
+through them:
 
 * ``dense``                    all six densities 1.
 * ``standard``                 the standard RNN: hx = hh = yh = 1, hy = yx = yy = 0.
 * ``uniform:<p>``              all six densities p.
 * ``<6 digits>[:<base>]``      structured code over (hx hh hy yx yh yy): 1 = dense, 0 = base density (default 0.1).
 * ``balanced[:<hp>]``          hidden proportion ``hp`` (default 0.5) at the budget, from the base densities
-                               hh = hy = 1, yx = yh = yy = 0.1; whichever of hx or hh must shrink is solved.
-* ``hx=..,hh=..,hy=..,yx=..,yh=..,yy=..``   explicit densities (all six).
+                               hx = hh = hy = 1, yx = yh = yy = 0.1; hx or hh is solved by the rule of
+                               :func:`balancedrnn.spec.solve_hidden_proportion`.
+* ``hx=..,hh=..,hy=..,yx=..,yh=..,yy=..``   explicit densities (all six, each once, any order).
 * ``lstm``, ``gru``, ``rnn``   baselines at the same weight budget.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -28,8 +33,10 @@ from .spec import (
     BLOCKS,
     BlockSpec,
     SpecError,
-    budget_hidden_proportion,
-    density_for_hidden_proportion,
+    check_budget,
+    check_feasible,
+    check_size,
+    solve_hidden_proportion,
     validate_density,
 )
 
@@ -37,11 +44,61 @@ BALANCED_BASE: dict[str, float] = {"hx": 1.0, "hh": 1.0, "hy": 1.0, "yx": 0.1, "
 """Densities the ``balanced`` config starts from before solving hx (or hh) for the target proportion."""
 
 DEFAULT_STRUCTURED_BASE = 0.1
+"""Density of the ``0`` blocks of a structured code written without a base."""
+
+DEFAULT_BALANCED_TARGET = 0.5
+"""Hidden proportion of ``balanced`` written without a target."""
+
+STANDARD_DENSITY: dict[str, float] = {"hx": 1.0, "hh": 1.0, "hy": 0.0, "yx": 0.0, "yh": 1.0, "yy": 0.0}
+"""The standard RNN: no y-row feedback and no direct input-to-output block."""
+
+FAMILIES: tuple[str, ...] = ("dense", "standard", "uniform", "structured", "balanced", "explicit", *BASELINES)
+"""Every config family, as :attr:`ConfigSpec.family` names them."""
 
 CONFIG_HELP = (
     "dense, standard, uniform:<p>, a 6-digit code such as 110100[:base], balanced[:<hp>], "
     "hx=..,hh=..,hy=..,yx=..,yh=..,yy=.., or a baseline (lstm, gru, rnn)"
 )
+
+
+@dataclass(frozen=True)
+class ConfigSpec:
+    """A parsed config string: its family and arguments (:func:`parse_config`; :func:`format_config` writes it
+    back). Defaults are filled in, so ``balanced`` and ``balanced:0.5`` parse to the same spec."""
+
+    family: str
+    """One of :data:`FAMILIES`."""
+    value: float | None = None
+    """uniform: the density; structured: the density of its 0 blocks; balanced: the target hidden proportion."""
+    code: str | None = None
+    """structured: the six digits over (hx hh hy yx yh yy), 1 = dense."""
+    densities: tuple[float, ...] | None = None
+    """explicit: the six densities in block order (hx hh hy yx yh yy)."""
+
+    @property
+    def is_baseline(self) -> bool:
+        """True for lstm, gru and rnn."""
+        return self.family in BASELINES
+
+    def density(self, dx: int, dy: int, budget: float) -> dict[str, float]:
+        """The six densities this block config stands for at (dx, dy, budget)."""
+        if self.family == "dense":
+            return {b: 1.0 for b in BLOCKS}
+        if self.family == "standard":
+            return dict(STANDARD_DENSITY)
+        if self.family == "uniform":
+            return {b: float(self.value) for b in BLOCKS}  # type: ignore[arg-type]
+        if self.family == "structured":
+            return {b: 1.0 if d == "1" else float(self.value) for b, d in zip(BLOCKS, self.code)}  # type: ignore[arg-type]
+        if self.family == "balanced":
+            return balanced_density(dx, dy, budget, float(self.value))  # type: ignore[arg-type]
+        if self.family == "explicit":
+            return dict(zip(BLOCKS, self.densities))  # type: ignore[arg-type]
+        raise SpecError(f"{self.family} is a baseline, not a block config: it has no densities")
+
+
+def _unknown(config: str) -> SpecError:
+    return SpecError(f"unknown model config {config!r}; expected {CONFIG_HELP}")
 
 
 def _float(text: str, what: str) -> float:
@@ -51,74 +108,112 @@ def _float(text: str, what: str) -> float:
         raise SpecError(f"{what} must be a number, got {text!r}") from None
 
 
-def balanced_density(dx: int, dy: int, budget: float, target: float = 0.5) -> dict[str, float]:
-    """Densities hitting hidden proportion ``target`` at ``budget``: hx is sparsified when the base model's
-    proportion is below the target (wide inputs, e.g. RAD), hh otherwise (narrow inputs, e.g. Hammer)."""
-    block = "hx" if budget_hidden_proportion(dx, dy, budget, BALANCED_BASE) < target else "hh"
-    return density_for_hidden_proportion(dx, dy, budget, target, BALANCED_BASE, block=block)
+def _number(x: float) -> str:
+    """Shortest text of a number: 6 significant digits when they are exact (so explicit densities are written as
+    sweeps always wrote them), else every digit Python needs to read the same float back."""
+    short = f"{x:.6g}"
+    return short if float(short) == x else repr(float(x))
+
+
+def parse_config(config: str) -> ConfigSpec:
+    """Parse a model config string (case and spaces around ``: , =`` do not matter); a malformed string raises
+    a one-line SpecError. The one parser of the grammar in this module's docstring."""
+    if not isinstance(config, str):
+        raise SpecError(f"model config must be a string, got {config!r}")
+    text = re.sub(r"\s*([:,=])\s*", r"\1", config.strip().lower())
+    if text in ("dense", "standard", *BASELINES):
+        return ConfigSpec(text)
+    name, colon, arg = text.partition(":")
+    if name == "uniform":
+        if not arg:
+            raise SpecError("uniform needs a density, as in uniform:0.2")
+        p = _float(arg, "uniform density")
+        validate_density({b: p for b in BLOCKS})
+        return ConfigSpec("uniform", value=p)
+    if name == "balanced":
+        if colon and not arg:
+            raise SpecError("balanced takes a hidden proportion after the colon, as in balanced:0.3, or none")
+        target = _float(arg, "balanced hidden proportion") if colon else DEFAULT_BALANCED_TARGET
+        if not (0.0 < target < 1.0):
+            raise SpecError(f"target hidden proportion must lie strictly between 0 and 1, got {target!r}")
+        return ConfigSpec("balanced", value=target)
+    if re.fullmatch(r"[01]{6}", name):
+        if colon and not arg:
+            raise SpecError(f"structured code {name} takes a base density after the colon, as in {name}:0.1, or none")
+        base = _float(arg, "structured base density") if colon else DEFAULT_STRUCTURED_BASE
+        validate_density({b: base for b in BLOCKS})
+        return ConfigSpec("structured", value=base, code=name)
+    if "=" in text:
+        density: dict[str, float] = {}
+        for part in text.split(","):
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise SpecError(f"explicit densities are written name=value, got {part!r}")
+            if key not in BLOCKS:
+                raise SpecError(f"unknown block name {key!r} in config; expected {', '.join(BLOCKS)}")
+            if key in density:
+                raise SpecError(f"block {key} is given twice in config {config.strip()!r}")
+            density[key] = _float(value, f"density of {key}")
+        return ConfigSpec("explicit", densities=tuple(validate_density(density).values()))
+    raise _unknown(config)
+
+
+def format_config(spec: ConfigSpec) -> str:
+    """The canonical string of a parsed config, the inverse of :func:`parse_config`:
+    ``parse_config(format_config(s)) == s``. Arguments equal to their default are left out; explicit densities
+    are written in block order as ``hx=..,hh=..,...`` with 6 significant digits when those are exact (the form
+    sweeps store, part of their trial keys)."""
+    f = spec.family
+    if f in ("dense", "standard", *BASELINES):
+        return f
+    if f == "uniform":
+        return f"uniform:{_number(spec.value)}"  # type: ignore[arg-type]
+    if f == "balanced":
+        return "balanced" if spec.value == DEFAULT_BALANCED_TARGET else f"balanced:{_number(spec.value)}"  # type: ignore[arg-type]
+    if f == "structured":
+        return spec.code if spec.value == DEFAULT_STRUCTURED_BASE else f"{spec.code}:{_number(spec.value)}"  # type: ignore[return-value, arg-type]
+    if f == "explicit":
+        return ",".join(f"{b}={_number(p)}" for b, p in zip(BLOCKS, spec.densities))  # type: ignore[arg-type]
+    raise SpecError(f"unknown config family {f!r}; known: {', '.join(FAMILIES)}")
+
+
+def explicit_config(density: Mapping[str, float], digits: int = 6) -> str:
+    """The explicit-densities config string of ``density``, each rounded to ``digits`` significant digits (the
+    string random sweeps and the recommender write, byte for byte as sweeps always wrote it)."""
+    rounded = tuple(float(f"{float(density[b]):.{digits}g}") for b in BLOCKS)
+    return format_config(ConfigSpec("explicit", densities=rounded))
+
+
+def balanced_density(dx: int, dy: int, budget: float, target: float = DEFAULT_BALANCED_TARGET) -> dict[str, float]:
+    """Densities hitting hidden proportion ``target`` at ``budget``, from :data:`BALANCED_BASE`, which must
+    itself be feasible at the budget; which of hx or hh is solved is :func:`spec.solve_hidden_proportion`'s
+    rule (hx for wide inputs, e.g. RAD; hh for narrow ones, e.g. Hammer)."""
+    check_feasible(check_size("dx", dx), check_size("dy", dy), check_budget(budget), BALANCED_BASE)
+    return solve_hidden_proportion(dx, dy, budget, target, BALANCED_BASE)
 
 
 def is_baseline(config: str) -> bool:
-    """True for ``lstm``, ``gru`` and ``rnn``."""
-    return config.strip().lower() in BASELINES
+    """True for ``lstm``, ``gru`` and ``rnn`` (a malformed config raises SpecError)."""
+    return parse_config(config).is_baseline
 
 
 def config_family(config: str) -> str:
     """The family a config string belongs to: dense, standard, uniform, structured, balanced, explicit (a
     density per block, as random sweeps write them), or the baseline's name (lstm, gru, rnn)."""
-    text = config.strip().lower()
-    if is_baseline(text) or text in ("dense", "standard"):
-        return text
-    if re.fullmatch(r"uniform(?::.*)?", text):
-        return "uniform"
-    if re.fullmatch(r"balanced(?::.+)?", text):
-        return "balanced"
-    if re.fullmatch(r"[01]{6}(?::.+)?", text):
-        return "structured"
-    if "=" in text:
-        return "explicit"
-    raise SpecError(f"unknown model config {config!r}; expected {CONFIG_HELP}")
+    return parse_config(config).family
 
 
 def check_fits(config: str, dx: int, dy: int, budget: float) -> None:
-    """Raise SpecError when block config ``config`` has no model at ``budget`` (baselines always pass: they
-    say in their summary when they cannot get down to it)."""
-    if not is_baseline(config):
-        BlockSpec.from_budget(dx, dy, budget, config_density(config, dx, dy, budget))
+    """Raise SpecError when block config ``config`` has no model at ``budget`` (:func:`spec.check_feasible`;
+    baselines always pass: they say in their summary when they cannot get down to it)."""
+    spec = parse_config(config)
+    if not spec.is_baseline:
+        check_feasible(dx, dy, budget, spec.density(dx, dy, budget))
 
 
 def config_density(config: str, dx: int, dy: int, budget: float) -> dict[str, float]:
     """The six densities a named block config stands for at (dx, dy, budget)."""
-    text = config.strip().lower()
-    if text == "dense":
-        return {b: 1.0 for b in BLOCKS}
-    if text == "standard":
-        return {"hx": 1.0, "hh": 1.0, "hy": 0.0, "yx": 0.0, "yh": 1.0, "yy": 0.0}
-    if text == "uniform" or text.startswith("uniform:"):
-        _, _, arg = text.partition(":")
-        if not arg:
-            raise SpecError("uniform needs a density, as in uniform:0.2")
-        p = _float(arg, "uniform density")
-        return validate_density({b: p for b in BLOCKS})
-    m = re.fullmatch(r"([01]{6})(?::(.+))?", text)
-    if m:
-        base = _float(m.group(2), "structured base density") if m.group(2) else DEFAULT_STRUCTURED_BASE
-        return validate_density({b: 1.0 if d == "1" else base for b, d in zip(BLOCKS, m.group(1))})
-    if text == "balanced" or text.startswith("balanced:"):
-        _, _, arg = text.partition(":")
-        target = _float(arg, "balanced hidden proportion") if ":" in text else 0.5
-        return balanced_density(dx, dy, budget, target)
-    if "=" in text:
-        density: dict[str, float] = {}
-        for part in text.split(","):
-            key, sep, value = (s.strip() for s in part.partition("="))
-            if not sep:
-                raise SpecError(f"explicit densities are written name=value, got {part.strip()!r}")
-            if key not in BLOCKS:
-                raise SpecError(f"unknown block name {key!r} in config; expected {', '.join(BLOCKS)}")
-            density[key] = _float(value, f"density of {key}")
-        return validate_density(density)
-    raise SpecError(f"unknown model config {config!r}; expected {CONFIG_HELP}")
+    return parse_config(config).density(dx, dy, budget)
 
 
 def build_model(
@@ -135,9 +230,10 @@ def build_model(
 ) -> nn.Module:
     """The model a config string names, at ``budget`` trainable weights, seeded (``kernel``: the block RNN's
     dense/sparse kernel choice; baselines ignore it)."""
-    if is_baseline(config):
-        return make_baseline(config.strip().lower(), dx, dy, budget, seed=seed, device=device)
-    spec = BlockSpec.from_budget(dx, dy, budget, config_density(config, dx, dy, budget), init=init)
+    parsed = parse_config(config)
+    if parsed.is_baseline:
+        return make_baseline(parsed.family, dx, dy, budget, seed=seed, device=device)
+    spec = BlockSpec.from_budget(dx, dy, budget, parsed.density(dx, dy, budget), init=init)
     return BlockRNN(spec, seed=seed, readout=readout, activation=activation, device=device, kernel=kernel)
 
 

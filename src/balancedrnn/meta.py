@@ -33,7 +33,16 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
-from .spec import BLOCKS, BlockSpec, SpecError, density_for_hidden_proportion, expected_weights
+from .defaults import DEFAULT_INIT, DEFAULT_LR, DENSITY_DISTRIBUTION, draw_array
+from .spec import (
+    BLOCKS,
+    BUDGET_TOLERANCE,
+    BlockSpec,
+    SpecError,
+    smallest_spending_budget,
+    solve_hidden_proportion,
+    spends_budget,
+)
 
 try:
     from sklearn.utils.validation import validate_data as _validate_data
@@ -74,8 +83,6 @@ PARAMETER_FEATURES: tuple[str, ...] = ("parameters",)
 NO_HP_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f != "hidden_proportion")
 """The ablation that tests the paper's claim: every feature but the hidden proportion."""
 
-DEFAULT_LR = 1e-3
-DEFAULT_INIT = (0.0, 0.05)
 MIN_RECORDS = 10
 """Fewest usable run records a predictor is fitted on."""
 
@@ -565,8 +572,7 @@ NAMED_CANDIDATES: tuple[str, ...] = ("dense", "standard", "uniform:0.1", "unifor
                                      "balanced:0.3", "balanced", "balanced:0.7")
 """Named configs always among the candidates (and reported as references)."""
 REFERENCES: tuple[str, ...] = ("dense", "uniform:0.2", "balanced")
-BUDGET_TOLERANCE = 0.02
-"""A candidate is feasible when its realised weights are within 2 % of the budget."""
+# A candidate is scored when its realised model spends the budget (spec.spends_budget: within BUDGET_TOLERANCE).
 
 
 @dataclass
@@ -609,7 +615,8 @@ class Recommendation:
 def candidate_densities(dx: int, dy: int, budget: float, n: int = 2000, random_state: int | None = 0) -> list[tuple[str, dict[str, float]]]:
     """Candidate density vectors, labelled by origin: the named configs, ~n/4 hidden-proportion-targeted ones
     (hx or hh solved for targets spread over 0.02..0.95 from random bases) and random ones drawn like the
-    paper's sampler (|N(0.5, 0.25)| clipped to [0.02, 1])."""
+    paper's sampler (``defaults.DENSITY_DISTRIBUTION``, |N(0.5, 0.25)| clipped to [0.02, 1]); the hidden
+    proportion is solved by :func:`spec.solve_hidden_proportion`'s rule."""
     from .configs import config_density
 
     rng = check_random_state(random_state)
@@ -620,40 +627,34 @@ def candidate_densities(dx: int, dy: int, budget: float, n: int = 2000, random_s
         except SpecError:
             continue
     n_hp = max(1, n // 4)
-    bases = np.clip(np.abs(rng.normal(0.5, 0.25, size=(n_hp, len(BLOCKS)))), 0.02, 1.0)
+    bases = draw_array(DENSITY_DISTRIBUTION, rng, (n_hp, len(BLOCKS)))
     for target, base in zip(np.linspace(0.02, 0.95, n_hp), bases):
-        for block in ("hx", "hh"):
-            try:
-                out.append((f"hp={target:.2f}", density_for_hidden_proportion(dx, dy, budget, float(target), dict(zip(BLOCKS, base)), block=block)))
-                break
-            except SpecError:
-                continue
-    for row in np.clip(np.abs(rng.normal(0.5, 0.25, size=(max(0, n - len(out)), len(BLOCKS)))), 0.02, 1.0):
+        try:
+            out.append((f"hp={target:.2f}", solve_hidden_proportion(dx, dy, budget, float(target), dict(zip(BLOCKS, base)))))
+        except SpecError:
+            continue
+    for row in draw_array(DENSITY_DISTRIBUTION, rng, (max(0, n - len(out)), len(BLOCKS))):
         out.append(("random", {b: float(p) for b, p in zip(BLOCKS, row)}))
     return out
 
 
 def _feasible(dx: int, dy: int, budget: float, candidates: list[tuple[str, dict[str, float]]], **kw: Any) -> tuple[list[str], list[dict[str, float]]]:
+    """The candidates that spend the budget (:func:`spec.spends_budget`) and have a hidden proportion, with
+    their feature rows."""
     names, rows = [], []
     for name, density in candidates:
-        try:
-            row = config_features(dx, dy, budget, density, **kw)
-        except SpecError:
+        if not spends_budget(dx, dy, budget, density, BUDGET_TOLERANCE):
             continue
-        if abs(row["weights"] - budget) <= BUDGET_TOLERANCE * budget and math.isfinite(row["hidden_proportion"]):
+        row = config_features(dx, dy, budget, density, **kw)
+        if math.isfinite(row["hidden_proportion"]):
             names.append(name)
             rows.append(row)
     return names, rows
 
 
 def smallest_feasible_budget(dx: int, dy: int, candidates: list[tuple[str, dict[str, float]]]) -> int:
-    """Smallest budget at which at least one candidate is feasible (dh >= 1 and weights within 2 %)."""
-    b = float(min(math.ceil(expected_weights(dx, 0.5, dy, d)) for _, d in candidates))
-    for _ in range(200):
-        if _feasible(dx, dy, b, candidates)[1]:
-            return int(b)
-        b = math.ceil(b * 1.05)
-    return int(b)
+    """Smallest budget at which at least one candidate spends the budget (:func:`spec.smallest_spending_budget`)."""
+    return smallest_spending_budget(dx, dy, [d for _, d in candidates], BUDGET_TOLERANCE)
 
 
 def recommend(

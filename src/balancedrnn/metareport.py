@@ -54,7 +54,7 @@ from .meta import (
     require_records,
 )
 from .report import draw_chance, figure_html, pyplot, save_figure, table_html, table_md, write_html_page
-from .spec import BLOCKS, SpecError, density_for_hidden_proportion
+from .spec import BLOCKS, SpecError, solve_hidden_proportion
 
 MODELS: tuple[str, ...] = ("dummy", "parameters only", "no hidden proportion", "forest", "parent network")
 """Rows of the score tables, baselines first."""
@@ -302,23 +302,21 @@ def score(evaluation: Evaluation, split: str, model: str, metric: str) -> float:
 # --------------------------------------------------------------------------------------------- report
 def hp_curve(predictor: MetaPredictor, data: MetaData, task: str, n: int = 40) -> pd.DataFrame:
     """The predictor's metric against the hidden proportion for one task: its median run's settings, with hx
-    (else hh) solved for each target proportion at the task's median budget."""
+    or hh solved for each target proportion at the task's median budget (:func:`spec.solve_hidden_proportion`)."""
     part = data.X[data.task == task]
     med = part.median()
     dx, dy, budget = int(part["dx"].iloc[0]), int(part["dy"].iloc[0]), float(med["budget"])
     base = {b: float(med[f"density_{b}"]) for b in BLOCKS}
     rows, hps = [], []
     for target in np.linspace(0.02, 0.95, n):
-        for block in ("hx", "hh"):
-            try:
-                density = density_for_hidden_proportion(dx, dy, budget, float(target), base, block=block)
-                row = config_features(dx, dy, budget, density, lr=med["lr"], init_mean=med["init_mean"],
-                                      init_std=med["init_std"], classification=bool(med["classification"]))
-            except SpecError:
-                continue
-            rows.append(row)
-            hps.append(row["hidden_proportion"])
-            break
+        try:
+            density = solve_hidden_proportion(dx, dy, budget, float(target), base)
+            row = config_features(dx, dy, budget, density, lr=med["lr"], init_mean=med["init_mean"],
+                                  init_std=med["init_std"], classification=bool(med["classification"]))
+        except SpecError:
+            continue
+        rows.append(row)
+        hps.append(row["hidden_proportion"])
     if not rows:
         return pd.DataFrame(columns=["hidden_proportion", "predicted"])
     return pd.DataFrame({"hidden_proportion": hps, "predicted": predictor.predict(features_frame(rows))})

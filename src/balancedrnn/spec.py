@@ -7,26 +7,25 @@ A varied-sparsity block RNN has the state ``z_t = [x_t; h_t; y_t]`` and six trai
     h-row [ hx     hh     hy ]
     y-row [ yx     yh     yy ]
 
-Every formula that counts weights, solves the hidden size from a budget, or computes the hidden proportion
-lives in this module (SPEC §3). Everything else calls it.
+Every formula that counts weights, solves the hidden size from a budget, decides whether a budget is feasible
+(:func:`is_feasible`, :func:`smallest_feasible_budget`), or computes or solves for the hidden proportion
+(:func:`solve_hidden_proportion`) lives in this module (SPEC §3). Everything else calls it.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+
+from .defaults import DEFAULT_INIT
 
 BLOCKS: tuple[str, ...] = ("hx", "hh", "hy", "yx", "yh", "yy")
 """The six block names, in canonical order (rows h, y; columns x, h, y)."""
 
 H_ROW: tuple[str, ...] = ("hx", "hh", "hy")
 Y_ROW: tuple[str, ...] = ("yx", "yh", "yy")
-
-DEFAULT_INIT: tuple[float, float] = (0.0, 0.05)
-"""Default (mean, std) of the normal distribution for masked-in initial values."""
-
 
 class SpecError(ValueError):
     """Invalid model specification (bad density, size, budget, ...). The message is one line."""
@@ -102,30 +101,62 @@ def expected_weights(dx: int, dh: float, dy: int, density: Mapping[str, float]) 
     )
 
 
-def solve_hidden_size(dx: int, dy: int, budget: float, density: Mapping[str, float]) -> float:
-    """Positive real root h of W(h) = budget (SPEC §3), before rounding.
-
-    Raises SpecError when the h-dependent blocks are all absent or no h >= 0.5 fits the budget; the message
-    names the smallest feasible budget.
-    """
+def _h_coefficients(dx: int, dy: int, density: Mapping[str, float]) -> tuple[float, float, float]:
+    """(a, b, fixed) of W(h) = a·h² + b·h + fixed (SPEC §3)."""
     p = density
-    a = p["hh"]
-    b = p["hx"] * dx + p["hy"] * dy + p["yh"] * dy
-    fixed = p["yx"] * dx * dy + p["yy"] * dy * dy
+    return p["hh"], p["hx"] * dx + p["hy"] * dy + p["yh"] * dy, p["yx"] * dx * dy + p["yy"] * dy * dy
+
+
+SMALLEST_HIDDEN = 0.5
+"""The feasibility rule: a budget is feasible when W(h) = budget has a root h >= 0.5, i.e. dh rounds to >= 1."""
+
+
+def smallest_feasible_budget(dx: int, dy: int, density: Mapping[str, float]) -> int:
+    """The smallest whole budget that is feasible for ``density`` (:func:`is_feasible`): ceil(W(0.5)).
+
+    Raises SpecError when hx, hh, hy and yh are all 0 (no budget fixes dh).
+    """
+    a, b, _ = _h_coefficients(dx, dy, density)
     if a == 0 and b == 0:
         raise SpecError("densities hx, hh, hy and yh are all 0: the weight count does not depend on dh, so no budget fixes it")
-    c = fixed - budget
-    if a == 0:
-        h = -c / b
-    else:
-        h = (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a) if b * b - 4 * a * c >= 0 else -1.0
-    if h < 0.5:
-        smallest = math.ceil(expected_weights(dx, 0.5, dy, p))
+    return math.ceil(expected_weights(dx, SMALLEST_HIDDEN, dy, density))
+
+
+def check_feasible(dx: int, dy: int, budget: float, density: Mapping[str, float]) -> None:
+    """Raise a one-line SpecError, naming the smallest feasible budget, unless ``budget`` is feasible for
+    ``density`` (the one feasibility rule: W(0.5) <= budget, so the hidden size rounds to at least 1)."""
+    density = validate_density(density)
+    smallest = smallest_feasible_budget(dx, dy, density)
+    if budget < expected_weights(dx, SMALLEST_HIDDEN, dy, density):
         raise SpecError(
             f"budget {budget:g} is too small for these densities (dx={dx}, dy={dy}); "
             f"the smallest feasible budget is {smallest}"
         )
-    return h
+
+
+def is_feasible(dx: int, dy: int, budget: float, density: Mapping[str, float]) -> bool:
+    """True when a model with these densities exists at ``budget`` (:func:`check_feasible` passes)."""
+    try:
+        check_feasible(dx, dy, budget, density)
+    except SpecError:
+        return False
+    return True
+
+
+def solve_hidden_size(dx: int, dy: int, budget: float, density: Mapping[str, float]) -> float:
+    """Positive real root h of W(h) = budget (SPEC §3), before rounding.
+
+    Raises SpecError when the h-dependent blocks are all absent or the budget is not feasible
+    (:func:`check_feasible`); the message names the smallest feasible budget.
+    """
+    check_feasible(dx, dy, budget, density)
+    a, b, fixed = _h_coefficients(dx, dy, density)
+    c = fixed - budget
+    if a == 0:
+        h = -c / b
+    else:
+        h = (-b + math.sqrt(max(b * b - 4 * a * c, 0.0))) / (2 * a)
+    return max(h, SMALLEST_HIDDEN)  # only rounding error can put the root of a feasible budget below 0.5
 
 
 @dataclass(frozen=True)
@@ -239,6 +270,38 @@ def budget_hidden_proportion(dx: int, dy: int, budget: float, density: Mapping[s
     return hidden_proportion({"hx": density["hx"] * h * dx, "hh": density["hh"] * h * h, "hy": density["hy"] * h * dy})
 
 
+def _check_target(target: float) -> None:
+    if not (0.0 < float(target) < 1.0):
+        raise SpecError(f"target hidden proportion must lie strictly between 0 and 1, got {target!r}")
+
+
+def _hp_block(block: str) -> None:
+    if block not in HP_SOLVE_ORDER:
+        raise SpecError(f"can solve the hidden proportion for block hx or hh, not {block!r}")
+
+
+def _proportion_of_block(
+    dx: int, dy: int, budget: float, density: Mapping[str, float], block: str
+) -> tuple[Callable[[float], float], dict[str, float], float]:
+    """Validated inputs as (p -> hidden proportion at ``budget`` with ``block`` at density p, the other
+    densities, the budget)."""
+    _hp_block(block)
+    base = validate_density({**{b: 0.0 for b in BLOCKS}, **dict(density), block: 1.0})
+    dx, dy = check_size("dx", dx), check_size("dy", dy)
+    budget = check_budget(budget)
+    return (lambda p: budget_hidden_proportion(dx, dy, budget, {**base, block: p})), base, budget
+
+
+def hidden_proportion_reach(
+    dx: int, dy: int, budget: float, density: Mapping[str, float], block: str = "hx", low: float = 1e-4
+) -> tuple[float, float]:
+    """(lowest, highest) hidden proportion at ``budget`` when ``block`` (hx or hh) varies in [``low``, 1] and
+    the other densities come from ``density``. Raises SpecError when the budget is infeasible at either end."""
+    hp, _, _ = _proportion_of_block(dx, dy, budget, density, block)
+    ends = hp(low), hp(1.0)
+    return min(ends), max(ends)
+
+
 def density_for_hidden_proportion(
     dx: int,
     dy: int,
@@ -249,23 +312,16 @@ def density_for_hidden_proportion(
     low: float = 1e-4,
 ) -> dict[str, float]:
     """Densities in which ``block`` (``hx`` or ``hh``) is solved so the model at ``budget`` has the target
-    hidden proportion; the other five densities are taken from ``density``.
+    hidden proportion; the other five densities are taken from ``density``. (To let the library choose the
+    block, call :func:`solve_hidden_proportion`.)
 
     Uses bisection on the expected counts at the unrounded hidden size; the realised proportion after
     rounding dh differs by well under 1 % at practical sizes. Raises SpecError when the target is out of
     the reachable range, naming that range.
     """
-    if block not in ("hx", "hh"):
-        raise SpecError(f"can solve the hidden proportion for block hx or hh, not {block!r}")
-    if not (0.0 < float(target) < 1.0):
-        raise SpecError(f"target hidden proportion must lie strictly between 0 and 1, got {target!r}")
-    base = validate_density({**{b: 0.0 for b in BLOCKS}, **dict(density), block: 1.0})
-    dx, dy = check_size("dx", dx), check_size("dy", dy)
-    budget = check_budget(budget)
-
-    def hp(p: float) -> float:
-        return budget_hidden_proportion(dx, dy, budget, {**base, block: p})
-
+    _hp_block(block)
+    _check_target(target)
+    hp, base, budget = _proportion_of_block(dx, dy, budget, density, block)
     lo, hi = low, 1.0
     f_lo, f_hi = hp(lo), hp(hi)
     reach = (min(f_lo, f_hi), max(f_lo, f_hi))
@@ -285,3 +341,73 @@ def density_for_hidden_proportion(
         if hi - lo < 1e-12:
             break
     return {**base, block: 0.5 * (lo + hi)}
+
+
+HP_SOLVE_ORDER: tuple[str, ...] = ("hx", "hh")
+"""The blocks :func:`solve_hidden_proportion` may solve, in the order it tries them."""
+
+
+def solve_hidden_proportion(
+    dx: int,
+    dy: int,
+    budget: float,
+    target: float,
+    density: Mapping[str, float],
+    low: float = 1e-4,
+) -> dict[str, float]:
+    """Densities with the target hidden proportion at ``budget``: the one place the block to solve is chosen.
+
+    The rule: hx is solved (:func:`density_for_hidden_proportion`) when varying hx alone in [``low``, 1]
+    reaches the target at this budget -- wide inputs, e.g. RAD, where W_hx eats the budget; otherwise hh --
+    narrow inputs, e.g. Hammer. The other five densities come from ``density``. When the starting model has
+    hx = 1 (as ``balanced`` has), this is the same as "hx when the starting model's proportion is below the
+    target, hh otherwise". When neither block reaches the target, raises the one-line SpecError of the block
+    whose reachable range lies nearer to it (the budget error when the budget is infeasible for both).
+    """
+    _check_target(target)
+    misses: list[tuple[float, str]] = []
+    error: SpecError | None = None
+    for block in HP_SOLVE_ORDER:
+        try:
+            lo, hi = hidden_proportion_reach(dx, dy, budget, density, block, low)
+        except SpecError as e:
+            error = error or e
+            continue
+        if lo <= target <= hi:
+            return density_for_hidden_proportion(dx, dy, budget, target, density, block=block, low=low)
+        misses.append((max(lo - target, target - hi), block))
+    if not misses:
+        assert error is not None
+        raise error
+    return density_for_hidden_proportion(dx, dy, budget, target, density, block=min(misses)[1], low=low)  # raises
+
+
+BUDGET_TOLERANCE = 0.02
+"""Relative distance between a realised model's weights and the budget that :func:`spends_budget` accepts."""
+
+
+def spends_budget(dx: int, dy: int, budget: float, density: Mapping[str, float],
+                  tolerance: float = BUDGET_TOLERANCE) -> bool:
+    """True when the budget is feasible (:func:`is_feasible`) and the realised model -- dh rounded to an
+    integer, exact-count masks -- holds within ``tolerance`` x budget weights of it.
+
+    Not a second feasibility rule: every feasible budget has a model, but near the smallest feasible budget
+    rounding dh (say 0.6 to 1) can put its weights far from the budget. The recommender scores only
+    candidates that really spend the budget they are compared at.
+    """
+    if not is_feasible(dx, dy, budget, density):
+        return False
+    return abs(BlockSpec.from_budget(dx, dy, budget, density).weights - budget) <= tolerance * budget
+
+
+def smallest_spending_budget(dx: int, dy: int, densities: Iterable[Mapping[str, float]],
+                             tolerance: float = BUDGET_TOLERANCE, growth: float = 1.05, steps: int = 200) -> int:
+    """Smallest budget, on a grid growing by ``growth`` from the smallest feasible budget of any of
+    ``densities``, at which at least one of them :func:`spends_budget` (the recommender's lower limit)."""
+    densities = list(densities)
+    b = float(min(smallest_feasible_budget(dx, dy, d) for d in densities))
+    for _ in range(steps):
+        if any(spends_budget(dx, dy, b, d, tolerance) for d in densities):
+            return int(b)
+        b = math.ceil(b * growth)
+    return int(b)

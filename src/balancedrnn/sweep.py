@@ -35,17 +35,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+# SPEC §7's distributions (what the paper's code drew per trial) and their draw live in balancedrnn.defaults
+from .defaults import DEFAULT_DISTRIBUTIONS, DENSITY_RANGE, DISTRIBUTION_KINDS, TPE_LR_RANGE, draw
 from .spec import BLOCKS, SpecError
 
 SAMPLERS = ("grid", "random", "hidden_proportion", "tpe", "qmc")
-
-DEFAULT_DISTRIBUTIONS: dict[str, dict[str, Any]] = {
-    "lr": {"normal": [1e-3, 4e-4], "min": 1e-6},
-    "density": {"abs_normal": [0.5, 0.25], "min": 0.02, "max": 1.0},
-    "init_mean": {"normal": [0.0, 0.0025]},
-    "init_std": {"normal": [0.05, 0.015], "min": 1e-4},
-}
-"""SPEC §7: the paper's code drew these (mean, std) per trial; densities per block."""
 
 
 class SweepError(ValueError):
@@ -190,8 +184,8 @@ def _check_keys(d: dict[str, Any], cls: type, what: str) -> None:
 def _check_distribution(name: str, dist: Any) -> None:
     if not isinstance(dist, dict):
         raise SweepError(f"distribution {name} must be a mapping such as {{normal: [mean, std], min: 0}}")
-    kinds = [k for k in dist if k in ("normal", "abs_normal", "uniform", "log_uniform")]
-    extra = [k for k in dist if k not in ("normal", "abs_normal", "uniform", "log_uniform", "min", "max")]
+    kinds = [k for k in dist if k in DISTRIBUTION_KINDS]
+    extra = [k for k in dist if k not in (*DISTRIBUTION_KINDS, "min", "max")]
     if len(kinds) != 1 or extra:
         raise SweepError(f"distribution {name} needs exactly one of normal, abs_normal, uniform, log_uniform "
                          f"(plus optional min, max); got keys {', '.join(map(str, dist))}")
@@ -235,24 +229,12 @@ def load_sweep_file(path: str | Path) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------- samplers
-def draw(dist: dict[str, Any], rng: random.Random) -> float:
-    """One draw from a distribution mapping, clipped to its optional min/max."""
-    kind = next(k for k in dist if k in ("normal", "abs_normal", "uniform", "log_uniform"))
-    a, b = dist[kind]
-    if kind == "normal":
-        v = rng.gauss(a, b)
-    elif kind == "abs_normal":
-        v = abs(rng.gauss(a, b))
-    elif kind == "uniform":
-        v = rng.uniform(a, b)
-    else:
-        v = math.exp(rng.uniform(math.log(a), math.log(b)))
-    return min(max(v, dist.get("min", -math.inf)), dist.get("max", math.inf))
-
-
 def density_string(density: dict[str, float]) -> str:
-    """Explicit-densities config string (round-trips through configs.config_density)."""
-    return ",".join(f"{b}={density[b]:.6g}" for b in BLOCKS)
+    """Explicit-densities config string, 6 significant digits per block (:func:`configs.explicit_config`;
+    part of stored trial keys, so its bytes never change)."""
+    from .configs import explicit_config
+
+    return explicit_config(density)
 
 
 def _random_fields(dists: dict[str, dict[str, Any]], rng: random.Random) -> tuple[dict[str, float], dict[str, Any]]:
@@ -264,7 +246,7 @@ def _random_fields(dists: dict[str, dict[str, Any]], rng: random.Random) -> tupl
 def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
     """The TrainConfig mappings of a grid, random or hidden-proportion sweep, in a fixed order."""
     from .configs import check_fits
-    from .spec import BlockSpec, density_for_hidden_proportion
+    from .spec import is_feasible, solve_hidden_proportion
     from .tasks import get_task
     from .train import TrainConfig
 
@@ -298,17 +280,11 @@ def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
             lo, hi = s.hp_range
             stratum = i // len(budgets)  # one trial per stratum and budget
             target = lo + (hi - lo) * (stratum + rng.random()) / per_budget
-            for block in ("hx", "hh"):
-                try:
-                    density = density_for_hidden_proportion(task.dx, task.dy, budget, target, density, block=block)
-                    break
-                except SpecError:
-                    continue
-            else:
+            try:
+                density = solve_hidden_proportion(task.dx, task.dy, budget, target, density)
+            except SpecError:
                 continue
-        try:
-            BlockSpec.from_budget(task.dx, task.dy, budget, density)
-        except SpecError:
+        if not is_feasible(task.dx, task.dy, budget, density):
             continue
         out.append({**base, **other, "model": density_string(density), "budget": budget, "seed": i})
     return out
@@ -326,12 +302,13 @@ def optuna_sampler(spec: SweepSpec, worker: int = 0, existing: int = 0) -> Any:
 
 
 def suggest_config(trial: Any, spec: SweepSpec) -> dict[str, Any]:
-    """A config from Optuna's suggestions: six densities in [0.02, 1] and a log-uniform learning rate."""
+    """A config from Optuna's suggestions: six densities in [0.02, 1] (``defaults.DENSITY_RANGE``) and a
+    log-uniform learning rate (``defaults.TPE_LR_RANGE``)."""
     from .train import TrainConfig
 
     base = asdict(TrainConfig.from_dict(spec.base))
-    density = {b: trial.suggest_float(b, 0.02, 1.0) for b in BLOCKS}
-    lr = trial.suggest_float("lr", 1e-5, 1e-2, log=True)
+    density = {b: trial.suggest_float(b, *DENSITY_RANGE) for b in BLOCKS}
+    lr = trial.suggest_float("lr", *TPE_LR_RANGE, log=True)
     budget = float(spec.sampler.budget if spec.sampler.budget is not None else base["budget"])
     return {**base, "model": density_string(density), "lr": lr, "budget": budget, "seed": trial.number}
 

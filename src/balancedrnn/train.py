@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .configs import build_model, config_density, config_family, is_baseline
+from .defaults import DEFAULT_INIT, DEFAULT_LR, QUICK
 from .env import git_revision, versions
 from .io import atomic_write, atomic_write_json
 from .model import ACTIVATIONS
@@ -32,7 +33,10 @@ RECORD_VERSION = 1
 
 @dataclass
 class TrainConfig:
-    """Everything that determines one training run. Two equal configs give the same record (up to time)."""
+    """Everything that determines one training run. Two equal configs give the same record (up to time).
+
+    The data sizes, epochs, batch size, lr and initialisation default to ``defaults.QUICK`` and
+    ``defaults.DEFAULT_INIT`` (the CLI's quick protocol)."""
 
     task: str = "rad"
     """Registered task name."""
@@ -40,21 +44,21 @@ class TrainConfig:
     """Model config: dense, uniform:<p>, a 6-digit code, balanced[:<hp>], explicit densities, lstm, gru, rnn."""
     budget: float = 100_000
     """Trainable-weight budget."""
-    epochs: int = 3
+    epochs: int = QUICK["epochs"]
     """Training epochs (the paper: 25)."""
-    lr: float = 1e-3
+    lr: float = DEFAULT_LR
     """Adam learning rate, constant (the paper's fixed configs: 1e-4)."""
-    batch_size: int = 16
+    batch_size: int = QUICK["batch_size"]
     """Sequences per step (the paper: 16 on RAD)."""
     seed: int = 0
     """Seed of the model's masks and initial values and of the data order."""
     data_seed: int = 0
     """Seed of the generated data set (kept apart from ``seed`` so runs compare on the same data)."""
-    n_train: int = 2000
+    n_train: int = QUICK["n_train"]
     """Training sequences (the paper: 30,000)."""
-    n_val: int = 500
+    n_val: int = QUICK["n_val"]
     """Validation sequences (the paper: 1,000)."""
-    n_test: int = 1000
+    n_test: int = QUICK["n_test"]
     """Test sequences (the paper: 1,000)."""
     readout: str = "lagged"
     """Block RNN readout: ``lagged`` (y_{t+1} reads h_t, the paper's form) or ``current`` (reads h_{t+1})."""
@@ -63,9 +67,9 @@ class TrainConfig:
     kernel: str = "auto"
     """Kernel of the block RNN's masked blocks: ``auto`` (dense or sparse per block, by density and shape),
     ``dense`` or ``sparse``. Changes the speed, and the numbers only to rounding."""
-    init_mean: float = 0.0
+    init_mean: float = DEFAULT_INIT[0]
     """Mean of the initial values of every block's masked-in entries."""
-    init_std: float = 0.05
+    init_std: float = DEFAULT_INIT[1]
     """Standard deviation of those initial values."""
     threads: int | None = None
     """Torch intra-op threads (None: leave torch's default). Part of what makes numbers reproducible."""
