@@ -620,15 +620,19 @@ RunDir = Annotated[Path, typer.Option(help="Directory of the embedded store and 
 
 
 def _parse_sets(items: list[str] | None) -> dict[str, Any]:
-    """``--set key=value`` options as a mapping (values parsed as YAML scalars)."""
-    import yaml
+    """``--set key=value`` options as a mapping (values parsed as YAML scalars); the one ``--set`` parser."""
+    from .data import require
 
+    yaml = require("yaml", "sweep", "--set")
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise UserError(f"--set takes key=value, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value)
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UserError(f"--set {key.strip()}: {value!r} is not a value (a number, a word, or a quoted string)") from None
     return out
 
 
@@ -925,8 +929,7 @@ def main(argv: list[str] | None = None) -> None:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"error: {msg}", file=sys.stderr)
         sys.exit(2)
-    if isinstance(code, int) and code:
-        sys.exit(code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -199,7 +199,6 @@ def recommend(
     Uses a predictor file, or one fitted now on --records/--storage runs.
     With neither (or too few runs) it uses the a-priori rule, hidden proportion 0.5, and says so.
     """
-    import yaml
     from rich.table import Table
 
     from .cli import UserError, _parse_sets, check_budget, check_positive, out
@@ -218,10 +217,7 @@ def recommend(
     if records is not None and not records.is_dir():
         raise UserError(f"records directory {records} does not exist")
     meta = _meta()
-    try:
-        sets = _parse_sets(set_)  # the one --set parser
-    except yaml.YAMLError:
-        raise UserError(f"--set takes key=number, got {' '.join(set_ or [])!r}") from None
+    sets = _parse_sets(set_)  # the one --set parser
     dataset: dict[str, float] = {}
     for key, value in sets.items():
         try:
