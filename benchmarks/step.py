@@ -3,7 +3,10 @@
 (a) the naive formulation: one masked square matrix over the whole [x, h, y] state, multiplied at every step;
 (b) ``torch.nn.RNN`` of the same hidden size with a linear head.
 
-Run:  .venv/bin/python benchmarks/step.py [--threads 2] [--repeats 30]
+With ``--compile``, also ``torch.compile(model, fullgraph=True)`` of the same model (the recurrence as the
+``balancedrnn::block_rnn`` custom operator), after checking it gives the eager outputs.
+
+Run:  .venv/bin/python benchmarks/step.py [--threads 2] [--repeats 30] [--compile]
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--budget", type=float, default=100_000)
     parser.add_argument("--config", default="balanced")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile(model, fullgraph=True)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -93,12 +97,23 @@ def main() -> None:
     t_block = time_steps(model, x, target, args.repeats)
     t_naive = time_steps(naive, x, target, args.repeats)
     t_rnn = time_steps(ref_rnn, x, target, args.repeats)
+    t_compiled = None
+    if args.compile:
+        import copy
+
+        twin = copy.deepcopy(model)
+        compiled = torch.compile(twin, fullgraph=True)
+        with torch.no_grad():
+            torch.testing.assert_close(compiled(x), twin(x), atol=1e-6, rtol=1e-6)
+        t_compiled = time_steps(compiled, x, target, args.repeats)
     print(f"shape: dx={dx} dy={dy} dh={model.dh} budget={args.budget:,.0f} config={args.config} "
           f"HP={model.hidden_proportion():.3f} batch={batch} T={steps} threads={args.threads}")
     print(f"{'implementation':<34}{'ms/step':>10}{'ratio':>10}")
     print(f"{'BlockRNN (this library)':<34}{t_block * 1e3:>10.2f}{1.0:>10.2f}")
     print(f"{'(a) naive masked square matrix':<34}{t_naive * 1e3:>10.2f}{t_naive / t_block:>10.2f}")
     print(f"{'(b) torch.nn.RNN same dh':<34}{t_rnn * 1e3:>10.2f}{t_rnn / t_block:>10.2f}")
+    if t_compiled is not None:
+        print(f"{'(c) torch.compile(BlockRNN)':<34}{t_compiled * 1e3:>10.2f}{t_compiled / t_block:>10.2f}")
     print(f"speed-up over naive: {t_naive / t_block:.1f}x (target >= 5x)")
     print(f"BlockRNN / nn.RNN time: {t_block / t_rnn:.2f} (target <= 1.5)")
 

@@ -47,6 +47,12 @@ def draw_mask_indices(
     raise ValueError(f"unknown mask method {method!r}; expected 'exact' or 'bernoulli'")
 
 
+def scatter_dense(values: torch.Tensor, index: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """The ``rows x cols`` matrix with ``values`` at the flat positions ``index`` and exact zeros elsewhere
+    (differentiable in ``values``)."""
+    return values.new_zeros(rows * cols).index_put((index,), values).view(rows, cols)
+
+
 class MaskedBlock(nn.Module):
     """One ``rows x cols`` weight block with a fixed mask; only the masked-in values are trainable."""
 
@@ -141,8 +147,7 @@ class MaskedBlock(nn.Module):
 
     def dense(self) -> torch.Tensor:
         """The block as a dense matrix with exact zeros outside the mask (differentiable in ``values``)."""
-        flat = self.values.new_zeros(self.rows * self.cols)
-        return flat.index_put((self.index,), self.values).view(self.rows, self.cols)
+        return scatter_dense(self.values, self.index, self.rows, self.cols)
 
     def extra_repr(self) -> str:
         return f"{self.rows}x{self.cols}, nnz={self.nnz}, density={self.density:.4g}, kernel={self.kernel}"

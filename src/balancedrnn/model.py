@@ -18,7 +18,8 @@ from torch import nn
 
 from .kernels import KernelChoice, sparse_backend
 from .masks import MaskedBlock, MaskMethod
-from .recurrence import Workspace, run_recurrence
+from .ops import block_rnn
+from .recurrence import Workspace
 from .spec import BLOCKS, BlockSpec, hidden_proportion
 
 Readout = Literal["lagged", "current"]
@@ -187,7 +188,7 @@ class BlockRNN(nn.Module):
         device)."""
         x = self._check_input(x, 3)
         batch, steps, _ = x.shape
-        ys, _ = run_recurrence(x.permute(1, 2, 0), self.initial_state(batch), self.bias, self.blocks, self.activation,
+        ys, _ = block_rnn(x.permute(1, 2, 0), self.initial_state(batch), self.bias, self.blocks, self.activation,
                                self.readout, self._workspace)
         return ys.permute(2, 0, 1)
 
@@ -201,7 +202,7 @@ class BlockRNN(nn.Module):
         x_t = self._check_input(x_t, 2)
         if state is None:
             state = self.initial_state(x_t.shape[0])
-        ys, h = run_recurrence(x_t.t()[None], state, self.bias, self.blocks, self.activation, self.readout,
+        ys, h = block_rnn(x_t.t()[None], state, self.bias, self.blocks, self.activation, self.readout,
                                self._workspace)
         return ys[0].t(), (h, ys[0])
 

@@ -228,7 +228,100 @@ class Workspace:
             del self._free[self.keep:]
 
 
+def _forward_pass(xs: torch.Tensor, bias: torch.Tensor, ops: dict[str, _BlockOps], activation: str, readout: str,
+                  h_all: torch.Tensor, y_all: torch.Tensor, pre_all: torch.Tensor | None) -> None:
+    """Run the recurrence in place: ``h_all[0]`` and ``y_all[0]`` hold the initial state; every later step is
+    written into ``h_all``, ``y_all`` (and the pre-activations into ``pre_all`` for activations whose backward
+    needs them)."""
+    dh = h_all.shape[1]
+    b_h, b_y = bias[:dh, None], bias[dh:, None]
+    act = _ACT_FORWARD.get(activation)
+    # blocks on the compiled kernels first in each row: they take the bias (broadcast) for free, where a
+    # dense product would first copy it into the row
+    h_row = sorted(("hx", "hh", "hy"), key=lambda n: ops[n].native is None)
+    y_row = sorted(("yx", "yh", "yy"), key=lambda n: ops[n].native is None)
+    for t in range(xs.shape[0]):
+        x, h, y = xs[t], h_all[t], y_all[t]
+        pre = _row_into(pre_all[t] if pre_all is not None else h_all[t + 1], b_h,
+                        tuple((ops[n], {"x": x, "h": h, "y": y}[n[1]]) for n in h_row))
+        if pre_all is not None:
+            h_all[t + 1] = torch.nn.functional.gelu(pre)
+        else:
+            act(pre)
+        inputs = {"x": x, "h": h if readout == "lagged" else h_all[t + 1], "y": y}
+        _row_into(y_all[t + 1], b_y, tuple((ops[n], inputs[n[1]]) for n in y_row))
+
+
+def _backward_pass(ops: dict[str, _BlockOps], xs: torch.Tensor, h_all: torch.Tensor, y_all: torch.Tensor,
+                   pre_all: torch.Tensor | None, grad_y: torch.Tensor, grad_h_last: torch.Tensor | None,
+                   activation: str, readout: str, need_x: bool, need_h0: bool, need_y0: bool, need_bias: bool,
+                   need: dict[str, bool], grad_h_mid: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """Back-propagation through time for the outputs' gradients ``grad_y`` (``(T, dy, batch)``, for y_1..y_T)
+    and ``grad_h_last`` (for h_T), plus, if given, ``grad_h_mid[t]`` for each h_t inside the sequence
+    (``(T + 1, dh, batch)``; only 1..T-1 are read). Returns the gradients of the inputs, h_0, y_0 and the biases
+    (None where not needed); the blocks' value gradients accumulate in ``ops``."""
+    act_backward = _ACT_BACKWARD[activation]
+    lagged = readout == "lagged"
+    steps, dh, batch = h_all.shape[0] - 1, h_all.shape[1], h_all.shape[2]
+    dy = y_all.shape[1]
+    grad_x = xs.new_empty(xs.shape) if need_x else None
+    grad_bias = h_all.new_zeros(dh + dy) if need_bias else None
+    # work buffers, reused every step: gradients w.r.t. h and y (two of each, this step's and the next's)
+    g_hs = [h_all.new_empty(dh, batch), h_all.new_empty(dh, batch)]
+    g_ys = [y_all.new_empty(dy, batch), y_all.new_empty(dy, batch)]
+    a_buf = h_all.new_empty(dh, batch)
+    g_h = g_hs[0].copy_(grad_h_last) if grad_h_last is not None else g_hs[0].zero_()  # dL/dh_{t+1}
+    g_y = g_ys[0].copy_(grad_y[steps - 1])  # dL/dy_{t+1}
+    # With a ReLU, the lagged readout and W_hh on the compiled kernels, the pass that computes dL/dh_t also
+    # applies the ReLU's derivative and sums the bias gradient, and W_yh (reading h_t too) joins it when it
+    # is on them as well: one pass over the h-column instead of four. (Not when h_t has a gradient of its own.)
+    fuse = lagged and activation == "relu" and ops["hh"].native is not None and grad_h_mid is None
+    yh_joins = fuse and ops["yh"].native is not None
+    a_next: torch.Tensor | None = None  # the next step's a, when the fused pass made it
+    for t in range(steps - 1, -1, -1):
+        x, h_prev, y_prev, h_new = xs[t], h_all[t], y_all[t], h_all[t + 1]
+        b = g_y  # gradient of the y-row's pre-activation at step t
+        if not lagged:  # y_{t+1} also read h_{t+1}
+            _backward_row(g_h, g_h, ((ops["yh"], b, h_new, need["yh"]),))
+        if a_next is not None:
+            a = a_next
+        else:
+            a = act_backward(g_h, None if pre_all is None else pre_all[t], h_new, a_buf)
+            if grad_bias is not None:
+                grad_bias[:dh] += a.sum(1)
+        if grad_bias is not None:
+            grad_bias[dh:] += b.sum(1)
+        _backward_row(grad_x[t] if grad_x is not None else None, None,
+                      ((ops["hx"], a, x, need["hx"]), (ops["yx"], b, x, need["yx"])))
+        # dL/dh_t and dL/dy_t, into the other buffers (for h_0 and y_0 only if asked for)
+        nxt = (steps - t) % 2
+        if fuse and t:
+            out = g_hs[nxt]
+            acc = None
+            if not yh_joins and not ops["yh"].empty:
+                ops["yh"].backward(b, h_prev, out, None, need["yh"])
+                acc = out
+            ops["hh"].backward(a, h_prev, out, acc, need["hh"],
+                               also=(ops["yh"], b, need["yh"]) if yh_joins else None, relu_mask=h_prev,
+                               rowsum=grad_bias[:dh] if grad_bias is not None else None)
+            a_next = out
+        else:
+            hh_terms = ((ops["hh"], a, h_prev, need["hh"]),)
+            if lagged:
+                hh_terms += ((ops["yh"], b, h_prev, need["yh"]),)
+            g_h = _backward_row(g_hs[nxt] if t or need_h0 else None, None, hh_terms)  # type: ignore[assignment]
+            if grad_h_mid is not None and t:
+                g_h.add_(grad_h_mid[t])
+            a_next = None
+        g_y = _backward_row(g_ys[nxt] if t or need_y0 else None, grad_y[t - 1] if t else None,  # type: ignore[assignment]
+                            ((ops["hy"], a, y_prev, need["hy"]), (ops["yy"], b, y_prev, need["yy"])))
+    return grad_x, g_h if need_h0 else None, g_y if need_y0 else None, grad_bias
+
+
 class _Recurrence(torch.autograd.Function):
+    """The eager path: state buffers lent by the model's :class:`Workspace`, kept between calls."""
+
     @staticmethod
     def forward(ctx: Any, xs: torch.Tensor, h0: torch.Tensor, y0: torch.Tensor, bias: torch.Tensor,
                 blocks: dict[str, MaskedBlock], activation: str, readout: str, workspace: Workspace, saves: bool,
@@ -236,28 +329,12 @@ class _Recurrence(torch.autograd.Function):
         dh, batch, dy = h0.shape[0], h0.shape[1], y0.shape[0]
         steps = xs.shape[0]
         ops = {name: _BlockOps(blocks[name]) for name in BLOCKS}
-        b_h, b_y = bias[:dh, None], bias[dh:, None]
-        keep_pre = activation in NEEDS_PRE_ACTIVATION
-        act = _ACT_FORWARD.get(activation)
         h_all = workspace.take((steps + 1, dh, batch), xs)  # h_0 .. h_T, written in place
         y_all = xs.new_empty(steps + 1, dy, batch)  # y_0 .. y_T (returned: not a workspace buffer)
         h_all[0] = h0
         y_all[0] = y0
-        pre_all = workspace.take((steps, dh, batch), xs) if keep_pre else None
-        # blocks on the compiled kernels first in each row: they take the bias (broadcast) for free, where a
-        # dense product would first copy it into the row
-        h_row = sorted(("hx", "hh", "hy"), key=lambda n: ops[n].native is None)
-        y_row = sorted(("yx", "yh", "yy"), key=lambda n: ops[n].native is None)
-        for t in range(steps):
-            x, h, y = xs[t], h_all[t], y_all[t]
-            pre = _row_into(pre_all[t] if keep_pre else h_all[t + 1], b_h,  # type: ignore[index]
-                            tuple((ops[n], {"x": x, "h": h, "y": y}[n[1]]) for n in h_row))
-            if keep_pre:
-                h_all[t + 1] = torch.nn.functional.gelu(pre)
-            else:
-                act(pre)
-            inputs = {"x": x, "h": h if readout == "lagged" else h_all[t + 1], "y": y}
-            _row_into(y_all[t + 1], b_y, tuple((ops[n], inputs[n[1]]) for n in y_row))
+        pre_all = workspace.take((steps, dh, batch), xs) if activation in NEEDS_PRE_ACTIVATION else None
+        _forward_pass(xs, bias, ops, activation, readout, h_all, y_all, pre_all)
         h_last = h_all[steps].clone()
         if saves:
             ctx.ops, ctx.activation, ctx.readout, ctx.workspace = ops, activation, readout, workspace
@@ -272,76 +349,28 @@ class _Recurrence(torch.autograd.Function):
     def backward(ctx: Any, grad_y: torch.Tensor | None, grad_h_last: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
         xs, h_all, y_all, pre_all = ctx.saved_tensors
         ops: dict[str, _BlockOps] = ctx.ops
-        act_backward = _ACT_BACKWARD[ctx.activation]
-        lagged = ctx.readout == "lagged"
         needs = ctx.needs_input_grad
-        steps, dh, batch = h_all.shape[0] - 1, h_all.shape[1], h_all.shape[2]
-        dy = y_all.shape[1]
-        grad_y = grad_y.contiguous() if grad_y is not None else y_all.new_zeros(steps, dy, batch)
-        grad_x = xs.new_empty(xs.shape) if needs[0] else None
-        grad_bias = h_all.new_zeros(dh + dy) if needs[3] else None
-        # work buffers, reused every step: gradients w.r.t. h and y (two of each, this step's and the next's)
-        g_hs = [h_all.new_empty(dh, batch), h_all.new_empty(dh, batch)]
-        g_ys = [y_all.new_empty(dy, batch), y_all.new_empty(dy, batch)]
-        a_buf = h_all.new_empty(dh, batch)
-        g_h = g_hs[0].copy_(grad_h_last) if grad_h_last is not None else g_hs[0].zero_()  # dL/dh_{t+1}
-        g_y = g_ys[0].copy_(grad_y[steps - 1])  # dL/dy_{t+1}
+        if grad_y is None:
+            grad_y = y_all.new_zeros(y_all.shape[0] - 1, *y_all.shape[1:])
         need = {name: bool(needs[9 + i]) for i, name in enumerate(BLOCKS)}
-        # With a ReLU, the lagged readout and W_hh on the compiled kernels, the pass that computes dL/dh_t also
-        # applies the ReLU's derivative and sums the bias gradient, and W_yh (reading h_t too) joins it when it
-        # is on them as well: one pass over the h-column instead of four.
-        fuse = lagged and ctx.activation == "relu" and ops["hh"].native is not None
-        yh_joins = fuse and ops["yh"].native is not None
-        a_next: torch.Tensor | None = None  # the next step's a, when the fused pass made it
-        for t in range(steps - 1, -1, -1):
-            x, h_prev, y_prev, h_new = xs[t], h_all[t], y_all[t], h_all[t + 1]
-            b = g_y  # gradient of the y-row's pre-activation at step t
-            if not lagged:  # y_{t+1} also read h_{t+1}
-                _backward_row(g_h, g_h, ((ops["yh"], b, h_new, need["yh"]),))
-            if a_next is not None:
-                a = a_next
-            else:
-                a = act_backward(g_h, None if pre_all is None else pre_all[t], h_new, a_buf)
-                if grad_bias is not None:
-                    grad_bias[:dh] += a.sum(1)
-            if grad_bias is not None:
-                grad_bias[dh:] += b.sum(1)
-            _backward_row(grad_x[t] if grad_x is not None else None, None,
-                          ((ops["hx"], a, x, need["hx"]), (ops["yx"], b, x, need["yx"])))
-            # dL/dh_t and dL/dy_t, into the other buffers (for h_0 and y_0 only if asked for)
-            nxt = (steps - t) % 2
-            if fuse and t:
-                out = g_hs[nxt]
-                acc = None
-                if not yh_joins and not ops["yh"].empty:
-                    ops["yh"].backward(b, h_prev, out, None, need["yh"])
-                    acc = out
-                ops["hh"].backward(a, h_prev, out, acc, need["hh"],
-                                   also=(ops["yh"], b, need["yh"]) if yh_joins else None, relu_mask=h_prev,
-                                   rowsum=grad_bias[:dh] if grad_bias is not None else None)
-                a_next = out
-            else:
-                hh_terms = ((ops["hh"], a, h_prev, need["hh"]),)
-                if lagged:
-                    hh_terms += ((ops["yh"], b, h_prev, need["yh"]),)
-                g_h = _backward_row(g_hs[nxt] if t or needs[1] else None, None, hh_terms)  # type: ignore[assignment]
-                a_next = None
-            g_y = _backward_row(g_ys[nxt] if t or needs[2] else None, grad_y[t - 1] if t else None,  # type: ignore[assignment]
-                                ((ops["hy"], a, y_prev, need["hy"]), (ops["yy"], b, y_prev, need["yy"])))
+        grad_x, g_h0, g_y0, grad_bias = _backward_pass(
+            ops, xs, h_all, y_all, pre_all, grad_y.contiguous(), grad_h_last, ctx.activation, ctx.readout,
+            needs[0], needs[1], needs[2], needs[3], need)
         ctx.workspace.give(h_all)
         if pre_all is not None:
             ctx.workspace.give(pre_all)
         grads = tuple(ops[name].values_grad() if needs[9 + i] else None for i, name in enumerate(BLOCKS))
-        return (grad_x, g_h if needs[1] else None, g_y if needs[2] else None, grad_bias,
-                None, None, None, None, None, *grads)
+        return (grad_x, g_h0, g_y0, grad_bias, None, None, None, None, None, *grads)
 
 
 def run_recurrence(xs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor], bias: torch.Tensor,
                    blocks: dict[str, MaskedBlock] | Any, activation: str, readout: str,
                    workspace: Workspace | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the block RNN over inputs ``xs`` ``(T, dx, batch)`` (each step's inputs in column layout) from ``state = (h_0, y_0)`` (``(dh, batch)``, ``(dy, batch)``) with biases ``bias`` (h rows
-    first). Returns every y, ``(T, dy, batch)``, and the last h; differentiable in the inputs, the state, the
-    biases and every block's values."""
+    """Run the block RNN over inputs ``xs`` ``(T, dx, batch)`` (each step's inputs in column layout) from
+    ``state = (h_0, y_0)`` (``(dh, batch)``, ``(dy, batch)``) with biases ``bias`` (h rows first). Returns every
+    y, ``(T, dy, batch)``, and the last h; differentiable in the inputs, the state, the biases and every block's
+    values (eagerly: one autograd function with buffers reused between calls; ``ops.block_rnn`` is the entry point
+    that also compiles)."""
     if activation not in _ACT_BACKWARD:
         raise ValueError(f"unknown activation {activation!r}; known: {', '.join(_ACT_BACKWARD)}")
     values = [blocks[name].values for name in BLOCKS]
