@@ -35,6 +35,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .reproreport import Reproduction, write_report
+
+__all__ = ["Reproduction"]  # re-exported: the record a reproduction produces is the report's input
+
 SCALES = ("smoke", "small", "paper")
 """Scales every plan defines: ``smoke`` (a pipeline check in seconds), ``small`` (a few hours on 2 cores),
 ``paper`` (the paper's protocol)."""
@@ -102,6 +106,11 @@ class Plan:
     """The recommender stage (None: the plan does not judge the recommender)."""
     source: str = ""
     """Where the plan was read from."""
+
+    @property
+    def shipped(self) -> bool:
+        """Whether this is one of the package's plans (re-run by name rather than by file)."""
+        return not self.source or Path(self.source).resolve().parent == plans_dir().resolve()
 
 
 PLAN_DATA_KEYS = ("hammer_smoke_episodes",)
@@ -393,39 +402,6 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
     return out, ""
 
 
-@dataclass
-class Reproduction:
-    """What a reproduction run produced."""
-
-    plan: Plan
-    scale: str
-    records: list[dict[str, Any]]
-    """Final run records of every sweep (any status)."""
-    expected: int
-    """Trials the plan's sweeps define."""
-    verdicts: list[Any]
-    """One balancedrnn.claims.Verdict per claim of the plan."""
-    evaluation: Any = None
-    """The meta-learning evaluation on the plan's block-model runs (None when too few)."""
-    held_out: list[HeldOut] = field(default_factory=list)
-    """The recommender stage's cells (empty when the plan has none or it could not run)."""
-    recommend_records: list[dict[str, Any]] = field(default_factory=list)
-    """Final run records of the recommender stage."""
-    recommend_note: str = ""
-    """Why the recommender stage did not run (empty when it ran or the plan has none)."""
-    paths: list[Path] = field(default_factory=list)
-    """Report files written."""
-
-    @property
-    def not_ok(self) -> int:
-        """Trials without an ``ok`` record (failed, diverged, timed out, missing), both stages."""
-        return self.expected - sum(r.get("status") == "ok" for r in self.records + self.recommend_records)
-
-    @property
-    def complete(self) -> bool:
-        return self.not_ok == 0
-
-
 def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = None, workers: int = 1,
              overrides: dict[str, Any] | None = None, progress: bool = True, log: Any = None) -> Reproduction:
     """Run (or resume) every sweep of ``plan`` at ``scale``, then judge its claims and write the report into
@@ -433,7 +409,6 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
     from . import store
     from .claims import judge
     from .io import ensure_writable_dir
-    from .reproreport import write_report
     from .sweep import run_sweep
 
     out_dir = Path(out_dir)

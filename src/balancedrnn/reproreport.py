@@ -15,7 +15,8 @@ import math
 import re
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,8 +43,40 @@ from .report import (
 )
 from .spec import BLOCKS
 
-if TYPE_CHECKING:
-    from .reproduce import Reproduction
+
+@dataclass
+class Reproduction:
+    """What a reproduction run produced."""
+
+    plan: Any
+    """The :class:`balancedrnn.reproduce.Plan` that was run."""
+    scale: str
+    records: list[dict[str, Any]]
+    """Final run records of every sweep (any status)."""
+    expected: int
+    """Trials the plan's sweeps define."""
+    verdicts: list[Any]
+    """One balancedrnn.claims.Verdict per claim of the plan."""
+    evaluation: Any = None
+    """The meta-learning evaluation on the plan's block-model runs (None when too few)."""
+    held_out: list[Any] = field(default_factory=list)
+    """The recommender stage's cells (empty when the plan has none or it could not run)."""
+    recommend_records: list[dict[str, Any]] = field(default_factory=list)
+    """Final run records of the recommender stage."""
+    recommend_note: str = ""
+    """Why the recommender stage did not run (empty when it ran or the plan has none)."""
+    paths: list[Path] = field(default_factory=list)
+    """Report files written."""
+
+    @property
+    def not_ok(self) -> int:
+        """Trials without an ``ok`` record (failed, diverged, timed out, missing), both stages."""
+        return self.expected - sum(r.get("status") == "ok" for r in self.records + self.recommend_records)
+
+    @property
+    def complete(self) -> bool:
+        return self.not_ok == 0
+
 
 FAMILY_STYLE: dict[str, tuple[str, str]] = {
     "dense": ("tab:red", "s"), "standard": ("tab:brown", "P"), "uniform": ("tab:blue", "o"),
@@ -242,10 +275,8 @@ def reproduce_command(rep: Reproduction, out_dir: str | Path, overrides: dict[st
     """The shell command that re-runs (resumes) this reproduction as it was run: the plan (by name when shipped,
     else its file), the scale, the output directory, the store, and every ``--set`` override. A store password
     is masked (``***``): the report must not carry it."""
-    from .reproduce import plans_dir
-
     source = Path(rep.plan.source) if rep.plan.source else None
-    shipped = source is None or source.resolve().parent == plans_dir().resolve()
+    shipped = rep.plan.shipped
     args = ["balancedrnn", "reproduce", rep.plan.name if shipped else str(source), "--scale", rep.scale,
             "--out-dir", str(out_dir)]
     if storage:

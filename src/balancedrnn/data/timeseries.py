@@ -42,7 +42,7 @@ from ..io import DataError
 from . import BatchedSplit
 
 if TYPE_CHECKING:
-    from ..train import TrainConfig
+    from ..tasks.base import DataRequest, Task
 
 SPLITS = ("train", "val", "test")
 VAL_FRACTION = 0.2
@@ -398,7 +398,7 @@ def load_dataset(name: str, seed: int = 0) -> TimeSeriesData:
     return load_classification(name, seed)
 
 
-def _load_task(name: str, config: TrainConfig, progress: bool) -> TimeSeriesData:
+def _load_task(name: str, config: DataRequest, progress: bool) -> TimeSeriesData:
     """Task loader: the data set with its validation split seeded by ``config.data_seed`` (n_train etc. ignored)."""
     return load_dataset(name, seed=config.data_seed)
 
@@ -415,26 +415,22 @@ def default_budget(dx: int, dy: int, dh: int = DEFAULT_BUDGET_DH) -> int:
     return max(100, int(round(weights / 100.0)) * 100)
 
 
-def register_timeseries_tasks() -> list[str]:
-    """Register one task ``ts:<name>`` per data set the installed aeon ships (reads no data, imports no aeon);
-    raises ImportError when aeon is not installed. Returns the registered names."""
-    from ..tasks import Task, register
+def timeseries_tasks() -> list[Task]:
+    """One task ``ts:<name>`` per data set the installed aeon ships (reads no data, imports no aeon); raises
+    ImportError when aeon is not installed. The registry (``balancedrnn.tasks``) registers them."""
+    from ..tasks.base import Task
 
-    names = []
-    for info in DATASETS.values():
-        if not shipped(info):
-            continue
-        register(
-            Task(
-                name=info.task_name,
-                dx=info.dx,
-                dy=info.dy,
-                loss="last",
-                metric="accuracy",
-                load=partial(_load_task, info.name),
-                describe=info.describe,
-                default_budget=default_budget(info.dx, info.dy),
-            )
+    return [
+        Task(
+            name=info.task_name,
+            dx=info.dx,
+            dy=info.dy,
+            loss="last",
+            metric="accuracy",
+            load=partial(_load_task, info.name),
+            describe=info.describe,
+            default_budget=default_budget(info.dx, info.dy),
         )
-        names.append(info.task_name)
-    return names
+        for info in DATASETS.values()
+        if shipped(info)
+    ]

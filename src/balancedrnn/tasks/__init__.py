@@ -1,47 +1,18 @@
 """Task registry: one interface (data, loss, metric, dx, dy) so training and comparisons take any task by name.
 
-A task turns a :class:`~balancedrnn.train.TrainConfig` into train/validation/test splits. Each split yields
-``(inputs, targets)`` batches; the task's ``loss`` says where the loss is read (``last`` step or ``all``).
+A task turns a run's config (a :class:`~balancedrnn.tasks.base.DataRequest`, which ``TrainConfig`` is) into
+train/validation/test splits. Each split yields ``(inputs, targets)`` batches; the task's ``loss`` says where the
+loss is read (``last`` step or ``all``). The built-in tasks register on first use; data modules describe their
+tasks with :mod:`.base` and never import this registry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-if TYPE_CHECKING:
-    from .train import TrainConfig
+from .base import DataRequest, Task, TaskError
 
-
-class TaskError(ValueError):
-    """Unknown task or a task that cannot be loaded."""
-
-
-@dataclass(frozen=True)
-class Task:
-    """A learning task: sizes, where the loss is read, the metric, and how to load its data."""
-
-    name: str
-    """Registry name."""
-    dx: int
-    """Input size per step."""
-    dy: int
-    """Output size per step (classes for classification)."""
-    loss: Literal["last", "all"]
-    """``last``: cross-entropy at the last step only; ``all``: MSE at every step."""
-    metric: str
-    """Name of the main metric (higher is better for ``accuracy``)."""
-    load: Callable[[TrainConfig, bool], Any]
-    """``load(config, progress)`` -> object with ``splits`` (``train``, ``val``, ``test``) and ``source``."""
-    describe: str = ""
-    """One line for listings."""
-    default_budget: int = 100_000
-    """Trainable-weight budget the command line uses when none is given: one that fits the task's (dx, dy), so
-    ``balanced`` gets a sensible hidden size (RAD's 100,000 would give a 6-input series dh ~ 4,900)."""
-    score: Callable[[Any, Any, TrainConfig], dict[str, Any]] | None = None
-    """Optional scoring after training, ``score(model, data, config)`` -> metrics (e.g. rollouts in a
-    simulator); when set, the record's final value is ``score(...)[metric]`` instead of the test metric."""
+__all__ = ["DataRequest", "Task", "TaskError", "get_task", "register", "task_names"]
 
 
 _REGISTRY: dict[str, Task] = {}
@@ -68,9 +39,9 @@ def task_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def _load_rad(config: TrainConfig, progress: bool) -> Any:
-    from .data import rad
-    from .data.mnist import load_mnist
+def _load_rad(config: DataRequest, progress: bool) -> Any:
+    from ..data import rad
+    from ..data.mnist import load_mnist
 
     mnist = load_mnist(config.mnist_dir)
     rad_config = rad.RADConfig(
@@ -79,16 +50,16 @@ def _load_rad(config: TrainConfig, progress: bool) -> Any:
     return rad.build_or_load(mnist, rad_config, rebuild=False, progress=progress)
 
 
-def _load_hammer(config: TrainConfig, progress: bool) -> Any:
-    from .hammer.dataset import GENERATED_EXPERT_ID, cloning_data, load_episodes
+def _load_hammer(config: DataRequest, progress: bool) -> Any:
+    from ..hammer.dataset import GENERATED_EXPERT_ID, cloning_data, load_episodes
 
     dataset_id = config.dataset or GENERATED_EXPERT_ID
     episodes = load_episodes(dataset_id, download=config.dataset is not None)
     return cloning_data(episodes, seed=config.data_seed, source=f"Minari data set {dataset_id} ({len(episodes)} episodes)")
 
 
-def _score_hammer(model: Any, data: Any, config: TrainConfig) -> dict[str, Any]:
-    from .hammer.rollout import rollout
+def _score_hammer(model: Any, data: Any, config: DataRequest) -> dict[str, Any]:
+    from ..hammer.rollout import rollout
 
     model.eval()
     result = rollout(model, episodes=config.rollouts, seed=config.seed * 100_000, obs_mean=data.obs_mean,
@@ -128,8 +99,9 @@ def _ensure_builtin() -> None:
         )
         _register_hammer()
         try:  # real time-series tasks need the optional aeon (extra "timeseries"); without it they are absent
-            from .data.timeseries import register_timeseries_tasks
+            from ..data.timeseries import timeseries_tasks
 
-            register_timeseries_tasks()
+            for task in timeseries_tasks():
+                register(task)
         except ImportError:
             pass
