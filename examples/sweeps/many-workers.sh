@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Several sweep commands on one store, as several machines would run them. Each command below is what you type
+# on one machine; here both run on this one, against a journal file (on a cluster: a path on the shared file
+# system, or a PostgreSQL URL). Usage: bash examples/sweeps/many-workers.sh [STORE]
+#   STORE: a journal path (default runs/many-workers/store.journal) or postgresql://user:pass@host/db
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+STORE=${1:-runs/many-workers/store.journal}
+BIN=.venv/bin/balancedrnn
+SWEEP=(sweep --name many-workers --sampler grid --models dense,uniform:0.2,balanced --seeds 2 --budget 30000
+       --set epochs=1 --set n_train=200 --set n_val=100 --set n_test=100 --workers 1 --storage "$STORE" --quiet)
+"$BIN" "${SWEEP[@]}" > runs-machine-a.log 2>&1 &   # "machine A"
+"$BIN" "${SWEEP[@]}" > runs-machine-b.log 2>&1 &   # "machine B"
+wait
+cat runs-machine-a.log runs-machine-b.log
+# every config ran once, by one of the two commands
+"$BIN" runs --name many-workers --storage "$STORE"
+rm -f runs-machine-a.log runs-machine-b.log
