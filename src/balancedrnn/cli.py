@@ -863,6 +863,9 @@ def runs(
     out.print(table)
     if len(frame) > limit:
         out.print(f"({len(frame) - limit} more; --limit shows more, --export writes all)")
+    if "data_source" in frame and len(frame):
+        for source, n in frame["data_source"].fillna("not recorded").value_counts().items():
+            out.print(f"data: {source} ({n} runs)", markup=False)
 
 
 def format_cell(column: str, value: Any) -> str:

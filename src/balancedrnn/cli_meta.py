@@ -119,10 +119,14 @@ def evaluate(
     (self-contained HTML and markdown)."""
     from rich.table import Table
 
-    from .cli import UserError, err, out
+    from .cli import UserError, check_positive, check_writable, err, out
 
     if n_splits < 2 or repeats < 1:
         raise UserError("--n-splits must be at least 2 and --repeats at least 1")
+    if n_classes < 2:
+        raise UserError(f"--n-classes must be at least 2, got {n_classes}")
+    check_positive("--n-estimators", n_estimators)
+    check_writable(out_dir, "--out-dir", directory=True)  # before the evaluation, not after it
     meta = _meta()
     from .metareport import SPLITS, write_report
     from .metareport import evaluate as run_evaluation
