@@ -229,3 +229,25 @@ def test_tiny_dense_run_on_basic_motions_beats_chance(loaded):
     assert record["task"]["dx"] == 6 and record["task"]["dy"] == 4
     assert "BasicMotions" in record["data_source"]
     assert record["final"]["value"] > 0.4  # chance is 0.25 (four balanced classes)
+
+
+def test_time_series_task_without_aeon_names_the_extra():
+    """Without aeon a ts: task is not 'unknown': the error says which extra brings it."""
+    import subprocess
+    import sys
+
+    code = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "aeon" or name.startswith("aeon."):
+            raise ImportError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Block())
+from balancedrnn.tasks import TaskError, get_task
+try:
+    get_task("ts:BasicMotions")
+except TaskError as e:
+    print(e)
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "needs aeon" in res.stdout and "pip install 'balancedrnn[timeseries]'" in res.stdout, res.stdout + res.stderr

@@ -16,6 +16,8 @@ __all__ = ["DataRequest", "Task", "TaskError", "get_task", "register", "task_nam
 
 
 _REGISTRY: dict[str, Task] = {}
+_TIMESERIES_MISSING = ""
+"""Why the time-series tasks are absent (aeon not installed), for the error naming the extra."""
 
 
 def register(task: Task) -> Task:
@@ -30,6 +32,9 @@ def get_task(name: str) -> Task:
     try:
         return _REGISTRY[name]
     except KeyError:
+        if name.startswith("ts:") and _TIMESERIES_MISSING:
+            raise TaskError(f"task {name!r} needs aeon, which is not installed ({_TIMESERIES_MISSING}): "
+                            "pip install 'balancedrnn[timeseries]'") from None
         raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(sorted(_REGISTRY))}") from None
 
 
@@ -103,5 +108,6 @@ def _ensure_builtin() -> None:
 
             for task in timeseries_tasks():
                 register(task)
-        except ImportError:
-            pass
+        except ImportError as e:
+            global _TIMESERIES_MISSING
+            _TIMESERIES_MISSING = str(e).splitlines()[0] if str(e) else "ImportError"
