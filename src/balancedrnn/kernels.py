@@ -67,6 +67,16 @@ class CSRPattern:
         )
 
 
+def sparse_plan(pattern: CSRPattern, values: torch.Tensor) -> tuple[str, NativeCSR | None]:
+    """Where a sparse block's products run, decided once per pass: ``native`` (the compiled kernels, with their
+    copy of the block), ``torch`` (PyTorch's CSR operators) or ``dense`` (a device or dtype without sparse
+    products). The one dispatch both the recurrence and :class:`SparseOperator` use."""
+    if not csr_supported(values.device, values.dtype):
+        return "dense", None
+    nat = native_csr(pattern, values.detach())
+    return ("native", nat) if nat is not None else ("torch", None)
+
+
 class SparseOperator:
     """``x -> x @ W.T`` for one block during one forward pass: the CSR matrix (or the compiled kernels' copy of
     the block) is built once, the transposed one at most once (in the first backward), and reused by every
@@ -74,8 +84,8 @@ class SparseOperator:
 
     def __init__(self, values: torch.Tensor, pattern: CSRPattern) -> None:
         self.values, self.pattern = values, pattern
-        self.native = native_csr(pattern, values.detach())
-        self.matrix = pattern.matrix(values.detach())
+        self.backend, self.native = sparse_plan(pattern, values)
+        self.matrix = pattern.matrix(values.detach()) if self.backend == "torch" else None
         self._matrix_t: torch.Tensor | None = None
 
     def matrix_t(self) -> torch.Tensor:
@@ -83,21 +93,15 @@ class SparseOperator:
             self._matrix_t = self.pattern.matrix_t(self.values.detach())
         return self._matrix_t
 
-    def _fallback(self) -> torch.Tensor | None:
-        """The dense block on devices without working CSR kernels (checked once per device), else None."""
-        if csr_supported(self.values.device, self.values.dtype):
-            return None
-        p = self.pattern
-        return self.values.new_zeros(p.rows * p.cols).index_put((pattern_flat(p),), self.values).view(p.rows, p.cols)
-
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """``x @ W.T`` for ``x`` of shape ``(n, cols)``."""
-        if self.native is not None and x.dtype == self.values.dtype and x.device.type == "cpu":
+        if self.backend == "native" and x.dtype == self.values.dtype and x.device.type == "cpu":
             return _NativeMatmul.apply(self.values, x, self)
-        dense = self._fallback()
-        if dense is not None:
-            return x @ dense.t()
-        return _SparseMatmul.apply(self.values, x, self)
+        if self.backend == "torch":
+            return _SparseMatmul.apply(self.values, x, self)
+        p = self.pattern
+        dense = self.values.new_zeros(p.rows * p.cols).index_put((pattern_flat(p),), self.values).view(p.rows, p.cols)
+        return x @ dense.t().to(x.dtype)
 
 
 class _SparseMatmul(torch.autograd.Function):
@@ -201,9 +205,10 @@ def _sampled_ok(device: torch.device) -> bool:
     if key not in _SAMPLED_OK:
         try:
             p = CSRPattern.from_index(2, 2, torch.tensor([0, 3], device=device))
-            v = torch.ones(2, device=device, requires_grad=True)
-            x = torch.ones(3, 2, device=device, requires_grad=True)
-            _SparseMatmul.apply(v, x, SparseOperator(v, p)).sum().backward()
+            m = p.matrix(torch.ones(2, device=device))
+            x = torch.ones(3, 2, device=device)
+            _ = m @ x.t(), p.matrix_t(torch.ones(2, device=device)) @ x.t()  # both products the backward needs
+            torch.sparse.sampled_addmm(m, x.t(), x, beta=0.0)
             _SAMPLED_OK[key] = True
         except (RuntimeError, NotImplementedError):
             _SAMPLED_OK[key] = False

@@ -101,10 +101,6 @@ class MaskedBlock(nn.Module):
             self._pattern_key = key
         return self._pattern
 
-    def matmul(self, x: torch.Tensor) -> torch.Tensor:
-        """``x @ W.T`` for ``x`` of shape ``(n, cols)``, with the block's kernel."""
-        return self.operator()(x)
-
     def operator(self) -> Callable[[torch.Tensor], torch.Tensor]:
         """``x -> x @ W.T`` to apply many times in one forward pass (a recurrence): the dense block or the
         sparse matrices are built once."""

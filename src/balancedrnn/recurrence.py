@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .kernels import csr_supported, native_csr
+from .kernels import sparse_plan
 from .native import NativeCSR
 from .masks import MaskedBlock
 from .spec import BLOCKS
@@ -57,14 +57,15 @@ class _BlockOps:
         self.block = block
         self.empty = block.nnz == 0
         values = block.values.detach()
-        self.sparse = not self.empty and block.kernel == "sparse" and csr_supported(values.device, values.dtype)
         self.native: NativeCSR | None = None
-        if self.sparse:
+        self.sparse = False
+        if not self.empty and block.kernel == "sparse":
             self.pattern = block.pattern()
-            self.native = native_csr(self.pattern, values)
-            if self.native is None:
+            backend, self.native = sparse_plan(self.pattern, values)
+            self.sparse = backend != "dense"
+            if backend == "torch":
                 self.m = self.pattern.matrix(values)
-        elif not self.empty:
+        if not self.empty and not self.sparse:
             self.m = block.dense().detach()
         self._mt: torch.Tensor | None = None
         self.grad: torch.Tensor | None = None

@@ -203,14 +203,6 @@ def summary_markdown(summary: pd.DataFrame, metric: str = "accuracy") -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_records(directory: str | Path) -> list[dict[str, Any]]:
-    """All run records (``*.json``) in a directory."""
-    out = []
-    for p in sorted(Path(directory).glob("*.json")):
-        out.append(json.loads(p.read_text()))
-    return out
-
-
 def plot_runs(frame: pd.DataFrame, directory: str | Path, metric: str = "accuracy") -> list[Path]:
     """Scatter plots of the final metric against the hidden proportion (with the chance level when the runs share
     one) and against each block density."""
