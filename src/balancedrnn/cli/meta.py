@@ -27,10 +27,10 @@ Seed = Annotated[int, typer.Option(help="Seed of forests, parent network and per
 
 
 def _meta() -> Any:
-    from .cli import UserError
+    from .common import UserError
 
     try:
-        from . import meta
+        from .. import meta
     except ImportError as e:
         raise UserError(f"meta-learning needs scikit-learn and scipy ({e.name} is missing): pip install 'balancedrnn[meta]'") from None
     return meta
@@ -38,14 +38,14 @@ def _meta() -> Any:
 
 def _records(records: Path | None, storage: str | None, names: list[str] | None, run_dir: Path) -> list[dict[str, Any]]:
     """Run records from a directory of JSON files or from one or more studies of a store."""
-    from .cli import UserError
+    from .common import UserError
 
     meta = _meta()
     if records is not None:
         if storage is not None or names:
             raise UserError("give either --records or --storage/--name, not both")
         return meta.load_record_dir(records)
-    from . import store
+    from .. import store
 
     st = store.open_storage(storage, run_dir, create=False)
     out: list[dict[str, Any]] = []
@@ -71,7 +71,7 @@ def fit(
     seed: Seed = 0,
 ) -> None:
     """Fit the random-forest classifier and regressor (and optionally the parent network) and save them."""
-    from .cli import UserError, check_positive, check_writable, out
+    from .common import UserError, check_positive, check_writable, out
 
     if n_classes < 2:
         raise UserError(f"--n-classes must be at least 2, got {n_classes}")
@@ -89,7 +89,7 @@ def fit(
 def _print_tasks(predictor: Any) -> None:
     from rich.table import Table
 
-    from .cli import out
+    from .common import out
 
     table = Table(title=f"tasks; classes per task: {', '.join(_meta().class_names(predictor.n_classes))} (worst first)")
     for col in ("task", "dx", "dy", "runs", "metric", "range", "class boundaries"):
@@ -119,7 +119,7 @@ def evaluate(
     (self-contained HTML and markdown)."""
     from rich.table import Table
 
-    from .cli import UserError, check_positive, check_writable, err, out
+    from .common import UserError, check_positive, check_writable, err, out
 
     if n_splits < 2 or repeats < 1:
         raise UserError("--n-splits must be at least 2 and --repeats at least 1")
@@ -128,8 +128,8 @@ def evaluate(
     check_positive("--n-estimators", n_estimators)
     check_writable(out_dir, "--out-dir", directory=True)  # before the evaluation, not after it
     meta = _meta()
-    from .metareport import SPLITS, write_report
-    from .metareport import evaluate as run_evaluation
+    from ..metareport import SPLITS, write_report
+    from ..metareport import evaluate as run_evaluation
 
     data = meta.prepare_records(_records(records, storage, name, run_dir))
     ev = run_evaluation(data, n_splits=n_splits, n_classes=n_classes, n_estimators=n_estimators, n_repeats=repeats,
@@ -167,7 +167,7 @@ def evaluate(
 @predictor_app.command("show")
 def show(path: Annotated[Path, typer.Argument(help="A predictor file written by `predictor fit`.")]) -> None:
     """What a saved predictor was fitted on: schema, library versions, tasks, classes, impurity importances."""
-    from .cli import out
+    from .common import out
 
     payload = _meta().read_predictor_file(path)
     p = payload["predictor"]
@@ -205,8 +205,8 @@ def recommend(
     """
     from rich.table import Table
 
-    from .cli import UserError, _parse_sets, check_budget, check_positive, out
-    from .spec import BLOCKS, check_size
+    from .common import UserError, _parse_sets, check_budget, check_positive, out
+    from ..spec import BLOCKS, check_size
 
     check_size("--dx", dx)
     check_size("--dy", dy)

@@ -13,12 +13,24 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from .configs import CONFIG_HELP
-from .defaults import PAPER, QUICK
-from .io import ensure_writable_dir
+from ..configs import CONFIG_HELP
+from ..defaults import PAPER, QUICK
+from ..io import ensure_writable_dir
+from .common import (  # noqa: F401 - re-exported: balancedrnn.cli.check_* and _parse_sets are used by tests and plans
+    MAX_BUDGET,
+    RUN_STATUSES,
+    UserError,
+    _parse_sets,
+    check_budget,
+    check_choice,
+    check_non_negative,
+    check_positive,
+    check_writable,
+    err,
+    out,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -29,15 +41,8 @@ app = typer.Typer(
 data_app = typer.Typer(no_args_is_help=True, help="Build and cache data sets.")
 app.add_typer(data_app, name="data")
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)  # one message, one line (logs and tests read them)
-
 # PAPER (the paper's RAD protocol, applied by ``--paper``) and QUICK (defaults without ``--paper``: minutes on a
 # laptop CPU) live in balancedrnn.defaults, with TrainConfig's defaults.
-
-
-class UserError(Exception):
-    """An error to show as one line (exit code 2)."""
 
 
 # ----------------------------------------------------------------------------------------- options
@@ -66,78 +71,13 @@ OutDir = Annotated[Path, typer.Option(help="Directory for run records, tables an
 Dataset = Annotated[Optional[str], typer.Option(help="Hammer: Minari data set id.", show_default="the generated expert set")]
 Rollouts = Annotated[int, typer.Option(help="Hammer: rollouts the trained policy is scored on.")]
 
-MAX_BUDGET = 100_000_000
-"""Largest trainable-weight budget the command line accepts: 10^8 float32 weights are 400 MB before Adam's two
-moment buffers; beyond that a typo (1e12 for 1e5) would try to allocate terabytes."""
-RUN_STATUSES = ("ok", "failed", "diverged", "timeout", "interrupted")
-"""Statuses a run record can have (``runs --status``)."""
-
-
 # ------------------------------------------------------------------------------ checks at the boundary
-def check_positive(option: str, value: int | float | None, kind: str = "integer") -> None:
-    """UserError unless ``value`` (if given) is a positive number; ``option`` is the flag, e.g. ``--epochs``."""
-    import math
-
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise UserError(f"{option} must be a positive {kind}, got {value:g}")
-
-
-def check_non_negative(option: str, value: int | None) -> None:
-    """UserError unless ``value`` (if given) is 0 or more (seeds, --limit, --rounds)."""
-    if value is not None and value < 0:
-        raise UserError(f"{option} must be 0 or more, got {value}")
-
-
-def check_budget(budget: float, option: str = "--budget") -> float:
-    """A positive finite budget no larger than :data:`MAX_BUDGET`, or a one-line UserError naming the limit."""
-    import math
-
-    if not (math.isfinite(budget) and budget > 0):
-        raise UserError(f"{option} must be a positive finite number, got {budget:g}")
-    if budget > MAX_BUDGET:
-        raise UserError(f"{option} {budget:g} is above the limit of {MAX_BUDGET:,} trainable weights")
-    return budget
-
-
 def _task_budget(task_name: str, budget: float | None) -> tuple[Any, float]:
     """The task (an unknown name is a one-line error) and the budget: the one given, else the task's default."""
-    from .tasks import get_task
+    from ..tasks import get_task
 
     task = get_task(task_name)
     return task, check_budget(float(task.default_budget) if budget is None else budget)
-
-
-def check_choice(option: str, value: str, choices: tuple[str, ...] | list[str]) -> str:
-    """UserError unless ``value`` is one of ``choices`` (the message lists them)."""
-    if value not in choices:
-        raise UserError(f"{option} {value!r} is not one of {', '.join(choices)}")
-    return value
-
-
-def check_writable(path: Path, option: str, directory: bool = False) -> Path:
-    """Fail before any work when ``path`` (a file, or a directory if ``directory``) cannot be written, naming the
-    user's path; creates nothing. Tries a real file in the nearest existing ancestor, because permission bits
-    say nothing for root."""
-    import tempfile
-
-    path = Path(path)
-    if path.exists():
-        if directory and not path.is_dir():
-            raise UserError(f"{option} {path} is not writable: it is a file, not a directory")
-        if not directory and path.is_dir():
-            raise UserError(f"{option} {path} is not writable: it is a directory")
-    probe = path if directory and path.is_dir() else path.parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise UserError(f"{option} {path} is not writable: {probe} is not a directory")
-    try:
-        fd, name = tempfile.mkstemp(dir=probe, prefix=".balancedrnn-write-check-")
-        os.close(fd)
-        os.unlink(name)
-    except OSError as e:
-        raise UserError(f"{option} {path} is not writable: cannot create files in {probe} ({e.strerror or e})") from None
-    return path
 
 
 def check_mnist_dir(mnist_dir: Path | None) -> None:
@@ -157,7 +97,7 @@ def check_mnist_dir(mnist_dir: Path | None) -> None:
 def check_run_options(readout: str, activation: str, kernel: str = "auto", seed: int = 0, data_seed: int = 0,
                       threads: int | None = None, rollouts: int = 100) -> None:
     """The options every training command shares, checked before any config or data is built."""
-    from .model import ACTIVATIONS
+    from ..model import ACTIVATIONS
 
     check_choice("--readout", readout, ("lagged", "current"))
     check_choice("--activation", activation, list(ACTIVATIONS))
@@ -209,7 +149,7 @@ def _resolve(paper: bool, **given: Any) -> dict[str, Any]:
 
 
 def _config(**kwargs: Any) -> Any:
-    from .train import TrainConfig
+    from ..train import TrainConfig
 
     return TrainConfig(**kwargs)
 
@@ -243,7 +183,7 @@ def train(
     quiet: Quiet = False,
 ) -> None:
     """Train one model on a task and write its run record (JSON)."""
-    from .train import check_config, run_trial, write_record
+    from ..train import check_config, run_trial, write_record
 
     the_task, budget = _task_budget(task, budget)
     check_run_options(readout, activation, kernel, seed, data_seed, threads, rollouts)
@@ -299,8 +239,8 @@ def train(
 def _trial_worker(cfg_dict: dict[str, Any], threads: int) -> dict[str, Any]:
     import torch
 
-    from .tasks import get_task
-    from .train import TrainConfig, run_trial
+    from ..tasks import get_task
+    from ..train import TrainConfig, run_trial
 
     torch.set_num_threads(threads)
     cfg = TrainConfig.from_dict(cfg_dict)
@@ -335,8 +275,8 @@ def compare(
     """Train several configs x seeds on the same data; table of mean ± std and a plot against hidden proportion.
 
     Exit code 1 when any trial failed, diverged or timed out (the table shows the rest), with a line saying so."""
-    from .report import plot_metric_vs_hp, records_frame, summarise, summary_markdown
-    from .train import check_config, run_trial, write_record
+    from ..report import plot_metric_vs_hp, records_frame, summarise, summary_markdown
+    from ..train import check_config, run_trial, write_record
 
     names = [m.strip() for m in models.split(",") if m.strip()]
     if not names:
@@ -395,7 +335,7 @@ def compare(
         bad = frame[frame["model"] == n]
         out.print(f"warning ({n}): every trial failed: {bad['note'].iloc[0] if len(bad) else ''}")
     chance = 1.0 / the_task.dy if the_task.loss == "last" else None
-    from .io import atomic_write
+    from ..io import atomic_write
 
     md = summary_markdown(summary, metric)
     atomic_write(out_dir / "summary.md", lambda f: f.write(md.encode()))
@@ -418,8 +358,8 @@ def _compare_trials(configs: list[Any], data: Any, workers: int, per_worker: int
     ``records`` and writing it as soon as it is done."""
     import torch
 
-    from .progress import progress_bar
-    from .train import run_trial, write_record
+    from ..progress import progress_bar
+    from ..train import run_trial, write_record
 
     with progress_bar(len(configs), "trials", enabled=not quiet) as advance:
         if workers == 1:
@@ -458,8 +398,8 @@ def data_rad(
     quiet: Quiet = False,
 ) -> None:
     """Build (or verify) and cache a RAD data set; prints where it is and what it holds."""
-    from .data import rad
-    from .data.mnist import load_mnist
+    from ..data import rad
+    from ..data.mnist import load_mnist
 
     check_scale(n_train=n_train, n_val=n_val, n_test=n_test)
     check_non_negative("--seed", seed)
@@ -492,7 +432,7 @@ def data_hammer(
     quiet: Quiet = False,
 ) -> None:
     """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert -> expert episodes (resumable)."""
-    from .hammer.expert import EXPERTS
+    from ..hammer.expert import EXPERTS
 
     check_choice("--expert", expert, list(EXPERTS))
     for option, value in (("--demos", demos), ("--episodes-per-round", episodes_per_round),
@@ -514,9 +454,9 @@ def data_hammer(
 def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, eval_episodes: int,
                  expert_episodes: int, workers: int, seed: int, dataset_id: str, min_success: float, quiet: bool) -> None:
     """The work of ``data hammer``, after its options were checked."""
-    from .hammer.dataset import write_dataset
-    from .hammer.expert import collect_planner_demos, dagger, generate_episodes, hammer_dir, summarise_episodes
-    from .progress import progress_bar
+    from ..hammer.dataset import write_dataset
+    from ..hammer.expert import collect_planner_demos, dagger, generate_episodes, hammer_dir, summarise_episodes
+    from ..progress import progress_bar
 
     with progress_bar(demos, "planner episodes", enabled=not quiet) as advance:
         episodes = collect_planner_demos(demos, workers=workers, seed=seed, progress=advance)
@@ -545,10 +485,10 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
 def spec_summary(config: str, dx: int, dy: int, budget: float) -> dict[str, Any]:
     """What ``model.summary()`` reports for a config (dh, density, weights, parameters, hidden proportion,
     budget note), computed from the block specification or the baseline's counts without allocating the model."""
-    from .baselines import baseline_counts, baseline_weights, min_hidden, solve_baseline_hidden
-    from .configs import config_density, is_baseline
-    from .spec import BlockSpec, hidden_proportion
-    from .spec import check_budget as check_spec_budget
+    from ..baselines import baseline_counts, baseline_weights, min_hidden, solve_baseline_hidden
+    from ..configs import config_density, is_baseline
+    from ..spec import BlockSpec, hidden_proportion
+    from ..spec import check_budget as check_spec_budget
 
     budget = check_spec_budget(budget)
     if is_baseline(config):
@@ -576,7 +516,7 @@ def spec(
     """Show densities, hidden size, weights and hidden proportion of model configs at a budget (no training).
 
     Computed from the specification alone: no model is built, so any size is instant."""
-    from .spec import check_size
+    from ..spec import check_size
 
     check_size("dx", dx)
     check_size("dy", dy)
@@ -600,7 +540,7 @@ def spec(
 @app.command()
 def tasks() -> None:
     """List the registered tasks."""
-    from .tasks import get_task, task_names
+    from ..tasks import get_task, task_names
 
     table = Table(title="tasks (train and compare use the default budget unless --budget is given)")
     for col in ("name", "dx", "dy", "loss", "metric", "default budget", "description"):
@@ -617,23 +557,6 @@ def tasks() -> None:
 Storage = Annotated[Optional[str], typer.Option(help="Store: a journal file path or postgresql://user:pass@host/db.",
                                                 show_default="<run-dir>/store.journal")]
 RunDir = Annotated[Path, typer.Option(help="Directory of the embedded store and exports.")]
-
-
-def _parse_sets(items: list[str] | None) -> dict[str, Any]:
-    """``--set key=value`` options as a mapping (values parsed as YAML scalars); the one ``--set`` parser."""
-    from .data import require
-
-    yaml = require("yaml", "sweep", "--set")
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--set takes key=value, got {item!r}")
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise UserError(f"--set {key.strip()}: {value!r} is not a value (a number, a word, or a quoted string)") from None
-    return out
 
 
 @app.command()
@@ -664,7 +587,7 @@ def sweep(
     Exit codes: 0 every trial of this run ok; 1 a trial failed, diverged or timed out, a worker died, or trials
     are missing; 2 bad input; 130 interrupted (Ctrl-C or SIGTERM).
     """
-    from .sweep import SweepSpec, load_sweep_file, run_sweep
+    from ..sweep import SweepSpec, load_sweep_file, run_sweep
 
     d: dict[str, Any] = load_sweep_file(file) if file else {}
     d = dict(d)
@@ -707,8 +630,8 @@ def sweep(
 
 def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
     """What a sweep did, in a few lines, and the results table of this spec's configs."""
-    from .store import GRACE_SECONDS, iter_records, open_storage, open_study
-    from .sweep import spec_keys
+    from ..store import GRACE_SECONDS, iter_records, open_storage, open_study
+    from ..sweep import spec_keys
 
     out.print(f"data: {result.data_source}", markup=False)
     counts = ", ".join(f"{result.counts.get(k, 0)} {k}" for k in ("ok", "failed", "diverged", "timeout", "interrupted"))
@@ -735,7 +658,7 @@ def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
 
 def _results_table(records: list[dict[str, Any]], title: str, top: int = 15) -> None:
     """Per-config mean ± std of the final metric over seeds, best first (at most ``top`` rows)."""
-    from .report import records_frame, summarise
+    from ..report import records_frame, summarise
 
     frame = records_frame(records)
     summary = summarise(frame)
@@ -775,7 +698,7 @@ def reproduce(
     """Reproduce the paper's claims: run a plan's sweeps (resumable, shareable across machines), then write
     statistics, verdicts and an HTML report with plots."""
 
-    from .reproduce import SCALES, load_plan, plan_names, run_plan, sweep_specs
+    from ..reproduce import SCALES, load_plan, plan_names, run_plan, sweep_specs
 
     if list_:
         for name in plan_names():
@@ -827,7 +750,7 @@ def runs(
     limit: Annotated[int, typer.Option(help="Rows to print (0: none).")] = 30,
 ) -> None:
     """List, filter and export the runs of a sweep."""
-    from .report import plot_runs, runs_frame
+    from ..report import plot_runs, runs_frame
 
     check_non_negative("--limit", limit)
     if status is not None:
@@ -844,7 +767,7 @@ def runs(
     if model:
         frame = frame[frame["model"].str.contains(model, regex=False)]
     if export:
-        from .io import atomic_write
+        from ..io import atomic_write
 
         if export.suffix == ".csv":
             atomic_write(export, lambda f: f.write(frame.to_csv(index=False).encode()))
@@ -890,7 +813,7 @@ def format_cell(column: str, value: Any) -> str:
     return str(value)
 
 
-from .cli_meta import predictor_app, recommend  # noqa: E402
+from .meta import predictor_app, recommend  # noqa: E402
 
 app.add_typer(predictor_app, name="predictor")
 app.command()(recommend)

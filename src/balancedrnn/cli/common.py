@@ -1,0 +1,101 @@
+"""What every command of the command line shares: the consoles, the one-line user error, the checks made at the
+boundary before any work, and the one ``--set`` parser."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True)  # one message, one line (logs and tests read them)
+
+class UserError(Exception):
+    """An error to show as one line (exit code 2)."""
+
+
+
+MAX_BUDGET = 100_000_000
+"""Largest trainable-weight budget the command line accepts: 10^8 float32 weights are 400 MB before Adam's two
+moment buffers; beyond that a typo (1e12 for 1e5) would try to allocate terabytes."""
+RUN_STATUSES = ("ok", "failed", "diverged", "timeout", "interrupted")
+"""Statuses a run record can have (``runs --status``)."""
+
+
+
+def check_positive(option: str, value: int | float | None, kind: str = "integer") -> None:
+    """UserError unless ``value`` (if given) is a positive number; ``option`` is the flag, e.g. ``--epochs``."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise UserError(f"{option} must be a positive {kind}, got {value:g}")
+
+
+def check_non_negative(option: str, value: int | None) -> None:
+    """UserError unless ``value`` (if given) is 0 or more (seeds, --limit, --rounds)."""
+    if value is not None and value < 0:
+        raise UserError(f"{option} must be 0 or more, got {value}")
+
+
+def check_budget(budget: float, option: str = "--budget") -> float:
+    """A positive finite budget no larger than :data:`MAX_BUDGET`, or a one-line UserError naming the limit."""
+    import math
+
+    if not (math.isfinite(budget) and budget > 0):
+        raise UserError(f"{option} must be a positive finite number, got {budget:g}")
+    if budget > MAX_BUDGET:
+        raise UserError(f"{option} {budget:g} is above the limit of {MAX_BUDGET:,} trainable weights")
+    return budget
+
+
+def check_choice(option: str, value: str, choices: tuple[str, ...] | list[str]) -> str:
+    """UserError unless ``value`` is one of ``choices`` (the message lists them)."""
+    if value not in choices:
+        raise UserError(f"{option} {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def check_writable(path: Path, option: str, directory: bool = False) -> Path:
+    """Fail before any work when ``path`` (a file, or a directory if ``directory``) cannot be written, naming the
+    user's path; creates nothing. Tries a real file in the nearest existing ancestor, because permission bits
+    say nothing for root."""
+    import tempfile
+
+    path = Path(path)
+    if path.exists():
+        if directory and not path.is_dir():
+            raise UserError(f"{option} {path} is not writable: it is a file, not a directory")
+        if not directory and path.is_dir():
+            raise UserError(f"{option} {path} is not writable: it is a directory")
+    probe = path if directory and path.is_dir() else path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"{option} {path} is not writable: {probe} is not a directory")
+    try:
+        fd, name = tempfile.mkstemp(dir=probe, prefix=".balancedrnn-write-check-")
+        os.close(fd)
+        os.unlink(name)
+    except OSError as e:
+        raise UserError(f"{option} {path} is not writable: cannot create files in {probe} ({e.strerror or e})") from None
+    return path
+
+
+def _parse_sets(items: list[str] | None) -> dict[str, Any]:
+    """``--set key=value`` options as a mapping (values parsed as YAML scalars); the one ``--set`` parser."""
+    from ..data import require
+
+    yaml = require("yaml", "sweep", "--set")
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set takes key=value, got {item!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UserError(f"--set {key.strip()}: {value!r} is not a value (a number, a word, or a quoted string)") from None
+    return out
