@@ -1,6 +1,8 @@
 """Bad input on the command line (and the Python functions behind it): one line naming the problem, no traceback,
-exit code 2, and nothing written. Every case is caught at the boundary, before any data is built, so each runs in
-the time the interpreter takes to start. docs/bad_input.md lists the cases and their messages.
+exit code 2, and nothing written. Every case is caught at the boundary, before any data is built. The cases run
+``balancedrnn.cli.main`` in this process (the code path of the ``balancedrnn`` script, without an interpreter start
+and a torch import per case); a few also run the real script to check the process boundary (exit code and stderr
+as a shell sees them). docs/bad_input.md lists the cases and their messages.
 
 Placeholders in the arguments: ``{file}`` an existing regular file (a path under it cannot be created, even by
 root), ``{empty}`` an existing empty directory, ``{ro}`` a directory with mode 0o500 (only for non-root users).
@@ -9,10 +11,12 @@ root), ``{empty}`` an existing empty directory, ``{ro}`` a directory with mode 0
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from clihelp import one_line_error, run
+from clihelp import cli_env, one_line_error, run, run_main
 
 REC = ["recommend", "--dx", "10", "--dy", "2", "--budget", "5000"]
 
@@ -134,8 +138,9 @@ def _files(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if "cache" not in p.relative_to(root).parts}
 
 
-@pytest.mark.parametrize("args,pattern", [pytest.param(a, p, id=i) for i, a, p in CASES])
-def test_cli_bad_input(args: list[str], pattern: str, tmp_path: Path) -> None:
+@contextmanager
+def _places(tmp_path: Path, args: list[str]) -> Iterator[Callable[[str], str]]:
+    """Make the placeholders' files under ``tmp_path``; yields the function that fills them into a string."""
     if any("{ro}" in a for a in args) and os.geteuid() == 0:
         pytest.skip("root writes into a 0o500 directory; the cases under a regular file cover root")
     places = {"{file}": tmp_path / "a-file", "{empty}": tmp_path / "empty", "{ro}": tmp_path / "read-only"}
@@ -143,25 +148,48 @@ def test_cli_bad_input(args: list[str], pattern: str, tmp_path: Path) -> None:
     places["{empty}"].mkdir()
     places["{ro}"].mkdir()
     places["{ro}"].chmod(0o500)
+
+    def fill(text: str) -> str:
+        for key, path in places.items():
+            text = text.replace(key, str(path))
+        return text
+
     try:
+        yield fill
+    finally:
+        places["{ro}"].chmod(0o700)
+
+
+@pytest.mark.parametrize("args,pattern", [pytest.param(a, p, id=i) for i, a, p in CASES])
+def test_cli_bad_input(args: list[str], pattern: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    cli_env(tmp_path, monkeypatch)
+    with _places(tmp_path, args) as fill:
         before = _files(tmp_path)
+        one_line_error(run_main([fill(a) for a in args], capsys), fill(pattern), code=2)
+        assert _files(tmp_path) == before, sorted(map(str, _files(tmp_path) - before))
 
-        def fill(text: str) -> str:
-            for key, path in places.items():
-                text = text.replace(key, str(path))
-            return text
 
+SCRIPT_CASES = ["train-budget-negative", "data-rad-mnist-dir-no-idx-files", "reproduce-set-bad-value",
+                "runs-export-under-a-file", "predictor-fit-n-classes-one"]
+"""Cases also run through the real script (one per command family, nested commands and placeholders included)."""
+
+
+@pytest.mark.parametrize("args,pattern", [pytest.param(a, p, id=i) for i, a, p in CASES if i in SCRIPT_CASES])
+def test_cli_bad_input_through_the_script(args: list[str], pattern: str, tmp_path: Path) -> None:
+    """The same boundary in a real process: exit code 2 and one stderr line as a shell sees them, nothing written."""
+    with _places(tmp_path, args) as fill:
+        before = _files(tmp_path)
         res = run([fill(a) for a in args], tmp_path, timeout=120)
         one_line_error(res, fill(pattern), code=2)
         assert _files(tmp_path) == before, sorted(map(str, _files(tmp_path) - before))
-    finally:
-        places["{ro}"].chmod(0o700)
 
 
 def test_enough_cases() -> None:
     """The issue asks for at least 45 command-line cases in this part of the suite, each with its own name."""
     assert len(CASES) >= 45
     assert len({c[0] for c in CASES}) == len(CASES)
+    assert set(SCRIPT_CASES) <= {c[0] for c in CASES}
 
 
 def test_docs_list_every_case() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("optuna")
 
-from clihelp import one_line_error, run  # noqa: E402
+from clihelp import one_line_error, run, run_main  # noqa: E402
 
 GRID = "name: s\nbase: {task: rad, epochs: 1, n_train: 40, n_val: 20, n_test: 20, budget: 30000}\n"
 """A valid sweep file that the cases change."""
@@ -63,15 +63,6 @@ def _files(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if "cache" not in p.relative_to(root).parts}
 
 
-def _main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """Run the CLI's entry point in this process; returns (exit code, stderr)."""
-    from balancedrnn.cli import main
-
-    with pytest.raises(SystemExit) as e:
-        main(args)
-    return int(e.value.code or 0), capsys.readouterr().err
-
-
 @pytest.mark.parametrize("text,extra,pattern", [pytest.param(t, a, p, id=i) for i, t, a, p in SWEEP_CASES])
 def test_sweep_bad_input(text, extra, pattern, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -81,7 +72,7 @@ def test_sweep_bad_input(text, extra, pattern, tmp_path, monkeypatch, capsys):
         (tmp_path / "sweep.yaml").write_text(text, encoding="latin-1")
         args = ["sweep.yaml", *args]
     before = _files(tmp_path)
-    code, err = _main(["sweep", *args, "--run-dir", str(tmp_path / "runs"), "--quiet"], capsys)
+    code, err = run_main(["sweep", *args, "--run-dir", str(tmp_path / "runs"), "--quiet"], capsys)
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]
@@ -113,7 +104,7 @@ def test_store_bad_input(args, pattern, tmp_path, monkeypatch, capsys):
     (tmp_path / "garbage").mkdir()
     (tmp_path / "garbage" / "store.journal").write_text("this is not a journal\n")
     before = _files(tmp_path)
-    code, err = _main([a.replace("{tmp}", str(tmp_path)) for a in args], capsys)
+    code, err = run_main([a.replace("{tmp}", str(tmp_path)) for a in args], capsys)
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]
@@ -181,7 +172,17 @@ USAGE_CASES: list[tuple[str, list[str], str]] = [
 def test_usage_errors_are_one_line(args, pattern, tmp_path, monkeypatch, capsys):
     """What click itself refuses (a value that does not parse, an unknown option) is one line too, exit 2."""
     monkeypatch.chdir(tmp_path)
-    code, err = _main(args, capsys)
+    code, err = run_main(args, capsys)
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]
+
+
+def test_predictor_evaluate_checks_its_output_directory_first(tmp_path, monkeypatch, capsys):
+    """An unwritable --out-dir is refused before the evaluation runs (it used to fail after all of it)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "recs").mkdir()
+    code, err = run_main(["predictor", "evaluate", "--records", "recs", "--out-dir", "a-file/out"], capsys)
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "--out-dir a-file/out is not writable" in lines[0], err
