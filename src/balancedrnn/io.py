@@ -19,12 +19,18 @@ def ensure_writable_dir(directory: str | Path) -> Path:
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=directory, prefix=".write-check-")
-        os.close(fd)
-        os.unlink(name)
+        probe_writable(directory)
     except OSError as e:
         raise DataError(f"output directory {directory} is not writable: {e.strerror or e}") from None
     return directory
+
+
+def probe_writable(directory: Path) -> None:
+    """Create and remove a file in an existing ``directory`` (OSError when that fails): permission bits say
+    nothing for root, a real file does."""
+    fd, name = tempfile.mkstemp(dir=directory, prefix=".balancedrnn-write-check-")
+    os.close(fd)
+    os.unlink(name)
 
 
 def cache_dir() -> Path:

@@ -3,7 +3,6 @@ boundary before any work, and the one ``--set`` parser."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,7 +61,7 @@ def check_writable(path: Path, option: str, directory: bool = False) -> Path:
     """Fail before any work when ``path`` (a file, or a directory if ``directory``) cannot be written, naming the
     user's path; creates nothing. Tries a real file in the nearest existing ancestor, because permission bits
     say nothing for root."""
-    import tempfile
+    from ..io import probe_writable
 
     path = Path(path)
     if path.exists():
@@ -76,9 +75,7 @@ def check_writable(path: Path, option: str, directory: bool = False) -> Path:
     if not probe.is_dir():
         raise UserError(f"{option} {path} is not writable: {probe} is not a directory")
     try:
-        fd, name = tempfile.mkstemp(dir=probe, prefix=".balancedrnn-write-check-")
-        os.close(fd)
-        os.unlink(name)
+        probe_writable(probe)
     except OSError as e:
         raise UserError(f"{option} {path} is not writable: cannot create files in {probe} ({e.strerror or e})") from None
     return path
