@@ -4,25 +4,11 @@ import pytest
 import torch
 
 from balancedrnn.model import ACTIVATIONS, BlockRNN
+from balancedrnn.reference import reference_forward
 from balancedrnn.spec import BLOCKS, BlockSpec
 
 
-def reference(model: BlockRNN, x: torch.Tensor) -> torch.Tensor:
-    """Autograd through a plain loop over the masked dense blocks (batch-major, no tricks)."""
-    w = {n: model.blocks[n].dense() for n in BLOCKS}
-    act = ACTIVATIONS[model.activation]
-    b_h, b_y = model.bias[: model.dh], model.bias[model.dh :]
-    h = x.new_zeros(x.shape[0], model.dh)
-    y = x.new_zeros(x.shape[0], model.dy)
-    outs = []
-    for t in range(x.shape[1]):
-        xt = x[:, t]
-        h_new = act(xt @ w["hx"].T + h @ w["hh"].T + y @ w["hy"].T + b_h)
-        h_read = h if model.readout == "lagged" else h_new
-        y = xt @ w["yx"].T + h_read @ w["yh"].T + y @ w["yy"].T + b_y
-        h = h_new
-        outs.append(y)
-    return torch.stack(outs, 1)
+reference = reference_forward  # the package's plain, readable recurrence (balancedrnn/reference.py)
 
 
 DENSITIES = {
@@ -107,3 +93,19 @@ def test_two_forwards_then_one_backward_and_reused_states_are_refused():
     model(x2).sum().backward()
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+def test_reference_is_the_spec_written_out():
+    """The package's readable reference agrees with a hand-computed two-step example (SPEC §2, lagged readout)."""
+    spec = BlockSpec(1, 1, 1, {b: 1.0 for b in BLOCKS})
+    model = BlockRNN(spec, seed=0).double()
+    with torch.no_grad():
+        for name, v in zip(BLOCKS, (2.0, 0.5, 1.0, 3.0, -1.0, 0.25)):  # hx hh hy yx yh yy
+            model.blocks[name].values.fill_(v)
+        model.bias.copy_(torch.tensor([0.1, -0.2], dtype=torch.float64))
+    x = torch.tensor([[[1.0], [2.0]]], dtype=torch.float64)
+    # h1 = relu(2*1 + 0.5*0 + 1*0 + 0.1) = 2.1;  y1 = 3*1 - 1*0 + 0.25*0 - 0.2 = 2.8 (reads h0)
+    # h2 = relu(2*2 + 0.5*2.1 + 1*2.8 + 0.1) = 7.95;  y2 = 3*2 - 1*2.1 + 0.25*2.8 - 0.2 = 4.4 (reads h1)
+    want = torch.tensor([[[2.8], [4.4]]], dtype=torch.float64)
+    torch.testing.assert_close(reference_forward(model, x), want)
+    torch.testing.assert_close(model(x), want)
