@@ -232,7 +232,7 @@ def test_api_unknown_timeseries_dataset() -> None:
                                                    ("uniform:2", 1e5, r"in \[0, 1\]"),
                                                    ("lstm", -1, "budget must be a positive finite number")])
 def test_api_spec_summary_bad_config(config, budget, pattern) -> None:
-    from balancedrnn.cli import spec_summary
+    from balancedrnn.configs import config_summary as spec_summary
 
     with pytest.raises(ValueError, match=pattern) as e:
         spec_summary(config, 2500, 10, budget)

@@ -146,7 +146,7 @@ def test_per_task_default_budget():
 @pytest.mark.parametrize("config", ["dense", "standard", "balanced", "uniform:0.2", "110100", "balanced:0.3", "lstm", "gru", "rnn"])
 @pytest.mark.parametrize("dx,dy,budget", [(2500, 10, 100_000), (6, 4, 5_000), (46, 26, 100_000)])
 def test_spec_table_is_computed_without_building(config, dx, dy, budget):
-    from balancedrnn.cli import spec_summary
+    from balancedrnn.configs import config_summary as spec_summary
     from balancedrnn.configs import build_model
 
     built = build_model(config, dx, dy, budget).summary()  # type: ignore[operator]

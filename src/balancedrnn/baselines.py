@@ -66,6 +66,14 @@ def solve_baseline_hidden(kind: str, dx: int, dy: int, budget: float) -> int:
     return lo if budget - w_lo <= w_hi - budget else hi
 
 
+
+def budget_note(kind: str, dy: int, budget: float | None, hidden: int, weights: int) -> str:
+    """Why a baseline has more weights than its budget (its smallest hidden size already exceeds it), or ''."""
+    if budget is not None and weights > budget * 1.05 and hidden == min_hidden(kind, dy):
+        return (f"{kind} cannot get down to the budget {budget:,.0f}: its smallest hidden size {hidden} "
+                f"already has {weights:,} weights")
+    return ""
+
 class RecurrentBaseline(nn.Module):
     """An LSTM (projected to dy), GRU or tanh RNN (with a linear head) mapping (batch, T, dx) to (batch, T, dy)."""
 
@@ -95,12 +103,7 @@ class RecurrentBaseline(nn.Module):
                 self.rnn = cls(dx, hidden, batch_first=True)
                 self.head = nn.Linear(hidden, dy)
         self.budget = budget
-        self.budget_note = ""
-        if budget is not None and self.weights > budget * 1.05 and hidden == min_hidden(kind, dy):
-            self.budget_note = (
-                f"{kind} cannot get down to the budget {budget:,.0f}: its smallest hidden size {hidden} "
-                f"already has {self.weights:,} weights"
-            )
+        self.budget_note = budget_note(kind, dy, budget, hidden, self.weights)
         if device is not None:
             self.to(device)
 

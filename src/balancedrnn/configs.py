@@ -243,3 +243,23 @@ def model_summary(model: nn.Module) -> dict[str, Any]:
     if summary is None:
         raise TypeError(f"{type(model).__name__} has no summary()")
     return dict(summary())
+
+
+def config_summary(config: str, dx: int, dy: int, budget: float) -> dict[str, Any]:
+    """What ``model.summary()`` reports for a config (dh, density, weights, parameters, hidden proportion,
+    budget note), from the block specification or the baseline's counts, without allocating the model: so
+    checking or listing a config at any budget is instant."""
+    from .baselines import baseline_counts, baseline_weights, budget_note, solve_baseline_hidden
+    from .spec import check_budget, hidden_proportion
+
+    budget = check_budget(budget)
+    if is_baseline(config):
+        kind = config.strip().lower()
+        hidden = solve_baseline_hidden(kind, dx, dy, budget)
+        c = baseline_counts(kind, dx, dy, hidden)
+        weights = baseline_weights(kind, dx, dy, hidden)
+        return {"dh": hidden, "density": None, "weights": weights, "parameters": weights + c["bias"],
+                "hidden_proportion": hidden_proportion({"hx": c["ih"], "hh": c["hh"], "hy": 0}),
+                "budget_note": budget_note(kind, dy, budget, hidden, weights)}
+    s = BlockSpec.from_budget(dx, dy, budget, config_density(config, dx, dy, budget)).summary()
+    return {**s, "budget_note": ""}

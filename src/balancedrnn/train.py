@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .configs import build_model, config_density, config_family, is_baseline
+from .configs import build_model, config_family, config_summary
 from .defaults import DEFAULT_INIT, DEFAULT_LR, QUICK
 from .env import git_revision, versions
 from .io import atomic_write, atomic_write_json
@@ -161,9 +161,7 @@ def build_for_task(config: TrainConfig, task: Task) -> nn.Module:
 def check_config(config: TrainConfig) -> Task:
     """Validate a config before any data is built: task, model config and budget. Returns the task."""
     task = get_task(config.task)
-    if not is_baseline(config.model):
-        config_density(config.model, task.dx, task.dy, config.budget)
-    build_for_task(config, task)  # budget feasibility, activation, readout
+    config_summary(config.model, task.dx, task.dy, config.budget)  # grammar and budget, without building the model
     return task
 
 

@@ -482,30 +482,6 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
               f"(normalised {s['normalized_score']:.1f}); files in {hammer_dir()}")
 
 
-def spec_summary(config: str, dx: int, dy: int, budget: float) -> dict[str, Any]:
-    """What ``model.summary()`` reports for a config (dh, density, weights, parameters, hidden proportion,
-    budget note), computed from the block specification or the baseline's counts without allocating the model."""
-    from ..baselines import baseline_counts, baseline_weights, min_hidden, solve_baseline_hidden
-    from ..configs import config_density, is_baseline
-    from ..spec import BlockSpec, hidden_proportion
-    from ..spec import check_budget as check_spec_budget
-
-    budget = check_spec_budget(budget)
-    if is_baseline(config):
-        kind = config.strip().lower()
-        hidden = solve_baseline_hidden(kind, dx, dy, budget)
-        c = baseline_counts(kind, dx, dy, hidden)
-        weights = baseline_weights(kind, dx, dy, hidden)
-        note = ""
-        if weights > budget * 1.05 and hidden == min_hidden(kind, dy):
-            note = (f"{kind} cannot get down to the budget {budget:,.0f}: its smallest hidden size {hidden} "
-                    f"already has {weights:,} weights")
-        return {"dh": hidden, "density": None, "weights": weights, "parameters": weights + c["bias"],
-                "hidden_proportion": hidden_proportion({"hx": c["ih"], "hh": c["hh"], "hy": 0}), "budget_note": note}
-    s = BlockSpec.from_budget(dx, dy, budget, config_density(config, dx, dy, budget)).summary()
-    return {**s, "budget_note": ""}
-
-
 @app.command()
 def spec(
     models: Annotated[list[str], typer.Argument(help=f"Model configs: {CONFIG_HELP}.")],
@@ -516,12 +492,13 @@ def spec(
     """Show densities, hidden size, weights and hidden proportion of model configs at a budget (no training).
 
     Computed from the specification alone: no model is built, so any size is instant."""
+    from ..configs import config_summary
     from ..spec import check_size
 
     check_size("dx", dx)
     check_size("dy", dy)
     check_budget(budget)
-    summaries = [spec_summary(name, dx, dy, budget) for name in models]  # every config checked before printing
+    summaries = [config_summary(name, dx, dy, budget) for name in models]  # every config checked before printing
     table = Table(title=f"dx={dx}, dy={dy}, budget={budget:,.0f}")
     for col in ("config", "hx", "hh", "hy", "yx", "yh", "yy", "dh", "weights", "parameters", "hidden prop."):
         table.add_column(col, justify="left" if col == "config" else "right")
