@@ -31,9 +31,15 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``balancedrnn <args>`` in this process; returns (exit code, stderr). See :func:`run_main_full`."""
+    code, _, err = run_main_full(args, capsys)
+    return code, err
+
+
+def run_main_full(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """``balancedrnn <args>`` in this process: the script's entry point ``balancedrnn.cli.main``, which always ends
-    in ``SystemExit``; returns (exit code, stderr). What ``main`` changes in the process (its SIGTERM handler,
-    environment variables it sets) is put back, so one case cannot leak into the next."""
+    in ``SystemExit``; returns (exit code, stdout, stderr). What ``main`` changes in the process (its SIGTERM
+    handler, environment variables it sets) is put back, so one case cannot leak into the next."""
     from balancedrnn.cli import main
 
     capsys.readouterr()  # only this run's output
@@ -47,7 +53,8 @@ def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
             del os.environ[k]
         os.environ.update(environ)
     code = e.value.code
-    return (code if isinstance(code, int) else 0 if code is None else 1), capsys.readouterr().err
+    captured = capsys.readouterr()
+    return (code if isinstance(code, int) else 0 if code is None else 1), captured.out, captured.err
 
 
 def one_line_error(res: subprocess.CompletedProcess | tuple[int, str], pattern: str, code: int | None = None) -> str:

@@ -34,23 +34,6 @@ def test_train_and_data(mnist_dir, tmp_path):
     assert "idx files" in rec["data_source"]
 
 
-@pytest.mark.parametrize(
-    "args,pattern",
-    [
-        (["train", "--model", "sparse-ish"], "unknown model config"),
-        (["train", "--model", "uniform:1.5"], "in [0, 1]"),
-        (["train", "--budget", "500"], "smallest feasible budget"),
-        (["train", "--task", "cifar"], "unknown task"),
-        (["train", "--mnist-dir", "does-not-exist"], "does not exist"),
-        (["train", "--epochs", "0"], "epochs"),
-        (["compare", "--models", "dense,hx=2"], "density is missing"),
-        (["spec", "dense", "--dx", "0"], "dx must be a positive integer"),
-    ],
-)
-def test_bad_input_one_line(args, pattern, tmp_path):
-    one_line_error(run(args, tmp_path), pattern)
-
-
 def test_corrupt_mnist_file(mnist_dir, tmp_path):
     bad = tmp_path / "mnist"
     bad.mkdir()

@@ -298,7 +298,24 @@ def write_records(directory, records):
     return directory
 
 
-def test_cli_end_to_end(tmp_path):
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """The command line in this process (its real entry point; no interpreter start per command)."""
+    import types
+
+    from clihelp import cli_env, run_main_full
+
+    cli_env(tmp_path, monkeypatch)
+
+    def call(args, cwd=None):
+        code, out, err = run_main_full(args, capsys)
+        return types.SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+    return call
+
+
+def test_cli_end_to_end(tmp_path, cli):
+    run = cli
     write_records(tmp_path / "recs", synthetic_records(n_configs=12, seeds=2))
     res = run(["predictor", "fit", "--records", "recs", "--out", "p.pkl", "--n-estimators", "30"], tmp_path)
     assert res.returncode == 0, res.stderr
@@ -327,7 +344,8 @@ def test_cli_end_to_end(tmp_path):
     assert "method: balanced rule" in res.stdout and "0.501" in res.stdout
 
 
-def test_cli_bad_input(tmp_path):
+def test_cli_bad_input(tmp_path, cli):
+    run = cli
     recs = synthetic_records(n_configs=2, seeds=1, tasks=("rad",))
     write_records(tmp_path / "few", recs)
     one_line_error(run(["predictor", "fit", "--records", "few", "--out", "p.pkl"], tmp_path), "need at least 10 usable run records")

@@ -61,9 +61,9 @@ def test_smoke_scale_writes_a_complete_report(plan, mnist_dir, tmp_path):
         assert p.stat().st_size > 5_000, p  # a real picture, not an empty canvas
     assert html.count("data:image/png;base64,") >= 3  # self-contained
     assert "torch" in html.split("<footer>")[1]  # versions in the footer
-    # a second run resumes from the store: nothing is trained again
-    again = run("reproduce", plan, "--scale", "smoke", "--out-dir", out, "--quiet", env=env)
-    assert again.returncode == 0 and "of" in again.stdout
+    if plan == "hammer":  # a second run resumes from the store: nothing is trained again (one plan is enough)
+        again = run("reproduce", plan, "--scale", "smoke", "--out-dir", out, "--quiet", env=env)
+        assert again.returncode == 0 and "of" in again.stdout
 
 
 @pytest.mark.parametrize("args,pattern", [

@@ -297,7 +297,7 @@ def test_sigterm_to_the_parent_stops_the_workers(mnist_dir, tmp_path):
 
 
 def test_parent_killed_leaves_no_orphan_and_resume_runs_each_once(mnist_dir, tmp_path):
-    spec = {**grid(mnist_dir, "orphan", models=("balanced",), seeds=(0, 1, 2), epochs=60, n_train=300), "workers": 2}
+    spec = {**grid(mnist_dir, "orphan", models=("balanced",), seeds=(0, 1, 2), epochs=20, n_train=300), "workers": 2}
     cmd = sweep_cmd(tmp_path, spec)
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     pids = wait_running(tmp_path, "orphan", 2)
@@ -312,7 +312,7 @@ def test_parent_killed_leaves_no_orphan_and_resume_runs_each_once(mnist_dir, tmp
 
 def test_stalled_worker_is_released_and_its_late_result_kept_without_traceback(mnist_dir, tmp_path):
     env = {**ENV, "BALANCEDRNN_STORE_GRACE": "4"}
-    spec = grid(mnist_dir, "stall", models=("balanced",), seeds=(0, 1), epochs=25, n_train=300)
+    spec = grid(mnist_dir, "stall", models=("balanced",), seeds=(0,), epochs=20, n_train=300)
     cmd = sweep_cmd(tmp_path, spec)
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     (pid,) = wait_running(tmp_path, "stall", 1)
@@ -331,7 +331,7 @@ def test_stalled_worker_is_released_and_its_late_result_kept_without_traceback(m
     study = study_of(tmp_path, "stall")
     late = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("late")]
     assert len(late) == 1 and late[0].user_attrs["record"]["status"] == "ok"  # not silently lost
-    assert len({r["trial_key"] for r in store.iter_records(study)}) == 2
+    assert len({r["trial_key"] for r in store.iter_records(study)}) == 1
 
 
 @pytest.mark.parametrize("backend", ["journal", "postgresql"])
