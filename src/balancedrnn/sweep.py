@@ -581,10 +581,10 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     data = _build_data_once(spec, progress)
     policy = store.DonePolicy(data_id=data_fingerprint(data), data_source=str(data.source), since=since,
                               retry_failed=retry_failed)
-    old_done = store.done_keys(store.open_study(store.open_storage(spec.storage, run_dir, log=log), spec.name))
     study, total, queued, released = prepare(spec, run_dir, policy, log)
-    now_done = store.done_keys(study, policy)
-    stale = old_done - now_done  # finished before, to run again now: on other data, or a failure to retry
+    # finished before, to run again now (on other data, or a failure to retry); queuing and releasing change
+    # neither set, so both are read from the one study prepare opened
+    stale = store.done_keys(study) - store.done_keys(study, policy)
     finished: dict[str, list[Any]] = {}
     for t in study.get_trials(deepcopy=False):
         if t.user_attrs.get("key") in stale and store.is_done(t):
