@@ -13,8 +13,8 @@ import time
 
 import torch
 
-from balancedrnn.configs import build_model
-from balancedrnn.hammer.rollout import rollout
+from balancedrnn.core.configs import build_model
+from balancedrnn.tasks.hammer.rollout import rollout
 
 
 class Zero(torch.nn.Module):

@@ -31,8 +31,8 @@ import time
 import torch
 
 from balancedrnn import BlockRNN, BlockSpec
-from balancedrnn.kernels import choose_kernel, crossover_density, sparse_backend
-from balancedrnn.spec import exact_count
+from balancedrnn.kernels.dispatch import choose_kernel, crossover_density, sparse_backend
+from balancedrnn.core.spec import exact_count
 
 
 def rss_mb() -> float:
@@ -78,7 +78,7 @@ def profile_sparse_step(args: argparse.Namespace, steps: int = 5) -> None:
 
     from torch.profiler import profile
 
-    from balancedrnn import native
+    from balancedrnn.kernels import native
 
     model, opt, x, target = step_setup("auto", args)
     spent: dict[str, float] = collections.defaultdict(float)
@@ -127,9 +127,9 @@ def profile_sparse_step(args: argparse.Namespace, steps: int = 5) -> None:
 def kernel_calls(args: argparse.Namespace, rounds: int = 15, calls: int = 10) -> None:
     """Single kernel calls for part 1's W_hh (dh x dh at the density, batch columns): PyTorch's CSR operators
     against the compiled kernels, interleaved call by call in this process (median ms per call)."""
-    from balancedrnn import native
-    from balancedrnn.kernels import CSRPattern
-    from balancedrnn.masks import draw_mask_indices
+    from balancedrnn.kernels import native
+    from balancedrnn.kernels.dispatch import CSRPattern
+    from balancedrnn.core.masks import draw_mask_indices
 
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)

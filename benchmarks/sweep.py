@@ -16,8 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from balancedrnn import store
-from balancedrnn.sweep import SweepSpec, prepare, run_sweep
+from balancedrnn.sweep import store
+from balancedrnn.sweep.executor import prepare, run_sweep
+from balancedrnn.sweep.spec import SweepSpec
 
 
 def spec_dict(args: argparse.Namespace, name: str, workers: int) -> dict:

@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from balancedrnn import IterativeMap
-from balancedrnn.data.mnist import load_mnist
-from balancedrnn.data.rad import MEAN, STD, prepare_images
+from balancedrnn.tasks.mnist import load_mnist
+from balancedrnn.tasks.rad import MEAN, STD, prepare_images
 
 SIZES = (2500, 64, 32, 10)
 

@@ -33,7 +33,7 @@ def mnist_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def mnist(mnist_dir):
-    from balancedrnn.data.mnist import load_idx_dir
+    from balancedrnn.tasks.mnist import load_idx_dir
 
     return load_idx_dir(mnist_dir)
 
@@ -49,7 +49,7 @@ def _isolated_cache(tmp_path, monkeypatch):
 @pytest.fixture(params=["native", "torch"])
 def sparse_backend(request):
     """Run a test on the compiled sparse kernels and on PyTorch's CSR operators (restored afterwards)."""
-    from balancedrnn import native
+    from balancedrnn.kernels import native
 
     if request.param == "native" and not native.available():
         if os.environ.get("CI"):

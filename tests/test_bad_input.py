@@ -211,7 +211,7 @@ def test_api_unknown_task() -> None:
 @pytest.mark.parametrize("dx,dy,pattern", [(0, 2, "dx must be a positive integer"), (3, -1, "dy must be a positive integer"),
                                            (2.5, 2, "dx must be a positive integer")])
 def test_api_default_budget_bad_shape(dx, dy, pattern) -> None:
-    from balancedrnn.data.timeseries import default_budget
+    from balancedrnn.tasks.timeseries import default_budget
 
     with pytest.raises(ValueError, match=pattern) as e:
         default_budget(dx, dy)
@@ -219,7 +219,7 @@ def test_api_default_budget_bad_shape(dx, dy, pattern) -> None:
 
 
 def test_api_unknown_timeseries_dataset() -> None:
-    from balancedrnn.data.timeseries import load_dataset
+    from balancedrnn.tasks.timeseries import load_dataset
     from balancedrnn.io import DataError
 
     with pytest.raises(DataError, match=r"unknown time-series data set 'nope'; known: ArrowHead") as e:
@@ -232,7 +232,7 @@ def test_api_unknown_timeseries_dataset() -> None:
                                                    ("uniform:2", 1e5, r"in \[0, 1\]"),
                                                    ("lstm", -1, "budget must be a positive finite number")])
 def test_api_spec_summary_bad_config(config, budget, pattern) -> None:
-    from balancedrnn.configs import config_summary as spec_summary
+    from balancedrnn.core.configs import config_summary as spec_summary
 
     with pytest.raises(ValueError, match=pattern) as e:
         spec_summary(config, 2500, 10, budget)

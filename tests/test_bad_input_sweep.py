@@ -97,7 +97,7 @@ STORE_CASES: list[tuple[str, list[str], str]] = [
 
 @pytest.mark.parametrize("args,pattern", [pytest.param(a, p, id=i) for i, a, p in STORE_CASES])
 def test_store_bad_input(args, pattern, tmp_path, monkeypatch, capsys):
-    from balancedrnn import store
+    from balancedrnn.sweep import store
 
     monkeypatch.chdir(tmp_path)
     store.open_study(store.open_storage(None, tmp_path / "store"), "s")
@@ -142,7 +142,7 @@ def test_train_config_validated_at_construction(kwargs, pattern):
     ({"base": {"checkpoint": "x.pt"}}, "checkpoint cannot be set"),
 ])
 def test_sweep_spec_validated(d, pattern):
-    from balancedrnn.sweep import SweepError, SweepSpec
+    from balancedrnn.sweep.spec import SweepError, SweepSpec
 
     with pytest.raises(SweepError, match=pattern):
         SweepSpec.from_dict(d)

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from balancedrnn.baselines import baseline_weights, make_baseline, min_hidden
-from balancedrnn.spec import SpecError
+from balancedrnn.core.baselines import baseline_weights, make_baseline, min_hidden
+from balancedrnn.core.spec import SpecError
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])

@@ -8,8 +8,8 @@ import pytest
 pytest.importorskip("scipy")
 pytest.importorskip("sklearn")
 
-from balancedrnn.claims import CLAIMS, ci95, config_stats, judge, runs_table, welch  # noqa: E402
-from balancedrnn.configs import config_family  # noqa: E402
+from balancedrnn.analysis.claims import CLAIMS, ci95, config_stats, judge, runs_table, welch  # noqa: E402
+from balancedrnn.core.configs import config_family  # noqa: E402
 from balancedrnn.train import RECORD_VERSION  # noqa: E402
 
 

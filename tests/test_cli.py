@@ -110,7 +110,7 @@ def test_tasks_is_a_table_with_default_budgets(tmp_path):
 
 
 def test_per_task_default_budget():
-    from balancedrnn.configs import build_model
+    from balancedrnn.core.configs import build_model
     from balancedrnn.tasks import get_task, task_names
 
     assert get_task("rad").default_budget == 100_000 and get_task("hammer").default_budget == 100_000
@@ -129,8 +129,8 @@ def test_per_task_default_budget():
 @pytest.mark.parametrize("config", ["dense", "standard", "balanced", "uniform:0.2", "110100", "balanced:0.3", "lstm", "gru", "rnn"])
 @pytest.mark.parametrize("dx,dy,budget", [(2500, 10, 100_000), (6, 4, 5_000), (46, 26, 100_000)])
 def test_spec_table_is_computed_without_building(config, dx, dy, budget):
-    from balancedrnn.configs import config_summary as spec_summary
-    from balancedrnn.configs import build_model
+    from balancedrnn.core.configs import config_summary as spec_summary
+    from balancedrnn.core.configs import build_model
 
     built = build_model(config, dx, dy, budget).summary()  # type: ignore[operator]
     fast = spec_summary(config, dx, dy, budget)
@@ -162,7 +162,7 @@ def test_recommend_prints_its_top_candidates_as_a_table(tmp_path):
     pytest.importorskip("sklearn")
     from test_meta import synthetic_records
 
-    from balancedrnn import meta
+    from balancedrnn.analysis import meta
 
     predictor = meta.MetaPredictor(n_estimators=20, random_state=0).fit(meta.prepare_records(synthetic_records(n_configs=12, seeds=1)))
     meta.save_predictor(predictor, tmp_path / "p.pkl")
@@ -186,7 +186,7 @@ def test_compare_with_every_trial_failed_exits_1(tmp_path):
 
 
 def test_reproduce_interrupted_says_so_and_exits_130(tmp_path, monkeypatch, capsys):
-    from balancedrnn import reproduce
+    from balancedrnn.reproduce import plan as reproduce
     from balancedrnn.cli import main
 
     def interrupted(*args, **kwargs):

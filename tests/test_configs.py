@@ -1,9 +1,9 @@
 import pytest
 
-from balancedrnn.baselines import RecurrentBaseline
-from balancedrnn.configs import build_model, config_density
-from balancedrnn.model import BlockRNN
-from balancedrnn.spec import BLOCKS, SpecError
+from balancedrnn.core.baselines import RecurrentBaseline
+from balancedrnn.core.configs import build_model, config_density
+from balancedrnn.core.model import BlockRNN
+from balancedrnn.core.spec import BLOCKS, SpecError
 
 
 def test_named_configs():
@@ -43,7 +43,7 @@ def test_bad_configs(bad):
 
 
 # ------------------------------------------------------------------------ one grammar: parse and format
-from balancedrnn.configs import (  # noqa: E402
+from balancedrnn.core.configs import (  # noqa: E402
     BALANCED_BASE,
     ConfigSpec,
     balanced_density,
@@ -54,7 +54,7 @@ from balancedrnn.configs import (  # noqa: E402
     is_baseline,
     parse_config,
 )
-from balancedrnn.sweep import density_string  # noqa: E402
+from balancedrnn.sweep.spec import density_string  # noqa: E402
 
 # (as typed, canonical form): every named config, with case and spaces that must be normalised
 NAMED = [
@@ -129,7 +129,7 @@ def test_explicit_strings_are_byte_identical_and_round_trip():
 
 
 def test_balanced_solves_hx_for_wide_inputs_and_hh_for_narrow():
-    from balancedrnn.spec import budget_hidden_proportion
+    from balancedrnn.core.spec import budget_hidden_proportion
 
     wide, narrow = balanced_density(2500, 10, 100_000), balanced_density(46, 26, 400_000)
     assert wide["hh"] == 1.0 and wide["hx"] < 1.0

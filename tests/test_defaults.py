@@ -1,4 +1,4 @@
-"""balancedrnn.defaults: the one home of defaults and random distributions (issue 17)."""
+"""balancedrnn.core.defaults: the one home of defaults and random distributions (issue 17)."""
 
 import ast
 import math
@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from balancedrnn import defaults
-from balancedrnn.defaults import DEFAULT_DISTRIBUTIONS, DEFAULT_INIT, DEFAULT_LR, DENSITY_DISTRIBUTION, PAPER, QUICK, draw, draw_array
+from balancedrnn.core import defaults
+from balancedrnn.core.defaults import DEFAULT_DISTRIBUTIONS, DEFAULT_INIT, DEFAULT_LR, DENSITY_DISTRIBUTION, PAPER, QUICK, draw, draw_array
 
 
 def test_defaults_is_a_leaf():
@@ -30,8 +30,11 @@ def test_the_values():
 
 
 def test_every_user_reads_the_one_home():
-    from balancedrnn import cli, meta, spec, sweep
-    from balancedrnn.spec import BLOCKS, BlockSpec
+    from balancedrnn import cli
+    from balancedrnn.analysis import meta
+    from balancedrnn.core import spec
+    from balancedrnn.sweep import spec as sweep
+    from balancedrnn.core.spec import BLOCKS, BlockSpec
     from balancedrnn.train import TrainConfig
 
     assert cli.QUICK is QUICK and cli.PAPER is PAPER

@@ -7,10 +7,10 @@ import torch
 pytest.importorskip("gymnasium_robotics")
 pytest.importorskip("minari")
 
-from balancedrnn.hammer.dataset import Episode, cloning_data, load_episodes, write_dataset  # noqa: E402
-from balancedrnn.hammer.env import SiteIds, make_env, normalized_score  # noqa: E402
-from balancedrnn.hammer.expert import ExpertPolicy, generate_episodes  # noqa: E402
-from balancedrnn.hammer.rollout import rollout  # noqa: E402
+from balancedrnn.tasks.hammer.dataset import Episode, cloning_data, load_episodes, write_dataset  # noqa: E402
+from balancedrnn.tasks.hammer.env import SiteIds, make_env, normalized_score  # noqa: E402
+from balancedrnn.tasks.hammer.expert import ExpertPolicy, generate_episodes  # noqa: E402
+from balancedrnn.tasks.hammer.rollout import rollout  # noqa: E402
 from balancedrnn.io import DataError  # noqa: E402
 
 
@@ -78,7 +78,7 @@ def test_cloning_data_shapes_and_bad_sizes(sim_episodes):
 
 @pytest.mark.parametrize("config", ["balanced", "lstm"])
 def test_incremental_rollout_equals_full_history(config):
-    from balancedrnn.configs import build_model
+    from balancedrnn.core.configs import build_model
 
     model = build_model(config, 46, 26, 20_000, seed=1).eval()
     res = rollout(model, episodes=3, seed=7, obs_mean=np.zeros(46), obs_std=np.ones(46) * 5, keep=True)
@@ -115,7 +115,7 @@ def test_tiny_cloning_run_beats_mean_action(sim_episodes):
 
 
 def test_hammer_task_loads_offline_from_a_generated_set(sim_episodes, tmp_path, monkeypatch):
-    from balancedrnn.hammer.dataset import GENERATED_EXPERT_ID
+    from balancedrnn.tasks.hammer.dataset import GENERATED_EXPERT_ID
     from balancedrnn.tasks import get_task
     from balancedrnn.train import TrainConfig
 
@@ -140,7 +140,7 @@ def test_hammer_task_loads_offline_from_a_generated_set(sim_episodes, tmp_path, 
 
 
 def test_nearest_neighbour_expert_replays_its_demonstrations_and_round_trips(sim_episodes, tmp_path):
-    from balancedrnn.hammer.expert import NearestNeighbourPolicy, dagger, load_expert
+    from balancedrnn.tasks.hammer.expert import NearestNeighbourPolicy, dagger, load_expert
 
     rng = np.random.default_rng(0)
     obs = rng.normal(0, 1, (300, 46)) * rng.uniform(0.01, 3, 46)  # distinct states, unequal scales

@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from balancedrnn.itermap import IterativeMap, fill_counts
-from balancedrnn.masks import MaskedBlock
-from balancedrnn.model import BlockRNN
-from balancedrnn.spec import BLOCKS, BlockSpec, SpecError, exact_count
+from balancedrnn.core.itermap import IterativeMap, fill_counts
+from balancedrnn.core.masks import MaskedBlock
+from balancedrnn.core.model import BlockRNN
+from balancedrnn.core.spec import BLOCKS, BlockSpec, SpecError, exact_count
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from balancedrnn.kernels import CSRPattern, choose_kernel, crossover_density, pattern_flat, sparse_matmul
-from balancedrnn.masks import MaskedBlock, draw_mask_indices
-from balancedrnn.model import BlockRNN
-from balancedrnn.spec import BLOCKS, BlockSpec
+from balancedrnn.kernels.dispatch import CSRPattern, choose_kernel, crossover_density, pattern_flat, sparse_matmul
+from balancedrnn.core.masks import MaskedBlock, draw_mask_indices
+from balancedrnn.core.model import BlockRNN
+from balancedrnn.core.spec import BLOCKS, BlockSpec
 
 
 @pytest.mark.parametrize("rows,cols,density", [(7, 5, 0.3), (40, 33, 0.05), (16, 16, 1.0), (9, 11, 1 / 99)])
@@ -124,7 +124,7 @@ def test_automatic_choice(sparse_backend):
 
 
 def test_export_holds_only_nonzeros(tmp_path, sparse_backend):
-    from balancedrnn.model import export_model, load_model
+    from balancedrnn.core.model import export_model, load_model
 
     spec = BlockSpec(30, 400, 6, {"hx": 1.0, "hh": 0.01, "hy": 1.0, "yx": 0.1, "yh": 0.1, "yy": 0.1})
     model = BlockRNN(spec, seed=2, readout="current")

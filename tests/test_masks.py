@@ -1,8 +1,8 @@
 import torch
 import pytest
 
-from balancedrnn.masks import MaskedBlock, draw_mask_indices
-from balancedrnn.spec import exact_count
+from balancedrnn.core.masks import MaskedBlock, draw_mask_indices
+from balancedrnn.core.spec import exact_count
 
 
 @pytest.mark.parametrize("density", [0.0, 1e-4, 0.013, 0.2, 0.5, 0.999, 1.0])

@@ -16,8 +16,8 @@ pytest.importorskip("scipy")
 
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from balancedrnn import meta  # noqa: E402
-from balancedrnn.meta import (  # noqa: E402
+from balancedrnn.analysis import meta  # noqa: E402
+from balancedrnn.analysis.meta import (  # noqa: E402
     FEATURES,
     MetaError,
     MetaPredictor,
@@ -31,8 +31,8 @@ from balancedrnn.meta import (  # noqa: E402
     recommend,
     save_predictor,
 )
-from balancedrnn.metareport import evaluate, held_out_splits, score  # noqa: E402
-from balancedrnn.spec import BLOCKS, BlockSpec, SpecError, density_for_hidden_proportion  # noqa: E402
+from balancedrnn.analysis.metareport import evaluate, held_out_splits, score  # noqa: E402
+from balancedrnn.core.spec import BLOCKS, BlockSpec, SpecError, density_for_hidden_proportion  # noqa: E402
 from balancedrnn.train import RECORD_VERSION  # noqa: E402
 
 TASKS = {"rad": (2500, 10, "last", "accuracy"), "ts:BasicMotions": (6, 4, "last", "accuracy")}
@@ -362,7 +362,7 @@ def test_cli_bad_input(tmp_path, cli):
 
 def test_cli_reads_several_studies_of_a_store(tmp_path, monkeypatch):
     pytest.importorskip("optuna")
-    from balancedrnn import store
+    from balancedrnn.sweep import store
     from balancedrnn.cli import main
 
     recs = synthetic_records(n_configs=6, seeds=1)

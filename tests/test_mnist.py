@@ -5,8 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-from balancedrnn.data import MissingExtra
-from balancedrnn.data.mnist import load_idx_dir, load_mnist, read_idx
+from balancedrnn.tasks.base import MissingExtra
+from balancedrnn.tasks.mnist import load_idx_dir, load_mnist, read_idx
 from balancedrnn.io import DataError
 
 

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from balancedrnn.model import BlockRNN
-from balancedrnn.spec import BLOCKS, BlockSpec, exact_count
+from balancedrnn.core.model import BlockRNN
+from balancedrnn.core.spec import BLOCKS, BlockSpec, exact_count
 
 
 def reference_forward(model: BlockRNN, x: torch.Tensor) -> torch.Tensor:

@@ -5,9 +5,9 @@ import os
 import pytest
 import torch
 
-from balancedrnn import native
-from balancedrnn.kernels import CSRPattern
-from balancedrnn.masks import draw_mask_indices
+from balancedrnn.kernels import native
+from balancedrnn.kernels.dispatch import CSRPattern
+from balancedrnn.core.masks import draw_mask_indices
 
 if not native.available():  # a machine without a C compiler; CI has one and must build them
     if os.environ.get("CI"):
@@ -145,7 +145,7 @@ def test_without_a_compiler_the_reason_is_one_line(tmp_path, monkeypatch):
         assert not native.available()
         status = native.status()
         assert "no C compiler" in status and "\n" not in status
-        from balancedrnn.kernels import sparse_backend
+        from balancedrnn.kernels.dispatch import sparse_backend
 
         assert sparse_backend() == "torch"
     finally:

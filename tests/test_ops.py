@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from balancedrnn import BlockRNN, BlockSpec
-from balancedrnn.spec import BLOCKS
+from balancedrnn.core.spec import BLOCKS
 
 CASES = [  # (activation, readout, kernel, densities)
     ("relu", "lagged", "auto", {"hx": 0.1, "hh": 0.5, "hy": 1.0, "yx": 0.1, "yh": 0.3, "yy": 0.1}),
@@ -48,7 +48,7 @@ def test_one_graph_no_breaks():
 
 def test_operator_checks():
     """PyTorch's own checks of a custom operator: schema, fake (meta) implementation, autograd registration."""
-    from balancedrnn import ops
+    from balancedrnn.kernels import ops
 
     model = BlockRNN(BlockSpec.from_budget(30, 4, 1_500, CASES[1][3]), seed=0, kernel="sparse").double()
     xs = torch.randn(4, 30, 2, dtype=torch.float64, requires_grad=True)

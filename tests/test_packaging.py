@@ -98,7 +98,7 @@ def test_readme_setup_and_ci_use_the_constraints():
 
 # --------------------------------------------------------------------------------------- lazy imports
 def test_importing_the_package_and_cli_loads_no_optional_dependency(tmp_path):
-    res = run_without(set(), "import balancedrnn, balancedrnn.cli, balancedrnn.data.rad, balancedrnn.data.mnist\n"
+    res = run_without(set(), "import balancedrnn, balancedrnn.cli, balancedrnn.tasks.rad, balancedrnn.tasks.mnist\n"
                       "print(*(m in sys.modules for m in ('kornia', 'mlxtend', 'sklearn', 'scipy')))", tmp_path)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["False", "False", "False", "False"], res.stdout
@@ -135,12 +135,12 @@ def test_missing_mlxtend_is_one_line_naming_the_extra(tmp_path):
 
 def test_cached_rad_loads_without_kornia(mnist, mnist_dir, tmp_path):
     """Only generating RAD needs kornia: a data set already in the cache is read with the core install."""
-    from balancedrnn.data import rad
+    from balancedrnn.tasks import rad
 
     cfg = dict(n_train=20, n_val=10, n_test=10, seed=0)
     built = rad.build_or_load(mnist, rad.RADConfig(**cfg), directory=tmp_path / "rad", progress=False)
     assert not built.from_cache
-    code = ("from balancedrnn.data import rad\nfrom balancedrnn.data.mnist import load_idx_dir\n"
+    code = ("from balancedrnn.tasks.base import rad\nfrom balancedrnn.tasks.mnist import load_idx_dir\n"
             f"d = rad.build_or_load(load_idx_dir(sys.argv[1]), rad.RADConfig(**{cfg!r}), directory=__import__('pathlib').Path(sys.argv[2]), progress=False)\n"
             "print(d.from_cache, len(d['train']), 'kornia' in sys.modules)")
     res = run_without({"kornia"}, code, tmp_path, str(mnist_dir), str(tmp_path / "rad"))
@@ -149,7 +149,7 @@ def test_cached_rad_loads_without_kornia(mnist, mnist_dir, tmp_path):
 
 
 def test_require_names_a_broken_install(tmp_path, monkeypatch):
-    from balancedrnn.data import MissingExtra, require
+    from balancedrnn.tasks.base import MissingExtra, require
     from balancedrnn.io import DataError
 
     pkg = tmp_path / "brokenpkg_for_test"

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from balancedrnn.data import MissingExtra, rad
+from balancedrnn.tasks.base import MissingExtra
+from balancedrnn.tasks import rad
 from balancedrnn.io import DataError
 
 

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from balancedrnn.model import ACTIVATIONS, BlockRNN
-from balancedrnn.reference import reference_forward
-from balancedrnn.spec import BLOCKS, BlockSpec
+from balancedrnn.core.model import ACTIVATIONS, BlockRNN
+from balancedrnn.core.reference import reference_forward
+from balancedrnn.core.spec import BLOCKS, BlockSpec
 
 
 reference = reference_forward  # the package's plain, readable recurrence (balancedrnn/reference.py)
@@ -51,7 +51,7 @@ def test_gradcheck_small(sparse_backend):
 
 
 def test_activation_tables_cover_the_registry():
-    from balancedrnn import recurrence
+    from balancedrnn.kernels import recurrence
 
     assert set(recurrence._ACT_BACKWARD) == set(ACTIVATIONS)
     assert set(recurrence._ACT_FORWARD) | set(recurrence.NEEDS_PRE_ACTIVATION) == set(ACTIVATIONS)

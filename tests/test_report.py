@@ -12,11 +12,11 @@ import pytest
 pytest.importorskip("scipy")
 pytest.importorskip("sklearn")
 
-from balancedrnn import reproreport  # noqa: E402
-from balancedrnn.claims import ci95, config_stats, runs_table  # noqa: E402
-from balancedrnn.configs import config_density  # noqa: E402
-from balancedrnn.reproduce import Reproduction, load_plan  # noqa: E402
-from balancedrnn.spec import BlockSpec  # noqa: E402
+from balancedrnn.reproduce import report as reproreport  # noqa: E402
+from balancedrnn.analysis.claims import ci95, config_stats, runs_table  # noqa: E402
+from balancedrnn.core.configs import config_density  # noqa: E402
+from balancedrnn.reproduce.plan import Reproduction, load_plan  # noqa: E402
+from balancedrnn.core.spec import BlockSpec  # noqa: E402
 from balancedrnn.train import RECORD_VERSION  # noqa: E402
 
 CONFIGS = ["dense", "110100", "uniform:0.1", "uniform:0.2", "uniform:0.3", "uniform:0.5", "010000", "011010",

@@ -10,7 +10,7 @@ import yaml
 pytest.importorskip("optuna")
 pytest.importorskip("sklearn")
 
-from balancedrnn.reproduce import SCALES, PlanError, load_plan, plan_names, plans_dir, sweep_specs  # noqa: E402
+from balancedrnn.reproduce.plan import SCALES, PlanError, load_plan, plan_names, plans_dir, sweep_specs  # noqa: E402
 
 BIN = [sys.executable, "-m", "balancedrnn"]
 
@@ -121,9 +121,9 @@ def test_recommender_cells_hold_out_each_task():
     hand), stays feasible, and is trained beside the references at the forest's lr and initialisation."""
     from test_meta import synthetic_records
 
-    from balancedrnn.meta import MetaPredictor, recommend
-    from balancedrnn.reproduce import recommendation_cells
-    from balancedrnn.spec import BlockSpec
+    from balancedrnn.analysis.meta import MetaPredictor, recommend
+    from balancedrnn.reproduce.plan import recommendation_cells
+    from balancedrnn.core.spec import BlockSpec
 
     recs = synthetic_records(n_configs=12, seeds=2, tasks=("rad", "ts:BasicMotions"), seed=4)
     plan = load_plan("predictor")

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from balancedrnn.spec import (
+from balancedrnn.core.spec import (
     BLOCKS,
     BlockSpec,
     SpecError,
@@ -118,7 +118,7 @@ def test_target_out_of_reach():
 
 
 # -------------------------------------------------------------------------- one feasibility rule
-from balancedrnn.spec import (  # noqa: E402
+from balancedrnn.core.spec import (  # noqa: E402
     check_feasible,
     is_feasible,
     smallest_feasible_budget,

@@ -10,7 +10,7 @@ pytest.importorskip("optuna")
 import optuna  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
-from balancedrnn import store  # noqa: E402
+from balancedrnn.sweep import store  # noqa: E402
 
 
 def journal(tmp_path, name="s"):

@@ -13,8 +13,9 @@ import yaml
 
 pytest.importorskip("optuna")
 
-from balancedrnn import store  # noqa: E402
-from balancedrnn.sweep import SweepError, SweepSpec, run_sweep, trial_configs, worker_loop  # noqa: E402
+from balancedrnn.sweep import store  # noqa: E402
+from balancedrnn.sweep.executor import run_sweep, worker_loop  # noqa: E402
+from balancedrnn.sweep.spec import SweepError, SweepSpec, trial_configs
 
 
 def base(mnist_dir, **kw):
@@ -92,7 +93,7 @@ def test_failing_and_timed_out_trials_are_recorded_and_the_sweep_goes_on(mnist_d
 
     monkeypatch.setattr(train, "build_for_task", flaky)
     spec = SweepSpec.from_dict(grid(mnist_dir, "flaky", models=("dense",), seeds=(0, 1, 2)))
-    from balancedrnn.sweep import prepare
+    from balancedrnn.sweep.executor import prepare
 
     study, total, _, _ = prepare(spec, tmp_path)
     assert worker_loop({**spec.__dict__, "sampler": spec.sampler.__dict__}, None, str(tmp_path)) == 3
@@ -113,7 +114,7 @@ def test_random_and_hidden_proportion_samplers(mnist_dir):
     assert len(configs) == 30 and len({c["model"] for c in configs}) == 30
     assert all(c["lr"] >= 1e-6 and c["init_std"] >= 1e-4 for c in configs)
     assert trial_configs(spec) == configs  # seeded
-    from balancedrnn.configs import build_model
+    from balancedrnn.core.configs import build_model
 
     spec = SweepSpec.from_dict({"name": "h", "base": base(mnist_dir, budget=50_000),
                                 "sampler": {"kind": "hidden_proportion", "n_trials": 10, "hp_range": [0.1, 0.9]}})
@@ -124,7 +125,7 @@ def test_random_and_hidden_proportion_samplers(mnist_dir):
 
 
 def test_hidden_proportion_sampler_over_several_budgets(mnist_dir):
-    from balancedrnn.configs import build_model
+    from balancedrnn.core.configs import build_model
 
     spec = SweepSpec.from_dict({"name": "hb", "base": base(mnist_dir), "sampler": {
         "kind": "hidden_proportion", "n_trials": 12, "budgets": [30_000, 60_000], "hp_range": [0.02, 0.9]}})
@@ -195,7 +196,7 @@ def test_postgresql_store_two_workers(mnist_dir, tmp_path, pg_url):
     study = store.open_study(store.open_storage(pg_url), name, create=False)
     counts = done_per_key(study)
     assert len(counts) == 6 and set(counts.values()) == {1}
-    from balancedrnn.report import runs_frame
+    from balancedrnn.analysis.report import runs_frame
 
     frame = runs_frame(pg_url, name)
     assert len(frame) == 6 and set(frame["status"]) == {"ok"}
@@ -361,7 +362,7 @@ def test_diverging_trial_is_recorded_and_the_exit_code_says_so(mnist_dir, tmp_pa
 
 def test_timeout_covers_data_loading(mnist_dir, monkeypatch):
     import balancedrnn.tasks as tasks
-    from balancedrnn.sweep import run_one
+    from balancedrnn.sweep.executor import run_one
     from balancedrnn.train import TrainConfig
 
     task = tasks.get_task("rad")
@@ -417,7 +418,7 @@ def test_environment_failures_retry_by_default_and_config_failures_on_request(mn
     from dataclasses import asdict
 
     import balancedrnn.train as train
-    from balancedrnn.sweep import prepare
+    from balancedrnn.sweep.executor import prepare
 
     real = train.build_for_task
 

@@ -14,7 +14,7 @@ pytest.importorskip("aeon")
 from aeon.datasets import load_from_timeeval_csv_file, load_from_ts_file  # noqa: E402
 
 from balancedrnn import tasks  # noqa: E402
-from balancedrnn.data import timeseries as ts  # noqa: E402
+from balancedrnn.tasks import timeseries as ts  # noqa: E402
 from balancedrnn.io import DataError  # noqa: E402
 from balancedrnn.tasks import TaskError, get_task, task_names  # noqa: E402
 from balancedrnn.train import TrainConfig, run_trial  # noqa: E402

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from balancedrnn.data import rad
+from balancedrnn.tasks import rad
 from balancedrnn.tasks import TaskError, get_task
 from balancedrnn.train import TrainConfig, loss_fn, run_trial, write_record
 

@@ -3,12 +3,13 @@
 The public surface is small; everything else lives in private-by-convention modules.
 """
 
-from .baselines import RecurrentBaseline, make_baseline
-from .configs import balanced_density, build_model, config_density
-from .itermap import IterativeMap
-from .masks import MaskedBlock, draw_mask_indices
-from .model import BlockRNN
-from .spec import (
+from . import _legacy
+from .core.baselines import RecurrentBaseline, make_baseline
+from .core.configs import balanced_density, build_model, config_density
+from .core.itermap import IterativeMap
+from .core.masks import MaskedBlock, draw_mask_indices
+from .core.model import BlockRNN
+from .core.spec import (
     BLOCKS,
     BlockSpec,
     SpecError,
@@ -19,6 +20,8 @@ from .spec import (
 )
 
 __version__ = "0.1.0"
+
+_legacy.install()
 
 __all__ = [
     "BLOCKS",

@@ -20,11 +20,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from .configs import build_model, config_family, config_summary
-from .defaults import DEFAULT_INIT, DEFAULT_LR, QUICK
+from .core.configs import build_model, config_family, config_summary
+from .core.defaults import DEFAULT_INIT, DEFAULT_LR, QUICK
 from .env import git_revision, versions
 from .io import atomic_write, atomic_write_json
-from .model import ACTIVATIONS
+from .core.model import ACTIVATIONS
 from .progress import progress_bar
 from .tasks import Task, get_task
 
@@ -193,7 +193,7 @@ def evaluate(model: nn.Module, split: Any, task: Task, batch_size: int = 256, de
         result["accuracy"] = correct / n
         groups = getattr(split, "transform_b", None)
         if groups is not None:
-            from .data.rad import TRANSFORMS
+            from .tasks.rad import TRANSFORMS
 
             pred = torch.cat(preds)
             hit = (pred == split.target).float()

@@ -15,8 +15,8 @@ from typing import Annotated, Any, NoReturn, Optional
 import typer
 from rich.table import Table
 
-from ..configs import CONFIG_HELP
-from ..defaults import PAPER, QUICK
+from ..core.configs import CONFIG_HELP
+from ..core.defaults import PAPER, QUICK
 from ..io import ensure_writable_dir
 from .common import (  # noqa: F401 - re-exported: balancedrnn.cli.check_* and _parse_sets are used by tests and plans
     MAX_BUDGET,
@@ -42,7 +42,7 @@ data_app = typer.Typer(no_args_is_help=True, help="Build and cache data sets.")
 app.add_typer(data_app, name="data")
 
 # PAPER (the paper's RAD protocol, applied by ``--paper``) and QUICK (defaults without ``--paper``: minutes on a
-# laptop CPU) live in balancedrnn.defaults, with TrainConfig's defaults.
+# laptop CPU) live in balancedrnn.core.defaults, with TrainConfig's defaults.
 
 
 # ----------------------------------------------------------------------------------------- options
@@ -97,7 +97,7 @@ def check_mnist_dir(mnist_dir: Path | None) -> None:
 def check_run_options(readout: str, activation: str, kernel: str = "auto", seed: int = 0, data_seed: int = 0,
                       threads: int | None = None, rollouts: int = 100) -> None:
     """The options every training command shares, checked before any config or data is built."""
-    from ..model import ACTIVATIONS
+    from ..core.model import ACTIVATIONS
 
     check_choice("--readout", readout, ("lagged", "current"))
     check_choice("--activation", activation, list(ACTIVATIONS))
@@ -275,7 +275,7 @@ def compare(
     """Train several configs x seeds on the same data; table of mean ± std and a plot against hidden proportion.
 
     Exit code 1 when any trial failed, diverged or timed out (the table shows the rest), with a line saying so."""
-    from ..report import plot_metric_vs_hp, records_frame, summarise, summary_markdown
+    from ..analysis.report import plot_metric_vs_hp, records_frame, summarise, summary_markdown
     from ..train import check_config, run_trial, write_record
 
     names = [m.strip() for m in models.split(",") if m.strip()]
@@ -398,8 +398,8 @@ def data_rad(
     quiet: Quiet = False,
 ) -> None:
     """Build (or verify) and cache a RAD data set; prints where it is and what it holds."""
-    from ..data import rad
-    from ..data.mnist import load_mnist
+    from ..tasks import rad
+    from ..tasks.mnist import load_mnist
 
     check_scale(n_train=n_train, n_val=n_val, n_test=n_test)
     check_non_negative("--seed", seed)
@@ -432,7 +432,7 @@ def data_hammer(
     quiet: Quiet = False,
 ) -> None:
     """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert -> expert episodes (resumable)."""
-    from ..hammer.expert import EXPERTS
+    from ..tasks.hammer.expert import EXPERTS
 
     check_choice("--expert", expert, list(EXPERTS))
     for option, value in (("--demos", demos), ("--episodes-per-round", episodes_per_round),
@@ -454,8 +454,8 @@ def data_hammer(
 def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, eval_episodes: int,
                  expert_episodes: int, workers: int, seed: int, dataset_id: str, min_success: float, quiet: bool) -> None:
     """The work of ``data hammer``, after its options were checked."""
-    from ..hammer.dataset import write_dataset
-    from ..hammer.expert import collect_planner_demos, dagger, generate_episodes, hammer_dir, summarise_episodes
+    from ..tasks.hammer.dataset import write_dataset
+    from ..tasks.hammer.expert import collect_planner_demos, dagger, generate_episodes, hammer_dir, summarise_episodes
     from ..progress import progress_bar
 
     with progress_bar(demos, "planner episodes", enabled=not quiet) as advance:
@@ -492,8 +492,8 @@ def spec(
     """Show densities, hidden size, weights and hidden proportion of model configs at a budget (no training).
 
     Computed from the specification alone: no model is built, so any size is instant."""
-    from ..configs import config_summary
-    from ..spec import check_size
+    from ..core.configs import config_summary
+    from ..core.spec import check_size
 
     check_size("dx", dx)
     check_size("dy", dy)
@@ -564,7 +564,8 @@ def sweep(
     Exit codes: 0 every trial of this run ok; 1 a trial failed, diverged or timed out, a worker died, or trials
     are missing; 2 bad input; 130 interrupted (Ctrl-C or SIGTERM).
     """
-    from ..sweep import SweepSpec, load_sweep_file, run_sweep
+    from ..sweep.executor import run_sweep
+    from ..sweep.spec import SweepSpec, load_sweep_file
 
     d: dict[str, Any] = load_sweep_file(file) if file else {}
     d = dict(d)
@@ -607,8 +608,8 @@ def sweep(
 
 def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
     """What a sweep did, in a few lines, and the results table of this spec's configs."""
-    from ..store import GRACE_SECONDS, iter_records, open_storage, open_study
-    from ..sweep import spec_keys
+    from ..sweep.store import GRACE_SECONDS, iter_records, open_storage, open_study
+    from ..sweep.executor import spec_keys
 
     out.print(f"data: {result.data_source}", markup=False)
     counts = ", ".join(f"{result.counts.get(k, 0)} {k}" for k in ("ok", "failed", "diverged", "timeout", "interrupted"))
@@ -635,7 +636,7 @@ def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
 
 def _results_table(records: list[dict[str, Any]], title: str, top: int = 15) -> None:
     """Per-config mean ± std of the final metric over seeds, best first (at most ``top`` rows)."""
-    from ..report import records_frame, summarise
+    from ..analysis.report import records_frame, summarise
 
     frame = records_frame(records)
     summary = summarise(frame)
@@ -675,7 +676,7 @@ def reproduce(
     """Reproduce the paper's claims: run a plan's sweeps (resumable, shareable across machines), then write
     statistics, verdicts and an HTML report with plots."""
 
-    from ..reproduce import SCALES, load_plan, plan_names, run_plan, sweep_specs
+    from ..reproduce.plan import SCALES, load_plan, plan_names, run_plan, sweep_specs
 
     if list_:
         for name in plan_names():
@@ -727,7 +728,7 @@ def runs(
     limit: Annotated[int, typer.Option(help="Rows to print (0: none).")] = 30,
 ) -> None:
     """List, filter and export the runs of a sweep."""
-    from ..report import plot_runs, runs_frame
+    from ..analysis.report import plot_runs, runs_frame
 
     check_non_negative("--limit", limit)
     if status is not None:

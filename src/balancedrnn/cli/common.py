@@ -83,7 +83,7 @@ def check_writable(path: Path, option: str, directory: bool = False) -> Path:
 
 def _parse_sets(items: list[str] | None) -> dict[str, Any]:
     """``--set key=value`` options as a mapping (values parsed as YAML scalars); the one ``--set`` parser."""
-    from ..data import require
+    from ..tasks.base import require
 
     yaml = require("yaml", "sweep", "--set")
     out: dict[str, Any] = {}

@@ -30,7 +30,7 @@ def _meta() -> Any:
     from .common import UserError
 
     try:
-        from .. import meta
+        from ..analysis import meta
     except ImportError as e:
         raise UserError(f"meta-learning needs scikit-learn and scipy ({e.name} is missing): pip install 'balancedrnn[meta]'") from None
     return meta
@@ -45,7 +45,7 @@ def _records(records: Path | None, storage: str | None, names: list[str] | None,
         if storage is not None or names:
             raise UserError("give either --records or --storage/--name, not both")
         return meta.load_record_dir(records)
-    from .. import store
+    from ..sweep import store
 
     st = store.open_storage(storage, run_dir, create=False)
     out: list[dict[str, Any]] = []
@@ -128,8 +128,8 @@ def evaluate(
     check_positive("--n-estimators", n_estimators)
     check_writable(out_dir, "--out-dir", directory=True)  # before the evaluation, not after it
     meta = _meta()
-    from ..metareport import SPLITS, write_report
-    from ..metareport import evaluate as run_evaluation
+    from ..analysis.metareport import SPLITS, write_report
+    from ..analysis.metareport import evaluate as run_evaluation
 
     data = meta.prepare_records(_records(records, storage, name, run_dir))
     ev = run_evaluation(data, n_splits=n_splits, n_classes=n_classes, n_estimators=n_estimators, n_repeats=repeats,
@@ -206,7 +206,7 @@ def recommend(
     from rich.table import Table
 
     from .common import UserError, _parse_sets, check_budget, check_positive, out
-    from ..spec import BLOCKS, check_size
+    from ..core.spec import BLOCKS, check_size
 
     check_size("--dx", dx)
     check_size("--dy", dy)

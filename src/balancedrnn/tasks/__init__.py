@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import DataRequest, Task, TaskError
+from .base import BatchedSplit, DataRequest, MissingExtra, Task, TaskError, require
 
-__all__ = ["DataRequest", "Task", "TaskError", "get_task", "register", "task_names"]
+__all__ = ["BatchedSplit", "DataRequest", "MissingExtra", "Task", "TaskError", "get_task", "register", "require",
+           "task_names"]
 
 
 _REGISTRY: dict[str, Task] = {}
@@ -45,8 +46,8 @@ def task_names() -> list[str]:
 
 
 def _load_rad(config: DataRequest, progress: bool) -> Any:
-    from ..data import rad
-    from ..data.mnist import load_mnist
+    from . import rad
+    from .mnist import load_mnist
 
     mnist = load_mnist(config.mnist_dir)
     rad_config = rad.RADConfig(
@@ -56,7 +57,7 @@ def _load_rad(config: DataRequest, progress: bool) -> Any:
 
 
 def _load_hammer(config: DataRequest, progress: bool) -> Any:
-    from ..hammer.dataset import GENERATED_EXPERT_ID, cloning_data, load_episodes
+    from .hammer.dataset import GENERATED_EXPERT_ID, cloning_data, load_episodes
 
     dataset_id = config.dataset or GENERATED_EXPERT_ID
     episodes = load_episodes(dataset_id, download=config.dataset is not None)
@@ -64,7 +65,7 @@ def _load_hammer(config: DataRequest, progress: bool) -> Any:
 
 
 def _score_hammer(model: Any, data: Any, config: DataRequest) -> dict[str, Any]:
-    from ..hammer.rollout import rollout
+    from .hammer.rollout import rollout
 
     model.eval()
     result = rollout(model, episodes=config.rollouts, seed=config.seed * 100_000, obs_mean=data.obs_mean,
@@ -104,7 +105,7 @@ def _ensure_builtin() -> None:
         )
         _register_hammer()
         try:  # real time-series tasks need the optional aeon (extra "timeseries"); without it they are absent
-            from ..data.timeseries import timeseries_tasks
+            from .timeseries import timeseries_tasks
 
             for task in timeseries_tasks():
                 register(task)

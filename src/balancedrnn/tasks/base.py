@@ -1,12 +1,19 @@
-"""What a task is: the :class:`Task` record and the :class:`DataRequest` its loader reads. A leaf module, so
-that data modules can define tasks without importing the registry (or the trainer).
+"""What a task is: the :class:`Task` record, the :class:`DataRequest` its loader reads, the batched split every
+data module yields, and :func:`require` for optional dependencies. A leaf module, so that data modules can
+define tasks without importing the registry (or the trainer).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Literal, Protocol
+
+import torch
+
+from ..io import DataError
 
 
 class DataRequest(Protocol):
@@ -51,3 +58,41 @@ class Task:
     score: Callable[[Any, Any, DataRequest], dict[str, Any]] | None = None
     """Optional scoring after training, ``score(model, data, config)`` -> metrics (e.g. rollouts in a
     simulator); when set, the record's final value is ``score(...)[metric]`` instead of the test metric."""
+
+class MissingExtra(DataError):
+    """An optional dependency is not installed. The message is one line naming the package and the pip extra
+    that brings it (a ``ValueError``, so the command line shows it as one line with exit code 2)."""
+
+
+def require(module: str, extra: str, purpose: str) -> ModuleType:
+    """Import an optional dependency, or raise :class:`MissingExtra` saying ``purpose`` needs it and which
+    ``balancedrnn[extra]`` to install. Imported only here, when needed, so the core install stays light."""
+    top = module.split(".")[0]
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        hint = f"pip install 'balancedrnn[{extra}]'"
+        if getattr(e, "name", None) in (top, module):
+            raise MissingExtra(f"{purpose} needs {top}, which is not installed: {hint}") from None
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise MissingExtra(f"{purpose} needs {top}, which is installed but cannot be imported ({first}): {hint}") from None
+
+
+class BatchedSplit:
+    """Mixin for a data split holding a ``target`` tensor and an ``inputs(index)`` method: length and
+    ``(inputs, targets)`` batches in a given order (the training loop's whole view of a split)."""
+
+    target: torch.Tensor
+
+    def inputs(self, index: Any = None) -> torch.Tensor:  # pragma: no cover - defined by each split
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return int(self.target.shape[0])
+
+    def batches(self, batch_size: int, order: torch.Tensor | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """``(inputs, targets)`` batches in ``order`` (default: stored order)."""
+        order = torch.arange(len(self)) if order is None else order
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            yield self.inputs(idx), self.target[idx]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import DataError
+from ...io import DataError
 
 ENV_ID = "AdroitHandHammer-v1"
 OBS_DIM, ACT_DIM, EPISODE_STEPS = 46, 26, 200

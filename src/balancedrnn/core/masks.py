@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .kernels import CSRPattern, Kernel, KernelChoice, SparseOperator, choose_kernel
+from ..kernels.dispatch import CSRPattern, Kernel, KernelChoice, SparseOperator, choose_kernel
 from .spec import exact_count
 
 MaskMethod = Literal["exact", "bernoulli"]

@@ -5,9 +5,9 @@ A plan is a YAML file (the shipped ones are in ``balancedrnn/plans/``)::
 
     name: rad-100k
     description: "..."
-    claims: [balanced_beats_dense, ...]        # names from balancedrnn.claims.CLAIMS
+    claims: [balanced_beats_dense, ...]        # names from balancedrnn.analysis.claims.CLAIMS
     data: {hammer_smoke_episodes: 12}          # optional: data the plan makes before its smoke scale
-    sweeps:                                    # one or more sweeps (see balancedrnn.sweep)
+    sweeps:                                    # one or more sweeps (see balancedrnn.sweep.executor)
       - name: rad-100k
         base: {task: rad, budget: 100000}
         sampler: {kind: grid, models: [dense, balanced]}
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .reproreport import Reproduction, write_report
+from .report import Reproduction, write_report
 
 __all__ = ["Reproduction"]  # re-exported: the record a reproduction produces is the report's input
 
@@ -69,7 +69,7 @@ class PlanSweep:
     base: dict[str, Any]
     """TrainConfig fields shared by the sweep's trials."""
     sampler: dict[str, Any]
-    """Sampler settings (see balancedrnn.sweep.SamplerSpec)."""
+    """Sampler settings (see balancedrnn.sweep.executor.SamplerSpec)."""
     scales: dict[str, ScaleSettings] = field(default_factory=dict)
     """This sweep's own scale settings, applied after the plan's."""
 
@@ -95,7 +95,7 @@ class Plan:
     description: str
     """What the plan runs, one sentence."""
     claims: list[str]
-    """Claims of the paper the plan tests (balancedrnn.claims.CLAIMS)."""
+    """Claims of the paper the plan tests (balancedrnn.analysis.claims.CLAIMS)."""
     sweeps: list[PlanSweep]
     """The sweeps it runs."""
     scales: dict[str, ScaleSettings]
@@ -198,7 +198,7 @@ def load_plan(name_or_path: str | Path) -> Plan:
     data = d.get("data") or {}
     if not isinstance(data, dict) or sorted(set(data) - set(PLAN_DATA_KEYS)):
         raise PlanError(f"plan {path.name}: data takes only {', '.join(PLAN_DATA_KEYS)}")
-    from .claims import CLAIMS
+    from ..analysis.claims import CLAIMS
 
     claims = d.get("claims") or []
     if not isinstance(claims, list):
@@ -229,8 +229,8 @@ def _recommend_settings(d: Any, plan_file: str) -> RecommendSettings | None:
     if not isinstance(out.references, list) or not out.references:
         raise PlanError(f"{what}.references must be a non-empty list of configs")
     out.references = [str(r) for r in out.references]
-    from .configs import config_family
-    from .spec import SpecError
+    from ..core.configs import config_family
+    from ..core.spec import SpecError
 
     for ref in out.references:
         try:
@@ -251,7 +251,7 @@ def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = 
                 overrides: dict[str, Any] | None = None) -> list[Any]:
     """The SweepSpecs a plan runs at ``scale``, with ``overrides`` of TrainConfig fields applied last
     (validated: PlanError names the plan, sweep and problem)."""
-    from .sweep import SweepError, SweepSpec
+    from ..sweep.spec import SweepError, SweepSpec
 
     if scale not in SCALES:
         raise PlanError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
@@ -282,7 +282,7 @@ def prepare_data(plan: Plan, scale: str, log: Any = None) -> None:
     n = plan.data.get("hammer_smoke_episodes")
     if scale != "smoke" or not n:
         return
-    from .hammer.dataset import load_episodes, write_dataset
+    from ..tasks.hammer.dataset import load_episodes, write_dataset
 
     try:
         if len(load_episodes(SMOKE_HAMMER_ID)) == int(n):
@@ -292,8 +292,8 @@ def prepare_data(plan: Plan, scale: str, log: Any = None) -> None:
     import numpy as np
     import torch
 
-    from .hammer.env import OBS_DIM
-    from .hammer.expert import ExpertPolicy, generate_episodes
+    from ..tasks.hammer.env import OBS_DIM
+    from ..tasks.hammer.expert import ExpertPolicy, generate_episodes
 
     torch.manual_seed(0)
     policy = ExpertPolicy(np.zeros(OBS_DIM), np.ones(OBS_DIM), hidden=32).eval()
@@ -315,9 +315,9 @@ class HeldOut:
     n_records: int
     """Runs the predictor was fitted on."""
     recommendation: Any
-    """The :class:`balancedrnn.meta.Recommendation` (made before any run of this stage)."""
+    """The :class:`balancedrnn.analysis.meta.Recommendation` (made before any run of this stage)."""
     spec: Any
-    """The grid :class:`balancedrnn.sweep.SweepSpec` of this cell."""
+    """The grid :class:`balancedrnn.sweep.executor.SweepSpec` of this cell."""
     origin: str = ""
     """Where the recommended candidate came from (a named config, ``hp=…`` targeted, ``random``)."""
     infeasible: list[str] = field(default_factory=list)
@@ -341,15 +341,15 @@ def _slug(text: str) -> str:
 def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], workers: int = 1,
                          storage: str | None = None, overrides: dict[str, Any] | None = None) -> tuple[list[HeldOut], str]:
     """The recommender stage's cells from the plan's finished runs: for each task and budget of the plan's
-    sweeps, a :class:`~balancedrnn.meta.MetaPredictor` fitted on the other tasks' ok runs recommends a config
-    (:func:`balancedrnn.meta.recommend`), to be trained beside ``plan.recommend.references`` at the
+    sweeps, a :class:`~balancedrnn.analysis.meta.MetaPredictor` fitted on the other tasks' ok runs recommends a config
+    (:func:`balancedrnn.analysis.meta.recommend`), to be trained beside ``plan.recommend.references`` at the
     recommendation's lr and initialisation. Returns ([], reason) when the stage cannot run (no recommend
     section, fewer than two tasks, too few runs)."""
-    from .configs import check_fits
-    from .meta import MetaData, MetaError, MetaPredictor, prepare_records, recommend
-    from .spec import SpecError
-    from .sweep import SweepSpec
-    from .tasks import get_task
+    from ..core.configs import check_fits
+    from ..analysis.meta import MetaData, MetaError, MetaPredictor, prepare_records, recommend
+    from ..core.spec import SpecError
+    from ..sweep.spec import SweepSpec
+    from ..tasks import get_task
 
     settings = plan.recommend
     if settings is None:
@@ -406,10 +406,10 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
              overrides: dict[str, Any] | None = None, progress: bool = True, log: Any = None) -> Reproduction:
     """Run (or resume) every sweep of ``plan`` at ``scale``, then judge its claims and write the report into
     ``out_dir``. The report is written once, at the end; an incomplete run says so in it."""
-    from . import store
-    from .claims import judge
-    from .io import ensure_writable_dir
-    from .sweep import run_sweep
+    from ..sweep import store
+    from ..analysis.claims import judge
+    from ..io import ensure_writable_dir
+    from ..sweep.executor import run_sweep
 
     out_dir = Path(out_dir)
     specs = sweep_specs(plan, scale, workers, storage, overrides)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .io import atomic_write
+from ..io import atomic_write
 
 
 def pyplot() -> Any:
@@ -300,7 +300,7 @@ def environment() -> dict[str, str]:
     """Report footer facts: library versions, git revision, platform, threads, time."""
     import torch
 
-    from .env import git_revision, versions
+    from ..env import git_revision, versions
 
     env = {k: str(v) for k, v in versions().items()}
     env.update(git=str(git_revision() or "unknown"), platform=platform.platform(), torch_threads=str(torch.get_num_threads()),
@@ -341,7 +341,7 @@ def write_html_page(path: str | Path, title: str, body: Iterable[str], footer: d
 
 def runs_frame(storage: str | Path | None = None, name: str = "sweep", run_dir: str | Path = "runs") -> pd.DataFrame:
     """All final run records of a sweep as a DataFrame (one row per trial)."""
-    from . import store
+    from ..sweep import store
 
     study = store.open_study(store.open_storage(storage, run_dir, create=False), name, create=False)
     return records_frame(store.iter_records(study))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import DataError, atomic_write, cache_dir
-from . import MissingExtra, require
+from .base import MissingExtra, require
 
 ENV_DIR = "BALANCEDRNN_MNIST_DIR"
 """Environment variable naming a directory of MNIST idx files."""

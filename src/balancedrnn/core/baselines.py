@@ -1,6 +1,6 @@
 """Standard recurrent baselines at the same trainable-weight budget (SPEC §4): LSTM, GRU, tanh RNN.
 
-Every baseline maps ``(batch, T, dx)`` to ``(batch, T, dy)`` like :class:`~balancedrnn.model.BlockRNN`.
+Every baseline maps ``(batch, T, dx)`` to ``(batch, T, dy)`` like :class:`~balancedrnn.core.model.BlockRNN`.
 The hidden size is solved so the number of trainable weights (matrix entries; biases are reported
 separately, as for block models) is as close to the budget as one hidden unit allows. The LSTM uses
 ``proj_size=dy`` and PyTorch needs ``hidden > proj_size``, so at small budgets with large inputs it cannot

@@ -11,7 +11,7 @@ through them:
 * ``<6 digits>[:<base>]``      structured code over (hx hh hy yx yh yy): 1 = dense, 0 = base density (default 0.1).
 * ``balanced[:<hp>]``          hidden proportion ``hp`` (default 0.5) at the budget, from the base densities
                                hx = hh = hy = 1, yx = yh = yy = 0.1; hx or hh is solved by the rule of
-                               :func:`balancedrnn.spec.solve_hidden_proportion`.
+                               :func:`balancedrnn.core.spec.solve_hidden_proportion`.
 * ``hx=..,hh=..,hy=..,yx=..,yh=..,yy=..``   explicit densities (all six, each once, any order).
 * ``lstm``, ``gru``, ``rnn``   baselines at the same weight budget.
 """
@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .baselines import BASELINES, make_baseline
-from .kernels import KernelChoice
+from ..kernels.dispatch import KernelChoice
 from .model import BlockRNN, Readout
 from .spec import (
     BLOCKS,

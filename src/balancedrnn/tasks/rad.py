@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..io import DataError, atomic_write, cache_dir, torch_load
-from . import BatchedSplit, require
+from .base import BatchedSplit, require
 from .mnist import MnistImages
 
 GENERATOR_VERSION = 1

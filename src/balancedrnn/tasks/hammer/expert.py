@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..io import atomic_write, atomic_write_json, cache_dir
+from ...io import atomic_write, atomic_write_json, cache_dir
 from .dataset import Episode
 from .env import ACT_DIM, EPISODE_STEPS, OBS_DIM, episode_success, make_env, normalized_score
 from .planner import Planner, PlannerConfig

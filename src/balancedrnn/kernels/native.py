@@ -112,7 +112,7 @@ def _key() -> str:
 def _load() -> ctypes.CDLL:
     if os.environ.get("BALANCEDRNN_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
         raise NativeUnavailable("disabled by BALANCEDRNN_NATIVE=0")
-    from .io import cache_dir
+    from ..io import cache_dir
 
     name = f"sparse-{_key()}.so"
     home = Path(os.environ["BALANCEDRNN_KERNEL_DIR"]) if os.environ.get("BALANCEDRNN_KERNEL_DIR") else cache_dir() / "kernels"

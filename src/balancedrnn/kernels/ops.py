@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
-from .kernels import CSRPattern
-from .masks import MaskedBlock, scatter_dense
+from .dispatch import CSRPattern
+from ..core.masks import MaskedBlock, scatter_dense
 from .recurrence import NEEDS_PRE_ACTIVATION, _backward_pass, _BlockOps, _forward_pass, run_recurrence
-from .spec import BLOCKS
+from ..core.spec import BLOCKS
 
 _KERNEL_CODE = {"dense": 0, "sparse": 1}
 _KERNEL_NAME = {v: k for k, v in _KERNEL_CODE.items()}

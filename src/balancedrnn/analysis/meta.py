@@ -2,7 +2,7 @@
 
 * :func:`config_features` is the ONE function that turns a configuration into a feature row; it is used
   for run records (:func:`record_features`) and for candidate configs of the recommender alike, and counts
-  dh, weights and the hidden proportion through :mod:`balancedrnn.spec` only.
+  dh, weights and the hidden proportion through :mod:`balancedrnn.core.spec` only.
 * :class:`PerformanceClassifier` and :class:`PerformanceRegressor` are scikit-learn estimators over random
   forests; :class:`ParentNetwork` is the paper's future-work "parent" network, a small seeded torch MLP.
   All three pass ``sklearn.utils.estimator_checks``.
@@ -11,7 +11,7 @@
 * :func:`recommend` proposes densities and dh for a new (dx, dy, budget) by maximising the fitted regressor
   over feasible candidates, or falls back to the a-priori rule (hidden proportion 0.5).
 
-Evaluation and the report live in :mod:`balancedrnn.metareport`.
+Evaluation and the report live in :mod:`balancedrnn.analysis.metareport`.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
-from .defaults import DEFAULT_INIT, DEFAULT_LR, DENSITY_DISTRIBUTION, draw_array
-from .spec import (
+from ..core.defaults import DEFAULT_INIT, DEFAULT_LR, DENSITY_DISTRIBUTION, draw_array
+from ..core.spec import (
     BLOCKS,
     BUDGET_TOLERANCE,
     BlockSpec,
@@ -162,7 +162,7 @@ def _record_name(record: Any, index: int) -> str:
 def record_features(record: Mapping[str, Any], index: int = 0) -> tuple[dict[str, float] | None, str]:
     """Feature row of a run record and ``""``, or ``(None, reason)`` when the record is not usable (not ok, a
     baseline, no finite metric). Raises MetaError for a record of an incompatible schema."""
-    from .train import RECORD_VERSION
+    from ..train import RECORD_VERSION
 
     name = _record_name(record, index)
     if not isinstance(record, Mapping) or not isinstance(record.get("config"), Mapping):
@@ -522,7 +522,7 @@ def library_versions() -> dict[str, str]:
     import scipy
     import sklearn
 
-    from .env import versions
+    from ..env import versions
 
     return {**{k: str(v) for k, v in versions().items()}, "scikit-learn": sklearn.__version__, "scipy": scipy.__version__,
             "pandas": pd.__version__}
@@ -530,7 +530,7 @@ def library_versions() -> dict[str, str]:
 
 def save_predictor(predictor: MetaPredictor, path: str | Path) -> Path:
     """Write a fitted predictor with its feature schema and library versions, atomically (pickle)."""
-    from .io import atomic_write
+    from ..io import atomic_write
 
     check_is_fitted(predictor)
     payload = {"format": PREDICTOR_FORMAT, "schema": feature_schema(), "versions": library_versions(), "predictor": predictor}
@@ -607,7 +607,7 @@ class Recommendation:
     @property
     def config(self) -> str:
         """Explicit-densities config string, usable as ``--model``."""
-        from .sweep import density_string
+        from ..sweep.spec import density_string
 
         return density_string(self.density)
 
@@ -617,7 +617,7 @@ def candidate_densities(dx: int, dy: int, budget: float, n: int = 2000, random_s
     (hx or hh solved for targets spread over 0.02..0.95 from random bases) and random ones drawn like the
     paper's sampler (``defaults.DENSITY_DISTRIBUTION``, |N(0.5, 0.25)| clipped to [0.02, 1]); the hidden
     proportion is solved by :func:`spec.solve_hidden_proportion`'s rule."""
-    from .configs import config_density
+    from ..core.configs import config_density
 
     rng = check_random_state(random_state)
     out: list[tuple[str, dict[str, float]]] = []
@@ -678,11 +678,11 @@ def recommend(
     With a fitted ``predictor``: score every feasible candidate (:func:`candidate_densities`) with its
     regressor and return the best, among candidates whose hidden proportion lies in the range the predictor
     was fitted on (a forest is flat outside it). Without one: the a-priori rule, hidden proportion 0.5
-    (:func:`balancedrnn.configs.balanced_density`). lr and initialisation default to the training records'
+    (:func:`balancedrnn.core.configs.balanced_density`). lr and initialisation default to the training records'
     medians (the recommendation is over the structure, at fixed optimisation settings). An infeasible budget
     raises SpecError naming the smallest feasible budget.
     """
-    from .configs import balanced_density
+    from ..core.configs import balanced_density
 
     if predictor is None:
         density = balanced_density(dx, dy, budget)

@@ -39,10 +39,10 @@ import numpy as np
 import torch
 
 from ..io import DataError
-from . import BatchedSplit
+from .base import BatchedSplit
 
 if TYPE_CHECKING:
-    from ..tasks.base import DataRequest, Task
+    from .base import DataRequest, Task
 
 SPLITS = ("train", "val", "test")
 VAL_FRACTION = 0.2
@@ -408,7 +408,7 @@ def default_budget(dx: int, dy: int, dh: int = DEFAULT_BUDGET_DH) -> int:
     ``dh`` (64), rounded to hundreds. Why: RAD's 100,000 is far too many for a series with a few channels (on
     BasicMotions ``balanced`` would get dh ~ 4,900 at hh density 0.002); this scales the budget with the shape,
     a few thousand weights for 1 to 12 channels (BasicMotions 5,000, JapaneseVowels 6,200)."""
-    from ..spec import BLOCKS, check_size, expected_weights
+    from ..core.spec import BLOCKS, check_size, expected_weights
 
     dx, dy, dh = check_size("dx", dx), check_size("dy", dy), check_size("dh", dh)
     weights = expected_weights(dx, dh, dy, {b: 1.0 for b in BLOCKS})
@@ -418,7 +418,7 @@ def default_budget(dx: int, dy: int, dh: int = DEFAULT_BUDGET_DH) -> int:
 def timeseries_tasks() -> list[Task]:
     """One task ``ts:<name>`` per data set the installed aeon ships (reads no data, imports no aeon); raises
     ImportError when aeon is not installed. The registry (``balancedrnn.tasks``) registers them."""
-    from ..tasks.base import Task
+    from .base import Task
 
     return [
         Task(

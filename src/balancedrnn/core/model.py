@@ -16,10 +16,10 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .kernels import KernelChoice, sparse_backend
+from ..kernels.dispatch import KernelChoice, sparse_backend
 from .masks import MaskedBlock, MaskMethod
-from .ops import block_rnn
-from .recurrence import Workspace
+from ..kernels.ops import block_rnn
+from ..kernels.recurrence import Workspace
 from .spec import BLOCKS, BlockSpec, hidden_proportion
 
 Readout = Literal["lagged", "current"]
@@ -209,7 +209,7 @@ class BlockRNN(nn.Module):
 
 def export_model(model: BlockRNN, path: str | Path) -> Path:
     """Write a (trained) block RNN with only its non-zeros: spec, options, mask indices, values, biases."""
-    from .io import atomic_write
+    from ..io import atomic_write
 
     payload = {
         "format": "balancedrnn.BlockRNN/1",
@@ -227,7 +227,7 @@ def export_model(model: BlockRNN, path: str | Path) -> Path:
 
 def load_model(path: str | Path, device: torch.device | str | None = None) -> BlockRNN:
     """Read a model written by :func:`export_model` (masks and values exactly as saved)."""
-    from .io import DataError, torch_load
+    from ..io import DataError, torch_load
 
     payload = torch_load(path, "model file")
     if not isinstance(payload, dict) or payload.get("format") != "balancedrnn.BlockRNN/1":

@@ -94,7 +94,7 @@ def ci95(values: np.ndarray, metric: str | None = None) -> tuple[float, float]:
 
 def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per ok run: task, model, family, seed, the final metric, hidden proportion, sizes."""
-    from .configs import config_family
+    from ..core.configs import config_family
     from .report import records_frame
 
     frame = records_frame(records)
@@ -236,7 +236,7 @@ def cell_values(frame: pd.DataFrame, cell: Any, model: str) -> np.ndarray:
 
 def recommender_comparisons(held_out: list[Any], frame: pd.DataFrame) -> pd.DataFrame:
     """One row per held-out cell and dense/uniform reference: means, Welch outcome and its text."""
-    from .configs import config_family
+    from ..core.configs import config_family
 
     rows = []
     for cell in held_out:

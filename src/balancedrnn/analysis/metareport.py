@@ -54,7 +54,7 @@ from .meta import (
     require_records,
 )
 from .report import draw_chance, figure_html, pyplot, save_figure, table_html, table_md, write_html_page
-from .spec import BLOCKS, SpecError, solve_hidden_proportion
+from ..core.spec import BLOCKS, SpecError, solve_hidden_proportion
 
 MODELS: tuple[str, ...] = ("dummy", "parameters only", "no hidden proportion", "forest", "parent network")
 """Rows of the score tables, baselines first."""
@@ -328,7 +328,7 @@ def write_report(evaluation: Evaluation, data: MetaData, predictor: MetaPredicto
     report) and ``report.md`` with the score tables, plus PNGs: predicted vs actual (out of fold), permutation
     importances, and metric vs hidden proportion with the predictor's curve and the chance level of a
     classification task. Returns the paths written, the reports first."""
-    from .io import atomic_write
+    from ..io import atomic_write
 
     plt = pyplot()
     out = Path(out_dir)

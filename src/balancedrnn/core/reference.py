@@ -14,7 +14,7 @@ from .model import ACTIVATIONS
 
 
 def reference_forward(model: Any, x: torch.Tensor) -> torch.Tensor:
-    """y at every step for input ``(batch, T, dx)`` from a :class:`~balancedrnn.model.BlockRNN`'s blocks."""
+    """y at every step for input ``(batch, T, dx)`` from a :class:`~balancedrnn.core.model.BlockRNN`'s blocks."""
     w = {name: model.blocks[name].dense() for name in ("hx", "hh", "hy", "yx", "yh", "yy")}  # zeros off the masks
     act = ACTIVATIONS[model.activation]
     b_h, b_y = model.bias[: model.dh], model.bias[model.dh :]

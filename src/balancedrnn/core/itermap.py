@@ -2,7 +2,7 @@
 
 The state is a list of named groups, e.g. ``z = [x; h1; h2; y]``. A block ``(out, in)`` is a function from
 the ``in`` group's vector to the ``out`` group's vector: a dense linear map, a masked sparse linear map
-(:class:`~balancedrnn.masks.MaskedBlock`, the same masks and kernels as the block RNN), the identity, or
+(:class:`~balancedrnn.core.masks.MaskedBlock`, the same masks and kernels as the block RNN), the identity, or
 any ``torch.nn.Module``. One iteration updates every group at once from the previous state::
 
     z_t[o] = act_o( sum over blocks (o, i) of block(z'_{t-1}[i]) + b_o )
@@ -23,7 +23,7 @@ An MLP with L linear layers is block-lower-triangular (``from_mlp``): after L it
 equals ``mlp(x)`` whatever the initial hidden values. :meth:`IterativeMap.fill` puts masked sparse blocks in
 the empty places, at a density or at the density that makes the total trainable weights hit a budget,
 moving along the continuum from the MLP toward a general RNN. The block RNN of SPEC §2 is the 2-row instance
-(``from_block_rnn``). All weight counting goes through :func:`balancedrnn.spec.exact_count`.
+(``from_block_rnn``). All weight counting goes through :func:`balancedrnn.core.spec.exact_count`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Literal, Union
 import torch
 from torch import nn
 
-from .kernels import KernelChoice
+from ..kernels.dispatch import KernelChoice
 from .masks import MaskedBlock, MaskMethod
 from .model import BlockRNN, get_activation
 from .spec import DEFAULT_INIT, SpecError, check_budget, check_size, exact_count
@@ -49,7 +49,7 @@ BlockLike = Union[MaskedBlock, nn.Module, float, Literal["dense", "identity"]]
 new masked sparse block), ``"dense"`` (a new dense linear map) or ``"identity"``."""
 
 Activation = Union[str, Callable[[torch.Tensor], torch.Tensor]]
-"""An activation by name (see :data:`balancedrnn.model.ACTIVATIONS`) or any callable / module."""
+"""An activation by name (see :data:`balancedrnn.core.model.ACTIVATIONS`) or any callable / module."""
 
 InputMode = Literal["first", "every"]
 
@@ -494,7 +494,7 @@ class IterativeMap(nn.Module):
 
         ``pairs`` defaults to the keys of a per-pair ``density``, else to :meth:`empty_pairs`. Give either ``density`` (one for all, or per pair) or
         ``budget``: the total trainable weights of the whole map after filling. With a budget, one common
-        density is solved over the new blocks (counts by :func:`~balancedrnn.spec.exact_count`), then the
+        density is solved over the new blocks (counts by :func:`~balancedrnn.core.spec.exact_count`), then the
         entries left by rounding are handed out one per block, so with exact-count masks the map holds
         exactly ``budget`` weights (each block's density is within one entry of the common one). A budget
         below the current weights or above what full blocks hold is a one-line SpecError naming the range.

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data import BatchedSplit
-from ..io import DataError, cache_dir
+from ..base import BatchedSplit
+from ...io import DataError, cache_dir
 from .env import ACT_DIM, OBS_DIM, REF_EXPERT, REF_RANDOM
 
 PUBLIC_EXPERT_ID = "D4RL/hammer/expert-v2"

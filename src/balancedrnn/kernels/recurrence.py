@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 
-from .kernels import sparse_plan
+from .dispatch import sparse_plan
 from .native import NativeCSR
-from .masks import MaskedBlock
-from .spec import BLOCKS
+from ..core.masks import MaskedBlock
+from ..core.spec import BLOCKS
 
 
 # Backward of each activation written into ``out``: out = grad * act'(pre), from its output (or, for gelu, its

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .baselines import BASELINES
-from .claims import CI_METHOD, cell_values, ci95, config_stats, runs_table
-from .io import atomic_write
-from .report import (
+from ..core.baselines import BASELINES
+from ..analysis.claims import CI_METHOD, cell_values, ci95, config_stats, runs_table
+from ..io import atomic_write
+from ..analysis.report import (
     data_sources,
     details_html,
     draw_chance,
@@ -41,7 +41,7 @@ from .report import (
     text_colour,
     write_html_page,
 )
-from .spec import BLOCKS
+from ..core.spec import BLOCKS
 
 
 @dataclass
@@ -49,14 +49,14 @@ class Reproduction:
     """What a reproduction run produced."""
 
     plan: Any
-    """The :class:`balancedrnn.reproduce.Plan` that was run."""
+    """The :class:`balancedrnn.reproduce.plan.Plan` that was run."""
     scale: str
     records: list[dict[str, Any]]
     """Final run records of every sweep (any status)."""
     expected: int
     """Trials the plan's sweeps define."""
     verdicts: list[Any]
-    """One balancedrnn.claims.Verdict per claim of the plan."""
+    """One balancedrnn.analysis.claims.Verdict per claim of the plan."""
     evaluation: Any = None
     """The meta-learning evaluation on the plan's block-model runs (None when too few)."""
     held_out: list[Any] = field(default_factory=list)
@@ -130,7 +130,7 @@ def plot_metric_vs_hp(frame: pd.DataFrame, stats: pd.DataFrame, path: Path) -> P
 
 def learning_curves(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Long table: task, family, model, seed, epoch, validation metric (ok runs with a history)."""
-    from .configs import config_family
+    from ..core.configs import config_family
 
     rows = []
     for r in records:
@@ -228,7 +228,7 @@ def recommender_table(held_out: list[Any], frame: pd.DataFrame, references: list
 
 def plot_recommender(held_out: list[Any], frame: pd.DataFrame, path: Path) -> Path:
     """Per held-out task and budget: the recommendation and each reference, mean with 95 % CI over seeds."""
-    from .configs import config_family
+    from ..core.configs import config_family
 
     plt = pyplot()
     fig, axes = plt.subplots(1, len(held_out), figsize=(3.6 * len(held_out) + 1, 4.0), squeeze=False)
@@ -314,9 +314,9 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
                  "any training; the recommendation and the references were then trained with the same seeds, "
                  "learning rate and initialisation (the forest's training medians).")
     if rep.evaluation is not None:
-        from .meta import MetaPredictor, prepare_records
-        from .metareport import evaluation_html
-        from .metareport import write_report as write_meta
+        from ..analysis.meta import MetaPredictor, prepare_records
+        from ..analysis.metareport import evaluation_html
+        from ..analysis.metareport import write_report as write_meta
 
         data = prepare_records(rep.records)
         predictor = MetaPredictor(n_estimators=100, random_state=0).fit(data)

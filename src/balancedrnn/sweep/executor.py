@@ -1,0 +1,337 @@
+"""Running a sweep: trial execution with timeouts, worker processes over the run store, and the summary a
+sweep ends with (counts and an exit code that tells the truth)."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .spec import SweepSpec, optuna_sampler, suggest_config, trial_configs, trial_params
+
+
+# --------------------------------------------------------------------------------------- execution
+def _alarm(signum: int, frame: Any) -> None:
+    from ..train import TrialTimeout
+
+    raise TrialTimeout("trial ran past the sweep's time limit")
+
+
+def run_one(config: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run one trial under an optional time limit (SIGALRM) that covers loading its data too, returning its
+    record."""
+    from ..train import TrainConfig, run_trial
+
+    cfg = TrainConfig.from_dict(config)
+    if timeout and timeout > 0:
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return run_trial(cfg, data=None, progress=False)
+    finally:
+        if timeout and timeout > 0:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str, threads: int = 1,
+                max_trials: int | None = None, worker: int = 0, policy: dict[str, Any] | None = None,
+                log: Any = None) -> int:
+    """Claim and run trials until none are left (or ``max_trials``). Returns how many this worker finished."""
+    import torch
+
+    from . import store
+
+    torch.set_num_threads(threads)
+    spec = SweepSpec.from_dict(spec_dict)
+    done_policy = store.DonePolicy(**policy) if policy else None
+    study = store.open_study(store.open_storage(storage_url, run_dir), spec.name)
+    if spec.sampler.kind in ("tpe", "qmc"):
+        study.sampler = optuna_sampler(spec, worker, len(study.get_trials(deepcopy=False)))
+    done = 0
+    while max_trials is None or done < max_trials:
+        if spec.sampler.kind in ("tpe", "qmc"):
+            if len(store.done_keys(study, done_policy)) + _running(study) >= spec.sampler.n_trials:
+                break
+            trial = study.ask()
+            config = suggest_config(trial, spec)
+            from ..train import TrainConfig
+
+            key = TrainConfig.from_dict(config).key()
+            trial.set_user_attr("key", key)
+            trial.set_user_attr("config", config)
+            try:
+                store.set_params(trial, {k: v for k, v in trial_params(config).items() if k not in trial.params})
+            except ValueError:
+                pass  # an infeasible suggestion: its record says why (a failed trial)
+            trial.set_user_attr("worker", store.worker_info())
+            trial.set_user_attr("heartbeat", time.time())
+        else:
+            trial = store.claim(study, done_policy)
+            if trial is None:
+                break
+            config = trial.user_attrs["config"]
+        try:
+            with store.Heartbeat(trial):
+                record = run_one(config, spec.timeout)
+        except KeyboardInterrupt:
+            record = {"status": "interrupted", "error": "interrupted by the user", "config": config}
+            store.finish(study, trial, record, done_policy)
+            raise
+        how = store.finish(study, trial, record, done_policy)
+        if how != "recorded" and log is not None:
+            log(f"trial {trial.number} ({config['model']}, seed {config['seed']}) was released while this worker "
+                f"was stalled; its result is kept" + (" as a duplicate: the config has run again elsewhere"
+                                                     if how == "duplicate" else " as a new trial"))
+        done += 1
+    return done
+
+
+def _running(study: Any) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def _interrupt_once(signum: int, frame: Any) -> None:
+    """First Ctrl-C or SIGTERM: stop the trial (KeyboardInterrupt); later ones (or the parent's forward) are
+    ignored, so the interrupted trial's record is written in peace."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send this worker SIGTERM when its parent dies (kill -9 of the sweep command), so no orphan
+    keeps claiming trials; elsewhere a no-op (the heartbeat releases their trials)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str, threads: int, worker: int,
+                 policy: dict[str, Any] | None, parent: int) -> None:
+    # workers start with Ctrl-C ignored (see run_sweep) and take it only while they work, so a Ctrl-C during
+    # start-up or shut-down prints no traceback; SIGTERM (the parent's, or the parent's death) is the same
+    import sys
+
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        return
+    signal.signal(signal.SIGINT, _interrupt_once)
+    signal.signal(signal.SIGTERM, _interrupt_once)
+    try:
+        worker_loop(spec_dict, storage_url, run_dir, threads, worker=worker, policy=policy,
+                    log=lambda m: print(f"worker {worker}: {m}", file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        pass
+    except Exception as e:  # noqa: BLE001 - a store or system error: one line, and the parent reports the exit
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"worker {worker}: error: {first}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+@dataclass
+class SweepResult:
+    """What a sweep call did."""
+
+    total: int
+    """Configs of this sweep spec."""
+    done: int
+    """Of them, those with a final record (ok, failed, diverged or timeout) on the current data."""
+    queued: int
+    """Configs queued by this call."""
+    released: int
+    """Trials of dead workers released by this call."""
+    interrupted: bool = False
+    running_elsewhere: int = 0
+    """Trials still running in workers that are not this call's (other machines)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Statuses of the trials this call's workers finished: ok, failed, diverged, timeout, interrupted."""
+    crashed: list[str] = field(default_factory=list)
+    """This call's workers that died (killed, or crashed), one line each."""
+    data_source: str = ""
+    """The data the sweep trains on."""
+    rerun_other_data: int = 0
+    """Configs that had finished on other data and run again on this call's data."""
+    retried: int = 0
+    """Failed configs queued again (environment failures, or all with ``retry_failed``)."""
+    other_trials: int = 0
+    """Finished configs in the study that do not belong to this spec (an earlier spec under the same name)."""
+
+    @property
+    def failed(self) -> int:
+        """Trials of this call that did not succeed."""
+        return sum(self.counts.get(k, 0) for k in ("failed", "diverged", "timeout"))
+
+    @property
+    def exit_code(self) -> int:
+        """0: every trial of this call ok and the sweep complete (or finishing elsewhere); 1: a trial failed,
+        diverged or timed out, a worker died, or trials are missing; 130: interrupted."""
+        if self.interrupted:
+            return 130
+        if self.failed or self.crashed or (self.done < self.total and not self.running_elsewhere):
+            return 1
+        return 0
+
+
+def prepare(spec: SweepSpec, run_dir: str | Path = "runs", policy: Any = None,
+            log: Any = None) -> tuple[Any, int, int, int]:
+    """Open the store, release dead workers' trials and queue every missing config (under the done-policy
+    ``policy``: data and retries). Returns (study, total trials, newly queued, released)."""
+    from . import store
+    from ..train import TrainConfig
+
+    configs = [] if spec.sampler.kind in ("tpe", "qmc") else trial_configs(spec)  # validate before touching the store
+    params = [trial_params(c) for c in configs]
+    storage = store.open_storage(spec.storage, run_dir, log=log)
+    study = store.open_study(storage, spec.name)
+    released = store.release_stale(study)
+    if spec.sampler.kind in ("tpe", "qmc"):
+        return study, spec.sampler.n_trials, 0, released
+    keys = [TrainConfig.from_dict(c).key() for c in configs]
+    queued = store.enqueue_missing(study, configs, keys, params, policy)
+    return study, len(set(keys)), queued, released
+
+
+def spec_keys(spec: SweepSpec) -> set[str] | None:
+    """Keys of a grid/random/hidden-proportion spec's configs (None for Optuna's samplers)."""
+    from ..train import TrainConfig
+
+    if spec.sampler.kind in ("tpe", "qmc"):
+        return None
+    return {TrainConfig.from_dict(c).key() for c in trial_configs(spec)}
+
+
+def _build_data_once(spec: SweepSpec, progress: bool) -> Any:
+    """Generate (and cache) the base config's data set before the workers start, so they do not race to; returns
+    it (its source and fingerprint identify the sweep's data)."""
+    from ..tasks import get_task
+    from ..train import TrainConfig
+
+    cfg = TrainConfig.from_dict(spec.base)
+    return get_task(cfg.task).load(cfg, progress)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM to the sweep command: stop like Ctrl-C."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+def _count_done(study: Any, keys: set[str] | None, policy: Any, n_trials: int) -> int:
+    from . import store
+
+    done = store.done_keys(study, policy)
+    return len(done & keys) if keys is not None else min(len(done), n_trials)
+
+
+def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = True, retry_failed: bool = False,
+              log: Any = None) -> SweepResult:
+    """Run a sweep with ``spec.workers`` local processes (one torch thread each) until every trial is done.
+
+    Safe to call again after an interruption, and from several machines on one shared storage. Configs that
+    finished on other data run again on this call's data; failures whose cause was the environment run again,
+    and with ``retry_failed`` every failure does. SIGTERM stops the sweep like Ctrl-C (workers record their
+    trials as interrupted).
+    """
+    from optuna.trial import TrialState
+
+    from . import store
+    from ..progress import progress_bar
+    from ..train import data_fingerprint
+
+    since = time.time()
+    keys = spec_keys(spec)  # validates every config before anything is built or written
+    data = _build_data_once(spec, progress)
+    policy = store.DonePolicy(data_id=data_fingerprint(data), data_source=str(data.source), since=since,
+                              retry_failed=retry_failed)
+    study, total, queued, released = prepare(spec, run_dir, policy, log)
+    # finished before, to run again now (on other data, or a failure to retry); queuing and releasing change
+    # neither set, so both are read from the one study prepare opened
+    stale = store.done_keys(study) - store.done_keys(study, policy)
+    finished: dict[str, list[Any]] = {}
+    for t in study.get_trials(deepcopy=False):
+        if t.user_attrs.get("key") in stale and store.is_done(t):
+            finished.setdefault(t.user_attrs["key"], []).append(t)
+    rerun_other_data = sum(1 for ts in finished.values() if not any(_same_data(t, policy) for t in ts))
+    ctx = mp.get_context("spawn")
+    spec_dict = {**asdict(spec), "sampler": asdict(spec.sampler)}
+    policy_dict = asdict(policy)
+    procs = [ctx.Process(target=_worker_main, args=(spec_dict, spec.storage, str(run_dir), 1, i, policy_dict,
+                                                    os.getpid()), daemon=False)
+             for i in range(spec.workers)]
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: a fresh interpreter keeps it ignored
+    previous_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, _terminate)
+    interrupted = False
+    try:
+        with progress_bar(total, f"sweep {spec.name}", enabled=progress) as advance:
+            seen = _count_done(study, keys, policy, spec.sampler.n_trials)
+            advance(seen)
+            while any(p.is_alive() for p in procs):
+                time.sleep(1.0)
+                now = _count_done(study, keys, policy, spec.sampler.n_trials)
+                if now > seen:
+                    advance(now - seen, info=f"{now}/{total} done")
+                    seen = now
+    except KeyboardInterrupt:
+        interrupted = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the workers record their trials undisturbed
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for p in procs:
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, signal.SIGINT)
+    finally:
+        for p in procs:
+            p.join()
+        signal.signal(signal.SIGTERM, previous_term)
+    pids = {p.pid for p in procs}
+    crashed = [f"worker {i} (pid {p.pid}) " + (f"was killed by signal {-p.exitcode}" if (p.exitcode or 0) < 0
+                                                else f"exited with code {p.exitcode}")
+               for i, p in enumerate(procs) if p.exitcode not in (0, None) and not interrupted]
+    if crashed:
+        released += store.release_stale(study)  # their trials run again next time
+    host = socket.gethostname()
+    counts: dict[str, int] = {}
+    running_elsewhere = 0
+    for t in study.get_trials(deepcopy=False):
+        w = t.user_attrs.get("worker") or {}
+        ours = w.get("host") == host and w.get("pid") in pids
+        if t.state == TrialState.RUNNING and not ours:
+            running_elsewhere += 1
+        status = t.user_attrs.get("status")
+        if ours and status in (*store.FINISHED_STATUSES, "interrupted"):
+            counts[status] = counts.get(status, 0) + 1
+    done = _count_done(study, keys, policy, spec.sampler.n_trials)
+    all_done = store.done_keys(study)
+    other = len(all_done - keys) if keys is not None else 0
+    return SweepResult(total=total, done=done, queued=queued, released=released, interrupted=interrupted,
+                       running_elsewhere=running_elsewhere, counts=counts, crashed=crashed,
+                       data_source=str(data.source), rerun_other_data=rerun_other_data,
+                       retried=len(stale) - rerun_other_data, other_trials=other)
+
+
+def _same_data(trial: Any, policy: Any) -> bool:
+    """Whether a finished trial's record was trained on the policy's data."""
+    from . import store
+
+    return store.DonePolicy(data_id=policy.data_id, data_source=policy.data_source).counts(trial)
