@@ -5,7 +5,7 @@ from balancedrnn.core.baselines import baseline_weights, make_baseline, min_hidd
 from balancedrnn.core.spec import SpecError
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn", "mlp"])
 @pytest.mark.parametrize("dx,dy,budget", [(2500, 10, 300_000), (46, 26, 400_000), (9, 4, 5000)])
 def test_weights_closest_to_budget(kind, dx, dy, budget):
     m = make_baseline(kind, dx, dy, budget)
@@ -28,7 +28,7 @@ def test_lstm_cannot_reach_small_budget_and_says_so():
     assert "cannot get down to the budget" in m.budget_note
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn", "mlp"])
 def test_step_matches_forward(kind):
     m = make_baseline(kind, 5, 3, 2000, seed=1)
     x = torch.randn(2, 6, 5)
@@ -48,3 +48,19 @@ def test_seeded():
 def test_unknown_kind():
     with pytest.raises(SpecError, match="unknown baseline"):
         make_baseline("transformer", 5, 3, 2000)
+
+
+def test_mlp_reads_only_the_current_input():
+    m = make_baseline("mlp", 5, 3, 2000, seed=2)
+    x = torch.randn(2, 6, 5)
+    full = m(x)
+    # each step alone, through the layers written out by hand
+    l1, l2, l3 = m.net[0], m.net[2], m.net[4]
+    for t in range(6):
+        ref = l3(torch.relu(l2(torch.relu(x[:, t] @ l1.weight.T + l1.bias))))
+        torch.testing.assert_close(full[:, t], ref)
+    changed = x.clone()
+    changed[:, 2] += 1.0  # changing one step changes that step's output only
+    diff = (m(changed) - full).detach().abs().amax((0, 2))
+    assert diff[2] > 0 and float(diff[[0, 1, 3, 4, 5]].max()) == 0.0
+    assert m.hidden_proportion() == 0.0 and m.summary()["nnz"]["hh"] == 0

@@ -30,6 +30,7 @@ def test_balanced_is_balanced(dx, dy, budget):
 def test_baseline_configs():
     assert isinstance(build_model("lstm", 20, 3, 5000), RecurrentBaseline)
     assert build_model("GRU", 20, 3, 5000).kind == "gru"
+    assert build_model("mlp", 20, 3, 5000).kind == "mlp"
 
 
 @pytest.mark.parametrize(
@@ -67,7 +68,7 @@ NAMED = [
     ("hx=0.1,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1", "hx=0.1,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1"),
     ("HH = 1, hx=0.1, yy=0.1,yh=0.1,yx=0.1,hy=1.0", "hx=0.1,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1"),
     ("hx=0.123456789,hh=1,hy=0,yx=0,yh=1,yy=0", "hx=0.123456789,hh=1,hy=0,yx=0,yh=1,yy=0"),
-    ("lstm", "lstm"), ("GRU", "gru"), (" rnn ", "rnn"),
+    ("lstm", "lstm"), ("GRU", "gru"), (" rnn ", "rnn"), ("MLP", "mlp"), (" mlp", "mlp"),
 ]
 
 
@@ -78,7 +79,7 @@ def test_format_is_the_inverse_of_parse(text, canonical):
     assert parse_config(format_config(spec)) == spec
     assert format_config(parse_config(canonical)) == canonical
     assert config_family(text) == spec.family == config_family(canonical)
-    assert is_baseline(text) == (spec.family in ("lstm", "gru", "rnn"))
+    assert is_baseline(text) == (spec.family in ("lstm", "gru", "rnn", "mlp"))
 
 
 def test_parsed_families_and_arguments():
@@ -92,7 +93,7 @@ def test_parsed_families_and_arguments():
 @pytest.mark.parametrize("bad", [
     "balanced0.3", "balancedx", "balanced:", "balanced:x", "balanced:0", "balanced:1", "balanced:1.5",
     "uniform0.2", "uniform:", "uniform", "uniform:x", "uniform:2", "uniform:-0.1", "uniform:nan",
-    "110100:", "110100:x", "110100:1.5", "12345", "1101001", "110200", "dense:0.2", "lstm:1", "bal anced", "",
+    "110100:", "110100:x", "110100:1.5", "12345", "1101001", "110200", "dense:0.2", "lstm:1", "mlp:2", "bal anced", "",
     "hx=0.5,,hh=1", "hx=0.1", "hx=0.1,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1,hx=0.2", "hx=0.1,hh=1,hy=1,yx=0.1,yh=0.1,qq=1",
     "hx=x,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1", "hx=1.5,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1", "hx",
 ])

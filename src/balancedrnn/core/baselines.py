@@ -1,4 +1,5 @@
-"""Standard recurrent baselines at the same trainable-weight budget (SPEC §4): LSTM, GRU, tanh RNN.
+"""Standard baselines at the same trainable-weight budget (SPEC §4): LSTM, GRU, tanh RNN, and a feed-forward
+MLP (two ReLU hidden layers of one width, reading only the current input: the behaviour-cloning baseline).
 
 Every baseline maps ``(batch, T, dx)`` to ``(batch, T, dy)`` like :class:`~balancedrnn.core.model.BlockRNN`.
 The hidden size is solved so the number of trainable weights (matrix entries; biases are reported
@@ -21,12 +22,14 @@ from .spec import SpecError, hidden_proportion
 # PyTorch warns on every LSTM call with proj_size that oneDNN has no kernel for it; the fallback is correct.
 warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
 
-BaselineKind = Literal["lstm", "gru", "rnn"]
-BASELINES: tuple[str, ...] = ("lstm", "gru", "rnn")
+BaselineKind = Literal["lstm", "gru", "rnn", "mlp"]
+BASELINES: tuple[str, ...] = ("lstm", "gru", "rnn", "mlp")
+RECURRENT_BASELINES: tuple[str, ...] = ("lstm", "gru", "rnn")
 
 
 def baseline_counts(kind: str, dx: int, dy: int, hidden: int) -> dict[str, int]:
-    """Weight matrices' entries by role (``ih``, ``hh``, ``out``) and the bias count of a baseline."""
+    """Weight matrices' entries by role (``ih`` input, ``hh`` recurrent, ``mid`` the MLP's second layer, ``out``)
+    and the bias count of a baseline."""
     H = hidden
     if kind == "lstm":
         return {"ih": 4 * H * dx, "hh": 4 * H * dy, "out": dy * H, "bias": 8 * H}
@@ -34,13 +37,14 @@ def baseline_counts(kind: str, dx: int, dy: int, hidden: int) -> dict[str, int]:
         return {"ih": 3 * H * dx, "hh": 3 * H * H, "out": dy * H, "bias": 6 * H + dy}
     if kind == "rnn":
         return {"ih": H * dx, "hh": H * H, "out": dy * H, "bias": 2 * H + dy}
+    if kind == "mlp":
+        return {"ih": H * dx, "hh": 0, "mid": H * H, "out": dy * H, "bias": 2 * H + dy}
     raise SpecError(f"unknown baseline {kind!r}; known: {', '.join(BASELINES)}")
 
 
 def baseline_weights(kind: str, dx: int, dy: int, hidden: int) -> int:
     """Trainable weights (non-bias entries) of a baseline of the given hidden size."""
-    c = baseline_counts(kind, dx, dy, hidden)
-    return c["ih"] + c["hh"] + c["out"]
+    return sum(v for k, v in baseline_counts(kind, dx, dy, hidden).items() if k != "bias")
 
 
 def min_hidden(kind: str, dy: int) -> int:
@@ -74,38 +78,17 @@ def budget_note(kind: str, dy: int, budget: float | None, hidden: int, weights: 
                 f"already has {weights:,} weights")
     return ""
 
-class RecurrentBaseline(nn.Module):
-    """An LSTM (projected to dy), GRU or tanh RNN (with a linear head) mapping (batch, T, dx) to (batch, T, dy)."""
+class Baseline(nn.Module):
+    """What every baseline shares: its kind and sizes, weight counts and run-record summary."""
 
-    def __init__(
-        self,
-        kind: str,
-        dx: int,
-        dy: int,
-        hidden: int,
-        seed: int = 0,
-        budget: float | None = None,
-        device: torch.device | str | None = None,
-    ) -> None:
+    def __init__(self, kind: str, dx: int, dy: int, hidden: int, seed: int, budget: float | None) -> None:
         super().__init__()
         if kind not in BASELINES:
             raise SpecError(f"unknown baseline {kind!r}; known: {', '.join(BASELINES)}")
         if hidden < min_hidden(kind, dy):
             raise SpecError(f"{kind} needs hidden size >= {min_hidden(kind, dy)}, got {hidden}")
         self.kind, self.dx, self.dy, self.hidden_size, self.seed = kind, dx, dy, hidden, int(seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            if kind == "lstm":
-                self.rnn: nn.Module = nn.LSTM(dx, hidden, batch_first=True, proj_size=dy)
-                self.head: nn.Module | None = None
-            else:
-                cls = nn.GRU if kind == "gru" else nn.RNN
-                self.rnn = cls(dx, hidden, batch_first=True)
-                self.head = nn.Linear(hidden, dy)
         self.budget = budget
-        self.budget_note = budget_note(kind, dy, budget, hidden, self.weights)
-        if device is not None:
-            self.to(device)
 
     @property
     def weights(self) -> int:
@@ -117,8 +100,14 @@ class RecurrentBaseline(nn.Module):
         """Weights plus biases."""
         return self.weights + baseline_counts(self.kind, self.dx, self.dy, self.hidden_size)["bias"]
 
+    @property
+    def budget_note(self) -> str:
+        """Why the baseline has more weights than its budget, or ''."""
+        return budget_note(self.kind, self.dy, self.budget, self.hidden_size, self.weights)
+
     def hidden_proportion(self) -> float:
-        """Analogue of the hidden proportion: recurrent-weight share of the weights feeding the hidden state."""
+        """Analogue of the hidden proportion: recurrent-weight share of the weights feeding the hidden state
+        (0 for the feed-forward MLP)."""
         c = baseline_counts(self.kind, self.dx, self.dy, self.hidden_size)
         return hidden_proportion({"hx": c["ih"], "hh": c["hh"], "hy": 0})
 
@@ -137,9 +126,42 @@ class RecurrentBaseline(nn.Module):
             "budget_note": self.budget_note,
         }
 
+    def _check(self, x: torch.Tensor, dims: int) -> None:
+        if x.dim() != dims or x.shape[-1] != self.dx:
+            want = "(batch, T, dx)" if dims == 3 else "(batch, dx)"
+            raise ValueError(f"input must have shape {want} with dx={self.dx}, got {tuple(x.shape)}")
+
+
+class RecurrentBaseline(Baseline):
+    """An LSTM (projected to dy), GRU or tanh RNN (with a linear head) mapping (batch, T, dx) to (batch, T, dy)."""
+
+    def __init__(
+        self,
+        kind: str,
+        dx: int,
+        dy: int,
+        hidden: int,
+        seed: int = 0,
+        budget: float | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if kind not in RECURRENT_BASELINES:
+            raise SpecError(f"unknown recurrent baseline {kind!r}; known: {', '.join(RECURRENT_BASELINES)}")
+        super().__init__(kind, dx, dy, hidden, seed, budget)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            if kind == "lstm":
+                self.rnn: nn.Module = nn.LSTM(dx, hidden, batch_first=True, proj_size=dy)
+                self.head: nn.Module | None = None
+            else:
+                cls = nn.GRU if kind == "gru" else nn.RNN
+                self.rnn = cls(dx, hidden, batch_first=True)
+                self.head = nn.Linear(hidden, dy)
+        if device is not None:
+            self.to(device)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 3 or x.shape[-1] != self.dx:
-            raise ValueError(f"input must have shape (batch, T, dx) with dx={self.dx}, got {tuple(x.shape)}")
+        self._check(x, 3)
         out, _ = self.rnn(x)
         return out if self.head is None else self.head(out)
 
@@ -150,6 +172,37 @@ class RecurrentBaseline(nn.Module):
         return (out if self.head is None else self.head(out)), state
 
 
+class MLPBaseline(Baseline):
+    """Feed-forward on the current input only: ``y_t = W3 relu(W2 relu(W1 x_t + b1) + b2) + b3``, both hidden
+    layers of width ``hidden``; no state (behaviour cloning's usual policy)."""
+
+    def __init__(
+        self,
+        dx: int,
+        dy: int,
+        hidden: int,
+        seed: int = 0,
+        budget: float | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__("mlp", dx, dy, hidden, seed, budget)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            self.net = nn.Sequential(nn.Linear(dx, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, dy))
+        if device is not None:
+            self.to(device)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check(x, 3)
+        return self.net(x)
+
+    def step(self, x_t: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        """The action for input ``(batch, dx)``; the state stays None."""
+        self._check(x_t, 2)
+        return self.net(x_t), None
+
+
 def make_baseline(
     kind: str,
     dx: int,
@@ -157,11 +210,13 @@ def make_baseline(
     budget: float,
     seed: int = 0,
     device: torch.device | str | None = None,
-) -> RecurrentBaseline:
-    """A baseline of ``kind`` (``lstm``, ``gru``, ``rnn``) whose weight count is closest to ``budget``."""
+) -> Baseline:
+    """A baseline of ``kind`` (``lstm``, ``gru``, ``rnn``, ``mlp``) whose weight count is closest to ``budget``."""
     if kind not in BASELINES:
         raise SpecError(f"unknown baseline {kind!r}; known: {', '.join(BASELINES)}")
     if not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
         raise SpecError(f"budget must be a positive finite number, got {budget!r}")
     hidden = solve_baseline_hidden(kind, dx, dy, budget)
+    if kind == "mlp":
+        return MLPBaseline(dx, dy, hidden, seed=seed, budget=budget, device=device)
     return RecurrentBaseline(kind, dx, dy, hidden, seed=seed, budget=budget, device=device)

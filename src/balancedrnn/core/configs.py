@@ -13,7 +13,8 @@ through them:
                                hx = hh = hy = 1, yx = yh = yy = 0.1; hx or hh is solved by the rule of
                                :func:`balancedrnn.core.spec.solve_hidden_proportion`.
 * ``hx=..,hh=..,hy=..,yx=..,yh=..,yy=..``   explicit densities (all six, each once, any order).
-* ``lstm``, ``gru``, ``rnn``   baselines at the same weight budget.
+* ``lstm``, ``gru``, ``rnn``   recurrent baselines at the same weight budget.
+* ``mlp``                      feed-forward baseline (two ReLU layers on the current input) at the same budget.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ FAMILIES: tuple[str, ...] = ("dense", "standard", "uniform", "structured", "bala
 
 CONFIG_HELP = (
     "dense, standard, uniform:<p>, a 6-digit code such as 110100[:base], balanced[:<hp>], "
-    "hx=..,hh=..,hy=..,yx=..,yh=..,yy=.., or a baseline (lstm, gru, rnn)"
+    "hx=..,hh=..,hy=..,yx=..,yh=..,yy=.., or a baseline (lstm, gru, rnn, mlp)"
 )
 
 
@@ -77,7 +78,7 @@ class ConfigSpec:
 
     @property
     def is_baseline(self) -> bool:
-        """True for lstm, gru and rnn."""
+        """True for lstm, gru, rnn and mlp."""
         return self.family in BASELINES
 
     def density(self, dx: int, dy: int, budget: float) -> dict[str, float]:
@@ -193,13 +194,13 @@ def balanced_density(dx: int, dy: int, budget: float, target: float = DEFAULT_BA
 
 
 def is_baseline(config: str) -> bool:
-    """True for ``lstm``, ``gru`` and ``rnn`` (a malformed config raises SpecError)."""
+    """True for ``lstm``, ``gru``, ``rnn`` and ``mlp`` (a malformed config raises SpecError)."""
     return parse_config(config).is_baseline
 
 
 def config_family(config: str) -> str:
     """The family a config string belongs to: dense, standard, uniform, structured, balanced, explicit (a
-    density per block, as random sweeps write them), or the baseline's name (lstm, gru, rnn)."""
+    density per block, as random sweeps write them), or the baseline's name (lstm, gru, rnn, mlp)."""
     return parse_config(config).family
 
 
