@@ -165,3 +165,93 @@ def test_nearest_neighbour_expert_replays_its_demonstrations_and_round_trips(sim
                                     np.concatenate([ep.actions for ep in demos]))
     x = torch.as_tensor(np.concatenate([ep.observations[5:50] for ep in sim_episodes[3:5]]), dtype=torch.float32)
     assert torch.equal(loaded(x), fitted(x))
+
+
+# ------------------------------------------------------------------------------- levers and bad input (issue 19)
+def test_dart_noise_perturbs_the_executed_action_but_records_the_expert_one():
+    from balancedrnn.tasks.hammer.expert import action_jump
+
+    torch.manual_seed(1)
+    policy = ExpertPolicy(np.zeros(46), np.full(46, 0.05), hidden=16)
+    clean = generate_episodes(policy, 1, seed=3, batch=1)[0]
+    noisy = generate_episodes(policy, 1, seed=3, batch=1, noise=0.3)[0]
+    with torch.no_grad():  # every recorded action is the policy's own action at the recorded state
+        ref = policy(torch.as_tensor(noisy.observations[:-1], dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(noisy.actions, ref, atol=1e-5)
+    assert not np.allclose(noisy.observations, clean.observations)  # the noise moved the trajectory
+    assert action_jump([clean]) == pytest.approx(float(np.mean(np.sqrt((np.diff(clean.actions, axis=0) ** 2).sum(1)))))
+    with pytest.raises(ValueError, match="noise"):
+        generate_episodes(policy, 1, noise=-0.1)
+
+
+def test_distillation_resumes_and_refuses_other_settings(tmp_path):
+    from balancedrnn.tasks.hammer.expert import ExpertPolicy as EP, distil
+
+    torch.manual_seed(0)
+    teacher = EP(np.zeros(46), np.full(46, 0.05), hidden=16).eval()
+    logs: list[str] = []
+    kw = dict(episodes_per_round=1, eval_episodes=1, directory=tmp_path, hidden=16, steps=5, log=logs.append)
+    student = distil(teacher, rounds=1, **kw)
+    assert len(logs) == 2 and sorted(p.name for p in tmp_path.glob("labels-*.npz")) == ["labels-00.npz", "labels-01.npz"]
+    with np.load(tmp_path / "labels-01.npz") as z:  # round 1: the teacher labels the student's own states
+        with torch.no_grad():
+            np.testing.assert_allclose(z["labels"], teacher(torch.as_tensor(z["obs"])).numpy(), atol=1e-6)
+    before = (tmp_path / "labels-00.npz").stat().st_mtime_ns
+    again = distil(teacher, rounds=1, **kw)
+    assert (tmp_path / "labels-00.npz").stat().st_mtime_ns == before  # reused, not recomputed
+    x = torch.randn(5, 46)
+    assert torch.equal(student(x), again(x))
+    with pytest.raises(DataError, match="other settings"):
+        distil(teacher, rounds=1, **{**kw, "steps": 6})
+
+
+def test_bad_expert_and_policy_files_are_refused_in_one_line(tmp_path):
+    from balancedrnn.core.configs import build_model
+    from balancedrnn.tasks.hammer.expert import load_expert
+    from balancedrnn.tasks.hammer.rollout import load_policy, save_policy
+    from balancedrnn.train import TrainConfig
+
+    for call, what in ((load_expert, "expert file"), (load_policy, "policy file")):
+        with pytest.raises(DataError, match=f"{what} .* does not exist") as e:
+            call(tmp_path / "missing.pt")
+        assert "\n" not in str(e.value)
+    torch.save({"something": torch.zeros(2)}, tmp_path / "other.pt")
+    for call in (load_expert, load_policy):
+        with pytest.raises(DataError, match="is not a Hammer"):
+            call(tmp_path / "other.pt")
+    # a policy trained for another task (RAD: 2,500 inputs, 10 outputs)
+    rad = build_model("dense", 2500, 10, 30_000)
+    save_policy(tmp_path / "rad.pt", rad, {**TrainConfig(task="rad", model="dense", budget=30_000).__dict__},
+                np.zeros(46), np.ones(46))
+    with pytest.raises(DataError, match="policy for task 'rad', not hammer"):
+        load_policy(tmp_path / "rad.pt")
+    # a Hammer policy round-trips: same outputs
+    cfg = TrainConfig(task="hammer", model="dense", budget=20_000, readout="current")
+    model = build_model("dense", 46, 26, 20_000, readout="current", seed=0)
+    save_policy(tmp_path / "p.pt", model, {**cfg.__dict__}, np.arange(46.0), np.ones(46))
+    loaded, mean, _, config = load_policy(tmp_path / "p.pt")
+    x = torch.randn(2, 7, 46)
+    assert torch.equal(loaded(x), model(x)) and mean[3] == 3.0 and config["readout"] == "current"
+
+
+def test_cloning_data_refuses_too_few_episodes_and_wrong_sizes(sim_episodes):
+    with pytest.raises(DataError, match="at least 3 episodes") as e:
+        cloning_data(sim_episodes[:2])
+    assert "\n" not in str(e.value)
+    wrong_obs = [Episode(ep.observations[:, :40], ep.actions, ep.rewards) for ep in sim_episodes[:3]]
+    wrong_act = [Episode(ep.observations, ep.actions[:, :20], ep.rewards) for ep in sim_episodes[:3]]
+    for bad in (wrong_obs, wrong_act):
+        with pytest.raises(DataError, match=r"episode 0 has observations \(201, (40|46)\) and actions \(200, (26|20)\)"):
+            cloning_data(bad)
+
+
+def test_cli_train_on_a_data_set_too_small_for_the_split(sim_episodes, tmp_path, monkeypatch, capsys):
+    from clihelp import cli_env, run_main
+
+    cli_env(tmp_path, monkeypatch)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    write_dataset("test/hammer/two-v0", sim_episodes[:2], algorithm="test", description="two episodes")
+    code, err = run_main(["train", "--task", "hammer", "--model", "dense", "--budget", "20000", "--dataset",
+                          "test/hammer/two-v0", "--out-dir", "runs", "-q"], capsys)
+    assert code != 0 and "at least 3 episodes" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing half-written

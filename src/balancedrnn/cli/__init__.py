@@ -429,9 +429,15 @@ def data_hammer(
     seed: Annotated[int, typer.Option(help="Seed of the demonstrations.")] = 0,
     dataset_id: Annotated[str, typer.Option(help="Minari id of the generated expert data set.")] = "balancedrnn/hammer/expert-v0",
     min_success: Annotated[float, typer.Option(help="Success rate the distilled expert needs before its data set is written.")] = 0.8,
+    distil_rounds: Annotated[int, typer.Option(help="Distil the expert into a smooth MLP by this many DAgger rounds "
+                                               "(the expert labels the MLP's states); the MLP then makes the data set. 0: off.")] = 0,
+    distil_episodes: Annotated[int, typer.Option(help="Episodes per distillation round.")] = 200,
+    noise: Annotated[float, typer.Option(help="DART: std of Gaussian noise added to the executed action while the "
+                                         "data set is made (the episode records the expert's own action). 0: off.")] = 0.0,
     quiet: Quiet = False,
 ) -> None:
-    """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert -> expert episodes (resumable)."""
+    """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert [-> distilled MLP] -> expert
+    episodes [with DART noise] (resumable)."""
     from ..tasks.hammer.expert import EXPERTS
 
     check_choice("--expert", expert, list(EXPERTS))
@@ -440,22 +446,30 @@ def data_hammer(
         check_positive(option, value)
     check_non_negative("--rounds", rounds)
     check_non_negative("--seed", seed)
+    import math
+
+    check_non_negative("--distil-rounds", distil_rounds)
+    check_positive("--distil-episodes", distil_episodes)
+    if not (math.isfinite(noise) and 0.0 <= noise <= 2.0):
+        raise UserError(f"--noise must be a standard deviation in [0, 2], got {noise:g}")
     if not 0.0 <= min_success <= 1.0:
         raise UserError(f"--min-success must be a success rate in [0, 1], got {min_success:g}")
     if not dataset_id.strip():
         raise UserError("--dataset-id is empty")
     try:
         _data_hammer(demos, expert, rounds, episodes_per_round, eval_episodes, expert_episodes, workers, seed,
-                     dataset_id, min_success, quiet)
+                     dataset_id, min_success, quiet, distil_rounds, distil_episodes, noise)
     except KeyboardInterrupt:
         _interrupted("finished episodes and DAgger rounds are kept; run the same command to resume")
 
 
 def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, eval_episodes: int,
-                 expert_episodes: int, workers: int, seed: int, dataset_id: str, min_success: float, quiet: bool) -> None:
+                 expert_episodes: int, workers: int, seed: int, dataset_id: str, min_success: float, quiet: bool,
+                 distil_rounds: int = 0, distil_episodes: int = 200, noise: float = 0.0) -> None:
     """The work of ``data hammer``, after its options were checked."""
     from ..tasks.hammer.dataset import write_dataset
-    from ..tasks.hammer.expert import collect_planner_demos, dagger, generate_episodes, hammer_dir, summarise_episodes
+    from ..tasks.hammer.expert import (action_jump, collect_planner_demos, dagger, distil, generate_episodes,
+                                       hammer_dir, summarise_episodes)
     from ..progress import progress_bar
 
     with progress_bar(demos, "planner episodes", enabled=not quiet) as advance:
@@ -474,12 +488,27 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
             markup=False,
         )
         raise typer.Exit(1)
-    gen = generate_episodes(policy, expert_episodes, seed=1_000_000)
+    made_by = f"planner + DAgger {expert} expert"
+    if distil_rounds:
+        policy = distil(policy, rounds=distil_rounds, episodes_per_round=distil_episodes, eval_episodes=eval_episodes,
+                        seed=seed, log=lambda m: out.print(m))
+        best = max(json.loads((hammer_dir() / "distil" / "rounds.json").read_text())[: distil_rounds + 1],
+                   key=lambda e: (e["success_rate"], e["normalized_score"]))
+        if best["success_rate"] < min_success:
+            err.print(f"error: the distilled MLP succeeds in {best['success_rate']:.0%} of {eval_episodes} rollouts, below "
+                      f"--min-success {min_success:.0%}: no expert data set written (more --distil-rounds resume from here)",
+                      markup=False)
+            raise typer.Exit(1)
+        made_by += f" distilled into an MLP ({distil_rounds} DAgger rounds)"
+    if noise:
+        made_by += f", DART noise {noise:g} on the executed actions"
+    with progress_bar(expert_episodes, "expert episodes", enabled=not quiet) as advance:
+        gen = generate_episodes(policy, expert_episodes, seed=1_000_000, noise=noise, progress=advance)
     s = summarise_episodes(gen)
-    write_dataset(dataset_id, gen, algorithm=f"planner + DAgger {expert} expert (balancedrnn)",
-                  description=f"Adroit Hammer episodes of an expert policy ({expert}) distilled by DAgger from a sampling planner")
+    write_dataset(dataset_id, gen, algorithm=f"{made_by} (balancedrnn)",
+                  description=f"Adroit Hammer episodes of an expert policy ({made_by}) made from a sampling planner")
     out.print(f"expert data set {dataset_id}: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} "
-              f"(normalised {s['normalized_score']:.1f}); files in {hammer_dir()}")
+              f"(normalised {s['normalized_score']:.1f}), mean action jump {action_jump(gen):.3f}; files in {hammer_dir()}")
 
 
 @app.command()

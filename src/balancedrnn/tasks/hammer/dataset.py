@@ -131,6 +131,11 @@ def cloning_data(episodes: Sequence[Episode], fractions: tuple[float, float, flo
     n = len(episodes)
     if n < 3:
         raise DataError(f"behaviour cloning needs at least 3 episodes (train/val/test), got {n}")
+    for i, ep in enumerate(episodes):
+        obs, act = np.shape(ep.observations), np.shape(ep.actions)
+        if len(obs) != 2 or obs[1] != OBS_DIM or len(act) != 2 or act[1] != ACT_DIM or obs[0] != act[0] + 1:
+            raise DataError(f"episode {i} has observations {obs} and actions {act}; Adroit Hammer needs (T+1, {OBS_DIM}) "
+                            f"and (T, {ACT_DIM})")
     order = np.random.default_rng(seed).permutation(n)
     n_val = max(1, int(round(fractions[1] * n)))
     n_test = max(1, int(round(fractions[2] * n)))

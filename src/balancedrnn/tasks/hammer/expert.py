@@ -98,6 +98,7 @@ class ExpertPolicy(nn.Module):
 
     def __init__(self, obs_mean: np.ndarray, obs_std: np.ndarray, hidden: int = 256) -> None:
         super().__init__()
+        self.hidden = hidden
         self.register_buffer("obs_mean", torch.as_tensor(obs_mean, dtype=torch.float32))
         self.register_buffer("obs_std", torch.as_tensor(obs_std, dtype=torch.float32))
         self.net = nn.Sequential(nn.Linear(OBS_DIM, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
@@ -112,11 +113,14 @@ class ExpertPolicy(nn.Module):
 
 
 def fit_expert(obs: np.ndarray, actions: np.ndarray, epochs: int = 40, seed: int = 0, batch: int = 256,
-               lr: float = 1e-3) -> ExpertPolicy:
-    """Fit an :class:`ExpertPolicy` to (observation, action) pairs by MSE."""
+               lr: float = 1e-3, hidden: int = 256, steps: int | None = None) -> ExpertPolicy:
+    """Fit an :class:`ExpertPolicy` to (observation, action) pairs by MSE (``steps``: that many updates in all,
+    overriding ``epochs``)."""
     torch.manual_seed(seed)
     std = np.maximum(obs.std(0), 1e-3)
-    policy = ExpertPolicy(obs.mean(0), std)
+    policy = ExpertPolicy(obs.mean(0), std, hidden=hidden)
+    if steps is not None:
+        epochs = max(1, -(-steps * batch // len(obs)))
     x = torch.as_tensor(obs, dtype=torch.float32)
     y = torch.as_tensor(actions, dtype=torch.float32)
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
@@ -247,48 +251,182 @@ def dagger(
         if goal_met:
             break
     assert policy is not None
-    payload = {"expert": expert, "state": policy.state_dict()}
-    atomic_write(directory / "expert.pt", lambda f: torch.save(payload, f))
+    save_expert(directory / "expert.pt", expert, policy)
     return policy
 
 
 def load_expert(path: Path | None = None) -> nn.Module:
-    """The distilled expert written by :func:`dagger`."""
+    """An expert written by :func:`dagger` or :func:`distil` (one-line DataError for a missing, corrupt or
+    foreign file)."""
+    from ...io import DataError, torch_load
+
     path = path or hammer_dir() / "dagger" / "expert.pt"
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = torch_load(path, "expert file", hint="; make it again with `balancedrnn data hammer`")
+    if not isinstance(payload, dict) or payload.get("expert") not in EXPERTS or not isinstance(payload.get("state"), dict):
+        raise DataError(f"{path} is not a Hammer expert file (written by `balancedrnn data hammer`)")
     state = payload["state"]
     if payload["expert"] == "nn":  # its buffers are the demonstrations themselves
         policy: nn.Module = NearestNeighbourPolicy(np.zeros((1, OBS_DIM)), np.zeros((1, ACT_DIM)))
         for name, value in state.items():
             setattr(policy, name, value)
+        sizes = (policy.keys.shape[-1], policy.actions.shape[-1])  # type: ignore[union-attr]
     else:
-        policy = ExpertPolicy(np.zeros(OBS_DIM), np.ones(OBS_DIM))
-        policy.load_state_dict(state)
+        hidden = int(payload.get("hidden", 256))
+        policy = ExpertPolicy(np.zeros(OBS_DIM), np.ones(OBS_DIM), hidden=hidden)
+        try:
+            policy.load_state_dict(state)
+        except RuntimeError:
+            raise DataError(f"{path} holds an expert of other sizes than Adroit Hammer's ({OBS_DIM} observations, "
+                            f"{ACT_DIM} actions)") from None
+        sizes = (OBS_DIM, ACT_DIM)
+    if sizes != (OBS_DIM, ACT_DIM):
+        raise DataError(f"{path} holds an expert for {sizes[0]} observations and {sizes[1]} actions; Adroit Hammer "
+                        f"has {OBS_DIM} and {ACT_DIM}")
     return policy.eval()
 
 
-def generate_episodes(policy: nn.Module, n: int, seed: int = 0, batch: int = 100) -> list[Episode]:
-    """``n`` episodes of a (fast) policy, run ``batch`` environments at a time."""
+def save_expert(path: Path, kind: str, policy: nn.Module) -> Path:
+    """Write an expert policy (atomically) so :func:`load_expert` reads it back."""
+    payload: dict[str, Any] = {"expert": kind, "state": policy.state_dict()}
+    if isinstance(policy, ExpertPolicy):
+        payload["hidden"] = policy.hidden
+    return atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def generate_episodes(policy: nn.Module, n: int, seed: int = 0, batch: int = 100, noise: float = 0.0,
+                      progress: Callable[..., None] | None = None) -> list[Episode]:
+    """``n`` episodes of a (fast) policy, run ``batch`` environments at a time.
+
+    With ``noise`` > 0 the environment executes the policy's action plus Gaussian noise of that standard
+    deviation (clipped to [-1, 1]) while the episode records the policy's own action: demonstrations that show
+    how the expert corrects the perturbations a clone will make (DART, Laskey et al. 2017). The rewards are
+    those of the executed actions. Seeded: the same arguments give the same episodes."""
     import gymnasium as gym
 
+    if noise < 0 or not np.isfinite(noise):
+        raise ValueError(f"noise must be a finite standard deviation >= 0, got {noise!r}")
     episodes: list[Episode] = []
     while len(episodes) < n:
         m = min(batch, n - len(episodes))
         vec = gym.vector.SyncVectorEnv([make_env for _ in range(m)])
         seeds = [seed + len(episodes) + i for i in range(m)]
+        rng = np.random.default_rng([seed, len(episodes)])
         obs, _ = vec.reset(seed=seeds)
         O, A, R = [obs], [], []
         for _ in range(EPISODE_STEPS):
             with torch.no_grad():
                 a = policy(torch.as_tensor(obs, dtype=torch.float32)).numpy().astype(np.float64)
-            obs, r, _, _, _ = vec.step(a)
+            executed = np.clip(a + rng.normal(0.0, noise, a.shape), -1.0, 1.0) if noise > 0 else a
+            obs, r, _, _, _ = vec.step(executed)
             O.append(obs)
             A.append(a)
             R.append(r)
         vec.close()
         O_, A_, R_ = np.stack(O, 1), np.stack(A, 1), np.stack(R, 1)
         episodes += [Episode(O_[i], A_[i].astype(np.float32), R_[i], s) for i, s in enumerate(seeds)]
+        if progress:
+            progress(m)
     return episodes
+
+
+# ------------------------------------------------------------------------------------- a smoother expert
+@dataclass
+class DistilRound:
+    """What one round of :func:`distil` did."""
+
+    round: int
+    labels: int
+    success_rate: float
+    returns: float
+    normalized_score: float
+    mean_action_jump: float
+    seconds: float
+
+
+def action_jump(episodes: list[Episode]) -> float:
+    """Mean Euclidean size of the change of action between consecutive steps (how discontinuous a policy is
+    along its own trajectories)."""
+    return float(np.mean([np.linalg.norm(np.diff(ep.actions, axis=0), axis=1).mean() for ep in episodes]))
+
+
+def _fingerprint(module: nn.Module) -> str:
+    """A short hash of a module's parameters and buffers (which teacher a distillation's labels came from)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, value in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def distil(
+    teacher: nn.Module, rounds: int = 5, episodes_per_round: int = 200, eval_episodes: int = 100,
+    seed: int = 0, directory: Path | None = None, hidden: int = 256, steps: int = 20_000,
+    log: Callable[[str], None] = print,
+) -> ExpertPolicy:
+    """Distil a fast expert (e.g. the nearest-neighbour one, whose actions jump where the nearest demonstration
+    changes) into a smooth feed-forward :class:`ExpertPolicy` with DAgger, the expert labelling every state.
+
+    Round 0 fits the student to ``episodes_per_round`` episodes of the teacher; round r >= 1 rolls the student
+    out ``episodes_per_round`` times, the teacher labels the states it visited, and the student is fitted again
+    (``steps`` updates) to every label so far. Each round is scored over ``eval_episodes`` rollouts; the best
+    round's student (success rate, then return) is kept in ``directory/expert.pt``. Resumable: each round's
+    labels and the round log are written atomically and a rerun reuses them."""
+    from ...io import DataError
+    from .rollout import rollout
+
+    directory = directory or hammer_dir() / "distil"
+    directory.mkdir(parents=True, exist_ok=True)
+    params = {"teacher": _fingerprint(teacher), "episodes_per_round": episodes_per_round,
+              "eval_episodes": eval_episodes, "seed": seed, "hidden": hidden, "steps": steps}
+    params_file = directory / "params.json"
+    if params_file.exists() and json.loads(params_file.read_text()) != params:
+        raise DataError(f"{directory} holds a distillation with other settings ({params_file.read_text().strip()}); "
+                        f"remove it or choose another directory")
+    atomic_write_json(params_file, params)
+    log_file = directory / "rounds.json"
+    history: list[dict[str, Any]] = json.loads(log_file.read_text()) if log_file.exists() else []
+    obs_parts: list[np.ndarray] = []
+    act_parts: list[np.ndarray] = []
+    best: tuple[float, float] | None = None
+    student: ExpertPolicy | None = None
+    for r in range(rounds + 1):
+        t0 = time.time()
+        label_file = directory / f"labels-{r:02d}.npz"
+        if label_file.exists():
+            with np.load(label_file) as z:
+                new_obs, new_act = z["obs"], z["labels"]
+        else:
+            actor = teacher if r == 0 else student
+            assert actor is not None
+            eps = generate_episodes(actor, episodes_per_round, seed=30_000 + 1000 * r)
+            new_obs = np.concatenate([ep.observations[:-1] for ep in eps]).astype(np.float32)
+            with torch.no_grad():
+                new_act = torch.cat([teacher(torch.as_tensor(c)) for c in torch.as_tensor(new_obs).split(4096)]).numpy()
+            _save_npz(label_file, {"obs": new_obs, "labels": new_act})
+        obs_parts.append(new_obs)
+        act_parts.append(new_act)
+        student = fit_expert(np.concatenate(obs_parts), np.concatenate(act_parts), seed=seed + r, hidden=hidden,
+                             steps=steps)
+        if r < len(history):  # this round was scored before: the refit is the same (seeded)
+            entry = history[r]
+        else:
+            scored = rollout(student, episodes=eval_episodes, seed=10_000, keep=True)
+            res = scored.summary()
+            jump = float(np.linalg.norm(np.diff(scored.extra["actions"], axis=1), axis=2).mean())
+            entry = asdict(DistilRound(r, int(sum(len(o) for o in obs_parts)), res["success_rate"], res["return"],
+                                       res["normalized_score"], jump, time.time() - t0))
+            history.append(entry)
+            atomic_write_json(log_file, history)
+        log(f"distil round {r}: {entry['labels']} labels, student success {entry['success_rate']:.0%} over "
+            f"{eval_episodes} rollouts, normalised {entry['normalized_score']:.1f}, mean action jump "
+            f"{entry['mean_action_jump']:.3f}")
+        score = (entry["success_rate"], entry["normalized_score"])
+        if best is None or score > best:
+            best = score
+            save_expert(directory / "expert.pt", "mlp", student)
+    return load_expert(directory / "expert.pt")  # type: ignore[return-value]
 
 
 def summarise_episodes(episodes: list[Episode]) -> dict[str, float]:

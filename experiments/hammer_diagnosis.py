@@ -1,0 +1,244 @@
+"""Why cloned Adroit Hammer policies fail, measured on real cloned policies (issue 19).
+
+Three commands:
+
+* ``clone``: train one policy exactly as ``balancedrnn train --task hammer`` does (the same ``train.fit``,
+  early stopping with ``--patience``, the task's rollout score) and also keep the trained policy in a file
+  (``--policy``), which ``diagnose`` reads.
+* ``diagnose``: for a cloned policy and the expert that made its data, per 25-step window of the episode:
+  the action error on the expert's own states (test episodes) against the error on the states the policy
+  reaches itself (labelled by the expert: compounding error), how far those states are from every training
+  state, and how far outside the training range the normalised observations go; plus the action jumps
+  between consecutive steps of the policy, the expert data and the planner.
+* ``jumps``: only the action-jump statistics of data sets (Minari ids) and the planner's episodes.
+
+Run (one thread each; see docs/results.md, "Adroit Hammer"):
+
+  .venv/bin/python experiments/hammer_diagnosis.py clone --model dense --budget 100000 --readout current \\
+      --lr 1e-3 --epochs 200 --patience 5 --policy runs/hammer-diag/dense-current.pt --out runs/hammer-diag
+  .venv/bin/python experiments/hammer_diagnosis.py diagnose --policy runs/hammer-diag/dense-current.pt
+  .venv/bin/python experiments/hammer_diagnosis.py jumps --dataset balancedrnn/hammer/expert-v0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+WINDOW = 25
+
+
+def _windows(per_step: np.ndarray) -> list[float]:
+    """Means over consecutive 25-step windows of a (T,) series."""
+    return [float(per_step[i : i + WINDOW].mean()) for i in range(0, len(per_step), WINDOW)]
+
+
+def _subset(split: Any, n: int | None) -> Any:
+    """The first ``n`` episodes of a cloning split (all when ``n`` is None)."""
+    if n is None or n >= len(split):
+        return split
+    return type(split)(split.x[:n], split.target[:n])
+
+
+# ---------------------------------------------------------------------------------------------- clone
+def clone(args: argparse.Namespace) -> dict[str, Any]:
+    """Train one policy as ``balancedrnn train`` does, score it over rollouts, keep it in ``args.policy``."""
+    from balancedrnn.tasks import get_task
+    from balancedrnn.tasks.hammer.rollout import save_policy
+    from balancedrnn.train import TrainConfig, build_for_task, evaluate, fit
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig(task="hammer", model=args.model, budget=args.budget, epochs=args.epochs, lr=args.lr,
+                      batch_size=args.batch_size, seed=args.seed, readout=args.readout, threads=1,
+                      dataset=args.dataset, rollouts=args.rollouts, patience=args.patience)
+    task = get_task("hammer")
+    t0 = time.time()
+    data = task.load(cfg, False)
+    data.splits["train"] = _subset(data.splits["train"], args.train_episodes)
+    model = build_for_task(cfg, task)
+    t1 = time.time()
+    history = fit(model, data, task, cfg, progress=not args.quiet)
+    t2 = time.time()
+    test = evaluate(model, data.splits["test"], task)
+    save_policy(args.policy, model, {**cfg.__dict__}, data.obs_mean, data.obs_std)
+    score = task.score(model, data, cfg)  # type: ignore[misc]
+    result = {
+        "config": {**cfg.__dict__}, "train_episodes": len(data.splits["train"]), "source": data.source,
+        "model": model.summary(), "best_epoch": history.best_epoch, "stopped_epoch": history.stopped_epoch,
+        "val_loss": [v["loss"] for v in history.val], "train_loss": history.train_loss,
+        "best_val_loss": min(v["loss"] for v in history.val), "test_loss": test["loss"],
+        "baseline": data.baseline, "score": score, "train_seconds": t2 - t1, "load_seconds": t1 - t0,
+        "updates": history.stopped_epoch * -(-len(data.splits["train"]) // cfg.batch_size), "policy": str(args.policy),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = Path(args.policy).stem
+    from balancedrnn.io import atomic_write_json
+
+    atomic_write_json(out / f"{name}.json", result)
+    print(f"{name}: best epoch {history.best_epoch}/{history.stopped_epoch}, val MSE {result['best_val_loss']:.4f}, "
+          f"test MSE {test['loss']:.4f}, success {score['success_rate']:.0%}, normalised {score['normalized_score']:.1f}, "
+          f"train {t2 - t1:.0f} s")
+    return result
+
+
+# ------------------------------------------------------------------------------------------- diagnose
+def _expert_labels(expert: torch.nn.Module, raw_obs: np.ndarray) -> np.ndarray:
+    flat = torch.as_tensor(raw_obs.reshape(-1, raw_obs.shape[-1]), dtype=torch.float32)
+    with torch.no_grad():
+        labels = torch.cat([expert(c) for c in flat.split(4096)]).numpy()
+    return labels.reshape(*raw_obs.shape[:-1], -1)
+
+
+def _nearest_distance(queries: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """RMS-per-dimension distance of each (normalised) query to its nearest key."""
+    q = torch.as_tensor(queries, dtype=torch.float32)
+    k = torch.as_tensor(keys, dtype=torch.float32)
+    d = torch.cat([torch.cdist(c, k).min(1).values for c in q.split(2048)])
+    return (d / np.sqrt(q.shape[1])).numpy()
+
+
+def diagnose(args: argparse.Namespace) -> dict[str, Any]:
+    """Compounding error, out-of-distribution inputs and action jumps of one cloned policy."""
+    from balancedrnn.tasks import get_task
+    from balancedrnn.tasks.hammer.dataset import STD_FLOOR
+    from balancedrnn.tasks.hammer.expert import action_jump, load_expert
+    from balancedrnn.tasks.hammer.dataset import Episode
+    from balancedrnn.tasks.hammer.rollout import load_policy, rollout
+    from balancedrnn.train import TrainConfig
+
+    torch.set_num_threads(1)
+    model, mean, std, config = load_policy(args.policy)
+    expert = load_expert(Path(args.expert) if args.expert else None)
+    cfg = TrainConfig(task="hammer", dataset=config.get("dataset"), data_seed=config.get("data_seed", 0))
+    data = get_task("hammer").load(cfg, False)
+    if not np.allclose(data.obs_mean, mean) or not np.allclose(data.obs_std, std):
+        raise SystemExit("error: the policy was trained on other data than its config names")
+    test = data.splits["test"]
+    with torch.no_grad():
+        pred = model(test.x).numpy()
+    expert_err = ((pred - test.target.numpy()) ** 2).mean((0, 2))  # (T,)
+
+    res = rollout(model, episodes=args.episodes, seed=args.seed, obs_mean=mean, obs_std=std, keep=True)
+    z = res.extra["inputs"]  # (episodes, T, 46), normalised as the policy saw them
+    acts = np.clip(res.extra["actions"], -1, 1)
+    raw = z * std + mean
+    labels = _expert_labels(expert, raw)
+    own_err = ((acts - labels) ** 2).mean((0, 2))
+    ok, bad = res.successes, ~res.successes
+    own_err_ok = ((acts[ok] - labels[ok]) ** 2).mean((0, 2)) if ok.any() else np.full(len(own_err), np.nan)
+    own_err_bad = ((acts[bad] - labels[bad]) ** 2).mean((0, 2)) if bad.any() else np.full(len(own_err), np.nan)
+
+    train_x = data.splits["train"].x.reshape(-1, z.shape[-1]).numpy()
+    rng = np.random.default_rng(0)
+    keys = train_x[rng.choice(len(train_x), min(len(train_x), args.keys), replace=False)]
+    own_dist = _nearest_distance(z.reshape(-1, z.shape[-1]), keys).reshape(z.shape[:2]).mean(0)
+    test_dist = _nearest_distance(test.x.reshape(-1, z.shape[-1]).numpy(), keys).reshape(test.x.shape[:2]).mean(0)
+
+    floored = np.where(std <= 1.01 * STD_FLOOR)[0]
+    small = np.where(std < 0.02)[0]
+    train_absmax = np.abs(train_x).max(0)
+    roll_absmax = np.abs(z.reshape(-1, z.shape[-1])).max(0)
+    roll_q99 = np.quantile(np.abs(z.reshape(-1, z.shape[-1])), 0.99, axis=0)
+    ood_dims = np.argsort(-roll_absmax / np.maximum(train_absmax, 1e-9))[:5]
+
+    policy_eps = [Episode(raw[i], acts[i], np.zeros(len(acts[i]))) for i in range(len(acts))]
+    data_eps = [Episode(np.zeros((201, 46)), test.target[i].numpy(), np.zeros(200)) for i in range(len(test))]
+    report = {
+        "policy": str(args.policy), "config": config, "success_rate": float(res.successes.mean()),
+        "normalized_score": res.summary()["normalized_score"],
+        "mse_on_expert_states_by_window": _windows(expert_err),
+        "mse_on_own_states_by_window": _windows(own_err),
+        "mse_on_own_states_successes_by_window": _windows(own_err_ok),
+        "mse_on_own_states_failures_by_window": _windows(own_err_bad),
+        "distance_own_states_by_window": _windows(own_dist),
+        "distance_test_states_by_window": _windows(test_dist),
+        "obs_std_small_dims": {int(i): float(std[i]) for i in small}, "obs_std_floored_dims": floored.tolist(),
+        "most_out_of_range_dims": {int(i): {"std": float(std[i]), "train_absmax_z": float(train_absmax[i]),
+                                            "rollout_absmax_z": float(roll_absmax[i]), "rollout_q99_z": float(roll_q99[i])}
+                                   for i in ood_dims},
+        "action_jump_policy": action_jump(policy_eps), "action_jump_data": action_jump(data_eps),
+    }
+    print(f"policy {args.policy}: success {report['success_rate']:.0%}, normalised {report['normalized_score']:.1f}")
+    print("| steps | MSE on expert states | MSE on own states | (successes) | (failures) | distance own | distance test |")
+    print("|---|---|---|---|---|---|---|")
+    for w in range(len(report["mse_on_own_states_by_window"])):
+        print(f"| {w * WINDOW}-{(w + 1) * WINDOW - 1} | {report['mse_on_expert_states_by_window'][w]:.4f} | "
+              f"{report['mse_on_own_states_by_window'][w]:.4f} | {report['mse_on_own_states_successes_by_window'][w]:.4f} | "
+              f"{report['mse_on_own_states_failures_by_window'][w]:.4f} | {report['distance_own_states_by_window'][w]:.3f} | "
+              f"{report['distance_test_states_by_window'][w]:.3f} |")
+    print(f"action jump |a_t - a_(t-1)|: policy {report['action_jump_policy']:.3f}, its data {report['action_jump_data']:.3f}")
+    print(f"dims with std < 0.02: {report['obs_std_small_dims']}; at the floor: {report['obs_std_floored_dims']}")
+    print(f"most out-of-range dims (|z| max in rollouts vs training): {report['most_out_of_range_dims']}")
+    if args.out:
+        from balancedrnn.io import atomic_write_json
+
+        atomic_write_json(args.out, report)
+    return report
+
+
+# ---------------------------------------------------------------------------------------------- jumps
+def jumps(args: argparse.Namespace) -> dict[str, Any]:
+    """Mean |a_t - a_(t-1)| (and its 90th percentile) per data set and for the planner's episodes."""
+    from balancedrnn.tasks.hammer.dataset import load_episodes
+    from balancedrnn.tasks.hammer.expert import hammer_dir
+
+    sources: dict[str, list[np.ndarray]] = {}
+    planner = sorted((hammer_dir() / "planner").glob("ep-*.npz"))
+    if planner:
+        sources["planner"] = [np.load(p)["actions"] for p in planner]
+    for dataset_id in args.dataset:
+        sources[dataset_id] = [ep.actions for ep in load_episodes(dataset_id)[: args.max_episodes]]
+    out = {}
+    print("| actions of | episodes | mean jump | 90th percentile | mean |a| | saturated (|a| > 0.99) |")
+    print("|---|---|---|---|---|---|")
+    for name, acts in sources.items():
+        j = np.concatenate([np.linalg.norm(np.diff(a, axis=0), axis=1) for a in acts])
+        a = np.concatenate(acts)
+        out[name] = {"episodes": len(acts), "mean_jump": float(j.mean()), "p90_jump": float(np.quantile(j, 0.9)),
+                     "mean_norm": float(np.linalg.norm(a, axis=1).mean()), "saturated": float((np.abs(a) > 0.99).mean())}
+        print(f"| {name} | {len(acts)} | {j.mean():.3f} | {np.quantile(j, 0.9):.3f} | "
+              f"{out[name]['mean_norm']:.2f} | {out[name]['saturated']:.0%} |")
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("clone", help="train and keep one policy")
+    c.add_argument("--model", default="dense")
+    c.add_argument("--budget", type=float, default=100_000)
+    c.add_argument("--readout", default="lagged", choices=["lagged", "current"])
+    c.add_argument("--lr", type=float, default=1e-3)
+    c.add_argument("--epochs", type=int, default=200)
+    c.add_argument("--patience", type=int, default=5)
+    c.add_argument("--batch-size", type=int, default=64)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--dataset", default=None)
+    c.add_argument("--rollouts", type=int, default=100)
+    c.add_argument("--train-episodes", type=int, default=None, help="use only the first N training episodes")
+    c.add_argument("--policy", type=Path, required=True)
+    c.add_argument("--out", default="runs/hammer-diag")
+    c.add_argument("--quiet", action="store_true")
+    d = sub.add_parser("diagnose", help="compounding error and inputs of one policy")
+    d.add_argument("--policy", type=Path, required=True)
+    d.add_argument("--expert", default=None, help="expert file (default: the data hammer expert)")
+    d.add_argument("--episodes", type=int, default=100)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--keys", type=int, default=50_000, help="training states compared against")
+    d.add_argument("--out", default=None)
+    j = sub.add_parser("jumps", help="action jumps of data sets and the planner")
+    j.add_argument("--dataset", action="append", default=[])
+    j.add_argument("--max-episodes", type=int, default=500)
+    args = p.parse_args()
+    {"clone": clone, "diagnose": diagnose, "jumps": jumps}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
