@@ -24,13 +24,25 @@ equals ``mlp(x)`` whatever the initial hidden values. :meth:`IterativeMap.fill` 
 the empty places, at a density or at the density that makes the total trainable weights hit a budget,
 moving along the continuum from the MLP toward a general RNN. The block RNN of SPEC §2 is the 2-row instance
 (``from_block_rnn``). All weight counting goes through :func:`balancedrnn.core.spec.exact_count`.
+
+A transformer encoder is the third member (``from_transformer``). Two small generalisations carry it, and
+leave MLPs and RNNs unchanged:
+
+* ``tokens=True``: every group holds a token sequence ``(batch, T, size)`` instead of a vector. Linear and
+  masked blocks act on each token; other blocks (attention) see the whole sequence.
+* A block may be a *sum* of functions (:class:`BlockSum`), e.g. ``identity + attention`` for a residual
+  connection, so a sub-layer of the encoder stays one block and one iteration.
+
+The group's activation is its "post" function, applied to the sum of its blocks: a LayerNorm for a post-norm
+layer (and the encoder's final norm on the last group), so blocks added by :meth:`IterativeMap.fill` feed the
+residual sum before it is normalised.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal, Union
 
 import torch
@@ -44,9 +56,10 @@ from .spec import DEFAULT_INIT, SpecError, check_budget, check_size, exact_count
 Pair = tuple[str, str]
 """A block's key: (output group, input group)."""
 
-BlockLike = Union[MaskedBlock, nn.Module, float, Literal["dense", "identity"]]
+BlockLike = Union[MaskedBlock, nn.Module, float, Literal["dense", "identity"], Sequence["BlockLike"]]
 """What a block may be given as: a MaskedBlock, any module (nn.Linear, nn.Identity, ...), a float density (a
-new masked sparse block), ``"dense"`` (a new dense linear map) or ``"identity"``."""
+new masked sparse block), ``"dense"`` (a new dense linear map), ``"identity"``, or a list of these whose
+outputs add up (a :class:`BlockSum`, e.g. ``["identity", attention]`` for a residual connection)."""
 
 Activation = Union[str, Callable[[torch.Tensor], torch.Tensor]]
 """An activation by name (see :data:`balancedrnn.core.model.ACTIVATIONS`) or any callable / module."""
@@ -83,6 +96,110 @@ class GroupBias(nn.Module):
         return f"size={self.size}"
 
 
+class BlockSum(nn.Module):
+    """A block that is a sum of functions of the same input group, e.g. ``identity + attention`` (a residual
+    connection). Its terms are checked and counted like blocks of their own."""
+
+    def __init__(self, terms: Iterable[nn.Module]) -> None:
+        super().__init__()
+        self.terms = nn.ModuleList(terms)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        op = _op_of(self)
+        return x.new_zeros(()) if op is None else op(x)  # None: every term is an empty mask (adds nothing)
+
+
+class SubLayer(nn.Module):
+    """One sub-layer of a transformer encoder layer as a block function from ``size`` to ``size`` features:
+    the encoder's own modules (shared, or copied with the encoder), called exactly as the encoder calls them.
+    ``norm`` is the pre-norm LayerNorm (None for post-norm, whose norm is the group's activation)."""
+
+    size: int
+
+    @property
+    def nnz(self) -> int:
+        """Trainable weight-matrix entries (biases and norm parameters are parameters, not weights, as for an
+        nn.Linear block)."""
+        return sum(int(w.numel()) for w in self.weight_matrices() if w.requires_grad)
+
+    def weight_matrices(self) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+
+class SelfAttention(SubLayer):
+    """``dropout(attn(n, n, n))`` with ``n = norm(x)`` (or ``x``): the encoder layer's ``_sa_block``.
+    ``mask`` is a fixed (T, T) attention mask shared by every sample (None: full attention)."""
+
+    def __init__(self, attn: nn.MultiheadAttention, norm: nn.Module | None, dropout: nn.Module,
+                 mask: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.attn, self.norm, self.dropout = attn, norm, dropout
+        self.size = int(attn.embed_dim)
+        self.register_buffer("mask", mask, persistent=False)
+
+    def weight_matrices(self) -> list[torch.Tensor]:
+        return [self.attn.in_proj_weight, self.attn.out_proj.weight]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mask is not None and x.dim() >= 2 and x.shape[-2] != self.mask.shape[0]:
+            raise ValueError(f"this attention mask is for {self.mask.shape[0]} tokens; the input has {x.shape[-2]}")
+        n = x if self.norm is None else self.norm(x)
+        return self.dropout(self.attn(n, n, n, attn_mask=self.mask, need_weights=False)[0])
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, heads={self.attn.num_heads}, masked={self.mask is not None}"
+
+
+class FeedForward(SubLayer):
+    """``dropout2(linear2(dropout(activation(linear1(n)))))`` with ``n = norm(x)`` (or ``x``): the encoder
+    layer's ``_ff_block``, with its own activation (any callable)."""
+
+    def __init__(self, linear1: nn.Linear, activation: Callable[[torch.Tensor], torch.Tensor], linear2: nn.Linear,
+                 norm: nn.Module | None, dropout: nn.Module, dropout2: nn.Module) -> None:
+        super().__init__()
+        self.linear1, self.linear2, self.norm = linear1, linear2, norm
+        self.dropout, self.dropout2 = dropout, dropout2
+        self.activation = activation  # a module is registered as a child, a function kept as is
+        self.size = int(linear1.in_features)
+
+    def weight_matrices(self) -> list[torch.Tensor]:
+        return [self.linear1.weight, self.linear2.weight]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x if self.norm is None else self.norm(x)
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(n)))))
+
+
+def _op_of(block: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """A block as a function of its input group, with a MaskedBlock's dense or sparse matrix built once (call
+    this once per forward pass, not once per iteration). Masked blocks act on the last dimension, so on each
+    token of a ``(batch, T, size)`` group. None for a block with no effect (an empty mask)."""
+    if isinstance(block, MaskedBlock):
+        if block.nnz == 0:
+            return None
+        op, rows = block.operator(), block.rows
+
+        def masked(x: torch.Tensor) -> torch.Tensor:
+            if x.dim() == 2:
+                return op(x)
+            return op(x.reshape(-1, x.shape[-1])).view(*x.shape[:-1], rows)
+
+        return masked
+    if isinstance(block, BlockSum):
+        ops = [o for o in (_op_of(t) for t in block.terms) if o is not None]
+        if not ops:
+            return None
+
+        def total(x: torch.Tensor) -> torch.Tensor:
+            out = ops[0](x)
+            for o in ops[1:]:
+                out = out + o(x)
+            return out
+
+        return total
+    return block
+
+
 def _key(pair: Pair) -> str:
     return f"{pair[0]}<-{pair[1]}"
 
@@ -94,22 +211,27 @@ def _fmt(pair: Pair) -> str:
 def _is_linear(block: nn.Module) -> bool:
     """Whether a block acts on each sample independently and linearly (its input products can be batched
     over time steps)."""
+    if isinstance(block, BlockSum):
+        return all(_is_linear(t) for t in block.terms)
     return isinstance(block, (MaskedBlock, nn.Linear, nn.Identity))
 
 
 def _block_nnz(block: nn.Module) -> int:
     """Trainable weights of a block: mask entries of a MaskedBlock, the weight matrix of an nn.Linear (its
-    bias, if any, counts as a bias), 0 for the identity, all trainable parameter entries of another module."""
-    if isinstance(block, MaskedBlock):
+    bias, if any, counts as a bias), the weight matrices of a transformer :class:`SubLayer`, the sum over the
+    terms of a :class:`BlockSum`, 0 for the identity, all trainable parameter entries of another module."""
+    if isinstance(block, (MaskedBlock, SubLayer)):
         return block.nnz
+    if isinstance(block, BlockSum):
+        return sum(_block_nnz(t) for t in block.terms)
     if isinstance(block, nn.Linear):
         return int(block.weight.numel()) if block.weight.requires_grad else 0
     return sum(int(p.numel()) for p in block.parameters() if p.requires_grad)
 
 
-def _probe_shape(block: nn.Module, cols: int) -> tuple[int, ...]:
-    """Output shape of a generic module on a (2, cols) zero input, in eval mode and without gradients, so
-    the probe changes no state (no running statistics, no dropout draws)."""
+def _probe_shape(block: nn.Module, cols: int, lead: tuple[int, ...] = (2,)) -> tuple[int, ...]:
+    """Output shape of a generic module on a ``lead + (cols,)`` zero input, in eval mode and without
+    gradients, so the probe changes no state (no running statistics, no dropout draws)."""
     ref = next(iter(block.parameters()), None)
     if ref is None:
         ref = next(iter(block.buffers()), None)
@@ -119,7 +241,7 @@ def _probe_shape(block: nn.Module, cols: int) -> tuple[int, ...]:
     block.eval()
     try:
         with torch.no_grad():
-            out = block(torch.zeros(2, cols, device=device, dtype=dtype))
+            out = block(torch.zeros(*lead, cols, device=device, dtype=dtype))
     finally:
         block.train(was_training)
     if not isinstance(out, torch.Tensor):
@@ -150,6 +272,9 @@ class IterativeMap(nn.Module):
     seed, init, mask_method, kernel:
         How blocks given as a density or ``"dense"`` are drawn: values N(init) from ``torch.Generator(seed)``
         in the order of ``blocks``.
+    tokens:
+        ``True``: every group holds a token sequence ``(batch, T, size)``; a static input is ``(batch, T, dx)``
+        and a sequence of them ``(batch, steps, T, dx)``. Linear and masked blocks act on each token.
     """
 
     def __init__(
@@ -165,8 +290,10 @@ class IterativeMap(nn.Module):
         init: tuple[float, float] = DEFAULT_INIT,
         mask_method: MaskMethod = "exact",
         kernel: KernelChoice = "auto",
+        tokens: bool = False,
     ) -> None:
         super().__init__()
+        self.tokens = bool(tokens)
         if not isinstance(groups, Mapping) or not groups:
             raise ValueError("groups must be a non-empty mapping of group name to size")
         self.groups: dict[str, int] = {}
@@ -217,6 +344,18 @@ class IterativeMap(nn.Module):
                 return lin
             else:
                 raise ValueError(f"block {_fmt(pair)}: unknown block kind {spec!r}; expected 'dense', 'identity', a density or a module")
+        if isinstance(spec, (list, tuple)):
+            if not spec:
+                raise ValueError(f"block {_fmt(pair)}: a sum of functions needs at least one term")
+            return BlockSum(self._make_block(pair, t, kernel) for t in spec)
+        if isinstance(spec, BlockSum):
+            for t in spec.terms:
+                self._make_block(pair, t, kernel)
+            return spec
+        if isinstance(spec, SubLayer):
+            if rows != cols or spec.size != rows:
+                raise ValueError(f"block {_fmt(pair)}: a {type(spec).__name__} of size {spec.size} does not fit; expected {want}")
+            return spec
         if isinstance(spec, bool):
             raise ValueError(f"block {_fmt(pair)}: expected a density, 'dense', 'identity' or a module, got {spec!r}")
         if isinstance(spec, (int, float)):
@@ -240,15 +379,17 @@ class IterativeMap(nn.Module):
                 )
             return spec
         if isinstance(spec, nn.Module):
+            lead = (2, 3) if self.tokens else (2,)
             try:
-                shape = _probe_shape(spec, cols)
+                shape = _probe_shape(spec, cols, lead)
             except Exception as e:  # noqa: BLE001 - any failure on a correctly sized input means a misfit
                 msg = str(e).splitlines()[0] if str(e) else type(e).__name__
                 raise ValueError(f"block {_fmt(pair)}: {type(spec).__name__} fails on input of size {cols} ({msg})") from None
-            if shape != (2, rows):
+            if shape != (*lead, rows):
+                what = "(batch, T, " if self.tokens else "(batch, "
                 raise ValueError(
-                    f"block {_fmt(pair)}: {type(spec).__name__} maps (batch, {cols}) to {shape[1:] or '()'} per sample; "
-                    f"expected size {rows} ({pair[0]})"
+                    f"block {_fmt(pair)}: {type(spec).__name__} maps {what}{cols}) to {shape[len(lead):] or '()'} per "
+                    f"{'sequence' if self.tokens else 'sample'}; expected size {rows} ({pair[0]})"
                 )
             return spec
         raise ValueError(f"block {_fmt(pair)}: expected a density, 'dense', 'identity' or a module, got {type(spec).__name__}")
@@ -388,6 +529,97 @@ class IterativeMap(nn.Module):
             mask_method=model.mask_method,
         )
 
+    @classmethod
+    def from_transformer(
+        cls,
+        encoder: nn.TransformerEncoder,
+        *,
+        mask: torch.Tensor | None = None,
+        src_key_padding_mask: torch.Tensor | None = None,
+        is_causal: bool | None = None,
+        share: bool = True,
+    ) -> IterativeMap:
+        """The block-lower-triangular token map of an ``nn.TransformerEncoder`` (batch_first; pre- or post-norm
+        layers; any heads, layers, activation; with or without the encoder's final ``norm``).
+
+        Groups ``x, a1, f1, ..., aL, fL`` each hold a (batch, T, d) token sequence: ``a_l`` is layer l's result
+        after self-attention, ``f_l`` after its feed-forward block. Each sub-layer is one block, the sum of the
+        identity (the residual connection) and the sub-layer's function, in (a_l, f_{l-1}) and (f_l, a_l),
+        with the identity on (x, x) so the input persists:
+
+        * pre-norm: ``a_l = f_{l-1} + Attn(LN1(f_{l-1}))`` and ``f_l = a_l + FF(LN2(a_l))``;
+        * post-norm: the same sums, each followed by its LayerNorm as the group's activation.
+
+        The final norm is the activation of ``fL`` (after LN2 for post-norm). After ``2 L`` iterations (the
+        default) the output ``fL`` equals ``encoder(x, mask=mask)`` whatever the initial hidden values.
+        ``weights`` counts the weight matrices (attention in/out projections, both feed-forward linears), as
+        for an MLP; biases and norm parameters are parameters, so ``parameters_count`` equals the encoder's.
+
+        Supported: the evaluation-mode encoder (or training mode with every dropout at 0; the map's modules
+        then keep the encoder's mode), and a fixed ``mask``: a (T, T) bool or float attention mask shared by
+        every sample (e.g. ``nn.Transformer.generate_square_subsequent_mask(T)``), which fixes the sequence
+        length. Refused with a one-line ValueError: any other module, a layer that is not exactly
+        ``nn.TransformerEncoderLayer``, ``batch_first=False``, dropout on in training mode,
+        ``src_key_padding_mask`` (it differs per sample, a map's blocks do not), per-head (3-D) masks and
+        ``is_causal=True`` (a hint; pass the causal mask itself as ``mask``). ``share=True`` uses the
+        encoder's own modules (training one trains the other); ``share=False`` deep copies them.
+        """
+        if not isinstance(encoder, nn.TransformerEncoder):
+            raise ValueError(
+                f"from_transformer needs an nn.TransformerEncoder, got {type(encoder).__name__} "
+                "(decoders and custom modules are not supported; wrap one layer as nn.TransformerEncoder(layer, 1))"
+            )
+        if src_key_padding_mask is not None:
+            raise ValueError("from_transformer: src_key_padding_mask is not supported: padding differs per sample, "
+                             "while a map's blocks are the same for every sample")
+        if is_causal:
+            raise ValueError("from_transformer: is_causal=True is not supported (it is only a hint); pass the causal "
+                             "mask itself, mask=nn.Transformer.generate_square_subsequent_mask(T)")
+        if mask is not None:
+            if not isinstance(mask, torch.Tensor) or mask.dim() != 2 or mask.shape[0] != mask.shape[1]:
+                shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+                raise ValueError(f"from_transformer: mask must be one (T, T) attention mask shared by every sample, got {shape}")
+            if mask.dtype != torch.bool and not mask.is_floating_point():
+                raise ValueError(f"from_transformer: mask must be bool or floating point, got {mask.dtype}")
+        layers = list(encoder.layers)
+        if not layers:
+            raise ValueError("from_transformer: the encoder has no layers")
+        for k, layer in enumerate(layers, start=1):
+            if type(layer) is not nn.TransformerEncoderLayer:
+                raise ValueError(f"from_transformer: layer {k} is a {type(layer).__name__}, not an "
+                                 "nn.TransformerEncoderLayer (a custom forward cannot be read)")
+            att = layer.self_attn
+            if not att.batch_first:
+                raise ValueError(f"from_transformer: layer {k} has batch_first=False; build it with batch_first=True")
+            if not att._qkv_same_embed_dim or att.bias_k is not None:
+                raise ValueError(f"from_transformer: layer {k}'s attention has separate q/k/v sizes or add_bias_kv, "
+                                 "which nn.TransformerEncoderLayer does not build")
+            if any(m.training for m in layer.modules()):
+                p = max([att.dropout] + [d.p for d in (layer.dropout, layer.dropout1, layer.dropout2)])
+                if p > 0:
+                    raise ValueError(f"from_transformer: layer {k} is in training mode with dropout {p:g}; call "
+                                     "encoder.eval() first (the map reproduces the evaluation-mode encoder)")
+        src = encoder if share else copy.deepcopy(encoder)
+        d = int(layers[0].self_attn.embed_dim)
+        names = ["x"] + [f"{kind}{k}" for k in range(1, len(layers) + 1) for kind in ("a", "f")]
+        groups = {g: d for g in names}
+        blocks: dict[Pair, BlockLike] = {("x", "x"): "identity"}
+        acts: dict[str, Activation] = {}
+        for k, layer in enumerate(src.layers):
+            pre = bool(layer.norm_first)
+            a, f, before = names[2 * k + 1], names[2 * k + 2], names[2 * k]
+            attn = SelfAttention(layer.self_attn, layer.norm1 if pre else None, layer.dropout1, mask)
+            ff = FeedForward(layer.linear1, layer.activation, layer.linear2, layer.norm2 if pre else None,
+                             layer.dropout, layer.dropout2)
+            blocks[(a, before)] = ["identity", attn]
+            blocks[(f, a)] = ["identity", ff]
+            acts[a] = "identity" if pre else layer.norm1
+            acts[f] = "identity" if pre else layer.norm2
+        if src.norm is not None:
+            last = names[-1]
+            acts[last] = src.norm if acts[last] == "identity" else nn.Sequential(acts[last], src.norm)  # type: ignore[arg-type]
+        return cls(groups, blocks, activation=acts, input="x", output=names[-1], iterations=2 * len(layers), tokens=True)
+
     # ------------------------------------------------------------------------------- counting
     def block(self, out: str, inp: str) -> nn.Module:
         """The module of block ``(out, inp)``."""
@@ -432,21 +664,26 @@ class IterativeMap(nn.Module):
 
     def block_matrix(self) -> torch.Tensor:
         """The dense (total x total) matrix over the stacked state, rows = outputs, zeros outside the blocks
-        and their masks. Only for linear blocks (MaskedBlock, nn.Linear, identity); their own biases are left out."""
+        and their masks. Only for linear blocks (MaskedBlock, nn.Linear, identity, sums of these); their own
+        biases are left out."""
         off = self.offsets()
         total = sum(self.groups.values())
         ref = next(iter(self.parameters()), None)
         w = torch.zeros(total, total, dtype=ref.dtype if ref is not None else None, device=ref.device if ref is not None else None)
-        for pair in self.pairs:
-            m = self.blocks[_key(pair)]
+
+        def matrix(m: nn.Module, pair: Pair) -> torch.Tensor:
             if isinstance(m, MaskedBlock):
-                part = m.dense()
-            elif isinstance(m, nn.Linear):
-                part = m.weight
-            elif isinstance(m, nn.Identity):
-                part = torch.eye(self.groups[pair[0]], dtype=w.dtype, device=w.device)
-            else:
-                raise ValueError(f"block {_fmt(pair)} is a {type(m).__name__}, not a linear map")
+                return m.dense()
+            if isinstance(m, nn.Linear):
+                return m.weight
+            if isinstance(m, nn.Identity):
+                return torch.eye(self.groups[pair[0]], dtype=w.dtype, device=w.device)
+            if isinstance(m, BlockSum) and len(m.terms):
+                return sum(matrix(t, pair) for t in m.terms)  # type: ignore[return-value]
+            raise ValueError(f"block {_fmt(pair)} is a {type(m).__name__}, not a linear map")
+
+        for pair in self.pairs:
+            part = matrix(self.blocks[_key(pair)], pair)
             w = w.index_put((torch.arange(off[pair[0]].start, off[pair[0]].stop, device=w.device)[:, None],
                              torch.arange(off[pair[1]].start, off[pair[1]].stop, device=w.device)[None, :]), part,
                             accumulate=True)
@@ -540,39 +777,41 @@ class IterativeMap(nn.Module):
         per call (not once per iteration)."""
         ops: dict[Pair, Callable[[torch.Tensor], torch.Tensor]] = {}
         for pair in self.pairs:
-            m = self.blocks[_key(pair)]
-            if isinstance(m, MaskedBlock):
-                if m.nnz == 0:
-                    continue
-                ops[pair] = m.operator()
-            else:
-                ops[pair] = m
+            op = _op_of(self.blocks[_key(pair)])
+            if op is not None:
+                ops[pair] = op
         return ops
 
     def initial_state(
         self,
-        batch: int,
+        batch: int | tuple[int, ...],
         initial: Mapping[str, torch.Tensor] | torch.Tensor | None = None,
         like: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """The state before the first iteration: zeros, or ``initial`` (a mapping of group to (batch, size) or
-        (size,) tensors, missing groups zero, or a stacked (batch, total) / (total,) tensor)."""
+        (size,) tensors, missing groups zero, or a stacked (batch, total) / (total,) tensor). ``batch`` is the
+        batch size, or the leading shape ``(batch, T)`` of a token map (whose initial values may be
+        (batch, T, size), (T, size) or (size,))."""
+        lead = (batch,) if isinstance(batch, int) else tuple(int(b) for b in batch)
         ref = like if like is not None else next(iter(self.parameters()), torch.zeros(()))
-        state = {g: ref.new_zeros(batch, n) for g, n in self.groups.items()}
+        state = {g: ref.new_zeros(*lead, n) for g, n in self.groups.items()}
         if initial is None:
             return state
+        shape = ", ".join(str(d) for d in lead)
         if isinstance(initial, torch.Tensor):
             total = sum(self.groups.values())
-            if initial.shape[-1] != total or initial.dim() > 2:
-                raise ValueError(f"a stacked initial state must have shape (batch, {total}) or ({total},), got {tuple(initial.shape)}")
+            if initial.shape[-1] != total or initial.dim() > len(lead) + 1:
+                raise ValueError(f"a stacked initial state must have shape ({shape}, {total}) or ({total},), got {tuple(initial.shape)}")
             initial = {g: initial[..., sl] for g, sl in self.offsets().items()}
         for g, v in initial.items():
             if g not in self.groups:
                 raise ValueError(f"initial value given for unknown group {g!r}; groups are {', '.join(self.groups)}")
             v = torch.as_tensor(v, dtype=ref.dtype, device=ref.device)
-            if v.shape[-1] != self.groups[g] or v.dim() > 2 or (v.dim() == 2 and v.shape[0] not in (1, batch)):
-                raise ValueError(f"initial value of group {g} must have shape ({batch}, {self.groups[g]}) or ({self.groups[g]},), got {tuple(v.shape)}")
-            state[g] = v.expand(batch, self.groups[g]).clone()
+            want = (*lead, self.groups[g])
+            fits = 1 <= v.dim() <= len(want) and all(a in (1, b) for a, b in zip(reversed(v.shape), reversed(want)))
+            if not fits or v.shape[-1] != self.groups[g]:
+                raise ValueError(f"initial value of group {g} must have shape ({shape}, {self.groups[g]}) or ({self.groups[g]},), got {tuple(v.shape)}")
+            state[g] = v.expand(want).clone()
         return state
 
     def step(
@@ -588,7 +827,7 @@ class IterativeMap(nn.Module):
         read = dict(state)
         if data is not None:
             read[self.input] = data
-        batch = read[self.input].shape[0]
+        lead = read[self.input].shape[:-1]
         new: dict[str, torch.Tensor] = {}
         for g, size in self.groups.items():
             total = None if _pre is None else _pre.get(g)
@@ -599,7 +838,7 @@ class IterativeMap(nn.Module):
                 total = term if total is None else total + term
             b = self.group_bias(g)
             if total is None:
-                total = read[self.input].new_zeros(batch, size) + (0 if b is None else b)
+                total = read[self.input].new_zeros(*lead, size) + (0 if b is None else b)
             elif b is not None:
                 total = total + b
             new[g] = self._acts[g](total)
@@ -629,22 +868,27 @@ class IterativeMap(nn.Module):
         ``x`` is (batch, dx), a static input inserted at the first iteration only (``input_mode="first"``,
         the default) or at every one (``"every"``); ``iterations`` defaults to the map's ``iterations``.
         Or ``x`` is (batch, T, dx), a sequence: one iteration per step with its input inserted; ``iterations``
-        defaults to T and may exceed it (later iterations insert nothing).
+        defaults to T and may exceed it (later iterations insert nothing). A token map (``tokens=True``) takes
+        one more dimension: a static (batch, T, dx) token sequence, or a sequence of them (batch, steps, T, dx);
+        its states are (batch, T, size).
         """
         dx = self.groups[self.input]
-        if x.dim() not in (2, 3) or x.shape[-1] != dx:
+        static = 3 if self.tokens else 2
+        if x.dim() not in (static, static + 1) or x.shape[-1] != dx:
+            if self.tokens:
+                raise ValueError(f"input must have shape (batch, T, {dx}) or (batch, steps, T, {dx}), got {tuple(x.shape)}")
             raise ValueError(f"input must have shape (batch, {dx}) or (batch, T, {dx}), got {tuple(x.shape)}")
-        batch = x.shape[0]
         ops = self._ops()
-        if x.dim() == 3:
+        if x.dim() == static + 1:
             if input_mode not in (None, "every"):
                 raise ValueError(f"a sequence input is inserted at every step; input_mode={input_mode!r} does not apply")
             steps = x.shape[1]
             n = steps if iterations is None else check_size("iterations", iterations)
             if n < steps:
                 raise ValueError(f"iterations={n} is fewer than the {steps} steps of the sequence")
-            pre_all = {g: t.view(batch, steps, -1) for g, t in self._input_parts(x.reshape(batch * steps, dx), ops).items()}
+            pre_all = self._input_parts(x, ops)  # linear blocks act on the last dimension: all steps at once
             inserts = [(x[:, t], {g: v[:, t] for g, v in pre_all.items()}) for t in range(steps)]
+            lead = (x.shape[0], *x.shape[2:-1])
         else:
             mode = "first" if input_mode is None else input_mode
             if mode not in ("first", "every"):
@@ -657,6 +901,8 @@ class IterativeMap(nn.Module):
                 inserts = [(x, pre)] * n
             else:
                 inserts = [(x, self._input_parts(x, ops))]
+            lead = tuple(x.shape[:-1])
+        batch = lead[0] if len(lead) == 1 else lead
         state = self.initial_state(batch, initial, like=x)
         out = []
         for t in range(n):
@@ -673,9 +919,9 @@ class IterativeMap(nn.Module):
         input_mode: InputMode | None = None,
         return_sequence: bool = False,
     ) -> torch.Tensor:
-        """The output group after the last iteration, (batch, dy); with ``return_sequence=True`` after every
-        iteration, (batch, iterations, dy) (for a sequence input this is what ``BlockRNN`` returns).
-        Arguments as in :meth:`states`."""
+        """The output group after the last iteration, (batch, dy) ((batch, T, dy) for a token map); with
+        ``return_sequence=True`` after every iteration, (batch, iterations, dy) (for a sequence input this is
+        what ``BlockRNN`` returns). Arguments as in :meth:`states`."""
         seq = self.states(x, iterations, initial, input_mode)
         if return_sequence:
             return torch.stack([s[self.output] for s in seq], 1)
