@@ -58,6 +58,8 @@ class ScaleSettings:
     """Other samplers: number of trials."""
     base: dict[str, Any] = field(default_factory=dict)
     """TrainConfig fields that override the sweep's base config."""
+    skip: bool = False
+    """Leave the sweep out at this scale (the zoo plan's smoke scale runs a few of its many tasks)."""
 
 
 @dataclass
@@ -156,6 +158,8 @@ def _scales(d: Any, what: str, require_all: bool) -> dict[str, ScaleSettings]:
             v = settings.get(key)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise PlanError(f"{what}.{name}.{key} must be a positive integer, got {v!r}")
+        if not isinstance(settings.get("skip", False), bool):
+            raise PlanError(f"{what}.{name}.skip must be true or false, got {settings['skip']!r}")
         if not isinstance(settings.get("base", {}), dict):
             raise PlanError(f"{what}.{name}.base must be a mapping of TrainConfig fields")
         out[name] = ScaleSettings(**settings)
@@ -259,6 +263,8 @@ def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = 
     for s in plan.sweeps:
         base = copy.deepcopy(s.base)
         sampler = copy.deepcopy(s.sampler)
+        if any(x is not None and x.skip for x in (plan.scales.get(scale), s.scales.get(scale))):
+            continue
         for settings in (plan.scales.get(scale), s.scales.get(scale)):
             if settings is None:
                 continue

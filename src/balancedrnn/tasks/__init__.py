@@ -101,9 +101,15 @@ def _ensure_builtin() -> None:
                 load=_load_rad,
                 describe="random anomaly detection on real MNIST: 11 frames of 50x50, find the anomalous frame",
                 default_budget=100_000,  # the paper's RAD budget
+                steps=11,
+                chance=0.1,
             )
         )
         _register_hammer()
+        from .zoo import zoo_tasks  # the task zoo (issue 18): MNIST tasks always, aeon ones with aeon
+
+        for task in zoo_tasks():
+            register(task)
         try:  # real time-series tasks need the optional aeon (extra "timeseries"); without it they are absent
             from .timeseries import timeseries_tasks
 

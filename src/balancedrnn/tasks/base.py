@@ -58,6 +58,18 @@ class Task:
     score: Callable[[Any, Any, DataRequest], dict[str, Any]] | None = None
     """Optional scoring after training, ``score(model, data, config)`` -> metrics (e.g. rollouts in a
     simulator); when set, the record's final value is ``score(...)[metric]`` instead of the test metric."""
+    steps: int | None = None
+    """Meta-feature: sequence length T (None: not declared; :func:`balancedrnn.tasks.zoo.meta_features` reads it
+    from the data set's description where it can)."""
+    n_train: int | None = None
+    """Meta-feature: training sequences when the data fix them (None: the run's ``n_train`` sets them)."""
+    chance: float | None = None
+    """Meta-feature: the metric's chance level (classification: 1/classes unless said; regression scored by skill: 0)."""
+
+    @property
+    def kind(self) -> str:
+        """``classification`` (loss at the last step) or ``regression`` (MSE at every step)."""
+        return "classification" if self.loss == "last" else "regression"
 
 class MissingExtra(DataError):
     """An optional dependency is not installed. The message is one line naming the package and the pip extra

@@ -66,6 +66,10 @@ class RADConfig:
     """Fractions of the source digits reserved for train, validation and test (disjoint)."""
     transforms: tuple[str, ...] = TRANSFORMS
     """Transforms A and B are drawn from (at least two; all eight by default)."""
+    size: int = SIZE
+    """Side of a frame in pixels (the paper: 50, so dx = 2,500); the task zoo varies it (dx = size²)."""
+    frames: int = FRAMES
+    """Frames per sequence before the blank one (the paper: 10, the classes); the task zoo varies it."""
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_val", "n_test"):
@@ -75,6 +79,10 @@ class RADConfig:
         fr = self.source_split
         if len(fr) != 3 or any(not (f > 0) for f in fr) or abs(sum(fr) - 1) > 1e-6:
             raise DataError(f"source_split must be three positive fractions summing to 1, got {fr!r}")
+        for name, low in (("size", 8), ("frames", 2)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise DataError(f"{name} must be an integer >= {low}, got {value!r}")
         unknown = [t for t in self.transforms if t not in TRANSFORMS]
         if unknown or len(set(self.transforms)) < 2:
             raise DataError(f"transforms must be at least two distinct names of {', '.join(TRANSFORMS)}, got {self.transforms!r}")
@@ -84,10 +92,10 @@ class RADConfig:
 
 
 # ------------------------------------------------------------------------------------------ transforms
-def prepare_images(images: np.ndarray) -> torch.Tensor:
-    """uint8 ``(N, 28, 28)`` digits to float ``(N, 1, 50, 50)`` in [0, 1], antialiased resize."""
+def prepare_images(images: np.ndarray, size: int = SIZE) -> torch.Tensor:
+    """uint8 ``(N, 28, 28)`` digits to float ``(N, 1, size, size)`` in [0, 1] (default 50), antialiased resize."""
     x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0).unsqueeze(1)
-    out = F.interpolate(x, size=(SIZE, SIZE), mode="bilinear", antialias=True, align_corners=False)
+    out = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return out.clamp_(0.0, 1.0)
 
 
@@ -160,6 +168,9 @@ def blur(x: torch.Tensor, g: torch.Generator, kernel: int = 15, sigma: tuple[flo
     from kornia.filters import gaussian_blur2d
 
     s = _uniform(x.shape[0], *sigma, g)
+    side = min(x.shape[-2:])
+    if kernel >= side:  # reflect padding needs kernel // 2 < side: small frames (the task zoo's) get a smaller odd kernel
+        kernel = side - 1 if side % 2 == 0 else side - 2
     return gaussian_blur2d(x, (kernel, kernel), torch.stack([s, s], 1), border_type="reflect")
 
 
@@ -200,7 +211,8 @@ def apply_transforms(frames: torch.Tensor, ids: torch.Tensor, g: torch.Generator
 # ------------------------------------------------------------------------------------------- sequences
 @dataclass
 class RADSplit(BatchedSplit):
-    """One split: 8-bit frames ``(n, 10, 2500)`` plus labels and what made each sequence."""
+    """One split: 8-bit frames ``(n, frames, size²)`` (default ``(n, 10, 2500)``) plus labels and what made each
+    sequence."""
 
     frames: torch.Tensor
     """uint8 pixels of the ten non-blank frames."""
@@ -216,7 +228,7 @@ class RADSplit(BatchedSplit):
     """Source image indices, ``(n, 11)``: ten normal frames in order, then the anomaly's source."""
 
     def inputs(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
-        """Normalised float input ``(b, 11, 2500)`` with the blank eleventh frame."""
+        """Normalised float input ``(b, frames + 1, size²)`` (default ``(b, 11, 2500)``) with the blank last frame."""
         u8 = self.frames if index is None else self.frames[index]
         x = u8.float().div_(255.0).sub_(MEAN).div_(STD)
         return torch.cat([x, x.new_zeros(x.shape[0], 1, x.shape[2])], 1)
@@ -250,13 +262,15 @@ def make_sequences(
     transforms: tuple[str, ...] = TRANSFORMS,
     chunk: int = 1000,
     progress: Callable[[int], None] | None = None,
+    frames: int = FRAMES,
 ) -> RADSplit:
-    """``n`` RAD sequences drawn only from the source images in ``pool``."""
+    """``n`` RAD sequences of ``frames`` frames (the target is one of ``frames`` positions) drawn only from the
+    source images in ``pool``."""
     pool_labels = labels[pool]
     by_digit = [pool[pool_labels == d] for d in range(10)]
-    digits_ok = torch.tensor([p.numel() >= FRAMES + 1 for p in by_digit])
+    digits_ok = torch.tensor([p.numel() >= frames + 1 for p in by_digit])
     if not bool(digits_ok.any()):
-        raise DataError(f"too few source images: no digit has the {FRAMES + 1} images a sequence needs")
+        raise DataError(f"too few source images: no digit has the {frames + 1} images a sequence needs")
     allowed = digits_ok.nonzero().flatten()
     allowed_t = torch.tensor([TRANSFORMS.index(t) for t in transforms])
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("frames", "target", "digit", "transform_a", "transform_b", "sources")}
@@ -267,19 +281,19 @@ def make_sequences(
         ta = torch.randint(len(allowed_t), (m,), generator=g)
         tb = allowed_t[(ta + 1 + torch.randint(len(allowed_t) - 1, (m,), generator=g)) % len(allowed_t)]
         ta = allowed_t[ta]
-        k = torch.randint(FRAMES, (m,), generator=g)
-        src = torch.empty(m, FRAMES + 1, dtype=torch.int64)
+        k = torch.randint(frames, (m,), generator=g)
+        src = torch.empty(m, frames + 1, dtype=torch.int64)
         for d in allowed.tolist():
             rows = (digit == d).nonzero().flatten()
-            if rows.numel():  # FRAMES + 1 distinct images of digit d per sequence
+            if rows.numel():  # frames + 1 distinct images of digit d per sequence
                 keys = torch.rand(rows.numel(), by_digit[d].numel(), generator=g)
-                src[rows] = by_digit[d][keys.topk(FRAMES + 1, dim=1).indices]
-        frame_src = src[:, :FRAMES].clone()
-        frame_src[torch.arange(m), k] = src[:, FRAMES]
-        ids = ta.view(m, 1).repeat(1, FRAMES)
+                src[rows] = by_digit[d][keys.topk(frames + 1, dim=1).indices]
+        frame_src = src[:, :frames].clone()
+        frame_src[torch.arange(m), k] = src[:, frames]
+        ids = ta.view(m, 1).repeat(1, frames)
         ids[torch.arange(m), k] = tb
         out = apply_transforms(images[frame_src.flatten()], ids.flatten(), g)
-        parts["frames"].append(out.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).view(m, FRAMES, SIZE * SIZE))
+        parts["frames"].append(out.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).view(m, frames, -1))
         for key, value in (("target", k), ("digit", digit), ("transform_a", ta), ("transform_b", tb), ("sources", src)):
             parts[key].append(value)
         done += m
@@ -317,19 +331,24 @@ def generate(
     """Generate all three splits (seeded; the same seed and source give identical data)."""
     require_kornia(config.transforms)
     g = torch.Generator().manual_seed(config.seed)
-    images = prepare_images(mnist.images)
+    images = prepare_images(mnist.images, config.size)
     labels = torch.from_numpy(mnist.labels)
     pools = split_sources(mnist.labels, config.source_split, g)
     splits = {}
     for split, n in config.sizes().items():
-        splits[split] = make_sequences(images, labels, pools[split], n, g, config.transforms, progress=progress)
+        splits[split] = make_sequences(images, labels, pools[split], n, g, config.transforms, progress=progress,
+                                       frames=config.frames)
     return RADData(config, mnist.source, splits)
 
 
 # ---------------------------------------------------------------------------------------------- cache
 def cache_key(mnist: MnistImages, config: RADConfig) -> str:
     """Content hash of what determines the data: the source digits and the generator config."""
-    blob = json.dumps({"mnist": mnist.fingerprint(), "config": asdict(config)}, sort_keys=True)
+    fields = asdict(config)
+    for name, default in (("size", SIZE), ("frames", FRAMES)):  # the paper's shape keeps the keys of older caches
+        if fields[name] == default:
+            del fields[name]
+    blob = json.dumps({"mnist": mnist.fingerprint(), "config": fields}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
