@@ -140,7 +140,7 @@ def test_cached_rad_loads_without_kornia(mnist, mnist_dir, tmp_path):
     cfg = dict(n_train=20, n_val=10, n_test=10, seed=0)
     built = rad.build_or_load(mnist, rad.RADConfig(**cfg), directory=tmp_path / "rad", progress=False)
     assert not built.from_cache
-    code = ("from balancedrnn.tasks.base import rad\nfrom balancedrnn.tasks.mnist import load_idx_dir\n"
+    code = ("from balancedrnn.tasks import rad\nfrom balancedrnn.tasks.mnist import load_idx_dir\n"
             f"d = rad.build_or_load(load_idx_dir(sys.argv[1]), rad.RADConfig(**{cfg!r}), directory=__import__('pathlib').Path(sys.argv[2]), progress=False)\n"
             "print(d.from_cache, len(d['train']), 'kornia' in sys.modules)")
     res = run_without({"kornia"}, code, tmp_path, str(mnist_dir), str(tmp_path / "rad"))

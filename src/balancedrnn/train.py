@@ -8,12 +8,13 @@ and thread count give the same numbers.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
 import time
 import traceback
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,10 @@ from .env import git_revision, versions
 from .io import atomic_write, atomic_write_json
 from .core.model import ACTIVATIONS
 from .progress import progress_bar
+from .record import RECORD_VERSION, Final, History, RunRecord, TaskInfo
 from .tasks import Task, get_task
 
-RECORD_VERSION = 1
+__all__ = ["RECORD_VERSION", "History", "TrainConfig", "fit", "run_trial", "write_record"]
 
 
 @dataclass
@@ -83,6 +85,9 @@ class TrainConfig:
     """Hammer: Minari data set id (default: the generated expert set; a public id is downloaded when online)."""
     rollouts: int = 100
     """Hammer: episodes the trained policy is scored on."""
+    patience: int = 0
+    """Early stopping: stop when the validation loss has not improved for this many epochs and keep the best
+    epoch's weights (0: train every epoch and keep the last)."""
 
     def __post_init__(self) -> None:
         """Validate every field at construction, before any data is built or model trained (one-line
@@ -91,7 +96,7 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("seed", "data_seed"):
+        for name in ("seed", "data_seed", "patience"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
@@ -135,7 +140,7 @@ class TrainConfig:
     def key(self) -> str:
         """Hash of the config (without run-time placement), naming a trial uniquely."""
         d = {k: v for k, v in asdict(self).items() if k not in ("device", "checkpoint", "mnist_dir")}
-        for optional, default in (("dataset", None), ("rollouts", 100), ("kernel", "auto")):  # older keys stay valid
+        for optional, default in (("dataset", None), ("rollouts", 100), ("kernel", "auto"), ("patience", 0)):  # older keys stay valid
             if d.get(optional) == default:
                 d.pop(optional)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -203,14 +208,6 @@ def evaluate(model: nn.Module, split: Any, task: Task, batch_size: int = 256, de
     return result
 
 
-@dataclass
-class History:
-    """Per-epoch training loss and validation results."""
-
-    train_loss: list[float] = field(default_factory=list)
-    val: list[dict[str, Any]] = field(default_factory=list)
-
-
 class Diverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
@@ -220,12 +217,14 @@ class TrialTimeout(Exception):
 
 
 def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: bool = True) -> History:
-    """Train ``model`` on ``data.splits['train']``, validating after every epoch."""
+    """Train ``model`` on ``data.splits['train']``, validating after every epoch. With ``config.patience`` it
+    stops once the validation loss has not improved for that many epochs and restores the best epoch's weights."""
     train = data.splits["train"]
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
     history = History()
     steps = math.ceil(len(train) / config.batch_size)
+    best_loss, best_state, since_best = math.inf, None, 0
     with progress_bar(config.epochs * steps, f"train {config.model}", enabled=progress) as advance:
         for epoch in range(config.epochs):
             total, count = 0.0, 0
@@ -243,70 +242,77 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
             history.train_loss.append(total / count)
             val = evaluate(model, data.splits["val"], task, device=config.device)
             history.val.append(val)
+            history.stopped_epoch = epoch + 1
             val_name = task.metric if task.metric in val else "loss"  # Hammer scores by rollouts, after training
             advance(0, info=f"epoch {epoch + 1}: loss {total / count:.4f} val {val_name} {val[val_name]:.4f}")
             if config.checkpoint:
                 state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1, "config": asdict(config)}
                 atomic_write(config.checkpoint, lambda f: torch.save(state, f))
+            if val["loss"] < best_loss:
+                best_loss, since_best, history.best_epoch = val["loss"], 0, epoch + 1
+                if config.patience:
+                    best_state = copy.deepcopy(model.state_dict())
+            else:
+                since_best += 1
+            if config.patience and since_best >= config.patience:
+                advance((config.epochs - epoch - 1) * steps, info=f"stopped early: best epoch {history.best_epoch}")
+                break
+    if not config.patience:
+        history.best_epoch = history.stopped_epoch  # without early stopping the last epoch's weights are kept
+    elif best_state is not None and history.best_epoch != history.stopped_epoch:
+        model.load_state_dict(best_state)
     return history
 
 
 def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> dict[str, Any]:
-    """Train and evaluate one configuration; always returns a run record, failures included (SPEC §7)."""
+    """Train and evaluate one configuration; always returns a run record (see :mod:`balancedrnn.record`),
+    failures included (SPEC §7)."""
     start = time.time()
-    record: dict[str, Any] = {
-        "record_version": RECORD_VERSION,
-        "trial_key": config.key(),
-        "config": asdict(config),
-        "seed": config.seed,
-        "status": "running",
-        "error": None,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
-        "versions": versions(),
-        "git_revision": git_revision(),
-        "device": config.device,
-    }
+    rec = RunRecord(trial_key=config.key(), config=asdict(config), seed=config.seed,
+                    started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)), versions=versions(),
+                    git_revision=git_revision(), device=config.device)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    record["threads"] = torch.get_num_threads()
+    rec.threads = torch.get_num_threads()
     phase = "config"
     try:
         task = check_config(config)
-        record["task"] = {"name": task.name, "dx": task.dx, "dy": task.dy, "loss": task.loss, "metric": task.metric}
+        rec.task = TaskInfo(task.name, task.dx, task.dy, task.loss, task.metric)
         phase = "data"
         if data is None:
             data = task.load(config, progress)
-        record["data_source"] = data.source
-        record["data_id"] = data_fingerprint(data)
+        rec.data_source = data.source
+        rec.data_id = data_fingerprint(data)
         phase = "train"
         model = build_for_task(config, task)
-        record["model"] = model.summary()  # type: ignore[operator]
+        rec.model = model.summary()  # type: ignore[operator]
         history = fit(model, data, task, config, progress)
-        record["history"] = {"train_loss": history.train_loss, "val": history.val}
+        rec.history = history
         test = evaluate(model, data.splits["test"], task, device=config.device)
-        record["final"] = {"val": history.val[-1], "test": test, "metric": task.metric, "value": test.get(task.metric)}
+        kept = history.val[(history.best_epoch or len(history.val)) - 1]
+        rec.final = Final(kept, test, task.metric, test.get(task.metric))
         if getattr(data, "baseline", None):
-            record["final"]["baseline"] = dict(data.baseline)
+            rec.final.baseline = dict(data.baseline)
         if task.score is not None:
             scored = task.score(model, data, config)
-            record["final"]["score"] = scored
-            record["final"]["value"] = scored.get(task.metric)
-        record["status"] = "ok"
+            rec.final.score = scored
+            rec.final.value = scored.get(task.metric)
+        rec.status = "ok"
     except Diverged as e:
-        record["status"], record["error"] = "diverged", str(e)
+        rec.status, rec.error = "diverged", str(e)
     except TrialTimeout as e:
-        record["status"], record["error"] = "timeout", str(e)
+        rec.status, rec.error = "timeout", str(e)
     except KeyboardInterrupt:
-        record["status"], record["error"] = "interrupted", "interrupted by the user"
+        rec.status, rec.error = "interrupted", "interrupted by the user"
         raise
     except Exception as e:  # noqa: BLE001 - a failed trial is a record, never a lost sweep
-        record["status"] = "failed"
-        record["error"] = f"{type(e).__name__}: {e}"
-        record["failure"] = failure_cause(e, phase)
-        record["traceback"] = traceback.format_exc()
+        rec.status = "failed"
+        rec.error = f"{type(e).__name__}: {e}"
+        rec.failure = failure_cause(e, phase)
+        rec.traceback = traceback.format_exc()
     finally:
-        record["wall_time"] = time.time() - start
-    return record
+        rec.wall_time = time.time() - start
+    return rec.to_dict()
 
 
 def data_fingerprint(data: Any) -> str:

@@ -162,28 +162,27 @@ def _record_name(record: Any, index: int) -> str:
 def record_features(record: Mapping[str, Any], index: int = 0) -> tuple[dict[str, float] | None, str]:
     """Feature row of a run record and ``""``, or ``(None, reason)`` when the record is not usable (not ok, a
     baseline, no finite metric). Raises MetaError for a record of an incompatible schema."""
-    from ..train import RECORD_VERSION
+    from ..record import RecordError, RunRecord
 
+    try:
+        rec = RunRecord.from_dict(record, _record_name(record, index))
+    except RecordError as e:
+        raise MetaError(str(e)) from None
     name = _record_name(record, index)
-    if not isinstance(record, Mapping) or not isinstance(record.get("config"), Mapping):
-        raise MetaError(f"record {name} is not a balancedrnn run record (it has no 'config' mapping)")
-    version = record.get("record_version")
-    if version != RECORD_VERSION:
-        raise MetaError(f"record {name} has record_version {version!r}; this library reads version {RECORD_VERSION}")
-    if record.get("status") != "ok":
+    if not rec.ok:
         return None, "not ok"
-    model, cfg, task = record.get("model") or {}, record["config"], record.get("task") or {}
+    model, cfg = rec.model or {}, rec.config
     if model.get("kind", "block") != "block" or not model.get("density"):
         return None, "baseline model"
-    value = (record.get("final") or {}).get("value")
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+    if rec.value is None:
         return None, "no finite final metric"
     try:
-        dx, dy = int(task.get("dx", model.get("dx"))), int(task.get("dy", model.get("dy")))
+        dx = rec.task.dx if rec.task else int(model["dx"])
+        dy = rec.task.dy if rec.task else int(model["dy"])
         row = config_features(
             dx, dy, float(cfg["budget"]), model["density"], lr=float(cfg.get("lr", DEFAULT_LR)),
             init_mean=float(cfg.get("init_mean", DEFAULT_INIT[0])), init_std=float(cfg.get("init_std", DEFAULT_INIT[1])),
-            classification=task.get("loss", "last") == "last",
+            classification=(rec.task.loss if rec.task else "last") == "last",
         )
     except (KeyError, TypeError, ValueError) as e:
         raise MetaError(f"record {name} does not fit the run-record schema: {type(e).__name__}: {e}") from None
@@ -228,6 +227,8 @@ class MetaData:
 
 def prepare_records(records: Iterable[Mapping[str, Any]]) -> MetaData:
     """Turn run records into :class:`MetaData`, skipping unusable ones (counted by reason)."""
+    from ..record import RunRecord
+
     rows, ys, tasks, groups, metric = [], [], [], [], {}
     skipped: dict[str, int] = {}
     for i, rec in enumerate(records):
@@ -235,12 +236,13 @@ def prepare_records(records: Iterable[Mapping[str, Any]]) -> MetaData:
         if row is None:
             skipped[why] = skipped.get(why, 0) + 1
             continue
-        task = str((rec.get("task") or {}).get("name") or rec["config"].get("task"))
+        typed = RunRecord.from_dict(rec)
+        task = typed.task_name
         rows.append(row)
-        ys.append(float(rec["final"]["value"]))
+        ys.append(float(typed.value))  # type: ignore[arg-type]  # usable rows have a finite value
         tasks.append(task)
         groups.append(f"{task}/{config_group(rec)}")
-        metric.setdefault(task, str(rec["final"].get("metric") or (rec.get("task") or {}).get("metric") or "metric"))
+        metric.setdefault(task, typed.metric)
     return MetaData(features_frame(rows), np.asarray(ys, dtype=float), np.asarray(tasks, dtype=object),
                     np.asarray(groups, dtype=object), metric, skipped)
 
@@ -657,6 +659,43 @@ def smallest_feasible_budget(dx: int, dy: int, candidates: list[tuple[str, dict[
     return smallest_spending_budget(dx, dy, [d for _, d in candidates], BUDGET_TOLERANCE)
 
 
+def rule_recommendation(dx: int, dy: int, budget: float, reason: str = "", lr: float | None = None) -> Recommendation:
+    """The a-priori rule, hidden proportion 0.5 (:func:`balancedrnn.core.configs.balanced_density`)."""
+    from ..core.configs import balanced_density
+
+    density = balanced_density(dx, dy, budget)
+    s = BlockSpec.from_budget(dx, dy, budget, density).summary()
+    return Recommendation(
+        method="balanced rule", reason=reason or "no predictor or run records: a-priori rule, hidden proportion 0.5",
+        dx=dx, dy=dy, budget=float(budget), density=dict(s["density"]), dh=int(s["dh"]),  # type: ignore[arg-type]
+        weights=int(s["weights"]), parameters=int(s["parameters"]),  # type: ignore[arg-type]
+        hidden_proportion=float(s["hidden_proportion"]), lr=lr,  # type: ignore[arg-type]
+    )
+
+
+def _in_fitted_range(predictor: MetaPredictor, X: pd.DataFrame) -> tuple[np.ndarray, str]:
+    """Indices of the candidates whose hidden proportion lies in the range the predictor was fitted on (a forest
+    is flat outside it: it cannot tell such candidates apart), and a note on what was left out."""
+    lo, hi = getattr(predictor, "hidden_proportion_range_", (-math.inf, math.inf))
+    hp = X["hidden_proportion"].to_numpy()
+    inside = np.flatnonzero((hp >= lo) & (hp <= hi))
+    if 0 < len(inside) < len(X):
+        return inside, f"; {len(X) - len(inside)} candidates outside the fitted hidden-proportion range {lo:.3g}..{hi:.3g} left out"
+    if not len(inside):
+        return np.arange(len(X)), f"; no candidate lies in the fitted hidden-proportion range {lo:.3g}..{hi:.3g}: extrapolating"
+    return inside, ""
+
+
+def _top_table(X: pd.DataFrame, names: list[str], score: np.ndarray, classes: list[str], order: np.ndarray, top: int) -> pd.DataFrame:
+    """The ``top`` best candidates: origin, densities, dh, weights, hidden proportion, prediction, class."""
+    table = X.iloc[order[:top]][[f"density_{b}" for b in BLOCKS] + ["dh", "weights", "hidden_proportion"]].copy()
+    table = table.astype({"dh": int, "weights": int})
+    table.insert(0, "origin", [names[i] for i in order[:top]])
+    table["predicted"] = score[order[:top]]
+    table["class"] = [classes[i] for i in order[:top]]
+    return table.reset_index(drop=True)
+
+
 def recommend(
     dx: int,
     dy: int,
@@ -677,22 +716,12 @@ def recommend(
 
     With a fitted ``predictor``: score every feasible candidate (:func:`candidate_densities`) with its
     regressor and return the best, among candidates whose hidden proportion lies in the range the predictor
-    was fitted on (a forest is flat outside it). Without one: the a-priori rule, hidden proportion 0.5
-    (:func:`balancedrnn.core.configs.balanced_density`). lr and initialisation default to the training records'
-    medians (the recommendation is over the structure, at fixed optimisation settings). An infeasible budget
-    raises SpecError naming the smallest feasible budget.
+    was fitted on. Without one: :func:`rule_recommendation`. lr and initialisation default to the training
+    records' medians (the recommendation is over the structure, at fixed optimisation settings). An infeasible
+    budget raises SpecError naming the smallest feasible budget.
     """
-    from ..core.configs import balanced_density
-
     if predictor is None:
-        density = balanced_density(dx, dy, budget)
-        s = BlockSpec.from_budget(dx, dy, budget, density).summary()
-        return Recommendation(
-            method="balanced rule", reason=reason or "no predictor or run records: a-priori rule, hidden proportion 0.5",
-            dx=dx, dy=dy, budget=float(budget), density=dict(s["density"]), dh=int(s["dh"]),  # type: ignore[arg-type]
-            weights=int(s["weights"]), parameters=int(s["parameters"]),  # type: ignore[arg-type]
-            hidden_proportion=float(s["hidden_proportion"]), lr=lr,  # type: ignore[arg-type]
-        )
+        return rule_recommendation(dx, dy, budget, reason, lr)
     check_is_fitted(predictor)
     d = predictor.defaults_
     kw = {"lr": d["lr"] if lr is None else lr, "init_mean": d["init_mean"] if init_mean is None else init_mean,
@@ -707,25 +736,12 @@ def recommend(
     X = features_frame(rows)
     score = predictor.predict(X)
     refs = {n: float(score[i]) for i, n in enumerate(names) if n in REFERENCES}  # reported even outside the range
-    # a forest is flat outside the hidden proportions it was fitted on: it cannot tell such candidates apart
-    lo, hi = getattr(predictor, "hidden_proportion_range_", (-math.inf, math.inf))
-    inside = np.flatnonzero((X["hidden_proportion"] >= lo).to_numpy() & (X["hidden_proportion"] <= hi).to_numpy())
-    range_note = ""
-    if 0 < len(inside) < len(rows):
-        range_note = f"; {len(rows) - len(inside)} candidates outside the fitted hidden-proportion range {lo:.3g}..{hi:.3g} left out"
-        names, rows, X, score = [names[i] for i in inside], [rows[i] for i in inside], X.iloc[inside], score[inside]
-    elif not len(inside):
-        range_note = f"; no candidate lies in the fitted hidden-proportion range {lo:.3g}..{hi:.3g}: extrapolating"
-    proba = predictor.predict_proba(X)
-    cls = predictor.classifier_.classes_[np.argmax(proba, axis=1)]
+    inside, range_note = _in_fitted_range(predictor, X)
+    names, rows, X, score = [names[i] for i in inside], [rows[i] for i in inside], X.iloc[inside], score[inside]
+    names_of = class_names(predictor.n_classes)
+    classes = [names_of[int(c)] for c in predictor.classifier_.classes_[np.argmax(predictor.predict_proba(X), axis=1)]]
     order = np.argsort(-score, kind="stable")
     best = int(order[0])
-    names_of = class_names(predictor.n_classes)
-    table = X.iloc[order[:top]][[f"density_{b}" for b in BLOCKS] + ["dh", "weights", "hidden_proportion"]].copy()
-    table = table.astype({"dh": int, "weights": int})
-    table.insert(0, "origin", [names[i] for i in order[:top]])
-    table["predicted"] = score[order[:top]]
-    table["class"] = [names_of[int(c)] for c in cls[order[:top]]]
     metrics = sorted({t["metric"] for t in predictor.tasks_.values()})
     dx_range = [t["dx"] for t in predictor.tasks_.values()]
     note = "" if min(dx_range) <= dx <= max(dx_range) else f"; note: dx={dx} is outside the training range {min(dx_range)}..{max(dx_range)}"
@@ -736,6 +752,46 @@ def recommend(
                 f"{len(rows)} feasible candidates") + note + range_note,
         dx=dx, dy=dy, budget=float(budget), density={b: r[f"density_{b}"] for b in BLOCKS}, dh=int(r["dh"]),
         weights=int(r["weights"]), parameters=int(r["parameters"]), hidden_proportion=r["hidden_proportion"],
-        predicted_score=float(score[best]), predicted_class=names_of[int(cls[best])],
-        metric="/".join(metrics), candidates=len(rows), top=table.reset_index(drop=True), references=refs, lr=kw["lr"],
+        predicted_score=float(score[best]), predicted_class=classes[best],
+        metric="/".join(metrics), candidates=len(rows), top=_top_table(X, names, score, classes, order, top),
+        references=refs, lr=kw["lr"],
     )
+
+
+SHIPPED_PREDICTOR = "zoo-predictor.pkl"
+"""File name of the predictor the package carries (in ``balancedrnn/analysis/``), fitted on the task zoo."""
+
+
+def default_predictor() -> MetaPredictor | None:
+    """The predictor the package ships (fitted on the task zoo), or None when this build carries none."""
+    path = Path(__file__).with_name(SHIPPED_PREDICTOR)
+    return load_predictor(path) if path.is_file() else None
+
+
+def recommend_config(
+    dx: int,
+    dy: int,
+    budget: float,
+    *,
+    regression: bool = False,
+    predictor: MetaPredictor | str | Path | None = "default",
+    dataset: Mapping[str, float] | None = None,
+    lr: float | None = None,
+    n_candidates: int = 2000,
+    top: int = 5,
+    seed: int = 0,
+    reason: str = "",
+) -> Recommendation:
+    """The one entry point that turns a data set's shape and a budget into a configuration, used by
+    ``balancedrnn recommend`` and by the estimators' ``config="auto"`` so both choose the same.
+
+    ``predictor``: ``"default"`` (the shipped predictor when the package carries one, else the rule), a fitted
+    :class:`MetaPredictor`, a predictor file, or None (the a-priori rule)."""
+    if isinstance(predictor, str) and predictor == "default":
+        predictor = default_predictor()
+        if predictor is None:
+            reason = reason or "this build ships no fitted predictor: a-priori rule, hidden proportion 0.5"
+    elif isinstance(predictor, (str, Path)):
+        predictor = load_predictor(predictor)
+    return recommend(dx, dy, budget, predictor, dataset=dataset, classification=not regression, lr=lr,
+                     n_candidates=n_candidates, top=top, random_state=seed, reason=reason)

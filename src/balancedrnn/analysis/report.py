@@ -9,7 +9,7 @@ import json
 import math
 import platform
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,15 +87,18 @@ def text_colour(rgba: Sequence[float]) -> str:
     return "black" if luminance > 0.179 else "white"
 
 
-def flatten_record(r: dict[str, Any]) -> dict[str, Any]:
-    """One flat row of a run record: config, derived features, final metric, status."""
-    model = r.get("model") or {}
-    final = r.get("final") or {}
-    test = final.get("test") or {}
-    cfg = r.get("config") or {}
-    task = r.get("task") if isinstance(r.get("task"), dict) else {}
+def flatten_record(r: Mapping[str, Any]) -> dict[str, Any]:
+    """One flat row of a run record (read through :class:`~balancedrnn.record.RunRecord`): config, derived
+    features, final metric, status. ``{}`` gives the row's columns with no values."""
+    from ..record import RunRecord
+
+    rec = RunRecord.from_dict(r) if r else RunRecord(trial_key="", config={})
+    model, cfg = rec.model or {}, rec.config
+    final = rec.final
+    test = final.test if final else {}
+    history = rec.history
     row: dict[str, Any] = {
-        "trial_key": r.get("trial_key"),
+        "trial_key": rec.trial_key or None,
         "task": cfg.get("task"),
         "model": cfg.get("model"),
         "kind": model.get("kind"),
@@ -105,21 +108,23 @@ def flatten_record(r: dict[str, Any]) -> dict[str, Any]:
         "epochs": cfg.get("epochs"),
         "init_mean": cfg.get("init_mean"),
         "init_std": cfg.get("init_std"),
-        "status": r.get("status"),
-        "metric": final.get("metric"),
-        "test": final.get("value"),
-        "val": (final.get("val") or {}).get(final.get("metric") or "", math.nan),
+        "status": rec.status if r else None,
+        "metric": final.metric if final else None,
+        "test": final.value if final else None,
+        "val": final.val.get(final.metric, math.nan) if final else math.nan,
+        "best_epoch": history.best_epoch if history else None,
+        "epochs_run": history.stopped_epoch if history else None,
         "hidden_proportion": model.get("hidden_proportion", math.nan),
         "dx": model.get("dx"),
         "dh": model.get("dh"),
         "dy": model.get("dy"),
         "weights": model.get("weights"),
         "parameters": model.get("parameters"),
-        "note": model.get("budget_note") or (r.get("error") or ""),
-        "wall_time": r.get("wall_time"),
-        "threads": r.get("threads"),
-        "chance": chance_level(task.get("dy"), task.get("loss")),
-        "data_source": r.get("data_source"),
+        "note": model.get("budget_note") or (rec.error or ""),
+        "wall_time": rec.wall_time,
+        "threads": rec.threads,
+        "chance": chance_level(rec.task.dy, rec.task.loss) if rec.task else None,
+        "data_source": rec.data_source,
     }
     for b, p in (model.get("density") or {}).items():
         row[f"density_{b}"] = p

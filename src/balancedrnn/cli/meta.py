@@ -185,7 +185,7 @@ def recommend(
     dy: Annotated[int, typer.Option(help="Output size of the new data set.")],
     budget: Annotated[float, typer.Option(help="Trainable-weight budget.")],
     predictor: Annotated[Optional[Path], typer.Option(help="A predictor file from `predictor fit`.",
-                                                      show_default="none: fit one on --records/--storage, else the a-priori rule")] = None,
+                                                      show_default="the shipped one if the package carries it; else fit one on --records/--storage; else the a-priori rule")] = None,
     records: Records = None,
     storage: Storage = None,
     name: Names = None,
@@ -232,16 +232,17 @@ def recommend(
             raise UserError(f"--set {key} needs a number, got {value!r}") from None
     if predictor is not None and _has_source(records, storage, name):
         raise UserError("give either --predictor or run records (--records/--storage/--name), not both")
-    fitted, reason = None, ""
+    fitted: Any = "default"  # the shipped predictor when the package carries one, else the a-priori rule
+    reason = ""
     if predictor is not None:
         fitted = meta.load_predictor(predictor)
     elif _has_source(records, storage, name):
         try:
             fitted = meta.MetaPredictor(random_state=seed).fit(_records(records, storage, name, run_dir))
         except meta.TooFewRecords as e:
-            reason = f"a-priori rule (hidden proportion 0.5) because the runs cannot fit a predictor: {e}"
-    rec = meta.recommend(dx, dy, budget, fitted, dataset=dataset or None, classification=not regression, lr=lr,
-                         n_candidates=candidates, top=top, random_state=seed, reason=reason)
+            fitted, reason = None, f"a-priori rule (hidden proportion 0.5) because the runs cannot fit a predictor: {e}"
+    rec = meta.recommend_config(dx, dy, budget, regression=regression, predictor=fitted, dataset=dataset or None,
+                                lr=lr, n_candidates=candidates, top=top, seed=seed, reason=reason)
     out.print(f"method: {rec.method}: {rec.reason}")
     table = Table(title=f"recommendation for dx={dx}, dy={dy}, budget={budget:,.0f}")
     for col in (*BLOCKS, "dh", "weights", "hidden prop.", "predicted"):

@@ -1,0 +1,217 @@
+"""The run record: the one schema of what a trial produces (SPEC §7), with its version.
+
+Records travel as JSON mappings (record files, the sweep store's trial attributes); :class:`RunRecord` is the
+typed view every reader goes through, so the schema lives here and nowhere else. ``from_dict`` reads every
+version this library has written (older ones are upgraded) and refuses newer ones with one line.
+
+Versions:
+
+* 1: sessions up to the subpackage layout.
+* 2: ``history`` gains ``best_epoch`` and ``stopped_epoch`` (early stopping keeps the best epoch's weights, and
+  ``final.val`` is that epoch's validation result). A version-1 record reads as ``best_epoch = stopped_epoch =``
+  its last epoch, which is what it was.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+RECORD_VERSION = 2
+"""The version this library writes."""
+READABLE_VERSIONS = (1, 2)
+"""The versions :meth:`RunRecord.from_dict` reads."""
+STATUSES = ("running", "ok", "failed", "diverged", "timeout", "interrupted")
+
+
+class RecordError(ValueError):
+    """A mapping that is not a run record this library can read. The message is one line naming the record."""
+
+
+@dataclass
+class TaskInfo:
+    """The task a run trained on, as recorded (sizes and how it is scored)."""
+
+    name: str
+    dx: int
+    dy: int
+    loss: str
+    """``last`` (classification) or ``all`` (MSE at every step)."""
+    metric: str
+
+
+@dataclass
+class History:
+    """Per-epoch training loss and validation results: the run's learning curve."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val: list[dict[str, Any]] = field(default_factory=list)
+    """Validation result of every epoch (``loss`` and the task's metric)."""
+    best_epoch: int | None = None
+    """1-based epoch whose weights the run kept (the lowest validation loss when early stopping, else the last)."""
+    stopped_epoch: int | None = None
+    """Epochs actually trained (fewer than configured when early stopping stopped the run)."""
+
+    def curve(self, metric: str) -> list[float]:
+        """The validation ``metric`` per epoch (NaN where an epoch lacks it)."""
+        return [float(v.get(metric, math.nan)) for v in self.val]
+
+
+@dataclass
+class Final:
+    """The run's result: validation at the kept epoch, test, and the metric the run is judged by."""
+
+    val: dict[str, Any]
+    test: dict[str, Any]
+    metric: str
+    value: float | None
+    """The judged value: the test metric, or the task's score (for example rollouts) when it has one."""
+    baseline: dict[str, Any] | None = None
+    score: dict[str, Any] | None = None
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+@dataclass
+class RunRecord:
+    """One trial's record. Build it with :meth:`start`, read stored ones with :meth:`from_dict`, store it with
+    :meth:`to_dict`."""
+
+    trial_key: str
+    config: dict[str, Any]
+    """The :class:`~balancedrnn.train.TrainConfig` as a mapping."""
+    seed: int | None = None
+    status: str = "running"
+    """One of :data:`STATUSES`."""
+    error: str | None = None
+    started: str | None = None
+    versions: dict[str, Any] | None = None
+    git_revision: str | None = None
+    device: str | None = None
+    threads: int | None = None
+    task: TaskInfo | None = None
+    data_source: str | None = None
+    data_id: str | None = None
+    model: dict[str, Any] | None = None
+    """The model's summary (kind, dx, dh, dy, densities, weights, hidden proportion, ...)."""
+    history: History | None = None
+    final: Final | None = None
+    failure: str | None = None
+    """For a failed run: ``environment`` (worth retrying as it is) or ``config``."""
+    traceback: str | None = None
+    wall_time: float | None = None
+    record_version: int = RECORD_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Keys this schema does not name (kept and written back unchanged, e.g. a store's bookkeeping)."""
+
+    # ------------------------------------------------------------------------------------------ reading
+    @classmethod
+    def from_dict(cls, d: Any, name: str | None = None) -> RunRecord:
+        """Read a stored record of any readable version; :class:`RecordError` (one line) when it is not one."""
+        label = name or (str(d.get("trial_key") or d.get("_source") or "") if isinstance(d, Mapping) else "") or "?"
+        if not isinstance(d, Mapping) or not isinstance(d.get("config"), Mapping):
+            raise RecordError(f"record {label} is not a balancedrnn run record (it has no 'config' mapping)")
+        version = d.get("record_version")
+        if version not in READABLE_VERSIONS:
+            newer = isinstance(version, int) and not isinstance(version, bool) and version > RECORD_VERSION
+            raise RecordError(
+                f"record {label} has record_version {version!r}; this library reads versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))}" + (" (it was written by a newer balancedrnn: upgrade)" if newer else ""))
+        known = {f.name for f in fields(cls)} - {"extra"}
+        try:
+            task = d.get("task")
+            hist = d.get("history")
+            fin = d.get("final")
+            history = None
+            if isinstance(hist, Mapping):
+                val = list(hist.get("val") or [])
+                history = History(list(hist.get("train_loss") or []), val,
+                                  hist.get("best_epoch", len(val) if val else None),
+                                  hist.get("stopped_epoch", len(val) if val else None))
+            return cls(
+                trial_key=str(d.get("trial_key") or ""),
+                config=dict(d["config"]),
+                seed=d.get("seed"),
+                status=str(d.get("status") or "running"),
+                error=d.get("error"),
+                started=d.get("started"),
+                versions=d.get("versions"),
+                git_revision=d.get("git_revision"),
+                device=d.get("device"),
+                threads=d.get("threads"),
+                task=TaskInfo(str(task["name"]), int(task["dx"]), int(task["dy"]), str(task["loss"]), str(task["metric"]))
+                if isinstance(task, Mapping) else None,
+                data_source=d.get("data_source"),
+                data_id=d.get("data_id"),
+                model=dict(d["model"]) if isinstance(d.get("model"), Mapping) else None,
+                history=history,
+                final=Final(dict(fin.get("val") or {}), dict(fin.get("test") or {}), str(fin.get("metric") or ""),
+                            fin.get("value"), fin.get("baseline"), fin.get("score"))
+                if isinstance(fin, Mapping) else None,
+                failure=d.get("failure"),
+                traceback=d.get("traceback"),
+                wall_time=d.get("wall_time"),
+                record_version=RECORD_VERSION,
+                extra={k: v for k, v in d.items() if k not in known},
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise RecordError(f"record {label} does not fit the run-record schema: {type(e).__name__}: {e}") from None
+
+    # ------------------------------------------------------------------------------------------ writing
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready mapping that is stored (keys without a value are left out; ``error`` always present)."""
+        out: dict[str, Any] = {
+            "record_version": self.record_version, "trial_key": self.trial_key, "config": self.config, "seed": self.seed,
+            "status": self.status, "error": self.error, "started": self.started, "versions": self.versions,
+            "git_revision": self.git_revision, "device": self.device, "threads": self.threads,
+        }
+        if self.task is not None:
+            out["task"] = {"name": self.task.name, "dx": self.task.dx, "dy": self.task.dy, "loss": self.task.loss,
+                           "metric": self.task.metric}
+        out.update(_drop_none({"data_source": self.data_source, "data_id": self.data_id, "model": self.model}))
+        if self.history is not None:
+            h = self.history
+            out["history"] = _drop_none({"train_loss": h.train_loss, "val": h.val, "best_epoch": h.best_epoch,
+                                         "stopped_epoch": h.stopped_epoch})
+        if self.final is not None:
+            f = self.final
+            out["final"] = {"val": f.val, "test": f.test, "metric": f.metric, "value": f.value,
+                            **_drop_none({"baseline": f.baseline, "score": f.score})}
+        out.update(_drop_none({"failure": self.failure, "traceback": self.traceback, "wall_time": self.wall_time}))
+        out.update(self.extra)
+        return out
+
+    # ------------------------------------------------------------------------------------------ derived
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def value(self) -> float | None:
+        """The judged metric when it is a finite number, else None."""
+        v = self.final.value if self.final is not None else None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return None
+        return float(v)
+
+    @property
+    def task_name(self) -> str:
+        return self.task.name if self.task is not None else str(self.config.get("task"))
+
+    @property
+    def metric(self) -> str:
+        if self.final is not None and self.final.metric:
+            return self.final.metric
+        return self.task.metric if self.task is not None else "metric"
+
+    def val_curve(self) -> list[float]:
+        """The validation curve of the judged metric (or of the loss for tasks scored after training)."""
+        if self.history is None:
+            return []
+        m = self.metric
+        name = m if any(m in v for v in self.history.val) else "loss"
+        return self.history.curve(name)

@@ -1,0 +1,92 @@
+"""The run record schema (balancedrnn.record): round trips, old versions, refusals, and early stopping's record."""
+
+import json
+
+import pytest
+
+from balancedrnn.record import RECORD_VERSION, RecordError, RunRecord
+from balancedrnn.tasks import rad
+from balancedrnn.train import TrainConfig, run_trial
+
+
+@pytest.fixture(scope="module")
+def toy(mnist):
+    return rad.generate(mnist, rad.RADConfig(n_train=400, n_val=200, n_test=200, seed=0, transforms=("baseline", "perspective_0.9")))
+
+
+@pytest.fixture(scope="module")
+def record(toy):
+    cfg = TrainConfig(model="uniform:0.3", budget=20_000, epochs=2, n_train=400, n_val=200, n_test=200, threads=1)
+    r = run_trial(cfg, data=toy, progress=False)
+    assert r["status"] == "ok", r["error"]
+    return r
+
+
+def test_a_new_record_round_trips_through_json(record):
+    stored = json.loads(json.dumps(record))
+    assert RunRecord.from_dict(stored).to_dict() == stored
+    assert stored["record_version"] == RECORD_VERSION
+
+
+def test_typed_view_reads_what_the_trainer_wrote(record):
+    rec = RunRecord.from_dict(record)
+    assert rec.ok and rec.task_name == "rad" and rec.task.dx == 2500 and rec.task.dy == 10
+    assert rec.value == record["final"]["value"] and rec.metric == "accuracy"
+    assert rec.val_curve() == [v["accuracy"] for v in record["history"]["val"]]
+    assert rec.history.best_epoch == rec.history.stopped_epoch == 2  # no early stopping: the last epoch is kept
+
+
+def test_a_version_1_record_is_upgraded(record):
+    old = json.loads(json.dumps(record))
+    old["record_version"] = 1
+    for key in ("best_epoch", "stopped_epoch"):
+        del old["history"][key]
+    rec = RunRecord.from_dict(old)
+    assert rec.history.best_epoch == rec.history.stopped_epoch == len(old["history"]["val"])
+    new = rec.to_dict()
+    assert new["record_version"] == RECORD_VERSION
+    assert {k: v for k, v in new.items() if k not in ("record_version", "history")} == \
+        {k: v for k, v in old.items() if k not in ("record_version", "history")}
+
+
+def test_unknown_keys_are_kept(record):
+    d = {**json.loads(json.dumps(record)), "_source": "somewhere.json"}
+    assert RunRecord.from_dict(d).to_dict()["_source"] == "somewhere.json"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"record_version": 99}, "record_version 99.*newer balancedrnn"),
+    ({"record_version": "2"}, "record_version '2'"),
+    ({"config": None}, "not a balancedrnn run record"),
+    ({"task": {"name": "rad"}}, "does not fit the run-record schema"),
+])
+def test_records_it_cannot_read_are_refused_in_one_line(record, bad, message):
+    with pytest.raises(RecordError, match=message) as e:
+        RunRecord.from_dict({**record, **bad})
+    assert "\n" not in str(e.value)
+
+
+def test_early_stopping_keeps_the_best_epoch(toy):
+    """A run with patience stops once the validation loss has not improved for that many epochs, and its result
+    is the model of its best epoch: the same as a run trained for exactly that many epochs (same seed, same data
+    order), which is the obviously-correct reference."""
+    base = dict(model="dense", budget=30_000, lr=0.03, n_train=400, n_val=200, n_test=200, threads=1)
+    stopped = run_trial(TrainConfig(**base, epochs=12, patience=1), data=toy, progress=False)
+    assert stopped["status"] == "ok", stopped["error"]
+    h = stopped["history"]
+    losses = [v["loss"] for v in h["val"]]
+    best = h["best_epoch"]
+    assert best == 1 + losses.index(min(losses))
+    assert h["stopped_epoch"] == len(losses) < 12, "lr 0.03 should make the validation loss turn up early"
+    assert h["stopped_epoch"] - best == 1
+    assert stopped["final"]["val"] == h["val"][best - 1]
+    exact = run_trial(TrainConfig(**base, epochs=best), data=toy, progress=False)
+    assert exact["final"]["test"] == stopped["final"]["test"]
+    assert exact["history"]["val"] == h["val"][:best]
+
+
+def test_patience_is_validated_and_keeps_old_trial_keys():
+    with pytest.raises(ValueError, match="patience must be a non-negative integer"):
+        TrainConfig(patience=-1)
+    assert TrainConfig(patience=0).key() == TrainConfig().key()
+    assert TrainConfig(patience=3).key() != TrainConfig().key()
