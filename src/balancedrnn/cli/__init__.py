@@ -5,10 +5,8 @@ Every error a user can cause ends in one line on stderr and a non-zero exit, nev
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
 
@@ -28,6 +26,7 @@ from .common import (  # noqa: F401 - re-exported: balancedrnn.cli.check_* and _
     check_non_negative,
     check_positive,
     check_writable,
+    data_task,
     err,
     out,
 )
@@ -70,6 +69,11 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 OutDir = Annotated[Path, typer.Option(help="Directory for run records, tables and plots.")]
 Dataset = Annotated[Optional[str], typer.Option(help="Hammer: Minari data set id.", show_default="the generated expert set")]
 Rollouts = Annotated[int, typer.Option(help="Hammer: rollouts the trained policy is scored on.")]
+Data = Annotated[Optional[Path], typer.Option(
+    "--data", help="Your own data file instead of --task: .npz (arrays X, y), .ts (aeon/sktime) or .csv (one series "
+    "per row, the label in the first column); split 60/20/20 train/val/test, stratified, seeded by --data-seed.",
+    show_default="none")]
+Device = Annotated[str, typer.Option(help="Torch device, e.g. cpu, cuda, cuda:1 (see README: what runs on a GPU).")]
 
 # ------------------------------------------------------------------------------ checks at the boundary
 def _task_budget(task_name: str, budget: float | None) -> tuple[Any, float]:
@@ -114,13 +118,27 @@ def check_scale(**given: int | float | None) -> None:
         check_positive("--" + key.replace("_", "-"), value, "number" if key == "lr" else "integer")
 
 
+def _auto_model(model: str, task: Any, budget: float) -> str:
+    """``auto``: the configuration ``balancedrnn recommend`` chooses for the task's shape and this budget (the one
+    recommender, :func:`balancedrnn.analysis.meta.recommend_config`); any other config as given."""
+    if model.strip().lower() != "auto":
+        return model
+    from .meta import _meta
+
+    rec = _meta().recommend_config(task.dx, task.dy, budget, regression=task.loss != "last")
+    err.print(f"auto ({rec.method}): {rec.config}", markup=False)
+    return rec.config
+
+
 def _check_task_data(task: str, mnist_dir: Path | None, dataset: str | None) -> None:
-    """Options naming data must fit the task: --mnist-dir only for RAD (and must hold idx files), --dataset only
-    for Hammer."""
-    if task == "rad":
+    """Options naming data must fit the task: --mnist-dir only for the MNIST tasks (and must hold idx files),
+    --dataset only for Hammer."""
+    from ..tasks.zoo import uses_mnist
+
+    if uses_mnist(task):
         check_mnist_dir(mnist_dir)
     elif mnist_dir is not None:
-        raise UserError(f"--mnist-dir is for the rad task, not {task}")
+        raise UserError(f"--mnist-dir is for the rad task and the other MNIST tasks (rad:*, mnist:*), not {task}")
     if dataset is not None and task != "hammer":
         raise UserError(f"--dataset is for the hammer task, not {task}")
 
@@ -157,8 +175,10 @@ def _config(**kwargs: Any) -> Any:
 # ------------------------------------------------------------------------------------------- train
 @app.command()
 def train(
-    model: Annotated[str, typer.Option("--model", "-m", help=f"Model config: {CONFIG_HELP}.")] = "balanced",
+    model: Annotated[str, typer.Option("--model", "-m", help=f"Model config: {CONFIG_HELP}, or auto (what `balancedrnn "
+                                       "recommend` chooses for the task's shape and the budget).")] = "balanced",
     task: Task = "rad",
+    data: Data = None,
     budget: TaskBudget = None,
     epochs: Epochs = None,
     lr: Lr = None,
@@ -179,20 +199,23 @@ def train(
     dataset: Dataset = None,
     rollouts: Rollouts = 100,
     paper: Paper = False,
+    device: Device = "cpu",
     out_dir: OutDir = Path("runs"),
     quiet: Quiet = False,
 ) -> None:
-    """Train one model on a task and write its run record (JSON)."""
-    from ..train import check_config, run_trial, write_record
+    """Train one model on a task (or your own --data file) and write its run record (JSON)."""
+    from ..train import check_config
 
+    task = data_task(task, data)
     the_task, budget = _task_budget(task, budget)
+    model = _auto_model(model, the_task, budget)
     check_run_options(readout, activation, kernel, seed, data_seed, threads, rollouts)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task.name, mnist_dir, dataset)
     cfg = _config(
         task=task, model=model, budget=budget, seed=seed, data_seed=data_seed, readout=readout,
         activation=activation, kernel=kernel, threads=threads, mnist_dir=str(mnist_dir) if mnist_dir else None,
-        checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts,
+        checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts, device=device,
         **_resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test),
     )
     check_config(cfg)
@@ -236,23 +259,13 @@ def train(
 
 
 # ----------------------------------------------------------------------------------------- compare
-def _trial_worker(cfg_dict: dict[str, Any], threads: int) -> dict[str, Any]:
-    import torch
-
-    from ..tasks import get_task
-    from ..train import TrainConfig, run_trial
-
-    torch.set_num_threads(threads)
-    cfg = TrainConfig.from_dict(cfg_dict)
-    data = get_task(cfg.task).load(cfg, False)
-    return run_trial(cfg, data=data, progress=False)
-
-
 @app.command()
 def compare(
-    models: Annotated[str, typer.Option("--models", help="Comma-separated model configs.")] = "dense,uniform:0.2,balanced,lstm",
+    models: Annotated[str, typer.Option("--models", help="Comma-separated model configs (auto: what `balancedrnn "
+                                        "recommend` chooses).")] = "dense,uniform:0.2,balanced,lstm",
     seeds: Annotated[int, typer.Option(help="Seeds per config (0..seeds-1).")] = 3,
     task: Task = "rad",
+    data: Data = None,
     budget: TaskBudget = None,
     epochs: Epochs = None,
     lr: Lr = None,
@@ -269,6 +282,7 @@ def compare(
     dataset: Dataset = None,
     rollouts: Rollouts = 100,
     paper: Paper = False,
+    device: Device = "cpu",
     out_dir: OutDir = Path("runs/compare"),
     quiet: Quiet = False,
 ) -> None:
@@ -276,7 +290,7 @@ def compare(
 
     Exit code 1 when any trial failed, diverged or timed out (the table shows the rest), with a line saying so."""
     from ..analysis.report import plot_metric_vs_hp, records_frame, summarise, summary_markdown
-    from ..train import check_config, run_trial, write_record
+    from ..train import check_config
 
     names = [m.strip() for m in models.split(",") if m.strip()]
     if not names:
@@ -286,7 +300,9 @@ def compare(
         raise UserError(f"--models lists {', '.join(twice)} more than once")
     check_positive("--seeds", seeds)
     check_positive("--workers", workers)
+    task = data_task(task, data)
     the_task, budget = _task_budget(task, budget)
+    names = [_auto_model(n, the_task, budget) for n in names]
     check_run_options(readout, activation, "auto", 0, data_seed, threads, rollouts)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task.name, mnist_dir, dataset)
@@ -295,7 +311,7 @@ def compare(
     configs = [
         _config(task=task, model=name, budget=budget, seed=s, data_seed=data_seed, readout=readout,
                 activation=activation, threads=per_worker, mnist_dir=str(mnist_dir) if mnist_dir else None,
-                dataset=dataset, rollouts=rollouts, **scale)
+                dataset=dataset, rollouts=rollouts, device=device, **scale)
         for name in names for s in range(seeds)
     ]
     for cfg in configs[::seeds]:
@@ -354,35 +370,20 @@ def compare(
 
 def _compare_trials(configs: list[Any], data: Any, workers: int, per_worker: int, out_dir: Path, quiet: bool,
                     records: list[dict[str, Any]]) -> None:
-    """Run every config on ``data`` (in this process or ``workers`` processes), appending each record to
+    """Run every config on ``data`` through the sweep executor's local runner, appending each record to
     ``records`` and writing it as soon as it is done."""
-    import torch
-
     from ..progress import progress_bar
-    from ..train import run_trial, write_record
+    from ..sweep.executor import run_configs
+    from ..train import write_record
 
     with progress_bar(len(configs), "trials", enabled=not quiet) as advance:
-        if workers == 1:
-            torch.set_num_threads(per_worker)
-            for cfg in configs:
-                records.append(run_trial(cfg, data=data, progress=False))
-                write_record(records[-1], out_dir / "records")
-                advance(1, info=f"{cfg.model} seed {cfg.seed}: {records[-1]['status']}")
-        else:
-            import multiprocessing as mp
+        def done(record: dict[str, Any]) -> None:
+            records.append(record)
+            write_record(record, out_dir / "records")
+            c = record["config"]
+            advance(1, info=f"{c['model']} seed {c['seed']}: {record['status']}")
 
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = {pool.submit(_trial_worker, dataclasses.asdict(c), per_worker): c for c in configs}
-                for fut in as_completed(futures):
-                    try:
-                        records.append(fut.result())
-                    except Exception as e:  # noqa: BLE001 - a crashed worker is a failed trial, not a lost table
-                        cfg = futures[fut]
-                        records.append({"trial_key": cfg.key(), "config": dataclasses.asdict(cfg), "seed": cfg.seed,
-                                        "status": "failed", "error": f"worker crashed: {type(e).__name__}: {e}"})
-                    write_record(records[-1], out_dir / "records")
-                    c = records[-1]["config"]
-                    advance(1, info=f"{c['model']} seed {c['seed']}: {records[-1]['status']}")
+        run_configs(configs, data, workers=workers, threads=per_worker, on_record=done)
 
 
 # -------------------------------------------------------------------------------------- data, spec
@@ -544,18 +545,30 @@ def spec(
 
 
 @app.command()
-def tasks() -> None:
-    """List the registered tasks."""
+def tasks(
+    zoo: Annotated[bool, typer.Option("--zoo", help="Only the task zoo (the tasks the zoo sweep runs).")] = False,
+) -> None:
+    """List the registered tasks with their meta-features (shape, length, training sequences, kind, chance)."""
+    from ..core.defaults import QUICK
     from ..tasks import get_task, task_names
+    from ..tasks.zoo import ZOO, meta_features
 
-    table = Table(title="tasks (train and compare use the default budget unless --budget is given)")
-    for col in ("name", "dx", "dy", "loss", "metric", "default budget", "description"):
-        table.add_column(col, justify="right" if col in ("dx", "dy", "default budget") else "left",
+    table = Table(title="tasks (train and compare use the default budget unless --budget is given)",
+                  caption=f"n_train: training sequences; 'default N' where --n-train sets them (default {QUICK['n_train']:,}). "
+                          "chance: classification 1/classes, regression skill 0 (the MSE of predicting the training mean)")
+    for col in ("name", "dx", "dy", "dx/dy", "T", "n_train", "kind", "chance", "metric", "default budget", "zoo", "description"):
+        table.add_column(col, justify="right" if col in ("dx", "dy", "dx/dy", "T", "n_train", "chance", "default budget") else "left",
                          overflow="fold", ratio=1 if col == "description" else None)
     for name in task_names():
+        if zoo and name not in ZOO:
+            continue
         t = get_task(name)
-        table.add_row(name, str(t.dx), str(t.dy), "last step" if t.loss == "last" else "every step", t.metric,
-                      f"{t.default_budget:,}", t.describe)
+        m = meta_features(t)
+        n_train = (f"default {QUICK['n_train']:,}" if m["n_train_from_config"]
+                   else "-" if m["n_train"] is None else f"{m['n_train']:,}")
+        table.add_row(name, str(t.dx), str(t.dy), f"{m['dx_over_dy']:.3g}", str(m["T"] or "-"), n_train, m["kind"],
+                      "-" if m["chance"] is None else f"{m['chance']:.3g}", t.metric, f"{t.default_budget:,}",
+                      "yes" if name in ZOO else "", t.describe)
     out.print(table)
 
 
@@ -580,6 +593,10 @@ def sweep(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Base config field, key=value (repeatable), e.g. --set epochs=2.",
                                                       show_default="none")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Local worker processes (one torch thread each).", show_default="the file's, else 1")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Your own data file as the base config's task "
+                                                 "(file:PATH; see `train --data`).", show_default="none")] = None,
+    device: Annotated[Optional[str], typer.Option(help="Torch device of every trial (the base config's device).",
+                                                  show_default="the file's, else cpu")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Seconds per trial, data loading included (0: none).",
                                                      show_default="the file's, else 0")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run failed, diverged and timed-out trials again (failures "
@@ -605,6 +622,10 @@ def sweep(
     if d.get("base") is not None and not isinstance(d["base"], dict):
         raise UserError("base must be a mapping of config fields (task: rad, epochs: 2, ...)")
     d["base"] = {**dict(d.get("base") or {}), **_parse_sets(set_)}
+    if data is not None:
+        d["base"]["task"] = data_task("rad", data)
+    if device is not None:
+        d["base"]["device"] = device
     for key, value in (("name", name), ("workers", workers), ("timeout", timeout), ("storage", storage)):
         if value is not None:
             d[key] = value

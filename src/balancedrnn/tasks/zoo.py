@@ -61,6 +61,8 @@ SOURCE_SPLIT = (0.8, 0.1, 0.1)
 VAL_FRACTION = 0.2
 FORECAST_SPLIT = (0.6, 0.2, 0.2)
 STD_FLOOR = 1e-6
+TS_BUDGET_CAP = 10_000
+"""Largest default budget of an aeon-based (``ts:``) task, as for the classification sets."""
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -153,6 +155,11 @@ def cached(name: str, params: dict[str, Any], fingerprint: str, build: Callable[
 
 
 # ------------------------------------------------------------------------------------------------ MNIST
+def uses_mnist(name: str) -> bool:
+    """Whether a task is built from MNIST (``--mnist-dir`` applies): ``rad`` and the zoo's ``rad:*``, ``mnist:*``."""
+    return name == "rad" or name.startswith(("rad:", "mnist:"))
+
+
 def _mnist(config: DataRequest) -> Any:
     from .mnist import load_mnist
 
@@ -389,6 +396,18 @@ class ForecastSet:
     describe: str = ""
     by_series: bool = False
     """M1: many short series, each going whole to one split (else one long series cut in time)."""
+    points: int = 0
+    """Length of the series (one long series), for the training-window count without reading the file."""
+    train_windows: int = 0
+    """By series (M1): training windows at ``data_seed`` 0 (the split of series is seeded)."""
+
+    @property
+    def n_train(self) -> int:
+        """Training windows (one long series: those wholly inside its first 60 %)."""
+        if self.by_series:
+            return self.train_windows
+        seg = int(round(FORECAST_SPLIT[0] * self.points))
+        return max(0, (seg - self.steps - self.horizon) // self.stride + 1)
 
     @property
     def dx(self) -> int:
@@ -478,22 +497,23 @@ REGRESSION_SETS: tuple[RegressionSet, ...] = (
 )
 COVID_DISC = "Covid3Month_disc"
 FORECAST_SETS: tuple[ForecastSet, ...] = (
-    ForecastSet("Airline", "Airline/Airline.csv", ("Passengers",), 12, 6,
+    ForecastSet("Airline", "Airline/Airline.csv", ("Passengers",), 12, 6, points=144,
                 describe="monthly airline passengers 1949-60 (144 points)"),
-    ForecastSet("Lynx", "Lynx/Lynx.csv", ("0",), 10, 5, describe="yearly Canadian lynx trappings 1821-1934 (114 points)"),
-    ForecastSet("PBS", "PBS_dataset/PBS_dataset.csv", ("Scripts",), 12, 6,
+    ForecastSet("Lynx", "Lynx/Lynx.csv", ("0",), 10, 5, points=114, describe="yearly Canadian lynx trappings 1821-1934 (114 points)"),
+    ForecastSet("PBS", "PBS_dataset/PBS_dataset.csv", ("Scripts",), 12, 6, points=204,
                 describe="monthly Australian PBS prescriptions (204 points)"),
-    ForecastSet("solar", "solar/solar.csv", ("solar_gen",), 16, 8,
+    ForecastSet("solar", "solar/solar.csv", ("solar_gen",), 16, 8, points=289,
                 describe="half-hourly UK solar generation (289 points)"),
     ForecastSet("Uschange", "Uschange/Uschange.csv",
-                ("Consumption", "Income", "Production", "Savings", "Unemployment"), 8, 4,
+                ("Consumption", "Income", "Production", "Savings", "Unemployment"), 8, 4, points=187,
                 describe="quarterly US consumption, income, production, savings, unemployment changes (187 points)"),
     ForecastSet("Daphnet", "Daphnet_S06R02E0/S06R02E0.csv",
                 ("ankle_horiz_fwd", "ankle_vert", "ankle_horiz_lateral", "leg_horiz_fwd", "leg_vert",
-                 "leg_horiz_lateral", "trunk_horiz_fwd", "trunk_vert", "trunk_horiz_lateral"), 50, 4, stride=5,
+                 "leg_horiz_lateral", "trunk_horiz_fwd", "trunk_vert", "trunk_horiz_lateral"), 50, 4, stride=5, points=7040,
                 describe="Daphnet freezing-of-gait accelerometers, 9 channels at 64 Hz (aeon's anomaly set; its "
                          "excerpt has no labelled anomaly, so forecast it)"),
     ForecastSet("M1yearly", "m1_yearly_dataset/m1_yearly_dataset.tsf", ("series_value",), 8, 6, by_series=True,
+                train_windows=1235,
                 describe="M1 competition yearly series (181 series of 15-58 years), each window standardised by its inputs"),
 )
 
@@ -533,10 +553,13 @@ def score_regression(model: Any, data: ZooData, config: DataRequest) -> dict[str
 
 
 # ------------------------------------------------------------------------------------------------ tasks
-def _budget(dx: int, dy: int) -> int:
+def _budget(dx: int, dy: int, cap: int | None = None) -> int:
+    """Default budget: the weights of a dense block RNN with dh = 64 (:func:`.timeseries.default_budget`), at most
+    ``cap`` (the aeon tasks keep the ``ts:`` sets' ceiling of 10,000)."""
     from .timeseries import default_budget
 
-    return default_budget(dx, dy)
+    budget = default_budget(dx, dy)
+    return budget if cap is None else min(budget, cap)
 
 
 def _mnist_tasks() -> list[Task]:
@@ -569,18 +592,19 @@ def _aeon_tasks() -> list[Task]:
         if all((base / f).is_file() for f in info.files):
             out.append(Task(name=f"ts:{info.name}", dx=info.dx, dy=1, loss="all", metric="skill",
                             load=partial(load_regression_set, info), describe=info.describe,
-                            default_budget=_budget(info.dx, 1), score=score_regression, steps=info.steps,
+                            default_budget=_budget(info.dx, 1, TS_BUDGET_CAP), score=score_regression, steps=info.steps,
                             n_train=info.n_train - int(round(VAL_FRACTION * info.n_train)), chance=0.0))
     if (base / COVID_DISC).is_dir():
         out.append(Task(name=f"ts:{COVID_DISC}", dx=1, dy=3, loss="last", metric="accuracy", load=load_covid_disc,
                         describe="Covid3Month_disc (aeon): 84 days of COVID-19 deaths, fatality rate in 3 bins",
-                        default_budget=_budget(1, 3), steps=84, n_train=112, chance=1.0 / 3))
+                        default_budget=_budget(1, 3, TS_BUDGET_CAP), steps=84, n_train=112, chance=1.0 / 3))
     for f in FORECAST_SETS:
         if (base / f.file).is_file():
             out.append(Task(name=f.task_name, dx=f.dx, dy=f.dy, loss="all", metric="skill",
                             load=partial(load_forecast_set, f),
                             describe=f"{f.describe}: predict the next {f.horizon} steps at every step (regression)",
-                            default_budget=_budget(f.dx, f.dy), score=score_regression, steps=f.steps, chance=0.0))
+                            default_budget=_budget(f.dx, f.dy, TS_BUDGET_CAP), score=score_regression, steps=f.steps,
+                            n_train=f.n_train, chance=0.0))
     return out
 
 
@@ -601,24 +625,47 @@ ZOO: tuple[str, ...] = (
     "ts:PickupGestureWiimoteZ", "ts:OSULeaf", "ts:KDD-TSAD-135",
     *(f"ts:{r.name}" for r in REGRESSION_SETS), f"ts:{COVID_DISC}", *(f.task_name for f in FORECAST_SETS),
 )
-"""The zoo: every real task of many shapes the zoo sweep runs (registered ones only; see :func:`zoo_names`)."""
+"""The zoo: every real task of many shapes the zoo sweep runs (those registered here: :func:`zoo_names`)."""
 
 
-def zoo_names() -> list[str]:
-    """The zoo's tasks that are registered here (the aeon ones need the ``timeseries`` extra)."""
-    from . import task_names
-
-    known = set(task_names())
+def zoo_names(registered: list[str]) -> list[str]:
+    """The zoo's tasks among ``registered`` (``balancedrnn.tasks.task_names()``; the aeon ones need the
+    ``timeseries`` extra), in the zoo's order. (The registry imports this module, so it does not import the
+    registry.)"""
+    known = set(registered)
     return [n for n in ZOO if n in known]
 
 
 # ------------------------------------------------------------------------------------------------ meta-features
+_TS_COUNTS: dict[str, int] = {}
+
+
+def _ts_train_count(rel: str, fraction: float) -> int | None:
+    """Training series of a ``ts:`` classification set: its TRAIN file's cases minus the stratified validation
+    hold-out (timeseries.stratified_holdout's per-class rounding), from the labels alone (no aeon import)."""
+    if rel not in _TS_COUNTS:
+        try:
+            lines = _aeon_file(rel).read_text().splitlines()
+        except (OSError, ImportError):
+            return None
+        start = next((i for i, line in enumerate(lines) if line.strip().lower() == "@data"), None)
+        if start is None:
+            return None
+        labels = [line.rsplit(":", 1)[-1].strip() for line in lines[start + 1 :] if line.strip()]
+        counts: dict[str, int] = {}
+        for lab in labels:
+            counts[lab] = counts.get(lab, 0) + 1
+        _TS_COUNTS[rel] = sum(n - min(int(round(fraction * n)), n - 1) for n in counts.values())
+    return _TS_COUNTS[rel]
+
+
 def meta_features(task: Task, n_train: int | None = None) -> dict[str, Any]:
     """A task's meta-features, the one source of truth: dx, dy, dx/dy, T (steps), training sequences, kind
     (classification or regression), classes, chance level and its rule, metric.
 
-    ``n_train``: the run's requested training sequences, for tasks whose size the config sets (MNIST, RAD); tasks
-    whose data fix it (aeon's files) report their own. Chance: classification 1/classes; regression the skill of
+    ``n_train``: the run's requested training sequences, for tasks whose size the config sets (MNIST, RAD, Hammer;
+    ``n_train_from_config`` says so; the MNIST tasks cap it at the source pool, 8,000 of the 10,000 real test
+    digits); tasks whose data fix it (aeon's files) report their own. Chance: classification 1/classes; regression the skill of
     predicting the training mean, 0 (its MSE is in each run's ``final.score.chance_mse``)."""
     from .timeseries import DATASETS, TASK_PREFIX, VAL_FRACTION as TS_VAL
 
@@ -628,16 +675,24 @@ def meta_features(task: Task, n_train: int | None = None) -> dict[str, Any]:
         steps = steps or info.lengths[1]
         if info.kind == "anomaly":
             chance = 0.5 if chance is None else chance  # balanced windows
+            # windows touching the 12-point anomaly go to train when (end - first anomalous point) % 5 < 3, and
+            # as many normal windows join them (timeseries.anomaly_windows)
+            train = train or 2 * sum(1 for o in range(info.lengths[1] + 12 - 1) if o % 5 < 3)
         else:
-            train = train or info.sizes[0] - int(round(TS_VAL * info.sizes[0]))  # ± a case from per-class rounding
+            train = train or _ts_train_count(info.files[0], TS_VAL)
     if task.name == "rad":
         from .rad import FRAMES
 
         steps = steps or FRAMES + 1
+    if task.name == "hammer":  # episodes of the Minari data set (200 steps), not set by n_train
+        steps = steps or 200
     classification = task.loss == "last"
     if chance is None and classification:
         chance = 1.0 / task.dy
-    if train is None and n_train is not None:
+    if chance is None and task.metric in ("skill", "normalized_score"):
+        chance = 0.0  # skill: predicting the training mean; Hammer's normalised score: a random policy
+    set_by_config = train is None and task.name != "hammer"
+    if set_by_config and n_train is not None:
         train = n_train
     return {
         "dx": task.dx,
@@ -645,6 +700,7 @@ def meta_features(task: Task, n_train: int | None = None) -> dict[str, Any]:
         "dx_over_dy": task.dx / task.dy,
         "T": steps,
         "n_train": train,
+        "n_train_from_config": set_by_config,
         "kind": "classification" if classification else "regression",
         "classes": task.dy if classification else None,
         "chance": chance,
