@@ -5,8 +5,10 @@ Every error a user can cause ends in one line on stderr and a non-zero exit, nev
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
 
@@ -26,7 +28,6 @@ from .common import (  # noqa: F401 - re-exported: balancedrnn.cli.check_* and _
     check_non_negative,
     check_positive,
     check_writable,
-    data_task,
     err,
     out,
 )
@@ -69,11 +70,6 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 OutDir = Annotated[Path, typer.Option(help="Directory for run records, tables and plots.")]
 Dataset = Annotated[Optional[str], typer.Option(help="Hammer: Minari data set id.", show_default="the generated expert set")]
 Rollouts = Annotated[int, typer.Option(help="Hammer: rollouts the trained policy is scored on.")]
-Data = Annotated[Optional[Path], typer.Option(
-    "--data", help="Your own data file instead of --task: .npz (arrays X, y), .ts (aeon/sktime) or .csv (one series "
-    "per row, the label in the first column); split 60/20/20 train/val/test, stratified, seeded by --data-seed.",
-    show_default="none")]
-Device = Annotated[str, typer.Option(help="Torch device, e.g. cpu, cuda, cuda:1 (see README: what runs on a GPU).")]
 
 # ------------------------------------------------------------------------------ checks at the boundary
 def _task_budget(task_name: str, budget: float | None) -> tuple[Any, float]:
@@ -116,18 +112,6 @@ def check_scale(**given: int | float | None) -> None:
     """--epochs, --lr, --batch-size, --n-train, --n-val, --n-test: positive when given."""
     for key, value in given.items():
         check_positive("--" + key.replace("_", "-"), value, "number" if key == "lr" else "integer")
-
-
-def _auto_model(model: str, task: Any, budget: float) -> str:
-    """``auto``: the configuration ``balancedrnn recommend`` chooses for the task's shape and this budget (the one
-    recommender, :func:`balancedrnn.analysis.meta.recommend_config`); any other config as given."""
-    if model.strip().lower() != "auto":
-        return model
-    from .meta import _meta
-
-    rec = _meta().recommend_config(task.dx, task.dy, budget, regression=task.loss != "last")
-    err.print(f"auto ({rec.method}): {rec.config}", markup=False)
-    return rec.config
 
 
 def _check_task_data(task: str, mnist_dir: Path | None, dataset: str | None) -> None:
@@ -175,10 +159,8 @@ def _config(**kwargs: Any) -> Any:
 # ------------------------------------------------------------------------------------------- train
 @app.command()
 def train(
-    model: Annotated[str, typer.Option("--model", "-m", help=f"Model config: {CONFIG_HELP}, or auto (what `balancedrnn "
-                                       "recommend` chooses for the task's shape and the budget).")] = "balanced",
+    model: Annotated[str, typer.Option("--model", "-m", help=f"Model config: {CONFIG_HELP}.")] = "balanced",
     task: Task = "rad",
-    data: Data = None,
     budget: TaskBudget = None,
     epochs: Epochs = None,
     lr: Lr = None,
@@ -199,23 +181,20 @@ def train(
     dataset: Dataset = None,
     rollouts: Rollouts = 100,
     paper: Paper = False,
-    device: Device = "cpu",
     out_dir: OutDir = Path("runs"),
     quiet: Quiet = False,
 ) -> None:
-    """Train one model on a task (or your own --data file) and write its run record (JSON)."""
-    from ..train import check_config
+    """Train one model on a task and write its run record (JSON)."""
+    from ..train import check_config, run_trial, write_record
 
-    task = data_task(task, data)
     the_task, budget = _task_budget(task, budget)
-    model = _auto_model(model, the_task, budget)
     check_run_options(readout, activation, kernel, seed, data_seed, threads, rollouts)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task.name, mnist_dir, dataset)
     cfg = _config(
         task=task, model=model, budget=budget, seed=seed, data_seed=data_seed, readout=readout,
         activation=activation, kernel=kernel, threads=threads, mnist_dir=str(mnist_dir) if mnist_dir else None,
-        checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts, device=device,
+        checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts,
         **_resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test),
     )
     check_config(cfg)
@@ -259,13 +238,23 @@ def train(
 
 
 # ----------------------------------------------------------------------------------------- compare
+def _trial_worker(cfg_dict: dict[str, Any], threads: int) -> dict[str, Any]:
+    import torch
+
+    from ..tasks import get_task
+    from ..train import TrainConfig, run_trial
+
+    torch.set_num_threads(threads)
+    cfg = TrainConfig.from_dict(cfg_dict)
+    data = get_task(cfg.task).load(cfg, False)
+    return run_trial(cfg, data=data, progress=False)
+
+
 @app.command()
 def compare(
-    models: Annotated[str, typer.Option("--models", help="Comma-separated model configs (auto: what `balancedrnn "
-                                        "recommend` chooses).")] = "dense,uniform:0.2,balanced,lstm",
+    models: Annotated[str, typer.Option("--models", help="Comma-separated model configs.")] = "dense,uniform:0.2,balanced,lstm",
     seeds: Annotated[int, typer.Option(help="Seeds per config (0..seeds-1).")] = 3,
     task: Task = "rad",
-    data: Data = None,
     budget: TaskBudget = None,
     epochs: Epochs = None,
     lr: Lr = None,
@@ -282,7 +271,6 @@ def compare(
     dataset: Dataset = None,
     rollouts: Rollouts = 100,
     paper: Paper = False,
-    device: Device = "cpu",
     out_dir: OutDir = Path("runs/compare"),
     quiet: Quiet = False,
 ) -> None:
@@ -290,7 +278,7 @@ def compare(
 
     Exit code 1 when any trial failed, diverged or timed out (the table shows the rest), with a line saying so."""
     from ..analysis.report import plot_metric_vs_hp, records_frame, summarise, summary_markdown
-    from ..train import check_config
+    from ..train import check_config, run_trial, write_record
 
     names = [m.strip() for m in models.split(",") if m.strip()]
     if not names:
@@ -300,9 +288,7 @@ def compare(
         raise UserError(f"--models lists {', '.join(twice)} more than once")
     check_positive("--seeds", seeds)
     check_positive("--workers", workers)
-    task = data_task(task, data)
     the_task, budget = _task_budget(task, budget)
-    names = [_auto_model(n, the_task, budget) for n in names]
     check_run_options(readout, activation, "auto", 0, data_seed, threads, rollouts)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task.name, mnist_dir, dataset)
@@ -311,7 +297,7 @@ def compare(
     configs = [
         _config(task=task, model=name, budget=budget, seed=s, data_seed=data_seed, readout=readout,
                 activation=activation, threads=per_worker, mnist_dir=str(mnist_dir) if mnist_dir else None,
-                dataset=dataset, rollouts=rollouts, device=device, **scale)
+                dataset=dataset, rollouts=rollouts, **scale)
         for name in names for s in range(seeds)
     ]
     for cfg in configs[::seeds]:
@@ -370,20 +356,35 @@ def compare(
 
 def _compare_trials(configs: list[Any], data: Any, workers: int, per_worker: int, out_dir: Path, quiet: bool,
                     records: list[dict[str, Any]]) -> None:
-    """Run every config on ``data`` through the sweep executor's local runner, appending each record to
+    """Run every config on ``data`` (in this process or ``workers`` processes), appending each record to
     ``records`` and writing it as soon as it is done."""
+    import torch
+
     from ..progress import progress_bar
-    from ..sweep.executor import run_configs
-    from ..train import write_record
+    from ..train import run_trial, write_record
 
     with progress_bar(len(configs), "trials", enabled=not quiet) as advance:
-        def done(record: dict[str, Any]) -> None:
-            records.append(record)
-            write_record(record, out_dir / "records")
-            c = record["config"]
-            advance(1, info=f"{c['model']} seed {c['seed']}: {record['status']}")
+        if workers == 1:
+            torch.set_num_threads(per_worker)
+            for cfg in configs:
+                records.append(run_trial(cfg, data=data, progress=False))
+                write_record(records[-1], out_dir / "records")
+                advance(1, info=f"{cfg.model} seed {cfg.seed}: {records[-1]['status']}")
+        else:
+            import multiprocessing as mp
 
-        run_configs(configs, data, workers=workers, threads=per_worker, on_record=done)
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+                futures = {pool.submit(_trial_worker, dataclasses.asdict(c), per_worker): c for c in configs}
+                for fut in as_completed(futures):
+                    try:
+                        records.append(fut.result())
+                    except Exception as e:  # noqa: BLE001 - a crashed worker is a failed trial, not a lost table
+                        cfg = futures[fut]
+                        records.append({"trial_key": cfg.key(), "config": dataclasses.asdict(cfg), "seed": cfg.seed,
+                                        "status": "failed", "error": f"worker crashed: {type(e).__name__}: {e}"})
+                    write_record(records[-1], out_dir / "records")
+                    c = records[-1]["config"]
+                    advance(1, info=f"{c['model']} seed {c['seed']}: {records[-1]['status']}")
 
 
 # -------------------------------------------------------------------------------------- data, spec
@@ -593,10 +594,6 @@ def sweep(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Base config field, key=value (repeatable), e.g. --set epochs=2.",
                                                       show_default="none")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Local worker processes (one torch thread each).", show_default="the file's, else 1")] = None,
-    data: Annotated[Optional[Path], typer.Option("--data", help="Your own data file as the base config's task "
-                                                 "(file:PATH; see `train --data`).", show_default="none")] = None,
-    device: Annotated[Optional[str], typer.Option(help="Torch device of every trial (the base config's device).",
-                                                  show_default="the file's, else cpu")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Seconds per trial, data loading included (0: none).",
                                                      show_default="the file's, else 0")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run failed, diverged and timed-out trials again (failures "
@@ -622,10 +619,6 @@ def sweep(
     if d.get("base") is not None and not isinstance(d["base"], dict):
         raise UserError("base must be a mapping of config fields (task: rad, epochs: 2, ...)")
     d["base"] = {**dict(d.get("base") or {}), **_parse_sets(set_)}
-    if data is not None:
-        d["base"]["task"] = data_task("rad", data)
-    if device is not None:
-        d["base"]["device"] = device
     for key, value in (("name", name), ("workers", workers), ("timeout", timeout), ("storage", storage)):
         if value is not None:
             d[key] = value
