@@ -12,6 +12,7 @@ A plan is a YAML file (the shipped ones are in ``balancedrnn/plans/``)::
         base: {task: rad, budget: 100000}
         sampler: {kind: grid, models: [dense, balanced]}
         scales: {small: {base: {epochs: 30}}}  # optional, applied after the plan's own scale settings
+                                               # ({smoke: {skip: true}} leaves the sweep out at smoke)
     scales:                                    # smoke, small and paper: seeds (grid), n_trials, base overrides
       smoke: {seeds: 2, base: {epochs: 1}}
     recommend:                                 # optional: judge the recommender leave one task out
