@@ -442,6 +442,11 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
     verdicts, evaluation = judge(plan.claims, records, scale, held_out=held_out, recommend_records=recommend_records,
                                  recommend_note=note)
     rep = Reproduction(plan, scale, records, expected, verdicts, evaluation, held_out, recommend_records, note)
+    if evaluation is not None:  # the predictor whose figures the report shows, fitted here, not in the renderer
+        from ..analysis.meta import MetaPredictor, prepare_records
+
+        rep.meta_data = prepare_records(records)
+        rep.predictor = MetaPredictor(n_estimators=100, random_state=0).fit(rep.meta_data)
     rep.paths = write_report(rep, out_dir, overrides=overrides, storage=storage)
     return rep
 

@@ -65,6 +65,11 @@ class Reproduction:
     """Final run records of the recommender stage."""
     recommend_note: str = ""
     """Why the recommender stage did not run (empty when it ran or the plan has none)."""
+    predictor: Any = None
+    """A :class:`~balancedrnn.analysis.meta.MetaPredictor` fitted on all the plan's block-model runs (with
+    ``evaluation``; its predictions and importances are the report's predictor figures)."""
+    meta_data: Any = None
+    """The :class:`~balancedrnn.analysis.meta.MetaData` the predictor was fitted on."""
     paths: list[Path] = field(default_factory=list)
     """Report files written."""
 
@@ -286,6 +291,44 @@ def reproduce_command(rep: Reproduction, out_dir: str | Path, overrides: dict[st
     return shlex.join(args)
 
 
+@dataclass
+class ReportTables:
+    """Everything the report shows, computed from a :class:`Reproduction` before any rendering."""
+
+    frame: pd.DataFrame
+    """One row per run of the sweeps."""
+    stats: pd.DataFrame
+    """Per-configuration statistics (mean, std, CI over seeds)."""
+    rec_frame: pd.DataFrame
+    rec_table: pd.DataFrame
+    """The recommender stage's table (empty without one)."""
+    verdicts: pd.DataFrame
+    per_run: pd.DataFrame
+    statuses: dict[str, int]
+    core_minutes: float
+    sources: list[str]
+
+
+def report_tables(rep: Reproduction) -> ReportTables:
+    """The statistics and tables of a reproduction (the renderer only formats these)."""
+    frame = runs_table(rep.records)
+    stats = config_stats(frame) if len(frame) else pd.DataFrame(
+        columns=["task", "model", "family", "runs", "mean", "std", "ci_low", "ci_high", "hidden_proportion", "dh", "weights"])
+    rec_frame = runs_table(rep.recommend_records)
+    rec_table = recommender_table(rep.held_out, rec_frame, rep.plan.recommend.references if rep.plan.recommend else None) \
+        if rep.held_out else pd.DataFrame()
+    every = rep.records + rep.recommend_records
+    return ReportTables(
+        frame=frame, stats=stats, rec_frame=rec_frame, rec_table=rec_table,
+        verdicts=pd.DataFrame([{"claim": v.statement, "verdict": v.verdict, "test": v.test, "compared": v.detail}
+                               for v in rep.verdicts], columns=["claim", "verdict", "test", "compared"]),
+        per_run=runs_detail(every),
+        statuses=pd.Series([r.get("status") for r in every]).value_counts().to_dict() if every else {},
+        core_minutes=sum(float(r.get("wall_time") or 0.0) for r in every) / 60,  # each trial runs on one thread
+        sources=data_sources(every) or ["no runs"],
+    )
+
+
 def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, Any] | None = None,
                  storage: str | None = None) -> list[Path]:
     """Write ``report.html`` (self-contained), ``report.md`` and ``figures/*.png``; returns the paths (the
@@ -295,9 +338,8 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
     out = Path(out_dir)
     figs = out / "figures"
     figs.mkdir(parents=True, exist_ok=True)
-    frame = runs_table(rep.records)
-    stats = config_stats(frame) if len(frame) else pd.DataFrame(
-        columns=["task", "model", "family", "runs", "mean", "std", "ci_low", "ci_high", "hidden_proportion", "dh", "weights"])
+    t = report_tables(rep)
+    frame, stats, rec_frame, rec_table = t.frame, t.stats, t.rec_frame, t.rec_table
     figures: list[tuple[str, Path]] = []
     if len(frame):
         figures.append(("Test metric against the hidden proportion, by family (dashed: chance level)",
@@ -305,41 +347,33 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
         figures.append(("Learning curves (validation metric per epoch, mean ± std over a family's runs)",
                         plot_learning_curves(learning_curves(rep.records), figs / "learning_curves.png")))
         figures.append(("Per-block densities of the best configurations", plot_density_heatmap(frame, stats, figs / "density_heatmap.png")))
-    rec_frame = runs_table(rep.recommend_records)
-    rec_table = recommender_table(rep.held_out, rec_frame, rep.plan.recommend.references if rep.plan.recommend else None) if rep.held_out else pd.DataFrame()
     if rep.held_out:
         figures.append(("Recommender, leave one task out: the recommendation against the defaults (mean, 95 % CI, seeds as dots)",
                         plot_recommender(rep.held_out, rec_frame, figs / "recommender.png")))
     rec_intro = ("For each task, a random forest fitted on the other tasks' runs recommended densities and dh before "
                  "any training; the recommendation and the references were then trained with the same seeds, "
                  "learning rate and initialisation (the forest's training medians).")
-    if rep.evaluation is not None:
-        from ..analysis.meta import MetaPredictor, prepare_records
+    if rep.evaluation is not None and rep.predictor is not None:
         from ..analysis.metareport import evaluation_html
         from ..analysis.metareport import write_report as write_meta
 
-        data = prepare_records(rep.records)
-        predictor = MetaPredictor(n_estimators=100, random_state=0).fit(data)
-        meta_paths = write_meta(rep.evaluation, data, predictor, figs / "predictor", with_html=False)
+        meta_paths = write_meta(rep.evaluation, rep.meta_data, rep.predictor, figs / "predictor", with_html=False)
         names = {p.name: p for p in meta_paths}
         figures.append(("Predictor: predicted against actual (grouped CV, out of fold)", names["predicted_vs_actual.png"]))
         figures.append(("Predictor: permutation importances", names["importances.png"]))
+    status_text = ", ".join(f"{k} {v}" for k, v in t.statuses.items()) or "no runs"
     every = rep.records + rep.recommend_records
-    statuses = pd.Series([r.get("status") for r in every]).value_counts().to_dict() if every else {}
-    status_text = ", ".join(f"{k} {v}" for k, v in statuses.items()) or "no runs"
-    core_minutes = sum(float(r.get("wall_time") or 0.0) for r in every) / 60  # each trial runs on one thread
-    runs_text = f"Runs: {len(every)} of {rep.expected} ({status_text}); the trials took {core_minutes:,.1f} core-minutes."
-    sources = data_sources(every) or ["no runs"]
+    runs_text = f"Runs: {len(every)} of {rep.expected} ({status_text}); the trials took {t.core_minutes:,.1f} core-minutes."
+    sources = t.sources
     banner = ""
     if not rep.complete:
         banner = (f"INCOMPLETE: {rep.not_ok} of {rep.expected} trials have no ok record ({status_text}); "
                   "the statistics and verdicts use only the finished runs.")
     smoke = ("Smoke scale: a check that the pipeline runs end to end on tiny data; its verdicts say nothing "
              "about the paper." if rep.scale == "smoke" else "")
-    verdicts = pd.DataFrame([{"claim": v.statement, "verdict": v.verdict, "test": v.test, "compared": v.detail}
-                             for v in rep.verdicts], columns=["claim", "verdict", "test", "compared"])
+    verdicts = t.verdicts
     table = stats_table(stats)
-    per_run = runs_detail(every)
+    per_run = t.per_run
     title = f"balancedrnn reproduction: {rep.plan.name} at the {rep.scale} scale"
     command = reproduce_command(rep, out_dir, overrides, storage)
     configs_title = f"Configurations (mean, std and 95 % CI over seeds; the CI is {CI_METHOD})"

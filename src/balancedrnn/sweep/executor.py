@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,54 @@ def run_one(config: dict[str, Any], timeout: float) -> dict[str, Any]:
     finally:
         if timeout and timeout > 0:
             signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _config_worker(cfg_dict: dict[str, Any], threads: int) -> dict[str, Any]:
+    """One trial in a spawned process: load the task's data there (from its cache) and run the config."""
+    import torch
+
+    from ..tasks import get_task
+    from ..train import TrainConfig, run_trial
+
+    torch.set_num_threads(threads)
+    cfg = TrainConfig.from_dict(cfg_dict)
+    return run_trial(cfg, data=get_task(cfg.task).load(cfg, False), progress=False)
+
+
+def run_configs(configs: list[Any], data: Any, workers: int = 1, threads: int = 1,
+                on_record: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Run a fixed list of :class:`~balancedrnn.train.TrainConfig` without a store (``balancedrnn compare``):
+    in this process on ``data``, or in ``workers`` spawned processes that load the data from its cache. A worker
+    that crashes becomes a failed record, never a lost table. ``on_record`` sees each record as it finishes."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    import torch
+
+    from ..record import RunRecord
+    from ..train import run_trial
+
+    records: list[dict[str, Any]] = []
+
+    def keep(record: dict[str, Any]) -> None:
+        records.append(record)
+        if on_record is not None:
+            on_record(record)
+
+    if workers == 1:
+        torch.set_num_threads(threads)
+        for cfg in configs:
+            keep(run_trial(cfg, data=data, progress=False))
+        return records
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(_config_worker, asdict(c), threads): c for c in configs}
+        for fut in as_completed(futures):
+            try:
+                keep(fut.result())
+            except Exception as e:  # noqa: BLE001 - a crashed worker is a failed trial
+                cfg = futures[fut]
+                keep(RunRecord(trial_key=cfg.key(), config=asdict(cfg), seed=cfg.seed, status="failed",
+                               error=f"worker crashed: {type(e).__name__}: {e}", failure="environment").to_dict())
+    return records
 
 
 def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str, threads: int = 1,
