@@ -5,10 +5,8 @@ Every error a user can cause ends in one line on stderr and a non-zero exit, nev
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
 
@@ -238,23 +236,13 @@ def train(
 
 
 # ----------------------------------------------------------------------------------------- compare
-def _trial_worker(cfg_dict: dict[str, Any], threads: int) -> dict[str, Any]:
-    import torch
-
-    from ..tasks import get_task
-    from ..train import TrainConfig, run_trial
-
-    torch.set_num_threads(threads)
-    cfg = TrainConfig.from_dict(cfg_dict)
-    data = get_task(cfg.task).load(cfg, False)
-    return run_trial(cfg, data=data, progress=False)
-
-
 @app.command()
 def compare(
-    models: Annotated[str, typer.Option("--models", help="Comma-separated model configs.")] = "dense,uniform:0.2,balanced,lstm",
+    models: Annotated[str, typer.Option("--models", help="Comma-separated model configs (auto: what `balancedrnn "
+                                        "recommend` chooses).")] = "dense,uniform:0.2,balanced,lstm",
     seeds: Annotated[int, typer.Option(help="Seeds per config (0..seeds-1).")] = 3,
     task: Task = "rad",
+    data: Data = None,
     budget: TaskBudget = None,
     epochs: Epochs = None,
     lr: Lr = None,
@@ -278,7 +266,7 @@ def compare(
 
     Exit code 1 when any trial failed, diverged or timed out (the table shows the rest), with a line saying so."""
     from ..analysis.report import plot_metric_vs_hp, records_frame, summarise, summary_markdown
-    from ..train import check_config, run_trial, write_record
+    from ..train import check_config
 
     names = [m.strip() for m in models.split(",") if m.strip()]
     if not names:
@@ -356,35 +344,20 @@ def compare(
 
 def _compare_trials(configs: list[Any], data: Any, workers: int, per_worker: int, out_dir: Path, quiet: bool,
                     records: list[dict[str, Any]]) -> None:
-    """Run every config on ``data`` (in this process or ``workers`` processes), appending each record to
+    """Run every config on ``data`` through the sweep executor's local runner, appending each record to
     ``records`` and writing it as soon as it is done."""
-    import torch
-
     from ..progress import progress_bar
-    from ..train import run_trial, write_record
+    from ..sweep.executor import run_configs
+    from ..train import write_record
 
     with progress_bar(len(configs), "trials", enabled=not quiet) as advance:
-        if workers == 1:
-            torch.set_num_threads(per_worker)
-            for cfg in configs:
-                records.append(run_trial(cfg, data=data, progress=False))
-                write_record(records[-1], out_dir / "records")
-                advance(1, info=f"{cfg.model} seed {cfg.seed}: {records[-1]['status']}")
-        else:
-            import multiprocessing as mp
+        def done(record: dict[str, Any]) -> None:
+            records.append(record)
+            write_record(record, out_dir / "records")
+            c = record["config"]
+            advance(1, info=f"{c['model']} seed {c['seed']}: {record['status']}")
 
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = {pool.submit(_trial_worker, dataclasses.asdict(c), per_worker): c for c in configs}
-                for fut in as_completed(futures):
-                    try:
-                        records.append(fut.result())
-                    except Exception as e:  # noqa: BLE001 - a crashed worker is a failed trial, not a lost table
-                        cfg = futures[fut]
-                        records.append({"trial_key": cfg.key(), "config": dataclasses.asdict(cfg), "seed": cfg.seed,
-                                        "status": "failed", "error": f"worker crashed: {type(e).__name__}: {e}"})
-                    write_record(records[-1], out_dir / "records")
-                    c = records[-1]["config"]
-                    advance(1, info=f"{c['model']} seed {c['seed']}: {records[-1]['status']}")
+        run_configs(configs, data, workers=workers, threads=per_worker, on_record=done)
 
 
 # -------------------------------------------------------------------------------------- data, spec
