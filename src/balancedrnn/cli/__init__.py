@@ -238,11 +238,9 @@ def train(
 # ----------------------------------------------------------------------------------------- compare
 @app.command()
 def compare(
-    models: Annotated[str, typer.Option("--models", help="Comma-separated model configs (auto: what `balancedrnn "
-                                        "recommend` chooses).")] = "dense,uniform:0.2,balanced,lstm",
+    models: Annotated[str, typer.Option("--models", help="Comma-separated model configs.")] = "dense,uniform:0.2,balanced,lstm",
     seeds: Annotated[int, typer.Option(help="Seeds per config (0..seeds-1).")] = 3,
     task: Task = "rad",
-    data: Data = None,
     budget: TaskBudget = None,
     epochs: Epochs = None,
     lr: Lr = None,
