@@ -19,13 +19,27 @@ from .core.spec import (
     solve_hidden_size,
 )
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _legacy.install()
+
+_LAZY = {"BlockRNNClassifier": "estimators", "BlockRNNRegressor": "estimators"}
+"""Exported names whose modules import scikit-learn (the ``meta`` extra): imported on first use, so that
+``import balancedrnn`` stays light and works without it."""
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from . import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'balancedrnn' has no attribute {name!r}")
 
 __all__ = [
     "BLOCKS",
     "BlockRNN",
+    "BlockRNNClassifier",
+    "BlockRNNRegressor",
     "BlockSpec",
     "IterativeMap",
     "MaskedBlock",

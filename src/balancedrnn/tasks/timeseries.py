@@ -303,7 +303,19 @@ def load_classification(name: str, seed: int = 0, val_fraction: float = VAL_FRAC
     train_path, test_path = _files(info)
     X_train, y_train = load_from_ts_file(str(train_path))
     X_test, y_test = load_from_ts_file(str(test_path))
+    data = train_test_data(name, (X_train, y_train), (X_test, y_test), _source(info), seed, val_fraction)
+    return _check_sizes(data, info)
+
+
+def train_test_data(name: str, train: tuple[Any, Sequence[Any]], test: tuple[Any, Sequence[Any]], source: str,
+                    seed: int = 0, val_fraction: float = VAL_FRACTION) -> TimeSeriesData:
+    """Splits from a standard TRAIN/TEST pair (X as aeon returns it): TEST is the test split, a stratified, seeded
+    ``val_fraction`` of TRAIN the validation split (how every UCR/UEA problem becomes a task, shipped or not)."""
+    X_train, y_train = train
+    X_test, y_test = test
     y_train = np.asarray([str(v) for v in y_train])
+    if len(X_train) != len(y_train):
+        raise DataError(f"{name}: TRAIN has {len(X_train)} series but {len(y_train)} labels")
     keep, held = stratified_holdout(y_train, val_fraction, seed)
     if held.size == 0:
         raise DataError(f"{name}: too few training series to hold out a validation split")
@@ -313,8 +325,7 @@ def load_classification(name: str, seed: int = 0, val_fraction: float = VAL_FRAC
         "test": (X_test, y_test),
     }
     index = {"train": keep, "val": held, "test": np.arange(len(y_test))}
-    data = build_data(name, raw, _source(info), index=index, classes=sort_labels(y_train))
-    return _check_sizes(data, info)
+    return build_data(name, raw, source, index=index, classes=sort_labels(y_train))
 
 
 def anomaly_windows(

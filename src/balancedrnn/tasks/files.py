@@ -1,0 +1,409 @@
+"""Your own data as a task: a file (``.npz``, aeon/sktime ``.ts``, ``.csv``) or any UCR/UEA problem by name, and
+the one check every collection of series passes at the boundary (the estimators use it too).
+
+Why: a researcher should not have to write a :class:`~balancedrnn.tasks.base.Task` to try a balanced sparse RNN
+on their sequences. ``balancedrnn train --data PATH`` uses the task ``file:PATH``, ``--task ucr:NAME`` the task
+``ucr:NAME``; both resolve in any process (sweep workers too) through :func:`task_for`.
+
+What a file holds (classification at the last step, like the ``ts:`` tasks):
+
+* ``.npz``: arrays ``X`` and ``y``. ``X`` is 3-D ``(n_cases, n_channels, n_timepoints)`` (aeon's layout) or 2-D
+  ``(n_cases, n_timepoints)``, read as univariate series (aeon's reading of 2-D). Object (pickled) arrays are
+  refused: unequal-length series go in a ``.ts`` file.
+* ``.ts``: aeon/sktime's format, read with aeon's ``load_from_ts_file`` (equal or unequal length, any channels).
+  A file ``NAME_TRAIN.ts`` with a sibling ``NAME_TEST.ts`` keeps the archive's split, as the ``ts:`` tasks do.
+* ``.csv`` (or ``.tsv``, tab-separated): one univariate series per row, **the label in the first column** (the
+  UCR archive's own layout), every other field a number; all rows the same length. A first row whose series
+  fields are not all numbers is a header and is skipped.
+
+The split: a single file is split into train/validation/test by :data:`SPLIT_FRACTIONS` (60/20/20), stratified by
+class and seeded by the run's ``data_seed``; a TRAIN/TEST pair keeps its test split and holds out a stratified,
+seeded 20 % of TRAIN for validation. Labels map to classes in sorted order; every channel is normalised with the
+training split's statistics and series are pre-padded (:func:`balancedrnn.tasks.timeseries.build_data`, shared
+with the ``ts:`` tasks).
+
+Bad input (NaN or inf, X and y of different lengths, a single class, an empty file, ragged or non-numeric CSV
+rows, an unknown UCR name offline) is a one-line :class:`~balancedrnn.io.DataError` (a ``ValueError``) raised
+before anything is trained or written.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import zipfile
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..io import DataError, cache_dir
+
+if TYPE_CHECKING:
+    from .base import DataRequest, Task
+    from .timeseries import TimeSeriesData
+
+FILE_PREFIX = "file:"
+UCR_PREFIX = "ucr:"
+SUFFIXES = (".npz", ".ts", ".csv", ".tsv")
+"""File types :func:`read_file` reads."""
+SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
+"""Train, validation and test shares of a single file (stratified by class, seeded by ``data_seed``)."""
+OFFLINE_ENV = "BALANCEDRNN_OFFLINE"
+"""Set to 1 to never download (the MNIST loader reads the same variable)."""
+
+
+# ------------------------------------------------------------------------------------ the boundary check
+def as_collection(X: Any, what: str = "X") -> list[np.ndarray]:
+    """A collection of series in one of aeon's layouts as a list of float64 ``(n_channels, n_timepoints)`` arrays,
+    checked: a 3-D array ``(n_cases, n_channels, n_timepoints)``; a 2-D array, read as ``(n_cases, n_timepoints)``
+    univariate series; or a list of 2-D ``(n_channels, n_timepoints_i)`` (or 1-D, univariate) series of any lengths.
+    Raises a one-line ValueError (:class:`DataError`) for an empty collection, sparse input, a series of length 0,
+    different channel counts, and NaN or infinite values; non-numbers raise TypeError or ValueError from NumPy's
+    conversion."""
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise DataError(f"{what} is a sparse matrix; sparse input is not supported (pass a dense array)")
+    if isinstance(X, (list, tuple)):
+        series = [_as_float(s, what) for s in X]
+    else:
+        arr = np.asarray(X)
+        if arr.dtype == object and arr.ndim == 1:  # a ragged collection NumPy stored as objects
+            series = [_as_float(s, what) for s in arr]
+        else:
+            arr = _as_float(arr, what)
+            if arr.ndim in (2, 3) and arr.shape[0] and arr.shape[-1] == 0:
+                raise DataError(f"{what} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required: "
+                                "each series needs at least one time point")
+            if arr.ndim < 2:
+                raise DataError(f"{what} is {arr.ndim}-D (shape {arr.shape}); Reshape your data: one univariate "
+                                "series is X.reshape(1, -1), a 3-D (n_cases, n_channels, n_timepoints) array or a "
+                                "list of (n_channels, n_timepoints) series is read as is")
+            if arr.ndim == 2:
+                arr = arr[:, None, :]
+            if arr.ndim != 3:
+                raise DataError(f"{what} must be 3-D (n_cases, n_channels, n_timepoints), 2-D (n_cases, n_timepoints) "
+                                f"or a list of (n_channels, n_timepoints) series, got shape {arr.shape}")
+            series = list(arr)
+    if not series:
+        raise DataError(f"{what} is empty: no series")
+    out = []
+    for i, s in enumerate(series):
+        if s.ndim == 1:
+            s = s[None, :]
+        if s.ndim != 2:
+            raise DataError(f"{what}: series {i} has shape {s.shape}; expected (n_channels, n_timepoints)")
+        if s.shape[0] == 0 or s.shape[1] == 0:
+            raise DataError(f"{what}: series {i} has shape {s.shape}; it needs at least one channel and one time point")
+        out.append(s)
+    channels = sorted({s.shape[0] for s in out})
+    if len(channels) > 1:
+        raise DataError(f"{what}: series have different channel counts {channels[:5]}")
+    bad = [i for i, s in enumerate(out) if not np.isfinite(s).all()]
+    if bad:
+        raise DataError(f"{what} contains NaN or infinite values (in {len(bad)} series, the first is series {bad[0]})")
+    return out
+
+
+def _as_float(x: Any, what: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind == "c":
+        raise DataError(f"Complex data not supported: {what} holds complex numbers")
+    if arr.dtype.kind in "US":
+        raise DataError(f"{what} holds text ({arr.dtype}); it must hold numbers")
+    return np.asarray(arr, dtype=np.float64)
+
+
+def check_labels(y: Any, n_cases: int, what: str = "y") -> np.ndarray:
+    """Labels as a 1-D array of ``n_cases`` entries, or a one-line DataError (wrong length, empty)."""
+    y = np.asarray(y)
+    if y.ndim == 0:
+        raise DataError(f"{what} is a single value; it needs one label per series")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"{what} must be 1-D (one label per series), got shape {y.shape}")
+    if y.shape[0] != n_cases:
+        raise DataError(f"X has {n_cases} series but {what} has {y.shape[0]} labels")
+    return y
+
+
+def check_classes(y: np.ndarray, what: str = "y") -> np.ndarray:
+    """The distinct classes of ``y``; a one-line DataError when there is only one."""
+    classes = np.unique(np.asarray([str(v) for v in y]))
+    if classes.size < 2:
+        raise DataError(f"{what} has a single class ({classes[0]!r}); classification needs at least two")
+    return classes
+
+
+# ------------------------------------------------------------------------------------------- reading files
+def read_file(path: str | Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """``(X, y)`` of a data file (``.npz``, ``.ts``, ``.csv``/``.tsv``; see the module docstring), X as
+    :func:`as_collection` returns it, checked against y."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"data file {path} does not exist" if not path.exists() else f"data file {path} is not a file")
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DataError(f"data file {path.name}: unknown type {suffix or '(none)'!r}; expected one of {', '.join(SUFFIXES)}")
+    if path.stat().st_size == 0:
+        raise DataError(f"data file {path} is empty")
+    if suffix == ".npz":
+        X, y = _read_npz(path)
+    elif suffix == ".ts":
+        X, y = _read_ts(path)
+    else:
+        X, y = _read_csv(path, "\t" if suffix == ".tsv" else ",")
+    series = as_collection(X, f"{path.name}: X")
+    return series, check_labels(y, len(series), f"{path.name}: y")
+
+
+def _read_npz(path: Path) -> tuple[Any, Any]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in ("X", "y") if k not in z.files]
+            if missing:
+                raise DataError(f"{path.name} has no array {' or '.join(missing)} (it holds {', '.join(z.files) or 'nothing'}); "
+                                "save it with np.savez(path, X=X, y=y)")
+            return z["X"], z["y"]
+    except DataError:
+        raise
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise DataError(f"{path.name} holds object (pickled) arrays, which are not read; save equal-length "
+                            "numeric arrays, or unequal-length series as a .ts file") from None
+        raise DataError(f"{path.name} is not a readable .npz file ({str(e).splitlines()[0]})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
+        raise DataError(f"{path.name} is not a readable .npz file ({str(e).splitlines()[0] or type(e).__name__})") from None
+
+
+def _read_ts(path: Path) -> tuple[Any, Any]:
+    from .base import require
+
+    datasets = require("aeon.datasets", "timeseries", f"reading {path.name} (a .ts file)")
+    try:
+        X, y = datasets.load_from_ts_file(str(path))
+    except (OSError, ValueError, IndexError, KeyError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"{path.name} is not a readable .ts file ({first})") from None
+    return X, y
+
+
+def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray, np.ndarray]:
+    """One univariate series per row, the label first; ragged or non-numeric rows are refused by row number."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [(i + 1, [c.strip() for c in r]) for i, r in enumerate(csv.reader(f, delimiter=delimiter))]
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path.name} is not a readable text table ({str(e).splitlines()[0]})") from None
+    rows = [(n, r) for n, r in rows if any(r)]
+    if rows and not _numeric(rows[0][1][1:]):
+        rows = rows[1:]  # a header
+    if not rows:
+        raise DataError(f"{path.name} holds no series (one series per row, the label in the first column)")
+    width = len(rows[0][1])
+    if width < 2:
+        raise DataError(f"{path.name}: row {rows[0][0]} has {width} field; each row needs a label and at least one value")
+    for n, r in rows:
+        if len(r) != width:
+            raise DataError(f"{path.name}: row {n} has {len(r)} fields but row {rows[0][0]} has {width}; every series "
+                            "must have the same length (unequal lengths: use a .ts file)")
+    values = np.empty((len(rows), width - 1), dtype=np.float64)
+    for k, (n, r) in enumerate(rows):
+        for j, c in enumerate(r[1:]):
+            try:
+                values[k, j] = float(c)
+            except ValueError:
+                raise DataError(f"{path.name}: row {n}, column {j + 2}: {c!r} is not a number (the label is the "
+                                "first column, every other field a number)") from None
+    labels = np.asarray([r[0] for _, r in rows])
+    if any(not lab for lab in labels):
+        n = next(n for n, r in rows if not r[0])
+        raise DataError(f"{path.name}: row {n} has an empty label (first column)")
+    return values, labels
+
+
+def _numeric(fields: Sequence[str]) -> bool:
+    try:
+        [float(c) for c in fields]
+    except ValueError:
+        return False
+    return True
+
+
+def file_hash(*paths: Path) -> str:
+    """First 16 hex digits of the SHA-256 of the files' contents (the data's identity in run records)."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------------------- splitting
+def split_data(name: str, X: list[np.ndarray], y: Any, seed: int, source: str,
+               fractions: tuple[float, float, float] = SPLIT_FRACTIONS) -> TimeSeriesData:
+    """Train/validation/test splits of one collection: stratified by class, seeded; then
+    :func:`~balancedrnn.tasks.timeseries.build_data` (labels, normalisation, padding)."""
+    from .timeseries import build_data, sort_labels, stratified_holdout
+
+    labels = np.asarray([str(v) for v in y])
+    check_classes(labels, f"{name}: y")
+    rest, test = stratified_holdout(labels, fractions[2], seed)
+    keep, val = stratified_holdout(labels[rest], fractions[1] / (fractions[0] + fractions[1]), seed + 1)
+    train, val = rest[keep], rest[val]
+    if val.size == 0 or test.size == 0:
+        raise DataError(f"{name}: {len(labels)} series are too few to split {fractions[0]:.0%}/{fractions[1]:.0%}/"
+                        f"{fractions[2]:.0%} into train, validation and test (each class needs at least 3)")
+    raw = {s: ([X[i] for i in idx], labels[idx]) for s, idx in (("train", train), ("val", val), ("test", test))}
+    return build_data(name, raw, source, index={"train": train, "val": val, "test": test}, classes=sort_labels(labels))
+
+
+def _test_sibling(path: Path) -> Path | None:
+    """``NAME_TEST.ts`` beside ``NAME_TRAIN.ts`` (any case of the suffix), else None."""
+    if path.suffix.lower() == ".ts" and path.stem.upper().endswith("_TRAIN"):
+        sibling = path.with_name(path.stem[: -len("_TRAIN")] + "_TEST" + path.suffix)
+        if sibling.is_file():
+            return sibling
+    return None
+
+
+def load_file(path: str | Path, seed: int = 0) -> TimeSeriesData:
+    """The splits of a data file (see the module docstring for the formats and the split)."""
+    from .timeseries import train_test_data
+
+    path = Path(path)
+    X, y = read_file(path)
+    check_classes(y, f"{path.name}: y")
+    test = _test_sibling(path)
+    if test is not None:
+        X_test, y_test = read_file(test)
+        source = (f"file {path.name} + {test.name} (sha256 {file_hash(path, test)}); the archive's test split, "
+                  f"validation a stratified 20 % of TRAIN, seed {seed}")
+        return train_test_data(path.name, (X, y), (X_test, y_test), source, seed)
+    f = SPLIT_FRACTIONS
+    source = (f"file {path.name} (sha256 {file_hash(path)}); split {f[0]:.0%}/{f[1]:.0%}/{f[2]:.0%} train/val/test, "
+              f"stratified, seed {seed}")
+    return split_data(path.name, X, y, seed, source)
+
+
+def _describe(X: list[np.ndarray], classes: int, what: str) -> str:
+    lengths = [s.shape[1] for s in X]
+    lo, hi = min(lengths), max(lengths)
+    return (f"{what}: {len(X)} series, {X[0].shape[0]} channel(s), length {lo if lo == hi else f'{lo}-{hi}'}, "
+            f"{classes} classes")
+
+
+def file_task(path: str | Path) -> Task:
+    """The task ``file:PATH``: reads the file once for its sizes (dx = channels, dy = classes) and checks it."""
+    from .base import Task
+    from .timeseries import default_budget
+
+    p = Path(path)
+    X, y = read_file(p)
+    classes = check_classes(y, f"{p.name}: y")
+    if len(classes) > len(y) / 2:
+        raise DataError(f"{p.name}: y has {len(classes)} distinct values among {len(y)} series, too many for classes; "
+                        "the command line classifies (for regression use balancedrnn.BlockRNNRegressor)")
+    dx, dy = X[0].shape[0], len(classes)
+    return Task(name=FILE_PREFIX + str(path), dx=dx, dy=dy, loss="last", metric="accuracy",
+                load=partial(_load_file_task, str(path)), describe=_describe(X, dy, f"data file {p.name}"),
+                default_budget=default_budget(dx, dy))
+
+
+def _load_file_task(path: str, config: DataRequest, progress: bool) -> TimeSeriesData:
+    return load_file(path, seed=config.data_seed)
+
+
+# ---------------------------------------------------------------------------------------------------- UCR
+def ucr_names() -> set[str]:
+    """Every UCR/UEA classification problem aeon's lists name."""
+    from .base import require
+
+    lists = require("aeon.datasets.tsc_datasets", "timeseries", "--task ucr:NAME")
+    names: set[str] = set()
+    for value in vars(lists).values():
+        if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in value):
+            names.update(value)
+    return names
+
+
+def offline() -> bool:
+    """Whether downloads are switched off (``BALANCEDRNN_OFFLINE=1``)."""
+    return os.environ.get(OFFLINE_ENV, "") in ("1", "true", "yes")
+
+
+def ucr_files(name: str, download: bool | None = None) -> tuple[Path, Path, str]:
+    """``(TRAIN file, TEST file, where they came from)`` of a UCR/UEA problem: the copy aeon ships, else one in
+    the cache (``<cache>/ucr``), else downloaded there with aeon's loader (unless offline). One-line DataError
+    for an unknown name or a problem that is neither shipped nor downloadable."""
+    from .timeseries import aeon_data_dir
+
+    known = ucr_names()
+    if name not in known:
+        close = sorted(n for n in known if n.lower() == name.lower())
+        hint = f"; did you mean {close[0]}?" if close else " (names are case-sensitive, e.g. GunPoint, BasicMotions)"
+        raise DataError(f"unknown UCR/UEA data set {name!r}{hint}")
+    import aeon
+
+    for base, where in ((aeon_data_dir(), f"shipped with aeon {aeon.__version__}"), (cache_dir() / "ucr", "cached")):
+        train, test = base / name / f"{name}_TRAIN.ts", base / name / f"{name}_TEST.ts"
+        if train.is_file() and test.is_file():
+            return train, test, where
+    shipped = sorted(p.name for p in aeon_data_dir().iterdir() if (p / f"{p.name}_TRAIN.ts").is_file())
+    if not (download if download is not None else not offline()):
+        raise DataError(f"UCR/UEA data set {name} is not shipped with aeon {aeon.__version__} and downloads are off "
+                        f"({OFFLINE_ENV}=1); offline, use one of {', '.join(shipped)}")
+    from aeon.datasets import load_classification
+
+    target = cache_dir() / "ucr"
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        load_classification(name, split="train", extract_path=str(target))
+    except Exception as e:  # noqa: BLE001 - any download failure is one line naming the way out
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"UCR/UEA data set {name} is not shipped with aeon {aeon.__version__} and could not be "
+                        f"downloaded ({first}); offline, use one of {', '.join(shipped)}") from None
+    train, test = target / name / f"{name}_TRAIN.ts", target / name / f"{name}_TEST.ts"
+    if not (train.is_file() and test.is_file()):
+        raise DataError(f"the download of UCR/UEA data set {name} holds no {name}_TRAIN.ts/{name}_TEST.ts")
+    return train, test, f"downloaded to {target}"
+
+
+def load_ucr(name: str, seed: int = 0) -> TimeSeriesData:
+    """A UCR/UEA problem by name: its TRAIN/TEST files, validation a stratified, seeded 20 % of TRAIN (the same
+    rule as the ``ts:`` tasks)."""
+    from .timeseries import train_test_data
+
+    train, test, where = ucr_files(name)
+    X, y = read_file(train)
+    X_test, y_test = read_file(test)
+    source = f"UCR/UEA {name} ({where}; {train.name}, {test.name}; sha256 {file_hash(train, test)})"
+    return train_test_data(name, (X, y), (X_test, y_test), source, seed)
+
+
+def ucr_task(name: str) -> Task:
+    """The task ``ucr:NAME`` (reads the TRAIN file once for the sizes)."""
+    from .base import Task
+    from .timeseries import default_budget
+
+    train, _, where = ucr_files(name)
+    X, y = read_file(train)
+    dx, dy = X[0].shape[0], len(check_classes(y, f"{name}: y"))
+    return Task(name=UCR_PREFIX + name, dx=dx, dy=dy, loss="last", metric="accuracy",
+                load=partial(_load_ucr_task, name), describe=_describe(X, dy, f"UCR/UEA {name} TRAIN ({where})"),
+                default_budget=default_budget(dx, dy))
+
+
+def _load_ucr_task(name: str, config: DataRequest, progress: bool) -> TimeSeriesData:
+    return load_ucr(name, seed=config.data_seed)
+
+
+def task_for(name: str) -> Task:
+    """The task a ``file:PATH`` or ``ucr:NAME`` name stands for (the registry calls this for such names)."""
+    if name.startswith(FILE_PREFIX):
+        return file_task(name[len(FILE_PREFIX):])
+    if name.startswith(UCR_PREFIX):
+        return ucr_task(name[len(UCR_PREFIX):])
+    raise DataError(f"{name!r} is not a file: or ucr: task name")
