@@ -26,6 +26,7 @@ from .common import (  # noqa: F401 - re-exported: balancedrnn.cli.check_* and _
     check_non_negative,
     check_positive,
     check_writable,
+    data_task,
     err,
     out,
 )
@@ -68,6 +69,11 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 OutDir = Annotated[Path, typer.Option(help="Directory for run records, tables and plots.")]
 Dataset = Annotated[Optional[str], typer.Option(help="Hammer: Minari data set id.", show_default="the generated expert set")]
 Rollouts = Annotated[int, typer.Option(help="Hammer: rollouts the trained policy is scored on.")]
+Data = Annotated[Optional[Path], typer.Option(
+    "--data", help="Your own data file instead of --task: .npz (arrays X, y), .ts (aeon/sktime) or .csv (one series "
+    "per row, the label in the first column); split 60/20/20 train/val/test, stratified, seeded by --data-seed.",
+    show_default="none")]
+Device = Annotated[str, typer.Option(help="Torch device, e.g. cpu, cuda, cuda:1 (see README: what runs on a GPU).")]
 
 # ------------------------------------------------------------------------------ checks at the boundary
 def _task_budget(task_name: str, budget: float | None) -> tuple[Any, float]:
@@ -110,6 +116,18 @@ def check_scale(**given: int | float | None) -> None:
     """--epochs, --lr, --batch-size, --n-train, --n-val, --n-test: positive when given."""
     for key, value in given.items():
         check_positive("--" + key.replace("_", "-"), value, "number" if key == "lr" else "integer")
+
+
+def _auto_model(model: str, task: Any, budget: float) -> str:
+    """``auto``: the configuration ``balancedrnn recommend`` chooses for the task's shape and this budget (the one
+    recommender, :func:`balancedrnn.analysis.meta.recommend_config`); any other config as given."""
+    if model.strip().lower() != "auto":
+        return model
+    from .meta import _meta
+
+    rec = _meta().recommend_config(task.dx, task.dy, budget, regression=task.loss != "last")
+    err.print(f"auto ({rec.method}): {rec.config}", markup=False)
+    return rec.config
 
 
 def _check_task_data(task: str, mnist_dir: Path | None, dataset: str | None) -> None:
@@ -157,8 +175,10 @@ def _config(**kwargs: Any) -> Any:
 # ------------------------------------------------------------------------------------------- train
 @app.command()
 def train(
-    model: Annotated[str, typer.Option("--model", "-m", help=f"Model config: {CONFIG_HELP}.")] = "balanced",
+    model: Annotated[str, typer.Option("--model", "-m", help=f"Model config: {CONFIG_HELP}, or auto (what `balancedrnn "
+                                       "recommend` chooses for the task's shape and the budget).")] = "balanced",
     task: Task = "rad",
+    data: Data = None,
     budget: TaskBudget = None,
     epochs: Epochs = None,
     lr: Lr = None,
@@ -179,20 +199,23 @@ def train(
     dataset: Dataset = None,
     rollouts: Rollouts = 100,
     paper: Paper = False,
+    device: Device = "cpu",
     out_dir: OutDir = Path("runs"),
     quiet: Quiet = False,
 ) -> None:
-    """Train one model on a task and write its run record (JSON)."""
+    """Train one model on a task (or your own --data file) and write its run record (JSON)."""
     from ..train import check_config, run_trial, write_record
 
+    task = data_task(task, data)
     the_task, budget = _task_budget(task, budget)
+    model = _auto_model(model, the_task, budget)
     check_run_options(readout, activation, kernel, seed, data_seed, threads, rollouts)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task.name, mnist_dir, dataset)
     cfg = _config(
         task=task, model=model, budget=budget, seed=seed, data_seed=data_seed, readout=readout,
         activation=activation, kernel=kernel, threads=threads, mnist_dir=str(mnist_dir) if mnist_dir else None,
-        checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts,
+        checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts, device=device,
         **_resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test),
     )
     check_config(cfg)
@@ -238,9 +261,11 @@ def train(
 # ----------------------------------------------------------------------------------------- compare
 @app.command()
 def compare(
-    models: Annotated[str, typer.Option("--models", help="Comma-separated model configs.")] = "dense,uniform:0.2,balanced,lstm",
+    models: Annotated[str, typer.Option("--models", help="Comma-separated model configs (auto: what `balancedrnn "
+                                        "recommend` chooses).")] = "dense,uniform:0.2,balanced,lstm",
     seeds: Annotated[int, typer.Option(help="Seeds per config (0..seeds-1).")] = 3,
     task: Task = "rad",
+    data: Data = None,
     budget: TaskBudget = None,
     epochs: Epochs = None,
     lr: Lr = None,
@@ -257,6 +282,7 @@ def compare(
     dataset: Dataset = None,
     rollouts: Rollouts = 100,
     paper: Paper = False,
+    device: Device = "cpu",
     out_dir: OutDir = Path("runs/compare"),
     quiet: Quiet = False,
 ) -> None:
@@ -274,7 +300,9 @@ def compare(
         raise UserError(f"--models lists {', '.join(twice)} more than once")
     check_positive("--seeds", seeds)
     check_positive("--workers", workers)
+    task = data_task(task, data)
     the_task, budget = _task_budget(task, budget)
+    names = [_auto_model(n, the_task, budget) for n in names]
     check_run_options(readout, activation, "auto", 0, data_seed, threads, rollouts)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task.name, mnist_dir, dataset)
@@ -283,7 +311,7 @@ def compare(
     configs = [
         _config(task=task, model=name, budget=budget, seed=s, data_seed=data_seed, readout=readout,
                 activation=activation, threads=per_worker, mnist_dir=str(mnist_dir) if mnist_dir else None,
-                dataset=dataset, rollouts=rollouts, **scale)
+                dataset=dataset, rollouts=rollouts, device=device, **scale)
         for name in names for s in range(seeds)
     ]
     for cfg in configs[::seeds]:
@@ -565,6 +593,10 @@ def sweep(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Base config field, key=value (repeatable), e.g. --set epochs=2.",
                                                       show_default="none")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Local worker processes (one torch thread each).", show_default="the file's, else 1")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Your own data file as the base config's task "
+                                                 "(file:PATH; see `train --data`).", show_default="none")] = None,
+    device: Annotated[Optional[str], typer.Option(help="Torch device of every trial (the base config's device).",
+                                                  show_default="the file's, else cpu")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Seconds per trial, data loading included (0: none).",
                                                      show_default="the file's, else 0")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run failed, diverged and timed-out trials again (failures "
@@ -590,6 +622,10 @@ def sweep(
     if d.get("base") is not None and not isinstance(d["base"], dict):
         raise UserError("base must be a mapping of config fields (task: rad, epochs: 2, ...)")
     d["base"] = {**dict(d.get("base") or {}), **_parse_sets(set_)}
+    if data is not None:
+        d["base"]["task"] = data_task("rad", data)
+    if device is not None:
+        d["base"]["device"] = device
     for key, value in (("name", name), ("workers", workers), ("timeout", timeout), ("storage", storage)):
         if value is not None:
             d[key] = value

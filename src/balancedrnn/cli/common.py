@@ -81,6 +81,18 @@ def check_writable(path: Path, option: str, directory: bool = False) -> Path:
     return path
 
 
+def data_task(task: str, data: Path | None) -> str:
+    """The task a command runs: ``file:PATH`` for ``--data PATH`` (which must be an existing file; not together
+    with another ``--task``), else ``task``. The file itself is read and checked by the task registry."""
+    if data is None:
+        return task
+    if task != "rad":
+        raise UserError("give either --task or --data, not both")
+    if not Path(data).is_file():
+        raise UserError(f"--data {data} does not exist" if not Path(data).exists() else f"--data {data} is not a file")
+    return f"file:{data}"
+
+
 def _parse_sets(items: list[str] | None) -> dict[str, Any]:
     """``--set key=value`` options as a mapping (values parsed as YAML scalars); the one ``--set`` parser."""
     from ..tasks.base import require

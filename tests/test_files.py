@@ -1,0 +1,272 @@
+"""Your own data on the command line (issue 20): .npz, .ts and .csv files and ucr:NAME as tasks, the stated and
+seeded split, ``--data``/``--device``/``--model auto`` on train, compare, sweep and recommend, and every bad input
+as one line and a non-zero exit, with nothing written."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("aeon")
+
+from balancedrnn.io import DataError  # noqa: E402
+from balancedrnn.tasks import get_task  # noqa: E402
+from balancedrnn.tasks import files  # noqa: E402
+from balancedrnn.tasks.timeseries import aeon_data_dir, default_budget  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from clihelp import cli_env, one_line_error, run_main, run_main_full  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Small models are fastest on one thread, and far slower on two busy cores (then restored)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_data(n: int = 30, channels: int = 2, length: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    return rng.normal(size=(n, channels, length)) + y[:, None, None], y
+
+
+def write_csv(path: Path, X: np.ndarray, y: np.ndarray, header: bool = True, sep: str = ",") -> Path:
+    lines = [sep.join(["label", *(f"t{i}" for i in range(X.shape[-1]))])] if header else []
+    lines += [sep.join([f"c{label}", *(repr(float(v)) for v in row)]) for row, label in zip(X[:, 0, :], y)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# ------------------------------------------------------------------------------------------- reading
+def test_npz_3d_and_2d(tmp_path: Path) -> None:
+    X, y = make_data()
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    series, labels = files.read_file(tmp_path / "d.npz")
+    assert len(series) == 30 and series[0].shape == (2, 8)
+    np.testing.assert_array_equal(np.stack(series), X)
+    np.testing.assert_array_equal(labels, y)
+    np.savez(tmp_path / "u.npz", X=X[:, 0, :], y=y)  # 2-D: univariate series
+    series, _ = files.read_file(tmp_path / "u.npz")
+    assert series[0].shape == (1, 8)
+
+
+def test_csv_label_first_with_and_without_header(tmp_path: Path) -> None:
+    X, y = make_data(channels=1)
+    for header, sep, name in ((True, ",", "a.csv"), (False, ",", "b.csv"), (False, "\t", "c.tsv")):
+        series, labels = files.read_file(write_csv(tmp_path / name, X, y, header, sep))
+        np.testing.assert_array_equal(np.stack(series), X)
+        assert list(labels) == [f"c{v}" for v in y]
+
+
+def test_ts_file_and_its_test_sibling(tmp_path: Path) -> None:
+    """A .ts file reads as aeon reads it; NAME_TRAIN.ts beside NAME_TEST.ts keeps the archive's test split."""
+    from aeon.datasets import load_from_ts_file
+
+    src = aeon_data_dir() / "UnitTest"
+    shutil.copy(src / "UnitTest_TRAIN.ts", tmp_path / "UnitTest_TRAIN.ts")
+    X_ref, y_ref = load_from_ts_file(str(src / "UnitTest_TRAIN.ts"))
+    series, labels = files.read_file(tmp_path / "UnitTest_TRAIN.ts")
+    np.testing.assert_array_equal(np.stack(series), X_ref)
+    data = files.load_file(tmp_path / "UnitTest_TRAIN.ts")  # alone: 60/20/20 of its 20 series
+    assert sum(len(data[s]) for s in ("train", "val", "test")) == 20
+    shutil.copy(src / "UnitTest_TEST.ts", tmp_path / "UnitTest_TEST.ts")
+    data = files.load_file(tmp_path / "UnitTest_TRAIN.ts")
+    assert len(data["test"]) == 22 and len(data["train"]) + len(data["val"]) == 20
+
+
+def test_split_is_stratified_seeded_and_disjoint(tmp_path: Path) -> None:
+    X, y = make_data(n=60)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    a, b, c = (files.load_file(tmp_path / "d.npz", seed=s) for s in (0, 0, 1))
+    idx = {s: set(a[s].index.tolist()) for s in ("train", "val", "test")}
+    assert set().union(*idx.values()) == set(range(60)) and sum(map(len, idx.values())) == 60
+    assert (len(idx["train"]), len(idx["val"]), len(idx["test"])) == (36, 12, 12)  # 60/20/20
+    for s in ("train", "val", "test"):  # each class 1/3 of every split (stratified)
+        assert np.bincount(a[s].target.numpy()).tolist() == [len(idx[s]) // 3] * 3
+        assert a[s].index.tolist() == b[s].index.tolist()
+    assert a["test"].index.tolist() != c["test"].index.tolist()
+
+
+def test_file_task_sizes_and_default_budget(tmp_path: Path) -> None:
+    X, y = make_data(channels=4)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    task = get_task(f"file:{tmp_path / 'd.npz'}")
+    assert (task.dx, task.dy, task.loss) == (4, 3, "last")
+    assert task.default_budget == default_budget(4, 3)
+
+
+def test_ucr_task_offline_reads_what_aeon_ships(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BALANCEDRNN_OFFLINE", "1")
+    task = get_task("ucr:GunPoint")
+    assert (task.dx, task.dy) == (1, 2)
+    data = files.load_ucr("GunPoint")
+    assert len(data["test"]) == 150 and len(data["train"]) + len(data["val"]) == 50
+
+
+# ------------------------------------------------------------------------------------------- bad files
+BAD = {
+    "empty.csv": ("", "is empty"),
+    "ragged.csv": ("a,1,2,3\nb,1,2\n", "row 2 has 3 fields but row 1 has 4"),
+    "text.csv": ("a,1,2,3\nb,1,x,3\n", "row 2, column 3: 'x' is not a number"),
+    "header-only.csv": ("label,t0,t1\n", "holds no series"),
+    "nan.csv": ("a,1,2\nb,nan,2\na,1,2\nb,1,2\n", "NaN or infinite"),
+    "one-class.csv": ("a,1,2\na,3,4\na,5,6\n", "single class"),
+    "data.xlsx": ("x", "unknown type '.xlsx'"),
+}
+
+
+def _npz(path: Path, **arrays: object) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+def bad_npz(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    X, y = make_data()
+    ragged = np.empty(2, dtype=object)
+    ragged[0], ragged[1] = np.zeros((1, 3)), np.zeros((1, 4))
+    return {
+        "lengths": (_npz(tmp_path / "len.npz", X=X, y=y[:-1]), "30 series but"),
+        "no y": (_npz(tmp_path / "noy.npz", X=X), "has no array y"),
+        "inf": (_npz(tmp_path / "inf.npz", X=np.where(X > 2, np.inf, X), y=y), "NaN or infinite"),
+        "objects": (_npz(tmp_path / "obj.npz", X=ragged, y=[0, 1]), "object (pickled) arrays"),
+        "1-D X": (_npz(tmp_path / "flat.npz", X=np.zeros(5), y=np.zeros(5)), "Reshape your data"),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_file_python(tmp_path: Path, name: str) -> None:
+    text, pattern = BAD[name]
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(DataError) as e:
+        files.file_task(path)
+    assert pattern in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_bad_npz_python(tmp_path: Path) -> None:
+    for case, (path, pattern) in bad_npz(tmp_path).items():
+        with pytest.raises(ValueError) as e:
+            files.file_task(path)
+        assert pattern in str(e.value) and "\n" not in str(e.value), (case, str(e.value))
+
+
+def test_too_few_series_to_split(tmp_path: Path) -> None:
+    path = tmp_path / "few.csv"
+    path.write_text("a,1,2\nb,3,4\na,1,2\nb,3,3\n")
+    with pytest.raises(DataError, match="too few to split"):
+        files.load_file(path)
+
+
+def test_unknown_and_unshipped_ucr_names_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("BALANCEDRNN_OFFLINE", "1")
+    monkeypatch.setenv("BALANCEDRNN_CACHE", str(tmp_path))
+    with pytest.raises(DataError, match="unknown UCR/UEA data set 'NoSuchSet'"):
+        files.ucr_files("NoSuchSet")
+    with pytest.raises(DataError, match="did you mean GunPoint"):
+        files.ucr_files("gunpoint")
+    with pytest.raises(DataError, match="Adiac is not shipped with aeon .* downloads are off"):
+        files.ucr_files("Adiac")
+
+
+# ------------------------------------------------------------------------------------------- command line
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Path:
+    X, y = make_data(n=30, channels=1, length=6)
+    return write_csv(tmp_path / "series.csv", X, y % 2)
+
+
+def test_cli_train_on_a_csv_with_auto(csv_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's lines: recommend on the file, then train what it recommends (auto), on the CPU."""
+    cli_env(tmp_path, monkeypatch)
+    code, out, err = run_main_full(["recommend", "--data", csv_file], capsys)
+    assert code == 0, err
+    recommended = re.search(r"config: (\S+)", out).group(1)
+    code, out_dx, _ = run_main_full(["recommend", "--dx", 1, "--dy", 2], capsys)  # the same shape, by hand
+    assert re.search(r"config: (\S+)", out_dx).group(1) == recommended
+    code, out, err = run_main_full(["train", "--data", csv_file, "--model", "auto", "--epochs", 1, "--device", "cpu",
+                                    "--threads", 1, "--out-dir", tmp_path / "runs", "-q"], capsys)
+    assert code == 0, err
+    assert f"auto (balanced rule): {recommended}" in err or f"): {recommended}" in err
+    records = list((tmp_path / "runs").glob("*.json"))
+    assert len(records) == 1
+    import json
+
+    record = json.loads(records[0].read_text())
+    assert record["config"]["model"] == recommended and record["config"]["task"] == f"file:{csv_file}"
+    assert "split 60%/20%/20%" in record["data_source"]
+
+
+def test_cli_compare_and_sweep_on_a_file(csv_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    cli_env(tmp_path, monkeypatch)
+    code, out, err = run_main_full(["compare", "--data", csv_file, "--models", "auto,dense", "--seeds", 1, "--epochs", 1,
+                                    "--threads", 1, "--out-dir", tmp_path / "cmp", "-q"], capsys)
+    assert code == 0, err
+    assert "dense" in out and "runs" in out
+    pytest.importorskip("optuna")
+    code, out, err = run_main_full(["sweep", "--data", csv_file, "--models", "dense", "--seeds", 1, "--set", "epochs=1",
+                                    "--device", "cpu", "--run-dir", tmp_path / "sw", "-q"], capsys)
+    assert code == 0, err
+    assert "1/1 trials done" in out
+
+
+def test_cli_ucr_task_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    cli_env(tmp_path, monkeypatch)
+    code, out, err = run_main_full(["train", "--task", "ucr:ItalyPowerDemand", "--model", "dense", "--epochs", 1,
+                                    "--threads", 1, "--out-dir", tmp_path / "runs", "-q"], capsys)
+    assert code == 0, err
+    one_line_error(run_main(["train", "--task", "ucr:Adiac", "--out-dir", tmp_path / "r2"], capsys), "not shipped", 2)
+    one_line_error(run_main(["train", "--task", "ucr:NoSuchSet", "--out-dir", tmp_path / "r2"], capsys), "unknown UCR/UEA", 2)
+    assert not (tmp_path / "r2").exists()
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_cli_bad_file_is_one_line(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    cli_env(tmp_path, monkeypatch)
+    text, pattern = BAD[name]
+    (tmp_path / name).write_text(text)
+    for args in (["train", "--data", name, "--out-dir", "out"], ["recommend", "--data", name]):
+        one_line_error(run_main(args, capsys), pattern, 2)
+    assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_cli_bad_npz_and_options(csv_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    cli_env(tmp_path, monkeypatch)
+    for case, (path, pattern) in bad_npz(tmp_path).items():
+        one_line_error(run_main(["train", "--data", path, "--out-dir", "out"], capsys), pattern, 2)
+    cases = [
+        (["train", "--data", "missing.csv"], "--data missing.csv does not exist"),
+        (["train", "--data", csv_file, "--task", "ts:GunPoint"], "either --task or --data"),
+        (["train", "--data", csv_file, "--budget", 1, "--out-dir", "out"], "smallest feasible budget"),
+        (["train", "--data", csv_file, "--model", "auto", "--budget", 1, "--out-dir", "out"], "smallest feasible budget"),
+        (["train", "--data", csv_file, "--device", "nowhere", "--out-dir", "out"], "unknown device"),
+        (["recommend", "--data", csv_file, "--dx", 3], "either --data or --dx/--dy"),
+        (["recommend", "--dx", 3], "give --dx and --dy"),
+    ]
+    for args, pattern in cases:
+        one_line_error(run_main(args, capsys), pattern, 2)
+    assert not (tmp_path / "out").exists()
+
+
+def test_readme_python_lines_on_the_example_csv() -> None:
+    """The README's three Python lines, on the CSV the repository ships (one epoch here)."""
+    pytest.importorskip("sklearn")
+    from balancedrnn import BlockRNNClassifier
+    from balancedrnn.tasks.files import read_file
+
+    X, y = read_file(Path(__file__).resolve().parents[1] / "examples" / "data" / "italy_power_demand.csv")
+    clf = BlockRNNClassifier(config="auto", epochs=1, random_state=0).fit(X, y)
+    assert len(X) == 300 and set(clf.classes_) == {"1", "2"} and clf.predict(X).shape == (300,)
