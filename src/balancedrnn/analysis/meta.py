@@ -43,6 +43,7 @@ from ..core.spec import (
     solve_hidden_proportion,
     spends_budget,
 )
+from . import zoopred
 
 try:
     from sklearn.utils.validation import validate_data as _validate_data
@@ -530,12 +531,19 @@ def library_versions() -> dict[str, str]:
             "pandas": pd.__version__}
 
 
-def save_predictor(predictor: MetaPredictor, path: str | Path) -> Path:
-    """Write a fitted predictor with its feature schema and library versions, atomically (pickle)."""
+def save_predictor(predictor: MetaPredictor | zoopred.ZooPredictor, path: str | Path,
+                   provenance: Mapping[str, Any] | None = None) -> Path:
+    """Write a fitted predictor with its feature schema, library versions and ``provenance`` (what it was fitted
+    on), atomically (pickle). A :class:`~balancedrnn.analysis.zoopred.ZooPredictor` is written in the zoo format."""
     from ..io import atomic_write
 
-    check_is_fitted(predictor)
-    payload = {"format": PREDICTOR_FORMAT, "schema": feature_schema(), "versions": library_versions(), "predictor": predictor}
+    if isinstance(predictor, zoopred.ZooPredictor):
+        payload = {"format": zoopred.ZOO_FORMAT, "schema": zoopred.feature_schema(), "versions": library_versions(),
+                   "provenance": dict(provenance or {}), "predictor": predictor}
+    else:
+        check_is_fitted(predictor)
+        payload = {"format": PREDICTOR_FORMAT, "schema": feature_schema(), "versions": library_versions(),
+                   "provenance": dict(provenance or {}), "predictor": predictor}
     return atomic_write(path, lambda f: pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL))
 
 
@@ -552,6 +560,13 @@ def read_predictor_file(path: str | Path) -> dict[str, Any]:
             payload = pickle.load(f)
     except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
         raise MetaError(f"cannot read predictor file {p}: {type(e).__name__}: {e}") from None
+    if isinstance(payload, dict) and payload.get("format") == zoopred.ZOO_FORMAT:
+        schema = payload.get("schema") or {}
+        if schema != zoopred.feature_schema():
+            raise MetaError(
+                f"predictor file {p} is a zoo predictor of schema {schema.get('schema_version')!r}, this library reads "
+                f"schema {zoopred.ZOO_SCHEMA_VERSION}: refit it with `balancedrnn predictor fit --zoo` on the zoo's store")
+        return payload
     if not isinstance(payload, dict) or payload.get("format") != PREDICTOR_FORMAT:
         raise MetaError(f"{p} is not a balancedrnn predictor file")
     schema = payload.get("schema") or {}
@@ -564,7 +579,7 @@ def read_predictor_file(path: str | Path) -> dict[str, Any]:
     return payload
 
 
-def load_predictor(path: str | Path) -> MetaPredictor:
+def load_predictor(path: str | Path) -> MetaPredictor | zoopred.ZooPredictor:
     """A predictor saved by :func:`save_predictor` (see :func:`read_predictor_file`)."""
     return read_predictor_file(path)["predictor"]
 
@@ -605,6 +620,14 @@ class Recommendation:
     references: dict[str, float] = field(default_factory=dict)
     """Predicted metric of named configs (dense, uniform:0.2, balanced) at the same budget."""
     lr: float | None = None
+    interval: tuple[float, float] | None = None
+    """The zoo predictor's interval of the predicted score (quantiles :data:`zoopred.INTERVAL` of its trees)."""
+    curve: list[float] | None = None
+    """The parent network's predicted validation curve (normalised metric per epoch) of the recommendation."""
+    outside: list[str] = field(default_factory=list)
+    """What of the new task lies outside what the predictor's runs cover (empty when covered)."""
+    shape_outside: bool = False
+    """dx/dy lies outside every shape the zoo predictor was trained on (the recommendation extrapolates)."""
 
     @property
     def config(self) -> str:
@@ -711,6 +734,7 @@ def recommend(
     top: int = 5,
     random_state: int | None = 0,
     reason: str = "",
+    task: Mapping[str, Any] | None = None,
 ) -> Recommendation:
     """Propose densities and dh for (dx, dy, budget) before any training.
 
@@ -722,6 +746,12 @@ def recommend(
     """
     if predictor is None:
         return rule_recommendation(dx, dy, budget, reason, lr)
+    if isinstance(predictor, zoopred.ZooPredictor):
+        unknown = sorted(set(task or {}) - {"T", "n_train", "epochs"})
+        if unknown:
+            raise MetaError(f"unknown task characteristic(s) {', '.join(unknown)}; known: T, n_train, epochs")
+        return recommend_zoo(dx, dy, budget, predictor, classification=classification, lr=lr, n_candidates=n_candidates,
+                             top=top, random_state=random_state, reason=reason, **dict(task or {}))
     check_is_fitted(predictor)
     d = predictor.defaults_
     kw = {"lr": d["lr"] if lr is None else lr, "init_mean": d["init_mean"] if init_mean is None else init_mean,
@@ -758,11 +788,65 @@ def recommend(
     )
 
 
+def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredictor, *, classification: bool = True,
+                  lr: float | None = None, n_candidates: int = 2000, top: int = 5, random_state: int | None = 0,
+                  reason: str = "", T: float | None = None, n_train: float | None = None,
+                  epochs: int | None = None) -> Recommendation:
+    """:func:`recommend` with the zoo predictor: score the feasible candidates (within the hidden-proportion range
+    the zoo covers) by its forest, return the best with the trees' interval, the parent network's predicted curve
+    (``epochs`` long; the zoo's median by default) and what of the task lies outside the zoo. ``T`` and
+    ``n_train`` (sequence length, training sequences) default to the zoo's medians."""
+    lr = predictor.defaults_["lr"] if lr is None else lr
+    candidates = candidate_densities(dx, dy, budget, n_candidates, random_state)
+    feasible = [(n, d) for n, d in candidates if spends_budget(dx, dy, budget, d, BUDGET_TOLERANCE)]
+    if not feasible:
+        smallest = smallest_feasible_budget(dx, dy, [c for c in candidates if c[0] in NAMED_CANDIDATES or c[0] == "random"])
+        raise SpecError(f"budget {budget:g} is too small for any candidate configuration (dx={dx}, dy={dy}); "
+                        f"the smallest feasible budget is {smallest}")
+    X, counts = zoopred.candidate_frame(dx, dy, budget, [d for _, d in feasible], lr, T, n_train, classification)
+    names = [n for n, _ in feasible]
+    keep = np.flatnonzero(np.isfinite(counts["hidden_proportion"].to_numpy()))
+    X, counts, names = X.iloc[keep].reset_index(drop=True), counts.iloc[keep].reset_index(drop=True), [names[i] for i in keep]
+    score = predictor.predict(X)
+    refs = {n: float(score[i]) for i, n in enumerate(names) if n in REFERENCES}
+    lo, hi = predictor.hidden_proportion_range_
+    hp = counts["hidden_proportion"].to_numpy()
+    inside = np.flatnonzero((hp >= lo) & (hp <= hi))
+    range_note = "" if len(inside) == len(X) else (
+        f"; {len(X) - len(inside)} candidates outside the zoo's hidden-proportion range {lo:.3g}..{hi:.3g} left out"
+        if len(inside) else f"; no candidate lies in the zoo's hidden-proportion range {lo:.3g}..{hi:.3g}: extrapolating")
+    if len(inside):
+        X, counts, names, score = X.iloc[inside].reset_index(drop=True), counts.iloc[inside].reset_index(drop=True), \
+            [names[i] for i in inside], score[inside]
+    order = np.argsort(-score, kind="stable")
+    best = int(order[0])
+    low, high = predictor.predict_interval(X.iloc[order[:top]])
+    table = counts.iloc[order[:top]][[f"density_{b}" for b in BLOCKS] + ["dh", "weights", "hidden_proportion"]].copy()
+    table.insert(0, "origin", [names[i] for i in order[:top]])
+    table["predicted"] = score[order[:top]]
+    table["low"], table["high"] = low, high
+    curve = predictor.predict_curve(X.iloc[[best]], epochs)[0].tolist() if predictor.parent_ is not None else None
+    outside = predictor.outside(X.iloc[best].to_dict()) + predictor.outside_sizes(dx, dy)
+    c = counts.iloc[best]
+    return Recommendation(
+        method="predictor",
+        reason=(reason or f"maximised the zoo predictor (random forest on the per-task normalised score, fitted on "
+                f"{predictor.n_records_} runs of {len(predictor.tasks_)} tasks) over {len(X)} feasible candidates")
+        + range_note,
+        dx=dx, dy=dy, budget=float(budget), density={b: float(c[f"density_{b}"]) for b in BLOCKS}, dh=int(c["dh"]),
+        weights=int(c["weights"]), parameters=int(c["parameters"]), hidden_proportion=float(c["hidden_proportion"]),
+        predicted_score=float(score[best]), metric="normalised score (1 = the task's best run, 0 = chance)",
+        candidates=len(X), top=table.reset_index(drop=True), references=refs, lr=lr,
+        interval=(float(low[0]), float(high[0])), curve=curve, outside=outside,
+        shape_outside=predictor.shape_outside(dx, dy),
+    )
+
+
 SHIPPED_PREDICTOR = "zoo-predictor.pkl"
 """File name of the predictor the package carries (in ``balancedrnn/analysis/``), fitted on the task zoo."""
 
 
-def default_predictor() -> MetaPredictor | None:
+def default_predictor() -> MetaPredictor | zoopred.ZooPredictor | None:
     """The predictor the package ships (fitted on the task zoo), or None when this build carries none."""
     path = Path(__file__).with_name(SHIPPED_PREDICTOR)
     return load_predictor(path) if path.is_file() else None
@@ -774,19 +858,22 @@ def recommend_config(
     budget: float,
     *,
     regression: bool = False,
-    predictor: MetaPredictor | str | Path | None = "default",
+    predictor: MetaPredictor | zoopred.ZooPredictor | str | Path | None = "default",
     dataset: Mapping[str, float] | None = None,
     lr: float | None = None,
     n_candidates: int = 2000,
     top: int = 5,
     seed: int = 0,
     reason: str = "",
+    task: Mapping[str, Any] | None = None,
 ) -> Recommendation:
     """The one entry point that turns a data set's shape and a budget into a configuration, used by
     ``balancedrnn recommend`` and by the estimators' ``config="auto"`` so both choose the same.
 
     ``predictor``: ``"default"`` (the shipped predictor when the package carries one, else the rule), a fitted
-    :class:`MetaPredictor`, a predictor file, or None (the a-priori rule)."""
+    :class:`MetaPredictor` or zoo predictor, a predictor file, or None (the a-priori rule). ``task``: what else
+    is known of the data set, for the zoo predictor: ``T`` (steps), ``n_train`` (training sequences), ``epochs``
+    (length of the predicted curve); unknown ones take the zoo's medians."""
     if isinstance(predictor, str) and predictor == "default":
         predictor = default_predictor()
         if predictor is None:
@@ -794,4 +881,4 @@ def recommend_config(
     elif isinstance(predictor, (str, Path)):
         predictor = load_predictor(predictor)
     return recommend(dx, dy, budget, predictor, dataset=dataset, classification=not regression, lr=lr,
-                     n_candidates=n_candidates, top=top, random_state=seed, reason=reason)
+                     n_candidates=n_candidates, top=top, random_state=seed, reason=reason, task=task)

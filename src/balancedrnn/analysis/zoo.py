@@ -115,27 +115,34 @@ def dimensionless_features(record: Mapping[str, Any]) -> dict[str, float]:
 
     T and the training sequences come from the task's meta-features when the task is registered here (NaN
     otherwise); the training sequences of tasks whose size the config sets are the config's ``n_train``."""
-    from ..core.spec import BLOCKS
     from ..tasks import TaskError, get_task
     from ..tasks.zoo import meta_features
 
     model = record.get("model") or {}
     config = record.get("config") or {}
     task = record.get("task") or {}
-    dx = float(model.get("dx") or task.get("dx"))
-    dy = float(model.get("dy") or task.get("dy"))
-    dh = float(model.get("dh", math.nan))
-    budget = float(config.get("budget", math.nan))
-    density = model.get("density") or {}
     try:
         meta = meta_features(get_task(_task_name(record)), n_train=config.get("n_train"))
     except TaskError:
         meta = {"T": None, "n_train": None, "kind": "classification" if task.get("loss") == "last" else "regression"}
+    return shape_features(
+        dx=float(model.get("dx") or task.get("dx")), dy=float(model.get("dy") or task.get("dy")),
+        dh=float(model.get("dh", math.nan)), budget=float(config.get("budget", math.nan)),
+        density=model.get("density") or {}, hidden_proportion=float(model.get("hidden_proportion", math.nan)),
+        T=meta["T"], n_train=meta["n_train"], lr=config.get("lr"), classification=meta["kind"] == "classification")
+
+
+def shape_features(dx: float, dy: float, dh: float, budget: float, density: Mapping[str, float],
+                   hidden_proportion: float, T: float | None, n_train: float | None, lr: float | None,
+                   classification: bool) -> dict[str, float]:
+    """The row of :func:`dimensionless_features` from its ingredients (the one formula, for run records and for
+    candidate configurations alike); a missing or non-positive size gives NaN in its log."""
+    from ..core.spec import BLOCKS
 
     def log(x: Any) -> float:
         return math.log(float(x)) if x is not None and float(x) > 0 else math.nan
 
-    row = {"hidden_proportion": float(model.get("hidden_proportion", math.nan))}
+    row = {"hidden_proportion": float(hidden_proportion)}
     row.update({f"density_{b}": float(density.get(b, math.nan)) for b in BLOCKS})
     row.update({
         "log_dx_over_dy": log(dx / dy),
@@ -143,10 +150,10 @@ def dimensionless_features(record: Mapping[str, Any]) -> dict[str, float]:
         "dh_over_dx": dh / dx,
         "dh_over_dy": dh / dy,
         "log_dh": log(dh),
-        "log_T": log(meta["T"]),
-        "log_n_train": log(meta["n_train"]),
-        "log_lr": log(config.get("lr")),
-        "classification": 1.0 if meta["kind"] == "classification" else 0.0,
+        "log_T": log(T),
+        "log_n_train": log(n_train),
+        "log_lr": log(lr),
+        "classification": 1.0 if classification else 0.0,
     })
     return row
 

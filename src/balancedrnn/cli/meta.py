@@ -187,6 +187,13 @@ def recommend(
                                                     "dense model with 64 hidden units at (dx, dy), as `train`'s default")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="A data file (.npz, .ts, .csv; see `train --data`): "
                                                  "dx and dy are read from it.", show_default="none")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", help="A registered task (see `balancedrnn tasks`): dx, dy, "
+                                                "kind, sequence length and training sequences are read from the registry.",
+                                                show_default="none")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Length of the predicted validation curve (zoo predictor).",
+                                                  show_default="the zoo's median")] = None,
+    extrapolate: Annotated[bool, typer.Option("--extrapolate", help="Recommend even when dx/dy lies outside every "
+                                              "shape the zoo predictor was trained on.")] = False,
     predictor: Annotated[Optional[Path], typer.Option(help="A predictor file from `predictor fit`.",
                                                       show_default="the shipped one if the package carries it; else fit one on --records/--storage; else the a-priori rule")] = None,
     records: Records = None,
@@ -211,6 +218,12 @@ def recommend(
     from .common import UserError, _parse_sets, check_budget, check_positive, out
     from ..core.spec import BLOCKS, check_size
 
+    task_info: dict[str, Any] = {}
+    if task is not None:
+        if data is not None or dx is not None or dy is not None:
+            raise UserError("give either --task or --dx/--dy (or --data), not both")
+        dx, dy, regression, task_info, task_budget = _task_shape(task)
+        budget = task_budget if budget is None else budget
     if data is not None:
         if dx is not None or dy is not None:
             raise UserError("give either --data or --dx/--dy, not both")
@@ -231,6 +244,9 @@ def recommend(
     check_positive("--candidates", candidates)
     check_positive("--top", top)
     check_positive("--lr", lr, "number")
+    if epochs is not None:
+        check_positive("--epochs", epochs)
+        task_info["epochs"] = epochs
     if seed < 0:
         raise UserError(f"--seed must be 0 or more, got {seed}")
     if predictor is not None and not predictor.is_file():
@@ -259,19 +275,51 @@ def recommend(
         except meta.TooFewRecords as e:
             fitted, reason = None, f"a-priori rule (hidden proportion 0.5) because the runs cannot fit a predictor: {e}"
     rec = meta.recommend_config(dx, dy, budget, regression=regression, predictor=fitted, dataset=dataset or None,
-                                lr=lr, n_candidates=candidates, top=top, seed=seed, reason=reason)
+                                lr=lr, n_candidates=candidates, top=top, seed=seed, reason=reason, task=task_info or None)
+    if rec.shape_outside and not extrapolate:
+        raise UserError(f"dx/dy = {dx / dy:.3g} lies outside every shape the zoo predictor was trained on "
+                        f"({'; '.join(rec.outside)}): its recommendation would extrapolate; pass --extrapolate to get it "
+                        "anyway, or --predictor/--records for a predictor of your own")
     out.print(f"method: {rec.method}: {rec.reason}")
     table = Table(title=f"recommendation for dx={dx}, dy={dy}, budget={budget:,.0f}")
     for col in (*BLOCKS, "dh", "weights", "hidden prop.", "predicted"):
         table.add_column(col, justify="right")
     pred = "-" if rec.predicted_score is None else f"{rec.predicted_score:.4g} ({rec.predicted_class})"
+    if rec.interval is not None:
+        pred = f"{rec.predicted_score:.3g} [{rec.interval[0]:.3g}, {rec.interval[1]:.3g}]"
     table.add_row(*(f"{rec.density[b]:.4g}" for b in BLOCKS), str(rec.dh), f"{rec.weights:,}", f"{rec.hidden_proportion:.3f}", pred)
     out.print(table)
     if rec.top is not None and len(rec.top) > 1:
         out.print(_top_table(rec.top, rec.candidates))
     if rec.references:
         out.print("predicted for named configs at this budget: " + ", ".join(f"{k} {v:.4g}" for k, v in rec.references.items()))
+    if rec.interval is not None:
+        out.print(f"predicted score: {rec.metric}; interval: the trees' 10th..90th percentiles")
+    if rec.curve:
+        out.print("predicted validation curve (normalised, per epoch; parent network): "
+                  + " ".join(f"{v:.2f}" for v in rec.curve))
+    if rec.outside:
+        out.print("outside what the zoo covers: " + "; ".join(rec.outside) + " (the prediction extrapolates there)")
     out.print(f"config: {rec.config}")
+
+
+def _task_shape(name: str) -> tuple[int, int, bool, dict[str, Any], float]:
+    """dx, dy, regression?, the zoo predictor's task characteristics (T, n_train) and the default budget of a
+    registered task; one line for an unknown task or a zoo task whose data this installation lacks."""
+    from ..tasks import TaskError, get_task
+    from ..tasks.zoo import ZOO, meta_features
+    from .common import UserError
+
+    try:
+        t = get_task(name)
+    except TaskError as e:
+        if name in ZOO:
+            raise UserError(f"zoo task {name!r} is not available here: its data is missing offline ({e}); install "
+                            "the 'timeseries' extra (aeon ships the files) or give --dx/--dy") from None
+        raise UserError(str(e)) from None
+    m = meta_features(t)
+    info = {k: float(m[k]) for k in ("T", "n_train") if m.get(k) is not None}
+    return t.dx, t.dy, m["kind"] == "regression", info, float(t.default_budget)
 
 
 def _top_table(top: Any, candidates: int) -> Any:

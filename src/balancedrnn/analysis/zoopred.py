@@ -1,0 +1,483 @@
+"""The predictor that transfers across the task zoo (issue 18): runs of many tasks pooled through a per-task
+normalised target and dimension-free features, a random forest that ranks configurations of an unseen task, and
+the paper's parent network, which predicts the child's whole validation curve.
+
+* **Target**: :func:`balancedrnn.analysis.zoo.normalized_target` with ``method="chance"``, (metric − chance) /
+  (task's best − chance), clipped below at :data:`TARGET_FLOOR`. It keeps *how much* the configuration matters on
+  a task (a task where every config is near its best gives a flat target, which teaches "it does not matter
+  here"), where the within-task rank would turn pure noise into a full 0..1 spread. Spearman within a held-out
+  task, the judged quantity, is the same under any per-task monotone normalisation.
+* **Objective**: pointwise regression of that target (a random forest). The recommender needs a *score* with an
+  interval (the trees' quantiles), not only an order, and a pairwise objective would drop the level that tells
+  a user how close to the task's best a config is expected to land. Its ranking quality is what the
+  leave-one-task-out evaluation judges.
+* **Features**: :data:`FEATURES`, every one from :func:`balancedrnn.analysis.zoo.shape_features` (the one
+  formula, for run records and for candidate configurations).
+* **Parent network** (:class:`CurveNetwork`): an MLP on the same features plus the epoch (log epoch as an input,
+  so curves of any length pool without resampling) that predicts the normalised validation metric at that epoch;
+  the score it gives a configuration is its prediction at the run's last epoch.
+* :func:`leave_one_task_out` fits on every task but one and scores the held-out task's runs, for the forest,
+  its ablations, the parent network and a parameter-count baseline, on the same folds.
+
+:class:`ZooPredictor` is what ships (``analysis/zoo-predictor.pkl``); it is saved and read by
+:mod:`balancedrnn.analysis.meta` (``save_predictor`` / ``read_predictor_file``), whose ``recommend_config`` uses it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core.spec import BLOCKS, BlockSpec
+from .zoo import curve, dimensionless_features, normalized_target, shape_features
+
+ZOO_SCHEMA_VERSION = 1
+"""Bump whenever :data:`FEATURES`, the target or their meaning changes: predictor files of another are refused."""
+ZOO_FORMAT = "balancedrnn-zoo-predictor"
+
+HP_FEATURES: tuple[str, ...] = ("hidden_proportion",)
+SHAPE_FEATURES: tuple[str, ...] = ("log_dx_over_dy", "log_budget_over_dxdy", "dh_over_dx", "dh_over_dy")
+"""The features that carry dx and dy (the "dx/dy removed" ablation drops them)."""
+FEATURES: tuple[str, ...] = (
+    *HP_FEATURES, *(f"density_{b}" for b in BLOCKS), *SHAPE_FEATURES,
+    "log_dh", "log_T", "log_n_train", "log_lr", "classification",
+)
+"""The zoo predictor's feature columns, in order (names of :func:`balancedrnn.analysis.zoo.shape_features`)."""
+ABLATIONS: dict[str, tuple[str, ...]] = {
+    "forest": FEATURES,
+    "forest without the hidden proportion": tuple(f for f in FEATURES if f not in HP_FEATURES),
+    "forest without dx/dy features": tuple(f for f in FEATURES if f not in SHAPE_FEATURES),
+}
+"""Feature sets compared leave one task out (same folds, same forest)."""
+METHOD = "chance"
+"""The normalisation of the target (:func:`balancedrnn.analysis.zoo.normalized_target`)."""
+TARGET_FLOOR = -1.0
+"""Normalised scores (target and curve points) below this are clipped to it: a run far below chance (a regression
+whose skill is −20) would otherwise dominate the squared error."""
+INTERVAL = (0.1, 0.9)
+"""Quantiles of the trees' predictions reported as the predicted score's interval."""
+COVERAGE: tuple[str, ...] = ("log_dx_over_dy", "log_budget_over_dxdy", "log_T", "log_n_train")
+"""Features whose range over the zoo is kept, to say when a new shape lies outside what the zoo covers."""
+
+
+class ZooError(ValueError):
+    """Records or options the zoo predictor cannot use. The message is one line."""
+
+
+# ------------------------------------------------------------------------------------------------ data
+@dataclass
+class ZooData:
+    """Usable zoo runs: features, normalised target, raw value, parameter count and normalised validation curve."""
+
+    X: pd.DataFrame
+    """Columns :data:`FEATURES`."""
+    y: np.ndarray
+    """Normalised target, clipped below at :data:`TARGET_FLOOR`."""
+    task: np.ndarray
+    value: np.ndarray
+    """The run's raw judged metric (test accuracy or skill)."""
+    parameters: np.ndarray
+    curves: list[np.ndarray]
+    """Validation metric per epoch, normalised like the target (by the task's best curve point), clipped."""
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per task: dx, dy, kind, T, n_train, runs, best value, chance."""
+    skipped: dict[str, int] = field(default_factory=dict)
+    studies: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, keep: np.ndarray) -> ZooData:
+        """The runs where ``keep`` (a boolean mask) is true."""
+        idx = np.flatnonzero(keep)
+        tasks = {t: i for t, i in self.tasks.items() if t in set(self.task[idx])}
+        return ZooData(self.X.iloc[idx].reset_index(drop=True), self.y[idx], self.task[idx], self.value[idx],
+                       self.parameters[idx], [self.curves[i] for i in idx], tasks, dict(self.skipped), list(self.studies))
+
+
+def prepare_zoo(records: Iterable[Mapping[str, Any]]) -> ZooData:
+    """Pool run records of many tasks: skip runs that are not ok, baselines, runs without a finite metric, and
+    every run of a task whose best run is not above chance (nothing to normalise against); count them by reason."""
+    from ..record import RecordError, RunRecord
+    from .zoo import chance_level
+
+    kept: list[dict[str, Any]] = []
+    skipped: dict[str, int] = {}
+
+    def skip(why: str) -> None:
+        skipped[why] = skipped.get(why, 0) + 1
+
+    for i, rec in enumerate(records):
+        try:
+            typed = RunRecord.from_dict(rec, str(i))
+        except RecordError as e:
+            raise ZooError(str(e)) from None
+        model = typed.model or {}
+        if not typed.ok:
+            skip("not ok")
+        elif model.get("kind", "block") != "block" or not model.get("density"):
+            skip("baseline model")
+        elif typed.value is None:
+            skip("no finite final metric")
+        else:
+            kept.append(dict(rec))
+    target = normalized_target(kept, METHOD)
+    rows, ys, tasks, values, params, curves = [], [], [], [], [], []
+    raw_curves: list[np.ndarray] = []
+    for rec, t in zip(kept, target):
+        if not math.isfinite(t):
+            skip("task never above chance")
+            continue
+        typed = RunRecord.from_dict(rec)
+        try:
+            c = np.asarray(curve(rec), dtype=float)
+        except ValueError:
+            c = np.array([])
+        rows.append(dimensionless_features(rec))
+        ys.append(max(float(t), TARGET_FLOOR))
+        tasks.append(typed.task_name)
+        values.append(float(typed.value))  # type: ignore[arg-type]
+        params.append(float((typed.model or {}).get("parameters", math.nan)))
+        raw_curves.append(c)
+    task_arr = np.asarray(tasks, dtype=object)
+    info: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(tasks):
+        idx = np.flatnonzero(task_arr == name)
+        rec = next(r for r, t in zip(kept, target) if math.isfinite(t) and RunRecord.from_dict(r).task_name == name)
+        chance = chance_level(rec)
+        peak = max((float(np.nanmax(raw_curves[i])) for i in idx if raw_curves[i].size and np.isfinite(raw_curves[i]).any()),
+                   default=math.nan)
+        for i in idx:
+            c = raw_curves[i]
+            norm = (c - chance) / (peak - chance) if peak - chance > 1e-12 else np.full_like(c, np.nan)
+            raw_curves[i] = np.maximum(norm, TARGET_FLOOR)
+        r0 = rows[idx[0]]
+        info[name] = {"dx": int((rec.get("task") or {}).get("dx")), "dy": int((rec.get("task") or {}).get("dy")),
+                      "kind": "classification" if r0["classification"] else "regression",
+                      "T": _exp(r0["log_T"]), "n_train": _exp(r0["log_n_train"]), "runs": int(idx.size),
+                      "best": float(np.max(np.asarray(values)[idx])), "chance": float(chance)}
+    curves = raw_curves
+    X = pd.DataFrame(rows, columns=list(FEATURES)).astype(float)
+    return ZooData(X, np.asarray(ys, dtype=float), task_arr, np.asarray(values, dtype=float),
+                   np.asarray(params, dtype=float), curves, info, skipped)
+
+
+def _exp(v: float) -> float | None:
+    return float(round(math.exp(v))) if math.isfinite(v) else None
+
+
+def load_zoo_records(storage: str, names: Sequence[str] | None = None, prefix: str = "zoo-",
+                     suffix: str = "") -> tuple[list[dict[str, Any]], list[str]]:
+    """Run records of the zoo's studies in a store (every study named ``prefix…suffix`` when ``names`` is None),
+    and the study names read."""
+    import optuna
+
+    from ..sweep import store
+
+    st = store.open_storage(storage, ".", create=False)
+    if names is None:
+        names = sorted(s.study_name for s in optuna.get_all_study_summaries(st)
+                       if s.study_name.startswith(prefix) and s.study_name.endswith(suffix))
+    out: list[dict[str, Any]] = []
+    for n in names:
+        out.extend(store.iter_records(store.open_study(st, n, create=False)))
+    return out, list(names)
+
+
+# ------------------------------------------------------------------------------------------------ candidates
+def candidate_frame(dx: int, dy: int, budget: float, densities: Sequence[Mapping[str, float]], lr: float,
+                    T: float | None, n_train: float | None, classification: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Feature rows (:data:`FEATURES`) of candidate configurations for a shape and budget, and their counts (dh,
+    weights, parameters, hidden proportion, densities), through ``BlockSpec.from_budget`` (the counting module)."""
+    rows, counts = [], []
+    for density in densities:
+        s = BlockSpec.from_budget(dx, dy, budget, density).summary()
+        d = dict(s["density"])  # type: ignore[arg-type]
+        rows.append(shape_features(dx=dx, dy=dy, dh=float(s["dh"]), budget=budget, density=d,  # type: ignore[arg-type]
+                                   hidden_proportion=float(s["hidden_proportion"]), T=T, n_train=n_train,  # type: ignore[arg-type]
+                                   lr=lr, classification=classification))
+        counts.append({**{f"density_{b}": float(d[b]) for b in BLOCKS}, "dh": int(s["dh"]),  # type: ignore[call-overload]
+                       "weights": int(s["weights"]), "parameters": int(s["parameters"]),  # type: ignore[call-overload]
+                       "hidden_proportion": float(s["hidden_proportion"])})  # type: ignore[arg-type]
+    return pd.DataFrame(rows, columns=list(FEATURES)).astype(float), pd.DataFrame(counts)
+
+
+# ------------------------------------------------------------------------------------------------ models
+def _fill(X: pd.DataFrame, fill: Mapping[str, float], columns: Sequence[str]) -> np.ndarray:
+    """The columns as an array, NaN (an unknown T or training-set size) replaced by the training medians."""
+    return X[list(columns)].fillna(dict(fill)).to_numpy(dtype=float)
+
+
+def fit_forest(X: np.ndarray, y: np.ndarray, n_estimators: int = 100, random_state: int = 0) -> Any:
+    """The zoo's random forest (regression of the normalised target), seeded, one thread."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    return RandomForestRegressor(n_estimators=n_estimators, min_samples_leaf=5, max_features=0.5,
+                                 random_state=random_state, n_jobs=1).fit(X, y)
+
+
+class CurveNetwork:
+    """The parent network: an MLP (2 × 64 ReLU) on standardised features plus log epoch, predicting the normalised
+    validation metric at that epoch (one row per run and epoch). Seeded; trained on one torch thread."""
+
+    def __init__(self, hidden: Sequence[int] = (64, 64), epochs: int = 40, lr: float = 3e-3, weight_decay: float = 1e-4,
+                 batch_size: int = 256, random_state: int = 0) -> None:
+        self.hidden, self.epochs, self.lr, self.weight_decay = tuple(hidden), epochs, lr, weight_decay
+        self.batch_size, self.random_state = batch_size, random_state
+
+    @staticmethod
+    def rows(X: np.ndarray, curves: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """One input row per (run, epoch): the run's features and log epoch; the targets are the curve points."""
+        xs, ys = [], []
+        for x, c in zip(X, curves):
+            ok = np.flatnonzero(np.isfinite(c))
+            if ok.size:
+                xs.append(np.column_stack([np.repeat(x[None, :], ok.size, 0), np.log(ok + 1.0)]))
+                ys.append(c[ok])
+        if not xs:
+            raise ZooError("no validation curves to fit the parent network on")
+        return np.vstack(xs), np.concatenate(ys)
+
+    def fit(self, X: np.ndarray, curves: Sequence[np.ndarray]) -> CurveNetwork:
+        """Fit on feature rows ``X`` (runs) and their normalised curves."""
+        import torch
+
+        xr, yr = self.rows(X, curves)
+        self.mean_, self.scale_ = xr.mean(0), np.where(xr.std(0) > 1e-12, xr.std(0), 1.0)
+        xt = torch.as_tensor((xr - self.mean_) / self.scale_, dtype=torch.float32)
+        yt = torch.as_tensor(yr, dtype=torch.float32)
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.random_state)
+                layers: list[torch.nn.Module] = []
+                width = xr.shape[1]
+                for h in self.hidden:
+                    layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+                    width = h
+                net = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
+            opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            gen = torch.Generator().manual_seed(self.random_state)
+            for _ in range(self.epochs):
+                for idx in torch.randperm(len(yt), generator=gen).split(self.batch_size):
+                    loss = torch.nn.functional.mse_loss(net(xt[idx]).squeeze(1), yt[idx])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+        finally:
+            torch.set_num_threads(before)
+        self.state_ = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        self.n_inputs_ = xr.shape[1]
+        return self
+
+    def _net(self) -> Any:
+        import torch
+
+        layers: list[torch.nn.Module] = []
+        width = self.n_inputs_
+        for h in self.hidden:
+            layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+            width = h
+        net = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
+        net.load_state_dict(self.state_)
+        return net.eval()
+
+    def predict(self, X: np.ndarray, epoch: np.ndarray | int) -> np.ndarray:
+        """Predicted normalised metric of each row of ``X`` at its (1-based) ``epoch``."""
+        import torch
+
+        e = np.broadcast_to(np.asarray(epoch, dtype=float), (len(X),))
+        xr = np.column_stack([X, np.log(e)])
+        with torch.no_grad():
+            return self._net()(torch.as_tensor((xr - self.mean_) / self.scale_, dtype=torch.float32)).squeeze(1).numpy().astype(float)
+
+    def predict_curve(self, X: np.ndarray, epochs: int) -> np.ndarray:
+        """Predicted curves, shape (rows, epochs)."""
+        return np.column_stack([self.predict(X, e) for e in range(1, epochs + 1)])
+
+
+class ZooPredictor:
+    """The zoo predictor: forest (score and interval) + parent network (curve), with the zoo's coverage and the
+    provenance of its training runs."""
+
+    def __init__(self, n_estimators: int = 100, curve: bool = True, random_state: int = 0,
+                 features: Sequence[str] = FEATURES) -> None:
+        self.n_estimators, self.curve, self.random_state, self.features = n_estimators, curve, random_state, tuple(features)
+
+    def fit(self, data: ZooData) -> ZooPredictor:
+        """Fit the forest on the pooled normalised target and, with ``curve``, the parent network on the curves."""
+        if len(data) < 10 or len(set(data.task)) < 2:
+            raise ZooError(f"the zoo predictor needs runs of at least two tasks (10 runs), got {len(data)} runs of "
+                           f"{len(set(data.task))} task(s)")
+        self.fill_ = {c: float(np.nanmedian(data.X[c])) if data.X[c].notna().any() else 0.0 for c in FEATURES}
+        X = _fill(data.X, self.fill_, self.features)
+        self.forest_ = fit_forest(X, data.y, self.n_estimators, self.random_state)
+        self.parent_ = CurveNetwork(random_state=self.random_state).fit(X, data.curves) if self.curve else None
+        self.coverage_ = {c: (float(np.nanmin(data.X[c])), float(np.nanmax(data.X[c]))) for c in COVERAGE
+                          if data.X[c].notna().any()}
+        self.hidden_proportion_range_ = (float(data.X["hidden_proportion"].min()), float(data.X["hidden_proportion"].max()))
+        self.defaults_ = {"lr": float(math.exp(np.nanmedian(data.X["log_lr"])))}
+        self.epochs_ = int(np.median([len(c) for c in data.curves])) if data.curves else 1
+        self.tasks_ = dict(data.tasks)
+        self.n_records_ = len(data)
+        self.skipped_ = dict(data.skipped)
+        self.provenance_: dict[str, Any] = {}
+        return self
+
+    def _X(self, X: pd.DataFrame) -> np.ndarray:
+        return _fill(X, self.fill_, self.features)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predicted normalised score (forest)."""
+        return self.forest_.predict(self._X(X))
+
+    def predict_interval(self, X: pd.DataFrame, q: tuple[float, float] = INTERVAL) -> tuple[np.ndarray, np.ndarray]:
+        """Quantiles ``q`` of the trees' predictions per row."""
+        Xa = self._X(X)
+        per_tree = np.stack([t.predict(Xa) for t in self.forest_.estimators_])
+        return np.quantile(per_tree, q[0], axis=0), np.quantile(per_tree, q[1], axis=0)
+
+    def predict_parent(self, X: pd.DataFrame, epoch: np.ndarray | int) -> np.ndarray:
+        """The parent network's predicted normalised metric at ``epoch``."""
+        if self.parent_ is None:
+            raise ZooError("this zoo predictor was fitted without the parent network")
+        return self.parent_.predict(self._X(X), epoch)
+
+    def predict_curve(self, X: pd.DataFrame, epochs: int | None = None) -> np.ndarray:
+        """The parent network's predicted curves, (rows, epochs); ``epochs`` defaults to the zoo's median."""
+        if self.parent_ is None:
+            raise ZooError("this zoo predictor was fitted without the parent network")
+        return self.parent_.predict_curve(self._X(X), int(epochs or self.epochs_))
+
+    def outside(self, row: Mapping[str, float]) -> list[str]:
+        """What of a candidate's task lies outside the zoo's range (empty when covered)."""
+        names = {"log_dx_over_dy": "dx/dy", "log_budget_over_dxdy": "budget/(dx·dy)", "log_T": "sequence length T",
+                 "log_n_train": "training sequences"}
+        out = []
+        for c, (lo, hi) in self.coverage_.items():
+            v = float(row.get(c, math.nan))
+            if math.isfinite(v) and not lo - 1e-9 <= v <= hi + 1e-9:
+                out.append(f"{names[c]} {math.exp(v):.3g} (zoo: {math.exp(lo):.3g}..{math.exp(hi):.3g})")
+        return out
+
+    def outside_sizes(self, dx: int, dy: int) -> list[str]:
+        """dx or dy outside the range of the zoo's tasks (empty when inside)."""
+        out = []
+        for name, v in (("dx", dx), ("dy", dy)):
+            vals = [int(t[name]) for t in self.tasks_.values()]
+            if not min(vals) <= v <= max(vals):
+                out.append(f"{name} {v} (zoo: {min(vals)}..{max(vals)})")
+        return out
+
+    def shape_outside(self, dx: int, dy: int) -> bool:
+        """Whether dx/dy lies outside every shape the zoo was trained on."""
+        lo, hi = self.coverage_["log_dx_over_dy"]
+        return not lo - 1e-9 <= math.log(dx / dy) <= hi + 1e-9
+
+
+def feature_schema() -> dict[str, Any]:
+    """What a saved zoo predictor depends on: schema version, features and target."""
+    return {"schema_version": ZOO_SCHEMA_VERSION, "features": list(FEATURES), "target": f"normalized_target:{METHOD}"}
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation (scipy), NaN when either side is constant or there are fewer than 3 pairs."""
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return math.nan
+    return float(spearmanr(a, b).statistic)
+
+
+def loto_folds(task: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Leave-one-task-out folds: (held-out task, train indices, test indices); no fold trains on its task."""
+    task = np.asarray(task, dtype=object)
+    return [(str(t), np.flatnonzero(task != t), np.flatnonzero(task == t)) for t in dict.fromkeys(task)]
+
+
+def leave_one_task_out(data: ZooData, feature_sets: Mapping[str, Sequence[str]] | None = None, parent: bool = True,
+                       n_estimators: int = 100, random_state: int = 0, progress: Any = None) -> pd.DataFrame:
+    """Per held-out task, Spearman between predicted and actual normalised scores of its runs, for the forest on
+    each feature set (:data:`ABLATIONS`), the parent network (its curve at the run's last epoch) and the parameter
+    count (bigger is better), all on the same folds. Also the parent network's mean absolute error over the held-out
+    curves. One row per task."""
+    sets = dict(feature_sets or ABLATIONS)
+    rows = []
+    for task, train, test in loto_folds(data.task):
+        if progress:
+            progress(f"held out {task}")
+        tr, te = data.subset(np.isin(np.arange(len(data)), train)), data.subset(np.isin(np.arange(len(data)), test))
+        row: dict[str, Any] = {"task": task, "runs": len(te), "dx": te.tasks[task]["dx"], "dy": te.tasks[task]["dy"],
+                               "kind": te.tasks[task]["kind"]}
+        fill = {c: float(np.nanmedian(tr.X[c])) if tr.X[c].notna().any() else 0.0 for c in FEATURES}
+        for name, cols in sets.items():
+            forest = fit_forest(_fill(tr.X, fill, cols), tr.y, n_estimators, random_state)
+            row[name] = spearman(forest.predict(_fill(te.X, fill, cols)), te.y)
+        if parent:
+            net = CurveNetwork(random_state=random_state).fit(_fill(tr.X, fill, FEATURES), tr.curves)
+            last = np.array([max(len(c), 1) for c in te.curves])
+            row["parent network"] = spearman(net.predict(_fill(te.X, fill, FEATURES), last), te.y)
+            pred = [net.predict_curve(_fill(te.X.iloc[[i]], fill, FEATURES), len(c))[0] for i, c in enumerate(te.curves)]
+            err = np.concatenate([np.abs(p - c)[np.isfinite(c)] for p, c in zip(pred, te.curves) if len(c)] or [np.array([np.nan])])
+            row["parent curve MAE"] = float(np.mean(err))
+            mean_curve = _mean_curve(tr.curves)
+            base = np.concatenate([np.abs(mean_curve[np.minimum(np.arange(len(c)), len(mean_curve) - 1)] - c)[np.isfinite(c)]
+                                   for c in te.curves if len(c)] or [np.array([np.nan])])
+            row["mean-curve MAE"] = float(np.mean(base))
+        row["parameter count"] = spearman(te.parameters, te.y)
+        row["hidden proportion alone"] = spearman(te.X["hidden_proportion"].to_numpy(), te.y)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _mean_curve(curves: Sequence[np.ndarray]) -> np.ndarray:
+    """The mean normalised curve per epoch over the training runs (the parent network's naive baseline)."""
+    n = max(len(c) for c in curves)
+    m = np.full((len(curves), n), np.nan)
+    for i, c in enumerate(curves):
+        m[i, : len(c)] = c
+    with np.errstate(all="ignore"):
+        out = np.nanmean(m, axis=0)
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Median, quartiles and tasks with Spearman ≥ 0.6 per model column of :func:`leave_one_task_out`."""
+    cols = [c for c in table.columns if c not in ("task", "runs", "dx", "dy", "kind") and "MAE" not in c]
+    out = []
+    for c in cols:
+        v = table[c].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        out.append({"model": c, "median": float(np.median(v)) if v.size else math.nan,
+                    "q25": float(np.quantile(v, 0.25)) if v.size else math.nan,
+                    "q75": float(np.quantile(v, 0.75)) if v.size else math.nan,
+                    "min": float(v.min()) if v.size else math.nan, "tasks": int(v.size),
+                    "≥ 0.6": int((v >= 0.6).sum())})
+    return pd.DataFrame(out).set_index("model")
+
+
+def best_configs(data: ZooData) -> pd.DataFrame:
+    """Per task, the hidden proportion and densities of its best run (highest raw value), with dx/dy: what the
+    figure of the optimum against the task's geometry plots."""
+    rows = []
+    for t, info in data.tasks.items():
+        idx = np.flatnonzero(data.task == t)
+        i = idx[int(np.argmax(data.value[idx]))]
+        top = idx[np.argsort(-data.value[idx])[: max(3, idx.size // 10)]]  # the best tenth (at least 3 runs)
+        x = data.X.iloc[i]
+        rows.append({"task": t, "dx": info["dx"], "dy": info["dy"], "dx_over_dy": info["dx"] / info["dy"],
+                     "kind": info["kind"], "best_hp": float(x["hidden_proportion"]),
+                     "top_hp_median": float(data.X["hidden_proportion"].iloc[top].median()),
+                     **{f"best_{b}": float(x[f"density_{b}"]) for b in BLOCKS},
+                     "top_hx_median": float(data.X["density_hx"].iloc[top].median()),
+                     "top_hh_median": float(data.X["density_hh"].iloc[top].median()),
+                     "best_value": float(data.value[i])})
+    return pd.DataFrame(rows).sort_values("dx_over_dy").reset_index(drop=True)
