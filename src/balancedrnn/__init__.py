@@ -30,6 +30,10 @@ _LAZY = {"BlockRNNClassifier": "estimators", "BlockRNNRegressor": "estimators"}
 
 def __getattr__(name: str) -> object:
     if name in _LAZY:
+        import importlib.util
+
+        if importlib.util.find_spec("sklearn") is None:
+            raise ImportError(f"balancedrnn.{name} needs scikit-learn, which is not installed: pip install 'balancedrnn[meta]'")
         from . import estimators
 
         return getattr(estimators, name)
