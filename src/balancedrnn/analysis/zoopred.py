@@ -88,6 +88,8 @@ class ZooData:
     """Per task: dx, dy, kind, T, n_train, runs, best value, chance."""
     skipped: dict[str, int] = field(default_factory=dict)
     studies: list[str] = field(default_factory=list)
+    rank: np.ndarray | None = None
+    """The alternative target: within-task percentile rank (``normalized_target(method="rank")``)."""
 
     def __len__(self) -> int:
         return len(self.y)
@@ -97,7 +99,8 @@ class ZooData:
         idx = np.flatnonzero(keep)
         tasks = {t: i for t, i in self.tasks.items() if t in set(self.task[idx])}
         return ZooData(self.X.iloc[idx].reset_index(drop=True), self.y[idx], self.task[idx], self.value[idx],
-                       self.parameters[idx], [self.curves[i] for i in idx], tasks, dict(self.skipped), list(self.studies))
+                       self.parameters[idx], [self.curves[i] for i in idx], tasks, dict(self.skipped), list(self.studies),
+                       None if self.rank is None else self.rank[idx])
 
 
 def prepare_zoo(records: Iterable[Mapping[str, Any]]) -> ZooData:
@@ -127,9 +130,10 @@ def prepare_zoo(records: Iterable[Mapping[str, Any]]) -> ZooData:
         else:
             kept.append(dict(rec))
     target = normalized_target(kept, METHOD)
-    rows, ys, tasks, values, params, curves = [], [], [], [], [], []
+    ranks = normalized_target(kept, "rank")
+    rows, ys, tasks, values, params, rank = [], [], [], [], [], []
     raw_curves: list[np.ndarray] = []
-    for rec, t in zip(kept, target):
+    for rec, t, r in zip(kept, target, ranks):
         if not math.isfinite(t):
             skip("task never above chance")
             continue
@@ -140,6 +144,7 @@ def prepare_zoo(records: Iterable[Mapping[str, Any]]) -> ZooData:
             c = np.array([])
         rows.append(dimensionless_features(rec))
         ys.append(max(float(t), TARGET_FLOOR))
+        rank.append(float(r))
         tasks.append(typed.task_name)
         values.append(float(typed.value))  # type: ignore[arg-type]
         params.append(float((typed.model or {}).get("parameters", math.nan)))
@@ -160,11 +165,20 @@ def prepare_zoo(records: Iterable[Mapping[str, Any]]) -> ZooData:
         info[name] = {"dx": int((rec.get("task") or {}).get("dx")), "dy": int((rec.get("task") or {}).get("dy")),
                       "kind": "classification" if r0["classification"] else "regression",
                       "T": _exp(r0["log_T"]), "n_train": _exp(r0["log_n_train"]), "runs": int(idx.size),
-                      "best": float(np.max(np.asarray(values)[idx])), "chance": float(chance)}
-    curves = raw_curves
+                      "best": float(np.max(np.asarray(values)[idx])), "chance": float(chance),
+                      "headroom": _headroom(float(np.max(np.asarray(values)[idx])), float(chance), bool(r0["classification"]))}
     X = pd.DataFrame(rows, columns=list(FEATURES)).astype(float)
     return ZooData(X, np.asarray(ys, dtype=float), task_arr, np.asarray(values, dtype=float),
-                   np.asarray(params, dtype=float), curves, info, skipped)
+                   np.asarray(params, dtype=float), raw_curves, info, skipped, rank=np.asarray(rank, dtype=float))
+
+
+def _headroom(best: float, chance: float, classification: bool) -> float:
+    """How far the task's best run got above chance, as a share of the way to perfect (accuracy 1, skill 1)."""
+    return (best - chance) / (1.0 - chance) if 1.0 - chance > 1e-12 else math.nan
+
+
+LEARNED = 0.05
+"""Headroom below which a task counts as not learned by any run (its normalised scores rank noise)."""
 
 
 def _exp(v: float) -> float | None:
@@ -404,11 +418,13 @@ def loto_folds(task: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 
 def leave_one_task_out(data: ZooData, feature_sets: Mapping[str, Sequence[str]] | None = None, parent: bool = True,
-                       n_estimators: int = 100, random_state: int = 0, progress: Any = None) -> pd.DataFrame:
+                       n_estimators: int = 100, random_state: int = 0, progress: Any = None,
+                       rank_target: bool = False) -> pd.DataFrame:
     """Per held-out task, Spearman between predicted and actual normalised scores of its runs, for the forest on
     each feature set (:data:`ABLATIONS`), the parent network (its curve at the run's last epoch) and the parameter
     count (bigger is better), all on the same folds. Also the parent network's mean absolute error over the held-out
-    curves. One row per task."""
+    curves. One row per task. ``rank_target`` adds the forest fitted on the within-task rank instead (same folds;
+    judged against the same normalised score)."""
     sets = dict(feature_sets or ABLATIONS)
     rows = []
     for task, train, test in loto_folds(data.task):
@@ -416,11 +432,14 @@ def leave_one_task_out(data: ZooData, feature_sets: Mapping[str, Sequence[str]] 
             progress(f"held out {task}")
         tr, te = data.subset(np.isin(np.arange(len(data)), train)), data.subset(np.isin(np.arange(len(data)), test))
         row: dict[str, Any] = {"task": task, "runs": len(te), "dx": te.tasks[task]["dx"], "dy": te.tasks[task]["dy"],
-                               "kind": te.tasks[task]["kind"]}
+                               "kind": te.tasks[task]["kind"], "headroom": te.tasks[task]["headroom"]}
         fill = {c: float(np.nanmedian(tr.X[c])) if tr.X[c].notna().any() else 0.0 for c in FEATURES}
         for name, cols in sets.items():
             forest = fit_forest(_fill(tr.X, fill, cols), tr.y, n_estimators, random_state)
             row[name] = spearman(forest.predict(_fill(te.X, fill, cols)), te.y)
+        if rank_target and tr.rank is not None:
+            forest = fit_forest(_fill(tr.X, fill, FEATURES), tr.rank, n_estimators, random_state)
+            row["forest on the rank target"] = spearman(forest.predict(_fill(te.X, fill, FEATURES)), te.y)
         if parent:
             net = CurveNetwork(random_state=random_state).fit(_fill(tr.X, fill, FEATURES), tr.curves)
             last = np.array([max(len(c), 1) for c in te.curves])
@@ -451,7 +470,7 @@ def _mean_curve(curves: Sequence[np.ndarray]) -> np.ndarray:
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """Median, quartiles and tasks with Spearman ≥ 0.6 per model column of :func:`leave_one_task_out`."""
-    cols = [c for c in table.columns if c not in ("task", "runs", "dx", "dy", "kind") and "MAE" not in c]
+    cols = [c for c in table.columns if c not in ("task", "runs", "dx", "dy", "kind", "headroom") and "MAE" not in c]
     out = []
     for c in cols:
         v = table[c].to_numpy(dtype=float)
@@ -481,3 +500,34 @@ def best_configs(data: ZooData) -> pd.DataFrame:
                      "top_hh_median": float(data.X["density_hh"].iloc[top].median()),
                      "best_value": float(data.value[i])})
     return pd.DataFrame(rows).sort_values("dx_over_dy").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------------ shipping
+def fit_zoo_predictor(storage: str, names: Sequence[str] | None = None, n_estimators: int = 100,
+                      random_state: int = 0) -> tuple[ZooPredictor, dict[str, Any]]:
+    """Fit the zoo predictor on every ``zoo-*`` study of a store (or ``names``), with its provenance: the store's
+    file name (never a path of this machine), studies, runs, tasks, git revision and date (library versions are
+    added by :func:`balancedrnn.analysis.meta.save_predictor`)."""
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from ..env import git_revision
+
+    records, studies = load_zoo_records(storage, names)
+    data = prepare_zoo(records)
+    predictor = ZooPredictor(n_estimators=n_estimators, random_state=random_state).fit(data)
+    provenance = {
+        "store": _redacted(str(storage)) if "://" in str(storage) else Path(str(storage)).name, "studies": studies, "runs": len(data), "skipped": dict(data.skipped),
+        "tasks": sorted(data.tasks), "target": f"normalized_target(method={METHOD!r}), clipped at {TARGET_FLOOR}",
+        "git_revision": git_revision(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    predictor.provenance_ = provenance
+    return predictor, provenance
+
+
+def _redacted(url: str) -> str:
+    """A store URL without its password and host details (only the scheme and database name are kept)."""
+    if "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://…/{rest.rsplit('/', 1)[-1]}"

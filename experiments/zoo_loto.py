@@ -1,0 +1,128 @@
+"""The predictor across the task zoo (issue 18): leave one task out over every zoo task of the zoo sweep's store,
+the ablations (no hidden proportion, no dx/dy features), the within-task-rank target, a parameter-count baseline
+and the parent network on the same folds; the figure of the best hidden proportion and densities per task against
+dx/dy; and, with ``--ship``, the predictor fitted on the whole zoo written where the package carries it.
+
+Run (after ``balancedrnn reproduce zoo --scale small``):
+    nice .venv/bin/python experiments/zoo_loto.py [--storage STORE] [--ship]
+writes runs/zoo-loto/{loto.csv,summary.csv,best.csv,report.md} and docs/img/zoo_best_hp.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from balancedrnn.analysis import zoopred
+from balancedrnn.io import cache_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def figure(best: pd.DataFrame, path: Path) -> None:
+    """Best hidden proportion (and the median of each task's best tenth) and the best run's hx, hh densities
+    against dx/dy, one point per task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharex=True)
+    marker = {"classification": "o", "regression": "s"}
+    ax = axes[0]
+    for kind, g in best.groupby("kind"):
+        ax.scatter(g["dx_over_dy"], g["best_hp"], marker=marker[kind], s=42, label=f"{kind}: best run", zorder=3)
+        ax.scatter(g["dx_over_dy"], g["top_hp_median"], marker=marker[kind], s=42, facecolors="none",
+                   edgecolors="k", label=f"{kind}: median of the best tenth", zorder=2)
+        for _, r in g.iterrows():
+            ax.plot([r["dx_over_dy"]] * 2, [r["best_hp"], r["top_hp_median"]], color="0.7", lw=0.8, zorder=1)
+    ok = best[np.isfinite(best["top_hp_median"])]
+    if len(ok) >= 3:
+        from scipy.stats import spearmanr
+
+        rho = spearmanr(np.log(ok["dx_over_dy"]), ok["top_hp_median"]).statistic
+        ax.set_title(f"best hidden proportion per task (Spearman with log dx/dy: {rho:+.2f})", fontsize=10)
+    ax.axhline(0.5, color="0.5", ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("dx / dy")
+    ax.set_ylabel("hidden proportion")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, loc="best")
+    ax = axes[1]
+    ax.scatter(best["dx_over_dy"], best["top_hx_median"], label="hx (input → hidden)", s=36)
+    ax.scatter(best["dx_over_dy"], best["top_hh_median"], label="hh (hidden → hidden)", s=36, marker="^")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("dx / dy")
+    ax.set_ylabel("density (median of the task's best tenth)")
+    ax.set_title("best densities per task", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+
+
+def md(df: pd.DataFrame, digits: int = 2) -> str:
+    """A DataFrame as a markdown table."""
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        cells = []
+        for c in cols:
+            v = r[c]
+            cells.append(f"{v:.{digits}f}" if isinstance(v, float) and math.isfinite(v) else ("–" if isinstance(v, float) else str(v)))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--storage", default=str(cache_dir() / "zoo" / "store.journal"), help="The zoo sweep's store.")
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "zoo-loto")
+    ap.add_argument("--figure", type=Path, default=ROOT / "docs" / "img" / "zoo_best_hp.png")
+    ap.add_argument("--ship", action="store_true", help="Also fit on the whole zoo and write the shipped predictor.")
+    ap.add_argument("--trees", type=int, default=100)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    records, studies = zoopred.load_zoo_records(args.storage)
+    data = zoopred.prepare_zoo(records)
+    print(f"{len(data)} runs of {len(data.tasks)} tasks from {len(studies)} studies (skipped: {data.skipped})", flush=True)
+    table = zoopred.leave_one_task_out(data, n_estimators=args.trees, rank_target=True, progress=lambda m: print(m, flush=True))
+    table.to_csv(args.out / "loto.csv", index=False)
+    summary = zoopred.summarize(table)
+    learned = table[table["headroom"] >= zoopred.LEARNED]
+    summary_learned = zoopred.summarize(learned)
+    summary.to_csv(args.out / "summary.csv")
+    best = zoopred.best_configs(data)
+    best.to_csv(args.out / "best.csv", index=False)
+    figure(best, args.figure)
+
+    report = [f"{len(data)} runs, {len(data.tasks)} tasks, studies: {len(studies)}; skipped: {data.skipped}", "",
+              "### per held-out task (Spearman, predicted vs actual normalised score)", "",
+              md(table.sort_values("dx").assign(headroom=table["headroom"].round(2))), "",
+              "### summary over held-out tasks", "", md(summary.reset_index()), "",
+              f"### summary over the {len(learned)} tasks some run learned (headroom ≥ {zoopred.LEARNED})", "",
+              md(summary_learned.reset_index()), "",
+              "### parent network: curve error (mean absolute error of the normalised curve points)", "",
+              f"parent network {table['parent curve MAE'].median():.3f} (median over tasks), mean training curve "
+              f"{table['mean-curve MAE'].median():.3f}", "",
+              "### best configuration per task", "", md(best, 3)]
+    if args.ship:
+        from balancedrnn.analysis.meta import SHIPPED_PREDICTOR, save_predictor
+
+        predictor, provenance = zoopred.fit_zoo_predictor(args.storage, studies, n_estimators=args.trees)
+        path = save_predictor(predictor, ROOT / "src" / "balancedrnn" / "analysis" / SHIPPED_PREDICTOR, provenance)
+        report += ["", f"shipped predictor: {path.name}, {path.stat().st_size / 1e6:.2f} MB, provenance {provenance}"]
+    (args.out / "report.md").write_text("\n".join(report) + "\n")
+    print("\n".join(report))
+
+
+if __name__ == "__main__":
+    main()

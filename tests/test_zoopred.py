@@ -1,0 +1,253 @@
+"""The zoo predictor (issue 18): pooled target and features, leave-one-task-out, the parent network's curves, the
+shipped-file format and the recommender and command line on it. Made-up records built with the library's own
+counting, so everything runs in seconds."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("sklearn")
+pytest.importorskip("scipy")
+
+from clihelp import cli_env, run_main_full  # noqa: E402
+
+from balancedrnn.analysis import meta, zoopred  # noqa: E402
+from balancedrnn.analysis.zoo import dimensionless_features  # noqa: E402
+from balancedrnn.core.spec import BLOCKS, BlockSpec, SpecError, density_for_hidden_proportion, spends_budget  # noqa: E402
+from balancedrnn.record import RECORD_VERSION  # noqa: E402
+
+# made-up tasks (not registered: chance comes from the record, 1/dy or skill 0), of different shapes
+SHAPES = {"toy-wide": (400, 4, "last"), "toy-mid": (40, 8, "last"), "toy-narrow": (6, 3, "last"),
+          "toy-reg": (20, 5, "all")}
+
+
+def best_hp(dx: int, dy: int) -> float:
+    """The made-up optimum: balanced for wide inputs, denser recurrence for narrow ones."""
+    return float(np.clip(0.35 + 0.1 * math.log10(dx / dy), 0.1, 0.9))
+
+
+def zoo_records(tasks=SHAPES, n_configs: int = 24, seed: int = 0, epochs: int = 3) -> list[dict]:
+    """Records shaped like the zoo sweep's: hidden proportions spread over the range at two budgets; the value is
+    a bump around :func:`best_hp` of the task's shape; the validation curve rises to it."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for task, (dx, dy, loss) in tasks.items():
+        classification = loss == "last"
+        chance = 1.0 / dy if classification else 0.0
+        made = 0
+        while made < n_configs:
+            budget = float([1500, 4000][made % 2])
+            base = dict(zip(BLOCKS, np.clip(np.abs(rng.normal(0.5, 0.25, 6)), 0.02, 1.0)))
+            density = None
+            for block in ("hx", "hh"):
+                try:
+                    density = density_for_hidden_proportion(dx, dy, budget, rng.uniform(0.05, 0.9), base, block=block)
+                    break
+                except SpecError:
+                    continue
+            if density is None or not spends_budget(dx, dy, budget, density, 0.02):
+                continue
+            summary = {"kind": "block", **BlockSpec.from_budget(dx, dy, budget, density).summary()}
+            hp = summary["hidden_proportion"]
+            top = 0.9 if classification else 0.7
+            value = chance + (top - chance) * math.exp(-(((hp - best_hp(dx, dy)) / 0.2) ** 2)) + 0.01 * rng.normal()
+            metric = "accuracy" if classification else "skill"
+            vals = [chance + (value - chance) * (e + 1) / epochs for e in range(epochs)]
+            val_chance = 2.0
+            history = {"val": [{"loss": 1.0, metric: v} if classification else {"loss": val_chance * (1 - v)} for v in vals]}
+            final = {"metric": metric, "value": value, "val": {}, "test": {}}
+            if not classification:
+                final["score"] = {"val_chance_mse": val_chance}
+            cfg = {"task": task, "model": ",".join(f"{b}={density[b]:.6g}" for b in BLOCKS), "budget": budget,
+                   "epochs": epochs, "lr": 2e-3, "seed": 0, "data_seed": 0, "n_train": 500}
+            out.append({"record_version": RECORD_VERSION, "trial_key": f"{task}-{made}", "config": cfg, "seed": 0,
+                        "status": "ok", "task": {"name": task, "dx": dx, "dy": dy, "loss": loss, "metric": metric},
+                        "model": summary, "history": history, "final": final})
+            made += 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    return zoo_records()
+
+
+@pytest.fixture(scope="module")
+def data(records) -> zoopred.ZooData:
+    return zoopred.prepare_zoo(records)
+
+
+@pytest.fixture(scope="module")
+def predictor(data) -> zoopred.ZooPredictor:
+    return zoopred.ZooPredictor(n_estimators=30).fit(data)
+
+
+def test_target_is_the_chance_normalised_score(records, data):
+    for task, (dx, dy, loss) in SHAPES.items():
+        chance = 1.0 / dy if loss == "last" else 0.0
+        values = np.array([r["final"]["value"] for r in records if r["task"]["name"] == task])
+        expected = np.maximum((values - chance) / (values.max() - chance), zoopred.TARGET_FLOOR)
+        np.testing.assert_allclose(data.y[data.task == task], expected)
+        assert data.y[data.task == task].max() == pytest.approx(1.0)
+        ranks = data.rank[data.task == task]
+        assert ranks.min() == 0.0 and ranks.max() == 1.0
+    assert list(data.X.columns) == list(zoopred.FEATURES)
+
+
+def test_unusable_runs_are_skipped_and_counted(records):
+    bad = [dict(records[0], status="failed"), dict(records[1], model={"kind": "lstm"}),
+           dict(records[2], final={"metric": "accuracy", "value": float("nan")})]
+    d = zoopred.prepare_zoo(records[3:] + bad)
+    assert d.skipped == {"not ok": 1, "baseline model": 1, "no finite final metric": 1}
+    assert len(d) == len(records) - 3
+
+
+def test_a_task_never_above_chance_is_left_out(records):
+    flat = [dict(r, final={**r["final"], "value": 1.0 / 4}) for r in records if r["task"]["name"] == "toy-wide"]
+    d = zoopred.prepare_zoo([r for r in records if r["task"]["name"] != "toy-wide"] + flat)
+    assert "toy-wide" not in d.tasks and d.skipped["task never above chance"] == len(flat)
+
+
+def test_candidate_features_equal_record_features(records):
+    """One formula for features: a candidate built from a record's config gives the record's feature row."""
+    r = records[5]
+    dx, dy = r["task"]["dx"], r["task"]["dy"]
+    X, counts = zoopred.candidate_frame(dx, dy, r["config"]["budget"], [r["model"]["density"]], lr=r["config"]["lr"],
+                                        T=None, n_train=None, classification=True)  # unregistered: both unknown
+    row = dimensionless_features(r)
+    for f in zoopred.FEATURES:
+        a, b = X.iloc[0][f], row[f]
+        assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-9), f
+    assert counts.iloc[0]["dh"] == r["model"]["dh"]
+
+
+def test_spearman_is_scipys_on_hand_made_data():
+    from scipy.stats import spearmanr
+
+    a = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.9])
+    b = np.array([1.0, 3.0, 2.0, 5.0, 2.5, 4.0])
+    assert zoopred.spearman(a, b) == pytest.approx(spearmanr(a, b).statistic)
+    assert zoopred.spearman(a, -a) == pytest.approx(-1.0)
+    assert math.isnan(zoopred.spearman(np.ones(5), b[:5])) and math.isnan(zoopred.spearman(a[:2], b[:2]))
+
+
+def test_loto_folds_never_contain_the_held_out_task(data):
+    folds = zoopred.loto_folds(data.task)
+    assert sorted(t for t, _, _ in folds) == sorted(SHAPES)
+    for task, train, test in folds:
+        assert not (data.task[train] == task).any() and (data.task[test] == task).all()
+        assert len(train) + len(test) == len(data) and not set(train) & set(test)
+
+
+def test_leave_one_task_out_learns_the_made_up_optimum(data):
+    table = zoopred.leave_one_task_out(data, n_estimators=30)
+    assert sorted(table["task"]) == sorted(SHAPES)
+    assert table["forest"].median() > 0.5  # the bump's position follows dx/dy, which the forest sees
+    assert {"parent network", "parameter count", "forest without the hidden proportion", "parent curve MAE"} <= set(table.columns)
+    s = zoopred.summarize(table)
+    assert s.loc["forest", "median"] == pytest.approx(table["forest"].median())
+
+
+def test_parent_network_predicts_curves_and_is_seeded(data, predictor):
+    X = data.X.iloc[:4]
+    curves = predictor.predict_curve(X, epochs=5)
+    assert curves.shape == (4, 5) and np.isfinite(curves).all()
+    again = zoopred.ZooPredictor(n_estimators=30).fit(data).predict_curve(X, epochs=5)
+    np.testing.assert_array_equal(curves, again)
+    with pytest.raises(zoopred.ZooError, match="at least two tasks"):
+        zoopred.ZooPredictor().fit(data.subset(data.task == "toy-mid"))
+
+
+def test_interval_brackets_the_trees(predictor, data):
+    lo, hi = predictor.predict_interval(data.X.iloc[:10])
+    per_tree = np.stack([t.predict(predictor._X(data.X.iloc[:10])) for t in predictor.forest_.estimators_])
+    np.testing.assert_allclose(lo, np.quantile(per_tree, 0.1, axis=0))
+    assert (lo <= hi).all()
+
+
+def test_save_read_and_incompatible_schema(predictor, tmp_path):
+    path = meta.save_predictor(predictor, tmp_path / "zoo.pkl", {"store": "store.journal"})
+    payload = meta.read_predictor_file(path)
+    assert payload["format"] == zoopred.ZOO_FORMAT and payload["provenance"] == {"store": "store.journal"}
+    assert isinstance(meta.load_predictor(path), zoopred.ZooPredictor)
+    payload["schema"] = {**payload["schema"], "schema_version": zoopred.ZOO_SCHEMA_VERSION + 1}
+    (tmp_path / "old.pkl").write_bytes(pickle.dumps(payload))
+    with pytest.raises(meta.MetaError, match="zoo predictor of schema"):
+        meta.read_predictor_file(tmp_path / "old.pkl")
+
+
+def test_recommend_config_uses_the_zoo_predictor(predictor):
+    rec = meta.recommend_config(100, 5, 4000, predictor=predictor, n_candidates=300, task={"epochs": 4})
+    assert rec.method == "predictor" and spends_budget(100, 5, 4000, rec.density, 0.02)
+    assert rec.interval is not None and rec.interval[0] <= rec.interval[1]
+    assert len(rec.curve) == 4 and not rec.shape_outside and rec.outside == []
+    lo, hi = predictor.hidden_proportion_range_
+    assert lo <= rec.hidden_proportion <= hi
+    assert set(rec.references) <= set(meta.REFERENCES)
+    far = meta.recommend_config(3, 60, 6000, predictor=predictor, n_candidates=200)
+    assert far.shape_outside and any(o.startswith("dx/dy") for o in far.outside)
+    with pytest.raises(meta.MetaError, match="unknown task characteristic"):
+        meta.recommend_config(100, 5, 4000, predictor=predictor, n_candidates=50, task={"frames": 3})
+
+
+def _cli(args, tmp_path, monkeypatch, capsys):
+    cli_env(tmp_path, monkeypatch)
+    return run_main_full(args, capsys)
+
+
+def test_cli_recommend_with_a_zoo_predictor(predictor, tmp_path, monkeypatch, capsys):
+    meta.save_predictor(predictor, tmp_path / "zoo.pkl")
+    code, out, err = _cli(["recommend", "--dx", "100", "--dy", "5", "--budget", "4000", "--predictor", "zoo.pkl",
+                           "--candidates", "200", "--epochs", "3"], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    assert "predicted validation curve" in out and "[" in out and "config: hx=" in out
+    code, out, err = _cli(["recommend", "--dx", "3", "--dy", "60", "--budget", "6000", "--predictor", "zoo.pkl",
+                           "--candidates", "200"], tmp_path, monkeypatch, capsys)
+    lines = [x for x in err.strip().splitlines() if x.strip()]
+    assert code == 2 and len(lines) == 1 and "outside every shape" in lines[0] and "--extrapolate" in lines[0]
+    code, out, err = _cli(["recommend", "--dx", "3", "--dy", "60", "--budget", "6000", "--predictor", "zoo.pkl",
+                           "--candidates", "200", "--extrapolate"], tmp_path, monkeypatch, capsys)
+    assert code == 0 and "outside what the zoo covers" in out
+
+
+def test_cli_recommend_bad_tasks_and_files(predictor, tmp_path, monkeypatch, capsys):
+    code, _, err = _cli(["recommend", "--task", "no-such-task"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "unknown task" in err
+    code, _, err = _cli(["recommend", "--task", "rad", "--dx", "3"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and "not both" in err
+    payload = {"format": zoopred.ZOO_FORMAT, "schema": {"schema_version": 0}, "predictor": predictor}
+    (tmp_path / "old.pkl").write_bytes(pickle.dumps(payload))
+    code, _, err = _cli(["recommend", "--dx", "10", "--dy", "2", "--predictor", "old.pkl"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "refit it" in err
+
+
+def test_cli_recommend_zoo_task_with_missing_data(tmp_path, monkeypatch, capsys):
+    """A zoo task the registry lacks here (aeon's files absent) is named as missing data, in one line."""
+    from balancedrnn import tasks as registry
+    from balancedrnn.tasks import TaskError
+
+    real = registry.get_task
+
+    def missing(name):
+        if name == "ts:Lynx-next5":
+            raise TaskError(f"unknown task {name!r}")
+        return real(name)
+
+    monkeypatch.setattr(registry, "get_task", missing)
+    code, _, err = _cli(["recommend", "--task", "ts:Lynx-next5"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "data is missing offline" in err
+
+
+def test_best_configs_per_task(data):
+    best = zoopred.best_configs(data)
+    assert sorted(best["task"]) == sorted(SHAPES)
+    assert list(best["dx_over_dy"]) == sorted(best["dx_over_dy"])
+    for _, r in best.iterrows():
+        i = np.flatnonzero(data.task == r["task"])
+        assert r["best_value"] == data.value[i].max()
+    assert isinstance(best, pd.DataFrame)
