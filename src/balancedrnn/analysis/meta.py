@@ -830,12 +830,12 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
     c = counts.iloc[best]
     return Recommendation(
         method="predictor",
-        reason=(reason or f"maximised the zoo predictor (random forest on the per-task normalised score, fitted on "
+        reason=(reason or f"maximised the zoo predictor (random forest on the per-task {zoopred.TARGET} target, fitted on "
                 f"{predictor.n_records_} runs of {len(predictor.tasks_)} tasks) over {len(X)} feasible candidates")
         + range_note,
         dx=dx, dy=dy, budget=float(budget), density={b: float(c[f"density_{b}"]) for b in BLOCKS}, dh=int(c["dh"]),
         weights=int(c["weights"]), parameters=int(c["parameters"]), hidden_proportion=float(c["hidden_proportion"]),
-        predicted_score=float(score[best]), metric="normalised score (1 = the task's best run, 0 = chance)",
+        predicted_score=float(score[best]), metric=zoopred.TARGET_DESCRIPTION[zoopred.TARGET],
         candidates=len(X), top=table.reset_index(drop=True), references=refs, lr=lr,
         interval=(float(low[0]), float(high[0])), curve=curve, outside=outside,
         shape_outside=predictor.shape_outside(dx, dy),

@@ -1,0 +1,145 @@
+"""The recommender judged leave one task out on every zoo task (issue 18): for each task of the zoo sweep, the zoo
+predictor fitted on every *other* task recommends a configuration before any training of its own
+(``meta.recommend_config``, the function ``balancedrnn recommend`` and the estimators use); it is trained beside
+dense, uniform:0.2, the balanced rule and the oracle (the densities of the best run the task's own sweep found at
+that budget), same seeds, same data, same lr and initialisation (the zoo's median lr, the default init), at each of
+the task's sweep budgets. Regret = oracle − recommended (mean over seeds).
+
+Run (after the zoo sweep; long: 5 configs × seeds × budgets × tasks trials, one worker):
+    nice -n 10 .venv/bin/python experiments/zoo_recommend.py [--storage STORE] [--seeds 3] [--budgets larger]
+writes runs/zoo-recommend/{cells.csv,trials.csv,report.md}; resumable (its own store, zoo-recommend.journal).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from balancedrnn.analysis import zoopred
+from balancedrnn.analysis.meta import recommend_config
+from balancedrnn.io import cache_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCES = ("dense", "uniform:0.2", "balanced")
+
+
+def zoo_bases(scale: str) -> dict[str, tuple[dict[str, Any], list[float]]]:
+    """Per zoo task: the zoo sweep's base config and budgets at ``scale`` (from the zoo plan)."""
+    from balancedrnn.reproduce.plan import load_plan, sweep_specs
+
+    out = {}
+    for spec in sweep_specs(load_plan("zoo"), scale):
+        budgets = list(spec.sampler.budgets or [spec.sampler.budget])
+        out[str(spec.base["task"])] = (dict(spec.base), [float(b) for b in budgets])
+    return out
+
+
+def oracle_density(data: zoopred.ZooData, records: list[dict[str, Any]], task: str, budget: float) -> str:
+    """Config string of the best run of ``task`` at ``budget`` in the zoo sweep (highest judged value)."""
+    from balancedrnn.record import RunRecord
+
+    best, value = None, -np.inf
+    for r in records:
+        rec = RunRecord.from_dict(r)
+        if rec.ok and rec.task_name == task and float(rec.config.get("budget", -1)) == budget and rec.value is not None \
+                and rec.value > value and (rec.model or {}).get("density"):
+            best, value = rec, rec.value
+    if best is None:
+        raise SystemExit(f"no ok run of {task} at budget {budget:g} in the store")
+    return str(best.config["model"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--storage", default=str(cache_dir() / "zoo" / "store.journal"), help="The zoo sweep's store.")
+    ap.add_argument("--out-store", default=str(cache_dir() / "zoo" / "zoo-recommend.journal"))
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "zoo-recommend")
+    ap.add_argument("--scale", default="small")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--budgets", choices=("all", "larger", "smaller"), default="larger")
+    ap.add_argument("--tasks", nargs="*", help="Only these tasks (default: every task of the store).")
+    ap.add_argument("--candidates", type=int, default=2000)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    from balancedrnn.sweep import store
+    from balancedrnn.sweep.executor import run_sweep
+    from balancedrnn.sweep.spec import SweepSpec
+    from balancedrnn.tasks import get_task
+    from balancedrnn.tasks.zoo import meta_features
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    records, studies = zoopred.load_zoo_records(args.storage)
+    data = zoopred.prepare_zoo(records)
+    bases = zoo_bases(args.scale)
+    tasks = [t for t in (args.tasks or list(data.tasks)) if t in data.tasks and t in bases]
+    cells, trials = [], []
+    for task in tasks:
+        base, budgets = bases[task]
+        budgets = {"all": budgets, "larger": [max(budgets)], "smaller": [min(budgets)]}[args.budgets]
+        predictor = zoopred.ZooPredictor().fit(data.subset(data.task != task))
+        t = get_task(task)
+        m = meta_features(t, n_train=base.get("n_train"))
+        info = {k: float(m[k]) for k in ("T", "n_train") if m.get(k) is not None}
+        for budget in budgets:
+            rec = recommend_config(t.dx, t.dy, budget, regression=t.loss != "last", predictor=predictor,
+                                   n_candidates=args.candidates, seed=0, task=info)
+            oracle = oracle_density(data, records, task, budget)
+            models = {"recommended": rec.config, **{r: r for r in REFERENCES}, "oracle": oracle}
+            from balancedrnn.core.configs import check_fits
+            from balancedrnn.core.spec import SpecError
+
+            feasible = {}
+            for role, model in models.items():
+                try:
+                    check_fits(model, t.dx, t.dy, budget)
+                    feasible[role] = model
+                except SpecError:
+                    pass
+            name = f"zoo-recommend-{task.replace(':', '-')}-b{int(budget)}-{args.scale}"
+            spec = SweepSpec.from_dict({
+                "name": name, "base": {**base, "budget": budget, "lr": predictor.defaults_["lr"]},
+                "sampler": {"kind": "grid", "models": list(dict.fromkeys(feasible.values())),
+                            "seeds": list(range(args.seeds))},
+                "workers": 1, "seed": 0, "storage": args.out_store})
+            print(f"{task} at {budget:g}: recommended hp {rec.hidden_proportion:.2f} ({rec.config})", flush=True)
+            run_sweep(spec, run_dir=args.out, progress=False)
+            got = list(store.iter_records(store.open_study(store.open_storage(args.out_store, args.out), name)))
+            from balancedrnn.record import RunRecord
+
+            by_model: dict[str, list[float]] = {}
+            for r in got:
+                rr = RunRecord.from_dict(r)
+                if rr.ok and rr.value is not None:
+                    by_model.setdefault(str(rr.config["model"]), []).append(rr.value)
+            row: dict[str, Any] = {"task": task, "budget": budget, "dx": t.dx, "dy": t.dy,
+                                   "recommended_hp": rec.hidden_proportion, "predicted": rec.predicted_score}
+            for role, model in models.items():
+                vals = by_model.get(model, [])
+                row[role] = float(np.mean(vals)) if vals else np.nan
+                trials += [{"task": task, "budget": budget, "role": role, "model": model, "value": v} for v in vals]
+            row["regret"] = row["oracle"] - row["recommended"]
+            cells.append(row)
+            pd.DataFrame(cells).to_csv(args.out / "cells.csv", index=False)
+            pd.DataFrame(trials).to_csv(args.out / "trials.csv", index=False)
+    table = pd.DataFrame(cells)
+    if not len(table):
+        raise SystemExit("no task to judge")
+    lines = [f"{len(table)} cells ({len(set(table['task']))} tasks), seeds {args.seeds}, budgets: {args.budgets}", ""]
+    for ref in REFERENCES:
+        ok = table[ref].notna()
+        lines.append(f"recommended ≥ {ref}: {int((table.loc[ok, 'recommended'] >= table.loc[ok, ref]).sum())}/{int(ok.sum())}")
+    lines.append(f"median regret (oracle − recommended): {table['regret'].median():.4f}")
+    from zoo_loto import md  # the sibling script's markdown table
+
+    lines += ["", md(table, 3)]
+    (args.out / "report.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
