@@ -35,18 +35,21 @@ def figure(best: pd.DataFrame, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharex=True)
     marker = {"classification": "o", "regression": "s"}
     ax = axes[0]
-    for kind, g in best.groupby("kind"):
-        ax.scatter(g["dx_over_dy"], g["best_hp"], marker=marker[kind], s=42, label=f"{kind}: best run", zorder=3)
+    for (kind, learned), g in best.groupby(["kind", "learned"]):
+        color = None if learned else "0.6"
+        tag = kind if learned else f"{kind}, no run above chance (headroom < {zoopred.LEARNED})"
+        ax.scatter(g["dx_over_dy"], g["best_hp"], marker=marker[kind], s=42, label=f"{tag}: best run", zorder=3,
+                   color=color)
         ax.scatter(g["dx_over_dy"], g["top_hp_median"], marker=marker[kind], s=42, facecolors="none",
-                   edgecolors="k", label=f"{kind}: median of the best tenth", zorder=2)
+                   edgecolors=color or "k", label=f"{tag}: median of the best tenth", zorder=2)
         for _, r in g.iterrows():
-            ax.plot([r["dx_over_dy"]] * 2, [r["best_hp"], r["top_hp_median"]], color="0.7", lw=0.8, zorder=1)
-    ok = best[np.isfinite(best["top_hp_median"])]
+            ax.plot([r["dx_over_dy"]] * 2, [r["best_hp"], r["top_hp_median"]], color="0.8", lw=0.8, zorder=1)
+    ok = best[best["learned"] & np.isfinite(best["top_hp_median"])]
     if len(ok) >= 3:
         from scipy.stats import spearmanr
 
         rho = spearmanr(np.log(ok["dx_over_dy"]), ok["top_hp_median"]).statistic
-        ax.set_title(f"best hidden proportion per task (Spearman with log dx/dy: {rho:+.2f})", fontsize=10)
+        ax.set_title(f"best hidden proportion per task (learned tasks: Spearman with log dx/dy {rho:+.2f})", fontsize=10)
     ax.axhline(0.5, color="0.5", ls=":", lw=1)
     ax.set_xscale("log")
     ax.set_xlabel("dx / dy")
@@ -54,13 +57,14 @@ def figure(best: pd.DataFrame, path: Path) -> None:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7, loc="best")
     ax = axes[1]
-    ax.scatter(best["dx_over_dy"], best["top_hx_median"], label="hx (input → hidden)", s=36)
-    ax.scatter(best["dx_over_dy"], best["top_hh_median"], label="hh (hidden → hidden)", s=36, marker="^")
+    lb = best[best["learned"]]
+    ax.scatter(lb["dx_over_dy"], lb["top_hx_median"], label="hx (input → hidden)", s=36)
+    ax.scatter(lb["dx_over_dy"], lb["top_hh_median"], label="hh (hidden → hidden)", s=36, marker="^")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("dx / dy")
     ax.set_ylabel("density (median of the task's best tenth)")
-    ax.set_title("best densities per task", fontsize=10)
+    ax.set_title("best densities per task (learned tasks)", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +98,7 @@ def main() -> None:
     records, studies = zoopred.load_zoo_records(args.storage)
     data = zoopred.prepare_zoo(records)
     print(f"{len(data)} runs of {len(data.tasks)} tasks from {len(studies)} studies (skipped: {data.skipped})", flush=True)
-    table = zoopred.leave_one_task_out(data, n_estimators=args.trees, rank_target=True, progress=lambda m: print(m, flush=True))
+    table = zoopred.leave_one_task_out(data, n_estimators=args.trees, other_target=True, progress=lambda m: print(m, flush=True))
     table.to_csv(args.out / "loto.csv", index=False)
     summary = zoopred.summarize(table)
     learned = table[table["headroom"] >= zoopred.LEARNED]

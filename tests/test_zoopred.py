@@ -174,6 +174,7 @@ def test_save_read_and_incompatible_schema(predictor, tmp_path):
     path = meta.save_predictor(predictor, tmp_path / "zoo.pkl", {"store": "store.journal"})
     payload = meta.read_predictor_file(path)
     assert payload["format"] == zoopred.ZOO_FORMAT and payload["provenance"] == {"store": "store.journal"}
+    assert path.read_bytes()[:6] == b"\xfd7zXZ\x00"  # xz-compressed, so the shipped file stays small
     assert isinstance(meta.load_predictor(path), zoopred.ZooPredictor)
     payload["schema"] = {**payload["schema"], "schema_version": zoopred.ZOO_SCHEMA_VERSION + 1}
     (tmp_path / "old.pkl").write_bytes(pickle.dumps(payload))
@@ -213,6 +214,8 @@ def test_cli_recommend_with_a_zoo_predictor(predictor, tmp_path, monkeypatch, ca
     code, out, err = _cli(["recommend", "--dx", "3", "--dy", "60", "--budget", "6000", "--predictor", "zoo.pkl",
                            "--candidates", "200", "--extrapolate"], tmp_path, monkeypatch, capsys)
     assert code == 0 and "outside what the zoo covers" in out
+    code, out, err = _cli(["predictor", "show", "zoo.pkl"], tmp_path, monkeypatch, capsys)
+    assert code == 0 and "zoo predictor" in out and "toy-wide" in out and "impurity importances" in out
 
 
 def test_cli_recommend_bad_tasks_and_files(predictor, tmp_path, monkeypatch, capsys):

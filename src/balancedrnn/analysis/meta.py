@@ -537,13 +537,16 @@ def save_predictor(predictor: MetaPredictor | zoopred.ZooPredictor, path: str | 
     on), atomically (pickle). A :class:`~balancedrnn.analysis.zoopred.ZooPredictor` is written in the zoo format."""
     from ..io import atomic_write
 
-    if isinstance(predictor, zoopred.ZooPredictor):
+    if isinstance(predictor, zoopred.ZooPredictor):  # shipped with the package: xz-compressed (forests shrink ~3.5x)
+        import lzma
+
         payload = {"format": zoopred.ZOO_FORMAT, "schema": zoopred.feature_schema(), "versions": library_versions(),
                    "provenance": dict(provenance or {}), "predictor": predictor}
-    else:
-        check_is_fitted(predictor)
-        payload = {"format": PREDICTOR_FORMAT, "schema": feature_schema(), "versions": library_versions(),
-                   "provenance": dict(provenance or {}), "predictor": predictor}
+        data = lzma.compress(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), preset=6)
+        return atomic_write(path, lambda f: f.write(data))
+    check_is_fitted(predictor)
+    payload = {"format": PREDICTOR_FORMAT, "schema": feature_schema(), "versions": library_versions(),
+               "provenance": dict(provenance or {}), "predictor": predictor}
     return atomic_write(path, lambda f: pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL))
 
 
@@ -556,8 +559,12 @@ def read_predictor_file(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise MetaError(f"predictor file {p} does not exist")
     try:
-        with p.open("rb") as f:
-            payload = pickle.load(f)
+        raw = p.read_bytes()
+        if raw.startswith(b"\xfd7zXZ\x00"):  # an xz-compressed (zoo) predictor
+            import lzma
+
+            raw = lzma.decompress(raw)
+        payload = pickle.loads(raw)
     except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
         raise MetaError(f"cannot read predictor file {p}: {type(e).__name__}: {e}") from None
     if isinstance(payload, dict) and payload.get("format") == zoopred.ZOO_FORMAT:

@@ -55,8 +55,11 @@ ABLATIONS: dict[str, tuple[str, ...]] = {
     "forest": FEATURES,
     "forest without the hidden proportion": tuple(f for f in FEATURES if f not in HP_FEATURES),
     "forest without dx/dy features": tuple(f for f in FEATURES if f not in SHAPE_FEATURES),
+    "forest without lr": tuple(f for f in FEATURES if f != "log_lr"),
 }
-"""Feature sets compared leave one task out (same folds, same forest)."""
+"""Feature sets compared leave one task out (same folds, same forest). The zoo sweep draws lr per trial, so part of
+a held-out task's order is lr's; the recommender holds lr fixed and ranks structures, and "without lr" shows how
+much of the ranking the structure features carry alone."""
 METHOD = "chance"
 """The normalisation of the score the predictor is judged on and of the curves (:func:`balancedrnn.analysis.zoo.normalized_target`)."""
 TARGETS = ("chance", "rank")
@@ -526,7 +529,8 @@ def best_configs(data: ZooData) -> pd.DataFrame:
                      **{f"best_{b}": float(x[f"density_{b}"]) for b in BLOCKS},
                      "top_hx_median": float(data.X["density_hx"].iloc[top].median()),
                      "top_hh_median": float(data.X["density_hh"].iloc[top].median()),
-                     "best_value": float(data.value[i])})
+                     "best_value": float(data.value[i]), "headroom": info["headroom"],
+                     "learned": bool(info["headroom"] >= LEARNED)})
     return pd.DataFrame(rows).sort_values("dx_over_dy").reset_index(drop=True)
 
 

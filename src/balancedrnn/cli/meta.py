@@ -69,6 +69,9 @@ def fit(
     n_estimators: NEstimators = 200,
     parent: Annotated[bool, typer.Option("--parent/--no-parent", help="Also fit the parent network.")] = False,
     seed: Seed = 0,
+    zoo: Annotated[bool, typer.Option("--zoo", help="Fit the zoo predictor (pooled across tasks: per-task rank target, "
+                                      "dimension-free features, parent network of the validation curve) on every "
+                                      "zoo-* study of --storage, or the --name studies.")] = False,
 ) -> None:
     """Fit the random-forest classifier and regressor (and optionally the parent network) and save them."""
     from .common import UserError, check_positive, check_writable, out
@@ -78,6 +81,16 @@ def fit(
     check_positive("--n-estimators", n_estimators)
     check_writable(out_file, "--out")  # before the fit, naming the user's path
     meta = _meta()
+    if zoo:
+        if storage is None or records is not None:
+            raise UserError("--zoo reads the zoo sweep's store: give --storage (the store of `reproduce zoo`), not --records")
+        from ..analysis import zoopred
+
+        predictor, provenance = zoopred.fit_zoo_predictor(storage, name, n_estimators=n_estimators, random_state=seed)
+        path = meta.save_predictor(predictor, out_file, provenance)
+        out.print(f"zoo predictor fitted on {predictor.n_records_} runs of {len(predictor.tasks_)} tasks "
+                  f"({len(provenance['studies'])} studies); saved: {path} ({path.stat().st_size / 1e6:.2f} MB)")
+        return
     data = meta.prepare_records(_records(records, storage, name, run_dir))
     predictor = meta.MetaPredictor(n_classes=n_classes, n_estimators=n_estimators, parent=parent, random_state=seed).fit(data)
     path = meta.save_predictor(predictor, out_file)
@@ -171,6 +184,9 @@ def show(path: Annotated[Path, typer.Argument(help="A predictor file written by 
 
     payload = _meta().read_predictor_file(path)
     p = payload["predictor"]
+    if payload["format"] != _meta().PREDICTOR_FORMAT:
+        _show_zoo(path, payload)
+        return
     out.print(f"predictor {path}: schema {payload['schema']['schema_version']} ({len(payload['schema']['features'])} features), "
               f"{p.n_records_} runs, {p.n_estimators} trees, seed {p.random_state}, parent network: {'yes' if p.parent_ else 'no'}")
     out.print("versions: " + ", ".join(f"{k} {v}" for k, v in payload["versions"].items() if k != "platform"))
@@ -178,6 +194,31 @@ def show(path: Annotated[Path, typer.Argument(help="A predictor file written by 
     imp = sorted(zip(p.regressor_.feature_names_in_, p.regressor_.feature_importances_), key=lambda kv: -kv[1])[:8]
     out.print("impurity importances of the regressor (see `predictor evaluate` for permutation importances): " +
               ", ".join(f"{f} {v:.3f}" for f, v in imp))
+
+
+def _show_zoo(path: Path, payload: dict[str, Any]) -> None:
+    """``predictor show`` of a zoo predictor: schema, provenance, versions, tasks, impurity importances."""
+    from rich.table import Table
+
+    from .common import out
+
+    p = payload["predictor"]
+    prov = payload.get("provenance") or {}
+    out.print(f"zoo predictor {path}: schema {payload['schema']['schema_version']} ({len(payload['schema']['features'])} "
+              f"features, target {payload['schema']['target']}), {p.n_records_} runs of {len(p.tasks_)} tasks, "
+              f"{p.n_estimators} trees, seed {p.random_state}, parent network: {'yes' if p.parent_ else 'no'}")
+    out.print("provenance: " + ", ".join(f"{k} {v}" for k, v in prov.items() if k not in ("tasks", "studies"))
+              + f", {len(prov.get('studies', []))} studies")
+    out.print("versions: " + ", ".join(f"{k} {v}" for k, v in payload["versions"].items() if k != "platform"))
+    table = Table(title="tasks")
+    for col in ("task", "dx", "dy", "kind", "T", "training seqs", "runs", "best", "chance"):
+        table.add_column(col, justify="left" if col in ("task", "kind") else "right")
+    for t, i in p.tasks_.items():
+        table.add_row(t, str(i["dx"]), str(i["dy"]), i["kind"], str(i["T"] or "-"), str(i["n_train"] or "-"),
+                      str(i["runs"]), f"{i['best']:.3g}", f"{i['chance']:.3g}")
+    out.print(table)
+    imp = sorted(zip(p.features, p.forest_.feature_importances_), key=lambda kv: -kv[1])[:8]
+    out.print("impurity importances of the forest: " + ", ".join(f"{f} {v:.3f}" for f, v in imp))
 
 
 def recommend(
