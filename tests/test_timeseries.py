@@ -19,7 +19,8 @@ from balancedrnn.io import DataError  # noqa: E402
 from balancedrnn.tasks import TaskError, get_task, task_names  # noqa: E402
 from balancedrnn.train import TrainConfig, run_trial  # noqa: E402
 
-TS_TASKS = [n for n in task_names() if n.startswith(ts.TASK_PREFIX)]
+# the data sets of timeseries.DATASETS (the zoo adds other ts: tasks built on them; tests/test_zoo.py has those)
+TS_TASKS = [n for n in task_names() if n.startswith(ts.TASK_PREFIX) and n.removeprefix(ts.TASK_PREFIX) in ts.DATASETS]
 CLASSIFICATION = [n for n in TS_TASKS if ts.DATASETS[n.removeprefix(ts.TASK_PREFIX)].kind == "classification"]
 
 
