@@ -254,3 +254,14 @@ def test_best_configs_per_task(data):
         i = np.flatnonzero(data.task == r["task"])
         assert r["best_value"] == data.value[i].max()
     assert isinstance(best, pd.DataFrame)
+
+
+def test_order_score_is_the_mean_rank_of_forest_and_parent(predictor, data):
+    from scipy.stats import rankdata
+
+    X = data.X.iloc[:12]
+    f, p = predictor.predict(X), predictor.predict_parent(X, 3)
+    expected = ((rankdata(f) - 1) / 11 + (rankdata(p) - 1) / 11) / 2
+    np.testing.assert_allclose(predictor.order_score(X, 3), expected)
+    rec = meta.recommend_config(100, 5, 4000, predictor=predictor, n_candidates=200, task={"epochs": 3})
+    assert "parent network" in rec.reason

@@ -825,7 +825,7 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
     if len(inside):
         X, counts, names, score = X.iloc[inside].reset_index(drop=True), counts.iloc[inside].reset_index(drop=True), \
             [names[i] for i in inside], score[inside]
-    order = np.argsort(-score, kind="stable")
+    order = np.argsort(-predictor.order_score(X, epochs), kind="stable")
     best = int(order[0])
     low, high = predictor.predict_interval(X.iloc[order[:top]])
     table = counts.iloc[order[:top]][[f"density_{b}" for b in BLOCKS] + ["dh", "weights", "hidden_proportion"]].copy()
@@ -837,8 +837,9 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
     c = counts.iloc[best]
     return Recommendation(
         method="predictor",
-        reason=(reason or f"maximised the zoo predictor (random forest on the per-task {zoopred.TARGET} target, fitted on "
-                f"{predictor.n_records_} runs of {len(predictor.tasks_)} tasks) over {len(X)} feasible candidates")
+        reason=(reason or f"maximised the zoo predictor ({'mean rank under the random forest and the parent network' if zoopred.ENSEMBLE and predictor.parent_ is not None else 'random forest'}; "
+                f"per-task {zoopred.TARGET} target, fitted on {predictor.n_records_} runs of {len(predictor.tasks_)} tasks) "
+                f"over {len(X)} feasible candidates")
         + range_note,
         dx=dx, dy=dy, budget=float(budget), density={b: float(c[f"density_{b}"]) for b in BLOCKS}, dh=int(c["dh"]),
         weights=int(c["weights"]), parameters=int(c["parameters"]), hidden_proportion=float(c["hidden_proportion"]),

@@ -73,6 +73,9 @@ TARGET_DESCRIPTION = {
 TARGET_FLOOR = -1.0
 """Normalised scores (target and curve points) below this are clipped to it: a run far below chance (a regression
 whose skill is −20) would otherwise dominate the squared error."""
+ENSEMBLE = True
+"""The recommender orders candidates by the mean of their ranks under the forest and the parent network (the
+"forest + parent network" row of the leave-one-task-out table), else by the forest alone."""
 INTERVAL = (0.1, 0.9)
 """Quantiles of the trees' predictions reported as the predicted score's interval."""
 COVERAGE: tuple[str, ...] = ("log_dx_over_dy", "log_budget_over_dxdy", "log_T", "log_n_train")
@@ -382,6 +385,18 @@ class ZooPredictor:
         if self.parent_ is None:
             raise ZooError("this zoo predictor was fitted without the parent network")
         return self.parent_.predict(self._X(X), epoch)
+
+    def order_score(self, X: pd.DataFrame, epochs: int | None = None) -> np.ndarray:
+        """What the recommender maximises over candidates of one task: with :data:`ENSEMBLE` and a parent network,
+        the mean of the candidates' ranks (in [0, 1]) under the forest and under the parent network's prediction at
+        the last of ``epochs``; else the forest's prediction."""
+        forest = self.predict(X)
+        if not ENSEMBLE or self.parent_ is None or len(X) < 2:
+            return forest
+        from scipy.stats import rankdata
+
+        parent = self.predict_parent(X, int(epochs or self.epochs_))
+        return (rankdata(forest) + rankdata(parent) - 2.0) / (2.0 * (len(X) - 1))
 
     def predict_curve(self, X: pd.DataFrame, epochs: int | None = None) -> np.ndarray:
         """The parent network's predicted curves, (rows, epochs); ``epochs`` defaults to the zoo's median."""
