@@ -90,6 +90,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "zoo-loto")
     ap.add_argument("--figure", type=Path, default=ROOT / "docs" / "img" / "zoo_best_hp.png")
     ap.add_argument("--ship", action="store_true", help="Also fit on the whole zoo and write the shipped predictor.")
+    ap.add_argument("--ship-to", type=Path, help="With --ship: write it here instead of into the package.")
     ap.add_argument("--trees", type=int, default=100)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -122,7 +123,8 @@ def main() -> None:
         from balancedrnn.analysis.meta import SHIPPED_PREDICTOR, save_predictor
 
         predictor, provenance = zoopred.fit_zoo_predictor(args.storage, studies, n_estimators=args.trees)
-        path = save_predictor(predictor, ROOT / "src" / "balancedrnn" / "analysis" / SHIPPED_PREDICTOR, provenance)
+        path = save_predictor(predictor, args.ship_to or ROOT / "src" / "balancedrnn" / "analysis" / SHIPPED_PREDICTOR,
+                              provenance)
         report += ["", f"shipped predictor: {path.name}, {path.stat().st_size / 1e6:.2f} MB, provenance {provenance}"]
     (args.out / "report.md").write_text("\n".join(report) + "\n")
     print("\n".join(report))
