@@ -50,7 +50,7 @@ def _subset(split: Any, n: int | None) -> Any:
 def clone(args: argparse.Namespace) -> dict[str, Any]:
     """Train one policy as ``balancedrnn train`` does, score it over rollouts, keep it in ``args.policy``."""
     from balancedrnn.tasks import get_task
-    from balancedrnn.tasks.hammer.rollout import save_policy
+    from balancedrnn.tasks.hammer.policy import save_policy
     from balancedrnn.train import TrainConfig, build_for_task, evaluate, fit
 
     torch.set_num_threads(1)
@@ -110,7 +110,8 @@ def diagnose(args: argparse.Namespace) -> dict[str, Any]:
     from balancedrnn.tasks.hammer.dataset import STD_FLOOR
     from balancedrnn.tasks.hammer.expert import action_jump, load_expert
     from balancedrnn.tasks.hammer.dataset import Episode
-    from balancedrnn.tasks.hammer.rollout import load_policy, rollout
+    from balancedrnn.tasks.hammer.policy import load_policy
+    from balancedrnn.tasks.hammer.rollout import rollout
     from balancedrnn.train import TrainConfig
 
     torch.set_num_threads(1)

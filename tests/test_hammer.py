@@ -208,7 +208,7 @@ def test_distillation_resumes_and_refuses_other_settings(tmp_path):
 def test_bad_expert_and_policy_files_are_refused_in_one_line(tmp_path):
     from balancedrnn.core.configs import build_model
     from balancedrnn.tasks.hammer.expert import load_expert
-    from balancedrnn.tasks.hammer.rollout import load_policy, save_policy
+    from balancedrnn.tasks.hammer.policy import load_policy, save_policy
     from balancedrnn.train import TrainConfig
 
     for call, what in ((load_expert, "expert file"), (load_policy, "policy file")):
