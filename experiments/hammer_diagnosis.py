@@ -11,6 +11,7 @@ Three commands:
   state, and how far outside the training range the normalised observations go; plus the action jumps
   between consecutive steps of the policy, the expert data and the planner.
 * ``jumps``: only the action-jump statistics of data sets (Minari ids) and the planner's episodes.
+* ``robustness``: an expert's success when Gaussian noise is added to every executed action.
 
 Run (one thread each; see docs/results.md, "Adroit Hammer"):
 
@@ -209,6 +210,38 @@ def jumps(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+# ----------------------------------------------------------------------------------------- robustness
+class _Noisy(torch.nn.Module):
+    """A policy whose executed action gets Gaussian noise of std ``sigma`` (seeded): how robust is an expert to
+    action errors of the size a clone makes?"""
+
+    def __init__(self, policy: torch.nn.Module, sigma: float, seed: int) -> None:
+        super().__init__()
+        self.policy, self.sigma = policy, sigma
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def step(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        a = self.policy(x)
+        return a + self.sigma * torch.randn(a.shape, generator=self.gen), state
+
+
+def robustness(args: argparse.Namespace) -> dict[str, Any]:
+    """Success of an expert when Gaussian noise is added to every executed action."""
+    from balancedrnn.tasks.hammer.expert import load_expert
+    from balancedrnn.tasks.hammer.rollout import rollout
+
+    torch.set_num_threads(1)
+    expert = load_expert(Path(args.expert) if args.expert else None)
+    out = {}
+    print("| action noise std | success | normalised score |")
+    print("|---|---|---|")
+    for sigma in args.sigma:
+        s = rollout(_Noisy(expert, sigma, args.seed), episodes=args.episodes, seed=args.seed).summary()
+        out[sigma] = s
+        print(f"| {sigma:g} | {s['success_rate']:.0%} | {s['normalized_score']:.1f} |")
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -237,8 +270,13 @@ def main() -> None:
     j = sub.add_parser("jumps", help="action jumps of data sets and the planner")
     j.add_argument("--dataset", action="append", default=[])
     j.add_argument("--max-episodes", type=int, default=500)
+    r = sub.add_parser("robustness", help="an expert's success under Gaussian action noise")
+    r.add_argument("--expert", default=None, help="expert file (default: the data hammer expert)")
+    r.add_argument("--sigma", type=float, nargs="+", default=[0.0, 0.03, 0.1, 0.3])
+    r.add_argument("--episodes", type=int, default=50)
+    r.add_argument("--seed", type=int, default=10_000)
     args = p.parse_args()
-    {"clone": clone, "diagnose": diagnose, "jumps": jumps}[args.command](args)
+    {"clone": clone, "diagnose": diagnose, "jumps": jumps, "robustness": robustness}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -435,6 +435,9 @@ def data_hammer(
     distil_episodes: Annotated[int, typer.Option(help="Episodes per distillation round.")] = 200,
     noise: Annotated[float, typer.Option(help="DART: std of Gaussian noise added to the executed action while the "
                                          "data set is made (the episode records the expert's own action). 0: off.")] = 0.0,
+    noisy_demos: Annotated[int, typer.Option(help="DART for the expert: this many more planner episodes whose executed "
+                                             "actions get --demo-noise (the planner's own actions are recorded).")] = 0,
+    demo_noise: Annotated[float, typer.Option(help="Std of the noise on the executed actions of --noisy-demos.")] = 0.1,
     quiet: Quiet = False,
 ) -> None:
     """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert [-> distilled MLP] -> expert
@@ -451,22 +454,27 @@ def data_hammer(
 
     check_non_negative("--distil-rounds", distil_rounds)
     check_positive("--distil-episodes", distil_episodes)
-    if not (math.isfinite(noise) and 0.0 <= noise <= 2.0):
-        raise UserError(f"--noise must be a standard deviation in [0, 2], got {noise:g}")
+    check_non_negative("--noisy-demos", noisy_demos)
+    for option, value in (("--noise", noise), ("--demo-noise", demo_noise)):
+        if not (math.isfinite(value) and 0.0 <= value <= 2.0):
+            raise UserError(f"{option} must be a standard deviation in [0, 2], got {value:g}")
+    if noisy_demos and not demo_noise:
+        raise UserError("--noisy-demos needs a --demo-noise above 0")
     if not 0.0 <= min_success <= 1.0:
         raise UserError(f"--min-success must be a success rate in [0, 1], got {min_success:g}")
     if not dataset_id.strip():
         raise UserError("--dataset-id is empty")
     try:
         _data_hammer(demos, expert, rounds, episodes_per_round, eval_episodes, expert_episodes, workers, seed,
-                     dataset_id, min_success, quiet, distil_rounds, distil_episodes, noise)
+                     dataset_id, min_success, quiet, distil_rounds, distil_episodes, noise, noisy_demos, demo_noise)
     except KeyboardInterrupt:
         _interrupted("finished episodes and DAgger rounds are kept; run the same command to resume")
 
 
 def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, eval_episodes: int,
                  expert_episodes: int, workers: int, seed: int, dataset_id: str, min_success: float, quiet: bool,
-                 distil_rounds: int = 0, distil_episodes: int = 200, noise: float = 0.0) -> None:
+                 distil_rounds: int = 0, distil_episodes: int = 200, noise: float = 0.0, noisy_demos: int = 0,
+                 demo_noise: float = 0.1) -> None:
     """The work of ``data hammer``, after its options were checked."""
     from ..tasks.hammer.dataset import write_dataset
     from ..tasks.hammer.expert import (action_jump, collect_planner_demos, dagger, distil, generate_episodes,
@@ -475,6 +483,13 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
 
     with progress_bar(demos, "planner episodes", enabled=not quiet) as advance:
         episodes = collect_planner_demos(demos, workers=workers, seed=seed, progress=advance)
+    if noisy_demos:
+        with progress_bar(noisy_demos, f"planner episodes with action noise {demo_noise:g}", enabled=not quiet) as advance:
+            noisy = collect_planner_demos(noisy_demos, workers=workers, seed=seed, progress=advance, noise=demo_noise)
+        s = summarise_episodes(noisy)
+        out.print(f"planner with action noise {demo_noise:g}: {s['episodes']} episodes, return {s['return']:.0f} ± "
+                  f"{s['return_std']:.0f} (normalised {s['normalized_score']:.1f})")
+        episodes = episodes + noisy
     s = summarise_episodes(episodes)
     out.print(f"planner: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} (normalised {s['normalized_score']:.1f})")
     policy = dagger(episodes, rounds=rounds, episodes_per_round=episodes_per_round, eval_episodes=eval_episodes,

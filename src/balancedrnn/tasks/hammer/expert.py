@@ -31,16 +31,22 @@ def hammer_dir() -> Path:
 
 
 # ------------------------------------------------------------------------------------------ planner demos
-def planner_episode(seed: int, config: PlannerConfig | None = None) -> dict[str, Any]:
-    """One planner episode from the reset of ``seed``: observations, actions, D4RL rewards, success, time."""
+def planner_episode(seed: int, config: PlannerConfig | None = None, noise: float = 0.0) -> dict[str, Any]:
+    """One planner episode from the reset of ``seed``: observations, actions, D4RL rewards, success, time.
+
+    With ``noise`` > 0 the environment executes the planner's action plus Gaussian noise of that standard deviation
+    (seeded by ``seed``) while the episode records the planner's own action, which replans from wherever the noise
+    took it: demonstrations of recovering (DART)."""
     env = make_env()
     obs, _ = env.reset(seed=seed)
     planner = Planner(env, config, seed=seed)
+    rng = np.random.default_rng([seed, 19])
     observations, actions, rewards, goal = [obs], [], [], []
     t0 = time.time()
     for _ in range(EPISODE_STEPS):
         a = planner.act()
-        obs, r, _, _, info = env.step(a)
+        executed = np.clip(a + rng.normal(0.0, noise, a.shape), -1.0, 1.0) if noise > 0 else a
+        obs, r, _, _, info = env.step(executed)
         observations.append(obs)
         actions.append(a)
         rewards.append(r)
@@ -65,11 +71,15 @@ def _pool(workers: int) -> Any:
 
 def collect_planner_demos(
     n: int, workers: int = 1, seed: int = 0, directory: Path | None = None,
-    config: PlannerConfig | None = None, progress: Callable[..., None] | None = None,
+    config: PlannerConfig | None = None, progress: Callable[..., None] | None = None, noise: float = 0.0,
 ) -> list[Episode]:
     """``n`` planner episodes (seeds ``seed .. seed+n-1``), in parallel, resuming from the episode files
-    already written; every finished episode is logged (return, success, seconds) to ``log.jsonl``."""
-    directory = directory or hammer_dir() / "planner"
+    already written; every finished episode is logged (return, success, seconds) to ``log.jsonl``. With
+    ``noise`` the executed actions are perturbed (:func:`planner_episode`); such episodes live in a directory of
+    their own (``planner-noise<std>``)."""
+    if noise < 0 or not np.isfinite(noise):
+        raise ValueError(f"noise must be a finite standard deviation >= 0, got {noise!r}")
+    directory = directory or hammer_dir() / ("planner" if not noise else f"planner-noise{noise:g}")
     directory.mkdir(parents=True, exist_ok=True)
     seeds = [seed + i for i in range(n)]
     todo = [s for s in seeds if not (directory / f"ep-{s:06d}.npz").exists()]
@@ -77,7 +87,7 @@ def collect_planner_demos(
         progress(n - len(todo))
     if todo:
         with _pool(workers) as pool:
-            for ep in pool.imap_unordered(_planner_job, [(s, config) for s in todo]):
+            for ep in pool.imap_unordered(_planner_job, [(s, config, noise) for s in todo]):
                 _save_npz(directory / f"ep-{ep['seed']:06d}.npz", {k: ep[k] for k in ("observations", "actions", "rewards", "seed")})
                 line = {"seed": ep["seed"], "return": float(ep["rewards"].sum()), "success": ep["success"], "seconds": ep["seconds"]}
                 with open(directory / "log.jsonl", "a") as f:
@@ -87,7 +97,7 @@ def collect_planner_demos(
     return [_load_episode(directory / f"ep-{s:06d}.npz") for s in seeds]
 
 
-def _planner_job(args: tuple[int, PlannerConfig | None]) -> dict[str, Any]:
+def _planner_job(args: tuple[int, PlannerConfig | None, float]) -> dict[str, Any]:
     torch.set_num_threads(1)
     return planner_episode(*args)
 
