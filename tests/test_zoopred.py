@@ -262,6 +262,6 @@ def test_order_score_is_the_mean_rank_of_forest_and_parent(predictor, data):
     X = data.X.iloc[:12]
     f, p = predictor.predict(X), predictor.predict_parent(X, 3)
     expected = ((rankdata(f) - 1) / 11 + (rankdata(p) - 1) / 11) / 2
-    np.testing.assert_allclose(predictor.order_score(X, 3), expected)
+    np.testing.assert_allclose(predictor.order_score(X, 3), expected if zoopred.ENSEMBLE else f)
     rec = meta.recommend_config(100, 5, 4000, predictor=predictor, n_candidates=200, task={"epochs": 3})
-    assert "parent network" in rec.reason
+    assert ("parent network" in rec.reason) == zoopred.ENSEMBLE
