@@ -24,7 +24,6 @@ Run (one thread each; see docs/results.md, "Adroit Hammer"):
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -108,9 +107,8 @@ def _nearest_distance(queries: np.ndarray, keys: np.ndarray) -> np.ndarray:
 def diagnose(args: argparse.Namespace) -> dict[str, Any]:
     """Compounding error, out-of-distribution inputs and action jumps of one cloned policy."""
     from balancedrnn.tasks import get_task
-    from balancedrnn.tasks.hammer.dataset import STD_FLOOR
+    from balancedrnn.tasks.hammer.dataset import STD_FLOOR, Episode
     from balancedrnn.tasks.hammer.expert import action_jump, load_expert
-    from balancedrnn.tasks.hammer.dataset import Episode
     from balancedrnn.tasks.hammer.policy import load_policy
     from balancedrnn.tasks.hammer.rollout import rollout
     from balancedrnn.train import TrainConfig

@@ -7,11 +7,16 @@ import torch
 pytest.importorskip("gymnasium_robotics")
 pytest.importorskip("minari")
 
-from balancedrnn.tasks.hammer.dataset import Episode, cloning_data, load_episodes, write_dataset  # noqa: E402
+from balancedrnn.io import DataError  # noqa: E402
+from balancedrnn.tasks.hammer.dataset import (  # noqa: E402
+    Episode,
+    cloning_data,
+    load_episodes,
+    write_dataset,
+)
 from balancedrnn.tasks.hammer.env import SiteIds, make_env, normalized_score  # noqa: E402
 from balancedrnn.tasks.hammer.expert import ExpertPolicy, generate_episodes  # noqa: E402
 from balancedrnn.tasks.hammer.rollout import rollout  # noqa: E402
-from balancedrnn.io import DataError  # noqa: E402
 
 
 def episode_return(policy, seed):
@@ -115,8 +120,8 @@ def test_tiny_cloning_run_beats_mean_action(sim_episodes):
 
 
 def test_hammer_task_loads_offline_from_a_generated_set(sim_episodes, tmp_path, monkeypatch):
-    from balancedrnn.tasks.hammer.dataset import GENERATED_EXPERT_ID
     from balancedrnn.tasks import get_task
+    from balancedrnn.tasks.hammer.dataset import GENERATED_EXPERT_ID
     from balancedrnn.train import TrainConfig
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
@@ -140,7 +145,11 @@ def test_hammer_task_loads_offline_from_a_generated_set(sim_episodes, tmp_path, 
 
 
 def test_nearest_neighbour_expert_replays_its_demonstrations_and_round_trips(sim_episodes, tmp_path):
-    from balancedrnn.tasks.hammer.expert import NearestNeighbourPolicy, dagger, load_expert
+    from balancedrnn.tasks.hammer.expert import (
+        NearestNeighbourPolicy,
+        dagger,
+        load_expert,
+    )
 
     rng = np.random.default_rng(0)
     obs = rng.normal(0, 1, (300, 46)) * rng.uniform(0.01, 3, 46)  # distinct states, unequal scales
@@ -185,17 +194,16 @@ def test_dart_noise_perturbs_the_executed_action_but_records_the_expert_one():
 
 
 def test_distillation_resumes_and_refuses_other_settings(tmp_path):
-    from balancedrnn.tasks.hammer.expert import ExpertPolicy as EP, distil
+    from balancedrnn.tasks.hammer.expert import distil
 
     torch.manual_seed(0)
-    teacher = EP(np.zeros(46), np.full(46, 0.05), hidden=16).eval()
+    teacher = ExpertPolicy(np.zeros(46), np.full(46, 0.05), hidden=16).eval()
     logs: list[str] = []
-    kw = dict(episodes_per_round=1, eval_episodes=1, directory=tmp_path, hidden=16, steps=5, log=logs.append)
+    kw = {"episodes_per_round": 1, "eval_episodes": 1, "directory": tmp_path, "hidden": 16, "steps": 5, "log": logs.append}
     student = distil(teacher, rounds=1, **kw)
     assert len(logs) == 2 and sorted(p.name for p in tmp_path.glob("labels-*.npz")) == ["labels-00.npz", "labels-01.npz"]
-    with np.load(tmp_path / "labels-01.npz") as z:  # round 1: the teacher labels the student's own states
-        with torch.no_grad():
-            np.testing.assert_allclose(z["labels"], teacher(torch.as_tensor(z["obs"])).numpy(), atol=1e-6)
+    with np.load(tmp_path / "labels-01.npz") as z, torch.no_grad():  # round 1: the teacher labels the student's states
+        np.testing.assert_allclose(z["labels"], teacher(torch.as_tensor(z["obs"])).numpy(), atol=1e-6)
     before = (tmp_path / "labels-00.npz").stat().st_mtime_ns
     again = distil(teacher, rounds=1, **kw)
     assert (tmp_path / "labels-00.npz").stat().st_mtime_ns == before  # reused, not recomputed
