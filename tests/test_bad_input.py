@@ -39,6 +39,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train-task-unknown", ["train", "--task", "cifar"], "unknown task 'cifar'; known tasks:"),
     ("train-epochs-zero", ["train", "--epochs", "0"], "--epochs must be a positive integer, got 0"),
     ("train-epochs-negative", ["train", "--epochs", "-3"], "--epochs must be a positive integer, got -3"),
+    ("train-patience-negative", ["train", "--patience", "-1"], "patience must be a non-negative integer, got -1"),
     ("train-lr-negative", ["train", "--lr", "-1"], "--lr must be a positive number, got -1"),
     ("train-lr-zero", ["train", "--lr", "0"], "--lr must be a positive number"),
     ("train-batch-size-zero", ["train", "--batch-size", "0"], "--batch-size must be a positive integer"),

@@ -199,3 +199,18 @@ def test_reproduce_interrupted_says_so_and_exits_130(tmp_path, monkeypatch, caps
     assert e.value.code == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["interrupted: finished trials are kept; run the same command to resume"]
+
+
+def test_train_with_early_stopping(tmp_path):
+    """--patience stops once the validation loss has not improved for that many epochs; the record keeps the best
+    epoch (its validation result is the final one)."""
+    pytest.importorskip("aeon")
+    res = run(["train", "--task", "ts:ItalyPowerDemand", "--model", "dense", "--budget", "3000", "--epochs", "40",
+               "--lr", "0.05", "--patience", "1", "--threads", "1", "--out-dir", "out", "--quiet"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    record = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
+    h = record["history"]
+    losses = [v["loss"] for v in h["val"]]
+    assert record["config"]["patience"] == 1
+    assert h["stopped_epoch"] == len(losses) < 40 and h["stopped_epoch"] - h["best_epoch"] == 1
+    assert losses[h["best_epoch"] - 1] == min(losses) and record["final"]["val"] == h["val"][h["best_epoch"] - 1]

@@ -52,6 +52,8 @@ Budget = Annotated[float, typer.Option(help="Trainable-weight budget.")]
 TaskBudget = Annotated[Optional[float], typer.Option("--budget", help="Trainable-weight budget.",
                                                      show_default="the task's default budget, see `balancedrnn tasks`")]
 Epochs = Annotated[Optional[int], typer.Option(help="Epochs.", show_default="3; --paper 25")]
+Patience = Annotated[int, typer.Option(help="Early stopping: stop once the validation loss has not improved for this "
+                                       "many epochs and keep the best epoch's weights (0: off, every epoch).")]
 Lr = Annotated[Optional[float], typer.Option(help="Adam learning rate.", show_default="1e-3; --paper 1e-4")]
 Batch = Annotated[Optional[int], typer.Option("--batch-size", help="Batch size.", show_default="16; --paper 16")]
 NTrain = Annotated[Optional[int], typer.Option(help="Training sequences (RAD).", show_default="2000; --paper 30000")]
@@ -181,6 +183,7 @@ def train(
     data: Data = None,
     budget: TaskBudget = None,
     epochs: Epochs = None,
+    patience: Patience = 0,
     lr: Lr = None,
     batch_size: Batch = None,
     seed: Annotated[int, typer.Option(help="Seed of masks, initial values and data order.")] = 0,
@@ -216,7 +219,7 @@ def train(
         task=task, model=model, budget=budget, seed=seed, data_seed=data_seed, readout=readout,
         activation=activation, kernel=kernel, threads=threads, mnist_dir=str(mnist_dir) if mnist_dir else None,
         checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts, device=device,
-        **_resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test),
+        patience=patience, **_resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test),
     )
     check_config(cfg)
     check_writable(out_dir, "--out-dir", directory=True)
@@ -268,6 +271,7 @@ def compare(
     data: Data = None,
     budget: TaskBudget = None,
     epochs: Epochs = None,
+    patience: Patience = 0,
     lr: Lr = None,
     batch_size: Batch = None,
     data_seed: DataSeed = 0,
@@ -311,7 +315,7 @@ def compare(
     configs = [
         _config(task=task, model=name, budget=budget, seed=s, data_seed=data_seed, readout=readout,
                 activation=activation, threads=per_worker, mnist_dir=str(mnist_dir) if mnist_dir else None,
-                dataset=dataset, rollouts=rollouts, device=device, **scale)
+                dataset=dataset, rollouts=rollouts, device=device, patience=patience, **scale)
         for name in names for s in range(seeds)
     ]
     for cfg in configs[::seeds]:
