@@ -117,7 +117,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("recommend-dx-zero", ["recommend", "--dx", "0", "--dy", "2", "--budget", "5000"], "--dx must be a positive integer"),
     ("recommend-budget-negative", ["recommend", "--dx", "10", "--dy", "2", "--budget", "-1"], "--budget must be a positive"),
     ("recommend-budget-absurd", ["recommend", "--dx", "10", "--dy", "2", "--budget", "1e12"], "above the limit"),
-    ("recommend-budget-infeasible", ["recommend", "--dx", "2500", "--dy", "10", "--budget", "1000"], "smallest feasible budget"),
+    ("recommend-budget-infeasible", ["recommend", "--dx", "2500", "--dy", "10", "--budget", "40"], "smallest feasible budget"),
     ("recommend-set-syntax", [*REC, "--set", "chance"], "--set takes key=value"),
     ("recommend-set-not-a-number", [*REC, "--set", "chance=abc"], "--set chance needs a number"),
     ("recommend-predictor-missing", [*REC, "--predictor", "nope.pkl"], "predictor file nope.pkl does not exist"),
