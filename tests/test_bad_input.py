@@ -114,6 +114,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("recommend-top-zero", [*REC, "--top", "0"], "--top must be a positive integer"),
     ("recommend-lr-negative", [*REC, "--lr", "-1"], "--lr must be a positive number, got -1"),
     ("recommend-seed-negative", [*REC, "--seed", "-1"], "--seed must be 0 or more"),
+    ("recommend-steps-zero", [*REC, "--steps", "0"], "--steps must be a positive integer"),
+    ("recommend-n-train-negative", [*REC, "--n-train", "-5"], "--n-train must be a positive integer"),
     ("recommend-dx-zero", ["recommend", "--dx", "0", "--dy", "2", "--budget", "5000"], "--dx must be a positive integer"),
     ("recommend-budget-negative", ["recommend", "--dx", "10", "--dy", "2", "--budget", "-1"], "--budget must be a positive"),
     ("recommend-budget-absurd", ["recommend", "--dx", "10", "--dy", "2", "--budget", "1e12"], "above the limit"),

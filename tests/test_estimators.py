@@ -181,11 +181,15 @@ def test_early_stopping_keeps_the_best_epoch() -> None:
 
 def test_auto_chooses_what_recommend_chooses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    """``config="auto"`` and ``balancedrnn recommend`` for the same (dx, dy, budget) print the same config."""
+    """``config="auto"`` and ``balancedrnn recommend`` for the same (dx, dy, budget, T, training series)
+    print the same config; the estimator asks with its data's T and training series."""
     X, y = blobs(channels=3)  # dx 3, dy 2
     clf = BlockRNNClassifier(budget=3000, epochs=1, random_state=0).fit(X, y)
+    n_train = len(X) - round(0.1 * len(X)) if clf.early_stopping else len(X)
+    assert clf.recommendation_.task == {"T": X.shape[2], "n_train": n_train}
     cli_env(tmp_path, monkeypatch)
-    code, out, err = run_main_full(["recommend", "--dx", 3, "--dy", 2, "--budget", 3000], capsys)
+    code, out, err = run_main_full(["recommend", "--dx", 3, "--dy", 2, "--budget", 3000, "--steps", X.shape[2],
+                                    "--n-train", n_train], capsys)
     assert code == 0, err
     printed = re.search(r"config: (\S+)", out).group(1)
     assert clf.config_ == printed

@@ -103,6 +103,8 @@ def test_file_task_sizes_and_default_budget(tmp_path: Path) -> None:
     task = get_task(f"file:{tmp_path / 'd.npz'}")
     assert (task.dx, task.dy, task.loss) == (4, 3, "last")
     assert task.default_budget == default_budget(4, 3)
+    data = files.load_file(tmp_path / "d.npz", seed=5)  # what the zoo predictor is told is what training gets
+    assert task.n_train == len(data["train"]) and task.steps == max(s.shape[-1] for s in X)
 
 
 def test_ucr_task_offline_reads_what_aeon_ships(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,6 +113,7 @@ def test_ucr_task_offline_reads_what_aeon_ships(monkeypatch: pytest.MonkeyPatch)
     assert (task.dx, task.dy) == (1, 2)
     data = files.load_ucr("GunPoint")
     assert len(data["test"]) == 150 and len(data["train"]) + len(data["val"]) == 50
+    assert task.n_train == len(data["train"]) and task.steps == 150
 
 
 # ------------------------------------------------------------------------------------------- bad files
@@ -192,7 +195,9 @@ def test_cli_train_on_a_csv_with_auto(csv_file: Path, tmp_path: Path, monkeypatc
     code, out, err = run_main_full(["recommend", "--data", csv_file], capsys)
     assert code == 0, err
     recommended = re.search(r"config: (\S+)", out).group(1)
-    code, out_dx, _ = run_main_full(["recommend", "--dx", 1, "--dy", 2], capsys)  # the same shape, by hand
+    task = get_task(f"file:{csv_file}")
+    code, out_dx, _ = run_main_full(["recommend", "--dx", 1, "--dy", 2, "--steps", task.steps,  # the same, by hand
+                                     "--n-train", task.n_train], capsys)
     assert re.search(r"config: (\S+)", out_dx).group(1) == recommended
     code, out, err = run_main_full(["train", "--data", csv_file, "--model", "auto", "--epochs", 1, "--device", "cpu",
                                     "--threads", 1, "--out-dir", tmp_path / "runs", "-q"], capsys)

@@ -225,16 +225,17 @@ class _BlockRNNEstimator(BaseEstimator):
         from .tasks.timeseries import default_budget
 
         self.budget_ = float(self.budget) if self.budget is not None else float(default_budget(dx, dy))
-        self.config_, self.recommendation_ = self._choose_config(dx, dy, self.budget_)
+        rng = check_random_state(self.random_state)
+        seed = int(self.random_state) if isinstance(self.random_state, numbers.Integral) else int(rng.randint(0, 2**31 - 1))
+        train_idx, val_idx = self._validation_split(target, seed)
+        info = {"T": float(max(s.shape[0] for s in series)), "n_train": float(train_idx.size)}
+        self.config_, self.recommendation_ = self._choose_config(dx, dy, self.budget_, info)
         config_summary(self.config_, dx, dy, self.budget_)  # a budget too small for the shape: SpecError, before work
         if self.standardize:
             steps = np.concatenate(series, axis=0)
             self.mean_ = steps.mean(axis=0)
             self.scale_ = np.maximum(steps.std(axis=0), STD_FLOOR)
             series = [(s - self.mean_) / self.scale_ for s in series]
-        rng = check_random_state(self.random_state)
-        seed = int(self.random_state) if isinstance(self.random_state, numbers.Integral) else int(rng.randint(0, 2**31 - 1))
-        train_idx, val_idx = self._validation_split(target, seed)
         tensor = torch.from_numpy(target)
 
         def split(idx: np.ndarray) -> _LengthBatches:
@@ -266,14 +267,15 @@ class _BlockRNNEstimator(BaseEstimator):
             self.validation_loss_ = [float(v["loss"]) for v in history.val]
         return self
 
-    def _choose_config(self, dx: int, dy: int, budget: float) -> tuple[str, Any]:
+    def _choose_config(self, dx: int, dy: int, budget: float, task: dict[str, float]) -> tuple[str, Any]:
         """``(config string, recommendation or None)``: ``auto`` asks the one recommender ``balancedrnn
-        recommend`` asks (default predictor, seed 0), any other string is used as given."""
+        recommend`` asks (default predictor, seed 0), with the data's longest series (T) and training series
+        (as ``recommend --steps --n-train``); any other string is used as given."""
         if self.config.strip().lower() != "auto":
             return self.config, None
         from .analysis.meta import recommend_config
 
-        rec = recommend_config(dx, dy, budget, regression=self._regression, predictor="default", seed=0)
+        rec = recommend_config(dx, dy, budget, regression=self._regression, predictor="default", seed=0, task=task)
         return rec.config, rec
 
     def _validation_split(self, target: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -336,8 +338,9 @@ class BlockRNNClassifier(ClassifierMixin, _BlockRNNEstimator):
 
     Parameters
     ----------
-    config : ``"auto"`` (the recommender chooses densities and dh from the data's shape and the budget before
-        training, exactly as ``balancedrnn recommend --dx DX --dy DY --budget B``) or any model config the library
+    config : ``"auto"`` (the recommender chooses densities and dh from the data's shape, its longest series T,
+        the training series N and the budget before training, exactly as ``balancedrnn recommend --dx DX --dy DY
+        --budget B --steps T --n-train N``) or any model config the library
         accepts (``balanced``, ``dense``, ``uniform:0.2``, ``hx=..,hh=..,...``, ``lstm``, ...).
     budget : trainable weights; None: the dense model with 64 hidden units' count for the data's shape
         (:func:`balancedrnn.tasks.timeseries.default_budget`, as the ``ts:`` tasks).

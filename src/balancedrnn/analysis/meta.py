@@ -635,6 +635,9 @@ class Recommendation:
     """What of the new task lies outside what the predictor's runs cover (empty when covered)."""
     shape_outside: bool = False
     """dx/dy lies outside every shape the zoo predictor was trained on (the recommendation extrapolates)."""
+    task: dict[str, float] = field(default_factory=dict)
+    """What the recommender was told of the task besides its shape (``T``, ``n_train``, ``epochs``); a missing
+    one took the zoo's median."""
 
     @property
     def config(self) -> str:
@@ -888,5 +891,7 @@ def recommend_config(
             reason = reason or "this build ships no fitted predictor: a-priori rule, hidden proportion 0.5"
     elif isinstance(predictor, (str, Path)):
         predictor = load_predictor(predictor)
-    return recommend(dx, dy, budget, predictor, dataset=dataset, classification=not regression, lr=lr,
-                     n_candidates=n_candidates, top=top, random_state=seed, reason=reason, task=task)
+    rec = recommend(dx, dy, budget, predictor, dataset=dataset, classification=not regression, lr=lr,
+                    n_candidates=n_candidates, top=top, random_state=seed, reason=reason, task=task)
+    rec.task = {k: float(v) for k, v in (task or {}).items()}
+    return rec

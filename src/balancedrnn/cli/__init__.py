@@ -120,14 +120,17 @@ def check_scale(**given: int | float | None) -> None:
         check_positive("--" + key.replace("_", "-"), value, "number" if key == "lr" else "integer")
 
 
-def _auto_model(model: str, task: Any, budget: float) -> str:
-    """``auto``: the configuration ``balancedrnn recommend`` chooses for the task's shape and this budget (the one
-    recommender, :func:`balancedrnn.analysis.meta.recommend_config`); any other config as given."""
+def _auto_model(model: str, task: Any, budget: float, scale: dict[str, Any]) -> str:
+    """``auto``: the configuration ``balancedrnn recommend --task/--data`` chooses for the task's shape, this budget
+    and the run's training sequences (the one recommender, :func:`balancedrnn.analysis.meta.recommend_config`);
+    any other config as given."""
     if model.strip().lower() != "auto":
         return model
+    from ..tasks.zoo import predictor_info
     from .meta import _meta
 
-    rec = _meta().recommend_config(task.dx, task.dy, budget, regression=task.loss != "last")
+    info = predictor_info(task, scale.get("n_train"))
+    rec = _meta().recommend_config(task.dx, task.dy, budget, regression=task.loss != "last", task=info or None)
     err.print(f"auto ({rec.method}): {rec.config}", markup=False)
     return rec.config
 
@@ -211,15 +214,16 @@ def train(
 
     task = data_task(task, data)
     the_task, budget = _task_budget(task, budget)
-    model = _auto_model(model, the_task, budget)
     check_run_options(readout, activation, kernel, seed, data_seed, threads, rollouts)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task.name, mnist_dir, dataset)
+    scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
+    model = _auto_model(model, the_task, budget, scale)
     cfg = _config(
         task=task, model=model, budget=budget, seed=seed, data_seed=data_seed, readout=readout,
         activation=activation, kernel=kernel, threads=threads, mnist_dir=str(mnist_dir) if mnist_dir else None,
         checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts, device=device,
-        patience=patience, **_resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test),
+        patience=patience, **scale,
     )
     check_config(cfg)
     check_writable(out_dir, "--out-dir", directory=True)
@@ -306,11 +310,11 @@ def compare(
     check_positive("--workers", workers)
     task = data_task(task, data)
     the_task, budget = _task_budget(task, budget)
-    names = [_auto_model(n, the_task, budget) for n in names]
     check_run_options(readout, activation, "auto", 0, data_seed, threads, rollouts)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task.name, mnist_dir, dataset)
     scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
+    names = [_auto_model(n, the_task, budget, scale) for n in names]
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     configs = [
         _config(task=task, model=name, budget=budget, seed=s, data_seed=data_seed, readout=readout,

@@ -233,6 +233,10 @@ def recommend(
                                                 show_default="none")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Length of the predicted validation curve (zoo predictor).",
                                                   show_default="the zoo's median")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Sequence length T of the new data set (zoo predictor).",
+                                                 show_default="from --task/--data, else the zoo's median")] = None,
+    n_train: Annotated[Optional[int], typer.Option("--n-train", help="Training sequences of the new data set (zoo predictor).",
+                                                   show_default="from --task/--data, else the zoo's median")] = None,
     extrapolate: Annotated[bool, typer.Option("--extrapolate", help="Recommend even when dx/dy lies outside every "
                                               "shape the zoo predictor was trained on.")] = False,
     predictor: Annotated[Optional[Path], typer.Option(help="A predictor file from `predictor fit`.",
@@ -271,8 +275,11 @@ def recommend(
         from ..tasks import get_task
         from .common import data_task
 
-        task = get_task(data_task("rad", data))  # the file read and checked: one-line errors
-        dx, dy = task.dx, task.dy
+        t = get_task(data_task("rad", data))  # the file read and checked: one-line errors
+        dx, dy = t.dx, t.dy
+        from ..tasks.zoo import predictor_info
+
+        task_info = predictor_info(t)
     elif dx is None or dy is None:
         raise UserError("give --dx and --dy (the data set's input and output sizes), or --data PATH")
     check_size("--dx", dx)
@@ -285,9 +292,10 @@ def recommend(
     check_positive("--candidates", candidates)
     check_positive("--top", top)
     check_positive("--lr", lr, "number")
-    if epochs is not None:
-        check_positive("--epochs", epochs)
-        task_info["epochs"] = epochs
+    for option, key, value in (("--epochs", "epochs", epochs), ("--steps", "T", steps), ("--n-train", "n_train", n_train)):
+        if value is not None:
+            check_positive(option, value)
+            task_info[key] = float(value)  # given: overrides what --task/--data say
     if seed < 0:
         raise UserError(f"--seed must be 0 or more, got {seed}")
     if predictor is not None and not predictor.is_file():
@@ -348,7 +356,7 @@ def _task_shape(name: str) -> tuple[int, int, bool, dict[str, Any], float]:
     """dx, dy, regression?, the zoo predictor's task characteristics (T, n_train) and the default budget of a
     registered task; one line for an unknown task or a zoo task whose data this installation lacks."""
     from ..tasks import TaskError, get_task
-    from ..tasks.zoo import ZOO, meta_features
+    from ..tasks.zoo import ZOO, meta_features, predictor_info
     from .common import UserError
 
     try:
@@ -358,9 +366,7 @@ def _task_shape(name: str) -> tuple[int, int, bool, dict[str, Any], float]:
             raise UserError(f"zoo task {name!r} is not available here: its data is missing offline ({e}); install "
                             "the 'timeseries' extra (aeon ships the files) or give --dx/--dy") from None
         raise UserError(str(e)) from None
-    m = meta_features(t)
-    info = {k: float(m[k]) for k in ("T", "n_train") if m.get(k) is not None}
-    return t.dx, t.dy, m["kind"] == "regression", info, float(t.default_budget)
+    return t.dx, t.dy, meta_features(t)["kind"] == "regression", predictor_info(t), float(t.default_budget)
 
 
 def _top_table(top: Any, candidates: int) -> Any:

@@ -288,6 +288,21 @@ def load_file(path: str | Path, seed: int = 0) -> TimeSeriesData:
     return split_data(path.name, X, y, seed, source)
 
 
+def _sizes(X: list[np.ndarray], y: Any, has_test: bool) -> dict[str, int]:
+    """The zoo predictor's characteristics of a file's task: ``steps`` (longest series) and ``n_train`` (series
+    in the training split the loaders make: the same stratified rule, whose counts do not depend on the seed)."""
+    from .timeseries import VAL_FRACTION, stratified_holdout
+
+    labels = np.asarray([str(v) for v in y])
+    if has_test:
+        n_train = stratified_holdout(labels, VAL_FRACTION, 0)[0].size
+    else:
+        f = SPLIT_FRACTIONS
+        rest = stratified_holdout(labels, f[2], 0)[0]
+        n_train = stratified_holdout(labels[rest], f[1] / (f[0] + f[1]), 1)[0].size
+    return {"steps": max(s.shape[1] for s in X), "n_train": int(n_train)}
+
+
 def _describe(X: list[np.ndarray], classes: int, what: str) -> str:
     lengths = [s.shape[1] for s in X]
     lo, hi = min(lengths), max(lengths)
@@ -309,7 +324,7 @@ def file_task(path: str | Path) -> Task:
     dx, dy = X[0].shape[0], len(classes)
     return Task(name=FILE_PREFIX + str(path), dx=dx, dy=dy, loss="last", metric="accuracy",
                 load=partial(_load_file_task, str(path)), describe=_describe(X, dy, f"data file {p.name}"),
-                default_budget=default_budget(dx, dy))
+                default_budget=default_budget(dx, dy), **_sizes(X, y, _test_sibling(Path(path)) is not None))
 
 
 def _load_file_task(path: str, config: DataRequest, progress: bool) -> TimeSeriesData:
@@ -393,7 +408,7 @@ def ucr_task(name: str) -> Task:
     dx, dy = X[0].shape[0], len(check_classes(y, f"{name}: y"))
     return Task(name=UCR_PREFIX + name, dx=dx, dy=dy, loss="last", metric="accuracy",
                 load=partial(_load_ucr_task, name), describe=_describe(X, dy, f"UCR/UEA {name} TRAIN ({where})"),
-                default_budget=default_budget(dx, dy))
+                default_budget=default_budget(dx, dy), **_sizes(X, y, has_test=True))
 
 
 def _load_ucr_task(name: str, config: DataRequest, progress: bool) -> TimeSeriesData:

@@ -708,3 +708,11 @@ def meta_features(task: Task, n_train: int | None = None) -> dict[str, Any]:
         else ("balanced windows" if classification else "skill of the training mean (MSE of the training mean)"),
         "metric": task.metric,
     }
+
+
+def predictor_info(task: Task, n_train: int | None = None) -> dict[str, float]:
+    """What the zoo predictor reads of a task besides its shape: ``T`` (steps) and ``n_train`` (training
+    sequences), where known. The one place ``recommend --task/--data``, ``train --model auto`` and the
+    estimators' ``config="auto"`` take them from, so all ask the recommender the same question."""
+    m = meta_features(task, n_train)
+    return {k: float(m[k]) for k in ("T", "n_train") if m.get(k) is not None}
