@@ -58,3 +58,14 @@ def sparse_backend(request):
     native.enable(request.param == "native")
     yield request.param
     native.enable(True)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Small models are fastest on one thread, and far slower on two busy cores (then restored)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -27,15 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from clihelp import cli_env, run_main_full  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small models are fastest on one thread, and far slower on two busy cores (then restored)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # the fixture is in conftest.py
 
 NO_N_FEATURES = ("a series may have any number of time points: an RNN reads series of any length, so there is no fixed "
                  "column count to check (aeon's convention for unequal-length estimators); the channel count is kept "

@@ -23,15 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from clihelp import cli_env, one_line_error, run_main, run_main_full  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small models are fastest on one thread, and far slower on two busy cores (then restored)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # the fixture is in conftest.py
 
 
 def make_data(n: int = 30, channels: int = 2, length: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
