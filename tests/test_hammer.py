@@ -263,3 +263,35 @@ def test_cli_train_on_a_data_set_too_small_for_the_split(sim_episodes, tmp_path,
                           "test/hammer/two-v0", "--out-dir", "runs", "-q"], capsys)
     assert code != 0 and "at least 3 episodes" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing half-written
+
+
+def test_hammer_actions_zoo_task_against_the_episodes(sim_episodes, tmp_path, monkeypatch):
+    """``hammer:actions``: the requested episodes drawn by data_seed, targets the episodes' own actions, inputs their
+    observations normalised with the training statistics, chance MSE that of the training mean per (step, output);
+    its meta-features; one line when the data set is missing."""
+    from balancedrnn.tasks import get_task
+    from balancedrnn.tasks.zoo import HAMMER_ACTIONS, is_zoo, meta_features
+    from balancedrnn.train import TrainConfig
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    write_dataset("test/hammer/zoo-v0", sim_episodes[:10], algorithm="test", description="ten episodes")
+    task = get_task(HAMMER_ACTIONS)
+    assert is_zoo(HAMMER_ACTIONS) and (task.dx, task.dy, task.loss, task.metric) == (46, 26, "all", "skill")
+    cfg = TrainConfig(task=HAMMER_ACTIONS, dataset="test/hammer/zoo-v0", n_train=5, n_val=2, n_test=2, data_seed=3)
+    data = task.load(cfg, False)
+    assert [len(data[s].x) for s in ("train", "val", "test")] == [5, 2, 2] and "5/2/2" in data.source
+    actions = {ep.actions.tobytes(): ep for ep in sim_episodes[:10]}
+    train = data["train"]
+    used = [actions[train.target[i].numpy().tobytes()] for i in range(len(train.target))]  # each target is an episode's actions
+    obs = np.concatenate([ep.observations[:-1] for ep in used]).astype(np.float64)
+    mean, std = obs.mean(0), np.maximum(obs.std(0), 1e-3)
+    np.testing.assert_allclose(train.x.numpy().reshape(-1, 46), (obs - mean) / std, rtol=1e-4, atol=1e-4)
+    test_y = data["test"].target.double().numpy()
+    ref = ((test_y - train.target.double().numpy().mean(0, keepdims=True)) ** 2).mean()
+    assert data.chance_mse["test"] == pytest.approx(ref, rel=1e-9)
+    m = meta_features(task, n_train=5)
+    assert (m["T"], m["n_train"], m["kind"], m["chance"]) == (200, 5, "regression", 0.0)
+    asked = TrainConfig(task=HAMMER_ACTIONS, dataset="test/hammer/zoo-v0", n_train=50, n_val=5, n_test=5)
+    assert "(the set holds 10)" in task.load(asked, False).source  # fewer than asked: said, not hidden
+    with pytest.raises(DataError, match="cannot load Minari data set"):
+        task.load(TrainConfig(task=HAMMER_ACTIONS, dataset="test/hammer/missing-v0"), False)

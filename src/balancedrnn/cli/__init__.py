@@ -137,15 +137,15 @@ def _auto_model(model: str, task: Any, budget: float, scale: dict[str, Any]) -> 
 
 def _check_task_data(task: str, mnist_dir: Path | None, dataset: str | None) -> None:
     """Options naming data must fit the task: --mnist-dir only for the MNIST tasks (and must hold idx files),
-    --dataset only for Hammer."""
-    from ..tasks.zoo import uses_mnist
+    --dataset only for the Hammer tasks."""
+    from ..tasks.zoo import uses_dataset, uses_mnist
 
     if uses_mnist(task):
         check_mnist_dir(mnist_dir)
     elif mnist_dir is not None:
         raise UserError(f"--mnist-dir is for the rad task and the other MNIST tasks (rad:*, mnist:*), not {task}")
-    if dataset is not None and task != "hammer":
-        raise UserError(f"--dataset is for the hammer task, not {task}")
+    if dataset is not None and not uses_dataset(task):
+        raise UserError(f"--dataset is for the Hammer tasks (hammer, hammer:actions), not {task}")
 
 
 def _status_counts(records: list[dict[str, Any]]) -> dict[str, int]:
@@ -574,7 +574,7 @@ def tasks(
     """List the registered tasks with their meta-features (shape, length, training sequences, kind, chance)."""
     from ..core.defaults import QUICK
     from ..tasks import get_task, task_names
-    from ..tasks.zoo import ZOO, meta_features
+    from ..tasks.zoo import is_zoo, meta_features
 
     table = Table(title="tasks (train and compare use the default budget unless --budget is given)",
                   caption=f"n_train: training sequences; 'default N' where --n-train sets them (default {QUICK['n_train']:,}). "
@@ -583,7 +583,7 @@ def tasks(
         table.add_column(col, justify="right" if col in ("dx", "dy", "dx/dy", "T", "n_train", "chance", "default budget") else "left",
                          overflow="fold", ratio=1 if col == "description" else None)
     for name in task_names():
-        if zoo and name not in ZOO:
+        if zoo and not is_zoo(name):
             continue
         t = get_task(name)
         m = meta_features(t)
@@ -591,7 +591,7 @@ def tasks(
                    else "-" if m["n_train"] is None else f"{m['n_train']:,}")
         table.add_row(name, str(t.dx), str(t.dy), f"{m['dx_over_dy']:.3g}", str(m["T"] or "-"), n_train, m["kind"],
                       "-" if m["chance"] is None else f"{m['chance']:.3g}", t.metric, f"{t.default_budget:,}",
-                      "yes" if name in ZOO else "", t.describe)
+                      "yes" if is_zoo(name) else "", t.describe)
     out.print(table)
 
 

@@ -14,8 +14,9 @@ Every task here is built from real data already at hand, nothing downloaded at r
   anomalies) as next-k-step regression at every step.
 
 The zoo itself (:data:`ZOO`) also counts the tasks registered elsewhere: ``rad`` and the ``ts:`` classification
-sets (all but ACSF1, whose 1,460 steps make one trial cost minutes). Hammer's expert episodes join only when their
-data exists (not in the zoo by default).
+sets (all but ACSF1, whose 1,460 steps make one trial cost minutes). Hammer's expert episodes are the zoo task
+``hammer:actions`` (:data:`ZOO_EXTRA`): its data exist only where ``balancedrnn data hammer`` made them, so it has a
+plan of its own (``zoo-hammer``) rather than a sweep in the ``zoo`` plan.
 
 Regression tasks are scored by **skill** = 1 − MSE / MSE_chance on the test split (higher is better; 0 = chance,
 1 = perfect), where MSE_chance is the MSE of predicting the training mean of every target entry (per step and
@@ -158,6 +159,11 @@ def cached(name: str, params: dict[str, Any], fingerprint: str, build: Callable[
 def uses_mnist(name: str) -> bool:
     """Whether a task is built from MNIST (``--mnist-dir`` applies): ``rad`` and the zoo's ``rad:*``, ``mnist:*``."""
     return name == "rad" or name.startswith(("rad:", "mnist:"))
+
+
+def uses_dataset(name: str) -> bool:
+    """Whether a task reads a Minari data set (``--dataset`` applies): ``hammer`` and ``hammer:actions``."""
+    return name in ("hammer", HAMMER_ACTIONS)
 
 
 def _mnist(config: DataRequest) -> Any:
@@ -552,6 +558,46 @@ def score_regression(model: Any, data: ZooData, config: DataRequest) -> dict[str
     return {"skill": 1.0 - mse / chance, "mse": mse, "chance_mse": chance, "val_chance_mse": data.chance_mse["val"]}
 
 
+HAMMER_ACTIONS = "hammer:actions"
+"""The Hammer zoo task: the expert's actions from its observations at every step (regression, skill), no rollouts."""
+
+
+def load_hammer_actions(config: DataRequest, progress: bool = False) -> ZooData:
+    """Adroit Hammer expert episodes (``config.dataset``, default the generated expert set) as a regression task:
+    ``n_train``/``n_val``/``n_test`` episodes drawn by ``data_seed`` (fewer when the set holds fewer, said in the
+    source), observations normalised with the training statistics, the action at every step the target."""
+    from .hammer.dataset import GENERATED_EXPERT_ID, cloning_data, load_episodes
+
+    dataset_id = config.dataset or GENERATED_EXPERT_ID
+
+    def build() -> ZooData:
+        episodes = load_episodes(dataset_id, download=config.dataset is not None)
+        want = np.array([config.n_train, config.n_val, config.n_test], dtype=float)
+        n = int(min(want.sum(), len(episodes)))
+        if n < 3:
+            raise DataError(f"{HAMMER_ACTIONS}: data set {dataset_id} has {len(episodes)} episode(s); train, "
+                            "validation and test need at least 3")
+        pick = np.random.default_rng(config.data_seed).permutation(len(episodes))[:n]
+        data = cloning_data([episodes[i] for i in pick], fractions=tuple(want / want.sum()), seed=config.data_seed)
+        x = {k: data.splits[k].x.numpy() for k in SPLITS}
+        y = {k: data.splits[k].target.numpy() for k in SPLITS}
+        counts = "/".join(str(len(x[k])) for k in SPLITS)
+        short = f" (the set holds {len(episodes)})" if n < want.sum() else ""
+        return _zoo_data(HAMMER_ACTIONS, f"Minari data set {dataset_id}: {counts} train/val/test episodes{short}, "
+                         f"drawn by seed {config.data_seed}; the expert's action at every step", x, y, regression=True)
+
+    return _memo_or(HAMMER_ACTIONS, config, {"dataset": dataset_id}, build)
+
+
+def _hammer_tasks() -> list[Task]:
+    from .base import Task
+
+    return [Task(name=HAMMER_ACTIONS, dx=46, dy=26, loss="all", metric="skill", load=load_hammer_actions,
+                 describe="Adroit Hammer expert episodes (Minari; `balancedrnn data hammer` makes them): the expert's "
+                 "26 joint targets from its 46 observations at every step (regression, no rollouts)",
+                 default_budget=_budget(46, 26), score=score_regression, steps=200, chance=0.0)]
+
+
 # ------------------------------------------------------------------------------------------------ tasks
 def _budget(dx: int, dy: int, cap: int | None = None) -> int:
     """Default budget: the weights of a dense block RNN with dh = 64 (:func:`.timeseries.default_budget`), at most
@@ -611,7 +657,7 @@ def _aeon_tasks() -> list[Task]:
 def zoo_tasks() -> list[Task]:
     """The tasks this module defines: the MNIST ones always, the aeon ones when aeon is installed and ships their
     files (the registry registers them)."""
-    out = _mnist_tasks()
+    out = _mnist_tasks() + _hammer_tasks()
     try:
         out += _aeon_tasks()
     except ImportError:
@@ -626,6 +672,16 @@ ZOO: tuple[str, ...] = (
     *(f"ts:{r.name}" for r in REGRESSION_SETS), f"ts:{COVID_DISC}", *(f.task_name for f in FORECAST_SETS),
 )
 """The zoo: every real task of many shapes the zoo sweep runs (those registered here: :func:`zoo_names`)."""
+
+
+ZOO_EXTRA: tuple[str, ...] = (HAMMER_ACTIONS,)
+"""Zoo tasks whose data not every machine has (Hammer's expert episodes, made by ``balancedrnn data hammer``): they
+have their own plans (``zoo-hammer``) and join the predictor's runs when swept into the zoo's store."""
+
+
+def is_zoo(name: str) -> bool:
+    """Whether a task belongs to the zoo (:data:`ZOO` or :data:`ZOO_EXTRA`)."""
+    return name in ZOO or name in ZOO_EXTRA
 
 
 def zoo_names(registered: list[str]) -> list[str]:
