@@ -3,8 +3,11 @@
 For each UCR/UEA problem in the installed aeon's wheel (loaded offline with aeon's own loaders, standard TRAIN/TEST
 split), train on TRAIN and score accuracy on TEST:
 
-* ``auto``: ``BlockRNNClassifier(config="auto")`` (the recommender's choice, as ``balancedrnn recommend``);
-* ``dense`` and ``lstm``: the same estimator with ``config="dense"`` / ``"lstm"`` at the same budget;
+* ``auto``: ``BlockRNNClassifier(config="auto")`` (the recommender's choice with the shipped zoo predictor, as
+  ``balancedrnn recommend --task ucr:NAME``);
+* ``balanced``, ``dense`` and ``lstm``: the same estimator with ``config="balanced"`` (the a-priori rule, hidden
+  proportion 0.5; what ``auto`` was before the package shipped a predictor) / ``"dense"`` / ``"lstm"`` at the same
+  budget;
 * ``MiniRocket``: aeon's ``MiniRocketClassifier`` (10,000 kernels, ridge), unequal-length series zero-padded at
   the end to the longest (it needs equal lengths);
 * ``1-NN DTW``: aeon's ``KNeighborsTimeSeriesClassifier`` (full-window DTW; deterministic, so one run).
@@ -47,7 +50,7 @@ DATASETS = {  # aeon loader -> problem name, cheapest first (so a cut-short run 
     "load_osuleaf": "OSULeaf",
     "load_acsf1": "ACSF1",
 }
-RNNS = ("auto", "dense", "lstm")
+RNNS = ("auto", "balanced", "dense", "lstm")
 OTHERS = ("MiniRocket", "1-NN DTW")
 EPOCHS = 30
 LR = 3e-3
