@@ -28,14 +28,23 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = ("dense", "uniform:0.2", "balanced")
 
 
-def zoo_bases(scale: str) -> dict[str, tuple[dict[str, Any], list[float]]]:
-    """Per zoo task: the zoo sweep's base config and budgets at ``scale`` (from the zoo plan)."""
+def zoo_bases(scale: str, records: list[dict[str, Any]]) -> dict[str, tuple[dict[str, Any], list[float]]]:
+    """Per zoo task: the zoo sweep's base config and budgets at ``scale`` (from the zoo plans: ``zoo`` and
+    ``zoo-hammer``), with the Minari data set the task's runs in the store used (``--set dataset=`` of the sweep)."""
     from balancedrnn.reproduce.plan import load_plan, sweep_specs
 
+    datasets = {}
+    for r in records:
+        config = r.get("config") or {}
+        if config.get("dataset"):
+            datasets.setdefault(str(config.get("task")), config["dataset"])
     out = {}
-    for spec in sweep_specs(load_plan("zoo"), scale):
-        budgets = list(spec.sampler.budgets or [spec.sampler.budget])
-        out[str(spec.base["task"])] = (dict(spec.base), [float(b) for b in budgets])
+    for plan in ("zoo", "zoo-hammer"):
+        for spec in sweep_specs(load_plan(plan), scale):
+            budgets = list(spec.sampler.budgets or [spec.sampler.budget])
+            task = str(spec.base["task"])
+            base = {**spec.base, **({"dataset": datasets[task]} if task in datasets else {})}
+            out[task] = (base, [float(b) for b in budgets])
     return out
 
 
@@ -70,12 +79,12 @@ def main() -> None:
     from balancedrnn.sweep.executor import run_sweep
     from balancedrnn.sweep.spec import SweepSpec
     from balancedrnn.tasks import get_task
-    from balancedrnn.tasks.zoo import meta_features
+    from balancedrnn.tasks.zoo import predictor_info
 
     args.out.mkdir(parents=True, exist_ok=True)
     records, studies = zoopred.load_zoo_records(args.storage)
     data = zoopred.prepare_zoo(records)
-    bases = zoo_bases(args.scale)
+    bases = zoo_bases(args.scale, records)
     tasks = [t for t in (args.tasks or list(data.tasks)) if t in data.tasks and t in bases]
     cells, trials = [], []
     for task in tasks:
@@ -83,8 +92,7 @@ def main() -> None:
         budgets = {"all": budgets, "larger": [max(budgets)], "smaller": [min(budgets)]}[args.budgets]
         predictor = zoopred.ZooPredictor().fit(data.subset(data.task != task))
         t = get_task(task)
-        m = meta_features(t, n_train=base.get("n_train"))
-        info = {k: float(m[k]) for k in ("T", "n_train") if m.get(k) is not None}
+        info = predictor_info(t, n_train=base.get("n_train"))  # what recommend --task tells the predictor
         for budget in budgets:
             rec = recommend_config(t.dx, t.dy, budget, regression=t.loss != "last", predictor=predictor,
                                    n_candidates=args.candidates, seed=0, task=info)
@@ -132,7 +140,9 @@ def main() -> None:
     lines = [f"{len(table)} cells ({len(set(table['task']))} tasks), seeds {args.seeds}, budgets: {args.budgets}", ""]
     for ref in REFERENCES:
         ok = table[ref].notna()
-        lines.append(f"recommended ≥ {ref}: {int((table.loc[ok, 'recommended'] >= table.loc[ok, ref]).sum())}/{int(ok.sum())}")
+        rec, other = table.loc[ok, "recommended"], table.loc[ok, ref]
+        lines.append(f"recommended ≥ {ref}: {int((rec >= other).sum())}/{int(ok.sum())} "
+                     f"(better: {int((rec > other).sum())}, tied: {int((rec == other).sum())})")
     lines.append(f"median regret (oracle − recommended): {table['regret'].median():.4f}")
     from zoo_loto import md  # the sibling script's markdown table
 
