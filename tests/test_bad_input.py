@@ -58,6 +58,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train-mnist-dir-no-idx-files", ["train", "--mnist-dir", "{empty}"], "no MNIST idx files"),
     ("train-mnist-dir-is-a-file", ["train", "--mnist-dir", "{file}"], "is not a directory"),
     ("train-mnist-dir-other-task", ["train", "--task", "hammer", "--mnist-dir", "{empty}"], "--mnist-dir is for the rad task"),
+    ("train-zoo-task-data-missing", ["train", "--task", "hammer:actions"], "no expert data set balancedrnn/hammer/expert-v0 yet"),
     ("train-dataset-other-task", ["train", "--dataset", "x/y-v0"], "--dataset is for the Hammer tasks"),
     ("train-out-dir-under-a-file", ["train", "--out-dir", "{file}/sub"], "--out-dir {file}/sub is not writable"),
     ("train-out-dir-is-a-file", ["train", "--out-dir", "{file}"], "it is a file, not a directory"),
