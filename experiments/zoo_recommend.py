@@ -73,6 +73,9 @@ def main() -> None:
     ap.add_argument("--budgets", choices=("all", "larger", "smaller"), default="larger")
     ap.add_argument("--tasks", nargs="*", help="Only these tasks (default: every task of the store).")
     ap.add_argument("--candidates", type=int, default=2000)
+    ap.add_argument("--order", choices=("mean", "low"), default="mean",
+                    help="Rank candidates by the forest's mean (the shipped recommender) or by its trees' 10th "
+                         "percentile (a lever against the argmax's instability; no parent network then).")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from balancedrnn.sweep import store
@@ -90,7 +93,9 @@ def main() -> None:
     for task in tasks:
         base, budgets = bases[task]
         budgets = {"all": budgets, "larger": [max(budgets)], "smaller": [min(budgets)]}[args.budgets]
-        predictor = zoopred.ZooPredictor().fit(data.subset(data.task != task))
+        predictor = zoopred.ZooPredictor(curve=args.order == "mean").fit(data.subset(data.task != task))
+        if args.order == "low":  # the candidate whose trees agree it is good, not the best mean
+            predictor.order_score = lambda X, epochs=None, p=predictor: p.predict_interval(X)[0]  # type: ignore[method-assign]
         t = get_task(task)
         info = predictor_info(t, n_train=base.get("n_train"))  # what recommend --task tells the predictor
         for budget in budgets:
