@@ -73,6 +73,8 @@ def main() -> None:
     ap.add_argument("--budgets", choices=("all", "larger", "smaller"), default="larger")
     ap.add_argument("--tasks", nargs="*", help="Only these tasks (default: every task of the store).")
     ap.add_argument("--candidates", type=int, default=2000)
+    ap.add_argument("--without", nargs="*", default=[], help="Leave these tasks out of the pooled runs (a stability "
+                    "check: does one task more or less change the recommendations?).")
     ap.add_argument("--order", choices=("mean", "low"), default="mean",
                     help="Rank candidates by the forest's mean (the shipped recommender) or by its trees' 10th "
                          "percentile (a lever against the argmax's instability; no parent network then).")
@@ -87,6 +89,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     records, studies = zoopred.load_zoo_records(args.storage)
     data = zoopred.prepare_zoo(records)
+    if args.without:
+        data = data.subset(~np.isin(data.task, args.without))
     bases = zoo_bases(args.scale, records)
     tasks = [t for t in (args.tasks or list(data.tasks)) if t in data.tasks and t in bases]
     cells, trials = [], []
