@@ -293,5 +293,21 @@ def test_hammer_actions_zoo_task_against_the_episodes(sim_episodes, tmp_path, mo
     assert (m["T"], m["n_train"], m["kind"], m["chance"]) == (200, 5, "regression", 0.0)
     asked = TrainConfig(task=HAMMER_ACTIONS, dataset="test/hammer/zoo-v0", n_train=50, n_val=5, n_test=5)
     assert "(the set holds 10)" in task.load(asked, False).source  # fewer than asked: said, not hidden
-    with pytest.raises(DataError, match="cannot load Minari data set"):
-        task.load(TrainConfig(task=HAMMER_ACTIONS, dataset="test/hammer/missing-v0"), False)
+    with pytest.raises(DataError, match="no expert data set .* yet: make it with `balancedrnn data hammer`"):
+        task.load(TrainConfig(task=HAMMER_ACTIONS), False)  # the default set, not made here (no download tried)
+
+
+def test_zoo_hammer_plan_sweeps_hammer_actions_and_its_smoke_makes_its_data():
+    """The ``zoo-hammer`` plan: one zoo-* sweep of hammer:actions at two budgets (so the zoo predictor reads it), and
+    a smoke scale on the tiny set the plan makes itself (the run itself is the same executor the other plans' smoke
+    tests run)."""
+    from balancedrnn.reproduce.plan import SMOKE_HAMMER_ID, load_plan, sweep_specs
+    from balancedrnn.sweep.spec import trial_configs
+
+    plan = load_plan("zoo-hammer")
+    assert plan.data.get("hammer_smoke_episodes", 0) >= 3
+    small, smoke = sweep_specs(plan, "small"), sweep_specs(plan, "smoke")
+    assert [s.base["task"] for s in small] == ["hammer:actions"] and small[0].name.startswith("zoo-")
+    assert len(small[0].sampler.budgets) == 2 and small[0].sampler.n_trials >= 60
+    assert smoke[0].base["dataset"] == SMOKE_HAMMER_ID and smoke[0].base["epochs"] == 1
+    assert len(trial_configs(small[0])) == 60  # both budgets reach the hidden-proportion range

@@ -33,7 +33,7 @@ def test_shipped_plans_are_valid_at_every_scale():
     assert bm.base["epochs"] == 30  # the sweep's own scale settings come after the plan's
 
 
-@pytest.mark.parametrize("plan", ["rad-100k", "hammer", "predictor", "zoo-hammer"])
+@pytest.mark.parametrize("plan", ["rad-100k", "hammer", "predictor"])
 def test_smoke_scale_writes_a_complete_report(plan, mnist_dir, tmp_path):
     import os
 
