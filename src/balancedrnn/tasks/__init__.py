@@ -61,10 +61,9 @@ def _load_rad(config: DataRequest, progress: bool) -> Any:
 
 
 def _load_hammer(config: DataRequest, progress: bool) -> Any:
-    from .hammer.dataset import GENERATED_EXPERT_ID, cloning_data, load_episodes
+    from .hammer.dataset import cloning_data, load_requested
 
-    dataset_id = config.dataset or GENERATED_EXPERT_ID
-    episodes = load_episodes(dataset_id, download=config.dataset is not None)
+    dataset_id, episodes = load_requested(config.dataset)
     return cloning_data(episodes, seed=config.data_seed, source=f"Minari data set {dataset_id} ({len(episodes)} episodes)")
 
 

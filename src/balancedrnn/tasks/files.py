@@ -242,17 +242,26 @@ def file_hash(*paths: Path) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- splitting
+def split_indices(labels: np.ndarray, seed: int, fractions: tuple[float, float, float] = SPLIT_FRACTIONS
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(train, validation, test)`` indices of one collection: the test share held out per class, then the
+    validation share of the rest, seeded (the counts depend on the class sizes only, not on the seed)."""
+    from .timeseries import stratified_holdout
+
+    rest, test = stratified_holdout(labels, fractions[2], seed)
+    keep, val = stratified_holdout(labels[rest], fractions[1] / (fractions[0] + fractions[1]), seed + 1)
+    return rest[keep], rest[val], test
+
+
 def split_data(name: str, X: list[np.ndarray], y: Any, seed: int, source: str,
                fractions: tuple[float, float, float] = SPLIT_FRACTIONS) -> TimeSeriesData:
     """Train/validation/test splits of one collection: stratified by class, seeded; then
     :func:`~balancedrnn.tasks.timeseries.build_data` (labels, normalisation, padding)."""
-    from .timeseries import build_data, sort_labels, stratified_holdout
+    from .timeseries import build_data, sort_labels
 
     labels = np.asarray([str(v) for v in y])
     check_classes(labels, f"{name}: y")
-    rest, test = stratified_holdout(labels, fractions[2], seed)
-    keep, val = stratified_holdout(labels[rest], fractions[1] / (fractions[0] + fractions[1]), seed + 1)
-    train, val = rest[keep], rest[val]
+    train, val, test = split_indices(labels, seed, fractions)
     if val.size == 0 or test.size == 0:
         raise DataError(f"{name}: {len(labels)} series are too few to split {fractions[0]:.0%}/{fractions[1]:.0%}/"
                         f"{fractions[2]:.0%} into train, validation and test (each class needs at least 3)")
@@ -294,13 +303,8 @@ def _sizes(X: list[np.ndarray], y: Any, has_test: bool) -> dict[str, int]:
     from .timeseries import VAL_FRACTION, stratified_holdout
 
     labels = np.asarray([str(v) for v in y])
-    if has_test:
-        n_train = stratified_holdout(labels, VAL_FRACTION, 0)[0].size
-    else:
-        f = SPLIT_FRACTIONS
-        rest = stratified_holdout(labels, f[2], 0)[0]
-        n_train = stratified_holdout(labels[rest], f[1] / (f[0] + f[1]), 1)[0].size
-    return {"steps": max(s.shape[1] for s in X), "n_train": int(n_train)}
+    train = stratified_holdout(labels, VAL_FRACTION, 0)[0] if has_test else split_indices(labels, 0)[0]
+    return {"steps": max(s.shape[1] for s in X), "n_train": int(train.size)}
 
 
 def _describe(X: list[np.ndarray], classes: int, what: str) -> str:

@@ -563,15 +563,13 @@ HAMMER_ACTIONS = "hammer:actions"
 
 
 def load_hammer_actions(config: DataRequest, progress: bool = False) -> ZooData:
-    """Adroit Hammer expert episodes (``config.dataset``, default the generated expert set) as a regression task:
+    """Adroit Hammer expert episodes (``config.dataset``, as the ``hammer`` task reads them) as a regression task:
     ``n_train``/``n_val``/``n_test`` episodes drawn by ``data_seed`` (fewer when the set holds fewer, said in the
     source), observations normalised with the training statistics, the action at every step the target."""
-    from .hammer.dataset import GENERATED_EXPERT_ID, cloning_data, load_episodes
-
-    dataset_id = config.dataset or GENERATED_EXPERT_ID
+    from .hammer.dataset import cloning_data, load_requested
 
     def build() -> ZooData:
-        episodes = load_episodes(dataset_id, download=config.dataset is not None)
+        dataset_id, episodes = load_requested(config.dataset)
         want = np.array([config.n_train, config.n_val, config.n_test], dtype=float)
         n = int(min(want.sum(), len(episodes)))
         if n < 3:
@@ -586,7 +584,7 @@ def load_hammer_actions(config: DataRequest, progress: bool = False) -> ZooData:
         return _zoo_data(HAMMER_ACTIONS, f"Minari data set {dataset_id}: {counts} train/val/test episodes{short}, "
                          f"drawn by seed {config.data_seed}; the expert's action at every step", x, y, regression=True)
 
-    return _memo_or(HAMMER_ACTIONS, config, {"dataset": dataset_id}, build)
+    return _memo_or(HAMMER_ACTIONS, config, {"dataset": config.dataset}, build)  # None: the generated set
 
 
 def _hammer_tasks() -> list[Task]:
@@ -768,7 +766,7 @@ def meta_features(task: Task, n_train: int | None = None) -> dict[str, Any]:
 
 def predictor_info(task: Task, n_train: int | None = None) -> dict[str, float]:
     """What the zoo predictor reads of a task besides its shape: ``T`` (steps) and ``n_train`` (training
-    sequences), where known. The one place ``recommend --task/--data``, ``train --model auto`` and the
-    estimators' ``config="auto"`` take them from, so all ask the recommender the same question."""
+    sequences), where known. ``recommend --task/--data`` and ``train/compare --model auto`` take them from here;
+    the estimators, which have arrays rather than a task, pass the same two keys (longest series, training series)."""
     m = meta_features(task, n_train)
     return {k: float(m[k]) for k in ("T", "n_train") if m.get(k) is not None}

@@ -103,6 +103,13 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
     return episodes
 
 
+def load_requested(dataset: str | None) -> tuple[str, list[Episode]]:
+    """``(id, episodes)`` of the data set a run asks for (``--dataset``): the named one (downloaded by Minari when
+    online), else the generated expert set, which is never downloaded."""
+    dataset_id = dataset or GENERATED_EXPERT_ID
+    return dataset_id, load_episodes(dataset_id, download=dataset is not None)
+
+
 @dataclass
 class CloningSplit(BatchedSplit):
     """Episodes for behaviour cloning: x = normalised observations (final one dropped), target = actions."""
