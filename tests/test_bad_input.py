@@ -81,7 +81,9 @@ CASES: list[tuple[str, list[str], str]] = [
     ("data-rad-mnist-dir-missing", ["data", "rad", "--mnist-dir", "nope"], "MNIST directory nope does not exist"),
     ("data-rad-mnist-dir-no-idx-files", ["data", "rad", "--mnist-dir", "{empty}"], "no MNIST idx files"),
     # ----------------------------------------------------------------------------------------- data hammer
-    ("data-hammer-expert", ["data", "hammer", "--expert", "foo"], "--expert 'foo' is not one of nn, mlp"),
+    ("data-hammer-expert", ["data", "hammer", "--expert", "foo"], "--expert 'foo' is not one of nn, mlp, planner"),
+    ("data-hammer-planner-distil", ["data", "hammer", "--expert", "planner", "--distil-rounds", "2"],
+     "--distil-rounds distils a policy; --expert planner has none"),
     ("data-hammer-demos-zero", ["data", "hammer", "--demos", "0"], "--demos must be a positive integer"),
     ("data-hammer-workers-zero", ["data", "hammer", "--workers", "0"], "--workers must be a positive integer"),
     ("data-hammer-rounds-negative", ["data", "hammer", "--rounds", "-1"], "--rounds must be 0 or more"),

@@ -429,7 +429,9 @@ def data_rad(
 @data_app.command("hammer")
 def data_hammer(
     demos: Annotated[int, typer.Option(help="Planner demonstration episodes.")] = 20,
-    expert: Annotated[str, typer.Option(help="Expert policy distilled from the planner: nn (nearest neighbour) or mlp.")] = "nn",
+    expert: Annotated[str, typer.Option(help="What makes the data set: nn (nearest-neighbour policy over the planner's "
+                                        "demos), mlp, or planner (the planner itself, guided by the demos: "
+                                        "slower, but it re-plans, so with --noise its data show corrections).")] = "nn",
     rounds: Annotated[int, typer.Option(help="DAgger rounds at most (they stop once the expert reaches --min-success).")] = 4,
     episodes_per_round: Annotated[int, typer.Option(help="Policy episodes the planner labels per round.")] = 10,
     eval_episodes: Annotated[int, typer.Option(help="Rollouts scoring the policy after each round.")] = 20,
@@ -452,7 +454,9 @@ def data_hammer(
     episodes [with DART noise] (resumable)."""
     from ..tasks.hammer.expert import EXPERTS
 
-    check_choice("--expert", expert, list(EXPERTS))
+    check_choice("--expert", expert, [*EXPERTS, "planner"])
+    if expert == "planner" and distil_rounds:
+        raise UserError("--distil-rounds distils a policy; --expert planner has none (use --expert nn)")
     for option, value in (("--demos", demos), ("--episodes-per-round", episodes_per_round),
                           ("--eval-episodes", eval_episodes), ("--expert-episodes", expert_episodes), ("--workers", workers)):
         check_positive(option, value)
@@ -500,6 +504,9 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
         episodes = episodes + noisy
     s = summarise_episodes(episodes)
     out.print(f"planner: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} (normalised {s['normalized_score']:.1f})")
+    if expert == "planner":
+        _data_hammer_guided(episodes, expert_episodes, workers, dataset_id, noise, quiet)
+        return
     policy = dagger(episodes, rounds=rounds, episodes_per_round=episodes_per_round, eval_episodes=eval_episodes,
                     workers=workers, seed=seed, log=lambda m: out.print(m), expert=expert, min_success=min_success)
     import json
@@ -531,6 +538,26 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
     s = summarise_episodes(gen)
     write_dataset(dataset_id, gen, algorithm=f"{made_by} (balancedrnn)",
                   description=f"Adroit Hammer episodes of an expert policy ({made_by}) made from a sampling planner")
+    out.print(f"expert data set {dataset_id}: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} "
+              f"(normalised {s['normalized_score']:.1f}), mean action jump {action_jump(gen):.3f}; files in {hammer_dir()}")
+
+
+def _data_hammer_guided(demos: list[Any], n: int, workers: int, dataset_id: str, noise: float, quiet: bool) -> None:
+    """``data hammer --expert planner``: the data set's episodes are planned, guided by the demonstrations."""
+    from ..progress import progress_bar
+    from ..tasks.hammer.dataset import write_dataset
+    from ..tasks.hammer.expert import action_jump, collect_planner_demos, hammer_dir, summarise_episodes
+    from ..tasks.hammer.planner import GUIDED, Guide
+
+    guide = Guide([e.observations for e in demos], [e.actions for e in demos])
+    c = GUIDED
+    made_by = (f"sampling planner ({c.samples} samples, horizon {c.horizon}) guided by {len(demos)} planner demonstrations"
+               + (f", DART noise {noise:g} on the executed actions" if noise else ""))
+    with progress_bar(n, "guided planner episodes", enabled=not quiet) as advance:
+        gen = collect_planner_demos(n, workers=workers, seed=1_000_000, config=c, progress=advance, noise=noise, guide=guide)
+    s = summarise_episodes(gen)
+    write_dataset(dataset_id, gen, algorithm=f"{made_by} (balancedrnn)",
+                  description=f"Adroit Hammer episodes of a {made_by}")
     out.print(f"expert data set {dataset_id}: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} "
               f"(normalised {s['normalized_score']:.1f}), mean action jump {action_jump(gen):.3f}; files in {hammer_dir()}")
 

@@ -22,7 +22,7 @@ from torch import nn
 from ...io import atomic_write, atomic_write_json, cache_dir
 from .dataset import Episode
 from .env import ACT_DIM, EPISODE_STEPS, OBS_DIM, episode_success, make_env, normalized_score
-from .planner import Planner, PlannerConfig
+from .planner import Guide, Planner, PlannerConfig
 
 
 def hammer_dir() -> Path:
@@ -31,20 +31,22 @@ def hammer_dir() -> Path:
 
 
 # ------------------------------------------------------------------------------------------ planner demos
-def planner_episode(seed: int, config: PlannerConfig | None = None, noise: float = 0.0) -> dict[str, Any]:
+def planner_episode(seed: int, config: PlannerConfig | None = None, noise: float = 0.0,
+                    guide: Guide | None = None) -> dict[str, Any]:
     """One planner episode from the reset of ``seed``: observations, actions, D4RL rewards, success, time.
 
     With ``noise`` > 0 the environment executes the planner's action plus Gaussian noise of that standard deviation
     (seeded by ``seed``) while the episode records the planner's own action, which replans from wherever the noise
-    took it: demonstrations of recovering (DART)."""
+    took it: demonstrations of recovering (DART). With a ``guide`` the planner is warm-started from demonstrations."""
     env = make_env()
     obs, _ = env.reset(seed=seed)
-    planner = Planner(env, config, seed=seed)
+    planner = Planner(env, config, seed=seed, guide=guide)
+    planner.reset(obs)
     rng = np.random.default_rng([seed, 19])
     observations, actions, rewards, goal = [obs], [], [], []
     t0 = time.time()
     for _ in range(EPISODE_STEPS):
-        a = planner.act()
+        a = planner.act(obs=obs)
         executed = np.clip(a + rng.normal(0.0, noise, a.shape), -1.0, 1.0) if noise > 0 else a
         obs, r, _, _, info = env.step(executed)
         observations.append(obs)
@@ -72,14 +74,17 @@ def _pool(workers: int) -> Any:
 def collect_planner_demos(
     n: int, workers: int = 1, seed: int = 0, directory: Path | None = None,
     config: PlannerConfig | None = None, progress: Callable[..., None] | None = None, noise: float = 0.0,
+    guide: Guide | None = None,
 ) -> list[Episode]:
     """``n`` planner episodes (seeds ``seed .. seed+n-1``), in parallel, resuming from the episode files
     already written; every finished episode is logged (return, success, seconds) to ``log.jsonl``. With
     ``noise`` the executed actions are perturbed (:func:`planner_episode`); such episodes live in a directory of
-    their own (``planner-noise<std>``)."""
+    their own (``planner-noise<std>``), as do those of a planner with a ``guide`` (named by the guide's
+    fingerprint and the search)."""
     if noise < 0 or not np.isfinite(noise):
         raise ValueError(f"noise must be a finite standard deviation >= 0, got {noise!r}")
-    directory = directory or hammer_dir() / ("planner" if not noise else f"planner-noise{noise:g}")
+    name = "planner" if guide is None else _guided_name(guide, config or PlannerConfig())
+    directory = directory or hammer_dir() / (name if not noise else f"{name}-noise{noise:g}")
     directory.mkdir(parents=True, exist_ok=True)
     seeds = [seed + i for i in range(n)]
     todo = [s for s in seeds if not (directory / f"ep-{s:06d}.npz").exists()]
@@ -87,7 +92,7 @@ def collect_planner_demos(
         progress(n - len(todo))
     if todo:
         with _pool(workers) as pool:
-            for ep in pool.imap_unordered(_planner_job, [(s, config, noise) for s in todo]):
+            for ep in pool.imap_unordered(_planner_job, [(s, config, noise, guide) for s in todo]):
                 _save_npz(directory / f"ep-{ep['seed']:06d}.npz", {k: ep[k] for k in ("observations", "actions", "rewards", "seed")})
                 line = {"seed": ep["seed"], "return": float(ep["rewards"].sum()), "success": ep["success"], "seconds": ep["seconds"]}
                 with open(directory / "log.jsonl", "a") as f:
@@ -97,9 +102,13 @@ def collect_planner_demos(
     return [_load_episode(directory / f"ep-{s:06d}.npz") for s in seeds]
 
 
-def _planner_job(args: tuple[int, PlannerConfig | None, float]) -> dict[str, Any]:
+def _planner_job(args: tuple[int, PlannerConfig | None, float, Guide | None]) -> dict[str, Any]:
     torch.set_num_threads(1)
     return planner_episode(*args)
+
+
+def _guided_name(guide: Guide, config: PlannerConfig) -> str:
+    return f"guided-{guide.fingerprint()}-s{config.samples}h{config.horizon}k{config.sigma:g}"
 
 
 # ------------------------------------------------------------------------------------------ expert policy
