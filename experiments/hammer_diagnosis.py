@@ -12,6 +12,9 @@ Three commands:
   between consecutive steps of the policy, the expert data and the planner.
 * ``jumps``: only the action-jump statistics of data sets (Minari ids) and the planner's episodes.
 * ``robustness``: an expert's success when Gaussian noise is added to every executed action.
+* ``trackers``: the same for experts made directly from the planner's demonstrations: the 1-NN lookup,
+  open-loop replay of the demonstration nearest at reset, a lookup locked to that demonstration or to a time
+  window, and the planner guided by the demonstrations (which re-plans).
 
 Run (one thread each; see docs/results.md, "Adroit Hammer"):
 
@@ -240,6 +243,77 @@ def robustness(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+class _Tracker(torch.nn.Module):
+    """An expert over demonstrations (D, T, 46) / (D, T, 26) with memory: ``window`` None is the plain 1-NN
+    lookup; otherwise the nearest state within ``window`` steps of the current time, over the demonstration
+    chosen at reset (``locked``, ``window`` 0: open-loop replay of it) or over all of them."""
+
+    def __init__(self, obs: np.ndarray, acts: np.ndarray, window: int | None, locked: bool, sigma: float,
+                 seed: int) -> None:
+        super().__init__()
+        flat = obs.reshape(-1, obs.shape[-1])
+        self.mean = torch.as_tensor(flat.mean(0), dtype=torch.float32)
+        self.std = torch.as_tensor(np.maximum(flat.std(0), 1e-3), dtype=torch.float32)
+        self.K = (torch.as_tensor(obs, dtype=torch.float32) - self.mean) / self.std
+        self.A = torch.as_tensor(acts, dtype=torch.float32)
+        self.w, self.locked, self.sigma = window, locked, sigma
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def step(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        q = (x.float() - self.mean) / self.std
+        D, T, n_obs = self.K.shape
+        d, t = (torch.cdist(q, self.K[:, 0]).argmin(1), 0) if state is None else state
+        if self.w is None:
+            a = self.A.reshape(D * T, -1)[torch.cdist(q, self.K.reshape(D * T, n_obs)).argmin(1)]
+        else:
+            lo, hi = max(0, t - self.w), min(T - 1, t + self.w)
+            if self.locked:
+                j = ((self.K[d, lo:hi + 1] - q[:, None]) ** 2).sum(-1).argmin(1) + lo
+                a = self.A[d, j]
+            else:
+                i = torch.cdist(q, self.K[:, lo:hi + 1].reshape(-1, n_obs)).argmin(1)
+                d, j = i // (hi - lo + 1), i % (hi - lo + 1) + lo
+                a = self.A[d, j]
+        return a + self.sigma * torch.randn(a.shape, generator=self.gen), (d, t + 1)
+
+
+TRACKERS = {"nn": (None, False), "replay": (0, True), "locked-w3": (3, True), "locked-w10": (10, True),
+            "time-w3": (3, False), "time-w10": (10, False)}
+
+
+def trackers(args: argparse.Namespace) -> dict[str, Any]:
+    """Success under Gaussian action noise of experts made directly from the planner's demonstrations."""
+    from balancedrnn.tasks.hammer.env import normalized_score
+    from balancedrnn.tasks.hammer.expert import collect_planner_demos, planner_episode
+    from balancedrnn.tasks.hammer.planner import GUIDED, Guide
+    from balancedrnn.tasks.hammer.rollout import rollout
+
+    torch.set_num_threads(1)
+    demos = collect_planner_demos(args.demos)
+    obs = np.stack([e.observations[:-1] for e in demos])
+    acts = np.stack([e.actions for e in demos])
+    out: dict[str, Any] = {}
+    print("| expert | " + " | ".join(f"noise {s:g}" for s in args.sigma) + " |")
+    print("|---|" + "---|" * len(args.sigma))
+    for name in args.experts:
+        row = []
+        for sigma in args.sigma:
+            if name == "guided-planner":  # slow: one planner episode at a time
+                guide = Guide(obs, acts)
+                eps = [planner_episode(args.seed + i, GUIDED, noise=sigma, guide=guide) for i in range(args.planner_episodes)]
+                rets = np.array([e["rewards"].sum() for e in eps])
+                s = {"success_rate": float(np.mean([e["success"] for e in eps])),
+                     "normalized_score": float(np.mean(normalized_score(rets))), "episodes": len(eps),
+                     "seconds_per_episode": float(np.mean([e["seconds"] for e in eps]))}
+            else:
+                w, locked = TRACKERS[name]
+                s = rollout(_Tracker(obs, acts, w, locked, sigma, args.seed), episodes=args.episodes, seed=args.seed).summary()
+            out.setdefault(name, {})[sigma] = s
+            row.append(f"{s['success_rate']:.0%} ({s['normalized_score']:.0f})")
+        print(f"| {name} | " + " | ".join(row) + " |", flush=True)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -273,8 +347,16 @@ def main() -> None:
     r.add_argument("--sigma", type=float, nargs="+", default=[0.0, 0.03, 0.1, 0.3])
     r.add_argument("--episodes", type=int, default=50)
     r.add_argument("--seed", type=int, default=10_000)
+    k = sub.add_parser("trackers", help="experts made directly from the planner's demonstrations, under action noise")
+    k.add_argument("--demos", type=int, default=20, help="the planner demonstrations (cached by data hammer)")
+    k.add_argument("--experts", nargs="+", default=list(TRACKERS), choices=[*TRACKERS, "guided-planner"])
+    k.add_argument("--sigma", type=float, nargs="+", default=[0.0, 0.03, 0.1])
+    k.add_argument("--episodes", type=int, default=30)
+    k.add_argument("--planner-episodes", type=int, default=10)
+    k.add_argument("--seed", type=int, default=20_000)
     args = p.parse_args()
-    {"clone": clone, "diagnose": diagnose, "jumps": jumps, "robustness": robustness}[args.command](args)
+    {"clone": clone, "diagnose": diagnose, "jumps": jumps, "robustness": robustness,
+     "trackers": trackers}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,22 @@ def oracle_density(data: zoopred.ZooData, records: list[dict[str, Any]], task: s
     return str(best.config["model"])
 
 
+STRUCTURE = ["hidden_proportion", "log_dh"]  # and every density_<block> column
+
+
+def centre_of_top(score: np.ndarray, X: pd.DataFrame, top: float = 0.05) -> np.ndarray:
+    """An order whose maximum is the candidate nearest the centre (median) of the best ``top`` share by ``score``,
+    in the structure's coordinates (hidden proportion and densities, each scaled by its spread over the top): the
+    middle of the good region rather than its noisiest peak."""
+    cols = [c for c in X.columns if c in STRUCTURE or c.startswith("density_")]
+    good = score >= np.quantile(score, 1.0 - top)
+    Z = X[cols].to_numpy(float)
+    centre = np.median(Z[good], axis=0)
+    spread = np.maximum(Z[good].std(axis=0), 1e-6)
+    distance = np.sqrt((((Z - centre) / spread) ** 2).sum(axis=1))
+    return np.where(good, -distance, -np.inf)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--storage", default=str(cache_dir() / "zoo" / "store.journal"), help="The zoo sweep's store.")
@@ -75,9 +91,11 @@ def main() -> None:
     ap.add_argument("--candidates", type=int, default=2000)
     ap.add_argument("--without", nargs="*", default=[], help="Leave these tasks out of the pooled runs (a stability "
                     "check: does one task more or less change the recommendations?).")
-    ap.add_argument("--order", choices=("mean", "low"), default="mean",
-                    help="Rank candidates by the forest's mean (the shipped recommender) or by its trees' 10th "
-                         "percentile (a lever against the argmax's instability; no parent network then).")
+    ap.add_argument("--order", choices=("mean", "low", "centre"), default="mean",
+                    help="Rank candidates by the forest's mean (the shipped recommender), by its trees' 10th "
+                         "percentile, or take the centre of the top 5 %% by the mean (the candidate nearest the "
+                         "median of their densities and hidden proportion); the last two are levers against the "
+                         "argmax's instability (no parent network then).")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from balancedrnn.sweep import store
@@ -100,6 +118,8 @@ def main() -> None:
         predictor = zoopred.ZooPredictor(curve=args.order == "mean").fit(data.subset(data.task != task))
         if args.order == "low":  # the candidate whose trees agree it is good, not the best mean
             predictor.order_score = lambda X, epochs=None, p=predictor: p.predict_interval(X)[0]  # type: ignore[method-assign]
+        elif args.order == "centre":
+            predictor.order_score = lambda X, epochs=None, p=predictor: centre_of_top(p.predict(X), X)  # type: ignore[method-assign]
         t = get_task(task)
         info = predictor_info(t, n_train=base.get("n_train"))  # what recommend --task tells the predictor
         for budget in budgets:

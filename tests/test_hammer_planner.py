@@ -49,7 +49,7 @@ def test_guided_planner_episode_in_the_simulator_is_seeded_and_needs_the_observa
         o, *_ = env.step(A[-1])
         O.append(o)
     guide = Guide([np.array(O)], [np.array(A)])
-    cfg = PlannerConfig(samples=3, horizon=4, sigma=0.3)
+    cfg = PlannerConfig(samples=3, horizon=2, knot_every=1, sigma=0.3)
     a = planner_episode(7, cfg, noise=0.1, guide=guide)
     b = planner_episode(7, cfg, noise=0.1, guide=guide)
     np.testing.assert_array_equal(a["actions"], b["actions"])
