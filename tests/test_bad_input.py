@@ -82,6 +82,10 @@ CASES: list[tuple[str, list[str], str]] = [
     ("data-rad-mnist-dir-no-idx-files", ["data", "rad", "--mnist-dir", "{empty}"], "no MNIST idx files"),
     # ----------------------------------------------------------------------------------------- data hammer
     ("data-hammer-expert", ["data", "hammer", "--expert", "foo"], "--expert 'foo' is not one of nn, mlp, planner"),
+    ("data-hammer-dataset-id-no-version", ["data", "hammer", "--dataset-id", "balancedrnn/hammer/mine"],
+     "'balancedrnn/hammer/mine' is not a Minari data set id: it must look like [namespace/]name-v<version>"),
+    ("train-hammer-dataset-malformed", ["train", "--task", "hammer", "--dataset", "hammer expert"],
+     "'hammer expert' is not a Minari data set id"),
     ("data-hammer-planner-distil", ["data", "hammer", "--expert", "planner", "--distil-rounds", "2"],
      "--distil-rounds distils a policy; --expert planner has none"),
     ("data-hammer-demos-zero", ["data", "hammer", "--demos", "0"], "--demos must be a positive integer"),

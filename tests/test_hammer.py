@@ -68,6 +68,11 @@ def test_minari_round_trip(sim_episodes, tmp_path, monkeypatch):
     np.testing.assert_allclose(eps[1].actions, sim_episodes[1].actions, rtol=1e-6)
     with pytest.raises(DataError, match="cannot load Minari data set"):
         load_episodes("test/hammer/missing-v0")
+    # an id without its version: Minari 0.5 would write it and then fail on every later listing
+    with pytest.raises(DataError, match="not a Minari data set id"):
+        write_dataset("test/hammer/tiny", sim_episodes[:2], algorithm="test", description="no version")
+    assert not (tmp_path / "minari" / "test" / "hammer" / "tiny").exists()
+    assert len(load_episodes("test/hammer/tiny-v0")) == 2  # the store still lists and loads
 
 
 def test_cloning_data_shapes_and_bad_sizes(sim_episodes):

@@ -146,6 +146,10 @@ def _check_task_data(task: str, mnist_dir: Path | None, dataset: str | None) -> 
         raise UserError(f"--mnist-dir is for the rad task and the other MNIST tasks (rad:*, mnist:*), not {task}")
     if dataset is not None and not uses_dataset(task):
         raise UserError(f"--dataset is for the Hammer tasks (hammer, hammer:actions), not {task}")
+    if dataset is not None:
+        from ..tasks.hammer.env import check_dataset_id
+
+        check_dataset_id(dataset)
 
 
 def _status_counts(records: list[dict[str, Any]]) -> dict[str, int]:
@@ -476,6 +480,9 @@ def data_hammer(
         raise UserError(f"--min-success must be a success rate in [0, 1], got {min_success:g}")
     if not dataset_id.strip():
         raise UserError("--dataset-id is empty")
+    from ..tasks.hammer.env import check_dataset_id
+
+    check_dataset_id(dataset_id)
     try:
         _data_hammer(demos, expert, rounds, episodes_per_round, eval_episodes, expert_episodes, workers, seed,
                      dataset_id, min_success, quiet, distil_rounds, distil_episodes, noise, noisy_demos, demo_noise)

@@ -17,10 +17,9 @@ import torch
 
 from ..base import BatchedSplit
 from ...io import DataError, cache_dir
-from .env import ACT_DIM, OBS_DIM, REF_EXPERT, REF_RANDOM
+from .env import ACT_DIM, GENERATED_EXPERT_ID, OBS_DIM, REF_EXPERT, REF_RANDOM, check_dataset_id
 
 PUBLIC_EXPERT_ID = "D4RL/hammer/expert-v2"
-GENERATED_EXPERT_ID = "balancedrnn/hammer/expert-v0"
 STD_FLOOR = 1e-3
 """Floor of the per-dimension observation std (some dimensions are nearly constant)."""
 
@@ -46,6 +45,7 @@ class Episode:
 
 def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, description: str) -> str:
     """Write episodes as a Minari data set (replacing one of the same id); removes a half-written one on failure."""
+    check_dataset_id(dataset_id)
     minari = _minari()
     from minari.data_collector.episode_buffer import EpisodeBuffer
 
@@ -81,6 +81,7 @@ def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, 
 
 def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
     """Episodes of a Minari data set (local, or downloaded by Minari when ``download`` and online)."""
+    check_dataset_id(dataset_id)
     minari = _minari()
     if dataset_id == GENERATED_EXPERT_ID and dataset_id not in minari.list_local_datasets():
         raise DataError(f"no expert data set {dataset_id} yet: make it with `balancedrnn data hammer`, "

@@ -7,6 +7,7 @@ D4RL's −0.1·d). :func:`d4rl_reward` is D4RL's reward computed from the simula
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,20 @@ REF_RANDOM = -274.856578
 """D4RL's reference return of a random policy on hammer (REF_MIN_SCORE)."""
 REF_EXPERT = 12794.134825
 """D4RL's reference return of the expert on hammer (REF_MAX_SCORE)."""
+GENERATED_EXPERT_ID = "balancedrnn/hammer/expert-v0"
+"""The Minari id of the data set ``balancedrnn data hammer`` makes by default."""
+_ID_RE = re.compile(r"(?:[-_\w][-_\w/]*[-_\w]+/)?[-_\w]+?-v\d+")
+"""Minari's data set id with its version required (Minari 0.5 accepts an id without one, then crashes on it)."""
+
+
+def check_dataset_id(dataset_id: str) -> str:
+    """``dataset_id`` if it is a Minari id, ``[namespace/]name-v<version>``; else a one-line :class:`DataError`."""
+    if not _ID_RE.fullmatch(dataset_id):
+        raise DataError(f"{dataset_id!r} is not a Minari data set id: it must look like [namespace/]name-v<version>, "
+                        f"for example {GENERATED_EXPERT_ID}")
+    return dataset_id
+
+
 SUCCESS_STEPS = 25
 """An episode succeeds when the nail is in for more than this many steps (DAPG's evaluate_success)."""
 
