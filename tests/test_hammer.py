@@ -68,6 +68,13 @@ def test_minari_round_trip(sim_episodes, tmp_path, monkeypatch):
     np.testing.assert_allclose(eps[1].actions, sim_episodes[1].actions, rtol=1e-6)
     with pytest.raises(DataError, match="cannot load Minari data set"):
         load_episodes("test/hammer/missing-v0")
+    # the data set's size, measured once at the end rather than after every episode, is the size on disk
+    import minari
+    from minari.dataset._storages.arrow_storage import ArrowStorage
+
+    storage = minari.load_dataset("test/hammer/tiny-v0").storage
+    assert storage.metadata["dataset_size"] == storage.get_size() > 0
+    assert ArrowStorage.get_size is not None and "lambda" not in ArrowStorage.get_size.__qualname__  # restored
     # an id without its version: Minari 0.5 would write it and then fail on every later listing
     with pytest.raises(DataError, match="not a Minari data set id"):
         write_dataset("test/hammer/tiny", sim_episodes[:2], algorithm="test", description="no version")

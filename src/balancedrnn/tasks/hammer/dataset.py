@@ -7,8 +7,9 @@ when online) load the same way.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,24 @@ class Episode:
     seed: int | None = None
 
 
+@contextlib.contextmanager
+def _size_once() -> Iterator[None]:
+    """Minari 0.5's arrow storage re-measures the whole data set on disk after every episode it writes, so writing n
+    episodes costs O(n²) (5,000 Hammer episodes: over an hour). Inside this block the measurement is skipped;
+    :func:`write_dataset` measures once at the end. Without that private class the writing is just slow."""
+    try:
+        from minari.dataset._storages.arrow_storage import ArrowStorage
+    except ImportError:  # pragma: no cover - another Minari layout
+        yield
+        return
+    measure = ArrowStorage.get_size
+    ArrowStorage.get_size = lambda self: 0.0  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ArrowStorage.get_size = measure  # type: ignore[method-assign]
+
+
 def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, description: str) -> str:
     """Write episodes as a Minari data set (replacing one of the same id); removes a half-written one on failure."""
     check_dataset_id(dataset_id)
@@ -65,13 +84,15 @@ def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, 
     import warnings
 
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _size_once():
             warnings.simplefilter("ignore")
             minari.create_dataset_from_buffers(
                 dataset_id, buffers, env=ENV_ID, algorithm_name=algorithm, description=description,
                 data_format="arrow", ref_min_score=REF_RANDOM, ref_max_score=REF_EXPERT,
                 author="balancedrnn", author_email="none",
             )
+        storage = minari.load_dataset(dataset_id).storage
+        storage.update_metadata({"dataset_size": storage.get_size()})
     except BaseException:
         if dataset_id in minari.list_local_datasets():
             minari.delete_dataset(dataset_id)
