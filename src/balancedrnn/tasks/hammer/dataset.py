@@ -8,6 +8,7 @@ when online) load the same way.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,12 @@ class Episode:
     actions: np.ndarray
     rewards: np.ndarray
     seed: int | None = None
+
+
+def _delete(minari: Any, dataset_id: str) -> None:
+    """Delete a local data set without Minari's print to stdout (which would land in the CLI's output)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        minari.delete_dataset(dataset_id)
 
 
 @contextlib.contextmanager
@@ -79,7 +86,7 @@ def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, 
             terminations=[False] * T, truncations=[False] * (T - 1) + [True], infos={},
         ))
     if dataset_id in minari.list_local_datasets():
-        minari.delete_dataset(dataset_id)
+        _delete(minari, dataset_id)
     require_simulator()
     import warnings
 
@@ -95,7 +102,7 @@ def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, 
         storage.update_metadata({"dataset_size": storage.get_size()})
     except BaseException:
         if dataset_id in minari.list_local_datasets():
-            minari.delete_dataset(dataset_id)
+            _delete(minari, dataset_id)
         raise
     return dataset_id
 
