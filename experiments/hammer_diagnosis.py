@@ -295,11 +295,11 @@ def trackers(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     print("| expert | " + " | ".join(f"noise {s:g}" for s in args.sigma) + " |")
     print("|---|" + "---|" * len(args.sigma))
+    guide = Guide(obs, acts)
     for name in args.experts:
         row = []
         for sigma in args.sigma:
             if name == "guided-planner":  # slow: one planner episode at a time
-                guide = Guide(obs, acts)
                 eps = [planner_episode(args.seed + i, GUIDED, noise=sigma, guide=guide) for i in range(args.planner_episodes)]
                 rets = np.array([e["rewards"].sum() for e in eps])
                 s = {"success_rate": float(np.mean([e["success"] for e in eps])),

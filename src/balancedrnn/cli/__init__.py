@@ -495,9 +495,7 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
                  distil_rounds: int = 0, distil_episodes: int = 200, noise: float = 0.0, noisy_demos: int = 0,
                  demo_noise: float = 0.1) -> None:
     """The work of ``data hammer``, after its options were checked."""
-    from ..tasks.hammer.dataset import write_dataset
-    from ..tasks.hammer.expert import (action_jump, collect_planner_demos, dagger, distil, generate_episodes,
-                                       hammer_dir, summarise_episodes)
+    from ..tasks.hammer.expert import collect_planner_demos, dagger, distil, generate_episodes, hammer_dir, summarise_episodes
     from ..progress import progress_bar
 
     with progress_bar(demos, "planner episodes", enabled=not quiet) as advance:
@@ -542,18 +540,24 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
         made_by += f", DART noise {noise:g} on the executed actions"
     with progress_bar(expert_episodes, "expert episodes", enabled=not quiet) as advance:
         gen = generate_episodes(policy, expert_episodes, seed=1_000_000, noise=noise, progress=advance)
-    s = summarise_episodes(gen)
-    write_dataset(dataset_id, gen, algorithm=f"{made_by} (balancedrnn)",
-                  description=f"Adroit Hammer episodes of an expert policy ({made_by}) made from a sampling planner")
+    _write_expert_set(dataset_id, gen, made_by, f"an expert policy ({made_by}) made from a sampling planner")
+
+
+def _write_expert_set(dataset_id: str, episodes: list[Any], made_by: str, what: str) -> None:
+    """Write the episodes ``data hammer`` made as a Minari data set and say what it holds."""
+    from ..tasks.hammer.dataset import write_dataset
+    from ..tasks.hammer.expert import action_jump, hammer_dir, summarise_episodes
+
+    s = summarise_episodes(episodes)
+    write_dataset(dataset_id, episodes, algorithm=f"{made_by} (balancedrnn)", description=f"Adroit Hammer episodes of {what}")
     out.print(f"expert data set {dataset_id}: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} "
-              f"(normalised {s['normalized_score']:.1f}), mean action jump {action_jump(gen):.3f}; files in {hammer_dir()}")
+              f"(normalised {s['normalized_score']:.1f}), mean action jump {action_jump(episodes):.3f}; files in {hammer_dir()}")
 
 
 def _data_hammer_guided(demos: list[Any], n: int, workers: int, dataset_id: str, noise: float, quiet: bool) -> None:
     """``data hammer --expert planner``: the data set's episodes are planned, guided by the demonstrations."""
     from ..progress import progress_bar
-    from ..tasks.hammer.dataset import write_dataset
-    from ..tasks.hammer.expert import action_jump, collect_planner_demos, hammer_dir, summarise_episodes
+    from ..tasks.hammer.expert import collect_planner_demos
     from ..tasks.hammer.planner import GUIDED, Guide
 
     guide = Guide([e.observations for e in demos], [e.actions for e in demos])
@@ -562,11 +566,7 @@ def _data_hammer_guided(demos: list[Any], n: int, workers: int, dataset_id: str,
                + (f", DART noise {noise:g} on the executed actions" if noise else ""))
     with progress_bar(n, "guided planner episodes", enabled=not quiet) as advance:
         gen = collect_planner_demos(n, workers=workers, seed=1_000_000, config=c, progress=advance, noise=noise, guide=guide)
-    s = summarise_episodes(gen)
-    write_dataset(dataset_id, gen, algorithm=f"{made_by} (balancedrnn)",
-                  description=f"Adroit Hammer episodes of a {made_by}")
-    out.print(f"expert data set {dataset_id}: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} "
-              f"(normalised {s['normalized_score']:.1f}), mean action jump {action_jump(gen):.3f}; files in {hammer_dir()}")
+    _write_expert_set(dataset_id, gen, made_by, f"a {made_by}")
 
 
 @app.command()

@@ -19,11 +19,9 @@ import torch
 
 from ..base import BatchedSplit
 from ...io import DataError, cache_dir
-from .env import ACT_DIM, GENERATED_EXPERT_ID, OBS_DIM, REF_EXPERT, REF_RANDOM, check_dataset_id
+from .env import ACT_DIM, GENERATED_EXPERT_ID, OBS_DIM, REF_EXPERT, REF_RANDOM, STD_FLOOR, check_dataset_id
 
 PUBLIC_EXPERT_ID = "D4RL/hammer/expert-v2"
-STD_FLOOR = 1e-3
-"""Floor of the per-dimension observation std (some dimensions are nearly constant)."""
 
 
 def _minari() -> Any:

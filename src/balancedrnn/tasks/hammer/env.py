@@ -21,6 +21,8 @@ REF_RANDOM = -274.856578
 """D4RL's reference return of a random policy on hammer (REF_MIN_SCORE)."""
 REF_EXPERT = 12794.134825
 """D4RL's reference return of the expert on hammer (REF_MAX_SCORE)."""
+STD_FLOOR = 1e-3
+"""Floor of the per-dimension observation std wherever observations are normalised (some are nearly constant)."""
 GENERATED_EXPERT_ID = "balancedrnn/hammer/expert-v0"
 """The Minari id of the data set ``balancedrnn data hammer`` makes by default."""
 _ID_RE = re.compile(r"(?:[-_\w][-_\w/]*[-_\w]+/)?[-_\w]+?-v\d+")

@@ -21,7 +21,7 @@ from torch import nn
 
 from ...io import atomic_write, atomic_write_json, cache_dir
 from .dataset import Episode
-from .env import ACT_DIM, EPISODE_STEPS, OBS_DIM, episode_success, make_env, normalized_score
+from .env import ACT_DIM, EPISODE_STEPS, OBS_DIM, STD_FLOOR, episode_success, make_env, normalized_score
 from .planner import Guide, Planner, PlannerConfig
 
 
@@ -136,7 +136,7 @@ def fit_expert(obs: np.ndarray, actions: np.ndarray, epochs: int = 40, seed: int
     """Fit an :class:`ExpertPolicy` to (observation, action) pairs by MSE (``steps``: that many updates in all,
     overriding ``epochs``)."""
     torch.manual_seed(seed)
-    std = np.maximum(obs.std(0), 1e-3)
+    std = np.maximum(obs.std(0), STD_FLOOR)
     policy = ExpertPolicy(obs.mean(0), std, hidden=hidden)
     if steps is not None:
         epochs = max(1, -(-steps * batch // len(obs)))
@@ -161,7 +161,7 @@ class NearestNeighbourPolicy(nn.Module):
     def __init__(self, obs: np.ndarray, actions: np.ndarray) -> None:
         super().__init__()
         self.register_buffer("obs_mean", torch.as_tensor(obs.mean(0), dtype=torch.float32))
-        self.register_buffer("obs_std", torch.as_tensor(np.maximum(obs.std(0), 1e-3), dtype=torch.float32))
+        self.register_buffer("obs_std", torch.as_tensor(np.maximum(obs.std(0), STD_FLOOR), dtype=torch.float32))
         self.register_buffer("keys", (torch.as_tensor(obs, dtype=torch.float32) - self.obs_mean) / self.obs_std)
         self.register_buffer("actions", torch.as_tensor(actions, dtype=torch.float32))
 

@@ -13,13 +13,13 @@ nearest demonstrated state, and the noisy candidates are drawn around both. Guid
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .env import ACT_DIM, SiteIds, d4rl_reward
+from .env import ACT_DIM, STD_FLOOR, SiteIds, d4rl_reward
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Guide:
         obs = [np.asarray(o, np.float64)[: len(a)] for o, a in zip(observations, actions)]
         flat = np.concatenate(obs)
         self.mean = flat.mean(0)
-        self.std = np.maximum(flat.std(0), 1e-3)
+        self.std = np.maximum(flat.std(0), STD_FLOOR)
         self.keys = (flat - self.mean) / self.std
         self.actions = [np.asarray(a, np.float64) for a in actions]
         self.where = [(d, t) for d, a in enumerate(self.actions) for t in range(len(a))]
