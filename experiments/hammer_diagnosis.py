@@ -14,7 +14,8 @@ Three commands:
 * ``robustness``: an expert's success when Gaussian noise is added to every executed action.
 * ``trackers``: the same for experts made directly from the planner's demonstrations: the 1-NN lookup,
   open-loop replay of the demonstration nearest at reset, a lookup locked to that demonstration or to a time
-  window, and the planner guided by the demonstrations (which re-plans).
+  window, and the planner guided by the demonstrations (which re-plans); and ``mean-planner-K``, K guided planners
+  whose mean action is executed (what a clone of the planner's labels learns at best).
 
 Run (one thread each; see docs/results.md, "Adroit Hammer"):
 
@@ -281,9 +282,47 @@ TRACKERS = {"nn": (None, False), "replay": (0, True), "locked-w3": (3, True), "l
             "time-w3": (3, False), "time-w10": (10, False)}
 
 
+def mean_planner_episode(seed: int, k: int, noise: float, guide: Any) -> dict[str, Any]:
+    """One episode of ``k`` guided planners (seeds differ) that all plan from the same state; the environment
+    executes the mean of their first actions (plus Gaussian action noise). It is what a clone of the guided
+    planner's labels would learn with unlimited data: their conditional mean. Does that mean still hammer?"""
+    from balancedrnn.tasks.hammer.env import EPISODE_STEPS, episode_success, make_env
+    from balancedrnn.tasks.hammer.planner import GUIDED, Planner
+
+    env = make_env()
+    obs, _ = env.reset(seed=seed)
+    planners = [Planner(env, GUIDED, seed=seed * 1000 + j, guide=guide) for j in range(k)]
+    for p in planners:
+        p.reset(obs)
+    rng = np.random.default_rng([seed, 19])
+    rewards, goal, spread = [], [], []
+    t0 = time.time()
+    for _ in range(EPISODE_STEPS):
+        state = planners[0].get_state()
+        acts = np.stack([p.act(state=state, obs=obs) for p in planners])
+        a = acts.mean(0)
+        spread.append(float(acts.std(0).mean()))
+        executed = np.clip(a + rng.normal(0.0, noise, a.shape), -1.0, 1.0) if noise > 0 else a
+        obs, r, _, _, info = env.step(executed)
+        rewards.append(r)
+        goal.append(info["success"])
+    env.close()
+    return {"rewards": np.array(rewards), "success": episode_success(np.array(goal)), "seconds": time.time() - t0,
+            "spread": float(np.mean(spread))}
+
+
+def _episodes_summary(eps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Success rate, normalised score and seconds per episode of planner episodes."""
+    from balancedrnn.tasks.hammer.env import normalized_score
+
+    rets = np.array([e["rewards"].sum() for e in eps])
+    return {"success_rate": float(np.mean([e["success"] for e in eps])),
+            "normalized_score": float(np.mean(normalized_score(rets))), "episodes": len(eps),
+            "seconds_per_episode": float(np.mean([e["seconds"] for e in eps]))}
+
+
 def trackers(args: argparse.Namespace) -> dict[str, Any]:
     """Success under Gaussian action noise of experts made directly from the planner's demonstrations."""
-    from balancedrnn.tasks.hammer.env import normalized_score
     from balancedrnn.tasks.hammer.expert import collect_planner_demos, planner_episode
     from balancedrnn.tasks.hammer.planner import GUIDED, Guide
     from balancedrnn.tasks.hammer.rollout import rollout
@@ -300,11 +339,13 @@ def trackers(args: argparse.Namespace) -> dict[str, Any]:
         row = []
         for sigma in args.sigma:
             if name == "guided-planner":  # slow: one planner episode at a time
-                eps = [planner_episode(args.seed + i, GUIDED, noise=sigma, guide=guide) for i in range(args.planner_episodes)]
-                rets = np.array([e["rewards"].sum() for e in eps])
-                s = {"success_rate": float(np.mean([e["success"] for e in eps])),
-                     "normalized_score": float(np.mean(normalized_score(rets))), "episodes": len(eps),
-                     "seconds_per_episode": float(np.mean([e["seconds"] for e in eps]))}
+                s = _episodes_summary([planner_episode(args.seed + i, GUIDED, noise=sigma, guide=guide)
+                                       for i in range(args.planner_episodes)])
+            elif name.startswith("mean-planner"):  # k planners, the mean of their actions executed
+                eps = [mean_planner_episode(args.seed + i, int(name.rsplit("-", 1)[1]), sigma, guide)
+                       for i in range(args.planner_episodes)]
+                s = {**_episodes_summary(eps), "planner_spread": float(np.mean([e["spread"] for e in eps]))}
+                print(f"  {name} noise {sigma:g}: {s}", flush=True)
             else:
                 w, locked = TRACKERS[name]
                 s = rollout(_Tracker(obs, acts, w, locked, sigma, args.seed), episodes=args.episodes, seed=args.seed).summary()
@@ -312,6 +353,92 @@ def trackers(args: argparse.Namespace) -> dict[str, Any]:
             row.append(f"{s['success_rate']:.0%} ({s['normalized_score']:.0f})")
         print(f"| {name} | " + " | ".join(row) + " |", flush=True)
     return out
+
+
+# ------------------------------------------------------------------------------------- student DAgger
+def _student_job(job: tuple[int, str, int, float, str]) -> dict[str, Any]:
+    """One episode of a cloned (recurrent) policy with the guided planner following along: the student acts (plus
+    Gaussian noise ``noise``), the planner labels every state the student visits. Saved to ``path``."""
+    seed, policy_path, demos, noise, path = job
+    from balancedrnn.io import atomic_write
+    from balancedrnn.tasks.hammer.env import EPISODE_STEPS, episode_success, make_env
+    from balancedrnn.tasks.hammer.expert import collect_planner_demos
+    from balancedrnn.tasks.hammer.planner import GUIDED, Guide, Planner
+    from balancedrnn.tasks.hammer.policy import load_policy
+
+    torch.set_num_threads(1)
+    model, mean, std, _ = load_policy(policy_path)
+    eps = collect_planner_demos(demos)
+    guide = Guide([e.observations[:-1] for e in eps], [e.actions for e in eps])
+    env = make_env()
+    obs, _ = env.reset(seed=seed)
+    planner = Planner(env, GUIDED, seed=seed, guide=guide)
+    planner.reset(obs)
+    rng = np.random.default_rng([seed, 23])
+    observations, labels, rewards, goal, state = [obs], [], [], [], None
+    t0 = time.time()
+    for _ in range(EPISODE_STEPS):
+        labels.append(planner.act(obs=obs))
+        with torch.no_grad():
+            out, state = model.step(torch.as_tensor((obs - mean) / std, dtype=torch.float32)[None], state)
+        a = out[0].numpy().astype(np.float64)
+        a = np.clip(np.where(np.isfinite(a), a, 0.0) + (rng.normal(0.0, noise, a.shape) if noise > 0 else 0.0), -1, 1)
+        obs, r, _, _, info = env.step(a)
+        observations.append(obs)
+        rewards.append(r)
+        goal.append(info["success"])
+    env.close()
+    ep = {"seed": seed, "observations": np.array(observations), "actions": np.array(labels, np.float32),
+          "rewards": np.array(rewards), "success": episode_success(np.array(goal)), "seconds": time.time() - t0}
+    atomic_write(Path(path), lambda f: np.savez(f, **ep))
+    return ep
+
+
+def student_dagger(args: argparse.Namespace) -> dict[str, Any]:
+    """DAgger on the student: roll out the cloned policy, the guided planner labels its states, clone again from the
+    pure-cloning data plus every labelled student episode so far; ``--rounds`` times. An extra row beside pure
+    cloning (issue 19), since the expert is queried on the student's own states."""
+    import multiprocessing as mp
+
+    from balancedrnn.tasks.hammer.dataset import Episode, load_episodes, write_dataset
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    policy = Path(args.policy)
+    base = load_episodes(args.dataset)[: args.base_episodes]
+    results = []
+    for r in range(1, args.rounds + 1):
+        rdir = out / f"round{r}"
+        rdir.mkdir(exist_ok=True)
+        seeds = [args.seed + 100_000 * r + i for i in range(args.episodes)]
+        todo = [(s, str(policy), args.demos, args.noise, str(rdir / f"ep-{s:07d}.npz")) for s in seeds
+                if not (rdir / f"ep-{s:07d}.npz").exists()]
+        t0 = time.time()
+        with mp.get_context("spawn").Pool(args.workers) as pool:
+            for i, ep in enumerate(pool.imap_unordered(_student_job, todo)):
+                print(f"round {r}: episode {i + 1}/{len(todo)} success {bool(ep['success'])} "
+                      f"({ep['seconds']:.0f} s)", flush=True)
+        student = []
+        for k in range(1, r + 1):
+            for f in sorted((out / f"round{k}").glob("ep-*.npz")):
+                with np.load(f) as z:
+                    student.append(Episode(z["observations"], z["actions"], z["rewards"], int(z["seed"])))
+                    if k == r:
+                        results.append({"round": r, "seed": int(z["seed"]), "success": bool(z["success"])})
+        on_policy = float(np.mean([x["success"] for x in results if x["round"] == r]))
+        dataset_id = f"{args.dataset_prefix}-r{r}-v0"
+        write_dataset(dataset_id, base + student, "student DAgger (guided planner labels)",
+                      f"{len(base)} episodes of {args.dataset} and {len(student)} student episodes labelled by the "
+                      f"guided planner (rounds 1-{r})")
+        print(f"round {r}: student success while labelled {on_policy:.0%}; {len(todo)} episodes in "
+              f"{time.time() - t0:.0f} s; data set {dataset_id} ({len(base) + len(student)} episodes)", flush=True)
+        policy = out / f"{Path(args.policy).stem}-dagger-r{r}.pt"
+        ns = argparse.Namespace(model=args.model, budget=args.budget, readout=args.readout, lr=args.lr,
+                                epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, seed=args.seed,
+                                dataset=dataset_id, rollouts=args.rollouts, train_episodes=None, policy=policy,
+                                out=str(out), quiet=True)
+        clone(ns)
+    return {"rounds": results}
 
 
 def main() -> None:
@@ -349,13 +476,34 @@ def main() -> None:
     r.add_argument("--seed", type=int, default=10_000)
     k = sub.add_parser("trackers", help="experts made directly from the planner's demonstrations, under action noise")
     k.add_argument("--demos", type=int, default=20, help="the planner demonstrations (cached by data hammer)")
-    k.add_argument("--experts", nargs="+", default=list(TRACKERS), choices=[*TRACKERS, "guided-planner"])
+    k.add_argument("--experts", nargs="+", default=list(TRACKERS), choices=[*TRACKERS, "guided-planner", "mean-planner-1", "mean-planner-4", "mean-planner-8"],
+                   help="mean-planner-K: K guided planners from the same state, the mean of their actions executed")
     k.add_argument("--sigma", type=float, nargs="+", default=[0.0, 0.03, 0.1])
     k.add_argument("--episodes", type=int, default=30)
     k.add_argument("--planner-episodes", type=int, default=10)
     k.add_argument("--seed", type=int, default=20_000)
+    g = sub.add_parser("student-dagger", help="DAgger on a cloned policy, the guided planner labelling its states")
+    g.add_argument("--policy", type=Path, required=True, help="the round-0 policy (from clone)")
+    g.add_argument("--dataset", required=True, help="the pure-cloning data set it was cloned from")
+    g.add_argument("--base-episodes", type=int, default=None, help="use only its first N episodes")
+    g.add_argument("--dataset-prefix", default="balancedrnn/hammer/sdagger")
+    g.add_argument("--rounds", type=int, default=2)
+    g.add_argument("--episodes", type=int, default=50, help="student episodes labelled per round")
+    g.add_argument("--noise", type=float, default=0.0, help="action noise on the student's executed actions")
+    g.add_argument("--demos", type=int, default=20)
+    g.add_argument("--workers", type=int, default=1)
+    g.add_argument("--model", default="dense")
+    g.add_argument("--budget", type=float, default=100_000)
+    g.add_argument("--readout", default="current", choices=["lagged", "current"])
+    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--epochs", type=int, default=1500)
+    g.add_argument("--patience", type=int, default=100)
+    g.add_argument("--batch-size", type=int, default=64)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--rollouts", type=int, default=100)
+    g.add_argument("--out", default="runs/hammer-diag/student-dagger")
     args = p.parse_args()
-    {"clone": clone, "diagnose": diagnose, "jumps": jumps, "robustness": robustness,
+    {"student-dagger": student_dagger, "clone": clone, "diagnose": diagnose, "jumps": jumps, "robustness": robustness,
      "trackers": trackers}[args.command](args)
 
 

@@ -1,0 +1,184 @@
+"""How much of a zoo run's score is its structure, and how much its seed? (issue 18)
+
+Every run of the zoo sweep trained once, with seed 0. This script trains each of them again with another seed
+(same task, data split, densities, dh, lr, epochs and batch; only the initialisation and the batch order change)
+and measures, per task:
+
+* the **test-retest Spearman** between the two seeds' scores over the task's runs: how reproducible the order of
+  its configurations is. A predictor of the *true* (seed-averaged) score can correlate with one seed's score at
+  most about sqrt(test-retest) (classical attenuation), so this is the ceiling the leave-one-task-out target
+  (median Spearman ≥ 0.6) has to fit under;
+* the zoo predictor (the shipped forest, fitted leave one task out on seed 0's runs) judged against seed 0, against
+  seed 1 and against the mean of the two; and the same forest fitted on both seeds' runs (the mean, in effect),
+  judged against the mean: does a less noisy target transfer better?
+
+Run (after the zoo sweep; about 1.5 core-hours for all 1,920 runs, resumable):
+    BALANCEDRNN_MNIST_DIR=<MNIST idx files> OMP_NUM_THREADS=1 .venv/bin/python experiments/zoo_retest.py [--tasks ...]
+    .venv/bin/python experiments/zoo_retest.py --analyse   # only the tables, from the runs made so far
+writes the retest's records to <cache>/zoo/retest.jsonl and runs/zoo-retest/{retest.csv,report.md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from balancedrnn.analysis import zoopred
+from balancedrnn.io import cache_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+MATCH = ("task", "model", "budget", "lr", "epochs", "batch_size", "n_train", "data_seed", "init_mean", "init_std")
+
+
+def match_key(config: dict[str, Any]) -> str:
+    """A run's configuration without its seed: the key that pairs a run with its retest."""
+    return json.dumps([config.get(k) for k in MATCH], default=str)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Records of a JSON-lines file; a torn last line (a killed run) is ignored."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass
+    return out
+
+
+def retrain(records: list[dict[str, Any]], path: Path, seed: int, tasks: list[str]) -> None:
+    """Train every ok run of ``tasks`` again with ``seed``, appending each record to ``path`` (resumable)."""
+    from balancedrnn.tasks import get_task
+    from balancedrnn.train import TrainConfig, run_trial
+
+    done = {match_key(r["config"]) for r in read_jsonl(path) if r.get("config", {}).get("seed") == seed}
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        if r.get("status") == "ok" and (r.get("model") or {}).get("density"):
+            by_task.setdefault(str(r["config"]["task"]), []).append(r)
+    todo = [t for t in tasks if t in by_task]
+    total = sum(len(by_task[t]) for t in todo)
+    n = sum(1 for t in todo for r in by_task[t] if match_key(r["config"]) in done)
+    start = time.time()
+    for task in todo:
+        pending = [r for r in by_task[task] if match_key(r["config"]) not in done]
+        if not pending:
+            continue
+        cfg0 = TrainConfig.from_dict({**pending[0]["config"], "seed": seed})
+        data = get_task(task).load(cfg0, False)
+        t0 = time.time()
+        for r in pending:
+            cfg = TrainConfig.from_dict({**r["config"], "seed": seed})
+            rec = run_trial(cfg, data=data, progress=False)
+            with path.open("a") as f:
+                f.write(json.dumps(rec, default=str) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            n += 1
+        print(f"{task}: {len(pending)} runs in {time.time() - t0:.0f} s ({n}/{total}, {time.time() - start:.0f} s)",
+              flush=True)
+
+
+def pair(original: list[dict[str, Any]], retest: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per run that has both seeds: task, the two values, and its index in ``original``."""
+    second = {match_key(r["config"]): r for r in retest if r.get("status") == "ok"}
+    rows = []
+    for i, r in enumerate(original):
+        other = second.get(match_key(r.get("config") or {}))
+        if r.get("status") == "ok" and other is not None:
+            v0, v1 = (r.get("final") or {}).get("value"), (other.get("final") or {}).get("value")
+            if v0 is not None and v1 is not None:
+                rows.append({"i": i, "task": r["config"]["task"], "seed0": float(v0), "seed1": float(v1)})
+    return pd.DataFrame(rows)
+
+
+def analyse(records: list[dict[str, Any]], retest: list[dict[str, Any]], out: Path, trees: int) -> str:
+    """The tables: per task, test-retest Spearman, its attenuation ceiling, and the forest judged against each seed
+    and their mean, fitted on seed 0 or on both seeds."""
+    from scipy.stats import rankdata
+
+    pairs = pair(records, retest)
+    tasks = [t for t, g in pairs.groupby("task") if len(g) >= 10]
+    base = zoopred.prepare_zoo(records)  # seed 0: the shipped predictor's data
+    both = zoopred.prepare_zoo(records + [r for r in retest if r.get("config", {}).get("task") in tasks])
+    rows = []
+    for task in tasks:
+        if task not in base.tasks:
+            continue
+        g = pairs[pairs["task"] == task]
+        row: dict[str, Any] = {"task": task, "runs": len(g), "headroom": base.tasks[task]["headroom"],
+                               "test-retest": zoopred.spearman(g["seed0"].to_numpy(), g["seed1"].to_numpy())}
+        row["ceiling"] = float(np.sqrt(max(row["test-retest"], 0.0)))
+        mean = (g["seed0"].to_numpy() + g["seed1"].to_numpy()) / 2
+        for name, data in (("seed 0", base), ("both seeds", both)):
+            train = data.subset(data.task != task)
+            forest = zoopred.ZooPredictor(n_estimators=trees, curve=False).fit(train)
+            held = base.subset(base.task == task)  # seed 0's runs of the task, in the records' order
+            pred = forest.predict(held.X)
+            # held's rows follow the records' order among the task's pooled runs; pair them by value and features
+            idx = [i for i, r in enumerate(records) if r.get("status") == "ok"
+                   and (r.get("config") or {}).get("task") == task and (r.get("model") or {}).get("density")]
+            if len(idx) != len(held):
+                raise SystemExit(f"{task}: {len(idx)} ok runs in the records but {len(held)} pooled")
+            order = {i: k for k, i in enumerate(idx)}
+            pos = np.array([order[i] for i in g["i"]])
+            p = pred[pos]
+            if name == "seed 0":
+                row["forest vs seed 0"] = zoopred.spearman(p, g["seed0"].to_numpy())
+                row["forest vs seed 1"] = zoopred.spearman(p, g["seed1"].to_numpy())
+                row["forest vs mean"] = zoopred.spearman(p, mean)
+            else:
+                row["forest (both seeds) vs mean"] = zoopred.spearman(p, mean)
+        row["seed 0 vs mean"] = zoopred.spearman(g["seed0"].to_numpy(), mean)
+        row["mean rank agreement"] = float(np.mean(np.abs(rankdata(g["seed0"]) - rankdata(g["seed1"]))) / len(g))
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "retest.csv", index=False)
+    learned = table["headroom"] >= zoopred.LEARNED
+    cols = ["test-retest", "ceiling", "forest vs seed 0", "forest vs seed 1", "forest vs mean",
+            "forest (both seeds) vs mean"]
+    summary = pd.DataFrame({"median (all)": table[cols].median(), "median (learned)": table.loc[learned, cols].median(),
+                            "tasks ≥ 0.6": (table[cols] >= 0.6).sum()})
+    from zoo_loto import md
+
+    lines = [f"{len(pairs)} runs with both seeds, {len(table)} tasks ({int(learned.sum())} learned)", "",
+             md(summary.reset_index().rename(columns={"index": "Spearman"})), "",
+             md(table.sort_values("test-retest", ascending=False))]
+    text = "\n".join(lines) + "\n"
+    (out / "report.md").write_text(text)
+    return text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--storage", default=str(cache_dir() / "zoo" / "store.journal"), help="The zoo sweep's store.")
+    ap.add_argument("--retest", type=Path, default=cache_dir() / "zoo" / "retest.jsonl")
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "zoo-retest")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tasks", nargs="*", help="Only these tasks (default: every task, Hammer last).")
+    ap.add_argument("--analyse", action="store_true", help="Only the tables, from the retest runs made so far.")
+    ap.add_argument("--trees", type=int, default=100)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    records, _ = zoopred.load_zoo_records(args.storage)
+    if not args.analyse:
+        names = list(dict.fromkeys(str((r.get("config") or {}).get("task")) for r in records))
+        tasks = args.tasks or sorted(names, key=lambda t: (t.startswith("hammer"), names.index(t)))
+        args.retest.parent.mkdir(parents=True, exist_ok=True)
+        retrain(records, args.retest, args.seed, tasks)
+    print(analyse(records, read_jsonl(args.retest), args.out, args.trees))
+
+
+if __name__ == "__main__":
+    main()
