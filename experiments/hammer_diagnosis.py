@@ -356,10 +356,11 @@ def trackers(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------- student DAgger
-def _student_job(job: tuple[int, str, int, float, str]) -> dict[str, Any]:
+def _student_job(job: tuple[int, str, int, float, str, int]) -> dict[str, Any]:
     """One episode of a cloned (recurrent) policy with the guided planner following along: the student acts (plus
-    Gaussian noise ``noise``), the planner labels every state the student visits. Saved to ``path``."""
-    seed, policy_path, demos, noise, path = job
+    Gaussian noise ``noise``), the planner labels every state the student visits (with ``k`` > 1: the mean of ``k``
+    planners' actions, a label with a k-th of the variance). Saved to ``path``."""
+    seed, policy_path, demos, noise, path, k = job
     from balancedrnn.io import atomic_write
     from balancedrnn.tasks.hammer.env import EPISODE_STEPS, episode_success, make_env
     from balancedrnn.tasks.hammer.expert import collect_planner_demos
@@ -372,13 +373,15 @@ def _student_job(job: tuple[int, str, int, float, str]) -> dict[str, Any]:
     guide = Guide([e.observations[:-1] for e in eps], [e.actions for e in eps])
     env = make_env()
     obs, _ = env.reset(seed=seed)
-    planner = Planner(env, GUIDED, seed=seed, guide=guide)
-    planner.reset(obs)
+    planners = [Planner(env, GUIDED, seed=seed if j == 0 else seed * 1000 + j, guide=guide) for j in range(k)]
+    for planner in planners:
+        planner.reset(obs)
     rng = np.random.default_rng([seed, 23])
     observations, labels, rewards, goal, state = [obs], [], [], [], None
     t0 = time.time()
     for _ in range(EPISODE_STEPS):
-        labels.append(planner.act(obs=obs))
+        sim = planners[0].get_state()
+        labels.append(np.mean([planner.act(state=sim, obs=obs) for planner in planners], axis=0))
         with torch.no_grad():
             out, state = model.step(torch.as_tensor((obs - mean) / std, dtype=torch.float32)[None], state)
         a = out[0].numpy().astype(np.float64)
@@ -407,11 +410,11 @@ def student_dagger(args: argparse.Namespace) -> dict[str, Any]:
     policy = Path(args.policy)
     base = load_episodes(args.dataset)[: args.base_episodes]
     results = []
-    for r in range(1, args.rounds + 1):
+    for r in range(args.first_round, args.first_round + args.rounds):
         rdir = out / f"round{r}"
         rdir.mkdir(exist_ok=True)
         seeds = [args.seed + 100_000 * r + i for i in range(args.episodes)]
-        todo = [(s, str(policy), args.demos, args.noise, str(rdir / f"ep-{s:07d}.npz")) for s in seeds
+        todo = [(s, str(policy), args.demos, args.noise, str(rdir / f"ep-{s:07d}.npz"), args.label_planners) for s in seeds
                 if not (rdir / f"ep-{s:07d}.npz").exists()]
         t0 = time.time()
         with mp.get_context("spawn").Pool(args.workers) as pool:
@@ -491,6 +494,8 @@ def main() -> None:
     g.add_argument("--episodes", type=int, default=50, help="student episodes labelled per round")
     g.add_argument("--noise", type=float, default=0.0, help="action noise on the student's executed actions")
     g.add_argument("--demos", type=int, default=20)
+    g.add_argument("--label-planners", type=int, default=1, help="label with the mean of this many guided planners")
+    g.add_argument("--first-round", type=int, default=1, help="continue an earlier run: its next round")
     g.add_argument("--workers", type=int, default=1)
     g.add_argument("--model", default="dense")
     g.add_argument("--budget", type=float, default=100_000)

@@ -1,15 +1,15 @@
 """How much of a zoo run's score is its structure, and how much its seed? (issue 18)
 
-Every run of the zoo sweep trained once, with seed 0. This script trains each of them again with another seed
-(same task, data split, densities, dh, lr, epochs and batch; only the initialisation and the batch order change)
-and measures, per task:
+Every run of the zoo sweep trained once (trial i of a task with seed i). This script trains each of them again with
+seed 1 (same task, data split, densities, dh, lr, epochs and batch; only the initialisation and the batch order
+change; trial 1, whose seed was already 1, is left out of the pairs) and measures, per task:
 
 * the **test-retest Spearman** between the two seeds' scores over the task's runs: how reproducible the order of
   its configurations is. A predictor of the *true* (seed-averaged) score can correlate with one seed's score at
   most about sqrt(test-retest) (classical attenuation), so this is the ceiling the leave-one-task-out target
   (median Spearman ≥ 0.6) has to fit under;
-* the zoo predictor (the shipped forest, fitted leave one task out on seed 0's runs) judged against seed 0, against
-  seed 1 and against the mean of the two; and the same forest fitted on both seeds' runs (the mean, in effect),
+* the zoo predictor (the shipped forest, fitted leave one task out on the original runs) judged against the original
+  runs, against the retest and against the mean of the two; and the same forest fitted on both seeds' runs (the mean, in effect),
   judged against the mean: does a less noisy target transfer better?
 
 Run (after the zoo sweep; about 1.5 core-hours for all 1,920 runs, resumable):
@@ -95,21 +95,21 @@ def pair(original: list[dict[str, Any]], retest: list[dict[str, Any]]) -> pd.Dat
     rows = []
     for i, r in enumerate(original):
         other = second.get(match_key(r.get("config") or {}))
-        if r.get("status") == "ok" and other is not None:
+        if r.get("status") == "ok" and other is not None and other["config"].get("seed") != r["config"].get("seed"):
             v0, v1 = (r.get("final") or {}).get("value"), (other.get("final") or {}).get("value")
             if v0 is not None and v1 is not None:
-                rows.append({"i": i, "task": r["config"]["task"], "seed0": float(v0), "seed1": float(v1)})
+                rows.append({"i": i, "task": r["config"]["task"], "original": float(v0), "retest": float(v1)})
     return pd.DataFrame(rows)
 
 
 def analyse(records: list[dict[str, Any]], retest: list[dict[str, Any]], out: Path, trees: int) -> str:
     """The tables: per task, test-retest Spearman, its attenuation ceiling, and the forest judged against each seed
-    and their mean, fitted on seed 0 or on both seeds."""
+    and their mean, fitted on the original runs or on both."""
     from scipy.stats import rankdata
 
     pairs = pair(records, retest)
     tasks = [t for t, g in pairs.groupby("task") if len(g) >= 10]
-    base = zoopred.prepare_zoo(records)  # seed 0: the shipped predictor's data
+    base = zoopred.prepare_zoo(records)  # the original runs: the shipped predictor's data
     both = zoopred.prepare_zoo(records + [r for r in retest if r.get("config", {}).get("task") in tasks])
     rows = []
     for task in tasks:
@@ -117,13 +117,13 @@ def analyse(records: list[dict[str, Any]], retest: list[dict[str, Any]], out: Pa
             continue
         g = pairs[pairs["task"] == task]
         row: dict[str, Any] = {"task": task, "runs": len(g), "headroom": base.tasks[task]["headroom"],
-                               "test-retest": zoopred.spearman(g["seed0"].to_numpy(), g["seed1"].to_numpy())}
+                               "test-retest": zoopred.spearman(g["original"].to_numpy(), g["retest"].to_numpy())}
         row["ceiling"] = float(np.sqrt(max(row["test-retest"], 0.0)))
-        mean = (g["seed0"].to_numpy() + g["seed1"].to_numpy()) / 2
-        for name, data in (("seed 0", base), ("both seeds", both)):
+        mean = (g["original"].to_numpy() + g["retest"].to_numpy()) / 2
+        for name, data in (("original", base), ("both runs", both)):
             train = data.subset(data.task != task)
             forest = zoopred.ZooPredictor(n_estimators=trees, curve=False).fit(train)
-            held = base.subset(base.task == task)  # seed 0's runs of the task, in the records' order
+            held = base.subset(base.task == task)  # the task's original runs, in the records' order
             pred = forest.predict(held.X)
             # held's rows follow the records' order among the task's pooled runs; pair them by value and features
             idx = [i for i, r in enumerate(records) if r.get("status") == "ok"
@@ -133,21 +133,21 @@ def analyse(records: list[dict[str, Any]], retest: list[dict[str, Any]], out: Pa
             order = {i: k for k, i in enumerate(idx)}
             pos = np.array([order[i] for i in g["i"]])
             p = pred[pos]
-            if name == "seed 0":
-                row["forest vs seed 0"] = zoopred.spearman(p, g["seed0"].to_numpy())
-                row["forest vs seed 1"] = zoopred.spearman(p, g["seed1"].to_numpy())
+            if name == "original":
+                row["forest vs original"] = zoopred.spearman(p, g["original"].to_numpy())
+                row["forest vs retest"] = zoopred.spearman(p, g["retest"].to_numpy())
                 row["forest vs mean"] = zoopred.spearman(p, mean)
             else:
-                row["forest (both seeds) vs mean"] = zoopred.spearman(p, mean)
-        row["seed 0 vs mean"] = zoopred.spearman(g["seed0"].to_numpy(), mean)
-        row["mean rank agreement"] = float(np.mean(np.abs(rankdata(g["seed0"]) - rankdata(g["seed1"]))) / len(g))
+                row["forest (both runs) vs mean"] = zoopred.spearman(p, mean)
+        row["original vs mean"] = zoopred.spearman(g["original"].to_numpy(), mean)
+        row["mean rank agreement"] = float(np.mean(np.abs(rankdata(g["original"]) - rankdata(g["retest"]))) / len(g))
         rows.append(row)
     table = pd.DataFrame(rows)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "retest.csv", index=False)
     learned = table["headroom"] >= zoopred.LEARNED
-    cols = ["test-retest", "ceiling", "forest vs seed 0", "forest vs seed 1", "forest vs mean",
-            "forest (both seeds) vs mean"]
+    cols = ["test-retest", "ceiling", "forest vs original", "forest vs retest", "forest vs mean",
+            "forest (both runs) vs mean"]
     summary = pd.DataFrame({"median (all)": table[cols].median(), "median (learned)": table.loc[learned, cols].median(),
                             "tasks ≥ 0.6": (table[cols] >= 0.6).sum()})
     from zoo_loto import md
@@ -160,6 +160,57 @@ def analyse(records: list[dict[str, Any]], retest: list[dict[str, Any]], out: Pa
     return text
 
 
+def longer(records: list[dict[str, Any]], tasks: list[str], factor: int, per_task: int, seed: int, path: Path) -> str:
+    """Does more training make a task's order reproducible? The first ``per_task`` runs of each task trained with
+    ``factor`` times the epochs, twice (their own seed and ``seed``); the test-retest Spearman at that length
+    against the one at the sweep's length on the same configurations."""
+    chosen = []
+    for task in tasks:
+        runs = [r for r in records if r.get("status") == "ok" and r["config"]["task"] == task
+                and (r.get("model") or {}).get("density") and r["config"]["seed"] != seed][:per_task]
+        for r in runs:
+            for s in (r["config"]["seed"], seed):
+                chosen.append({**r, "config": {**r["config"], "epochs": r["config"]["epochs"] * factor, "seed": s}})
+    done = {json.dumps([match_key(r["config"]), r["config"]["seed"]]) for r in read_jsonl(path)}
+    from balancedrnn.tasks import get_task
+    from balancedrnn.train import TrainConfig, run_trial
+
+    data_of: dict[str, Any] = {}
+    for i, r in enumerate(chosen):
+        if json.dumps([match_key(r["config"]), r["config"]["seed"]]) in done:
+            continue
+        cfg = TrainConfig.from_dict(r["config"])
+        if cfg.task not in data_of:
+            data_of = {cfg.task: get_task(cfg.task).load(cfg, False)}
+        rec = run_trial(cfg, data=data_of[cfg.task], progress=False)
+        with path.open("a") as f:
+            f.write(json.dumps(rec, default=str) + "\n")
+        if (i + 1) % 20 == 0:
+            print(f"{i + 1}/{len(chosen)} runs", flush=True)
+    got = {json.dumps([match_key(r["config"]), r["config"]["seed"]]): r["final"]["value"] for r in read_jsonl(path)
+           if r.get("status") == "ok" and r["final"].get("value") is not None}
+    retest = {match_key(r["config"]): r for r in read_jsonl(path.parent / "retest.jsonl")}
+    lines = [f"| task | configs | epochs | test-retest at the sweep's epochs | at {factor}x | mean score at the sweep's "
+             f"epochs | at {factor}x |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for task in tasks:
+        a, b, a0, b0 = [], [], [], []
+        for r in records:
+            if r.get("status") != "ok" or r["config"]["task"] != task:
+                continue
+            k = {**r["config"], "epochs": r["config"]["epochs"] * factor}
+            x, y = (got.get(json.dumps([match_key(k), s])) for s in (r["config"]["seed"], seed))
+            again = retest.get(match_key(r["config"]))
+            if x is None or y is None or again is None:
+                continue
+            a.append(x), b.append(y), a0.append(r["final"]["value"]), b0.append(again["final"]["value"])
+        if len(a) >= 5:
+            epochs = next(r["config"]["epochs"] for r in records if r["config"]["task"] == task)
+            lines.append(f"| {task} | {len(a)} | {epochs} → {epochs * factor} "
+                         f"| {zoopred.spearman(np.array(a0), np.array(b0)):.2f} | {zoopred.spearman(np.array(a), np.array(b)):.2f} "
+                         f"| {np.mean(a0 + b0):.3f} | {np.mean(a + b):.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--storage", default=str(cache_dir() / "zoo" / "store.journal"), help="The zoo sweep's store.")
@@ -169,9 +220,18 @@ def main() -> None:
     ap.add_argument("--tasks", nargs="*", help="Only these tasks (default: every task, Hammer last).")
     ap.add_argument("--analyse", action="store_true", help="Only the tables, from the retest runs made so far.")
     ap.add_argument("--trees", type=int, default=100)
+    ap.add_argument("--epochs-factor", type=int, default=0, help="With --tasks: train the first --per-task runs of "
+                    "each task this many times longer, twice, and compare the test-retest Spearman.")
+    ap.add_argument("--per-task", type=int, default=30)
     args = ap.parse_args()
     torch.set_num_threads(1)
     records, _ = zoopred.load_zoo_records(args.storage)
+    if args.epochs_factor:
+        if not args.tasks:
+            raise SystemExit("--epochs-factor needs --tasks")
+        print(longer(records, args.tasks, args.epochs_factor, args.per_task, args.seed,
+                     args.retest.parent / f"retest-x{args.epochs_factor}.jsonl"))
+        return
     if not args.analyse:
         names = list(dict.fromkeys(str((r.get("config") or {}).get("task")) for r in records))
         tasks = args.tasks or sorted(names, key=lambda t: (t.startswith("hammer"), names.index(t)))
