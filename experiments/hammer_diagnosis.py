@@ -444,18 +444,23 @@ def student_dagger(args: argparse.Namespace) -> dict[str, Any]:
     return {"rounds": results}
 
 
+def _training_args(p: argparse.ArgumentParser, readout: str, epochs: int, patience: int) -> None:
+    """The options of one clone's training (model, budget, readout, lr, epochs, patience, batch, seed)."""
+    p.add_argument("--model", default="dense")
+    p.add_argument("--budget", type=float, default=100_000)
+    p.add_argument("--readout", default=readout, choices=["lagged", "current"])
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--patience", type=int, default=patience, help="epochs without a better validation loss")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("clone", help="train and keep one policy")
-    c.add_argument("--model", default="dense")
-    c.add_argument("--budget", type=float, default=100_000)
-    c.add_argument("--readout", default="lagged", choices=["lagged", "current"])
-    c.add_argument("--lr", type=float, default=1e-3)
-    c.add_argument("--epochs", type=int, default=200)
-    c.add_argument("--patience", type=int, default=5)
-    c.add_argument("--batch-size", type=int, default=64)
-    c.add_argument("--seed", type=int, default=0)
+    _training_args(c, readout="lagged", epochs=200, patience=5)
     c.add_argument("--dataset", default=None)
     c.add_argument("--rollouts", type=int, default=100)
     c.add_argument("--train-episodes", type=int, default=None, help="use only the first N training episodes")
@@ -497,14 +502,7 @@ def main() -> None:
     g.add_argument("--label-planners", type=int, default=1, help="label with the mean of this many guided planners")
     g.add_argument("--first-round", type=int, default=1, help="continue an earlier run: its next round")
     g.add_argument("--workers", type=int, default=1)
-    g.add_argument("--model", default="dense")
-    g.add_argument("--budget", type=float, default=100_000)
-    g.add_argument("--readout", default="current", choices=["lagged", "current"])
-    g.add_argument("--lr", type=float, default=1e-3)
-    g.add_argument("--epochs", type=int, default=1500)
-    g.add_argument("--patience", type=int, default=100)
-    g.add_argument("--batch-size", type=int, default=64)
-    g.add_argument("--seed", type=int, default=0)
+    _training_args(g, readout="current", epochs=1500, patience=100)
     g.add_argument("--rollouts", type=int, default=100)
     g.add_argument("--out", default="runs/hammer-diag/student-dagger")
     args = p.parse_args()
