@@ -125,7 +125,7 @@ def analyse(records: list[dict[str, Any]], retest: list[dict[str, Any]], out: Pa
             forest = zoopred.ZooPredictor(n_estimators=trees, curve=False).fit(train)
             held = base.subset(base.task == task)  # the task's original runs, in the records' order
             pred = forest.predict(held.X)
-            # held's rows follow the records' order among the task's pooled runs; pair them by value and features
+            # held's rows follow the order of the task's ok runs in the records: map record index -> row
             idx = [i for i, r in enumerate(records) if r.get("status") == "ok"
                    and (r.get("config") or {}).get("task") == task and (r.get("model") or {}).get("density")]
             if len(idx) != len(held):
