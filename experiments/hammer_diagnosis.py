@@ -1,6 +1,6 @@
 """Why cloned Adroit Hammer policies fail, measured on real cloned policies (issue 19).
 
-Three commands:
+The commands:
 
 * ``clone``: train one policy exactly as ``balancedrnn train --task hammer`` does (the same ``train.fit``,
   early stopping with ``--patience``, the task's rollout score) and also keep the trained policy in a file
@@ -16,6 +16,8 @@ Three commands:
   open-loop replay of the demonstration nearest at reset, a lookup locked to that demonstration or to a time
   window, and the planner guided by the demonstrations (which re-plans); and ``mean-planner-K``, K guided planners
   whose mean action is executed (what a clone of the planner's labels learns at best).
+* ``student-dagger``: DAgger on a cloned policy, the guided planner (or the mean of several) labelling the states
+  the policy visits; the policy is cloned again each round from the pure-cloning data plus every labelled episode.
 
 Run (one thread each; see docs/results.md, "Adroit Hammer"):
 
@@ -282,24 +284,37 @@ TRACKERS = {"nn": (None, False), "replay": (0, True), "locked-w3": (3, True), "l
             "time-w3": (3, False), "time-w10": (10, False)}
 
 
+class _PlannerMean:
+    """Guided planners (one per seed) that all plan from the environment's current state at every step, each keeping
+    its own plan: their actions and the mean of them."""
+
+    def __init__(self, env: Any, guide: Any, seeds: list[int], obs: np.ndarray) -> None:
+        from balancedrnn.tasks.hammer.planner import GUIDED, Planner
+
+        self.planners = [Planner(env, GUIDED, seed=s, guide=guide) for s in seeds]
+        for p in self.planners:
+            p.reset(obs)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Every planner's action from the current state, stacked (one row per planner)."""
+        state = self.planners[0].get_state()
+        return np.stack([p.act(state=state, obs=obs) for p in self.planners])
+
+
 def mean_planner_episode(seed: int, k: int, noise: float, guide: Any) -> dict[str, Any]:
     """One episode of ``k`` guided planners (seeds differ) that all plan from the same state; the environment
     executes the mean of their first actions (plus Gaussian action noise). It is what a clone of the guided
     planner's labels would learn with unlimited data: their conditional mean. Does that mean still hammer?"""
     from balancedrnn.tasks.hammer.env import EPISODE_STEPS, episode_success, make_env
-    from balancedrnn.tasks.hammer.planner import GUIDED, Planner
 
     env = make_env()
     obs, _ = env.reset(seed=seed)
-    planners = [Planner(env, GUIDED, seed=seed * 1000 + j, guide=guide) for j in range(k)]
-    for p in planners:
-        p.reset(obs)
+    planners = _PlannerMean(env, guide, [seed * 1000 + j for j in range(k)], obs)
     rng = np.random.default_rng([seed, 19])
     rewards, goal, spread = [], [], []
     t0 = time.time()
     for _ in range(EPISODE_STEPS):
-        state = planners[0].get_state()
-        acts = np.stack([p.act(state=state, obs=obs) for p in planners])
+        acts = planners.act(obs)
         a = acts.mean(0)
         spread.append(float(acts.std(0).mean()))
         executed = np.clip(a + rng.normal(0.0, noise, a.shape), -1.0, 1.0) if noise > 0 else a
@@ -364,7 +379,7 @@ def _student_job(job: tuple[int, str, int, float, str, int]) -> dict[str, Any]:
     from balancedrnn.io import atomic_write
     from balancedrnn.tasks.hammer.env import EPISODE_STEPS, episode_success, make_env
     from balancedrnn.tasks.hammer.expert import collect_planner_demos
-    from balancedrnn.tasks.hammer.planner import GUIDED, Guide, Planner
+    from balancedrnn.tasks.hammer.planner import Guide
     from balancedrnn.tasks.hammer.policy import load_policy
 
     torch.set_num_threads(1)
@@ -373,15 +388,12 @@ def _student_job(job: tuple[int, str, int, float, str, int]) -> dict[str, Any]:
     guide = Guide([e.observations[:-1] for e in eps], [e.actions for e in eps])
     env = make_env()
     obs, _ = env.reset(seed=seed)
-    planners = [Planner(env, GUIDED, seed=seed if j == 0 else seed * 1000 + j, guide=guide) for j in range(k)]
-    for planner in planners:
-        planner.reset(obs)
+    planners = _PlannerMean(env, guide, [seed if j == 0 else seed * 1000 + j for j in range(k)], obs)
     rng = np.random.default_rng([seed, 23])
     observations, labels, rewards, goal, state = [obs], [], [], [], None
     t0 = time.time()
     for _ in range(EPISODE_STEPS):
-        sim = planners[0].get_state()
-        labels.append(np.mean([planner.act(state=sim, obs=obs) for planner in planners], axis=0))
+        labels.append(planners.act(obs).mean(0))
         with torch.no_grad():
             out, state = model.step(torch.as_tensor((obs - mean) / std, dtype=torch.float32)[None], state)
         a = out[0].numpy().astype(np.float64)
@@ -444,6 +456,14 @@ def student_dagger(args: argparse.Namespace) -> dict[str, Any]:
     return {"rounds": results}
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _training_args(p: argparse.ArgumentParser, readout: str, epochs: int, patience: int) -> None:
     """The options of one clone's training (model, budget, readout, lr, epochs, patience, batch, seed)."""
     p.add_argument("--model", default="dense")
@@ -495,11 +515,11 @@ def main() -> None:
     g.add_argument("--dataset", required=True, help="the pure-cloning data set it was cloned from")
     g.add_argument("--base-episodes", type=int, default=None, help="use only its first N episodes")
     g.add_argument("--dataset-prefix", default="balancedrnn/hammer/sdagger")
-    g.add_argument("--rounds", type=int, default=2)
-    g.add_argument("--episodes", type=int, default=50, help="student episodes labelled per round")
+    g.add_argument("--rounds", type=_positive, default=2)
+    g.add_argument("--episodes", type=_positive, default=50, help="student episodes labelled per round")
     g.add_argument("--noise", type=float, default=0.0, help="action noise on the student's executed actions")
     g.add_argument("--demos", type=int, default=20)
-    g.add_argument("--label-planners", type=int, default=1, help="label with the mean of this many guided planners")
+    g.add_argument("--label-planners", type=_positive, default=1, help="label with the mean of this many guided planners")
     g.add_argument("--first-round", type=int, default=1, help="continue an earlier run: its next round")
     g.add_argument("--workers", type=int, default=1)
     _training_args(g, readout="current", epochs=1500, patience=100)

@@ -56,6 +56,30 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def run_key(config: dict[str, Any]) -> str:
+    """A run's configuration with its seed: the key of a run already made."""
+    return json.dumps([match_key(config), config.get("seed")])
+
+
+def is_block_run(record: dict[str, Any], task: str | None = None) -> bool:
+    """An ok block-RNN run (of ``task``): a run the zoo predictor pools."""
+    return bool(record.get("status") == "ok" and (record.get("model") or {}).get("density")
+                and (task is None or (record.get("config") or {}).get("task") == task))
+
+
+def block_runs(records: list[dict[str, Any]], task: str | None = None) -> list[dict[str, Any]]:
+    """The ok block-RNN runs of the records (of ``task``), in their order."""
+    return [r for r in records if is_block_run(r, task)]
+
+
+def append_record(path: Path, record: dict[str, Any]) -> None:
+    """Append one run record to a JSON-lines file, on disk before the next run starts."""
+    with path.open("a") as f:
+        f.write(json.dumps(record, default=str) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def retrain(records: list[dict[str, Any]], path: Path, seed: int, tasks: list[str]) -> None:
     """Train every ok run of ``tasks`` again with ``seed``, appending each record to ``path`` (resumable)."""
     from balancedrnn.tasks import get_task
@@ -63,9 +87,8 @@ def retrain(records: list[dict[str, Any]], path: Path, seed: int, tasks: list[st
 
     done = {match_key(r["config"]) for r in read_jsonl(path) if r.get("config", {}).get("seed") == seed}
     by_task: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        if r.get("status") == "ok" and (r.get("model") or {}).get("density"):
-            by_task.setdefault(str(r["config"]["task"]), []).append(r)
+    for r in block_runs(records):
+        by_task.setdefault(str(r["config"]["task"]), []).append(r)
     todo = [t for t in tasks if t in by_task]
     total = sum(len(by_task[t]) for t in todo)
     n = sum(1 for t in todo for r in by_task[t] if match_key(r["config"]) in done)
@@ -79,11 +102,7 @@ def retrain(records: list[dict[str, Any]], path: Path, seed: int, tasks: list[st
         t0 = time.time()
         for r in pending:
             cfg = TrainConfig.from_dict({**r["config"], "seed": seed})
-            rec = run_trial(cfg, data=data, progress=False)
-            with path.open("a") as f:
-                f.write(json.dumps(rec, default=str) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+            append_record(path, run_trial(cfg, data=data, progress=False))
             n += 1
         print(f"{task}: {len(pending)} runs in {time.time() - t0:.0f} s ({n}/{total}, {time.time() - start:.0f} s)",
               flush=True)
@@ -116,6 +135,9 @@ def analyse(records: list[dict[str, Any]], retest: list[dict[str, Any]], out: Pa
         if task not in base.tasks:
             continue
         g = pairs[pairs["task"] == task]
+        # the held-out task's pooled rows follow the order of its ok block runs in the records
+        order = {i: k for k, i in enumerate(j for j, r in enumerate(records) if is_block_run(r, task))}
+        pos = np.array([order[i] for i in g["i"]])
         row: dict[str, Any] = {"task": task, "runs": len(g), "headroom": base.tasks[task]["headroom"],
                                "test-retest": zoopred.spearman(g["original"].to_numpy(), g["retest"].to_numpy())}
         row["ceiling"] = float(np.sqrt(max(row["test-retest"], 0.0)))
@@ -124,15 +146,9 @@ def analyse(records: list[dict[str, Any]], retest: list[dict[str, Any]], out: Pa
             train = data.subset(data.task != task)
             forest = zoopred.ZooPredictor(n_estimators=trees, curve=False).fit(train)
             held = base.subset(base.task == task)  # the task's original runs, in the records' order
-            pred = forest.predict(held.X)
-            # held's rows follow the order of the task's ok runs in the records: map record index -> row
-            idx = [i for i, r in enumerate(records) if r.get("status") == "ok"
-                   and (r.get("config") or {}).get("task") == task and (r.get("model") or {}).get("density")]
-            if len(idx) != len(held):
-                raise SystemExit(f"{task}: {len(idx)} ok runs in the records but {len(held)} pooled")
-            order = {i: k for k, i in enumerate(idx)}
-            pos = np.array([order[i] for i in g["i"]])
-            p = pred[pos]
+            if len(order) != len(held):
+                raise SystemExit(f"{task}: {len(order)} ok runs in the records but {len(held)} pooled")
+            p = forest.predict(held.X)[pos]
             if name == "original":
                 row["forest vs original"] = zoopred.spearman(p, g["original"].to_numpy())
                 row["forest vs retest"] = zoopred.spearman(p, g["retest"].to_numpy())
@@ -166,28 +182,25 @@ def longer(records: list[dict[str, Any]], tasks: list[str], factor: int, per_tas
     against the one at the sweep's length on the same configurations."""
     chosen = []
     for task in tasks:
-        runs = [r for r in records if r.get("status") == "ok" and r["config"]["task"] == task
-                and (r.get("model") or {}).get("density") and r["config"]["seed"] != seed][:per_task]
+        runs = [r for r in block_runs(records, task) if r["config"]["seed"] != seed][:per_task]
         for r in runs:
             for s in (r["config"]["seed"], seed):
                 chosen.append({**r, "config": {**r["config"], "epochs": r["config"]["epochs"] * factor, "seed": s}})
-    done = {json.dumps([match_key(r["config"]), r["config"]["seed"]]) for r in read_jsonl(path)}
+    done = {run_key(r["config"]) for r in read_jsonl(path)}
     from balancedrnn.tasks import get_task
     from balancedrnn.train import TrainConfig, run_trial
 
     data_of: dict[str, Any] = {}
     for i, r in enumerate(chosen):
-        if json.dumps([match_key(r["config"]), r["config"]["seed"]]) in done:
+        if run_key(r["config"]) in done:
             continue
         cfg = TrainConfig.from_dict(r["config"])
         if cfg.task not in data_of:
             data_of = {cfg.task: get_task(cfg.task).load(cfg, False)}
-        rec = run_trial(cfg, data=data_of[cfg.task], progress=False)
-        with path.open("a") as f:
-            f.write(json.dumps(rec, default=str) + "\n")
+        append_record(path, run_trial(cfg, data=data_of[cfg.task], progress=False))
         if (i + 1) % 20 == 0:
             print(f"{i + 1}/{len(chosen)} runs", flush=True)
-    got = {json.dumps([match_key(r["config"]), r["config"]["seed"]]): r["final"]["value"] for r in read_jsonl(path)
+    got = {run_key(r["config"]): r["final"]["value"] for r in read_jsonl(path)
            if r.get("status") == "ok" and r["final"].get("value") is not None}
     retest = {match_key(r["config"]): r for r in read_jsonl(path.parent / "retest.jsonl")}
     lines = [f"| task | configs | epochs | test-retest at the sweep's epochs | at {factor}x | mean score at the sweep's "
@@ -198,11 +211,14 @@ def longer(records: list[dict[str, Any]], tasks: list[str], factor: int, per_tas
             if r.get("status") != "ok" or r["config"]["task"] != task:
                 continue
             k = {**r["config"], "epochs": r["config"]["epochs"] * factor}
-            x, y = (got.get(json.dumps([match_key(k), s])) for s in (r["config"]["seed"], seed))
+            x, y = (got.get(run_key({**k, "seed": s})) for s in (r["config"]["seed"], seed))
             again = retest.get(match_key(r["config"]))
             if x is None or y is None or again is None:
                 continue
-            a.append(x), b.append(y), a0.append(r["final"]["value"]), b0.append(again["final"]["value"])
+            a.append(x)
+            b.append(y)
+            a0.append(r["final"]["value"])
+            b0.append(again["final"]["value"])
         if len(a) >= 5:
             epochs = next(r["config"]["epochs"] for r in records if r["config"]["task"] == task)
             lines.append(f"| {task} | {len(a)} | {epochs} → {epochs * factor} "
