@@ -18,6 +18,8 @@ The commands:
   whose mean action is executed (what a clone of the planner's labels learns at best).
 * ``student-dagger``: DAgger on a cloned policy, the guided planner (or the mean of several) labelling the states
   the policy visits; the policy is cloned again each round from the pure-cloning data plus every labelled episode.
+* ``checkpoints``: train once and score the weights by rollouts every few epochs: how much the policy early stopping
+  keeps is a lottery, and what choosing it by rollouts on other reset seeds gains.
 
 Run (one thread each; see docs/results.md, "Adroit Hammer"):
 
@@ -456,6 +458,79 @@ def student_dagger(args: argparse.Namespace) -> dict[str, Any]:
     return {"rounds": results}
 
 
+# ---------------------------------------------------------------------------------------------- checkpoints
+SELECT_SEED = 7_000_000  # reset seeds of the selection rollouts: never the scoring seeds (seed * 100,000 + i)
+
+
+def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
+    """Is the kept policy a lottery? Train as ``clone`` does and, every ``--every`` epochs, score the weights on
+    ``--rollouts`` rollouts (the scoring seeds) and on ``--select-rollouts`` other rollouts (selection seeds).
+    Reports the policy early stopping keeps (best validation loss), the one the selection rollouts pick (scored on
+    the scoring seeds it never saw) and the best checkpoint by the scoring rollouts themselves (optimistic)."""
+    import copy
+
+    from balancedrnn.io import atomic_write_json
+    from balancedrnn.tasks import get_task
+    from balancedrnn.tasks.hammer.policy import save_policy
+    from balancedrnn.tasks.hammer.rollout import rollout
+    from balancedrnn.train import TrainConfig, build_for_task, fit
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig(task="hammer", model=args.model, budget=args.budget, epochs=args.epochs, lr=args.lr,
+                      batch_size=args.batch_size, seed=args.seed, readout=args.readout, threads=1,
+                      dataset=args.dataset, rollouts=args.rollouts, patience=args.patience)
+    task = get_task("hammer")
+    data = task.load(cfg, False)
+    model = build_for_task(cfg, task)
+
+    def score(m: torch.nn.Module, episodes: int, seed: int) -> dict[str, float]:
+        m.eval()
+        return rollout(m, episodes=episodes, seed=seed, obs_mean=data.obs_mean, obs_std=data.obs_std).summary()
+
+    curve: list[dict[str, Any]] = []
+    best: dict[str, Any] = {"val": (np.inf, None, 0), "select": ((-1.0, -np.inf), None, 0)}
+
+    def look(epoch: int, m: torch.nn.Module, val: dict[str, Any]) -> None:
+        if val["loss"] < best["val"][0]:
+            best["val"] = (val["loss"], copy.deepcopy(m.state_dict()), epoch)
+        if epoch % args.every:
+            return
+        sel = score(m, args.select_rollouts, SELECT_SEED + 10_000 * args.seed)
+        test = score(m, args.rollouts, cfg.seed * 100_000)
+        curve.append({"epoch": epoch, "val_loss": val["loss"], "select_success": sel["success_rate"],
+                      "select_normalised": sel["normalized_score"], "success": test["success_rate"],
+                      "normalised": test["normalized_score"]})
+        key = (sel["success_rate"], sel["normalized_score"])
+        if key > best["select"][0]:
+            best["select"] = (key, copy.deepcopy(m.state_dict()), epoch)
+        print(f"epoch {epoch}: val {val['loss']:.4f}, selection {sel['success_rate']:.0%}, "
+              f"scoring {test['success_rate']:.0%} ({test['normalized_score']:.1f})", flush=True)
+
+    t0 = time.time()
+    history = fit(model, data, task, cfg, progress=False, on_epoch=look)
+    kept = {}
+    for name in ("val", "select"):
+        _, state, epoch = best[name]
+        model.load_state_dict(state)
+        kept[name] = {"epoch": epoch, **score(model, args.rollouts, cfg.seed * 100_000)}
+        if name == "select":
+            save_policy(args.policy, model, {**cfg.__dict__}, data.obs_mean, data.obs_std)
+    top = max(curve, key=lambda c: (c["success"], c["normalised"]))
+    result = {"config": {**cfg.__dict__}, "train_episodes": len(data.splits["train"]), "source": data.source,
+              "every": args.every, "select_rollouts": args.select_rollouts, "curve": curve,
+              "kept_by_val_loss": kept["val"], "kept_by_selection_rollouts": kept["select"],
+              "best_checkpoint_by_scoring_rollouts": top, "stopped_epoch": history.stopped_epoch,
+              "seconds": time.time() - t0, "policy": str(args.policy)}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / f"{Path(args.policy).stem}-checkpoints.json", result)
+    print(f"kept by val loss (epoch {kept['val']['epoch']}): {kept['val']['success_rate']:.0%}; by "
+          f"{args.select_rollouts} selection rollouts (epoch {kept['select']['epoch']}): "
+          f"{kept['select']['success_rate']:.0%} ({kept['select']['normalized_score']:.1f}); best checkpoint "
+          f"(epoch {top['epoch']}): {top['success']:.0%}; {time.time() - t0:.0f} s", flush=True)
+    return result
+
+
 def _positive(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
     value = int(text)
@@ -525,8 +600,16 @@ def main() -> None:
     _training_args(g, readout="current", epochs=1500, patience=100)
     g.add_argument("--rollouts", type=int, default=100)
     g.add_argument("--out", default="runs/hammer-diag/student-dagger")
+    q = sub.add_parser("checkpoints", help="score checkpoints by rollouts while training: is the kept policy a lottery?")
+    _training_args(q, readout="current", epochs=200, patience=0)
+    q.add_argument("--dataset", required=True)
+    q.add_argument("--every", type=_positive, default=5, help="score every this many epochs")
+    q.add_argument("--select-rollouts", type=_positive, default=50, help="rollouts (other seeds) that pick the policy")
+    q.add_argument("--rollouts", type=_positive, default=100)
+    q.add_argument("--policy", type=Path, required=True, help="where the policy the selection rollouts pick is kept")
+    q.add_argument("--out", default="runs/hammer-diag")
     args = p.parse_args()
-    {"student-dagger": student_dagger, "clone": clone, "diagnose": diagnose, "jumps": jumps, "robustness": robustness,
+    {"checkpoints": checkpoints, "student-dagger": student_dagger, "clone": clone, "diagnose": diagnose, "jumps": jumps, "robustness": robustness,
      "trackers": trackers}[args.command](args)
 
 

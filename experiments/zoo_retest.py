@@ -15,6 +15,8 @@ change; trial 1, whose seed was already 1, is left out of the pairs) and measure
 Run (after the zoo sweep; about 1.5 core-hours for all 1,920 runs, resumable):
     BALANCEDRNN_MNIST_DIR=<MNIST idx files> OMP_NUM_THREADS=1 .venv/bin/python experiments/zoo_retest.py [--tasks ...]
     .venv/bin/python experiments/zoo_retest.py --analyse   # only the tables, from the runs made so far
+    .venv/bin/python experiments/zoo_retest.py --seed 2 --retest <cache>/zoo/retest-s2.jsonl   # a third seed, then
+    .venv/bin/python experiments/zoo_retest.py --means <cache>/zoo/retest.jsonl <cache>/zoo/retest-s2.jsonl
 writes the retest's records to <cache>/zoo/retest.jsonl and runs/zoo-retest/{retest.csv,report.md}.
 """
 
@@ -176,6 +178,72 @@ def analyse(records: list[dict[str, Any]], retest: list[dict[str, Any]], out: Pa
     return text
 
 
+def seed_means(records: list[dict[str, Any]], retests: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """The zoo's block runs with each final value replaced by its mean over every seed the configuration was trained
+    with (the original run and the retests, each seed once), and per run the values by source (a frame: task, run,
+    seed: "original" or "seed N", value)."""
+    values: dict[str, dict[str, float]] = {}  # by run: "original" and each retest seed
+    seed_of: dict[str, int] = {}
+    for source, runs in (("original", block_runs(records)), ("retest", block_runs(retests))):
+        for r in runs:
+            v, key, seed = (r.get("final") or {}).get("value"), match_key(r["config"]), int(r["config"]["seed"])
+            if v is None or (source == "retest" and seed_of.get(key) == seed):
+                continue  # a retest with the original's own seed repeats it
+            seed_of.setdefault(key, seed)
+            values.setdefault(key, {}).setdefault("original" if source == "original" else f"seed {seed}", float(v))
+    out, rows = [], []
+    for i, r in enumerate(block_runs(records)):
+        got = values.get(match_key(r["config"]), {})
+        if not got:
+            continue
+        out.append({**r, "final": {**r["final"], "value": float(np.mean(list(got.values())))}})
+        rows += [{"task": r["config"]["task"], "run": i, "seed": s, "value": v} for s, v in got.items()]
+    return out, pd.DataFrame(rows)
+
+
+def analyse_means(records: list[dict[str, Any]], retests: list[dict[str, Any]], out: Path, trees: int) -> str:
+    """Judge against the mean over seeds instead of one seed: per task the reliability of that mean (the mean
+    pairwise test-retest Spearman r over seed pairs, stepped up to k seeds: k r / (1 + (k - 1) r)) and its ceiling,
+    and the forest fitted leave one task out on the original runs or on the seed means, judged against the means."""
+    from itertools import combinations
+
+    means, by_seed = seed_means(records, retests)
+    wide = by_seed.pivot_table(index=["task", "run"], columns="seed", values="value")
+    base = zoopred.prepare_zoo(block_runs(records))
+    avg = zoopred.prepare_zoo(means)
+    rows = []
+    for task in avg.tasks:
+        if task not in base.tasks:
+            continue
+        w = wide.loc[task]
+        seeds = [s for s in w.columns if w[s].notna().sum() >= 10]
+        full = w[seeds].dropna()
+        k = len(seeds)
+        pairs = [zoopred.spearman(full[a].to_numpy(), full[b].to_numpy()) for a, b in combinations(seeds, 2)]
+        r = float(np.nanmean(pairs)) if pairs else float("nan")
+        rel = k * r / (1 + (k - 1) * r) if k >= 2 and r > -1 / (k - 1) else float("nan")
+        row: dict[str, Any] = {"task": task, "runs": int(len(w)), "seeds": k, "pairwise test-retest": r,
+                               "reliability of the mean": rel, "ceiling (mean)": float(np.sqrt(max(rel, 0.0)))}
+        held = avg.subset(avg.task == task)
+        for name, data in (("forest vs mean", base), ("forest (fitted on means) vs mean", avg)):
+            forest = zoopred.ZooPredictor(n_estimators=trees, curve=False).fit(data.subset(data.task != task))
+            row[name] = zoopred.spearman(forest.predict(held.X), held.y)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "means.csv", index=False)
+    cols = ["pairwise test-retest", "reliability of the mean", "ceiling (mean)", "forest vs mean",
+            "forest (fitted on means) vs mean"]
+    summary = pd.DataFrame({"median": table[cols].median(), "tasks ≥ 0.6": (table[cols] >= 0.6).sum()})
+    from zoo_loto import md
+
+    text = "\n".join([f"{len(table)} tasks, seeds per run: {sorted(set(table['seeds']))}", "",
+                      md(summary.reset_index().rename(columns={"index": "Spearman"})), "",
+                      md(table.sort_values("reliability of the mean", ascending=False))]) + "\n"
+    (out / "means.md").write_text(text)
+    return text
+
+
 def longer(records: list[dict[str, Any]], tasks: list[str], factor: int, per_task: int, seed: int, path: Path) -> str:
     """Does more training make a task's order reproducible? The first ``per_task`` runs of each task trained with
     ``factor`` times the epochs, twice (their own seed and ``seed``); the test-retest Spearman at that length
@@ -239,9 +307,14 @@ def main() -> None:
     ap.add_argument("--epochs-factor", type=int, default=0, help="With --tasks: train the first --per-task runs of "
                     "each task this many times longer, twice, and compare the test-retest Spearman.")
     ap.add_argument("--per-task", type=int, default=30)
+    ap.add_argument("--means", type=Path, nargs="+", default=None, help="Retest files (other seeds): judge against the "
+                    "mean over the original run and every retest (tables only).")
     args = ap.parse_args()
     torch.set_num_threads(1)
     records, _ = zoopred.load_zoo_records(args.storage)
+    if args.means:
+        print(analyse_means(records, [r for p in args.means for r in read_jsonl(p)], args.out, args.trees))
+        return
     if args.epochs_factor:
         if not args.tasks:
             raise SystemExit("--epochs-factor needs --tasks")

@@ -83,3 +83,20 @@ def test_checkpoint_written_atomically_each_epoch(toy, tmp_path):
     state = torch.load(path, weights_only=False)
     assert state["epoch"] == 2 and "model" in state and "optimizer" in state
     assert not list(path.parent.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_on_epoch_sees_every_validated_epoch_and_leaves_training_unchanged(toy):
+    from balancedrnn.train import build_for_task, fit
+
+    cfg = TrainConfig(model="uniform:0.3", budget=20_000, epochs=2, n_train=600, n_val=200, n_test=200, threads=1)
+    task = get_task("rad")
+    plain = fit(build_for_task(cfg, task), toy, task, cfg, progress=False)
+    seen = []
+
+    def look(epoch, model, val):
+        seen.append((epoch, val["loss"]))
+        model.eval()  # the loop puts the model back in training mode
+
+    hooked = fit(build_for_task(cfg, task), toy, task, cfg, progress=False, on_epoch=look)
+    assert seen == [(i + 1, v["loss"]) for i, v in enumerate(plain.val)]
+    assert hooked.train_loss == plain.train_loss

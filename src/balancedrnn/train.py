@@ -16,7 +16,7 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -216,9 +216,12 @@ class TrialTimeout(Exception):
     """Raised inside a trial that ran past its time limit (see sweep.run_one)."""
 
 
-def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: bool = True) -> History:
+def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: bool = True,
+        on_epoch: Callable[[int, nn.Module, dict[str, Any]], None] | None = None) -> History:
     """Train ``model`` on ``data.splits['train']``, validating after every epoch. With ``config.patience`` it
-    stops once the validation loss has not improved for that many epochs and restores the best epoch's weights."""
+    stops once the validation loss has not improved for that many epochs and restores the best epoch's weights.
+    ``on_epoch(epoch, model, val)`` is called after each epoch's validation (for example to score checkpoints by
+    rollouts); it must leave the model's weights as it found them."""
     train = data.splits["train"]
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
@@ -243,6 +246,9 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
             val = evaluate(model, data.splits["val"], task, device=config.device)
             history.val.append(val)
             history.stopped_epoch = epoch + 1
+            if on_epoch is not None:
+                on_epoch(epoch + 1, model, val)
+                model.train()
             val_name = task.metric if task.metric in val else "loss"  # Hammer scores by rollouts, after training
             advance(0, info=f"epoch {epoch + 1}: loss {total / count:.4f} val {val_name} {val[val_name]:.4f}")
             if config.checkpoint:
