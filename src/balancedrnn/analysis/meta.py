@@ -840,7 +840,7 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
     c = counts.iloc[best]
     return Recommendation(
         method="predictor",
-        reason=(reason or f"maximised the zoo predictor ({'mean rank under the random forest and the parent network' if zoopred.ENSEMBLE and predictor.parent_ is not None else 'random forest'}; "
+        reason=(reason or f"maximised the zoo predictor ({'mean rank under the forest and the parent network' if zoopred.ENSEMBLE and predictor.parent_ is not None else 'extremely randomised trees'}; "
                 f"per-task {zoopred.TARGET} target, fitted on {predictor.n_records_} runs of {len(predictor.tasks_)} tasks) "
                 f"over {len(X)} feasible candidates")
         + range_note,
