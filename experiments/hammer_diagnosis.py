@@ -466,7 +466,9 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
     """Is the kept policy a lottery? Train as ``clone`` does and, every ``--every`` epochs, score the weights on
     ``--rollouts`` rollouts (the scoring seeds) and on ``--select-rollouts`` other rollouts (selection seeds).
     Reports the policy early stopping keeps (best validation loss), the one the selection rollouts pick (scored on
-    the scoring seeds it never saw) and the best checkpoint by the scoring rollouts themselves (optimistic)."""
+    the scoring seeds it never saw) and the best checkpoint by the scoring rollouts themselves (optimistic). With
+    ``--average-from`` also the running mean of the weights (SWA): does averaging out the epoch-to-epoch noise
+    give a better policy than any one epoch's weights?"""
     import copy
 
     from balancedrnn.io import atomic_write_json
@@ -489,10 +491,20 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
 
     curve: list[dict[str, Any]] = []
     best: dict[str, Any] = {"val": (np.inf, None, 0), "select": ((-1.0, -np.inf), None, 0)}
+    average: dict[str, Any] = {"n": 0, "state": None, "model": copy.deepcopy(model)}
 
     def look(epoch: int, m: torch.nn.Module, val: dict[str, Any]) -> None:
         if val["loss"] < best["val"][0]:
             best["val"] = (val["loss"], copy.deepcopy(m.state_dict()), epoch)
+        if args.average_from and epoch >= args.average_from:  # the running mean of the weights (SWA), one per epoch
+            average["n"] += 1
+            state = m.state_dict()
+            if average["state"] is None:
+                average["state"] = {k: v.detach().clone() for k, v in state.items()}
+            else:
+                for k, v in state.items():
+                    if v.is_floating_point():
+                        average["state"][k] += (v.detach() - average["state"][k]) / average["n"]
         if epoch % args.every:
             return
         sel = score(m, args.select_rollouts, SELECT_SEED + 10_000 * args.seed)
@@ -500,6 +512,13 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
         curve.append({"epoch": epoch, "val_loss": val["loss"], "select_success": sel["success_rate"],
                       "select_normalised": sel["normalized_score"], "success": test["success_rate"],
                       "normalised": test["normalized_score"]})
+        if average["state"] is not None:
+            average["model"].load_state_dict(average["state"])
+            swa = score(average["model"], args.rollouts, cfg.seed * 100_000)
+            curve[-1].update({"averaged_epochs": average["n"], "averaged_success": swa["success_rate"],
+                              "averaged_normalised": swa["normalized_score"]})
+            print(f"epoch {epoch}: the mean of the last {average['n']} epochs' weights: {swa['success_rate']:.0%} "
+                  f"({swa['normalized_score']:.1f})", flush=True)
         key = (sel["success_rate"], sel["normalized_score"])
         if key > best["select"][0]:
             best["select"] = (key, copy.deepcopy(m.state_dict()), epoch)
@@ -606,6 +625,8 @@ def main() -> None:
     q.add_argument("--every", type=_positive, default=5, help="score every this many epochs")
     q.add_argument("--select-rollouts", type=_positive, default=50, help="rollouts (other seeds) that pick the policy")
     q.add_argument("--rollouts", type=_positive, default=100)
+    q.add_argument("--average-from", type=int, default=0, help="also score the running mean of the weights of every "
+                   "epoch from this one on (stochastic weight averaging); 0: off")
     q.add_argument("--policy", type=Path, required=True, help="where the policy the selection rollouts pick is kept")
     q.add_argument("--out", default="runs/hammer-diag")
     args = p.parse_args()
