@@ -18,6 +18,7 @@ The commands:
   whose mean action is executed (what a clone of the planner's labels learns at best).
 * ``student-dagger``: DAgger on a cloned policy, the guided planner (or the mean of several) labelling the states
   the policy visits; the policy is cloned again each round from the pure-cloning data plus every labelled episode.
+* ``ensemble``: several policies alone and the mean of their actions on the same rollouts (bias or variance?).
 * ``checkpoints``: train once and score the weights by rollouts every few epochs: how much the policy early stopping
   keeps is a lottery, and what choosing it by rollouts on other reset seeds gains.
 
@@ -550,6 +551,51 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+# ---------------------------------------------------------------------------------------------- ensemble
+class _Ensemble(torch.nn.Module):
+    """Several recurrent policies acting together: each reads the raw observation through its own normalisation and
+    keeps its own state; the executed action is the mean of theirs."""
+
+    def __init__(self, members: list[tuple[torch.nn.Module, np.ndarray, np.ndarray]]) -> None:
+        super().__init__()
+        self.members = members
+
+    def step(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        states = state or [None] * len(self.members)
+        actions, new = [], []
+        for (model, mean, std), s in zip(self.members, states):
+            z = (x - torch.as_tensor(mean, dtype=x.dtype)) / torch.as_tensor(std, dtype=x.dtype)
+            a, s = model.step(z, s)
+            actions.append(a.clamp(-1.0, 1.0))
+            new.append(s)
+        return torch.stack(actions).mean(0), new
+
+
+def ensemble(args: argparse.Namespace) -> dict[str, Any]:
+    """Bias or variance? Each policy alone and the mean of their actions, on the same scoring rollouts: if the mean
+    of a few clones hammers far more often than any one of them, the clones' failures are their own variance (which
+    averaging, more data or weight averaging removes), not a bias every clone shares."""
+    from balancedrnn.io import atomic_write_json
+    from balancedrnn.tasks.hammer.policy import load_policy
+    from balancedrnn.tasks.hammer.rollout import rollout
+
+    torch.set_num_threads(1)
+    members = []
+    for path in args.policies:
+        model, mean, std, _ = load_policy(path)
+        members.append((model, mean, std))
+    alone = [rollout(_Ensemble([m]), episodes=args.rollouts, seed=args.seed * 100_000).summary() for m in members]
+    together = rollout(_Ensemble(members), episodes=args.rollouts, seed=args.seed * 100_000).summary()
+    result = {"policies": [str(p) for p in args.policies], "alone": alone, "mean of actions": together}
+    for p, a in zip(args.policies, alone):
+        print(f"{Path(p).stem}: {a['success_rate']:.0%} ({a['normalized_score']:.1f})")
+    print(f"mean of the {len(members)} policies' actions: {together['success_rate']:.0%} "
+          f"({together['normalized_score']:.1f})", flush=True)
+    if args.out:
+        atomic_write_json(Path(args.out), result)
+    return result
+
+
 def _positive(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
     value = int(text)
@@ -629,8 +675,13 @@ def main() -> None:
                    "epoch from this one on (stochastic weight averaging); 0: off")
     q.add_argument("--policy", type=Path, required=True, help="where the policy the selection rollouts pick is kept")
     q.add_argument("--out", default="runs/hammer-diag")
+    e = sub.add_parser("ensemble", help="policies alone and the mean of their actions, on the same rollouts")
+    e.add_argument("policies", type=Path, nargs="+")
+    e.add_argument("--rollouts", type=_positive, default=100)
+    e.add_argument("--seed", type=int, default=0, help="scoring seed (reset seeds seed * 100,000 + i)")
+    e.add_argument("--out", default=None, help="write the results to this JSON file")
     args = p.parse_args()
-    {"checkpoints": checkpoints, "student-dagger": student_dagger, "clone": clone, "diagnose": diagnose, "jumps": jumps, "robustness": robustness,
+    {"checkpoints": checkpoints, "ensemble": ensemble, "student-dagger": student_dagger, "clone": clone, "diagnose": diagnose, "jumps": jumps, "robustness": robustness,
      "trackers": trackers}[args.command](args)
 
 
