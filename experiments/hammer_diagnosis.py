@@ -455,7 +455,11 @@ def student_dagger(args: argparse.Namespace) -> dict[str, Any]:
                                 epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, seed=args.seed,
                                 dataset=dataset_id, rollouts=args.rollouts, train_episodes=None, policy=policy,
                                 out=str(out), quiet=True)
-        clone(ns)
+        if args.select_rollouts:  # keep the checkpoint the selection rollouts pick (lever 8), not the val-loss best
+            ns.patience, ns.every, ns.select_rollouts, ns.average_from = 0, args.every, args.select_rollouts, 0
+            checkpoints(ns)
+        else:
+            clone(ns)
     return {"rounds": results}
 
 
@@ -664,6 +668,9 @@ def main() -> None:
     g.add_argument("--workers", type=int, default=1)
     _training_args(g, readout="current", epochs=1500, patience=100)
     g.add_argument("--rollouts", type=int, default=100)
+    g.add_argument("--select-rollouts", type=int, default=0, help="keep each round's policy by this many rollouts "
+                   "(other reset seeds) every --every epochs over --epochs epochs, not by validation loss; 0: off")
+    g.add_argument("--every", type=_positive, default=10)
     g.add_argument("--out", default="runs/hammer-diag/student-dagger")
     q = sub.add_parser("checkpoints", help="score checkpoints by rollouts while training: is the kept policy a lottery?")
     _training_args(q, readout="current", epochs=200, patience=0)
