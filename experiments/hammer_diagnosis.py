@@ -56,16 +56,23 @@ def _subset(split: Any, n: int | None) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------- clone
+def _train_config(args: argparse.Namespace) -> Any:
+    """The TrainConfig of one Hammer clone from the training options (one thread)."""
+    from balancedrnn.train import TrainConfig
+
+    return TrainConfig(task="hammer", model=args.model, budget=args.budget, epochs=args.epochs, lr=args.lr,
+                       batch_size=args.batch_size, seed=args.seed, readout=args.readout, threads=1,
+                       dataset=args.dataset, rollouts=args.rollouts, patience=args.patience)
+
+
 def clone(args: argparse.Namespace) -> dict[str, Any]:
     """Train one policy as ``balancedrnn train`` does, score it over rollouts, keep it in ``args.policy``."""
     from balancedrnn.tasks import get_task
     from balancedrnn.tasks.hammer.policy import save_policy
-    from balancedrnn.train import TrainConfig, build_for_task, evaluate, fit
+    from balancedrnn.train import build_for_task, evaluate, fit
 
     torch.set_num_threads(1)
-    cfg = TrainConfig(task="hammer", model=args.model, budget=args.budget, epochs=args.epochs, lr=args.lr,
-                      batch_size=args.batch_size, seed=args.seed, readout=args.readout, threads=1,
-                      dataset=args.dataset, rollouts=args.rollouts, patience=args.patience)
+    cfg = _train_config(args)
     task = get_task("hammer")
     t0 = time.time()
     data = task.load(cfg, False)
@@ -480,12 +487,10 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
     from balancedrnn.tasks import get_task
     from balancedrnn.tasks.hammer.policy import save_policy
     from balancedrnn.tasks.hammer.rollout import rollout
-    from balancedrnn.train import TrainConfig, build_for_task, fit
+    from balancedrnn.train import build_for_task, fit
 
     torch.set_num_threads(1)
-    cfg = TrainConfig(task="hammer", model=args.model, budget=args.budget, epochs=args.epochs, lr=args.lr,
-                      batch_size=args.batch_size, seed=args.seed, readout=args.readout, threads=1,
-                      dataset=args.dataset, rollouts=args.rollouts, patience=args.patience)
+    cfg = _train_config(args)
     task = get_task("hammer")
     data = task.load(cfg, False)
     model = build_for_task(cfg, task)

@@ -64,7 +64,7 @@ def compare(data: zoopred.ZooData, judge: dict[str, zoopred.ZooData]) -> pd.Data
     rows = []
     for task, train, test in zoopred.loto_folds(data.task):
         tr, te = data.subset(np.isin(np.arange(len(data)), train)), data.subset(np.isin(np.arange(len(data)), test))
-        fill = {c: float(np.nanmedian(tr.X[c])) if tr.X[c].notna().any() else 0.0 for c in zoopred.FEATURES}
+        fill = zoopred.fill_values(tr.X)
         X_tr, X_te = zoopred._fill(tr.X, fill, zoopred.FEATURES), zoopred._fill(te.X, fill, zoopred.FEATURES)
         row: dict[str, Any] = {"task": task, "runs": len(te), "headroom": te.tasks[task]["headroom"]}
         for name, factory in make.items():

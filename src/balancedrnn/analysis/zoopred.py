@@ -252,6 +252,11 @@ def _fill(X: pd.DataFrame, fill: Mapping[str, float], columns: Sequence[str]) ->
     return X[list(columns)].fillna(dict(fill)).to_numpy(dtype=float)
 
 
+def fill_values(X: pd.DataFrame) -> dict[str, float]:
+    """What a missing feature is filled with: its median over the fitted runs (0 when no run has it)."""
+    return {c: float(np.nanmedian(X[c])) if X[c].notna().any() else 0.0 for c in FEATURES}
+
+
 def fit_forest(X: np.ndarray, y: np.ndarray, n_estimators: int = 100, random_state: int = 0) -> Any:
     """The zoo's forest (regression of the normalised target), seeded, one thread: extremely randomised trees with
     leaves of at least 20 runs. Leave one task out it beat the random forest with leaves of 5 (the learner until
@@ -357,7 +362,7 @@ class ZooPredictor:
         if len(data) < 10 or len(set(data.task)) < 2:
             raise ZooError(f"the zoo predictor needs runs of at least two tasks (10 runs), got {len(data)} runs of "
                            f"{len(set(data.task))} task(s)")
-        self.fill_ = {c: float(np.nanmedian(data.X[c])) if data.X[c].notna().any() else 0.0 for c in FEATURES}
+        self.fill_ = fill_values(data.X)
         X = _fill(data.X, self.fill_, self.features)
         self.forest_ = fit_forest(X, data.target(TARGET), self.n_estimators, self.random_state)
         self.parent_ = CurveNetwork(random_state=self.random_state).fit(X, data.curves) if self.curve else None
@@ -474,7 +479,7 @@ def leave_one_task_out(data: ZooData, feature_sets: Mapping[str, Sequence[str]] 
         tr, te = data.subset(np.isin(np.arange(len(data)), train)), data.subset(np.isin(np.arange(len(data)), test))
         row: dict[str, Any] = {"task": task, "runs": len(te), "dx": te.tasks[task]["dx"], "dy": te.tasks[task]["dy"],
                                "kind": te.tasks[task]["kind"], "headroom": te.tasks[task]["headroom"]}
-        fill = {c: float(np.nanmedian(tr.X[c])) if tr.X[c].notna().any() else 0.0 for c in FEATURES}
+        fill = fill_values(tr.X)
         forest_pred = None
         for name, cols in sets.items():
             forest = fit_forest(_fill(tr.X, fill, cols), tr.target(target), n_estimators, random_state)
