@@ -693,8 +693,14 @@ def main() -> None:
     e.add_argument("--seed", type=int, default=0, help="scoring seed (reset seeds seed * 100,000 + i)")
     e.add_argument("--out", default=None, help="write the results to this JSON file")
     args = p.parse_args()
-    {"checkpoints": checkpoints, "ensemble": ensemble, "student-dagger": student_dagger, "clone": clone, "diagnose": diagnose, "jumps": jumps, "robustness": robustness,
-     "trackers": trackers}[args.command](args)
+    from balancedrnn.io import DataError
+
+    commands = {"checkpoints": checkpoints, "ensemble": ensemble, "student-dagger": student_dagger, "clone": clone,
+                "diagnose": diagnose, "jumps": jumps, "robustness": robustness, "trackers": trackers}
+    try:
+        commands[args.command](args)
+    except DataError as e:  # a missing or foreign policy, expert or data set: one line, exit 1
+        raise SystemExit(f"error: {e}") from None
 
 
 if __name__ == "__main__":

@@ -310,6 +310,9 @@ def main() -> None:
     ap.add_argument("--means", type=Path, nargs="+", default=None, help="Retest files (other seeds): judge against the "
                     "mean over the original run and every retest (tables only).")
     args = ap.parse_args()
+    missing = [str(p) for p in args.means or [] if not p.is_file()]
+    if missing:  # checked before the store is read
+        raise SystemExit(f"error: no retest file {', '.join(missing)} (make one with --seed N --retest PATH)")
     torch.set_num_threads(1)
     records, _ = zoopred.load_zoo_records(args.storage)
     if args.means:
