@@ -208,7 +208,10 @@ def test_ctrl_c_marks_running_trials_interrupted_and_resume_finishes(mnist_dir, 
     path.write_text(yaml.safe_dump({**spec, "workers": 2}))
     env = {**os.environ, "BALANCEDRNN_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "balancedrnn", "sweep", str(path), "--run-dir", str(tmp_path), "--quiet"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    # SIGINT at its default, as in a terminal's foreground job: a test run started with `&` by a script inherits it
+    # ignored, and so would the sweep command (see test_sweep_started_with_sigint_ignored_ignores_it)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     storage = store.open_storage(None, tmp_path)
     from optuna.trial import TrialState
 
@@ -233,6 +236,24 @@ def test_ctrl_c_marks_running_trials_interrupted_and_resume_finishes(mnist_dir, 
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     counts = done_per_key(store.open_study(storage, "ctrlc", create=False))
+    assert len(counts) == 3 and set(counts.values()) == {1}
+
+
+def test_sweep_started_with_sigint_ignored_ignores_it(mnist_dir, tmp_path):
+    """Under `cmd &` from a script (or nohup), SIGINT is ignored from the start: the whole sweep, workers included,
+    goes on and finishes (before, the workers stopped while the parent waited, and the sweep ended incomplete)."""
+    spec = grid(mnist_dir, "ign", models=("balanced",), seeds=(0, 1, 2), epochs=15, n_train=300)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({**spec, "workers": 2}))
+    cmd = [sys.executable, "-m", "balancedrnn", "sweep", str(path), "--run-dir", str(tmp_path), "--quiet"]
+    proc = subprocess.Popen(cmd, env={**os.environ, "BALANCEDRNN_OFFLINE": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    wait_running(tmp_path, "ign", 2)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, errtext = proc.communicate(timeout=300)
+    assert proc.returncode == 0, errtext
+    counts = done_per_key(store.open_study(store.open_storage(None, tmp_path), "ign", create=False))
     assert len(counts) == 3 and set(counts.values()) == {1}
 
 

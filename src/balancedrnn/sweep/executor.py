@@ -167,15 +167,18 @@ def _die_with_parent() -> None:
 
 
 def _worker_main(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str, threads: int, worker: int,
-                 policy: dict[str, Any] | None, parent: int) -> None:
+                 policy: dict[str, Any] | None, parent: int, take_sigint: bool = True) -> None:
     # workers start with Ctrl-C ignored (see run_sweep) and take it only while they work, so a Ctrl-C during
-    # start-up or shut-down prints no traceback; SIGTERM (the parent's, or the parent's death) is the same
+    # start-up or shut-down prints no traceback; SIGTERM (the parent's, or the parent's death) is the same.
+    # ``take_sigint`` False: the sweep command itself ignores SIGINT (started with `&` by a non-interactive
+    # shell, or under nohup), so its workers ignore it too rather than stop under a parent that goes on
     import sys
 
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before the line above took effect
         return
-    signal.signal(signal.SIGINT, _interrupt_once)
+    if take_sigint:
+        signal.signal(signal.SIGINT, _interrupt_once)
     signal.signal(signal.SIGTERM, _interrupt_once)
     try:
         worker_loop(spec_dict, storage_url, run_dir, threads, worker=worker, policy=policy,
@@ -320,10 +323,10 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     ctx = mp.get_context("spawn")
     spec_dict = {**asdict(spec), "sampler": asdict(spec.sampler)}
     policy_dict = asdict(policy)
-    procs = [ctx.Process(target=_worker_main, args=(spec_dict, spec.storage, str(run_dir), 1, i, policy_dict,
-                                                    os.getpid()), daemon=False)
-             for i in range(spec.workers)]
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: a fresh interpreter keeps it ignored
+    procs = [ctx.Process(target=_worker_main, args=(spec_dict, spec.storage, str(run_dir), 1, i, policy_dict,
+                                                    os.getpid(), previous != signal.SIG_IGN), daemon=False)
+             for i in range(spec.workers)]
     previous_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         for p in procs:
