@@ -4,6 +4,7 @@ sweep ends with (counts and an exit code that tells the truth)."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import multiprocessing.connection
 import os
 import signal
 import socket
@@ -340,7 +341,8 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
             seen = _count_done(study, keys, policy, spec.sampler.n_trials)
             advance(seen)
             while any(p.is_alive() for p in procs):
-                time.sleep(1.0)
+                # a second between progress updates, but no waiting once the last worker has ended
+                mp.connection.wait([p.sentinel for p in procs if p.is_alive()], timeout=1.0)
                 now = _count_done(study, keys, policy, spec.sampler.n_trials)
                 if now > seen:
                     advance(now - seen, info=f"{now}/{total} done")
