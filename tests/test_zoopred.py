@@ -189,7 +189,16 @@ def test_recommend_config_uses_the_zoo_predictor(predictor):
     assert len(rec.curve) == 4 and not rec.shape_outside and rec.outside == []
     lo, hi = predictor.hidden_proportion_range_
     assert lo <= rec.hidden_proportion <= hi
-    assert set(rec.references) <= set(meta.REFERENCES)
+    assert set(rec.references) <= set(meta.REFERENCES) and set(rec.agreement) == set(rec.references)
+    # agreement, against every tree by hand: the recommendation and the named configs rebuilt from their densities
+    from balancedrnn.core.configs import config_density
+
+    X, _ = zoopred.candidate_frame(100, 5, 4000, [rec.density, *(config_density(n, 100, 5, 4000) for n in rec.agreement)],
+                                   rec.lr, None, None, True)
+    per = np.stack([t.predict(predictor._X(X)) for t in predictor.forest_.estimators_])
+    assert per[:, 0].mean() == pytest.approx(rec.predicted_score)
+    for i, name in enumerate(rec.agreement):
+        assert rec.agreement[name] == pytest.approx((per[:, 0] > per[:, 1 + i]).mean())
     far = meta.recommend_config(3, 60, 6000, predictor=predictor, n_candidates=200)
     assert far.shape_outside and any(o.startswith("dx/dy") for o in far.outside)
     with pytest.raises(meta.MetaError, match="unknown task characteristic"):

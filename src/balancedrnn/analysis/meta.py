@@ -631,6 +631,11 @@ class Recommendation:
     """The zoo predictor's interval of the predicted score (quantiles :data:`zoopred.INTERVAL` of its trees)."""
     curve: list[float] | None = None
     """The parent network's predicted validation curve (normalised metric per epoch) of the recommendation."""
+    agreement: dict[str, float] = field(default_factory=dict)
+    """Zoo predictor: per named config, the share of its trees that score the recommendation above that config
+    (paired, tree by tree): the forest's own doubt, not a calibrated probability. Leave one task out it never
+    reached 0.8 against all three named configs, and it did not foretell which of the two trained better
+    (Spearman 0.12 or less over 31 tasks; docs/results.md, session 11)."""
     outside: list[str] = field(default_factory=list)
     """What of the new task lies outside what the predictor's runs cover (empty when covered)."""
     shape_outside: bool = False
@@ -819,6 +824,7 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
     X, counts, names = X.iloc[keep].reset_index(drop=True), counts.iloc[keep].reset_index(drop=True), [names[i] for i in keep]
     score = predictor.predict(X)
     refs = {n: float(score[i]) for i, n in enumerate(names) if n in REFERENCES}
+    X_all, ref_rows = X, [names.index(n) for n in refs]
     lo, hi = predictor.hidden_proportion_range_
     hp = counts["hidden_proportion"].to_numpy()
     inside = np.flatnonzero((hp >= lo) & (hp <= hi))
@@ -838,6 +844,8 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
     curve = predictor.predict_curve(X.iloc[[best]], epochs)[0].tolist() if predictor.parent_ is not None else None
     outside = predictor.outside(X.iloc[best].to_dict()) + predictor.outside_sizes(dx, dy)
     c = counts.iloc[best]
+    agree = predictor.agreement(pd.concat([X.iloc[[best]], X_all.iloc[ref_rows]], ignore_index=True), 0,
+                                range(1, 1 + len(ref_rows))) if ref_rows else []
     return Recommendation(
         method="predictor",
         reason=(reason or f"maximised the zoo predictor ({'mean rank under the forest and the parent network' if zoopred.ENSEMBLE and predictor.parent_ is not None else 'extremely randomised trees'}; "
@@ -849,6 +857,7 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
         predicted_score=float(score[best]), metric=zoopred.TARGET_DESCRIPTION[zoopred.TARGET],
         candidates=len(X), top=table.reset_index(drop=True), references=refs, lr=lr,
         interval=(float(low[0]), float(high[0])), curve=curve, outside=outside,
+        agreement={n: float(a) for n, a in zip(refs, agree)},
         shape_outside=predictor.shape_outside(dx, dy),
     )
 

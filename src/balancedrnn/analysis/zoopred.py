@@ -384,11 +384,21 @@ class ZooPredictor:
         """Predicted normalised score (forest)."""
         return self.forest_.predict(self._X(X))
 
+    def per_tree(self, X: pd.DataFrame) -> np.ndarray:
+        """The trees' predictions, (trees, rows): the forest's spread, for intervals and paired comparisons."""
+        Xa = self._X(X)
+        return np.stack([t.predict(Xa) for t in self.forest_.estimators_])
+
     def predict_interval(self, X: pd.DataFrame, q: tuple[float, float] = INTERVAL) -> tuple[np.ndarray, np.ndarray]:
         """Quantiles ``q`` of the trees' predictions per row."""
-        Xa = self._X(X)
-        per_tree = np.stack([t.predict(Xa) for t in self.forest_.estimators_])
+        per_tree = self.per_tree(X)
         return np.quantile(per_tree, q[0], axis=0), np.quantile(per_tree, q[1], axis=0)
+
+    def agreement(self, X: pd.DataFrame, row: int, others: Sequence[int]) -> np.ndarray:
+        """Per row of ``others``: the share of trees that predict row ``row`` above it (paired, tree by tree). How
+        sure the forest is that one candidate beats another, which the two means alone do not say."""
+        P = self.per_tree(X.iloc[[row, *others]])
+        return (P[:, :1] > P[:, 1:]).mean(axis=0)
 
     def predict_parent(self, X: pd.DataFrame, epoch: np.ndarray | int) -> np.ndarray:
         """The parent network's predicted normalised metric at ``epoch``."""

@@ -342,6 +342,10 @@ def recommend(
         out.print(_top_table(rec.top, rec.candidates))
     if rec.references:
         out.print("predicted for named configs at this budget: " + ", ".join(f"{k} {v:.4g}" for k, v in rec.references.items()))
+    if rec.agreement:
+        out.print("trees scoring the recommendation above: " + ", ".join(f"{k} {v:.0%}" for k, v in rec.agreement.items())
+                  + ("" if min(rec.agreement.values()) >= 0.8 else
+                     " (below 80 %: the forest is not confident the recommendation beats that config)"))
     if rec.interval is not None:
         out.print(f"predicted score: {rec.metric}; interval: the trees' 10th..90th percentiles")
     if rec.curve:
