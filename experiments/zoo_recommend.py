@@ -7,6 +7,7 @@ the task's sweep budgets. Regret = oracle − recommended (mean over seeds).
 
 Run (after the zoo sweep; long: 5 configs × seeds × budgets × tasks trials, one worker):
     nice -n 10 .venv/bin/python experiments/zoo_recommend.py [--storage STORE] [--seeds 3] [--budgets larger]
+    [--with-references]   # a second pass: the forest also learns from the named configs' trials of the first
 writes runs/zoo-recommend/{cells.csv,trials.csv,report.md}; resumable (its own store, zoo-recommend.journal).
 """
 
@@ -91,6 +92,10 @@ def main() -> None:
     ap.add_argument("--candidates", type=int, default=2000)
     ap.add_argument("--without", nargs="*", default=[], help="Leave these tasks out of the pooled runs (a stability "
                     "check: does one task more or less change the recommendations?).")
+    ap.add_argument("--with-references", action="store_true",
+                    help="Teach the forest the named configs too: pool the dense, uniform:0.2 and balanced trials of "
+                         "--out-store (this script's earlier runs, at the zoo's median lr) with the zoo sweep's runs. "
+                         "Leave one task out still holds: the held-out task's own trials are left out with it.")
     ap.add_argument("--order", choices=("mean", "low", "centre"), default="mean",
                     help="Rank candidates by the forest's mean (the shipped recommender), by its trees' 10th "
                          "percentile, or take the centre of the top 5 %% by the mean (the candidate nearest the "
@@ -106,7 +111,13 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     records, studies = zoopred.load_zoo_records(args.storage)
-    data = zoopred.prepare_zoo(records)
+    pooled = records
+    if args.with_references:
+        extra, _ = zoopred.load_zoo_records(args.out_store, prefix="zoo-recommend-")
+        extra = [r for r in extra if str((r.get("config") or {}).get("model")) in REFERENCES]
+        print(f"pooling {len(extra)} trials of the named configs with the zoo sweep's {len(records)} runs", flush=True)
+        pooled = records + extra
+    data = zoopred.prepare_zoo(pooled)
     if args.without:
         data = data.subset(~np.isin(data.task, args.without))
     bases = zoo_bases(args.scale, records)

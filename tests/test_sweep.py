@@ -203,7 +203,7 @@ def test_postgresql_store_two_workers(mnist_dir, tmp_path, pg_url):
 
 
 def test_ctrl_c_marks_running_trials_interrupted_and_resume_finishes(mnist_dir, tmp_path):
-    spec = grid(mnist_dir, "ctrlc", models=("balanced",), seeds=(0, 1, 2), epochs=60, n_train=300)  # trials of several seconds
+    spec = grid(mnist_dir, "ctrlc", models=("balanced",), seeds=(0, 1, 2), epochs=30, n_train=300)  # trials of several seconds
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump({**spec, "workers": 2}))
     env = {**os.environ, "BALANCEDRNN_OFFLINE": "1"}
