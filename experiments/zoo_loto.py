@@ -4,7 +4,7 @@ and the parent network on the same folds; the figure of the best hidden proporti
 dx/dy; and, with ``--ship``, the predictor fitted on the whole zoo written where the package carries it.
 
 Run (after ``balancedrnn reproduce zoo --scale small``):
-    nice .venv/bin/python experiments/zoo_loto.py [--storage STORE] [--ship]
+    nice .venv/bin/python experiments/zoo_loto.py [--storage STORE] [--references ZOO_RECOMMEND_STORE] [--ship]
 writes runs/zoo-loto/{loto.csv,summary.csv,best.csv,report.md} and docs/img/zoo_best_hp.png.
 """
 
@@ -94,12 +94,15 @@ def main() -> None:
     ap.add_argument("--ship", action="store_true", help="Also fit on the whole zoo and write the shipped predictor.")
     ap.add_argument("--ship-to", type=Path, help="With --ship: write it here instead of into the package.")
     ap.add_argument("--trees", type=int, default=100)
+    ap.add_argument("--references", help="A store of zoo_recommend.py trials: its named configs' trials (dense, "
+                    "uniform:0.2, balanced) join the zoo's runs, here and in the shipped predictor.")
     args = ap.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
 
     records, studies = zoopred.load_zoo_records(args.storage)
-    data = zoopred.prepare_zoo(records)
+    extra = zoopred.load_reference_records(args.references) if args.references else []
+    data = zoopred.prepare_zoo(records + extra)
     print(f"{len(data)} runs of {len(data.tasks)} tasks from {len(studies)} studies (skipped: {data.skipped})", flush=True)
     table = zoopred.leave_one_task_out(data, n_estimators=args.trees, other_target=True, progress=lambda m: print(m, flush=True))
     table.to_csv(args.out / "loto.csv", index=False)
@@ -124,7 +127,8 @@ def main() -> None:
     if args.ship:
         from balancedrnn.analysis.meta import SHIPPED_PREDICTOR, save_predictor
 
-        predictor, provenance = zoopred.fit_zoo_predictor(args.storage, studies, n_estimators=args.trees)
+        predictor, provenance = zoopred.fit_zoo_predictor(args.storage, studies, n_estimators=args.trees,
+                                                          references=args.references)
         path = save_predictor(predictor, args.ship_to or ROOT / "src" / "balancedrnn" / "analysis" / SHIPPED_PREDICTOR,
                               provenance)
         report += ["", f"shipped predictor: {path.name}, {path.stat().st_size / 1e6:.2f} MB, provenance {provenance}"]

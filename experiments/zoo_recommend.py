@@ -22,11 +22,10 @@ import pandas as pd
 import torch
 
 from balancedrnn.analysis import zoopred
-from balancedrnn.analysis.meta import recommend_config
+from balancedrnn.analysis.meta import REFERENCES, recommend_config  # REFERENCES: dense, uniform:0.2, balanced
 from balancedrnn.io import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCES = ("dense", "uniform:0.2", "balanced")
 
 
 def zoo_bases(scale: str, records: list[dict[str, Any]]) -> dict[str, tuple[dict[str, Any], list[float]]]:
@@ -113,8 +112,7 @@ def main() -> None:
     records, studies = zoopred.load_zoo_records(args.storage)
     pooled = records
     if args.with_references:
-        extra, _ = zoopred.load_zoo_records(args.out_store, prefix="zoo-recommend-")
-        extra = [r for r in extra if str((r.get("config") or {}).get("model")) in REFERENCES]
+        extra = zoopred.load_reference_records(args.out_store)
         print(f"pooling {len(extra)} trials of the named configs with the zoo sweep's {len(records)} runs", flush=True)
         pooled = records + extra
     data = zoopred.prepare_zoo(pooled)

@@ -274,3 +274,44 @@ def test_order_score_is_the_mean_rank_of_forest_and_parent(predictor, data):
     np.testing.assert_allclose(predictor.order_score(X, 3), expected if zoopred.ENSEMBLE else f)
     rec = meta.recommend_config(100, 5, 4000, predictor=predictor, n_candidates=200, task={"epochs": 3})
     assert ("parent network" in rec.reason) == zoopred.ENSEMBLE
+
+
+def _store_with(path, studies: dict[str, list[dict]]) -> str:
+    from balancedrnn.sweep import store
+
+    st = store.open_storage(str(path), ".")
+    for name, recs in studies.items():
+        study = store.open_study(st, name)
+        for r in recs:
+            store.finish(study, study.ask(), r)
+    return str(path)
+
+
+def test_named_config_trials_join_the_zoo(records, tmp_path):
+    """``references``: only the named configs' trials of a zoo_recommend store join the zoo's runs, the
+    recommendation's and the oracle's do not, and the provenance counts them."""
+    from balancedrnn.core.configs import config_density
+
+    task, (dx, dy, loss) = next(iter(SHAPES.items()))
+    base = next(r for r in records if r["config"]["task"] == task)
+    named = []
+    for i, model in enumerate(["dense", "uniform:0.2", "balanced", "hx=0.5,hh=0.5,hy=0.5,yx=0.5,yh=0.5,yy=0.5"]):
+        density = config_density(model, dx, dy, 4000.0)
+        summary = {"kind": "block", **BlockSpec.from_budget(dx, dy, 4000.0, density).summary()}
+        named.append({**base, "trial_key": f"named-{i}", "config": {**base["config"], "model": model, "budget": 4000.0},
+                      "model": summary})
+    zoo_store = _store_with(tmp_path / "zoo.journal", {"zoo-toy": records})
+    ref_store = _store_with(tmp_path / "rec.journal", {"zoo-recommend-toy": named, "other": named})
+    got = zoopred.load_reference_records(ref_store)
+    assert sorted(r["config"]["model"] for r in got) == ["balanced", "dense", "uniform:0.2"]
+    predictor, provenance = zoopred.fit_zoo_predictor(zoo_store, n_estimators=10, references=ref_store)
+    assert provenance["named_config_trials"] == {"store": "rec.journal", "runs": 3}
+    assert predictor.n_records_ == len(zoopred.prepare_zoo(records)) + 3
+
+
+def test_cli_references_bad_input(tmp_path, monkeypatch, capsys):
+    code, _, err = _cli(["predictor", "fit", "--records", "recs", "--references", "rec.journal"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "give it with --zoo" in err
+    code, _, err = _cli(["predictor", "fit", "--zoo", "--storage", "zoo.journal", "--references", "rec.journal"],
+                        tmp_path, monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--references: no store at rec.journal" in err

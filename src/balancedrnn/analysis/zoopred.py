@@ -570,21 +570,40 @@ def best_configs(data: ZooData) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------ shipping
-def fit_zoo_predictor(storage: str, names: Sequence[str] | None = None, n_estimators: int = 100,
-                      random_state: int = 0) -> tuple[ZooPredictor, dict[str, Any]]:
-    """Fit the zoo predictor on every ``zoo-*`` study of a store (or ``names``), with its provenance: the store's
-    file name (never a path of this machine), studies, runs, tasks, git revision and date (library versions are
-    added by :func:`balancedrnn.analysis.meta.save_predictor`)."""
-    from datetime import datetime, timezone
+def load_reference_records(storage: str) -> list[dict[str, Any]]:
+    """The named configs' trials (``meta.REFERENCES``: dense, uniform:0.2, balanced) of a store of
+    ``experiments/zoo_recommend.py`` (studies ``zoo-recommend-*``). Pooled with the zoo sweep's runs they teach the
+    forest what the named configs score: the sweep's random densities almost never sample dense, and without them
+    the forest ranked dense low on tasks where it is the best (docs/results.md, session 11)."""
+    from .meta import REFERENCES
+
+    records, _ = load_zoo_records(storage, prefix="zoo-recommend-")
+    return [r for r in records if str((r.get("config") or {}).get("model")) in REFERENCES]
+
+
+def _store_name(storage: str) -> str:
     from pathlib import Path
+
+    return _redacted(str(storage)) if "://" in str(storage) else Path(str(storage)).name
+
+
+def fit_zoo_predictor(storage: str, names: Sequence[str] | None = None, n_estimators: int = 100,
+                      random_state: int = 0, references: str | None = None) -> tuple[ZooPredictor, dict[str, Any]]:
+    """Fit the zoo predictor on every ``zoo-*`` study of a store (or ``names``), and with ``references`` the named
+    configs' trials of that store (:func:`load_reference_records`), with its provenance: the stores' file names
+    (never a path of this machine), studies, runs, tasks, git revision and date (library versions are added by
+    :func:`balancedrnn.analysis.meta.save_predictor`)."""
+    from datetime import datetime, timezone
 
     from ..env import git_revision
 
     records, studies = load_zoo_records(storage, names)
-    data = prepare_zoo(records)
+    extra = load_reference_records(references) if references else []
+    data = prepare_zoo(records + extra)
     predictor = ZooPredictor(n_estimators=n_estimators, random_state=random_state).fit(data)
     provenance = {
-        "store": _redacted(str(storage)) if "://" in str(storage) else Path(str(storage)).name, "studies": studies, "runs": len(data), "skipped": dict(data.skipped),
+        "store": _store_name(storage), "studies": studies, "runs": len(data), "skipped": dict(data.skipped),
+        **({"named_config_trials": {"store": _store_name(references), "runs": len(extra)}} if references else {}),
         "tasks": sorted(data.tasks), "target": f"normalized_target(method={TARGET!r})" + (f", clipped at {TARGET_FLOOR}" if TARGET == "chance" else ""),
         "git_revision": git_revision(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }

@@ -72,6 +72,9 @@ def fit(
     zoo: Annotated[bool, typer.Option("--zoo", help="Fit the zoo predictor (pooled across tasks: per-task rank target, "
                                       "dimension-free features, parent network of the validation curve) on every "
                                       "zoo-* study of --storage, or the --name studies.")] = False,
+    references: Annotated[Optional[str], typer.Option(
+        "--references", help="With --zoo: a store of experiments/zoo_recommend.py whose named configs' trials "
+        "(dense, uniform:0.2, balanced) join the zoo's runs, as in the shipped predictor.")] = None,
 ) -> None:
     """Fit the random-forest classifier and regressor (and optionally the parent network) and save them."""
     from .common import UserError, check_positive, check_writable, out
@@ -81,12 +84,18 @@ def fit(
     check_positive("--n-estimators", n_estimators)
     check_writable(out_file, "--out")  # before the fit, naming the user's path
     meta = _meta()
+    if references is not None and not zoo:
+        raise UserError("--references adds named-config trials to the zoo predictor's runs: give it with --zoo")
+    if references is not None and "://" not in references and not Path(references).is_file():
+        raise UserError(f"--references: no store at {references} (give the journal experiments/zoo_recommend.py "
+                        "wrote: zoo/zoo-recommend.journal in the cache directory)")
     if zoo:
         if storage is None or records is not None:
             raise UserError("--zoo reads the zoo sweep's store: give --storage (the store of `reproduce zoo`), not --records")
         from ..analysis import zoopred
 
-        predictor, provenance = zoopred.fit_zoo_predictor(storage, name, n_estimators=n_estimators, random_state=seed)
+        predictor, provenance = zoopred.fit_zoo_predictor(storage, name, n_estimators=n_estimators, random_state=seed,
+                                                          references=references)
         path = meta.save_predictor(predictor, out_file, provenance)
         out.print(f"zoo predictor fitted on {predictor.n_records_} runs of {len(predictor.tasks_)} tasks "
                   f"({len(provenance['studies'])} studies); saved: {path} ({path.stat().st_size / 1e6:.2f} MB)")
