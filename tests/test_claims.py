@@ -8,7 +8,9 @@ import pytest
 pytest.importorskip("scipy")
 pytest.importorskip("sklearn")
 
-from balancedrnn.analysis.claims import CLAIMS, ci95, config_stats, judge, runs_table, welch  # noqa: E402
+from functools import partial  # noqa: E402
+
+from balancedrnn.analysis.claims import CLAIMS, ci95, config_stats, evaluate_records, judge, runs_table, welch  # noqa: E402
 from balancedrnn.core.configs import config_family  # noqa: E402
 from balancedrnn.train import RECORD_VERSION  # noqa: E402
 
@@ -35,6 +37,10 @@ def test_welch_verdicts():
                                            ("LSTM", "lstm"), ("standard", "standard")])
 def test_config_family(config, family):
     assert config_family(config) == family
+
+
+# the verdicts' logic on a lighter forest than the product's 100 trees (the reproduce smoke test runs the default)
+LIGHT = partial(evaluate_records, n_estimators=30, n_repeats=1)
 
 
 def record(task, model, seed, value, hp=0.5):
@@ -80,7 +86,7 @@ def test_hp_claims_on_records_whose_metric_follows_the_hidden_proportion():
     from test_meta import synthetic_records
 
     recs = synthetic_records(n_configs=40, seeds=2, tasks=("rad",), budget=20_000, seed=5)
-    verdicts, evaluation = judge(["hp_explains", "predictor_works"], recs)
+    verdicts, evaluation = judge(["hp_explains", "predictor_works"], recs, evaluate=LIGHT)
     assert evaluation is not None
     assert {v.claim: v.verdict for v in verdicts} == {"hp_explains": "supported", "predictor_works": "supported"}
     assert set(CLAIMS) >= {"hp_explains", "predictor_works"}
@@ -93,7 +99,7 @@ def test_hp_claim_is_not_supported_when_the_metric_ignores_the_hidden_proportion
     rng = np.random.default_rng(0)
     for r in recs:  # the metric now follows the learning rate only (8 such draws: p from 0.06 to 0.8)
         r["final"]["value"] = 0.3 + 300 * r["config"]["lr"] + 0.01 * rng.normal()
-    (v,), _ = judge(["hp_explains"], recs)
+    (v,), _ = judge(["hp_explains"], recs, evaluate=LIGHT)
     assert v.verdict != "supported", v.test
 
 
@@ -134,5 +140,5 @@ def test_hp_claim_needs_a_forest_that_beats_the_mean():
     rng = np.random.default_rng(3)
     for r in recs:  # pure noise: nothing is predictable, whatever the two forests' difference
         r["final"]["value"] = 0.5 + 0.05 * rng.normal()
-    (v,), _ = judge(["hp_explains"], recs)
+    (v,), _ = judge(["hp_explains"], recs, evaluate=LIGHT)
     assert v.verdict == "inconclusive" and "does not predict the held-out runs" in v.test, v.test

@@ -292,28 +292,30 @@ CLAIMS: dict[str, Claim] = {
 """The paper's claims by name; every judge has the signature ``(runs frame, context) -> Verdict``."""
 
 
-def evaluate_records(records: list[dict[str, Any]]) -> tuple[Any, str]:
+def evaluate_records(records: list[dict[str, Any]], n_estimators: int = 100, n_repeats: int = 3) -> tuple[Any, str]:
     """The meta-learning evaluation on the block-model runs (None and the reason when there are too few)."""
     from .meta import MetaError, prepare_records
     from .metareport import evaluate
 
     try:
         data = prepare_records(records)
-        return evaluate(data, n_splits=5, n_estimators=100, n_repeats=3, parent=False, random_state=0), ""
+        return evaluate(data, n_splits=5, n_estimators=n_estimators, n_repeats=n_repeats, parent=False, random_state=0), ""
     except MetaError as e:
         return None, f"no predictor evaluation: {e}"
 
 
 def judge(claims: list[str], records: list[dict[str, Any]], scale: str = "", *, held_out: list[Any] | None = None,
-          recommend_records: list[dict[str, Any]] | None = None, recommend_note: str = "") -> tuple[list[Verdict], Any]:
+          recommend_records: list[dict[str, Any]] | None = None, recommend_note: str = "",
+          evaluate: Callable[[list[dict[str, Any]]], tuple[Any, str]] | None = None) -> tuple[list[Verdict], Any]:
     """Verdicts on ``claims`` from run records (and the recommender stage's cells and records), and the
-    meta-learning evaluation they used (or None)."""
+    meta-learning evaluation they used (or None). ``evaluate``: what turns the records into that evaluation
+    (:func:`evaluate_records` by default)."""
     frame = runs_table(records)
     ctx: dict[str, Any] = {"stats": config_stats(frame) if len(frame) else pd.DataFrame(
         columns=["task", "model", "family", "mean"]), "scale": scale, "held_out": held_out or [],
         "recommend_records": recommend_records or [], "recommend_note": recommend_note}
     evaluation = None
     if any(c in ("hp_explains", "predictor_works") for c in claims):
-        evaluation, note = evaluate_records(records)
+        evaluation, note = (evaluate or evaluate_records)(records)
         ctx["evaluation"], ctx["evaluation_note"] = evaluation, note
     return [CLAIMS[c].judge(frame, ctx) for c in claims], evaluation

@@ -33,7 +33,7 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
-from ..core.defaults import DEFAULT_INIT, DEFAULT_LR, DENSITY_DISTRIBUTION, draw_array
+from ..core.defaults import DEFAULT_INIT, DEFAULT_LR, DENSITY_DISTRIBUTION, REFERENCES, draw_array
 from ..core.spec import (
     BLOCKS,
     BUDGET_TOLERANCE,
@@ -595,7 +595,6 @@ def load_predictor(path: str | Path) -> MetaPredictor | zoopred.ZooPredictor:
 NAMED_CANDIDATES: tuple[str, ...] = ("dense", "standard", "uniform:0.1", "uniform:0.2", "uniform:0.3", "uniform:0.5",
                                      "balanced:0.3", "balanced", "balanced:0.7")
 """Named configs always among the candidates (and reported as references)."""
-REFERENCES: tuple[str, ...] = ("dense", "uniform:0.2", "balanced")
 # A candidate is scored when its realised model spends the budget (spec.spends_budget: within BUDGET_TOLERANCE).
 
 

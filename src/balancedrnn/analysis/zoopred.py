@@ -571,11 +571,11 @@ def best_configs(data: ZooData) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------------ shipping
 def load_reference_records(storage: str) -> list[dict[str, Any]]:
-    """The named configs' trials (``meta.REFERENCES``: dense, uniform:0.2, balanced) of a store of
+    """The named configs' trials (``defaults.REFERENCES``: dense, uniform:0.2, balanced) of a store of
     ``experiments/zoo_recommend.py`` (studies ``zoo-recommend-*``). Pooled with the zoo sweep's runs they teach the
     forest what the named configs score: the sweep's random densities almost never sample dense, and without them
     the forest ranked dense low on tasks where it is the best (docs/results.md, session 11)."""
-    from .meta import REFERENCES
+    from ..core.defaults import REFERENCES
 
     records, _ = load_zoo_records(storage, prefix="zoo-recommend-")
     return [r for r in records if str((r.get("config") or {}).get("model")) in REFERENCES]

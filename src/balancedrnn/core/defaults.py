@@ -85,3 +85,8 @@ def draw_array(dist: dict[str, Any], rng: Any, size: Any) -> Any:
     if "min" in dist or "max" in dist:
         v = np.clip(v, dist.get("min", -np.inf), dist.get("max", np.inf))
     return v
+
+
+REFERENCES: tuple[str, ...] = ("dense", "uniform:0.2", "balanced")
+"""The named configs a recommendation is compared with (reported beside it, trained beside it when the recommender
+is judged, and pooled into the zoo predictor's runs)."""

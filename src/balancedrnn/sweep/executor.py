@@ -147,11 +147,21 @@ def _running(study: Any) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
 
+def _ignore(signum: int, frame: Any) -> None:
+    """Ignore a signal from Python rather than with SIG_IGN: a second signal already pending when the handlers
+    change (the terminal's SIGINT and the parent's SIGTERM arrive together) would otherwise surface as
+    "OSError: Signal 15 ignored due to race condition" wherever the process happens to be."""
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, _ignore)
+    signal.signal(signal.SIGTERM, _ignore)
+
+
 def _interrupt_once(signum: int, frame: Any) -> None:
     """First Ctrl-C or SIGTERM: stop the trial (KeyboardInterrupt); later ones (or the parent's forward) are
     ignored, so the interrupted trial's record is written in peace."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _ignore_interrupts()
     raise KeyboardInterrupt
 
 
@@ -191,8 +201,7 @@ def _worker_main(spec_dict: dict[str, Any], storage_url: str | None, run_dir: st
         print(f"worker {worker}: error: {first}", file=sys.stderr, flush=True)
         sys.exit(1)
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _ignore_interrupts()
 
 
 @dataclass
@@ -349,11 +358,10 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
                     seen = now
     except KeyboardInterrupt:
         interrupted = True
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the workers record their trials undisturbed
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _ignore_interrupts()  # let the workers record their trials undisturbed
         for p in procs:
             if p.is_alive() and p.pid:
-                os.kill(p.pid, signal.SIGINT)
+                os.kill(p.pid, signal.SIGTERM)  # every worker takes SIGTERM (SIGINT only when the sweep does)
     finally:
         for p in procs:
             p.join()
