@@ -334,6 +334,8 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     spec_dict = {**asdict(spec), "sampler": asdict(spec.sampler)}
     policy_dict = asdict(policy)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: a fresh interpreter keeps it ignored
+    # what the parent forwards on an interrupt: the signal every worker takes (SIGINT only when the sweep takes it)
+    forward = signal.SIGINT if previous != signal.SIG_IGN else signal.SIGTERM
     procs = [ctx.Process(target=_worker_main, args=(spec_dict, spec.storage, str(run_dir), 1, i, policy_dict,
                                                     os.getpid(), previous != signal.SIG_IGN), daemon=False)
              for i in range(spec.workers)]
@@ -361,7 +363,7 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
         _ignore_interrupts()  # let the workers record their trials undisturbed
         for p in procs:
             if p.is_alive() and p.pid:
-                os.kill(p.pid, signal.SIGTERM)  # every worker takes SIGTERM (SIGINT only when the sweep does)
+                os.kill(p.pid, forward)
     finally:
         for p in procs:
             p.join()
