@@ -823,13 +823,14 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
     X, counts, names = X.iloc[keep].reset_index(drop=True), counts.iloc[keep].reset_index(drop=True), [names[i] for i in keep]
     score = predictor.predict(X)
     refs = {n: float(score[i]) for i, n in enumerate(names) if n in REFERENCES}
-    X_all, ref_rows = X, [names.index(n) for n in refs]
+    X_all, ref_rows = X, [names.index(n) for n in refs]  # the named configs, kept even outside the hp range
     lo, hi = predictor.hidden_proportion_range_
     hp = counts["hidden_proportion"].to_numpy()
     inside = np.flatnonzero((hp >= lo) & (hp <= hi))
     range_note = "" if len(inside) == len(X) else (
         f"; {len(X) - len(inside)} candidates outside the zoo's hidden-proportion range {lo:.3g}..{hi:.3g} left out"
         if len(inside) else f"; no candidate lies in the zoo's hidden-proportion range {lo:.3g}..{hi:.3g}: extrapolating")
+    rows_all = inside if len(inside) else np.arange(len(X))  # candidate row -> its row in X_all
     if len(inside):
         X, counts, names, score = X.iloc[inside].reset_index(drop=True), counts.iloc[inside].reset_index(drop=True), \
             [names[i] for i in inside], score[inside]
@@ -843,8 +844,7 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
     curve = predictor.predict_curve(X.iloc[[best]], epochs)[0].tolist() if predictor.parent_ is not None else None
     outside = predictor.outside(X.iloc[best].to_dict()) + predictor.outside_sizes(dx, dy)
     c = counts.iloc[best]
-    agree = predictor.agreement(pd.concat([X.iloc[[best]], X_all.iloc[ref_rows]], ignore_index=True), 0,
-                                range(1, 1 + len(ref_rows))) if ref_rows else []
+    agree = predictor.agreement(X_all, int(rows_all[best]), ref_rows) if ref_rows else []
     return Recommendation(
         method="predictor",
         reason=(reason or f"maximised the zoo predictor ({'mean rank under the forest and the parent network' if zoopred.ENSEMBLE and predictor.parent_ is not None else 'extremely randomised trees'}; "

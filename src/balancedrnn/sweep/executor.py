@@ -334,10 +334,10 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     spec_dict = {**asdict(spec), "sampler": asdict(spec.sampler)}
     policy_dict = asdict(policy)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: a fresh interpreter keeps it ignored
-    # what the parent forwards on an interrupt: the signal every worker takes (SIGINT only when the sweep takes it)
-    forward = signal.SIGINT if previous != signal.SIG_IGN else signal.SIGTERM
+    take_sigint = previous != signal.SIG_IGN  # workers take Ctrl-C only when the sweep command does
+    forward = signal.SIGINT if take_sigint else signal.SIGTERM  # passed on to the workers on an interrupt
     procs = [ctx.Process(target=_worker_main, args=(spec_dict, spec.storage, str(run_dir), 1, i, policy_dict,
-                                                    os.getpid(), previous != signal.SIG_IGN), daemon=False)
+                                                    os.getpid(), take_sigint), daemon=False)
              for i in range(spec.workers)]
     previous_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
