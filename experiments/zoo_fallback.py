@@ -23,15 +23,7 @@ from balancedrnn.analysis.meta import recommend_config
 from balancedrnn.io import cache_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from zoo_recommend import REFERENCES, zoo_bases  # noqa: E402
-
-TOL = 0.005  # better / level / worse, as in zoo_recommend's tables
-
-
-def counts(chosen: pd.Series, ref: pd.Series) -> str:
-    d = chosen - ref
-    return f"{int((d > TOL).sum())} / {int((d.abs() <= TOL).sum())} / {int((d < -TOL).sum())}"
-
+from zoo_recommend import REFERENCES, TOL, tolerance_counts, zoo_bases  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -65,7 +57,7 @@ def main() -> None:
         if not same:  # a different zoo (--without): the named references' trials still hold, not the recommendation's
             print(f"{task}: the recommendation differs from {args.recommend}'s; only the named rules are judged")
         row = {"task": task, "budget": budget, "recommended": cell["recommended"] if same else np.nan,
-               **{r: cell[r] for r in REFERENCES}}
+               "oracle": cell["oracle"], **{r: cell[r] for r in REFERENCES}}
         best_named = max(rec.references, key=rec.references.get)  # the forest's mean, among the named configs
         row["best_named"] = best_named
         for r in REFERENCES:
@@ -77,17 +69,18 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "fallback.csv", index=False)
     lines = [f"{len(table)} tasks; better / level / worse by {TOL}", "",
-             "| rule | agree | recommendation kept | against dense | against uniform:0.2 | against balanced | ≥ balanced |",
-             "|---|---|---|---|---|---|---|"]
+             "| rule | agree | recommendation kept | against dense | against uniform:0.2 | against balanced | ≥ balanced | "
+             "mean regret |", "|---|---|---|---|---|---|---|---|"]
 
     def report(name: str, agree: float | str, chosen: pd.Series, kept: int) -> None:
         ge = int((chosen - table["balanced"] >= -TOL).sum())
-        lines.append(f"| {name} | {agree} | {kept} | {counts(chosen, table['dense'])} | "
-                     f"{counts(chosen, table['uniform:0.2'])} | {counts(chosen, table['balanced'])} | {ge} of {len(table)} |")
+        lines.append(f"| {name} | {agree} | {kept} | {tolerance_counts(chosen, table['dense'])} | "
+                     f"{tolerance_counts(chosen, table['uniform:0.2'])} | {tolerance_counts(chosen, table['balanced'])} | {ge} of {len(table)} | "
+                     f"{(table['oracle'] - chosen).mean():+.4f} |")
 
     mismatched = table["recommended"].isna().any()
     if not mismatched:
-        report("recommendation (shipped)", "-", table["recommended"], len(table))
+        report("recommendation (from --recommend)", "-", table["recommended"], len(table))
     for r in REFERENCES:
         report(f"always {r}", "-", table[r], 0)
     bn = table.apply(lambda x: x[x["best_named"]], axis=1)
@@ -101,6 +94,19 @@ def main() -> None:
                 keep = table[f"agree_{default}"] >= a
                 fallback = table[default]
             report(f"{default} unless trees agree", a, table["recommended"].where(keep, fallback), int(keep.sum()))
+    if not mismatched:  # does the trees' agreement foretell how the recommendation fared against each config?
+        from scipy.stats import spearmanr
+
+        lines.append("")
+        for r in REFERENCES:
+            d, a = table["recommended"] - table[r], table[f"agree_{r}"]
+            rho, p = spearmanr(a, d)
+            sure = a >= 0.7
+            lines.append(f"against {r}: Spearman(agreement, advantage) {rho:+.2f} (p = {p:.2f}); where ≥ 70 % of the trees "
+                         f"agree ({int(sure.sum())} tasks) it won {int((sure & (d > TOL)).sum())} and lost "
+                         f"{int((sure & (d < -TOL)).sum())}")
+        best = table[[f"agree_{r}" for r in REFERENCES]].min(axis=1).max()
+        lines.append(f"highest agreement against all three at once: {best:.2f}")
     (args.out / "report.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -100,7 +100,10 @@ def main() -> None:
                          "percentile, or take the centre of the top 5 %% by the mean (the candidate nearest the "
                          "median of their densities and hidden proportion); the last two are levers against the "
                          "argmax's instability (no parent network then).")
+    ap.add_argument("--report-only", action="store_true", help="Rewrite report.md from --out's cells.csv; no training.")
     args = ap.parse_args()
+    if args.report_only:
+        return write_report(pd.read_csv(args.out / "cells.csv"), args)
     torch.set_num_threads(1)
     from balancedrnn.sweep import store
     from balancedrnn.sweep.executor import run_sweep
@@ -172,22 +175,41 @@ def main() -> None:
             cells.append(row)
             pd.DataFrame(cells).to_csv(args.out / "cells.csv", index=False)
             pd.DataFrame(trials).to_csv(args.out / "trials.csv", index=False)
-    table = pd.DataFrame(cells)
+    write_report(pd.DataFrame(cells), args)
+
+
+TOL = 0.005
+"""Better / level / worse: by more than this."""
+
+
+def tolerance_counts(chosen: pd.Series, ref: pd.Series) -> str:
+    """"better / level / worse" of ``chosen`` against ``ref`` by :data:`TOL` (rows where both exist)."""
+    d = (chosen - ref).dropna()
+    return f"{int((d > TOL).sum())} / {int((d.abs() <= TOL).sum())} / {int((d < -TOL).sum())}"
+
+
+def write_report(table: pd.DataFrame, args: argparse.Namespace) -> None:
+    """report.md from the cells: the recommendation against each reference, better / level / worse by TOL, how
+    often it is at least as good as each, how often it is dense, and the regret."""
     if not len(table):
         raise SystemExit("no task to judge")
     lines = [f"{len(table)} cells ({len(set(table['task']))} tasks), seeds {args.seeds}, budgets: {args.budgets}", ""]
     for ref in REFERENCES:
         ok = table[ref].notna()
         rec, other = table.loc[ok, "recommended"], table.loc[ok, ref]
-        lines.append(f"recommended ≥ {ref}: {int((rec >= other).sum())}/{int(ok.sum())} "
-                     f"(better: {int((rec > other).sum())}, tied: {int((rec == other).sum())})")
-    lines.append(f"median regret (oracle − recommended): {table['regret'].median():.4f}")
+        lines.append(f"recommended against {ref}: better / level / worse by {TOL}: {tolerance_counts(rec, other)}; "
+                     f"at least as good (within {TOL}) on {int((rec - other >= -TOL).sum())}/{int(ok.sum())}")
+    trials = args.out / "trials.csv"
+    if trials.is_file():
+        t = pd.read_csv(trials)
+        dense = t[(t.role == "recommended") & (t.model == "hx=1,hh=1,hy=1,yx=1,yh=1,yy=1")]["task"].nunique()
+        lines.append(f"recommended dense on {dense} of {len(set(table['task']))} tasks")
+    lines.append(f"regret (oracle − recommended): median {table['regret'].median():.4f}, mean {table['regret'].mean():.4f}")
     from zoo_loto import md  # the sibling script's markdown table
 
     lines += ["", md(table, 3)]
     (args.out / "report.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-
 
 if __name__ == "__main__":
     main()
