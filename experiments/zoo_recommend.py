@@ -103,6 +103,8 @@ def main() -> None:
     ap.add_argument("--report-only", action="store_true", help="Rewrite report.md from --out's cells.csv; no training.")
     args = ap.parse_args()
     if args.report_only:
+        if not (args.out / "cells.csv").is_file():
+            raise SystemExit(f"error: no {args.out / 'cells.csv'}: run without --report-only first")
         return write_report(pd.read_csv(args.out / "cells.csv"), args)
     torch.set_num_threads(1)
     from balancedrnn.sweep import store
