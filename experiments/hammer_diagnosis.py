@@ -18,6 +18,8 @@ The commands:
   whose mean action is executed (what a clone of the planner's labels learns at best).
 * ``student-dagger``: DAgger on a cloned policy, the guided planner (or the mean of several) labelling the states
   the policy visits; the policy is cloned again each round from the pure-cloning data plus every labelled episode.
+* ``phases``: where in the task a policy's rollouts fail (lift the hammer, move the nail, drive it in, keep it in);
+  ``strikes``: how many bouts of nail motion the episodes of data sets show.
 * ``ensemble``: several policies alone and the mean of their actions on the same rollouts (bias or variance?).
 * ``checkpoints``: train once and score the weights by rollouts every few epochs: how much the policy early stopping
   keeps is a lottery, and what choosing it by rollouts on other reset seeds gains.
@@ -560,6 +562,113 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+# ---------------------------------------------------------------------------------------------- phases
+LIFT_Z = 0.04  # D4RL's bonus condition: hammer and head above this height
+NAIL_MOVED = 0.005  # the nail has moved once it is this much nearer its goal than at reset (it starts 0.091 away)
+
+
+def _phase_rollout(policy: Any, episodes: int, seed: int, mean: np.ndarray | None, std: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Roll ``policy`` out as the scoring rollouts do and record, per step, what the task's phases depend on:
+    hammer and head heights, palm-to-hammer, head-to-nail and nail-to-goal distances."""
+    from balancedrnn.tasks.hammer.env import EPISODE_STEPS, SiteIds, make_env
+
+    envs = [make_env() for _ in range(episodes)]
+    ids = SiteIds.of(envs[0])
+    obs = np.stack([e.reset(seed=seed + i)[0] for i, e in enumerate(envs)])
+    rec = {k: np.zeros((episodes, EPISODE_STEPS)) for k in ("hammer_z", "head_z", "palm_hammer", "head_nail", "goal")}  # noqa: E501
+    state = None
+    for t in range(EPISODE_STEPS):
+        x = obs if mean is None else (obs - mean) / std
+        with torch.no_grad():
+            a, state = policy.step(torch.as_tensor(x, dtype=torch.float32), state)
+        a = np.clip(np.nan_to_num(a.numpy().astype(np.float64)), -1.0, 1.0)
+        for i, e in enumerate(envs):
+            obs[i] = e.step(a[i])[0]
+            d = e.unwrapped.data
+            rec["hammer_z"][i, t] = d.xpos[ids.hammer][2]
+            rec["head_z"][i, t] = d.site_xpos[ids.tool][2]
+            rec["palm_hammer"][i, t] = np.linalg.norm(d.site_xpos[ids.palm] - d.xpos[ids.hammer])
+            rec["head_nail"][i, t] = np.linalg.norm(d.site_xpos[ids.tool] - d.site_xpos[ids.nail])
+            rec["goal"][i, t] = np.linalg.norm(d.site_xpos[ids.nail] - d.site_xpos[ids.goal])
+    for e in envs:
+        e.close()
+    return rec
+
+
+def phases(args: argparse.Namespace) -> dict[str, Any]:
+    """Where in the task do the failing rollouts go wrong? Each episode is put in the first phase it does not
+    complete: lift the hammer (D4RL's bonus height), move the nail, drive it in (goal distance below 0.01; driven
+    fully home it rests at 0.009), keep it in for more than 25 steps (success). Also the step each phase is reached
+    at, how far in the nails that are moved but not driven in get, and how often the hammer falls off the table."""
+    from balancedrnn.io import atomic_write_json
+    from balancedrnn.tasks.hammer.env import SUCCESS_STEPS
+    from balancedrnn.tasks.hammer.expert import load_expert
+    from balancedrnn.tasks.hammer.policy import load_policy
+
+    torch.set_num_threads(1)
+    rows = {}
+    for path in args.policies:
+        if args.expert:
+            policy, mean, std = load_expert(Path(path)), None, None
+        else:
+            policy, mean, std, _ = load_policy(path)
+            policy.eval()
+        r = _phase_rollout(policy, args.episodes, args.seed * 100_000, mean, std)
+        lifted = (r["hammer_z"] > LIFT_Z) & (r["head_z"] > LIFT_Z)
+        start = r["goal"][:, :1]
+        moved = r["goal"] < start - NAIL_MOVED
+        inside = r["goal"] < 0.010
+        steps_in = inside.sum(1)
+        stages = [("never lifts the hammer", ~lifted.any(1)), ("lifts it, never moves the nail", ~moved.any(1)),
+                  ("moves the nail, never drives it in", ~inside.any(1)),
+                  (f"drives it in, for {SUCCESS_STEPS} steps or fewer", steps_in <= SUCCESS_STEPS)]
+        left = np.ones(args.episodes, dtype=bool)
+        counts = {}
+        for name, fails in stages:
+            counts[name] = int((left & fails).sum())
+            left &= ~fails
+        counts["succeeds"] = int(left.sum())
+
+        def first(flags: np.ndarray) -> float:
+            hit = flags.any(1)
+            return float(np.median(flags.argmax(1)[hit])) if hit.any() else float("nan")
+
+        partial = moved.any(1) & ~inside.any(1)
+        depth = (start[:, 0] - r["goal"].min(1)) / (start[:, 0] - 0.009)  # share of the way in at best
+        rows[str(path)] = {"episodes": args.episodes, "phases": counts,
+                           "median_step_lifted": first(lifted), "median_step_nail_moved": first(moved),
+                           "median_step_nail_in": first(inside),
+                           "median_depth_when_not_in": float(np.median(depth[partial])) if partial.any() else float("nan"),
+                           "hammer_off_the_table": int((r["hammer_z"].min(1) < -0.1).sum())}
+        print(f"{path}: " + ", ".join(f"{k} {v}" for k, v in counts.items()), flush=True)
+        print("   " + ", ".join(f"{k} {v:.3g}" for k, v in rows[str(path)].items() if k.startswith(("median", "hammer"))),
+              flush=True)
+    if args.out:
+        atomic_write_json(Path(args.out), rows)
+    return rows
+
+
+def strikes(args: argparse.Namespace) -> dict[str, Any]:
+    """How often do the data show more than one strike? Per episode, the bouts of nail motion: runs of steps in which
+    the nail head (observation 42-44) moves more than 2 mm further from where it started."""
+    from balancedrnn.tasks.hammer.dataset import load_episodes
+
+    out = {}
+    print("| data set | episodes | nail never moves | one bout | two | three or more |")
+    print("|---|---|---|---|---|---|")
+    for dataset_id in args.dataset:
+        counts = []
+        for ep in load_episodes(dataset_id):
+            nail = ep.observations[:, 42:45]
+            moving = np.diff(np.linalg.norm(nail - nail[0], axis=1)) > 0.002
+            counts.append(int(moving[0]) + int(np.sum(moving[1:] & ~moving[:-1])))
+        c = np.array(counts)
+        out[dataset_id] = {"episodes": len(c), "none": int((c == 0).sum()), "one": int((c == 1).sum()),
+                           "two": int((c == 2).sum()), "more": int((c >= 3).sum())}
+        print(f"| {dataset_id} | " + " | ".join(str(v) for v in out[dataset_id].values()) + " |")
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- ensemble
 class _Ensemble(torch.nn.Module):
     """Several recurrent policies acting together: each reads the raw observation through its own normalisation and
@@ -687,6 +796,14 @@ def main() -> None:
                    "epoch from this one on (stochastic weight averaging); 0: off")
     q.add_argument("--policy", type=Path, required=True, help="where the policy the selection rollouts pick is kept")
     q.add_argument("--out", default="runs/hammer-diag")
+    f = sub.add_parser("phases", help="where in the task failing rollouts go wrong (lift, reach, strike, keep)")
+    f.add_argument("policies", type=Path, nargs="+")
+    f.add_argument("--expert", action="store_true", help="the files are experts (load_expert), not cloned policies")
+    f.add_argument("--episodes", type=_positive, default=100)
+    f.add_argument("--seed", type=int, default=0, help="scoring seed (reset seeds seed * 100,000 + i)")
+    f.add_argument("--out", default=None, help="write the results to this JSON file")
+    b = sub.add_parser("strikes", help="how many bouts of nail motion the data sets' episodes show")
+    b.add_argument("--dataset", action="append", required=True)
     e = sub.add_parser("ensemble", help="policies alone and the mean of their actions, on the same rollouts")
     e.add_argument("policies", type=Path, nargs="+")
     e.add_argument("--rollouts", type=_positive, default=100)
@@ -696,7 +813,8 @@ def main() -> None:
     from balancedrnn.io import DataError
 
     commands = {"checkpoints": checkpoints, "ensemble": ensemble, "student-dagger": student_dagger, "clone": clone,
-                "diagnose": diagnose, "jumps": jumps, "robustness": robustness, "trackers": trackers}
+                "diagnose": diagnose, "jumps": jumps, "robustness": robustness, "trackers": trackers, "phases": phases,
+                "strikes": strikes}
     try:
         commands[args.command](args)
     except DataError as e:  # a missing or foreign policy, expert or data set: one line, exit 1

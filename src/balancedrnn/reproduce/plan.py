@@ -32,6 +32,7 @@ seeds, learning rate and initialisation (a second stage of grid sweeps in the sa
 from __future__ import annotations
 
 import copy
+from functools import partial
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,10 @@ from .report import Reproduction, write_report
 __all__ = ["Reproduction"]  # re-exported: the record a reproduction produces is the report's input
 
 SCALES = ("smoke", "small", "paper")
+FORESTS = {"smoke": (30, 1)}
+"""Trees of the plan's forests and permutation repeats of its importances, per scale (default
+:data:`DEFAULT_FOREST`): a smoke run checks the pipeline, not the numbers, so its forests are small."""
+DEFAULT_FOREST = (100, 3)
 """Scales every plan defines: ``smoke`` (a pipeline check in seconds), ``small`` (a few hours on 2 cores),
 ``paper`` (the paper's protocol)."""
 
@@ -382,7 +387,8 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
             train = MetaData(data.X[keep].reset_index(drop=True), data.y[keep], data.task[keep], data.group[keep],
                              {k: v for k, v in data.metric.items() if k != task_name})
             try:
-                predictors[task_name] = MetaPredictor(n_estimators=200, random_state=0).fit(train)
+                predictors[task_name] = MetaPredictor(n_estimators=2 * FORESTS.get(scale, DEFAULT_FOREST)[0],
+                                                      random_state=0).fit(train)
             except MetaError as e:
                 return [], f"no predictor without {task_name}: {e}"
         predictor = predictors[task_name]
@@ -414,7 +420,7 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
     """Run (or resume) every sweep of ``plan`` at ``scale``, then judge its claims and write the report into
     ``out_dir``. The report is written once, at the end; an incomplete run says so in it."""
     from ..sweep import store
-    from ..analysis.claims import judge
+    from ..analysis.claims import evaluate_records, judge
     from ..io import ensure_writable_dir
     from ..sweep.executor import run_sweep
 
@@ -439,14 +445,15 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
     if log and note:
         log(f"no recommender stage: {note}")
     recommend_records = [r for cell in held_out for r in run(cell.spec)]
+    trees, repeats = FORESTS.get(scale, DEFAULT_FOREST)
     verdicts, evaluation = judge(plan.claims, records, scale, held_out=held_out, recommend_records=recommend_records,
-                                 recommend_note=note)
+                                 recommend_note=note, evaluate=partial(evaluate_records, n_estimators=trees, n_repeats=repeats))
     rep = Reproduction(plan, scale, records, expected, verdicts, evaluation, held_out, recommend_records, note)
     if evaluation is not None:  # the predictor whose figures the report shows, fitted here, not in the renderer
         from ..analysis.meta import MetaPredictor, prepare_records
 
         rep.meta_data = prepare_records(records)
-        rep.predictor = MetaPredictor(n_estimators=100, random_state=0).fit(rep.meta_data)
+        rep.predictor = MetaPredictor(n_estimators=trees, random_state=0).fit(rep.meta_data)
     rep.paths = write_report(rep, out_dir, overrides=overrides, storage=storage)
     return rep
 
