@@ -19,7 +19,8 @@ The commands:
 * ``student-dagger``: DAgger on a cloned policy, the guided planner (or the mean of several) labelling the states
   the policy visits; the policy is cloned again each round from the pure-cloning data plus every labelled episode.
 * ``phases``: where in the task a policy's rollouts fail (lift the hammer, move the nail, drive it in, keep it in);
-  ``strikes``: how many bouts of nail motion the episodes of data sets show.
+  ``strikes``: how many bouts of nail motion the episodes of data sets show; ``filter-successes``: a data set of
+  only the episodes that succeeded while recorded (filtered behaviour cloning).
 * ``ensemble``: several policies alone and the mean of their actions on the same rollouts (bias or variance?).
 * ``checkpoints``: train once and score the weights by rollouts every few epochs: how much the policy early stopping
   keeps is a lottery, and what choosing it by rollouts on other reset seeds gains.
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -300,10 +302,10 @@ class _PlannerMean:
     """Guided planners (one per seed) that all plan from the environment's current state at every step, each keeping
     its own plan: their actions and the mean of them."""
 
-    def __init__(self, env: Any, guide: Any, seeds: list[int], obs: np.ndarray) -> None:
+    def __init__(self, env: Any, guide: Any, seeds: list[int], obs: np.ndarray, config: Any = None) -> None:
         from balancedrnn.tasks.hammer.planner import GUIDED, Planner
 
-        self.planners = [Planner(env, GUIDED, seed=s, guide=guide) for s in seeds]
+        self.planners = [Planner(env, config or GUIDED, seed=s, guide=guide) for s in seeds]
         for p in self.planners:
             p.reset(obs)
 
@@ -313,7 +315,7 @@ class _PlannerMean:
         return np.stack([p.act(state=state, obs=obs) for p in self.planners])
 
 
-def mean_planner_episode(seed: int, k: int, noise: float, guide: Any) -> dict[str, Any]:
+def mean_planner_episode(seed: int, k: int, noise: float, guide: Any, config: Any = None) -> dict[str, Any]:
     """One episode of ``k`` guided planners (seeds differ) that all plan from the same state; the environment
     executes the mean of their first actions (plus Gaussian action noise). It is what a clone of the guided
     planner's labels would learn with unlimited data: their conditional mean. Does that mean still hammer?"""
@@ -321,7 +323,7 @@ def mean_planner_episode(seed: int, k: int, noise: float, guide: Any) -> dict[st
 
     env = make_env()
     obs, _ = env.reset(seed=seed)
-    planners = _PlannerMean(env, guide, [seed * 1000 + j for j in range(k)], obs)
+    planners = _PlannerMean(env, guide, [seed * 1000 + j for j in range(k)], obs, config)
     rng = np.random.default_rng([seed, 19])
     rewards, goal, spread = [], [], []
     t0 = time.time()
@@ -362,14 +364,15 @@ def trackers(args: argparse.Namespace) -> dict[str, Any]:
     print("| expert | " + " | ".join(f"noise {s:g}" for s in args.sigma) + " |")
     print("|---|" + "---|" * len(args.sigma))
     guide = Guide(obs, acts)
+    config = replace(GUIDED, temperature=args.temperature)
     for name in args.experts:
         row = []
         for sigma in args.sigma:
             if name == "guided-planner":  # slow: one planner episode at a time
-                s = _episodes_summary([planner_episode(args.seed + i, GUIDED, noise=sigma, guide=guide)
+                s = _episodes_summary([planner_episode(args.seed + i, config, noise=sigma, guide=guide)
                                        for i in range(args.planner_episodes)])
             elif name.startswith("mean-planner"):  # k planners, the mean of their actions executed
-                eps = [mean_planner_episode(args.seed + i, int(name.rsplit("-", 1)[1]), sigma, guide)
+                eps = [mean_planner_episode(args.seed + i, int(name.rsplit("-", 1)[1]), sigma, guide, config)
                        for i in range(args.planner_episodes)]
                 s = {**_episodes_summary(eps), "planner_spread": float(np.mean([e["spread"] for e in eps]))}
                 print(f"  {name} noise {sigma:g}: {s}", flush=True)
@@ -669,6 +672,24 @@ def strikes(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+NAIL_IN_REWARD = 50.0  # D4RL's reward adds 25 + 75 while the nail is in (goal distance < 0.01); its other terms are small
+
+
+def filter_successes(args: argparse.Namespace) -> dict[str, Any]:
+    """Filtered behaviour cloning's data: only the episodes of ``--dataset`` that succeeded while recorded (the nail in
+    for more than 25 steps, read off D4RL's reward), written as ``--out-id``. Still pure cloning of the expert's data:
+    the episodes are the expert's, only its failures under the recording noise are left out."""
+    from balancedrnn.tasks.hammer.dataset import load_episodes, write_dataset
+    from balancedrnn.tasks.hammer.env import SUCCESS_STEPS
+
+    episodes = load_episodes(args.dataset)
+    kept = [ep for ep in episodes if int((ep.rewards > NAIL_IN_REWARD).sum()) > SUCCESS_STEPS]
+    write_dataset(args.out_id, kept, "filtered: successful episodes only",
+                  f"the {len(kept)} successful episodes of {len(episodes)} in {args.dataset}")
+    print(f"{args.out_id}: {len(kept)} of the {len(episodes)} episodes of {args.dataset} succeeded while recorded")
+    return {"dataset": args.dataset, "episodes": len(episodes), "kept": len(kept)}
+
+
 # ---------------------------------------------------------------------------------------------- ensemble
 class _Ensemble(torch.nn.Module):
     """Several recurrent policies acting together: each reads the raw observation through its own normalisation and
@@ -767,6 +788,8 @@ def main() -> None:
     k.add_argument("--sigma", type=float, nargs="+", default=[0.0, 0.03, 0.1])
     k.add_argument("--episodes", type=int, default=30)
     k.add_argument("--planner-episodes", type=int, default=10)
+    k.add_argument("--temperature", type=float, default=0.0, help="the guided planners' MPPI temperature (0: best "
+                   "candidate, as `data hammer` plans)")
     k.add_argument("--seed", type=int, default=20_000)
     g = sub.add_parser("student-dagger", help="DAgger on a cloned policy, the guided planner labelling its states")
     g.add_argument("--policy", type=Path, required=True, help="the round-0 policy (from clone)")
@@ -804,6 +827,9 @@ def main() -> None:
     f.add_argument("--out", default=None, help="write the results to this JSON file")
     b = sub.add_parser("strikes", help="how many bouts of nail motion the data sets' episodes show")
     b.add_argument("--dataset", action="append", required=True)
+    fs = sub.add_parser("filter-successes", help="a data set of only the episodes that succeeded while recorded")
+    fs.add_argument("--dataset", required=True)
+    fs.add_argument("--out-id", required=True, help="the Minari id of the filtered data set")
     e = sub.add_parser("ensemble", help="policies alone and the mean of their actions, on the same rollouts")
     e.add_argument("policies", type=Path, nargs="+")
     e.add_argument("--rollouts", type=_positive, default=100)
@@ -814,7 +840,7 @@ def main() -> None:
 
     commands = {"checkpoints": checkpoints, "ensemble": ensemble, "student-dagger": student_dagger, "clone": clone,
                 "diagnose": diagnose, "jumps": jumps, "robustness": robustness, "trackers": trackers, "phases": phases,
-                "strikes": strikes}
+                "strikes": strikes, "filter-successes": filter_successes}
     try:
         commands[args.command](args)
     except DataError as e:  # a missing or foreign policy, expert or data set: one line, exit 1

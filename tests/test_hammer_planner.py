@@ -58,3 +58,17 @@ def test_guided_planner_episode_in_the_simulator_is_seeded_and_needs_the_observa
     with pytest.raises(ValueError, match="observation"):
         planner.act()
     env.close()
+
+
+def test_weighted_plan_against_a_loop_and_its_limits():
+    from balancedrnn.tasks.hammer.planner import _weighted_plan
+
+    rng = np.random.default_rng(0)
+    cands, scores = rng.uniform(-1, 1, size=(6, 4, 26)), rng.normal(size=6) * 10
+    t = 0.7
+    w = [np.exp((r - scores.max()) / (t * scores.std())) for r in scores]  # the reference: one candidate at a time
+    want = sum(wi * c for wi, c in zip(w, cands)) / sum(w)
+    np.testing.assert_allclose(_weighted_plan(cands, scores, t), want)
+    np.testing.assert_allclose(_weighted_plan(cands, scores, 1e-6), cands[scores.argmax()])  # cold: the best one
+    np.testing.assert_allclose(_weighted_plan(cands, scores, 1e6), cands.mean(0), atol=1e-4)  # hot: the plain mean
+    np.testing.assert_allclose(_weighted_plan(cands, np.ones(6), t), cands.mean(0))  # all level

@@ -34,6 +34,10 @@ class PlannerConfig:
     """Standard deviation of the knot noise."""
     knot_every: int = 5
     """Steps between noise knots (the noise is linearly interpolated between them)."""
+    temperature: float = 0.0
+    """0: the best candidate becomes the plan (random shooting). Above 0: the plan is the candidates' mean weighted
+    by exp((R - max R) / (temperature * std R)) over their returns R (MPPI's weighting), so the executed action
+    depends less on which noisy candidate happened to win: labels with less noise for a clone (issue 19)."""
 
 
 GUIDED = PlannerConfig(samples=8, horizon=20, sigma=0.3)
@@ -136,6 +140,15 @@ class Planner:
         knots[:, 0] = 0.0  # no fresh noise on the action executed now
         noise = np.einsum("tk,skd->std", self._interp, knots)
         candidates = np.clip(np.concatenate([base, base[np.arange(n) % len(bases)] + noise], 0), -1.0, 1.0)
-        scores = [self._score(state, cand) for cand in candidates]
-        self.plan = candidates[int(np.argmax(scores))]
+        scores = np.array([self._score(state, cand) for cand in candidates])
+        self.plan = candidates[int(np.argmax(scores))] if c.temperature <= 0 else _weighted_plan(candidates, scores, c.temperature)
         return self.plan[0].copy()
+
+
+def _weighted_plan(candidates: np.ndarray, scores: np.ndarray, temperature: float) -> np.ndarray:
+    """MPPI's plan: the candidates' mean weighted by exp((R - max R) / (temperature * std R))."""
+    spread = float(scores.std())
+    if spread == 0.0:  # every candidate scores the same: their plain mean
+        return candidates.mean(0)
+    w = np.exp((scores - scores.max()) / (temperature * spread))
+    return np.einsum("s,std->td", w / w.sum(), candidates)
