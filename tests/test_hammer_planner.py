@@ -72,3 +72,16 @@ def test_weighted_plan_against_a_loop_and_its_limits():
     np.testing.assert_allclose(_weighted_plan(cands, scores, 1e-6), cands[scores.argmax()])  # cold: the best one
     np.testing.assert_allclose(_weighted_plan(cands, scores, 1e6), cands.mean(0), atol=1e-4)  # hot: the plain mean
     np.testing.assert_allclose(_weighted_plan(cands, np.ones(6), t), cands.mean(0))  # all level
+
+
+def test_guided_cache_name_keeps_old_caches_and_tells_temperatures_apart():
+    from dataclasses import replace
+
+    from balancedrnn.tasks.hammer.expert import _guided_name
+    from balancedrnn.tasks.hammer.planner import GUIDED
+
+    guide = Guide(*_demos())
+    base = _guided_name(guide, GUIDED)
+    assert base == f"guided-{guide.fingerprint()}-s8h20k0.3"  # the name episodes planned before temperatures had
+    assert len({base, _guided_name(guide, replace(GUIDED, temperature=1.0)),
+                _guided_name(guide, replace(GUIDED, temperature=0.3))}) == 3

@@ -452,6 +452,9 @@ def data_hammer(
     noisy_demos: Annotated[int, typer.Option(help="DART for the expert: this many more planner episodes whose executed "
                                              "actions get --demo-noise (the planner's own actions are recorded).")] = 0,
     demo_noise: Annotated[float, typer.Option(help="Std of the noise on the executed actions of --noisy-demos.")] = 0.1,
+    planner_temperature: Annotated[float, typer.Option(help="--expert planner: MPPI's temperature, the plan the "
+                                                       "candidates' mean weighted by their returns (less noise in the "
+                                                       "labels). 0: the best candidate.")] = 0.0,
     quiet: Quiet = False,
 ) -> None:
     """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert [-> distilled MLP] -> expert
@@ -474,6 +477,11 @@ def data_hammer(
     for option, value in (("--noise", noise), ("--demo-noise", demo_noise)):
         if not (math.isfinite(value) and 0.0 <= value <= 2.0):
             raise UserError(f"{option} must be a standard deviation in [0, 2], got {value:g}")
+    if not (math.isfinite(planner_temperature) and planner_temperature >= 0.0):
+        raise UserError(f"--planner-temperature must be 0 or more, got {planner_temperature:g}")
+    if planner_temperature and expert != "planner":
+        raise UserError("--planner-temperature sets the guided planner of --expert planner; "
+                        f"--expert {expert} does not plan its episodes")
     if noisy_demos and not demo_noise:
         raise UserError("--noisy-demos needs a --demo-noise above 0")
     if not 0.0 <= min_success <= 1.0:
@@ -485,7 +493,8 @@ def data_hammer(
     check_dataset_id(dataset_id)
     try:
         _data_hammer(demos, expert, rounds, episodes_per_round, eval_episodes, expert_episodes, workers, seed,
-                     dataset_id, min_success, quiet, distil_rounds, distil_episodes, noise, noisy_demos, demo_noise)
+                     dataset_id, min_success, quiet, distil_rounds, distil_episodes, noise, noisy_demos, demo_noise,
+                     planner_temperature)
     except KeyboardInterrupt:
         _interrupted("finished episodes and DAgger rounds are kept; run the same command to resume")
 
@@ -493,7 +502,7 @@ def data_hammer(
 def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, eval_episodes: int,
                  expert_episodes: int, workers: int, seed: int, dataset_id: str, min_success: float, quiet: bool,
                  distil_rounds: int = 0, distil_episodes: int = 200, noise: float = 0.0, noisy_demos: int = 0,
-                 demo_noise: float = 0.1) -> None:
+                 demo_noise: float = 0.1, planner_temperature: float = 0.0) -> None:
     """The work of ``data hammer``, after its options were checked."""
     from ..tasks.hammer.expert import collect_planner_demos, dagger, distil, generate_episodes, hammer_dir, summarise_episodes
     from ..progress import progress_bar
@@ -510,7 +519,7 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
     s = summarise_episodes(episodes)
     out.print(f"planner: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} (normalised {s['normalized_score']:.1f})")
     if expert == "planner":
-        _data_hammer_guided(episodes, expert_episodes, workers, dataset_id, noise, quiet)
+        _data_hammer_guided(episodes, expert_episodes, workers, dataset_id, noise, quiet, planner_temperature)
         return
     policy = dagger(episodes, rounds=rounds, episodes_per_round=episodes_per_round, eval_episodes=eval_episodes,
                     workers=workers, seed=seed, log=lambda m: out.print(m), expert=expert, min_success=min_success)
@@ -554,15 +563,19 @@ def _write_expert_set(dataset_id: str, episodes: list[Any], made_by: str, what: 
               f"(normalised {s['normalized_score']:.1f}), mean action jump {action_jump(episodes):.3f}; files in {hammer_dir()}")
 
 
-def _data_hammer_guided(demos: list[Any], n: int, workers: int, dataset_id: str, noise: float, quiet: bool) -> None:
+def _data_hammer_guided(demos: list[Any], n: int, workers: int, dataset_id: str, noise: float, quiet: bool,
+                        temperature: float = 0.0) -> None:
     """``data hammer --expert planner``: the data set's episodes are planned, guided by the demonstrations."""
     from ..progress import progress_bar
     from ..tasks.hammer.expert import collect_planner_demos
     from ..tasks.hammer.planner import GUIDED, Guide
 
     guide = Guide([e.observations for e in demos], [e.actions for e in demos])
-    c = GUIDED
-    made_by = (f"sampling planner ({c.samples} samples, horizon {c.horizon}) guided by {len(demos)} planner demonstrations"
+    from dataclasses import replace
+
+    c = replace(GUIDED, temperature=temperature)
+    made_by = (f"sampling planner ({c.samples} samples, horizon {c.horizon}"
+               + (f", MPPI temperature {temperature:g}" if temperature else "") + f") guided by {len(demos)} planner demonstrations"
                + (f", DART noise {noise:g} on the executed actions" if noise else ""))
     with progress_bar(n, "guided planner episodes", enabled=not quiet) as advance:
         gen = collect_planner_demos(n, workers=workers, seed=1_000_000, config=c, progress=advance, noise=noise, guide=guide)

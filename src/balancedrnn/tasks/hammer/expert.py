@@ -108,7 +108,8 @@ def _planner_job(args: tuple[int, PlannerConfig | None, float, Guide | None]) ->
 
 
 def _guided_name(guide: Guide, config: PlannerConfig) -> str:
-    return f"guided-{guide.fingerprint()}-s{config.samples}h{config.horizon}k{config.sigma:g}"
+    soft = f"t{config.temperature:g}" if config.temperature > 0 else ""  # the best candidate: the names of old caches
+    return f"guided-{guide.fingerprint()}-s{config.samples}h{config.horizon}k{config.sigma:g}{soft}"
 
 
 # ------------------------------------------------------------------------------------------ expert policy
