@@ -2,13 +2,18 @@
 zoo sweep alone and on the sweep plus the named configs' trials of ``zoo_recommend.py`` (the shipped predictor's
 data), both judged on the same rows, the held-out task's own sweep runs (Spearman against the within-task rank).
 
+With ``--means`` (zoo_retest.py's retest files) both forests are also judged against the held-out task's
+three-seed means, the reading on which session 10 found the target met (0.62).
+
 Run (after zoo_recommend.py; about 3 minutes):
-    OMP_NUM_THREADS=1 .venv/bin/python experiments/zoo_references_loto.py
+    OMP_NUM_THREADS=1 .venv/bin/python experiments/zoo_references_loto.py \
+        [--means <cache>/zoo/retest.jsonl <cache>/zoo/retest-s2.jsonl]
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -21,23 +26,38 @@ def main() -> None:
     ap.add_argument("--storage", default=str(cache_dir() / "zoo" / "store.journal"), help="The zoo sweep's store.")
     ap.add_argument("--references", default=str(cache_dir() / "zoo" / "zoo-recommend.journal"),
                     help="zoo_recommend.py's store.")
+    ap.add_argument("--means", type=Path, nargs="*", default=[], help="Retest files: also judge against seed means.")
     args = ap.parse_args()
+    from zoo_retest import block_runs, read_jsonl, seed_means
+
     records, _ = zoopred.load_zoo_records(args.storage)
     extra = zoopred.load_reference_records(args.references)
-    sweep = zoopred.prepare_zoo(records)  # the held-out task's sweep runs: the same rows in both cases
+    runs = block_runs(records)
+    judges = {"one seed": zoopred.prepare_zoo(runs)}  # the held-out task's sweep runs: the same rows for both forests
+    if args.means:
+        means, _ = seed_means(records, [r for p in args.means for r in read_jsonl(p)])
+        if len(means) != len(runs):
+            raise SystemExit(f"{len(runs) - len(means)} runs have no value on any seed")
+        judges["seed mean"] = zoopred.prepare_zoo(means)
+    sweep = judges["one seed"]
     out = {}
     for name, pool in (("sweep only", records), ("with the named configs' trials", records + extra)):
         data = zoopred.prepare_zoo(pool)
-        rho = []
+        rho: dict[str, list[float]] = {j: [] for j in judges}
         for task in sweep.tasks:
             p = zoopred.ZooPredictor(curve=False).fit(data.subset(data.task != task))
-            te = sweep.subset(sweep.task == task)
-            rho.append(zoopred.spearman(p.predict(te.X), te.target()))
-        out[name] = np.array(rho)
-        print(f"{name}: median Spearman {np.nanmedian(rho):.3f}, ≥ 0.6 on {(out[name] >= 0.6).sum()} of {len(rho)} tasks",
-              flush=True)
-    d = out["with the named configs' trials"] - out["sweep only"]
-    print(f"per task: median difference {np.nanmedian(d):+.3f}, better on {(d > 0).sum()}, worse on {(d < 0).sum()}")
+            pred = p.predict(sweep.subset(sweep.task == task).X)
+            for jname, judge in judges.items():
+                y = judge.y[judge.task == task]
+                rho[jname].append(zoopred.spearman(pred, y) if len(y) == len(pred) else float("nan"))
+        for jname, values in rho.items():
+            r = out[(name, jname)] = np.array(values)
+            print(f"{name}, judged against the {jname}: median Spearman {np.nanmedian(r):.3f}, ≥ 0.6 on "
+                  f"{(r >= 0.6).sum()} of {np.isfinite(r).sum()} tasks", flush=True)
+    for jname in judges:
+        d = out[("with the named configs' trials", jname)] - out[("sweep only", jname)]
+        print(f"against the {jname}, per task: median difference {np.nanmedian(d):+.3f}, better on {(d > 0).sum()}, "
+              f"worse on {(d < 0).sum()}")
 
 
 if __name__ == "__main__":
