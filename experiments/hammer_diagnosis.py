@@ -20,7 +20,8 @@ The commands:
   the policy visits; the policy is cloned again each round from the pure-cloning data plus every labelled episode.
 * ``phases``: where in the task a policy's rollouts fail (lift the hammer, move the nail, drive it in, keep it in);
   ``strikes``: how many bouts of nail motion the episodes of data sets show; ``filter-successes``: a data set of
-  only the episodes that succeeded while recorded (filtered behaviour cloning).
+  only the episodes that succeeded while recorded (filtered behaviour cloning); ``heights``: how the data's
+  episodes depend on the nail's height.
 * ``ensemble``: several policies alone and the mean of their actions on the same rollouts (bias or variance?).
 * ``checkpoints``: train once and score the weights by rollouts every few epochs: how much the policy early stopping
   keeps is a lottery, and what choosing it by rollouts on other reset seeds gains.
@@ -567,6 +568,7 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- phases
 LIFT_Z = 0.04  # D4RL's bonus condition: hammer and head above this height
+NAIL_HEIGHTS = ((0.10, 0.15), (0.15, 0.20), (0.20, 0.26))  # thirds of the range the reset draws the nail's height from
 NAIL_MOVED = 0.005  # the nail has moved once it is this much nearer its goal than at reset (it starts 0.091 away)
 
 
@@ -579,6 +581,7 @@ def _phase_rollout(policy: Any, episodes: int, seed: int, mean: np.ndarray | Non
     ids = SiteIds.of(envs[0])
     obs = np.stack([e.reset(seed=seed + i)[0] for i, e in enumerate(envs)])
     rec = {k: np.zeros((episodes, EPISODE_STEPS)) for k in ("hammer_z", "head_z", "palm_hammer", "head_nail", "goal")}  # noqa: E501
+    rec["nail_height"] = obs[:, 44].copy()  # the reset's only random draw: the board's (and nail's) height
     state = None
     for t in range(EPISODE_STEPS):
         x = obs if mean is None else (obs - mean) / std
@@ -598,11 +601,25 @@ def _phase_rollout(policy: Any, episodes: int, seed: int, mean: np.ndarray | Non
     return rec
 
 
+class _FakeNail(torch.nn.Module):
+    """A cloned policy that is told the nail is at a fixed (normalised) height, whatever the reset drew."""
+
+    def __init__(self, policy: torch.nn.Module, z: float) -> None:
+        super().__init__()
+        self.policy, self.z = policy, float(z)
+
+    def step(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        x = x.clone()
+        x[:, 44] = self.z
+        return self.policy.step(x, state)
+
+
 def phases(args: argparse.Namespace) -> dict[str, Any]:
     """Where in the task do the failing rollouts go wrong? Each episode is put in the first phase it does not
     complete: lift the hammer (D4RL's bonus height), move the nail, drive it in (goal distance below 0.01; driven
     fully home it rests at 0.009), keep it in for more than 25 steps (success). Also the step each phase is reached
-    at, how far in the nails that are moved but not driven in get, and how often the hammer falls off the table."""
+    at, how far in the nails that are moved but not driven in get, how often the hammer falls off the table, and the
+    successes by the nail's height (the one thing a reset draws at random)."""
     from balancedrnn.io import atomic_write_json
     from balancedrnn.tasks.hammer.env import SUCCESS_STEPS
     from balancedrnn.tasks.hammer.expert import load_expert
@@ -616,6 +633,8 @@ def phases(args: argparse.Namespace) -> dict[str, Any]:
         else:
             policy, mean, std, _ = load_policy(path)
             policy.eval()
+            if args.fake_nail_height is not None:
+                policy = _FakeNail(policy, (args.fake_nail_height - mean[44]) / std[44])
         r = _phase_rollout(policy, args.episodes, args.seed * 100_000, mean, std)
         lifted = (r["hammer_z"] > LIFT_Z) & (r["head_z"] > LIFT_Z)
         start = r["goal"][:, :1]
@@ -643,9 +662,15 @@ def phases(args: argparse.Namespace) -> dict[str, Any]:
                            "median_step_nail_in": first(inside),
                            "median_depth_when_not_in": float(np.median(depth[partial])) if partial.any() else float("nan"),
                            "hammer_off_the_table": int((r["hammer_z"].min(1) < -0.1).sum())}
+        ok = steps_in > SUCCESS_STEPS
+        for lo, hi in NAIL_HEIGHTS:
+            sel = (r["nail_height"] >= lo) & (r["nail_height"] < hi)
+            rows[str(path)][f"success_nail_{lo:g}_{hi:g}"] = f"{ok[sel].sum()} of {sel.sum()}"
         print(f"{path}: " + ", ".join(f"{k} {v}" for k, v in counts.items()), flush=True)
         print("   " + ", ".join(f"{k} {v:.3g}" for k, v in rows[str(path)].items() if k.startswith(("median", "hammer"))),
               flush=True)
+        print("   successes by the nail's height: " + ", ".join(
+            f"{lo:g}-{hi:g} m: {rows[str(path)][f'success_nail_{lo:g}_{hi:g}']}" for lo, hi in NAIL_HEIGHTS), flush=True)
     if args.out:
         atomic_write_json(Path(args.out), rows)
     return rows
@@ -683,11 +708,47 @@ def filter_successes(args: argparse.Namespace) -> dict[str, Any]:
     from balancedrnn.tasks.hammer.env import SUCCESS_STEPS
 
     episodes = load_episodes(args.dataset)
-    kept = [ep for ep in episodes if int((ep.rewards > NAIL_IN_REWARD).sum()) > SUCCESS_STEPS]
+    lo, hi = args.nail_heights
+    kept = [ep for ep in episodes if int((ep.rewards > NAIL_IN_REWARD).sum()) > SUCCESS_STEPS
+            and lo <= ep.observations[0, 44] < hi]
+    what = f" with the nail at {lo:g}-{hi:g} m" if (lo, hi) != (0.0, 1.0) else ""
     write_dataset(args.out_id, kept, "filtered: successful episodes only",
-                  f"the {len(kept)} successful episodes of {len(episodes)} in {args.dataset}")
-    print(f"{args.out_id}: {len(kept)} of the {len(episodes)} episodes of {args.dataset} succeeded while recorded")
+                  f"the {len(kept)} successful episodes{what} of {len(episodes)} in {args.dataset}")
+    print(f"{args.out_id}: {len(kept)} of the {len(episodes)} episodes of {args.dataset} succeeded while recorded{what}")
     return {"dataset": args.dataset, "episodes": len(episodes), "kept": len(kept)}
+
+
+def heights(args: argparse.Namespace) -> dict[str, Any]:
+    """How the data's episodes depend on the nail's height (thirds of its range): success while recorded, the step
+    the hammer first rises above 0.1 m, and how far the mean action of the first 15 steps lies from the lowest
+    third's (mean |difference| per action dimension)."""
+    from balancedrnn.tasks.hammer.dataset import load_episodes
+    from balancedrnn.tasks.hammer.env import SUCCESS_STEPS
+
+    out = {}
+    for dataset_id in args.dataset:
+        eps = load_episodes(dataset_id)
+        h = np.array([ep.observations[0, 44] for ep in eps])
+        ok = np.array([int((ep.rewards > NAIL_IN_REWARD).sum()) > SUCCESS_STEPS for ep in eps])
+        lift = np.array([int(np.argmax(ep.observations[:, 38] > 0.1)) if (ep.observations[:, 38] > 0.1).any() else -1
+                         for ep in eps])
+        early = np.stack([ep.actions[:15] for ep in eps])
+        low = early[(h >= NAIL_HEIGHTS[0][0]) & (h < NAIL_HEIGHTS[0][1])].mean(0)
+        print(f"{dataset_id}:")
+        print("| nail height (m) | episodes | succeeded while recorded | median step the hammer passes 0.1 m | "
+              "mean |action - lowest third's|, steps 0-14 |")
+        print("|---|---|---|---|---|")
+        rows = []
+        for lo, hi in NAIL_HEIGHTS:
+            sel = (h >= lo) & (h < hi)
+            lifted = lift[sel & (lift >= 0)]
+            diff = float(np.abs(early[sel].mean(0) - low).mean())
+            rows.append({"heights": [lo, hi], "episodes": int(sel.sum()), "success": float(ok[sel].mean()),
+                         "median_lift_step": float(np.median(lifted)) if len(lifted) else float("nan"),
+                         "early_action_difference": diff})
+            print(f"| {lo:g}-{hi:g} | {sel.sum()} | {ok[sel].mean():.0%} | {rows[-1]['median_lift_step']:.0f} | {diff:.3f} |")
+        out[dataset_id] = rows
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- ensemble
@@ -822,6 +883,8 @@ def main() -> None:
     f = sub.add_parser("phases", help="where in the task failing rollouts go wrong (lift, reach, strike, keep)")
     f.add_argument("policies", type=Path, nargs="+")
     f.add_argument("--expert", action="store_true", help="the files are experts (load_expert), not cloned policies")
+    f.add_argument("--fake-nail-height", type=float, default=None, help="feed the policy this nail height (m) instead "
+                   "of the one the reset drew: does its behaviour before the strike depend on it?")
     f.add_argument("--episodes", type=_positive, default=100)
     f.add_argument("--seed", type=int, default=0, help="scoring seed (reset seeds seed * 100,000 + i)")
     f.add_argument("--out", default=None, help="write the results to this JSON file")
@@ -830,6 +893,10 @@ def main() -> None:
     fs = sub.add_parser("filter-successes", help="a data set of only the episodes that succeeded while recorded")
     fs.add_argument("--dataset", required=True)
     fs.add_argument("--out-id", required=True, help="the Minari id of the filtered data set")
+    fs.add_argument("--nail-heights", type=float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"),
+                    help="keep only episodes whose nail starts at this height (m; the reset draws 0.10-0.25)")
+    hs = sub.add_parser("heights", help="how the data's episodes depend on the nail's height")
+    hs.add_argument("--dataset", action="append", required=True)
     e = sub.add_parser("ensemble", help="policies alone and the mean of their actions, on the same rollouts")
     e.add_argument("policies", type=Path, nargs="+")
     e.add_argument("--rollouts", type=_positive, default=100)
@@ -840,7 +907,8 @@ def main() -> None:
 
     commands = {"checkpoints": checkpoints, "ensemble": ensemble, "student-dagger": student_dagger, "clone": clone,
                 "diagnose": diagnose, "jumps": jumps, "robustness": robustness, "trackers": trackers, "phases": phases,
-                "strikes": strikes, "filter-successes": filter_successes}
+                "strikes": strikes, "filter-successes": filter_successes,
+                "heights": heights}
     try:
         commands[args.command](args)
     except DataError as e:  # a missing or foreign policy, expert or data set: one line, exit 1
