@@ -748,6 +748,24 @@ def heights(args: argparse.Namespace) -> dict[str, Any]:
                          "early_action_difference": diff})
             print(f"| {lo:g}-{hi:g} | {sel.sum()} | {ok[sel].mean():.0%} | {rows[-1]['median_lift_step']:.0f} | {diff:.3f} |")
         out[dataset_id] = rows
+    if args.policy:  # a clone's action error on the expert's own states (its test split), by the same thirds
+        from balancedrnn.tasks import get_task
+        from balancedrnn.tasks.hammer.policy import load_policy
+        from balancedrnn.train import TrainConfig
+
+        model, mean, std, config = load_policy(args.policy)
+        model.eval()
+        data = get_task("hammer").load(TrainConfig(task="hammer", dataset=config.get("dataset"),
+                                                   data_seed=config.get("data_seed", 0)), False)
+        test = data.splits["test"]
+        with torch.no_grad():
+            err = ((model(test.x).numpy() - test.target.numpy()) ** 2).mean(2)  # (episodes, T)
+        h = test.x[:, 0, 44].numpy() * std[44] + mean[44]
+        print(f"{args.policy} on the test episodes of {config.get('dataset')} (teacher-forced action MSE):")
+        for lo, hi in NAIL_HEIGHTS:
+            sel = (h >= lo) & (h < hi)
+            print(f"  nail {lo:g}-{hi:g} m: {sel.sum()} episodes, MSE {err[sel].mean():.3f}, "
+                  f"first 25 steps {err[sel][:, :25].mean():.3f}")
     return out
 
 
@@ -897,6 +915,7 @@ def main() -> None:
                     help="keep only episodes whose nail starts at this height (m; the reset draws 0.10-0.25)")
     hs = sub.add_parser("heights", help="how the data's episodes depend on the nail's height")
     hs.add_argument("--dataset", action="append", required=True)
+    hs.add_argument("--policy", type=Path, default=None, help="also a clone's action error on its test episodes, by height")
     e = sub.add_parser("ensemble", help="policies alone and the mean of their actions, on the same rollouts")
     e.add_argument("policies", type=Path, nargs="+")
     e.add_argument("--rollouts", type=_positive, default=100)
