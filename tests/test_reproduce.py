@@ -122,7 +122,7 @@ def test_recommender_cells_hold_out_each_task():
     from test_meta import synthetic_records
 
     from balancedrnn.analysis.meta import MetaPredictor, recommend
-    from balancedrnn.reproduce.plan import recommendation_cells
+    from balancedrnn.reproduce.plan import forests, recommendation_cells
     from balancedrnn.core.spec import BlockSpec
 
     recs = synthetic_records(n_configs=12, seeds=2, tasks=("rad", "ts:BasicMotions"), seed=4)
@@ -133,7 +133,7 @@ def test_recommender_cells_hold_out_each_task():
     assert [(c.task, c.budget) for c in cells] == [("rad", 25000.0), ("rad", 50000.0), ("ts:BasicMotions", 20000.0)]
     for cell in cells:
         others = [r for r in recs if r["config"]["task"] != cell.task]
-        by_hand = MetaPredictor(n_estimators=200, random_state=0).fit(others)
+        by_hand = MetaPredictor(n_estimators=forests("smoke").recommend_trees, random_state=0).fit(others)
         dx, dy = (2500, 10) if cell.task == "rad" else (6, 4)
         expected = recommend(dx, dy, cell.budget, by_hand, n_candidates=300, random_state=0)
         assert cell.fitted_on == sorted({r["config"]["task"] for r in others}) and cell.n_records == len(others)

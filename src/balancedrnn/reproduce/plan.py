@@ -42,10 +42,26 @@ from .report import Reproduction, write_report
 __all__ = ["Reproduction"]  # re-exported: the record a reproduction produces is the report's input
 
 SCALES = ("smoke", "small", "paper")
-FORESTS = {"smoke": (30, 1)}
-"""Trees of the plan's forests and permutation repeats of its importances, per scale (default
-:data:`DEFAULT_FOREST`): a smoke run checks the pipeline, not the numbers, so its forests are small."""
-DEFAULT_FOREST = (100, 3)
+@dataclass(frozen=True)
+class Forests:
+    """Sizes of a plan's forests at one scale."""
+
+    trees: int = 100
+    """Trees of the evaluation's forests (and of the predictor the report shows)."""
+    repeats: int = 3
+    """Permutation repeats of the importances."""
+    recommend_trees: int = 200
+    """Trees of each held-out task's forest in the recommender stage."""
+
+
+FORESTS = {"smoke": Forests(trees=30, repeats=1, recommend_trees=60)}
+"""Forest sizes per scale (default :class:`Forests`): a smoke run checks the pipeline, not the numbers, so its
+forests are small."""
+
+
+def forests(scale: str) -> Forests:
+    """The forest sizes of ``scale``."""
+    return FORESTS.get(scale, Forests())
 """Scales every plan defines: ``smoke`` (a pipeline check in seconds), ``small`` (a few hours on 2 cores),
 ``paper`` (the paper's protocol)."""
 
@@ -387,7 +403,7 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
             train = MetaData(data.X[keep].reset_index(drop=True), data.y[keep], data.task[keep], data.group[keep],
                              {k: v for k, v in data.metric.items() if k != task_name})
             try:
-                predictors[task_name] = MetaPredictor(n_estimators=2 * FORESTS.get(scale, DEFAULT_FOREST)[0],
+                predictors[task_name] = MetaPredictor(n_estimators=forests(scale).recommend_trees,
                                                       random_state=0).fit(train)
             except MetaError as e:
                 return [], f"no predictor without {task_name}: {e}"
@@ -445,15 +461,16 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
     if log and note:
         log(f"no recommender stage: {note}")
     recommend_records = [r for cell in held_out for r in run(cell.spec)]
-    trees, repeats = FORESTS.get(scale, DEFAULT_FOREST)
+    sizes = forests(scale)
     verdicts, evaluation = judge(plan.claims, records, scale, held_out=held_out, recommend_records=recommend_records,
-                                 recommend_note=note, evaluate=partial(evaluate_records, n_estimators=trees, n_repeats=repeats))
+                                 recommend_note=note,
+                                 evaluate=partial(evaluate_records, n_estimators=sizes.trees, n_repeats=sizes.repeats))
     rep = Reproduction(plan, scale, records, expected, verdicts, evaluation, held_out, recommend_records, note)
     if evaluation is not None:  # the predictor whose figures the report shows, fitted here, not in the renderer
         from ..analysis.meta import MetaPredictor, prepare_records
 
         rep.meta_data = prepare_records(records)
-        rep.predictor = MetaPredictor(n_estimators=trees, random_state=0).fit(rep.meta_data)
+        rep.predictor = MetaPredictor(n_estimators=sizes.trees, random_state=0).fit(rep.meta_data)
     rep.paths = write_report(rep, out_dir, overrides=overrides, storage=storage)
     return rep
 

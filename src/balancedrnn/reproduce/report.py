@@ -369,11 +369,11 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
     if not rep.complete:
         banner = (f"INCOMPLETE: {rep.not_ok} of {rep.expected} trials have no ok record ({status_text}); "
                   "the statistics and verdicts use only the finished runs.")
-    from .plan import DEFAULT_FOREST, FORESTS
+    from .plan import forests
 
-    trees, repeats = FORESTS.get(rep.scale, DEFAULT_FOREST)
-    smoke = (f"Smoke scale: a check that the pipeline runs end to end on tiny data (forests of {trees} trees, "
-             f"{repeats} permutation repeat{'s' * (repeats != 1)}); its verdicts say nothing about the paper."
+    sizes = forests(rep.scale)
+    smoke = (f"Smoke scale: a check that the pipeline runs end to end on tiny data (forests of {sizes.trees} trees, "
+             f"{sizes.repeats} permutation repeat{'s' * (sizes.repeats != 1)}); its verdicts say nothing about the paper."
              if rep.scale == "smoke" else "")
     verdicts = t.verdicts
     table = stats_table(stats)
