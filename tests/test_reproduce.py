@@ -10,7 +10,7 @@ import yaml
 pytest.importorskip("optuna")
 pytest.importorskip("sklearn")
 
-from balancedrnn.reproduce.plan import SCALES, PlanError, load_plan, plan_names, plans_dir, sweep_specs  # noqa: E402
+from balancedrnn.reproduce.plan import SCALES, PlanError, forests, load_plan, plan_names, plans_dir, sweep_specs  # noqa: E402
 
 BIN = [sys.executable, "-m", "balancedrnn"]
 
@@ -44,6 +44,7 @@ def test_smoke_scale_writes_a_complete_report(plan, mnist_dir, tmp_path):
     html = (out / "report.html").read_text()
     md = (out / "report.md").read_text()
     assert "Verdicts" in html and "INCOMPLETE" not in html and "Smoke scale" in md and "core-minutes" in md
+    assert f"(forests of {forests('smoke').trees} trees" in md  # a smoke run says its forests are small
     assert f"Command: `balancedrnn reproduce {plan} --scale smoke --out-dir {out}" in md
     assert "Data source:" in md and "not recorded" not in md  # every run says where its data came from
     runs = int(re.search(r"Runs: (\d+) of", md).group(1))
@@ -122,7 +123,7 @@ def test_recommender_cells_hold_out_each_task():
     from test_meta import synthetic_records
 
     from balancedrnn.analysis.meta import MetaPredictor, recommend
-    from balancedrnn.reproduce.plan import forests, recommendation_cells
+    from balancedrnn.reproduce.plan import recommendation_cells
     from balancedrnn.core.spec import BlockSpec
 
     recs = synthetic_records(n_configs=12, seeds=2, tasks=("rad", "ts:BasicMotions"), seed=4)

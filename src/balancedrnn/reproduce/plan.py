@@ -465,7 +465,8 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
     verdicts, evaluation = judge(plan.claims, records, scale, held_out=held_out, recommend_records=recommend_records,
                                  recommend_note=note,
                                  evaluate=partial(evaluate_records, n_estimators=sizes.trees, n_repeats=sizes.repeats))
-    rep = Reproduction(plan, scale, records, expected, verdicts, evaluation, held_out, recommend_records, note)
+    rep = Reproduction(plan, scale, records, expected, verdicts, evaluation, held_out, recommend_records, note,
+                       forests=sizes)
     if evaluation is not None:  # the predictor whose figures the report shows, fitted here, not in the renderer
         from ..analysis.meta import MetaPredictor, prepare_records
 

@@ -70,6 +70,8 @@ class Reproduction:
     ``evaluation``; its predictions and importances are the report's predictor figures)."""
     meta_data: Any = None
     """The :class:`~balancedrnn.analysis.meta.MetaData` the predictor was fitted on."""
+    forests: Any = None
+    """The :class:`~balancedrnn.reproduce.plan.Forests` sizes the evaluation and the recommender used."""
     paths: list[Path] = field(default_factory=list)
     """Report files written."""
 
@@ -369,12 +371,11 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
     if not rep.complete:
         banner = (f"INCOMPLETE: {rep.not_ok} of {rep.expected} trials have no ok record ({status_text}); "
                   "the statistics and verdicts use only the finished runs.")
-    from .plan import forests
-
-    sizes = forests(rep.scale)
-    smoke = (f"Smoke scale: a check that the pipeline runs end to end on tiny data (forests of {sizes.trees} trees, "
-             f"{sizes.repeats} permutation repeat{'s' * (sizes.repeats != 1)}); its verdicts say nothing about the paper."
-             if rep.scale == "smoke" else "")
+    sizes = rep.forests
+    small = (f" (forests of {sizes.trees} trees, {sizes.repeats} permutation repeat{'s' * (sizes.repeats != 1)})"
+             if sizes is not None else "")
+    smoke = (f"Smoke scale: a check that the pipeline runs end to end on tiny data{small}; its verdicts say nothing "
+             "about the paper." if rep.scale == "smoke" else "")
     verdicts = t.verdicts
     table = stats_table(stats)
     per_run = t.per_run
