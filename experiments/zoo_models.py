@@ -83,16 +83,10 @@ def main() -> None:
     ap.add_argument("--means", type=Path, nargs="*", default=[], help="Retest files: also judge against seed means.")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "zoo-models")
     args = ap.parse_args()
-    from zoo_retest import block_runs, read_jsonl, seed_means
+    from zoo_retest import judges as make_judges
 
     records, _ = zoopred.load_zoo_records(args.storage)
-    runs = block_runs(records)
-    judge = {"one seed": zoopred.prepare_zoo(runs)}
-    if args.means:
-        means, _ = seed_means(records, [r for p in args.means for r in read_jsonl(p)])
-        if len(means) != len(runs):
-            raise SystemExit(f"{len(runs) - len(means)} runs have no value on any seed")
-        judge["seed mean"] = zoopred.prepare_zoo(means)
+    judge = make_judges(records, args.means)  # the held-out task's sweep runs: the same rows throughout
     data = judge["one seed"]
     table = compare(data, judge)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -28,17 +28,11 @@ def main() -> None:
                     help="zoo_recommend.py's store.")
     ap.add_argument("--means", type=Path, nargs="*", default=[], help="Retest files: also judge against seed means.")
     args = ap.parse_args()
-    from zoo_retest import block_runs, read_jsonl, seed_means
+    from zoo_retest import judges as make_judges
 
     records, _ = zoopred.load_zoo_records(args.storage)
     extra = zoopred.load_reference_records(args.references)
-    runs = block_runs(records)
-    judges = {"one seed": zoopred.prepare_zoo(runs)}  # the held-out task's sweep runs: the same rows for both forests
-    if args.means:
-        means, _ = seed_means(records, [r for p in args.means for r in read_jsonl(p)])
-        if len(means) != len(runs):
-            raise SystemExit(f"{len(runs) - len(means)} runs have no value on any seed")
-        judges["seed mean"] = zoopred.prepare_zoo(means)
+    judges = make_judges(records, args.means)  # the held-out task's sweep runs: the same rows throughout
     sweep = judges["one seed"]
     out = {}
     for name, pool in (("sweep only", records), ("with the named configs' trials", records + extra)):

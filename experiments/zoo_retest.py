@@ -178,6 +178,21 @@ def analyse(records: list[dict[str, Any]], retest: list[dict[str, Any]], out: Pa
     return text
 
 
+def judges(records: list[dict[str, Any]], retest_files: list[Path]) -> dict[str, Any]:
+    """What a held-out task's predictions are judged against, the same rows in the same order: the zoo's block runs
+    as trained once ("one seed") and, with retest files, their means over every seed ("seed mean")."""
+    from balancedrnn.analysis import zoopred
+
+    runs = block_runs(records)
+    out = {"one seed": zoopred.prepare_zoo(runs)}
+    if retest_files:
+        means, _ = seed_means(records, [r for p in retest_files for r in read_jsonl(p)])
+        if len(means) != len(runs):
+            raise SystemExit(f"{len(runs) - len(means)} runs have no value on any seed")
+        out["seed mean"] = zoopred.prepare_zoo(means)
+    return out
+
+
 def seed_means(records: list[dict[str, Any]], retests: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], pd.DataFrame]:
     """The zoo's block runs with each final value replaced by its mean over every seed the configuration was trained
     with (the original run and the retests, each seed once), and per run the values by source (a frame: task, run,
