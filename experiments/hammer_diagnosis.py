@@ -570,6 +570,7 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
 LIFT_Z = 0.04  # D4RL's bonus condition: hammer and head above this height
 NAIL_HEIGHTS = ((0.10, 0.15), (0.15, 0.20), (0.20, 0.26))  # thirds of the range the reset draws the nail's height from
 NAIL_MOVED = 0.005  # the nail has moved once it is this much nearer its goal than at reset (it starts 0.091 away)
+NAIL_Z, HAMMER_Z = 44, 38  # observation indices: the nail head's height, the hammer's
 
 
 def _phase_rollout(policy: Any, episodes: int, seed: int, mean: np.ndarray | None, std: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -581,7 +582,7 @@ def _phase_rollout(policy: Any, episodes: int, seed: int, mean: np.ndarray | Non
     ids = SiteIds.of(envs[0])
     obs = np.stack([e.reset(seed=seed + i)[0] for i, e in enumerate(envs)])
     rec = {k: np.zeros((episodes, EPISODE_STEPS)) for k in ("hammer_z", "head_z", "palm_hammer", "head_nail", "goal")}  # noqa: E501
-    rec["nail_height"] = obs[:, 44].copy()  # the reset's only random draw: the board's (and nail's) height
+    rec["nail_height"] = obs[:, NAIL_Z].copy()  # the reset's only random draw: the board's (and nail's) height
     state = None
     for t in range(EPISODE_STEPS):
         x = obs if mean is None else (obs - mean) / std
@@ -610,7 +611,7 @@ class _FakeNail(torch.nn.Module):
 
     def step(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         x = x.clone()
-        x[:, 44] = self.z
+        x[:, NAIL_Z] = self.z
         return self.policy.step(x, state)
 
 
@@ -621,7 +622,7 @@ def phases(args: argparse.Namespace) -> dict[str, Any]:
     at, how far in the nails that are moved but not driven in get, how often the hammer falls off the table, and the
     successes by the nail's height (the one thing a reset draws at random)."""
     from balancedrnn.io import atomic_write_json
-    from balancedrnn.tasks.hammer.env import SUCCESS_STEPS
+    from balancedrnn.tasks.hammer.env import NAIL_IN, SUCCESS_STEPS
     from balancedrnn.tasks.hammer.expert import load_expert
     from balancedrnn.tasks.hammer.policy import load_policy
 
@@ -634,12 +635,12 @@ def phases(args: argparse.Namespace) -> dict[str, Any]:
             policy, mean, std, _ = load_policy(path)
             policy.eval()
             if args.fake_nail_height is not None:
-                policy = _FakeNail(policy, (args.fake_nail_height - mean[44]) / std[44])
+                policy = _FakeNail(policy, (args.fake_nail_height - mean[NAIL_Z]) / std[NAIL_Z])
         r = _phase_rollout(policy, args.episodes, args.seed * 100_000, mean, std)
         lifted = (r["hammer_z"] > LIFT_Z) & (r["head_z"] > LIFT_Z)
         start = r["goal"][:, :1]
         moved = r["goal"] < start - NAIL_MOVED
-        inside = r["goal"] < 0.010
+        inside = r["goal"] < NAIL_IN
         steps_in = inside.sum(1)
         stages = [("never lifts the hammer", ~lifted.any(1)), ("lifts it, never moves the nail", ~moved.any(1)),
                   ("moves the nail, never drives it in", ~inside.any(1)),
@@ -700,17 +701,22 @@ def strikes(args: argparse.Namespace) -> dict[str, Any]:
 NAIL_IN_REWARD = 50.0  # D4RL's reward adds 25 + 75 while the nail is in (goal distance < 0.01); its other terms are small
 
 
+def _recorded_success(ep: Any) -> bool:
+    """Whether a data set's episode succeeded while it was recorded (DAPG's criterion, the nail read off the reward)."""
+    from balancedrnn.tasks.hammer.env import episode_success
+
+    return episode_success(ep.rewards > NAIL_IN_REWARD)
+
+
 def filter_successes(args: argparse.Namespace) -> dict[str, Any]:
     """Filtered behaviour cloning's data: only the episodes of ``--dataset`` that succeeded while recorded (the nail in
     for more than 25 steps, read off D4RL's reward), written as ``--out-id``. Still pure cloning of the expert's data:
     the episodes are the expert's, only its failures under the recording noise are left out."""
     from balancedrnn.tasks.hammer.dataset import load_episodes, write_dataset
-    from balancedrnn.tasks.hammer.env import SUCCESS_STEPS
 
     episodes = load_episodes(args.dataset)
     lo, hi = args.nail_heights
-    kept = [ep for ep in episodes if int((ep.rewards > NAIL_IN_REWARD).sum()) > SUCCESS_STEPS
-            and lo <= ep.observations[0, 44] < hi]
+    kept = [ep for ep in episodes if _recorded_success(ep) and lo <= ep.observations[0, NAIL_Z] < hi]
     what = f" with the nail at {lo:g}-{hi:g} m" if (lo, hi) != (0.0, 1.0) else ""
     write_dataset(args.out_id, kept, "filtered: successful episodes only",
                   f"the {len(kept)} successful episodes{what} of {len(episodes)} in {args.dataset}")
@@ -723,15 +729,14 @@ def heights(args: argparse.Namespace) -> dict[str, Any]:
     the hammer first rises above 0.1 m, and how far the mean action of the first 15 steps lies from the lowest
     third's (mean |difference| per action dimension)."""
     from balancedrnn.tasks.hammer.dataset import load_episodes
-    from balancedrnn.tasks.hammer.env import SUCCESS_STEPS
 
     out = {}
     for dataset_id in args.dataset:
         eps = load_episodes(dataset_id)
-        h = np.array([ep.observations[0, 44] for ep in eps])
-        ok = np.array([int((ep.rewards > NAIL_IN_REWARD).sum()) > SUCCESS_STEPS for ep in eps])
-        lift = np.array([int(np.argmax(ep.observations[:, 38] > 0.1)) if (ep.observations[:, 38] > 0.1).any() else -1
-                         for ep in eps])
+        h = np.array([ep.observations[0, NAIL_Z] for ep in eps])
+        ok = np.array([_recorded_success(ep) for ep in eps])
+        up = [ep.observations[:, HAMMER_Z] > 0.1 for ep in eps]
+        lift = np.array([int(np.argmax(u)) if u.any() else -1 for u in up])
         early = np.stack([ep.actions[:15] for ep in eps])
         low = early[(h >= NAIL_HEIGHTS[0][0]) & (h < NAIL_HEIGHTS[0][1])].mean(0)
         print(f"{dataset_id}:")
@@ -760,7 +765,7 @@ def heights(args: argparse.Namespace) -> dict[str, Any]:
         test = data.splits["test"]
         with torch.no_grad():
             err = ((model(test.x).numpy() - test.target.numpy()) ** 2).mean(2)  # (episodes, T)
-        h = test.x[:, 0, 44].numpy() * std[44] + mean[44]
+        h = test.x[:, 0, NAIL_Z].numpy() * std[NAIL_Z] + mean[NAIL_Z]
         print(f"{args.policy} on the test episodes of {config.get('dataset')} (teacher-forced action MSE):")
         for lo, hi in NAIL_HEIGHTS:
             sel = (h >= lo) & (h < hi)
@@ -926,8 +931,7 @@ def main() -> None:
 
     commands = {"checkpoints": checkpoints, "ensemble": ensemble, "student-dagger": student_dagger, "clone": clone,
                 "diagnose": diagnose, "jumps": jumps, "robustness": robustness, "trackers": trackers, "phases": phases,
-                "strikes": strikes, "filter-successes": filter_successes,
-                "heights": heights}
+                "strikes": strikes, "filter-successes": filter_successes, "heights": heights}
     try:
         commands[args.command](args)
     except DataError as e:  # a missing or foreign policy, expert or data set: one line, exit 1

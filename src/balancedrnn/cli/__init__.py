@@ -566,13 +566,13 @@ def _write_expert_set(dataset_id: str, episodes: list[Any], made_by: str, what: 
 def _data_hammer_guided(demos: list[Any], n: int, workers: int, dataset_id: str, noise: float, quiet: bool,
                         temperature: float = 0.0) -> None:
     """``data hammer --expert planner``: the data set's episodes are planned, guided by the demonstrations."""
+    from dataclasses import replace
+
     from ..progress import progress_bar
     from ..tasks.hammer.expert import collect_planner_demos
     from ..tasks.hammer.planner import GUIDED, Guide
 
     guide = Guide([e.observations for e in demos], [e.actions for e in demos])
-    from dataclasses import replace
-
     c = replace(GUIDED, temperature=temperature)
     made_by = (f"sampling planner ({c.samples} samples, horizon {c.horizon}"
                + (f", MPPI temperature {temperature:g}" if temperature else "") + f") guided by {len(demos)} planner demonstrations"

@@ -32,8 +32,8 @@ seeds, learning rate and initialisation (a second stage of grid sweeps in the sa
 from __future__ import annotations
 
 import copy
-from functools import partial
 from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,10 @@ from .report import Reproduction, write_report
 __all__ = ["Reproduction"]  # re-exported: the record a reproduction produces is the report's input
 
 SCALES = ("smoke", "small", "paper")
+"""Scales every plan defines: ``smoke`` (a pipeline check in seconds), ``small`` (a few hours on 2 cores),
+``paper`` (the paper's protocol)."""
+
+
 @dataclass(frozen=True)
 class Forests:
     """Sizes of a plan's forests at one scale."""
@@ -62,8 +66,6 @@ forests are small."""
 def forests(scale: str) -> Forests:
     """The forest sizes of ``scale``."""
     return FORESTS.get(scale, Forests())
-"""Scales every plan defines: ``smoke`` (a pipeline check in seconds), ``small`` (a few hours on 2 cores),
-``paper`` (the paper's protocol)."""
 
 
 class PlanError(ValueError):

@@ -37,6 +37,8 @@ def check_dataset_id(dataset_id: str) -> str:
     return dataset_id
 
 
+NAIL_IN = 0.010
+"""The nail is in while it is nearer its goal than this (m); driven fully home it rests at 0.009 (D4RL)."""
 SUCCESS_STEPS = 25
 """An episode succeeds when the nail is in for more than this many steps (DAPG's evaluate_success)."""
 
@@ -92,9 +94,9 @@ def d4rl_reward(data: Any, ids: SiteIds) -> tuple[float, bool]:
         reward += 2.0
     if goal_distance < 0.020:
         reward += 25.0
-    if goal_distance < 0.010:
+    if goal_distance < NAIL_IN:
         reward += 75.0
-    return reward, goal_distance < 0.010
+    return reward, goal_distance < NAIL_IN
 
 
 def _wrapper_class() -> type:

@@ -141,7 +141,8 @@ class Planner:
         noise = np.einsum("tk,skd->std", self._interp, knots)
         candidates = np.clip(np.concatenate([base, base[np.arange(n) % len(bases)] + noise], 0), -1.0, 1.0)
         scores = np.array([self._score(state, cand) for cand in candidates])
-        self.plan = candidates[int(np.argmax(scores))] if c.temperature <= 0 else _weighted_plan(candidates, scores, c.temperature)
+        best = c.temperature <= 0
+        self.plan = candidates[int(np.argmax(scores))] if best else _weighted_plan(candidates, scores, c.temperature)
         return self.plan[0].copy()
 
 
