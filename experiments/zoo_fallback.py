@@ -25,6 +25,7 @@ from balancedrnn.io import cache_dir
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from zoo_recommend import REFERENCES, TOL, tolerance_counts, zoo_bases  # noqa: E402
 
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--storage", default=str(cache_dir() / "zoo" / "store.journal"))

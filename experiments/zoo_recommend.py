@@ -213,5 +213,6 @@ def write_report(table: pd.DataFrame, args: argparse.Namespace) -> None:
     (args.out / "report.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
+
 if __name__ == "__main__":
     main()
