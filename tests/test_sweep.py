@@ -317,6 +317,39 @@ def test_sigterm_to_the_parent_stops_the_workers(mnist_dir, tmp_path):
     assert [t.user_attrs.get("status") for t in study.get_trials(deepcopy=False)].count("interrupted") == 2
 
 
+@pytest.mark.parametrize("where", ["claim", "finish"])
+def test_an_interrupt_outside_training_leaves_no_trial_running(mnist_dir, tmp_path, monkeypatch, where):
+    """SIGTERM while a worker claims a trial or writes its record (not while it trains) is noted and acted on
+    at the next safe point: the trial gets a record, never stays RUNNING (CI saw this race once)."""
+    from optuna.trial import TrialState
+
+    from balancedrnn.sweep import executor
+    from balancedrnn.sweep.executor import prepare
+
+    spec = SweepSpec.from_dict(grid(mnist_dir, "race", models=("dense",), seeds=(0, 1)))
+    study, *_ = prepare(spec, tmp_path)
+    real = getattr(store, {"claim": "register_params", "finish": "finish"}[where])
+
+    def signal_then(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered here, in the middle of the worker's bookkeeping
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, {"claim": "register_params", "finish": "finish"}[where], signal_then)
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    executor._arm_interrupts(take_sigint=True)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            worker_loop({**spec.__dict__, "sampler": spec.sampler.__dict__}, None, str(tmp_path))
+    finally:
+        signal.signal(signal.SIGINT, handlers[0])
+        signal.signal(signal.SIGTERM, handlers[1])
+        executor._INTERRUPTS.live = executor._INTERRUPTS.pending = False
+    assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    statuses = [r["status"] for r in store.iter_records(study, include_unfinished=True)]
+    # claim: the claimed trial stops before training; finish: the finished result is kept, no second claim
+    assert statuses == (["interrupted"] if where == "claim" else ["ok"])
+
+
 def test_parent_killed_leaves_no_orphan_and_resume_runs_each_once(mnist_dir, tmp_path):
     spec = {**grid(mnist_dir, "orphan", models=("balanced",), seeds=(0, 1, 2), epochs=20, n_train=300), "workers": 2}
     cmd = sweep_cmd(tmp_path, spec)

@@ -104,6 +104,8 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
         study.sampler = optuna_sampler(spec, worker, len(study.get_trials(deepcopy=False)))
     done = 0
     while max_trials is None or done < max_trials:
+        if _INTERRUPTS.pending:  # an interrupt while this worker held no trial: stop before claiming another
+            raise KeyboardInterrupt
         if spec.sampler.kind in ("tpe", "qmc"):
             if len(store.done_keys(study, done_policy)) + _running(study) >= spec.sampler.n_trials:
                 break
@@ -126,7 +128,7 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
                 break
             config = trial.user_attrs["config"]
         try:
-            with store.Heartbeat(trial):
+            with store.Heartbeat(trial), _interruptible():
                 record = run_one(config, spec.timeout)
         except KeyboardInterrupt:
             record = {"status": "interrupted", "error": "interrupted by the user", "config": config}
@@ -158,11 +160,47 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGTERM, _ignore)
 
 
+@dataclass
+class _InterruptState:
+    """A worker's interrupt: raised at once only while a trial trains (``live``); anywhere else (claiming a
+    trial, writing its record) it is only noted (``pending``) and acted on at the next safe point, so a trial
+    is never left RUNNING with no record, nor a finished result dropped."""
+
+    live: bool = False
+    pending: bool = False
+
+
+_INTERRUPTS = _InterruptState()
+
+
+class _interruptible:
+    """Context in which a worker's interrupt raises KeyboardInterrupt at once (one already noted raises on
+    entry)."""
+
+    def __enter__(self) -> None:
+        _INTERRUPTS.live = True  # first, so an interrupt arriving now either raises or is seen just below
+        if _INTERRUPTS.pending:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        _INTERRUPTS.live = False
+
+
 def _interrupt_once(signum: int, frame: Any) -> None:
-    """First Ctrl-C or SIGTERM: stop the trial (KeyboardInterrupt); later ones (or the parent's forward) are
-    ignored, so the interrupted trial's record is written in peace."""
+    """First Ctrl-C or SIGTERM: stop the trial (KeyboardInterrupt), or note it when no trial trains; later ones
+    (or the parent's forward) are ignored, so the interrupted trial's record is written in peace."""
     _ignore_interrupts()
-    raise KeyboardInterrupt
+    _INTERRUPTS.pending = True
+    if _INTERRUPTS.live:
+        raise KeyboardInterrupt
+
+
+def _arm_interrupts(take_sigint: bool) -> None:
+    """Install a worker's interrupt handlers (SIGTERM always, Ctrl-C when ``take_sigint``), nothing noted."""
+    _INTERRUPTS.live = _INTERRUPTS.pending = False
+    if take_sigint:
+        signal.signal(signal.SIGINT, _interrupt_once)
+    signal.signal(signal.SIGTERM, _interrupt_once)
 
 
 def _die_with_parent() -> None:
@@ -188,9 +226,7 @@ def _worker_main(spec_dict: dict[str, Any], storage_url: str | None, run_dir: st
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before the line above took effect
         return
-    if take_sigint:
-        signal.signal(signal.SIGINT, _interrupt_once)
-    signal.signal(signal.SIGTERM, _interrupt_once)
+    _arm_interrupts(take_sigint)
     try:
         worker_loop(spec_dict, storage_url, run_dir, threads, worker=worker, policy=policy,
                     log=lambda m: print(f"worker {worker}: {m}", file=sys.stderr, flush=True))
