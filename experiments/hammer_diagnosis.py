@@ -45,6 +45,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from balancedrnn.tasks.hammer.env import HAMMER_Z, NAIL_Z
+
 WINDOW = 25
 
 
@@ -570,7 +572,6 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
 LIFT_Z = 0.04  # D4RL's bonus condition: hammer and head above this height
 NAIL_HEIGHTS = ((0.10, 0.15), (0.15, 0.20), (0.20, 0.26))  # thirds of the range the reset draws the nail's height from
 NAIL_MOVED = 0.005  # the nail has moved once it is this much nearer its goal than at reset (it starts 0.091 away)
-NAIL_Z, HAMMER_Z = 44, 38  # observation indices: the nail head's height, the hammer's
 
 
 def _phase_rollout(policy: Any, episodes: int, seed: int, mean: np.ndarray | None, std: np.ndarray | None) -> dict[str, np.ndarray]:

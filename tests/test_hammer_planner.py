@@ -28,10 +28,35 @@ def test_guide_continues_the_nearest_demonstrated_state_brute_force():
         np.testing.assert_allclose(got, want)
 
 
+def test_blind_guide_ignores_the_nail_only_while_the_hammer_is_low():
+    from balancedrnn.tasks.hammer.env import HAMMER_Z, NAIL_OBS
+
+    obs, acts = _demos(n=4)
+    guide, blind = Guide(obs, acts), Guide(obs, acts, blind_below=0.5)
+    std = np.maximum(np.concatenate([o[:-1] for o in obs]).std(0), 1e-3)
+    sighted = [i for i in range(46) if i not in range(46)[NAIL_OBS]]
+    rng = np.random.default_rng(2)
+    blinded = 0
+    for _ in range(40):
+        q = rng.normal(0, 1, 46)  # anywhere: the nail's entries often decide which state is nearest
+        low = q[HAMMER_Z] < 0.5
+        dims = sighted if low else range(46)  # the reference: the distance over the entries the guide may see
+        _, d, t = min((sum(((o[t, i] - q[i]) / std[i]) ** 2 for i in dims), d, t)
+                      for d, o in enumerate(obs) for t in range(len(acts[d])))
+        np.testing.assert_allclose(blind.continuation(q, 3), [acts[d][min(t + k, len(acts[d]) - 1)] for k in range(3)])
+        if not low:
+            np.testing.assert_allclose(blind.continuation(q, 3), guide.continuation(q, 3))
+        blinded += low and not np.allclose(blind.continuation(q, 3), guide.continuation(q, 3))
+    assert blinded > 0  # the queries did tell the two guides apart
+    with pytest.raises(ValueError, match="blind_below"):
+        Guide(obs, acts, blind_below=0.0)
+
+
 def test_guide_fingerprint_names_the_demonstrations():
     obs, acts = _demos()
     assert Guide(obs, acts).fingerprint() == Guide(obs, [a.copy() for a in acts]).fingerprint()
     assert Guide(obs, acts).fingerprint() != Guide(obs, acts[::-1]).fingerprint()
+    assert Guide(obs, acts, blind_below=0.1).fingerprint() == Guide(obs, acts).fingerprint() + "-blind0.1"
 
 
 def test_guided_planner_episode_in_the_simulator_is_seeded_and_needs_the_observation():
@@ -58,6 +83,24 @@ def test_guided_planner_episode_in_the_simulator_is_seeded_and_needs_the_observa
     with pytest.raises(ValueError, match="observation"):
         planner.act()
     env.close()
+
+
+def test_a_shared_grasp_is_replayed_the_same_at_every_nail_height():
+    pytest.importorskip("gymnasium_robotics")
+    from balancedrnn.tasks.hammer.env import NAIL_OBS, NAIL_Z
+    from balancedrnn.tasks.hammer.expert import collect_planner_demos, planner_episode
+
+    prefix = np.random.default_rng(0).uniform(-1, 1, size=(6, 26)).astype(np.float32)
+    cfg = PlannerConfig(samples=2, horizon=2, knot_every=1, sigma=0.3)
+    a, b = (planner_episode(seed, cfg, prefix=prefix) for seed in (1, 3))
+    assert a["observations"][0, NAIL_Z] != b["observations"][0, NAIL_Z]  # two nail heights
+    for ep in (a, b):
+        np.testing.assert_array_equal(ep["actions"][:6], prefix)
+    sighted = np.ones(46, bool)
+    sighted[NAIL_OBS] = False
+    np.testing.assert_allclose(a["observations"][:7, sighted], b["observations"][:7, sighted], atol=1e-6)
+    with pytest.raises(ValueError, match="shared_grasp"):
+        collect_planner_demos(1, shared_grasp=200)
 
 
 def test_weighted_plan_against_a_loop_and_its_limits():

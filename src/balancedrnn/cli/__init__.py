@@ -433,6 +433,9 @@ def data_rad(
 @data_app.command("hammer")
 def data_hammer(
     demos: Annotated[int, typer.Option(help="Planner demonstration episodes.")] = 20,
+    shared_grasp: Annotated[int, typer.Option(
+        help="The demos all start with the first this many actions of the demo of --seed (its grasp), and the planner "
+             "takes over from there, so the grasp does not depend on the nail's height. 0: off.")] = 0,
     expert: Annotated[str, typer.Option(help="What makes the data set: nn (nearest-neighbour policy over the planner's "
                                         "demos), mlp, or planner (the planner itself, guided by the demos: "
                                         "slower, but it re-plans, so with --noise its data show corrections).")] = "nn",
@@ -455,6 +458,9 @@ def data_hammer(
     planner_temperature: Annotated[float, typer.Option(help="--expert planner: MPPI's temperature, the plan the "
                                                        "candidates' mean weighted by their returns (less noise in the "
                                                        "labels). 0: the best candidate.")] = 0.0,
+    guide_blind_below: Annotated[Optional[float], typer.Option(
+        help="--expert planner: while the hammer lies lower than this (m), the guide's nearest demonstration ignores "
+             "where the nail is, so the grasp does not depend on the nail's height (only the strike does).")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert [-> distilled MLP] -> expert
@@ -469,6 +475,10 @@ def data_hammer(
         check_positive(option, value)
     check_non_negative("--rounds", rounds)
     check_non_negative("--seed", seed)
+    from ..tasks.hammer.env import EPISODE_STEPS
+
+    if not 0 <= shared_grasp < EPISODE_STEPS:
+        raise UserError(f"--shared-grasp must be a number of steps in [0, {EPISODE_STEPS}), got {shared_grasp}")
     import math
 
     check_non_negative("--distil-rounds", distil_rounds)
@@ -482,6 +492,12 @@ def data_hammer(
     if planner_temperature and expert != "planner":
         raise UserError("--planner-temperature sets the guided planner of --expert planner; "
                         f"--expert {expert} does not plan its episodes")
+    if guide_blind_below is not None:
+        if not (math.isfinite(guide_blind_below) and guide_blind_below > 0.0):
+            raise UserError(f"--guide-blind-below must be a height above 0 (m), got {guide_blind_below:g}")
+        if expert != "planner":
+            raise UserError("--guide-blind-below sets the guide of --expert planner; "
+                            f"--expert {expert} does not plan its episodes")
     if noisy_demos and not demo_noise:
         raise UserError("--noisy-demos needs a --demo-noise above 0")
     if not 0.0 <= min_success <= 1.0:
@@ -494,7 +510,7 @@ def data_hammer(
     try:
         _data_hammer(demos, expert, rounds, episodes_per_round, eval_episodes, expert_episodes, workers, seed,
                      dataset_id, min_success, quiet, distil_rounds, distil_episodes, noise, noisy_demos, demo_noise,
-                     planner_temperature)
+                     planner_temperature, guide_blind_below, shared_grasp)
     except KeyboardInterrupt:
         _interrupted("finished episodes and DAgger rounds are kept; run the same command to resume")
 
@@ -502,13 +518,15 @@ def data_hammer(
 def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, eval_episodes: int,
                  expert_episodes: int, workers: int, seed: int, dataset_id: str, min_success: float, quiet: bool,
                  distil_rounds: int = 0, distil_episodes: int = 200, noise: float = 0.0, noisy_demos: int = 0,
-                 demo_noise: float = 0.1, planner_temperature: float = 0.0) -> None:
+                 demo_noise: float = 0.1, planner_temperature: float = 0.0, guide_blind_below: float | None = None,
+                 shared_grasp: int = 0) -> None:
     """The work of ``data hammer``, after its options were checked."""
     from ..tasks.hammer.expert import collect_planner_demos, dagger, distil, generate_episodes, hammer_dir, summarise_episodes
     from ..progress import progress_bar
 
-    with progress_bar(demos, "planner episodes", enabled=not quiet) as advance:
-        episodes = collect_planner_demos(demos, workers=workers, seed=seed, progress=advance)
+    what = f"planner episodes sharing the first {shared_grasp} actions of seed {seed}'s" if shared_grasp else "planner episodes"
+    with progress_bar(demos, what, enabled=not quiet) as advance:
+        episodes = collect_planner_demos(demos, workers=workers, seed=seed, progress=advance, shared_grasp=shared_grasp)
     if noisy_demos:
         with progress_bar(noisy_demos, f"planner episodes with action noise {demo_noise:g}", enabled=not quiet) as advance:
             noisy = collect_planner_demos(noisy_demos, workers=workers, seed=seed, progress=advance, noise=demo_noise)
@@ -517,9 +535,10 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
                   f"{s['return_std']:.0f} (normalised {s['normalized_score']:.1f})")
         episodes = episodes + noisy
     s = summarise_episodes(episodes)
-    out.print(f"planner: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} (normalised {s['normalized_score']:.1f})")
+    out.print(f"planner{f' (shared grasp of {shared_grasp} steps)' if shared_grasp else ''}: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} (normalised {s['normalized_score']:.1f})")
     if expert == "planner":
-        _data_hammer_guided(episodes, expert_episodes, workers, dataset_id, noise, quiet, planner_temperature)
+        _data_hammer_guided(episodes, expert_episodes, workers, dataset_id, noise, quiet, planner_temperature,
+                            guide_blind_below, shared_grasp)
         return
     policy = dagger(episodes, rounds=rounds, episodes_per_round=episodes_per_round, eval_episodes=eval_episodes,
                     workers=workers, seed=seed, log=lambda m: out.print(m), expert=expert, min_success=min_success)
@@ -564,7 +583,7 @@ def _write_expert_set(dataset_id: str, episodes: list[Any], made_by: str, what: 
 
 
 def _data_hammer_guided(demos: list[Any], n: int, workers: int, dataset_id: str, noise: float, quiet: bool,
-                        temperature: float = 0.0) -> None:
+                        temperature: float = 0.0, blind_below: float | None = None, shared_grasp: int = 0) -> None:
     """``data hammer --expert planner``: the data set's episodes are planned, guided by the demonstrations."""
     from dataclasses import replace
 
@@ -572,10 +591,12 @@ def _data_hammer_guided(demos: list[Any], n: int, workers: int, dataset_id: str,
     from ..tasks.hammer.expert import collect_planner_demos
     from ..tasks.hammer.planner import GUIDED, Guide
 
-    guide = Guide([e.observations for e in demos], [e.actions for e in demos])
+    guide = Guide([e.observations for e in demos], [e.actions for e in demos], blind_below=blind_below)
     c = replace(GUIDED, temperature=temperature)
     made_by = (f"sampling planner ({c.samples} samples, horizon {c.horizon}"
                + (f", MPPI temperature {temperature:g}" if temperature else "") + f") guided by {len(demos)} planner demonstrations"
+               + (f" sharing a grasp of {shared_grasp} steps" if shared_grasp else "")
+               + (f" (blind to the nail while the hammer is below {blind_below:g} m)" if blind_below is not None else "")
                + (f", DART noise {noise:g} on the executed actions" if noise else ""))
     with progress_bar(n, "guided planner episodes", enabled=not quiet) as advance:
         gen = collect_planner_demos(n, workers=workers, seed=1_000_000, config=c, progress=advance, noise=noise, guide=guide)

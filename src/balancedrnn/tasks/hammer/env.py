@@ -41,6 +41,10 @@ NAIL_IN = 0.010
 """The nail is in while it is nearer its goal than this (m); driven fully home it rests at 0.009 (D4RL)."""
 SUCCESS_STEPS = 25
 """An episode succeeds when the nail is in for more than this many steps (DAPG's evaluate_success)."""
+NAIL_OBS = slice(42, 46)
+"""Observation entries that locate the nail: its position (x, y, z) and the impact sensor."""
+NAIL_Z, HAMMER_Z = 44, 38
+"""Observation indices of the nail's height (the reset's only random draw) and of the hammer's height."""
 
 
 def require_simulator() -> Any:

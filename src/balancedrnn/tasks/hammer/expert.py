@@ -32,12 +32,13 @@ def hammer_dir() -> Path:
 
 # ------------------------------------------------------------------------------------------ planner demos
 def planner_episode(seed: int, config: PlannerConfig | None = None, noise: float = 0.0,
-                    guide: Guide | None = None) -> dict[str, Any]:
+                    guide: Guide | None = None, prefix: np.ndarray | None = None) -> dict[str, Any]:
     """One planner episode from the reset of ``seed``: observations, actions, D4RL rewards, success, time.
 
     With ``noise`` > 0 the environment executes the planner's action plus Gaussian noise of that standard deviation
     (seeded by ``seed``) while the episode records the planner's own action, which replans from wherever the noise
-    took it: demonstrations of recovering (DART). With a ``guide`` the planner is warm-started from demonstrations."""
+    took it: demonstrations of recovering (DART). With a ``guide`` the planner is warm-started from demonstrations.
+    With a ``prefix`` the episode's first actions are these, and the planner takes over from the state they reach."""
     env = make_env()
     obs, _ = env.reset(seed=seed)
     planner = Planner(env, config, seed=seed, guide=guide)
@@ -45,8 +46,8 @@ def planner_episode(seed: int, config: PlannerConfig | None = None, noise: float
     rng = np.random.default_rng([seed, 19])
     observations, actions, rewards, goal = [obs], [], [], []
     t0 = time.time()
-    for _ in range(EPISODE_STEPS):
-        a = planner.act(obs=obs)
+    for step in range(EPISODE_STEPS):
+        a = prefix[step].astype(np.float64) if prefix is not None and step < len(prefix) else planner.act(obs=obs)
         executed = np.clip(a + rng.normal(0.0, noise, a.shape), -1.0, 1.0) if noise > 0 else a
         obs, r, _, _, info = env.step(executed)
         observations.append(obs)
@@ -74,16 +75,25 @@ def _pool(workers: int) -> Any:
 def collect_planner_demos(
     n: int, workers: int = 1, seed: int = 0, directory: Path | None = None,
     config: PlannerConfig | None = None, progress: Callable[..., None] | None = None, noise: float = 0.0,
-    guide: Guide | None = None,
+    guide: Guide | None = None, shared_grasp: int = 0,
 ) -> list[Episode]:
     """``n`` planner episodes (seeds ``seed .. seed+n-1``), in parallel, resuming from the episode files
     already written; every finished episode is logged (return, success, seconds) to ``log.jsonl``. With
     ``noise`` the executed actions are perturbed (:func:`planner_episode`); such episodes live in a directory of
     their own (``planner-noise<std>``), as do those of a planner with a ``guide`` (named by the guide's
-    fingerprint and the search)."""
+    fingerprint and the search). With ``shared_grasp`` K > 0 every episode starts with the first K actions of the
+    unperturbed, unguided episode of ``seed`` (its grasp), and the planner takes over from there: demonstrations
+    whose grasp does not depend on the nail's height (``planner-grasp<K>``)."""
     if noise < 0 or not np.isfinite(noise):
         raise ValueError(f"noise must be a finite standard deviation >= 0, got {noise!r}")
+    if not 0 <= shared_grasp < EPISODE_STEPS:
+        raise ValueError(f"shared_grasp must be a number of steps in [0, {EPISODE_STEPS}), got {shared_grasp!r}")
+    prefix = None
+    if shared_grasp:
+        prefix = collect_planner_demos(1, workers=1, seed=seed)[0].actions[:shared_grasp]  # the plain demo's grasp
     name = "planner" if guide is None else _guided_name(guide, config or PlannerConfig())
+    if shared_grasp:
+        name += f"-grasp{shared_grasp}"
     directory = directory or hammer_dir() / (name if not noise else f"{name}-noise{noise:g}")
     directory.mkdir(parents=True, exist_ok=True)
     seeds = [seed + i for i in range(n)]
@@ -92,7 +102,7 @@ def collect_planner_demos(
         progress(n - len(todo))
     if todo:
         with _pool(workers) as pool:
-            for ep in pool.imap_unordered(_planner_job, [(s, config, noise, guide) for s in todo]):
+            for ep in pool.imap_unordered(_planner_job, [(s, config, noise, guide, prefix) for s in todo]):
                 _save_npz(directory / f"ep-{ep['seed']:06d}.npz", {k: ep[k] for k in ("observations", "actions", "rewards", "seed")})
                 line = {"seed": ep["seed"], "return": float(ep["rewards"].sum()), "success": ep["success"], "seconds": ep["seconds"]}
                 with open(directory / "log.jsonl", "a") as f:
@@ -102,7 +112,7 @@ def collect_planner_demos(
     return [_load_episode(directory / f"ep-{s:06d}.npz") for s in seeds]
 
 
-def _planner_job(args: tuple[int, PlannerConfig | None, float, Guide | None]) -> dict[str, Any]:
+def _planner_job(args: tuple[int, PlannerConfig | None, float, Guide | None, np.ndarray | None]) -> dict[str, Any]:
     torch.set_num_threads(1)
     return planner_episode(*args)
 

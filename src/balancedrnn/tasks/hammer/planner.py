@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .env import ACT_DIM, STD_FLOOR, SiteIds, d4rl_reward
+from .env import ACT_DIM, HAMMER_Z, NAIL_OBS, STD_FLOOR, SiteIds, d4rl_reward
 
 
 @dataclass(frozen=True)
@@ -47,32 +47,47 @@ as the unguided default, at a sixth of its simulation steps)."""
 
 class Guide:
     """Demonstrations a planner is warm-started from: at any observation, the actions that followed the nearest
-    demonstrated state (1-nearest-neighbour on observations normalised by the demonstrations' statistics)."""
+    demonstrated state (1-nearest-neighbour on observations normalised by the demonstrations' statistics).
 
-    def __init__(self, observations: Sequence[np.ndarray], actions: Sequence[np.ndarray]) -> None:
+    With ``blind_below`` (m), while the hammer lies lower than that the distance leaves out where the nail is, so
+    the grasp a guided planner starts from does not depend on the nail's height, only the strike does (issue 19:
+    clones of a height-dependent grasp break on high nails)."""
+
+    def __init__(self, observations: Sequence[np.ndarray], actions: Sequence[np.ndarray],
+                 blind_below: float | None = None) -> None:
+        if blind_below is not None and not (np.isfinite(blind_below) and blind_below > 0):
+            raise ValueError(f"blind_below must be a height above 0 (m), got {blind_below!r}")
         obs = [np.asarray(o, np.float64)[: len(a)] for o, a in zip(observations, actions)]
         flat = np.concatenate(obs)
         self.mean = flat.mean(0)
         self.std = np.maximum(flat.std(0), STD_FLOOR)
         self.keys = (flat - self.mean) / self.std
+        self.blind_below = blind_below
+        self._sighted = np.ones(flat.shape[1], bool)
+        self._sighted[NAIL_OBS] = False
         self.actions = [np.asarray(a, np.float64) for a in actions]
         self.where = [(d, t) for d, a in enumerate(self.actions) for t in range(len(a))]
 
     def continuation(self, obs: np.ndarray, horizon: int) -> np.ndarray:
         """The ``horizon`` actions from the nearest demonstrated state on (the last one held past the end)."""
-        i = int(((self.keys - (np.asarray(obs, np.float64) - self.mean) / self.std) ** 2).sum(1).argmin())
+        obs = np.asarray(obs, np.float64)
+        diff = self.keys - (obs - self.mean) / self.std
+        if self.blind_below is not None and obs[HAMMER_Z] < self.blind_below:
+            diff = diff[:, self._sighted]
+        i = int((diff**2).sum(1).argmin())
         d, t = self.where[i]
         seq = self.actions[d][t : t + horizon]
         return np.concatenate([seq, np.repeat(seq[-1:], horizon - len(seq), 0)]) if len(seq) < horizon else seq.copy()
 
     def fingerprint(self) -> str:
-        """A short hash of the demonstrations (names the files of episodes planned with this guide)."""
+        """A short hash of the demonstrations, and the blind height if any (names the files of episodes planned
+        with this guide)."""
         import hashlib
 
         h = hashlib.sha1()
         for a in self.actions:
             h.update(np.ascontiguousarray(a, np.float32).tobytes())
-        return h.hexdigest()[:10]
+        return h.hexdigest()[:10] + (f"-blind{self.blind_below:g}" if self.blind_below is not None else "")
 
 
 class Planner:
