@@ -22,6 +22,7 @@ The commands:
   ``strikes``: how many bouts of nail motion the episodes of data sets show; ``filter-successes``: a data set of
   only the episodes that succeeded while recorded (filtered behaviour cloning); ``heights``: how the data's
   episodes depend on the nail's height.
+* ``guide-trace``: which demonstration a guided planner follows, step by step (does it hop between grasps?).
 * ``ensemble``: several policies alone and the mean of their actions on the same rollouts (bias or variance?).
 * ``checkpoints``: train once and score the weights by rollouts every few epochs: how much the policy early stopping
   keeps is a lottery, and what choosing it by rollouts on other reset seeds gains.
@@ -351,6 +352,39 @@ def _episodes_summary(eps: list[dict[str, Any]]) -> dict[str, Any]:
     return {"success_rate": float(np.mean([e["success"] for e in eps])),
             "normalized_score": float(np.mean(normalized_score(rets))), "episodes": len(eps),
             "seconds_per_episode": float(np.mean([e["seconds"] for e in eps]))}
+
+
+def guide_trace(args: argparse.Namespace) -> dict[str, Any]:
+    """Which demonstration a guided planner follows, step by step: the guide's nearest demonstrated state and the
+    hammer's height over one episode per seed. Each demonstration's grasp continues only itself, so a guide that hops
+    between demonstrations while the hammer is lifted mixes grasps."""
+    from balancedrnn.tasks.hammer.expert import collect_planner_demos, planner_episode
+    from balancedrnn.tasks.hammer.planner import GUIDED, Guide
+
+    demos = collect_planner_demos(args.demos, shared_grasp=args.shared_grasp)
+    out = {}
+    for seed in args.seeds:
+        guide = Guide([e.observations for e in demos], [e.actions for e in demos], blind_below=args.guide_blind_below)
+        picks: list[tuple[int, int]] = []
+        follow = guide.continuation
+
+        def traced(obs: np.ndarray, horizon: int, follow: Any = follow, guide: Any = guide) -> np.ndarray:
+            picks.append(guide.nearest(obs))
+            return follow(obs, horizon)
+
+        guide.continuation = traced  # type: ignore[method-assign]
+        ep = planner_episode(seed, GUIDED, noise=args.noise, guide=guide)
+        followed = [d for d, _ in picks[1 : args.steps + 1]]  # picks[k + 1]: the guide's pick at step k
+        hops = int(sum(a != b for a, b in zip(followed, followed[1:])))
+        z = ep["observations"][:, HAMMER_Z]
+        out[seed] = {"success": bool(ep["success"]), "hops": hops, "demos_followed": len(set(followed)),
+                     "nail_height": float(ep["observations"][0, NAIL_Z]), "hammer_max": float(z.max())}
+        print(f"seed {seed} (nail {out[seed]['nail_height']:.3f} m): success {ep['success']}; in steps 0-{args.steps - 1} "
+              f"the guide followed {len(set(followed))} demonstrations and changed {hops} times", flush=True)
+        for k in range(0, args.steps, args.every):
+            d, t = picks[k + 1]
+            print(f"  step {k:3d}: hammer at {z[k]:.3f} m, following demonstration {d} at its step {t}")
+    return out
 
 
 def trackers(args: argparse.Namespace) -> dict[str, Any]:
@@ -876,6 +910,14 @@ def main() -> None:
     k.add_argument("--temperature", type=float, default=0.0, help="the guided planners' MPPI temperature (0: best "
                    "candidate, as `data hammer` plans)")
     k.add_argument("--seed", type=int, default=20_000)
+    gt = sub.add_parser("guide-trace", help="which demonstration a guided planner follows, step by step")
+    gt.add_argument("--seeds", type=int, nargs="+", default=[1_000_000], help="reset seeds (the guided set's from 1,000,000)")
+    gt.add_argument("--noise", type=float, default=0.1, help="action noise on the executed actions, as the data set has")
+    gt.add_argument("--demos", type=int, default=20)
+    gt.add_argument("--shared-grasp", type=int, default=0, help="the demos of data hammer --shared-grasp K")
+    gt.add_argument("--guide-blind-below", type=float, default=None, help="as data hammer --guide-blind-below")
+    gt.add_argument("--steps", type=_positive, default=40, help="steps traced")
+    gt.add_argument("--every", type=_positive, default=3, help="print every this many steps")
     g = sub.add_parser("student-dagger", help="DAgger on a cloned policy, the guided planner labelling its states")
     g.add_argument("--policy", type=Path, required=True, help="the round-0 policy (from clone)")
     g.add_argument("--dataset", required=True, help="the pure-cloning data set it was cloned from")
@@ -932,7 +974,8 @@ def main() -> None:
 
     commands = {"checkpoints": checkpoints, "ensemble": ensemble, "student-dagger": student_dagger, "clone": clone,
                 "diagnose": diagnose, "jumps": jumps, "robustness": robustness, "trackers": trackers, "phases": phases,
-                "strikes": strikes, "filter-successes": filter_successes, "heights": heights}
+                "strikes": strikes, "filter-successes": filter_successes, "heights": heights,
+                "guide-trace": guide_trace}
     try:
         commands[args.command](args)
     except DataError as e:  # a missing or foreign policy, expert or data set: one line, exit 1

@@ -68,14 +68,17 @@ class Guide:
         self.actions = [np.asarray(a, np.float64) for a in actions]
         self.where = [(d, t) for d, a in enumerate(self.actions) for t in range(len(a))]
 
-    def continuation(self, obs: np.ndarray, horizon: int) -> np.ndarray:
-        """The ``horizon`` actions from the nearest demonstrated state on (the last one held past the end)."""
+    def nearest(self, obs: np.ndarray) -> tuple[int, int]:
+        """(demonstration, step) of the demonstrated state nearest ``obs``."""
         obs = np.asarray(obs, np.float64)
         diff = self.keys - (obs - self.mean) / self.std
         if self.blind_below is not None and obs[HAMMER_Z] < self.blind_below:
             diff = diff[:, self._sighted]
-        i = int((diff**2).sum(1).argmin())
-        d, t = self.where[i]
+        return self.where[int((diff**2).sum(1).argmin())]
+
+    def continuation(self, obs: np.ndarray, horizon: int) -> np.ndarray:
+        """The ``horizon`` actions from the nearest demonstrated state on (the last one held past the end)."""
+        d, t = self.nearest(obs)
         seq = self.actions[d][t : t + horizon]
         return np.concatenate([seq, np.repeat(seq[-1:], horizon - len(seq), 0)]) if len(seq) < horizon else seq.copy()
 
