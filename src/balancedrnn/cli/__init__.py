@@ -460,7 +460,8 @@ def data_hammer(
                                                        "labels). 0: the best candidate.")] = 0.0,
     guide_blind_below: Annotated[Optional[float], typer.Option(
         help="--expert planner: while the hammer lies lower than this (m), the guide's nearest demonstration ignores "
-             "where the nail is, so the grasp does not depend on the nail's height (only the strike does).")] = None,
+             "where the nail is, so the grasp does not depend on the nail's height (only the strike does).",
+        show_default="off")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert [-> distilled MLP] -> expert
