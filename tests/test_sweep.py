@@ -350,6 +350,32 @@ def test_an_interrupt_outside_training_leaves_no_trial_running(mnist_dir, tmp_pa
     assert statuses == (["interrupted"] if where == "claim" else ["ok"])
 
 
+def test_a_trial_released_while_its_worker_stalls_mid_claim_is_skipped(mnist_dir, tmp_path, monkeypatch):
+    """A worker stopped (SIGSTOP) between taking a trial and starting it, whose trial another command released and
+    queued again meanwhile, takes the next trial on waking rather than crashing on the closed one (CI saw this once)."""
+    from optuna.trial import TrialState
+
+    from balancedrnn.sweep.executor import prepare
+
+    spec = SweepSpec.from_dict(grid(mnist_dir, "midclaim", models=("dense",), seeds=(0, 1)))
+    study, *_ = prepare(spec, tmp_path)
+    real = store.register_params
+    released = []
+
+    def released_first(trial):
+        if not released:  # the other command's release, landing while this worker is stopped
+            released.append(trial.number)
+            study._storage.set_trial_user_attr(trial._trial_id, "status", "interrupted")
+            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            store.enqueue_missing(study, [trial.user_attrs["config"]], [trial.user_attrs["key"]])
+        return real(trial)
+
+    monkeypatch.setattr(store, "register_params", released_first)
+    assert worker_loop({**spec.__dict__, "sampler": spec.sampler.__dict__}, None, str(tmp_path)) == 2
+    assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    assert sorted(r["seed"] for r in store.iter_records(study)) == [0, 1]  # each config ran once, none lost
+
+
 def test_parent_killed_leaves_no_orphan_and_resume_runs_each_once(mnist_dir, tmp_path):
     spec = {**grid(mnist_dir, "orphan", models=("balanced",), seeds=(0, 1, 2), epochs=20, n_train=300), "workers": 2}
     cmd = sweep_cmd(tmp_path, spec)

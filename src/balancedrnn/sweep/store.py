@@ -456,30 +456,42 @@ def claim(study: Any, policy: DonePolicy | None = None) -> Any | None:
     A popped trial whose key is already done, or is being run by a lower-numbered trial, is dropped (marked
     a duplicate) and the next one is taken.
     """
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     while True:
         if not _trials(study, (TrialState.WAITING,)):
             return None
         trial = study.ask()
-        key = trial.user_attrs.get("key")
-        if key is None:  # the queue emptied between the check and the pop: this trial has no work
-            trial.set_user_attr("status", "no-work")  # attributes first: a finished trial takes no more
-            study.tell(trial, state=TrialState.FAIL)
+        try:
+            if _claimed(study, trial, policy):
+                return trial
+        except UpdateFinishedTrialError:  # released while this worker stalled mid-claim: it is queued again
             continue
-        trial.set_user_attr("worker", worker_info())
-        trial.set_user_attr("heartbeat", time.time())
-        rivals = [
-            t for t in _trials(study)
-            if t.user_attrs.get("key") == key and t.number != trial.number
-            and (is_done(t, policy) or (t.state == TrialState.RUNNING and t.number < trial.number))
-        ]
-        if rivals:
-            trial.set_user_attr("status", "duplicate")
-            study.tell(trial, state=TrialState.FAIL)
-            continue
-        register_params(trial)
-        return trial
+
+
+def _claimed(study: Any, trial: Any, policy: DonePolicy | None) -> bool:
+    """Mark a popped trial as this worker's; False (and the trial closed) when it has no work or a rival."""
+    from optuna.trial import TrialState
+
+    key = trial.user_attrs.get("key")
+    if key is None:  # the queue emptied between the check and the pop: this trial has no work
+        trial.set_user_attr("status", "no-work")  # attributes first: a finished trial takes no more
+        study.tell(trial, state=TrialState.FAIL)
+        return False
+    trial.set_user_attr("worker", worker_info())
+    trial.set_user_attr("heartbeat", time.time())
+    rivals = [
+        t for t in _trials(study)
+        if t.user_attrs.get("key") == key and t.number != trial.number
+        and (is_done(t, policy) or (t.state == TrialState.RUNNING and t.number < trial.number))
+    ]
+    if rivals:
+        trial.set_user_attr("status", "duplicate")
+        study.tell(trial, state=TrialState.FAIL)
+        return False
+    register_params(trial)
+    return True
 
 
 class Heartbeat:
