@@ -396,6 +396,7 @@ def test_stalled_worker_is_released_and_its_late_result_kept_without_traceback(m
     cmd = sweep_cmd(tmp_path, spec)
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     (pid,) = wait_running(tmp_path, "stall", 1)
+    time.sleep(0.5)  # past the claim's last writes, into training (a stall mid-claim has its own test)
     os.kill(pid, signal.SIGSTOP)  # the worker stalls (swapped out, a frozen NFS mount, ...)
     try:
         time.sleep(6)  # past the grace period
