@@ -366,13 +366,13 @@ def guide_trace(args: argparse.Namespace) -> dict[str, Any]:
     for seed in args.seeds:
         guide = Guide([e.observations for e in demos], [e.actions for e in demos], blind_below=args.guide_blind_below)
         picks: list[tuple[int, int]] = []
-        follow = guide.continuation
+        search = guide.nearest
 
-        def traced(obs: np.ndarray, horizon: int, follow: Any = follow, guide: Any = guide) -> np.ndarray:
-            picks.append(guide.nearest(obs))
-            return follow(obs, horizon)
+        def traced(obs: np.ndarray, search: Any = search) -> tuple[int, int]:
+            picks.append(search(obs))  # every continuation the planner asks for goes through this search
+            return picks[-1]
 
-        guide.continuation = traced  # type: ignore[method-assign]
+        guide.nearest = traced  # type: ignore[method-assign]
         ep = planner_episode(seed, GUIDED, noise=args.noise, guide=guide)
         followed = [d for d, _ in picks[1 : args.steps + 1]]  # picks[k + 1]: the guide's pick at step k
         hops = int(sum(a != b for a, b in zip(followed, followed[1:])))

@@ -359,20 +359,19 @@ def test_a_trial_released_while_its_worker_stalls_mid_claim_is_skipped(mnist_dir
 
     spec = SweepSpec.from_dict(grid(mnist_dir, "midclaim", models=("dense",), seeds=(0, 1)))
     study, *_ = prepare(spec, tmp_path)
-    real = store.register_params
-    released = []
+    real, released = store.register_params, []
 
     def released_first(trial):
         if not released:  # the other command's release, landing while this worker is stopped
-            released.append(trial.number)
-            study._storage.set_trial_user_attr(trial._trial_id, "status", "interrupted")
-            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
-            store.enqueue_missing(study, [trial.user_attrs["config"]], [trial.user_attrs["key"]])
+            with monkeypatch.context() as m:
+                m.setattr(store, "worker_dead", lambda *a, **k: True)  # this (stopped) worker looks dead
+                released.append(store.release_stale(study))
         return real(trial)
 
     monkeypatch.setattr(store, "register_params", released_first)
     assert worker_loop({**spec.__dict__, "sampler": spec.sampler.__dict__}, None, str(tmp_path)) == 2
     assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    assert released == [1]
     assert sorted(r["seed"] for r in store.iter_records(study)) == [0, 1]  # each config ran once, none lost
 
 

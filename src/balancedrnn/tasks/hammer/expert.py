@@ -89,10 +89,9 @@ def collect_planner_demos(
     if not 0 <= shared_grasp < EPISODE_STEPS:
         raise ValueError(f"shared_grasp must be a number of steps in [0, {EPISODE_STEPS}), got {shared_grasp!r}")
     prefix = None
-    if shared_grasp:
-        prefix = collect_planner_demos(1, workers=1, seed=seed)[0].actions[:shared_grasp]  # the plain demo's grasp
     name = "planner" if guide is None else _guided_name(guide, config or PlannerConfig())
     if shared_grasp:
+        prefix = collect_planner_demos(1, workers=1, seed=seed)[0].actions[:shared_grasp]  # the plain demo's grasp
         name += f"-grasp{shared_grasp}"
     directory = directory or hammer_dir() / (name if not noise else f"{name}-noise{noise:g}")
     directory.mkdir(parents=True, exist_ok=True)
