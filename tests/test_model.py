@@ -9,7 +9,7 @@ def reference_forward(model: BlockRNN, x: torch.Tensor) -> torch.Tensor:
     """Slow, obviously correct: the full [x, h, y] state and effective_weight(), one sample at a time."""
     W = model.effective_weight().detach().double()
     b = model.bias.detach().double()
-    dx, dh, dy = model.dx, model.dh, model.dy
+    dh, dy = model.dh, model.dy
     act = torch.relu if model.activation == "relu" else torch.tanh
     out = torch.zeros(x.shape[0], x.shape[1], dy, dtype=torch.float64)
     for n in range(x.shape[0]):

@@ -19,7 +19,7 @@ from .core.spec import (
     solve_hidden_size,
 )
 
-from ._version import __version__
+from ._version import __version__ as __version__
 
 _legacy.install()
 

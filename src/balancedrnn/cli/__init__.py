@@ -15,7 +15,6 @@ from rich.table import Table
 
 from ..core.configs import CONFIG_HELP
 from ..core.defaults import PAPER, QUICK
-from ..io import ensure_writable_dir
 from .common import (  # noqa: F401 - re-exported: balancedrnn.cli.check_* and _parse_sets are used by tests and plans
     MAX_BUDGET,
     RUN_STATUSES,
