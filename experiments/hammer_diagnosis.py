@@ -505,7 +505,7 @@ def student_dagger(args: argparse.Namespace) -> dict[str, Any]:
                                 dataset=dataset_id, rollouts=args.rollouts, train_episodes=None, policy=policy,
                                 out=str(out), quiet=True)
         if args.select_rollouts:  # keep the checkpoint the selection rollouts pick (lever 8), not the val-loss best
-            ns.patience, ns.every, ns.select_rollouts, ns.average_from = 0, args.every, args.select_rollouts, 0
+            ns.patience, ns.every, ns.select_rollouts, ns.average_from, ns.select_only = 0, args.every, args.select_rollouts, 0, False
             checkpoints(ns)
         else:
             clone(ns)
@@ -560,10 +560,11 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
         if epoch % args.every:
             return
         sel = score(m, args.select_rollouts, SELECT_SEED + 10_000 * args.seed)
-        test = score(m, args.rollouts, cfg.seed * 100_000)
         curve.append({"epoch": epoch, "val_loss": val["loss"], "select_success": sel["success_rate"],
-                      "select_normalised": sel["normalized_score"], "success": test["success_rate"],
-                      "normalised": test["normalized_score"]})
+                      "select_normalised": sel["normalized_score"]})
+        if not args.select_only:
+            test = score(m, args.rollouts, cfg.seed * 100_000)
+            curve[-1].update({"success": test["success_rate"], "normalised": test["normalized_score"]})
         if average["state"] is not None:
             average["model"].load_state_dict(average["state"])
             swa = score(average["model"], args.rollouts, cfg.seed * 100_000)
@@ -574,8 +575,8 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
         key = (sel["success_rate"], sel["normalized_score"])
         if key > best["select"][0]:
             best["select"] = (key, copy.deepcopy(m.state_dict()), epoch)
-        print(f"epoch {epoch}: val {val['loss']:.4f}, selection {sel['success_rate']:.0%}, "
-              f"scoring {test['success_rate']:.0%} ({test['normalized_score']:.1f})", flush=True)
+        scoring = "" if args.select_only else f", scoring {test['success_rate']:.0%} ({test['normalized_score']:.1f})"
+        print(f"epoch {epoch}: val {val['loss']:.4f}, selection {sel['success_rate']:.0%}{scoring}", flush=True)
 
     t0 = time.time()
     history = fit(model, data, task, cfg, progress=False, on_epoch=look)
@@ -586,7 +587,7 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
         kept[name] = {"epoch": epoch, **score(model, args.rollouts, cfg.seed * 100_000)}
         if name == "select":
             save_policy(args.policy, model, {**cfg.__dict__}, data.obs_mean, data.obs_std)
-    top = max(curve, key=lambda c: (c["success"], c["normalised"]))
+    top = None if args.select_only else max(curve, key=lambda c: (c["success"], c["normalised"]))
     result = {"config": {**cfg.__dict__}, "train_episodes": len(data.splits["train"]), "source": data.source,
               "every": args.every, "select_rollouts": args.select_rollouts, "curve": curve,
               "kept_by_val_loss": kept["val"], "kept_by_selection_rollouts": kept["select"],
@@ -597,8 +598,9 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
     atomic_write_json(out / f"{Path(args.policy).stem}-checkpoints.json", result)
     print(f"kept by val loss (epoch {kept['val']['epoch']}): {kept['val']['success_rate']:.0%}; by "
           f"{args.select_rollouts} selection rollouts (epoch {kept['select']['epoch']}): "
-          f"{kept['select']['success_rate']:.0%} ({kept['select']['normalized_score']:.1f}); best checkpoint "
-          f"(epoch {top['epoch']}): {top['success']:.0%}; {time.time() - t0:.0f} s", flush=True)
+          f"{kept['select']['success_rate']:.0%} ({kept['select']['normalized_score']:.1f}); "
+          + ("" if top is None else f"best checkpoint (epoch {top['epoch']}): {top['success']:.0%}; ")
+          + f"{time.time() - t0:.0f} s", flush=True)
     return result
 
 
@@ -942,6 +944,9 @@ def main() -> None:
     q.add_argument("--every", type=_positive, default=5, help="score every this many epochs")
     q.add_argument("--select-rollouts", type=_positive, default=50, help="rollouts (other seeds) that pick the policy")
     q.add_argument("--rollouts", type=_positive, default=100)
+    q.add_argument("--select-only", action="store_true", help="score only the selection rollouts at each check, and "
+                   "the scoring rollouts only for the two kept policies (cheaper, so --every can be small); the "
+                   "result then has no best checkpoint by the scoring rollouts")
     q.add_argument("--average-from", type=int, default=0, help="also score the running mean of the weights of every "
                    "epoch from this one on (stochastic weight averaging); 0: off")
     q.add_argument("--policy", type=Path, required=True, help="where the policy the selection rollouts pick is kept")
