@@ -520,7 +520,8 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
     """Is the kept policy a lottery? Train as ``clone`` does and, every ``--every`` epochs, score the weights on
     ``--rollouts`` rollouts (the scoring seeds) and on ``--select-rollouts`` other rollouts (selection seeds).
     Reports the policy early stopping keeps (best validation loss), the one the selection rollouts pick (scored on
-    the scoring seeds it never saw) and the best checkpoint by the scoring rollouts themselves (optimistic). With
+    the scoring seeds it never saw) and the best checkpoint by the scoring rollouts themselves (optimistic). The
+    picked policy is saved to ``--policy``, the early-stopping one beside it (``<stem>-val.pt``). With
     ``--average-from`` also the running mean of the weights (SWA): does averaging out the epoch-to-epoch noise
     give a better policy than any one epoch's weights?"""
     import copy
@@ -585,8 +586,8 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
         _, state, epoch = best[name]
         model.load_state_dict(state)
         kept[name] = {"epoch": epoch, **score(model, args.rollouts, cfg.seed * 100_000)}
-        if name == "select":
-            save_policy(args.policy, model, {**cfg.__dict__}, data.obs_mean, data.obs_std)
+        policy = Path(args.policy) if name == "select" else Path(args.policy).with_name(f"{Path(args.policy).stem}-val.pt")
+        save_policy(policy, model, {**cfg.__dict__}, data.obs_mean, data.obs_std)  # the val-loss one beside it
     top = None if args.select_only else max(curve, key=lambda c: (c["success"], c["normalised"]))
     result = {"config": {**cfg.__dict__}, "train_episodes": len(data.splits["train"]), "source": data.source,
               "every": args.every, "select_rollouts": args.select_rollouts, "curve": curve,
