@@ -513,9 +513,6 @@ def student_dagger(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
-SELECT_SEED = 7_000_000  # reset seeds of the selection rollouts: never the scoring seeds (seed * 100,000 + i)
-
-
 def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
     """Is the kept policy a lottery? Train as ``clone`` does and, every ``--every`` epochs, score the weights on
     ``--rollouts`` rollouts (the scoring seeds) and on ``--select-rollouts`` other rollouts (selection seeds).
@@ -529,7 +526,7 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
     from balancedrnn.io import atomic_write_json
     from balancedrnn.tasks import get_task
     from balancedrnn.tasks.hammer.policy import save_policy
-    from balancedrnn.tasks.hammer.rollout import rollout
+    from balancedrnn.tasks.hammer.rollout import rollout, score_seeds, select_seeds
     from balancedrnn.train import build_for_task, fit
 
     torch.set_num_threads(1)
@@ -560,15 +557,15 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
                         average["state"][k] += (v.detach() - average["state"][k]) / average["n"]
         if epoch % args.every:
             return
-        sel = score(m, args.select_rollouts, SELECT_SEED + 10_000 * args.seed)
+        sel = score(m, args.select_rollouts, select_seeds(args.seed))
         curve.append({"epoch": epoch, "val_loss": val["loss"], "select_success": sel["success_rate"],
                       "select_normalised": sel["normalized_score"]})
         if not args.select_only:
-            test = score(m, args.rollouts, cfg.seed * 100_000)
+            test = score(m, args.rollouts, score_seeds(cfg.seed))
             curve[-1].update({"success": test["success_rate"], "normalised": test["normalized_score"]})
         if average["state"] is not None:
             average["model"].load_state_dict(average["state"])
-            swa = score(average["model"], args.rollouts, cfg.seed * 100_000)
+            swa = score(average["model"], args.rollouts, score_seeds(cfg.seed))
             curve[-1].update({"averaged_epochs": average["n"], "averaged_success": swa["success_rate"],
                               "averaged_normalised": swa["normalized_score"]})
             print(f"epoch {epoch}: the mean of the last {average['n']} epochs' weights: {swa['success_rate']:.0%} "
@@ -585,7 +582,7 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("val", "select"):
         _, state, epoch = best[name]
         model.load_state_dict(state)
-        kept[name] = {"epoch": epoch, **score(model, args.rollouts, cfg.seed * 100_000)}
+        kept[name] = {"epoch": epoch, **score(model, args.rollouts, score_seeds(cfg.seed))}
         policy = Path(args.policy) if name == "select" else Path(args.policy).with_name(f"{Path(args.policy).stem}-val.pt")
         save_policy(policy, model, {**cfg.__dict__}, data.obs_mean, data.obs_std)  # the val-loss one beside it
     top = None if args.select_only else max(curve, key=lambda c: (c["success"], c["normalised"]))

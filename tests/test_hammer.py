@@ -131,6 +131,35 @@ def test_tiny_cloning_run_beats_mean_action(sim_episodes):
     assert get_task("hammer").metric == "normalized_score"
 
 
+def test_selection_by_rollouts_keeps_the_picked_epochs_weights(sim_episodes):
+    """``select_rollouts``: every ``select_every`` epochs the policy is scored on reset seeds the final score never
+    uses, and the run keeps the weights of the check that succeeds most often (then by normalised score), here
+    against a reference run trained exactly that many epochs without selection."""
+    from balancedrnn.tasks import get_task
+    from balancedrnn.tasks.hammer.rollout import score_seeds, select_seeds
+    from balancedrnn.train import TrainConfig, build_for_task, fit
+
+    task = get_task("hammer")
+    data = cloning_data(sim_episodes, fractions=(0.7, 0.15, 0.15), seed=0, source="test episodes")
+    cfg = TrainConfig(task="hammer", model="dense", budget=20_000, epochs=6, lr=3e-3, batch_size=4, threads=1,
+                      rollouts=2, select_rollouts=2, select_every=2)
+    assert select_seeds(cfg.seed) >= score_seeds(cfg.seed) + cfg.rollouts  # the two sets of reset seeds are disjoint
+    model = build_for_task(cfg, task)
+    history = fit(model, data, task, cfg, progress=False)
+    assert [c["epoch"] for c in history.selection] == [2, 4, 6]
+    ranks = [(c["success_rate"], c["normalized_score"]) for c in history.selection]
+    assert history.best_epoch == history.selection[ranks.index(max(ranks))]["epoch"]
+    reference = build_for_task(cfg, task)
+    fit(reference, data, task, TrainConfig(**{**cfg.__dict__, "epochs": history.best_epoch, "select_rollouts": 0}),
+        progress=False)
+    for name, value in reference.state_dict().items():
+        assert torch.equal(value, model.state_dict()[name]), name
+    again = task.select(model, data, cfg, 2)
+    assert again["normalized_score"] == pytest.approx(history.selection[ranks.index(max(ranks))]["normalized_score"])
+    with pytest.raises(ValueError, match="select_rollouts needs a task scored by rollouts"):
+        TrainConfig(task="rad", select_rollouts=5)
+
+
 def test_hammer_task_loads_offline_from_a_generated_set(sim_episodes, tmp_path, monkeypatch):
     from balancedrnn.tasks import get_task
     from balancedrnn.tasks.hammer.dataset import GENERATED_EXPERT_ID

@@ -9,7 +9,8 @@ Versions:
 * 1: sessions up to the subpackage layout.
 * 2: ``history`` gains ``best_epoch`` and ``stopped_epoch`` (early stopping keeps the best epoch's weights, and
   ``final.val`` is that epoch's validation result). A version-1 record reads as ``best_epoch = stopped_epoch =``
-  its last epoch, which is what it was.
+  its last epoch, which is what it was. ``history.selection`` (checkpoint selection by rollouts) is optional: a
+  record without it was trained without selection.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class History:
     """1-based epoch whose weights the run kept (the lowest validation loss when early stopping, else the last)."""
     stopped_epoch: int | None = None
     """Epochs actually trained (fewer than configured when early stopping stopped the run)."""
+    selection: list[dict[str, Any]] = field(default_factory=list)
+    """Checkpoint selection by rollouts (``select_rollouts``): the epoch and the rollouts' summary at every check;
+    ``best_epoch`` is then the check with the highest success rate."""
 
     def curve(self, metric: str) -> list[float]:
         """The validation ``metric`` per epoch (NaN where an epoch lacks it)."""
@@ -131,7 +135,8 @@ class RunRecord:
                 val = list(hist.get("val") or [])
                 history = History(list(hist.get("train_loss") or []), val,
                                   hist.get("best_epoch", len(val) if val else None),
-                                  hist.get("stopped_epoch", len(val) if val else None))
+                                  hist.get("stopped_epoch", len(val) if val else None),
+                                  list(hist.get("selection") or []))
             return cls(
                 trial_key=str(d.get("trial_key") or ""),
                 config=dict(d["config"]),
@@ -176,7 +181,7 @@ class RunRecord:
         if self.history is not None:
             h = self.history
             out["history"] = _drop_none({"train_loss": h.train_loss, "val": h.val, "best_epoch": h.best_epoch,
-                                         "stopped_epoch": h.stopped_epoch})
+                                         "stopped_epoch": h.stopped_epoch, "selection": h.selection or None})
         if self.final is not None:
             f = self.final
             out["final"] = {"val": f.val, "test": f.test, "metric": f.metric, "value": f.value,

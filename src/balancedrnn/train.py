@@ -88,15 +88,21 @@ class TrainConfig:
     patience: int = 0
     """Early stopping: stop when the validation loss has not improved for this many epochs and keep the best
     epoch's weights (0: train every epoch and keep the last)."""
+    select_rollouts: int = 0
+    """Hammer: keep the weights of the check whose policy succeeds most often on this many rollouts from reset
+    seeds the final score never uses, not those of the best validation loss (which keeps poor policies: issue 19,
+    lever 8). It runs the simulator during training, so it is not the paper's offline protocol. 0: off."""
+    select_every: int = 2
+    """With ``select_rollouts``: check every this many epochs."""
 
     def __post_init__(self) -> None:
         """Validate every field at construction, before any data is built or model trained (one-line
         ValueErrors naming the field)."""
-        for name in ("epochs", "batch_size", "n_train", "n_val", "n_test", "rollouts"):
+        for name in ("epochs", "batch_size", "n_train", "n_val", "n_test", "rollouts", "select_every"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("seed", "data_seed", "patience"):
+        for name in ("seed", "data_seed", "patience", "select_rollouts"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
@@ -119,7 +125,8 @@ class TrainConfig:
             raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
         if not isinstance(self.task, str):
             raise ValueError(f"task must be a task name, got {self.task!r}")
-        get_task(self.task)  # unknown task: the error lists the known ones
+        if get_task(self.task).select is None and self.select_rollouts:  # unknown task: the error lists the known ones
+            raise ValueError(f"select_rollouts needs a task scored by rollouts (hammer), not {self.task!r}")
         if not isinstance(self.model, str):
             raise ValueError(f"model must be a config string, got {self.model!r}")
         config_family(self.model)  # the grammar; sizes are checked against the task in check_config
@@ -140,7 +147,8 @@ class TrainConfig:
     def key(self) -> str:
         """Hash of the config (without run-time placement), naming a trial uniquely."""
         d = {k: v for k, v in asdict(self).items() if k not in ("device", "checkpoint", "mnist_dir")}
-        for optional, default in (("dataset", None), ("rollouts", 100), ("kernel", "auto"), ("patience", 0)):  # older keys stay valid
+        for optional, default in (("dataset", None), ("rollouts", 100), ("kernel", "auto"), ("patience", 0),
+                                  ("select_rollouts", 0), ("select_every", 2)):  # older keys stay valid
             if d.get(optional) == default:
                 d.pop(optional)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -228,6 +236,8 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
     history = History()
     steps = math.ceil(len(train) / config.batch_size)
     best_loss, best_state, since_best = math.inf, None, 0
+    selecting = bool(config.select_rollouts) and task.select is not None
+    best_pick: tuple[tuple[float, float], dict[str, Any] | None, int] = ((-math.inf, -math.inf), None, 0)
     with progress_bar(config.epochs * steps, f"train {config.model}", enabled=progress) as advance:
         for epoch in range(config.epochs):
             total, count = 0.0, 0
@@ -249,6 +259,13 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
             if on_epoch is not None:
                 on_epoch(epoch + 1, model, val)
                 model.train()
+            if selecting and (epoch + 1) % config.select_every == 0:
+                picked = task.select(model, data, config, config.select_rollouts)  # type: ignore[misc]
+                model.train()
+                history.selection.append({"epoch": epoch + 1, **picked})
+                rank = (float(picked.get("success_rate", 0.0)), float(picked.get(task.metric, -math.inf)))
+                if rank > best_pick[0]:
+                    best_pick = (rank, copy.deepcopy(model.state_dict()), epoch + 1)
             val_name = task.metric if task.metric in val else "loss"  # Hammer scores by rollouts, after training
             advance(0, info=f"epoch {epoch + 1}: loss {total / count:.4f} val {val_name} {val[val_name]:.4f}")
             if config.checkpoint:
@@ -263,7 +280,11 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
             if config.patience and since_best >= config.patience:
                 advance((config.epochs - epoch - 1) * steps, info=f"stopped early: best epoch {history.best_epoch}")
                 break
-    if not config.patience:
+    if best_pick[1] is not None:  # the selection rollouts' pick overrides early stopping's
+        history.best_epoch = best_pick[2]
+        if best_pick[2] != history.stopped_epoch:
+            model.load_state_dict(best_pick[1])
+    elif not config.patience:
         history.best_epoch = history.stopped_epoch  # without early stopping the last epoch's weights are kept
     elif best_state is not None and history.best_epoch != history.stopped_epoch:
         model.load_state_dict(best_state)

@@ -70,6 +70,10 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 OutDir = Annotated[Path, typer.Option(help="Directory for run records, tables and plots.")]
 Dataset = Annotated[Optional[str], typer.Option(help="Hammer: Minari data set id.", show_default="the generated expert set")]
 Rollouts = Annotated[int, typer.Option(help="Hammer: rollouts the trained policy is scored on.")]
+SelectRollouts = Annotated[int, typer.Option(help="Hammer: keep the checkpoint whose policy succeeds most often on "
+                                             "this many rollouts from other reset seeds, not the best validation "
+                                             "loss (runs the simulator while training; 0: off).")]
+SelectEvery = Annotated[int, typer.Option(help="With --select-rollouts: check every this many epochs.")]
 Data = Annotated[Optional[Path], typer.Option(
     "--data", help="Your own data file instead of --task: .npz (arrays X, y), .ts (aeon/sktime) or .csv (one series "
     "per row, the label in the first column); split 60/20/20 train/val/test, stratified, seeded by --data-seed.",
@@ -207,6 +211,8 @@ def train(
                                                        show_default="none")] = None,
     dataset: Dataset = None,
     rollouts: Rollouts = 100,
+    select_rollouts: SelectRollouts = 0,
+    select_every: SelectEvery = 2,
     paper: Paper = False,
     device: Device = "cpu",
     out_dir: OutDir = Path("runs"),
@@ -226,7 +232,7 @@ def train(
         task=task, model=model, budget=budget, seed=seed, data_seed=data_seed, readout=readout,
         activation=activation, kernel=kernel, threads=threads, mnist_dir=str(mnist_dir) if mnist_dir else None,
         checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts, device=device,
-        patience=patience, **scale,
+        patience=patience, select_rollouts=select_rollouts, select_every=select_every, **scale,
     )
     check_config(cfg)
     check_writable(out_dir, "--out-dir", directory=True)

@@ -68,10 +68,19 @@ def _load_hammer(config: DataRequest, progress: bool) -> Any:
 
 
 def _score_hammer(model: Any, data: Any, config: DataRequest) -> dict[str, Any]:
-    from .hammer.rollout import rollout
+    from .hammer.rollout import rollout, score_seeds
 
     model.eval()
-    result = rollout(model, episodes=config.rollouts, seed=config.seed * 100_000, obs_mean=data.obs_mean,
+    result = rollout(model, episodes=config.rollouts, seed=score_seeds(config.seed), obs_mean=data.obs_mean,
+                     obs_std=data.obs_std, device=config.device)
+    return result.summary()
+
+
+def _select_hammer(model: Any, data: Any, config: DataRequest, episodes: int) -> dict[str, Any]:
+    from .hammer.rollout import rollout, select_seeds
+
+    model.eval()
+    result = rollout(model, episodes=episodes, seed=select_seeds(config.seed), obs_mean=data.obs_mean,
                      obs_std=data.obs_std, device=config.device)
     return result.summary()
 
@@ -86,6 +95,7 @@ def _register_hammer() -> None:
             metric="normalized_score",
             load=_load_hammer,
             score=_score_hammer,
+            select=_select_hammer,
             describe="Adroit Hammer behaviour cloning from expert episodes (Minari), scored by rollouts in MuJoCo",
             default_budget=100_000,  # the reproduce plan's small scale; its paper scale uses 400,000
         )

@@ -58,6 +58,10 @@ class Task:
     score: Callable[[Any, Any, DataRequest], dict[str, Any]] | None = None
     """Optional scoring after training, ``score(model, data, config)`` -> metrics (e.g. rollouts in a
     simulator); when set, the record's final value is ``score(...)[metric]`` instead of the test metric."""
+    select: Callable[[Any, Any, DataRequest, int], dict[str, Any]] | None = None
+    """Optional checkpoint scoring during training, ``select(model, data, config, episodes)`` -> metrics on
+    episodes the final ``score`` never uses (``TrainConfig.select_rollouts``); ranked by ``success_rate``, then by
+    the task's metric."""
     steps: int | None = None
     """Meta-feature: sequence length T (None: not declared; :func:`balancedrnn.tasks.zoo.meta_features` reads it
     from the data set's description where it can)."""

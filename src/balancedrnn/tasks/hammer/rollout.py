@@ -42,6 +42,23 @@ class RolloutResult:
         }
 
 
+SCORE_SEED_STRIDE = 100_000
+"""A run of seed ``s`` is scored on reset seeds ``s * 100,000 + i``."""
+SELECT_SEED = 7_000_000
+"""Checkpoint selection by rollouts uses reset seeds ``7,000,000 + 10,000 * s + i``: never a scoring seed (seeds
+below 70)."""
+
+
+def score_seeds(seed: int) -> int:
+    """First reset seed of the scoring rollouts of a run with ``seed``."""
+    return seed * SCORE_SEED_STRIDE
+
+
+def select_seeds(seed: int) -> int:
+    """First reset seed of the checkpoint-selection rollouts of a run with ``seed`` (disjoint from the scoring ones)."""
+    return SELECT_SEED + 10_000 * seed
+
+
 def rollout(
     policy: torch.nn.Module | Callable[..., Any],
     episodes: int = 100,
