@@ -733,14 +733,11 @@ def strikes(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-NAIL_IN_REWARD = 50.0  # D4RL's reward adds 25 + 75 while the nail is in (goal distance < 0.01); its other terms are small
-
-
 def _recorded_success(ep: Any) -> bool:
     """Whether a data set's episode succeeded while it was recorded (DAPG's criterion, the nail read off the reward)."""
-    from balancedrnn.tasks.hammer.env import episode_success
+    from balancedrnn.tasks.hammer.env import recorded_success
 
-    return episode_success(ep.rewards > NAIL_IN_REWARD)
+    return recorded_success(ep.rewards)
 
 
 def filter_successes(args: argparse.Namespace) -> dict[str, Any]:

@@ -160,6 +160,34 @@ def test_selection_by_rollouts_keeps_the_picked_epochs_weights(sim_episodes):
         TrainConfig(task="rad", select_rollouts=5)
 
 
+def test_successes_only_writes_the_episodes_whose_nail_stayed_in(sim_episodes, tmp_path, monkeypatch):
+    """``data hammer --successes-only``: DAPG's criterion (the nail in for more than 25 steps) read off the
+    recorded rewards, against a count by hand; nothing written when no episode succeeded."""
+    import dataclasses
+
+    import typer
+
+    from balancedrnn.cli import _write_expert_set
+    from balancedrnn.tasks.hammer.env import recorded_success
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    eps = []
+    for i, ep in enumerate(sim_episodes[:5]):
+        rewards = ep.rewards.copy()
+        rewards[100: 100 + (26, 25, 0, 40, 26)[i]] = 100.0  # the nail in (reward 25 + 75) for this many steps
+        eps.append(dataclasses.replace(ep, rewards=rewards, seed=i))
+    assert [recorded_success(e.rewards) for e in eps] == [int(np.sum(e.rewards > 50)) > 25 for e in eps] \
+        == [True, False, False, True, True]
+    _write_expert_set("test/hammer/ok-v0", eps, "test", "test episodes", successes_only=True)
+    kept = load_episodes("test/hammer/ok-v0")
+    assert len(kept) == 3
+    for got, want in zip(kept, (eps[0], eps[3], eps[4])):
+        np.testing.assert_allclose(got.rewards, want.rewards, rtol=1e-6)
+    with pytest.raises(typer.Exit):
+        _write_expert_set("test/hammer/none-v0", eps[1:3], "test", "test episodes", successes_only=True)
+    assert not (tmp_path / "minari" / "test" / "hammer" / "none-v0").exists()
+
+
 def test_hammer_task_loads_offline_from_a_generated_set(sim_episodes, tmp_path, monkeypatch):
     from balancedrnn.tasks import get_task
     from balancedrnn.tasks.hammer.dataset import GENERATED_EXPERT_ID

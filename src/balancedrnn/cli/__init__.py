@@ -467,6 +467,10 @@ def data_hammer(
         help="--expert planner: while the hammer lies lower than this (m), the guide's nearest demonstration ignores "
              "where the nail is, so the grasp does not depend on the nail's height (only the strike does).",
         show_default="off")] = None,
+    successes_only: Annotated[bool, typer.Option(
+        "--successes-only", help="Write only the episodes that succeeded while recorded (filtered behaviour cloning: "
+        "the expert's own episodes, its failures under the recording noise left out). The count asked for is of "
+        "episodes made, not kept.")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert [-> distilled MLP] -> expert
@@ -516,7 +520,7 @@ def data_hammer(
     try:
         _data_hammer(demos, expert, rounds, episodes_per_round, eval_episodes, expert_episodes, workers, seed,
                      dataset_id, min_success, quiet, distil_rounds, distil_episodes, noise, noisy_demos, demo_noise,
-                     planner_temperature, guide_blind_below, shared_grasp)
+                     planner_temperature, guide_blind_below, shared_grasp, successes_only)
     except KeyboardInterrupt:
         _interrupted("finished episodes and DAgger rounds are kept; run the same command to resume")
 
@@ -525,7 +529,7 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
                  expert_episodes: int, workers: int, seed: int, dataset_id: str, min_success: float, quiet: bool,
                  distil_rounds: int = 0, distil_episodes: int = 200, noise: float = 0.0, noisy_demos: int = 0,
                  demo_noise: float = 0.1, planner_temperature: float = 0.0, guide_blind_below: float | None = None,
-                 shared_grasp: int = 0) -> None:
+                 shared_grasp: int = 0, successes_only: bool = False) -> None:
     """The work of ``data hammer``, after its options were checked."""
     from ..tasks.hammer.expert import collect_planner_demos, dagger, distil, generate_episodes, hammer_dir, summarise_episodes
     from ..progress import progress_bar
@@ -544,7 +548,7 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
     out.print(f"planner{f' (shared grasp of {shared_grasp} steps)' if shared_grasp else ''}: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} (normalised {s['normalized_score']:.1f})")
     if expert == "planner":
         _data_hammer_guided(episodes, expert_episodes, workers, dataset_id, noise, quiet, planner_temperature,
-                            guide_blind_below, shared_grasp)
+                            guide_blind_below, shared_grasp, successes_only)
         return
     policy = dagger(episodes, rounds=rounds, episodes_per_round=episodes_per_round, eval_episodes=eval_episodes,
                     workers=workers, seed=seed, log=lambda m: out.print(m), expert=expert, min_success=min_success)
@@ -574,13 +578,27 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
         made_by += f", DART noise {noise:g} on the executed actions"
     with progress_bar(expert_episodes, "expert episodes", enabled=not quiet) as advance:
         gen = generate_episodes(policy, expert_episodes, seed=1_000_000, noise=noise, progress=advance)
-    _write_expert_set(dataset_id, gen, made_by, f"an expert policy ({made_by}) made from a sampling planner")
+    _write_expert_set(dataset_id, gen, made_by, f"an expert policy ({made_by}) made from a sampling planner",
+                      successes_only)
 
 
-def _write_expert_set(dataset_id: str, episodes: list[Any], made_by: str, what: str) -> None:
-    """Write the episodes ``data hammer`` made as a Minari data set and say what it holds."""
+def _write_expert_set(dataset_id: str, episodes: list[Any], made_by: str, what: str, successes_only: bool = False) -> None:
+    """Write the episodes ``data hammer`` made as a Minari data set and say what it holds; with ``successes_only``
+    only those that succeeded while recorded."""
     from ..tasks.hammer.dataset import write_dataset
+    from ..tasks.hammer.env import recorded_success
     from ..tasks.hammer.expert import action_jump, hammer_dir, summarise_episodes
+
+    if successes_only:
+        kept = [ep for ep in episodes if recorded_success(ep.rewards)]
+        if not kept:
+            err.print(f"error: none of the {len(episodes)} episodes succeeded while recorded: no data set written",
+                      markup=False)
+            raise typer.Exit(1)
+        out.print(f"{len(kept)} of the {len(episodes)} episodes succeeded while recorded; only those are written")
+        made_by += f", only the {len(kept)} of {len(episodes)} episodes that succeeded while recorded"
+        what += f" (only the {len(kept)} of {len(episodes)} episodes that succeeded while recorded)"
+        episodes = kept
 
     s = summarise_episodes(episodes)
     write_dataset(dataset_id, episodes, algorithm=f"{made_by} (balancedrnn)", description=f"Adroit Hammer episodes of {what}")
@@ -589,7 +607,8 @@ def _write_expert_set(dataset_id: str, episodes: list[Any], made_by: str, what: 
 
 
 def _data_hammer_guided(demos: list[Any], n: int, workers: int, dataset_id: str, noise: float, quiet: bool,
-                        temperature: float = 0.0, blind_below: float | None = None, shared_grasp: int = 0) -> None:
+                        temperature: float = 0.0, blind_below: float | None = None, shared_grasp: int = 0,
+                        successes_only: bool = False) -> None:
     """``data hammer --expert planner``: the data set's episodes are planned, guided by the demonstrations."""
     from dataclasses import replace
 
@@ -606,7 +625,7 @@ def _data_hammer_guided(demos: list[Any], n: int, workers: int, dataset_id: str,
                + (f", DART noise {noise:g} on the executed actions" if noise else ""))
     with progress_bar(n, "guided planner episodes", enabled=not quiet) as advance:
         gen = collect_planner_demos(n, workers=workers, seed=1_000_000, config=c, progress=advance, noise=noise, guide=guide)
-    _write_expert_set(dataset_id, gen, made_by, f"a {made_by}")
+    _write_expert_set(dataset_id, gen, made_by, f"a {made_by}", successes_only)
 
 
 @app.command()

@@ -136,3 +136,12 @@ def normalized_score(ret: float | np.ndarray) -> float | np.ndarray:
 def episode_success(goal_flags: np.ndarray) -> bool:
     """DAPG's success criterion: the nail is in for more than 25 steps of the episode."""
     return bool(np.sum(goal_flags) > SUCCESS_STEPS)
+
+
+NAIL_IN_REWARD = 50.0
+"""D4RL's reward adds 25 + 75 while the nail is in (goal distance < 0.01); its other terms are small."""
+
+
+def recorded_success(rewards: np.ndarray) -> bool:
+    """Whether a recorded episode succeeded (DAPG's criterion), read off its D4RL rewards."""
+    return episode_success(np.asarray(rewards) > NAIL_IN_REWARD)
