@@ -109,6 +109,8 @@ class _FitSettings:
     device: str
     patience: int
     checkpoint: None = None
+    select_rollouts: int = 0  # no checkpoint selection by rollouts: an estimator's task has no simulator
+    select_every: int = 2
 
 
 def _no_load(config: Any, progress: bool) -> Any:  # pragma: no cover - an estimator's task is never loaded
