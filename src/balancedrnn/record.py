@@ -51,7 +51,8 @@ class History:
     val: list[dict[str, Any]] = field(default_factory=list)
     """Validation result of every epoch (``loss`` and the task's metric)."""
     best_epoch: int | None = None
-    """1-based epoch whose weights the run kept (the lowest validation loss when early stopping, else the last)."""
+    """1-based epoch whose weights the run kept (the selection rollouts' pick when selecting, the lowest validation
+    loss when early stopping, else the last)."""
     stopped_epoch: int | None = None
     """Epochs actually trained (fewer than configured when early stopping stopped the run)."""
     selection: list[dict[str, Any]] = field(default_factory=list)

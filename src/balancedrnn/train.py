@@ -228,6 +228,8 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
         on_epoch: Callable[[int, nn.Module, dict[str, Any]], None] | None = None) -> History:
     """Train ``model`` on ``data.splits['train']``, validating after every epoch. With ``config.patience`` it
     stops once the validation loss has not improved for that many epochs and restores the best epoch's weights.
+    With ``config.select_rollouts`` (a task with a ``select`` hook) it keeps instead the weights of the check, every
+    ``config.select_every`` epochs, that succeeds most often on the task's selection rollouts.
     ``on_epoch(epoch, model, val)`` is called after each epoch's validation (for example to score checkpoints by
     rollouts); it must leave the model's weights as it found them."""
     train = data.splits["train"]

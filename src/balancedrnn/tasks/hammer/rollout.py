@@ -45,8 +45,8 @@ class RolloutResult:
 SCORE_SEED_STRIDE = 100_000
 """A run of seed ``s`` is scored on reset seeds ``s * 100,000 + i``."""
 SELECT_SEED = 7_000_000
-"""Checkpoint selection by rollouts uses reset seeds ``7,000,000 + 10,000 * s + i``: never a scoring seed (seeds
-below 70)."""
+"""Checkpoint selection by rollouts uses reset seeds ``7,000,000 + 10,000 * s + i``: for training seeds below 70
+(and fewer than 10,000 selection rollouts) never one that any run scores on."""
 
 
 def score_seeds(seed: int) -> int:
