@@ -125,7 +125,8 @@ class TrainConfig:
             raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
         if not isinstance(self.task, str):
             raise ValueError(f"task must be a task name, got {self.task!r}")
-        if get_task(self.task).select is None and self.select_rollouts:  # unknown task: the error lists the known ones
+        task = get_task(self.task)  # unknown task: the error lists the known ones
+        if self.select_rollouts and task.select is None:
             raise ValueError(f"select_rollouts needs a task scored by rollouts (hammer), not {self.task!r}")
         if not isinstance(self.model, str):
             raise ValueError(f"model must be a config string, got {self.model!r}")

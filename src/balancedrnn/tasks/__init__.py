@@ -67,22 +67,24 @@ def _load_hammer(config: DataRequest, progress: bool) -> Any:
     return cloning_data(episodes, seed=config.data_seed, source=f"Minari data set {dataset_id} ({len(episodes)} episodes)")
 
 
-def _score_hammer(model: Any, data: Any, config: DataRequest) -> dict[str, Any]:
-    from .hammer.rollout import rollout, score_seeds
+def _hammer_rollouts(model: Any, data: Any, config: DataRequest, episodes: int, first_seed: int) -> dict[str, Any]:
+    from .hammer.rollout import rollout
 
     model.eval()
-    result = rollout(model, episodes=config.rollouts, seed=score_seeds(config.seed), obs_mean=data.obs_mean,
-                     obs_std=data.obs_std, device=config.device)
-    return result.summary()
+    return rollout(model, episodes=episodes, seed=first_seed, obs_mean=data.obs_mean, obs_std=data.obs_std,
+                   device=config.device).summary()
+
+
+def _score_hammer(model: Any, data: Any, config: DataRequest) -> dict[str, Any]:
+    from .hammer.rollout import score_seeds
+
+    return _hammer_rollouts(model, data, config, config.rollouts, score_seeds(config.seed))
 
 
 def _select_hammer(model: Any, data: Any, config: DataRequest, episodes: int) -> dict[str, Any]:
-    from .hammer.rollout import rollout, select_seeds
+    from .hammer.rollout import select_seeds
 
-    model.eval()
-    result = rollout(model, episodes=episodes, seed=select_seeds(config.seed), obs_mean=data.obs_mean,
-                     obs_std=data.obs_std, device=config.device)
-    return result.summary()
+    return _hammer_rollouts(model, data, config, episodes, select_seeds(config.seed))
 
 
 def _register_hammer() -> None:
