@@ -68,7 +68,7 @@ def test_unwritable_out_dir(tmp_path):
 HELP_COMMANDS = [["train"], ["compare"], ["data", "rad"], ["data", "hammer"], ["reproduce"], ["sweep"], ["runs"],
                  ["spec"], ["recommend"]]
 FLAGS = {"--help", "--paper", "--quiet", "--list", "--regression", "--retry-failed", "--extrapolate", "--zoo",
-         "--successes-only"}
+         "--successes-only", "--report-only"}
 """On/off flags: their default is off, said by their help text; every other option must show a default."""
 
 

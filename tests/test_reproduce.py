@@ -65,6 +65,15 @@ def test_smoke_scale_writes_a_complete_report(plan, mnist_dir, tmp_path):
     if plan == "hammer":  # a second run resumes from the store: nothing is trained again (one plan is enough)
         again = run("reproduce", plan, "--scale", "smoke", "--out-dir", out, "--quiet", env=env)
         assert again.returncode == 0 and "of" in again.stdout
+        # --report-only reads the same store into another directory and trains nothing
+        before = (out / "store.journal").read_bytes()
+        interim = run("reproduce", plan, "--scale", "smoke", "--out-dir", tmp_path / "interim", "--report-only",
+                      "--storage", out / "store.journal", "--quiet", env=env)
+        assert interim.returncode == 0, interim.stderr[-2000:]
+        assert (out / "store.journal").read_bytes() == before
+        md2 = (tmp_path / "interim" / "report.md").read_text()
+        assert f"Runs: {runs} of" in md2 and (md2.split("## Runs (", 1)[1].rsplit("written", 1)[0]
+                                              == md.split("## Runs (", 1)[1].rsplit("written", 1)[0])
 
 
 @pytest.mark.parametrize("args,pattern", [

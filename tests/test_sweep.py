@@ -107,6 +107,15 @@ def test_failing_and_timed_out_trials_are_recorded_and_the_sweep_goes_on(mnist_d
     assert rec["status"] == "timeout"
 
 
+def test_grid_is_queued_seed_by_seed(mnist_dir):
+    spec = SweepSpec.from_dict({**grid(mnist_dir, "order", models=("dense", "uniform:0.3", "balanced"), seeds=(0, 1)),
+                                "sampler": {"kind": "grid", "models": ["dense", "uniform:0.3", "balanced"],
+                                            "seeds": [0, 1], "budgets": [30_000, 60_000]}})
+    got = [(c["seed"], c["budget"], c["model"]) for c in trial_configs(spec)]
+    want = [(seed, float(b), m) for seed in (0, 1) for b in (30_000, 60_000) for m in ("dense", "uniform:0.3", "balanced")]
+    assert got == want  # every config at seed 0 before any at seed 1: a sweep stopped part-way is a comparison
+
+
 def test_random_and_hidden_proportion_samplers(mnist_dir):
     spec = SweepSpec.from_dict({"name": "r", "base": base(mnist_dir, budget=50_000), "sampler": {"kind": "random", "n_trials": 30}})
     configs = trial_configs(spec)

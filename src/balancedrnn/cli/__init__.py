@@ -837,6 +837,9 @@ def reproduce(
     workers: Annotated[int, typer.Option(help="Local worker processes (one torch thread each).")] = 2,
     storage: Storage = None,
     list_: Annotated[bool, typer.Option("--list", help="List the shipped plans and exit.")] = False,
+    report_only: Annotated[bool, typer.Option(
+        "--report-only", help="Train nothing: write the report and verdicts from the runs already finished in the "
+                              "store (interim results of a long or shared sweep; exit 1 while it is incomplete).")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Reproduce the paper's claims: run a plan's sweeps (resumable, shareable across machines), then write
@@ -863,7 +866,7 @@ def reproduce(
     check_writable(directory, "--out-dir", directory=True)
     try:
         rep = run_plan(p, scale, directory, storage=storage, workers=workers, overrides=overrides, progress=not quiet,
-                       log=None if quiet else lambda m: err.print(m, markup=False))
+                       log=None if quiet else lambda m: err.print(m, markup=False), report_only=report_only)
     except KeyboardInterrupt:
         _interrupted("finished trials are kept; run the same command to resume")
     table = Table(title=f"{p.name} at the {scale} scale: {len(rep.records) + len(rep.recommend_records)} of {rep.expected} runs")
@@ -875,7 +878,8 @@ def reproduce(
     out.print(f"report: {rep.paths[0]} (and {rep.paths[1].name})")
     if not rep.complete:
         err.print(f"incomplete: {rep.not_ok} of {rep.expected} trials have no ok record; the report says so. "
-                  "Run the same command to retry what was interrupted.")
+                  + ("Run the command without --report-only to run them." if report_only else
+                     "Run the same command to retry what was interrupted."))
         raise typer.Exit(1)
 
 

@@ -434,22 +434,34 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
 
 
 def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = None, workers: int = 1,
-             overrides: dict[str, Any] | None = None, progress: bool = True, log: Any = None) -> Reproduction:
+             overrides: dict[str, Any] | None = None, progress: bool = True, log: Any = None,
+             report_only: bool = False) -> Reproduction:
     """Run (or resume) every sweep of ``plan`` at ``scale``, then judge its claims and write the report into
-    ``out_dir``. The report is written once, at the end; an incomplete run says so in it."""
+    ``out_dir``. The report is written once, at the end; an incomplete run says so in it. With ``report_only``
+    nothing is trained: the report is written from the finished runs already in the store (a long sweep's
+    interim verdicts, while it runs here or elsewhere)."""
     from ..sweep import store
     from ..analysis.claims import evaluate_records, judge
     from ..io import ensure_writable_dir
-    from ..sweep.executor import run_sweep
+    from ..sweep.executor import run_sweep, spec_keys
 
     out_dir = Path(out_dir)
     specs = sweep_specs(plan, scale, workers, storage, overrides)
-    ensure_writable_dir(out_dir)
-    prepare_data(plan, scale, log)
+    if not report_only:  # a report-only run writes nothing until it has runs to report
+        ensure_writable_dir(out_dir)
+        prepare_data(plan, scale, log)
     expected = 0
 
     def run(spec: Any) -> list[dict[str, Any]]:
         nonlocal expected
+        if report_only:
+            keys = spec_keys(spec)
+            expected += len(keys) if keys is not None else spec.sampler.n_trials
+            try:
+                study = store.open_study(store.open_storage(spec.storage, out_dir, create=False), spec.name, create=False)
+            except store.StoreError:
+                return []  # this sweep has not started: no runs yet
+            return list(store.iter_records(study))
         if log:
             log(f"sweep {spec.name}")
         result = run_sweep(spec, run_dir=out_dir, progress=progress)
@@ -459,6 +471,10 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
         return list(store.iter_records(store.open_study(store.open_storage(spec.storage, out_dir), spec.name)))
 
     records = [r for spec in specs for r in run(spec)]
+    if report_only and not records:
+        raise PlanError(f"no finished runs of plan {plan.name!r} at the {scale} scale in this store yet; "
+                        "run it without --report-only first")
+    ensure_writable_dir(out_dir)
     held_out, note = recommendation_cells(plan, scale, records, workers, storage, overrides) if plan.recommend else ([], "")
     if log and note:
         log(f"no recommender stage: {note}")

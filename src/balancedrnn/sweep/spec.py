@@ -14,7 +14,8 @@ A sweep file (YAML) or mapping::
 
 Samplers (``sampler.kind``):
 
-* ``grid``: ``models`` × ``seeds`` × ``budgets``.
+* ``grid``: ``models`` × ``seeds`` × ``budgets``, queued seed by seed (a sweep stopped part-way compares every
+  config at its first seeds).
 * ``random``: densities, learning rate and initialisation drawn at a fixed ``budget`` with SPEC §7's
   distributions (override any under ``distributions``).
 * ``hidden_proportion``: like ``random``, then hx or hh is solved so the hidden proportions of the
@@ -250,13 +251,17 @@ def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
     task = get_task(base["task"])
     out: list[dict[str, Any]] = []
     if s.kind == "grid":
-        for budget in s.budgets or [base["budget"]]:
+        budgets = s.budgets or [base["budget"]]
+        for budget in budgets:
             for model in s.models:
                 try:
                     check_fits(model, task.dx, task.dy, budget)
                 except SpecError as e:
                     raise SweepError(f"grid model {model!r} at budget {budget:g}: {e}") from None
-                for seed in s.seeds:
+        # seed-major: a sweep stopped part-way has every config at its first seeds, a comparison already
+        for seed in s.seeds:
+            for budget in budgets:
+                for model in s.models:
                     out.append({**base, "model": model, "budget": float(budget), "seed": int(seed)})
         return out
     rng = random.Random(spec.seed)
