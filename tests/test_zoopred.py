@@ -151,6 +151,9 @@ def test_leave_one_task_out_learns_the_made_up_optimum(data):
     assert {"parent network", "parameter count", "forest without the hidden proportion", "parent curve MAE"} <= set(table.columns)
     s = zoopred.summarize(table)
     assert s.loc["forest", "median"] == pytest.approx(table["forest"].median())
+    one = zoopred.leave_one_task_out(data, n_estimators=30, held_out=[table["task"].iloc[1]])
+    assert len(one) == 1  # only that fold, the same numbers as in the full table
+    pd.testing.assert_frame_equal(one.reset_index(drop=True), table.iloc[[1]].reset_index(drop=True))
 
 
 def test_parent_network_predicts_curves_and_is_seeded(data, predictor):
