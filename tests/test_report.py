@@ -220,3 +220,33 @@ def test_predictor_evaluate_writes_an_html_report(tmp_path):
     assert "<td>parameters only</td>" in page and "Leave-one-data-set-out" in page and "Permutation importances" in page
     assert "torch" in page.split("<footer>")[1]
     assert (tmp_path / "rep" / "report.md").exists()
+
+
+# --------------------------------------------------------------------------------------- rollout tasks
+def hammer_records():
+    """Two configs x two seeds scored by rollouts, each with its checkpoint-selection checks."""
+    out = []
+    for model, successes in (("dense", (0.99, 0.95)), ("uniform:0.1", (0.90, 0.70))):
+        summary = {"kind": "block", **BlockSpec.from_budget(46, 26, 100_000.0, config_density(model, 46, 26, 100_000.0)).summary()}
+        for s, rate in enumerate(successes):
+            checks = [{"epoch": e, "episodes": 50, "success_rate": r} for e, r in ((2, 0.0), (4, rate), (6, 0.5 * rate))]
+            out.append({"record_version": RECORD_VERSION, "trial_key": f"hammer-{model}-{s}", "seed": s, "status": "ok",
+                        "config": {"task": "hammer", "model": model, "seed": s, "budget": 100_000.0, "lr": 1e-3, "epochs": 6},
+                        "task": {"name": "hammer", "dx": 46, "dy": 26, "loss": "all", "metric": "normalized_score"},
+                        "data_source": "Minari data set x", "model": summary, "wall_time": 60.0,
+                        "history": {"train_loss": [1.0] * 6, "val": [{"loss": 1.0}] * 6, "best_epoch": 4,
+                                    "stopped_epoch": 6, "selection": checks},
+                        "final": {"metric": "normalized_score", "value": 130 * rate, "test": {"loss": 0.2},
+                                  "score": {"episodes": 100, "normalized_score": 130 * rate, "success_rate": rate}}})
+    return out
+
+
+def test_rollout_runs_report_their_success_rate_and_selection_checks():
+    recs = hammer_records()
+    table = reproreport.stats_table(config_stats(runs_table(recs)))
+    assert table.set_index("config")["success (%)"].to_dict() == {"dense": "97", "uniform:0.1": "80"}  # means by hand
+    assert "success (%)" not in reproreport.stats_table(config_stats(runs_table(rad_records())))  # no rollouts, no column
+    curves = reproreport.selection_curves(recs)
+    dense = curves[curves["model"] == "dense"].groupby("epoch")["value"].mean()
+    assert dense.to_dict() == pytest.approx({2: 0.0, 4: 97.0, 6: 48.5})  # % of episodes, mean over the two seeds
+    assert reproreport.selection_curves(rad_records()).empty

@@ -55,6 +55,8 @@ def test_smoke_scale_writes_a_complete_report(plan, mnist_dir, tmp_path):
     figures = sorted((out / "figures").rglob("*.png"))
     names = {p.name for p in figures}
     assert {"metric_vs_hidden_proportion.png", "learning_curves.png", "density_heatmap.png"} <= names
+    if plan == "hammer":  # scored by rollouts, its checkpoint picked by rollouts: success column and selection figure
+        assert "selection_curves.png" in names and "| success (%) |" in md
     if plan == "predictor":
         assert {"predicted_vs_actual.png", "importances.png", "recommender.png"} <= names
         assert "## Recommender (leave one task out)" in md and "infeasible at this budget" in md  # dense RAD at 25K

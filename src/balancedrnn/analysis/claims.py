@@ -104,15 +104,18 @@ def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def config_stats(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, model): family, runs, mean, std, 95 % CI, hidden proportion, dh, weights."""
+    """Per (task, model): family, runs, mean, std, 95 % CI, hidden proportion, dh, weights, and the mean success
+    rate of runs scored by rollouts (NaN for other tasks)."""
     rows = []
     for (task, model), part in frame.groupby(["task", "model"], sort=False):
         v = part["test"].to_numpy(float)
         lo, hi = ci95(v, part["metric"].iloc[0])
+        success = part["success_rate"].to_numpy(float) if "success_rate" in part else np.array([math.nan])
         rows.append({"task": task, "model": model, "family": part["family"].iloc[0], "runs": len(v),
                      "mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else math.nan,
                      "ci_low": lo, "ci_high": hi, "hidden_proportion": float(part["hidden_proportion"].mean()),
-                     "dh": part["dh"].iloc[0], "weights": part["weights"].iloc[0]})
+                     "dh": part["dh"].iloc[0], "weights": part["weights"].iloc[0],
+                     "success_rate": float(np.mean(success)) if np.isfinite(success).all() else math.nan})
     return pd.DataFrame(rows)
 
 

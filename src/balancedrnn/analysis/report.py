@@ -111,6 +111,7 @@ def flatten_record(r: Mapping[str, Any]) -> dict[str, Any]:
         "metric": final.metric if final else None,
         "test": final.value if final else None,
         "val": final.val.get(final.metric, math.nan) if final else math.nan,
+        "success_rate": (final.score or {}).get("success_rate", math.nan) if final else math.nan,  # rollout tasks
         "best_epoch": history.best_epoch if history else None,
         "epochs_run": history.stopped_epoch if history else None,
         "hidden_proportion": model.get("hidden_proportion", math.nan),

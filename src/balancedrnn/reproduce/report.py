@@ -153,6 +153,25 @@ def learning_curves(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["task", "family", "model", "seed", "epoch", "value", "metric"])
 
 
+def selection_curves(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Long table like :func:`learning_curves`: the success rate (%) of the checkpoint-selection rollouts at each
+    check of ok runs that selected by rollouts (``history.selection``; empty for every other run)."""
+    from ..core.configs import config_family
+
+    rows = []
+    for r in records:
+        if r.get("status") != "ok":
+            continue
+        cfg = r.get("config") or {}
+        for check in (r.get("history") or {}).get("selection") or []:
+            value = check.get("success_rate") if isinstance(check, dict) else None
+            if isinstance(value, (int, float)) and math.isfinite(value) and "epoch" in check:
+                rows.append({"task": cfg.get("task"), "family": config_family(str(cfg.get("model"))),
+                             "model": cfg.get("model"), "seed": cfg.get("seed"), "epoch": int(check["epoch"]),
+                             "value": 100 * float(value), "metric": "success of the selection rollouts (%)"})
+    return pd.DataFrame(rows, columns=["task", "family", "model", "seed", "epoch", "value", "metric"])
+
+
 def plot_learning_curves(curves: pd.DataFrame, path: Path) -> Path:
     """Per task: the validation metric per epoch, mean over the runs of each family (band: ± one std)."""
     plt = pyplot()
@@ -166,9 +185,13 @@ def plot_learning_curves(curves: pd.DataFrame, path: Path) -> Path:
             c, m = FAMILY_STYLE.get(str(family), ("tab:gray", "o"))
             label = "random densities" if family == "explicit" else str(family)
             ax.plot(mean.index, mean.to_numpy(), marker=m, color=c, ms=4, label=f"{label} ({fam['model'].nunique()} configs)")
-            ax.fill_between(mean.index, (mean - std).to_numpy(), (mean + std).to_numpy(), color=c, alpha=0.12)
+            lo, hi = (mean - std).to_numpy(), (mean + std).to_numpy()
+            if str(fam["metric"].iloc[0]).startswith("success"):  # a share of episodes: the band stays in [0, 100]
+                lo, hi = np.clip(lo, 0, 100), np.clip(hi, 0, 100)
+            ax.fill_between(mean.index, lo, hi, color=c, alpha=0.12)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(f"validation {part['metric'].iloc[0] if len(part) else 'metric'}")
+        metric = str(part["metric"].iloc[0]) if len(part) else "metric"
+        ax.set_ylabel(metric if metric.startswith("success") else f"validation {metric}")
         ax.set_title(str(task), fontsize=10)
         ax.grid(alpha=0.3)
         if len(part):
@@ -260,11 +283,14 @@ def plot_recommender(held_out: list[Any], frame: pd.DataFrame, path: Path) -> Pa
 def stats_table(stats: pd.DataFrame, per_task: int = 25) -> pd.DataFrame:
     """Display table of the per-config statistics (the ``per_task`` best of each task)."""
     rows = []
+    rollouts = "success_rate" in stats and bool(np.isfinite(stats["success_rate"].to_numpy(float)).any())
     for _, part in stats.groupby("task", sort=False):
         for r in part.sort_values("mean", ascending=False).head(per_task).itertuples():
-            rows.append({"task": r.task, "config": r.model, "family": r.family, "runs": r.runs, "mean": fmt(r.mean),
-                         "std": fmt(r.std), "95 % CI": f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]",
-                         "hidden proportion": fmt(r.hidden_proportion, 3), "dh": fmt(r.dh), "weights": fmt(r.weights)})
+            row = {"task": r.task, "config": r.model, "family": r.family, "runs": r.runs, "mean": fmt(r.mean),
+                   "std": fmt(r.std), "95 % CI": f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]"}
+            if rollouts:  # tasks scored by rollouts: the share of episodes that succeeded, mean over seeds
+                row["success (%)"] = fmt(100 * r.success_rate, 3)
+            rows.append({**row, "hidden proportion": fmt(r.hidden_proportion, 3), "dh": fmt(r.dh), "weights": fmt(r.weights)})
     return pd.DataFrame(rows)
 
 
@@ -349,6 +375,11 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
         figures.append(("Learning curves (validation metric per epoch, mean ± std over a family's runs)",
                         plot_learning_curves(learning_curves(rep.records), figs / "learning_curves.png")))
         figures.append(("Per-block densities of the best configurations", plot_density_heatmap(frame, stats, figs / "density_heatmap.png")))
+        selection = selection_curves(rep.records)
+        if len(selection):
+            figures.append(("Checkpoint selection: success of the selection rollouts at each check (mean ± std over a "
+                            "family's runs; the kept checkpoint is each run's best check)",
+                            plot_learning_curves(selection, figs / "selection_curves.png")))
     if rep.held_out:
         figures.append(("Recommender, leave one task out: the recommendation against the defaults (mean, 95 % CI, seeds as dots)",
                         plot_recommender(rep.held_out, rec_frame, figs / "recommender.png")))
