@@ -29,13 +29,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def config_table(records: list[dict]) -> pd.DataFrame:
-    """One row per model config: seeds, hidden proportion, normalised score and success (mean, std, each seed)."""
+    """One row per model config: seeds, hidden proportion, normalised score and success (mean, std, each seed), and
+    how good a typical checkpoint is: the selection rollouts' success averaged over every check, and how many checks
+    reach 80 % (the kept checkpoint is the best check, which saturates near 100 % for most configurations)."""
     rows = []
     for r in records:
         if r.get("status") != "ok":
             continue
         score = (r.get("final") or {}).get("score") or {}
+        checks = [c["success_rate"] for c in (r.get("history") or {}).get("selection") or []]
         rows.append({"model": r["config"]["model"], "seed": r["config"]["seed"],
+                     "check success": 100 * float(np.mean(checks)) if checks else np.nan,
+                     "checks at 80 %": int(np.sum(np.asarray(checks) >= 0.8)) if checks else np.nan,
                      "hidden_proportion": (r.get("model") or {}).get("hidden_proportion", np.nan),
                      "dh": (r.get("model") or {}).get("dh"), "score": score.get("normalized_score", np.nan),
                      "success": 100 * score.get("success_rate", np.nan), "minutes": r.get("wall_time", np.nan) / 60})
@@ -45,6 +50,7 @@ def config_table(records: list[dict]) -> pd.DataFrame:
         "seeds": g.size(), "hidden_proportion": g["hidden_proportion"].first(), "dh": g["dh"].first(),
         "score mean": g["score"].mean(), "score std": g["score"].std(), "success mean (%)": g["success"].mean(),
         "success by seed (%)": g["success"].agg(lambda s: " ".join(f"{v:.0f}" for v in s)),
+        "mean check success (%)": g["check success"].mean(), "checks at ≥ 80 % per run": g["checks at 80 %"].mean(),
         "minutes per run": g["minutes"].mean()})
     return table.sort_values("score mean", ascending=False), runs
 
