@@ -460,9 +460,9 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
             url = spec.storage is not None and "://" in str(spec.storage)
             if not url and not (Path(spec.storage) if spec.storage else out_dir / "store.journal").exists():
                 return []  # nothing has run into this journal yet
-            storage_ = store.open_storage(spec.storage, out_dir, create=False)  # an unreachable server says so
+            st = store.open_storage(spec.storage, out_dir, create=False)  # an unreachable server says so
             try:
-                study = store.open_study(storage_, spec.name, create=False)
+                study = store.open_study(st, spec.name, create=False)
             except store.StoreError:
                 return []  # this sweep has not started: no runs yet
             return list(store.iter_records(study))
