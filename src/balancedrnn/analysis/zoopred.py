@@ -478,10 +478,11 @@ def leave_one_task_out(data: ZooData, feature_sets: Mapping[str, Sequence[str]] 
                        held_out: Sequence[str] | None = None) -> pd.DataFrame:
     """Per held-out task (every task, or only those in ``held_out``), Spearman between predicted and actual
     normalised scores of its runs, for the forest on each feature set (:data:`ABLATIONS`), the parent network (its
-    curve at the run's last epoch) and the parameter count (bigger is better), all on the same folds. Also the parent network's mean absolute error over the held-out
-    curves. One row per task. The forests fit ``target``; ``other_target`` adds the forest fitted on the other
-    one (same folds; every model is judged against the same chance-normalised score), and the mean of the forest's
-    and the parent network's within-task ranks ("forest + parent network")."""
+    curve at the run's last epoch) and the parameter count (bigger is better), all on the same folds. Also the
+    parent network's mean absolute error over the held-out curves. One row per task. The forests fit ``target``;
+    ``other_target`` adds the forest fitted on the other one (same folds; every model is judged against the same
+    chance-normalised score), and the mean of the forest's and the parent network's within-task ranks ("forest +
+    parent network")."""
     sets = dict(feature_sets or ABLATIONS)
     rows = []
     for task, train, test in loto_folds(data.task):
