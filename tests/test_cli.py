@@ -155,6 +155,7 @@ def test_runs_cells_are_formatted():
     assert format_cell("hidden_proportion", 0.50123) == "0.501"
     assert format_cell("test", 0.123456) == "0.1235"
     assert format_cell("wall_time", 12.345) == "12.3s"
+    assert format_cell("success_rate", 0.97) == "97%" and format_cell("success_rate", 1.0) == "100%"
     assert format_cell("test", float("nan")) == "-" and format_cell("test", None) == "-"
     assert format_cell("model", "dense") == "dense" and format_cell("seed", 3) == "3"
 

@@ -927,6 +927,8 @@ def runs(
             out.print(f"plot: {p}")
     table = Table(title=f"{name}: {len(frame)} runs")
     cols = ["model", "seed", "budget", "status", "test", "hidden_proportion", "dh", "weights", "wall_time"]
+    if "success_rate" in frame and frame["success_rate"].notna().any():  # runs scored by rollouts (Hammer)
+        cols.insert(5, "success_rate")
     for c in cols:
         table.add_column(c, justify="left" if c in ("model", "status") else "right")
     for _, r in frame.head(limit).iterrows():
@@ -955,6 +957,8 @@ def format_cell(column: str, value: Any) -> str:
             return f"{v:,.0f}"
         if column == "hidden_proportion":
             return f"{v:.3f}"
+        if column == "success_rate":
+            return f"{v:.0%}"
         if column == "wall_time":
             return f"{v:.1f}s"
         return f"{v:.4g}"
