@@ -250,3 +250,14 @@ def test_rollout_runs_report_their_success_rate_and_selection_checks():
     dense = curves[curves["model"] == "dense"].groupby("epoch")["value"].mean()
     assert dense.to_dict() == pytest.approx({2: 0.0, 4: 97.0, 6: 48.5})  # % of episodes, mean over the two seeds
     assert reproreport.selection_curves(rad_records()).empty
+
+
+def test_compare_summary_shows_success_only_for_rollout_runs():
+    from balancedrnn.analysis.report import records_frame, summarise, summary_markdown
+
+    hammer = summarise(records_frame(hammer_records()))
+    assert hammer["success_mean"].to_dict() == pytest.approx({"dense": 0.97, "uniform:0.1": 0.80})
+    md = summary_markdown(hammer, "normalized_score")
+    assert "| success |" in md and "| 97% |" in md and "| 80% |" in md
+    rad = summary_markdown(summarise(records_frame(rad_records())))
+    assert "success" not in rad and rad.splitlines()[1].count("|") == rad.splitlines()[0].count("|")

@@ -150,6 +150,7 @@ def summarise(frame: pd.DataFrame, order: list[str] | None = None) -> pd.DataFra
         test_mean=("test", "mean"),
         test_std=("test", "std"),
         val_mean=("val", "mean"),
+        success_mean=("success_rate", "mean"),  # runs scored by rollouts; NaN otherwise
         hidden_proportion=("hidden_proportion", "mean"),
         dh=("dh", "first"),
         weights=("weights", "first"),
@@ -188,15 +189,18 @@ def plot_metric_vs_hp(summary: pd.DataFrame, path: str | Path, metric: str = "ac
 
 
 def summary_markdown(summary: pd.DataFrame, metric: str = "accuracy") -> str:
-    """The summary as a markdown table (what docs/results.md carries)."""
+    """The summary as a markdown table (what docs/results.md carries); runs scored by rollouts add their success."""
+    rollouts = "success_mean" in summary and bool(summary["success_mean"].notna().any())
     lines = [
-        f"| config | runs | test {metric} | val {metric} | hidden proportion | dh | weights | note |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| config | runs | test {metric} | val {metric} | " + ("success | " if rollouts else "")
+        + "hidden proportion | dh | weights | note |",
+        "|---|---|---|---|---|---|---|---|" + ("---|" if rollouts else ""),
     ]
     for name, r in summary.iterrows():
         lines.append(
             f"| {name} | {int(r['runs'])} | {r['test_mean']:.3f} ± {r['test_std']:.3f} | {r['val_mean']:.3f} | "
-            f"{r['hidden_proportion']:.3f} | {int(r['dh'])} | {int(r['weights']):,} | {r['note']} |"
+            + (f"{r['success_mean']:.0%} | " if rollouts else "")
+            + f"{r['hidden_proportion']:.3f} | {int(r['dh'])} | {int(r['weights']):,} | {r['note']} |"
         )
     anomaly_cols = [c for c in summary.columns if c.startswith("anomaly:")]
     if anomaly_cols:

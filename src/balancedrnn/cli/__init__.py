@@ -352,10 +352,13 @@ def compare(
     metric = the_task.metric
     n_train_seen = len(data.splits["train"])
     table = Table(title=f"{task} at budget {budget:,.0f}: {n_train_seen:,} train sequences, {scale['epochs']} epochs, {seeds} seed(s)")
-    for col in ("config", "runs", f"test {metric}", f"val {metric}", "hidden prop.", "dh", "weights"):
+    rollouts = bool(summary["success_mean"].notna().any())  # scored by rollouts (Hammer): their success too
+    for col in ("config", "runs", f"test {metric}", f"val {metric}", *(["success"] if rollouts else []), "hidden prop.",
+                "dh", "weights"):
         table.add_column(col, justify="left" if col == "config" else "right")
     for name, r in summary.iterrows():
         table.add_row(str(name), str(int(r["runs"])), f"{r['test_mean']:.3f} ± {r['test_std']:.3f}", f"{r['val_mean']:.3f}",
+                      *([f"{r['success_mean']:.0%}"] if rollouts else []),
                       f"{r['hidden_proportion']:.3f}", str(int(r["dh"])), f"{int(r['weights']):,}")
     out.print(table)
     for name, r in summary.iterrows():
