@@ -198,7 +198,8 @@ def summary_markdown(summary: pd.DataFrame, metric: str = "accuracy") -> str:
     ]
     for name, r in summary.iterrows():
         lines.append(
-            f"| {name} | {int(r['runs'])} | {r['test_mean']:.3f} ± {r['test_std']:.3f} | {r['val_mean']:.3f} | "
+            f"| {name} | {int(r['runs'])} | {r['test_mean']:.3f} ± {r['test_std']:.3f} | "
+            + (f"{r['val_mean']:.3f} | " if math.isfinite(r["val_mean"]) else "n/a | ")
             + (f"{r['success_mean']:.0%} | " if rollouts else "")
             + f"{r['hidden_proportion']:.3f} | {int(r['dh'])} | {int(r['weights']):,} | {r['note']} |"
         )

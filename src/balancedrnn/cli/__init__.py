@@ -357,7 +357,7 @@ def compare(
                 "dh", "weights"):
         table.add_column(col, justify="left" if col == "config" else "right")
     for name, r in summary.iterrows():
-        table.add_row(str(name), str(int(r["runs"])), f"{r['test_mean']:.3f} ± {r['test_std']:.3f}", f"{r['val_mean']:.3f}",
+        table.add_row(str(name), str(int(r["runs"])), f"{r['test_mean']:.3f} ± {r['test_std']:.3f}", _num(r["val_mean"], "{:.3f}"),
                       *([f"{r['success_mean']:.0%}"] if rollouts else []),
                       f"{r['hidden_proportion']:.3f}", str(int(r["dh"])), f"{int(r['weights']):,}")
     out.print(table)
