@@ -3,6 +3,10 @@
 # Installs Debian's postgresql when its binaries are missing. Usage: eval "$(bash .ci/postgres.sh)"
 set -euo pipefail
 PORT=${PGPORT_TEST:-54329}
+# the first free port from there (another server, such as a developer's own test server, may hold it)
+for p in $(seq "$PORT" $((PORT + 50))); do
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then PORT=$p; break; fi
+done
 if ! ls -d /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
 fi
