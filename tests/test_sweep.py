@@ -116,6 +116,20 @@ def test_grid_is_queued_seed_by_seed(mnist_dir):
     assert got == want  # every config at seed 0 before any at seed 1: a sweep stopped part-way is a comparison
 
 
+def test_baselines_run_in_a_sweep_store_including_the_mlp(mnist_dir, tmp_path):
+    """The store's family parameter has fixed choices (old studies stay compatible), without mlp: an MLP's trial
+    records no family parameter, and runs like the others."""
+    from balancedrnn.sweep.executor import prepare
+
+    spec = SweepSpec.from_dict(grid(mnist_dir, "baselines", models=("mlp", "lstm", "dense"), seeds=(0,)))
+    study, total, _, _ = prepare(spec, tmp_path)
+    assert worker_loop({**spec.__dict__, "sampler": spec.sampler.__dict__}, None, str(tmp_path)) == 3
+    recs = {r["config"]["model"]: r for r in store.iter_records(study)}
+    assert {m: r["status"] for m, r in recs.items()} == {"mlp": "ok", "lstm": "ok", "dense": "ok"}
+    families = {t.user_attrs["config"]["model"]: t.params.get("family") for t in study.get_trials(deepcopy=False)}
+    assert families == {"mlp": None, "lstm": "lstm", "dense": "dense"}
+
+
 def test_random_and_hidden_proportion_samplers(mnist_dir):
     spec = SweepSpec.from_dict({"name": "r", "base": base(mnist_dir, budget=50_000), "sampler": {"kind": "random", "n_trials": 30}})
     configs = trial_configs(spec)

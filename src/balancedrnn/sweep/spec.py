@@ -320,9 +320,13 @@ def trial_params(config: dict[str, Any]) -> dict[str, Any]:
     from ..core.spec import budget_hidden_proportion
     from ..tasks import get_task
 
-    p: dict[str, Any] = {"family": config_family(config["model"]), "lr": float(config["lr"]),
-                         "budget": float(config["budget"]), "seed": int(config["seed"]),
+    from .store import FAMILIES
+
+    p: dict[str, Any] = {"lr": float(config["lr"]), "budget": float(config["budget"]), "seed": int(config["seed"]),
                          "init_mean": float(config["init_mean"]), "init_std": float(config["init_std"])}
+    family = config_family(config["model"])
+    if family in FAMILIES:  # the store's fixed choices (old studies stay compatible); an MLP's is in its config only
+        p["family"] = family
     if not is_baseline(config["model"]):
         task = get_task(config["task"])
         density = config_density(config["model"], task.dx, task.dy, config["budget"])
