@@ -110,7 +110,7 @@ def config_stats(frame: pd.DataFrame) -> pd.DataFrame:
     for (task, model), part in frame.groupby(["task", "model"], sort=False):
         v = part["test"].to_numpy(float)
         lo, hi = ci95(v, part["metric"].iloc[0])
-        success = part["success_rate"].to_numpy(float) if "success_rate" in part else np.array([math.nan])
+        success = part["success_rate"].to_numpy(float)
         rows.append({"task": task, "model": model, "family": part["family"].iloc[0], "runs": len(v),
                      "mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else math.nan,
                      "ci_low": lo, "ci_high": hi, "hidden_proportion": float(part["hidden_proportion"].mean()),

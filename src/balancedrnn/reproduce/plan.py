@@ -457,8 +457,8 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
         if report_only:
             keys = spec_keys(spec)
             expected += len(keys) if keys is not None else spec.sampler.n_trials
-            url = spec.storage is not None and "://" in str(spec.storage)
-            if not url and not (Path(spec.storage) if spec.storage else out_dir / "store.journal").exists():
+            journal = store.journal_path(spec.storage, out_dir)
+            if journal is not None and not journal.exists():
                 return []  # nothing has run into this journal yet
             st = store.open_storage(spec.storage, out_dir, create=False)  # an unreachable server says so
             try:

@@ -135,27 +135,12 @@ def plot_metric_vs_hp(frame: pd.DataFrame, stats: pd.DataFrame, path: Path) -> P
     return save_figure(fig, path)
 
 
-def learning_curves(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Long table: task, family, model, seed, epoch, validation metric (ok runs with a history)."""
-    from ..core.configs import config_family
-
-    rows = []
-    for r in records:
-        if r.get("status") != "ok":
-            continue
-        cfg, metric = r.get("config") or {}, (r.get("final") or {}).get("metric")
-        for epoch, val in enumerate((r.get("history") or {}).get("val") or [], start=1):
-            value = val.get(metric, val.get("loss")) if isinstance(val, dict) else None
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                rows.append({"task": cfg.get("task"), "family": config_family(str(cfg.get("model"))),
-                             "model": cfg.get("model"), "seed": cfg.get("seed"), "epoch": epoch, "value": float(value),
-                             "metric": metric if metric in val else "loss"})
-    return pd.DataFrame(rows, columns=["task", "family", "model", "seed", "epoch", "value", "metric"])
+CURVE_COLUMNS = ["task", "family", "model", "seed", "epoch", "value", "metric"]
 
 
-def selection_curves(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Long table like :func:`learning_curves`: the success rate (%) of the checkpoint-selection rollouts at each
-    check of ok runs that selected by rollouts (``history.selection``; empty for every other run)."""
+def _curves(records: list[dict[str, Any]], points: Any) -> pd.DataFrame:
+    """Long table (:data:`CURVE_COLUMNS`) of the ok runs' curves: ``points(record)`` yields (epoch, value, metric);
+    non-finite values are left out."""
     from ..core.configs import config_family
 
     rows = []
@@ -163,17 +148,43 @@ def selection_curves(records: list[dict[str, Any]]) -> pd.DataFrame:
         if r.get("status") != "ok":
             continue
         cfg = r.get("config") or {}
+        for epoch, value, metric in points(r):
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                rows.append({"task": cfg.get("task"), "family": config_family(str(cfg.get("model"))),
+                             "model": cfg.get("model"), "seed": cfg.get("seed"), "epoch": epoch, "value": float(value),
+                             "metric": metric})
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+
+def learning_curves(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Long table: task, family, model, seed, epoch, validation metric (ok runs with a history)."""
+
+    def points(r: dict[str, Any]) -> Any:
+        metric = (r.get("final") or {}).get("metric")
+        for epoch, val in enumerate((r.get("history") or {}).get("val") or [], start=1):
+            if isinstance(val, dict):
+                yield epoch, val.get(metric, val.get("loss")), metric if metric in val else "loss"
+
+    return _curves(records, points)
+
+
+def selection_curves(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Long table like :func:`learning_curves`: the success rate (%) of the checkpoint-selection rollouts at each
+    check of ok runs that selected by rollouts (``history.selection``; empty for every other run)."""
+
+    def points(r: dict[str, Any]) -> Any:
         for check in (r.get("history") or {}).get("selection") or []:
             value = check.get("success_rate") if isinstance(check, dict) else None
-            if isinstance(value, (int, float)) and math.isfinite(value) and "epoch" in check:
-                rows.append({"task": cfg.get("task"), "family": config_family(str(cfg.get("model"))),
-                             "model": cfg.get("model"), "seed": cfg.get("seed"), "epoch": int(check["epoch"]),
-                             "value": 100 * float(value), "metric": "success of the selection rollouts (%)"})
-    return pd.DataFrame(rows, columns=["task", "family", "model", "seed", "epoch", "value", "metric"])
+            if isinstance(value, (int, float)) and "epoch" in check:
+                yield int(check["epoch"]), 100 * float(value), "success"
+
+    return _curves(records, points)
 
 
-def plot_learning_curves(curves: pd.DataFrame, path: Path) -> Path:
-    """Per task: the validation metric per epoch, mean over the runs of each family (band: ± one std)."""
+def plot_learning_curves(curves: pd.DataFrame, path: Path, ylabel: str | None = None,
+                         bounds: tuple[float, float] | None = None) -> Path:
+    """Per task: the validation metric per epoch, mean over the runs of each family (band: ± one std, clipped to
+    ``bounds``). ``ylabel``: the axis label (default: "validation <metric>")."""
     plt = pyplot()
     tasks = list(pd.unique(curves["task"])) or ["(none)"]
     fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 4.2), squeeze=False)
@@ -186,12 +197,11 @@ def plot_learning_curves(curves: pd.DataFrame, path: Path) -> Path:
             label = "random densities" if family == "explicit" else str(family)
             ax.plot(mean.index, mean.to_numpy(), marker=m, color=c, ms=4, label=f"{label} ({fam['model'].nunique()} configs)")
             lo, hi = (mean - std).to_numpy(), (mean + std).to_numpy()
-            if str(fam["metric"].iloc[0]).startswith("success"):  # a share of episodes: the band stays in [0, 100]
-                lo, hi = np.clip(lo, 0, 100), np.clip(hi, 0, 100)
+            if bounds is not None:
+                lo, hi = np.clip(lo, *bounds), np.clip(hi, *bounds)
             ax.fill_between(mean.index, lo, hi, color=c, alpha=0.12)
         ax.set_xlabel("epoch")
-        metric = str(part["metric"].iloc[0]) if len(part) else "metric"
-        ax.set_ylabel(metric if metric.startswith("success") else f"validation {metric}")
+        ax.set_ylabel(ylabel or f"validation {part['metric'].iloc[0] if len(part) else 'metric'}")
         ax.set_title(str(task), fontsize=10)
         ax.grid(alpha=0.3)
         if len(part):
@@ -379,7 +389,8 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
         if len(selection):
             figures.append(("Checkpoint selection: success of the selection rollouts at each check (mean ± std over a "
                             "family's runs; the kept checkpoint is each run's best check)",
-                            plot_learning_curves(selection, figs / "selection_curves.png")))
+                            plot_learning_curves(selection, figs / "selection_curves.png",
+                                                 ylabel="success of the selection rollouts (%)", bounds=(0, 100))))
     if rep.held_out:
         figures.append(("Recommender, leave one task out: the recommendation against the defaults (mean, 95 % CI, seeds as dots)",
                         plot_recommender(rep.held_out, rec_frame, figs / "recommender.png")))

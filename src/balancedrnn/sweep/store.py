@@ -65,6 +65,13 @@ def _heartbeat_every() -> float:
 
 
 # ------------------------------------------------------------------------------------------ opening
+def journal_path(storage: str | Path | None, run_dir: str | Path = "runs") -> Path | None:
+    """The journal file a store argument names (``None``: ``<run_dir>/store.journal``), or None for a server URL."""
+    if storage is not None and "://" in str(storage):
+        return None
+    return Path(storage) if storage is not None else Path(run_dir) / "store.journal"
+
+
 def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", create: bool = True,
                  log: Callable[[str], None] | None = None) -> Any:
     """An Optuna storage: ``None`` → journal file ``<run_dir>/store.journal``; a path → that journal file;
@@ -73,11 +80,11 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
     mid-write) is repaired first: the original is kept as a backup and ``log`` gets one line saying so.
     Unreachable servers and unreadable files fail with one line naming them."""
     optuna = _optuna()
-    if storage is None or "://" not in str(storage):
+    path = journal_path(storage, run_dir)
+    if path is not None:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
-        path = Path(storage) if storage is not None else Path(run_dir) / "store.journal"
         if not path.exists():
             if not create:
                 raise StoreError(f"no run store at {path} (nothing has been run there; give --run-dir or --storage)")
