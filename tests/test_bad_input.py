@@ -186,14 +186,51 @@ def _places(tmp_path: Path, args: list[str]) -> Iterator[Callable[[str], str]]:
         places["{ro}"].chmod(0o700)
 
 
-@pytest.mark.parametrize("args,pattern", [pytest.param(a, p, id=i) for i, a, p in CASES])
-def test_cli_bad_input(args: list[str], pattern: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+DOC = Path(__file__).resolve().parents[1] / "docs" / "bad_input.md"
+REGEN = os.environ.get("BALANCEDRNN_REGEN_DOCS") == "1"
+"""``BALANCEDRNN_REGEN_DOCS=1 .venv/bin/python -m pytest tests/test_bad_input.py -k test_cli_bad_input`` writes each
+case's real message into docs/bad_input.md instead of checking it."""
+
+
+def _doc_row(case: str) -> tuple[list[str], int, list[str]] | None:
+    """The doc's lines, the index of ``case``'s row and that row's cells (None: no row)."""
+    lines = DOC.read_bytes().decode("utf-8").split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith(f"| {case} | "):
+            return lines, i, [c.strip() for c in line.strip().strip("|").split(" | ")]
+    return None
+
+
+def _code_span(text: str) -> str:
+    """``text`` as a markdown code span (double backticks when it holds one)."""
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def _check_doc_message(case: str, line: str) -> None:
+    """The message docs/bad_input.md gives for ``case`` is the one the command prints (or, in regeneration mode,
+    becomes it)."""
+    found = _doc_row(case)
+    assert found is not None, f"docs/bad_input.md has no row for {case}"
+    lines, i, cells = found
+    if REGEN:
+        cells[-1] = _code_span(line)
+        lines[i] = "| " + " | ".join(cells) + " |"
+        DOC.write_bytes("\n".join(lines).encode("utf-8"))
+    else:
+        assert cells[-1] == _code_span(line), (
+            f"docs/bad_input.md's message for {case} is stale; the command prints {line!r} "
+            "(regenerate: see REGEN in this file)")
+
+
+@pytest.mark.parametrize("case,args,pattern", [pytest.param(i, a, p, id=i) for i, a, p in CASES])
+def test_cli_bad_input(case: str, args: list[str], pattern: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                        capsys: pytest.CaptureFixture[str]) -> None:
     cli_env(tmp_path, monkeypatch)
     with _places(tmp_path, args) as fill:
         before = _files(tmp_path)
-        one_line_error(run_main([fill(a) for a in args], capsys), fill(pattern), code=2)
+        line = one_line_error(run_main([fill(a) for a in args], capsys), fill(pattern), code=2)
         assert _files(tmp_path) == before, sorted(map(str, _files(tmp_path) - before))
+    _check_doc_message(case, line.replace(f"{tmp_path}{os.sep}", "").replace(str(tmp_path), "."))
 
 
 SCRIPT_CASES = ["train-budget-negative", "data-rad-mnist-dir-no-idx-files", "reproduce-set-bad-value",
