@@ -1,0 +1,106 @@
+"""The docs' command lines stay true: every ``balancedrnn`` command written in README.md and docs/*.md names a
+command that exists and only options that command has (checked against the click command tree the script runs,
+so a renamed or removed option fails here, not in a user's terminal)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import click
+import pytest
+import typer
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = [REPO / "README.md", *sorted(p for p in (REPO / "docs").glob("*.md") if p.name != "bad_input.md")]
+"""The markdown files checked (docs/bad_input.md's command lines are wrong on purpose; tests/test_bad_input.py
+checks that file's messages instead)."""
+PROG = re.compile(r"(?:^|\s)(?:\S*/)?balancedrnn\s")
+
+
+def _logical_lines(text: str) -> list[str]:
+    """Lines of the fenced bash blocks (and `` `balancedrnn ...` `` code spans elsewhere), continuations joined."""
+    out: list[str] = []
+    in_bash = False
+    for raw in text.split("\n"):
+        line = raw.rstrip()
+        if line.startswith("```"):
+            in_bash = line.strip() in ("```bash", "```sh", "```console")
+            continue
+        if in_bash:
+            if out and out[-1].endswith("\\"):
+                out[-1] = out[-1][:-1] + " " + line.strip()
+            else:
+                out.append(line.strip())
+        else:
+            out += [m.group(1) for m in re.finditer(r"`(\.venv/bin/balancedrnn [^`]+|balancedrnn [^`]+)`", line)]
+    return out
+
+
+def command_lines(path: Path) -> list[str]:
+    """The ``balancedrnn`` invocations in one markdown file, comments dropped."""
+    found = []
+    for line in _logical_lines(path.read_bytes().decode("utf-8")):
+        code = line.split(" #", 1)[0] if not line.startswith("#") else ""
+        m = PROG.search(code)
+        if m:
+            found.append(code[m.end():].strip())
+    return found
+
+
+def _resolve(root: click.Command, tokens: list[str]) -> tuple[click.Command, list[str]]:
+    """Walk the subcommand names; returns the leaf command and the tokens after its name."""
+    cmd, rest = root, list(tokens)
+    while _is_group(cmd) and rest and not rest[0].startswith("-"):
+        sub = cmd.get_command(click.Context(cmd), rest[0])  # type: ignore[attr-defined]
+        if sub is None:
+            break
+        cmd, rest = sub, rest[1:]
+    return cmd, rest
+
+
+def _is_group(cmd: click.Command) -> bool:
+    return hasattr(cmd, "list_commands")  # typer's group is click's in behaviour, not always by class
+
+
+def _options(cmd: click.Command) -> set[str]:
+    return {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)} | {"--help"}
+
+
+CASES = [pytest.param(path, line, id=f"{path.name}:{line[:60]}") for path in DOCS for line in command_lines(path)]
+
+
+def test_the_docs_have_command_lines_to_check() -> None:
+    """The parser finds the README's main job and its reproduce lines (a parser that finds nothing checks nothing)."""
+    readme = command_lines(REPO / "README.md")
+    assert any(line.startswith("compare --models dense,uniform:0.2,balanced,lstm") for line in readme), readme[:5]
+    assert sum(line.startswith("reproduce ") for line in readme) >= 5
+    assert len(CASES) >= 60
+
+
+@pytest.mark.parametrize("path,line", CASES)
+def test_documented_command_lines_use_real_options(path: Path, line: str) -> None:
+    from balancedrnn.cli import app
+
+    try:
+        tokens = shlex.split(line)
+    except ValueError as e:  # an unbalanced quote in the docs
+        pytest.fail(f"{path.name}: cannot split {line!r}: {e}")
+    root = typer.main.get_command(app)
+    cmd, rest = _resolve(root, tokens)
+    assert cmd is not root or not tokens or tokens[0].startswith("-"), f"{path.name}: unknown command in {line!r}"
+    assert not _is_group(cmd) or any(t.startswith("-") for t in rest), (
+        f"{path.name}: {line!r} names a group, not a command")
+    known = _options(cmd)
+    used = {t.strip("[]").split("=", 1)[0] for t in rest if t.strip("[").startswith("--")}
+    unknown = sorted(used - known)
+    assert not unknown, f"{path.name}: {line!r} uses {unknown}, which `balancedrnn {cmd.name}` does not have"
+
+
+def test_the_checker_catches_a_wrong_option() -> None:
+    """The check itself can fail: an option that does not exist is reported."""
+    from balancedrnn.cli import app
+
+    cmd, rest = _resolve(typer.main.get_command(app), shlex.split("reproduce hammer --scale paper --no-such-flag"))
+    assert cmd.name == "reproduce" and "--no-such-flag" not in _options(cmd) and "--scale" in _options(cmd)
