@@ -4,6 +4,7 @@ so a renamed or removed option fails here, not in a user's terminal)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -25,7 +26,7 @@ def _logical_lines(text: str) -> list[str]:
     in_bash = False
     for raw in text.split("\n"):
         line = raw.rstrip()
-        if line.startswith("```"):
+        if line.lstrip().startswith("```"):  # fences may be indented (code inside a list item)
             in_bash = line.strip() in ("```bash", "```sh", "```console")
             continue
         if in_bash:
@@ -104,3 +105,50 @@ def test_the_checker_catches_a_wrong_option() -> None:
 
     cmd, rest = _resolve(typer.main.get_command(app), shlex.split("reproduce hammer --scale paper --no-such-flag"))
     assert cmd.name == "reproduce" and "--no-such-flag" not in _options(cmd) and "--scale" in _options(cmd)
+
+
+# ------------------------------------------------------------------------------ experiment and benchmark scripts
+SCRIPT = re.compile(r"(?:^|\s)(?:\S*/)?python3?\s+(?:-\S+\s+)*((?:experiments|benchmarks)/\w+\.py)\b(.*)$")
+
+
+def script_lines() -> dict[tuple[str, str], set[str]]:
+    """The options each documented ``experiments/*.py`` / ``benchmarks/*.py`` call uses, by (script, subcommand)."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for path in DOCS:
+        for line in _logical_lines(path.read_bytes().decode("utf-8")):
+            code = line.split(" #", 1)[0] if not line.startswith("#") else ""
+            m = SCRIPT.search(code)
+            if not m:
+                continue
+            try:
+                tokens = shlex.split(m.group(2))
+            except ValueError:
+                tokens = m.group(2).split()
+            sub = tokens[0] if tokens and re.fullmatch(r"[a-z][a-z-]*", tokens[0]) else ""
+            used = {t.strip("[]").split("=", 1)[0] for t in tokens if t.strip("[").startswith("--")}
+            found.setdefault((m.group(1), sub), set()).update(used)
+    return found
+
+
+SCRIPTS = script_lines()
+
+
+def test_the_docs_have_script_lines_to_check() -> None:
+    assert ("experiments/hammer_diagnosis.py", "checkpoints") in SCRIPTS and len(SCRIPTS) >= 15
+
+
+@pytest.mark.parametrize("script,sub", [pytest.param(s, sub, id=f"{s} {sub}".strip()) for s, sub in sorted(SCRIPTS)])
+def test_documented_script_calls_use_real_options(script: str, sub: str) -> None:
+    """Each documented call's options appear in that script's (or subcommand's) ``--help``."""
+    import subprocess
+    import sys
+
+    assert (REPO / script).is_file(), f"the docs call {script}, which does not exist"
+    res = subprocess.run([sys.executable, script, *([sub] if sub else []), "--help"], cwd=REPO, capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if res.returncode != 0 and sub:  # the first word was an argument, not a subcommand
+        res = subprocess.run([sys.executable, script, "--help"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    known = set(re.findall(r"(?<![\w-])--[a-z][\w-]*", res.stdout)) | {"--help"}
+    unknown = sorted(SCRIPTS[(script, sub)] - known)
+    assert not unknown, f"the docs call `{script} {sub}` with {unknown}, which its --help does not list"
