@@ -152,3 +152,41 @@ def test_documented_script_calls_use_real_options(script: str, sub: str) -> None
     known = set(re.findall(r"(?<![\w-])--[a-z][\w-]*", res.stdout)) | {"--help"}
     unknown = sorted(SCRIPTS[(script, sub)] - known)
     assert not unknown, f"the docs call `{script} {sub}` with {unknown}, which its --help does not list"
+
+
+# ------------------------------------------------------------------------------------------ the Python examples
+def python_blocks(path: Path) -> list[str]:
+    """The fenced ``python`` blocks of a markdown file, in order."""
+    return re.findall(r"^```python\n(.*?)^```", path.read_bytes().decode("utf-8"), re.S | re.M)
+
+
+EXAMPLES = [
+    # (file, blocks run together as one script: later blocks use earlier blocks' names)
+    ("README.md", [0]),  # the model, kernels, compile
+    ("README.md", [2]),  # iterative maps
+    ("docs/continuum.md", [0, 1, 2, 3]),
+]
+"""The examples run as written. README's block 1 trains an estimator for 100 epochs (tests/test_files.py runs its
+lines with one epoch) and docs/sweeps.md's reads a store a sweep wrote (tests/test_sweep.py covers that API)."""
+
+
+def test_every_python_example_is_run_or_accounted_for() -> None:
+    assert len(python_blocks(REPO / "README.md")) == 3 and len(python_blocks(REPO / "docs" / "continuum.md")) == 4
+    assert len(python_blocks(REPO / "docs" / "sweeps.md")) == 1
+
+
+@pytest.mark.parametrize("name,blocks", [pytest.param(n, b, id=f"{n}{b}") for n, b in EXAMPLES])
+def test_python_examples_run_as_written(name: str, blocks: list[int], tmp_path: Path) -> None:
+    """Each example runs in a fresh interpreter without error and without a warning from balancedrnn itself (an
+    example on a deprecated import path would warn)."""
+    import subprocess
+    import sys
+
+    code = "\n".join(python_blocks(REPO / name)[i] for i in blocks)
+    script = tmp_path / "example.py"
+    script.write_text(code)
+    res = subprocess.run([sys.executable, "-W", "error::DeprecationWarning:__main__", str(script)], cwd=REPO,
+                         capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "OMP_NUM_THREADS": "1", "BALANCEDRNN_CACHE": str(tmp_path / "cache")})
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "balancedrnn" not in "".join(line for line in res.stderr.splitlines() if "Warning" in line), res.stderr[-3000:]
