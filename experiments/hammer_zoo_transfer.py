@@ -4,7 +4,9 @@ Reads the `hammer` plan's sweep (each run scored by 100 rollouts in the simulato
 the per-configuration table (normalised score and success over seeds, hidden proportion), then asks whether the zoo
 predictor, fitted on the zoo's tasks without these runs, ranks the Hammer configurations before any training:
 Spearman between its prediction and the actual normalised score, over runs and over configuration means, beside
-the parameter count and the hidden proportion alone. ``--without hammer:actions`` also leaves out the zoo's
+the parameter count and the hidden proportion alone. Between the two, dense against every other configuration:
+the difference of means with its Welch 95 % interval and one-sided p (dense better), Holm-adjusted over the
+comparisons, on the normalised score and on the success rate. ``--without hammer:actions`` also leaves out the zoo's
 action-regression view of the same expert data, so no Hammer data at all informs the prediction.
 
 Run (after ``balancedrnn reproduce hammer --scale paper`` and ``balancedrnn reproduce zoo --scale small``):
@@ -55,6 +57,37 @@ def config_table(records: list[dict]) -> pd.DataFrame:
     return table.sort_values("score mean", ascending=False), runs
 
 
+def versus(runs: pd.DataFrame, column: str, reference: str = "dense") -> pd.DataFrame:
+    """``reference`` against every other model on ``column``: difference of means (reference − other) with Welch's
+    95 % interval, t, one-sided p (reference better) and the Holm-adjusted p over all the comparisons (NaN where a
+    side has fewer than two seeds)."""
+    from scipy import stats
+
+    ref = runs.loc[runs["model"] == reference, column].to_numpy(float)
+    rows = []
+    for model, other in runs[runs["model"] != reference].groupby("model", sort=False)[column]:
+        b = other.to_numpy(float)
+        if len(ref) < 2 or len(b) < 2:
+            rows.append({"model": model, "seeds": len(b), "difference": ref.mean() - b.mean(), "CI low": np.nan,
+                         "CI high": np.nan, "t": np.nan, "p (one-sided)": np.nan})  # too few seeds for a test
+            continue
+        ci = stats.ttest_ind(ref, b, equal_var=False).confidence_interval(0.95)
+        res = stats.ttest_ind(ref, b, equal_var=False, alternative="greater")
+        rows.append({"model": model, "seeds": len(b), "difference": ref.mean() - b.mean(),
+                     "CI low": float(ci.low), "CI high": float(ci.high), "t": float(res.statistic),
+                     "p (one-sided)": float(res.pvalue)})
+    out = pd.DataFrame(rows)
+    p = out["p (one-sided)"].to_numpy(float)
+    ok = np.isfinite(p)
+    holm = np.full(len(p), np.nan)
+    if ok.any():  # Holm: the k-th smallest of m p-values times (m - k), made monotone, capped at 1
+        idx = np.flatnonzero(ok)[np.argsort(p[ok])]
+        adj = np.minimum(1.0, np.maximum.accumulate(p[idx] * (len(idx) - np.arange(len(idx)))))
+        holm[idx] = adj
+    out["p (Holm)"] = holm
+    return out.sort_values("difference")
+
+
 def md(df: pd.DataFrame, digits: int = 3) -> str:
     cols = list(df.columns)
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -81,6 +114,10 @@ def main() -> None:
     runs.to_csv(args.out / "runs.csv", index=False)
     report = [f"{len(runs)} ok runs of {len(table)} configurations ({args.hammer_study})", "",
               md(table.reset_index()), ""]
+    if (runs["model"] == "dense").sum():
+        for column, label in (("score", "normalised score"), ("success", "success (%)")):
+            report += [f"dense against each configuration, {label} (difference = dense − other):", "",
+                       md(versus(runs, column)), ""]
 
     target = zoopred.prepare_zoo(hammer)  # block-model runs only (the LSTM is a baseline)
     zoo_records, studies = zoopred.load_zoo_records(args.zoo_storage)
