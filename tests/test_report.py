@@ -229,7 +229,8 @@ def hammer_records():
     for model, successes in (("dense", (0.99, 0.95)), ("uniform:0.1", (0.90, 0.70))):
         summary = {"kind": "block", **BlockSpec.from_budget(46, 26, 100_000.0, config_density(model, 46, 26, 100_000.0)).summary()}
         for s, rate in enumerate(successes):
-            checks = [{"epoch": e, "episodes": 50, "success_rate": r} for e, r in ((2, 0.0), (4, rate), (6, 0.5 * rate))]
+            checks = [{"epoch": e, "episodes": 50, "success_rate": r, "normalized_score": 120 * r}
+                      for e, r in ((2, 0.0), (4, rate), (6, 0.5 * rate))]
             out.append({"record_version": RECORD_VERSION, "trial_key": f"hammer-{model}-{s}", "seed": s, "status": "ok",
                         "config": {"task": "hammer", "model": model, "seed": s, "budget": 100_000.0, "lr": 1e-3, "epochs": 6},
                         "task": {"name": "hammer", "dx": 46, "dy": 26, "loss": "all", "metric": "normalized_score"},
@@ -250,6 +251,21 @@ def test_rollout_runs_report_their_success_rate_and_selection_checks():
     dense = curves[curves["model"] == "dense"].groupby("epoch")["value"].mean()
     assert dense.to_dict() == pytest.approx({2: 0.0, 4: 97.0, 6: 48.5})  # % of episodes, mean over the two seeds
     assert reproreport.selection_curves(rad_records()).empty
+
+
+def test_rollout_runs_validate_on_the_kept_check():
+    """A run whose checkpoint the selection rollouts picked has no per-epoch metric; its validation value is those
+    rollouts' score at the kept epoch (epoch 4 here), and a run without selection or metric has none."""
+    from balancedrnn.analysis.report import records_frame
+
+    frame = records_frame(hammer_records())
+    assert frame["val"].tolist() == pytest.approx([120 * 0.99, 120 * 0.95, 120 * 0.90, 120 * 0.70])
+    bare = hammer_records()[0]
+    bare["history"] = {**bare["history"], "selection": None}
+    assert math.isnan(records_frame([bare])["val"].iloc[0])
+    rad = rad_records()[0]
+    rad["final"]["val"] = {"loss": 0.3, "accuracy": 0.42}
+    assert records_frame([rad])["val"].iloc[0] == 0.42  # a task with the metric in its validation: that value
 
 
 def test_compare_summary_shows_success_only_for_rollout_runs():

@@ -63,6 +63,11 @@ class History:
         """The validation ``metric`` per epoch (NaN where an epoch lacks it)."""
         return [float(v.get(metric, math.nan)) for v in self.val]
 
+    def kept_check(self) -> dict[str, Any] | None:
+        """The selection rollouts' summary of the kept checkpoint (None without selection): the validation of a run
+        whose checkpoint the rollouts picked."""
+        return next((c for c in self.selection if c.get("epoch") == self.best_epoch), None)
+
 
 @dataclass
 class Final:

@@ -86,6 +86,17 @@ def text_colour(rgba: Sequence[float]) -> str:
     return "black" if luminance > 0.179 else "white"
 
 
+def _val(final: Any, history: Any) -> float:
+    """The validation value of the judged metric at the kept epoch; for a run whose checkpoint the selection
+    rollouts picked (a task scored by rollouts, with no per-epoch metric), those rollouts' value of it."""
+    if not final:
+        return math.nan
+    if final.metric in final.val:
+        return float(final.val[final.metric])
+    check = history.kept_check() if history else None
+    return float(check.get(final.metric, math.nan)) if check else math.nan
+
+
 def flatten_record(r: Mapping[str, Any]) -> dict[str, Any]:
     """One flat row of a run record (read through :class:`~balancedrnn.record.RunRecord`): config, derived
     features, final metric, status. ``{}`` gives the row's columns with no values."""
@@ -110,7 +121,7 @@ def flatten_record(r: Mapping[str, Any]) -> dict[str, Any]:
         "status": rec.status if r else None,
         "metric": final.metric if final else None,
         "test": final.value if final else None,
-        "val": final.val.get(final.metric, math.nan) if final else math.nan,
+        "val": _val(final, history),
         "success_rate": (final.score or {}).get("success_rate", math.nan) if final else math.nan,  # rollout tasks
         "best_epoch": history.best_epoch if history else None,
         "epochs_run": history.stopped_epoch if history else None,
