@@ -32,6 +32,23 @@ def test_welch_verdicts():
     assert welch(better[:1], worse)[0] == "inconclusive"
 
 
+def test_welch_text_gives_the_p_value_in_the_direction_of_t():
+    """Against a hand Welch: t from the two variances, p = half the two-sided p from Student's t with
+    Welch-Satterthwaite degrees of freedom; the same p whichever way the data lean."""
+    from scipy import stats
+
+    a = np.array([132.0, 125.0, 136.0, 135.0, 129.0])
+    b = np.array([125.0, 134.0, 136.0, 135.0, 135.0])
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    t = (a.mean() - b.mean()) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    p = float(stats.t.sf(abs(t), df))
+    for x, y, sign in ((a, b, 1), (b, a, -1)):
+        verdict, text = welch(x, y)
+        assert verdict == "inconclusive"
+        assert f"Welch t = {sign * t:.2f}, one-sided p = {p:.3g} in t's direction" in text
+
+
 @pytest.mark.parametrize("config,family", [("dense", "dense"), ("uniform:0.2", "uniform"), ("110100", "structured"),
                                            ("balanced:0.3", "balanced"), ("hx=0.1,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1", "explicit"),
                                            ("LSTM", "lstm"), ("standard", "standard")])

@@ -132,8 +132,9 @@ def welch(a: np.ndarray, b: np.ndarray) -> tuple[VerdictKind, str]:
         warnings.simplefilter("ignore", RuntimeWarning)
         greater = stats.ttest_ind(a, b, equal_var=False, alternative="greater")
         less = stats.ttest_ind(a, b, equal_var=False, alternative="less")
-    text = (f"Welch t = {greater.statistic:.2f}, one-sided p = {min(greater.pvalue, less.pvalue):.3g} "
-            f"({a.mean():.4g} vs {b.mean():.4g}, n = {len(a)}, {len(b)})")
+    # the p-value of the direction the data lean (t's sign): the reader sees which way with how strongly
+    text = (f"Welch t = {greater.statistic:.2f}, one-sided p = {min(greater.pvalue, less.pvalue):.3g} in t's "
+            f"direction ({a.mean():.4g} vs {b.mean():.4g}, n = {len(a)}, {len(b)})")
     if greater.pvalue < ALPHA:
         return "supported", text
     if less.pvalue < ALPHA:
