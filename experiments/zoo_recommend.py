@@ -186,7 +186,7 @@ TOL = 0.005
 
 def tolerance_counts(chosen: pd.Series, ref: pd.Series) -> str:
     """"better / level / worse" of ``chosen`` against ``ref`` by :data:`TOL` (rows where both exist)."""
-    d = (chosen - ref).dropna()
+    d = (chosen - ref).dropna().round(12)  # a difference of exactly TOL is level, whatever the float noise
     return f"{int((d > TOL).sum())} / {int((d.abs() <= TOL).sum())} / {int((d < -TOL).sum())}"
 
 
@@ -200,7 +200,7 @@ def write_report(table: pd.DataFrame, args: argparse.Namespace) -> None:
         ok = table[ref].notna()
         rec, other = table.loc[ok, "recommended"], table.loc[ok, ref]
         lines.append(f"recommended against {ref}: better / level / worse by {TOL}: {tolerance_counts(rec, other)}; "
-                     f"at least as good (within {TOL}) on {int((rec - other >= -TOL).sum())}/{int(ok.sum())}")
+                     f"at least as good (within {TOL}) on {int(((rec - other).round(12) >= -TOL).sum())}/{int(ok.sum())}")
     trials = args.out / "trials.csv"
     if trials.is_file():
         t = pd.read_csv(trials)

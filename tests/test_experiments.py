@@ -43,3 +43,15 @@ def test_hammer_versus_is_welch_with_holm() -> None:
         running = max(running, min(1.0, raw[m] * (len(order) - k)))
         assert out.loc[m, "p (Holm)"] == pytest.approx(running)
     assert np.isnan(out.loc["d", "CI low"]) and np.isnan(out.loc["d", "p (Holm)"])  # one seed: no test
+
+
+def test_zoo_recommend_counts_a_difference_of_exactly_the_tolerance_as_level() -> None:
+    """Three-seed means of accuracies on a few hundred sequences differ by exactly 0.005 often; float noise
+    (0.0533 − 0.0483 = 0.005000000000000004) must not make it "better"."""
+    from zoo_recommend import TOL, tolerance_counts
+
+    chosen = pd.Series([0.16 / 3, 0.7, 0.2, 0.5, np.nan])
+    ref = pd.Series([0.145 / 3, 0.6, 0.3, 0.5 + TOL, 0.4])
+    assert chosen[0] - ref[0] > TOL  # the float noise this guards against
+    # by hand: level (exactly TOL), better, worse, level (exactly −TOL); the NaN row is left out
+    assert tolerance_counts(chosen, ref) == "1 / 2 / 1"
