@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 
 from balancedrnn.analysis import zoopred
+from balancedrnn.analysis.claims import versus
 from balancedrnn.io import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,37 +58,6 @@ def config_table(records: list[dict]) -> pd.DataFrame:
     return table.sort_values("score mean", ascending=False), runs
 
 
-def versus(runs: pd.DataFrame, column: str, reference: str = "dense") -> pd.DataFrame:
-    """``reference`` against every other model on ``column``: difference of means (reference − other) with Welch's
-    95 % interval, t, one-sided p (reference better) and the Holm-adjusted p over all the comparisons (NaN where a
-    side has fewer than two seeds)."""
-    from scipy import stats
-
-    ref = runs.loc[runs["model"] == reference, column].to_numpy(float)
-    rows = []
-    for model, other in runs[runs["model"] != reference].groupby("model", sort=False)[column]:
-        b = other.to_numpy(float)
-        if len(ref) < 2 or len(b) < 2:
-            rows.append({"model": model, "seeds": len(b), "difference": ref.mean() - b.mean(), "CI low": np.nan,
-                         "CI high": np.nan, "t": np.nan, "p (one-sided)": np.nan})  # too few seeds for a test
-            continue
-        ci = stats.ttest_ind(ref, b, equal_var=False).confidence_interval(0.95)
-        res = stats.ttest_ind(ref, b, equal_var=False, alternative="greater")
-        rows.append({"model": model, "seeds": len(b), "difference": ref.mean() - b.mean(),
-                     "CI low": float(ci.low), "CI high": float(ci.high), "t": float(res.statistic),
-                     "p (one-sided)": float(res.pvalue)})
-    out = pd.DataFrame(rows)
-    p = out["p (one-sided)"].to_numpy(float)
-    ok = np.isfinite(p)
-    holm = np.full(len(p), np.nan)
-    if ok.any():  # Holm: the k-th smallest of m p-values times (m - k), made monotone, capped at 1
-        idx = np.flatnonzero(ok)[np.argsort(p[ok])]
-        adj = np.minimum(1.0, np.maximum.accumulate(p[idx] * (len(idx) - np.arange(len(idx)))))
-        holm[idx] = adj
-    out["p (Holm)"] = holm
-    return out.sort_values("difference")
-
-
 def md(df: pd.DataFrame, digits: int = 3) -> str:
     cols = list(df.columns)
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -117,7 +87,7 @@ def main() -> None:
     if (runs["model"] == "dense").sum():
         for column, label in (("score", "normalised score"), ("success", "success (%)")):
             report += [f"dense against each configuration, {label} (difference = dense − other):", "",
-                       md(versus(runs, column)), ""]
+                       md(versus(runs, "dense", column)), ""]
 
     target = zoopred.prepare_zoo(hammer)  # block-model runs only (the LSTM is a baseline)
     zoo_records, studies = zoopred.load_zoo_records(args.zoo_storage)

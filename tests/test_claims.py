@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("scipy")
@@ -10,7 +11,8 @@ pytest.importorskip("sklearn")
 
 from functools import partial  # noqa: E402
 
-from balancedrnn.analysis.claims import CLAIMS, ci95, config_stats, evaluate_records, judge, runs_table, welch  # noqa: E402
+from balancedrnn.analysis.claims import (  # noqa: E402
+    CLAIMS, ci95, config_stats, evaluate_records, judge, runs_table, versus, welch)
 from balancedrnn.core.configs import config_family  # noqa: E402
 from balancedrnn.train import RECORD_VERSION  # noqa: E402
 
@@ -89,6 +91,53 @@ def test_dense_best_needs_every_family_beaten():
     recs += [record("hammer", "uniform:0.5", s, 0.9 + 0.005 * s) for s in range(4)]
     (v,), _ = judge(["dense_best_on_hammer"], recs)
     assert v.verdict == "inconclusive"
+
+
+def test_versus_is_welch_with_holm() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    groups = {"dense": rng.normal(130, 4, 5), "a": rng.normal(128, 5, 5), "b": rng.normal(110, 10, 4),
+              "c": rng.normal(131, 3, 3), "d": [120.0]}
+    runs = pd.DataFrame([{"model": m, "score": v} for m, vals in groups.items() for v in vals])
+    out = versus(runs, "dense", "score").set_index("model")
+    assert set(out.index) == {"a", "b", "c", "d"}
+    ref = np.asarray(groups["dense"])
+    raw = {}
+    for m in "abc":
+        b = np.asarray(groups[m])
+        va, vb = ref.var(ddof=1) / len(ref), b.var(ddof=1) / len(b)
+        t = (ref.mean() - b.mean()) / np.sqrt(va + vb)
+        nu = (va + vb) ** 2 / (va ** 2 / (len(ref) - 1) + vb ** 2 / (len(b) - 1))
+        raw[m] = stats.t.sf(t, nu)
+        half = stats.t.ppf(0.975, nu) * np.sqrt(va + vb)
+        assert out.loc[m, "t"] == pytest.approx(t)
+        assert out.loc[m, "p (one-sided)"] == pytest.approx(raw[m])
+        assert out.loc[m, "difference"] == pytest.approx(ref.mean() - b.mean())
+        assert out.loc[m, "CI low"] == pytest.approx(ref.mean() - b.mean() - half)
+        assert out.loc[m, "CI high"] == pytest.approx(ref.mean() - b.mean() + half)
+    # Holm by hand: sorted p times (m, m-1, ...), running maximum, capped at 1
+    order = sorted(raw, key=raw.get)
+    running = 0.0
+    for k, m in enumerate(order):
+        running = max(running, min(1.0, raw[m] * (len(order) - k)))
+        assert out.loc[m, "p (Holm)"] == pytest.approx(running)
+    assert np.isnan(out.loc["d", "CI low"]) and np.isnan(out.loc["d", "p (Holm)"])  # one seed: no test
+
+
+def test_family_claims_compare_their_best_config_with_every_other():
+    """The verdict's pairwise table: the best dense config against each other config of the task, the same numbers
+    as :func:`versus` on those runs (itself checked by hand above), the family's own other configs included."""
+    recs = [r | {"config": r["config"] | {"task": "hammer"}} for r in
+            planted({"dense": 0.9, "uniform:0.2": 0.5, "uniform:0.5": 0.85, "balanced:0.5": 0.6, "lstm": 0.3})]
+    recs += [record("rad", "dense", s, 0.1) for s in range(3)]  # another task's runs stay out
+    (v,), _ = judge(["dense_best_on_hammer"], recs)
+    assert v.reference == "dense"
+    assert sorted(v.pairwise["model"]) == ["balanced:0.5", "lstm", "uniform:0.2", "uniform:0.5"]
+    frame = runs_table(recs)
+    expected = versus(frame[frame["task"] == "hammer"], "dense")
+    assert v.pairwise.equals(expected)
+    assert list(v.pairwise["model"])[0] == "uniform:0.5"  # the closest first
 
 
 def test_missing_runs_are_inconclusive_and_stats_per_config():

@@ -57,6 +57,10 @@ def test_smoke_scale_writes_a_complete_report(plan, mnist_dir, tmp_path):
     assert {"metric_vs_hidden_proportion.png", "learning_curves.png", "density_heatmap.png"} <= names
     if plan == "hammer":  # scored by rollouts, its checkpoint picked by rollouts: success column and selection figure
         assert "selection_curves.png" in names and "| success (%) |" in md
+        # the claim's best dense config against every other config, each pair with Holm's p (the 13 configs' 12)
+        pairs = md.split("dense against every configuration", 1)[1].split("\n## ", 1)[0]
+        assert "p (Holm)" in pairs and sum(line.startswith("| ") for line in pairs.splitlines()) == 12 + 1
+        assert "dense against every configuration" in html
     if plan == "predictor":
         assert {"predicted_vs_actual.png", "importances.png", "recommender.png"} <= names
         assert "## Recommender (leave one task out)" in md and "infeasible at this budget" in md  # dense RAD at 25K

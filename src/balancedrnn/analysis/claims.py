@@ -58,6 +58,11 @@ class Verdict:
     """The test that decided it, with its numbers."""
     detail: str = ""
     """What was compared."""
+    reference: str = ""
+    """The configuration :attr:`pairwise` compares with the others."""
+    pairwise: pd.DataFrame | None = None
+    """For a "this family does best" claim: its best configuration against every other configuration of the task
+    (:func:`versus`), so a reader sees each pair and the multiplicity, not only the best of each family."""
 
 
 @dataclass
@@ -142,6 +147,37 @@ def welch(a: np.ndarray, b: np.ndarray) -> tuple[VerdictKind, str]:
     return "inconclusive", text
 
 
+def versus(runs: pd.DataFrame, reference: str, column: str = "test") -> pd.DataFrame:
+    """``reference`` against every other model of ``runs`` on ``column``: difference of means (reference − other)
+    with Welch's 95 % interval, t, one-sided p (reference better) and the p-value Holm-adjusted over all the
+    comparisons (NaN where a side has fewer than two seeds). Sorted by the difference."""
+    from scipy import stats
+
+    ref = runs.loc[runs["model"] == reference, column].to_numpy(float)
+    rows = []
+    for model, other in runs[runs["model"] != reference].groupby("model", sort=False)[column]:
+        b = other.to_numpy(float)
+        row = {"model": model, "seeds": len(b), "difference": ref.mean() - b.mean(), "CI low": np.nan,
+               "CI high": np.nan, "t": np.nan, "p (one-sided)": np.nan}
+        if len(ref) >= 2 and len(b) >= 2 and np.ptp(np.concatenate([ref, b])) > 0:
+            with warnings.catch_warnings():  # nearly equal runs: scipy warns of precision loss
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ci = stats.ttest_ind(ref, b, equal_var=False).confidence_interval(0.95)
+                res = stats.ttest_ind(ref, b, equal_var=False, alternative="greater")
+            row.update({"CI low": float(ci.low), "CI high": float(ci.high), "t": float(res.statistic),
+                        "p (one-sided)": float(res.pvalue)})
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["model", "seeds", "difference", "CI low", "CI high", "t", "p (one-sided)"])
+    p = out["p (one-sided)"].to_numpy(float)
+    ok = np.isfinite(p)
+    holm = np.full(len(p), np.nan)
+    if ok.any():  # Holm: the k-th smallest of m p-values times (m - k), made monotone, capped at 1
+        idx = np.flatnonzero(ok)[np.argsort(p[ok], kind="stable")]
+        holm[idx] = np.minimum(1.0, np.maximum.accumulate(p[idx] * (len(idx) - np.arange(len(idx)))))
+    out["p (Holm)"] = holm
+    return out.sort_values("difference", kind="stable").reset_index(drop=True)
+
+
 def one_sided_mean(diffs: np.ndarray) -> tuple[float, float]:
     """(mean, one-sided p that the mean is > 0) of per-fold differences (one-sample t-test)."""
     from scipy import stats
@@ -179,8 +215,10 @@ def _family_vs(claim: str, statement: str, task: str, ours: str, theirs: list[st
         kinds = [v for v, _ in outcomes]
         verdict: VerdictKind = ("contradicted" if "contradicted" in kinds else
                                 "supported" if all(k == "supported" for k in kinds) else "inconclusive")
+        runs = frame[frame["task"] == task]
         return Verdict(claim, statement, verdict, "; ".join(t for _, t in outcomes),
-                       f"best {ours} config by mean against the best of {', '.join(theirs)} on {task}")
+                       f"best {ours} config by mean against the best of {', '.join(theirs)} on {task}",
+                       reference=str(mine["model"]), pairwise=versus(runs, str(mine["model"])))
 
     return Claim(statement, judge)
 

@@ -290,6 +290,27 @@ def plot_recommender(held_out: list[Any], frame: pd.DataFrame, path: Path) -> Pa
     return save_figure(fig, path)
 
 
+def pairwise_tables(verdicts: list[Any]) -> list[tuple[str, pd.DataFrame]]:
+    """(title, display table) of each verdict that compares one configuration with every other (a "this family does
+    best" claim): difference, Welch 95 % CI, one-sided p and Holm's p, so the report shows every pair."""
+    out = []
+    for v in verdicts:
+        table = getattr(v, "pairwise", None)
+        if table is None or not len(table):
+            continue
+        ref = v.reference
+        title = (f"{v.statement}: {ref} against every configuration (difference = {ref} − other; Welch 95 % CI; "
+                 f"one-sided p that {ref} is better; Holm over the {int(table['p (one-sided)'].notna().sum())} tests)")
+        shown = pd.DataFrame({
+            "config": table["model"], "seeds": table["seeds"].map(fmt),
+            "difference": table["difference"].map(fmt),
+            "95 % CI": [f"[{fmt(lo)}, {fmt(hi)}]" for lo, hi in zip(table["CI low"], table["CI high"])],
+            "t": table["t"].map(lambda x: fmt(x, 3)), "p (one-sided)": table["p (one-sided)"].map(lambda x: fmt(x, 3)),
+            "p (Holm)": table["p (Holm)"].map(lambda x: fmt(x, 3))})
+        out.append((title, shown))
+    return out
+
+
 def stats_table(stats: pd.DataFrame, per_task: int = 25) -> pd.DataFrame:
     """Display table of the per-config statistics (the ``per_task`` best of each task)."""
     rows = []
@@ -432,6 +453,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
     md += [rep.plan.description, "", f"Command: `{command}`", "", runs_text, "", "Data source:", "",
            *[f"- {line}" for line in sources], "",
            "## Verdicts", "", table_md(verdicts) if len(verdicts) else "(the plan tests no claim)", "",
+           *[line for title, tab in pairwise_tables(rep.verdicts) for line in (f"### {title}", "", table_md(tab), "")],
            f"## {configs_title}", "", table_md(table) if len(table) else "(no ok runs)", ""]
     if rep.evaluation is not None:
         md += ["## Predictor", "", rep.evaluation.to_markdown(), ""]
@@ -457,6 +479,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
         "<h2>Verdicts</h2>",
         f"<table><thead><tr><th>claim</th><th>verdict</th><th>test</th><th>compared</th></tr></thead><tbody>{rows}</tbody></table>"
         if rep.verdicts else "<p>(the plan tests no claim)</p>",
+        *[f"<h3>{html.escape(title)}</h3>{table_html(tab)}" for title, tab in pairwise_tables(rep.verdicts)],
         f"<h2>{html.escape(configs_title)}</h2>", table_html(table) if len(table) else "<p>(no ok runs)</p>",
         "<h2>Figures</h2>", *[figure_html(cap, p) for cap, p in figures],
     ]
