@@ -186,10 +186,11 @@ def test_save_read_and_incompatible_schema(predictor, tmp_path):
 
 
 def test_recommend_config_uses_the_zoo_predictor(predictor):
-    rec = meta.recommend_config(100, 5, 4000, predictor=predictor, n_candidates=300, task={"epochs": 4})
+    epochs = predictor.epochs_max_  # the longest curve it learnt from: no extrapolation
+    rec = meta.recommend_config(100, 5, 4000, predictor=predictor, n_candidates=300, task={"epochs": epochs})
     assert rec.method == "predictor" and spends_budget(100, 5, 4000, rec.density, 0.02)
     assert rec.interval is not None and rec.interval[0] <= rec.interval[1]
-    assert len(rec.curve) == 4 and not rec.shape_outside and rec.outside == []
+    assert len(rec.curve) == epochs and not rec.shape_outside and rec.outside == []
     lo, hi = predictor.hidden_proportion_range_
     assert lo <= rec.hidden_proportion <= hi
     assert set(rec.references) <= set(meta.REFERENCES) and set(rec.agreement) == set(rec.references)
@@ -206,6 +207,24 @@ def test_recommend_config_uses_the_zoo_predictor(predictor):
     assert far.shape_outside and any(o.startswith("dx/dy") for o in far.outside)
     with pytest.raises(meta.MetaError, match="unknown task characteristic"):
         meta.recommend_config(100, 5, 4000, predictor=predictor, n_candidates=50, task={"frames": 3})
+
+
+def test_recommend_says_when_the_curve_runs_past_the_zoos_epochs(predictor, data):
+    """The parent network learnt curves up to the zoo's longest; a longer --epochs is flagged as extrapolation,
+    and a predictor saved before the horizon was recorded says nothing rather than guess."""
+    horizon = max(len(c) for c in data.curves)  # by hand, from the training curves
+    assert predictor.epochs_max_ == horizon
+    within = meta.recommend_config(100, 5, 4000, predictor=predictor, n_candidates=100, task={"epochs": horizon})
+    assert not any(o.startswith("epochs") for o in within.outside)
+    past = meta.recommend_config(100, 5, 4000, predictor=predictor, n_candidates=100, task={"epochs": horizon + 5})
+    assert len(past.curve) == horizon + 5
+    assert [o for o in past.outside if o.startswith("epochs")] == [
+        f"epochs {horizon + 5} (the zoo's curves: 1..{horizon}; the predicted curve past epoch {horizon} is extrapolated)"]
+    import copy
+
+    old = copy.copy(predictor)
+    del old.epochs_max_
+    assert old.outside_epochs(horizon + 5) == []
 
 
 def _cli(args, tmp_path, monkeypatch, capsys):

@@ -842,7 +842,7 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
     table["predicted"] = score[order[:top]]
     table["low"], table["high"] = low, high
     curve = predictor.predict_curve(X.iloc[[best]], epochs)[0].tolist() if predictor.parent_ is not None else None
-    outside = predictor.outside(X.iloc[best].to_dict()) + predictor.outside_sizes(dx, dy)
+    outside = predictor.outside(X.iloc[best].to_dict()) + predictor.outside_sizes(dx, dy) + predictor.outside_epochs(epochs)
     c = counts.iloc[best]
     agree = predictor.agreement(X_all, int(rows_all[best]), ref_rows) if ref_rows else []
     return Recommendation(

@@ -371,6 +371,7 @@ class ZooPredictor:
         self.hidden_proportion_range_ = (float(data.X["hidden_proportion"].min()), float(data.X["hidden_proportion"].max()))
         self.defaults_ = {"lr": float(math.exp(np.nanmedian(data.X["log_lr"])))}
         self.epochs_ = int(np.median([len(c) for c in data.curves])) if data.curves else 1
+        self.epochs_max_ = int(max(len(c) for c in data.curves)) if data.curves else 1
         self.tasks_ = dict(data.tasks)
         self.n_records_ = len(data)
         self.skipped_ = dict(data.skipped)
@@ -434,6 +435,14 @@ class ZooPredictor:
             if math.isfinite(v) and not lo - 1e-9 <= v <= hi + 1e-9:
                 out.append(f"{names[c]} {math.exp(v):.3g} (zoo: {math.exp(lo):.3g}..{math.exp(hi):.3g})")
         return out
+
+    def outside_epochs(self, epochs: int | None) -> list[str]:
+        """``epochs`` beyond the longest validation curve the parent network learnt from (empty when within, or
+        for a predictor saved before this was recorded): past it the predicted curve is extrapolation."""
+        horizon = getattr(self, "epochs_max_", None)
+        if epochs is None or horizon is None or self.parent_ is None or epochs <= horizon:
+            return []
+        return [f"epochs {epochs} (the zoo's curves: 1..{horizon}; the predicted curve past epoch {horizon} is extrapolated)"]
 
     def outside_sizes(self, dx: int, dy: int) -> list[str]:
         """dx or dy outside the range of the zoo's tasks (empty when inside)."""
