@@ -184,9 +184,14 @@ TOL = 0.005
 """Better / level / worse: by more than this."""
 
 
+def difference(chosen: pd.Series, ref: pd.Series) -> pd.Series:
+    """``chosen − ref``, rounded so that a difference of exactly :data:`TOL` compares as TOL whatever the float noise."""
+    return (chosen - ref).round(12)
+
+
 def tolerance_counts(chosen: pd.Series, ref: pd.Series) -> str:
     """"better / level / worse" of ``chosen`` against ``ref`` by :data:`TOL` (rows where both exist)."""
-    d = (chosen - ref).dropna().round(12)  # a difference of exactly TOL is level, whatever the float noise
+    d = difference(chosen, ref).dropna()
     return f"{int((d > TOL).sum())} / {int((d.abs() <= TOL).sum())} / {int((d < -TOL).sum())}"
 
 
@@ -200,7 +205,7 @@ def write_report(table: pd.DataFrame, args: argparse.Namespace) -> None:
         ok = table[ref].notna()
         rec, other = table.loc[ok, "recommended"], table.loc[ok, ref]
         lines.append(f"recommended against {ref}: better / level / worse by {TOL}: {tolerance_counts(rec, other)}; "
-                     f"at least as good (within {TOL}) on {int(((rec - other).round(12) >= -TOL).sum())}/{int(ok.sum())}")
+                     f"at least as good (within {TOL}) on {int((difference(rec, other) >= -TOL).sum())}/{int(ok.sum())}")
     trials = args.out / "trials.csv"
     if trials.is_file():
         t = pd.read_csv(trials)

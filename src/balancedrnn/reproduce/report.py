@@ -295,7 +295,7 @@ def pairwise_tables(verdicts: list[Any]) -> list[tuple[str, pd.DataFrame]]:
     best" claim): difference, Welch 95 % CI, one-sided p and Holm's p, so the report shows every pair."""
     out = []
     for v in verdicts:
-        table = getattr(v, "pairwise", None)
+        table = v.pairwise
         if table is None or not len(table):
             continue
         ref = v.reference
@@ -362,6 +362,8 @@ class ReportTables:
     rec_table: pd.DataFrame
     """The recommender stage's table (empty without one)."""
     verdicts: pd.DataFrame
+    pairwise: list[tuple[str, pd.DataFrame]]
+    """(title, table) of each verdict that compares one configuration with every other."""
     per_run: pd.DataFrame
     statuses: dict[str, int]
     core_minutes: float
@@ -381,6 +383,7 @@ def report_tables(rep: Reproduction) -> ReportTables:
         frame=frame, stats=stats, rec_frame=rec_frame, rec_table=rec_table,
         verdicts=pd.DataFrame([{"claim": v.statement, "verdict": v.verdict, "test": v.test, "compared": v.detail}
                                for v in rep.verdicts], columns=["claim", "verdict", "test", "compared"]),
+        pairwise=pairwise_tables(rep.verdicts),
         per_run=runs_detail(every),
         statuses=pd.Series([r.get("status") for r in every]).value_counts().to_dict() if every else {},
         core_minutes=sum(float(r.get("wall_time") or 0.0) for r in every) / 60,  # each trial runs on one thread
@@ -453,7 +456,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
     md += [rep.plan.description, "", f"Command: `{command}`", "", runs_text, "", "Data source:", "",
            *[f"- {line}" for line in sources], "",
            "## Verdicts", "", table_md(verdicts) if len(verdicts) else "(the plan tests no claim)", "",
-           *[line for title, tab in pairwise_tables(rep.verdicts) for line in (f"### {title}", "", table_md(tab), "")],
+           *[line for title, tab in t.pairwise for line in (f"### {title}", "", table_md(tab), "")],
            f"## {configs_title}", "", table_md(table) if len(table) else "(no ok runs)", ""]
     if rep.evaluation is not None:
         md += ["## Predictor", "", rep.evaluation.to_markdown(), ""]
@@ -479,7 +482,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
         "<h2>Verdicts</h2>",
         f"<table><thead><tr><th>claim</th><th>verdict</th><th>test</th><th>compared</th></tr></thead><tbody>{rows}</tbody></table>"
         if rep.verdicts else "<p>(the plan tests no claim)</p>",
-        *[f"<h3>{html.escape(title)}</h3>{table_html(tab)}" for title, tab in pairwise_tables(rep.verdicts)],
+        *[f"<h3>{html.escape(title)}</h3>{table_html(tab)}" for title, tab in t.pairwise],
         f"<h2>{html.escape(configs_title)}</h2>", table_html(table) if len(table) else "<p>(no ok runs)</p>",
         "<h2>Figures</h2>", *[figure_html(cap, p) for cap, p in figures],
     ]
