@@ -350,6 +350,23 @@ def test_cli_end_to_end(tmp_path, cli):
         assert "method: predictor: maximised the zoo predictor" in res.stdout and "predicted validation curve" in res.stdout
 
 
+def test_shipped_predictor_records_its_curve_horizon(tmp_path, cli):
+    """The shipped zoo predictor knows the longest curve it learnt from (amended into the file without refitting,
+    experiments/zoo_amend_horizon.py), so ``recommend --epochs`` past it is flagged; within it, nothing is."""
+    predictor = meta.default_predictor()
+    if predictor is None:
+        pytest.skip("this build carries no shipped predictor")
+    assert predictor.epochs_ <= predictor.epochs_max_ <= 1000
+    assert predictor.provenance_["amended"]["epochs_max_"] == predictor.epochs_max_
+    args = ["recommend", "--task", "ts:Lynx-next5", "--candidates", "200", "--epochs"]
+    res = cli([*args, str(predictor.epochs_max_ + 1)], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert f"epochs {predictor.epochs_max_ + 1} (the zoo's curves: 1..{predictor.epochs_max_})" in res.stdout
+    res = cli([*args, str(predictor.epochs_max_)], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "zoo's curves" not in res.stdout
+
+
 def test_cli_bad_input(tmp_path, cli):
     run = cli
     recs = synthetic_records(n_configs=2, seeds=1, tasks=("rad",))

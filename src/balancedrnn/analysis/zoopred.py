@@ -442,8 +442,7 @@ class ZooPredictor:
         horizon = getattr(self, "epochs_max_", None)
         if epochs is None or horizon is None or self.parent_ is None or epochs <= horizon:
             return []
-        return [f"epochs {int(epochs)} (the zoo's curves: 1..{horizon}; the predicted curve past epoch {horizon} is "
-                "extrapolated)"]
+        return [f"epochs {int(epochs)} (the zoo's curves: 1..{horizon})"]
 
     def outside_sizes(self, dx: int, dy: int) -> list[str]:
         """dx or dy outside the range of the zoo's tasks (empty when inside)."""
