@@ -38,8 +38,6 @@ from balancedrnn.io import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLES = ("dense", "uniform:0.2", "balanced", "oracle")
-LEARNT = 0.02
-"""A task counts as learnt in an arm when some config's mean is above its chance level by more than this."""
 
 
 def plan_bases() -> dict[str, tuple[dict[str, Any], float, list[float]]]:
@@ -148,7 +146,7 @@ def write_report(cells: pd.DataFrame, out: Path, seeds: int) -> None:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from zoo_loto import md
-    from zoo_recommend import TOL, difference, tolerance_counts
+    from zoo_recommend import LEARNT, TOL, difference, tolerance_counts
 
     lines = [f"seeds {seeds} per config (100..), tolerance {TOL}; 'learnt': some config's mean is above chance "
              f"by more than {LEARNT}", ""]

@@ -195,6 +195,20 @@ def tolerance_counts(chosen: pd.Series, ref: pd.Series) -> str:
     return f"{int((d > TOL).sum())} / {int((d.abs() <= TOL).sum())} / {int((d < -TOL).sum())}"
 
 
+LEARNT = 0.02
+"""A task counts as learnt when some config's mean is above its chance level by more than this: on the others every
+config sits at chance, and better / level / worse there is the seeds' noise."""
+
+
+def learnt(table: pd.DataFrame, roles: list[str]) -> pd.Series:
+    """Per row (task): whether the best of ``roles``' means is above the task's chance level by :data:`LEARNT`."""
+    from balancedrnn.tasks import get_task
+    from balancedrnn.tasks.zoo import meta_features
+
+    chance = pd.Series([float(meta_features(get_task(t))["chance"] or 0.0) for t in table["task"]], index=table.index)
+    return table[roles].max(axis=1) > chance + LEARNT
+
+
 def write_report(table: pd.DataFrame, args: argparse.Namespace) -> None:
     """report.md from the cells: the recommendation against each reference, better / level / worse by TOL, how
     often it is at least as good as each, how often it is dense, and the regret."""
@@ -212,6 +226,14 @@ def write_report(table: pd.DataFrame, args: argparse.Namespace) -> None:
         dense = t[(t.role == "recommended") & (t.model == "hx=1,hh=1,hy=1,yx=1,yh=1,yy=1")]["task"].nunique()
         lines.append(f"recommended dense on {dense} of {len(set(table['task']))} tasks")
     lines.append(f"regret (oracle − recommended): median {table['regret'].median():.4f}, mean {table['regret'].mean():.4f}")
+    ok = learnt(table, ["recommended", *REFERENCES, "oracle"])
+    lines += ["", f"On the {int(ok.sum())} tasks some config learns (best mean above chance by more than {LEARNT}; "
+              f"not: {', '.join(table.loc[~ok, 'task']) or 'none'}):"]
+    for who in ("recommended", "oracle"):
+        for ref in REFERENCES:
+            g = table[ok & table[ref].notna()]
+            lines.append(f"- {who} against {ref}: better / level / worse {tolerance_counts(g[who], g[ref])}; at least "
+                         f"as good on {int((difference(g[who], g[ref]) >= -TOL).sum())}/{len(g)}")
     from zoo_loto import md  # the sibling script's markdown table
 
     lines += ["", md(table, 3)]

@@ -21,3 +21,14 @@ def test_zoo_recommend_counts_a_difference_of_exactly_the_tolerance_as_level() -
     assert chosen[0] - ref[0] > TOL  # the float noise this guards against
     # by hand: level (exactly TOL), better, worse, level (exactly −TOL); the NaN row is left out
     assert tolerance_counts(chosen, ref) == "1 / 2 / 1"
+
+
+def test_zoo_recommend_learnt_compares_the_best_config_with_the_tasks_chance() -> None:
+    """A task is learnt when its best config's mean clears chance by more than LEARNT: by hand, with the chance
+    levels of the zoo's registry (GunPoint two classes: 0.5; a forecasting skill: 0; JapaneseVowels 9 classes)."""
+    from zoo_recommend import LEARNT, learnt
+
+    table = pd.DataFrame({"task": ["ts:GunPoint", "ts:GunPoint", "ts:Lynx-next5", "ts:Lynx-next5", "ts:JapaneseVowels"],
+                          "a": [0.5, 0.49, -0.2, 0.01, 1 / 9 + LEARNT + 0.001],
+                          "b": [0.5 + LEARNT + 0.001, 0.5 + LEARNT, np.nan, LEARNT + 0.001, 0.0]})
+    assert learnt(table, ["a", "b"]).tolist() == [True, False, False, True, True]
