@@ -58,6 +58,11 @@ def records_of(storage: str, run_dir: Path, name: str) -> list[Any]:
     return [RunRecord.from_dict(r) for r in store.iter_records(study)]
 
 
+def roles(args: argparse.Namespace) -> tuple[str, ...]:
+    """The configs trained per task and arm: :data:`ROLES`, and with ``--recommended`` the recommender's choice."""
+    return ROLES + (("recommended",) if args.recommended is not None else ())
+
+
 def arm_label(arm: str, args: argparse.Namespace) -> str:
     """The arm with its factor (``base``, ``tiny0.25``, ``long4``): its studies' and rows' name."""
     return {"base": "base", "tiny": f"tiny{args.tiny:g}", "long": f"long{args.long}"}[arm]
@@ -105,8 +110,16 @@ def run_arm(task: str, arm: str, args: argparse.Namespace, lr: float) -> tuple[d
         raise SystemExit(f"{task} ({arm}): no ok run in the mini sweep")
     best = max(done, key=lambda r: r.value)
     models = {}
-    for role in ROLES:  # a named config that does not fit the budget is left out (and reported as not fitting)
-        model = str(best.config["model"]) if role == "oracle" else role
+    chosen = {"oracle": str(best.config["model"])}
+    if args.recommended is not None:  # zoo_recommend's choice for this task and budget, trained here too
+        r = args.recommended
+        hit = r[(r.task == task) & (r.budget == budget) & (r.role == "recommended")]["model"].unique()
+        if len(hit):
+            chosen["recommended"] = str(hit[0])
+    for role in roles(args):  # a config that does not fit the budget is left out (and reported as not fitting)
+        model = chosen.get(role, role)
+        if role not in ROLES and role not in chosen:
+            continue
         try:
             check_fits(model, t.dx, t.dy, budget)
             models[role] = model
@@ -129,7 +142,7 @@ def run_arm(task: str, arm: str, args: argparse.Namespace, lr: float) -> tuple[d
     chance = meta_features(t)["chance"]
     row.update({"mini_best": best.value, "mini_n": len(done), "chance": 0.0 if chance is None else float(chance)})
     trials = []
-    for role in ROLES:
+    for role in roles(args):
         model = models.get(role)
         vals = by_model.get(model, []) if model else []
         row[role] = float(np.mean(vals)) if vals else np.nan
@@ -151,7 +164,8 @@ def write_report(cells: pd.DataFrame, out: Path, seeds: int) -> None:
     lines = [f"seeds {seeds} per config (100..), tolerance {TOL}; 'learnt': some config's mean is above chance "
              f"by more than {LEARNT}", ""]
     cells = cells.drop_duplicates(["arm", "task"], keep="last")
-    best = cells[list(ROLES)].max(axis=1)
+    present = [r for r in (*ROLES, "recommended") if r in cells.columns]
+    best = cells[present].max(axis=1)
     cells = cells.assign(learnt=best > cells["chance"] + LEARNT)
     for (arm, subset), g in [((a, s), x) for a, gg in cells.groupby("arm", sort=False)
                              for s, x in (("all", gg), ("learnt", gg[gg.learnt]))]:
@@ -168,11 +182,14 @@ def write_report(cells: pd.DataFrame, out: Path, seeds: int) -> None:
                   f"{int(((d > TOL) | ~fits).sum())} of {len(g)}",
                   f"- oracle against uniform:0.2: better / level / worse {tolerance_counts(g['oracle'], g['uniform:0.2'])}",
                   f"- oracle against balanced: better / level / worse {tolerance_counts(g['oracle'], g['balanced'])}",
+                  *([f"- recommended (zoo_recommend's choice at this budget, trained here) against {ref}: better / "
+                     f"level / worse {tolerance_counts(g.loc[g['recommended'].notna(), 'recommended'], g.loc[g['recommended'].notna(), ref])}"
+                     for ref in ("dense", "uniform:0.2", "balanced")] if "recommended" in g and g["recommended"].notna().any() else []),
                   f"- median oracle − dense {d.median():.4f}; dense's dh median {g['dh_dense'].median():.0f}, "
                   f"oracle's {g['dh_oracle'].median():.0f}; dense has fewer hidden units than outputs on "
                   f"{int((g['dh_dense'] < g['dy']).sum())}", ""]
-    cols = ["arm", "task", "dx", "dy", "budget", "epochs", "chance", "learnt", "dense", "uniform:0.2", "balanced", "oracle", "hp_oracle",
-            "dh_dense", "dh_oracle"]
+    cols = ["arm", "task", "dx", "dy", "budget", "epochs", "chance", "learnt", *present, "hp_oracle", "dh_dense",
+            "dh_oracle"]
     lines += [md(cells[cols], 3)]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -190,6 +207,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "zoo-levers")
     ap.add_argument("--lane", default="", help="Tag of this process's result files (cells-<lane>.csv), so several "
                     "processes can share --out; the report reads them all.")
+    ap.add_argument("--recommended", type=Path, help="zoo_recommend.py's trials.csv: also train its recommendation "
+                    "for each task at the arm's budget (when that budget was judged there).")
     ap.add_argument("--report-only", action="store_true")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -201,6 +220,10 @@ def main() -> None:
             raise SystemExit(f"error: no cells*.csv in {args.out}: run without --report-only first")
         return write_report(pd.concat([pd.read_csv(p) for p in parts], ignore_index=True), args.out, args.seeds)
     torch.set_num_threads(1)
+    if args.recommended is not None:
+        if not args.recommended.is_file():
+            raise SystemExit(f"error: no {args.recommended}")
+        args.recommended = pd.read_csv(args.recommended)
     from balancedrnn.analysis import meta
 
     lr = float(meta.default_predictor().defaults_["lr"])  # the zoo's median lr, as zoo_recommend trains at
@@ -208,7 +231,7 @@ def main() -> None:
     for arm in args.arms:
         for task in tasks:
             row, trials = run_arm(task, arm, args, lr)
-            print(f"{arm} {task}: " + (row.get("note") or " ".join(f"{r} {row[r]:.4f}" for r in ROLES)
+            print(f"{arm} {task}: " + (row.get("note") or " ".join(f"{r} {row[r]:.4f}" for r in roles(args))
                                        + f" (oracle hp {row['hp_oracle']:.2f})"), flush=True)
             # resumable: re-read, replace this (arm, task), write back
             cells = pd.read_csv(cells_path) if cells_path.is_file() else pd.DataFrame()
