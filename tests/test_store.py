@@ -116,6 +116,31 @@ def stalled_then_rerun(tmp_path, finish_rerun_first):
     return study, how
 
 
+def test_a_released_trial_keeps_its_place_in_the_queue(tmp_path):
+    """A dead worker's trial queued again is run next, in the sweep's order (seed-major grids stay comparisons
+    when stopped part-way), not after the whole queue as Optuna's trial-number order would put it."""
+    st, study = journal(tmp_path)
+    keys = [f"k{i}" for i in range(5)]
+    store.enqueue_missing(study, [{"model": "dense", "seed": i} for i in range(5)], keys)
+    a, b = store.claim(study), store.claim(study)
+    assert [a.user_attrs["key"], b.user_attrs["key"]] == ["k0", "k1"]
+    store.finish(study, b, ok_record("k1"))
+    a.set_user_attr("heartbeat", time.time() - 1000)  # worker A died holding k0
+    assert store.release_stale(study, grace=5) == 1
+    requeued = max(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    assert requeued.user_attrs["key"] == "k0" and requeued.state == TrialState.WAITING  # the highest number
+    order = []
+    while (t := store.claim(study)) is not None:
+        order.append(t.user_attrs["key"])
+        store.finish(study, t, ok_record(t.user_attrs["key"]))
+    assert order == ["k0", "k2", "k3", "k4"]
+    # a store written before positions existed keeps Optuna's order (trial number)
+    st2, old = journal(tmp_path, "old")
+    for i in (2, 0, 1):
+        old.enqueue_trial({}, user_attrs={"key": f"k{i}", "config": {}}, skip_if_exists=False)
+    assert [store.claim(old).user_attrs["key"] for _ in range(3)] == ["k2", "k0", "k1"]
+
+
 def test_a_late_finisher_after_the_rerun_is_kept_as_a_duplicate(tmp_path):
     study, how = stalled_then_rerun(tmp_path, finish_rerun_first=True)
     assert how == "duplicate"

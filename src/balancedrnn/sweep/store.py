@@ -18,6 +18,7 @@ is released at once, without waiting for the grace period.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -319,9 +320,11 @@ def done_keys(study: Any, policy: DonePolicy | None = None) -> set[str]:
 
 
 def enqueue_missing(study: Any, configs: list[dict[str, Any]], keys: list[str],
-                    params: list[dict[str, Any]] | None = None, policy: DonePolicy | None = None) -> int:
+                    params: list[dict[str, Any]] | None = None, policy: DonePolicy | None = None,
+                    positions: list[int | None] | None = None) -> int:
     """Queue every config whose key is neither done, running nor waiting, with its Optuna parameters
-    (``params``: name → value, registered when the trial is claimed). Returns how many were queued."""
+    (``params``: name → value, registered when the trial is claimed) and its place in the sweep's order
+    (``positions``, default: its index in ``configs``; :func:`claim` pops by it). Returns how many were queued."""
     from optuna.trial import TrialState
 
     present = set()
@@ -334,8 +337,9 @@ def enqueue_missing(study: Any, configs: list[dict[str, Any]], keys: list[str],
     n = 0
     for i, (cfg, key) in enumerate(zip(configs, keys)):
         if key not in present:
-            study.enqueue_trial(params[i] if params else {}, user_attrs={"key": key, "config": cfg},
-                                skip_if_exists=False)
+            position = positions[i] if positions is not None else i
+            attrs = {"key": key, "config": cfg, **({"position": int(position)} if position is not None else {})}
+            study.enqueue_trial(params[i] if params else {}, user_attrs=attrs, skip_if_exists=False)
             present.add(key)
             n += 1
     return n
@@ -448,7 +452,7 @@ def release_stale(study: Any, grace: float | None = None) -> int:
             continue
         if "config" in t.user_attrs:
             enqueue_missing(study, [t.user_attrs["config"]], [t.user_attrs["key"]],
-                            [dict(t.params)] if t.params else None)
+                            [dict(t.params)] if t.params else None, positions=[t.user_attrs.get("position")])
         n += 1
     return n
 
@@ -460,21 +464,42 @@ def worker_info() -> dict[str, Any]:
 def claim(study: Any, policy: DonePolicy | None = None) -> Any | None:
     """Pop one queued trial for this worker, or None when the queue is empty.
 
-    A popped trial whose key is already done, or is being run by a lower-numbered trial, is dropped (marked
-    a duplicate) and the next one is taken.
+    Trials are popped in the sweep's order (their ``position``), so a trial released from a dead worker and
+    queued again is run next rather than after the whole queue (Optuna's ``ask`` pops by trial number). A popped
+    trial whose key is already done, or is being run by a lower-numbered trial, is dropped (marked a duplicate)
+    and the next one is taken.
     """
     from optuna.exceptions import UpdateFinishedTrialError
-    from optuna.trial import TrialState
 
     while True:
-        if not _trials(study, (TrialState.WAITING,)):
+        trial = _pop(study)
+        if trial is None:
             return None
-        trial = study.ask()
         try:
             if _claimed(study, trial, policy):
                 return trial
         except UpdateFinishedTrialError:  # released while this worker stalled mid-claim: it is queued again
             continue
+
+
+def _pop(study: Any) -> Any | None:
+    """Optuna's ``Study._pop_waiting_trial_id`` and ``ask``, in queue-position order: the first waiting trial this
+    worker moves to RUNNING (the storage's compare-and-set: a rival that took it first makes it skip it)."""
+    import optuna
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    study._thread_local.cached_all_trials = None
+    storage = study._storage
+    waiting = storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,))
+    for t in sorted(waiting, key=lambda t: (t.user_attrs.get("position", math.inf), t.number)):
+        try:
+            if not storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
+                continue
+        except UpdateFinishedTrialError:
+            continue
+        return optuna.Trial(study, t._trial_id)
+    return None
 
 
 def _claimed(study: Any, trial: Any, policy: DonePolicy | None) -> bool:
