@@ -167,8 +167,8 @@ def write_report(cells: pd.DataFrame, out: Path, seeds: int) -> None:
     present = [r for r in (*ROLES, "recommended") if r in cells.columns]
     best = cells[present].max(axis=1)
     cells = cells.assign(learnt=best > cells["chance"] + LEARNT)
-    for (arm, subset), g in [((a, s), x) for a, gg in cells.groupby("arm", sort=False)
-                             for s, x in (("all", gg), ("learnt", gg[gg.learnt]))]:
+    groups = sorted(cells.groupby("arm", sort=False), key=lambda x: arm_order(x[0]))
+    for (arm, subset), g in [((a, s), x) for a, gg in groups for s, x in (("all", gg), ("learnt", gg[gg.learnt]))]:
         skipped = g[g["oracle"].isna()]
         g = g[g["oracle"].notna()]
         fits = g["dense"].notna()
@@ -192,7 +192,50 @@ def write_report(cells: pd.DataFrame, out: Path, seeds: int) -> None:
             "dh_oracle"]
     lines += [md(cells[cols], 3)]
     (out / "report.md").write_text("\n".join(lines) + "\n")
+    figure(cells, out / "zoo_levers.png")
     print("\n".join(lines))
+
+
+def arm_order(label: str) -> tuple[int, float]:
+    """base, then the tiny arms, then the long arms by their factor."""
+    for rank, prefix in enumerate(("base", "tiny", "long")):
+        if label.startswith(prefix):
+            return rank, float(label[len(prefix):] or 0)
+    return 3, 0.0
+
+
+def figure(cells: pd.DataFrame, path: Path) -> None:
+    """Per task (rows, ordered by dx/dy), oracle − dense in each arm; a dense that does not fit is drawn at the
+    right edge as an open marker. Only learnt tasks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    g = cells[cells.learnt].copy()
+    g["ratio"] = g.dx / g.dy
+    tasks = g.drop_duplicates("task").sort_values("ratio")["task"].tolist()
+    arms = sorted(dict.fromkeys(cells["arm"]), key=arm_order)
+    fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(tasks) + 1.6))
+    diffs = (g["oracle"] - g["dense"]).dropna()
+    edge = max(0.05, float(diffs.abs().max()) if len(diffs) else 0.05) * 1.1
+    for k, arm in enumerate(arms):
+        a = g[g.arm == arm].set_index("task")
+        y = [tasks.index(t) + (k - (len(arms) - 1) / 2) * 0.18 for t in a.index]
+        d = (a["oracle"] - a["dense"]).to_numpy()
+        fits = ~np.isnan(d)
+        ax.scatter(np.where(fits, d, edge), y, marker="o", s=22,
+                   facecolors=[f"C{k}" if f else "none" for f in fits], edgecolors=f"C{k}")
+        ax.scatter([], [], marker="o", s=22, color=f"C{k}", label=arm)  # the legend's (filled) marker
+    ax.axvline(0, color="0.5", lw=0.8)
+    ax.axvspan(-0.005, 0.005, color="0.9", zorder=0)
+    ax.set_yticks(range(len(tasks)), tasks, fontsize=7)
+    ax.set_xlabel("oracle − dense, mean of the seeds (grey band: level; open marker: dense does not fit)", fontsize=8)
+    ax.set_title("Best structure of a small sweep against dense, per learnt zoo task (ordered by dx/dy)", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main() -> None:
