@@ -152,7 +152,30 @@ def run_arm(task: str, arm: str, args: argparse.Namespace, lr: float) -> tuple[d
     return row, trials
 
 
-def write_report(cells: pd.DataFrame, out: Path, seeds: int) -> None:
+def arm_costs(storage: str) -> dict[str, tuple[int, float]]:
+    """Per arm: runs and core-minutes (their wall times: each trial runs on one thread) of its studies in the store."""
+    import optuna
+
+    from balancedrnn.sweep import store
+
+    out: dict[str, tuple[int, float]] = {}
+    if "://" not in storage and not Path(storage).is_file():
+        return out
+    st = store.open_storage(storage, ".", create=False)
+    for summary in optuna.get_all_study_summaries(st, include_best_trial=False):
+        label = summary.study_name.split("-")[1] if summary.study_name.startswith("levers-") else None
+        if label is None:
+            continue
+        runs, minutes = out.get(label, (0, 0.0))
+        for t in st.get_all_trials(summary._study_id, deepcopy=False):
+            record = t.user_attrs.get("record")
+            if isinstance(record, dict):
+                runs, minutes = runs + 1, minutes + float(record.get("wall_time") or 0.0) / 60
+        out[label] = (runs, minutes)
+    return out
+
+
+def write_report(cells: pd.DataFrame, out: Path, seeds: int, storage: str | None = None) -> None:
     """report.md: per arm, the oracle against dense and uniform:0.2 (better / level / worse), where dense does not
     fit, and the hidden units dense and the oracle have."""
     import sys
@@ -168,11 +191,14 @@ def write_report(cells: pd.DataFrame, out: Path, seeds: int) -> None:
     best = cells[present].max(axis=1)
     cells = cells.assign(learnt=best > cells["chance"] + LEARNT)
     groups = sorted(cells.groupby("arm", sort=False), key=lambda x: arm_order(x[0]))
+    costs = arm_costs(storage) if storage else {}
     for (arm, subset), g in [((a, s), x) for a, gg in groups for s, x in (("all", gg), ("learnt", gg[gg.learnt]))]:
         skipped = g[g["oracle"].isna()]
         g = g[g["oracle"].notna()]
         fits = g["dense"].notna()
         d = difference(g["oracle"], g["dense"])
+        if subset == "all" and arm in costs:
+            lines += [f"## {arm}: {costs[arm][0]} runs, {costs[arm][1]:.1f} core-minutes", ""]
         lines += [f"## {arm}, {subset} tasks: {len(g)}, budget {g['budget_factor'].iloc[0]:g} × the task's smaller "
                   f"sweep budget, epochs {g['epochs_factor'].iloc[0]:g} × the zoo's"
                   + (f" ({len(skipped)} more where no structure fits: {', '.join(skipped['task'])})" if len(skipped) else ""),
@@ -261,7 +287,8 @@ def main() -> None:
         parts = sorted(args.out.glob("cells*.csv"))
         if not parts:
             raise SystemExit(f"error: no cells*.csv in {args.out}: run without --report-only first")
-        return write_report(pd.concat([pd.read_csv(p) for p in parts], ignore_index=True), args.out, args.seeds)
+        return write_report(pd.concat([pd.read_csv(p) for p in parts], ignore_index=True), args.out, args.seeds,
+                            args.store)
     torch.set_num_threads(1)
     if args.recommended is not None:
         if not args.recommended.is_file():
@@ -289,7 +316,7 @@ def main() -> None:
             new = pd.DataFrame(trials, columns=["arm", "task", "role", "model", "value"])
             pd.concat([old, new], ignore_index=True).to_csv(tp, index=False)
     write_report(pd.concat([pd.read_csv(p) for p in sorted(args.out.glob("cells*.csv"))], ignore_index=True),
-                 args.out, args.seeds)
+                 args.out, args.seeds, args.store)
 
 
 if __name__ == "__main__":
