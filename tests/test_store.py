@@ -139,6 +139,12 @@ def test_a_released_trial_keeps_its_place_in_the_queue(tmp_path):
     for i in (2, 0, 1):
         old.enqueue_trial({}, user_attrs={"key": f"k{i}", "config": {}}, skip_if_exists=False)
     assert [store.claim(old).user_attrs["key"] for _ in range(3)] == ["k2", "k0", "k1"]
+    # ... until a sweep queues its configs again: the old waiting trials then take their places in its order
+    st3, legacy = journal(tmp_path, "legacy")
+    for i in (2, 0, 1):
+        legacy.enqueue_trial({}, user_attrs={"key": f"k{i}", "config": {}}, skip_if_exists=False)
+    assert store.enqueue_missing(legacy, [{}] * 4, [f"k{i}" for i in range(4)]) == 1  # only k3 is new
+    assert [store.claim(legacy).user_attrs["key"] for _ in range(4)] == ["k0", "k1", "k2", "k3"]
 
 
 def test_a_late_finisher_after_the_rerun_is_kept_as_a_duplicate(tmp_path):

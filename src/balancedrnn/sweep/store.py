@@ -324,9 +324,13 @@ def enqueue_missing(study: Any, configs: list[dict[str, Any]], keys: list[str],
                     positions: list[int | None] | None = None) -> int:
     """Queue every config whose key is neither done, running nor waiting, with its Optuna parameters
     (``params``: name → value, registered when the trial is claimed) and its place in the sweep's order
-    (``positions``, default: its index in ``configs``; :func:`claim` pops by it). Returns how many were queued."""
+    (``positions``, default: its index in ``configs``; :func:`claim` pops by it). Waiting trials queued without a
+    position (by an older version) get theirs from this list. Returns how many were queued."""
     from optuna.trial import TrialState
 
+    from optuna.exceptions import UpdateFinishedTrialError
+
+    order = {key: (positions[i] if positions is not None else i) for i, key in enumerate(keys)}
     present = set()
     for t in _trials(study):
         key = t.user_attrs.get("key")
@@ -334,6 +338,11 @@ def enqueue_missing(study: Any, configs: list[dict[str, Any]], keys: list[str],
             continue
         if t.state in (TrialState.WAITING, TrialState.RUNNING) or is_done(t, policy):
             present.add(key)
+        if t.state == TrialState.WAITING and "position" not in t.user_attrs and order.get(key) is not None:
+            try:  # queued by a version without positions: it takes its place in this sweep's order
+                study._storage.set_trial_user_attr(t._trial_id, "position", int(order[key]))
+            except UpdateFinishedTrialError:  # another worker claimed and finished it meanwhile
+                pass
     n = 0
     for i, (cfg, key) in enumerate(zip(configs, keys)):
         if key not in present:
