@@ -15,16 +15,12 @@ Run (the shipped file was amended with this in session 18):
 from __future__ import annotations
 
 import argparse
-import lzma
-import pickle
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from balancedrnn.analysis import meta, zoopred
 from balancedrnn.env import git_revision
-from balancedrnn.io import atomic_write
+from balancedrnn.sweep.store import StoreError
 
 
 def main() -> None:
@@ -34,6 +30,14 @@ def main() -> None:
     ap.add_argument("--references", help="the store of the named configs' trials, if the provenance names one")
     args = ap.parse_args()
 
+    try:
+        amend(args)
+    except (meta.MetaError, zoopred.ZooError, StoreError) as e:  # one line, not a traceback
+        raise SystemExit(f"error: {e}") from None
+
+
+def amend(args: argparse.Namespace) -> None:
+    """Check the runs against the predictor, set the horizon and write the file again."""
     payload = meta.read_predictor_file(args.path)
     predictor = payload["predictor"]
     if not isinstance(predictor, zoopred.ZooPredictor):
@@ -48,8 +52,7 @@ def main() -> None:
     if len(data) != predictor.n_records_ or sorted(data.tasks) != sorted(predictor.tasks_):
         raise SystemExit(f"the stores give {len(data)} runs of {len(data.tasks)} tasks, the predictor was fitted on "
                          f"{predictor.n_records_} runs of {len(predictor.tasks_)}: not the same runs")
-    horizon = int(max(len(c) for c in data.curves))
-    median = int(np.median([len(c) for c in data.curves]))
+    median, horizon = zoopred.curve_lengths(data)
     if median != predictor.epochs_:
         raise SystemExit(f"the runs' median curve length is {median}, the predictor recorded {predictor.epochs_}")
     predictor.epochs_max_ = horizon
@@ -57,8 +60,7 @@ def main() -> None:
                "git_revision": git_revision(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     provenance["amended"] = amended
     predictor.provenance_ = {**predictor.provenance_, "amended": amended}
-    data_out = lzma.compress(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), preset=6)
-    atomic_write(args.path, lambda f: f.write(data_out))
+    meta.write_zoo_payload(payload, args.path)  # the versions it was fitted with stay
     print(f"{args.path}: epochs_max_ = {horizon} ({len(data)} runs, median curve {median} epochs)")
 
 

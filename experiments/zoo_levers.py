@@ -74,7 +74,7 @@ def run_arm(task: str, arm: str, args: argparse.Namespace, lr: float) -> tuple[d
     from balancedrnn.core.defaults import DEFAULT_INIT
     from balancedrnn.core.spec import SpecError
     from balancedrnn.sweep.executor import run_sweep
-    from balancedrnn.sweep.spec import SweepError, SweepSpec
+    from balancedrnn.sweep.spec import SweepError, SweepSpec, trial_configs
     from balancedrnn.tasks import get_task
 
     base, smaller, hp_range = plan_bases()[task]
@@ -92,9 +92,7 @@ def run_arm(task: str, arm: str, args: argparse.Namespace, lr: float) -> tuple[d
                                         "storage": args.store,
                                         "sampler": {"kind": "hidden_proportion", "n_trials": args.mini,
                                                     "budgets": [budget], "hp_range": [lo, hi], "distributions": fixed}})
-            from balancedrnn.sweep.spec import trial_configs
-
-            trial_configs(mini)
+            trial_configs(mini)  # raises when no structure reaches this range at the budget
             break
         except SweepError:
             mini = None
@@ -137,10 +135,7 @@ def run_arm(task: str, arm: str, args: argparse.Namespace, lr: float) -> tuple[d
             by_model.setdefault(str(r.config["model"]), []).append(float(r.value))
             dh[str(r.config["model"])] = int((r.model or {}).get("dh", 0))
             hp[str(r.config["model"])] = float((r.model or {}).get("hidden_proportion", math.nan))
-    from balancedrnn.tasks.zoo import meta_features
-
-    chance = meta_features(t)["chance"]
-    row.update({"mini_best": best.value, "mini_n": len(done), "chance": 0.0 if chance is None else float(chance)})
+    row.update({"mini_best": best.value, "mini_n": len(done)})
     trials = []
     for role in roles(args):
         model = models.get(role)
@@ -182,14 +177,13 @@ def write_report(cells: pd.DataFrame, out: Path, seeds: int, storage: str | None
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from zoo_loto import md
-    from zoo_recommend import LEARNT, TOL, difference, tolerance_counts
+    from zoo_recommend import LEARNT, TOL, difference, learnt, tolerance_counts
 
     lines = [f"seeds {seeds} per config (100..), tolerance {TOL}; 'learnt': some config's mean is above chance "
              f"by more than {LEARNT}", ""]
     cells = cells.drop_duplicates(["arm", "task"], keep="last")
     present = [r for r in (*ROLES, "recommended") if r in cells.columns]
-    best = cells[present].max(axis=1)
-    cells = cells.assign(learnt=best > cells["chance"] + LEARNT)
+    cells = cells.assign(learnt=learnt(cells, present))
     groups = sorted(cells.groupby("arm", sort=False), key=lambda x: arm_order(x[0]))
     costs = arm_costs(storage) if storage else {}
     for (arm, subset), g in [((a, s), x) for a, gg in groups for s, x in (("all", gg), ("learnt", gg[gg.learnt]))]:
@@ -214,7 +208,7 @@ def write_report(cells: pd.DataFrame, out: Path, seeds: int, storage: str | None
                   f"- median oracle − dense {d.median():.4f}; dense's dh median {g['dh_dense'].median():.0f}, "
                   f"oracle's {g['dh_oracle'].median():.0f}; dense has fewer hidden units than outputs on "
                   f"{int((g['dh_dense'] < g['dy']).sum())}", ""]
-    cols = ["arm", "task", "dx", "dy", "budget", "epochs", "chance", "learnt", *present, "hp_oracle", "dh_dense",
+    cols = ["arm", "task", "dx", "dy", "budget", "epochs", "learnt", *present, "hp_oracle", "dh_dense",
             "dh_oracle"]
     lines += [md(cells[cols], 3)]
     (out / "report.md").write_text("\n".join(lines) + "\n")
@@ -297,7 +291,11 @@ def main() -> None:
     from balancedrnn.analysis import meta
 
     lr = float(meta.default_predictor().defaults_["lr"])  # the zoo's median lr, as zoo_recommend trains at
-    tasks = args.tasks or [t for t in plan_bases() if t != "mnist:pairs14-next20"]  # never above chance
+    known = plan_bases()
+    unknown = [t for t in args.tasks or [] if t not in known]
+    if unknown:  # before any training
+        raise SystemExit(f"error: not a task of the zoo plan: {', '.join(unknown)}; known: {', '.join(known)}")
+    tasks = args.tasks or [t for t in known if t != "mnist:pairs14-next20"]  # never above chance
     for arm in args.arms:
         for task in tasks:
             row, trials = run_arm(task, arm, args, lr)

@@ -349,6 +349,15 @@ class CurveNetwork:
         return np.column_stack([self.predict(X, e) for e in range(1, epochs + 1)])
 
 
+def curve_lengths(data: ZooData) -> tuple[int, int]:
+    """(median, longest) validation-curve length of the runs, in epochs: the predicted curve's default length and
+    the horizon past which it is extrapolation (1, 1 without curves)."""
+    if not data.curves:
+        return 1, 1
+    lengths = [len(c) for c in data.curves]
+    return int(np.median(lengths)), int(max(lengths))
+
+
 class ZooPredictor:
     """The zoo predictor: forest (score and interval) + parent network (curve), with the zoo's coverage and the
     provenance of its training runs."""
@@ -370,8 +379,7 @@ class ZooPredictor:
                           if data.X[c].notna().any()}
         self.hidden_proportion_range_ = (float(data.X["hidden_proportion"].min()), float(data.X["hidden_proportion"].max()))
         self.defaults_ = {"lr": float(math.exp(np.nanmedian(data.X["log_lr"])))}
-        self.epochs_ = int(np.median([len(c) for c in data.curves])) if data.curves else 1
-        self.epochs_max_ = int(max(len(c) for c in data.curves)) if data.curves else 1
+        self.epochs_, self.epochs_max_ = curve_lengths(data)
         self.tasks_ = dict(data.tasks)
         self.n_records_ = len(data)
         self.skipped_ = dict(data.skipped)

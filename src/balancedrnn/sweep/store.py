@@ -326,11 +326,12 @@ def enqueue_missing(study: Any, configs: list[dict[str, Any]], keys: list[str],
     (``params``: name → value, registered when the trial is claimed) and its place in the sweep's order
     (``positions``, default: its index in ``configs``; :func:`claim` pops by it). Waiting trials queued without a
     position (by an older version) get theirs from this list. Returns how many were queued."""
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
-    from optuna.exceptions import UpdateFinishedTrialError
-
-    order = {key: (positions[i] if positions is not None else i) for i, key in enumerate(keys)}
+    order: dict[str, int | None] = {}
+    for i, key in enumerate(keys):
+        order.setdefault(key, positions[i] if positions is not None else i)
     present = set()
     for t in _trials(study):
         key = t.user_attrs.get("key")
@@ -346,7 +347,7 @@ def enqueue_missing(study: Any, configs: list[dict[str, Any]], keys: list[str],
     n = 0
     for i, (cfg, key) in enumerate(zip(configs, keys)):
         if key not in present:
-            position = positions[i] if positions is not None else i
+            position = order[key]
             attrs = {"key": key, "config": cfg, **({"position": int(position)} if position is not None else {})}
             study.enqueue_trial(params[i] if params else {}, user_attrs=attrs, skip_if_exists=False)
             present.add(key)
