@@ -82,8 +82,13 @@ def centre_of_top(score: np.ndarray, X: pd.DataFrame, top: float = 0.05) -> np.n
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--storage", default=str(cache_dir() / "zoo" / "store.journal"), help="The zoo sweep's store.")
-    ap.add_argument("--out-store", default=str(cache_dir() / "zoo" / "zoo-recommend.journal"))
-    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "zoo-recommend")
+    ap.add_argument("--prefix", default="zoo-", help="Study-name prefix of the sweep's runs in --storage (zoo_long.py's "
+                    "longer sweeps: long<factor>-).")
+    ap.add_argument("--epochs-factor", type=int, default=1, help="Train the recommendation and the references at this "
+                    "many times the zoo plan's epochs (the factor of the runs --prefix names).")
+    ap.add_argument("--out-store", help="This script's store (default: zoo-recommend.journal in the zoo cache, "
+                    "zoo-recommend-long<factor>.journal with --epochs-factor).")
+    ap.add_argument("--out", type=Path, help="Result directory (default: runs/zoo-recommend[-long<factor>]).")
     ap.add_argument("--scale", default="small")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--budgets", choices=("all", "larger", "smaller"), default="larger")
@@ -102,6 +107,11 @@ def main() -> None:
                          "argmax's instability (no parent network then).")
     ap.add_argument("--report-only", action="store_true", help="Rewrite report.md from --out's cells.csv; no training.")
     args = ap.parse_args()
+    if args.epochs_factor < 1:
+        raise SystemExit(f"error: --epochs-factor must be a positive integer, got {args.epochs_factor}")
+    tag = "" if args.epochs_factor == 1 else f"-long{args.epochs_factor}"
+    args.out_store = args.out_store or str(cache_dir() / "zoo" / f"zoo-recommend{tag}.journal")
+    args.out = args.out or ROOT / "runs" / f"zoo-recommend{tag}"
     if args.report_only:
         if not (args.out / "cells.csv").is_file():
             raise SystemExit(f"error: no {args.out / 'cells.csv'}: run without --report-only first")
@@ -114,7 +124,11 @@ def main() -> None:
     from balancedrnn.tasks.zoo import predictor_info
 
     args.out.mkdir(parents=True, exist_ok=True)
-    records, studies = zoopred.load_zoo_records(args.storage)
+    if "://" not in args.storage and not Path(args.storage).is_file():
+        raise SystemExit(f"error: no store {args.storage}: run the zoo sweep (or zoo_long.py) first")
+    records, _ = zoopred.load_zoo_records(args.storage, prefix=args.prefix)
+    if not records:
+        raise SystemExit(f"error: no runs in studies named {args.prefix}… in {args.storage}")
     pooled = records
     if args.with_references:
         extra = zoopred.load_reference_records(args.out_store)
@@ -128,7 +142,10 @@ def main() -> None:
     cells, trials = [], []
     for task in tasks:
         base, budgets = bases[task]
+        base = {**base, "epochs": int(base["epochs"]) * args.epochs_factor}
         budgets = {"all": budgets, "larger": [max(budgets)], "smaller": [min(budgets)]}[args.budgets]
+        swept = {float(c.get("budget", -1)) for c in ((r.get("config") or {}) for r in records) if c.get("task") == task}
+        budgets = [b for b in budgets if b in swept]  # a longer sweep ran at the smaller budget only
         predictor = zoopred.ZooPredictor(curve=args.order == "mean").fit(data.subset(data.task != task))
         if args.order == "low":  # the candidate whose trees agree it is good, not the best mean
             predictor.order_score = lambda X, epochs=None, p=predictor: p.predict_interval(X)[0]  # type: ignore[method-assign]
@@ -151,7 +168,7 @@ def main() -> None:
                     feasible[role] = model
                 except SpecError:
                     pass
-            name = f"zoo-recommend-{task.replace(':', '-')}-b{int(budget)}-{args.scale}"
+            name = f"zoo-recommend{tag}-{task.replace(':', '-')}-b{int(budget)}-{args.scale}"
             spec = SweepSpec.from_dict({
                 "name": name, "base": {**base, "budget": budget, "lr": predictor.defaults_["lr"]},
                 "sampler": {"kind": "grid", "models": list(dict.fromkeys(feasible.values())),

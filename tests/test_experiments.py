@@ -32,3 +32,23 @@ def test_zoo_recommend_learnt_compares_the_best_config_with_the_tasks_chance() -
                           "a": [0.5, 0.49, -0.2, 0.01, 1 / 9 + LEARNT + 0.001],
                           "b": [0.5 + LEARNT + 0.001, 0.5 + LEARNT, np.nan, LEARNT + 0.001, 0.0]})
     assert learnt(table, ["a", "b"]).tolist() == [True, False, False, True, True]
+
+
+def test_zoo_long_keeps_the_zoo_sweep_but_its_epochs_budget_and_study_names() -> None:
+    """zoo_long's sweeps are the zoo plan's, read again here: ``factor`` × the epochs, the smaller budget only, and
+    study names that ``load_zoo_records`` (prefix ``zoo-``) does not pool with the short runs."""
+    from zoo_long import long_specs
+
+    from balancedrnn.reproduce.plan import load_plan, sweep_specs
+
+    zoo = {str(s.base["task"]): s for s in sweep_specs(load_plan("zoo"), "small")}
+    specs = long_specs(3, 7, 1, "unused.journal")
+    assert set(specs) == set(zoo)
+    for task, spec in specs.items():
+        short = zoo[task]
+        assert spec.base["epochs"] == 3 * short.base["epochs"]
+        assert {k: v for k, v in spec.base.items() if k != "epochs"} == {k: v for k, v in short.base.items() if k != "epochs"}
+        assert spec.sampler.budgets == [min(short.sampler.budgets)] and spec.sampler.n_trials == 7
+        assert spec.sampler.hp_range == short.sampler.hp_range and spec.sampler.distributions == short.sampler.distributions
+        assert spec.name.startswith("long3-") and not spec.name.startswith("zoo-")
+    assert len({s.name for s in specs.values()}) == len(specs)

@@ -1,0 +1,75 @@
+"""The zoo sweep trained longer (issue 18's lever for "better than dense"): every sweep of the ``zoo`` plan at
+``--factor`` times its epochs, at the task's smaller budget only, ``--trials`` trials each, into its own store.
+
+zoo_levers.py found that training length is what lets sparse structures pass dense (the best of 16 structures
+beats dense on 7 of 27 learnt tasks at the zoo's epochs, 13 at 4×, 17 at 10×), but the zoo's predictor only knows
+the zoo's few epochs. These runs let the recommender be fitted and judged at a longer training, with the zoo
+sweep's sampler unchanged (densities, initialisation and lr drawn as there; hidden proportions spread over the
+task's range). Studies are named ``long<factor>-<task>``, never ``zoo-…``: ``load_zoo_records`` must not pool
+them with the short runs. Every record keeps its validation curve.
+
+Run (resumable; ``--workers`` processes per sweep, one thread each):
+    BALANCEDRNN_MNIST_DIR=<MNIST idx files> OMP_NUM_THREADS=1 .venv/bin/python experiments/zoo_long.py \
+        [--factor 4] [--trials 60] [--workers 2] [--tasks ...]
+then judge the recommender at that length:
+    .venv/bin/python experiments/zoo_recommend.py --storage ~/.cache/balancedrnn/zoo/zoo-long.journal \
+        --prefix long4- --epochs-factor 4 --budgets smaller
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from balancedrnn.io import cache_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def long_specs(factor: int, trials: int, workers: int, storage: str) -> dict[str, object]:
+    """Per zoo task: the zoo plan's sweep (small scale) at ``factor`` × its epochs and its smaller budget."""
+    from balancedrnn.reproduce.plan import load_plan, sweep_specs
+
+    out = {}
+    for spec in sweep_specs(load_plan("zoo"), "small"):
+        task = str(spec.base["task"])
+        sampler = dataclasses.replace(spec.sampler, budgets=[min(spec.sampler.budgets)], n_trials=trials)
+        out[task] = dataclasses.replace(
+            spec, name=f"long{factor}-{task.replace(':', '-')}", sampler=sampler, workers=workers, storage=storage,
+            base={**spec.base, "epochs": int(spec.base["epochs"]) * factor})
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--factor", type=int, default=4, help="Epochs, times the zoo plan's.")
+    ap.add_argument("--trials", type=int, default=60, help="Trials per task (all at its smaller budget).")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--tasks", nargs="*", help="Only these zoo tasks (default: every task of the zoo plan).")
+    ap.add_argument("--storage", default=str(cache_dir() / "zoo" / "zoo-long.journal"))
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "zoo-long")
+    args = ap.parse_args()
+    if args.factor < 1 or args.trials < 1 or args.workers < 1:
+        raise SystemExit("error: --factor, --trials and --workers must be positive")
+    specs = long_specs(args.factor, args.trials, args.workers, args.storage)
+    unknown = [t for t in args.tasks or [] if t not in specs]
+    if unknown:  # before any training
+        raise SystemExit(f"error: not a task of the zoo plan: {', '.join(unknown)}; known: {', '.join(specs)}")
+    from balancedrnn.sweep.executor import run_sweep
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for task in args.tasks or list(specs):
+        result = run_sweep(specs[task], run_dir=args.out, progress=False)  # type: ignore[arg-type]
+        bad = result.counts.get("failed", 0) + result.counts.get("timeout", 0) + len(result.crashed)
+        failed += bad
+        print(f"{task}: {result.done}/{result.total} done" + (f", {bad} failed" if bad else ""), flush=True)
+        if result.interrupted:
+            raise SystemExit("interrupted: run again to resume")
+    if failed:
+        raise SystemExit(f"error: {failed} trial(s) failed; run again to retry the environment's failures")
+
+
+if __name__ == "__main__":
+    main()
