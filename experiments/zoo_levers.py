@@ -224,8 +224,9 @@ def arm_order(label: str) -> tuple[int, float]:
     return 3, 0.0
 
 
-def figure(cells: pd.DataFrame, path: Path) -> None:
-    """Per task (rows, ordered by dx/dy), oracle − dense in each arm; a dense that does not fit is drawn at the
+def figure(cells: pd.DataFrame, path: Path, who: str = "oracle",
+           title: str = "Best structure of a small sweep against dense, per learnt zoo task (ordered by dx/dy)") -> None:
+    """Per task (rows, ordered by dx/dy), ``who`` − dense in each arm; a dense that does not fit is drawn at the
     right edge as an open marker. Only learnt tasks."""
     import matplotlib
 
@@ -237,12 +238,12 @@ def figure(cells: pd.DataFrame, path: Path) -> None:
     tasks = g.drop_duplicates("task").sort_values("ratio")["task"].tolist()
     arms = sorted(dict.fromkeys(cells["arm"]), key=arm_order)
     fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(tasks) + 1.6))
-    diffs = (g["oracle"] - g["dense"]).dropna()
+    diffs = (g[who] - g["dense"]).dropna()
     edge = max(0.05, float(diffs.abs().max()) if len(diffs) else 0.05) * 1.1
     for k, arm in enumerate(arms):
         a = g[g.arm == arm].set_index("task")
         y = [tasks.index(t) + (k - (len(arms) - 1) / 2) * 0.18 for t in a.index]
-        d = (a["oracle"] - a["dense"]).to_numpy()
+        d = (a[who] - a["dense"]).to_numpy()
         fits = ~np.isnan(d)
         ax.scatter(np.where(fits, d, edge), y, marker="o", s=22,
                    facecolors=[f"C{k}" if f else "none" for f in fits], edgecolors=f"C{k}")
@@ -250,8 +251,8 @@ def figure(cells: pd.DataFrame, path: Path) -> None:
     ax.axvline(0, color="0.5", lw=0.8)
     ax.axvspan(-0.005, 0.005, color="0.9", zorder=0)
     ax.set_yticks(range(len(tasks)), tasks, fontsize=7)
-    ax.set_xlabel("oracle − dense, mean of the seeds (grey band: level; open marker: dense does not fit)", fontsize=8)
-    ax.set_title("Best structure of a small sweep against dense, per learnt zoo task (ordered by dx/dy)", fontsize=9)
+    ax.set_xlabel(f"{who} − dense, mean of the seeds (grey band: level; open marker: dense does not fit)", fontsize=8)
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -11,9 +11,11 @@ them with the short runs. Every record keeps its validation curve.
 Run (resumable; ``--workers`` processes per sweep, one thread each):
     BALANCEDRNN_MNIST_DIR=<MNIST idx files> OMP_NUM_THREADS=1 .venv/bin/python experiments/zoo_long.py \
         [--factor 4] [--trials 60] [--workers 2] [--tasks ...]
-then judge the recommender at that length:
+then judge the recommender at that length, and compare the judgements of every length:
     .venv/bin/python experiments/zoo_recommend.py --storage ~/.cache/balancedrnn/zoo/zoo-long.journal \
         --prefix long4- --epochs-factor 4 --budgets smaller
+    .venv/bin/python experiments/zoo_long.py --report [--judged base=runs/zoo-recommend-smaller ...]
+writes runs/zoo-long/report.md and docs/img/zoo_long.png.
 """
 
 from __future__ import annotations
@@ -41,6 +43,56 @@ def long_specs(factor: int, trials: int, workers: int, storage: str) -> dict[str
     return out
 
 
+JUDGED = {"base": "runs/zoo-recommend-smaller", "long4": "runs/zoo-recommend-long4",
+          "long10": "runs/zoo-recommend-long10"}
+"""zoo_recommend.py's result directories at the smaller budget, per training length (the zoo's epochs, 4×, 10×)."""
+
+
+def report(judged: dict[str, Path], out: Path, figure_path: Path) -> str:
+    """Per training length: the recommendation and the oracle against dense, uniform:0.2 and balanced (better /
+    level / worse), over every task and over the tasks some config learns; and the figure of recommended − dense."""
+    import sys
+
+    import pandas as pd
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from zoo_levers import arm_order, figure
+    from zoo_recommend import TOL, difference, learnt, tolerance_counts
+
+    from balancedrnn.analysis.meta import REFERENCES
+
+    frames = []
+    for label, d in judged.items():
+        if not (d / "cells.csv").is_file():
+            raise SystemExit(f"error: no {d / 'cells.csv'}: run zoo_recommend.py for {label} first")
+        frames.append(pd.read_csv(d / "cells.csv").assign(arm=label))
+    cells = pd.concat(frames, ignore_index=True)
+    common = set.intersection(*(set(f["task"]) for f in frames))
+    dropped = sorted(set(cells["task"]) - common)
+    cells = cells[cells["task"].isin(common)]  # the same tasks at every length (the long sweeps have no Hammer)
+    cells = cells.assign(learnt=learnt(cells, ["recommended", *REFERENCES, "oracle"]))
+    lines = [f"recommendation (leave one task out) and oracle against the references, at the smaller budget; "
+             f"better / level / worse by {TOL} on the mean of the seeds; the {len(common)} tasks judged at every "
+             f"length" + (f" (left out: {', '.join(dropped)})" if dropped else ""), "",
+             "| epochs | tasks | n | who | vs dense | dense beaten or not fitting | vs uniform:0.2 | vs balanced | "
+             "median regret |", "|---|---|---|---|---|---|---|---|---|"]
+    for arm, g in sorted(cells.groupby("arm"), key=lambda x: arm_order(x[0])):
+        for subset, h in (("all", g), ("learnt", g[g.learnt])):
+            for who in ("recommended", "oracle"):
+                fits = h["dense"].notna()
+                beaten = int(((difference(h[who], h["dense"]) > TOL) | ~fits).sum())
+                lines.append(f"| {arm} | {subset} | {len(h)} | {who} | {tolerance_counts(h[who], h['dense'])} | "
+                             f"{beaten} of {len(h)} | {tolerance_counts(h[who], h['uniform:0.2'])} | "
+                             f"{tolerance_counts(h[who], h['balanced'])} | "
+                             f"{(h['oracle'] - h['recommended']).median():.3f} |")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    cells.to_csv(out / "judged.csv", index=False)
+    figure(cells, figure_path, who="recommended",
+           title="Recommendation (leave one task out) against dense, per learnt task, by training length")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--factor", type=int, default=4, help="Epochs, times the zoo plan's.")
@@ -49,7 +101,22 @@ def main() -> None:
     ap.add_argument("--tasks", nargs="*", help="Only these zoo tasks (default: every task of the zoo plan).")
     ap.add_argument("--storage", default=str(cache_dir() / "zoo" / "zoo-long.journal"))
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "zoo-long")
+    ap.add_argument("--report", action="store_true", help="Compare zoo_recommend.py's judgements (--judged); no "
+                    "training.")
+    ap.add_argument("--judged", nargs="*", metavar="LABEL=DIR", help="zoo_recommend.py result directories by "
+                    "training length (default: " + ", ".join(f"{k}={v}" for k, v in JUDGED.items()) + ", those present)")
+    ap.add_argument("--figure", type=Path, default=ROOT / "docs" / "img" / "zoo_long.png")
     args = ap.parse_args()
+    if args.report:
+        if args.judged:
+            bad = [j for j in args.judged if "=" not in j]
+            if bad:
+                raise SystemExit(f"error: --judged takes LABEL=DIR, got {', '.join(bad)}")
+            judged = {k: Path(v) for k, v in (j.split("=", 1) for j in args.judged)}
+        else:
+            judged = {k: ROOT / v for k, v in JUDGED.items() if (ROOT / v / "cells.csv").is_file()}
+        print(report(judged, args.out, args.figure))
+        return
     if args.factor < 1 or args.trials < 1 or args.workers < 1:
         raise SystemExit("error: --factor, --trials and --workers must be positive")
     specs = long_specs(args.factor, args.trials, args.workers, args.storage)

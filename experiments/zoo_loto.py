@@ -90,6 +90,8 @@ def md(df: pd.DataFrame, digits: int = 2) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--storage", default=str(cache_dir() / "zoo" / "store.journal"), help="The zoo sweep's store.")
+    ap.add_argument("--prefix", default="zoo-", help="Study-name prefix of the sweep's runs in --storage (zoo_long.py's "
+                    "longer sweeps: long<factor>-).")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "zoo-loto")
     ap.add_argument("--figure", type=Path, default=ROOT / "docs" / "img" / "zoo_best_hp.png")
     ap.add_argument("--ship", action="store_true", help="Also fit on the whole zoo and write the shipped predictor.")
@@ -103,7 +105,9 @@ def main() -> None:
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    records, studies = zoopred.load_zoo_records(args.storage)
+    records, studies = zoopred.load_zoo_records(args.storage, prefix=args.prefix)
+    if not records:
+        raise SystemExit(f"error: no runs in studies named {args.prefix}… in {args.storage}")
     extra = zoopred.load_reference_records(args.references) if args.references else []
     data = zoopred.prepare_zoo(records + extra)
     print(f"{len(data)} runs of {len(data.tasks)} tasks from {len(studies)} studies (skipped: {data.skipped})", flush=True)

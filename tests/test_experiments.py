@@ -52,3 +52,28 @@ def test_zoo_long_keeps_the_zoo_sweep_but_its_epochs_budget_and_study_names() ->
         assert spec.sampler.hp_range == short.sampler.hp_range and spec.sampler.distributions == short.sampler.distributions
         assert spec.name.startswith("long3-") and not spec.name.startswith("zoo-")
     assert len({s.name for s in specs.values()}) == len(specs)
+
+
+def test_zoo_long_report_compares_the_lengths_on_the_tasks_judged_at_every_length(tmp_path: Path) -> None:
+    """Two lengths, a task judged at one only (left out), a dense that does not fit (counted as beaten in its own
+    column only): the counts by hand."""
+    from zoo_long import report
+
+    cols = ["task", "recommended", "dense", "uniform:0.2", "balanced", "oracle"]
+    base = pd.DataFrame([["ts:ArrowHead", 0.60, 0.70, 0.50, 0.60, 0.71],       # worse than dense
+                         ["ts:BasicMotions", 0.80, np.nan, 0.50, 0.79, 0.80],   # dense does not fit
+                         ["ts:GunPoint", 0.9, 0.5, 0.5, 0.5, 0.9]], columns=cols)  # only at this length
+    long = pd.DataFrame([["ts:ArrowHead", 0.80, 0.70, 0.80, 0.60, 0.85],       # better than dense, level with uniform
+                         ["ts:BasicMotions", 0.80, np.nan, 0.90, 0.80, 0.80]], columns=cols)
+    for name, frame in (("base", base), ("long4", long)):
+        (tmp_path / name).mkdir()
+        frame = frame.assign(dx=[1, 6, 1][:len(frame)], dy=[3, 4, 2][:len(frame)])  # the figure orders by dx/dy
+        frame.to_csv(tmp_path / name / "cells.csv", index=False)
+    text = report({"base": tmp_path / "base", "long4": tmp_path / "long4"}, tmp_path / "out", tmp_path / "f.png")
+    assert "left out: ts:GunPoint" in text
+    rows = {tuple(c.strip() for c in line.split("|")[1:5]): [c.strip() for c in line.split("|")[5:10]]
+            for line in text.splitlines() if line.startswith("| base") or line.startswith("| long4")}
+    assert rows[("base", "all", "2", "recommended")] == ["0 / 0 / 1", "1 of 2", "2 / 0 / 0", "1 / 1 / 0", "0.055"]
+    assert rows[("long4", "all", "2", "recommended")] == ["1 / 0 / 0", "2 of 2", "0 / 1 / 1", "1 / 1 / 0", "0.025"]
+    assert rows[("long4", "all", "2", "oracle")][0] == "1 / 0 / 0"
+    assert (tmp_path / "f.png").is_file() and (tmp_path / "out" / "report.md").read_text().strip() == text.strip()
