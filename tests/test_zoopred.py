@@ -338,3 +338,23 @@ def test_cli_references_bad_input(tmp_path, monkeypatch, capsys):
     code, _, err = _cli(["predictor", "fit", "--zoo", "--storage", "zoo.journal", "--references", "rec.journal"],
                         tmp_path, monkeypatch, capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--references: no store at rec.journal" in err
+
+
+def test_cli_fits_the_zoo_predictor_on_the_studies_of_a_prefix(records, tmp_path, monkeypatch, capsys):
+    """``--study-prefix long4-`` fits on the longer sweep's studies only (never the ``zoo-`` ones beside them), and
+    a prefix that names no study, or one given without --zoo, is a one-line error."""
+    toy = [r for r in records if r["config"]["task"] in ("toy-wide", "toy-mid")]
+    longer = [r for r in records if r["config"]["task"] in ("toy-narrow", "toy-reg")]
+    _store_with(tmp_path / "zoo.journal", {"zoo-toy": toy, "long4-toy": longer})
+    code, out, err = _cli(["predictor", "fit", "--zoo", "--storage", "zoo.journal", "--study-prefix", "long4-",
+                           "--n-estimators", "10", "--out", "long4.pkl"], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    fitted = meta.load_predictor(tmp_path / "long4.pkl")
+    assert sorted(fitted.tasks_) == ["toy-narrow", "toy-reg"] and fitted.provenance_["studies"] == ["long4-toy"]
+    assert fitted.n_records_ == len(zoopred.prepare_zoo(longer))
+    code, _, err = _cli(["predictor", "fit", "--zoo", "--storage", "zoo.journal", "--study-prefix", "long10-",
+                         "--out", "x.pkl"], tmp_path, monkeypatch, capsys)
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "no runs in studies named long10-" in err
+    code, _, err = _cli(["predictor", "fit", "--storage", "zoo.journal", "--study-prefix", "long4-"],
+                        tmp_path, monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "give it with --zoo" in err

@@ -609,8 +609,10 @@ def _store_name(storage: str) -> str:
 
 
 def fit_zoo_predictor(storage: str, names: Sequence[str] | None = None, n_estimators: int = 100,
-                      random_state: int = 0, references: str | None = None) -> tuple[ZooPredictor, dict[str, Any]]:
-    """Fit the zoo predictor on every ``zoo-*`` study of a store (or ``names``), and with ``references`` the named
+                      random_state: int = 0, references: str | None = None,
+                      prefix: str = "zoo-") -> tuple[ZooPredictor, dict[str, Any]]:
+    """Fit the zoo predictor on every ``prefix*`` study of a store (or ``names``; ``long4-`` for the zoo trained 4×
+    longer by experiments/zoo_long.py), and with ``references`` the named
     configs' trials of that store (:func:`load_reference_records`), with its provenance: the stores' file names
     (never a path of this machine), studies, runs, tasks, git revision and date (library versions are added by
     :func:`balancedrnn.analysis.meta.save_predictor`)."""
@@ -618,7 +620,9 @@ def fit_zoo_predictor(storage: str, names: Sequence[str] | None = None, n_estima
 
     from ..env import git_revision
 
-    records, studies = load_zoo_records(storage, names)
+    records, studies = load_zoo_records(storage, names, prefix=prefix)
+    if not records:
+        raise ZooError(f"no runs in {'the named studies' if names else f'studies named {prefix}…'} of {_store_name(storage)}")
     extra = load_reference_records(references) if references else []
     data = prepare_zoo(records + extra)
     predictor = ZooPredictor(n_estimators=n_estimators, random_state=random_state).fit(data)

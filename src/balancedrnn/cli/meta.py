@@ -71,7 +71,9 @@ def fit(
     seed: Seed = 0,
     zoo: Annotated[bool, typer.Option("--zoo", help="Fit the zoo predictor (pooled across tasks: per-task rank target, "
                                       "dimension-free features, parent network of the validation curve) on every "
-                                      "zoo-* study of --storage, or the --name studies.")] = False,
+                                      "zoo-* study of --storage (see --study-prefix), or the --name studies.")] = False,
+    study_prefix: Annotated[str, typer.Option("--study-prefix", help="With --zoo: the prefix of the studies to fit on "
+                                              "(long4-: the zoo trained 4× longer by experiments/zoo_long.py).")] = "zoo-",
     references: Annotated[Optional[str], typer.Option(
         "--references", help="With --zoo: a store of experiments/zoo_recommend.py whose named configs' trials "
         "(dense, uniform:0.2, balanced) join the zoo's runs, as in the shipped predictor.")] = None,
@@ -89,13 +91,15 @@ def fit(
     if references is not None and "://" not in references and not Path(references).is_file():
         raise UserError(f"--references: no store at {references} (give the journal experiments/zoo_recommend.py "
                         "wrote: zoo/zoo-recommend.journal in the cache directory)")
+    if study_prefix != "zoo-" and not zoo:
+        raise UserError("--study-prefix selects the zoo predictor's studies: give it with --zoo")
     if zoo:
         if storage is None or records is not None:
             raise UserError("--zoo reads the zoo sweep's store: give --storage (the store of `reproduce zoo`), not --records")
         from ..analysis import zoopred
 
         predictor, provenance = zoopred.fit_zoo_predictor(storage, name, n_estimators=n_estimators, random_state=seed,
-                                                          references=references)
+                                                          references=references, prefix=study_prefix)
         path = meta.save_predictor(predictor, out_file, provenance)
         out.print(f"zoo predictor fitted on {predictor.n_records_} runs of {len(predictor.tasks_)} tasks "
                   f"({len(provenance['studies'])} studies); saved: {path} ({path.stat().st_size / 1e6:.2f} MB)")
