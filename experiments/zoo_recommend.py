@@ -8,6 +8,7 @@ the task's sweep budgets. Regret = oracle − recommended (mean over seeds).
 Run (after the zoo sweep; long: 5 configs × seeds × budgets × tasks trials, one worker):
     nice -n 10 .venv/bin/python experiments/zoo_recommend.py [--storage STORE] [--seeds 3] [--budgets larger]
     [--with-references]   # a second pass: the forest also learns from the named configs' trials of the first
+    [--storage <cache>/zoo/zoo-long.journal --prefix long4- --epochs-factor 4]   # at 4x the epochs (zoo_long.py)
 writes runs/zoo-recommend/{cells.csv,trials.csv,report.md}; resumable (its own store, zoo-recommend.journal).
 """
 
