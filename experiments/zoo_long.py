@@ -23,13 +23,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from balancedrnn.io import cache_dir
+
+if TYPE_CHECKING:
+    from balancedrnn.sweep.spec import SweepSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def long_specs(factor: int, trials: int, workers: int, storage: str) -> dict[str, object]:
+def long_specs(factor: int, trials: int, workers: int, storage: str) -> dict[str, SweepSpec]:
     """Per zoo task: the zoo plan's sweep (small scale) at ``factor`` × its epochs and its smaller budget."""
     from balancedrnn.reproduce.plan import load_plan, sweep_specs
 
@@ -115,6 +119,9 @@ def main() -> None:
             judged = {k: Path(v) for k, v in (j.split("=", 1) for j in args.judged)}
         else:
             judged = {k: ROOT / v for k, v in JUDGED.items() if (ROOT / v / "cells.csv").is_file()}
+            if not judged:
+                raise SystemExit(f"error: none of {', '.join(JUDGED.values())} has a cells.csv: run zoo_recommend.py "
+                                 "first, or give --judged")
         print(report(judged, args.out, args.figure))
         return
     if args.factor < 1 or args.trials < 1 or args.workers < 1:
@@ -126,16 +133,18 @@ def main() -> None:
     from balancedrnn.sweep.executor import run_sweep
 
     args.out.mkdir(parents=True, exist_ok=True)
-    failed = 0
+    incomplete = []
     for task in args.tasks or list(specs):
-        result = run_sweep(specs[task], run_dir=args.out, progress=False)  # type: ignore[arg-type]
-        bad = result.counts.get("failed", 0) + result.counts.get("timeout", 0) + len(result.crashed)
-        failed += bad
-        print(f"{task}: {result.done}/{result.total} done" + (f", {bad} failed" if bad else ""), flush=True)
+        result = run_sweep(specs[task], run_dir=args.out, progress=False)
+        print(f"{task}: {result.done}/{result.total} done" + (f", {result.failed} failed" if result.failed else ""),
+              flush=True)
         if result.interrupted:
             raise SystemExit("interrupted: run again to resume")
-    if failed:
-        raise SystemExit(f"error: {failed} trial(s) failed; run again to retry the environment's failures")
+        if result.exit_code:
+            incomplete.append(task)
+    if incomplete:
+        raise SystemExit(f"error: failed trials or dead workers in {', '.join(incomplete)}; run again to resume "
+                         "(the environment's failures are retried)")
 
 
 if __name__ == "__main__":

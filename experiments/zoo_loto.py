@@ -105,7 +105,12 @@ def main() -> None:
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    records, studies = zoopred.load_zoo_records(args.storage, prefix=args.prefix)
+    from balancedrnn.sweep.store import StoreError
+
+    try:
+        records, studies = zoopred.load_zoo_records(args.storage, prefix=args.prefix)
+    except StoreError as e:
+        raise SystemExit(f"error: {e}") from None
     if not records:
         raise SystemExit(f"error: no runs in studies named {args.prefix}… in {args.storage}")
     extra = zoopred.load_reference_records(args.references) if args.references else []

@@ -125,9 +125,12 @@ def main() -> None:
     from balancedrnn.tasks.zoo import predictor_info
 
     args.out.mkdir(parents=True, exist_ok=True)
-    if "://" not in args.storage and not Path(args.storage).is_file():
-        raise SystemExit(f"error: no store {args.storage}: run the zoo sweep (or zoo_long.py) first")
-    records, _ = zoopred.load_zoo_records(args.storage, prefix=args.prefix)
+    from balancedrnn.sweep.store import StoreError
+
+    try:
+        records, _ = zoopred.load_zoo_records(args.storage, prefix=args.prefix)
+    except StoreError as e:
+        raise SystemExit(f"error: {e}") from None
     if not records:
         raise SystemExit(f"error: no runs in studies named {args.prefix}… in {args.storage}")
     pooled = records
@@ -140,13 +143,15 @@ def main() -> None:
         data = data.subset(~np.isin(data.task, args.without))
     bases = zoo_bases(args.scale, records)
     tasks = [t for t in (args.tasks or list(data.tasks)) if t in data.tasks and t in bases]
+    swept: dict[str, set[float]] = {}  # budgets each task's sweep ran (a longer sweep: the smaller budget only)
+    for c in ((r.get("config") or {}) for r in records):
+        swept.setdefault(str(c.get("task")), set()).add(float(c.get("budget", -1)))
     cells, trials = [], []
     for task in tasks:
         base, budgets = bases[task]
         base = {**base, "epochs": int(base["epochs"]) * args.epochs_factor}
         budgets = {"all": budgets, "larger": [max(budgets)], "smaller": [min(budgets)]}[args.budgets]
-        swept = {float(c.get("budget", -1)) for c in ((r.get("config") or {}) for r in records) if c.get("task") == task}
-        budgets = [b for b in budgets if b in swept]  # a longer sweep ran at the smaller budget only
+        budgets = [b for b in budgets if b in swept.get(task, set())]
         predictor = zoopred.ZooPredictor(curve=args.order == "mean").fit(data.subset(data.task != task))
         if args.order == "low":  # the candidate whose trees agree it is good, not the best mean
             predictor.order_score = lambda X, epochs=None, p=predictor: p.predict_interval(X)[0]  # type: ignore[method-assign]
