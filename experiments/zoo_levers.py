@@ -102,7 +102,8 @@ def run_arm(task: str, arm: str, args: argparse.Namespace, lr: float) -> tuple[d
                            "epochs_factor": args.long if arm == "long" else 1}
     if mini is None:  # the budget is too small for this task's shape: recorded, nothing trained
         return {**row, "note": f"no structure reaches a hidden proportion at budget {budget:g}"}, []
-    run_sweep(mini, run_dir=args.out, progress=False)
+    if run_sweep(mini, run_dir=args.out, progress=False).interrupted:
+        raise SystemExit("interrupted: run again to resume")
     done = [r for r in records_of(args.store, args.out, mini.name) if r.ok and r.value is not None]
     if not done:
         raise SystemExit(f"{task} ({arm}): no ok run in the mini sweep")
@@ -126,7 +127,8 @@ def run_arm(task: str, arm: str, args: argparse.Namespace, lr: float) -> tuple[d
     refs = SweepSpec.from_dict({"name": f"{slug}-refs", "base": base, "workers": 1, "seed": 0, "storage": args.store,
                                 "sampler": {"kind": "grid", "models": list(dict.fromkeys(models.values())),
                                             "seeds": [100 + i for i in range(args.seeds)]}})
-    run_sweep(refs, run_dir=args.out, progress=False)
+    if run_sweep(refs, run_dir=args.out, progress=False).interrupted:
+        raise SystemExit("interrupted: run again to resume")
     by_model: dict[str, list[float]] = {}
     dh: dict[str, int] = {}
     hp: dict[str, float] = {}

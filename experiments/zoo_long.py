@@ -61,15 +61,17 @@ def report(judged: dict[str, Path], out: Path, figure_path: Path) -> str:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from zoo_levers import arm_order, figure
-    from zoo_recommend import TOL, difference, learnt, tolerance_counts
+    from zoo_recommend import ALPHA, TOL, difference, learnt, paired_counts, tolerance_counts
 
     from balancedrnn.analysis.meta import REFERENCES
 
-    frames = []
+    frames, trials = [], {}
     for label, d in judged.items():
         if not (d / "cells.csv").is_file():
             raise SystemExit(f"error: no {d / 'cells.csv'}: run zoo_recommend.py for {label} first")
         frames.append(pd.read_csv(d / "cells.csv").assign(arm=label))
+        if (d / "trials.csv").is_file() and "seed" in (t := pd.read_csv(d / "trials.csv")).columns:
+            trials[label] = t  # per-seed values: the paired test (older judgements kept no seeds)
     cells = pd.concat(frames, ignore_index=True)
     common = set.intersection(*(set(f["task"]) for f in frames))
     dropped = sorted(set(cells["task"]) - common)
@@ -77,16 +79,21 @@ def report(judged: dict[str, Path], out: Path, figure_path: Path) -> str:
     cells = cells.assign(learnt=learnt(cells, ["recommended", *REFERENCES, "oracle"]))
     lines = [f"recommendation (leave one task out) and oracle against the references, at the smaller budget; "
              f"better / level / worse by {TOL} on the mean of the seeds; the {len(common)} tasks judged at every "
-             f"length" + (f" (left out: {', '.join(dropped)})" if dropped else ""), "",
-             "| epochs | tasks | n | who | vs dense | dense beaten or not fitting | vs uniform:0.2 | vs balanced | "
-             "median regret |", "|---|---|---|---|---|---|---|---|---|"]
+             f"length" + (f" (left out: {', '.join(dropped)})" if dropped else "") + f"; \"t-test\": better / "
+             f"indistinguishable / worse by a paired t-test over the seeds (p < {ALPHA}), where the judgement kept "
+             "its seeds", "",
+             "| epochs | tasks | n | who | vs dense | vs dense (t-test) | dense beaten or not fitting | vs uniform:0.2 "
+             "| vs uniform:0.2 (t-test) | vs balanced | median regret |", "|---" * 11 + "|"]
     for arm, g in sorted(cells.groupby("arm"), key=lambda x: arm_order(x[0])):
         for subset, h in (("all", g), ("learnt", g[g.learnt])):
             for who in ("recommended", "oracle"):
                 fits = h["dense"].notna()
                 beaten = int(((difference(h[who], h["dense"]) > TOL) | ~fits).sum())
+                tested = {ref: paired_counts(trials[arm], who, ref, h["task"]) if arm in trials else "—"
+                          for ref in ("dense", "uniform:0.2")}
                 lines.append(f"| {arm} | {subset} | {len(h)} | {who} | {tolerance_counts(h[who], h['dense'])} | "
-                             f"{beaten} of {len(h)} | {tolerance_counts(h[who], h['uniform:0.2'])} | "
+                             f"{tested['dense']} | {beaten} of {len(h)} | "
+                             f"{tolerance_counts(h[who], h['uniform:0.2'])} | {tested['uniform:0.2']} | "
                              f"{tolerance_counts(h[who], h['balanced'])} | "
                              f"{(h['oracle'] - h['recommended']).median():.3f} |")
     out.mkdir(parents=True, exist_ok=True)

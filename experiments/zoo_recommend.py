@@ -9,7 +9,10 @@ Run (after the zoo sweep; long: 5 configs × seeds × budgets × tasks trials, o
     nice -n 10 .venv/bin/python experiments/zoo_recommend.py [--storage STORE] [--seeds 3] [--budgets larger]
     [--with-references]   # a second pass: the forest also learns from the named configs' trials of the first
     [--storage <cache>/zoo/zoo-long.journal --prefix long4- --epochs-factor 4]   # at 4x the epochs (zoo_long.py)
+    [--lr-factors 0.333 3 --roles recommended dense uniform:0.2]   # each config at its own lr, chosen on validation
 writes runs/zoo-recommend/{cells.csv,trials.csv,report.md}; resumable (its own store, zoo-recommend.journal).
+Better / level / worse is counted twice: by a fixed margin on the seeds' means, and by a paired t-test over the seeds
+(trials.csv keeps each run's seed).
 """
 
 from __future__ import annotations
@@ -106,8 +109,17 @@ def main() -> None:
                          "percentile, or take the centre of the top 5 %% by the mean (the candidate nearest the "
                          "median of their densities and hidden proportion); the last two are levers against the "
                          "argmax's instability (no parent network then).")
+    ap.add_argument("--lr-factors", type=float, nargs="+", help="Train every config also at these multiples of the "
+                    "zoo's median lr, and keep, per config, the lr with the lowest mean validation loss over the "
+                    "seeds (each config tuned on its validation data). The median lr's runs are shared with a "
+                    "judgement without this option.")
+    ap.add_argument("--roles", nargs="+", choices=("recommended", *REFERENCES, "oracle"),
+                    help="Train only these configs (default: all five).")
     ap.add_argument("--report-only", action="store_true", help="Rewrite report.md from --out's cells.csv; no training.")
     args = ap.parse_args()
+    if any(not (0 < f <= 100) or f == 1 for f in args.lr_factors or []):
+        raise SystemExit("error: --lr-factors must be positive, at most 100 and not 1 (the median lr always runs), got "
+                         + " ".join(f"{f:g}" for f in args.lr_factors))
     if args.epochs_factor < 1:
         raise SystemExit(f"error: --epochs-factor must be a positive integer, got {args.epochs_factor}")
     tag = "" if args.epochs_factor == 1 else f"-long{args.epochs_factor}"
@@ -147,6 +159,7 @@ def main() -> None:
     for c in ((r.get("config") or {}) for r in records):
         swept.setdefault(str(c.get("task")), set()).add(float(c.get("budget", -1)))
     cells, trials = [], []
+    incomplete: list[str] = []
     for task in tasks:
         base, budgets = bases[task]
         base = {**base, "epochs": int(base["epochs"]) * args.epochs_factor}
@@ -174,33 +187,68 @@ def main() -> None:
                     feasible[role] = model
                 except SpecError:
                     pass
-            name = f"zoo-recommend{tag}-{task.replace(':', '-')}-b{int(budget)}-{args.scale}"
-            spec = SweepSpec.from_dict({
-                "name": name, "base": {**base, "budget": budget, "lr": predictor.defaults_["lr"]},
-                "sampler": {"kind": "grid", "models": list(dict.fromkeys(feasible.values())),
-                            "seeds": list(range(args.seeds))},
-                "workers": 1, "seed": 0, "storage": args.out_store})
             print(f"{task} at {budget:g}: recommended hp {rec.hidden_proportion:.2f} ({rec.config})", flush=True)
-            run_sweep(spec, run_dir=args.out, progress=False)
-            got = list(store.iter_records(store.open_study(store.open_storage(args.out_store, args.out), name)))
-            from balancedrnn.record import RunRecord
+            median_lr = float(predictor.defaults_["lr"])
+            name = f"zoo-recommend{tag}-{task.replace(':', '-')}-b{int(budget)}-{args.scale}"
+            runs: list[dict[str, Any]] = []  # every ok run of the cell: lr, model, seed, test value, val loss
+            roles = [r for r in feasible if r in (args.roles or feasible)]
+            for factor in [1.0, *(args.lr_factors or [])]:
+                lr = median_lr * factor
+                study_name = name if factor == 1.0 else f"{name}-lr{factor:g}x"
+                spec = SweepSpec.from_dict({
+                    "name": study_name, "base": {**base, "budget": budget, "lr": lr},
+                    "sampler": {"kind": "grid", "models": list(dict.fromkeys(feasible[r] for r in roles)),
+                                "seeds": list(range(args.seeds))},
+                    "workers": 1, "seed": 0, "storage": args.out_store})
+                result = run_sweep(spec, run_dir=args.out, progress=False)
+                if result.interrupted:  # SIGTERM or Ctrl-C: the trials done are in the store
+                    raise SystemExit("interrupted: run again to resume")
+                if result.exit_code:  # the cell's means would rest on fewer seeds than asked
+                    incomplete.append(f"{task} at {budget:g}, lr {lr:g}")
+                from balancedrnn.record import RunRecord
 
-            by_model: dict[str, list[float]] = {}
-            for r in got:
-                rr = RunRecord.from_dict(r)
-                if rr.ok and rr.value is not None:
-                    by_model.setdefault(str(rr.config["model"]), []).append(rr.value)
+                study = store.open_study(store.open_storage(args.out_store, args.out), study_name)
+                for r in store.iter_records(study):
+                    rr = RunRecord.from_dict(r)
+                    if rr.ok and rr.value is not None and int(rr.config["seed"]) < args.seeds \
+                            and float(rr.config["lr"]) == lr:
+                        runs.append({"lr": lr, "model": str(rr.config["model"]), "seed": int(rr.config["seed"]),
+                                     "value": rr.value, "val_loss": (rr.final.val if rr.final else {}).get("loss")})
             row: dict[str, Any] = {"task": task, "budget": budget, "dx": t.dx, "dy": t.dy,
                                    "recommended_hp": rec.hidden_proportion, "predicted": rec.predicted_score}
             for role, model in models.items():
-                vals = by_model.get(model, [])
-                row[role] = float(np.mean(vals)) if vals else np.nan
-                trials += [{"task": task, "budget": budget, "role": role, "model": model, "value": v} for v in vals]
+                lr, vals = pick_lr([x for x in runs if x["model"] == model] if role in roles else [])
+                row[role] = float(np.mean([x["value"] for x in vals])) if vals else np.nan
+                if args.lr_factors:
+                    row[f"{role}_lr"] = lr
+                trials += [{"task": task, "budget": budget, "role": role, "model": model, "lr": lr,
+                            "seed": x["seed"], "value": x["value"]} for x in sorted(vals, key=lambda x: x["seed"])]
             row["regret"] = row["oracle"] - row["recommended"]
             cells.append(row)
             pd.DataFrame(cells).to_csv(args.out / "cells.csv", index=False)
             pd.DataFrame(trials).to_csv(args.out / "trials.csv", index=False)
     write_report(pd.DataFrame(cells), args)
+    if incomplete:
+        raise SystemExit(f"error: failed trials or dead workers in {', '.join(incomplete)}; their cells use the ok "
+                         "trials only; run again to resume (the environment's failures are retried)")
+
+
+def pick_lr(runs: list[dict[str, Any]]) -> tuple[float, list[dict[str, Any]]]:
+    """Of one config's runs at one or more learning rates, the lr whose runs have the lowest mean validation loss
+    (every config tuned on its own validation data: the test values never choose), and those runs. A run without
+    a validation loss counts as +inf; no runs: (nan, [])."""
+    by_lr: dict[float, list[dict[str, Any]]] = {}
+    for x in runs:
+        by_lr.setdefault(float(x["lr"]), []).append(x)
+    if not by_lr:
+        return float("nan"), []
+
+    def mean_loss(lr: float) -> float:
+        losses = [x.get("val_loss") for x in by_lr[lr]]
+        return float(np.mean([np.inf if v is None or not np.isfinite(v) else v for v in losses]))
+
+    best = min(sorted(by_lr), key=mean_loss)
+    return best, by_lr[best]
 
 
 TOL = 0.005
@@ -216,6 +264,37 @@ def tolerance_counts(chosen: pd.Series, ref: pd.Series) -> str:
     """"better / level / worse" of ``chosen`` against ``ref`` by :data:`TOL` (rows where both exist)."""
     d = difference(chosen, ref).dropna()
     return f"{int((d > TOL).sum())} / {int((d.abs() <= TOL).sum())} / {int((d < -TOL).sum())}"
+
+
+ALPHA = 0.05
+"""Better / indistinguishable / worse by a two-sided paired t-test over the seeds at this level (per task, not
+corrected for the number of tasks)."""
+
+
+def paired_counts(trials: pd.DataFrame, who: str, ref: str, tasks: Any = None) -> str:
+    """"better / indistinguishable / worse" of role ``who`` against role ``ref`` on each task (of ``tasks``, default
+    all) where both ran: the mean of the per-seed differences, significant by a paired t-test at :data:`ALPHA`.
+    Seeds are the pairs (same seed, same data split and initialisation stream); a task with fewer than two common
+    seeds, or with every difference equal to zero, is indistinguishable."""
+    from scipy.stats import ttest_rel
+
+    better = level = worse = 0
+    for task, g in trials.groupby("task"):
+        if tasks is not None and task not in set(tasks):
+            continue
+        a = g[g.role == who].set_index("seed")["value"]
+        b = g[g.role == ref].set_index("seed")["value"]
+        common = a.index.intersection(b.index)
+        if len(common) == 0:
+            continue
+        d = (a[common] - b[common]).round(12)
+        p = ttest_rel(a[common], b[common]).pvalue if len(common) >= 2 and (d != 0).any() else np.nan
+        if np.isfinite(p) and p < ALPHA:
+            better += int(d.mean() > 0)
+            worse += int(d.mean() < 0)
+        else:
+            level += 1
+    return f"{better} / {level} / {worse}"
 
 
 LEARNT = 0.02
@@ -238,6 +317,11 @@ def write_report(table: pd.DataFrame, args: argparse.Namespace) -> None:
     if not len(table):
         raise SystemExit("no task to judge")
     lines = [f"{len(table)} cells ({len(set(table['task']))} tasks), seeds {args.seeds}, budgets: {args.budgets}", ""]
+    chosen = [c for c in table.columns if c.endswith("_lr")]
+    if chosen:  # --lr-factors: each config at the lr its validation loss chose
+        lines += ["learning rate chosen on validation (tasks per lr): " + "; ".join(
+            f"{c[:-3]}: " + ", ".join(f"{lr:g} ×{n}" for lr, n in sorted(table[c].dropna().value_counts().items()))
+            for c in chosen if table[c].notna().any()), ""]
     for ref in REFERENCES:
         ok = table[ref].notna()
         rec, other = table.loc[ok, "recommended"], table.loc[ok, ref]
@@ -257,6 +341,13 @@ def write_report(table: pd.DataFrame, args: argparse.Namespace) -> None:
             g = table[ok & table[ref].notna()]
             lines.append(f"- {who} against {ref}: better / level / worse {tolerance_counts(g[who], g[ref])}; at least "
                          f"as good on {int((difference(g[who], g[ref]) >= -TOL).sum())}/{len(g)}")
+    if trials.is_file() and "seed" in (t := pd.read_csv(trials)).columns:
+        lines += ["", f"By a paired t-test over the seeds (two-sided, p < {ALPHA} per task; better / "
+                  "indistinguishable / worse), all tasks and the learnt ones:"]
+        for who in ("recommended", "oracle"):
+            for ref in REFERENCES:
+                lines.append(f"- {who} against {ref}: {paired_counts(t, who, ref)}; learnt: "
+                             f"{paired_counts(t, who, ref, table.loc[ok, 'task'])}")
     from zoo_loto import md  # the sibling script's markdown table
 
     lines += ["", md(table, 3)]

@@ -23,6 +23,47 @@ def test_zoo_recommend_counts_a_difference_of_exactly_the_tolerance_as_level() -
     assert tolerance_counts(chosen, ref) == "1 / 2 / 1"
 
 
+def test_zoo_recommend_paired_counts_follow_the_t_table() -> None:
+    """Per task, a paired t-test over seeds against the printed t table (df 9, two-sided 5 %: 2.262): a steady
+    small win is better, a larger but noisy one is not, a steady loss is worse; seeds are paired by number, not by
+    row order; a task with no common seed is left out and one with all-equal values is indistinguishable."""
+    from zoo_recommend import paired_counts
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(0.5, 0.05, 10)
+    cases = {"steady-win": base + 0.01 + rng.normal(0, 0.002, 10), "noisy-win": base + 0.03 + rng.normal(0, 0.2, 10),
+             "steady-loss": base - 0.02 + rng.normal(0, 0.01, 10), "equal": base.copy()}
+    rows = []
+    for task, rec in cases.items():
+        order = rng.permutation(10)  # rows shuffled: pairing must go by seed
+        rows += [{"task": task, "role": "dense", "seed": s, "value": base[s]} for s in range(10)]
+        rows += [{"task": task, "role": "recommended", "seed": s, "value": rec[s]} for s in order]
+    rows += [{"task": "unpaired", "role": "recommended", "seed": 0, "value": 1.0},
+             {"task": "unpaired", "role": "dense", "seed": 1, "value": 0.0}]
+    trials = pd.DataFrame(rows)
+    for task, rec in cases.items():  # the reference: t = mean(d) / (sd(d) / sqrt(n)) against the table
+        d = rec - base
+        t = d.mean() / (d.std(ddof=1) / np.sqrt(10)) if d.std() else 0.0
+        want = "1 / 0 / 0" if t > 2.262 else "0 / 0 / 1" if t < -2.262 else "0 / 1 / 0"
+        assert paired_counts(trials, "recommended", "dense", [task]) == want, task
+    assert paired_counts(trials, "recommended", "dense") == "1 / 2 / 1"
+    assert paired_counts(trials, "recommended", "dense", ["unpaired"]) == "0 / 0 / 0"
+
+
+def test_zoo_recommend_pick_lr_chooses_by_validation_loss_never_by_test() -> None:
+    """By hand: lr 0.005 has the lower mean validation loss (0.3 against 0.4) though 0.001's test values are higher;
+    a run without a validation loss makes its lr lose; no runs give (nan, [])."""
+    from zoo_recommend import pick_lr
+
+    rows = [(0.001, 0, 0.9, 0.35), (0.001, 1, 0.9, 0.45), (0.005, 0, 0.5, 0.2), (0.005, 1, 0.6, 0.4),
+            (0.01, 0, 1.0, 0.0), (0.01, 1, 1.0, None)]
+    runs = [{"lr": lr, "seed": seed, "value": value, "val_loss": loss} for lr, seed, value, loss in rows]
+    lr, chosen = pick_lr(runs)
+    assert lr == 0.005 and [x["value"] for x in chosen] == [0.5, 0.6]
+    lr, chosen = pick_lr([])
+    assert np.isnan(lr) and chosen == []
+
+
 def test_zoo_recommend_learnt_compares_the_best_config_with_the_tasks_chance() -> None:
     """A task is learnt when its best config's mean clears chance by more than LEARNT: by hand, with the chance
     levels of the zoo's registry (GunPoint two classes: 0.5; a forecasting skill: 0; JapaneseVowels 9 classes)."""
@@ -69,11 +110,19 @@ def test_zoo_long_report_compares_the_lengths_on_the_tasks_judged_at_every_lengt
         (tmp_path / name).mkdir()
         frame = frame.assign(dx=[1, 6, 1][:len(frame)], dy=[3, 4, 2][:len(frame)])  # the figure orders by dx/dy
         frame.to_csv(tmp_path / name / "cells.csv", index=False)
+    # long4 kept its seeds: ArrowHead's recommendation above dense by 0.1 ± 0.001 on each of 4 seeds (t-test:
+    # better), level with uniform by a noisy ± 0.1; BasicMotions has no dense (left out of that test)
+    seeds = [{"task": "ts:ArrowHead", "role": role, "seed": k, "value": v} for k in range(4)
+             for role, v in (("recommended", 0.8 + 0.001 * k), ("dense", 0.7), ("uniform:0.2", 0.8 + 0.1 * (-1) ** k))]
+    seeds += [{"task": "ts:BasicMotions", "role": "recommended", "seed": k, "value": 0.8} for k in range(4)]
+    pd.DataFrame(seeds).to_csv(tmp_path / "long4" / "trials.csv", index=False)
     text = report({"base": tmp_path / "base", "long4": tmp_path / "long4"}, tmp_path / "out", tmp_path / "f.png")
     assert "left out: ts:GunPoint" in text
-    rows = {tuple(c.strip() for c in line.split("|")[1:5]): [c.strip() for c in line.split("|")[5:10]]
+    rows = {tuple(c.strip() for c in line.split("|")[1:5]): [c.strip() for c in line.split("|")[5:12]]
             for line in text.splitlines() if line.startswith("| base") or line.startswith("| long4")}
-    assert rows[("base", "all", "2", "recommended")] == ["0 / 0 / 1", "1 of 2", "2 / 0 / 0", "1 / 1 / 0", "0.055"]
-    assert rows[("long4", "all", "2", "recommended")] == ["1 / 0 / 0", "2 of 2", "0 / 1 / 1", "1 / 1 / 0", "0.025"]
+    assert rows[("base", "all", "2", "recommended")] == ["0 / 0 / 1", "—", "1 of 2", "2 / 0 / 0", "—", "1 / 1 / 0",
+                                                         "0.055"]
+    assert rows[("long4", "all", "2", "recommended")] == ["1 / 0 / 0", "1 / 0 / 0", "2 of 2", "0 / 1 / 1",
+                                                          "0 / 1 / 0", "1 / 1 / 0", "0.025"]
     assert rows[("long4", "all", "2", "oracle")][0] == "1 / 0 / 0"
     assert (tmp_path / "f.png").is_file() and (tmp_path / "out" / "report.md").read_text().strip() == text.strip()
