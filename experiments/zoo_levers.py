@@ -218,12 +218,15 @@ def write_report(cells: pd.DataFrame, out: Path, seeds: int, storage: str | None
     print("\n".join(lines))
 
 
-def arm_order(label: str) -> tuple[int, float]:
-    """base, then the tiny arms, then the long arms by their factor."""
+def arm_order(label: str) -> tuple[int, float, str]:
+    """base, then the tiny arms, then the long arms by their factor (``long4``, then ``long4-lr``, then ``long10``)."""
+    import re
+
     for rank, prefix in enumerate(("base", "tiny", "long")):
         if label.startswith(prefix):
-            return rank, float(label[len(prefix):] or 0)
-    return 3, 0.0
+            number = re.match(r"\d+(\.\d+)?", label[len(prefix):])
+            return rank, float(number.group() if number else 0), label
+    return 3, 0.0, label
 
 
 def figure(cells: pd.DataFrame, path: Path, who: str = "oracle",
@@ -249,11 +252,15 @@ def figure(cells: pd.DataFrame, path: Path, who: str = "oracle",
         fits = ~np.isnan(d)
         ax.scatter(np.where(fits, d, edge), y, marker="o", s=22,
                    facecolors=[f"C{k}" if f else "none" for f in fits], edgecolors=f"C{k}")
+        if "ci" in a.columns and a["ci"].notna().any():  # the paired difference's 95 % interval over the seeds
+            ax.errorbar(d, y, xerr=a["ci"].to_numpy(), fmt="none", ecolor=f"C{k}", lw=0.7, alpha=0.7)
         ax.scatter([], [], marker="o", s=22, color=f"C{k}", label=arm)  # the legend's (filled) marker
     ax.axvline(0, color="0.5", lw=0.8)
     ax.axvspan(-0.005, 0.005, color="0.9", zorder=0)
     ax.set_yticks(range(len(tasks)), tasks, fontsize=7)
-    ax.set_xlabel(f"{who} − dense, mean of the seeds (grey band: level; open marker: dense does not fit)", fontsize=8)
+    ax.set_xlabel(f"{who} − dense, mean of the seeds (grey band: level; open marker: dense does not fit;\n"
+                  "bars: 95 % interval of the paired difference over the seeds, where the judgement kept them)",
+                  fontsize=8)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()

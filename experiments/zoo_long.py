@@ -57,11 +57,12 @@ def report(judged: dict[str, Path], out: Path, figure_path: Path) -> str:
     level / worse), over every task and over the tasks some config learns; and the figure of recommended − dense."""
     import sys
 
+    import numpy as np
     import pandas as pd
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from zoo_levers import arm_order, figure
-    from zoo_recommend import ALPHA, TOL, difference, learnt, paired_counts, tolerance_counts
+    from zoo_recommend import ALPHA, TOL, difference, learnt, paired_counts, paired_interval, tolerance_counts
 
     from balancedrnn.analysis.meta import REFERENCES
 
@@ -77,6 +78,9 @@ def report(judged: dict[str, Path], out: Path, figure_path: Path) -> str:
     dropped = sorted(set(cells["task"]) - common)
     cells = cells[cells["task"].isin(common)]  # the same tasks at every length (the long sweeps have no Hammer)
     cells = cells.assign(learnt=learnt(cells, ["recommended", *REFERENCES, "oracle"]))
+    intervals = {arm: paired_interval(t, "recommended", "dense") for arm, t in trials.items()}  # the figure's bars
+    cells["ci"] = [intervals[arm].get(task, np.nan) if arm in intervals else np.nan
+                   for arm, task in zip(cells["arm"], cells["task"])]
     lines = [f"recommendation (leave one task out) and oracle against the references, at the smaller budget; "
              f"better / level / worse by {TOL} on the mean of the seeds; the {len(common)} tasks judged at every "
              f"length" + (f" (left out: {', '.join(dropped)})" if dropped else "") + f"; \"t-test\": better / "
@@ -87,15 +91,18 @@ def report(judged: dict[str, Path], out: Path, figure_path: Path) -> str:
     for arm, g in sorted(cells.groupby("arm"), key=lambda x: arm_order(x[0])):
         for subset, h in (("all", g), ("learnt", g[g.learnt])):
             for who in ("recommended", "oracle"):
+                if h[who].isna().all():  # not trained in this judgement (zoo_recommend.py --roles)
+                    continue
                 fits = h["dense"].notna()
                 beaten = int(((difference(h[who], h["dense"]) > TOL) | ~fits).sum())
                 tested = {ref: paired_counts(trials[arm], who, ref, h["task"]) if arm in trials else "—"
                           for ref in ("dense", "uniform:0.2")}
+                regret = (h["oracle"] - h["recommended"]).median()
+                balanced = tolerance_counts(h[who], h["balanced"]) if h["balanced"].notna().any() else "—"
                 lines.append(f"| {arm} | {subset} | {len(h)} | {who} | {tolerance_counts(h[who], h['dense'])} | "
                              f"{tested['dense']} | {beaten} of {len(h)} | "
                              f"{tolerance_counts(h[who], h['uniform:0.2'])} | {tested['uniform:0.2']} | "
-                             f"{tolerance_counts(h[who], h['balanced'])} | "
-                             f"{(h['oracle'] - h['recommended']).median():.3f} |")
+                             f"{balanced} | {'—' if np.isnan(regret) else f'{regret:.3f}'} |")
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text("\n".join(lines) + "\n")
     cells.to_csv(out / "judged.csv", index=False)

@@ -297,6 +297,22 @@ def paired_counts(trials: pd.DataFrame, who: str, ref: str, tasks: Any = None) -
     return f"{better} / {level} / {worse}"
 
 
+def paired_interval(trials: pd.DataFrame, who: str, ref: str) -> pd.Series:
+    """Per task: half the width of the 95 % t interval of the mean per-seed difference ``who − ref`` (NaN with
+    fewer than two common seeds)."""
+    from scipy.stats import t as student
+
+    out = {}
+    for task, g in trials.groupby("task"):
+        a = g[g.role == who].set_index("seed")["value"]
+        b = g[g.role == ref].set_index("seed")["value"]
+        common = a.index.intersection(b.index)
+        n = len(common)
+        d = a[common] - b[common]
+        out[task] = float(student.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n)) if n >= 2 else np.nan
+    return pd.Series(out, dtype=float)
+
+
 LEARNT = 0.02
 """A task counts as learnt when some config's mean is above its chance level by more than this: on the others every
 config sits at chance, and better / level / worse there is the seeds' noise."""

@@ -27,7 +27,7 @@ def test_zoo_recommend_paired_counts_follow_the_t_table() -> None:
     """Per task, a paired t-test over seeds against the printed t table (df 9, two-sided 5 %: 2.262): a steady
     small win is better, a larger but noisy one is not, a steady loss is worse; seeds are paired by number, not by
     row order; a task with no common seed is left out and one with all-equal values is indistinguishable."""
-    from zoo_recommend import paired_counts
+    from zoo_recommend import paired_counts, paired_interval
 
     rng = np.random.default_rng(0)
     base = rng.normal(0.5, 0.05, 10)
@@ -48,6 +48,11 @@ def test_zoo_recommend_paired_counts_follow_the_t_table() -> None:
         assert paired_counts(trials, "recommended", "dense", [task]) == want, task
     assert paired_counts(trials, "recommended", "dense") == "1 / 2 / 1"
     assert paired_counts(trials, "recommended", "dense", ["unpaired"]) == "0 / 0 / 0"
+    # the interval's half-width: t(0.975, 9) = 2.262 from the table, times the standard error
+    d = cases["steady-loss"] - base
+    half = paired_interval(trials, "recommended", "dense")
+    assert abs(half["steady-loss"] - 2.262 * d.std(ddof=1) / np.sqrt(10)) < 1e-3 * half["steady-loss"]
+    assert np.isnan(half["unpaired"]) and half["equal"] == 0.0
 
 
 def test_zoo_recommend_pick_lr_chooses_by_validation_loss_never_by_test() -> None:
@@ -126,3 +131,5 @@ def test_zoo_long_report_compares_the_lengths_on_the_tasks_judged_at_every_lengt
                                                           "0 / 1 / 0", "1 / 1 / 0", "0.025"]
     assert rows[("long4", "all", "2", "oracle")][0] == "1 / 0 / 0"
     assert (tmp_path / "f.png").is_file() and (tmp_path / "out" / "report.md").read_text().strip() == text.strip()
+    judged = pd.read_csv(tmp_path / "out" / "judged.csv").set_index(["arm", "task"])["ci"]
+    assert judged[("long4", "ts:ArrowHead")] > 0 and np.isnan(judged[("base", "ts:ArrowHead")])
