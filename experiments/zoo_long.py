@@ -48,8 +48,9 @@ def long_specs(factor: int, trials: int, workers: int, storage: str) -> dict[str
 
 
 JUDGED = {"base": "runs/zoo-recommend-smaller", "long4": "runs/zoo-recommend-long4",
-          "long10": "runs/zoo-recommend-long10"}
-"""zoo_recommend.py's result directories at the smaller budget, per training length (the zoo's epochs, 4×, 10×)."""
+          "long4-lr": "runs/zoo-recommend-long4-lr", "long10": "runs/zoo-recommend-long10"}
+"""zoo_recommend.py's result directories at the smaller budget, per training length (the zoo's epochs, 4×, 10×;
+``long4-lr``: 4× with each config's lr chosen on validation, ``--lr-factors``)."""
 
 
 def report(judged: dict[str, Path], out: Path, figure_path: Path) -> str:
