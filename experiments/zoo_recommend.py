@@ -130,6 +130,7 @@ def main() -> None:
             raise SystemExit(f"error: no {args.out / 'cells.csv'}: run without --report-only first")
         return write_report(pd.read_csv(args.out / "cells.csv"), args)
     torch.set_num_threads(1)
+    from balancedrnn.record import RunRecord
     from balancedrnn.sweep import store
     from balancedrnn.sweep.executor import run_sweep
     from balancedrnn.sweep.spec import SweepSpec
@@ -205,8 +206,6 @@ def main() -> None:
                     raise SystemExit("interrupted: run again to resume")
                 if result.exit_code:  # the cell's means would rest on fewer seeds than asked
                     incomplete.append(f"{task} at {budget:g}, lr {lr:g}")
-                from balancedrnn.record import RunRecord
-
                 study = store.open_study(store.open_storage(args.out_store, args.out), study_name)
                 for r in store.iter_records(study):
                     rr = RunRecord.from_dict(r)
@@ -271,24 +270,29 @@ ALPHA = 0.05
 corrected for the number of tasks)."""
 
 
-def paired_counts(trials: pd.DataFrame, who: str, ref: str, tasks: Any = None) -> str:
-    """"better / indistinguishable / worse" of role ``who`` against role ``ref`` on each task (of ``tasks``, default
-    all) where both ran: the mean of the per-seed differences, significant by a paired t-test at :data:`ALPHA`.
-    Seeds are the pairs (same seed, same data split and initialisation stream); a task with fewer than two common
-    seeds, or with every difference equal to zero, is indistinguishable."""
-    from scipy.stats import ttest_rel
-
-    better = level = worse = 0
+def _pairs(trials: pd.DataFrame, who: str, ref: str) -> Any:
+    """Per task: ``(task, who − ref per seed)`` over the seeds both roles ran (empty when none), paired by seed
+    number (same seed: same data split and initialisation stream)."""
     for task, g in trials.groupby("task"):
-        if tasks is not None and task not in set(tasks):
-            continue
         a = g[g.role == who].set_index("seed")["value"]
         b = g[g.role == ref].set_index("seed")["value"]
         common = a.index.intersection(b.index)
-        if len(common) == 0:
+        yield task, a[common] - b[common]
+
+
+def paired_counts(trials: pd.DataFrame, who: str, ref: str, tasks: Any = None) -> str:
+    """"better / indistinguishable / worse" of role ``who`` against role ``ref`` on each task (of ``tasks``, default
+    all) where both ran: the mean of the per-seed differences, significant by a paired t-test at :data:`ALPHA`
+    (the one-sample test of the differences). A task with fewer than two common seeds, or with every difference
+    equal to zero, is indistinguishable."""
+    from scipy.stats import ttest_1samp
+
+    keep = None if tasks is None else set(tasks)
+    better = level = worse = 0
+    for task, d in _pairs(trials, who, ref):
+        if not len(d) or (keep is not None and task not in keep):
             continue
-        d = (a[common] - b[common]).round(12)
-        p = ttest_rel(a[common], b[common]).pvalue if len(common) >= 2 and (d != 0).any() else np.nan
+        p = ttest_1samp(d, 0.0).pvalue if len(d) >= 2 and (d.round(12) != 0).any() else np.nan
         if np.isfinite(p) and p < ALPHA:
             better += int(d.mean() > 0)
             worse += int(d.mean() < 0)
@@ -302,14 +306,8 @@ def paired_interval(trials: pd.DataFrame, who: str, ref: str) -> pd.Series:
     fewer than two common seeds)."""
     from scipy.stats import t as student
 
-    out = {}
-    for task, g in trials.groupby("task"):
-        a = g[g.role == who].set_index("seed")["value"]
-        b = g[g.role == ref].set_index("seed")["value"]
-        common = a.index.intersection(b.index)
-        n = len(common)
-        d = a[common] - b[common]
-        out[task] = float(student.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n)) if n >= 2 else np.nan
+    out = {task: float(student.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))) if len(d) >= 2 else np.nan
+           for task, d in _pairs(trials, who, ref)}
     return pd.Series(out, dtype=float)
 
 
@@ -338,30 +336,34 @@ def write_report(table: pd.DataFrame, args: argparse.Namespace) -> None:
         lines += ["learning rate chosen on validation (tasks per lr): " + "; ".join(
             f"{c[:-3]}: " + ", ".join(f"{lr:g} ×{n}" for lr, n in sorted(table[c].dropna().value_counts().items()))
             for c in chosen if table[c].notna().any()), ""]
-    for ref in REFERENCES:
+    trained = [c for c in ("recommended", *REFERENCES, "oracle") if table[c].notna().any()]  # --roles trains fewer
+    refs = [r for r in REFERENCES if r in trained]
+    for ref in refs:
         ok = table[ref].notna()
         rec, other = table.loc[ok, "recommended"], table.loc[ok, ref]
         lines.append(f"recommended against {ref}: better / level / worse by {TOL}: {tolerance_counts(rec, other)}; "
                      f"at least as good (within {TOL}) on {int((difference(rec, other) >= -TOL).sum())}/{int(ok.sum())}")
-    trials = args.out / "trials.csv"
-    if trials.is_file():
-        t = pd.read_csv(trials)
+    path = args.out / "trials.csv"
+    t = pd.read_csv(path) if path.is_file() else None
+    if t is not None:
         dense = t[(t.role == "recommended") & (t.model == "hx=1,hh=1,hy=1,yx=1,yh=1,yy=1")]["task"].nunique()
         lines.append(f"recommended dense on {dense} of {len(set(table['task']))} tasks")
-    lines.append(f"regret (oracle − recommended): median {table['regret'].median():.4f}, mean {table['regret'].mean():.4f}")
+    if {"oracle", "recommended"} <= set(trained):
+        regret = table["regret"]
+        lines.append(f"regret (oracle − recommended): median {regret.median():.4f}, mean {regret.mean():.4f}")
     ok = learnt(table, ["recommended", *REFERENCES, "oracle"])
     lines += ["", f"On the {int(ok.sum())} tasks some config learns (best mean above chance by more than {LEARNT}; "
               f"not: {', '.join(table.loc[~ok, 'task']) or 'none'}):"]
-    for who in ("recommended", "oracle"):
-        for ref in REFERENCES:
+    for who in [w for w in ("recommended", "oracle") if w in trained]:
+        for ref in refs:
             g = table[ok & table[ref].notna()]
             lines.append(f"- {who} against {ref}: better / level / worse {tolerance_counts(g[who], g[ref])}; at least "
                          f"as good on {int((difference(g[who], g[ref]) >= -TOL).sum())}/{len(g)}")
-    if trials.is_file() and "seed" in (t := pd.read_csv(trials)).columns:
+    if t is not None and "seed" in t.columns:
         lines += ["", f"By a paired t-test over the seeds (two-sided, p < {ALPHA} per task; better / "
                   "indistinguishable / worse), all tasks and the learnt ones:"]
-        for who in ("recommended", "oracle"):
-            for ref in REFERENCES:
+        for who in [w for w in ("recommended", "oracle") if w in trained]:
+            for ref in refs:
                 lines.append(f"- {who} against {ref}: {paired_counts(t, who, ref)}; learnt: "
                              f"{paired_counts(t, who, ref, table.loc[ok, 'task'])}")
     from zoo_loto import md  # the sibling script's markdown table
