@@ -120,6 +120,8 @@ def main() -> None:
     if any(not (0 < f <= 100) or f == 1 for f in args.lr_factors or []):
         raise SystemExit("error: --lr-factors must be positive, at most 100 and not 1 (the median lr always runs), got "
                          + " ".join(f"{f:g}" for f in args.lr_factors))
+    if args.seeds < 1:
+        raise SystemExit(f"error: --seeds must be a positive integer, got {args.seeds}")
     if args.epochs_factor < 1:
         raise SystemExit(f"error: --epochs-factor must be a positive integer, got {args.epochs_factor}")
     tag = "" if args.epochs_factor == 1 else f"-long{args.epochs_factor}"
