@@ -86,9 +86,10 @@ def report(judged: dict[str, Path], out: Path, figure_path: Path) -> str:
              f"better / level / worse by {TOL} on the mean of the seeds; the {len(common)} tasks judged at every "
              f"length" + (f" (left out: {', '.join(dropped)})" if dropped else "") + f"; \"t-test\": better / "
              f"indistinguishable / worse by a paired t-test over the seeds (p < {ALPHA}), where the judgement kept "
-             "its seeds", "",
-             "| epochs | tasks | n | who | vs dense | vs dense (t-test) | dense beaten or not fitting | vs uniform:0.2 "
-             "| vs uniform:0.2 (t-test) | vs balanced | median regret |", "|---" * 11 + "|"]
+             "its seeds (\"Holm\": at Holm's step-down levels across the row's tasks)", "",
+             "| epochs | tasks | n | who | vs dense | vs dense (t-test) | vs dense (t-test, Holm) | dense beaten or not "
+             "fitting | vs uniform:0.2 | vs uniform:0.2 (t-test) | vs uniform:0.2 (t-test, Holm) | vs balanced | "
+             "median regret |", "|---" * 13 + "|"]
     for arm, g in sorted(cells.groupby("arm"), key=lambda x: arm_order(x[0])):
         for subset, h in (("all", g), ("learnt", g[g.learnt])):
             for who in ("recommended", "oracle"):
@@ -98,11 +99,14 @@ def report(judged: dict[str, Path], out: Path, figure_path: Path) -> str:
                 beaten = int(((difference(h[who], h["dense"]) > TOL) | ~fits).sum())
                 tested = {ref: paired_counts(trials[arm], who, ref, h["task"]) if arm in trials else "—"
                           for ref in ("dense", "uniform:0.2")}
+                holm = {ref: paired_counts(trials[arm], who, ref, h["task"], holm=True) if arm in trials else "—"
+                        for ref in ("dense", "uniform:0.2")}
                 regret = (h["oracle"] - h["recommended"]).median()
                 balanced = tolerance_counts(h[who], h["balanced"]) if h["balanced"].notna().any() else "—"
                 lines.append(f"| {arm} | {subset} | {len(h)} | {who} | {tolerance_counts(h[who], h['dense'])} | "
-                             f"{tested['dense']} | {beaten} of {len(h)} | "
+                             f"{tested['dense']} | {holm['dense']} | {beaten} of {len(h)} | "
                              f"{tolerance_counts(h[who], h['uniform:0.2'])} | {tested['uniform:0.2']} | "
+                             f"{holm['uniform:0.2']} | "
                              f"{balanced} | {'—' if np.isnan(regret) else f'{regret:.3f}'} |")
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text("\n".join(lines) + "\n")

@@ -282,25 +282,31 @@ def _pairs(trials: pd.DataFrame, who: str, ref: str) -> Any:
         yield task, a[common] - b[common]
 
 
-def paired_counts(trials: pd.DataFrame, who: str, ref: str, tasks: Any = None) -> str:
+def paired_counts(trials: pd.DataFrame, who: str, ref: str, tasks: Any = None, holm: bool = False) -> str:
     """"better / indistinguishable / worse" of role ``who`` against role ``ref`` on each task (of ``tasks``, default
     all) where both ran: the mean of the per-seed differences, significant by a paired t-test at :data:`ALPHA`
-    (the one-sample test of the differences). A task with fewer than two common seeds, or with every difference
-    equal to zero, is indistinguishable."""
+    (the one-sample test of the differences); with ``holm``, at Holm's step-down levels across those tasks. A task
+    with fewer than two common seeds, or with every difference equal to zero, is indistinguishable."""
     from scipy.stats import ttest_1samp
 
     keep = None if tasks is None else set(tasks)
-    better = level = worse = 0
+    tests = []  # (p, sign of the mean difference) per task
     for task, d in _pairs(trials, who, ref):
         if not len(d) or (keep is not None and task not in keep):
             continue
         p = ttest_1samp(d, 0.0).pvalue if len(d) >= 2 and (d.round(12) != 0).any() else np.nan
-        if np.isfinite(p) and p < ALPHA:
-            better += int(d.mean() > 0)
-            worse += int(d.mean() < 0)
-        else:
-            level += 1
-    return f"{better} / {level} / {worse}"
+        tests.append((p if np.isfinite(p) else 1.0, np.sign(d.mean())))
+    significant = [False] * len(tests)
+    order = sorted(range(len(tests)), key=lambda i: tests[i][0])
+    for rank, i in enumerate(order):  # Holm: the k-th smallest p against ALPHA / (m − k); stop at the first miss
+        if tests[i][0] >= (ALPHA / (len(tests) - rank) if holm else ALPHA):
+            if holm:
+                break
+            continue
+        significant[i] = True
+    better = sum(1 for (_, sign), sig in zip(tests, significant) if sig and sign > 0)
+    worse = sum(1 for (_, sign), sig in zip(tests, significant) if sig and sign < 0)
+    return f"{better} / {len(tests) - better - worse} / {worse}"
 
 
 def paired_interval(trials: pd.DataFrame, who: str, ref: str) -> pd.Series:
@@ -366,7 +372,8 @@ def write_report(table: pd.DataFrame, args: argparse.Namespace) -> None:
                   "indistinguishable / worse), all tasks and the learnt ones:"]
         for who in [w for w in ("recommended", "oracle") if w in trained]:
             for ref in refs:
-                lines.append(f"- {who} against {ref}: {paired_counts(t, who, ref)}; learnt: "
+                lines.append(f"- {who} against {ref}: {paired_counts(t, who, ref)} (Holm across the tasks: "
+                             f"{paired_counts(t, who, ref, holm=True)}); learnt: "
                              f"{paired_counts(t, who, ref, table.loc[ok, 'task'])}")
     from zoo_loto import md  # the sibling script's markdown table
 

@@ -48,6 +48,31 @@ def test_zoo_recommend_paired_counts_follow_the_t_table() -> None:
         assert paired_counts(trials, "recommended", "dense", [task]) == want, task
     assert paired_counts(trials, "recommended", "dense") == "1 / 2 / 1"
     assert paired_counts(trials, "recommended", "dense", ["unpaired"]) == "0 / 0 / 0"
+    # Holm by hand: m tests, the k-th smallest p (k from 0) must be below 0.05 / (m − k), stopping at the first miss
+    from scipy.stats import ttest_1samp
+
+    ps = sorted(ttest_1samp(rec - base, 0.0).pvalue for task, rec in cases.items() if task != "equal") + [1.0]
+    survive = 0
+    for k, p in enumerate(ps):
+        if p >= 0.05 / (len(ps) - k):
+            break
+        survive += 1
+    holm = paired_counts(trials, "recommended", "dense", holm=True)
+    assert sum(int(x) for x in holm.split(" / ")[::2]) == survive and holm.split(" / ")[1] == str(4 - survive)
+    # four tasks whose p values are 0.01, 0.013, 0.03 and 0.04: 0.01 < 0.05/4 and 0.013 < 0.05/3 pass, 0.03 >= 0.05/2
+    # fails, and Holm stops there though 0.04 < 0.05
+    from scipy.stats import t as student
+
+    rows = []
+    for i, target in enumerate((0.01, 0.013, 0.03, 0.04)):
+        tstat = student.isf(target / 2, 2)  # three seeds, differences 1 ± s with t = tstat
+        spread = np.sqrt(3) / tstat
+        for seed, dv in enumerate((1 - spread, 1.0, 1 + spread)):
+            rows += [{"task": f"t{i}", "role": "a", "seed": seed, "value": dv}, {"task": f"t{i}", "role": "b",
+                                                                                 "seed": seed, "value": 0.0}]
+    four = pd.DataFrame(rows)
+    assert paired_counts(four, "a", "b") == "4 / 0 / 0"
+    assert paired_counts(four, "a", "b", holm=True) == "2 / 2 / 0"
     # the interval's half-width: t(0.975, 9) = 2.262 from the table, times the standard error
     d = cases["steady-loss"] - base
     half = paired_interval(trials, "recommended", "dense")
@@ -123,12 +148,12 @@ def test_zoo_long_report_compares_the_lengths_on_the_tasks_judged_at_every_lengt
     pd.DataFrame(seeds).to_csv(tmp_path / "long4" / "trials.csv", index=False)
     text = report({"base": tmp_path / "base", "long4": tmp_path / "long4"}, tmp_path / "out", tmp_path / "f.png")
     assert "left out: ts:GunPoint" in text
-    rows = {tuple(c.strip() for c in line.split("|")[1:5]): [c.strip() for c in line.split("|")[5:12]]
+    rows = {tuple(c.strip() for c in line.split("|")[1:5]): [c.strip() for c in line.split("|")[5:14]]
             for line in text.splitlines() if line.startswith("| base") or line.startswith("| long4")}
-    assert rows[("base", "all", "2", "recommended")] == ["0 / 0 / 1", "—", "1 of 2", "2 / 0 / 0", "—", "1 / 1 / 0",
-                                                         "0.055"]
-    assert rows[("long4", "all", "2", "recommended")] == ["1 / 0 / 0", "1 / 0 / 0", "2 of 2", "0 / 1 / 1",
-                                                          "0 / 1 / 0", "1 / 1 / 0", "0.025"]
+    assert rows[("base", "all", "2", "recommended")] == ["0 / 0 / 1", "—", "—", "1 of 2", "2 / 0 / 0", "—", "—",
+                                                         "1 / 1 / 0", "0.055"]
+    assert rows[("long4", "all", "2", "recommended")] == ["1 / 0 / 0", "1 / 0 / 0", "1 / 0 / 0", "2 of 2",
+                                                          "0 / 1 / 1", "0 / 1 / 0", "0 / 1 / 0", "1 / 1 / 0", "0.025"]
     assert rows[("long4", "all", "2", "oracle")][0] == "1 / 0 / 0"
     assert (tmp_path / "f.png").is_file() and (tmp_path / "out" / "report.md").read_text().strip() == text.strip()
     judged = pd.read_csv(tmp_path / "out" / "judged.csv").set_index(["arm", "task"])["ci"]
