@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from balancedrnn.core.spec import INIT_SCALES
 from balancedrnn.io import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,8 +65,10 @@ def roles(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def arm_label(arm: str, args: argparse.Namespace) -> str:
-    """The arm with its factor (``base``, ``tiny0.25``, ``long4``): its studies' and rows' name."""
-    return {"base": "base", "tiny": f"tiny{args.tiny:g}", "long": f"long{args.long}"}[arm]
+    """The arm with its factor (``base``, ``tiny0.25``, ``long4``), and its init scale unless ``fixed``
+    (``long4-fan-in``): its studies' and rows' name."""
+    label = {"base": "base", "tiny": f"tiny{args.tiny:g}", "long": f"long{args.long}"}[arm]
+    return label if args.init_scale == "fixed" else f"{label}-{args.init_scale}"
 
 
 def run_arm(task: str, arm: str, args: argparse.Namespace, lr: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -80,7 +83,8 @@ def run_arm(task: str, arm: str, args: argparse.Namespace, lr: float) -> tuple[d
     base, smaller, hp_range = plan_bases()[task]
     budget = smaller * (args.tiny if arm == "tiny" else 1.0)
     epochs = int(base["epochs"]) * (args.long if arm == "long" else 1)
-    base = {**base, "epochs": epochs, "budget": budget, "lr": lr}
+    base = {**base, "epochs": epochs, "budget": budget, "lr": lr,
+            **({"init_scale": args.init_scale} if args.init_scale != "fixed" else {})}
     fixed = {"lr": {"normal": [lr, 0.0]}, "init_mean": {"normal": [DEFAULT_INIT[0], 0.0]},
              "init_std": {"normal": [DEFAULT_INIT[1], 0.0]}}
     label = arm_label(arm, args)
@@ -99,7 +103,7 @@ def run_arm(task: str, arm: str, args: argparse.Namespace, lr: float) -> tuple[d
     t = get_task(task)
     row: dict[str, Any] = {"arm": label, "task": task, "budget": budget, "epochs": epochs, "dx": t.dx, "dy": t.dy,
                            "budget_factor": args.tiny if arm == "tiny" else 1.0,
-                           "epochs_factor": args.long if arm == "long" else 1}
+                           "epochs_factor": args.long if arm == "long" else 1, "init_scale": args.init_scale}
     if mini is None:  # the budget is too small for this task's shape: recorded, nothing trained
         return {**row, "note": f"no structure reaches a hidden proportion at budget {budget:g}"}, []
     if run_sweep(mini, run_dir=args.out, progress=False).interrupted:
@@ -129,23 +133,24 @@ def run_arm(task: str, arm: str, args: argparse.Namespace, lr: float) -> tuple[d
                                             "seeds": [100 + i for i in range(args.seeds)]}})
     if run_sweep(refs, run_dir=args.out, progress=False).interrupted:
         raise SystemExit("interrupted: run again to resume")
-    by_model: dict[str, list[float]] = {}
+    by_model: dict[str, dict[int, float]] = {}  # model -> seed -> value
     dh: dict[str, int] = {}
     hp: dict[str, float] = {}
     for r in records_of(args.store, args.out, refs.name):
         if r.ok and r.value is not None:
-            by_model.setdefault(str(r.config["model"]), []).append(float(r.value))
+            by_model.setdefault(str(r.config["model"]), {})[int(r.config["seed"])] = float(r.value)
             dh[str(r.config["model"])] = int((r.model or {}).get("dh", 0))
             hp[str(r.config["model"])] = float((r.model or {}).get("hidden_proportion", math.nan))
     row.update({"mini_best": best.value, "mini_n": len(done)})
     trials = []
     for role in roles(args):
         model = models.get(role)
-        vals = by_model.get(model, []) if model else []
-        row[role] = float(np.mean(vals)) if vals else np.nan
+        vals = by_model.get(model, {}) if model else {}
+        row[role] = float(np.mean(list(vals.values()))) if vals else np.nan
         row[f"dh_{role}"] = dh.get(model, np.nan) if model else np.nan
         row[f"hp_{role}"] = hp.get(model, np.nan) if model else np.nan
-        trials += [{"arm": label, "task": task, "role": role, "model": model, "value": v} for v in vals]
+        trials += [{"arm": label, "task": task, "role": role, "model": model, "seed": seed, "value": v}
+                   for seed, v in sorted(vals.items())]
     return row, trials
 
 
@@ -172,14 +177,16 @@ def arm_costs(storage: str) -> dict[str, tuple[int, float]]:
     return out
 
 
-def write_report(cells: pd.DataFrame, out: Path, seeds: int, storage: str | None = None) -> None:
+def write_report(cells: pd.DataFrame, out: Path, seeds: int, storage: str | None = None,
+                 trials: pd.DataFrame | None = None) -> None:
     """report.md: per arm, the oracle against dense and uniform:0.2 (better / level / worse), where dense does not
-    fit, and the hidden units dense and the oracle have."""
+    fit, and the hidden units dense and the oracle have; where ``trials`` keep their seeds, the same by a paired
+    t-test, and each init-scale arm's configs against themselves in the arm at the fixed init."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from zoo_loto import md
-    from zoo_recommend import LEARNT, TOL, difference, learnt, tolerance_counts
+    from zoo_recommend import LEARNT, TOL, difference, learnt, paired_counts, tolerance_counts
 
     lines = [f"seeds {seeds} per config (100..), tolerance {TOL}; 'learnt': some config's mean is above chance "
              f"by more than {LEARNT}", ""]
@@ -207,15 +214,65 @@ def write_report(cells: pd.DataFrame, out: Path, seeds: int, storage: str | None
                   *([f"- recommended (zoo_recommend's choice at this budget, trained here) against {ref}: better / "
                      f"level / worse {tolerance_counts(g.loc[g['recommended'].notna(), 'recommended'], g.loc[g['recommended'].notna(), ref])}"
                      for ref in ("dense", "uniform:0.2", "balanced")] if "recommended" in g and g["recommended"].notna().any() else []),
+                  *paired_lines(trials, arm, g["task"], paired_counts),
                   f"- median oracle − dense {d.median():.4f}; dense's dh median {g['dh_dense'].median():.0f}, "
                   f"oracle's {g['dh_oracle'].median():.0f}; dense has fewer hidden units than outputs on "
                   f"{int((g['dh_dense'] < g['dy']).sum())}", ""]
+    lines += init_scale_lines(cells, trials, present, paired_counts)
     cols = ["arm", "task", "dx", "dy", "budget", "epochs", "learnt", *present, "hp_oracle", "dh_dense",
             "dh_oracle"]
     lines += [md(cells[cols], 3)]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     figure(cells, out / "zoo_levers.png")
     print("\n".join(lines))
+
+
+def with_seeds(trials: pd.DataFrame | None, arm: str) -> pd.DataFrame | None:
+    """The arm's trials if they kept their seeds (older result files did not), else None."""
+    if trials is None or "seed" not in trials or not len(trials):
+        return None
+    t = trials[(trials.arm == arm) & trials.seed.notna()]
+    return t if len(t) else None
+
+
+def paired_lines(trials: pd.DataFrame | None, arm: str, tasks: pd.Series, paired_counts: Any) -> list[str]:
+    """The arm's configs against dense and uniform:0.2 by a paired t-test over the seeds, uncorrected and Holm."""
+    t = with_seeds(trials, arm)
+    if t is None:
+        return []
+    pairs = [(who, ref) for ref in ("dense", "uniform:0.2") for who in (*ROLES, "recommended")
+             if who != ref and who in set(t.role) and not (ref == "uniform:0.2" and who == "dense")]
+    return [f"- {who} against {ref}, paired t-test over the seeds (better / indistinguishable / worse; Holm across "
+            f"tasks): {paired_counts(t, who, ref, tasks)} ({paired_counts(t, who, ref, tasks, holm=True)})"
+            for who, ref in pairs]
+
+
+def init_scale_lines(cells: pd.DataFrame, trials: pd.DataFrame | None, present: list[str], paired_counts: Any) -> list[str]:
+    """For every arm at an init scale other than fixed whose fixed-init arm is here too (``long4-fan-in`` and
+    ``long4``): each config against itself at the fixed init, task by task (same seeds), and the median change."""
+    from zoo_recommend import TOL  # write_report put experiments/ on the path
+
+    lines = []
+    for arm in sorted(set(cells.arm), key=arm_order):
+        scale = next((s for s in INIT_SCALES if s != "fixed" and arm.endswith("-" + s)), None)
+        ref_arm = arm[: -len(scale) - 1] if scale else None
+        if ref_arm is None or ref_arm not in set(cells.arm):
+            continue
+        a, b = (cells[cells.arm == x].set_index("task") for x in (arm, ref_arm))
+        common = a.index.intersection(b.index)
+        lines += [f"## {arm} against {ref_arm}: each config at the {scale} init against itself at the fixed init "
+                  f"({len(common)} tasks; a config's mean over the seeds)", ""]
+        ta, tb = with_seeds(trials, arm), with_seeds(trials, ref_arm)
+        for role in present:
+            change = (a.loc[common, role] - b.loc[common, role]).dropna()
+            line = f"- {role}: median change {change.median():+.4f}, better / level / worse by {TOL} " \
+                   f"{int((change > TOL).sum())} / {int((change.abs() <= TOL).sum())} / {int((change < -TOL).sum())}"
+            if ta is not None and tb is not None and role != "oracle":  # the oracle may be another structure per arm
+                both = pd.concat([ta[ta.role == role].assign(role="scaled"), tb[tb.role == role].assign(role="fixed")])
+                line += f"; paired t-test {paired_counts(both, 'scaled', 'fixed', common)}"
+            lines.append(line)
+        lines.append("")
+    return lines
 
 
 def arm_order(label: str) -> tuple[int, float, str]:
@@ -268,6 +325,12 @@ def figure(cells: pd.DataFrame, path: Path, who: str = "oracle",
     plt.close(fig)
 
 
+def read_trials(out: Path) -> pd.DataFrame | None:
+    """Every trials*.csv of ``out`` (one per lane), or None."""
+    parts = sorted(out.glob("trials*.csv"))
+    return pd.concat([pd.read_csv(p) for p in parts], ignore_index=True) if parts else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arms", nargs="*", default=["base", "tiny", "long"], choices=("base", "tiny", "long"))
@@ -282,6 +345,9 @@ def main() -> None:
                     "processes can share --out; the report reads them all.")
     ap.add_argument("--recommended", type=Path, help="zoo_recommend.py's trials.csv: also train its recommendation "
                     "for each task at the arm's budget (when that budget was judged there).")
+    ap.add_argument("--init-scale", default="fixed", choices=INIT_SCALES,
+                    help="How the initial values' spread follows each block's shape and density (TrainConfig."
+                    "init_scale); a scale other than fixed is a separate arm (long4-fan-in, ...).")
     ap.add_argument("--report-only", action="store_true")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -292,7 +358,7 @@ def main() -> None:
         if not parts:
             raise SystemExit(f"error: no cells*.csv in {args.out}: run without --report-only first")
         return write_report(pd.concat([pd.read_csv(p) for p in parts], ignore_index=True), args.out, args.seeds,
-                            args.store)
+                            args.store, read_trials(args.out))
     torch.set_num_threads(1)
     if args.recommended is not None:
         if not args.recommended.is_file():
@@ -321,10 +387,10 @@ def main() -> None:
             old = pd.read_csv(tp) if tp.is_file() else pd.DataFrame()
             if len(old):
                 old = old[~((old.arm == row["arm"]) & (old.task == task))]
-            new = pd.DataFrame(trials, columns=["arm", "task", "role", "model", "value"])
+            new = pd.DataFrame(trials, columns=["arm", "task", "role", "model", "seed", "value"])
             pd.concat([old, new], ignore_index=True).to_csv(tp, index=False)
     write_report(pd.concat([pd.read_csv(p) for p in sorted(args.out.glob("cells*.csv"))], ignore_index=True),
-                 args.out, args.seeds, args.store)
+                 args.out, args.seeds, args.store, read_trials(args.out))
 
 
 if __name__ == "__main__":

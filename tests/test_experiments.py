@@ -158,3 +158,35 @@ def test_zoo_long_report_compares_the_lengths_on_the_tasks_judged_at_every_lengt
     assert (tmp_path / "f.png").is_file() and (tmp_path / "out" / "report.md").read_text().strip() == text.strip()
     judged = pd.read_csv(tmp_path / "out" / "judged.csv").set_index(["arm", "task"])["ci"]
     assert judged[("long4", "ts:ArrowHead")] > 0 and np.isnan(judged[("base", "ts:ArrowHead")])
+
+
+def test_zoo_levers_init_scale_lines_compare_each_config_with_itself_at_the_fixed_init() -> None:
+    """An init-scale arm against its fixed-init arm: per config the median change and better / level / worse by
+    the tolerance (by hand), and a paired t-test over the seeds; the oracle gets no t-test (it may be another
+    structure in each arm); an arm without its fixed counterpart is left out."""
+    import zoo_levers
+
+    cells = pd.DataFrame([
+        {"arm": "long4", "task": "a", "dense": 0.50, "oracle": 0.60},
+        {"arm": "long4", "task": "b", "dense": 0.70, "oracle": 0.70},
+        {"arm": "long4-fan-in", "task": "a", "dense": 0.56, "oracle": 0.60},
+        {"arm": "long4-fan-in", "task": "b", "dense": 0.69, "oracle": 0.72},
+        {"arm": "tiny0.25-density", "task": "a", "dense": 0.1, "oracle": 0.1},  # no tiny0.25 arm: left out
+    ])
+    rows = []
+    for s in range(4):  # task a: fan-in's dense steadily better by 0.06 (± 0.001); task b: noisy around −0.01
+        rows += [{"arm": "long4", "task": "a", "role": "dense", "seed": 100 + s, "value": 0.50 + 0.01 * s},
+                 {"arm": "long4-fan-in", "task": "a", "role": "dense", "seed": 100 + s,
+                  "value": 0.56 + 0.01 * s + (0.001 if s % 2 else -0.001)},
+                 {"arm": "long4", "task": "b", "role": "dense", "seed": 100 + s, "value": 0.70},
+                 {"arm": "long4-fan-in", "task": "b", "role": "dense", "seed": 100 + s,
+                  "value": 0.69 + (0.1 if s % 2 else -0.1)}]
+    lines = zoo_levers.init_scale_lines(cells, pd.DataFrame(rows), ["dense", "oracle"],
+                                        __import__("zoo_recommend").paired_counts)
+    assert lines[0].startswith("## long4-fan-in against long4: each config at the fan-in init") and "(2 tasks;" in lines[0]
+    dense = next(x for x in lines if x.startswith("- dense"))
+    # changes +0.06 and −0.01: median +0.025, one better, one worse; t-test: a better, b indistinguishable
+    assert dense == "- dense: median change +0.0250, better / level / worse by 0.005 1 / 0 / 1; paired t-test 1 / 1 / 0"
+    oracle = next(x for x in lines if x.startswith("- oracle"))
+    assert oracle == "- oracle: median change +0.0100, better / level / worse by 0.005 1 / 1 / 0"
+    assert not any("tiny" in x for x in lines)

@@ -90,3 +90,10 @@ def test_patience_is_validated_and_keeps_old_trial_keys():
         TrainConfig(patience=-1)
     assert TrainConfig(patience=0).key() == TrainConfig().key()
     assert TrainConfig(patience=3).key() != TrainConfig().key()
+
+
+def test_init_scale_is_validated_and_keeps_old_trial_keys():
+    with pytest.raises(ValueError, match="init_scale must be one of fixed, density, fan-in"):
+        TrainConfig(init_scale="he")
+    assert TrainConfig(init_scale="fixed").key() == TrainConfig().key()
+    assert TrainConfig(init_scale="fan-in").key() != TrainConfig(init_scale="density").key() != TrainConfig().key()

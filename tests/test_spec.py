@@ -216,3 +216,51 @@ def test_solve_hidden_proportion_names_the_nearer_block():
         solve_hidden_proportion(2500, 10, 100_000, 1.0, base)
     with pytest.raises(SpecError, match="smallest feasible budget"):
         solve_hidden_proportion(2500, 10, 100, 0.5, base)
+
+
+# ----------------------------------------------------------------------------------------- init scales
+from balancedrnn.core.configs import build_model  # noqa: E402
+from balancedrnn.core.spec import INIT_SCALES, scaled_init  # noqa: E402
+
+
+def _row_square_sums(model, row):
+    """Per unit of a row (h or y): the sum of its squared initial weights over the row's three blocks, from the
+    dense matrices with zeros."""
+    import torch
+
+    dense = torch.cat([model.blocks[b].dense().detach() for b in row], dim=1)
+    return (dense ** 2).sum(dim=1)
+
+
+def test_fixed_init_scale_is_the_spec_init():
+    spec = BlockSpec(12, 40, 3, {b: 0.3 for b in ("hx", "hh", "hy", "yx", "yh", "yy")}, {"hh": (0.01, 0.2)})
+    assert scaled_init(spec, "fixed") == dict(spec.init)
+
+
+def test_density_scale_gives_a_sparse_block_the_dense_blocks_unit_variance():
+    # per unit, sum of squared weights ~ cols * std^2 whatever the density (std = 0.05, mean 0)
+    for config in ("dense", "uniform:0.2", "uniform:0.05"):
+        m = build_model(config, 400, 20, 30_000, seed=1, init={b: (0.0, 0.05) for b in
+                                                               ("hx", "hh", "hy", "yx", "yh", "yy")},
+                        init_scale="density")
+        hx = m.blocks["hx"].dense().detach()
+        per_unit = (hx ** 2).sum(dim=1).mean().item()
+        assert per_unit == pytest.approx(hx.shape[1] * 0.05 ** 2, rel=0.05), config
+
+
+def test_fan_in_scale_gives_every_unit_unit_input_variance():
+    # LeCun: a unit's squared weights over all its trainable inputs sum to 1 on average, in both rows
+    for config in ("dense", "uniform:0.2", "balanced", "110100"):
+        m = build_model(config, 300, 12, 60_000, seed=2, init_scale="fan-in")
+        for row in (("hx", "hh", "hy"), ("yx", "yh", "yy")):
+            assert _row_square_sums(m, row).mean().item() == pytest.approx(1.0, rel=0.06), (config, row)
+
+
+def test_init_scale_means_are_kept_and_unknown_scales_are_refused():
+    spec = BlockSpec(5, 10, 2, {b: 0.5 for b in ("hx", "hh", "hy", "yx", "yh", "yy")}, {"hx": (0.3, 0.1)})
+    for scale in INIT_SCALES:
+        assert scaled_init(spec, scale)["hx"][0] == 0.3
+    with pytest.raises(SpecError, match="unknown init scale 'lecun'"):
+        scaled_init(spec, "lecun")
+    with pytest.raises(SpecError, match="unknown init scale"):
+        build_model("dense", 5, 2, 500, init_scale="lecun")

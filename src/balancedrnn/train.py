@@ -26,6 +26,7 @@ from .core.defaults import DEFAULT_INIT, DEFAULT_LR, QUICK
 from .env import git_revision, versions
 from .io import atomic_write, atomic_write_json
 from .core.model import ACTIVATIONS
+from .core.spec import INIT_SCALES
 from .progress import progress_bar
 from .record import RECORD_VERSION, Final, History, RunRecord, TaskInfo
 from .tasks import Task, get_task
@@ -73,6 +74,10 @@ class TrainConfig:
     """Mean of the initial values of every block's masked-in entries."""
     init_std: float = DEFAULT_INIT[1]
     """Standard deviation of those initial values."""
+    init_scale: str = "fixed"
+    """How that spread follows each block's shape and density: ``fixed`` (``init_std`` everywhere, the paper's
+    code), ``density`` (``init_std`` / sqrt(block density)) or ``fan-in`` (1/sqrt(a unit's trainable inputs),
+    ignoring ``init_std``); :func:`balancedrnn.core.spec.scaled_init`."""
     threads: int | None = None
     """Torch intra-op threads (None: leave torch's default). Part of what makes numbers reproducible."""
     device: str = "cpu"
@@ -114,6 +119,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {v!r}")
             if positive is False and v < 0:
                 raise ValueError(f"{name} must be >= 0, got {v!r}")
+        if self.init_scale not in INIT_SCALES:
+            raise ValueError(f"init_scale must be one of {', '.join(INIT_SCALES)}, got {self.init_scale!r}")
         if self.kernel not in ("auto", "dense", "sparse"):
             raise ValueError(f"kernel must be 'auto', 'dense' or 'sparse', got {self.kernel!r}")
         if self.readout not in ("lagged", "current"):
@@ -149,7 +156,7 @@ class TrainConfig:
         """Hash of the config (without run-time placement), naming a trial uniquely."""
         d = {k: v for k, v in asdict(self).items() if k not in ("device", "checkpoint", "mnist_dir")}
         for optional, default in (("dataset", None), ("rollouts", 100), ("kernel", "auto"), ("patience", 0),
-                                  ("select_rollouts", 0), ("select_every", 2)):  # older keys stay valid
+                                  ("select_rollouts", 0), ("select_every", 2), ("init_scale", "fixed")):  # older keys stay valid
             if d.get(optional) == default:
                 d.pop(optional)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -169,6 +176,7 @@ def build_for_task(config: TrainConfig, task: Task) -> nn.Module:
         init=init,
         device=config.device,
         kernel=config.kernel,  # type: ignore[arg-type]
+        init_scale=config.init_scale,
     )
 
 

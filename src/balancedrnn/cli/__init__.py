@@ -15,6 +15,7 @@ from rich.table import Table
 
 from ..core.configs import CONFIG_HELP
 from ..core.defaults import PAPER, QUICK
+from ..core.spec import INIT_SCALES
 from .common import (  # noqa: F401 - re-exported: balancedrnn.cli.check_* and _parse_sets are used by tests and plans
     MAX_BUDGET,
     RUN_STATUSES,
@@ -205,6 +206,9 @@ def train(
     activation: Activation = "relu",
     kernel: Annotated[str, typer.Option(help="Kernel of the masked blocks: auto (dense or sparse per block, by "
                                         "density and shape), dense or sparse.")] = "auto",
+    init_scale: Annotated[str, typer.Option(help="How the initial values' spread follows each block: fixed (one "
+                                            "std, the paper's code), density (std / sqrt(block density)) or fan-in "
+                                            "(1/sqrt(a unit's trainable inputs)).")] = "fixed",
     threads: Threads = None,
     mnist_dir: MnistDir = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Write model and optimiser here after every epoch.",
@@ -224,13 +228,14 @@ def train(
     task = data_task(task, data)
     the_task, budget = _task_budget(task, budget)
     check_run_options(readout, activation, kernel, seed, data_seed, threads, rollouts)
+    check_choice("--init-scale", init_scale, INIT_SCALES)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task.name, mnist_dir, dataset)
     scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     model = _auto_model(model, the_task, budget, scale)
     cfg = _config(
         task=task, model=model, budget=budget, seed=seed, data_seed=data_seed, readout=readout,
-        activation=activation, kernel=kernel, threads=threads, mnist_dir=str(mnist_dir) if mnist_dir else None,
+        activation=activation, kernel=kernel, init_scale=init_scale, threads=threads, mnist_dir=str(mnist_dir) if mnist_dir else None,
         checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts, device=device,
         patience=patience, select_rollouts=select_rollouts, select_every=select_every, **scale,
     )

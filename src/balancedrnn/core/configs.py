@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -32,12 +32,14 @@ from ..kernels.dispatch import KernelChoice
 from .model import BlockRNN, Readout
 from .spec import (
     BLOCKS,
+    INIT_SCALES,
     BlockSpec,
     SpecError,
     check_budget,
     check_feasible,
     check_size,
     solve_hidden_proportion,
+    scaled_init,
     validate_density,
 )
 
@@ -228,13 +230,19 @@ def build_model(
     init: dict[str, tuple[float, float]] | None = None,
     device: torch.device | str | None = None,
     kernel: KernelChoice = "auto",
+    init_scale: str = "fixed",
 ) -> nn.Module:
     """The model a config string names, at ``budget`` trainable weights, seeded (``kernel``: the block RNN's
-    dense/sparse kernel choice; baselines ignore it)."""
+    dense/sparse kernel choice; ``init_scale``: how ``init``'s spread follows each block's shape and density,
+    :func:`~balancedrnn.core.spec.scaled_init`; baselines ignore both)."""
+    if init_scale not in INIT_SCALES:
+        raise SpecError(f"unknown init scale {init_scale!r}; expected one of {', '.join(INIT_SCALES)}")
     parsed = parse_config(config)
     if parsed.is_baseline:
         return make_baseline(parsed.family, dx, dy, budget, seed=seed, device=device)
     spec = BlockSpec.from_budget(dx, dy, budget, parsed.density(dx, dy, budget), init=init)
+    if init_scale != "fixed":
+        spec = replace(spec, init=scaled_init(spec, init_scale))
     return BlockRNN(spec, seed=seed, readout=readout, activation=activation, device=device, kernel=kernel)
 
 

@@ -253,6 +253,37 @@ class BlockSpec:
         }
 
 
+INIT_SCALES: tuple[str, ...] = ("fixed", "density", "fan-in")
+"""How the initial values' spread follows a block's shape and density (:func:`scaled_init`)."""
+
+
+def scaled_init(spec: BlockSpec, scale: str = "fixed") -> dict[str, tuple[float, float]]:
+    """Per-block (mean, std) of the initial values under an init scale, from ``spec.init`` (the means are kept).
+
+    * ``fixed``: ``spec.init`` as it is, one spread whatever the block's size and density (the paper's code).
+    * ``density``: a block's std divided by sqrt(its density), so a sparse block's units start with the
+      input variance the dense block of that shape would have (Evci et al.'s sparsity-aware scaling); dense
+      blocks keep theirs.
+    * ``fan-in``: std = 1/sqrt(fan-in) in every block of a row, fan-in being the trainable entries that feed
+      one unit of that row (its blocks' nnz / rows, summed), whatever ``spec.init``'s stds: LeCun's scaling
+      over the row's real inputs.
+    """
+    if scale not in INIT_SCALES:
+        raise SpecError(f"unknown init scale {scale!r}; expected one of {', '.join(INIT_SCALES)}")
+    init = dict(spec.init)
+    if scale == "fixed":
+        return init
+    if scale == "density":
+        return {b: (m, s / math.sqrt(spec.density[b]) if spec.density[b] > 0 else s) for b, (m, s) in init.items()}
+    nnz = spec.nnz()
+    out = {}
+    for row, rows in ((H_ROW, spec.dh), (Y_ROW, spec.dy)):
+        fan_in = sum(nnz[b] for b in row) / rows
+        for b in row:
+            out[b] = (init[b][0], 1.0 / math.sqrt(fan_in) if fan_in > 0 else init[b][1])
+    return out
+
+
 def check_budget(budget: float) -> float:
     """A positive finite budget as float, or a one-line SpecError."""
     try:
