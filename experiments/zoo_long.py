@@ -25,6 +25,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from balancedrnn.core.spec import INIT_SCALES
 from balancedrnn.io import cache_dir
 
 if TYPE_CHECKING:
@@ -33,8 +34,9 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def long_specs(factor: int, trials: int, workers: int, storage: str) -> dict[str, SweepSpec]:
-    """Per zoo task: the zoo plan's sweep (small scale) at ``factor`` × its epochs and its smaller budget."""
+def long_specs(factor: int, trials: int, workers: int, storage: str, init_scale: str = "fixed") -> dict[str, SweepSpec]:
+    """Per zoo task: the zoo plan's sweep (small scale) at ``factor`` × its epochs and its smaller budget (and at
+    ``init_scale``, TrainConfig's, when not ``fixed``: the sampler's init_std drawn as before, then scaled)."""
     from balancedrnn.reproduce.plan import load_plan, sweep_specs
 
     out = {}
@@ -43,14 +45,17 @@ def long_specs(factor: int, trials: int, workers: int, storage: str) -> dict[str
         sampler = dataclasses.replace(spec.sampler, budgets=[min(spec.sampler.budgets)], n_trials=trials)
         out[task] = dataclasses.replace(
             spec, name=f"long{factor}-{task.replace(':', '-')}", sampler=sampler, workers=workers, storage=storage,
-            base={**spec.base, "epochs": int(spec.base["epochs"]) * factor})
+            base={**spec.base, "epochs": int(spec.base["epochs"]) * factor,
+                  **({"init_scale": init_scale} if init_scale != "fixed" else {})})
     return out
 
 
 JUDGED = {"base": "runs/zoo-recommend-smaller", "long4": "runs/zoo-recommend-long4",
-          "long4-lr": "runs/zoo-recommend-long4-lr", "long10": "runs/zoo-recommend-long10"}
+          "long4-lr": "runs/zoo-recommend-long4-lr", "long4-density": "runs/zoo-recommend-long4-density",
+          "long10": "runs/zoo-recommend-long10"}
 """zoo_recommend.py's result directories at the smaller budget, per training length (the zoo's epochs, 4×, 10×;
-``long4-lr``: 4× with each config's lr chosen on validation, ``--lr-factors``)."""
+``long4-lr``: 4× with each config's lr chosen on validation, ``--lr-factors``; ``long4-density``: 4×, sweep and
+judgement at the density init scale, ``--init-scale density``)."""
 
 
 def report(judged: dict[str, Path], out: Path, figure_path: Path) -> str:
@@ -122,7 +127,10 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=60, help="Trials per task (all at its smaller budget).")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tasks", nargs="*", help="Only these zoo tasks (default: every task of the zoo plan).")
-    ap.add_argument("--storage", default=str(cache_dir() / "zoo" / "zoo-long.journal"))
+    ap.add_argument("--init-scale", default="fixed", choices=INIT_SCALES, help="TrainConfig.init_scale of every "
+                    "trial; other than fixed, the default store is zoo-long-<scale>.journal (the study names stay "
+                    "long<factor>-<task>, so zoo_recommend.py takes the same --prefix).")
+    ap.add_argument("--storage", help="The store (default: zoo-long.journal in the zoo cache).")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "zoo-long")
     ap.add_argument("--report", action="store_true", help="Compare zoo_recommend.py's judgements (--judged); no "
                     "training.")
@@ -145,7 +153,9 @@ def main() -> None:
         return
     if args.factor < 1 or args.trials < 1 or args.workers < 1:
         raise SystemExit("error: --factor, --trials and --workers must be positive")
-    specs = long_specs(args.factor, args.trials, args.workers, args.storage)
+    args.storage = args.storage or str(cache_dir() / "zoo" / (
+        "zoo-long.journal" if args.init_scale == "fixed" else f"zoo-long-{args.init_scale}.journal"))
+    specs = long_specs(args.factor, args.trials, args.workers, args.storage, args.init_scale)
     unknown = [t for t in args.tasks or [] if t not in specs]
     if unknown:  # before any training
         raise SystemExit(f"error: not a task of the zoo plan: {', '.join(unknown)}; known: {', '.join(specs)}")

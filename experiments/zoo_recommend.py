@@ -10,6 +10,7 @@ Run (after the zoo sweep; long: 5 configs × seeds × budgets × tasks trials, o
     [--with-references]   # a second pass: the forest also learns from the named configs' trials of the first
     [--storage <cache>/zoo/zoo-long.journal --prefix long4- --epochs-factor 4]   # at 4x the epochs (zoo_long.py)
     [--lr-factors 0.333 3 --roles recommended dense uniform:0.2]   # each config at its own lr, chosen on validation
+    [--init-scale density]   # every config at that TrainConfig.init_scale (the sweep too: zoo_long.py --init-scale)
 writes runs/zoo-recommend/{cells.csv,trials.csv,report.md}; resumable (its own store, zoo-recommend.journal).
 Better / level / worse is counted twice: by a fixed margin on the seeds' means, and by a paired t-test over the seeds
 (trials.csv keeps each run's seed).
@@ -27,6 +28,7 @@ import torch
 
 from balancedrnn.analysis import zoopred
 from balancedrnn.analysis.meta import REFERENCES, recommend_config  # REFERENCES: dense, uniform:0.2, balanced
+from balancedrnn.core.spec import INIT_SCALES
 from balancedrnn.io import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,6 +115,9 @@ def main() -> None:
                     "zoo's median lr, and keep, per config, the lr with the lowest mean validation loss over the "
                     "seeds (each config tuned on its validation data). The median lr's runs are shared with a "
                     "judgement without this option.")
+    ap.add_argument("--init-scale", default="fixed", choices=INIT_SCALES, help="Train every config at this "
+                    "TrainConfig.init_scale (the sweep's runs should share it: zoo_long.py --init-scale); its "
+                    "results and store get the suffix -<scale>.")
     ap.add_argument("--roles", nargs="+", choices=("recommended", *REFERENCES, "oracle"),
                     help="Train only these configs (default: all five).")
     ap.add_argument("--report-only", action="store_true", help="Rewrite report.md from --out's cells.csv; no training.")
@@ -124,7 +129,8 @@ def main() -> None:
         raise SystemExit(f"error: --seeds must be a positive integer, got {args.seeds}")
     if args.epochs_factor < 1:
         raise SystemExit(f"error: --epochs-factor must be a positive integer, got {args.epochs_factor}")
-    tag = "" if args.epochs_factor == 1 else f"-long{args.epochs_factor}"
+    tag = ("" if args.epochs_factor == 1 else f"-long{args.epochs_factor}") + \
+        ("" if args.init_scale == "fixed" else f"-{args.init_scale}")
     args.out_store = args.out_store or str(cache_dir() / "zoo" / f"zoo-recommend{tag}.journal")
     args.out = args.out or ROOT / "runs" / f"zoo-recommend{tag}"
     if args.report_only:
@@ -165,7 +171,8 @@ def main() -> None:
     incomplete: list[str] = []
     for task in tasks:
         base, budgets = bases[task]
-        base = {**base, "epochs": int(base["epochs"]) * args.epochs_factor}
+        base = {**base, "epochs": int(base["epochs"]) * args.epochs_factor,
+                **({"init_scale": args.init_scale} if args.init_scale != "fixed" else {})}
         budgets = {"all": budgets, "larger": [max(budgets)], "smaller": [min(budgets)]}[args.budgets]
         budgets = [b for b in budgets if b in swept.get(task, set())]
         predictor = zoopred.ZooPredictor(curve=args.order == "mean").fit(data.subset(data.task != task))

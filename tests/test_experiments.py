@@ -123,6 +123,9 @@ def test_zoo_long_keeps_the_zoo_sweep_but_its_epochs_budget_and_study_names() ->
         assert spec.sampler.hp_range == short.sampler.hp_range and spec.sampler.distributions == short.sampler.distributions
         assert spec.name.startswith("long3-") and not spec.name.startswith("zoo-")
     assert len({s.name for s in specs.values()}) == len(specs)
+    scaled = long_specs(3, 7, 1, "unused.journal", init_scale="density")  # the same sweeps at another init scale
+    for task, spec in scaled.items():
+        assert spec.base == {**specs[task].base, "init_scale": "density"} and spec.name == specs[task].name
 
 
 def test_zoo_long_report_compares_the_lengths_on_the_tasks_judged_at_every_length(tmp_path: Path) -> None:
