@@ -154,6 +154,15 @@ def run_arm(task: str, arm: str, args: argparse.Namespace, lr: float) -> tuple[d
     return row, trials
 
 
+def arm_of_study(name: str) -> str | None:
+    """The arm label of a study ``levers-<label>-<task>-mini|refs`` (``long4``, ``long4-fan-in``), or None."""
+    if not name.startswith("levers-"):
+        return None
+    rest = name[len("levers-"):]
+    head = rest.split("-")[0]
+    return next((f"{head}-{s}" for s in INIT_SCALES if rest.startswith(f"{head}-{s}-")), head)
+
+
 def arm_costs(storage: str) -> dict[str, tuple[int, float]]:
     """Per arm: runs and core-minutes (their wall times: each trial runs on one thread) of its studies in the store."""
     import optuna
@@ -165,7 +174,7 @@ def arm_costs(storage: str) -> dict[str, tuple[int, float]]:
         return out
     st = store.open_storage(storage, ".", create=False)
     for summary in optuna.get_all_study_summaries(st, include_best_trial=False):
-        label = summary.study_name.split("-")[1] if summary.study_name.startswith("levers-") else None
+        label = arm_of_study(summary.study_name)
         if label is None:
             continue
         runs, minutes = out.get(label, (0, 0.0))

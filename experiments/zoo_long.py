@@ -117,7 +117,7 @@ def report(judged: dict[str, Path], out: Path, figure_path: Path) -> str:
     (out / "report.md").write_text("\n".join(lines) + "\n")
     cells.to_csv(out / "judged.csv", index=False)
     figure(cells, figure_path, who="recommended",
-           title="Recommendation (leave one task out) against dense, per learnt task, by training length")
+           title="Recommendation (leave one task out) against dense, per learnt task, by judgement")
     return "\n".join(lines)
 
 

@@ -193,3 +193,12 @@ def test_zoo_levers_init_scale_lines_compare_each_config_with_itself_at_the_fixe
     oracle = next(x for x in lines if x.startswith("- oracle"))
     assert oracle == "- oracle: median change +0.0100, better / level / worse by 0.005 1 / 1 / 0"
     assert not any("tiny" in x for x in lines)
+
+
+def test_zoo_levers_reads_the_arm_of_a_study_name_with_an_init_scale() -> None:
+    from zoo_levers import arm_of_study
+
+    assert arm_of_study("levers-long4-rad-r8f10-mini") == "long4"
+    assert arm_of_study("levers-long4-fan-in-mnist-rows-refs") == "long4-fan-in"
+    assert arm_of_study("levers-tiny0.25-density-ts-Lynx-next5-mini") == "tiny0.25-density"
+    assert arm_of_study("zoo-rad") is None

@@ -263,7 +263,8 @@ def scaled_init(spec: BlockSpec, scale: str = "fixed") -> dict[str, tuple[float,
     * ``fixed``: ``spec.init`` as it is, one spread whatever the block's size and density (the paper's code).
     * ``density``: a block's std divided by sqrt(its density), so a sparse block's units start with the
       input variance the dense block of that shape would have (Evci et al.'s sparsity-aware scaling); dense
-      blocks keep theirs.
+      blocks keep theirs. Below about one entry per row the few entries get large (hh at density 0.002: 22×
+      the std), and a ReLU recurrence over a long series can diverge (4 of 1,860 zoo runs, docs/results.md).
     * ``fan-in``: std = 1/sqrt(fan-in) in every block of a row, fan-in being the trainable entries that feed
       one unit of that row (its blocks' nnz / rows, summed), whatever ``spec.init``'s stds: LeCun's scaling
       over the row's real inputs.
