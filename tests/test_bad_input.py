@@ -50,6 +50,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train-activation", ["train", "--activation", "foo"], "--activation 'foo' is not one of relu"),
     ("train-activation-baseline", ["train", "--model", "lstm", "--activation", "foo"], "--activation 'foo'"),
     ("train-kernel", ["train", "--kernel", "fast"], "--kernel 'fast' is not one of auto, dense, sparse"),
+    ("train-init-scale", ["train", "--init-scale", "he"], "--init-scale 'he' is not one of fixed, density, fan-in"),
     ("train-threads-zero", ["train", "--threads", "0"], "--threads must be a positive integer"),
     ("train-rollouts-zero", ["train", "--task", "hammer", "--rollouts", "0"], "--rollouts must be a positive integer"),
     ("train-select-rollouts-not-hammer", ["train", "--task", "rad", "--select-rollouts", "5"],
