@@ -195,7 +195,7 @@ def write_report(cells: pd.DataFrame, out: Path, seeds: int, storage: str | None
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from zoo_loto import md
-    from zoo_recommend import LEARNT, TOL, difference, learnt, paired_counts, tolerance_counts
+    from zoo_recommend import LEARNT, TOL, difference, learnt, tolerance_counts
 
     lines = [f"seeds {seeds} per config (100..), tolerance {TOL}; 'learnt': some config's mean is above chance "
              f"by more than {LEARNT}", ""]
@@ -223,11 +223,11 @@ def write_report(cells: pd.DataFrame, out: Path, seeds: int, storage: str | None
                   *([f"- recommended (zoo_recommend's choice at this budget, trained here) against {ref}: better / "
                      f"level / worse {tolerance_counts(g.loc[g['recommended'].notna(), 'recommended'], g.loc[g['recommended'].notna(), ref])}"
                      for ref in ("dense", "uniform:0.2", "balanced")] if "recommended" in g and g["recommended"].notna().any() else []),
-                  *paired_lines(trials, arm, g["task"], paired_counts),
+                  *paired_lines(trials, arm, g["task"]),
                   f"- median oracle − dense {d.median():.4f}; dense's dh median {g['dh_dense'].median():.0f}, "
                   f"oracle's {g['dh_oracle'].median():.0f}; dense has fewer hidden units than outputs on "
                   f"{int((g['dh_dense'] < g['dy']).sum())}", ""]
-    lines += init_scale_lines(cells, trials, present, paired_counts)
+    lines += init_scale_lines(cells, trials, present)
     cols = ["arm", "task", "dx", "dy", "budget", "epochs", "learnt", *present, "hp_oracle", "dh_dense",
             "dh_oracle"]
     lines += [md(cells[cols], 3)]
@@ -244,8 +244,10 @@ def with_seeds(trials: pd.DataFrame | None, arm: str) -> pd.DataFrame | None:
     return t if len(t) else None
 
 
-def paired_lines(trials: pd.DataFrame | None, arm: str, tasks: pd.Series, paired_counts: Any) -> list[str]:
+def paired_lines(trials: pd.DataFrame | None, arm: str, tasks: pd.Series) -> list[str]:
     """The arm's configs against dense and uniform:0.2 by a paired t-test over the seeds, uncorrected and Holm."""
+    from zoo_recommend import paired_counts  # a sibling script: experiments/ is on the path
+
     t = with_seeds(trials, arm)
     if t is None:
         return []
@@ -256,10 +258,10 @@ def paired_lines(trials: pd.DataFrame | None, arm: str, tasks: pd.Series, paired
             for who, ref in pairs]
 
 
-def init_scale_lines(cells: pd.DataFrame, trials: pd.DataFrame | None, present: list[str], paired_counts: Any) -> list[str]:
+def init_scale_lines(cells: pd.DataFrame, trials: pd.DataFrame | None, present: list[str]) -> list[str]:
     """For every arm at an init scale other than fixed whose fixed-init arm is here too (``long4-fan-in`` and
     ``long4``): each config against itself at the fixed init, task by task (same seeds), and the median change."""
-    from zoo_recommend import TOL  # write_report put experiments/ on the path
+    from zoo_recommend import TOL, paired_counts  # a sibling script: experiments/ is on the path
 
     lines = []
     for arm in sorted(set(cells.arm), key=arm_order):

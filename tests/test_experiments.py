@@ -184,8 +184,7 @@ def test_zoo_levers_init_scale_lines_compare_each_config_with_itself_at_the_fixe
                  {"arm": "long4", "task": "b", "role": "dense", "seed": 100 + s, "value": 0.70},
                  {"arm": "long4-fan-in", "task": "b", "role": "dense", "seed": 100 + s,
                   "value": 0.69 + (0.1 if s % 2 else -0.1)}]
-    lines = zoo_levers.init_scale_lines(cells, pd.DataFrame(rows), ["dense", "oracle"],
-                                        __import__("zoo_recommend").paired_counts)
+    lines = zoo_levers.init_scale_lines(cells, pd.DataFrame(rows), ["dense", "oracle"])
     assert lines[0].startswith("## long4-fan-in against long4: each config at the fan-in init") and "(2 tasks;" in lines[0]
     dense = next(x for x in lines if x.startswith("- dense"))
     # changes +0.06 and −0.01: median +0.025, one better, one worse; t-test: a better, b indistinguishable

@@ -235,7 +235,8 @@ def train(
     model = _auto_model(model, the_task, budget, scale)
     cfg = _config(
         task=task, model=model, budget=budget, seed=seed, data_seed=data_seed, readout=readout,
-        activation=activation, kernel=kernel, init_scale=init_scale, threads=threads, mnist_dir=str(mnist_dir) if mnist_dir else None,
+        activation=activation, kernel=kernel, init_scale=init_scale, threads=threads,
+        mnist_dir=str(mnist_dir) if mnist_dir else None,
         checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts, device=device,
         patience=patience, select_rollouts=select_rollouts, select_every=select_every, **scale,
     )

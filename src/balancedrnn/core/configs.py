@@ -32,11 +32,11 @@ from ..kernels.dispatch import KernelChoice
 from .model import BlockRNN, Readout
 from .spec import (
     BLOCKS,
-    INIT_SCALES,
     BlockSpec,
     SpecError,
     check_budget,
     check_feasible,
+    check_init_scale,
     check_size,
     solve_hidden_proportion,
     scaled_init,
@@ -235,8 +235,7 @@ def build_model(
     """The model a config string names, at ``budget`` trainable weights, seeded (``kernel``: the block RNN's
     dense/sparse kernel choice; ``init_scale``: how ``init``'s spread follows each block's shape and density,
     :func:`~balancedrnn.core.spec.scaled_init`; baselines ignore both)."""
-    if init_scale not in INIT_SCALES:
-        raise SpecError(f"unknown init scale {init_scale!r}; expected one of {', '.join(INIT_SCALES)}")
+    check_init_scale(init_scale)  # baselines ignore it, but a wrong name is still an error
     parsed = parse_config(config)
     if parsed.is_baseline:
         return make_baseline(parsed.family, dx, dy, budget, seed=seed, device=device)

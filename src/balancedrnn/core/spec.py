@@ -257,6 +257,13 @@ INIT_SCALES: tuple[str, ...] = ("fixed", "density", "fan-in")
 """How the initial values' spread follows a block's shape and density (:func:`scaled_init`)."""
 
 
+def check_init_scale(scale: str) -> str:
+    """``scale`` if it is one of :data:`INIT_SCALES`, else a one-line SpecError listing them."""
+    if scale not in INIT_SCALES:
+        raise SpecError(f"unknown init scale {scale!r}; expected one of {', '.join(INIT_SCALES)}")
+    return scale
+
+
 def scaled_init(spec: BlockSpec, scale: str = "fixed") -> dict[str, tuple[float, float]]:
     """Per-block (mean, std) of the initial values under an init scale, from ``spec.init`` (the means are kept).
 
@@ -269,8 +276,7 @@ def scaled_init(spec: BlockSpec, scale: str = "fixed") -> dict[str, tuple[float,
       one unit of that row (its blocks' nnz / rows, summed), whatever ``spec.init``'s stds: LeCun's scaling
       over the row's real inputs.
     """
-    if scale not in INIT_SCALES:
-        raise SpecError(f"unknown init scale {scale!r}; expected one of {', '.join(INIT_SCALES)}")
+    check_init_scale(scale)
     init = dict(spec.init)
     if scale == "fixed":
         return init
