@@ -358,3 +358,54 @@ def test_cli_fits_the_zoo_predictor_on_the_studies_of_a_prefix(records, tmp_path
     code, _, err = _cli(["predictor", "fit", "--storage", "zoo.journal", "--study-prefix", "long4-"],
                         tmp_path, monkeypatch, capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "give it with --zoo" in err
+
+
+def test_the_predictor_keeps_its_runs_init_scale(records):
+    """A forest has no init-scale feature, so its ranks hold for models initialised as its runs were: it keeps
+    their init scale (records without one ran at the default, ``fixed``), refuses runs that mix scales, and the
+    recommendation carries the scale into the ``train`` options it gives."""
+    import copy
+
+    fixed = zoopred.ZooPredictor(n_estimators=5, curve=False).fit(zoopred.prepare_zoo(records))
+    assert fixed.training_init_scale == "fixed"
+    density = [{**r, "config": {**r["config"], "init_scale": "density"}} for r in records]
+    fitted = zoopred.ZooPredictor(n_estimators=5, curve=False).fit(zoopred.prepare_zoo(density))
+    assert fitted.init_scale_ == fitted.training_init_scale == "density"
+    rec = meta.recommend_config(100, 5, 4000, predictor=fitted, n_candidates=100)
+    args = rec.train_args()
+    assert rec.init_scale == "density" and args[args.index("--init-scale") + 1] == "density"
+    assert args[args.index("--model") + 1] == rec.config and float(args[args.index("--budget") + 1]) == 4000
+    assert float(args[args.index("--lr") + 1]) == pytest.approx(rec.lr, rel=1e-3)
+    mixed = zoopred.prepare_zoo(records[:40] + density[40:])
+    assert len(mixed) == len(records) and mixed.init_scales() == {"density": len(records) - 40, "fixed": 40}
+    assert mixed.subset(np.arange(len(mixed)) < 10).init_scales() == {"fixed": 10}
+    with pytest.raises(zoopred.ZooError, match=r"the runs mix init scales \(density \d+, fixed \d+ runs\)"):
+        zoopred.ZooPredictor(n_estimators=5, curve=False).fit(mixed)
+    old = copy.copy(fitted)
+    del old.init_scale_  # a file saved before the attribute: every zoo run then used the fixed init
+    assert old.training_init_scale == "fixed"
+
+
+def test_cli_recommend_prints_a_train_command_that_runs(predictor, tmp_path, monkeypatch, capsys):
+    """The recommendation ends with the ``balancedrnn train`` command that trains it as the predictor's runs were
+    trained; that command, run as printed (one epoch), trains the recommended densities at that lr and init."""
+    pytest.importorskip("aeon")
+    import json
+    import shlex
+
+    meta.save_predictor(predictor, tmp_path / "zoo.pkl")
+    code, out, err = _cli(["recommend", "--task", "ts:JapaneseVowels", "--predictor", "zoo.pkl", "--candidates", "100",
+                           "--epochs", "1", "--extrapolate"], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("train it as the predictor's runs were trained"))
+    argv = shlex.split(line.split(": ", 1)[1])
+    assert argv[:4] == ["balancedrnn", "train", "--task", "ts:JapaneseVowels"] and argv[-2:] == ["--epochs", "1"]
+    assert argv[argv.index("--init-scale") + 1] == "fixed"
+    config = next(x for x in out.splitlines() if x.startswith("config: ")).removeprefix("config: ")
+    assert argv[argv.index("--model") + 1] == config
+    code, _, err = _cli([*argv[1:], "-q", "--out-dir", "trained"], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    (path,) = (tmp_path / "trained").glob("*.json")
+    run = json.loads(path.read_text())
+    assert run["status"] == "ok" and run["config"]["init_scale"] == "fixed" and run["config"]["model"] == config
+    assert run["config"]["lr"] == float(argv[argv.index("--lr") + 1])

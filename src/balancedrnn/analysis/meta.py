@@ -634,6 +634,9 @@ class Recommendation:
     references: dict[str, float] = field(default_factory=dict)
     """Predicted metric of named configs (dense, uniform:0.2, balanced) at the same budget."""
     lr: float | None = None
+    init_scale: str | None = None
+    """Zoo predictor: the ``TrainConfig.init_scale`` of the runs it was fitted on; train the recommendation at it
+    (and at :attr:`lr`), since the predicted ranks hold for models trained that way."""
     interval: tuple[float, float] | None = None
     """The zoo predictor's interval of the predicted score (quantiles :data:`zoopred.INTERVAL` of its trees)."""
     curve: list[float] | None = None
@@ -657,6 +660,16 @@ class Recommendation:
         from ..sweep.spec import density_string
 
         return density_string(self.density)
+
+    def train_args(self) -> list[str]:
+        """``balancedrnn train`` options that train the recommendation as the predictor's runs were trained (the
+        config, budget, lr and, for the zoo predictor, init scale); the task or data file is the caller's."""
+        args = ["--model", self.config, "--budget", f"{self.budget:g}"]
+        if self.lr is not None:
+            args += ["--lr", f"{self.lr:.4g}"]
+        if self.init_scale is not None:
+            args += ["--init-scale", self.init_scale]
+        return args
 
 
 def candidate_densities(dx: int, dy: int, budget: float, n: int = 2000, random_state: int | None = 0) -> list[tuple[str, dict[str, float]]]:
@@ -863,6 +876,7 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
         weights=int(c["weights"]), parameters=int(c["parameters"]), hidden_proportion=float(c["hidden_proportion"]),
         predicted_score=float(score[best]), metric=zoopred.TARGET_DESCRIPTION[zoopred.TARGET],
         candidates=len(X), top=table.reset_index(drop=True), references=refs, lr=lr,
+        init_scale=predictor.training_init_scale,
         interval=(float(low[0]), float(high[0])), curve=curve, outside=outside,
         agreement={n: float(a) for n, a in zip(refs, agree)},
         shape_outside=predictor.shape_outside(dx, dy),

@@ -109,6 +109,14 @@ class ZooData:
     studies: list[str] = field(default_factory=list)
     rank: np.ndarray | None = None
     """The alternative target: within-task percentile rank (``normalized_target(method="rank")``)."""
+    init_scale: np.ndarray | None = None
+    """Each run's ``TrainConfig.init_scale`` (records without one: ``fixed``, the default)."""
+
+    def init_scales(self) -> dict[str, int]:
+        """How many runs used each init scale."""
+        names, counts = np.unique(self.init_scale if self.init_scale is not None else np.full(len(self), "fixed"),
+                                  return_counts=True)
+        return {str(n): int(c) for n, c in zip(names, counts)}
 
     def __len__(self) -> int:
         return len(self.y)
@@ -125,7 +133,8 @@ class ZooData:
         tasks = {t: i for t, i in self.tasks.items() if t in set(self.task[idx])}
         return ZooData(self.X.iloc[idx].reset_index(drop=True), self.y[idx], self.task[idx], self.value[idx],
                        self.parameters[idx], [self.curves[i] for i in idx], tasks, dict(self.skipped), list(self.studies),
-                       None if self.rank is None else self.rank[idx])
+                       None if self.rank is None else self.rank[idx],
+                       None if self.init_scale is None else self.init_scale[idx])
 
 
 def prepare_zoo(records: Iterable[Mapping[str, Any]]) -> ZooData:
@@ -158,10 +167,12 @@ def prepare_zoo(records: Iterable[Mapping[str, Any]]) -> ZooData:
     ranks = normalized_target(kept, "rank")
     rows, ys, tasks, values, params, rank = [], [], [], [], [], []
     raw_curves: list[np.ndarray] = []
+    scales: list[str] = []
     for rec, t, r in zip(kept, target, ranks):
         if not math.isfinite(t):
             skip("task never above chance")
             continue
+        scales.append(str((rec.get("config") or {}).get("init_scale") or "fixed"))
         typed = RunRecord.from_dict(rec)
         try:
             c = np.asarray(curve(rec), dtype=float)
@@ -194,7 +205,8 @@ def prepare_zoo(records: Iterable[Mapping[str, Any]]) -> ZooData:
                       "headroom": _headroom(float(np.max(np.asarray(values)[idx])), float(chance), bool(r0["classification"]))}
     X = pd.DataFrame(rows, columns=list(FEATURES)).astype(float)
     return ZooData(X, np.asarray(ys, dtype=float), task_arr, np.asarray(values, dtype=float),
-                   np.asarray(params, dtype=float), raw_curves, info, skipped, rank=np.asarray(rank, dtype=float))
+                   np.asarray(params, dtype=float), raw_curves, info, skipped, rank=np.asarray(rank, dtype=float),
+                   init_scale=np.asarray(scales, dtype=object))
 
 
 def _headroom(best: float, chance: float, classification: bool) -> float:
@@ -371,6 +383,12 @@ class ZooPredictor:
         if len(data) < 10 or len(set(data.task)) < 2:
             raise ZooError(f"the zoo predictor needs runs of at least two tasks (10 runs), got {len(data)} runs of "
                            f"{len(set(data.task))} task(s)")
+        scales = data.init_scales()
+        if len(scales) > 1:
+            mix = ", ".join(f"{k} {v}" for k, v in scales.items())
+            raise ZooError(f"the runs mix init scales ({mix} runs): the predictor has no init-scale feature, so fit "
+                           "it on runs of one scale (one store, or --study-prefix naming one sweep)")
+        self.init_scale_ = next(iter(scales), "fixed")  # its ranks hold for models initialised this way
         self.fill_ = fill_values(data.X)
         X = _fill(data.X, self.fill_, self.features)
         self.forest_ = fit_forest(X, data.target(TARGET), self.n_estimators, self.random_state)
@@ -385,6 +403,12 @@ class ZooPredictor:
         self.skipped_ = dict(data.skipped)
         self.provenance_: dict[str, Any] = {}
         return self
+
+    @property
+    def training_init_scale(self) -> str:
+        """The init scale of the runs it was fitted on (its ranks hold for models initialised that way). Files
+        saved before the attribute existed were all fitted on runs at the default, ``fixed``."""
+        return str(getattr(self, "init_scale_", "fixed"))
 
     def _X(self, X: pd.DataFrame) -> np.ndarray:
         return _fill(X, self.fill_, self.features)

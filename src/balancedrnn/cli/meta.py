@@ -219,7 +219,8 @@ def _show_zoo(path: Path, payload: dict[str, Any]) -> None:
     prov = payload.get("provenance") or {}
     out.print(f"zoo predictor {path}: schema {payload['schema']['schema_version']} ({len(payload['schema']['features'])} "
               f"features, target {payload['schema']['target']}), {p.n_records_} runs of {len(p.tasks_)} tasks, "
-              f"{p.n_estimators} trees, seed {p.random_state}, parent network: {'yes' if p.parent_ else 'no'}")
+              f"{p.n_estimators} trees, seed {p.random_state}, parent network: {'yes' if p.parent_ else 'no'}, "
+              f"runs' init scale: {p.training_init_scale}")
     out.print("provenance: " + ", ".join(f"{k} {v}" for k, v in prov.items() if k not in ("tasks", "studies"))
               + f", {len(prov.get('studies', []))} studies")
     out.print("versions: " + ", ".join(f"{k} {v}" for k, v in payload["versions"].items() if k != "platform"))
@@ -367,6 +368,14 @@ def recommend(
     if rec.outside:
         out.print("outside what the zoo covers: " + "; ".join(rec.outside) + " (the prediction extrapolates there)")
     out.print(f"config: {rec.config}")
+    if rec.method == "predictor":
+        import shlex
+
+        source = ["--task", task] if task is not None else ["--data", str(data)] if data is not None else ["--data", "FILE"]
+        length = ["--epochs", str(epochs)] if epochs is not None else []
+        scale = f"init scale {rec.init_scale}, " if rec.init_scale is not None else ""
+        out.print(f"train it as the predictor's runs were trained ({scale}lr {rec.lr:.4g}): "
+                  + shlex.join(["balancedrnn", "train", *source, *rec.train_args(), *length]), soft_wrap=True)
 
 
 def _task_shape(name: str) -> tuple[int, int, bool, dict[str, Any], float]:
