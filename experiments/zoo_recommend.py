@@ -326,6 +326,53 @@ def paired_interval(trials: pd.DataFrame, who: str, ref: str) -> pd.Series:
     return pd.Series(out, dtype=float)
 
 
+POWER = 0.8
+"""The power :func:`seeds_needed` asks of the paired t-test."""
+
+
+def seeds_needed(d: pd.Series, power: float = POWER, alpha: float = ALPHA, most: int = 1000) -> float:
+    """Seeds a two-sided paired t-test at ``alpha`` would need to call a difference of ``d``'s mean with probability
+    ``power``, the per-seed differences spreading as ``d``'s do (the noncentral t distribution); inf when the mean
+    is zero or more than ``most`` seeds would be needed, NaN with fewer than two differences."""
+    from scipy.stats import nct
+    from scipy.stats import t as student
+
+    if len(d) < 2:
+        return float("nan")
+    mean, sd = round(float(d.mean()), 12), float(d.std(ddof=1))  # a mean of rounding noise is zero
+    if sd == 0.0:
+        return 2.0 if mean != 0.0 else float("inf")
+    if mean == 0.0:
+        return float("inf")
+    for n in range(2, most + 1):
+        crit, nc = student.ppf(1 - alpha / 2, n - 1), abs(mean) / sd * np.sqrt(n)
+        if nct.sf(crit, n - 1, nc) + nct.cdf(-crit, n - 1, nc) >= power:
+            return float(n)
+    return float("inf")
+
+
+def power_table(trials: pd.DataFrame, who: str, ref: str) -> pd.DataFrame:
+    """Per task where both roles ran: seeds, the mean and sd of the per-seed differences ``who − ref``, and
+    :func:`seeds_needed` to call that mean. A task whose mean difference is not positive could never be called
+    better, whatever the seeds: the count of positive means bounds "significantly better on this many tasks"."""
+    rows = [{"task": task, "seeds": len(d), "mean": float(d.mean()), "sd": float(d.std(ddof=1)) if len(d) >= 2 else np.nan,
+             "seeds_needed": seeds_needed(d)} for task, d in _pairs(trials, who, ref) if len(d)]
+    return pd.DataFrame(rows, columns=["task", "seeds", "mean", "sd", "seeds_needed"])
+
+
+def power_line(trials: pd.DataFrame, who: str, ref: str, tasks: Any = None) -> str:
+    """One line of :func:`power_table`: how many tasks have a positive mean difference (the most any number of
+    seeds could call better) and how many of those the seeds run, 30 and 100 seeds would call at :data:`POWER`."""
+    table = power_table(trials, who, ref)
+    if tasks is not None:
+        table = table[table.task.isin(set(tasks))]
+    up = table[table["mean"].round(12) > 0]
+    run = int(table["seeds"].max()) if len(table) else 0
+    return (f"{who} − {ref} positive on {len(up)} of {len(table)} tasks; of those, {POWER:.0%} power at "
+            f"{run} seeds on {int((up.seeds_needed <= run).sum())}, at 30 on {int((up.seeds_needed <= 30).sum())}, at 100 on "
+            f"{int((up.seeds_needed <= 100).sum())}")
+
+
 LEARNT = 0.02
 """A task counts as learnt when some config's mean is above its chance level by more than this: on the others every
 config sits at chance, and better / level / worse there is the seeds' noise."""
@@ -382,6 +429,12 @@ def write_report(table: pd.DataFrame, args: argparse.Namespace) -> None:
                 lines.append(f"- {who} against {ref}: {paired_counts(t, who, ref)} (Holm across the tasks: "
                              f"{paired_counts(t, who, ref, holm=True)}); learnt: "
                              f"{paired_counts(t, who, ref, table.loc[ok, 'task'])}")
+        lines += ["", f"What more seeds could show (the paired t-test's power, {POWER:.0%} at p < {ALPHA}; a task whose "
+                  "mean difference is not positive can never be called better):"]
+        for who in [w for w in ("recommended", "oracle") if w in trained]:
+            for ref in refs:
+                lines.append(f"- {power_line(t, who, ref)}")
+                power_table(t, who, ref).to_csv(args.out / f"power-{who}-{ref.replace(':', '')}.csv", index=False)
     from zoo_loto import md  # the sibling script's markdown table
 
     lines += ["", md(table, 3)]

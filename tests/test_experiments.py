@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 
@@ -201,3 +202,46 @@ def test_zoo_levers_reads_the_arm_of_a_study_name_with_an_init_scale() -> None:
     assert arm_of_study("levers-long4-fan-in-mnist-rows-refs") == "long4-fan-in"
     assert arm_of_study("levers-tiny0.25-density-ts-Lynx-next5-mini") == "tiny0.25-density"
     assert arm_of_study("zoo-rad") is None
+
+
+def test_zoo_recommend_seeds_needed_is_the_paired_t_tests_power() -> None:
+    """The seeds a paired t-test needs for 80 % power: the textbook values (one-sample t, two-sided 0.05: effect
+    0.5 → 34, 0.8 → 15, 1.0 → 10), and a simulation of the test itself at that many seeds and one fewer."""
+    import pandas as pd
+    from scipy.stats import ttest_1samp
+
+    from zoo_recommend import seeds_needed
+
+    def diffs(effect: float) -> pd.Series:  # ten differences whose mean / sd is exactly ``effect``
+        z = np.linspace(-1.0, 1.0, 10)
+        return pd.Series(effect + z / z.std(ddof=1))
+
+    assert [seeds_needed(diffs(e)) for e in (0.5, 0.8, 1.0)] == [34, 15, 10]
+    assert seeds_needed(-diffs(0.8)) == 15  # either sign
+    assert seeds_needed(diffs(0.0)) == np.inf and np.isnan(seeds_needed(pd.Series([0.1])))
+    assert seeds_needed(pd.Series([0.2, 0.2])) == 2 and seeds_needed(diffs(0.01), most=100) == np.inf
+    rng = np.random.default_rng(0)
+    n = int(seeds_needed(diffs(0.8)))
+    for seeds, above in ((n, True), (n - 1, False)):
+        sims = rng.normal(0.8, 1.0, size=(20000, seeds))
+        power = (ttest_1samp(sims, 0.0, axis=1).pvalue < 0.05).mean()
+        assert (power >= 0.795) == above, (seeds, power)
+
+
+def test_zoo_recommend_power_line_bounds_the_wins_by_the_positive_means() -> None:
+    import pandas as pd
+
+    from zoo_recommend import power_line, power_table
+
+    rows = []
+    for task, shift in (("up-big", 1.0), ("up-small", 0.05), ("down", -0.5), ("flat", 0.0)):
+        for seed in range(10):
+            rows += [{"task": task, "role": "a", "seed": seed, "value": shift + (0.1 if seed % 2 else -0.1)},
+                     {"task": task, "role": "b", "seed": seed, "value": 0.0}]
+    trials = pd.DataFrame(rows)
+    table = power_table(trials, "a", "b").set_index("task")
+    # effect 1.0 / 0.105 ≈ 9.5: two seeds leave one degree of freedom (critical t 12.7), three suffice
+    assert table.loc["up-big", "seeds_needed"] == 3 and table.loc["flat", "seeds_needed"] == np.inf
+    assert table.loc["up-small", "mean"] == pytest.approx(0.05) and table.loc["up-small", "seeds"] == 10
+    assert power_line(trials, "a", "b") == ("a − b positive on 2 of 4 tasks; of those, 80% power at 10 seeds on 1, "
+                                            "at 30 on 1, at 100 on 2")  # up-small: effect 0.47, ~37 seeds

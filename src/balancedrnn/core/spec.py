@@ -272,6 +272,8 @@ def scaled_init(spec: BlockSpec, scale: str = "fixed") -> dict[str, tuple[float,
       input variance the dense block of that shape would have (Evci et al.'s sparsity-aware scaling); dense
       blocks keep theirs. Below about one entry per row the few entries get large (hh at density 0.002: 22×
       the std), and a ReLU recurrence over a long series can diverge (4 of 1,860 zoo runs, docs/results.md).
+      Those configs learn nothing at the fixed init either (chance level; experiments/zoo_diverged.py), so no
+      bound on the boost is built in: a floor of 4 entries per row would stop the NaN, not the failure.
     * ``fan-in``: std = 1/sqrt(fan-in) in every block of a row, fan-in being the trainable entries that feed
       one unit of that row (its blocks' nnz / rows, summed), whatever ``spec.init``'s stds: LeCun's scaling
       over the row's real inputs.
