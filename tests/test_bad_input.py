@@ -76,6 +76,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("compare-models-unknown", ["compare", "--models", "dense,foo"], "unknown model config 'foo'"),
     ("compare-seeds-zero", ["compare", "--seeds", "0"], "--seeds must be a positive integer"),
     ("compare-workers-zero", ["compare", "--workers", "0"], "--workers must be a positive integer"),
+    ("compare-init-scale", ["compare", "--init-scale", "he"], "--init-scale 'he' is not one of fixed, density, fan-in"),
     ("compare-epochs-zero", ["compare", "--epochs", "0"], "--epochs must be a positive integer"),
     ("compare-task-unknown", ["compare", "--task", "nope"], "unknown task 'nope'"),
     ("compare-budget-absurd", ["compare", "--budget", "1e12"], "above the limit"),

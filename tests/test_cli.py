@@ -22,6 +22,24 @@ def test_compare_end_to_end(mnist_dir, tmp_path):
     assert "| balanced | 2 |" in (out / "summary.md").read_text()
 
 
+def test_compare_at_an_init_scale(mnist_dir, tmp_path):
+    """``compare --init-scale`` trains every config at that scale (recorded in each run's config): a sparse
+    config's run differs from the same seed at the fixed scale, dense's is the same to the bit (its blocks have
+    density 1, so the scale leaves them alone)."""
+    values = {}
+    for scale in ("fixed", "density"):
+        res = run(["compare", "--models", "dense,uniform:0.2", "--seeds", "1", "--n-train", "100", "--n-val", "20",
+                   "--n-test", "50", "--epochs", "1", "--budget", "30000", "--mnist-dir", str(mnist_dir),
+                   "--out-dir", scale, "--quiet", "--threads", "1", "--init-scale", scale], tmp_path)
+        assert res.returncode == 0, res.stderr
+        for path in (tmp_path / scale / "records").glob("*.json"):
+            rec = json.loads(path.read_text())
+            assert rec["status"] == "ok" and rec["config"]["init_scale"] == scale
+            values[scale, rec["config"]["model"]] = rec["history"]["train_loss"]
+    assert values["fixed", "dense"] == values["density", "dense"]
+    assert values["fixed", "uniform:0.2"] != values["density", "uniform:0.2"]
+
+
 def test_train_and_data(mnist_dir, tmp_path):
     res = run(["data", "rad", "--n-train", "100", "--n-val", "20", "--n-test", "20", "--mnist-dir", str(mnist_dir), "--quiet"], tmp_path)
     assert res.returncode == 0, res.stderr

@@ -62,6 +62,9 @@ NTest = Annotated[Optional[int], typer.Option(help="Test sequences (RAD).", show
 DataSeed = Annotated[int, typer.Option(help="Seed of the generated data set.")]
 Readout = Annotated[str, typer.Option(help="lagged (paper) or current.")]
 Activation = Annotated[str, typer.Option(help="Hidden activation: relu, tanh, sigmoid, gelu, identity.")]
+InitScale = Annotated[str, typer.Option(help="How the initial values' spread follows each block: fixed (one std, the "
+                                        "paper's code), density (std / sqrt(block density)) or fan-in (1/sqrt(a "
+                                        "unit's trainable inputs)).")]
 Threads = Annotated[Optional[int], typer.Option(help="Torch threads per run.", show_default="torch's")]
 MnistDir = Annotated[Optional[Path], typer.Option(
     help="Directory of MNIST idx files.",
@@ -206,9 +209,7 @@ def train(
     activation: Activation = "relu",
     kernel: Annotated[str, typer.Option(help="Kernel of the masked blocks: auto (dense or sparse per block, by "
                                         "density and shape), dense or sparse.")] = "auto",
-    init_scale: Annotated[str, typer.Option(help="How the initial values' spread follows each block: fixed (one "
-                                            "std, the paper's code), density (std / sqrt(block density)) or fan-in "
-                                            "(1/sqrt(a unit's trainable inputs)).")] = "fixed",
+    init_scale: InitScale = "fixed",
     threads: Threads = None,
     mnist_dir: MnistDir = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Write model and optimiser here after every epoch.",
@@ -299,6 +300,7 @@ def compare(
     n_test: NTest = None,
     readout: Readout = "lagged",
     activation: Activation = "relu",
+    init_scale: InitScale = "fixed",
     workers: Annotated[int, typer.Option(help="Parallel worker processes (each runs one trial).")] = 1,
     threads: Threads = None,
     mnist_dir: MnistDir = None,
@@ -326,6 +328,7 @@ def compare(
     task = data_task(task, data)
     the_task, budget = _task_budget(task, budget)
     check_run_options(readout, activation, "auto", 0, data_seed, threads, rollouts)
+    check_choice("--init-scale", init_scale, INIT_SCALES)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task.name, mnist_dir, dataset)
     scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
@@ -333,8 +336,9 @@ def compare(
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     configs = [
         _config(task=task, model=name, budget=budget, seed=s, data_seed=data_seed, readout=readout,
-                activation=activation, threads=per_worker, mnist_dir=str(mnist_dir) if mnist_dir else None,
-                dataset=dataset, rollouts=rollouts, device=device, patience=patience, **scale)
+                activation=activation, init_scale=init_scale, threads=per_worker,
+                mnist_dir=str(mnist_dir) if mnist_dir else None, dataset=dataset, rollouts=rollouts, device=device,
+                patience=patience, **scale)
         for name in names for s in range(seeds)
     ]
     for cfg in configs[::seeds]:
