@@ -22,13 +22,16 @@ def test_compare_end_to_end(mnist_dir, tmp_path):
     assert "| balanced | 2 |" in (out / "summary.md").read_text()
 
 
+EXPLICIT = "hx=0.2,hh=1,hy=1,yx=1,yh=1,yy=1"
+
+
 def test_compare_at_an_init_scale(mnist_dir, tmp_path):
     """``compare --init-scale`` trains every config at that scale (recorded in each run's config): a sparse
     config's run differs from the same seed at the fixed scale, dense's is the same to the bit (its blocks have
     density 1, so the scale leaves them alone)."""
     values = {}
     for scale in ("fixed", "density"):
-        res = run(["compare", "--models", "dense,uniform:0.2", "--seeds", "1", "--n-train", "100", "--n-val", "20",
+        res = run(["compare", "--models", f"dense,uniform:0.2,{EXPLICIT}", "--seeds", "1", "--n-train", "100", "--n-val", "20",
                    "--n-test", "50", "--epochs", "1", "--budget", "30000", "--mnist-dir", str(mnist_dir),
                    "--out-dir", scale, "--quiet", "--threads", "1", "--init-scale", scale], tmp_path)
         assert res.returncode == 0, res.stderr
@@ -36,8 +39,10 @@ def test_compare_at_an_init_scale(mnist_dir, tmp_path):
             rec = json.loads(path.read_text())
             assert rec["status"] == "ok" and rec["config"]["init_scale"] == scale
             values[scale, rec["config"]["model"]] = rec["history"]["train_loss"]
+    assert len(values) == 6  # explicit densities in the list keep their commas: one config, not six fragments
     assert values["fixed", "dense"] == values["density", "dense"]
     assert values["fixed", "uniform:0.2"] != values["density", "uniform:0.2"]
+    assert values["fixed", EXPLICIT] != values["density", EXPLICIT]
 
 
 def test_train_and_data(mnist_dir, tmp_path):

@@ -144,3 +144,21 @@ def test_balanced_needs_its_base_to_fit():
     # W(0.5) of BALANCED_BASE at dx=2500, dy=10: 0.5*2500 + 0.25 + 0.5*10 + 0.1*25000 + 0.1*5 + 0.1*100 = 3765.75
     with pytest.raises(SpecError, match="smallest feasible budget is 3766"):
         config_density("balanced", 2500, 10, 500)
+
+
+def test_split_configs_keeps_explicit_densities_whole():
+    """A --models list where explicit configs carry their own commas: each config comes back whole, and the
+    pieces of one that lacks a block stay together for parse_config to refuse (never split into fragments)."""
+    from balancedrnn.core.configs import parse_config, split_configs
+
+    a, b = "hx=0.2,hh=1,hy=1,yx=1,yh=1,yy=1", "hx=1,hh=0.2,hy=1,yx=1,yh=1,yy=1"
+    assert split_configs(f"dense, {a},uniform:0.2,{a},{b},balanced,lstm,") == ["dense", a, "uniform:0.2", a, b, "balanced", "lstm"]
+    assert split_configs(f"{a},{b}") == [a, b]  # hx again starts the next one
+    assert split_configs("yy=1,hx=0.5,hh=0.5") == ["yy=1,hx=0.5,hh=0.5"]  # any order of blocks
+    assert split_configs("dense,,uniform:0.1") == ["dense", "uniform:0.1"]
+    assert split_configs("") == []
+    (short,) = split_configs("hx=0.2,hh=1")
+    with pytest.raises(SpecError, match="missing block"):
+        parse_config(short)
+    for text in ("dense", a, "balanced:0.3", "110100:0.2", "gru"):
+        assert split_configs(text) == [text]

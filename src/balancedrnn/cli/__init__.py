@@ -317,7 +317,9 @@ def compare(
     from ..analysis.report import plot_metric_vs_hp, records_frame, summarise, summary_markdown
     from ..train import check_config
 
-    names = [m.strip() for m in models.split(",") if m.strip()]
+    from ..core.configs import split_configs
+
+    names = split_configs(models)
     if not names:
         raise UserError("--models is empty")
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -763,7 +765,9 @@ def sweep(
         if value is not None:
             s[key] = value
     if models is not None:
-        s["models"] = [m.strip() for m in models.split(",") if m.strip()]
+        from ..core.configs import split_configs
+
+        s["models"] = split_configs(models)
     if seeds is not None:
         if seeds < 1:
             raise UserError(f"--seeds must be at least 1, got {seeds}")

@@ -161,6 +161,26 @@ def parse_config(config: str) -> ConfigSpec:
     raise _unknown(config)
 
 
+def split_configs(text: str) -> list[str]:
+    """A comma-separated list of model configs as its configs, where an explicit-densities config
+    (``hx=..,hh=..,hy=..,yx=..,yh=..,yy=..``) keeps its own commas: a ``block=value`` piece joins the explicit config
+    before it unless that one already has the block. Empty pieces are dropped; each config is checked later by
+    :func:`parse_config`."""
+    out: list[str] = []
+    blocks: set[str] = set()  # the blocks of out[-1] when it is an explicit config
+    for piece in (p.strip() for p in text.split(",")):
+        if not piece:
+            continue
+        key = piece.partition("=")[0].strip() if "=" in piece else None
+        if key in BLOCKS and out and blocks and key not in blocks:
+            out[-1] += "," + piece
+            blocks.add(key)
+        else:
+            out.append(piece)
+            blocks = {key} if key in BLOCKS else set()
+    return out
+
+
 def format_config(spec: ConfigSpec) -> str:
     """The canonical string of a parsed config, the inverse of :func:`parse_config`:
     ``parse_config(format_config(s)) == s``. Arguments equal to their default are left out; explicit densities
