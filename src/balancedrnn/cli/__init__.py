@@ -284,8 +284,9 @@ def train(
 # ----------------------------------------------------------------------------------------- compare
 @app.command()
 def compare(
-    models: Annotated[str, typer.Option("--models", help="Comma-separated model configs (auto: what `balancedrnn "
-                                        "recommend` chooses).")] = "dense,uniform:0.2,balanced,lstm",
+    models: Annotated[str, typer.Option("--models", help="Comma-separated model configs; explicit densities "
+                                        "(hx=..,hh=..,hy=..,yx=..,yh=..,yy=..) keep their commas (auto: what "
+                                        "`balancedrnn recommend` chooses).")] = "dense,uniform:0.2,balanced,lstm",
     seeds: Annotated[int, typer.Option(help="Seeds per config (0..seeds-1).")] = 3,
     task: Task = "rad",
     data: Data = None,
@@ -716,7 +717,8 @@ def sweep(
     name: Annotated[Optional[str], typer.Option(help="Study name (overrides the file).", show_default="the file's, else sweep")] = None,
     sampler: Annotated[Optional[str], typer.Option(help="grid, random, hidden_proportion, tpe or qmc (overrides the file).",
                                                    show_default="the file's, else grid")] = None,
-    models: Annotated[Optional[str], typer.Option(help="Grid: comma-separated model configs.",
+    models: Annotated[Optional[str], typer.Option(help="Grid: comma-separated model configs (explicit densities "
+                                                  "keep their commas).",
                                                   show_default="the file's, else dense,uniform:0.2,balanced")] = None,
     seeds: Annotated[Optional[int], typer.Option(help="Grid: seeds 0..N-1.", show_default="the file's, else 1")] = None,
     n_trials: Annotated[Optional[int], typer.Option(help="Random/HP/TPE/QMC: number of trials.", show_default="the file's, else 20")] = None,
