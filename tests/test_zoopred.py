@@ -398,7 +398,7 @@ def test_cli_recommend_prints_a_train_command_that_runs(predictor, tmp_path, mon
                            "--epochs", "1", "--extrapolate"], tmp_path, monkeypatch, capsys)
     assert code == 0, err
     line = next(x for x in out.splitlines() if x.startswith("train it as the predictor's runs were trained"))
-    argv = shlex.split(line.split(": ", 1)[1])
+    argv = shlex.split(line.split("): ", 1)[1])
     assert argv[:4] == ["balancedrnn", "train", "--task", "ts:JapaneseVowels"] and argv[-2:] == ["--epochs", "1"]
     assert argv[argv.index("--init-scale") + 1] == "fixed"
     config = next(x for x in out.splitlines() if x.startswith("config: ")).removeprefix("config: ")
@@ -409,3 +409,12 @@ def test_cli_recommend_prints_a_train_command_that_runs(predictor, tmp_path, mon
     run = json.loads(path.read_text())
     assert run["status"] == "ok" and run["config"]["init_scale"] == "fixed" and run["config"]["model"] == config
     assert run["config"]["lr"] == float(argv[argv.index("--lr") + 1])
+    # by shape alone: the data file is the user's (named in the line), and the epochs are the predicted curve's
+    code, out, err = _cli(["recommend", "--dx", "100", "--dy", "5", "--budget", "4000", "--predictor", "zoo.pkl",
+                           "--candidates", "100"], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("train it as the predictor's runs were trained"))
+    assert "FILE: your .npz, .ts or .csv data" in line
+    argv = shlex.split(line.split("): ", 1)[1])
+    curve = next(x for x in out.splitlines() if x.startswith("predicted validation curve")).split(": ", 1)[1].split()
+    assert argv[2:4] == ["--data", "FILE"] and argv[-2:] == ["--epochs", str(len(curve))]

@@ -364,7 +364,10 @@ def compare(
     summary = summarise(frame, order=names)
     metric = the_task.metric
     n_train_seen = len(data.splits["train"])
-    table = Table(title=f"{task} at budget {budget:,.0f}: {n_train_seen:,} train sequences, {scale['epochs']} epochs, {seeds} seed(s)")
+    epochs_text = f"{scale['epochs']} epoch{'' if scale['epochs'] == 1 else 's'}"
+    init_text = "" if init_scale == "fixed" else f", init scale {init_scale}"
+    table = Table(title=f"{task} at budget {budget:,.0f}: {n_train_seen:,} train sequences, {epochs_text}, {seeds} seed(s)"
+                  f"{init_text}")
     rollouts = bool(summary["success_mean"].notna().any())  # scored by rollouts (Hammer): their success too
     for col in ("config", "runs", f"test {metric}", f"val {metric}", *(["success"] if rollouts else []), "hidden prop.",
                 "dh", "weights"):
@@ -391,7 +394,7 @@ def compare(
     atomic_write(out_dir / "summary.csv", lambda f: f.write(summary.to_csv().encode()))
     if len(summary):
         plot = plot_metric_vs_hp(summary, out_dir / "accuracy_vs_hidden_proportion.png", metric, chance,
-                                 title=f"{task}, budget {budget:,.0f}, {n_train_seen:,} train seq., {scale['epochs']} epochs")
+                                 title=f"{task}, budget {budget:,.0f}, {n_train_seen:,} train seq., {epochs_text}{init_text}")
         out.print(f"plot: {plot}")
     out.print(f"summary: {out_dir / 'summary.md'}; records: {out_dir / 'records'}")
     out.print(f"trials: {_format_counts(counts)}")

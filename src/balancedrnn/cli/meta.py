@@ -372,10 +372,12 @@ def recommend(
         import shlex
 
         source = ["--task", task] if task is not None else ["--data", str(data)] if data is not None else ["--data", "FILE"]
-        length = ["--epochs", str(epochs)] if epochs is not None else []
+        length = epochs if epochs is not None else len(rec.curve) if rec.curve else None  # the predicted curve's
         scale = f"init scale {rec.init_scale}, " if rec.init_scale is not None else ""
-        out.print(f"train it as the predictor's runs were trained ({scale}lr {rec.lr:.4g}): "
-                  + shlex.join(["balancedrnn", "train", *source, *rec.train_args(), *length]), soft_wrap=True)
+        out.print(f"train it as the predictor's runs were trained ({scale}lr {rec.lr:.4g}"
+                  + (", FILE: your .npz, .ts or .csv data" if source[1] == "FILE" else "") + "): "
+                  + shlex.join(["balancedrnn", "train", *source, *rec.train_args(),
+                                *(["--epochs", str(length)] if length else [])]), soft_wrap=True)
 
 
 def _task_shape(name: str) -> tuple[int, int, bool, dict[str, Any], float]:
