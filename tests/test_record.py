@@ -34,6 +34,8 @@ def test_typed_view_reads_what_the_trainer_wrote(record):
     assert rec.value == record["final"]["value"] and rec.metric == "accuracy"
     assert rec.val_curve() == [v["accuracy"] for v in record["history"]["val"]]
     assert rec.history.best_epoch == rec.history.stopped_epoch == 2  # no early stopping: the last epoch is kept
+    # the sequences each split really had, counted from the data the run was given
+    assert rec.data_sizes == record["data_sizes"] == {"train": 400, "val": 200, "test": 200}  # the fixture's sizes
 
 
 def test_a_version_1_record_is_upgraded(record):

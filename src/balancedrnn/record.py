@@ -106,6 +106,9 @@ class RunRecord:
     task: TaskInfo | None = None
     data_source: str | None = None
     data_id: str | None = None
+    data_sizes: dict[str, int] | None = None
+    """Sequences per split as loaded (train, val, test). The config's ``n_train``/``n_val``/``n_test`` size the
+    generated data sets (RAD) only; a file's or aeon's data set has its own sizes, and this says them."""
     model: dict[str, Any] | None = None
     """The model's summary (kind, dx, dh, dy, densities, weights, hidden proportion, ...)."""
     history: History | None = None
@@ -158,6 +161,7 @@ class RunRecord:
                 if isinstance(task, Mapping) else None,
                 data_source=d.get("data_source"),
                 data_id=d.get("data_id"),
+                data_sizes=dict(d["data_sizes"]) if isinstance(d.get("data_sizes"), Mapping) else None,
                 model=dict(d["model"]) if isinstance(d.get("model"), Mapping) else None,
                 history=history,
                 final=Final(dict(fin.get("val") or {}), dict(fin.get("test") or {}), str(fin.get("metric") or ""),
@@ -183,7 +187,8 @@ class RunRecord:
         if self.task is not None:
             out["task"] = {"name": self.task.name, "dx": self.task.dx, "dy": self.task.dy, "loss": self.task.loss,
                            "metric": self.task.metric}
-        out.update(_drop_none({"data_source": self.data_source, "data_id": self.data_id, "model": self.model}))
+        out.update(_drop_none({"data_source": self.data_source, "data_id": self.data_id, "data_sizes": self.data_sizes,
+                               "model": self.model}))
         if self.history is not None:
             h = self.history
             out["history"] = _drop_none({"train_loss": h.train_loss, "val": h.val, "best_epoch": h.best_epoch,

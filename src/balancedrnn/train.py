@@ -321,6 +321,7 @@ def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> d
             data = task.load(config, progress)
         rec.data_source = data.source
         rec.data_id = data_fingerprint(data)
+        rec.data_sizes = split_sizes(data)
         phase = "train"
         model = build_for_task(config, task)
         rec.model = model.summary()  # type: ignore[operator]
@@ -351,6 +352,14 @@ def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> d
     finally:
         rec.wall_time = time.time() - start
     return rec.to_dict()
+
+
+def split_sizes(data: Any) -> dict[str, int] | None:
+    """Sequences per split of loaded data (None when its splits have no length)."""
+    try:
+        return {name: len(split) for name, split in data.splits.items()}
+    except (AttributeError, TypeError):
+        return None
 
 
 def data_fingerprint(data: Any) -> str:
