@@ -36,6 +36,7 @@ def test_compare_at_an_init_scale(mnist_dir, tmp_path):
                    "--out-dir", scale, "--quiet", "--threads", "1", "--init-scale", scale], tmp_path)
         assert res.returncode == 0, res.stderr
         assert ("1 epoch, 1 seed(s), init scale density" in res.stdout) == (scale == "density"), res.stdout
+        assert "±" not in (tmp_path / scale / "summary.md").read_text()  # one seed: no spread was measured
         for path in (tmp_path / scale / "records").glob("*.json"):
             rec = json.loads(path.read_text())
             assert rec["status"] == "ok" and rec["config"]["init_scale"] == scale

@@ -277,3 +277,11 @@ def test_compare_summary_shows_success_only_for_rollout_runs():
     assert "| success |" in md and "| 97% |" in md and "| 80% |" in md
     rad = summary_markdown(summarise(records_frame(rad_records())))
     assert "success" not in rad and rad.splitlines()[1].count("|") == rad.splitlines()[0].count("|")
+
+
+def test_mean_std_shows_a_spread_only_when_one_was_measured():
+    from balancedrnn.analysis.report import mean_std
+
+    assert mean_std(0.5, 0.0, 1) == "0.500"
+    assert mean_std(0.5, 0.01, 3) == "0.500 ± 0.010"
+    assert mean_std(0.5, 0.0, 2) == "0.500 ± 0.000"  # two equal runs: a measured zero

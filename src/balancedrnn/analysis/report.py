@@ -199,6 +199,11 @@ def plot_metric_vs_hp(summary: pd.DataFrame, path: str | Path, metric: str = "ac
     return save_figure(fig, path)
 
 
+def mean_std(mean: float, std: float, runs: int) -> str:
+    """``mean ± std`` over seeds, or the mean alone for one run (whose spread was not measured, not zero)."""
+    return f"{mean:.3f} ± {std:.3f}" if runs > 1 else f"{mean:.3f}"
+
+
 def summary_markdown(summary: pd.DataFrame, metric: str = "accuracy") -> str:
     """The summary as a markdown table (what docs/results.md carries); runs scored by rollouts add their success."""
     rollouts = "success_mean" in summary and bool(summary["success_mean"].notna().any())
@@ -209,7 +214,7 @@ def summary_markdown(summary: pd.DataFrame, metric: str = "accuracy") -> str:
     ]
     for name, r in summary.iterrows():
         lines.append(
-            f"| {name} | {int(r['runs'])} | {r['test_mean']:.3f} ± {r['test_std']:.3f} | "
+            f"| {name} | {int(r['runs'])} | {mean_std(r['test_mean'], r['test_std'], int(r['runs']))} | "
             + (f"{r['val_mean']:.3f} | " if math.isfinite(r["val_mean"]) else "n/a | ")
             + (f"{r['success_mean']:.0%} | " if rollouts else "")
             + f"{r['hidden_proportion']:.3f} | {int(r['dh'])} | {int(r['weights']):,} | {r['note']} |"

@@ -315,7 +315,7 @@ def compare(
     """Train several configs x seeds on the same data; table of mean ± std and a plot against hidden proportion.
 
     Exit code 1 when any trial failed, diverged or timed out (the table shows the rest), with a line saying so."""
-    from ..analysis.report import plot_metric_vs_hp, records_frame, summarise, summary_markdown
+    from ..analysis.report import mean_std, plot_metric_vs_hp, records_frame, summarise, summary_markdown
     from ..train import check_config
 
     from ..core.configs import split_configs
@@ -373,7 +373,7 @@ def compare(
                 "dh", "weights"):
         table.add_column(col, justify="left" if col == "config" else "right")
     for name, r in summary.iterrows():
-        table.add_row(str(name), str(int(r["runs"])), f"{r['test_mean']:.3f} ± {r['test_std']:.3f}", _num(r["val_mean"], "{:.3f}"),
+        table.add_row(str(name), str(int(r["runs"])), mean_std(r["test_mean"], r["test_std"], int(r["runs"])), _num(r["val_mean"], "{:.3f}"),
                       *([f"{r['success_mean']:.0%}"] if rollouts else []),
                       f"{r['hidden_proportion']:.3f}", str(int(r["dh"])), f"{int(r['weights']):,}")
     out.print(table)
