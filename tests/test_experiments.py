@@ -209,7 +209,6 @@ def test_zoo_recommend_seeds_needed_is_the_paired_t_tests_power() -> None:
     0.5 → 34, 0.8 → 15, 1.0 → 10), and a simulation of the test itself at that many seeds and one fewer."""
     import pandas as pd
     from scipy.stats import ttest_1samp
-
     from zoo_recommend import seeds_needed
 
     def diffs(effect: float) -> pd.Series:  # ten differences whose mean / sd is exactly ``effect``
@@ -230,7 +229,6 @@ def test_zoo_recommend_seeds_needed_is_the_paired_t_tests_power() -> None:
 
 def test_zoo_recommend_power_line_bounds_the_wins_by_the_positive_means() -> None:
     import pandas as pd
-
     from zoo_recommend import power_line, power_table
 
     rows = []
@@ -245,3 +243,19 @@ def test_zoo_recommend_power_line_bounds_the_wins_by_the_positive_means() -> Non
     assert table.loc["up-small", "mean"] == pytest.approx(0.05) and table.loc["up-small", "seeds"] == 10
     assert power_line(trials, "a", "b") == ("a − b positive on 2 of 4 tasks; of those, 80% power at 10 seeds on 1, "
                                             "at 30 on 1, at 100 on 2")  # up-small: effect 0.47, ~37 seeds
+
+
+def test_zoo_near_dense_picks_on_validation_never_on_test() -> None:
+    from zoo_near_dense import near_dense, pick_on_validation
+
+    configs = near_dense(0.2)
+    assert configs["dense"] == "dense" and configs["hh sparse"] == "hx=1,hh=0.2,hy=1,yx=1,yh=1,yy=1" and len(configs) == 7
+    rows = []
+    for seed in range(3):  # "a" has the better test values, "b" the lower validation loss
+        rows += [{"task": "t", "role": "a", "seed": seed, "value": 0.9, "val_loss": 1.0},
+                 {"task": "t", "role": "b", "seed": seed, "value": 0.1, "val_loss": 0.5 if seed else np.nan}]
+    picked = pick_on_validation(pd.DataFrame(rows), ["a", "b"])
+    # b's mean validation loss counts its non-finite loss as +inf, so a is picked
+    assert set(picked.role) == {"picked"} and set(picked.picked_label) == {"a"} and len(picked) == 3
+    rows = [r for r in rows if not np.isnan(r["val_loss"])] + [{"task": "t", "role": "b", "seed": 0, "value": 0.1, "val_loss": 0.4}]
+    assert set(pick_on_validation(pd.DataFrame(rows), ["a", "b"]).picked_label) == {"b"}
