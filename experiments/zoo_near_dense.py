@@ -118,9 +118,12 @@ def main() -> None:
     data = zoopred.prepare_zoo(records)
     median_lr = float(zoopred.ZooPredictor(curve=False, n_estimators=1).fit(data).defaults_["lr"])
     bases = zoo_bases("small", records)
-    unknown = [t for t in args.tasks or [] if t not in data.tasks]
+    swept = {str((r.get("config") or {}).get("task")) for r in records}
+    unknown = [t for t in args.tasks or [] if t not in swept]
     if unknown:
         raise SystemExit(f"error: not a task of the sweep: {', '.join(unknown)}")
+    for t in [t for t in args.tasks or sorted(swept) if t not in data.tasks]:
+        print(f"{t}: no run of the sweep above chance; skipped", flush=True)
     configs = near_dense(args.density)
     args.out.mkdir(parents=True, exist_ok=True)
     lane = f"-{args.lane}" if args.lane else ""
