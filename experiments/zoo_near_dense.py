@@ -101,7 +101,7 @@ def main() -> None:
     if not 0 < args.density < 1 or args.seeds < 2:
         raise SystemExit("error: --density must lie in (0, 1) and --seeds be at least 2")
     import torch
-    from zoo_recommend import zoo_bases
+    from zoo_recommend import fitting, zoo_bases
 
     from balancedrnn.analysis import zoopred
     from balancedrnn.record import RunRecord
@@ -133,18 +133,10 @@ def main() -> None:
         base, budgets = bases[task]
         budget = min(budgets)
         base = {**base, "epochs": int(base["epochs"]) * 4, "init_scale": "density", "budget": budget, "lr": median_lr}
-        from balancedrnn.core.configs import check_fits
-        from balancedrnn.core.spec import SpecError
         from balancedrnn.tasks import get_task
 
         t = get_task(task)
-        feasible = {}
-        for label, model in configs.items():
-            try:
-                check_fits(model, t.dx, t.dy, budget)
-                feasible[label] = model
-            except SpecError:
-                pass
+        feasible = fitting(configs, t.dx, t.dy, budget)
         if "dense" not in feasible:
             print(f"{task}: dense does not fit {budget:g}; skipped", flush=True)
             continue

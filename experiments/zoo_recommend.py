@@ -187,16 +187,7 @@ def main() -> None:
                                    n_candidates=args.candidates, seed=0, task=info)
             oracle = oracle_density(data, records, task, budget)
             models = {"recommended": rec.config, **{r: r for r in REFERENCES}, "oracle": oracle}
-            from balancedrnn.core.configs import check_fits
-            from balancedrnn.core.spec import SpecError
-
-            feasible = {}
-            for role, model in models.items():
-                try:
-                    check_fits(model, t.dx, t.dy, budget)
-                    feasible[role] = model
-                except SpecError:
-                    pass
+            feasible = fitting(models, t.dx, t.dy, budget)
             print(f"{task} at {budget:g}: recommended hp {rec.hidden_proportion:.2f} ({rec.config})", flush=True)
             median_lr = float(predictor.defaults_["lr"])
             name = f"zoo-recommend{tag}-{task.replace(':', '-')}-b{int(budget)}-{args.scale}"
@@ -239,6 +230,21 @@ def main() -> None:
     if incomplete:
         raise SystemExit(f"error: failed trials or dead workers in {', '.join(incomplete)}; their cells use the ok "
                          "trials only; run again to resume (the environment's failures are retried)")
+
+
+def fitting(models: dict[str, str], dx: int, dy: int, budget: float) -> dict[str, str]:
+    """The entries of ``models`` (name → config) whose config fits ``budget`` at (dx, dy)."""
+    from balancedrnn.core.configs import check_fits
+    from balancedrnn.core.spec import SpecError
+
+    out = {}
+    for name, model in models.items():
+        try:
+            check_fits(model, dx, dy, budget)
+            out[name] = model
+        except SpecError:
+            pass
+    return out
 
 
 def pick_lr(runs: list[dict[str, Any]]) -> tuple[float, list[dict[str, Any]]]:

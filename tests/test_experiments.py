@@ -259,3 +259,12 @@ def test_zoo_near_dense_picks_on_validation_never_on_test() -> None:
     assert set(picked.role) == {"picked"} and set(picked.picked_label) == {"a"} and len(picked) == 3
     rows = [r for r in rows if not np.isnan(r["val_loss"])] + [{"task": "t", "role": "b", "seed": 0, "value": 0.1, "val_loss": 0.4}]
     assert set(pick_on_validation(pd.DataFrame(rows), ["a", "b"]).picked_label) == {"b"}
+
+
+def test_zoo_recommend_fitting_keeps_the_configs_that_fit_the_budget() -> None:
+    from zoo_recommend import fitting
+
+    models = {"dense": "dense", "sparse": "uniform:0.2"}
+    assert fitting(models, 2500, 10, 30_000) == models
+    # dense's input-to-output block alone is 2,500 × 10 = 25,000 weights, above a budget of 20,000
+    assert fitting(models, 2500, 10, 20_000) == {"sparse": "uniform:0.2"}
