@@ -56,8 +56,7 @@ def capped_density(floor: Callable[[int], float]) -> Callable[[BlockSpec, str], 
     def init(spec: BlockSpec, scale: str = "fixed") -> dict[str, tuple[float, float]]:
         if scale != "density":
             return scaled_init(spec, scale)
-        inputs = {"hx": spec.dx, "hh": spec.dh, "hy": spec.dy, "yx": spec.dx, "yh": spec.dh, "yy": spec.dy}
-        return {b: (m, s / math.sqrt(max(spec.density[b], floor(inputs[b]))) if spec.density[b] > 0 else s)
+        return {b: (m, s / math.sqrt(max(spec.density[b], floor(spec.shape(b)[1]))) if spec.density[b] > 0 else s)
                 for b, (m, s) in spec.init.items()}
 
     return init

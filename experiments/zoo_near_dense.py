@@ -55,7 +55,7 @@ def pick_on_validation(trials: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
 def report(trials: pd.DataFrame, labels: list[str], out: Path) -> str:
     """Each near-dense structure and the one validation picks against dense: paired t-test counts, the mean
     difference's sign, and :func:`zoo_recommend.power_line`."""
-    from zoo_recommend import paired_counts, power_line  # a sibling script: experiments/ is on the path
+    from zoo_recommend import paired_counts, power_line, power_table  # a sibling script: experiments/ is on the path
 
     picked = pick_on_validation(trials, [x for x in labels if x != "dense"])
     both = pd.concat([trials, picked], ignore_index=True)
@@ -64,9 +64,9 @@ def report(trials: pd.DataFrame, labels: list[str], out: Path) -> str:
               "is positive"), ""]
     lines += ["| structure | vs dense | Holm | mean above dense |", "|---|---|---|---|"]
     for label in [*[x for x in labels if x != "dense"], "picked"]:
-        line = power_line(both, label, "dense")
+        power = power_table(both, label, "dense")
         lines.append(f"| {label} | {paired_counts(both, label, 'dense')} | {paired_counts(both, label, 'dense', holm=True)}"
-                     f" | {line.split(' positive on ')[1].split(';')[0]} |")
+                     f" | {int((power['mean'].round(12) > 0).sum())} of {len(power)} tasks |")
     counts = picked.groupby("task")["picked_label"].first().value_counts()
     lines += ["", "validation picked: " + ", ".join(f"{k} ×{v}" for k, v in counts.items()), "",
               "power: " + power_line(both, "picked", "dense")]
