@@ -178,3 +178,13 @@ def test_low_precision_runs_dense_with_a_warning(dtype):
     torch.testing.assert_close(y.float(), want, atol=0.05, rtol=0.05)
     y.float().sum().backward()
     assert all(torch.isfinite(p.grad.float()).all() for p in low.parameters())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_parameter_count_is_the_dense_matrix_nonzeros_plus_biases(seed):
+    spec = random_spec(seed)
+    model = BlockRNN(spec, seed=seed)
+    nonzero = int(torch.count_nonzero(model.effective_weight()))  # the init draws no exact zeros
+    assert model.weights == nonzero
+    assert model.parameters_count == nonzero + model.bias.numel()
+    assert model.parameters_count == spec.parameters  # exact-count masks realise the spec's counts

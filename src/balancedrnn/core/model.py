@@ -20,7 +20,7 @@ from ..kernels.dispatch import KernelChoice, sparse_backend
 from .masks import MaskedBlock, MaskMethod
 from ..kernels.ops import block_rnn
 from ..kernels.recurrence import Workspace
-from .spec import BLOCKS, BlockSpec, hidden_proportion
+from .spec import BLOCKS, BlockSpec, hidden_proportion, parameter_count
 
 Readout = Literal["lagged", "current"]
 
@@ -128,7 +128,7 @@ class BlockRNN(nn.Module):
     @property
     def parameters_count(self) -> int:
         """Realised weights plus biases."""
-        return self.weights + self.dh + self.dy
+        return parameter_count(self.nnz(), self.dh, self.dy)
 
     def summary(self) -> dict[str, object]:
         """Derived features of the realised model, for run records."""

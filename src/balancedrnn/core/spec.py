@@ -52,6 +52,11 @@ def hidden_proportion(nnz: Mapping[str, float]) -> float:
     return float(nnz["hh"] / denom) if denom > 0 else float("nan")
 
 
+def parameter_count(nnz: Mapping[str, int], dh: int, dy: int) -> int:
+    """Trainable weights (the non-zeros of every block, what the budget counts) plus the dh + dy biases."""
+    return int(sum(nnz[b] for b in BLOCKS)) + dh + dy
+
+
 def _check_block_name(name: str) -> None:
     if name not in BLOCKS:
         raise SpecError(f"unknown block name {name!r}; expected one of {', '.join(BLOCKS)}")
@@ -232,7 +237,7 @@ class BlockSpec:
     @property
     def parameters(self) -> int:
         """Trainable weights plus the dh + dy biases."""
-        return self.weights + self.dh + self.dy
+        return parameter_count(self.nnz(), self.dh, self.dy)
 
     def hidden_proportion(self, expected: bool = False) -> float:
         """Hidden proportion from exact counts (default) or from expected counts (``expected=True``)."""
