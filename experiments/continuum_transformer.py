@@ -34,6 +34,7 @@ from balancedrnn import IterativeMap
 from balancedrnn.core.masks import MaskedBlock
 from balancedrnn.tasks.mnist import load_mnist
 from balancedrnn.tasks.rad import MEAN, STD
+from continuum_mnist import train_eval  # a sibling script: experiments/ is on the path
 
 ROWS = 28
 
@@ -79,25 +80,6 @@ def token_wise_map(d: int, layers: int, budget: int, seed: int) -> IterativeMap:
     imap = IterativeMap({g: d for g in names}, {("x", "x"): "identity"}, activation={g: "relu" for g in names[1:-1]},
                         bias=True, output=names[-1], iterations=2 * layers, tokens=True, seed=seed)
     return imap.fill(budget=budget, include_input=True, seed=seed + 1000)
-
-
-def train_eval(model: nn.Module, data: dict, epochs: int, lr: float, batch: int, seed: int) -> tuple[float, float]:
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    x, y = data["train"]
-    t0 = time.time()
-    model.train()
-    for _ in range(epochs):
-        for idx in torch.randperm(len(x), generator=gen).split(batch):
-            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    model.eval()
-    with torch.no_grad():
-        xt, yt = data["test"]
-        acc = float((model(xt).argmax(1) == yt).float().mean())
-    return acc, time.time() - t0
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ Run (after the zoo sweep; long: 5 configs × seeds × budgets × tasks trials, o
     [--init-scale density]   # every config at that TrainConfig.init_scale (the sweep too: zoo_long.py --init-scale)
 writes runs/zoo-recommend/{cells.csv,trials.csv,report.md}; resumable (its own store, zoo-recommend.journal).
 Better / level / worse is counted twice: by a fixed margin on the seeds' means, and by a paired t-test over the seeds
-(trials.csv keeps each run's seed).
+(trials.csv keeps each run's seed and validation loss).
 """
 
 from __future__ import annotations
@@ -221,7 +221,8 @@ def main() -> None:
                 if args.lr_factors:
                     row[f"{role}_lr"] = lr
                 trials += [{"task": task, "budget": budget, "role": role, "model": model, "lr": lr,
-                            "seed": x["seed"], "value": x["value"]} for x in sorted(vals, key=lambda x: x["seed"])]
+                            "seed": x["seed"], "value": x["value"], "val_loss": x["val_loss"]}
+                           for x in sorted(vals, key=lambda x: x["seed"])]
             row["regret"] = row["oracle"] - row["recommended"]
             cells.append(row)
             pd.DataFrame(cells).to_csv(args.out / "cells.csv", index=False)
