@@ -268,3 +268,40 @@ def test_zoo_recommend_fitting_keeps_the_configs_that_fit_the_budget() -> None:
     assert fitting(models, 2500, 10, 30_000) == models
     # dense's input-to-output block alone is 2,500 × 10 = 25,000 weights, above a budget of 20,000
     assert fitting(models, 2500, 10, 20_000) == {"sparse": "uniform:0.2"}
+
+
+def test_zoo_init_choice_takes_each_roles_init_by_validation_per_task(tmp_path: Path) -> None:
+    from zoo_init_choice import choose, load
+
+    def judgement(label: str, val: dict[tuple[str, str], float], value: dict[tuple[str, str], float]) -> Path:
+        rows = [{"task": task, "budget": 1.0, "role": role, "model": role, "lr": 1e-3, "seed": seed,
+                 "value": value[task, role] + seed / 100, "val_loss": val[task, role]}
+                for task in ("t1", "t2") for role in ("recommended", "dense") for seed in range(3)]
+        path = tmp_path / label
+        path.mkdir()
+        pd.DataFrame(rows).to_csv(path / "trials.csv", index=False)
+        return path
+
+    # "a" has the lower validation loss for the recommendation on t1 and for dense on t2; "b" for the rest. The test
+    # values point the other way, so a choice by test would differ everywhere.
+    a = judgement("a", {("t1", "recommended"): 0.1, ("t1", "dense"): 0.9, ("t2", "recommended"): 0.9, ("t2", "dense"): 0.1},
+                  {("t1", "recommended"): 0.1, ("t1", "dense"): 0.9, ("t2", "recommended"): 0.9, ("t2", "dense"): 0.1})
+    b = judgement("b", {("t1", "recommended"): 0.5, ("t1", "dense"): 0.5, ("t2", "recommended"): 0.5, ("t2", "dense"): 0.5},
+                  {("t1", "recommended"): 0.5, ("t1", "dense"): 0.5, ("t2", "recommended"): 0.5, ("t2", "dense"): 0.5})
+    trials = load({"a": a, "b": b})
+    assert set(trials.role) == {"recommended@a", "dense@a", "recommended@b", "dense@b"}
+    chosen = choose(trials, ["a", "b"])
+    got = chosen.groupby(["task", "role"])["init"].agg(lambda s: set(s)).to_dict()
+    assert got == {("t1", "recommended"): {"a"}, ("t1", "dense"): {"b"}, ("t2", "recommended"): {"b"},
+                   ("t2", "dense"): {"a"}}
+    assert len(chosen) == 12 and sorted(chosen[chosen.task == "t1"].seed.unique()) == [0, 1, 2]
+    # values are the chosen judgement's, seed by seed
+    assert chosen[(chosen.task == "t1") & (chosen.role == "recommended")].value.tolist() == [0.1, 0.11, 0.12]
+
+
+def test_zoo_init_choice_refuses_trials_without_validation_loss(tmp_path: Path) -> None:
+    from zoo_init_choice import load
+
+    pd.DataFrame([{"task": "t", "role": "dense", "seed": 0, "value": 0.5}]).to_csv(tmp_path / "trials.csv", index=False)
+    with pytest.raises(SystemExit, match="no val_loss column"):
+        load({"a": tmp_path})
