@@ -64,6 +64,23 @@ def test_failures_become_records(toy):
     assert r["status"] == "diverged" and "loss became" in r["error"]
 
 
+def test_a_run_whose_validation_loss_blows_up_is_diverged_not_ok(toy, monkeypatch):
+    """A zoo run once trained with a finite training loss of ~1e13 and an infinite validation loss at every epoch,
+    and was recorded ok with a test skill of -8e15. The validation loss is checked like the training loss."""
+    import balancedrnn.train as train
+
+    real = train.evaluate
+
+    def overflowing(model, split, task, **kw):
+        out = real(model, split, task, **kw)
+        return {**out, "loss": float("inf")} if split is toy.splits["val"] else out
+
+    monkeypatch.setattr(train, "evaluate", overflowing)
+    cfg = TrainConfig(model="dense", budget=30_000, epochs=2, n_train=600, n_val=200, n_test=200, threads=1)
+    r = run_trial(cfg, data=toy, progress=False)
+    assert r["status"] == "diverged" and "validation loss became inf in epoch 1" in r["error"]
+
+
 def test_config_errors():
     with pytest.raises(ValueError, match="unknown config key"):
         TrainConfig.from_dict({"modle": "dense"})

@@ -226,7 +226,7 @@ def evaluate(model: nn.Module, split: Any, task: Task, batch_size: int = 256, de
 
 
 class Diverged(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training or validation loss became NaN or infinite."""
 
 
 class TrialTimeout(Exception):
@@ -235,7 +235,8 @@ class TrialTimeout(Exception):
 
 def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: bool = True,
         on_epoch: Callable[[int, nn.Module, dict[str, Any]], None] | None = None) -> History:
-    """Train ``model`` on ``data.splits['train']``, validating after every epoch. With ``config.patience`` it
+    """Train ``model`` on ``data.splits['train']``, validating after every epoch; a non-finite training or
+    validation loss raises :class:`Diverged` (the run's numbers would mean nothing). With ``config.patience`` it
     stops once the validation loss has not improved for that many epochs and restores the best epoch's weights.
     With ``config.select_rollouts`` (a task with a ``select`` hook) it keeps instead the weights of the check, every
     ``config.select_every`` epochs, that succeeds most often on the task's selection rollouts.
@@ -265,6 +266,9 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
                 advance(1)
             history.train_loss.append(total / count)
             val = evaluate(model, data.splits["val"], task, device=config.device)
+            if not math.isfinite(val["loss"]):  # a finite training loss can still blow up (e.g. to 1e13 in MSE)
+                raise Diverged(f"validation loss became {val['loss']} in epoch {epoch + 1} (training loss "
+                               f"{total / count:.3g})")
             history.val.append(val)
             history.stopped_epoch = epoch + 1
             if on_epoch is not None:
