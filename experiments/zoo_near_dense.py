@@ -43,9 +43,11 @@ def near_dense(density: float) -> dict[str, str]:
 def pick_on_validation(trials: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """Per task, the runs of the label (of ``labels``) with the lowest mean validation loss, relabelled
     ``picked``."""
+    from zoo_recommend import mean_val_loss  # a sibling script: experiments/ is on the path
+
     rows = []
     for task, g in trials[trials.role.isin(labels)].groupby("task"):
-        loss = g.groupby("role")["val_loss"].apply(lambda v: np.mean([x if np.isfinite(x) else np.inf for x in v]))
+        loss = g.groupby("role")["val_loss"].apply(mean_val_loss)
         best = g[g.role == loss.idxmin()].copy()
         best["picked_label"], best["role"] = best["role"], "picked"
         rows.append(best)
