@@ -11,6 +11,8 @@ Run (after the zoo sweep; long: 5 configs × seeds × budgets × tasks trials, o
     [--storage <cache>/zoo/zoo-long.journal --prefix long4- --epochs-factor 4]   # at 4x the epochs (zoo_long.py)
     [--lr-factors 0.333 3 --roles recommended dense uniform:0.2]   # each config at its own lr, chosen on validation
     [--init-scale density]   # every config at that TrainConfig.init_scale (the sweep too: zoo_long.py --init-scale)
+    [--rewire 0.3 --roles recommended uniform:0.2 balanced oracle]   # dynamic sparsity (TrainConfig.rewire); dense
+                             # has no inactive entry to move, so its runs would repeat the fixed masks' ones
 writes runs/zoo-recommend/{cells.csv,trials.csv,report.md}; resumable (its own store, zoo-recommend.journal).
 Better / level / worse is counted twice: by a fixed margin on the seeds' means, and by a paired t-test over the seeds
 (trials.csv keeps each run's seed and validation loss).
@@ -118,6 +120,9 @@ def main() -> None:
     ap.add_argument("--init-scale", default="fixed", choices=INIT_SCALES, help="Train every config at this "
                     "TrainConfig.init_scale (the sweep's runs should share it: zoo_long.py --init-scale); its "
                     "results and store get the suffix -<scale>.")
+    ap.add_argument("--rewire", type=float, default=0.0, help="Train every config with this TrainConfig.rewire (SET's "
+                    "dynamic sparsity; the sweep's runs keep fixed masks); results and store get the suffix "
+                    "-rewire<fraction>.")
     ap.add_argument("--roles", nargs="+", choices=("recommended", *REFERENCES, "oracle"),
                     help="Train only these configs (default: all five).")
     ap.add_argument("--report-only", action="store_true", help="Rewrite report.md from --out's cells.csv; no training.")
@@ -129,8 +134,11 @@ def main() -> None:
         raise SystemExit(f"error: --seeds must be a positive integer, got {args.seeds}")
     if args.epochs_factor < 1:
         raise SystemExit(f"error: --epochs-factor must be a positive integer, got {args.epochs_factor}")
+    if not 0 <= args.rewire < 1:
+        raise SystemExit(f"error: --rewire must be a fraction in [0, 1), got {args.rewire:g}")
     tag = ("" if args.epochs_factor == 1 else f"-long{args.epochs_factor}") + \
-        ("" if args.init_scale == "fixed" else f"-{args.init_scale}")
+        ("" if args.init_scale == "fixed" else f"-{args.init_scale}") + \
+        ("" if not args.rewire else f"-rewire{args.rewire:g}")
     args.out_store = args.out_store or str(cache_dir() / "zoo" / f"zoo-recommend{tag}.journal")
     args.out = args.out or ROOT / "runs" / f"zoo-recommend{tag}"
     if args.report_only:
@@ -172,7 +180,8 @@ def main() -> None:
     for task in tasks:
         base, budgets = bases[task]
         base = {**base, "epochs": int(base["epochs"]) * args.epochs_factor,
-                **({"init_scale": args.init_scale} if args.init_scale != "fixed" else {})}
+                **({"init_scale": args.init_scale} if args.init_scale != "fixed" else {}),
+                **({"rewire": args.rewire} if args.rewire else {})}
         budgets = {"all": budgets, "larger": [max(budgets)], "smaller": [min(budgets)]}[args.budgets]
         budgets = [b for b in budgets if b in swept.get(task, set())]
         predictor = zoopred.ZooPredictor(curve=args.order == "mean").fit(data.subset(data.task != task))

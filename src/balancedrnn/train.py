@@ -21,7 +21,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from .core.configs import build_model, config_family, config_summary
+from .core.configs import build_model, config_family, config_summary, is_baseline
 from .core.defaults import DEFAULT_INIT, DEFAULT_LR, QUICK
 from .env import git_revision, versions
 from .io import atomic_write, atomic_write_json
@@ -99,6 +99,10 @@ class TrainConfig:
     lever 8). It runs the simulator during training, so it is not the paper's offline protocol. 0: off."""
     select_every: int = 2
     """With ``select_rollouts``: check every this many epochs."""
+    rewire: float = 0.0
+    """Dynamic sparsity (not the paper's fixed masks): after each epoch but the last, every sparse block moves this
+    fraction of its entries (SET: the smallest in magnitude to random inactive positions, valued 0), decayed by a
+    cosine over the epochs. Densities, budget and hidden proportion are unchanged. 0: masks stay fixed."""
 
     def __post_init__(self) -> None:
         """Validate every field at construction, before any data is built or model trained (one-line
@@ -111,7 +115,8 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
-        for name, positive in (("lr", True), ("budget", True), ("init_std", False), ("init_mean", None)):
+        for name, positive in (("lr", True), ("budget", True), ("init_std", False), ("init_mean", None),
+                               ("rewire", False)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ValueError(f"{name} must be a finite number, got {v!r}")
@@ -138,6 +143,10 @@ class TrainConfig:
         if not isinstance(self.model, str):
             raise ValueError(f"model must be a config string, got {self.model!r}")
         config_family(self.model)  # the grammar; sizes are checked against the task in check_config
+        if not 0 <= self.rewire < 1:
+            raise ValueError(f"rewire must be a fraction in [0, 1), got {self.rewire!r}")
+        if self.rewire and is_baseline(self.model):
+            raise ValueError(f"rewire moves the entries of a block RNN's masks; {self.model!r} has none")
         try:
             torch.device(self.device)
         except (RuntimeError, TypeError):
@@ -156,7 +165,8 @@ class TrainConfig:
         """Hash of the config (without run-time placement), naming a trial uniquely."""
         d = {k: v for k, v in asdict(self).items() if k not in ("device", "checkpoint", "mnist_dir")}
         for optional, default in (("dataset", None), ("rollouts", 100), ("kernel", "auto"), ("patience", 0),
-                                  ("select_rollouts", 0), ("select_every", 2), ("init_scale", "fixed")):  # older keys stay valid
+                                  ("select_rollouts", 0), ("select_every", 2), ("init_scale", "fixed"),
+                                  ("rewire", 0.0)):  # older keys stay valid
             if d.get(optional) == default:
                 d.pop(optional)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -225,6 +235,18 @@ def evaluate(model: nn.Module, split: Any, task: Task, batch_size: int = 256, de
     return result
 
 
+def rewire_fraction(rewire: float, epoch: int, epochs: int) -> float:
+    """The fraction of each block's entries moved after ``epoch`` (1-based) of ``epochs``: ``rewire`` decayed by a
+    cosine to 0 at the last epoch (RigL's schedule), so the final masks get the most training."""
+    return 0.0 if epoch >= epochs else rewire * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+
+
+def rewire_model(model: nn.Module, fraction: float, generator: torch.Generator,
+                 optimizer: torch.optim.Optimizer | None = None) -> int:
+    """Rewire every masked block of a block RNN (:meth:`MaskedBlock.rewire`); the number of entries moved."""
+    return sum(block.rewire(fraction, generator, optimizer) for block in model.blocks.values())  # type: ignore[union-attr, operator]
+
+
 class Diverged(RuntimeError):
     """The training or validation loss became NaN or infinite."""
 
@@ -249,9 +271,12 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
     steps = math.ceil(len(train) / config.batch_size)
     best_loss, best_state, since_best = math.inf, None, 0
     selecting = bool(config.select_rollouts) and task.select is not None
+    rewire_gen = torch.Generator().manual_seed(config.seed + 7919)  # apart from the data order's
     best_pick: tuple[tuple[float, float], dict[str, Any] | None, int] = ((-math.inf, -math.inf), None, 0)
     with progress_bar(config.epochs * steps, f"train {config.model}", enabled=progress) as advance:
         for epoch in range(config.epochs):
+            if config.rewire and epoch:  # after the last epoch's validation, checkpoint and best-state copy
+                rewire_model(model, rewire_fraction(config.rewire, epoch, config.epochs), rewire_gen, opt)
             total, count = 0.0, 0
             for x, y in train.batches(config.batch_size, torch.randperm(len(train), generator=gen)):
                 x, y = x.to(config.device), y.to(config.device)

@@ -210,6 +210,9 @@ def train(
     kernel: Annotated[str, typer.Option(help="Kernel of the masked blocks: auto (dense or sparse per block, by "
                                         "density and shape), dense or sparse.")] = "auto",
     init_scale: InitScale = "fixed",
+    rewire: Annotated[float, typer.Option(help="Dynamic sparsity, not the paper's fixed masks: after each epoch every "
+                                          "sparse block moves this fraction of its entries (SET), decayed by a cosine; "
+                                          "densities and budget are kept. 0: fixed masks.")] = 0.0,
     threads: Threads = None,
     mnist_dir: MnistDir = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Write model and optimiser here after every epoch.",
@@ -239,7 +242,7 @@ def train(
         activation=activation, kernel=kernel, init_scale=init_scale, threads=threads,
         mnist_dir=str(mnist_dir) if mnist_dir else None,
         checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts, device=device,
-        patience=patience, select_rollouts=select_rollouts, select_every=select_every, **scale,
+        patience=patience, select_rollouts=select_rollouts, select_every=select_every, rewire=rewire, **scale,
     )
     check_config(cfg)
     check_writable(out_dir, "--out-dir", directory=True)

@@ -1,8 +1,9 @@
-"""Fixed random masks for the sparse blocks, and the module that holds one masked block's values.
+"""Random masks for the sparse blocks, and the module that holds one masked block's values.
 
 A mask is stored as the sorted flat indices of its trainable entries. The trainable parameter of a block is
 the vector of those entries' values, so masked-out entries are zero by construction (no gradient, no
-optimiser state, nothing to re-zero after a step).
+optimiser state, nothing to re-zero after a step). Masks are fixed (the paper) unless training rewires them
+(:meth:`MaskedBlock.rewire`, SET's prune-and-regrow), which moves entries but never changes a block's count.
 """
 
 from __future__ import annotations
@@ -144,6 +145,39 @@ class MaskedBlock(nn.Module):
     def dense(self) -> torch.Tensor:
         """The block as a dense matrix with exact zeros outside the mask (differentiable in ``values``)."""
         return scatter_dense(self.values, self.index, self.rows, self.cols)
+
+    @torch.no_grad()
+    def rewire(self, fraction: float, generator: torch.Generator,
+               optimizer: torch.optim.Optimizer | None = None) -> int:
+        """Move ``round(fraction * nnz)`` entries (SET, Mocanu et al. 2018): drop the smallest in magnitude and
+        grow as many at positions drawn at random from ``generator`` among those inactive before the drop,
+        valued 0. The block's count, hence its density and the network's budget and hidden proportion, is
+        unchanged. The optimiser's per-entry state (Adam's moments) follows its entries; a new entry's is 0.
+        Returns the number moved (0 for a full or empty block)."""
+        n, nnz = self.rows * self.cols, self.nnz
+        k = min(int(round(fraction * nnz)), n - nnz)
+        if k <= 0:
+            return 0
+        device = self.index.device
+        keep = torch.argsort(self.values.detach().abs().cpu(), stable=True)[k:].to(device)  # ties: lower position drops
+        inactive = torch.ones(n, dtype=torch.bool)
+        inactive[self.index.cpu()] = False
+        candidates = inactive.nonzero().flatten()
+        grown = candidates[torch.randperm(candidates.numel(), generator=generator)[:k]].to(device)
+        index = torch.cat([self.index[keep], grown])
+        order = torch.argsort(index)
+
+        def moved(t: torch.Tensor) -> torch.Tensor:
+            return torch.cat([t[keep], t.new_zeros(k)])[order]
+
+        self.values.copy_(moved(self.values))
+        if optimizer is not None:
+            for name, st in optimizer.state.get(self.values, {}).items():
+                if isinstance(st, torch.Tensor) and st.shape == self.values.shape:
+                    optimizer.state[self.values][name] = moved(st)
+        self.index = index[order]
+        self.invalidate()
+        return k
 
     def extra_repr(self) -> str:
         return f"{self.rows}x{self.cols}, nnz={self.nnz}, density={self.density:.4g}, kernel={self.kernel}"
