@@ -259,7 +259,9 @@ def train(
         err.print(f"error: trial {record['status']}: {record['error']} (record: {path})", markup=False)
         raise typer.Exit(1)
     m, final = record["model"], record["final"]
-    table = Table(title=f"{task}: {model} at budget {budget:,.0f}")
+    options = "".join(f", {text}" for on, text in ((init_scale != "fixed", f"init scale {init_scale}"),
+                                                    (bool(rewire), f"rewire {rewire:g}")) if on)
+    table = Table(title=f"{task}: {model} at budget {budget:,.0f}{options}")
     val_name = final["metric"] if final["metric"] in final["val"] else "loss"
     for col in ("dh", "weights", "parameters", "hidden proportion", f"val {val_name}", f"test {final['metric']}", "time"):
         table.add_column(col, justify="right")
