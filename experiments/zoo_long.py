@@ -34,9 +34,11 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def long_specs(factor: int, trials: int, workers: int, storage: str, init_scale: str = "fixed") -> dict[str, SweepSpec]:
+def long_specs(factor: int, trials: int, workers: int, storage: str, init_scale: str = "fixed",
+               rewire: float = 0.0) -> dict[str, SweepSpec]:
     """Per zoo task: the zoo plan's sweep (small scale) at ``factor`` × its epochs and its smaller budget (and at
-    ``init_scale``, TrainConfig's, when not ``fixed``: the sampler's init_std drawn as before, then scaled)."""
+    ``init_scale``, TrainConfig's, when not ``fixed``: the sampler's init_std drawn as before, then scaled; with
+    TrainConfig's ``rewire`` when not 0)."""
     from balancedrnn.reproduce.plan import load_plan, sweep_specs
 
     out = {}
@@ -46,7 +48,8 @@ def long_specs(factor: int, trials: int, workers: int, storage: str, init_scale:
         out[task] = dataclasses.replace(
             spec, name=f"long{factor}-{task.replace(':', '-')}", sampler=sampler, workers=workers, storage=storage,
             base={**spec.base, "epochs": int(spec.base["epochs"]) * factor,
-                  **({"init_scale": init_scale} if init_scale != "fixed" else {})})
+                  **({"init_scale": init_scale} if init_scale != "fixed" else {}),
+                  **({"rewire": rewire} if rewire else {})})
     return out
 
 
@@ -130,6 +133,8 @@ def main() -> None:
     ap.add_argument("--init-scale", default="fixed", choices=INIT_SCALES, help="TrainConfig.init_scale of every "
                     "trial; other than fixed, the default store is zoo-long-<scale>.journal (the study names stay "
                     "long<factor>-<task>, so zoo_recommend.py takes the same --prefix).")
+    ap.add_argument("--rewire", type=float, default=0.0, help="TrainConfig.rewire of every trial (dynamic sparsity); "
+                    "other than 0 the default store's name gets -rewire<fraction>.")
     ap.add_argument("--storage", help="The store (default: zoo-long.journal in the zoo cache).")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "zoo-long")
     ap.add_argument("--report", action="store_true", help="Compare zoo_recommend.py's judgements (--judged); no "
@@ -153,9 +158,12 @@ def main() -> None:
         return
     if args.factor < 1 or args.trials < 1 or args.workers < 1:
         raise SystemExit("error: --factor, --trials and --workers must be positive")
+    if not 0 <= args.rewire < 1:
+        raise SystemExit(f"error: --rewire must be a fraction in [0, 1), got {args.rewire:g}")
     args.storage = args.storage or str(cache_dir() / "zoo" / (
-        "zoo-long.journal" if args.init_scale == "fixed" else f"zoo-long-{args.init_scale}.journal"))
-    specs = long_specs(args.factor, args.trials, args.workers, args.storage, args.init_scale)
+        "zoo-long" + ("" if args.init_scale == "fixed" else f"-{args.init_scale}")
+        + ("" if not args.rewire else f"-rewire{args.rewire:g}") + ".journal"))
+    specs = long_specs(args.factor, args.trials, args.workers, args.storage, args.init_scale, args.rewire)
     unknown = [t for t in args.tasks or [] if t not in specs]
     if unknown:  # before any training
         raise SystemExit(f"error: not a task of the zoo plan: {', '.join(unknown)}; known: {', '.join(specs)}")

@@ -127,6 +127,12 @@ def test_zoo_long_keeps_the_zoo_sweep_but_its_epochs_budget_and_study_names() ->
     scaled = long_specs(3, 7, 1, "unused.journal", init_scale="density")  # the same sweeps at another init scale
     for task, spec in scaled.items():
         assert spec.base == {**specs[task].base, "init_scale": "density"} and spec.name == specs[task].name
+    from balancedrnn.train import TrainConfig
+
+    rewired = long_specs(3, 7, 1, "unused.journal", rewire=0.3)  # and with dynamic sparsity
+    for task, spec in rewired.items():
+        assert spec.base == {**specs[task].base, "rewire": 0.3} and spec.name == specs[task].name
+        TrainConfig.from_dict({**spec.base, "model": "uniform:0.2"})  # a valid trial config
 
 
 def test_zoo_long_report_compares_the_lengths_on_the_tasks_judged_at_every_length(tmp_path: Path) -> None:
