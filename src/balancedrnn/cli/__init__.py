@@ -65,6 +65,10 @@ Activation = Annotated[str, typer.Option(help="Hidden activation: relu, tanh, si
 InitScale = Annotated[str, typer.Option(help="How the initial values' spread follows each block: fixed (one std, the "
                                         "paper's code), density (std / sqrt(block density)) or fan-in (1/sqrt(a "
                                         "unit's trainable inputs)).")]
+Rewire = Annotated[float, typer.Option(help="Dynamic sparsity, not the paper's fixed masks: after each epoch every sparse "
+                                       "block moves this fraction of its entries, the smallest in magnitude, to random "
+                                       "empty positions (SET), decayed by a cosine; densities and budget are kept. "
+                                       "0: fixed masks.")]
 Threads = Annotated[Optional[int], typer.Option(help="Torch threads per run.", show_default="torch's")]
 MnistDir = Annotated[Optional[Path], typer.Option(
     help="Directory of MNIST idx files.",
@@ -188,6 +192,12 @@ def _config(**kwargs: Any) -> Any:
     return TrainConfig(**kwargs)
 
 
+def check_rewire(rewire: float) -> None:
+    """``--rewire`` is a fraction in [0, 1) (TrainConfig says the same, but only for the configs it is given)."""
+    if not 0 <= rewire < 1:
+        raise UserError(f"--rewire must be a fraction in [0, 1), got {rewire:g}")
+
+
 # ------------------------------------------------------------------------------------------- train
 @app.command()
 def train(
@@ -210,9 +220,7 @@ def train(
     kernel: Annotated[str, typer.Option(help="Kernel of the masked blocks: auto (dense or sparse per block, by "
                                         "density and shape), dense or sparse.")] = "auto",
     init_scale: InitScale = "fixed",
-    rewire: Annotated[float, typer.Option(help="Dynamic sparsity, not the paper's fixed masks: after each epoch every "
-                                          "sparse block moves this fraction of its entries (SET), decayed by a cosine; "
-                                          "densities and budget are kept. 0: fixed masks.")] = 0.0,
+    rewire: Rewire = 0.0,
     threads: Threads = None,
     mnist_dir: MnistDir = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Write model and optimiser here after every epoch.",
@@ -233,6 +241,7 @@ def train(
     the_task, budget = _task_budget(task, budget)
     check_run_options(readout, activation, kernel, seed, data_seed, threads, rollouts)
     check_choice("--init-scale", init_scale, INIT_SCALES)
+    check_rewire(rewire)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task.name, mnist_dir, dataset)
     scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
@@ -307,6 +316,9 @@ def compare(
     readout: Readout = "lagged",
     activation: Activation = "relu",
     init_scale: InitScale = "fixed",
+    rewire: Annotated[float, typer.Option(help="Dynamic sparsity for the block RNNs (the baselines train as they are): "
+                                          "after each epoch every sparse block moves this fraction of its entries "
+                                          "(SET), decayed by a cosine. 0: fixed masks.")] = 0.0,
     workers: Annotated[int, typer.Option(help="Parallel worker processes (each runs one trial).")] = 1,
     threads: Threads = None,
     mnist_dir: MnistDir = None,
@@ -323,7 +335,7 @@ def compare(
     from ..analysis.report import mean_std, plot_metric_vs_hp, records_frame, summarise, summary_markdown
     from ..train import check_config
 
-    from ..core.configs import split_configs
+    from ..core.configs import is_baseline, split_configs
 
     names = split_configs(models)
     if not names:
@@ -337,6 +349,7 @@ def compare(
     the_task, budget = _task_budget(task, budget)
     check_run_options(readout, activation, "auto", 0, data_seed, threads, rollouts)
     check_choice("--init-scale", init_scale, INIT_SCALES)
+    check_rewire(rewire)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task.name, mnist_dir, dataset)
     scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
@@ -346,7 +359,7 @@ def compare(
         _config(task=task, model=name, budget=budget, seed=s, data_seed=data_seed, readout=readout,
                 activation=activation, init_scale=init_scale, threads=per_worker,
                 mnist_dir=str(mnist_dir) if mnist_dir else None, dataset=dataset, rollouts=rollouts, device=device,
-                patience=patience, **scale)
+                patience=patience, rewire=0.0 if is_baseline(name) else rewire, **scale)
         for name in names for s in range(seeds)
     ]
     for cfg in configs[::seeds]:
@@ -371,6 +384,7 @@ def compare(
     n_train_seen = len(data.splits["train"])
     epochs_text = f"{scale['epochs']} epoch{'' if scale['epochs'] == 1 else 's'}"
     init_text = "" if init_scale == "fixed" else f", init scale {init_scale}"
+    init_text += f", rewire {rewire:g}" if rewire else ""
     table = Table(title=f"{task} at budget {budget:,.0f}: {n_train_seen:,} train sequences, {epochs_text}, {seeds} seed(s)"
                   f"{init_text}")
     rollouts = bool(summary["success_mean"].notna().any())  # scored by rollouts (Hammer): their success too
