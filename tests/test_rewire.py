@@ -114,3 +114,25 @@ def test_rewire_with_dense_leaves_training_unchanged(toy):
 def test_bad_rewire(bad, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**{"model": "balanced", **bad})
+
+
+def test_estimator_rewires_and_keeps_its_budget():
+    """``BlockRNNClassifier(rewire=...)`` trains with moving masks (its model wrapped for the last step), the same
+    seed gives the same model, and the densities stay the config's."""
+    import numpy as np
+
+    from balancedrnn import BlockRNNClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3, 12))
+    y = (X[:, 0, -1] > 0).astype(int)
+    kw = dict(config="uniform:0.3", budget=400, epochs=3, random_state=0)
+    fixed = BlockRNNClassifier(**kw).fit(X, y)
+    a = BlockRNNClassifier(**kw, rewire=0.3).fit(X, y)
+    b = BlockRNNClassifier(**kw, rewire=0.3).fit(X, y)
+    assert a.loss_curve_ == b.loss_curve_ and a.loss_curve_ != fixed.loss_curve_
+    assert a.summary_["nnz"] == fixed.summary_["nnz"]
+    masks = {name: blk.index for name, blk in a.model_.blocks.items()}
+    assert any(not torch.equal(masks[n], blk.index) for n, blk in fixed.model_.blocks.items() if 0 < blk.density < 1)
+    with pytest.raises(ValueError, match="rewire must be a fraction"):
+        BlockRNNClassifier(**{**kw, "rewire": 1.0}).fit(X, y)

@@ -111,6 +111,7 @@ class _FitSettings:
     checkpoint: None = None
     select_rollouts: int = 0  # no checkpoint selection by rollouts: an estimator's task has no simulator
     select_every: int = 2
+    rewire: float = 0.0
 
 
 def _no_load(config: Any, progress: bool) -> Any:  # pragma: no cover - an estimator's task is never loaded
@@ -138,6 +139,7 @@ class _BlockRNNEstimator(BaseEstimator):
         readout: str = "lagged",
         activation: str = "relu",
         kernel: str = "auto",
+        rewire: float = 0.0,
         random_state: int | np.random.RandomState | None = None,
         device: str = "cpu",
         verbose: bool = False,
@@ -154,6 +156,7 @@ class _BlockRNNEstimator(BaseEstimator):
         self.readout = readout
         self.activation = activation
         self.kernel = kernel
+        self.rewire = rewire
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -174,6 +177,9 @@ class _BlockRNNEstimator(BaseEstimator):
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, numbers.Real) or not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        rw = self.rewire
+        if isinstance(rw, bool) or not isinstance(rw, numbers.Real) or not 0.0 <= rw < 1.0:
+            raise ValueError(f"rewire must be a fraction in [0, 1), got {rw!r}")
         vf = self.validation_fraction
         if isinstance(vf, bool) or not isinstance(vf, numbers.Real) or not 0.0 < vf < 1.0:
             raise ValueError(f"validation_fraction must lie strictly between 0 and 1, got {vf!r}")
@@ -252,7 +258,8 @@ class _BlockRNNEstimator(BaseEstimator):
         model = self._build(dx, dy, seed)
         settings = _FitSettings(model=self.config_, epochs=int(self.epochs), lr=float(self.lr),
                                 batch_size=int(self.batch_size), seed=seed, device=str(self.device),
-                                patience=int(self.n_iter_no_change) if self.early_stopping else 0)
+                                patience=int(self.n_iter_no_change) if self.early_stopping else 0,
+                                rewire=float(self.rewire))
         from .train import Diverged, fit
 
         try:
@@ -351,6 +358,8 @@ class BlockRNNClassifier(ClassifierMixin, _BlockRNNEstimator):
         when its loss has not improved for ``n_iter_no_change`` epochs and keep the best epoch's weights.
     standardize : standardise every channel with the training series' mean and std.
     readout, activation, kernel : the block RNN's options (see :class:`balancedrnn.BlockRNN`).
+    rewire : dynamic sparsity, not the paper's fixed masks: after each epoch every sparse block moves this fraction
+        of its entries (SET), decayed by a cosine; densities and budget are kept (``TrainConfig.rewire``). 0: fixed.
     random_state : seed of masks, initial values, data order and the validation split.
     device : torch device.
 

@@ -243,8 +243,11 @@ def rewire_fraction(rewire: float, epoch: int, epochs: int) -> float:
 
 def rewire_model(model: nn.Module, fraction: float, generator: torch.Generator,
                  optimizer: torch.optim.Optimizer | None = None) -> int:
-    """Rewire every masked block of a block RNN (:meth:`MaskedBlock.rewire`); the number of entries moved."""
-    return sum(block.rewire(fraction, generator, optimizer) for block in model.blocks.values())  # type: ignore[union-attr, operator]
+    """Rewire every masked block in ``model`` (:meth:`MaskedBlock.rewire`, in registration order; a model without
+    one, or a wrapper around one, works too); the number of entries moved."""
+    from .core.masks import MaskedBlock
+
+    return sum(m.rewire(fraction, generator, optimizer) for m in model.modules() if isinstance(m, MaskedBlock))
 
 
 class Diverged(RuntimeError):
