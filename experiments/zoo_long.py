@@ -158,8 +158,12 @@ def main() -> None:
         return
     if args.factor < 1 or args.trials < 1 or args.workers < 1:
         raise SystemExit("error: --factor, --trials and --workers must be positive")
-    if not 0 <= args.rewire < 1:
-        raise SystemExit(f"error: --rewire must be a fraction in [0, 1), got {args.rewire:g}")
+    from balancedrnn.train import check_rewire
+
+    try:
+        check_rewire(args.rewire, "--rewire")
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     args.storage = args.storage or str(cache_dir() / "zoo" / (
         "zoo-long" + ("" if args.init_scale == "fixed" else f"-{args.init_scale}")
         + ("" if not args.rewire else f"-rewire{args.rewire:g}") + ".journal"))

@@ -134,8 +134,12 @@ def main() -> None:
         raise SystemExit(f"error: --seeds must be a positive integer, got {args.seeds}")
     if args.epochs_factor < 1:
         raise SystemExit(f"error: --epochs-factor must be a positive integer, got {args.epochs_factor}")
-    if not 0 <= args.rewire < 1:
-        raise SystemExit(f"error: --rewire must be a fraction in [0, 1), got {args.rewire:g}")
+    from balancedrnn.train import check_rewire
+
+    try:
+        check_rewire(args.rewire, "--rewire")
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     tag = ("" if args.epochs_factor == 1 else f"-long{args.epochs_factor}") + \
         ("" if args.init_scale == "fixed" else f"-{args.init_scale}") + \
         ("" if not args.rewire else f"-rewire{args.rewire:g}")

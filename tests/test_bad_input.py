@@ -51,7 +51,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train-activation-baseline", ["train", "--model", "lstm", "--activation", "foo"], "--activation 'foo'"),
     ("train-kernel", ["train", "--kernel", "fast"], "--kernel 'fast' is not one of auto, dense, sparse"),
     ("train-init-scale", ["train", "--init-scale", "he"], "--init-scale 'he' is not one of fixed, density, fan-in"),
-    ("train-rewire", ["train", "--rewire", "1"], "--rewire must be a fraction in [0, 1), got 1"),
+    ("train-rewire", ["train", "--rewire", "1"], "--rewire must be a fraction in [0, 1), got 1.0"),
     ("train-rewire-lstm", ["train", "--model", "lstm", "--rewire", "0.3"], "rewire moves the entries of a block RNN's masks; 'lstm' has none"),
     ("train-threads-zero", ["train", "--threads", "0"], "--threads must be a positive integer"),
     ("train-rollouts-zero", ["train", "--task", "hammer", "--rollouts", "0"], "--rollouts must be a positive integer"),

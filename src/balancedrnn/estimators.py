@@ -177,9 +177,9 @@ class _BlockRNNEstimator(BaseEstimator):
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, numbers.Real) or not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
-        rw = self.rewire
-        if isinstance(rw, bool) or not isinstance(rw, numbers.Real) or not 0.0 <= rw < 1.0:
-            raise ValueError(f"rewire must be a fraction in [0, 1), got {rw!r}")
+        from .train import check_rewire
+
+        check_rewire(self.rewire)
         vf = self.validation_fraction
         if isinstance(vf, bool) or not isinstance(vf, numbers.Real) or not 0.0 < vf < 1.0:
             raise ValueError(f"validation_fraction must lie strictly between 0 and 1, got {vf!r}")

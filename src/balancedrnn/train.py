@@ -115,8 +115,7 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
-        for name, positive in (("lr", True), ("budget", True), ("init_std", False), ("init_mean", None),
-                               ("rewire", False)):
+        for name, positive in (("lr", True), ("budget", True), ("init_std", False), ("init_mean", None)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ValueError(f"{name} must be a finite number, got {v!r}")
@@ -143,8 +142,7 @@ class TrainConfig:
         if not isinstance(self.model, str):
             raise ValueError(f"model must be a config string, got {self.model!r}")
         config_family(self.model)  # the grammar; sizes are checked against the task in check_config
-        if not 0 <= self.rewire < 1:
-            raise ValueError(f"rewire must be a fraction in [0, 1), got {self.rewire!r}")
+        check_rewire(self.rewire)
         if self.rewire and is_baseline(self.model):
             raise ValueError(f"rewire moves the entries of a block RNN's masks; {self.model!r} has none")
         try:
@@ -233,6 +231,12 @@ def evaluate(model: nn.Module, split: Any, task: Task, batch_size: int = 256, de
                 name: float(hit[groups == i].mean()) for i, name in enumerate(TRANSFORMS) if bool((groups == i).any())
             }
     return result
+
+
+def check_rewire(value: Any, name: str = "rewire") -> None:
+    """A rewire fraction is a number in [0, 1) (the one check: TrainConfig, the CLI, the estimators, the scripts)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a fraction in [0, 1), got {value!r}")
 
 
 def rewire_fraction(rewire: float, epoch: int, epochs: int) -> float:

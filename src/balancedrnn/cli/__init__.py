@@ -68,7 +68,7 @@ InitScale = Annotated[str, typer.Option(help="How the initial values' spread fol
 Rewire = Annotated[float, typer.Option(help="Dynamic sparsity, not the paper's fixed masks: after each epoch every sparse "
                                        "block moves this fraction of its entries, the smallest in magnitude, to random "
                                        "empty positions (SET), decayed by a cosine; densities and budget are kept. "
-                                       "0: fixed masks.")]
+                                       "0: fixed masks. Block RNNs only (compare trains its baselines as they are).")]
 Threads = Annotated[Optional[int], typer.Option(help="Torch threads per run.", show_default="torch's")]
 MnistDir = Annotated[Optional[Path], typer.Option(
     help="Directory of MNIST idx files.",
@@ -193,9 +193,18 @@ def _config(**kwargs: Any) -> Any:
 
 
 def check_rewire(rewire: float) -> None:
-    """``--rewire`` is a fraction in [0, 1) (TrainConfig says the same, but only for the configs it is given)."""
-    if not 0 <= rewire < 1:
-        raise UserError(f"--rewire must be a fraction in [0, 1), got {rewire:g}")
+    """``--rewire`` at the boundary (TrainConfig checks it too, but only for the configs it is given)."""
+    from ..train import check_rewire as check
+
+    try:
+        check(rewire, "--rewire")
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
+def _options_text(init_scale: str, rewire: float) -> str:
+    """The training options a result table's title names when they are not the paper's."""
+    return (f", init scale {init_scale}" if init_scale != "fixed" else "") + (f", rewire {rewire:g}" if rewire else "")
 
 
 # ------------------------------------------------------------------------------------------- train
@@ -268,9 +277,7 @@ def train(
         err.print(f"error: trial {record['status']}: {record['error']} (record: {path})", markup=False)
         raise typer.Exit(1)
     m, final = record["model"], record["final"]
-    options = "".join(f", {text}" for on, text in ((init_scale != "fixed", f"init scale {init_scale}"),
-                                                    (bool(rewire), f"rewire {rewire:g}")) if on)
-    table = Table(title=f"{task}: {model} at budget {budget:,.0f}{options}")
+    table = Table(title=f"{task}: {model} at budget {budget:,.0f}{_options_text(init_scale, rewire)}")
     val_name = final["metric"] if final["metric"] in final["val"] else "loss"
     for col in ("dh", "weights", "parameters", "hidden proportion", f"val {val_name}", f"test {final['metric']}", "time"):
         table.add_column(col, justify="right")
@@ -316,9 +323,7 @@ def compare(
     readout: Readout = "lagged",
     activation: Activation = "relu",
     init_scale: InitScale = "fixed",
-    rewire: Annotated[float, typer.Option(help="Dynamic sparsity for the block RNNs (the baselines train as they are): "
-                                          "after each epoch every sparse block moves this fraction of its entries "
-                                          "(SET), decayed by a cosine. 0: fixed masks.")] = 0.0,
+    rewire: Rewire = 0.0,
     workers: Annotated[int, typer.Option(help="Parallel worker processes (each runs one trial).")] = 1,
     threads: Threads = None,
     mnist_dir: MnistDir = None,
@@ -383,10 +388,8 @@ def compare(
     metric = the_task.metric
     n_train_seen = len(data.splits["train"])
     epochs_text = f"{scale['epochs']} epoch{'' if scale['epochs'] == 1 else 's'}"
-    init_text = "" if init_scale == "fixed" else f", init scale {init_scale}"
-    init_text += f", rewire {rewire:g}" if rewire else ""
     table = Table(title=f"{task} at budget {budget:,.0f}: {n_train_seen:,} train sequences, {epochs_text}, {seeds} seed(s)"
-                  f"{init_text}")
+                  f"{_options_text(init_scale, rewire)}")
     rollouts = bool(summary["success_mean"].notna().any())  # scored by rollouts (Hammer): their success too
     for col in ("config", "runs", f"test {metric}", f"val {metric}", *(["success"] if rollouts else []), "hidden prop.",
                 "dh", "weights"):
@@ -413,7 +416,8 @@ def compare(
     atomic_write(out_dir / "summary.csv", lambda f: f.write(summary.to_csv().encode()))
     if len(summary):
         plot = plot_metric_vs_hp(summary, out_dir / "accuracy_vs_hidden_proportion.png", metric, chance,
-                                 title=f"{task}, budget {budget:,.0f}, {n_train_seen:,} train seq., {epochs_text}{init_text}")
+                                 title=f"{task}, budget {budget:,.0f}, {n_train_seen:,} train seq., {epochs_text}"
+                                       f"{_options_text(init_scale, rewire)}")
         out.print(f"plot: {plot}")
     out.print(f"summary: {out_dir / 'summary.md'}; records: {out_dir / 'records'}")
     out.print(f"trials: {_format_counts(counts)}")
