@@ -13,6 +13,8 @@ Run (after the zoo sweep; long: 5 configs × seeds × budgets × tasks trials, o
     [--init-scale density]   # every config at that TrainConfig.init_scale (the sweep too: zoo_long.py --init-scale)
     [--rewire 0.3 --roles recommended uniform:0.2 balanced oracle]   # dynamic sparsity (TrainConfig.rewire); dense
                              # has no inactive entry to move, so its runs would repeat the fixed masks' ones
+    [--prune 0.5 --roles recommended uniform:0.2 balanced oracle]   # gradual magnitude pruning from the dense
+                             # network of each config's dh (TrainConfig.prune); dense has nothing to prune
 writes runs/zoo-recommend/{cells.csv,trials.csv,report.md}; resumable (its own store, zoo-recommend.journal).
 Better / level / worse is counted twice: by a fixed margin on the seeds' means, and by a paired t-test over the seeds
 (trials.csv keeps each run's seed and validation loss).
@@ -123,6 +125,9 @@ def main() -> None:
     ap.add_argument("--rewire", type=float, default=0.0, help="Train every config with this TrainConfig.rewire (SET's "
                     "dynamic sparsity; the sweep's runs keep fixed masks); results and store get the suffix "
                     "-rewire<fraction>.")
+    ap.add_argument("--prune", type=float, default=0.0, help="Train every config with this TrainConfig.prune (gradual "
+                    "magnitude pruning from the dense network of its dh; the sweep's runs keep fixed masks); results "
+                    "and store get the suffix -prune<fraction>.")
     ap.add_argument("--roles", nargs="+", choices=("recommended", *REFERENCES, "oracle"),
                     help="Train only these configs (default: all five).")
     ap.add_argument("--report-only", action="store_true", help="Rewrite report.md from --out's cells.csv; no training.")
@@ -134,15 +139,18 @@ def main() -> None:
         raise SystemExit(f"error: --seeds must be a positive integer, got {args.seeds}")
     if args.epochs_factor < 1:
         raise SystemExit(f"error: --epochs-factor must be a positive integer, got {args.epochs_factor}")
-    from balancedrnn.train import check_rewire
+    from balancedrnn.train import check_prune, check_rewire
 
     try:
         check_rewire(args.rewire, "--rewire")
+        check_prune(args.prune, "--prune")
+        if args.rewire and args.prune:
+            raise ValueError("--rewire and --prune are two ways to move masks; choose one")
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     tag = ("" if args.epochs_factor == 1 else f"-long{args.epochs_factor}") + \
         ("" if args.init_scale == "fixed" else f"-{args.init_scale}") + \
-        ("" if not args.rewire else f"-rewire{args.rewire:g}")
+        ("" if not args.rewire else f"-rewire{args.rewire:g}") + ("" if not args.prune else f"-prune{args.prune:g}")
     args.out_store = args.out_store or str(cache_dir() / "zoo" / f"zoo-recommend{tag}.journal")
     args.out = args.out or ROOT / "runs" / f"zoo-recommend{tag}"
     if args.report_only:
@@ -185,7 +193,8 @@ def main() -> None:
         base, budgets = bases[task]
         base = {**base, "epochs": int(base["epochs"]) * args.epochs_factor,
                 **({"init_scale": args.init_scale} if args.init_scale != "fixed" else {}),
-                **({"rewire": args.rewire} if args.rewire else {})}
+                **({"rewire": args.rewire} if args.rewire else {}),
+                **({"prune": args.prune} if args.prune else {})}
         budgets = {"all": budgets, "larger": [max(budgets)], "smaller": [min(budgets)]}[args.budgets]
         budgets = [b for b in budgets if b in swept.get(task, set())]
         predictor = zoopred.ZooPredictor(curve=args.order == "mean").fit(data.subset(data.task != task))

@@ -47,19 +47,21 @@ def test_compare_at_an_init_scale(mnist_dir, tmp_path):
     assert values["fixed", EXPLICIT] != values["density", EXPLICIT]
 
 
-def test_compare_with_rewire(mnist_dir, tmp_path):
-    """``compare --rewire`` rewires the block RNNs and trains the LSTM as it is; the title says it."""
+@pytest.mark.parametrize("option", ["rewire", "prune"])
+def test_compare_moves_the_masks_of_block_rnns_only(option, mnist_dir, tmp_path):
+    """``compare --rewire`` / ``--prune`` moves the block RNNs' masks and trains the LSTM as it is; the title says
+    it."""
     res = run(["compare", "--models", "uniform:0.2,lstm", "--seeds", "1", "--n-train", "100", "--n-val", "20",
                "--n-test", "50", "--epochs", "2", "--budget", "120000", "--mnist-dir", str(mnist_dir),
-               "--out-dir", "out", "--quiet", "--threads", "1", "--rewire", "0.3"], tmp_path)
+               "--out-dir", "out", "--quiet", "--threads", "1", f"--{option}", "0.3"], tmp_path)
     assert res.returncode == 0, res.stderr
-    assert "rewire 0.3" in res.stdout
-    rewire = {}
+    assert f"{option} 0.3" in res.stdout
+    given = {}
     for path in (tmp_path / "out" / "records").glob("*.json"):
         rec = json.loads(path.read_text())
         assert rec["status"] == "ok"
-        rewire[rec["config"]["model"]] = rec["config"]["rewire"]
-    assert rewire == {"uniform:0.2": 0.3, "lstm": 0.0}
+        given[rec["config"]["model"]] = rec["config"][option]
+    assert given == {"uniform:0.2": 0.3, "lstm": 0.0}
 
 
 def test_train_and_data(mnist_dir, tmp_path):

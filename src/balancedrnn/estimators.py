@@ -112,6 +112,7 @@ class _FitSettings:
     select_rollouts: int = 0  # no checkpoint selection by rollouts: an estimator's task has no simulator
     select_every: int = 2
     rewire: float = 0.0
+    prune: float = 0.0  # gradual pruning is not an estimator option (yet): masks fixed from the start
 
 
 def _no_load(config: Any, progress: bool) -> Any:  # pragma: no cover - an estimator's task is never loaded

@@ -103,6 +103,12 @@ class TrainConfig:
     """Dynamic sparsity (not the paper's fixed masks): after each epoch but the last, every sparse block moves this
     fraction of its entries (SET: the smallest in magnitude to random inactive positions, valued 0), decayed by a
     cosine over the epochs. Densities, budget and hidden proportion are unchanged. 0: masks stay fixed."""
+    prune: float = 0.0
+    """Gradual magnitude pruning (Zhu & Gupta 2017; not the paper's fixed masks): the network starts as the dense
+    network of the config's dh, at the dense init, and at the start of each epoch its blocks drop their smallest
+    entries along a cubic decay that reaches the config's counts after this fraction of the epochs (at the latest
+    before the last epoch). The trained network has the config's densities, budget and hidden proportion; during
+    the decay it holds more weights than the budget. 0: masks fixed from the start."""
 
     def __post_init__(self) -> None:
         """Validate every field at construction, before any data is built or model trained (one-line
@@ -145,6 +151,17 @@ class TrainConfig:
         check_rewire(self.rewire)
         if self.rewire and is_baseline(self.model):
             raise ValueError(f"rewire moves the entries of a block RNN's masks; {self.model!r} has none")
+        check_prune(self.prune)
+        if self.prune:
+            if is_baseline(self.model):
+                raise ValueError(f"prune thins a block RNN's blocks; {self.model!r} has none")
+            if self.rewire:
+                raise ValueError("prune and rewire are two ways to move masks; choose one")
+            if self.epochs < 2:
+                raise ValueError(f"prune needs at least 2 epochs (the last trains the pruned network), got {self.epochs}")
+            if self.patience or self.select_rollouts:
+                raise ValueError("prune keeps the last epoch's weights: it does not combine with patience or "
+                                 "select_rollouts (an earlier epoch's network is denser than the budget)")
         try:
             torch.device(self.device)
         except (RuntimeError, TypeError):
@@ -164,7 +181,7 @@ class TrainConfig:
         d = {k: v for k, v in asdict(self).items() if k not in ("device", "checkpoint", "mnist_dir")}
         for optional, default in (("dataset", None), ("rollouts", 100), ("kernel", "auto"), ("patience", 0),
                                   ("select_rollouts", 0), ("select_every", 2), ("init_scale", "fixed"),
-                                  ("rewire", 0.0)):  # older keys stay valid
+                                  ("rewire", 0.0), ("prune", 0.0)):  # older keys stay valid
             if d.get(optional) == default:
                 d.pop(optional)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -254,6 +271,50 @@ def rewire_model(model: nn.Module, fraction: float, generator: torch.Generator,
     return sum(m.rewire(fraction, generator, optimizer) for m in model.modules() if isinstance(m, MaskedBlock))
 
 
+def check_prune(value: Any, name: str = "prune") -> None:
+    """A prune fraction is a number in [0, 1] (the one check: TrainConfig, the CLI, the scripts)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
+
+
+def prune_end(prune: float, epochs: int) -> int:
+    """The epoch (0-based) from whose start the pruned blocks hold their final counts: ``prune`` of the epochs,
+    at least 1 and at most ``epochs - 1``, so the last epoch always trains the final network."""
+    return min(epochs - 1, max(1, round(prune * epochs)))
+
+
+def prune_count(full: int, target: int, epoch: int, end: int) -> int:
+    """Entries a block keeps from the start of ``epoch`` (0-based): Zhu & Gupta's cubic decay from ``full`` at
+    epoch 0 to ``target`` at ``end`` and after (fast at first, slow near the end)."""
+    return target if epoch >= end else target + int(round((full - target) * (1 - epoch / end) ** 3))
+
+
+def start_dense(model: nn.Module, config: TrainConfig) -> list[tuple[Any, int]]:
+    """Gradual pruning's start: every block RNN in ``model`` with a sparse block becomes the dense network of its
+    dh, every value drawn afresh at the dense init of ``config.init_scale`` (from a generator of the seed, apart
+    from the masks' and the data order's). Returns each new block with the count it must end at; a dense network
+    is left as it is (nothing to prune)."""
+    from .core.masks import MaskedBlock
+    from .core.model import BlockRNN
+    from .core.spec import BLOCKS, BlockSpec, scaled_init
+
+    gen = torch.Generator().manual_seed(config.seed + 104729)
+    targets: list[tuple[Any, int]] = []
+    for net in [m for m in model.modules() if isinstance(m, BlockRNN)]:
+        if all(b.nnz == b.rows * b.cols for b in net.blocks.values()):
+            continue
+        s = net.spec
+        dense = BlockSpec(s.dx, s.dh, s.dy, {b: 1.0 for b in BLOCKS},
+                          init={b: (config.init_mean, config.init_std) for b in BLOCKS})
+        init = scaled_init(dense, config.init_scale)
+        for name in BLOCKS:
+            old = net.blocks[name]
+            new = MaskedBlock.random(old.rows, old.cols, 1.0, gen, *init[name]).to(old.index.device)
+            targets.append((new.set_kernel(config.kernel), old.nnz))
+            net.blocks[name] = new
+    return targets
+
+
 class Diverged(RuntimeError):
     """The training or validation loss became NaN or infinite."""
 
@@ -272,6 +333,8 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
     ``on_epoch(epoch, model, val)`` is called after each epoch's validation (for example to score checkpoints by
     rollouts); it must leave the model's weights as it found them."""
     train = data.splits["train"]
+    pruning = start_dense(model, config) if config.prune else []  # before the optimiser sees the parameters
+    end = prune_end(config.prune, config.epochs) if pruning else 0
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
     history = History()
@@ -284,6 +347,10 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
         for epoch in range(config.epochs):
             if config.rewire and epoch:  # after the last epoch's validation, checkpoint and best-state copy
                 rewire_model(model, rewire_fraction(config.rewire, epoch, config.epochs), rewire_gen, opt)
+            if 0 < epoch <= end:
+                for block, target in pruning:
+                    if block.prune(block.nnz - prune_count(block.rows * block.cols, target, epoch, end), opt):
+                        block.set_kernel(config.kernel)  # the density changed: auto may choose another kernel
             total, count = 0.0, 0
             for x, y in train.batches(config.batch_size, torch.randperm(len(train), generator=gen)):
                 x, y = x.to(config.device), y.to(config.device)

@@ -69,6 +69,11 @@ Rewire = Annotated[float, typer.Option(help="Dynamic sparsity, not the paper's f
                                        "block moves this fraction of its entries, the smallest in magnitude, to random "
                                        "empty positions (SET), decayed by a cosine; densities and budget are kept. "
                                        "0: fixed masks. Block RNNs only (compare trains its baselines as they are).")]
+Prune = Annotated[float, typer.Option(help="Gradual magnitude pruning, not the paper's fixed masks: start from the dense "
+                                      "network of the config's hidden size and drop each block's smallest entries "
+                                      "along a cubic decay that reaches the config's densities after this fraction "
+                                      "of the epochs (Zhu & Gupta). The trained network keeps the budget; during the "
+                                      "decay it holds more weights. 0: fixed masks. Block RNNs only.")]
 Threads = Annotated[Optional[int], typer.Option(help="Torch threads per run.", show_default="torch's")]
 MnistDir = Annotated[Optional[Path], typer.Option(
     help="Directory of MNIST idx files.",
@@ -192,19 +197,24 @@ def _config(**kwargs: Any) -> Any:
     return TrainConfig(**kwargs)
 
 
-def check_rewire(rewire: float) -> None:
-    """``--rewire`` at the boundary (TrainConfig checks it too, but only for the configs it is given)."""
-    from ..train import check_rewire as check
+def check_masks(rewire: float, prune: float) -> None:
+    """``--rewire`` and ``--prune`` at the boundary (TrainConfig checks them too, but only for the configs it is
+    given)."""
+    from ..train import check_prune, check_rewire
 
     try:
-        check(rewire, "--rewire")
+        check_rewire(rewire, "--rewire")
+        check_prune(prune, "--prune")
     except ValueError as e:
         raise UserError(str(e)) from None
+    if rewire and prune:
+        raise UserError("--rewire and --prune are two ways to move masks; choose one")
 
 
-def _options_text(init_scale: str, rewire: float) -> str:
+def _options_text(init_scale: str, rewire: float, prune: float = 0.0) -> str:
     """The training options a result table's title names when they are not the paper's."""
-    return (f", init scale {init_scale}" if init_scale != "fixed" else "") + (f", rewire {rewire:g}" if rewire else "")
+    return ((f", init scale {init_scale}" if init_scale != "fixed" else "") + (f", rewire {rewire:g}" if rewire else "")
+            + (f", prune {prune:g}" if prune else ""))
 
 
 # ------------------------------------------------------------------------------------------- train
@@ -230,6 +240,7 @@ def train(
                                         "density and shape), dense or sparse.")] = "auto",
     init_scale: InitScale = "fixed",
     rewire: Rewire = 0.0,
+    prune: Prune = 0.0,
     threads: Threads = None,
     mnist_dir: MnistDir = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Write model and optimiser here after every epoch.",
@@ -250,7 +261,7 @@ def train(
     the_task, budget = _task_budget(task, budget)
     check_run_options(readout, activation, kernel, seed, data_seed, threads, rollouts)
     check_choice("--init-scale", init_scale, INIT_SCALES)
-    check_rewire(rewire)
+    check_masks(rewire, prune)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task.name, mnist_dir, dataset)
     scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
@@ -260,7 +271,8 @@ def train(
         activation=activation, kernel=kernel, init_scale=init_scale, threads=threads,
         mnist_dir=str(mnist_dir) if mnist_dir else None,
         checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts, device=device,
-        patience=patience, select_rollouts=select_rollouts, select_every=select_every, rewire=rewire, **scale,
+        patience=patience, select_rollouts=select_rollouts, select_every=select_every, rewire=rewire,
+        prune=prune, **scale,
     )
     check_config(cfg)
     check_writable(out_dir, "--out-dir", directory=True)
@@ -277,7 +289,7 @@ def train(
         err.print(f"error: trial {record['status']}: {record['error']} (record: {path})", markup=False)
         raise typer.Exit(1)
     m, final = record["model"], record["final"]
-    table = Table(title=f"{task}: {model} at budget {budget:,.0f}{_options_text(init_scale, rewire)}")
+    table = Table(title=f"{task}: {model} at budget {budget:,.0f}{_options_text(init_scale, rewire, prune)}")
     val_name = final["metric"] if final["metric"] in final["val"] else "loss"
     for col in ("dh", "weights", "parameters", "hidden proportion", f"val {val_name}", f"test {final['metric']}", "time"):
         table.add_column(col, justify="right")
@@ -324,6 +336,7 @@ def compare(
     activation: Activation = "relu",
     init_scale: InitScale = "fixed",
     rewire: Rewire = 0.0,
+    prune: Prune = 0.0,
     workers: Annotated[int, typer.Option(help="Parallel worker processes (each runs one trial).")] = 1,
     threads: Threads = None,
     mnist_dir: MnistDir = None,
@@ -354,7 +367,7 @@ def compare(
     the_task, budget = _task_budget(task, budget)
     check_run_options(readout, activation, "auto", 0, data_seed, threads, rollouts)
     check_choice("--init-scale", init_scale, INIT_SCALES)
-    check_rewire(rewire)
+    check_masks(rewire, prune)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task.name, mnist_dir, dataset)
     scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
@@ -364,7 +377,8 @@ def compare(
         _config(task=task, model=name, budget=budget, seed=s, data_seed=data_seed, readout=readout,
                 activation=activation, init_scale=init_scale, threads=per_worker,
                 mnist_dir=str(mnist_dir) if mnist_dir else None, dataset=dataset, rollouts=rollouts, device=device,
-                patience=patience, rewire=0.0 if is_baseline(name) else rewire, **scale)
+                patience=patience, rewire=0.0 if is_baseline(name) else rewire,
+                prune=0.0 if is_baseline(name) else prune, **scale)
         for name in names for s in range(seeds)
     ]
     for cfg in configs[::seeds]:
@@ -389,7 +403,7 @@ def compare(
     n_train_seen = len(data.splits["train"])
     epochs_text = f"{scale['epochs']} epoch{'' if scale['epochs'] == 1 else 's'}"
     table = Table(title=f"{task} at budget {budget:,.0f}: {n_train_seen:,} train sequences, {epochs_text}, {seeds} seed(s)"
-                  f"{_options_text(init_scale, rewire)}")
+                  f"{_options_text(init_scale, rewire, prune)}")
     rollouts = bool(summary["success_mean"].notna().any())  # scored by rollouts (Hammer): their success too
     for col in ("config", "runs", f"test {metric}", f"val {metric}", *(["success"] if rollouts else []), "hidden prop.",
                 "dh", "weights"):
@@ -417,7 +431,7 @@ def compare(
     if len(summary):
         plot = plot_metric_vs_hp(summary, out_dir / "accuracy_vs_hidden_proportion.png", metric, chance,
                                  title=f"{task}, budget {budget:,.0f}, {n_train_seen:,} train seq., {epochs_text}"
-                                       f"{_options_text(init_scale, rewire)}")
+                                       f"{_options_text(init_scale, rewire, prune)}")
         out.print(f"plot: {plot}")
     out.print(f"summary: {out_dir / 'summary.md'}; records: {out_dir / 'records'}")
     out.print(f"trials: {_format_counts(counts)}")

@@ -3,7 +3,8 @@
 A mask is stored as the sorted flat indices of its trainable entries. The trainable parameter of a block is
 the vector of those entries' values, so masked-out entries are zero by construction (no gradient, no
 optimiser state, nothing to re-zero after a step). Masks are fixed (the paper) unless training rewires them
-(:meth:`MaskedBlock.rewire`, SET's prune-and-regrow), which moves entries but never changes a block's count.
+(:meth:`MaskedBlock.rewire`, SET's prune-and-regrow), which moves entries but never changes a block's count, or
+prunes them gradually from a dense start (:meth:`MaskedBlock.prune`), which ends at the block's count.
 """
 
 from __future__ import annotations
@@ -159,25 +160,57 @@ class MaskedBlock(nn.Module):
         if k <= 0:
             return 0
         device = self.index.device
-        keep = torch.argsort(self.values.detach().abs().cpu(), stable=True)[k:].to(device)  # ties: lower position drops
+        keep = self._largest(nnz - k)
         inactive = torch.ones(n, dtype=torch.bool)
         inactive[self.index.cpu()] = False
         candidates = inactive.nonzero().flatten()
         grown = candidates[torch.randperm(candidates.numel(), generator=generator)[:k]].to(device)
+        self._reindex(keep, grown, optimizer)
+        return k
+
+    @torch.no_grad()
+    def prune(self, k: int, optimizer: torch.optim.Optimizer | None = None) -> int:
+        """Drop the ``k`` entries smallest in magnitude (magnitude pruning, Zhu & Gupta 2017); the count falls by
+        ``k`` (at most to 0). The optimiser's per-entry state (Adam's moments) follows the kept entries. Returns
+        the number dropped."""
+        k = min(int(k), self.nnz)
+        if k <= 0:
+            return 0
+        self._reindex(self._largest(self.nnz - k), self.index.new_zeros(0), optimizer)
+        return k
+
+    def _largest(self, n: int) -> torch.Tensor:
+        """Positions in ``values`` of the ``n`` entries largest in magnitude (ties: the lower position drops)."""
+        order = torch.argsort(self.values.detach().abs().cpu(), stable=True)
+        return order[order.numel() - n:].to(self.index.device)
+
+    @torch.no_grad()
+    def _reindex(self, keep: torch.Tensor, grown: torch.Tensor, optimizer: torch.optim.Optimizer | None) -> None:
+        """Keep the entries at ``keep`` (positions in ``values``) and add ``grown`` (flat block positions, valued
+        0), in index order; the optimiser's per-entry state moves the same way (a new entry's is 0)."""
         index = torch.cat([self.index[keep], grown])
         order = torch.argsort(index)
+        size = self.values.shape
 
         def moved(t: torch.Tensor) -> torch.Tensor:
-            return torch.cat([t[keep], t.new_zeros(k)])[order]
+            return torch.cat([t[keep], t.new_zeros(grown.numel())])[order]
 
-        self.values.copy_(moved(self.values))
-        if optimizer is not None:
-            for name, st in optimizer.state.get(self.values, {}).items():
-                if isinstance(st, torch.Tensor) and st.shape == self.values.shape:
-                    optimizer.state[self.values][name] = moved(st)
+        old = self.values
+        state = optimizer.state.get(old, {}) if optimizer is not None else {}
+        for name, st in list(state.items()):
+            if isinstance(st, torch.Tensor) and st.shape == size:
+                state[name] = moved(st)
+        if index.numel() == self.nnz:
+            old.copy_(moved(old))
+        else:  # a new size needs a new Parameter (autograd keeps a leaf's shape); the optimiser follows it
+            self.values = nn.Parameter(moved(old), requires_grad=old.requires_grad)
+            if optimizer is not None:
+                for group in optimizer.param_groups:
+                    group["params"] = [self.values if q is old else q for q in group["params"]]
+                if old in optimizer.state:
+                    optimizer.state[self.values] = optimizer.state.pop(old)
         self.index = index[order]
         self.invalidate()
-        return k
 
     def extra_repr(self) -> str:
         return f"{self.rows}x{self.cols}, nnz={self.nnz}, density={self.density:.4g}, kernel={self.kernel}"
