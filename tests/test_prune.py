@@ -125,3 +125,28 @@ def test_prune_with_dense_leaves_training_unchanged(toy):
 def test_bad_prune(bad, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**{"model": "balanced", **bad})
+
+
+def test_estimator_prunes_to_its_budget_and_pickles():
+    """``BlockRNNClassifier(prune=...)`` starts dense and ends at the config's counts; the same seed gives the same
+    model, and the pickled estimator predicts as the trained one."""
+    import pickle
+
+    import numpy as np
+
+    from balancedrnn import BlockRNNClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3, 12))
+    y = (X[:, 0, -1] > 0).astype(int)
+    kw = dict(config="uniform:0.3", budget=400, epochs=4, random_state=0)
+    fixed = BlockRNNClassifier(**kw).fit(X, y)
+    a = BlockRNNClassifier(**kw, prune=0.5).fit(X, y)
+    b = BlockRNNClassifier(**kw, prune=0.5).fit(X, y)
+    assert a.loss_curve_ == b.loss_curve_ and a.loss_curve_ != fixed.loss_curve_
+    assert {n: blk.nnz for n, blk in a.model_.blocks.items()} == {n: blk.nnz for n, blk in fixed.model_.blocks.items()}
+    again = pickle.loads(pickle.dumps(a))
+    assert np.array_equal(again.predict_proba(X), a.predict_proba(X))
+    for bad in ({"prune": 1.5}, {"prune": 0.5, "early_stopping": True}, {"prune": 0.5, "epochs": 1}):
+        with pytest.raises(ValueError, match="prune"):
+            BlockRNNClassifier(**{**kw, **bad}).fit(X, y)

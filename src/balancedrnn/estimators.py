@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, column
 from torch import nn
 
 from .core.configs import build_model, config_summary, parse_config
-from .core.defaults import DEFAULT_LR
+from .core.defaults import DEFAULT_INIT, DEFAULT_LR
 from .core.spec import check_budget
 from .tasks.base import BatchedSplit, Task
 from .tasks.files import as_collection, check_labels
@@ -112,7 +112,11 @@ class _FitSettings:
     select_rollouts: int = 0  # no checkpoint selection by rollouts: an estimator's task has no simulator
     select_every: int = 2
     rewire: float = 0.0
-    prune: float = 0.0  # gradual pruning is not an estimator option (yet): masks fixed from the start
+    prune: float = 0.0
+    init_mean: float = DEFAULT_INIT[0]  # gradual pruning's dense start draws at the estimators' init
+    init_std: float = DEFAULT_INIT[1]
+    init_scale: str = "fixed"
+    kernel: str = "auto"
 
 
 def _no_load(config: Any, progress: bool) -> Any:  # pragma: no cover - an estimator's task is never loaded
@@ -141,6 +145,7 @@ class _BlockRNNEstimator(BaseEstimator):
         activation: str = "relu",
         kernel: str = "auto",
         rewire: float = 0.0,
+        prune: float = 0.0,
         random_state: int | np.random.RandomState | None = None,
         device: str = "cpu",
         verbose: bool = False,
@@ -158,6 +163,7 @@ class _BlockRNNEstimator(BaseEstimator):
         self.activation = activation
         self.kernel = kernel
         self.rewire = rewire
+        self.prune = prune
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -178,9 +184,13 @@ class _BlockRNNEstimator(BaseEstimator):
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, numbers.Real) or not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
-        from .train import check_rewire
+        from .train import check_prune, check_rewire
 
         check_rewire(self.rewire)
+        check_prune(self.prune)
+        if self.prune and (self.rewire or self.early_stopping or self.epochs < 2):
+            raise ValueError("prune needs at least 2 epochs and neither rewire nor early_stopping (an earlier epoch's "
+                             "network is denser than the budget)")
         vf = self.validation_fraction
         if isinstance(vf, bool) or not isinstance(vf, numbers.Real) or not 0.0 < vf < 1.0:
             raise ValueError(f"validation_fraction must lie strictly between 0 and 1, got {vf!r}")
@@ -260,7 +270,7 @@ class _BlockRNNEstimator(BaseEstimator):
         settings = _FitSettings(model=self.config_, epochs=int(self.epochs), lr=float(self.lr),
                                 batch_size=int(self.batch_size), seed=seed, device=str(self.device),
                                 patience=int(self.n_iter_no_change) if self.early_stopping else 0,
-                                rewire=float(self.rewire))
+                                rewire=float(self.rewire), prune=float(self.prune), kernel=str(self.kernel))
         from .train import Diverged, fit
 
         try:
@@ -361,6 +371,9 @@ class BlockRNNClassifier(ClassifierMixin, _BlockRNNEstimator):
     readout, activation, kernel : the block RNN's options (see :class:`balancedrnn.BlockRNN`).
     rewire : dynamic sparsity, not the paper's fixed masks: after each epoch every sparse block moves this fraction
         of its entries (SET), decayed by a cosine; densities and budget are kept (``TrainConfig.rewire``). 0: fixed.
+    prune : gradual magnitude pruning, not the paper's fixed masks: start from the dense network of the config's
+        hidden size and prune every block to its density over this fraction of the epochs (``TrainConfig.prune``;
+        the trained model keeps the budget). 0: fixed masks.
     random_state : seed of masks, initial values, data order and the validation split.
     device : torch device.
 
