@@ -15,7 +15,7 @@ import statistics
 import time
 
 import torch
-from rewire import SHAPES, epoch  # a sibling script: benchmarks/ is on the path
+from rewire import SHAPES, batches, epoch  # a sibling script: benchmarks/ is on the path
 
 from balancedrnn import build_model
 from balancedrnn.train import TrainConfig, prune_count, prune_end, start_dense
@@ -52,9 +52,7 @@ def main() -> None:
     print("| shape | config | dh | fixed s/run | pruned s/run | ratio |")
     print("|---|---|---:|---:|---:|---:|")
     for shape, (dx, dy, steps, budget) in SHAPES.items():
-        g = torch.Generator().manual_seed(0)
-        xs = [torch.randn(16, steps, dx, generator=g) for _ in range(args.steps)]
-        ys = [torch.randint(0, dy, (16,), generator=g) for _ in range(args.steps)]
+        xs, ys = batches(dx, dy, steps, args.steps)
         for config in ("uniform:0.2", "balanced"):
             times: dict[float, list[float]] = {0.0: [], 0.5: []}
             for prune in times:  # warm-up: kernels built, allocator settled

@@ -22,6 +22,13 @@ from balancedrnn.train import rewire_model
 SHAPES = {"rad (dx 2500, dy 10, T 10, 100k)": (2500, 10, 10, 100_000), "mnist:rows (dx 28, dy 10, T 28, 3k)": (28, 10, 28, 3_000)}
 
 
+def batches(dx: int, dy: int, steps: int, n: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """``n`` random batches of 16 sequences of ``steps`` steps and their class labels (seed 0)."""
+    g = torch.Generator().manual_seed(0)
+    xs = [torch.randn(16, steps, dx, generator=g) for _ in range(n)]
+    return xs, [torch.randint(0, dy, (16,), generator=g) for _ in range(n)]
+
+
 def epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, xs: list[torch.Tensor], ys: list[torch.Tensor],
           rewire: float, gen: torch.Generator) -> float:
     """Seconds for one epoch (``steps`` batches), preceded by a rewire of ``rewire`` when it is not 0."""
@@ -47,9 +54,7 @@ def main() -> None:
     print("| shape | config | fixed ms/epoch | rewired ms/epoch | ratio | one rewire ms |")
     print("|---|---|---:|---:|---:|---:|")
     for shape, (dx, dy, steps, budget) in SHAPES.items():
-        g = torch.Generator().manual_seed(0)
-        xs = [torch.randn(16, steps, dx, generator=g) for _ in range(args.steps)]
-        ys = [torch.randint(0, dy, (16,), generator=g) for _ in range(args.steps)]
+        xs, ys = batches(dx, dy, steps, args.steps)
         for config in ("uniform:0.2", "balanced"):
             models = {kind: build_model(config, dx, dy, budget, seed=0) for kind in ("fixed", "rewired")}
             opts = {kind: torch.optim.Adam(m.parameters(), lr=1e-3) for kind, m in models.items()}

@@ -38,6 +38,15 @@ def mnist(mnist_dir):
     return load_idx_dir(mnist_dir)
 
 
+@pytest.fixture(scope="session")
+def rad_toy(mnist):
+    """A small RAD data set (300 / 100 / 100 sequences, two transforms) for training-option tests."""
+    from balancedrnn.tasks import rad
+
+    return rad.generate(mnist, rad.RADConfig(n_train=300, n_val=100, n_test=100, seed=0,
+                                             transforms=("baseline", "perspective_0.9")))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     """Every test gets its own cache directory and never tries the network."""

@@ -9,7 +9,6 @@ from balancedrnn.core.configs import build_model
 from balancedrnn.core.masks import MaskedBlock
 from balancedrnn.core.reference import reference_forward
 from balancedrnn.core.spec import BLOCKS
-from balancedrnn.tasks import rad
 from balancedrnn.train import TrainConfig, rewire_fraction, rewire_model, run_trial
 
 
@@ -81,17 +80,11 @@ def test_schedule_decays_to_nothing_at_the_last_epoch():
     assert math.isclose(rewire_fraction(0.3, 3, 10), 0.3 * 0.5 * (1 + math.cos(math.pi * 0.3)))
 
 
-@pytest.fixture(scope="module")
-def toy(mnist):
-    return rad.generate(mnist, rad.RADConfig(n_train=300, n_val=100, n_test=100, seed=0,
-                                             transforms=("baseline", "perspective_0.9")))
-
-
-def test_training_with_rewire_is_reproducible_and_keeps_the_budget(toy):
+def test_training_with_rewire_is_reproducible_and_keeps_the_budget(rad_toy):
     base = dict(model="uniform:0.2", budget=20_000, epochs=3, n_train=300, n_val=100, n_test=100, threads=1)
-    fixed = run_trial(TrainConfig(**base), data=toy, progress=False)
-    a = run_trial(TrainConfig(**base, rewire=0.3), data=toy, progress=False)
-    b = run_trial(TrainConfig(**base, rewire=0.3), data=toy, progress=False)
+    fixed = run_trial(TrainConfig(**base), data=rad_toy, progress=False)
+    a = run_trial(TrainConfig(**base, rewire=0.3), data=rad_toy, progress=False)
+    b = run_trial(TrainConfig(**base, rewire=0.3), data=rad_toy, progress=False)
     assert a["status"] == b["status"] == "ok"
     assert a["history"] == b["history"] and a["final"] == b["final"]  # same seed, same numbers
     assert a["history"] != fixed["history"]  # the masks moved
@@ -100,10 +93,12 @@ def test_training_with_rewire_is_reproducible_and_keeps_the_budget(toy):
     assert TrainConfig(**base, rewire=0.0).key() == TrainConfig(**base).key()  # older keys stay valid
 
 
-def test_rewire_with_dense_leaves_training_unchanged(toy):
+@pytest.mark.parametrize("option", [{"rewire": 0.3}, {"prune": 0.5}])
+def test_moving_masks_leaves_dense_training_unchanged(option, rad_toy):
+    """Dense has no inactive entry to grow into and nothing to prune: rewire and prune leave its run as it is."""
     base = dict(model="dense", budget=30_000, epochs=2, n_train=300, n_val=100, n_test=100, threads=1)
-    a = run_trial(TrainConfig(**base), data=toy, progress=False)
-    b = run_trial(TrainConfig(**base, rewire=0.3), data=toy, progress=False)
+    a = run_trial(TrainConfig(**base), data=rad_toy, progress=False)
+    b = run_trial(TrainConfig(**base, **option), data=rad_toy, progress=False)
     assert a["status"] == "ok", a["error"]
     assert a["history"] == b["history"] and a["final"] == b["final"]
 
