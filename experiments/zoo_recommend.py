@@ -139,13 +139,10 @@ def main() -> None:
         raise SystemExit(f"error: --seeds must be a positive integer, got {args.seeds}")
     if args.epochs_factor < 1:
         raise SystemExit(f"error: --epochs-factor must be a positive integer, got {args.epochs_factor}")
-    from balancedrnn.train import check_prune, check_rewire
+    from balancedrnn.train import check_masks
 
     try:
-        check_rewire(args.rewire, "--rewire")
-        check_prune(args.prune, "--prune")
-        if args.rewire and args.prune:
-            raise ValueError("--rewire and --prune are two ways to move masks; choose one")
+        check_masks(args.rewire, args.prune, ("--rewire", "--prune"))
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     tag = ("" if args.epochs_factor == 1 else f"-long{args.epochs_factor}") + \

@@ -184,13 +184,12 @@ class _BlockRNNEstimator(BaseEstimator):
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, numbers.Real) or not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
-        from .train import check_prune, check_rewire
+        from .train import check_masks
 
-        check_rewire(self.rewire)
-        check_prune(self.prune)
-        if self.prune and (self.rewire or self.early_stopping or self.epochs < 2):
-            raise ValueError("prune needs at least 2 epochs and neither rewire nor early_stopping (an earlier epoch's "
-                             "network is denser than the budget)")
+        check_masks(self.rewire, self.prune)
+        if self.prune and (self.early_stopping or self.epochs < 2):
+            raise ValueError("prune needs at least 2 epochs and no early_stopping (an earlier epoch's network is "
+                             "denser than the budget)")
         vf = self.validation_fraction
         if isinstance(vf, bool) or not isinstance(vf, numbers.Real) or not 0.0 < vf < 1.0:
             raise ValueError(f"validation_fraction must lie strictly between 0 and 1, got {vf!r}")

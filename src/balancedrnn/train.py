@@ -148,15 +148,12 @@ class TrainConfig:
         if not isinstance(self.model, str):
             raise ValueError(f"model must be a config string, got {self.model!r}")
         config_family(self.model)  # the grammar; sizes are checked against the task in check_config
-        check_rewire(self.rewire)
+        check_masks(self.rewire, self.prune)
         if self.rewire and is_baseline(self.model):
             raise ValueError(f"rewire moves the entries of a block RNN's masks; {self.model!r} has none")
-        check_prune(self.prune)
         if self.prune:
             if is_baseline(self.model):
                 raise ValueError(f"prune thins a block RNN's blocks; {self.model!r} has none")
-            if self.rewire:
-                raise ValueError("prune and rewire are two ways to move masks; choose one")
             if self.epochs < 2:
                 raise ValueError(f"prune needs at least 2 epochs (the last trains the pruned network), got {self.epochs}")
             if self.patience or self.select_rollouts:
@@ -275,6 +272,15 @@ def check_prune(value: Any, name: str = "prune") -> None:
     """A prune fraction is a number in [0, 1] (the one check: TrainConfig, the CLI, the scripts)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
+
+
+def check_masks(rewire: Any, prune: Any, names: tuple[str, str] = ("rewire", "prune")) -> None:
+    """The rewire and prune fractions in range, and not both (the one check: TrainConfig, the CLI, the estimators,
+    the scripts; ``names`` are the flags in their messages)."""
+    check_rewire(rewire, names[0])
+    check_prune(prune, names[1])
+    if rewire and prune:
+        raise ValueError(f"{names[0]} and {names[1]} are two ways to move masks; choose one")
 
 
 def prune_end(prune: float, epochs: int) -> int:

@@ -200,15 +200,12 @@ def _config(**kwargs: Any) -> Any:
 def check_masks(rewire: float, prune: float) -> None:
     """``--rewire`` and ``--prune`` at the boundary (TrainConfig checks them too, but only for the configs it is
     given)."""
-    from ..train import check_prune, check_rewire
+    from ..train import check_masks as check
 
     try:
-        check_rewire(rewire, "--rewire")
-        check_prune(prune, "--prune")
+        check(rewire, prune, ("--rewire", "--prune"))
     except ValueError as e:
         raise UserError(str(e)) from None
-    if rewire and prune:
-        raise UserError("--rewire and --prune are two ways to move masks; choose one")
 
 
 def _options_text(init_scale: str, rewire: float, prune: float = 0.0) -> str:
