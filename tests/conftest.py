@@ -47,6 +47,28 @@ def rad_toy(mnist):
                                              transforms=("baseline", "perspective_0.9")))
 
 
+@pytest.fixture
+def adam_block():
+    """A 9 x 11 masked block after three Adam steps, and its moments as dense matrices (for the tests that move
+    entries: rewire and prune must carry each kept entry's moments along)."""
+    import torch
+
+    from balancedrnn.core.masks import MaskedBlock
+
+    def make(density: float):
+        block = MaskedBlock.random(9, 11, density, torch.Generator().manual_seed(2))
+        opt = torch.optim.Adam(block.parameters(), lr=1e-2)
+        for _ in range(3):
+            opt.zero_grad()
+            (block.dense() ** 3).sum().backward()
+            opt.step()
+        moments = {name: MaskedBlock(9, 11, block.index, opt.state[block.values][name]).dense().detach().clone()
+                   for name in ("exp_avg", "exp_avg_sq")}
+        return block, opt, moments
+
+    return make
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     """Every test gets its own cache directory and never tries the network."""

@@ -27,15 +27,8 @@ def test_prune_drops_the_smallest_and_keeps_the_rest_in_place():
     assert block.prune(3) == 0
 
 
-def test_adam_moments_follow_the_kept_entries_and_training_goes_on():
-    block = MaskedBlock.random(9, 11, 1.0, torch.Generator().manual_seed(2))
-    opt = torch.optim.Adam(block.parameters(), lr=1e-2)
-    for _ in range(3):
-        opt.zero_grad()
-        (block.dense() ** 3).sum().backward()
-        opt.step()
-    moments = {name: MaskedBlock(9, 11, block.index, opt.state[block.values][name]).dense().detach().clone()
-               for name in ("exp_avg", "exp_avg_sq")}
+def test_adam_moments_follow_the_kept_entries_and_training_goes_on(adam_block):
+    block, opt, moments = adam_block(1.0)
     block.prune(40, opt)
     kept = block.mask()
     for name, dense_before in moments.items():

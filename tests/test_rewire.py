@@ -40,15 +40,8 @@ def test_a_full_or_empty_block_has_nothing_to_move(density):
     assert torch.equal(block.index, index) and torch.equal(block.values.detach(), values)
 
 
-def test_adam_moments_follow_their_entries():
-    block = MaskedBlock.random(9, 11, 0.4, torch.Generator().manual_seed(2))
-    opt = torch.optim.Adam(block.parameters(), lr=1e-2)
-    for _ in range(3):
-        opt.zero_grad()
-        (block.dense() ** 3).sum().backward()
-        opt.step()
-    moments = {name: MaskedBlock(9, 11, block.index, opt.state[block.values][name]).dense().detach().clone()
-               for name in ("exp_avg", "exp_avg_sq")}
+def test_adam_moments_follow_their_entries(adam_block):
+    block, opt, moments = adam_block(0.4)
     old = block.mask()
     block.rewire(0.3, torch.Generator().manual_seed(3), opt)
     new = block.mask()
