@@ -68,12 +68,12 @@ def test_guided_planner_episode_in_the_simulator_is_seeded_and_needs_the_observa
     # the guide: a short zero-action episode from another reset; a tiny search keeps the test fast
     env = make_env()
     o, _ = env.reset(seed=5)
-    O, A = [o], []
+    obs_seq, act_seq = [o], []
     for _ in range(10):
-        A.append(np.zeros(26))
-        o, *_ = env.step(A[-1])
-        O.append(o)
-    guide = Guide([np.array(O)], [np.array(A)])
+        act_seq.append(np.zeros(26))
+        o, *_ = env.step(act_seq[-1])
+        obs_seq.append(o)
+    guide = Guide([np.array(obs_seq)], [np.array(act_seq)])
     cfg = PlannerConfig(samples=3, horizon=2, knot_every=1, sigma=0.3)
     a = planner_episode(7, cfg, noise=0.1, guide=guide)
     b = planner_episode(7, cfg, noise=0.1, guide=guide)

@@ -191,7 +191,7 @@ def evaluate(
 
 
 @predictor_app.command("show")
-def show(path: Annotated[Path, typer.Argument(help="A predictor file written by `predictor fit`.")]) -> None:
+def show(path: Annotated[Path, typer.Argument(help="A predictor file written by `predictor fit` (a pickle: load only files you trust).")]) -> None:
     """What a saved predictor was fitted on: schema, library versions, tasks, classes, impurity importances."""
     from .common import out
 
@@ -253,7 +253,7 @@ def recommend(
                                                    show_default="from --task/--data, else the zoo's median")] = None,
     extrapolate: Annotated[bool, typer.Option("--extrapolate", help="Recommend even when dx/dy lies outside every "
                                               "shape the zoo predictor was trained on.")] = False,
-    predictor: Annotated[Optional[Path], typer.Option(help="A predictor file from `predictor fit`.",
+    predictor: Annotated[Optional[Path], typer.Option(help="A predictor file from `predictor fit` (a pickle: load only files you trust).",
                                                       show_default="the shipped one if the package carries it; else fit one on --records/--storage; else the a-priori rule")] = None,
     records: Records = None,
     storage: Storage = None,

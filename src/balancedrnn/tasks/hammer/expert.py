@@ -341,17 +341,17 @@ def generate_episodes(policy: nn.Module, n: int, seed: int = 0, batch: int = 100
         seeds = [seed + len(episodes) + i for i in range(m)]
         rng = np.random.default_rng([seed, len(episodes)])
         obs, _ = vec.reset(seed=seeds)
-        O, A, R = [obs], [], []
+        obs_seq, act_seq, rew_seq = [obs], [], []
         for _ in range(EPISODE_STEPS):
             with torch.no_grad():
                 a = policy(torch.as_tensor(obs, dtype=torch.float32)).numpy().astype(np.float64)
             executed = np.clip(a + rng.normal(0.0, noise, a.shape), -1.0, 1.0) if noise > 0 else a
             obs, r, _, _, _ = vec.step(executed)
-            O.append(obs)
-            A.append(a)
-            R.append(r)
+            obs_seq.append(obs)
+            act_seq.append(a)
+            rew_seq.append(r)
         vec.close()
-        O_, A_, R_ = np.stack(O, 1), np.stack(A, 1), np.stack(R, 1)
+        O_, A_, R_ = np.stack(obs_seq, 1), np.stack(act_seq, 1), np.stack(rew_seq, 1)
         episodes += [Episode(O_[i], A_[i].astype(np.float32), R_[i], s) for i, s in enumerate(seeds)]
         if progress:
             progress(m)
