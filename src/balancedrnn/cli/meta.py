@@ -21,6 +21,7 @@ Storage = Annotated[Optional[str], typer.Option(help="Store: a journal file path
 Names = Annotated[Optional[list[str]], typer.Option("--name", help="Study (sweep) name; repeat for several.",
                                                     show_default="sweep")]
 RunDir = Annotated[Path, typer.Option(help="Directory of the embedded store.")]
+PREDICTOR_FILE_HELP = "A predictor file written by `predictor fit` (a pickle: load only files you trust)."
 NClasses = Annotated[int, typer.Option(help="Performance classes: quantiles of the metric per task.")]
 NEstimators = Annotated[int, typer.Option(help="Trees per random forest.")]
 Seed = Annotated[int, typer.Option(help="Seed of forests, parent network and permutations.")]
@@ -191,7 +192,7 @@ def evaluate(
 
 
 @predictor_app.command("show")
-def show(path: Annotated[Path, typer.Argument(help="A predictor file written by `predictor fit` (a pickle: load only files you trust).")]) -> None:
+def show(path: Annotated[Path, typer.Argument(help=PREDICTOR_FILE_HELP)]) -> None:
     """What a saved predictor was fitted on: schema, library versions, tasks, classes, impurity importances."""
     from .common import out
 
@@ -253,7 +254,7 @@ def recommend(
                                                    show_default="from --task/--data, else the zoo's median")] = None,
     extrapolate: Annotated[bool, typer.Option("--extrapolate", help="Recommend even when dx/dy lies outside every "
                                               "shape the zoo predictor was trained on.")] = False,
-    predictor: Annotated[Optional[Path], typer.Option(help="A predictor file from `predictor fit` (a pickle: load only files you trust).",
+    predictor: Annotated[Optional[Path], typer.Option(help=PREDICTOR_FILE_HELP,
                                                       show_default="the shipped one if the package carries it; else fit one on --records/--storage; else the a-priori rule")] = None,
     records: Records = None,
     storage: Storage = None,
