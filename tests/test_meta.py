@@ -1,12 +1,14 @@
 """Meta-learning (SPEC §8): estimators, honest evaluation, recommender, save/load and the CLI, on synthetic run
 records whose metric depends only on the hidden proportion."""
 
+import io
 import json
 import math
 import os
 import pickle
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -279,6 +281,66 @@ def test_save_load_round_trip_and_schema_refusal(predictor, data, tmp_path):
     (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
     with pytest.raises(MetaError, match="cannot read predictor file"):
         load_predictor(tmp_path / "junk.pkl")
+
+
+def test_a_file_of_other_library_versions_loads_with_one_warning(predictor, data, tmp_path):
+    """A predictor pickled under another scikit-learn loads with one warning naming it, not one per tree."""
+    import sklearn
+
+    now = sklearn.__version__.encode()
+    other = b"0" * len(now)  # the same length: the pickle's string lengths stay right
+    raw = save_predictor(predictor, tmp_path / "p.pkl").read_bytes()
+    (tmp_path / "other.pkl").write_bytes(raw.replace(now, other))
+    with warnings.catch_warnings(record=True) as caught:  # plain pickle: scikit-learn warns for every estimator
+        warnings.simplefilter("always")
+        pickle.loads(raw.replace(now, other))
+    assert sum("Trying to unpickle estimator" in str(w.message) for w in caught) > predictor.n_estimators
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load_predictor(tmp_path / "other.pkl")
+    assert [type(w.message) for w in caught] == [meta.PredictorVersionWarning], [str(w.message) for w in caught]
+    assert f"scikit-learn {other.decode()} (here {now.decode()})" in str(caught[0].message)
+    assert np.array_equal(loaded.predict(data.X), predictor.predict(data.X))
+    with warnings.catch_warnings(record=True) as caught:  # the same versions: no warning
+        warnings.simplefilter("always")
+        load_predictor(tmp_path / "p.pkl")
+    assert caught == []
+    res = run(["predictor", "show", str(tmp_path / "other.pkl")], tmp_path)  # the command line: one line
+    assert res.returncode == 0, res.stderr
+    assert [line for line in res.stderr.splitlines() if line.strip()] == [f"warning: {caught_message(tmp_path)}"]
+
+
+def caught_message(tmp_path):
+    """The warning's text as :func:`load_predictor` words it, for the file ``other.pkl`` in ``tmp_path``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_predictor(tmp_path / "other.pkl")
+    return str(caught[0].message)
+
+
+def test_numpy_2_pickles_read_under_numpy_1(monkeypatch):
+    """numpy 2 pickles name ``numpy._core``; under numpy 1.x (pyproject allows 1.26) that module is ``numpy.core``."""
+    asked = []
+
+    class Recorder(pickle.Unpickler):  # stands behind the unpickler's super(): records the module it is asked for
+        def find_class(self, module, name):
+            asked.append(module)
+            return super().find_class(module, name)
+
+    class Spy(meta._PredictorUnpickler, Recorder):
+        pass
+
+    here = Spy(io.BytesIO(b"")).find_class("numpy._core.multiarray", "_reconstruct")
+    assert asked == ["numpy._core.multiarray"]  # numpy 2 here: as it is
+    asked.clear()
+    monkeypatch.setattr(np, "__version__", "1.26.4")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # numpy 2's numpy.core shim warns
+        assert Spy(io.BytesIO(b"")).find_class("numpy._core.multiarray", "_reconstruct") is here
+    assert asked == ["numpy.core.multiarray"]
+    asked.clear()
+    Spy(io.BytesIO(b"")).find_class("sklearn.tree._tree", "Tree")  # other modules stay as they are
+    assert asked == ["sklearn.tree._tree"]
 
 
 # ---------------------------------------------------------------------------------------------- CLI

@@ -118,6 +118,17 @@ def test_core_commands_work_without_the_extras(tmp_path):
     assert res.stdout.strip() == "(1, 3, 2)"
 
 
+def test_recommend_needs_only_the_meta_extra(tmp_path):
+    """``pip install 'balancedrnn[meta]'`` is enough to recommend with the shipped predictor: no yaml (the sweep
+    extra) unless --set is given, and then one line naming the extra."""
+    pytest.importorskip("sklearn")
+    res = cli_without({"yaml"}, tmp_path, "recommend", "--dx", "12", "--dy", "9", "--budget", "6000", "--candidates", "200")
+    assert res.returncode == 0, res.stderr
+    assert "recommendation for dx=12, dy=9" in res.stdout and "Traceback" not in res.stderr
+    res = cli_without({"yaml"}, tmp_path, "recommend", "--dx", "12", "--dy", "9", "--budget", "6000", "--set", "chance=0.1")
+    assert_one_line_error(res, "--set needs yaml", "pip install 'balancedrnn[sweep]'")
+
+
 # ------------------------------------------------------------------------------------ missing extras
 def test_missing_kornia_is_one_line_naming_the_extra(mnist_dir, tmp_path):
     res = cli_without({"kornia"}, tmp_path, "data", "rad", "--n-train", "20", "--n-val", "10", "--n-test", "10",

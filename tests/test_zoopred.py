@@ -276,6 +276,17 @@ def test_cli_recommend_zoo_task_with_missing_data(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr(registry, "get_task", missing)
     code, _, err = _cli(["recommend", "--task", "ts:Lynx-next5"], tmp_path, monkeypatch, capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "data is missing offline" in err
+    assert "known tasks" not in err  # not the registry's list of every task
+
+    def no_aeon(name):
+        if name == "ts:Lynx-next5":
+            raise TaskError(f"task {name!r} needs aeon, which is not installed: pip install 'balancedrnn[timeseries]'")
+        return real(name)
+
+    monkeypatch.setattr(registry, "get_task", no_aeon)
+    code, _, err = _cli(["recommend", "--task", "ts:Lynx-next5"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.count("pip install") == 1 and "--dx/--dy" in err, err
 
 
 def test_best_configs_per_task(data):

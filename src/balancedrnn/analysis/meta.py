@@ -558,11 +558,41 @@ def write_zoo_payload(payload: Mapping[str, Any], path: str | Path) -> Path:
     return atomic_write(path, lambda f: f.write(data))
 
 
+class PredictorVersionWarning(UserWarning):
+    """A predictor file saved with other versions of the libraries its models are made of."""
+
+
+_MODEL_LIBRARIES = ("scikit-learn", "numpy", "torch")
+"""The libraries whose objects a saved predictor pickles: another version of one may change its predictions."""
+
+
+class _PredictorUnpickler(pickle.Unpickler):
+    """Reads a predictor saved under numpy 2 with numpy 1.x too (numpy 2 renamed ``numpy.core`` to ``numpy._core``,
+    and pickles name the module), so the shipped predictor loads across pyproject's whole numpy range."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module == "numpy._core" or module.startswith("numpy._core.")) and int(np.__version__.split(".")[0]) < 2:
+            module = "numpy.core" + module[len("numpy._core"):]
+        return super().find_class(module, name)
+
+
+def version_differences(saved: Mapping[str, Any]) -> list[str]:
+    """Model libraries whose version here differs from the one a predictor was saved with, as ``name saved (here now)``."""
+    now = library_versions()
+    return [f"{k} {saved[k]} (here {now[k]})" for k in _MODEL_LIBRARIES
+            if saved.get(k) is not None and k in now and str(saved[k]).split("+")[0] != now[k].split("+")[0]]
+
+
 def read_predictor_file(path: str | Path) -> dict[str, Any]:
     """The saved payload (format, schema, versions, predictor), refusing another schema with one line.
 
+    A file saved with other versions of scikit-learn, numpy or torch loads with one
+    :class:`PredictorVersionWarning` naming them (in place of scikit-learn's warning per tree).
     Pickle runs code on loading: only load predictor files you trust.
     """
+    import io
+    import warnings
+
     p = Path(path)
     if not p.is_file():
         raise MetaError(f"predictor file {p} does not exist")
@@ -572,9 +602,15 @@ def read_predictor_file(path: str | Path) -> dict[str, Any]:
             import lzma
 
             raw = lzma.decompress(raw)
-        payload = pickle.loads(raw)
+        with warnings.catch_warnings():  # one warning below, not scikit-learn's one per estimator
+            warnings.filterwarnings("ignore", message="Trying to unpickle estimator")
+            payload = _PredictorUnpickler(io.BytesIO(raw)).load()
     except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
         raise MetaError(f"cannot read predictor file {p}: {type(e).__name__}: {e}") from None
+    differ = version_differences(payload.get("versions") or {}) if isinstance(payload, dict) else []
+    if differ:
+        warnings.warn(f"predictor file {p} was saved with {', '.join(differ)}: its predictions may differ "
+                      "slightly from those it gave there", PredictorVersionWarning, stacklevel=2)
     if isinstance(payload, dict) and payload.get("format") == zoopred.ZOO_FORMAT:
         schema = payload.get("schema") or {}
         if schema != zoopred.feature_schema():

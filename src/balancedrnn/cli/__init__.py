@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
 
@@ -1042,6 +1043,17 @@ def main(argv: list[str] | None = None) -> None:
         from click import UsageError as ClickUsageError  # type: ignore[no-redef]
 
     signal.signal(signal.SIGTERM, _sigterm)
+    show_warning = warnings.showwarning
+
+    def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                          file: Any = None, line: str | None = None) -> None:
+        """The library's own warnings (say, a predictor saved with other library versions) as one line."""
+        if category.__module__.startswith("balancedrnn"):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            show_warning(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = _one_line_warning
     try:
         code = app(args=argv, standalone_mode=False)  # click's usage errors come here too, as one line
     except (KeyboardInterrupt, typer.Abort):

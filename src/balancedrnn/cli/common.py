@@ -95,6 +95,8 @@ def data_task(task: str, data: Path | None) -> str:
 
 def _parse_sets(items: list[str] | None) -> dict[str, Any]:
     """``--set key=value`` options as a mapping (values parsed as YAML scalars); the one ``--set`` parser."""
+    if not items:
+        return {}  # no --set: no need for yaml (recommend runs without the sweep extra)
     from ..tasks.base import require
 
     yaml = require("yaml", "sweep", "--set")

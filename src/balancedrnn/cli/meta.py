@@ -392,8 +392,11 @@ def _task_shape(name: str) -> tuple[int, int, bool, dict[str, Any], float]:
         t = get_task(name)
     except TaskError as e:
         if name in ZOO:
-            raise UserError(f"zoo task {name!r} is not available here: its data is missing offline ({e}); install "
-                            "the 'timeseries' extra (aeon ships the files) or give --dx/--dy") from None
+            if "needs aeon" in str(e):  # aeon absent: the error names the extra
+                raise UserError(f"{e} (aeon ships the zoo's files), or give the task's shape with --dx/--dy") from None
+            raise UserError(f"zoo task {name!r} is not available here: its data is missing offline (aeon ships the "
+                            "zoo's files: pip install 'balancedrnn[timeseries]'); or give the task's shape with "
+                            "--dx/--dy") from None
         raise UserError(str(e)) from None
     return t.dx, t.dy, meta_features(t)["kind"] == "regression", predictor_info(t), float(t.default_budget)
 

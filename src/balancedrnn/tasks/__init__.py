@@ -18,7 +18,7 @@ __all__ = ["BatchedSplit", "DataRequest", "MissingExtra", "Task", "TaskError", "
 
 _REGISTRY: dict[str, Task] = {}
 _TIMESERIES_MISSING = ""
-"""Why the time-series tasks are absent (aeon not installed), for the error naming the extra."""
+"""Why the time-series tasks are absent ("not installed", or aeon's import error), for the error naming the extra."""
 
 
 def register(task: Task) -> Task:
@@ -38,8 +38,9 @@ def get_task(name: str) -> Task:
         return _REGISTRY[name]
     except KeyError:
         if name.startswith("ts:") and _TIMESERIES_MISSING:
-            raise TaskError(f"task {name!r} needs aeon, which is not installed ({_TIMESERIES_MISSING}): "
-                            "pip install 'balancedrnn[timeseries]'") from None
+            why = ("is not installed" if _TIMESERIES_MISSING == "not installed"
+                   else f"cannot be used here ({_TIMESERIES_MISSING})")
+            raise TaskError(f"task {name!r} needs aeon, which {why}: pip install 'balancedrnn[timeseries]'") from None
         raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(sorted(_REGISTRY))}") from None
 
 
@@ -132,4 +133,5 @@ def _ensure_builtin() -> None:
                 register(task)
         except ImportError as e:
             global _TIMESERIES_MISSING
-            _TIMESERIES_MISSING = str(e).splitlines()[0] if str(e) else "ImportError"
+            absent = getattr(e, "name", None) == "aeon" or str(e).startswith("aeon is not installed")
+            _TIMESERIES_MISSING = "not installed" if absent else (str(e).splitlines()[0] if str(e) else "ImportError")
