@@ -305,9 +305,28 @@ def test_a_file_of_other_library_versions_loads_with_one_warning(predictor, data
         warnings.simplefilter("always")
         load_predictor(tmp_path / "p.pkl")
     assert caught == []
-    res = run(["predictor", "show", str(tmp_path / "other.pkl")], tmp_path)  # the command line: one line
+    warning = [f"warning: {caught_message(tmp_path)}"]  # the command line: one line
+    res = run(["predictor", "show", str(tmp_path / "other.pkl")], tmp_path)
     assert res.returncode == 0, res.stderr
-    assert [line for line in res.stderr.splitlines() if line.strip()] == [f"warning: {caught_message(tmp_path)}"]
+    assert [line for line in res.stderr.splitlines() if line.strip()] == warning
+    res = run(["recommend", "--dx", "2500", "--dy", "10", "--budget", "100000", "--predictor", str(tmp_path / "other.pkl")],
+              tmp_path)
+    assert res.returncode == 0 and "recommendation for dx=2500" in res.stdout, res.stderr
+    assert [line for line in res.stderr.splitlines() if line.strip()] == warning
+    res = run(["recommend", "--dx", "2500", "--dy", "10", "--budget", "100", "--predictor", "other.pkl"], tmp_path)
+    one_line_error(res, "too small")  # a bad input's error alone: the warning goes with a recommendation only
+
+
+def test_version_differences_name_what_changes_predictions():
+    import sklearn
+
+    major = int(np.__version__.split(".")[0])
+    same = {"scikit-learn": sklearn.__version__, "numpy": f"{major}.0.0", "torch": "1.0"}  # numpy's minor, torch: no
+    assert meta.version_differences(same) == []
+    assert meta.version_differences({}) == []  # a file without versions: nothing to compare
+    other = {**same, "scikit-learn": "1.0.0", "numpy": f"{major - 1}.26.4"}
+    assert meta.version_differences(other) == [f"scikit-learn 1.0.0 (here {sklearn.__version__})",
+                                               f"numpy {major - 1}.26.4 (here {np.__version__})"]
 
 
 def caught_message(tmp_path):
@@ -330,8 +349,9 @@ def test_numpy_2_pickles_read_under_numpy_1(monkeypatch):
     class Spy(meta._PredictorUnpickler, Recorder):
         pass
 
+    monkeypatch.setattr(np, "__version__", "2.3.5")
     here = Spy(io.BytesIO(b"")).find_class("numpy._core.multiarray", "_reconstruct")
-    assert asked == ["numpy._core.multiarray"]  # numpy 2 here: as it is
+    assert asked == ["numpy._core.multiarray"]  # numpy 2: as it is
     asked.clear()
     monkeypatch.setattr(np, "__version__", "1.26.4")
     with warnings.catch_warnings():

@@ -562,8 +562,10 @@ class PredictorVersionWarning(UserWarning):
     """A predictor file saved with other versions of the libraries its models are made of."""
 
 
-_MODEL_LIBRARIES = ("scikit-learn", "numpy", "torch")
-"""The libraries whose objects a saved predictor pickles: another version of one may change its predictions."""
+_MODEL_LIBRARIES = {"scikit-learn": None, "numpy": 1}
+"""The libraries whose objects a saved predictor pickles, and how many leading parts of the version must agree
+(None: all). scikit-learn supports no unpickling across its versions; numpy's pickles change only with its major
+version; torch's tensors load across versions."""
 
 
 class _PredictorUnpickler(pickle.Unpickler):
@@ -577,16 +579,21 @@ class _PredictorUnpickler(pickle.Unpickler):
 
 
 def version_differences(saved: Mapping[str, Any]) -> list[str]:
-    """Model libraries whose version here differs from the one a predictor was saved with, as ``name saved (here now)``."""
+    """Model libraries whose version here differs from the one a predictor was saved with (see
+    :data:`_MODEL_LIBRARIES`), as ``name saved (here now)``."""
     now = library_versions()
-    return [f"{k} {saved[k]} (here {now[k]})" for k in _MODEL_LIBRARIES
-            if saved.get(k) is not None and k in now and str(saved[k]).split("+")[0] != now[k].split("+")[0]]
+
+    def parts(version: Any, n: int | None) -> list[str]:
+        return str(version).split("+")[0].split(".")[:n]
+
+    return [f"{k} {saved[k]} (here {now[k]})" for k, n in _MODEL_LIBRARIES.items()
+            if saved.get(k) is not None and k in now and parts(saved[k], n) != parts(now[k], n)]
 
 
 def read_predictor_file(path: str | Path) -> dict[str, Any]:
     """The saved payload (format, schema, versions, predictor), refusing another schema with one line.
 
-    A file saved with other versions of scikit-learn, numpy or torch loads with one
+    A file saved with another scikit-learn (or numpy major version) loads with one
     :class:`PredictorVersionWarning` naming them (in place of scikit-learn's warning per tree).
     Pickle runs code on loading: only load predictor files you trust.
     """

@@ -4,6 +4,9 @@ boundary before any work, and the one ``--set`` parser."""
 from __future__ import annotations
 
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +94,17 @@ def data_task(task: str, data: Path | None) -> str:
     if not Path(data).is_file():
         raise UserError(f"--data {data} does not exist" if not Path(data).exists() else f"--data {data} is not a file")
     return f"file:{data}"
+
+
+@contextmanager
+def warnings_on_success() -> Iterator[None]:
+    """Hold the warnings raised inside and show them only when the block succeeds, so that a bad input's error
+    stays the one line it should be."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        yield
+    for w in caught:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def _parse_sets(items: list[str] | None) -> dict[str, Any]:

@@ -275,7 +275,7 @@ def recommend(
     """
     from rich.table import Table
 
-    from .common import UserError, _parse_sets, check_budget, check_positive, out
+    from .common import UserError, _parse_sets, check_budget, check_positive, out, warnings_on_success
     from ..core.spec import BLOCKS, check_size
 
     task_info: dict[str, Any] = {}
@@ -329,56 +329,57 @@ def recommend(
             raise UserError(f"--set {key} needs a number, got {value!r}") from None
     if predictor is not None and _has_source(records, storage, name):
         raise UserError("give either --predictor or run records (--records/--storage/--name), not both")
-    fitted: Any = "default"  # the shipped predictor when the package carries one, else the a-priori rule
-    reason = ""
-    if predictor is not None:
-        fitted = meta.load_predictor(predictor)
-    elif _has_source(records, storage, name):
-        try:
-            fitted = meta.MetaPredictor(random_state=seed).fit(_records(records, storage, name, run_dir))
-        except meta.TooFewRecords as e:
-            fitted, reason = None, f"a-priori rule (hidden proportion 0.5) because the runs cannot fit a predictor: {e}"
-    rec = meta.recommend_config(dx, dy, budget, regression=regression, predictor=fitted, dataset=dataset or None,
-                                lr=lr, n_candidates=candidates, top=top, seed=seed, reason=reason, task=task_info or None)
-    if rec.shape_outside and not extrapolate:
-        raise UserError(f"dx/dy = {dx / dy:.3g} lies outside every shape the zoo predictor was trained on "
-                        f"({'; '.join(rec.outside)}): its recommendation would extrapolate; pass --extrapolate to get it "
-                        "anyway, or --predictor/--records for a predictor of your own")
-    out.print(f"method: {rec.method}: {rec.reason}")
-    table = Table(title=f"recommendation for dx={dx}, dy={dy}, budget={budget:,.0f}")
-    for col in (*BLOCKS, "dh", "weights", "hidden prop.", "predicted"):
-        table.add_column(col, justify="right")
-    pred = "-" if rec.predicted_score is None else f"{rec.predicted_score:.4g} ({rec.predicted_class})"
-    if rec.interval is not None:
-        pred = f"{rec.predicted_score:.3g} [{rec.interval[0]:.3g}, {rec.interval[1]:.3g}]"
-    table.add_row(*(f"{rec.density[b]:.4g}" for b in BLOCKS), str(rec.dh), f"{rec.weights:,}", f"{rec.hidden_proportion:.3f}", pred)
-    out.print(table)
-    if rec.top is not None and len(rec.top) > 1:
-        out.print(_top_table(rec.top, rec.candidates))
-    if rec.references:
-        out.print("predicted for named configs at this budget: " + ", ".join(f"{k} {v:.4g}" for k, v in rec.references.items()))
-    if rec.agreement:
-        out.print("trees scoring the recommendation above: " + ", ".join(f"{k} {v:.0%}" for k, v in rec.agreement.items())
-                  + ("" if min(rec.agreement.values()) >= 0.8 else
-                     " (below 80 %: the forest is not confident the recommendation beats that config)"))
-    if rec.interval is not None:
-        out.print(f"predicted score: {rec.metric}; interval: the trees' 10th..90th percentiles")
-    if rec.curve:
-        out.print("predicted validation curve (normalised, per epoch; parent network): "
-                  + " ".join(f"{v:.2f}" for v in rec.curve))
-    if rec.outside:
-        out.print("outside what the zoo covers: " + "; ".join(rec.outside) + " (the prediction extrapolates there)")
-    out.print(f"config: {rec.config}")
-    if rec.method == "predictor":
-        import shlex
+    with warnings_on_success():  # a predictor file's version warning, shown only with the recommendation
+        fitted: Any = "default"  # the shipped predictor when the package carries one, else the a-priori rule
+        reason = ""
+        if predictor is not None:
+            fitted = meta.load_predictor(predictor)
+        elif _has_source(records, storage, name):
+            try:
+                fitted = meta.MetaPredictor(random_state=seed).fit(_records(records, storage, name, run_dir))
+            except meta.TooFewRecords as e:
+                fitted, reason = None, f"a-priori rule (hidden proportion 0.5) because the runs cannot fit a predictor: {e}"
+        rec = meta.recommend_config(dx, dy, budget, regression=regression, predictor=fitted, dataset=dataset or None,
+                                    lr=lr, n_candidates=candidates, top=top, seed=seed, reason=reason, task=task_info or None)
+        if rec.shape_outside and not extrapolate:
+            raise UserError(f"dx/dy = {dx / dy:.3g} lies outside every shape the zoo predictor was trained on "
+                            f"({'; '.join(rec.outside)}): its recommendation would extrapolate; pass --extrapolate to get it "
+                            "anyway, or --predictor/--records for a predictor of your own")
+        out.print(f"method: {rec.method}: {rec.reason}")
+        table = Table(title=f"recommendation for dx={dx}, dy={dy}, budget={budget:,.0f}")
+        for col in (*BLOCKS, "dh", "weights", "hidden prop.", "predicted"):
+            table.add_column(col, justify="right")
+        pred = "-" if rec.predicted_score is None else f"{rec.predicted_score:.4g} ({rec.predicted_class})"
+        if rec.interval is not None:
+            pred = f"{rec.predicted_score:.3g} [{rec.interval[0]:.3g}, {rec.interval[1]:.3g}]"
+        table.add_row(*(f"{rec.density[b]:.4g}" for b in BLOCKS), str(rec.dh), f"{rec.weights:,}", f"{rec.hidden_proportion:.3f}", pred)
+        out.print(table)
+        if rec.top is not None and len(rec.top) > 1:
+            out.print(_top_table(rec.top, rec.candidates))
+        if rec.references:
+            out.print("predicted for named configs at this budget: " + ", ".join(f"{k} {v:.4g}" for k, v in rec.references.items()))
+        if rec.agreement:
+            out.print("trees scoring the recommendation above: " + ", ".join(f"{k} {v:.0%}" for k, v in rec.agreement.items())
+                      + ("" if min(rec.agreement.values()) >= 0.8 else
+                         " (below 80 %: the forest is not confident the recommendation beats that config)"))
+        if rec.interval is not None:
+            out.print(f"predicted score: {rec.metric}; interval: the trees' 10th..90th percentiles")
+        if rec.curve:
+            out.print("predicted validation curve (normalised, per epoch; parent network): "
+                      + " ".join(f"{v:.2f}" for v in rec.curve))
+        if rec.outside:
+            out.print("outside what the zoo covers: " + "; ".join(rec.outside) + " (the prediction extrapolates there)")
+        out.print(f"config: {rec.config}")
+        if rec.method == "predictor":
+            import shlex
 
-        source = ["--task", task] if task is not None else ["--data", str(data)] if data is not None else ["--data", "FILE"]
-        length = epochs if epochs is not None else len(rec.curve) if rec.curve else None  # the predicted curve's
-        scale = f"init scale {rec.init_scale}, " if rec.init_scale is not None else ""
-        out.print(f"train it as the predictor's runs were trained ({scale}lr {rec.lr:.4g}"
-                  + (", FILE: your .npz, .ts or .csv data" if source[1] == "FILE" else "") + "): "
-                  + shlex.join(["balancedrnn", "train", *source, *rec.train_args(),
-                                *(["--epochs", str(length)] if length else [])]), soft_wrap=True)
+            source = ["--task", task] if task is not None else ["--data", str(data)] if data is not None else ["--data", "FILE"]
+            length = epochs if epochs is not None else len(rec.curve) if rec.curve else None  # the predicted curve's
+            scale = f"init scale {rec.init_scale}, " if rec.init_scale is not None else ""
+            out.print(f"train it as the predictor's runs were trained ({scale}lr {rec.lr:.4g}"
+                      + (", FILE: your .npz, .ts or .csv data" if source[1] == "FILE" else "") + "): "
+                      + shlex.join(["balancedrnn", "train", *source, *rec.train_args(),
+                                    *(["--epochs", str(length)] if length else [])]), soft_wrap=True)
 
 
 def _task_shape(name: str) -> tuple[int, int, bool, dict[str, Any], float]:
