@@ -93,6 +93,45 @@ def test_a_line_that_is_not_a_record_is_refused_naming_file_and_line(tmp_path):
     assert path.read_bytes() == before and not list(tmp_path.glob("*.bak"))
 
 
+@pytest.mark.parametrize("line", [b"{}", b'{"op_code": 99}', b'{"op_code": "4"}', b"[1, 2]", b"null"])
+def test_json_that_is_not_a_journal_record_is_refused_too(tmp_path, line):
+    """Valid JSON without a known op_code (once a traceback from inside Optuna's replay) is refused like garbage."""
+    path = write_study(tmp_path)
+    lines = path.read_bytes().split(b"\n")
+    lines.insert(2, line)
+    path.write_bytes(b"\n".join(lines))
+    before = path.read_bytes()
+    with pytest.raises(store.StoreError, match=rf"{path}, line 3: not a journal record"):
+        store.open_storage(path)
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.bak"))
+
+
+def test_blank_lines_are_dropped_with_a_backup(tmp_path):
+    path = write_study(tmp_path)
+    before = store.done_keys(store.open_study(store.open_storage(path), "s", create=False))
+    lines = path.read_bytes().split(b"\n")
+    lines.insert(2, b"")
+    path.write_bytes(b"\n".join(lines))
+    notes = []
+    study = store.open_study(store.open_storage(path, log=notes.append), "s", create=False)
+    assert len(notes) == 1 and "line 3" in notes[0] and len(list(tmp_path.glob("*.bak"))) == 1
+    assert store.done_keys(study) == before
+    only_blank = tmp_path / "blank.journal"
+    only_blank.write_bytes(b"\n\n\n")
+    notes.clear()
+    assert store.open_storage(only_blank, log=notes.append) is not None and len(notes) == 1
+    assert only_blank.read_bytes() == b""
+
+
+def test_records_that_parse_but_do_not_replay_are_one_line_naming_the_store(tmp_path):
+    path = tmp_path / "store.journal"  # a study created without its name
+    path.write_bytes(json.dumps({"op_code": 0, "worker_id": "w"}).encode() + b"\n")  # no study_name, no directions
+    before = path.read_bytes()
+    with pytest.raises(store.StoreError, match=rf"run store {path} cannot be replayed") as e:
+        store.open_storage(path)
+    assert "\n" not in str(e.value) and path.read_bytes() == before
+
+
 def test_read_only_opening_creates_nothing(tmp_path):
     with pytest.raises(store.StoreError, match="no run store at"):
         store.open_storage(None, tmp_path / "nowhere", create=False)

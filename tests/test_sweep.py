@@ -262,6 +262,32 @@ def test_ctrl_c_marks_running_trials_interrupted_and_resume_finishes(mnist_dir, 
     assert len(counts) == 3 and set(counts.values()) == {1}
 
 
+def test_ctrl_c_while_the_workers_start_stops_the_sweep(mnist_dir, tmp_path):
+    """A Ctrl-C while the workers still start up (their signals ignored until they are armed) stops the sweep too:
+    the workers see the interrupt once armed and claim nothing (before, the sweep ran to its end, then said 130)."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(  # each worker process notes its start, then starts slowly
+        "import os, sys, time\n"
+        "if '--multiprocessing-fork' in sys.orig_argv:\n"
+        "    open(os.path.join(os.environ['SLOW_START_DIR'], str(os.getpid())), 'w').close()\n"
+        "    time.sleep(3)\n")
+    spec = {**grid(mnist_dir, "early", models=("balanced",), seeds=(0, 1, 2), epochs=30, n_train=300), "workers": 2}
+    env = {**ENV, "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
+           "SLOW_START_DIR": str(hook)}
+    proc = subprocess.Popen(sweep_cmd(tmp_path, spec), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 300
+    while time.time() < deadline and len([p for p in hook.iterdir() if p.name.isdigit()]) < 2:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C, while both workers sleep with SIGINT ignored
+    out, errtext = proc.communicate(timeout=120)
+    assert proc.returncode == 130, errtext
+    assert "Traceback" not in errtext.decode()
+    assert list(store.iter_records(study_of(tmp_path, "early"), include_unfinished=True)) == [], "a trial ran after Ctrl-C"
+
+
 def test_sweep_started_with_sigint_ignored_ignores_it(mnist_dir, tmp_path):
     """Under `cmd &` from a script (or nohup), SIGINT is ignored from the start: the whole sweep, workers included,
     goes on and finishes (before, the workers stopped while the parent waited, and the sweep ended incomplete)."""

@@ -8,7 +8,7 @@ import html
 import math
 import platform
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -365,9 +365,12 @@ def write_html_page(path: str | Path, title: str, body: Iterable[str], footer: d
     return atomic_write(path, lambda f: f.write(page.encode()))
 
 
-def runs_frame(storage: str | Path | None = None, name: str = "sweep", run_dir: str | Path = "runs") -> pd.DataFrame:
-    """All final run records of a sweep as a DataFrame (one row per trial)."""
+def runs_frame(storage: str | Path | None = None, name: str = "sweep", run_dir: str | Path = "runs",
+               log: Callable[[str], None] | None = None, include_unfinished: bool = False) -> pd.DataFrame:
+    """All final run records of a sweep as a DataFrame (one row per config; with ``include_unfinished`` also
+    the interrupted ones that have no final record yet); ``log`` gets the line saying that a torn journal was
+    repaired on opening."""
     from ..sweep import store
 
-    study = store.open_study(store.open_storage(storage, run_dir, create=False), name, create=False)
-    return records_frame(store.iter_records(study))
+    study = store.open_study(store.open_storage(storage, run_dir, create=False, log=log), name, create=False)
+    return records_frame(store.iter_records(study, include_unfinished=include_unfinished))

@@ -945,7 +945,8 @@ def runs(
     name: Annotated[str, typer.Option(help="Study (sweep) name.")] = "sweep",
     storage: Storage = None,
     run_dir: RunDir = Path("runs"),
-    status: Annotated[Optional[str], typer.Option(help=f"Only runs with this status ({', '.join(RUN_STATUSES)}).",
+    status: Annotated[Optional[str], typer.Option(help=f"Only runs with this status ({', '.join(RUN_STATUSES)}; interrupted: every trial "
+                                                       "Ctrl-C or SIGTERM stopped, also those run again since).",
                                                   show_default="all")] = None,
     model: Annotated[Optional[str], typer.Option(help="Only runs whose model config contains this text.",
                                                  show_default="all")] = None,
@@ -966,7 +967,8 @@ def runs(
         check_writable(export, "--export")
     if plots is not None:
         check_writable(plots, "--plots", directory=True)
-    frame = runs_frame(storage, name, run_dir)
+    frame = runs_frame(storage, name, run_dir, log=lambda m: err.print(m, markup=False),
+                       include_unfinished=status == "interrupted")  # interrupted trials have no final record
     if status:
         frame = frame[frame["status"] == status]
     if model:
@@ -1060,6 +1062,8 @@ def main(argv: list[str] | None = None) -> None:
         err.print("interrupted")
         sys.exit(130)
     except typer.Exit as e:
+        if e.exit_code == 130 and isinstance(e.__cause__, KeyboardInterrupt):  # typer's own turn of a Ctrl-C
+            err.print("interrupted")
         sys.exit(e.exit_code)
     except ClickUsageError as e:
         msg = e.format_message().strip().replace("\n", " ")

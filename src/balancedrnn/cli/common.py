@@ -111,6 +111,7 @@ def _parse_sets(items: list[str] | None) -> dict[str, Any]:
     """``--set key=value`` options as a mapping (values parsed as YAML scalars); the one ``--set`` parser."""
     if not items:
         return {}  # no --set: no need for yaml (recommend runs without the sweep extra)
+    from ..io import yaml_load
     from ..tasks.base import require
 
     yaml = require("yaml", "sweep", "--set")
@@ -120,7 +121,7 @@ def _parse_sets(items: list[str] | None) -> dict[str, Any]:
         if not sep or not key.strip():
             raise UserError(f"--set takes key=value, got {item!r}")
         try:
-            out[key.strip()] = yaml.safe_load(value)
+            out[key.strip()] = yaml_load(value, "--set")
         except yaml.YAMLError:
             raise UserError(f"--set {key.strip()}: {value!r} is not a value (a number, a word, or a quoted string)") from None
     return out

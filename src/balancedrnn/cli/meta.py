@@ -324,7 +324,7 @@ def recommend(
         try:
             if isinstance(value, bool):
                 raise TypeError
-            dataset[key] = float(value)  # YAML reads 1e-3 as text; float() takes it either way
+            dataset[key] = float(value)
         except (TypeError, ValueError):
             raise UserError(f"--set {key} needs a number, got {value!r}") from None
     if predictor is not None and _has_source(records, storage, name):

@@ -194,6 +194,8 @@ def load_plan(name_or_path: str | Path) -> Plan:
     """A shipped plan by name, or a plan file by path; validated at every scale (one-line PlanError)."""
     import yaml
 
+    from ..io import yaml_load
+
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") or path.exists()):
         if str(name_or_path) not in plan_names():
@@ -201,7 +203,7 @@ def load_plan(name_or_path: str | Path) -> Plan:
                             "(or give the path of a plan file)")
         path = plans_dir() / f"{name_or_path}.yaml"
     try:
-        d = yaml.safe_load(path.read_text())
+        d = yaml_load(path.read_text(), "reading a plan")
     except FileNotFoundError:
         raise PlanError(f"plan file {path} does not exist") from None
     except yaml.YAMLError as e:

@@ -325,20 +325,13 @@ def stats_table(stats: pd.DataFrame, per_task: int = 25) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _yaml_scalar(value: Any) -> str:
-    """``value`` as ``--set`` parses it back (a YAML flow scalar: 1e-05 is written 1.0e-05, a string that would
-    read as a number is quoted)."""
-    import yaml
-
-    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30).strip()
-    return text[:-3].rstrip() if text.endswith("\n...") else text
-
-
 def reproduce_command(rep: Reproduction, out_dir: str | Path, overrides: dict[str, Any] | None = None,
                       storage: str | None = None) -> str:
     """The shell command that re-runs (resumes) this reproduction as it was run: the plan (by name when shipped,
     else its file), the scale, the output directory, the store, and every ``--set`` override. A store password
     is masked (``***``): the report must not carry it."""
+    from ..io import yaml_scalar
+
     source = Path(rep.plan.source) if rep.plan.source else None
     shipped = rep.plan.shipped
     args = ["balancedrnn", "reproduce", rep.plan.name if shipped else str(source), "--scale", rep.scale,
@@ -346,7 +339,7 @@ def reproduce_command(rep: Reproduction, out_dir: str | Path, overrides: dict[st
     if storage:
         args += ["--storage", re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", storage)]
     for key, value in (overrides or {}).items():
-        args += ["--set", f"{key}={_yaml_scalar(value)}"]
+        args += ["--set", f"{key}={yaml_scalar(value)}"]
     return shlex.join(args)
 
 

@@ -216,7 +216,7 @@ def _die_with_parent() -> None:
 
 
 def _worker_main(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str, threads: int, worker: int,
-                 policy: dict[str, Any] | None, parent: int, take_sigint: bool = True) -> None:
+                 policy: dict[str, Any] | None, parent: int, take_sigint: bool = True, stop: Any = None) -> None:
     # workers start with Ctrl-C ignored (see run_sweep) and take it only while they work, so a Ctrl-C during
     # start-up or shut-down prints no traceback; SIGTERM (the parent's, or the parent's death) is the same.
     # ``take_sigint`` False: the sweep command itself ignores SIGINT (started with `&` by a non-interactive
@@ -227,6 +227,8 @@ def _worker_main(spec_dict: dict[str, Any], storage_url: str | None, run_dir: st
     if os.getppid() != parent:  # the parent died before the line above took effect
         return
     _arm_interrupts(take_sigint)
+    if stop is not None and stop.is_set():  # the sweep was interrupted while this worker started, when its
+        _INTERRUPTS.pending = True  # signals were still ignored: claim nothing
     try:
         worker_loop(spec_dict, storage_url, run_dir, threads, worker=worker, policy=policy,
                     log=lambda m: print(f"worker {worker}: {m}", file=sys.stderr, flush=True))
@@ -372,18 +374,19 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: a fresh interpreter keeps it ignored
     take_sigint = previous != signal.SIG_IGN  # workers take Ctrl-C only when the sweep command does
     forward = signal.SIGINT if take_sigint else signal.SIGTERM  # passed on to the workers on an interrupt
+    stop = ctx.Event()  # set on an interrupt: a worker still starting (signals ignored) sees it once armed
     procs = [ctx.Process(target=_worker_main, args=(spec_dict, spec.storage, str(run_dir), 1, i, policy_dict,
-                                                    os.getpid(), take_sigint), daemon=False)
+                                                    os.getpid(), take_sigint, stop), daemon=False)
              for i in range(spec.workers)]
     previous_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        for p in procs:
-            p.start()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        signal.signal(signal.SIGTERM, _terminate)
     interrupted = False
     try:
+        try:
+            for p in procs:
+                p.start()
+        finally:  # an interrupt from here on is caught below, and the workers are told
+            signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGTERM, _terminate)
         with progress_bar(total, f"sweep {spec.name}", enabled=progress) as advance:
             seen = _count_done(study, keys, policy, spec.sampler.n_trials)
             advance(seen)
@@ -397,12 +400,14 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     except KeyboardInterrupt:
         interrupted = True
         _ignore_interrupts()  # let the workers record their trials undisturbed
+        stop.set()  # before the signals: a worker that misses its signal while starting up sees this
         for p in procs:
             if p.is_alive() and p.pid:
                 os.kill(p.pid, forward)
     finally:
         for p in procs:
-            p.join()
+            if p.pid is not None:  # started
+                p.join()
         signal.signal(signal.SIGTERM, previous_term)
     pids = {p.pid for p in procs}
     crashed = [f"worker {i} (pid {p.pid}) " + (f"was killed by signal {-p.exitcode}" if (p.exitcode or 0) < 0

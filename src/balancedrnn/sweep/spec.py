@@ -201,12 +201,13 @@ def _check_distribution(name: str, dist: Any) -> None:
 
 def load_sweep_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML sweep file into a mapping (validated by :meth:`SweepSpec.from_dict`)."""
+    from ..io import yaml_load
     from ..tasks.base import require
 
     yaml = require("yaml", "sweep", "reading a sweep file")
 
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml_load(Path(path).read_text(), "reading a sweep file")
     except FileNotFoundError:
         raise SweepError(f"sweep file {path} does not exist") from None
     except IsADirectoryError:

@@ -101,7 +101,11 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
         note = repair_journal(path)
         if note and log is not None:
             log(note)
-        return JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+        try:  # replays the journal: records that parse but do not fit together fail here
+            return JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+        except Exception as e:  # noqa: BLE001 - Optuna's replay raises KeyError, AssertionError, ...
+            raise StoreError(f"run store {path} cannot be replayed ({type(e).__name__}: {e}); it was not changed "
+                             "(move it aside to start a new store)") from None
     url = _driver_url(str(storage))
     try:
         grace = _grace()
@@ -145,11 +149,19 @@ def _redact(url: str) -> str:
 _RECORD_START = b'{"op_code":'
 
 
+_OP_CODES = range(0, 11)
+"""Optuna's journal operation codes (``JournalOperation``: CREATE_STUDY 0 ... DISCARD_TRIALS 10)."""
+
+
 def _parses(line: bytes) -> bool:
+    """Whether a line is a journal record: a JSON object with a known ``op_code`` (other JSON would reach
+    Optuna's replay and fail there with a traceback)."""
     try:
-        return isinstance(json.loads(line), dict)
+        record = json.loads(line)
     except ValueError:
         return False
+    op = record.get("op_code") if isinstance(record, dict) else None
+    return isinstance(op, int) and not isinstance(op, bool) and op in _OP_CODES
 
 
 def scan_journal(path: Path) -> tuple[bytes, list[int], int | None]:
@@ -163,8 +175,11 @@ def scan_journal(path: Path) -> tuple[bytes, list[int], int | None]:
     kept: list[bytes] = []
     changed: list[int] = []
     for number, line in enumerate(lines, start=1):
-        if not line.strip() or _parses(line):
+        if _parses(line):
             kept.append(line)
+            continue
+        if not line.strip():  # a blank line: no record in it, and Optuna's replay cannot read it
+            changed.append(number)
             continue
         cut = line.rfind(_RECORD_START)
         while cut > 0 and not _parses(line[cut:]):
@@ -193,7 +208,11 @@ def repair_journal(path: str | Path) -> str | None:
     if ends_whole and _all_lines_parse(path):
         return None
     lock = JournalFileOpenLock(str(path))
-    lock.acquire()
+    try:
+        lock.acquire()  # creates a lock file beside the journal
+    except OSError as e:
+        raise StoreError(f"run store {path} needs repair (a torn record) but its directory cannot be written: "
+                         f"{e.strerror}") from None
     try:
         fixed, changed, bad = scan_journal(path)
         if bad is not None:
@@ -212,13 +231,16 @@ def repair_journal(path: str | Path) -> str | None:
     finally:
         lock.release()
     where = ", ".join(str(n) for n in changed)
-    return (f"repaired run store {path}: dropped the torn record at line {where} (a crash or a full disk "
-            f"mid-write); the original is kept as {backup.name}")
+    original = backup.read_bytes().split(b"\n")
+    blank = {n for n in changed if n <= len(original) and not original[n - 1].strip()}
+    what = ("the torn record" if not blank else "blank lines" if blank == set(changed) else "torn records and blank lines")
+    why = "a crash or a full disk mid-write" if not blank else "a crash, a full disk or an edit"
+    return f"repaired run store {path}: dropped {what} at line {where} ({why}); the original is kept as {backup.name}"
 
 
 def _all_lines_parse(path: Path) -> bool:
     with open(path, "rb") as f:
-        return all(not line.strip() or _parses(line) for line in f)
+        return all(_parses(line) for line in f)
 
 
 def _unreadable(e: Exception, where: str) -> StoreError:

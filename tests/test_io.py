@@ -1,0 +1,36 @@
+"""Small I/O helpers: YAML as the sweep files, plans and ``--set`` read it."""
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+
+from balancedrnn.io import yaml_load, yaml_scalar  # noqa: E402
+
+
+@pytest.mark.parametrize("text,value", [
+    ("1e-3", 1e-3), ("5E-4", 5e-4), ("-1e3", -1e3), ("+2.5e-2", 2.5e-2), ("1.0e-3", 1e-3), (".5", 0.5),
+    ("[1e-4, 1e-2]", [1e-4, 1e-2]), ("{lr: 3e-4}", {"lr": 3e-4}),
+])
+def test_exponents_without_a_dot_are_numbers(text, value):
+    """A user writing a learning rate as ``1e-3`` means the number."""
+    assert yaml_load(text, "testing") == value
+
+
+def test_plain_pyyaml_reads_them_as_text():
+    """Why yaml_load exists: PyYAML follows YAML 1.1, where a float needs a dot."""
+    assert yaml.safe_load("1e-3") == "1e-3" and yaml.safe_load("lr: 5E-4") == {"lr": "5E-4"}
+
+
+@pytest.mark.parametrize("text", ["1", "0x10", "abc", "1e", "e3", "yes", "[1, two]", "name: s", "1.5", ""])
+def test_everything_else_reads_as_safe_load_reads_it(text):
+    assert yaml_load(text, "testing") == yaml.safe_load(text)
+
+
+def test_it_stays_a_safe_loader():
+    with pytest.raises(yaml.YAMLError):
+        yaml_load("!!python/object/apply:os.system ['true']", "testing")
+
+
+@pytest.mark.parametrize("value", ["1e-3", "1.5", "yes", "a b", "/data/my mnist", 1e-5, 3, 0.5, True, None, "", "12"])
+def test_a_scalar_written_reads_back_equal(value):
+    assert yaml_load(yaml_scalar(value), "testing") == value
