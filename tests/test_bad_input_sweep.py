@@ -42,6 +42,14 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
     ("sweep-workers-zero", GRID + "workers: 0\n", [], "workers must be a positive integer"),
     ("sweep-n-trials-negative", GRID + "sampler: {kind: random, n_trials: -1}\n", [], "sampler.n_trials must be a positive"),
     ("sweep-sampler-a-string", GRID + "sampler: grid\n", [], "sampler must be a mapping"),
+    ("sweep-distribution-min-above-max", GRID + "sampler: {kind: random, n_trials: 2, distributions: "
+     "{lr: {normal: [0.001, 0.0004], min: 0.01, max: 0.001}}}\n", [], "distribution lr: min 0.01 is above max 0.001"),
+    ("sweep-distribution-lr-not-positive", GRID + "sampler: {kind: random, n_trials: 2, distributions: "
+     "{lr: {normal: [1e-3, 4e-4]}}}\n", [], "a learning rate must be positive, but this one can draw any negative value"),
+    ("sweep-distribution-density-outside", GRID + "sampler: {kind: random, n_trials: 2, distributions: "
+     "{density: {uniform: [1.5, 5]}}}\n", [], "draws lie in [1.5, 5], outside the densities (0, 1]"),
+    ("sweep-distribution-ignored", GRID + "sampler: {kind: grid, models: [dense], distributions: "
+     "{lr: {log_uniform: [1e-4, 1e-2]}}}\n", [], "the grid sampler would ignore it"),
     ("sweep-base-a-list", "name: s\nbase: [1, 2]\n", [], "base must be a mapping"),
     ("sweep-sampler-unknown", GRID + "sampler: {kind: bayes}\n", [], "unknown sampler 'bayes'"),
     ("sweep-seed-negative", GRID + "seed: -1\n", [], "seed must be a non-negative integer"),

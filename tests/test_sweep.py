@@ -107,6 +107,22 @@ def test_failing_and_timed_out_trials_are_recorded_and_the_sweep_goes_on(mnist_d
     assert rec["status"] == "timeout"
 
 
+def test_a_rerun_of_a_sweep_with_failures_does_not_exit_0(mnist_dir, tmp_path, capsys):
+    """A sweep whose configs ended in a timeout exits 1, and so does running it again without --retry-failed
+    (it trains nothing, but the sweep still has failures); the line says what to do."""
+    from balancedrnn.cli import main
+
+    spec = {**grid(mnist_dir, "slow2", models=("balanced",), seeds=(0,), epochs=200, n_train=200), "timeout": 1.0}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    for attempt in range(2):
+        with pytest.raises(SystemExit) as e:
+            main(["sweep", str(path), "--run-dir", str(tmp_path), "--quiet"])
+        assert e.value.code == 1, attempt
+        errtext = capsys.readouterr().err
+        assert "latest run ended 1 timeout" in errtext and "--status timeout" in errtext, errtext
+
+
 def test_grid_is_queued_seed_by_seed(mnist_dir):
     spec = SweepSpec.from_dict({**grid(mnist_dir, "order", models=("dense", "uniform:0.3", "balanced"), seeds=(0, 1)),
                                 "sampler": {"kind": "grid", "models": ["dense", "uniform:0.3", "balanced"],

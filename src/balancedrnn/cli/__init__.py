@@ -823,10 +823,26 @@ def sweep(
     if code == 130:
         err.print("interrupted: finished trials are kept; run the same command to resume")
     elif code == 1:
-        err.print(f"sweep {spec.name}: not every trial succeeded (exit 1); see the counts above, `balancedrnn runs "
-                  f"--name {spec.name} --status failed`, and --retry-failed", markup=False)
+        err.print(f"sweep {spec.name}: not every trial succeeded (exit 1): {_sweep_shortfall(spec.name, result)}",
+                  markup=False)
     if code:
         raise typer.Exit(code)
+
+
+def _sweep_shortfall(name: str, result: Any) -> str:
+    """What keeps a sweep from exit 0, and what to do about each part."""
+    parts = []
+    if result.not_ok:
+        ended = ", ".join(f"{n} {k}" for k, n in sorted(result.not_ok.items()))
+        first = sorted(result.not_ok)[0]
+        parts.append(f"configs whose latest run ended {ended} (see `balancedrnn runs --name {name} --status {first}`; "
+                     "--retry-failed runs them again)")
+    if result.crashed:
+        parts.append("a worker died (run the same command to finish its trial)")
+    missing = result.total - result.done
+    if missing > 0 and not result.running_elsewhere and not result.crashed:
+        parts.append(f"{missing} config(s) without a record yet (run the same command)")
+    return "; ".join(parts) or "see the counts above"
 
 
 def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:

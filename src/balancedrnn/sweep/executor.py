@@ -269,6 +269,13 @@ class SweepResult:
     """Failed configs queued again (environment failures, or all with ``retry_failed``)."""
     other_trials: int = 0
     """Finished configs in the study that do not belong to this spec (an earlier spec under the same name)."""
+    final_counts: dict[str, int] = field(default_factory=dict)
+    """Statuses of the latest final records of this spec's configs, whichever call ran them (ok, failed, ...)."""
+
+    @property
+    def not_ok(self) -> dict[str, int]:
+        """Of :attr:`final_counts`, the statuses other than ok: configs whose latest record is a failure."""
+        return {k: n for k, n in self.final_counts.items() if k != "ok" and n}
 
     @property
     def failed(self) -> int:
@@ -277,11 +284,13 @@ class SweepResult:
 
     @property
     def exit_code(self) -> int:
-        """0: every trial of this call ok and the sweep complete (or finishing elsewhere); 1: a trial failed,
-        diverged or timed out, a worker died, or trials are missing; 130: interrupted."""
+        """0: every config's latest record ok and the sweep complete (or finishing elsewhere); 1: a trial
+        failed, diverged or timed out (in this call or an earlier one, and not retried since), a worker died, or
+        trials are missing; 130: interrupted."""
         if self.interrupted:
             return 130
-        if self.failed or self.crashed or (self.done < self.total and not self.running_elsewhere):
+        if (self.failed or self.not_ok or self.crashed
+                or (self.done < self.total and not self.running_elsewhere)):
             return 1
         return 0
 
@@ -429,10 +438,14 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     done = _count_done(study, keys, policy, spec.sampler.n_trials)
     all_done = store.done_keys(study)
     other = len(all_done - keys) if keys is not None else 0
+    final: dict[str, int] = {}
+    for rec in store.iter_records(study):
+        if keys is None or rec.get("trial_key") in keys:
+            final[str(rec.get("status"))] = final.get(str(rec.get("status")), 0) + 1
     return SweepResult(total=total, done=done, queued=queued, released=released, interrupted=interrupted,
                        running_elsewhere=running_elsewhere, counts=counts, crashed=crashed,
                        data_source=str(data.source), rerun_other_data=rerun_other_data,
-                       retried=len(stale) - rerun_other_data, other_trials=other)
+                       retried=len(stale) - rerun_other_data, other_trials=other, final_counts=final)
 
 
 def _same_data(trial: Any, policy: Any) -> bool:

@@ -139,6 +139,12 @@ class SweepSpec:
             raise SweepError(f"sampler.budget must be a positive number, got {s.budget!r}")
         if not isinstance(s.distributions, dict):
             raise SweepError(f"sampler.distributions must be a mapping, got {_kind(s.distributions)}")
+        if s.distributions and s.kind not in ("random", "hidden_proportion"):
+            raise SweepError(f"sampler.distributions is read by the random and hidden_proportion samplers; the "
+                             f"{s.kind} sampler would ignore it"
+                             + (f" (it searches densities in [{DENSITY_RANGE[0]:g}, {DENSITY_RANGE[1]:g}] and a "
+                                f"log-uniform lr in [{TPE_LR_RANGE[0]:g}, {TPE_LR_RANGE[1]:g}])"
+                                if s.kind in ("tpe", "qmc") else ""))
         if s.kind == "grid":
             from ..core.configs import config_family
 
@@ -195,8 +201,33 @@ def _check_distribution(name: str, dist: Any) -> None:
     if kinds[0] == "log_uniform" and args[0] <= 0:
         raise SweepError(f"distribution {name}: log_uniform needs positive bounds, got {args!r}")
     for bound in ("min", "max"):
-        if bound in dist and not isinstance(dist[bound], (int, float)):
+        if bound in dist and (isinstance(dist[bound], bool) or not isinstance(dist[bound], (int, float))):
             raise SweepError(f"distribution {name}: {bound} must be a number, got {dist[bound]!r}")
+    if "min" in dist and "max" in dist and dist["min"] > dist["max"]:
+        raise SweepError(f"distribution {name}: min {dist['min']} is above max {dist['max']}")
+    lo, hi = _support(dist)
+    if name == "lr" and lo <= 0:
+        raise SweepError(f"distribution lr: a learning rate must be positive, but this one can draw {_low(lo)}; give it "
+                         "a positive min (min: 1.0e-6) or use log_uniform")
+    if name == "init_std" and lo < 0:
+        raise SweepError(f"distribution init_std: a standard deviation must be >= 0, but this one can draw {_low(lo)}; "
+                         "give it min: 0 or use abs_normal")
+    if name == "density" and (hi <= 0 or lo > 1):
+        raise SweepError(f"distribution density: draws lie in [{lo:g}, {hi:g}], outside the densities (0, 1]")
+
+
+def _low(lo: float) -> str:
+    return "any negative value" if lo == -math.inf else f"{lo:g}"
+
+
+def _support(dist: dict[str, Any]) -> tuple[float, float]:
+    """The smallest and largest value a distribution mapping can draw, after its min/max clip."""
+    kind = next(k for k in dist if k in DISTRIBUTION_KINDS)
+    a, b = dist[kind]
+    lo, hi = {"normal": (-math.inf, math.inf), "abs_normal": (0.0, math.inf)}.get(kind, (a, b))
+    if kind in ("normal", "abs_normal") and b == 0:  # no spread: the mean (its absolute value) only
+        lo = hi = abs(a) if kind == "abs_normal" else a
+    return max(lo, dist.get("min", -math.inf)), min(hi, dist.get("max", math.inf))
 
 
 def load_sweep_file(path: str | Path) -> dict[str, Any]:
@@ -275,7 +306,8 @@ def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
         i = len(out)
         budget = budgets[i % len(budgets)]
         if attempts > 100 * s.n_trials:
-            raise SweepError(f"could not draw {s.n_trials} feasible configs at budget {budget:g}; raise the budget")
+            raise SweepError(f"could not draw {s.n_trials} feasible configs at budget {budget:g} in {attempts - 1} "
+                             "attempts; raise the budget, or narrow sampler.distributions' density to (0, 1]")
         density, other = _random_fields(dists, rng)
         if s.kind == "hidden_proportion":
             lo, hi = s.hp_range
