@@ -195,7 +195,7 @@ def test_auto_chooses_what_recommend_chooses(tmp_path: Path, monkeypatch: pytest
 @pytest.mark.parametrize("case, X, y, pattern", [
     ("nan", np.full((4, 1, 5), np.nan), [0, 1, 0, 1], "NaN or infinite"),
     ("inf", np.pad(np.full((1, 1, 5), np.inf), ((0, 3), (0, 0), (0, 0))), [0, 1, 0, 1], "NaN or infinite"),
-    ("lengths differ", np.zeros((4, 1, 5)), [0, 1, 0], "4 series but y has 3 labels"),
+    ("lengths differ", np.zeros((4, 1, 5)), [0, 1, 0], "y has 3 labels but X has 4 series"),
     ("one class", np.zeros((4, 1, 5)), [1, 1, 1, 1], "one class only"),
     ("empty", np.zeros((0, 1, 5)), [], "empty"),
     ("no time points", np.zeros((4, 1, 0)), [0, 1, 0, 1], "0 feature(s)"),

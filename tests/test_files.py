@@ -130,7 +130,9 @@ def bad_npz(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     ragged = np.empty(2, dtype=object)
     ragged[0], ragged[1] = np.zeros((1, 3)), np.zeros((1, 4))
     return {
-        "lengths": (_npz(tmp_path / "len.npz", X=X, y=y[:-1]), "30 series but"),
+        "lengths": (_npz(tmp_path / "len.npz", X=X, y=y[:-1]), "len.npz: y has 29 labels but X has 30 series"),
+        "nan label": (_npz(tmp_path / "ynan.npz", X=X, y=np.where(np.arange(len(y)) == 2, np.nan, y.astype(float))),
+                      "ynan.npz: y holds NaN or inf at series 2 (a missing label?)"),
         "no y": (_npz(tmp_path / "noy.npz", X=X), "has no array y"),
         "inf": (_npz(tmp_path / "inf.npz", X=np.where(X > 2, np.inf, X), y=y), "NaN or infinite"),
         "objects": (_npz(tmp_path / "obj.npz", X=ragged, y=[0, 1]), "object (pickled) arrays"),
@@ -169,8 +171,12 @@ def test_unknown_and_unshipped_ucr_names_offline(monkeypatch: pytest.MonkeyPatch
         files.ucr_files("NoSuchSet")
     with pytest.raises(DataError, match="did you mean GunPoint"):
         files.ucr_files("gunpoint")
-    with pytest.raises(DataError, match="Adiac is not shipped with aeon .* downloads are off"):
+    with pytest.raises(DataError, match="Adiac is not shipped with aeon .* downloads are off") as e:
         files.ucr_files("Adiac")
+    offered = str(e.value).split("offline, use one of ")[1].split(", ")
+    assert "GunPoint" in offered
+    for name in offered:  # every name the error offers works offline (UnitTest and the regression sets did not)
+        assert files.ucr_files(name)[2].startswith("shipped with aeon"), name
 
 
 # ------------------------------------------------------------------------------------------- command line

@@ -41,7 +41,8 @@ def get_task(name: str) -> Task:
             why = ("is not installed" if _TIMESERIES_MISSING == "not installed"
                    else f"cannot be used here ({_TIMESERIES_MISSING})")
             raise TaskError(f"task {name!r} needs aeon, which {why}: pip install 'balancedrnn[timeseries]'") from None
-        raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(sorted(_REGISTRY))}") from None
+        known = sorted(n for n in _REGISTRY if not n.startswith(("file:", "ucr:")))  # not the files read so far
+        raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(known)} (and file:PATH, ucr:NAME)") from None
 
 
 def task_names() -> list[str]:

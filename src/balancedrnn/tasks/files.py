@@ -126,7 +126,11 @@ def check_labels(y: Any, n_cases: int, what: str = "y") -> np.ndarray:
     if y.ndim != 1:
         raise DataError(f"{what} must be 1-D (one label per series), got shape {y.shape}")
     if y.shape[0] != n_cases:
-        raise DataError(f"X has {n_cases} series but {what} has {y.shape[0]} labels")
+        raise DataError(f"{what} has {y.shape[0]} labels but X has {n_cases} series")
+    if y.dtype.kind in "fc" and not np.isfinite(y).all():
+        bad = np.flatnonzero(~np.isfinite(y))
+        raise DataError(f"{what} holds NaN or inf at series {', '.join(map(str, bad[:5]))}"
+                        f"{' ...' if bad.size > 5 else ''} (a missing label?); every series needs one")
     return y
 
 
@@ -134,7 +138,7 @@ def check_classes(y: np.ndarray, what: str = "y") -> np.ndarray:
     """The distinct classes of ``y``; a one-line DataError when there is only one."""
     classes = np.unique(np.asarray([str(v) for v in y]))
     if classes.size < 2:
-        raise DataError(f"{what} has a single class ({classes[0]!r}); classification needs at least two")
+        raise DataError(f"{what} has a single class ({str(classes[0])!r}); classification needs at least two")
     return classes
 
 
@@ -370,7 +374,8 @@ def ucr_files(name: str, download: bool | None = None) -> tuple[Path, Path, str]
         train, test = base / name / f"{name}_TRAIN.ts", base / name / f"{name}_TEST.ts"
         if train.is_file() and test.is_file():
             return train, test, where
-    shipped = sorted(p.name for p in aeon_data_dir().iterdir() if (p / f"{p.name}_TRAIN.ts").is_file())
+    shipped = sorted(p.name for p in aeon_data_dir().iterdir()  # the classification problems among aeon's files
+                     if p.name in known and (p / f"{p.name}_TRAIN.ts").is_file())
     if not (download if download is not None else not offline()):
         raise DataError(f"UCR/UEA data set {name} is not shipped with aeon {aeon.__version__} and downloads are off "
                         f"({OFFLINE_ENV}=1); offline, use one of {', '.join(shipped)}")
