@@ -99,6 +99,11 @@ STORE_CASES: list[tuple[str, list[str], str]] = [
     ("runs-no-store", ["runs", "--run-dir", "{tmp}/nowhere"], "no run store at"),
     ("runs-no-study", ["runs", "--run-dir", "{tmp}/store", "--name", "missing"], "no study 'missing'"),
     ("runs-garbage-line", ["runs", "--run-dir", "{tmp}/garbage"], "line 1: not a journal record"),
+    ("runs-json-not-a-record", ["runs", "--storage", "{tmp}/json/store.journal"], "line 1: not a journal record"),
+    ("runs-no-driver", ["runs", "--storage", "mysql://user@db.example/runs"],
+     "needs a database driver that is not installed (the one SQLAlchemy uses for mysql://)"),
+    ("sweep-store-under-a-file", ["sweep", "--models", "dense", "--seeds", "1", "--budget", "30000", "--storage",
+                                  "{tmp}/garbage/store.journal/sub.journal"], "garbage/store.journal is a file, not a directory"),
     ("predictor-fit-no-store", ["predictor", "fit", "--run-dir", "{tmp}/nowhere", "--name", "s"], "no run store at"),
 ]
 
@@ -111,6 +116,8 @@ def test_store_bad_input(args, pattern, tmp_path, monkeypatch, capsys):
     store.open_study(store.open_storage(None, tmp_path / "store"), "s")
     (tmp_path / "garbage").mkdir()
     (tmp_path / "garbage" / "store.journal").write_text("this is not a journal\n")
+    (tmp_path / "json").mkdir()
+    (tmp_path / "json" / "store.journal").write_text("{}\n")  # JSON, but no journal record
     before = _files(tmp_path)
     code, err = run_main([a.replace("{tmp}", str(tmp_path)) for a in args], capsys)
     lines = [line for line in err.strip().splitlines() if line.strip()]

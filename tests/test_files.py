@@ -76,6 +76,23 @@ def test_ts_file_and_its_test_sibling(tmp_path: Path) -> None:
     assert len(data["test"]) == 22 and len(data["train"]) + len(data["val"]) == 20
 
 
+def test_a_ts_file_that_declares_regression_is_not_classified(tmp_path: Path) -> None:
+    """A .ts file whose header says @targetlabel true (aeon's regression files) is refused by the command line's
+    classifier even when its targets take few values; read_file still reads it (for BlockRNNRegressor)."""
+    text = (aeon_data_dir() / "Covid3Month" / "Covid3Month_TRAIN.ts").read_text()
+    assert "@targetlabel true" in text.lower()
+    head, data = text.split("@data", 1)
+    rows = [r for r in data.strip().splitlines() if r.strip()][:30]
+    coarse = [r.rsplit(":", 1)[0] + f":{i % 3}" for i, r in enumerate(rows)]  # three target values only
+    path = tmp_path / "coarse.ts"
+    path.write_text(head + "@data\n" + "\n".join(coarse) + "\n")
+    X, y = files.read_file(path)
+    assert len(X) == 30 and len(set(map(float, y))) == 3
+    with pytest.raises(DataError, match=r"coarse.ts declares a regression target \(@targetlabel true\)"):
+        files.file_task(path)
+    files.file_task(aeon_data_dir() / "UnitTest" / "UnitTest_TRAIN.ts")  # a classification file passes
+
+
 def test_split_is_stratified_seeded_and_disjoint(tmp_path: Path) -> None:
     X, y = make_data(n=60)
     np.savez(tmp_path / "d.npz", X=X, y=y)

@@ -998,6 +998,8 @@ def runs(
         else:
             atomic_write(export, lambda f: frame.to_parquet(f, index=False))
         out.print(f"wrote {len(frame)} runs to {export}")
+    if plots and not len(frame):
+        out.print(f"no runs to plot: nothing written to {plots}")
     if plots and len(frame):
         for p in plot_runs(frame, plots, str(frame["metric"].dropna().iloc[0]) if frame["metric"].notna().any() else "metric"):
             out.print(f"plot: {p}")

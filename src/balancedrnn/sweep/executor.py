@@ -404,7 +404,7 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
                 mp.connection.wait([p.sentinel for p in procs if p.is_alive()], timeout=1.0)
                 now = _count_done(study, keys, policy, spec.sampler.n_trials)
                 if now > seen:
-                    advance(now - seen, info=f"{now}/{total} done")
+                    advance(now - seen, info="done")  # the line reads "sweep NAME: 3/8 done"
                     seen = now
     except KeyboardInterrupt:
         interrupted = True

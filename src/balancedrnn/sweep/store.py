@@ -89,6 +89,9 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
         if not path.exists():
             if not create:
                 raise StoreError(f"no run store at {path} (nothing has been run there; give --run-dir or --storage)")
+            blocking = next((p for p in path.parents if p.exists()), None)
+            if blocking is not None and not blocking.is_dir():
+                raise StoreError(f"cannot create the run store {path}: {blocking} is a file, not a directory")
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.touch()
@@ -115,7 +118,10 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
             grace_period=max(2, int(grace)),
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback())
     except ImportError as e:
-        raise StoreError(f"storage {_redact(url)} needs a database driver that is not installed ({e.name})") from None
+        scheme = url.split("://", 1)[0]
+        driver = e.name or f"the one SQLAlchemy uses for {scheme}://"
+        hint = "" if scheme.startswith("postgres") else "; the sweep extra ships PostgreSQL's (psycopg)"
+        raise StoreError(f"storage {_redact(url)} needs a database driver that is not installed ({driver}){hint}") from None
     except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise StoreError(f"cannot open storage {_redact(url)}: {first}") from None

@@ -195,6 +195,20 @@ def _read_ts(path: Path) -> tuple[Any, Any]:
     return X, y
 
 
+def _declares_regression(path: Path) -> bool:
+    """Whether a .ts file's header says its target is a regression value (``@targetlabel true``)."""
+    if path.suffix.lower() != ".ts":
+        return False
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            words = line.strip().lower().split()
+            if words[:1] == ["@data"]:
+                return False
+            if words[:2] == ["@targetlabel", "true"]:
+                return True
+    return False
+
+
 def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray, np.ndarray]:
     """One univariate series per row, the label first; ragged or non-numeric rows are refused by row number."""
     try:
@@ -325,6 +339,9 @@ def file_task(path: str | Path) -> Task:
 
     p = Path(path)
     X, y = read_file(p)
+    if _declares_regression(p):
+        raise DataError(f"{p.name} declares a regression target (@targetlabel true); the command line classifies "
+                        "(for regression use balancedrnn.BlockRNNRegressor)")
     classes = check_classes(y, f"{p.name}: y")
     if len(classes) > len(y) / 2:
         raise DataError(f"{p.name}: y has {len(classes)} distinct values among {len(y)} series, too many for classes; "
