@@ -268,25 +268,23 @@ def test_cli_recommend_zoo_task_with_missing_data(tmp_path, monkeypatch, capsys)
 
     real = registry.get_task
 
-    def missing(name):
-        if name == "ts:Lynx-next5":
-            raise TaskError(f"unknown task {name!r}")
-        return real(name)
+    def recommend_lynx_failing_with(message):
+        """``recommend --task ts:Lynx-next5`` with the registry refusing that task with ``message``."""
+        def get_task(name):
+            if name == "ts:Lynx-next5":
+                raise TaskError(message)
+            return real(name)
 
-    monkeypatch.setattr(registry, "get_task", missing)
-    code, _, err = _cli(["recommend", "--task", "ts:Lynx-next5"], tmp_path, monkeypatch, capsys)
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "data is missing offline" in err
-    assert "known tasks" not in err  # not the registry's list of every task
+        monkeypatch.setattr(registry, "get_task", get_task)
+        code, _, err = _cli(["recommend", "--task", "ts:Lynx-next5"], tmp_path, monkeypatch, capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        return err
 
-    def no_aeon(name):
-        if name == "ts:Lynx-next5":
-            raise TaskError(f"task {name!r} needs aeon, which is not installed: pip install 'balancedrnn[timeseries]'")
-        return real(name)
-
-    monkeypatch.setattr(registry, "get_task", no_aeon)
-    code, _, err = _cli(["recommend", "--task", "ts:Lynx-next5"], tmp_path, monkeypatch, capsys)
-    assert code == 2 and len(err.strip().splitlines()) == 1
-    assert err.count("pip install") == 1 and "--dx/--dy" in err, err
+    err = recommend_lynx_failing_with("unknown task 'ts:Lynx-next5'")  # aeon without that file
+    assert "data is missing offline" in err and "known tasks" not in err  # not the registry's list of every task
+    err = recommend_lynx_failing_with("task 'ts:Lynx-next5' needs aeon, which is not installed: "
+                                      "pip install 'balancedrnn[timeseries]'")
+    assert err.count("pip install") == 1 and "--dx/--dy" in err, err  # the install named once
 
 
 def test_best_configs_per_task(data):
