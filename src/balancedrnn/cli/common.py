@@ -111,7 +111,7 @@ def _parse_sets(items: list[str] | None) -> dict[str, Any]:
     """``--set key=value`` options as a mapping (values parsed as YAML scalars); the one ``--set`` parser."""
     if not items:
         return {}  # no --set: no need for yaml (recommend runs without the sweep extra)
-    from ..io import yaml_load
+    from ..sweep.spec import yaml_load
     from ..tasks.base import require
 
     yaml = require("yaml", "sweep", "--set")

@@ -194,7 +194,7 @@ def load_plan(name_or_path: str | Path) -> Plan:
     """A shipped plan by name, or a plan file by path; validated at every scale (one-line PlanError)."""
     import yaml
 
-    from ..io import yaml_load
+    from ..sweep.spec import yaml_load
 
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") or path.exists()):

@@ -330,7 +330,7 @@ def reproduce_command(rep: Reproduction, out_dir: str | Path, overrides: dict[st
     """The shell command that re-runs (resumes) this reproduction as it was run: the plan (by name when shipped,
     else its file), the scale, the output directory, the store, and every ``--set`` override. A store password
     is masked (``***``): the report must not carry it."""
-    from ..io import yaml_scalar
+    from ..sweep.spec import yaml_scalar
 
     source = Path(rep.plan.source) if rep.plan.source else None
     shipped = rep.plan.shipped

@@ -230,9 +230,54 @@ def _support(dist: dict[str, Any]) -> tuple[float, float]:
     return max(lo, dist.get("min", -math.inf)), min(hi, dist.get("max", math.inf))
 
 
+_YAML12_FLOAT = r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$"""
+"""YAML 1.2's floats, exponent without a dot included (``1e-3``), which YAML 1.1 (PyYAML) reads as text."""
+
+
+def _yaml12(base: str, purpose: str) -> Any:
+    """yaml's ``SafeLoader`` or ``SafeDumper`` (``base``) with YAML 1.2's floats added, made once."""
+    import re
+
+    from ..tasks.base import require
+
+    yaml = require("yaml", "sweep", purpose)
+    made = _YAML12_CLASSES.get(base)
+    if made is None:
+        made = type(f"Yaml12{base}", (getattr(yaml, base),), {})
+        made.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_YAML12_FLOAT, re.X), list("-+0123456789."))
+        _YAML12_CLASSES[base] = made
+    return made
+
+
+_YAML12_CLASSES: dict[str, Any] = {}
+
+
+def yaml_load(text: str, purpose: str) -> Any:
+    """YAML as sweep files, plan files and ``--set`` are read: safe, and with ``1e-3`` a number as a user
+    means it (PyYAML follows YAML 1.1, where it is the text "1e-3"). ``purpose`` names what needs yaml when the
+    ``sweep`` extra is missing. YAML errors are ``yaml.YAMLError``."""
+    loader = _yaml12("SafeLoader", purpose)  # first: names the extra when yaml is missing
+    import yaml
+
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def yaml_scalar(value: Any) -> str:
+    """``value`` as one ``--set`` value that :func:`yaml_load` reads back equal (a flow scalar; a string that
+    would read as a number, ``1e-3`` included, is quoted)."""
+    dumper = _yaml12("SafeDumper", "writing --set")
+    import yaml
+
+    text = yaml.dump(value, Dumper=dumper, default_flow_style=True, width=1 << 30).strip()
+    return text[:-3].rstrip() if text.endswith("\n...") else text
+
+
 def load_sweep_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML sweep file into a mapping (validated by :meth:`SweepSpec.from_dict`)."""
-    from ..io import yaml_load
     from ..tasks.base import require
 
     yaml = require("yaml", "sweep", "reading a sweep file")

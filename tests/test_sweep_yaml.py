@@ -1,10 +1,10 @@
-"""Small I/O helpers: YAML as the sweep files, plans and ``--set`` read it."""
+"""YAML as the sweep files, plans and ``--set`` read it (``sweep.spec.yaml_load``): 1e-3 is a number."""
 
 import pytest
 
 yaml = pytest.importorskip("yaml")
 
-from balancedrnn.io import yaml_load, yaml_scalar  # noqa: E402
+from balancedrnn.sweep.spec import yaml_load, yaml_scalar  # noqa: E402
 
 
 @pytest.mark.parametrize("text,value", [
