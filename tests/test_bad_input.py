@@ -153,6 +153,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("recommend-budget-infeasible", ["recommend", "--dx", "2500", "--dy", "10", "--budget", "40"], "smallest feasible budget"),
     ("recommend-set-syntax", [*REC, "--set", "chance"], "--set takes key=value"),
     ("recommend-set-not-a-number", [*REC, "--set", "chance=abc"], "--set chance needs a number"),
+    ("recommend-set-zoo-predictor", [*REC, "--set", "chance=0.1"], "are read by predictors fitted with"),
     ("recommend-predictor-missing", [*REC, "--predictor", "nope.pkl"], "predictor file nope.pkl does not exist"),
     ("recommend-records-missing", [*REC, "--records", "nope"], "records directory nope does not exist"),
     ("recommend-predictor-and-records", [*REC, "--predictor", "{file}", "--records", "{empty}"], "not both"),

@@ -258,3 +258,46 @@ def test_train_with_early_stopping(tmp_path):
     assert record["config"]["patience"] == 1
     assert h["stopped_epoch"] == len(losses) < 40 and h["stopped_epoch"] - h["best_epoch"] == 1
     assert losses[h["best_epoch"] - 1] == min(losses) and record["final"]["val"] == h["val"][h["best_epoch"] - 1]
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a CUDA GPU")
+@pytest.mark.parametrize("command", [["train"], ["compare", "--models", "dense"],
+                                     ["sweep", "--models", "dense", "--seeds", "1", "--budget", "30000"]])
+def test_a_gpu_the_machine_lacks_is_bad_input(command, tmp_path, mnist_dir, monkeypatch, capsys):
+    """--device cuda without CUDA: one line before any data or record (it once failed after loading the data, and
+    its failed record replaced the CPU run's record of the same key)."""
+    from clihelp import run_main
+
+    monkeypatch.chdir(tmp_path)
+    before = set(tmp_path.rglob("*"))
+    one_line_error(run_main([*command, "--device", "cuda", "--mnist-dir", str(mnist_dir), "--n-train", "40"]
+                            if command[0] != "sweep" else [*command, "--device", "cuda", "--set",
+                                                           f"mnist_dir={mnist_dir}"], capsys),
+                   "sees no CUDA GPU; use --device cpu", code=2)
+    assert set(tmp_path.rglob("*")) == before
+
+
+def test_estimators_refuse_a_gpu_the_machine_lacks():
+    import numpy as np
+    import torch
+
+    from balancedrnn import BlockRNNClassifier
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    with pytest.raises(ValueError, match="sees no CUDA GPU"):
+        BlockRNNClassifier(device="cuda:0", epochs=1).fit(np.zeros((6, 1, 4)), [0, 1] * 3)
+
+
+def test_spec_shows_the_configs_that_fit_beside_one_that_does_not(capsys):
+    """One infeasible config among several is a row and a line naming it, not an error hiding the others."""
+    from clihelp import run_main_full
+
+    code, out, err = run_main_full(["spec", "balanced", "uniform:0.5", "dense", "--budget", "26000"], capsys)
+    assert code == 0, err
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.startswith("│")}
+    assert set(rows) == {"balanced", "uniform:0.5", "dense"} and "infeasible" in rows["dense"]
+    assert "infeasible" not in rows["balanced"] + rows["uniform:0.5"]
+    assert "infeasible: dense: budget 26000 is too small" in out and "smallest feasible budget is 26361" in out
+    code, out, err = run_main_full(["spec", "dense", "--budget", "26000"], capsys)  # alone: bad input, as before
+    assert code == 2 and err.strip().startswith("error: budget 26000 is too small")

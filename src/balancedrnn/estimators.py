@@ -32,6 +32,7 @@ from torch import nn
 from .core.configs import build_model, config_summary, parse_config
 from .core.defaults import DEFAULT_INIT, DEFAULT_LR
 from .core.spec import check_budget
+from .env import check_device
 from .tasks.base import BatchedSplit, Task
 from .tasks.files import as_collection, check_labels
 
@@ -206,10 +207,7 @@ class _BlockRNNEstimator(BaseEstimator):
 
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
-        try:
-            torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise ValueError(f"unknown device {self.device!r}; expected e.g. 'cpu' or 'cuda:0'") from None
+        check_device(self.device)
 
     def _check_X(self, X: Any) -> list[np.ndarray]:
         """The series as ``(n_timepoints, n_channels)`` float arrays, standardised with the training statistics;

@@ -231,3 +231,18 @@ class RunRecord:
         m = self.metric
         name = m if any(m in v for v in self.history.val) else "loss"
         return self.history.curve(name)
+
+
+def interrupted_record(config: dict[str, Any], key: str | None) -> dict[str, Any]:
+    """The record of a trial stopped by Ctrl-C or SIGTERM: a run record of status ``interrupted``, no result.
+    Records written before this carried no version or key; :func:`readable` completes them."""
+    return {"record_version": RECORD_VERSION, "trial_key": key or "", "status": "interrupted",
+            "error": "interrupted by the user", "config": config}
+
+
+def readable(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored record as :meth:`RunRecord.from_dict` reads it: an interrupted trial's record from before
+    interrupted records carried a version is completed; every other record is returned as it is."""
+    if "record_version" in record or record.get("status") != "interrupted":
+        return record
+    return {**interrupted_record(record.get("config") or {}, record.get("trial_key")), **record}

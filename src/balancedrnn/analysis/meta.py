@@ -825,6 +825,10 @@ def recommend(
     if predictor is None:
         return rule_recommendation(dx, dy, budget, reason, lr)
     if isinstance(predictor, zoopred.ZooPredictor):
+        if dataset:
+            raise MetaError(f"data-set characteristics ({', '.join(sorted(dataset))}; --set) are read by predictors "
+                            "fitted with `balancedrnn predictor fit`, not by the zoo predictor: give it the task's "
+                            "sequence length and training sequences (--steps, --n-train, or --task/--data)")
         unknown = sorted(set(task or {}) - {"T", "n_train", "epochs"})
         if unknown:
             raise MetaError(f"unknown task characteristic(s) {', '.join(unknown)}; known: T, n_train, epochs")

@@ -372,5 +372,7 @@ def runs_frame(storage: str | Path | None = None, name: str = "sweep", run_dir: 
     repaired on opening."""
     from ..sweep import store
 
+    from ..record import readable
+
     study = store.open_study(store.open_storage(storage, run_dir, create=False, log=log), name, create=False)
-    return records_frame(store.iter_records(study, include_unfinished=include_unfinished))
+    return records_frame(readable(r) for r in store.iter_records(study, include_unfinished=include_unfinished))

@@ -693,18 +693,34 @@ def spec(
     """Show densities, hidden size, weights and hidden proportion of model configs at a budget (no training).
 
     Computed from the specification alone: no model is built, so any size is instant."""
-    from ..core.configs import config_summary
-    from ..core.spec import check_size
+    from ..core.configs import config_summary, parse_config
+    from ..core.spec import SpecError, check_size
 
     check_size("dx", dx)
     check_size("dy", dy)
     check_budget(budget)
-    summaries = [config_summary(name, dx, dy, budget) for name in models]  # every config checked before printing
+    for name in models:
+        parse_config(name)  # every config's grammar checked before printing
+    summaries: list[dict[str, Any] | None] = []
+    infeasible: list[str] = []
+    for name in models:  # a config the budget cannot hold is a row of its own, unless none fits
+        try:
+            summaries.append(config_summary(name, dx, dy, budget))
+        except SpecError as e:
+            if len(models) == 1:
+                raise
+            summaries.append(None)
+            infeasible.append(f"{name}: {e}")
+    if all(s is None for s in summaries):
+        raise UserError(f"no config fits: {infeasible[0]}")
     table = Table(title=f"dx={dx}, dy={dy}, budget={budget:,.0f}")
     for col in ("config", "hx", "hh", "hy", "yx", "yh", "yy", "dh", "weights", "parameters", "hidden prop."):
         table.add_column(col, justify="left" if col == "config" else "right")
     notes = []
     for name, s in zip(models, summaries):
+        if s is None:
+            table.add_row(name, *["-"] * 6, "infeasible", "-", "-", "-")
+            continue
         d = s["density"] or {}
         table.add_row(name, *(f"{d[b]:.3g}" if d else "-" for b in ("hx", "hh", "hy", "yx", "yh", "yy")), f"{s['dh']:,}",
                       f"{s['weights']:,}", f"{s['parameters']:,}", f"{s['hidden_proportion']:.3f}")
@@ -713,6 +729,8 @@ def spec(
     out.print(table)
     for n in notes:
         out.print(f"note: {n}")
+    for n in infeasible:
+        out.print(f"infeasible: {n}", markup=False)
 
 
 @app.command()

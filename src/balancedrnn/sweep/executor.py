@@ -131,7 +131,9 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
             with store.Heartbeat(trial), _interruptible():
                 record = run_one(config, spec.timeout)
         except KeyboardInterrupt:
-            record = {"status": "interrupted", "error": "interrupted by the user", "config": config}
+            from ..record import interrupted_record
+
+            record = interrupted_record(config, trial.user_attrs.get("key"))
             store.finish(study, trial, record, done_policy)
             raise
         how = store.finish(study, trial, record, done_policy)
@@ -365,6 +367,9 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
 
     since = time.time()
     keys = spec_keys(spec)  # validates every config before anything is built or written
+    from ..env import check_device
+
+    check_device(str(spec.base.get("device", "cpu")))  # the device this machine's workers would train on
     data = _build_data_once(spec, progress)
     policy = store.DonePolicy(data_id=data_fingerprint(data), data_source=str(data.source), since=since,
                               retry_failed=retry_failed)
