@@ -735,7 +735,7 @@ def spec(
 
 @app.command()
 def tasks(
-    zoo: Annotated[bool, typer.Option("--zoo", help="Only the task zoo (the tasks the zoo sweep runs).")] = False,
+    zoo: Annotated[bool, typer.Option("--zoo", help="Only the task zoo: the tasks `reproduce zoo` sweeps, and hammer:actions, which joins where its expert data exist (`reproduce zoo-hammer`).")] = False,
 ) -> None:
     """List the registered tasks with their meta-features (shape, length, training sequences, kind, chance)."""
     from ..core.defaults import QUICK
