@@ -17,6 +17,7 @@ is released at once, without waiting for the grace period.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -155,8 +156,16 @@ def _redact(url: str) -> str:
 _RECORD_START = b'{"op_code":'
 
 
-_OP_CODES = range(0, 11)
-"""Optuna's journal operation codes (``JournalOperation``: CREATE_STUDY 0 ... DISCARD_TRIALS 10)."""
+@functools.lru_cache(maxsize=1)
+def _op_codes() -> frozenset[int]:
+    """Optuna's journal operation codes (``JournalOperation``: CREATE_STUDY 0 ... DISCARD_TRIALS 10 in Optuna
+    4.3-5.1), read from the installed Optuna so that codes a newer one adds are not taken for garbage."""
+    try:
+        from optuna.storages.journal._storage import JournalOperation
+
+        return frozenset(int(op.value) for op in JournalOperation)
+    except (ImportError, AttributeError, TypeError, ValueError):  # a private name: fall back to the known codes
+        return frozenset(range(11))
 
 
 def _parses(line: bytes) -> bool:
@@ -167,7 +176,7 @@ def _parses(line: bytes) -> bool:
     except ValueError:
         return False
     op = record.get("op_code") if isinstance(record, dict) else None
-    return isinstance(op, int) and not isinstance(op, bool) and op in _OP_CODES
+    return isinstance(op, int) and not isinstance(op, bool) and op in _op_codes()
 
 
 def scan_journal(path: Path) -> tuple[bytes, list[int], int | None]:
