@@ -100,8 +100,7 @@ def data_task(task: str, data: Path | None) -> str:
 def warnings_on_success() -> Iterator[None]:
     """Hold the warnings raised inside and show them only when the block succeeds, so that a bad input's error
     stays the one line it should be."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")
+    with warnings.catch_warnings(record=True) as caught:  # the filters in force stay: only the showing waits
         yield
     for w in caught:
         warnings.showwarning(w.message, w.category, w.filename, w.lineno)
