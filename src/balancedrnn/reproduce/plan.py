@@ -450,6 +450,8 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
     out_dir = Path(out_dir)
     specs = sweep_specs(plan, scale, workers, storage, overrides)
     if not report_only:  # a report-only run writes nothing until it has runs to report
+        if storage is not None:  # a missing driver, an unreachable server or a foreign file: one line, before any work
+            store.open_storage(storage, out_dir)
         ensure_writable_dir(out_dir)
         prepare_data(plan, scale, log)
     expected = 0
