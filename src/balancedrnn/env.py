@@ -41,15 +41,23 @@ def versions() -> dict[str, Any]:
     }
 
 
+def parse_device(device: str) -> Any:
+    """The ``torch.device`` a name means, or a one-line ValueError for a name torch does not know (any machine:
+    a config naming a GPU stays readable where there is none)."""
+    import torch
+
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; expected e.g. 'cpu' or 'cuda:0'") from None
+
+
 def check_device(device: str) -> None:
     """Refuse, in one line (ValueError), a torch device this machine cannot run: an unknown name, or CUDA/MPS that
     this torch build or machine lacks. Checked before any data is built or a record written."""
     import torch
 
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}; expected e.g. 'cpu' or 'cuda:0'") from None
+    dev = parse_device(device)
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"device {device!r}: this torch ({torch.__version__}) sees no CUDA GPU; use --device cpu")

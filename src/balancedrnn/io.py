@@ -94,4 +94,3 @@ def torch_load(path: str | Path, what: str, hint: str = "") -> Any:
         raise DataError(f"{what} {path} does not exist") from None
     except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt file
         raise DataError(f"{what} {path} is corrupt ({type(e).__name__}){hint}") from None
-

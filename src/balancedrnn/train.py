@@ -23,7 +23,7 @@ from torch import nn
 
 from .core.configs import build_model, config_family, config_summary, is_baseline
 from .core.defaults import DEFAULT_INIT, DEFAULT_LR, QUICK
-from .env import check_device, git_revision, versions
+from .env import check_device, git_revision, parse_device, versions
 from .io import atomic_write, atomic_write_json
 from .core.model import ACTIVATIONS
 from .core.spec import INIT_SCALES
@@ -159,10 +159,7 @@ class TrainConfig:
             if self.patience or self.select_rollouts:
                 raise ValueError("prune keeps the last epoch's weights: it does not combine with patience or "
                                  "select_rollouts (an earlier epoch's network is denser than the budget)")
-        try:
-            torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise ValueError(f"unknown device {self.device!r}; expected e.g. 'cpu' or 'cuda:0'") from None
+        parse_device(self.device)  # the name only: whether this machine has it is check_config's question
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

@@ -179,33 +179,36 @@ def _parses(line: bytes) -> bool:
     return isinstance(op, int) and not isinstance(op, bool) and op in _op_codes()
 
 
-def scan_journal(path: Path) -> tuple[bytes, list[int], int | None]:
+def scan_journal(path: Path) -> tuple[bytes, list[int], int | None, set[int]]:
     """Read a journal and find what is broken: ``(repaired bytes, numbers of the lines changed, first line
-    that cannot be repaired or None)``. A line that does not parse is repaired only when it is a torn record
-    followed by a whole one (a writer appended after a crash): the torn prefix is dropped. A last line without
-    its newline is a torn record and is dropped."""
+    that cannot be repaired or None, numbers of the blank lines among those changed)``. A blank line is dropped.
+    A line that does not parse is repaired only when it is a torn record followed by a whole one (a writer
+    appended after a crash): the torn prefix is dropped. A last line without its newline is a torn record and is
+    dropped."""
     raw = path.read_bytes()
     lines = raw.split(b"\n")
     tail = lines.pop()  # b"" when the file ends with a newline
     kept: list[bytes] = []
     changed: list[int] = []
+    blank: set[int] = set()
     for number, line in enumerate(lines, start=1):
         if _parses(line):
             kept.append(line)
             continue
         if not line.strip():  # a blank line: no record in it, and Optuna's replay cannot read it
             changed.append(number)
+            blank.add(number)
             continue
         cut = line.rfind(_RECORD_START)
         while cut > 0 and not _parses(line[cut:]):
             cut = line.rfind(_RECORD_START, 0, cut)
         if cut <= 0:
-            return raw, changed, number
+            return raw, changed, number, blank
         kept.append(line[cut:])
         changed.append(number)
     if tail:
         changed.append(len(lines) + 1)
-    return (b"\n".join(kept) + b"\n") if kept else b"", changed, None
+    return (b"\n".join(kept) + b"\n") if kept else b"", changed, None, blank
 
 
 def repair_journal(path: str | Path) -> str | None:
@@ -229,7 +232,7 @@ def repair_journal(path: str | Path) -> str | None:
         raise StoreError(f"run store {path} needs repair (a torn record) but its directory cannot be written: "
                          f"{e.strerror}") from None
     try:
-        fixed, changed, bad = scan_journal(path)
+        fixed, changed, bad, blank = scan_journal(path)
         if bad is not None:
             raise StoreError(f"run store {path}, line {bad}: not a journal record; it was not changed "
                              "(move it aside to start a new store)")
@@ -246,8 +249,6 @@ def repair_journal(path: str | Path) -> str | None:
     finally:
         lock.release()
     where = ", ".join(str(n) for n in changed)
-    original = backup.read_bytes().split(b"\n")
-    blank = {n for n in changed if n <= len(original) and not original[n - 1].strip()}
     what = ("the torn record" if not blank else "blank lines" if blank == set(changed) else "torn records and blank lines")
     why = "a crash or a full disk mid-write" if not blank else "a crash, a full disk or an edit"
     return f"repaired run store {path}: dropped {what} at line {where} ({why}); the original is kept as {backup.name}"
