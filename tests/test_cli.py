@@ -152,6 +152,22 @@ def test_tasks_is_a_table_with_default_budgets(tmp_path):
     assert "100,000" in rad and "2500" in rad and "accuracy" in rad
 
 
+def test_tasks_zoo_marks_the_task_that_needs_its_data(tmp_path):
+    """``--zoo`` lists the zoo that ``reproduce zoo`` sweeps as "yes", and hammer:actions, which joins only
+    where its expert data exist, as such (the README counts the zoo as 31 plus Hammer)."""
+    from balancedrnn.tasks import task_names
+    from balancedrnn.tasks.zoo import ZOO, zoo_names
+
+    res = run(["tasks", "--zoo"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    hammer = next(line for line in res.stdout.splitlines() if line.startswith("│ hammer:actions "))
+    assert "│ if data" in hammer
+    yes = res.stdout.count("│ yes ")
+    assert yes == len(zoo_names(task_names())) and "│ if data" not in res.stdout.replace(hammer, "")
+    if "ts:BasicMotions" in task_names():
+        assert yes == len(ZOO) == 31
+
+
 def test_per_task_default_budget():
     from balancedrnn.core.configs import build_model
     from balancedrnn.tasks import get_task, task_names

@@ -34,3 +34,17 @@ def test_it_stays_a_safe_loader():
 @pytest.mark.parametrize("value", ["1e-3", "1.5", "yes", "a b", "/data/my mnist", 1e-5, 3, 0.5, True, None, "", "12"])
 def test_a_scalar_written_reads_back_equal(value):
     assert yaml_load(yaml_scalar(value), "testing") == value
+
+
+def test_an_integral_float_counts_as_the_integer_it_names():
+    """``--set n_train=3e2`` reads as the float 300.0; the config and the sweep's base take it as 300 (a
+    fractional value is still refused)."""
+    from balancedrnn.sweep.spec import SweepSpec
+    from balancedrnn.train import TrainConfig
+
+    cfg = TrainConfig(n_train=yaml_load("3e2", "test"), epochs=2.0)
+    assert cfg.n_train == 300 and type(cfg.n_train) is int and type(cfg.epochs) is int
+    spec = SweepSpec.from_dict({"base": {"n_train": yaml_load("3e2", "test"), "lr": 1e-3}})
+    assert spec.base == {"n_train": 300, "lr": 1e-3} and type(spec.base["n_train"]) is int
+    with pytest.raises(ValueError, match="n_train must be a positive integer, got 300.5"):
+        TrainConfig(n_train=300.5)

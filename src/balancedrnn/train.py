@@ -113,6 +113,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         """Validate every field at construction, before any data is built or model trained (one-line
         ValueErrors naming the field)."""
+        for name in ("epochs", "batch_size", "n_train", "n_val", "n_test", "rollouts", "select_every",
+                     "seed", "data_seed", "patience", "select_rollouts", "threads"):
+            v = getattr(self, name)
+            if isinstance(v, float) and v.is_integer():  # 3e2 from YAML or --set: the integer it names
+                setattr(self, name, int(v))
         for name in ("epochs", "batch_size", "n_train", "n_val", "n_test", "rollouts", "select_every"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:

@@ -740,11 +740,12 @@ def tasks(
     """List the registered tasks with their meta-features (shape, length, training sequences, kind, chance)."""
     from ..core.defaults import QUICK
     from ..tasks import get_task, task_names
-    from ..tasks.zoo import is_zoo, meta_features
+    from ..tasks.zoo import ZOO, is_zoo, meta_features
 
     table = Table(title="tasks (train and compare use the default budget unless --budget is given)",
                   caption=f"n_train: training sequences; 'default N' where --n-train sets them (default {QUICK['n_train']:,}). "
-                          "chance: classification 1/classes, regression skill 0 (the MSE of predicting the training mean)")
+                          "chance: classification 1/classes, regression skill 0 (the MSE of predicting the training mean). "
+                          "zoo: 'yes', swept by `reproduce zoo`; 'if data', joins where its data exist (`reproduce zoo-hammer`)")
     for col in ("name", "dx", "dy", "dx/dy", "T", "n_train", "kind", "chance", "metric", "default budget", "zoo", "description"):
         table.add_column(col, justify="right" if col in ("dx", "dy", "dx/dy", "T", "n_train", "chance", "default budget") else "left",
                          overflow="fold", ratio=1 if col == "description" else None)
@@ -757,7 +758,7 @@ def tasks(
                    else "-" if m["n_train"] is None else f"{m['n_train']:,}")
         table.add_row(name, str(t.dx), str(t.dy), f"{m['dx_over_dy']:.3g}", str(m["T"] or "-"), n_train, m["kind"],
                       "-" if m["chance"] is None else f"{m['chance']:.3g}", t.metric, f"{t.default_budget:,}",
-                      "yes" if is_zoo(name) else "", t.describe)
+                      ("yes" if name in ZOO else "if data" if is_zoo(name) else ""), t.describe)
     out.print(table)
 
 

@@ -115,9 +115,10 @@ class SweepSpec:
         if self.base.get("checkpoint"):
             raise SweepError("base.checkpoint cannot be set in a sweep: every trial would overwrite the same file")
         try:
-            TrainConfig.from_dict(self.base)
+            cfg = TrainConfig.from_dict(self.base)
         except (TypeError, ValueError) as e:
             raise SweepError(f"base: {e}") from None
+        self.base = {k: getattr(cfg, k) for k in self.base}  # as the config reads them (n_train: 3e2 is 300)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise SweepError(f"seed must be a non-negative integer, got {self.seed!r}")
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
