@@ -40,6 +40,10 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
     ("sweep-timeout-negative-file", GRID + "timeout: -5\n", [], "timeout must be a number of seconds >= 0"),
     ("sweep-timeout-negative-option", GRID, ["--timeout", "-5"], "timeout must be a number of seconds >= 0 (0: no limit), got -5"),
     ("sweep-workers-zero", GRID + "workers: 0\n", [], "workers must be a positive integer"),
+    ("sweep-models-twice", GRID + "sampler: {kind: grid, models: [dense, balanced, dense]}\n", [],
+     "sampler.models lists dense more than once"),
+    ("sweep-seeds-twice", GRID + "sampler: {kind: grid, models: [dense], seeds: [0, 1, 0]}\n", [],
+     "sampler.seeds lists 0 more than once"),
     ("sweep-n-trials-negative", GRID + "sampler: {kind: random, n_trials: -1}\n", [], "sampler.n_trials must be a positive"),
     ("sweep-sampler-a-string", GRID + "sampler: grid\n", [], "sampler must be a mapping"),
     ("sweep-distribution-min-above-max", GRID + "sampler: {kind: random, n_trials: 2, distributions: "

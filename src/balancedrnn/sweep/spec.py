@@ -135,6 +135,10 @@ class SweepSpec:
         if (not isinstance(s.seeds, list) or not s.seeds
                 or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in s.seeds)):
             raise SweepError(f"sampler.seeds must be a list of non-negative integers such as [0, 1, 2], got {s.seeds!r}")
+        for what, values in (("models", [m.strip() for m in s.models]), ("seeds", s.seeds)):
+            twice = sorted({str(v) for v in values if values.count(v) > 1})
+            if twice:  # a grid would run it once and a sampler would weigh it twice: say so instead
+                raise SweepError(f"sampler.{what} lists {', '.join(twice)} more than once")
         if s.budget is not None and (isinstance(s.budget, bool) or not isinstance(s.budget, (int, float))
                                      or not math.isfinite(s.budget) or s.budget <= 0):
             raise SweepError(f"sampler.budget must be a positive number, got {s.budget!r}")
