@@ -305,6 +305,22 @@ def test_estimators_refuse_a_gpu_the_machine_lacks():
         BlockRNNClassifier(device="cuda:0", epochs=1).fit(np.zeros((6, 1, 4)), [0, 1] * 3)
 
 
+@pytest.mark.parametrize("device, message", [("meta", "holds shapes, not numbers"),
+                                             ("xpu", "sees no xpu device; use --device cpu")])
+def test_a_device_that_cannot_run_is_refused(device, message):
+    """The meta device (shapes, no numbers) and an accelerator this torch has a backend for but sees none of
+    (XPU here) are refused by the one device check, as CUDA is."""
+    import torch
+
+    from balancedrnn.env import check_device
+
+    if device == "xpu" and (not hasattr(torch, "xpu") or torch.xpu.is_available()):
+        pytest.skip("this torch has no XPU backend, or sees an XPU")
+    with pytest.raises(ValueError, match=message):
+        check_device(device)
+    check_device("cpu")
+
+
 def test_spec_shows_the_configs_that_fit_beside_one_that_does_not(capsys):
     """One infeasible config among several is a row and a line naming it, not an error hiding the others."""
     from clihelp import run_main_full

@@ -224,6 +224,8 @@ def test_budget_too_small_for_the_shape() -> None:
     ("config", "no-such", "unknown model config"),
     ("budget", -5, "budget must be a positive"),
     ("device", "nowhere", "unknown device"),
+    ("device", "meta", "holds shapes, not numbers"),
+    ("budget", "100", "budget must be None or a positive number, got '100'"),
 ])
 def test_bad_parameters_fail_at_fit(param: str, value: object, pattern: str) -> None:
     X, y = blobs()
@@ -244,3 +246,108 @@ def test_import_balancedrnn_does_not_import_sklearn() -> None:
 
     code = "import sys, balancedrnn; assert 'sklearn' not in sys.modules; balancedrnn.BlockRNNClassifier; assert 'sklearn' in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _fitted_state(est: object) -> dict[str, object]:
+    """Every fitted attribute, the model as its state dict (to compare two moments of one estimator)."""
+    out = {k: v for k, v in vars(est).items() if k.endswith("_") and not k.startswith("_") and k != "model_"}
+    out["model_"] = {k: v.clone() for k, v in est.model_.state_dict().items()}
+    return out
+
+
+def _same(a: dict[str, object], b: dict[str, object]) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        if k == "model_":
+            assert a[k].keys() == b[k].keys() and all(torch.equal(a[k][n], b[k][n]) for n in a[k])
+        elif isinstance(a[k], np.ndarray):
+            np.testing.assert_array_equal(a[k], b[k])
+        else:
+            assert a[k] == b[k], k
+
+
+@pytest.mark.parametrize("how", ["nan in X", "budget too small", "one class", "bad parameter"])
+def test_a_failed_refit_leaves_the_previous_fit_whole(how: str) -> None:
+    """A refit that fails (bad data, a budget too small for the new classes, a bad parameter) changes no fitted
+    attribute: the previous fit still predicts exactly as before, and still pickles. (The old fit dropped the
+    standardisation and replaced ``classes_`` before the failure, so it predicted wrong labels silently.)"""
+    X, y = blobs()
+    clf = small(BlockRNNClassifier).fit(X, y)
+    before, proba = _fitted_state(clf), clf.predict_proba(X)
+    X2, y2 = X.copy(), np.asarray(y).copy()
+    if how == "nan in X":
+        X2[0, 0, 0] = np.nan
+    elif how == "budget too small":
+        y2 = np.array(list("abcd") * 15)
+        clf.set_params(budget=15)
+    elif how == "one class":
+        y2[:] = y2[0]
+    else:
+        clf.set_params(lr=-1.0)
+    with pytest.raises(ValueError):
+        clf.fit(X2, y2)
+    _same(_fitted_state(clf), before)
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(X), proba)
+
+
+def test_a_refit_keeps_no_attribute_of_the_previous_fit() -> None:
+    """Early stopping's ``validation_loss_`` and the standardisation of a first fit are gone after a refit
+    without them."""
+    X, y = blobs()
+    clf = small(BlockRNNClassifier, early_stopping=True).fit(X, y)
+    assert hasattr(clf, "validation_loss_") and hasattr(clf, "mean_")
+    clf.set_params(early_stopping=False, standardize=False).fit(X, y)
+    assert not hasattr(clf, "validation_loss_") and not hasattr(clf, "mean_")
+
+
+def test_predictions_follow_the_fit_not_a_later_set_params() -> None:
+    """Changing ``standardize`` after fit changes neither the predictions nor makes them fail: they follow what
+    the fit did (its ``mean_``, ``y_scale_``), as any fitted scikit-learn estimator."""
+    X, _ = blobs()
+    y = X.mean((1, 2)) * 5 + 100
+    for standardize in (True, False):
+        reg = small(BlockRNNRegressor, standardize=standardize).fit(X, y)
+        before = reg.predict(X)
+        reg.set_params(standardize=not standardize)
+        np.testing.assert_array_equal(reg.predict(X), before)
+
+
+def test_values_beyond_float32_are_refused_not_turned_into_nan() -> None:
+    """A finite float64 beyond float32's range would overflow in the model: fit and predict say so (predict once
+    gave NaN probabilities and class 0 for every series)."""
+    X, y = blobs()
+    clf = small(BlockRNNClassifier).fit(X, y)
+    with pytest.raises(ValueError, match="too large for float32") as e:
+        clf.predict_proba(X * 1e200)
+    assert "\n" not in str(e.value)
+    big = X.copy()
+    big[0, 0, 0] = 1e39
+    with pytest.raises(ValueError, match="too large for float32"):
+        small(BlockRNNClassifier, standardize=False).fit(big, y)
+    with pytest.raises(ValueError, match="y contains a value too large for float32"):
+        small(BlockRNNRegressor, standardize=False).fit(X, np.full(len(X), 1e39))
+
+
+def test_a_prediction_that_is_not_finite_is_an_error() -> None:
+    """Inputs within float32 but far outside the training data can still overflow inside the network; predict
+    says so instead of returning NaN (or class 0)."""
+    X, y = blobs()
+    clf = small(BlockRNNClassifier, standardize=False).fit(X, y)
+    with pytest.raises(ValueError, match=r"output is not finite for \d+ of 60 series \(the first: #\d+\)"):
+        clf.predict(X * 1e37)
+
+
+def test_a_pickle_records_the_version_and_a_model_that_does_not_load_is_one_line() -> None:
+    X, y = blobs()
+    clf = small(BlockRNNClassifier).fit(X, y)
+    state = clf.__getstate__()
+    from balancedrnn import __version__
+
+    assert state["_balancedrnn_version"] == __version__ and "_balancedrnn_version" not in vars(clf)
+    state["_balancedrnn_version"] = "0.0.1"
+    state["model_"] = {k: v[..., :1] if v.ndim else v for k, v in state["model_"].items()}
+    blank = BlockRNNClassifier.__new__(BlockRNNClassifier)
+    with pytest.raises(ValueError, match=r"pickled by balancedrnn 0\.0\.1 and its model does not load in balancedrnn") as e:
+        blank.__setstate__(state)
+    assert "\n" not in str(e.value)

@@ -65,3 +65,8 @@ def check_device(device: str) -> None:
             raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
     elif dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device {device!r}: MPS is not available in this torch on this machine; use --device cpu")
+    elif dev.type == "meta":
+        raise ValueError(f"device {device!r} holds shapes, not numbers: nothing can be trained or predicted on it; "
+                         "use --device cpu")
+    elif dev.type != "cpu" and not getattr(getattr(torch, dev.type, None), "is_available", lambda: True)():
+        raise ValueError(f"device {device!r}: this torch ({torch.__version__}) sees no {dev.type} device; use --device cpu")

@@ -29,6 +29,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state, column_or_1d
 from torch import nn
 
+from ._version import __version__
 from .core.configs import build_model, config_summary, parse_config
 from .core.defaults import DEFAULT_INIT, DEFAULT_LR
 from .core.spec import check_budget
@@ -54,7 +55,7 @@ class _LengthBatches(BatchedSplit):
         self._row = np.empty(len(series), dtype=np.int64)
         for length in np.unique(self.lengths):
             idx = np.flatnonzero(self.lengths == length)
-            self._stack[int(length)] = torch.from_numpy(np.stack([series[i] for i in idx]).astype(np.float32))
+            self._stack[int(length)] = torch.from_numpy(np.stack([series[i] for i in idx]).astype(np.float32, copy=False))
             self._row[idx] = np.arange(idx.size)
 
     def batches(self, batch_size: int, order: torch.Tensor | None = None):  # type: ignore[override]
@@ -118,6 +119,18 @@ class _FitSettings:
     init_std: float = DEFAULT_INIT[1]
     init_scale: str = "fixed"
     kernel: str = "auto"
+
+
+def _float32(arrays: list[np.ndarray], how: str, what: str = "X") -> list[np.ndarray]:
+    """``arrays`` as float32, the dtype the model computes in, or a one-line ValueError when a value does not fit
+    in it (finite in float64 but beyond float32's range would become inf, then NaN)."""
+    limit = float(np.finfo(np.float32).max)
+    for a in arrays:
+        big = float(np.abs(a).max()) if a.size else 0.0
+        if big > limit:
+            raise ValueError(f"{what} contains a value too large for float32 ({big:.3g}"
+                             + (f", {how}" if how else "") + f"; float32 holds up to {limit:.3g})")
+    return [a.astype(np.float32) for a in arrays]
 
 
 def _no_load(config: Any, progress: bool) -> Any:  # pragma: no cover - an estimator's task is never loaded
@@ -195,6 +208,8 @@ class _BlockRNNEstimator(BaseEstimator):
         if isinstance(vf, bool) or not isinstance(vf, numbers.Real) or not 0.0 < vf < 1.0:
             raise ValueError(f"validation_fraction must lie strictly between 0 and 1, got {vf!r}")
         if self.budget is not None:
+            if isinstance(self.budget, bool) or not isinstance(self.budget, numbers.Real):
+                raise ValueError(f"budget must be None or a positive number, got {self.budget!r}")
             check_budget(self.budget)
         if not isinstance(self.config, str):
             raise ValueError(f"config must be 'auto' or a config string, got {self.config!r}")
@@ -210,48 +225,56 @@ class _BlockRNNEstimator(BaseEstimator):
         check_device(self.device)
 
     def _check_X(self, X: Any) -> list[np.ndarray]:
-        """The series as ``(n_timepoints, n_channels)`` float arrays, standardised with the training statistics;
-        after fit the channel count must match."""
+        """The series to predict on as ``(n_timepoints, n_channels)`` float32 arrays, standardised with the
+        statistics of the fit (``mean_``, present when that fit standardised, whatever ``standardize`` says now);
+        the channel count must be the fit's."""
         series = as_collection(X)
-        if hasattr(self, "n_channels_") and series[0].shape[0] != self.n_channels_:
+        if series[0].shape[0] != self.n_channels_:
             raise ValueError(f"X has {series[0].shape[0]} channel(s), but {type(self).__name__} was fitted on "
                              f"{self.n_channels_}")
         out = [s.T for s in series]
-        if self.standardize and hasattr(self, "mean_"):
+        if "mean_" in self.__dict__:
             out = [(s - self.mean_) / self.scale_ for s in out]
-        return out
+        return _float32(out, "standardised with the training statistics" if "mean_" in self.__dict__ else "")
+
+    def _forget_fit(self) -> None:
+        """Drop every fitted attribute (a refit starts from the new data alone)."""
+        for attr in [k for k in self.__dict__ if (k.endswith("_") and not k.startswith("_")) or k == "_y_1d"]:
+            del self.__dict__[attr]
 
     # ------------------------------------------------------------------------------------------ fit
-    def _encode_y(self, y: Any, n: int) -> tuple[np.ndarray, int]:  # pragma: no cover - defined by each estimator
+    def _encode_y(self, y: Any, n: int) -> tuple[np.ndarray, int, dict[str, Any]]:  # pragma: no cover - per estimator
+        """``(target, dy, fitted attributes of the target)``; sets nothing on the estimator."""
         raise NotImplementedError
 
     def fit(self, X: Any, y: Any) -> _BlockRNNEstimator:
         """Choose the configuration (``config="auto"``: the recommender, from the data's shape and the budget),
-        build the model at the budget and train it; returns self."""
+        build the model at the budget and train it; returns self. Everything is checked and trained before any
+        fitted attribute changes: a fit that fails leaves the previous fit (or none) as it was."""
         self._check_params()
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
-        for attr in ("n_channels_", "mean_", "scale_", "y_mean_", "y_scale_", "validation_loss_"):  # a refit starts from the new data alone
-            self.__dict__.pop(attr, None)
-        series = self._check_X(X)
+        series = [s.T for s in as_collection(X)]
         n = len(series)
-        target, dy = self._encode_y(y, n)
+        target, dy, fitted = self._encode_y(y, n)
         dx = series[0].shape[1]
-        self.n_channels_ = dx
+        fitted["n_channels_"] = dx
         from .tasks.timeseries import default_budget
 
-        self.budget_ = float(self.budget) if self.budget is not None else float(default_budget(dx, dy))
+        budget = float(self.budget) if self.budget is not None else float(default_budget(dx, dy))
         rng = check_random_state(self.random_state)
         seed = int(self.random_state) if isinstance(self.random_state, numbers.Integral) else int(rng.randint(0, 2**31 - 1))
         train_idx, val_idx = self._validation_split(target, seed)
         info = {"T": float(max(s.shape[0] for s in series)), "n_train": float(train_idx.size)}
-        self.config_, self.recommendation_ = self._choose_config(dx, dy, self.budget_, info)
-        config_summary(self.config_, dx, dy, self.budget_)  # a budget too small for the shape: SpecError, before work
+        config, recommendation = self._choose_config(dx, dy, budget, info)
+        config_summary(config, dx, dy, budget)  # a budget too small for the shape: SpecError, before work
+        fitted.update(budget_=budget, config_=config, recommendation_=recommendation, seed_=seed)
         if self.standardize:
             steps = np.concatenate(series, axis=0)
-            self.mean_ = steps.mean(axis=0)
-            self.scale_ = np.maximum(steps.std(axis=0), STD_FLOOR)
-            series = [(s - self.mean_) / self.scale_ for s in series]
+            fitted["mean_"] = steps.mean(axis=0)
+            fitted["scale_"] = np.maximum(steps.std(axis=0), STD_FLOOR)
+            series = [(s - fitted["mean_"]) / fitted["scale_"] for s in series]
+        series = _float32(series, "standardised" if self.standardize else "")
         tensor = torch.from_numpy(target)
 
         def split(idx: np.ndarray) -> _LengthBatches:
@@ -262,9 +285,8 @@ class _BlockRNNEstimator(BaseEstimator):
                                source="arrays passed to fit")
         task = Task(name=type(self).__name__, dx=dx, dy=dy, loss="all" if self._regression else "last",
                     metric="loss" if self._regression else "accuracy", load=_no_load)
-        self.seed_ = seed
-        model = self._build(dx, dy, seed)
-        settings = _FitSettings(model=self.config_, epochs=int(self.epochs), lr=float(self.lr),
+        model = self._build(config, budget, dx, dy, seed)
+        settings = _FitSettings(model=config, epochs=int(self.epochs), lr=float(self.lr),
                                 batch_size=int(self.batch_size), seed=seed, device=str(self.device),
                                 patience=int(self.n_iter_no_change) if self.early_stopping else 0,
                                 rewire=float(self.rewire), prune=float(self.prune), kernel=str(self.kernel))
@@ -275,13 +297,13 @@ class _BlockRNNEstimator(BaseEstimator):
         except Diverged as e:
             raise RuntimeError(f"{type(self).__name__}: {e}; try a smaller lr (now {self.lr:g})") from None
         model.eval()
-        self.model_ = model
-        self.summary_ = dict(model.summary())  # type: ignore[operator]
-        self.n_iter_ = len(history.train_loss)
-        self.loss_curve_ = list(history.train_loss)
-        self.best_epoch_ = int(getattr(history, "best_epoch", None) or self.n_iter_)
+        fitted.update(model_=model, summary_=dict(model.summary()), n_iter_=len(history.train_loss),  # type: ignore[operator]
+                      loss_curve_=list(history.train_loss))
+        fitted["best_epoch_"] = int(getattr(history, "best_epoch", None) or fitted["n_iter_"])
         if val_idx is not None:
-            self.validation_loss_ = [float(v["loss"]) for v in history.val]
+            fitted["validation_loss_"] = [float(v["loss"]) for v in history.val]
+        self._forget_fit()
+        self.__dict__.update(fitted)
         return self
 
     def _choose_config(self, dx: int, dy: int, budget: float, task: dict[str, float]) -> tuple[str, Any]:
@@ -325,28 +347,41 @@ class _BlockRNNEstimator(BaseEstimator):
         batch = 256
         for idx, (x, _) in zip(split.order_of_batches(batch), split.batches(batch)):
             out[idx] = self.model_(x.to(self.device))[:, -1].double().cpu().numpy()
+        bad = ~np.isfinite(out).all(axis=1)
+        if bad.any():  # a NaN would otherwise become class 0 or a NaN prediction
+            raise ValueError(f"the model's output is not finite for {int(bad.sum())} of {len(out)} series (the first: "
+                             f"#{int(np.flatnonzero(bad)[0])}); are their values far outside the training data's?")
         return out
 
-    def _build(self, dx: int, dy: int, seed: int) -> nn.Module:
-        """The untrained model of ``config_`` at ``budget_`` (masks and initial values from ``seed``)."""
-        return build_model(self.config_, dx, dy, self.budget_, seed=seed, readout=self.readout,  # type: ignore[arg-type]
+    def _build(self, config: str, budget: float, dx: int, dy: int, seed: int) -> nn.Module:
+        """The untrained model of ``config`` at ``budget`` (masks and initial values from ``seed``)."""
+        return build_model(config, dx, dy, budget, seed=seed, readout=self.readout,  # type: ignore[arg-type]
                            activation=self.activation, device=self.device, kernel=self.kernel)  # type: ignore[arg-type]
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled as the model's state dict (masks included) on the CPU, not as the module: the module holds
-        kernel caches and hooks that do not pickle, and a model trained on a GPU then loads on any machine."""
-        state = self.__dict__.copy()
+        kernel caches and hooks that do not pickle, and a model trained on a GPU then loads on any machine. The
+        balancedrnn version is recorded, so a pickle that another version cannot load says which made it."""
+        state = dict(super().__getstate__())  # object.__getstate__ gives the instance dict itself
         if "model_" in state:
             state["model_"] = {k: v.detach().cpu() for k, v in state["model_"].state_dict().items()}
+            state["_balancedrnn_version"] = __version__
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Rebuild the model (:func:`build_model`, same config, budget and seed) and load its trained state."""
+        """Rebuild the model (:func:`build_model`, same config, budget and seed) and load its trained state
+        (strictly: every tensor, masks included, must match the rebuilt model's)."""
+        state = dict(state)
+        made_by = state.pop("_balancedrnn_version", "an unrecorded version")
         weights = state.get("model_")
-        self.__dict__.update(state)
+        super().__setstate__(state)
         if isinstance(weights, dict):
-            model = self._build(self.n_channels_, int(self.summary_["dy"]), self.seed_)
-            model.load_state_dict(weights)
+            model = self._build(self.config_, self.budget_, self.n_channels_, int(self.summary_["dy"]), self.seed_)
+            try:
+                model.load_state_dict(weights)
+            except RuntimeError as e:
+                raise ValueError(f"this {type(self).__name__} was pickled by balancedrnn {made_by} and its model does "
+                                 f"not load in balancedrnn {__version__}: {str(e).splitlines()[0]}") from None
             self.model_ = model.eval()
 
 
@@ -382,14 +417,13 @@ class BlockRNNClassifier(ClassifierMixin, _BlockRNNEstimator):
     (with early stopping), n_channels_, mean_ and scale_ (with standardize).
     """
 
-    def _encode_y(self, y: Any, n: int) -> tuple[np.ndarray, int]:
+    def _encode_y(self, y: Any, n: int) -> tuple[np.ndarray, int, dict[str, Any]]:
         y = check_labels(column_or_1d(y, warn=True), n)
         check_classification_targets(y)
         classes, encoded = np.unique(y, return_inverse=True)
         if classes.size < 2:
             raise ValueError(f"y has one class only ({classes[0]!r}); a classifier needs at least two")
-        self.classes_ = classes
-        return encoded.astype(np.int64), int(classes.size)
+        return encoded.astype(np.int64), int(classes.size), {"classes_": classes}
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities ``(n_cases, n_classes)`` (softmax of the last step), columns in ``classes_`` order."""
@@ -412,9 +446,9 @@ class BlockRNNRegressor(RegressorMixin, _BlockRNNEstimator):
 
     _regression = True
 
-    def _encode_y(self, y: Any, n: int) -> tuple[np.ndarray, int]:
+    def _encode_y(self, y: Any, n: int) -> tuple[np.ndarray, int, dict[str, Any]]:
         y = np.asarray(y)
-        self._y_1d = y.ndim == 1
+        fitted: dict[str, Any] = {"_y_1d": y.ndim == 1}
         y = np.asarray(check_labels(y, n) if y.ndim == 1 else y, dtype=np.float64)
         if y.ndim == 1:
             y = y[:, None]
@@ -423,15 +457,15 @@ class BlockRNNRegressor(RegressorMixin, _BlockRNNEstimator):
         if not np.isfinite(y).all():
             raise ValueError("y contains NaN or infinite values")
         if self.standardize:
-            self.y_mean_ = y.mean(axis=0)
-            self.y_scale_ = np.maximum(y.std(axis=0), STD_FLOOR)
-            y = (y - self.y_mean_) / self.y_scale_
-        return y[:, None, :].astype(np.float32), int(y.shape[1])
+            fitted["y_mean_"] = y.mean(axis=0)
+            fitted["y_scale_"] = np.maximum(y.std(axis=0), STD_FLOOR)
+            y = (y - fitted["y_mean_"]) / fitted["y_scale_"]
+        return _float32([y], "standardised" if self.standardize else "", what="y")[0][:, None, :], int(y.shape[1]), fitted
 
     def predict(self, X: Any) -> np.ndarray:
         """The prediction at each series' last step: ``(n_cases,)`` for a 1-D y, else ``(n_cases, n_targets)``."""
         check_is_fitted(self, "model_")
         out = self._last_step(X)
-        if self.standardize:
+        if "y_scale_" in self.__dict__:  # the fit standardised y, whatever standardize says now
             out = out * self.y_scale_ + self.y_mean_
         return out[:, 0] if self._y_1d else out
