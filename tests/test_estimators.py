@@ -226,6 +226,7 @@ def test_budget_too_small_for_the_shape() -> None:
     ("device", "nowhere", "unknown device"),
     ("device", "meta", "holds shapes, not numbers"),
     ("budget", "100", "budget must be None or a positive number, got '100'"),
+    ("budget", 1e12, "budget 1e\\+12 is above the limit of 100,000,000"),
 ])
 def test_bad_parameters_fail_at_fit(param: str, value: object, pattern: str) -> None:
     X, y = blobs()

@@ -32,7 +32,7 @@ from torch import nn
 from ._version import __version__
 from .core.configs import build_model, config_summary, parse_config
 from .core.defaults import DEFAULT_INIT, DEFAULT_LR
-from .core.spec import check_budget
+from .core.spec import check_budget, check_budget_limit
 from .env import check_device
 from .tasks.base import BatchedSplit, Task
 from .tasks.files import as_collection, check_labels
@@ -210,7 +210,7 @@ class _BlockRNNEstimator(BaseEstimator):
         if self.budget is not None:
             if isinstance(self.budget, bool) or not isinstance(self.budget, numbers.Real):
                 raise ValueError(f"budget must be None or a positive number, got {self.budget!r}")
-            check_budget(self.budget)
+            check_budget_limit(check_budget(self.budget))
         if not isinstance(self.config, str):
             raise ValueError(f"config must be 'auto' or a config string, got {self.config!r}")
         if self.config.strip().lower() != "auto":

@@ -26,7 +26,7 @@ from .core.defaults import DEFAULT_INIT, DEFAULT_LR, QUICK
 from .env import check_device, git_revision, parse_device, versions
 from .io import atomic_write, atomic_write_json
 from .core.model import ACTIVATIONS
-from .core.spec import INIT_SCALES
+from .core.spec import INIT_SCALES, check_budget_limit
 from .progress import progress_bar
 from .record import RECORD_VERSION, Final, History, RunRecord, TaskInfo
 from .tasks import Task, get_task
@@ -132,6 +132,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a finite number, got {v!r}")
             if positive is True and v <= 0:
                 raise ValueError(f"{name} must be positive, got {v!r}")
+            if name == "budget":
+                check_budget_limit(v)
             if positive is False and v < 0:
                 raise ValueError(f"{name} must be >= 0, got {v!r}")
         if self.init_scale not in INIT_SCALES:

@@ -18,7 +18,6 @@ from ..core.configs import CONFIG_HELP
 from ..core.defaults import PAPER, QUICK
 from ..core.spec import INIT_SCALES
 from .common import (  # noqa: F401 - re-exported: balancedrnn.cli.check_* and _parse_sets are used by tests and plans
-    MAX_BUDGET,
     RUN_STATUSES,
     UserError,
     _parse_sets,

@@ -12,20 +12,18 @@ from typing import Any
 
 from rich.console import Console
 
+from ..core.spec import check_budget_limit
+
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)  # one message, one line (logs and tests read them)
+
 
 class UserError(Exception):
     """An error to show as one line (exit code 2)."""
 
 
-
-MAX_BUDGET = 100_000_000
-"""Largest trainable-weight budget the command line accepts: 10^8 float32 weights are 400 MB before Adam's two
-moment buffers; beyond that a typo (1e12 for 1e5) would try to allocate terabytes."""
 RUN_STATUSES = ("ok", "failed", "diverged", "timeout", "interrupted")
 """Statuses a run record can have (``runs --status``)."""
-
 
 
 def check_positive(option: str, value: int | float | None, kind: str = "integer") -> None:
@@ -43,13 +41,15 @@ def check_non_negative(option: str, value: int | None) -> None:
 
 
 def check_budget(budget: float, option: str = "--budget") -> float:
-    """A positive finite budget no larger than :data:`MAX_BUDGET`, or a one-line UserError naming the limit."""
+    """A positive finite budget no larger than :data:`~balancedrnn.core.spec.MAX_BUDGET`, or a one-line UserError naming the limit."""
     import math
 
     if not (math.isfinite(budget) and budget > 0):
         raise UserError(f"{option} must be a positive finite number, got {budget:g}")
-    if budget > MAX_BUDGET:
-        raise UserError(f"{option} {budget:g} is above the limit of {MAX_BUDGET:,} trainable weights")
+    try:
+        check_budget_limit(budget, option)
+    except ValueError as e:
+        raise UserError(str(e)) from None
     return budget
 
 

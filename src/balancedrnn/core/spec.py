@@ -298,6 +298,19 @@ def scaled_init(spec: BlockSpec, scale: str = "fixed") -> dict[str, tuple[float,
     return out
 
 
+MAX_BUDGET = 100_000_000
+"""Largest trainable-weight budget a run accepts (command line, sweep files, ``TrainConfig``, the estimators):
+10^8 float32 weights are 400 MB before Adam's two moment buffers; beyond that a typo (1e12 for 1e5) would try to
+allocate terabytes and the kernel would kill the process. Counting (``spec``) has no limit."""
+
+
+def check_budget_limit(budget: float, what: str = "budget") -> None:
+    """A one-line SpecError when a run's ``budget`` is above :data:`MAX_BUDGET`; ``what`` names it (a flag, a
+    file's field)."""
+    if budget > MAX_BUDGET:
+        raise SpecError(f"{what} {budget:g} is above the limit of {MAX_BUDGET:,} trainable weights")
+
+
 def check_budget(budget: float) -> float:
     """A positive finite budget as float, or a one-line SpecError."""
     try:

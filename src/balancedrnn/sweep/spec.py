@@ -33,7 +33,7 @@ from typing import Any
 
 # SPEC §7's distributions (what the paper's code drew per trial) and their draw live in balancedrnn.core.defaults
 from ..core.defaults import DEFAULT_DISTRIBUTIONS, DENSITY_RANGE, DISTRIBUTION_KINDS, TPE_LR_RANGE, draw
-from ..core.spec import BLOCKS, SpecError
+from ..core.spec import BLOCKS, SpecError, check_budget_limit
 
 SAMPLERS = ("grid", "random", "hidden_proportion", "tpe", "qmc")
 
@@ -142,6 +142,11 @@ class SweepSpec:
         if s.budget is not None and (isinstance(s.budget, bool) or not isinstance(s.budget, (int, float))
                                      or not math.isfinite(s.budget) or s.budget <= 0):
             raise SweepError(f"sampler.budget must be a positive number, got {s.budget!r}")
+        if s.budget is not None:
+            try:
+                check_budget_limit(s.budget, "sampler.budget")
+            except SpecError as e:
+                raise SweepError(str(e)) from None
         if not isinstance(s.distributions, dict):
             raise SweepError(f"sampler.distributions must be a mapping, got {_kind(s.distributions)}")
         if s.distributions and s.kind not in ("random", "hidden_proportion"):
