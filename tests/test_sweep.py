@@ -592,3 +592,134 @@ def test_environment_failures_retry_by_default_and_config_failures_on_request(mn
     assert recs == {0: "ok", 1: "ok", 2: "failed"}
     study, queued = run(store.DonePolicy(since=time.time(), retry_failed=True))
     assert queued == 1 and {r["seed"]: r["status"] for r in store.iter_records(study)}[2] == "ok"
+
+
+def test_a_timeout_that_fires_while_the_record_starts_is_a_timeout_record(mnist_dir, monkeypatch):
+    """The one-shot alarm can fire before run_trial's own try (versions, git revision); the trial is still
+    recorded as a timeout (it once killed the worker and left the queue unrun)."""
+    import balancedrnn.train as train
+    from balancedrnn.sweep.executor import run_one
+    from balancedrnn.train import TrainConfig
+    from dataclasses import asdict
+
+    monkeypatch.setattr(train, "git_revision", lambda: time.sleep(2))  # the alarm fires in here
+    rec = run_one(asdict(TrainConfig(**base(mnist_dir))), timeout=0.2)
+    assert rec["status"] == "timeout" and rec["error"] == "trial ran past the sweep's time limit"
+    assert rec["trial_key"] == TrainConfig(**base(mnist_dir)).key() and rec["versions"]
+
+
+@pytest.mark.parametrize("backend", ["journal", "postgresql"])
+def test_a_worker_takes_over_a_dead_commands_trial_when_its_queue_is_empty(mnist_dir, tmp_path, backend, request):
+    """A trial left RUNNING by a worker that died (on PostgreSQL: popped before its first beat, as when the server
+    restarts mid-claim, which Optuna's heartbeat never sees) is released and run by a live worker once its own
+    queue is empty, rather than counted as running elsewhere for ever."""
+    from optuna.trial import TrialState
+
+    from balancedrnn.sweep.executor import prepare
+
+    name = f"orphan-{os.getpid()}-{time.time_ns()}"
+    d = grid(mnist_dir, name, models=("dense",), seeds=(0, 1))
+    if backend == "postgresql":
+        d["storage"] = request.getfixturevalue("pg_url")
+    spec = SweepSpec.from_dict(d)
+    study, total, queued, _ = prepare(spec, tmp_path)
+    assert (total, queued) == (2, 2)
+    orphan = store._pop(study)  # a worker popped it, then died before marking it
+    if backend == "journal":  # a journal worker's mark: this host, a pid that has exited
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        orphan.set_user_attr("worker", {"host": __import__("socket").gethostname(), "pid": int(dead.stdout)})
+    os.environ["BALANCEDRNN_STORE_GRACE"] = "1"
+    try:
+        time.sleep(1.5)  # past the grace period since the pop
+        n = worker_loop({**d, "sampler": d["sampler"]}, d.get("storage"), str(tmp_path))
+    finally:
+        del os.environ["BALANCEDRNN_STORE_GRACE"]
+    assert n == 2
+    study = store.open_study(store.open_storage(d.get("storage"), tmp_path), name, create=False)
+    assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    counts = done_per_key(study)
+    assert len(counts) == 2 and set(counts.values()) == {1}
+    assert [t.user_attrs.get("status") for t in study.get_trials(deepcopy=False) if t.number == orphan.number] == ["interrupted"]
+
+
+def test_on_postgresql_a_claimed_trial_is_optunas_to_judge(mnist_dir, tmp_path, pg_url):
+    """A trial marked as claimed (its first beat recorded) is not released by its age, only by Optuna's heartbeat
+    going stale; a trial popped and never marked is released once the grace period has passed."""
+    from balancedrnn.sweep.executor import prepare
+
+    name = f"beat-{os.getpid()}-{time.time_ns()}"
+    spec = SweepSpec.from_dict({**grid(mnist_dir, name, models=("dense",), seeds=(0, 1)), "storage": pg_url})
+    study, *_ = prepare(spec, tmp_path)
+    claimed, orphan = store._pop(study), store._pop(study)
+    store.mark_claimed(claimed)
+    frozen = {t.number: t for t in study.get_trials(deepcopy=False)}
+    assert frozen[claimed.number].user_attrs["beating"] is True
+    assert not store.worker_dead(frozen[claimed.number], grace=0, heartbeat_in_attrs=False)
+    assert not store.worker_dead(frozen[orphan.number], grace=3600, heartbeat_in_attrs=False)
+    assert store.worker_dead(frozen[orphan.number], grace=0, heartbeat_in_attrs=False)
+
+
+def test_tpe_commands_starting_together_propose_distinct_configs(mnist_dir, tmp_path):
+    """Two sweep commands on one store, each with one worker that starts with the same history, once proposed the
+    same densities (their samplers were seeded alike); the trial's number now seeds them."""
+    name = f"tpe2-{os.getpid()}"
+    d = {"name": name, "base": base(mnist_dir, budget=50_000, n_train=20), "sampler": {"kind": "tpe", "n_trials": 4}}
+    cmd = sweep_cmd(tmp_path, d)
+    procs = [subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (_, errtext) in zip(procs, outs):
+        assert p.returncode == 0, errtext
+        assert b"Heartbeat of storage" not in errtext
+    done = [t for t in study_of(tmp_path, name).get_trials(deepcopy=False) if store.is_done(t)]
+    models = [t.user_attrs["config"]["model"] for t in done]
+    assert len(done) >= 4 and len(set(models)) == len(models)
+
+
+def test_a_store_lost_mid_sweep_is_exit_1_naming_the_cause(mnist_dir, tmp_path, monkeypatch, capsys):
+    """The store going away after work was done (a database restart) is not bad input: exit 1, one line with the
+    driver's own reason, not Optuna's generic "exception during the commit"."""
+    from optuna.exceptions import StorageInternalError
+
+    import balancedrnn.sweep.executor as executor
+    from clihelp import run_main
+
+    def lost(*args, **kwargs):
+        try:
+            raise ConnectionRefusedError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
+        except ConnectionRefusedError as cause:
+            raise StorageInternalError("An exception is raised during the commit. This typically happens ...") from cause
+
+    monkeypatch.setattr(executor, "_result", lost)
+    spec = grid(mnist_dir, "lost", models=("dense",), seeds=(0,))
+    path = tmp_path / "lost.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    monkeypatch.chdir(tmp_path)
+    code, errtext = run_main(["sweep", str(path), "--run-dir", str(tmp_path), "--quiet"], capsys)
+    assert code == 1, errtext
+    line = errtext.strip().splitlines()[-1]
+    assert line.startswith("error: sweep lost lost its run store (") and "Connection refused" in line
+    assert "during the commit" not in line and "run the same command once it answers" in line
+
+
+def test_read_only_commands_name_why_a_database_cannot_be_read(tmp_path, pg_url):
+    """`runs` and report-only commands on a database URL: an unreachable server, a missing database and a database
+    with no run store each get their own one line (all three once read "exception during the commit")."""
+    import psycopg
+
+    with pytest.raises(store.StoreError, match="Connection refused") as e:
+        store.open_storage("postgresql://u:secret@127.0.0.1:1/db", create=False)
+    assert "secret" not in str(e.value) and "during the commit" not in str(e.value)
+    server, _ = pg_url.rsplit("/", 1)
+    with pytest.raises(store.StoreError, match='database "nodb_here" does not exist'):
+        store.open_storage(f"{server}/nodb_here", create=False)
+    empty = f"empty_{os.getpid()}_{time.time_ns()}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {empty}")
+    try:
+        with pytest.raises(store.StoreError, match="no run store in .*: the database has no sweep tables yet"):
+            store.open_storage(f"{server}/{empty}", create=False)
+        store.open_storage(f"{server}/{empty}")  # a sweep creates them
+        store.open_storage(f"{server}/{empty}", create=False)
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {empty} WITH (FORCE)")

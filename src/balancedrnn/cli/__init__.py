@@ -866,7 +866,7 @@ def _sweep_shortfall(name: str, result: Any) -> str:
 
 def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
     """What a sweep did, in a few lines, and the results table of this spec's configs."""
-    from ..sweep.store import GRACE_SECONDS, iter_records, open_storage, open_study
+    from ..sweep.store import _grace, iter_records, open_storage, open_study
     from ..sweep.executor import spec_keys
 
     out.print(f"data: {result.data_source}", markup=False)
@@ -884,7 +884,7 @@ def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
         out.print(f"{line}; its trial is released and runs again next time", markup=False)
     if result.running_elsewhere and not result.interrupted:
         out.print(f"{result.running_elsewhere} trial(s) are still running in workers of other sweep commands (or their "
-                  f"worker died less than {int(GRACE_SECONDS)} s ago); run the command again later to finish them")
+                  f"worker died less than {_grace():g} s ago); run the command again later to finish them")
     keys = spec_keys(spec)
     records = [r for r in iter_records(open_study(open_storage(spec.storage, run_dir, create=False), spec.name, create=False))
                if keys is None or r.get("trial_key") in keys]
@@ -1116,6 +1116,12 @@ def main(argv: list[str] | None = None) -> None:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"error: {msg}", file=sys.stderr)
         sys.exit(2)
+    except Exception as e:
+        store = sys.modules.get("balancedrnn.sweep.store")  # loaded whenever a store was lost
+        if store is None or not isinstance(e, store.StoreLost):
+            raise
+        print(f"error: {e}", file=sys.stderr)  # work was done before the store went away: not bad input
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
 
 

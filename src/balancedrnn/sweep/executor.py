@@ -27,7 +27,7 @@ def _alarm(signum: int, frame: Any) -> None:
 def run_one(config: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Run one trial under an optional time limit (SIGALRM) that covers loading its data too, returning its
     record."""
-    from ..train import TrainConfig, run_trial
+    from ..train import TrainConfig, TrialTimeout, run_trial
 
     cfg = TrainConfig.from_dict(config)
     if timeout and timeout > 0:
@@ -35,6 +35,12 @@ def run_one(config: dict[str, Any], timeout: float) -> dict[str, Any]:
         signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         return run_trial(cfg, data=None, progress=False)
+    except TrialTimeout as e:  # the one-shot alarm fired outside run_trial's own try (starting its record, or
+        from ..env import git_revision, versions  # returning it): still a timeout record, not a dead worker
+        from ..record import RunRecord
+
+        return RunRecord(trial_key=cfg.key(), config=asdict(cfg), seed=cfg.seed, status="timeout", error=str(e),
+                         versions=versions(), git_revision=git_revision(), device=cfg.device).to_dict()
     finally:
         if timeout and timeout > 0:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -101,7 +107,10 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
     done_policy = store.DonePolicy(**policy) if policy else None
     study = store.open_study(store.open_storage(storage_url, run_dir), spec.name)
     if spec.sampler.kind in ("tpe", "qmc"):
-        study.sampler = optuna_sampler(spec, worker, len(study.get_trials(deepcopy=False)))
+        study.sampler = optuna_sampler(spec)
+        import warnings  # Optuna's "heartbeat ... used with Study.optimize": this loop beats for its trials itself
+
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
     done = 0
     while max_trials is None or done < max_trials:
         if _INTERRUPTS.pending:  # an interrupt while this worker held no trial: stop before claiming another
@@ -109,7 +118,9 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
         if spec.sampler.kind in ("tpe", "qmc"):
             if len(store.done_keys(study, done_policy)) + _running(study) >= spec.sampler.n_trials:
                 break
-            trial = study.ask()
+            trial = study.ask()  # independent sampling happens at suggest time: seed it by the trial's number
+            if spec.sampler.kind == "tpe":
+                study.sampler = optuna_sampler(spec, trial.number)
             config = suggest_config(trial, spec)
             from ..train import TrainConfig
 
@@ -120,10 +131,11 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
                 store.set_params(trial, {k: v for k, v in trial_params(config).items() if k not in trial.params})
             except ValueError:
                 pass  # an infeasible suggestion: its record says why (a failed trial)
-            trial.set_user_attr("worker", store.worker_info())
-            trial.set_user_attr("heartbeat", time.time())
+            store.mark_claimed(trial)
         else:
             trial = store.claim(study, done_policy)
+            if trial is None and store.release_stale(study):  # the queue is empty: first take over the trials
+                trial = store.claim(study, done_policy)  # of workers that died (another machine's included)
             if trial is None:
                 break
             config = trial.user_attrs["config"]
@@ -237,8 +249,9 @@ def _worker_main(spec_dict: dict[str, Any], storage_url: str | None, run_dir: st
     except KeyboardInterrupt:
         pass
     except Exception as e:  # noqa: BLE001 - a store or system error: one line, and the parent reports the exit
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"worker {worker}: error: {first}", file=sys.stderr, flush=True)
+        from .store import _cause
+
+        print(f"worker {worker}: error: {_cause(e)}", file=sys.stderr, flush=True)
         sys.exit(1)
     finally:
         _ignore_interrupts()
@@ -359,8 +372,6 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     and with ``retry_failed`` every failure does. SIGTERM stops the sweep like Ctrl-C (workers record their
     trials as interrupted).
     """
-    from optuna.trial import TrialState
-
     from . import store
     from ..progress import progress_bar
     from ..train import data_fingerprint
@@ -407,7 +418,12 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
             while any(p.is_alive() for p in procs):
                 # a second between progress updates, but no waiting once the last worker has ended
                 mp.connection.wait([p.sentinel for p in procs if p.is_alive()], timeout=1.0)
-                now = _count_done(study, keys, policy, spec.sampler.n_trials)
+                try:
+                    now = _count_done(study, keys, policy, spec.sampler.n_trials)
+                except Exception as e:  # the store is away (a database restart): the workers meet it too;
+                    if not store.is_store_failure(e):
+                        raise
+                    continue  # wait for them, and judge the store once they have ended
                 if now > seen:
                     advance(now - seen, info="done")  # the line reads "sweep NAME: 3/8 done"
                     seen = now
@@ -427,7 +443,27 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     crashed = [f"worker {i} (pid {p.pid}) " + (f"was killed by signal {-p.exitcode}" if (p.exitcode or 0) < 0
                                                 else f"exited with code {p.exitcode}")
                for i, p in enumerate(procs) if p.exitcode not in (0, None) and not interrupted]
-    if crashed:
+    try:
+        return _result(study, spec, keys, policy, total, queued, released, interrupted, crashed, pids, data,
+                       rerun_other_data, len(stale) - rerun_other_data)
+    except Exception as e:
+        if not store.is_store_failure(e):
+            raise
+        raise store.StoreLost(f"sweep {spec.name} lost its run store ({e if isinstance(e, store.StoreError) else store._cause(e)}); "
+                              "finished trials are kept: run the same command once it answers") from None
+
+
+def _result(study: Any, spec: SweepSpec, keys: set[str] | None, policy: Any, total: int, queued: int, released: int,
+            interrupted: bool, crashed: list[str], pids: set[int | None], data: Any, rerun_other_data: int,
+            retried: int) -> SweepResult:
+    """What the sweep call did, read from the store once its workers have ended. Trials of workers that died
+    (this call's, or another command's on this host or past the grace period) are released first, so a trial
+    is counted as running elsewhere only while its worker may be alive."""
+    from optuna.trial import TrialState
+
+    from . import store
+
+    if not interrupted:
         released += store.release_stale(study)  # their trials run again next time
     host = socket.gethostname()
     counts: dict[str, int] = {}
@@ -450,7 +486,7 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     return SweepResult(total=total, done=done, queued=queued, released=released, interrupted=interrupted,
                        running_elsewhere=running_elsewhere, counts=counts, crashed=crashed,
                        data_source=str(data.source), rerun_other_data=rerun_other_data,
-                       retried=len(stale) - rerun_other_data, other_trials=other, final_counts=final)
+                       retried=retried, other_trials=other, final_counts=final)
 
 
 def _same_data(trial: Any, policy: Any) -> bool:

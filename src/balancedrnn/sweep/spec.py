@@ -378,14 +378,14 @@ def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
     return out
 
 
-def optuna_sampler(spec: SweepSpec, worker: int = 0, existing: int = 0) -> Any:
-    """Optuna's TPE or QMC sampler, seeded per worker and restart (:func:`tpe_seed`), so workers and resumed
-    runs do not propose the same configurations."""
+def optuna_sampler(spec: SweepSpec, trial_number: int = 0) -> Any:
+    """Optuna's TPE or QMC sampler. TPE is seeded per trial by the number the store gives the trial
+    (:func:`tpe_seed`), which no two workers, commands or machines share, so none propose the same configuration
+    from the same history; QMC is a sequence indexed by that number already."""
     import optuna
 
-    seed = tpe_seed(spec.seed, worker, existing)
     if spec.sampler.kind == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+        return optuna.samplers.TPESampler(seed=tpe_seed(spec.seed, trial_number))
     return optuna.samplers.QMCSampler(seed=spec.seed, scramble=True)
 
 
@@ -423,7 +423,7 @@ def trial_params(config: dict[str, Any]) -> dict[str, Any]:
     return p
 
 
-def tpe_seed(seed: int, worker: int, existing: int) -> int:
-    """The Optuna sampler seed of one worker: different for every worker and every restart (``existing``: trials
-    in the study when the worker starts), and the same for the same sweep seed, worker and store state."""
-    return (seed * 1_000_003 + worker * 10_007 + existing) % (2**31 - 1)
+def tpe_seed(seed: int, trial_number: int) -> int:
+    """The TPE sampler seed of one trial: different for every trial of a study (its number is unique in the
+    store), and the same for the same sweep seed and trial number."""
+    return (seed * 1_000_003 + trial_number * 10_007) % (2**31 - 1)

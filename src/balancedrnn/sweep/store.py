@@ -44,6 +44,31 @@ class StoreError(ValueError):
     """A storage URL, store file or study that cannot be used. The message is one line."""
 
 
+class StoreLost(RuntimeError):
+    """The store stopped answering while a sweep ran (a database server that went away): work was done, so this
+    is not bad input (exit 1, not 2). The message is one line."""
+
+
+def is_store_failure(e: BaseException) -> bool:
+    """Whether an exception is the store failing (unreachable, unreadable), not a bug of this code."""
+    from optuna.exceptions import StorageInternalError
+
+    return (isinstance(e, (StoreError, StorageInternalError))
+            or type(e).__module__.split(".")[0] in ("sqlalchemy", "psycopg", "psycopg2"))
+
+
+def _cause(e: BaseException) -> str:
+    """The first line of what went wrong: Optuna wraps the driver's error (connection refused, authentication
+    failed, a missing database) in a generic "exception during the commit", so the innermost cause is named."""
+    from optuna.exceptions import StorageInternalError
+
+    while isinstance(e, StorageInternalError) and (e.__cause__ or e.__context__) is not None:
+        e = e.__cause__ or e.__context__  # type: ignore[assignment]
+    orig = getattr(e, "orig", None)  # SQLAlchemy's wrapper of the driver's exception
+    text = str(orig if orig is not None else e).strip()
+    return text.splitlines()[0].strip() if text else type(e).__name__
+
+
 def _optuna() -> Any:
     try:
         import optuna
@@ -111,6 +136,8 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
             raise StoreError(f"run store {path} cannot be replayed ({type(e).__name__}: {e}); it was not changed "
                              "(move it aside to start a new store)") from None
     url = _driver_url(str(storage))
+    if not create:
+        _check_rdb_store(url)
     try:
         grace = _grace()
         return optuna.storages.RDBStorage(
@@ -124,8 +151,28 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
         hint = "" if scheme.startswith("postgres") else "; the sweep extra ships PostgreSQL's (psycopg)"
         raise StoreError(f"storage {_redact(url)} needs a database driver that is not installed ({driver}){hint}") from None
     except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise StoreError(f"cannot open storage {_redact(url)}: {first}") from None
+        raise StoreError(f"cannot open storage {_redact(url)}: {_cause(e)}") from None
+
+
+def _check_rdb_store(url: str) -> None:
+    """For read-only commands: the database answers and holds a run store (Optuna's tables), else one line saying
+    which (Optuna, told not to create its tables, reports either as a generic commit error)."""
+    try:
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(url, connect_args=_connect_args(url))
+        try:
+            with engine.connect() as conn:
+                has_store = sqlalchemy.inspect(conn).has_table("version_info")
+        finally:
+            engine.dispose()
+    except ImportError:
+        return  # a missing driver: open_storage names it
+    except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
+        raise StoreError(f"cannot open storage {_redact(url)}: {_cause(e)}") from None
+    if not has_store:
+        raise StoreError(f"no run store in {_redact(url)}: the database has no sweep tables yet (nothing has been "
+                         "run there; a sweep creates them)")
 
 
 def _driver_url(url: str) -> str:
@@ -260,17 +307,16 @@ def _all_lines_parse(path: Path) -> bool:
 
 
 def _unreadable(e: Exception, where: str) -> StoreError:
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return StoreError(f"cannot read the run store {where}: {first}")
+    return StoreError(f"cannot read the run store {where}: {_cause(e)}")
 
 
 def _where(study_or_storage: Any) -> str:
     storage = getattr(study_or_storage, "_storage", study_or_storage)
-    backend = getattr(storage, "_backend", None)
+    backend = getattr(storage, "_backend", None)  # a journal's backend, or the RDB storage Optuna's cache wraps
     path = getattr(backend, "_file_path", None)
     if path:
         return str(path)
-    url = getattr(storage, "url", None)
+    url = getattr(storage, "url", None) or getattr(backend, "url", None)
     return _redact(str(url)) if url else type(storage).__name__
 
 
@@ -468,17 +514,25 @@ def worker_dead(trial: Any, grace: float | None = None, heartbeat_in_attrs: bool
     w = trial.user_attrs.get("worker") or {}
     if w.get("host") == socket.gethostname() and w.get("pid") and not _pid_alive(int(w["pid"])):
         return True
-    if not heartbeat_in_attrs:
-        return False
+    grace = grace if grace is not None else _grace()
+    if not heartbeat_in_attrs:  # Optuna's heartbeat, once it beats (``beating``), is Optuna's to judge; before,
+        if trial.user_attrs.get("beating"):  # the claim's time (or the pop's) is the last sign of life
+            return False
+        since = trial.user_attrs.get("heartbeat")
+        if since is None and trial.datetime_start is not None:
+            since = trial.datetime_start.timestamp()
+        return since is not None and time.time() - float(since) > grace
     beat = trial.user_attrs.get("heartbeat", w.get("started", 0.0))
-    return time.time() - float(beat) > (grace if grace is not None else _grace())
+    return time.time() - float(beat) > grace
 
 
 def release_stale(study: Any, grace: float | None = None) -> int:
     """Mark running trials of dead workers as interrupted and queue their configs again. Returns how many.
 
     On a storage with Optuna's heartbeat, stale trials are failed and re-queued by ``fail_stale_trials`` and
-    its retry callback; here only trials whose process on this host is gone are released early."""
+    its retry callback; here only trials whose process on this host is gone are released early, and trials whose
+    worker died before their first beat (claimed, then the worker or the database went away) once the grace period
+    has passed since the claim: Optuna never sees those."""
     optuna = _optuna()
     from optuna.storages._heartbeat import is_heartbeat_enabled
     from optuna.trial import TrialState
@@ -507,6 +561,18 @@ def release_stale(study: Any, grace: float | None = None) -> int:
 
 def worker_info() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+
+
+def mark_claimed(trial: Any) -> None:
+    """Make a trial this worker's: its worker and heartbeat attributes and, on a storage with Optuna's heartbeat,
+    the first beat, then the ``beating`` mark that hands its liveness to Optuna (:func:`worker_dead`)."""
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    trial.set_user_attr("worker", worker_info())
+    trial.set_user_attr("heartbeat", time.time())
+    if is_heartbeat_enabled(trial.storage):
+        trial.storage.record_heartbeat(trial._trial_id)
+        trial.set_user_attr("beating", True)
 
 
 def claim(study: Any, policy: DonePolicy | None = None) -> Any | None:
@@ -559,8 +625,7 @@ def _claimed(study: Any, trial: Any, policy: DonePolicy | None) -> bool:
         trial.set_user_attr("status", "no-work")  # attributes first: a finished trial takes no more
         study.tell(trial, state=TrialState.FAIL)
         return False
-    trial.set_user_attr("worker", worker_info())
-    trial.set_user_attr("heartbeat", time.time())
+    mark_claimed(trial)
     rivals = [
         t for t in _trials(study)
         if t.user_attrs.get("key") == key and t.number != trial.number
