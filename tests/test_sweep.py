@@ -631,10 +631,11 @@ def test_a_worker_takes_over_a_dead_commands_trial_when_its_queue_is_empty(mnist
     os.environ["BALANCEDRNN_STORE_GRACE"] = "1"
     try:
         time.sleep(1.5)  # past the grace period since the pop
-        n = worker_loop({**d, "sampler": d["sampler"]}, d.get("storage"), str(tmp_path))
+        lines: list[str] = []
+        n = worker_loop(d, d.get("storage"), str(tmp_path), log=lines.append)
     finally:
         del os.environ["BALANCEDRNN_STORE_GRACE"]
-    assert n == 2
+    assert n == 2 and lines == ["took over 1 trial(s) of workers that died"]
     study = store.open_study(store.open_storage(d.get("storage"), tmp_path), name, create=False)
     assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     counts = done_per_key(study)

@@ -134,8 +134,12 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
             store.mark_claimed(trial)
         else:
             trial = store.claim(study, done_policy)
-            if trial is None and store.release_stale(study):  # the queue is empty: first take over the trials
-                trial = store.claim(study, done_policy)  # of workers that died (another machine's included)
+            if trial is None:  # the queue is empty: first take over the trials of workers that died (another
+                taken = store.release_stale(study)  # command's or machine's included)
+                if taken:
+                    if log is not None:
+                        log(f"took over {taken} trial(s) of workers that died")
+                    trial = store.claim(study, done_policy)
             if trial is None:
                 break
             config = trial.user_attrs["config"]
