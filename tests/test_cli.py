@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from clihelp import one_line_error, run
@@ -333,3 +334,45 @@ def test_spec_shows_the_configs_that_fit_beside_one_that_does_not(capsys):
     assert "infeasible: dense: budget 26000 is too small" in out and "smallest feasible budget is 26361" in out
     code, out, err = run_main_full(["spec", "dense", "--budget", "26000"], capsys)  # alone: bad input, as before
     assert code == 2 and err.strip().startswith("error: budget 26000 is too small")
+
+
+@pytest.mark.parametrize("how", ["script", "module"])
+def test_ctrl_c_while_the_command_starts_is_interrupted_not_a_traceback(tmp_path, how):
+    """A Ctrl-C while the command still imports PyTorch (about a second) is one "interrupted" line and exit 130
+    (it was a KeyboardInterrupt traceback: the import came before main could catch it). A hook holds the import
+    of torch so that the signal lands inside it."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    mark = tmp_path / "importing-torch"
+    (hook / "sitecustomize.py").write_text(
+        "import os, sys, time\n"
+        "class _Slow:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch':\n"
+        "            open(os.environ['SLOW_MARK'], 'w').close()\n"
+        "            time.sleep(30)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, _Slow())\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
+           "SLOW_MARK": str(mark)}
+    script = shutil.which("balancedrnn", path=str(Path(sys.executable).parent))
+    if how == "script" and script is None:
+        pytest.skip("no balancedrnn script beside this interpreter")
+    cmd = [script] if how == "script" else [sys.executable, "-m", "balancedrnn"]
+    proc = subprocess.Popen([*cmd, "spec", "dense", "--dx", "3", "--dy", "2", "--budget", "1000"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 60
+    while not mark.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert mark.exists(), "the command never imported torch"
+    proc.send_signal(signal.SIGINT)
+    out, errtext = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and errtext.strip() == "interrupted", errtext
