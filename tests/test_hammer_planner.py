@@ -128,3 +128,52 @@ def test_guided_cache_name_keeps_old_caches_and_tells_temperatures_apart():
     assert base == f"guided-{guide.fingerprint()}-s8h20k0.3"  # the name episodes planned before temperatures had
     assert len({base, _guided_name(guide, replace(GUIDED, temperature=1.0)),
                 _guided_name(guide, replace(GUIDED, temperature=0.3))}) == 3
+
+
+class _SerialPool:
+    """Stands in for the worker pool: the jobs run here, one after another."""
+
+    def __init__(self, workers=1):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def imap_unordered(self, job, args):
+        return map(job, args)
+
+    def map(self, job, args):
+        return list(map(job, args))
+
+
+def _fake_planner_job(args):
+    """A planner episode without the simulator: action values name the seed; a prefix is replayed first."""
+    seed, _config, _noise, _guide, prefix = args
+    actions = np.full((200, 26), seed / 1000, np.float32)
+    if prefix is not None:
+        actions[: len(prefix)] = prefix
+    return {"seed": seed, "observations": np.zeros((201, 46)), "actions": actions, "rewards": np.zeros(200),
+            "success": False, "seconds": 0.0}
+
+
+@pytest.fixture
+def fake_planner(tmp_path, monkeypatch):
+    from balancedrnn.tasks.hammer import expert
+
+    monkeypatch.setenv("BALANCEDRNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(expert, "_pool", _SerialPool)
+    monkeypatch.setattr(expert, "_planner_job", _fake_planner_job)
+    return expert
+
+
+def test_shared_grasp_episodes_of_another_seeds_grasp_are_not_reused(fake_planner):
+    """Episode 1 made with seed 0's grasp must not be read back for a run that shares seed 1's grasp."""
+    collect = fake_planner.collect_planner_demos
+    first = collect(2, seed=0, shared_grasp=5)
+    np.testing.assert_array_equal(first[1].actions[:5], np.full((5, 26), 0.0))  # seed 0's grasp
+    second = collect(1, seed=1, shared_grasp=5)
+    np.testing.assert_array_equal(second[0].actions[:5], np.full((5, 26), 0.001, np.float32))  # seed 1's own
+    np.testing.assert_array_equal(collect(2, seed=0, shared_grasp=5)[1].actions, first[1].actions)  # still cached

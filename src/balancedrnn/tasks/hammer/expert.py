@@ -83,7 +83,8 @@ def collect_planner_demos(
     their own (``planner-noise<std>``), as do those of a planner with a ``guide`` (named by the guide's
     fingerprint and the search). With ``shared_grasp`` K > 0 every episode starts with the first K actions of the
     unperturbed, unguided episode of ``seed`` (its grasp), and the planner takes over from there: demonstrations
-    whose grasp does not depend on the nail's height (``planner-grasp<K>``)."""
+    whose grasp does not depend on the nail's height (``planner-grasp<K>-<fingerprint of the grasp's actions>``, so
+    episodes made from another seed's grasp are never reused)."""
     if noise < 0 or not np.isfinite(noise):
         raise ValueError(f"noise must be a finite standard deviation >= 0, got {noise!r}")
     if not 0 <= shared_grasp < EPISODE_STEPS:
@@ -92,7 +93,7 @@ def collect_planner_demos(
     name = "planner" if guide is None else _guided_name(guide, config or PlannerConfig())
     if shared_grasp:
         prefix = collect_planner_demos(1, workers=1, seed=seed)[0].actions[:shared_grasp]  # the plain demo's grasp
-        name += f"-grasp{shared_grasp}"
+        name += f"-grasp{shared_grasp}-{_array_fingerprint(prefix)}"
     directory = directory or hammer_dir() / (name if not noise else f"{name}-noise{noise:g}")
     directory.mkdir(parents=True, exist_ok=True)
     seeds = [seed + i for i in range(n)]
@@ -109,6 +110,13 @@ def collect_planner_demos(
                 if progress:
                     progress(1, info=f"seed {ep['seed']}: return {line['return']:.0f}, success {ep['success']}")
     return [_load_episode(directory / f"ep-{s:06d}.npz") for s in seeds]
+
+
+def _array_fingerprint(a: np.ndarray) -> str:
+    """A short hash of an array's values (which grasp a cache folder's episodes start with)."""
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(a, dtype=np.float32).tobytes()).hexdigest()[:12]
 
 
 def _planner_job(args: tuple[int, PlannerConfig | None, float, Guide | None, np.ndarray | None]) -> dict[str, Any]:
