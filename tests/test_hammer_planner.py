@@ -177,3 +177,41 @@ def test_shared_grasp_episodes_of_another_seeds_grasp_are_not_reused(fake_planne
     second = collect(1, seed=1, shared_grasp=5)
     np.testing.assert_array_equal(second[0].actions[:5], np.full((5, 26), 0.001, np.float32))  # seed 1's own
     np.testing.assert_array_equal(collect(2, seed=0, shared_grasp=5)[1].actions, first[1].actions)  # still cached
+
+
+def test_dagger_labels_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
+    """A rerun with the same settings reuses each round's labels (no planner); other rollouts per round or another
+    seed make their own (the labels a round adds: ``episodes_per_round`` states, one per fake rollout)."""
+    import json
+
+    from balancedrnn.tasks.hammer import expert, rollout
+    from balancedrnn.tasks.hammer.dataset import Episode
+
+    calls = []
+
+    def fake_dagger_job(args):
+        seed, _policy, _config = args
+        calls.append(seed)
+        return {"seed": seed, "obs": np.full((1, 46), seed, np.float32), "labels": np.zeros((1, 26), np.float32),
+                "return": 0.0, "success": False}
+
+    class Scored:
+        def summary(self):
+            return {"success_rate": 0.0, "return": 0.0, "normalized_score": 0.0}
+
+    monkeypatch.setattr(expert, "_pool", _SerialPool)
+    monkeypatch.setattr(expert, "_dagger_job", fake_dagger_job)
+    monkeypatch.setattr(rollout, "rollout", lambda *a, **k: Scored())
+    rng = np.random.default_rng(0)
+    demos = [Episode(rng.normal(size=(5, 46)), rng.uniform(-1, 1, (4, 26)).astype(np.float32), np.zeros(4), i)
+             for i in range(3)]
+
+    def labels_in_round_1(**kw):
+        expert.dagger(demos, rounds=1, eval_episodes=1, directory=tmp_path, log=lambda m: None, **kw)
+        return json.loads((tmp_path / "rounds.json").read_text())[1]["labels"]
+
+    assert labels_in_round_1(episodes_per_round=2) == 12 + 2 and len(calls) == 2
+    assert labels_in_round_1(episodes_per_round=2) == 14 and len(calls) == 2  # resumed: no new labels
+    assert labels_in_round_1(episodes_per_round=3) == 12 + 3 and len(calls) == 5
+    labels_in_round_1(episodes_per_round=2, seed=1)
+    assert len(calls) == 7  # another seed fits other policies: their labels are made again

@@ -247,7 +247,9 @@ def dagger(
 
     Round r fits the policy to all labels so far and scores it over ``eval_episodes`` rollouts; it stops there
     once the success rate reaches ``min_success``; otherwise, if rounds remain, the policy is rolled out
-    ``episodes_per_round`` times and the planner labels every state visited.
+    ``episodes_per_round`` times and the planner labels every state visited. Each round's labels are kept in
+    ``labels-<key>-<round>.npz``, the key a fingerprint of everything they depend on (:func:`_dagger_key`), so a
+    rerun with the same settings reuses them and one with other settings makes its own.
     """
     if expert not in EXPERTS:
         raise ValueError(f"unknown expert {expert!r}; expected one of {', '.join(EXPERTS)}")
@@ -260,8 +262,9 @@ def dagger(
     act = np.concatenate([ep.actions for ep in demos])
     history = []
     policy = None
+    key = _dagger_key(demos, expert, seed, episodes_per_round, config)
     for r in range(rounds + 1):
-        label_file = directory / f"labels-{r:02d}.npz"
+        label_file = directory / f"labels-{key}-{r:02d}.npz"
         t0 = time.time()
         policy = fit(obs, act, seed=seed + r)
         res = rollout(policy, episodes=eval_episodes, seed=10_000 + 1000 * r).summary()
@@ -290,6 +293,22 @@ def dagger(
     assert policy is not None
     save_expert(directory / "expert.pt", expert, policy)
     return policy
+
+
+def _dagger_key(demos: list[Episode], expert: str, seed: int, episodes_per_round: int,
+                config: PlannerConfig | None) -> str:
+    """A short hash of what DAgger's labels depend on: the demonstrations, the expert kind, the seed, the rollouts per
+    round and the planner labelling them (not the rounds asked for, the scoring rollouts or the success goal, so
+    more rounds resume from the labels made)."""
+    import hashlib
+
+    settings = {"expert": expert, "seed": seed, "episodes_per_round": episodes_per_round,
+                "planner": asdict(config or PlannerConfig())}
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for ep in demos:
+        h.update(np.ascontiguousarray(ep.observations, np.float64).tobytes())
+        h.update(np.ascontiguousarray(ep.actions, np.float32).tobytes())
+    return h.hexdigest()[:12]
 
 
 def load_expert(path: Path | None = None) -> nn.Module:
