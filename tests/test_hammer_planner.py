@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from balancedrnn.io import DataError
 from balancedrnn.tasks.hammer.planner import Guide, PlannerConfig
 
 
@@ -215,3 +216,24 @@ def test_dagger_labels_are_reused_only_with_the_same_settings(tmp_path, monkeypa
     assert labels_in_round_1(episodes_per_round=3) == 12 + 3 and len(calls) == 5
     labels_in_round_1(episodes_per_round=2, seed=1)
     assert len(calls) == 7  # another seed fits other policies: their labels are made again
+
+
+@pytest.mark.parametrize("damage", ["truncated", "text"])
+def test_a_corrupt_cached_planner_episode_is_one_line_naming_it(fake_planner, tmp_path, monkeypatch, capsys, damage):
+    """``data hammer`` over a cached episode file cut short (a bad zip) or replaced by text (numpy's pickle refusal):
+    one error line naming the file and saying to delete it, no traceback."""
+    from clihelp import cli_env, run_main
+
+    fake_planner.collect_planner_demos(1)
+    path = tmp_path / "cache" / "hammer" / "planner" / "ep-000000.npz"
+    if damage == "truncated":
+        with open(path, "r+b") as f:
+            f.truncate(500)
+    else:
+        path.write_text("not an episode\n")
+    with pytest.raises(DataError, match="delete it"):
+        fake_planner.collect_planner_demos(1)
+    cli_env(tmp_path, monkeypatch)
+    code, err = run_main(["data", "hammer", "--demos", "1", "--rounds", "0", "-q"], capsys)
+    assert code != 0 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("error: ") and str(path) in err and "delete it" in err and "Traceback" not in err

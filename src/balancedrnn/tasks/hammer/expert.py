@@ -63,9 +63,24 @@ def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+def _load_npz(path: Path, *keys: str) -> list[np.ndarray]:
+    """The named arrays of a cached ``.npz`` file; a one-line DataError naming the file when it is corrupt (a
+    truncated or foreign file: the pipeline itself writes atomically)."""
+    from ...io import DataError
+
+    try:
+        with np.load(path) as z:
+            return [np.asarray(z[k]) for k in keys]
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a bad zip, pickled or text data, a missing array: all a corrupt file
+        raise DataError(f"cached file {path} is corrupt ({type(e).__name__}); delete it and run the same command "
+                        f"to make it again") from None
+
+
 def _load_episode(path: Path) -> Episode:
-    with np.load(path) as z:
-        return Episode(z["observations"], z["actions"], z["rewards"], int(z["seed"]))
+    observations, actions, rewards, seed = _load_npz(path, "observations", "actions", "rewards", "seed")
+    return Episode(observations, actions, rewards, int(seed))
 
 
 def _pool(workers: int) -> Any:
@@ -273,8 +288,7 @@ def dagger(
         goal_met = min_success is not None and entry.policy_success_rate >= min_success
         if r < rounds and not goal_met:
             if label_file.exists():
-                with np.load(label_file) as z:
-                    new_obs, new_act = z["obs"], z["labels"]
+                new_obs, new_act = _load_npz(label_file, "obs", "labels")
             else:
                 seeds = [20_000 + 1000 * r + i for i in range(episodes_per_round)]
                 with _pool(workers) as pool:
@@ -451,8 +465,7 @@ def distil(
         t0 = time.time()
         label_file = directory / f"labels-{r:02d}.npz"
         if label_file.exists():
-            with np.load(label_file) as z:
-                new_obs, new_act = z["obs"], z["labels"]
+            new_obs, new_act = _load_npz(label_file, "obs", "labels")
         else:
             actor = teacher if r == 0 else student
             assert actor is not None
