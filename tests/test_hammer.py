@@ -380,3 +380,20 @@ def test_zoo_hammer_plan_sweeps_hammer_actions_and_its_smoke_makes_its_data():
     assert len(small[0].sampler.budgets) == 2 and small[0].sampler.n_trials >= 60
     assert smoke[0].base["dataset"] == SMOKE_HAMMER_ID and smoke[0].base["epochs"] == 1
     assert len(trial_configs(small[0])) == 60  # both budgets reach the hidden-proportion range
+
+
+def test_a_half_written_data_set_folder_is_replaced(sim_episodes, tmp_path, monkeypatch):
+    """A folder Minari's listing skips as misconfigured (its metadata never written) no longer blocks writing that id:
+    write_dataset replaces it, as it replaces a whole set of the same id."""
+    import minari
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    half = tmp_path / "minari" / "test" / "hammer" / "half-v0" / "data" / "0"
+    half.mkdir(parents=True)
+    (half / "part-0.arrow").write_text("junk")
+    with pytest.warns(UserWarning, match="Misconfigured"):
+        assert "test/hammer/half-v0" not in minari.list_local_datasets()
+    write_dataset("test/hammer/half-v0", sim_episodes[:2], algorithm="test", description="two episodes")
+    assert len(load_episodes("test/hammer/half-v0")) == 2
+    write_dataset("test/hammer/half-v0", sim_episodes[:3], algorithm="test", description="three episodes")
+    assert len(load_episodes("test/hammer/half-v0")) == 3

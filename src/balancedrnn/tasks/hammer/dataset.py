@@ -8,7 +8,6 @@ when online) load the same way.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -44,9 +43,17 @@ class Episode:
 
 
 def _delete(minari: Any, dataset_id: str) -> None:
-    """Delete a local data set without Minari's print to stdout (which would land in the CLI's output)."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        minari.delete_dataset(dataset_id)
+    """Delete whatever is stored under a data set's id: its folder found from the id itself, not through Minari's
+    listing, which skips a half-written folder it calls misconfigured (and then refuses to write over it)."""
+    import shutil
+
+    from minari.storage import get_dataset_path
+
+    path = get_dataset_path(dataset_id)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 @contextlib.contextmanager
@@ -83,8 +90,7 @@ def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, 
             actions=np.asarray(ep.actions, np.float32), rewards=list(map(float, ep.rewards)),
             terminations=[False] * T, truncations=[False] * (T - 1) + [True], infos={},
         ))
-    if dataset_id in minari.list_local_datasets():
-        _delete(minari, dataset_id)
+    _delete(minari, dataset_id)
     require_simulator()
     import warnings
 
@@ -99,8 +105,7 @@ def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, 
         storage = minari.load_dataset(dataset_id).storage
         storage.update_metadata({"dataset_size": storage.get_size()})
     except BaseException:
-        if dataset_id in minari.list_local_datasets():
-            _delete(minari, dataset_id)
+        _delete(minari, dataset_id)
         raise
     return dataset_id
 
