@@ -397,3 +397,23 @@ def test_a_half_written_data_set_folder_is_replaced(sim_episodes, tmp_path, monk
     assert len(load_episodes("test/hammer/half-v0")) == 2
     write_dataset("test/hammer/half-v0", sim_episodes[:3], algorithm="test", description="three episodes")
     assert len(load_episodes("test/hammer/half-v0")) == 3
+
+
+def test_a_missing_generated_id_fails_at_once_with_how_to_make_it(tmp_path, monkeypatch, capsys):
+    """``balancedrnn/`` ids are never published: one that is not here is an error saying how to make it, without
+    Minari's download (25 s of retries and a DNS error before)."""
+    import minari
+
+    from clihelp import cli_env, run_main
+
+    tried = []
+    monkeypatch.setattr(minari, "load_dataset", lambda *a, **k: tried.append(a) or 1 / 0)
+    cli_env(tmp_path, monkeypatch)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    hint = r"make it with `balancedrnn data hammer \.\.\. --dataset-id balancedrnn/hammer/nope-v0`"
+    with pytest.raises(DataError, match=hint):
+        load_episodes("balancedrnn/hammer/nope-v0", download=True)
+    code, err = run_main(["train", "--task", "hammer", "--model", "dense", "--dataset", "balancedrnn/hammer/nope-v0",
+                          "-q"], capsys)
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "--dataset-id balancedrnn/hammer/nope-v0" in err
+    assert tried == []  # no download tried

@@ -110,13 +110,30 @@ def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, 
     return dataset_id
 
 
+GENERATED_NAMESPACE = "balancedrnn/"
+"""Ids under this namespace are data sets ``balancedrnn data hammer`` makes; they are never published."""
+
+
+def _is_local(minari: Any, dataset_id: str) -> bool:
+    """Whether Minari lists the data set locally (without its warnings about other, misconfigured folders)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return dataset_id in minari.list_local_datasets()
+
+
 def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
-    """Episodes of a Minari data set (local, or downloaded by Minari when ``download`` and online)."""
+    """Episodes of a Minari data set (local, or downloaded by Minari when ``download`` and online). A generated id
+    (:data:`GENERATED_NAMESPACE`) is never downloaded: when it is not here, the error says how to make it."""
     check_dataset_id(dataset_id)
     minari = _minari()
-    if dataset_id == GENERATED_EXPERT_ID and dataset_id not in minari.list_local_datasets():
-        raise DataError(f"no expert data set {dataset_id} yet: make it with `balancedrnn data hammer`, "
-                        f"or pass a Minari id such as --dataset {PUBLIC_EXPERT_ID}")
+    if dataset_id.startswith(GENERATED_NAMESPACE) and not _is_local(minari, dataset_id):
+        if dataset_id == GENERATED_EXPERT_ID:
+            raise DataError(f"no expert data set {dataset_id} yet: make it with `balancedrnn data hammer`, "
+                            f"or pass a Minari id such as --dataset {PUBLIC_EXPERT_ID}")
+        raise DataError(f"no data set {dataset_id} here: {GENERATED_NAMESPACE} ids are made, never downloaded; make it "
+                        f"with `balancedrnn data hammer ... --dataset-id {dataset_id}`")
     try:
         ds = minari.load_dataset(dataset_id, download=download)
     except Exception as e:  # noqa: BLE001 - Minari raises several kinds for a missing id
