@@ -362,8 +362,9 @@ def test_hammer_actions_zoo_task_against_the_episodes(sim_episodes, tmp_path, mo
     assert (m["T"], m["n_train"], m["kind"], m["chance"]) == (200, 5, "regression", 0.0)
     asked = TrainConfig(task=HAMMER_ACTIONS, dataset="test/hammer/zoo-v0", n_train=50, n_val=5, n_test=5)
     assert "(the set holds 10)" in task.load(asked, False).source  # fewer than asked: said, not hidden
-    with pytest.raises(DataError, match="no expert data set .* yet: make it with `balancedrnn data hammer`"):
+    with pytest.raises(DataError, match="no expert data set .* yet: make it with `balancedrnn data hammer`") as e:
         task.load(TrainConfig(task=HAMMER_ACTIONS), False)  # the default set, not made here (no download tried)
+    assert "reproduce and sweep: --set dataset=D4RL/hammer/expert-v2" in str(e.value)  # they take no --dataset
 
 
 def test_zoo_hammer_plan_sweeps_hammer_actions_and_its_smoke_makes_its_data():

@@ -131,7 +131,8 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
     if dataset_id.startswith(GENERATED_NAMESPACE) and not _is_local(minari, dataset_id):
         if dataset_id == GENERATED_EXPERT_ID:
             raise DataError(f"no expert data set {dataset_id} yet: make it with `balancedrnn data hammer`, "
-                            f"or pass a Minari id such as --dataset {PUBLIC_EXPERT_ID}")
+                            f"or pass a Minari id such as --dataset {PUBLIC_EXPERT_ID} "
+                            f"(reproduce and sweep: --set dataset={PUBLIC_EXPERT_ID})")
         raise DataError(f"no data set {dataset_id} here: {GENERATED_NAMESPACE} ids are made, never downloaded; make it "
                         f"with `balancedrnn data hammer ... --dataset-id {dataset_id}`")
     try:
