@@ -362,8 +362,9 @@ def test_hammer_actions_zoo_task_against_the_episodes(sim_episodes, tmp_path, mo
     assert (m["T"], m["n_train"], m["kind"], m["chance"]) == (200, 5, "regression", 0.0)
     asked = TrainConfig(task=HAMMER_ACTIONS, dataset="test/hammer/zoo-v0", n_train=50, n_val=5, n_test=5)
     assert "(the set holds 10)" in task.load(asked, False).source  # fewer than asked: said, not hidden
-    with pytest.raises(DataError, match="no expert data set .* yet: make it with `balancedrnn data hammer`"):
+    with pytest.raises(DataError, match="no expert data set .* yet: make it with `balancedrnn data hammer`") as e:
         task.load(TrainConfig(task=HAMMER_ACTIONS), False)  # the default set, not made here (no download tried)
+    assert "reproduce and sweep: --set dataset=D4RL/hammer/expert-v2" in str(e.value)  # they take no --dataset
 
 
 def test_zoo_hammer_plan_sweeps_hammer_actions_and_its_smoke_makes_its_data():
@@ -380,3 +381,40 @@ def test_zoo_hammer_plan_sweeps_hammer_actions_and_its_smoke_makes_its_data():
     assert len(small[0].sampler.budgets) == 2 and small[0].sampler.n_trials >= 60
     assert smoke[0].base["dataset"] == SMOKE_HAMMER_ID and smoke[0].base["epochs"] == 1
     assert len(trial_configs(small[0])) == 60  # both budgets reach the hidden-proportion range
+
+
+def test_a_half_written_data_set_folder_is_replaced(sim_episodes, tmp_path, monkeypatch):
+    """A folder Minari's listing skips as misconfigured (its metadata never written) no longer blocks writing that id:
+    write_dataset replaces it, as it replaces a whole set of the same id."""
+    import minari
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    half = tmp_path / "minari" / "test" / "hammer" / "half-v0" / "data" / "0"
+    half.mkdir(parents=True)
+    (half / "part-0.arrow").write_text("junk")
+    with pytest.warns(UserWarning, match="Misconfigured"):
+        assert "test/hammer/half-v0" not in minari.list_local_datasets()
+    write_dataset("test/hammer/half-v0", sim_episodes[:2], algorithm="test", description="two episodes")
+    assert len(load_episodes("test/hammer/half-v0")) == 2
+    write_dataset("test/hammer/half-v0", sim_episodes[:3], algorithm="test", description="three episodes")
+    assert len(load_episodes("test/hammer/half-v0")) == 3
+
+
+def test_a_missing_generated_id_fails_at_once_with_how_to_make_it(tmp_path, monkeypatch, capsys):
+    """``balancedrnn/`` ids are never published: one that is not here is an error saying how to make it, without
+    Minari's download (25 s of retries and a DNS error before)."""
+    import minari
+
+    from clihelp import cli_env, run_main
+
+    tried = []
+    monkeypatch.setattr(minari, "load_dataset", lambda *a, **k: tried.append(a) or 1 / 0)
+    cli_env(tmp_path, monkeypatch)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    hint = r"make it with `balancedrnn data hammer \.\.\. --dataset-id balancedrnn/hammer/nope-v0`"
+    with pytest.raises(DataError, match=hint):
+        load_episodes("balancedrnn/hammer/nope-v0", download=True)
+    code, err = run_main(["train", "--task", "hammer", "--model", "dense", "--dataset", "balancedrnn/hammer/nope-v0",
+                          "-q"], capsys)
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "--dataset-id balancedrnn/hammer/nope-v0" in err
+    assert tried == []  # no download tried

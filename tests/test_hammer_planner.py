@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from balancedrnn.io import DataError
 from balancedrnn.tasks.hammer.planner import Guide, PlannerConfig
 
 
@@ -128,3 +129,111 @@ def test_guided_cache_name_keeps_old_caches_and_tells_temperatures_apart():
     assert base == f"guided-{guide.fingerprint()}-s8h20k0.3"  # the name episodes planned before temperatures had
     assert len({base, _guided_name(guide, replace(GUIDED, temperature=1.0)),
                 _guided_name(guide, replace(GUIDED, temperature=0.3))}) == 3
+
+
+class _SerialPool:
+    """Stands in for the worker pool: the jobs run here, one after another."""
+
+    def __init__(self, workers=1):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def imap_unordered(self, job, args):
+        return map(job, args)
+
+    def map(self, job, args):
+        return list(map(job, args))
+
+
+def _fake_planner_job(args):
+    """A planner episode without the simulator: action values name the seed; a prefix is replayed first."""
+    seed, _config, _noise, _guide, prefix = args
+    actions = np.full((200, 26), seed / 1000, np.float32)
+    if prefix is not None:
+        actions[: len(prefix)] = prefix
+    return {"seed": seed, "observations": np.zeros((201, 46)), "actions": actions, "rewards": np.zeros(200),
+            "success": False, "seconds": 0.0}
+
+
+@pytest.fixture
+def fake_planner(tmp_path, monkeypatch):
+    from balancedrnn.tasks.hammer import expert
+
+    monkeypatch.setenv("BALANCEDRNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(expert, "_pool", _SerialPool)
+    monkeypatch.setattr(expert, "_planner_job", _fake_planner_job)
+    return expert
+
+
+def test_shared_grasp_episodes_of_another_seeds_grasp_are_not_reused(fake_planner):
+    """Episode 1 made with seed 0's grasp must not be read back for a run that shares seed 1's grasp."""
+    collect = fake_planner.collect_planner_demos
+    first = collect(2, seed=0, shared_grasp=5)
+    np.testing.assert_array_equal(first[1].actions[:5], np.full((5, 26), 0.0))  # seed 0's grasp
+    second = collect(1, seed=1, shared_grasp=5)
+    np.testing.assert_array_equal(second[0].actions[:5], np.full((5, 26), 0.001, np.float32))  # seed 1's own
+    np.testing.assert_array_equal(collect(2, seed=0, shared_grasp=5)[1].actions, first[1].actions)  # still cached
+
+
+def test_dagger_labels_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
+    """A rerun with the same settings reuses each round's labels (no planner); other rollouts per round or another
+    seed make their own (the labels a round adds: ``episodes_per_round`` states, one per fake rollout)."""
+    import json
+
+    from balancedrnn.tasks.hammer import expert, rollout
+    from balancedrnn.tasks.hammer.dataset import Episode
+
+    calls = []
+
+    def fake_dagger_job(args):
+        seed, _policy, _config = args
+        calls.append(seed)
+        return {"seed": seed, "obs": np.full((1, 46), seed, np.float32), "labels": np.zeros((1, 26), np.float32),
+                "return": 0.0, "success": False}
+
+    class Scored:
+        def summary(self):
+            return {"success_rate": 0.0, "return": 0.0, "normalized_score": 0.0}
+
+    monkeypatch.setattr(expert, "_pool", _SerialPool)
+    monkeypatch.setattr(expert, "_dagger_job", fake_dagger_job)
+    monkeypatch.setattr(rollout, "rollout", lambda *a, **k: Scored())
+    rng = np.random.default_rng(0)
+    demos = [Episode(rng.normal(size=(5, 46)), rng.uniform(-1, 1, (4, 26)).astype(np.float32), np.zeros(4), i)
+             for i in range(3)]
+
+    def labels_in_round_1(**kw):
+        expert.dagger(demos, rounds=1, eval_episodes=1, directory=tmp_path, log=lambda m: None, **kw)
+        return json.loads((tmp_path / "rounds.json").read_text())[1]["labels"]
+
+    assert labels_in_round_1(episodes_per_round=2) == 12 + 2 and len(calls) == 2
+    assert labels_in_round_1(episodes_per_round=2) == 14 and len(calls) == 2  # resumed: no new labels
+    assert labels_in_round_1(episodes_per_round=3) == 12 + 3 and len(calls) == 5
+    labels_in_round_1(episodes_per_round=2, seed=1)
+    assert len(calls) == 7  # another seed fits other policies: their labels are made again
+
+
+@pytest.mark.parametrize("damage", ["truncated", "text"])
+def test_a_corrupt_cached_planner_episode_is_one_line_naming_it(fake_planner, tmp_path, monkeypatch, capsys, damage):
+    """``data hammer`` over a cached episode file cut short (a bad zip) or replaced by text (numpy's pickle refusal):
+    one error line naming the file and saying to delete it, no traceback."""
+    from clihelp import cli_env, run_main
+
+    fake_planner.collect_planner_demos(1)
+    path = tmp_path / "cache" / "hammer" / "planner" / "ep-000000.npz"
+    if damage == "truncated":
+        with open(path, "r+b") as f:
+            f.truncate(500)
+    else:
+        path.write_text("not an episode\n")
+    with pytest.raises(DataError, match="delete it"):
+        fake_planner.collect_planner_demos(1)
+    cli_env(tmp_path, monkeypatch)
+    code, err = run_main(["data", "hammer", "--demos", "1", "--rounds", "0", "-q"], capsys)
+    assert code != 0 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("error: ") and str(path) in err and "delete it" in err and "Traceback" not in err

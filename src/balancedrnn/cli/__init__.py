@@ -151,10 +151,16 @@ def _auto_model(model: str, task: Any, budget: float, scale: dict[str, Any]) -> 
     return rec.config
 
 
-def _check_task_data(task: str, mnist_dir: Path | None, dataset: str | None) -> None:
+def _check_task_data(task: str, mnist_dir: Path | None, dataset: str | None, **sizes: int | None) -> None:
     """Options naming data must fit the task: --mnist-dir only for the MNIST tasks (and must hold idx files),
-    --dataset only for the Hammer tasks."""
+    --dataset only for the Hammer tasks, and no split sizes (``n_train=...``) for hammer, which splits the data
+    set's episodes 90/5/5 % (it would ignore them)."""
     from ..tasks.zoo import uses_dataset, uses_mnist
+
+    given = [f"--{k.replace('_', '-')}" for k, v in sizes.items() if v is not None]
+    if task == "hammer" and given:
+        raise UserError(f"{given[0]} does not apply to --task hammer: its train/val/test splits are 90/5/5 % of the "
+                        f"data set's episodes (hammer:actions takes sizes)")
 
     if uses_mnist(task):
         check_mnist_dir(mnist_dir)
@@ -260,7 +266,7 @@ def train(
     check_choice("--init-scale", init_scale, INIT_SCALES)
     check_masks(rewire, prune)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
-    _check_task_data(the_task.name, mnist_dir, dataset)
+    _check_task_data(the_task.name, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
     scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     model = _auto_model(model, the_task, budget, scale)
     cfg = _config(
@@ -367,7 +373,7 @@ def compare(
     check_choice("--init-scale", init_scale, INIT_SCALES)
     check_masks(rewire, prune)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
-    _check_task_data(the_task.name, mnist_dir, dataset)
+    _check_task_data(the_task.name, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
     scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     names = [_auto_model(n, the_task, budget, scale) for n in names]
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)

@@ -8,7 +8,6 @@ when online) load the same way.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -44,9 +43,17 @@ class Episode:
 
 
 def _delete(minari: Any, dataset_id: str) -> None:
-    """Delete a local data set without Minari's print to stdout (which would land in the CLI's output)."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        minari.delete_dataset(dataset_id)
+    """Delete whatever is stored under a data set's id: its folder found from the id itself, not through Minari's
+    listing, which skips a half-written folder it calls misconfigured (and then refuses to write over it)."""
+    import shutil
+
+    from minari.storage import get_dataset_path
+
+    path = get_dataset_path(dataset_id)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 @contextlib.contextmanager
@@ -83,8 +90,7 @@ def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, 
             actions=np.asarray(ep.actions, np.float32), rewards=list(map(float, ep.rewards)),
             terminations=[False] * T, truncations=[False] * (T - 1) + [True], infos={},
         ))
-    if dataset_id in minari.list_local_datasets():
-        _delete(minari, dataset_id)
+    _delete(minari, dataset_id)
     require_simulator()
     import warnings
 
@@ -99,19 +105,36 @@ def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, 
         storage = minari.load_dataset(dataset_id).storage
         storage.update_metadata({"dataset_size": storage.get_size()})
     except BaseException:
-        if dataset_id in minari.list_local_datasets():
-            _delete(minari, dataset_id)
+        _delete(minari, dataset_id)
         raise
     return dataset_id
 
 
+GENERATED_NAMESPACE = "balancedrnn/"
+"""Ids under this namespace are data sets ``balancedrnn data hammer`` makes; they are never published."""
+
+
+def _is_local(minari: Any, dataset_id: str) -> bool:
+    """Whether Minari lists the data set locally (without its warnings about other, misconfigured folders)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return dataset_id in minari.list_local_datasets()
+
+
 def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
-    """Episodes of a Minari data set (local, or downloaded by Minari when ``download`` and online)."""
+    """Episodes of a Minari data set (local, or downloaded by Minari when ``download`` and online). A generated id
+    (:data:`GENERATED_NAMESPACE`) is never downloaded: when it is not here, the error says how to make it."""
     check_dataset_id(dataset_id)
     minari = _minari()
-    if dataset_id == GENERATED_EXPERT_ID and dataset_id not in minari.list_local_datasets():
-        raise DataError(f"no expert data set {dataset_id} yet: make it with `balancedrnn data hammer`, "
-                        f"or pass a Minari id such as --dataset {PUBLIC_EXPERT_ID}")
+    if dataset_id.startswith(GENERATED_NAMESPACE) and not _is_local(minari, dataset_id):
+        if dataset_id == GENERATED_EXPERT_ID:
+            raise DataError(f"no expert data set {dataset_id} yet: make it with `balancedrnn data hammer`, "
+                            f"or pass a Minari id such as --dataset {PUBLIC_EXPERT_ID} "
+                            f"(reproduce and sweep: --set dataset={PUBLIC_EXPERT_ID})")
+        raise DataError(f"no data set {dataset_id} here: {GENERATED_NAMESPACE} ids are made, never downloaded; make it "
+                        f"with `balancedrnn data hammer ... --dataset-id {dataset_id}`")
     try:
         ds = minari.load_dataset(dataset_id, download=download)
     except Exception as e:  # noqa: BLE001 - Minari raises several kinds for a missing id

@@ -63,9 +63,24 @@ def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+def _load_npz(path: Path, *keys: str) -> list[np.ndarray]:
+    """The named arrays of a cached ``.npz`` file; a one-line DataError naming the file when it is corrupt (a
+    truncated or foreign file: the pipeline itself writes atomically)."""
+    from ...io import DataError
+
+    try:
+        with np.load(path) as z:
+            return [np.asarray(z[k]) for k in keys]
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a bad zip, pickled or text data, a missing array: all a corrupt file
+        raise DataError(f"cached file {path} is corrupt ({type(e).__name__}); delete it and run the same command "
+                        f"to make it again") from None
+
+
 def _load_episode(path: Path) -> Episode:
-    with np.load(path) as z:
-        return Episode(z["observations"], z["actions"], z["rewards"], int(z["seed"]))
+    observations, actions, rewards, seed = _load_npz(path, "observations", "actions", "rewards", "seed")
+    return Episode(observations, actions, rewards, int(seed))
 
 
 def _pool(workers: int) -> Any:
@@ -83,7 +98,8 @@ def collect_planner_demos(
     their own (``planner-noise<std>``), as do those of a planner with a ``guide`` (named by the guide's
     fingerprint and the search). With ``shared_grasp`` K > 0 every episode starts with the first K actions of the
     unperturbed, unguided episode of ``seed`` (its grasp), and the planner takes over from there: demonstrations
-    whose grasp does not depend on the nail's height (``planner-grasp<K>``)."""
+    whose grasp does not depend on the nail's height (``planner-grasp<K>-<fingerprint of the grasp's actions>``, so
+    episodes made from another seed's grasp are never reused)."""
     if noise < 0 or not np.isfinite(noise):
         raise ValueError(f"noise must be a finite standard deviation >= 0, got {noise!r}")
     if not 0 <= shared_grasp < EPISODE_STEPS:
@@ -92,7 +108,7 @@ def collect_planner_demos(
     name = "planner" if guide is None else _guided_name(guide, config or PlannerConfig())
     if shared_grasp:
         prefix = collect_planner_demos(1, workers=1, seed=seed)[0].actions[:shared_grasp]  # the plain demo's grasp
-        name += f"-grasp{shared_grasp}"
+        name += f"-grasp{shared_grasp}-{_array_fingerprint(prefix)}"
     directory = directory or hammer_dir() / (name if not noise else f"{name}-noise{noise:g}")
     directory.mkdir(parents=True, exist_ok=True)
     seeds = [seed + i for i in range(n)]
@@ -109,6 +125,13 @@ def collect_planner_demos(
                 if progress:
                     progress(1, info=f"seed {ep['seed']}: return {line['return']:.0f}, success {ep['success']}")
     return [_load_episode(directory / f"ep-{s:06d}.npz") for s in seeds]
+
+
+def _array_fingerprint(a: np.ndarray) -> str:
+    """A short hash of an array's values (which grasp a cache folder's episodes start with)."""
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(a, dtype=np.float32).tobytes()).hexdigest()[:12]
 
 
 def _planner_job(args: tuple[int, PlannerConfig | None, float, Guide | None, np.ndarray | None]) -> dict[str, Any]:
@@ -239,7 +262,9 @@ def dagger(
 
     Round r fits the policy to all labels so far and scores it over ``eval_episodes`` rollouts; it stops there
     once the success rate reaches ``min_success``; otherwise, if rounds remain, the policy is rolled out
-    ``episodes_per_round`` times and the planner labels every state visited.
+    ``episodes_per_round`` times and the planner labels every state visited. Each round's labels are kept in
+    ``labels-<key>-<round>.npz``, the key a fingerprint of everything they depend on (:func:`_dagger_key`), so a
+    rerun with the same settings reuses them and one with other settings makes its own.
     """
     if expert not in EXPERTS:
         raise ValueError(f"unknown expert {expert!r}; expected one of {', '.join(EXPERTS)}")
@@ -252,8 +277,9 @@ def dagger(
     act = np.concatenate([ep.actions for ep in demos])
     history = []
     policy = None
+    key = _dagger_key(demos, expert, seed, episodes_per_round, config)
     for r in range(rounds + 1):
-        label_file = directory / f"labels-{r:02d}.npz"
+        label_file = directory / f"labels-{key}-{r:02d}.npz"
         t0 = time.time()
         policy = fit(obs, act, seed=seed + r)
         res = rollout(policy, episodes=eval_episodes, seed=10_000 + 1000 * r).summary()
@@ -262,8 +288,7 @@ def dagger(
         goal_met = min_success is not None and entry.policy_success_rate >= min_success
         if r < rounds and not goal_met:
             if label_file.exists():
-                with np.load(label_file) as z:
-                    new_obs, new_act = z["obs"], z["labels"]
+                new_obs, new_act = _load_npz(label_file, "obs", "labels")
             else:
                 seeds = [20_000 + 1000 * r + i for i in range(episodes_per_round)]
                 with _pool(workers) as pool:
@@ -282,6 +307,22 @@ def dagger(
     assert policy is not None
     save_expert(directory / "expert.pt", expert, policy)
     return policy
+
+
+def _dagger_key(demos: list[Episode], expert: str, seed: int, episodes_per_round: int,
+                config: PlannerConfig | None) -> str:
+    """A short hash of what DAgger's labels depend on: the demonstrations, the expert kind, the seed, the rollouts per
+    round and the planner labelling them (not the rounds asked for, the scoring rollouts or the success goal, so
+    more rounds resume from the labels made)."""
+    import hashlib
+
+    settings = {"expert": expert, "seed": seed, "episodes_per_round": episodes_per_round,
+                "planner": asdict(config or PlannerConfig())}
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for ep in demos:
+        h.update(np.ascontiguousarray(ep.observations, np.float64).tobytes())
+        h.update(np.ascontiguousarray(ep.actions, np.float32).tobytes())
+    return h.hexdigest()[:12]
 
 
 def load_expert(path: Path | None = None) -> nn.Module:
@@ -424,8 +465,7 @@ def distil(
         t0 = time.time()
         label_file = directory / f"labels-{r:02d}.npz"
         if label_file.exists():
-            with np.load(label_file) as z:
-                new_obs, new_act = z["obs"], z["labels"]
+            new_obs, new_act = _load_npz(label_file, "obs", "labels")
         else:
             actor = teacher if r == 0 else student
             assert actor is not None
