@@ -94,6 +94,20 @@ def test_bad_input_one_line(args, pattern, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_plan_whose_data_set_is_missing_leaves_no_output_directory(tmp_path):
+    """The Hammer plan without its generated data set: one line saying how to make it, exit 2, and the output
+    directory the command would have created is not left behind empty."""
+    pytest.importorskip("minari")
+    import os
+
+    env = {**os.environ, "BALANCEDRNN_CACHE": str(tmp_path / "cache"), "BALANCEDRNN_OFFLINE": "1"}
+    res = run("reproduce", "hammer", "--scale", "small", "--out-dir", tmp_path / "out", env=env)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    last = res.stderr.strip().splitlines()[-1]  # after the progress line naming the sweep
+    assert last.startswith("error: no data set") and "never downloaded; make it with `balancedrnn data hammer" in last
+    assert not (tmp_path / "out").exists()
+
+
 def test_plan_file_with_a_typo(tmp_path):
     d = yaml.safe_load((plans_dir() / "rad-100k.yaml").read_text())
     d["sweeps"][0]["sampler"]["modles"] = d["sweeps"][0]["sampler"].pop("models")

@@ -441,7 +441,20 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
     """Run (or resume) every sweep of ``plan`` at ``scale``, then judge its claims and write the report into
     ``out_dir``. The report is written once, at the end; an incomplete run says so in it. With ``report_only``
     nothing is trained: the report is written from the finished runs already in the store (a long sweep's
-    interim verdicts, while it runs here or elsewhere)."""
+    interim verdicts, while it runs here or elsewhere). An ``out_dir`` this call created is removed again when
+    the call fails before writing anything into it (say, the plan's data set is missing)."""
+    out_dir = Path(out_dir)
+    created = not out_dir.exists()
+    try:
+        return _run_plan(plan, scale, out_dir, storage, workers, overrides, progress, log, report_only)
+    except BaseException:
+        if created and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
+
+
+def _run_plan(plan: Plan, scale: str, out_dir: Path, storage: str | None, workers: int,
+              overrides: dict[str, Any] | None, progress: bool, log: Any, report_only: bool) -> Reproduction:
     from ..sweep import store
     from ..analysis.claims import evaluate_records, judge
     from ..io import ensure_writable_dir
