@@ -99,6 +99,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("data-hammer-expert", ["data", "hammer", "--expert", "foo"], "--expert 'foo' is not one of nn, mlp, planner"),
     ("data-hammer-dataset-id-no-version", ["data", "hammer", "--dataset-id", "balancedrnn/hammer/mine"],
      "'balancedrnn/hammer/mine' is not a Minari data set id: it must look like [namespace/]name-v<version>"),
+    ("data-hammer-dataset-id-public", ["data", "hammer", "--dataset-id", "D4RL/hammer/expert-v2"],
+     "--dataset-id D4RL/hammer/expert-v2: the D4RL/ namespace is Minari's published data"),
     ("train-hammer-dataset-malformed", ["train", "--task", "hammer", "--dataset", "hammer expert"],
      "'hammer expert' is not a Minari data set id"),
     ("data-hammer-planner-distil", ["data", "hammer", "--expert", "planner", "--distil-rounds", "2"],

@@ -1,5 +1,7 @@
 """The sampling planner and its guide (warm start from demonstrations)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -237,3 +239,27 @@ def test_a_corrupt_cached_planner_episode_is_one_line_naming_it(fake_planner, tm
     code, err = run_main(["data", "hammer", "--demos", "1", "--rounds", "0", "-q"], capsys)
     assert code != 0 and len(err.strip().splitlines()) == 1, err
     assert err.startswith("error: ") and str(path) in err and "delete it" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["params.json", "rounds.json"])
+def test_a_corrupt_distillation_log_is_one_line_naming_it(tmp_path, name):
+    """A distillation's settings or round log that is not JSON (a foreign or damaged file) is one DataError naming
+    it and saying to delete it, not a JSONDecodeError traceback; nothing is trained before the check."""
+    import torch
+
+    from balancedrnn.tasks.hammer import expert
+
+    directory = tmp_path / "distil"
+    directory.mkdir()
+    if name == "rounds.json":  # the settings must match for the log to be read
+        teacher = torch.nn.Linear(2, 2)
+        params = {"teacher": expert._fingerprint(teacher), "episodes_per_round": 1, "eval_episodes": 1, "seed": 0,
+                  "hidden": 8, "steps": 1}
+        (directory / "params.json").write_text(json.dumps(params))
+    else:
+        teacher = torch.nn.Linear(2, 2)
+    (directory / name).write_text("{not json")
+    with pytest.raises(DataError, match=rf"cached file .*{name} is corrupt \(JSONDecodeError\); delete it") as e:
+        expert.distil(teacher, rounds=0, episodes_per_round=1, eval_episodes=1, seed=0, hidden=8, steps=1,
+                      directory=directory)
+    assert "\n" not in str(e.value)

@@ -577,6 +577,10 @@ def data_hammer(
     from ..tasks.hammer.env import check_dataset_id
 
     check_dataset_id(dataset_id)
+    public = "D4RL/"  # the namespace of Minari's published Hammer data (tasks.hammer.dataset.PUBLIC_EXPERT_ID)
+    if dataset_id.startswith(public):
+        raise UserError(f"--dataset-id {dataset_id}: the {public} namespace is Minari's published data (a local copy "
+                        "would be replaced); generated episodes take an id of their own, such as balancedrnn/hammer/mine-v0")
     try:
         _data_hammer(demos, expert, rounds, episodes_per_round, eval_episodes, expert_episodes, workers, seed,
                      dataset_id, min_success, quiet, distil_rounds, distil_episodes, noise, noisy_demos, demo_noise,

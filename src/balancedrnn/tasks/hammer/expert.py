@@ -78,6 +78,18 @@ def _load_npz(path: Path, *keys: str) -> list[np.ndarray]:
                         f"to make it again") from None
 
 
+def _load_json(path: Path) -> Any:
+    """A cached JSON file (a round log, a run's settings); a one-line DataError naming the file when it is
+    corrupt, as :func:`_load_npz`."""
+    from ...io import DataError
+
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise DataError(f"cached file {path} is corrupt ({type(e).__name__}); delete it and run the same command "
+                        f"to make it again") from None
+
+
 def _load_episode(path: Path) -> Episode:
     observations, actions, rewards, seed = _load_npz(path, "observations", "actions", "rewards", "seed")
     return Episode(observations, actions, rewards, int(seed))
@@ -451,12 +463,12 @@ def distil(
     params = {"teacher": _fingerprint(teacher), "episodes_per_round": episodes_per_round,
               "eval_episodes": eval_episodes, "seed": seed, "hidden": hidden, "steps": steps}
     params_file = directory / "params.json"
-    if params_file.exists() and json.loads(params_file.read_text()) != params:
+    if params_file.exists() and _load_json(params_file) != params:
         raise DataError(f"{directory} holds a distillation with other settings ({params_file.read_text().strip()}); "
                         f"remove it or choose another directory")
     atomic_write_json(params_file, params)
     log_file = directory / "rounds.json"
-    history: list[dict[str, Any]] = json.loads(log_file.read_text()) if log_file.exists() else []
+    history: list[dict[str, Any]] = _load_json(log_file) if log_file.exists() else []
     obs_parts: list[np.ndarray] = []
     act_parts: list[np.ndarray] = []
     best: tuple[float, float] | None = None
