@@ -44,6 +44,8 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
      "base: budget 1e+12 is above the limit of 100,000,000 trainable weights"),
     ("sweep-sampler-budget-beyond-the-limit", GRID + "sampler: {kind: grid, models: [dense], budget: 1e12}\n", [],
      "sampler.budget 1e+12 is above the limit of 100,000,000 trainable weights"),
+    ("sweep-hammer-sizes", "name: s\nbase: {task: hammer, epochs: 1, n_train: 50}\n", [],
+     "base.n_train does not apply to task hammer: its train/val/test splits are 90/5/5 %"),
     ("sweep-models-twice", GRID + "sampler: {kind: grid, models: [dense, balanced, dense]}\n", [],
      "sampler.models lists dense more than once"),
     ("sweep-seeds-twice", GRID + "sampler: {kind: grid, models: [dense], seeds: [0, 1, 0]}\n", [],

@@ -155,12 +155,12 @@ def _check_task_data(task: str, mnist_dir: Path | None, dataset: str | None, **s
     """Options naming data must fit the task: --mnist-dir only for the MNIST tasks (and must hold idx files),
     --dataset only for the Hammer tasks, and no split sizes (``n_train=...``) for hammer, which splits the data
     set's episodes 90/5/5 % (it would ignore them)."""
-    from ..tasks.zoo import uses_dataset, uses_mnist
+    from ..tasks.zoo import check_sizes_apply, uses_dataset, uses_mnist
 
-    given = [f"--{k.replace('_', '-')}" for k, v in sizes.items() if v is not None]
-    if task == "hammer" and given:
-        raise UserError(f"{given[0]} does not apply to --task hammer: its train/val/test splits are 90/5/5 % of the "
-                        f"data set's episodes (hammer:actions takes sizes)")
+    try:
+        check_sizes_apply(task, [f"--{k.replace('_', '-')}" for k, v in sizes.items() if v is not None])
+    except ValueError as e:
+        raise UserError(str(e)) from None
 
     if uses_mnist(task):
         check_mnist_dir(mnist_dir)

@@ -166,6 +166,14 @@ def uses_dataset(name: str) -> bool:
     return name in ("hammer", HAMMER_ACTIONS)
 
 
+def check_sizes_apply(name: str, given: list[str]) -> None:
+    """A one-line ValueError when split sizes (``given``: the options or fields set, e.g. ``--n-train``) are set
+    for ``hammer``, which splits its data set's episodes 90/5/5 % and would ignore them."""
+    if name == "hammer" and given:
+        raise ValueError(f"{given[0]} does not apply to task hammer: its train/val/test splits are 90/5/5 % of the "
+                         f"data set's episodes (hammer:actions takes sizes)")
+
+
 def _mnist(config: DataRequest) -> Any:
     from .mnist import load_mnist
 
