@@ -101,8 +101,8 @@ def main() -> None:
             print(f"seed {seed} {name:<16} test accuracy {acc:.4f}  ({weights[name]:,} weights, {secs:.0f} s)", flush=True)
     print("\n| model | weights | test accuracy (mean ± std over seeds) |\n|---|---|---|")
     for name, accs in rows.items():
-        sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
-        print(f"| {name} | {weights[name]:,} | {statistics.mean(accs):.4f} ± {sd:.4f} |")
+        spread = f" ± {statistics.stdev(accs):.4f}" if len(accs) > 1 else ""  # one seed: no spread measured
+        print(f"| {name} | {weights[name]:,} | {statistics.mean(accs):.4f}{spread} |")
 
 
 if __name__ == "__main__":

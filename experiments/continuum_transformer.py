@@ -134,9 +134,9 @@ def main() -> None:
     print(f"\n| model | body weights | body parameters | share in transformer blocks | test accuracy "
           f"(mean ± std over {args.seeds} seeds) |\n|---|---|---|---|---|")
     for name, accs in rows.items():
-        sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        spread = f" ± {statistics.stdev(accs):.4f}" if len(accs) > 1 else ""  # one seed: no spread measured
         w, n_params, share = info[name]
-        print(f"| {name} | {w:,} | {n_params:,} | {share:.0%} | {statistics.mean(accs):.4f} ± {sd:.4f} |")
+        print(f"| {name} | {w:,} | {n_params:,} | {share:.0%} | {statistics.mean(accs):.4f}{spread} |")
 
 
 if __name__ == "__main__":

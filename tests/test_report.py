@@ -285,3 +285,21 @@ def test_mean_std_shows_a_spread_only_when_one_was_measured():
     assert mean_std(0.5, 0.0, 1) == "0.500"
     assert mean_std(0.5, 0.01, 3) == "0.500 ± 0.010"
     assert mean_std(0.5, 0.0, 2) == "0.500 ± 0.000"  # two equal runs: a measured zero
+
+
+def test_one_run_has_no_measured_spread_in_the_summary_the_plot_or_the_sweep_table(tmp_path, capsys):
+    """The std of a single run is not 0 but unmeasured: NaN in the summary (an empty cell in compare's
+    summary.csv), no ± in a sweep's results table, a point without an error bar in the plot."""
+    from balancedrnn.analysis.report import plot_metric_vs_hp, records_frame, summarise
+    from balancedrnn.cli import _results_table
+
+    summary = summarise(records_frame(rad_records(seeds=1)))
+    assert summary["test_std"].isna().all() and (summary["runs"] == 1).all()
+    assert summarise(records_frame(rad_records(seeds=2)))["test_std"].notna().all()
+    assert plot_metric_vs_hp(summary, tmp_path / "one.png").exists()
+    capsys.readouterr()
+    _results_table(rad_records(seeds=1), "one seed")
+    table = capsys.readouterr().out
+    assert "±" not in table and "nan" not in table
+    _results_table(rad_records(seeds=2), "two seeds")
+    assert "±" in capsys.readouterr().out

@@ -154,7 +154,8 @@ def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 
 def summarise(frame: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
-    """Mean, std and count of the test metric per model config, with its sizes and hidden proportion."""
+    """Mean, std and count of the test metric per model config, with its sizes and hidden proportion (the std of
+    one run is NaN: its spread was not measured, which 0 would claim it was)."""
     ok = frame[frame["status"] == "ok"]
     agg = ok.groupby("model", sort=False).agg(
         runs=("test", "size"),
@@ -168,7 +169,6 @@ def summarise(frame: pd.DataFrame, order: list[str] | None = None) -> pd.DataFra
         parameters=("parameters", "first"),
         wall_time=("wall_time", "mean"),
     )
-    agg["test_std"] = agg["test_std"].fillna(0.0)
     failed = frame[frame["status"] != "ok"].groupby("model", sort=False).size()
     agg["failed"] = failed.reindex(agg.index).fillna(0).astype(int)
     notes = frame.groupby("model", sort=False)["note"].first()
@@ -187,7 +187,9 @@ def plot_metric_vs_hp(summary: pd.DataFrame, path: str | Path, metric: str = "ac
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for name, row in summary.iterrows():
-        ax.errorbar(row["hidden_proportion"], row["test_mean"], yerr=row["test_std"], fmt="o", capsize=4, label=str(name))
+        std = row["test_std"]
+        ax.errorbar(row["hidden_proportion"], row["test_mean"], yerr=None if std != std else std, fmt="o", capsize=4,
+                    label=str(name))  # one run: a point without a bar
     draw_chance(ax, chance)
     ax.set_xlabel("hidden proportion  nnz(W_hh) / (nnz(W_hx)+nnz(W_hh)+nnz(W_hy))")
     ax.set_ylabel(f"test {metric} (mean ± std over seeds)")

@@ -904,7 +904,7 @@ def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
 
 def _results_table(records: list[dict[str, Any]], title: str, top: int = 15) -> None:
     """Per-config mean ± std of the final metric over seeds, best first (at most ``top`` rows)."""
-    from ..analysis.report import records_frame, summarise
+    from ..analysis.report import mean_std, records_frame, summarise
 
     frame = records_frame(records)
     summary = summarise(frame)
@@ -914,7 +914,7 @@ def _results_table(records: list[dict[str, Any]], title: str, top: int = 15) -> 
     for col in ("config", "ok runs", f"test {metric}", "hidden prop.", "dh", "weights"):
         table.add_column(col, justify="left" if col == "config" else "right")
     for cfg, r in summary.head(top).iterrows():
-        table.add_row(str(cfg), str(int(r["runs"])), f"{r['test_mean']:.3f} ± {r['test_std']:.3f}",
+        table.add_row(str(cfg), str(int(r["runs"])), mean_std(r["test_mean"], r["test_std"], int(r["runs"])),
                       _num(r["hidden_proportion"], "{:.3f}"), _num(r["dh"], "{:.0f}"), _num(r["weights"], "{:,.0f}"))
     out.print(table)
 
