@@ -39,6 +39,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--n-train", type=int, default=3000)
     args = parser.parse_args()
+    if args.trials < 2 or args.trials % 2:
+        parser.error(f"--trials must be an even number of at least 2 (two models, the same seeds), got {args.trials}")
 
     results = {}
     trial_times: list[float] = []
