@@ -265,6 +265,27 @@ def test_recommender_infeasible_budget_names_the_smallest(predictor):
         recommend(2500, 10, 100)
 
 
+def test_a_budget_above_the_smallest_that_no_candidate_spends_names_one_that_works(predictor):
+    """At a hidden size of a few units which budgets work is not monotone (dx 14, dy 10: 14 works, 15-21 do
+    not); the error once named 14, below the budget refused. It now names a budget above it that works."""
+    refused = 0
+    for budget in range(15, 22):
+        try:
+            recommend(14, 10, budget, predictor)  # the default 2,000 candidates: the smallest is 14
+            continue
+        except SpecError as e:
+            msg = str(e)
+        refused += 1
+        assert "\n" not in msg and msg.startswith(f"no candidate configuration spends budget {budget} within 2%")
+        works = int(msg.split("; budget ", 1)[1].split(" ", 1)[0])
+        assert works > budget
+        rec = recommend(14, 10, works, predictor)
+        assert abs(rec.weights - works) <= 0.02 * works
+    assert refused
+    with pytest.raises(SpecError, match="the smallest feasible budget is 14"):
+        recommend(14, 10, 10, predictor)
+
+
 # ----------------------------------------------------------------------------------- save and load
 def test_save_load_round_trip_and_schema_refusal(predictor, data, tmp_path):
     path = save_predictor(predictor, tmp_path / "p.pkl")

@@ -193,7 +193,8 @@ def test_recommend_config_uses_the_zoo_predictor(predictor):
     assert len(rec.curve) == epochs and not rec.shape_outside and rec.outside == []
     lo, hi = predictor.hidden_proportion_range_
     assert lo <= rec.hidden_proportion <= hi
-    assert set(rec.references) <= set(meta.REFERENCES) and set(rec.agreement) == set(rec.references)
+    assert set(rec.references) <= set(meta.REFERENCES)
+    assert set(rec.agreement) | ({rec.same_as} - {None}) == set(rec.references) and set(rec.ties) == set(rec.agreement)
     # agreement, against every tree by hand: the recommendation and the named configs rebuilt from their densities
     from balancedrnn.core.configs import config_density
 
@@ -203,6 +204,7 @@ def test_recommend_config_uses_the_zoo_predictor(predictor):
     assert per[:, 0].mean() == pytest.approx(rec.predicted_score)
     for i, name in enumerate(rec.agreement):
         assert rec.agreement[name] == pytest.approx((per[:, 0] > per[:, 1 + i]).mean())
+        assert rec.ties[name] == pytest.approx((per[:, 0] == per[:, 1 + i]).mean())
     far = meta.recommend_config(3, 60, 6000, predictor=predictor, n_candidates=200)
     assert far.shape_outside and any(o.startswith("dx/dy") for o in far.outside)
     with pytest.raises(meta.MetaError, match="unknown task characteristic"):
@@ -427,3 +429,47 @@ def test_cli_recommend_prints_a_train_command_that_runs(predictor, tmp_path, mon
     argv = shlex.split(line.split("): ", 1)[1])
     curve = next(x for x in out.splitlines() if x.startswith("predicted validation curve")).split(": ", 1)[1].split()
     assert argv[2:4] == ["--data", "FILE"] and argv[-2:] == ["--epochs", str(len(curve))]
+
+
+def test_a_recommendation_that_is_a_named_config_is_not_compared_with_itself(tmp_path, monkeypatch, capsys):
+    """With the shipped predictor, ItalyPowerDemand's shape gets plain dense; the confidence line once said "dense 0%"
+    (every tree ties with itself), which reads as the forest preferring dense over the recommendation."""
+    rec = meta.recommend_config(1, 2, 4400, predictor="default", task={"T": 24.0, "n_train": 67.0})
+    assert rec.method == "predictor" and rec.same_as == "dense" and rec.config == "hx=1,hh=1,hy=1,yx=1,yh=1,yy=1"
+    assert "dense" not in rec.agreement and set(rec.agreement) == {"uniform:0.2", "balanced"}
+    code, out, err = _cli(["recommend", "--dx", "1", "--dy", "2", "--budget", "4400", "--steps", "24", "--n-train", "67"],
+                          tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    assert "the recommendation is dense" in out and "dense 0%" not in out
+
+
+def test_recommend_task_assumes_the_training_sequences_train_uses(tmp_path, monkeypatch, capsys):
+    """For a task whose training sequences the config sets (the MNIST tasks), ``recommend --task`` assumes the
+    command line's default --n-train, as ``train --task ... --model auto`` does; it once assumed the zoo's median and
+    chose another config than train trained."""
+    from balancedrnn.cli import _auto_model
+    from balancedrnn.core.defaults import QUICK
+    from balancedrnn.tasks import get_task
+    from balancedrnn.tasks.zoo import predictor_info
+
+    task = get_task("mnist:cols14")
+    assert predictor_info(task)["n_train"] == QUICK["n_train"]
+    code, out, err = _cli(["recommend", "--task", "mnist:cols14"], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    config = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("config: "))
+    assert _auto_model("auto", task, float(task.default_budget), {"n_train": QUICK["n_train"]}) == config
+
+
+def test_model_auto_refuses_a_shape_outside_the_zoo_as_recommend_does(tmp_path, monkeypatch, capsys):
+    """``train --model auto`` on dx/dy 0.05 (outside every shape the zoo covers) is the same one-line refusal as
+    ``recommend`` (it trained the extrapolated choice silently); the estimators fit it with a warning."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "w20.npz", X=rng.normal(size=(60, 1, 8)), y=np.arange(60) % 20)
+    code, out, err = _cli(["train", "--data", "w20.npz", "--model", "auto", "--epochs", "1"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("error: dx/dy = 0.05 lies outside every shape the zoo predictor was trained on")
+    assert not list(tmp_path.glob("runs/**/*.json"))
+    from balancedrnn import BlockRNNClassifier
+
+    with pytest.warns(UserWarning, match="lies outside every shape .* fitting it anyway"):
+        BlockRNNClassifier("auto", epochs=1).fit(rng.normal(size=(40, 1, 6)), np.arange(40) % 20)

@@ -315,6 +315,11 @@ class _BlockRNNEstimator(BaseEstimator):
         from .analysis.meta import recommend_config
 
         rec = recommend_config(dx, dy, budget, regression=self._regression, predictor="default", seed=0, task=task)
+        if rec.shape_outside:  # recommend refuses it without --extrapolate; an estimator fits it and says so
+            import warnings
+
+            warnings.warn(f"{rec.shape_outside_message}; fitting it anyway (pass config= to choose)", UserWarning,
+                          stacklevel=3)
         return rec.config, rec
 
     def _validation_split(self, target: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None]:

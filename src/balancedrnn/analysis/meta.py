@@ -684,6 +684,10 @@ class Recommendation:
     """The zoo predictor's interval of the predicted score (quantiles :data:`zoopred.INTERVAL` of its trees)."""
     curve: list[float] | None = None
     """The parent network's predicted validation curve (normalised metric per epoch) of the recommendation."""
+    ties: dict[str, float] = field(default_factory=dict)
+    """Zoo predictor: per named config of :attr:`agreement`, the share of its trees that score the two equal."""
+    same_as: str | None = None
+    """Zoo predictor: the named config the recommendation is (then left out of :attr:`agreement`), if any."""
     agreement: dict[str, float] = field(default_factory=dict)
     """Zoo predictor: per named config, the share of its trees that score the recommendation above that config
     (paired, tree by tree): the forest's own doubt, not a calibrated probability. Leave one task out it never
@@ -696,6 +700,12 @@ class Recommendation:
     task: dict[str, float] = field(default_factory=dict)
     """What the recommender was told of the task besides its shape (``T``, ``n_train``, ``epochs``); a missing
     one took the zoo's median."""
+
+    @property
+    def shape_outside_message(self) -> str:
+        """What ``recommend``, ``--model auto`` and the estimators say when :attr:`shape_outside`."""
+        return (f"dx/dy = {self.dx / self.dy:.3g} lies outside every shape the zoo predictor was trained on "
+                f"({'; '.join(self.outside)}): its recommendation would extrapolate")
 
     @property
     def config(self) -> str:
@@ -758,6 +768,26 @@ def _feasible(dx: int, dy: int, budget: float, candidates: list[tuple[str, dict[
 def smallest_feasible_budget(dx: int, dy: int, candidates: list[tuple[str, dict[str, float]]]) -> int:
     """Smallest budget at which at least one candidate spends the budget (:func:`spec.smallest_spending_budget`)."""
     return smallest_spending_budget(dx, dy, [d for _, d in candidates], BUDGET_TOLERANCE)
+
+
+def no_candidate_error(dx: int, dy: int, budget: float, candidates: list[tuple[str, dict[str, float]]]) -> SpecError:
+    """The one-line error when no candidate spends ``budget``. Below the smallest feasible budget it names that;
+    above it (a hidden size of a few units, where the weight counts jump and which budgets work is not monotone)
+    it names the next budget above ``budget`` that works for a candidate whose densities do not depend on the
+    budget (dense, uniform:0.2), so the budget it names is one ``recommend`` accepts."""
+    from ..core.configs import config_density
+
+    smallest = smallest_feasible_budget(dx, dy, [c for c in candidates if c[0] in NAMED_CANDIDATES or c[0] == "random"])
+    if budget < smallest:
+        return SpecError(f"budget {budget:g} is too small for any candidate configuration (dx={dx}, dy={dy}); "
+                         f"the smallest feasible budget is {smallest}")
+    fixed = [config_density(name, dx, dy, budget) for name in ("dense", "uniform:0.2")]
+    b = math.floor(budget) + 1
+    while not any(spends_budget(dx, dy, float(b), d, BUDGET_TOLERANCE) for d in fixed):
+        b += 1
+    return SpecError(f"no candidate configuration spends budget {budget:g} within {BUDGET_TOLERANCE:.0%} (dx={dx}, "
+                     f"dy={dy}): at a hidden size of a few units the weight counts jump; budget {b} works (dense or "
+                     "uniform:0.2 spend it; some budgets in between may suit other candidates)")
 
 
 def rule_recommendation(dx: int, dy: int, budget: float, reason: str = "", lr: float | None = None) -> Recommendation:
@@ -842,9 +872,7 @@ def recommend(
     candidates = candidate_densities(dx, dy, budget, n_candidates, random_state)
     names, rows = _feasible(dx, dy, budget, candidates, **kw)
     if not rows:
-        smallest = smallest_feasible_budget(dx, dy, [c for c in candidates if c[0] in NAMED_CANDIDATES or c[0] == "random"])
-        raise SpecError(f"budget {budget:g} is too small for any candidate configuration (dx={dx}, dy={dy}); "
-                        f"the smallest feasible budget is {smallest}")
+        raise no_candidate_error(dx, dy, budget, candidates)
     X = features_frame(rows)
     score = predictor.predict(X)
     refs = {n: float(score[i]) for i, n in enumerate(names) if n in REFERENCES}  # reported even outside the range
@@ -882,16 +910,14 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
     candidates = candidate_densities(dx, dy, budget, n_candidates, random_state)
     feasible = [(n, d) for n, d in candidates if spends_budget(dx, dy, budget, d, BUDGET_TOLERANCE)]
     if not feasible:
-        smallest = smallest_feasible_budget(dx, dy, [c for c in candidates if c[0] in NAMED_CANDIDATES or c[0] == "random"])
-        raise SpecError(f"budget {budget:g} is too small for any candidate configuration (dx={dx}, dy={dy}); "
-                        f"the smallest feasible budget is {smallest}")
+        raise no_candidate_error(dx, dy, budget, candidates)
     X, counts = zoopred.candidate_frame(dx, dy, budget, [d for _, d in feasible], lr, T, n_train, classification)
     names = [n for n, _ in feasible]
     keep = np.flatnonzero(np.isfinite(counts["hidden_proportion"].to_numpy()))
     X, counts, names = X.iloc[keep].reset_index(drop=True), counts.iloc[keep].reset_index(drop=True), [names[i] for i in keep]
     score = predictor.predict(X)
     refs = {n: float(score[i]) for i, n in enumerate(names) if n in REFERENCES}
-    X_all, ref_rows = X, [names.index(n) for n in refs]  # the named configs, kept even outside the hp range
+    X_all, counts_all, ref_rows = X, counts, [names.index(n) for n in refs]  # the named configs, kept even outside the hp range
     lo, hi = predictor.hidden_proportion_range_
     hp = counts["hidden_proportion"].to_numpy()
     inside = np.flatnonzero((hp >= lo) & (hp <= hi))
@@ -912,7 +938,12 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
     curve = predictor.predict_curve(X.iloc[[best]], epochs)[0].tolist() if predictor.parent_ is not None else None
     outside = predictor.outside(X.iloc[best].to_dict()) + predictor.outside_sizes(dx, dy) + predictor.outside_epochs(epochs)
     c = counts.iloc[best]
-    agree = predictor.agreement(X_all, int(rows_all[best]), ref_rows) if ref_rows else []
+    best_density = counts.iloc[best][[f"density_{b}" for b in BLOCKS]].to_numpy(float)
+    itself = [n for n, i in zip(refs, ref_rows)  # a named config the recommendation is: no comparison with itself
+              if np.allclose(counts_all.iloc[i][[f"density_{b}" for b in BLOCKS]].to_numpy(float), best_density)]
+    compared = [(n, i) for n, i in zip(refs, ref_rows) if n not in itself]
+    agree, tie = (predictor.agreement(X_all, int(rows_all[best]), [i for _, i in compared]) if compared
+                  else ([], []))
     return Recommendation(
         method="predictor",
         reason=(reason or f"maximised the zoo predictor ({'mean rank under the forest and the parent network' if zoopred.ENSEMBLE and predictor.parent_ is not None else 'extremely randomised trees'}; "
@@ -925,7 +956,8 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
         candidates=len(X), top=table.reset_index(drop=True), references=refs, lr=lr,
         init_scale=predictor.training_init_scale,
         interval=(float(low[0]), float(high[0])), curve=curve, outside=outside,
-        agreement={n: float(a) for n, a in zip(refs, agree)},
+        agreement={n: float(a) for (n, _), a in zip(compared, agree)},
+        ties={n: float(t) for (n, _), t in zip(compared, tie)}, same_as=itself[0] if itself else None,
         shape_outside=predictor.shape_outside(dx, dy),
     )
 

@@ -427,11 +427,12 @@ class ZooPredictor:
         per_tree = self.per_tree(X)
         return np.quantile(per_tree, q[0], axis=0), np.quantile(per_tree, q[1], axis=0)
 
-    def agreement(self, X: pd.DataFrame, row: int, others: Sequence[int]) -> np.ndarray:
-        """Per row of ``others``: the share of trees that predict row ``row`` above it (paired, tree by tree). How
-        sure the forest is that one candidate beats another, which the two means alone do not say."""
+    def agreement(self, X: pd.DataFrame, row: int, others: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of ``others``: the share of trees that predict row ``row`` above it, and the share that predict
+        the two equal (paired, tree by tree; trees with leaves of many runs tie often). How sure the forest is that
+        one candidate beats another, which the two means alone do not say."""
         P = self.per_tree(X.iloc[[row, *others]])
-        return (P[:, :1] > P[:, 1:]).mean(axis=0)
+        return (P[:, :1] > P[:, 1:]).mean(axis=0), (P[:, :1] == P[:, 1:]).mean(axis=0)
 
     def predict_parent(self, X: pd.DataFrame, epoch: np.ndarray | int) -> np.ndarray:
         """The parent network's predicted normalised metric at ``epoch``."""

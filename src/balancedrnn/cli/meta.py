@@ -342,9 +342,8 @@ def recommend(
         rec = meta.recommend_config(dx, dy, budget, regression=regression, predictor=fitted, dataset=dataset or None,
                                     lr=lr, n_candidates=candidates, top=top, seed=seed, reason=reason, task=task_info or None)
         if rec.shape_outside and not extrapolate:
-            raise UserError(f"dx/dy = {dx / dy:.3g} lies outside every shape the zoo predictor was trained on "
-                            f"({'; '.join(rec.outside)}): its recommendation would extrapolate; pass --extrapolate to get it "
-                            "anyway, or --predictor/--records for a predictor of your own")
+            raise UserError(rec.shape_outside_message + "; pass --extrapolate to get it anyway, or "
+                            "--predictor/--records for a predictor of your own")
         out.print(f"method: {rec.method}: {rec.reason}")
         table = Table(title=f"recommendation for dx={dx}, dy={dy}, budget={budget:,.0f}")
         for col in (*BLOCKS, "dh", "weights", "hidden prop.", "predicted"):
@@ -358,8 +357,12 @@ def recommend(
             out.print(_top_table(rec.top, rec.candidates))
         if rec.references:
             out.print("predicted for named configs at this budget: " + ", ".join(f"{k} {v:.4g}" for k, v in rec.references.items()))
+        if rec.same_as:
+            out.print(f"the recommendation is {rec.same_as}")
         if rec.agreement:
-            out.print("trees scoring the recommendation above: " + ", ".join(f"{k} {v:.0%}" for k, v in rec.agreement.items())
+            out.print("trees scoring the recommendation above: "
+                      + ", ".join(f"{k} {v:.0%}" + (f" ({rec.ties.get(k, 0.0):.0%} tied)" if rec.ties.get(k, 0.0) >= 0.005 else "")
+                                  for k, v in rec.agreement.items())
                       + ("" if min(rec.agreement.values()) >= 0.8 else
                          " (below 80 %: the forest is not confident the recommendation beats that config)"))
         if rec.interval is not None:

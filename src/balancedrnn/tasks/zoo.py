@@ -775,6 +775,12 @@ def meta_features(task: Task, n_train: int | None = None) -> dict[str, Any]:
 def predictor_info(task: Task, n_train: int | None = None) -> dict[str, float]:
     """What the zoo predictor reads of a task besides its shape: ``T`` (steps) and ``n_train`` (training
     sequences), where known. ``recommend --task/--data`` and ``train/compare --model auto`` take them from here;
-    the estimators, which have arrays rather than a task, pass the same two keys (longest series, training series)."""
+    the estimators, which have arrays rather than a task, pass the same two keys (longest series, training series).
+    A task whose training sequences a run's config sets takes the command line's default (``--n-train``) when
+    ``n_train`` is not given, so ``recommend --task`` assumes what ``train --task`` (and ``--model auto``) trains on."""
+    if n_train is None and meta_features(task).get("n_train_from_config"):
+        from ..core.defaults import QUICK
+
+        n_train = int(QUICK["n_train"])
     m = meta_features(task, n_train)
     return {k: float(m[k]) for k in ("T", "n_train") if m.get(k) is not None}
