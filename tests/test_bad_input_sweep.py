@@ -46,6 +46,11 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
      "sampler.budget 1e+12 is above the limit of 100,000,000 trainable weights"),
     ("sweep-hammer-sizes", "name: s\nbase: {task: hammer, epochs: 1, n_train: 50}\n", [],
      "base.n_train does not apply to task hammer: its train/val/test splits are 90/5/5 %"),
+    ("sweep-random-base-lr", "name: s\nbase: {task: rad, epochs: 1, lr: 0.002}\nsampler: {kind: random, n_trials: 2}\n", [],
+     "base.lr would be ignored: the random sampler draws lr itself; to hold it fixed, give sampler.distributions: "
+     "{lr: {normal: [0.002, 0]}}"),
+    ("sweep-tpe-base-lr", "name: s\nbase: {task: rad, epochs: 1}\nsampler: {kind: tpe, n_trials: 2}\n", ["--set", "lr=0.002"],
+     "base.lr would be ignored: the tpe sampler draws lr itself (it searches a log-uniform lr in [1e-05, 0.01])"),
     ("sweep-models-twice", GRID + "sampler: {kind: grid, models: [dense, balanced, dense]}\n", [],
      "sampler.models lists dense more than once"),
     ("sweep-seeds-twice", GRID + "sampler: {kind: grid, models: [dense], seeds: [0, 1, 0]}\n", [],

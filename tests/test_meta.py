@@ -502,3 +502,16 @@ def test_cli_reads_several_studies_of_a_store(tmp_path, monkeypatch):
         main(["predictor", "fit", "--storage", "s.journal", "--name", "a", "--name", "b", "--out", "p.pkl", "--n-estimators", "10"])
     assert e.value.code in (0, None)
     assert load_predictor(tmp_path / "p.pkl").n_records_ == 12
+
+
+def test_a_predictor_is_not_fitted_on_runs_that_cannot_rank_configurations():
+    """Runs of one configuration only (seeds of it), or runs that all scored the same (nothing trained), teach
+    nothing about which configuration is better; such a predictor once "recommended" its one config, or the first
+    candidate, without a word."""
+    one = [r for r in synthetic_records(n_configs=1, seeds=12, tasks=("rad",))]
+    assert len(one) == 12
+    with pytest.raises(TooFewRecords, match="hold one configuration only"):
+        MetaPredictor(n_estimators=5).fit(one)
+    flat = [{**r, "final": {**r["final"], "value": 0.1}} for r in synthetic_records(n_configs=10, seeds=3, tasks=("rad",))]
+    with pytest.raises(TooFewRecords, match=r"every one of the 30 usable run records scored 0\.1"):
+        MetaPredictor(n_estimators=5).fit(flat)

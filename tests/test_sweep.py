@@ -18,12 +18,14 @@ from balancedrnn.sweep.spec import SweepError, SweepSpec, trial_configs
 
 
 def base(mnist_dir, **kw):
+    """A small base config (no lr: the random, hidden-proportion and TPE samplers draw it and refuse a base lr)."""
     return {"task": "rad", "epochs": 1, "n_train": 40, "n_val": 20, "n_test": 20, "budget": 30_000,
-            "lr": 1e-3, "mnist_dir": str(mnist_dir), "threads": 1, **kw}
+            "mnist_dir": str(mnist_dir), "threads": 1, **kw}
 
 
 def grid(mnist_dir, name, models=("dense", "uniform:0.3"), seeds=(0, 1, 2), **kw):
-    return {"name": name, "base": base(mnist_dir, **kw), "sampler": {"kind": "grid", "models": list(models), "seeds": list(seeds)}}
+    return {"name": name, "base": base(mnist_dir, **{"lr": 1e-3, **kw}),
+            "sampler": {"kind": "grid", "models": list(models), "seeds": list(seeds)}}
 
 
 def done_per_key(study):

@@ -111,6 +111,10 @@ def test_a_task_never_above_chance_is_left_out(records):
     flat = [dict(r, final={**r["final"], "value": 1.0 / 4}) for r in records if r["task"]["name"] == "toy-wide"]
     d = zoopred.prepare_zoo([r for r in records if r["task"]["name"] != "toy-wide"] + flat)
     assert "toy-wide" not in d.tasks and d.skipped["task never above chance"] == len(flat)
+    one = next(iter(d.tasks))  # then too few tasks are left: the error says which runs were left out and why
+    d1 = zoopred.prepare_zoo([r for r in records if r["task"]["name"] == one] + flat)
+    with pytest.raises(zoopred.ZooError, match=rf"got {len(d1)} runs of 1 task\(s\); left out: {len(flat)} task never above chance"):
+        zoopred.ZooPredictor(n_estimators=5, curve=False).fit(d1)
 
 
 def test_candidate_features_equal_record_features(records):

@@ -255,6 +255,12 @@ def require_records(data: MetaData, need: int = MIN_RECORDS, what: str = "fit a 
             f"need at least {need} usable run records (status ok, block models with a final metric) to {what}, "
             f"got {len(data)} ({data.describe_skipped()})"
         )
+    if len(set(data.group)) < 2:  # a forest fitted on one config predicts it everywhere: nothing to rank by
+        raise TooFewRecords(f"the {len(data)} usable run records hold one configuration only ({data.group[0]}); "
+                            f"to {what}, runs of several configurations are needed (a random or hidden_proportion sweep)")
+    if float(np.ptp(data.y)) == 0.0:
+        raise TooFewRecords(f"every one of the {len(data)} usable run records scored {data.y[0]:g}: there is nothing to "
+                            f"learn which configuration is better; {what} on runs that trained (more epochs or data)")
 
 
 def load_record_dir(directory: str | Path) -> list[dict[str, Any]]:

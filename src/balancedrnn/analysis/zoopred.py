@@ -381,8 +381,9 @@ class ZooPredictor:
     def fit(self, data: ZooData) -> ZooPredictor:
         """Fit the forest on the pooled normalised target and, with ``curve``, the parent network on the curves."""
         if len(data) < 10 or len(set(data.task)) < 2:
+            left_out = ", ".join(f"{n} {why}" for why, n in data.skipped.items())
             raise ZooError(f"the zoo predictor needs runs of at least two tasks (10 runs), got {len(data)} runs of "
-                           f"{len(set(data.task))} task(s)")
+                           f"{len(set(data.task))} task(s)" + (f"; left out: {left_out}" if left_out else ""))
         scales = data.init_scales()
         if len(scales) > 1:
             mix = ", ".join(f"{k} {v}" for k, v in scales.items())

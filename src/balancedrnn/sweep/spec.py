@@ -181,6 +181,15 @@ class SweepSpec:
         if not (isinstance(s.hp_range, list) and len(s.hp_range) == 2 and isinstance(lo, (int, float))
                 and isinstance(hi, (int, float)) and 0 < lo < hi < 1):
             raise SweepError(f"hp_range must be [low, high] with 0 < low < high < 1, got {s.hp_range!r}")
+        random_kind = s.kind in ("random", "hidden_proportion")  # last: the file's own fields are judged first
+        drawn = ("lr", "init_mean", "init_std") if random_kind else ("lr",) if s.kind in ("tpe", "qmc") else ()
+        for key in drawn:  # the sampler would override it, silently
+            if key in self.base:
+                fix = (f"; to hold it fixed, give sampler.distributions: {{{key}: {{normal: [{self.base[key]!r}, 0]}}}}"
+                       if random_kind else
+                       f" (it searches a log-uniform lr in [{TPE_LR_RANGE[0]:g}, {TPE_LR_RANGE[1]:g}]); use the random "
+                       "or grid sampler to fix it")
+                raise SweepError(f"base.{key} would be ignored: the {s.kind} sampler draws {key} itself{fix}")
 
 
 def _kind(value: Any) -> str:
