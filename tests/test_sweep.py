@@ -683,16 +683,20 @@ def test_a_store_lost_mid_sweep_is_exit_1_naming_the_cause(mnist_dir, tmp_path, 
     driver's own reason, not Optuna's generic "exception during the commit"."""
     from optuna.exceptions import StorageInternalError
 
-    import balancedrnn.sweep.executor as executor
     from clihelp import run_main
 
-    def lost(*args, **kwargs):
+    real, calls = store.release_stale, []
+
+    def lost(*args, **kwargs):  # the sweep's start (prepare) reads the store; once the workers ran, it is away
+        calls.append(1)
+        if len(calls) == 1:
+            return real(*args, **kwargs)
         try:
             raise ConnectionRefusedError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
         except ConnectionRefusedError as cause:
             raise StorageInternalError("An exception is raised during the commit. This typically happens ...") from cause
 
-    monkeypatch.setattr(executor, "_result", lost)
+    monkeypatch.setattr(store, "release_stale", lost)  # this process only: the spawned workers keep the real one
     spec = grid(mnist_dir, "lost", models=("dense",), seeds=(0,))
     path = tmp_path / "lost.yaml"
     path.write_text(yaml.safe_dump(spec))

@@ -376,6 +376,8 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     and with ``retry_failed`` every failure does. SIGTERM stops the sweep like Ctrl-C (workers record their
     trials as interrupted).
     """
+    from optuna.trial import TrialState
+
     from . import store
     from ..progress import progress_bar
     from ..train import data_fingerprint
@@ -447,50 +449,33 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     crashed = [f"worker {i} (pid {p.pid}) " + (f"was killed by signal {-p.exitcode}" if (p.exitcode or 0) < 0
                                                 else f"exited with code {p.exitcode}")
                for i, p in enumerate(procs) if p.exitcode not in (0, None) and not interrupted]
-    try:
-        return _result(study, spec, keys, policy, total, queued, released, interrupted, crashed, pids, data,
-                       rerun_other_data, len(stale) - rerun_other_data)
-    except Exception as e:
-        if not store.is_store_failure(e):
-            raise
-        raise store.StoreLost(f"sweep {spec.name} lost its run store ({e if isinstance(e, store.StoreError) else store._cause(e)}); "
-                              "finished trials are kept: run the same command once it answers") from None
-
-
-def _result(study: Any, spec: SweepSpec, keys: set[str] | None, policy: Any, total: int, queued: int, released: int,
-            interrupted: bool, crashed: list[str], pids: set[int | None], data: Any, rerun_other_data: int,
-            retried: int) -> SweepResult:
-    """What the sweep call did, read from the store once its workers have ended. Trials of workers that died
-    (this call's, or another command's on this host or past the grace period) are released first, so a trial
-    is counted as running elsewhere only while its worker may be alive."""
-    from optuna.trial import TrialState
-
-    from . import store
-
-    if not interrupted:
-        released += store.release_stale(study)  # their trials run again next time
-    host = socket.gethostname()
-    counts: dict[str, int] = {}
-    running_elsewhere = 0
-    for t in study.get_trials(deepcopy=False):
-        w = t.user_attrs.get("worker") or {}
-        ours = w.get("host") == host and w.get("pid") in pids
-        if t.state == TrialState.RUNNING and not ours:
-            running_elsewhere += 1
-        status = t.user_attrs.get("status")
-        if ours and status in (*store.FINISHED_STATUSES, "interrupted"):
-            counts[status] = counts.get(status, 0) + 1
-    done = _count_done(study, keys, policy, spec.sampler.n_trials)
-    all_done = store.done_keys(study)
-    other = len(all_done - keys) if keys is not None else 0
-    final: dict[str, int] = {}
-    for rec in store.iter_records(study):
-        if keys is None or rec.get("trial_key") in keys:
-            final[str(rec.get("status"))] = final.get(str(rec.get("status")), 0) + 1
-    return SweepResult(total=total, done=done, queued=queued, released=released, interrupted=interrupted,
-                       running_elsewhere=running_elsewhere, counts=counts, crashed=crashed,
-                       data_source=str(data.source), rerun_other_data=rerun_other_data,
-                       retried=retried, other_trials=other, final_counts=final)
+    with store.lost_mid_run(f"sweep {spec.name}"):  # read once the workers have ended
+        # trials of workers that died (this call's, or another command's on this host or past the grace period)
+        # are released first, so a trial counts as running elsewhere only while its worker may be alive
+        if not interrupted:
+            released += store.release_stale(study)  # their trials run again next time
+        host = socket.gethostname()
+        counts: dict[str, int] = {}
+        running_elsewhere = 0
+        for t in study.get_trials(deepcopy=False):
+            w = t.user_attrs.get("worker") or {}
+            ours = w.get("host") == host and w.get("pid") in pids
+            if t.state == TrialState.RUNNING and not ours:
+                running_elsewhere += 1
+            status = t.user_attrs.get("status")
+            if ours and status in (*store.FINISHED_STATUSES, "interrupted"):
+                counts[status] = counts.get(status, 0) + 1
+        done = _count_done(study, keys, policy, spec.sampler.n_trials)
+        all_done = store.done_keys(study)
+        other = len(all_done - keys) if keys is not None else 0
+        final: dict[str, int] = {}
+        for rec in store.iter_records(study):
+            if keys is None or rec.get("trial_key") in keys:
+                final[str(rec.get("status"))] = final.get(str(rec.get("status")), 0) + 1
+        return SweepResult(total=total, done=done, queued=queued, released=released, interrupted=interrupted,
+                           running_elsewhere=running_elsewhere, counts=counts, crashed=crashed,
+                           data_source=str(data.source), rerun_other_data=rerun_other_data,
+                           retried=len(stale) - rerun_other_data, other_trials=other, final_counts=final)
 
 
 def _same_data(trial: Any, policy: Any) -> bool:

@@ -17,6 +17,7 @@ is released at once, without waiting for the grace period.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -55,6 +56,19 @@ def is_store_failure(e: BaseException) -> bool:
 
     return (isinstance(e, (StoreError, StorageInternalError))
             or type(e).__module__.split(".")[0] in ("sqlalchemy", "psycopg", "psycopg2"))
+
+
+@contextlib.contextmanager
+def lost_mid_run(what: str) -> Iterator[None]:
+    """The store failing inside the block (a database server that went away) as :class:`StoreLost`: work was done
+    before it, so the command exits 1, not 2, with the driver's own reason."""
+    try:
+        yield
+    except Exception as e:
+        if not is_store_failure(e):
+            raise
+        raise StoreLost(f"{what} lost its run store ({_cause(e)}); finished trials are kept: run the same command "
+                        "once it answers") from None
 
 
 def _cause(e: BaseException) -> str:
