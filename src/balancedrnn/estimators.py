@@ -233,9 +233,10 @@ class _BlockRNNEstimator(BaseEstimator):
             raise ValueError(f"X has {series[0].shape[0]} channel(s), but {type(self).__name__} was fitted on "
                              f"{self.n_channels_}")
         out = [s.T for s in series]
-        if "mean_" in self.__dict__:
+        standardised = "mean_" in self.__dict__
+        if standardised:
             out = [(s - self.mean_) / self.scale_ for s in out]
-        return _float32(out, "standardised with the training statistics" if "mean_" in self.__dict__ else "")
+        return _float32(out, "standardised with the training statistics" if standardised else "")
 
     def _forget_fit(self) -> None:
         """Drop every fitted attribute (a refit starts from the new data alone)."""

@@ -113,16 +113,17 @@ class TrainConfig:
     def __post_init__(self) -> None:
         """Validate every field at construction, before any data is built or model trained (one-line
         ValueErrors naming the field)."""
-        for name in ("epochs", "batch_size", "n_train", "n_val", "n_test", "rollouts", "select_every",
-                     "seed", "data_seed", "patience", "select_rollouts", "threads"):
+        positive = ("epochs", "batch_size", "n_train", "n_val", "n_test", "rollouts", "select_every")
+        non_negative = ("seed", "data_seed", "patience", "select_rollouts")
+        for name in (*positive, *non_negative, "threads"):
             v = getattr(self, name)
             if isinstance(v, float) and v.is_integer():  # 3e2 from YAML or --set: the integer it names
                 setattr(self, name, int(v))
-        for name in ("epochs", "batch_size", "n_train", "n_val", "n_test", "rollouts", "select_every"):
+        for name in positive:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("seed", "data_seed", "patience", "select_rollouts"):
+        for name in non_negative:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {v!r}")

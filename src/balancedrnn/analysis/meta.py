@@ -944,9 +944,9 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
     curve = predictor.predict_curve(X.iloc[[best]], epochs)[0].tolist() if predictor.parent_ is not None else None
     outside = predictor.outside(X.iloc[best].to_dict()) + predictor.outside_sizes(dx, dy) + predictor.outside_epochs(epochs)
     c = counts.iloc[best]
-    best_density = counts.iloc[best][[f"density_{b}" for b in BLOCKS]].to_numpy(float)
+    columns = [f"density_{b}" for b in BLOCKS]
     itself = [n for n, i in zip(refs, ref_rows)  # a named config the recommendation is: no comparison with itself
-              if np.allclose(counts_all.iloc[i][[f"density_{b}" for b in BLOCKS]].to_numpy(float), best_density)]
+              if np.allclose(counts_all.iloc[i][columns].to_numpy(float), c[columns].to_numpy(float))]
     compared = [(n, i) for n, i in zip(refs, ref_rows) if n not in itself]
     agree, tie = (predictor.agreement(X_all, int(rows_all[best]), [i for _, i in compared]) if compared
                   else ([], []))

@@ -577,10 +577,11 @@ def data_hammer(
         raise UserError(f"--min-success must be a success rate in [0, 1], got {min_success:g}")
     if not dataset_id.strip():
         raise UserError("--dataset-id is empty")
+    from ..tasks.hammer.dataset import PUBLIC_EXPERT_ID
     from ..tasks.hammer.env import check_dataset_id
 
     check_dataset_id(dataset_id)
-    public = "D4RL/"  # the namespace of Minari's published Hammer data (tasks.hammer.dataset.PUBLIC_EXPERT_ID)
+    public = PUBLIC_EXPERT_ID.split("/", 1)[0] + "/"  # the namespace of Minari's published Hammer data
     if dataset_id.startswith(public):
         raise UserError(f"--dataset-id {dataset_id}: the {public} namespace is Minari's published data (a local copy "
                         "would be replaced); generated episodes take an id of their own, such as balancedrnn/hammer/mine-v0")

@@ -63,31 +63,32 @@ def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def _load_npz(path: Path, *keys: str) -> list[np.ndarray]:
-    """The named arrays of a cached ``.npz`` file; a one-line DataError naming the file when it is corrupt (a
-    truncated or foreign file: the pipeline itself writes atomically)."""
+def _corrupt(path: Path, e: Exception) -> Exception:
+    """The one-line DataError for a cached file that does not read (a truncated or foreign file: the pipeline
+    itself writes atomically)."""
     from ...io import DataError
 
+    return DataError(f"cached file {path} is corrupt ({type(e).__name__}); delete it and run the same command to "
+                     f"make it again")
+
+
+def _load_npz(path: Path, *keys: str) -> list[np.ndarray]:
+    """The named arrays of a cached ``.npz`` file (:func:`_corrupt` when it does not read)."""
     try:
         with np.load(path) as z:
             return [np.asarray(z[k]) for k in keys]
     except FileNotFoundError:
         raise
     except Exception as e:  # noqa: BLE001 - a bad zip, pickled or text data, a missing array: all a corrupt file
-        raise DataError(f"cached file {path} is corrupt ({type(e).__name__}); delete it and run the same command "
-                        f"to make it again") from None
+        raise _corrupt(path, e) from None
 
 
 def _load_json(path: Path) -> Any:
-    """A cached JSON file (a round log, a run's settings); a one-line DataError naming the file when it is
-    corrupt, as :func:`_load_npz`."""
-    from ...io import DataError
-
+    """A cached JSON file, a round log or a run's settings (:func:`_corrupt` when it does not read)."""
     try:
         return json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as e:
-        raise DataError(f"cached file {path} is corrupt ({type(e).__name__}); delete it and run the same command "
-                        f"to make it again") from None
+        raise _corrupt(path, e) from None
 
 
 def _load_episode(path: Path) -> Episode:
