@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from _common import one_line_errors
+
 from balancedrnn.analysis import zoopred
 from balancedrnn.analysis.claims import versus
 from balancedrnn.io import cache_dir
@@ -121,4 +123,5 @@ def _is_block_ok(r: dict) -> bool:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_errors():
+        main()

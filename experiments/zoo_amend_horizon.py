@@ -18,9 +18,10 @@ import argparse
 from datetime import datetime, timezone
 from pathlib import Path
 
+from _common import one_line_errors
+
 from balancedrnn.analysis import meta, zoopred
 from balancedrnn.env import git_revision
-from balancedrnn.sweep.store import StoreError
 
 
 def main() -> None:
@@ -30,10 +31,7 @@ def main() -> None:
     ap.add_argument("--references", help="the store of the named configs' trials, if the provenance names one")
     args = ap.parse_args()
 
-    try:
-        amend(args)
-    except (meta.MetaError, zoopred.ZooError, StoreError) as e:  # one line, not a traceback
-        raise SystemExit(f"error: {e}") from None
+    amend(args)
 
 
 def amend(args: argparse.Namespace) -> None:
@@ -65,4 +63,5 @@ def amend(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_errors():
+        main()

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _common import one_line_errors
+
 from balancedrnn.analysis import zoopred
 from balancedrnn.analysis.meta import recommend_config
 from balancedrnn.io import cache_dir
@@ -113,4 +115,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_errors():
+        main()

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from _common import one_line_errors
+
 from balancedrnn.analysis import zoopred
 from balancedrnn.io import cache_dir
 
@@ -57,4 +59,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_errors():
+        main()

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from _common import one_line_errors
+
 from balancedrnn.analysis import zoopred
 from balancedrnn.io import cache_dir
 
@@ -105,12 +107,7 @@ def main() -> None:
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    from balancedrnn.sweep.store import StoreError
-
-    try:
-        records, studies = zoopred.load_zoo_records(args.storage, prefix=args.prefix)
-    except StoreError as e:
-        raise SystemExit(f"error: {e}") from None
+    records, studies = zoopred.load_zoo_records(args.storage, prefix=args.prefix)
     if not records:
         raise SystemExit(f"error: no runs in studies named {args.prefix}… in {args.storage}")
     extra = zoopred.load_reference_records(args.references) if args.references else []
@@ -154,4 +151,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_errors():
+        main()

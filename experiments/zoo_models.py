@@ -18,6 +18,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from _common import one_line_errors
+
 from balancedrnn.analysis import zoopred
 from balancedrnn.io import cache_dir
 
@@ -103,4 +105,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_errors():
+        main()

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from _common import one_line_errors
+
 from balancedrnn.core.spec import BLOCKS
 from balancedrnn.io import cache_dir
 
@@ -169,4 +171,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_errors():
+        main()

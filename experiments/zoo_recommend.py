@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from _common import one_line_errors
+
 from balancedrnn.analysis import zoopred
 from balancedrnn.analysis.meta import REFERENCES, recommend_config  # REFERENCES: dense, uniform:0.2, balanced
 from balancedrnn.core.spec import INIT_SCALES
@@ -163,12 +165,7 @@ def main() -> None:
     from balancedrnn.tasks.zoo import predictor_info
 
     args.out.mkdir(parents=True, exist_ok=True)
-    from balancedrnn.sweep.store import StoreError
-
-    try:
-        records, _ = zoopred.load_zoo_records(args.storage, prefix=args.prefix)
-    except StoreError as e:
-        raise SystemExit(f"error: {e}") from None
+    records, _ = zoopred.load_zoo_records(args.storage, prefix=args.prefix)
     if not records:
         raise SystemExit(f"error: no runs in studies named {args.prefix}… in {args.storage}")
     pooled = records
@@ -471,4 +468,5 @@ def write_report(table: pd.DataFrame, args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_errors():
+        main()

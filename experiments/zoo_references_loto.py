@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import one_line_errors
+
 from balancedrnn.analysis import zoopred
 from balancedrnn.io import cache_dir
 
@@ -55,4 +57,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_errors():
+        main()

@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from _common import one_line_errors
+
 from balancedrnn.analysis import zoopred
 from balancedrnn.io import cache_dir
 
@@ -348,4 +350,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_errors():
+        main()

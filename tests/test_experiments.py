@@ -311,3 +311,26 @@ def test_zoo_init_choice_refuses_trials_without_validation_loss(tmp_path: Path) 
     pd.DataFrame([{"task": "t", "role": "dense", "seed": 0, "value": 0.5}]).to_csv(tmp_path / "trials.csv", index=False)
     with pytest.raises(SystemExit, match="no val_loss column"):
         load({"a": tmp_path})
+
+
+def test_zoo_scripts_on_a_store_that_cannot_answer_say_so_in_one_line(tmp_path: Path) -> None:
+    """A smoke-scale store (the runs of one task only) given to zoo_loto.py, and a missing store given to
+    zoo_recommend.py: one ``error:`` line and exit 1, as the command line says it, not a ZooError traceback."""
+    import subprocess
+
+    pytest.importorskip("sklearn")
+    from test_zoopred import SHAPES, _store_with, zoo_records
+
+    store = _store_with(tmp_path / "zoo.journal", {"zoo-toy-wide": zoo_records({"toy-wide": SHAPES["toy-wide"]},
+                                                                                n_configs=12)})
+    root = Path(__file__).resolve().parents[1]
+    runs = [[root / "experiments" / "zoo_loto.py", "--storage", store, "--out", tmp_path / "loto",
+             "--figure", tmp_path / "best.png"],
+            [root / "experiments" / "zoo_recommend.py", "--storage", tmp_path / "missing.journal", "--out",
+             tmp_path / "rec"]]
+    for argv, says in zip(runs, ("at least two tasks", "missing.journal")):
+        done = subprocess.run([sys.executable, *map(str, argv)], capture_output=True, text=True, cwd=tmp_path,
+                              timeout=300)
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert says in done.stderr

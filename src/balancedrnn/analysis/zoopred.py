@@ -380,10 +380,7 @@ class ZooPredictor:
 
     def fit(self, data: ZooData) -> ZooPredictor:
         """Fit the forest on the pooled normalised target and, with ``curve``, the parent network on the curves."""
-        if len(data) < 10 or len(set(data.task)) < 2:
-            left_out = ", ".join(f"{n} {why}" for why, n in data.skipped.items())
-            raise ZooError(f"the zoo predictor needs runs of at least two tasks (10 runs), got {len(data)} runs of "
-                           f"{len(set(data.task))} task(s)" + (f"; left out: {left_out}" if left_out else ""))
+        _check_pooled(data, "the zoo predictor")
         scales = data.init_scales()
         if len(scales) > 1:
             mix = ", ".join(f"{k} {v}" for k, v in scales.items())
@@ -515,6 +512,15 @@ def loto_folds(task: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return [(str(t), np.flatnonzero(task != t), np.flatnonzero(task == t)) for t in dict.fromkeys(task)]
 
 
+def _check_pooled(data: ZooData, what: str) -> None:
+    """Runs of fewer than two tasks (or fewer than 10 runs) teach nothing across tasks: say so, and which runs were
+    left out and why, before any fitting."""
+    if len(data) < 10 or len(set(data.task)) < 2:
+        left_out = ", ".join(f"{n} {why}" for why, n in data.skipped.items())
+        raise ZooError(f"{what} needs runs of at least two tasks (10 runs), got {len(data)} runs of "
+                       f"{len(set(data.task))} task(s)" + (f"; left out: {left_out}" if left_out else ""))
+
+
 def leave_one_task_out(data: ZooData, feature_sets: Mapping[str, Sequence[str]] | None = None, parent: bool = True,
                        n_estimators: int = 100, random_state: int = 0, progress: Any = None,
                        target: str = TARGET, other_target: bool = False,
@@ -526,6 +532,7 @@ def leave_one_task_out(data: ZooData, feature_sets: Mapping[str, Sequence[str]] 
     ``other_target`` adds the forest fitted on the other one (same folds; every model is judged against the same
     chance-normalised score), and the mean of the forest's and the parent network's within-task ranks ("forest +
     parent network")."""
+    _check_pooled(data, "leave-one-task-out")
     sets = dict(feature_sets or ABLATIONS)
     rows = []
     for task, train, test in loto_folds(data.task):
