@@ -515,3 +515,22 @@ def test_a_predictor_is_not_fitted_on_runs_that_cannot_rank_configurations():
     flat = [{**r, "final": {**r["final"], "value": 0.1}} for r in synthetic_records(n_configs=10, seeds=3, tasks=("rad",))]
     with pytest.raises(TooFewRecords, match=r"every one of the 30 usable run records scored 0\.1"):
         MetaPredictor(n_estimators=5).fit(flat)
+
+
+def test_recommend_trains_as_long_as_the_predictors_runs_and_flags_an_lr_outside_them(records, tmp_path):
+    """A predictor fitted with ``predictor fit`` ranks configs as its runs were trained: the printed train command
+    carries their epochs (the median; here 1, the records' own), and an ``--lr`` outside its runs' lr range is named
+    (lr is one of its features: the prediction extrapolates there); inside it, nothing is said."""
+    predictor = MetaPredictor(n_estimators=20).fit(records)
+    lrs = [r["config"]["lr"] for r in records]
+    assert predictor.epochs_ == 1 and predictor.lr_range_ == (min(lrs), max(lrs))
+    longer = [{**r, "config": {**r["config"], "epochs": 7 if i % 3 else 5}} for i, r in enumerate(records)]
+    assert MetaPredictor(n_estimators=5).fit(longer).epochs_ == 7
+    assert recommend(2500, 10, 20_000, predictor, n_candidates=200).epochs == 1
+    assert "outside its runs' lr range" in recommend(2500, 10, 20_000, predictor, n_candidates=200, lr=0.5).reason
+    assert "lr range" not in recommend(2500, 10, 20_000, predictor, n_candidates=200, lr=float(np.median(lrs))).reason
+    save_predictor(predictor, tmp_path / "p.pkl")
+    res = run(["recommend", "--dx", "2500", "--dy", "10", "--budget", "20000", "--predictor", "p.pkl",
+               "--candidates", "200", "--lr", "0.5"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "--epochs 1" in res.stdout.split("train it as")[1] and "outside its runs' lr range" in res.stdout

@@ -217,9 +217,18 @@ class MetaData:
     """Metric name per task."""
     skipped: dict[str, int] = field(default_factory=dict)
     """Records left out, by reason."""
+    epochs: np.ndarray | None = None
+    """Epochs each run trained for (NaN where its record does not say); None when not known at all."""
 
     def __len__(self) -> int:
         return len(self.y)
+
+    def subset(self, keep: np.ndarray) -> MetaData:
+        """The runs where ``keep`` (a boolean mask) holds, with the metric names of their tasks only."""
+        tasks = set(self.task[keep])
+        return MetaData(self.X[keep].reset_index(drop=True), self.y[keep], self.task[keep], self.group[keep],
+                        {k: v for k, v in self.metric.items() if k in tasks}, dict(self.skipped),
+                        None if self.epochs is None else self.epochs[keep])
 
     def describe_skipped(self) -> str:
         """``'3 not ok, 2 baseline model'`` or ``'none skipped'``."""
@@ -230,7 +239,7 @@ def prepare_records(records: Iterable[Mapping[str, Any]]) -> MetaData:
     """Turn run records into :class:`MetaData`, skipping unusable ones (counted by reason)."""
     from ..record import RunRecord
 
-    rows, ys, tasks, groups, metric = [], [], [], [], {}
+    rows, ys, tasks, groups, metric, epochs = [], [], [], [], {}, []
     skipped: dict[str, int] = {}
     for i, rec in enumerate(records):
         row, why = record_features(rec, i)
@@ -240,12 +249,23 @@ def prepare_records(records: Iterable[Mapping[str, Any]]) -> MetaData:
         typed = RunRecord.from_dict(rec)
         task = typed.task_name
         rows.append(row)
+        epochs.append(_epochs_of(rec))
         ys.append(float(typed.value))  # type: ignore[arg-type]  # usable rows have a finite value
         tasks.append(task)
         groups.append(f"{task}/{config_group(rec)}")
         metric.setdefault(task, typed.metric)
     return MetaData(features_frame(rows), np.asarray(ys, dtype=float), np.asarray(tasks, dtype=object),
-                    np.asarray(groups, dtype=object), metric, skipped)
+                    np.asarray(groups, dtype=object), metric, skipped, np.asarray(epochs, dtype=float))
+
+
+def _epochs_of(rec: Mapping[str, Any]) -> float:
+    """The epochs a run record's config asked for, NaN when it does not say (or says nonsense)."""
+    cfg = rec.get("config")
+    try:
+        value = float(cfg.get("epochs")) if isinstance(cfg, Mapping) else math.nan
+    except (TypeError, ValueError):
+        return math.nan
+    return value if math.isfinite(value) and value >= 1 else math.nan
 
 
 def require_records(data: MetaData, need: int = MIN_RECORDS, what: str = "fit a predictor") -> None:
@@ -492,6 +512,9 @@ class MetaPredictor(BaseEstimator):
         }
         self.defaults_ = {k: float(X[k].median()) for k in ("lr", "init_mean", "init_std")}
         self.hidden_proportion_range_ = (float(X["hidden_proportion"].min()), float(X["hidden_proportion"].max()))
+        self.lr_range_ = (float(X["lr"].min()), float(X["lr"].max()))
+        known = data.epochs[np.isfinite(data.epochs)] if data.epochs is not None else np.empty(0)
+        self.epochs_ = int(np.median(known)) if len(known) else None  # the recommendation trains as long
         return self
 
     def _frame(self, X: Any) -> pd.DataFrame:
@@ -683,6 +706,9 @@ class Recommendation:
     references: dict[str, float] = field(default_factory=dict)
     """Predicted metric of named configs (dense, uniform:0.2, balanced) at the same budget."""
     lr: float | None = None
+    epochs: int | None = None
+    """Predictor fitted with ``balancedrnn predictor fit``: the median epochs of its runs; its ranks hold for models
+    trained as long (the zoo predictor says it through the length of :attr:`curve`)."""
     init_scale: str | None = None
     """Zoo predictor: the ``TrainConfig.init_scale`` of the runs it was fitted on; train the recommendation at it
     (and at :attr:`lr`), since the predicted ranks hold for models trained that way."""
@@ -891,6 +917,9 @@ def recommend(
     metrics = sorted({t["metric"] for t in predictor.tasks_.values()})
     dx_range = [t["dx"] for t in predictor.tasks_.values()]
     note = "" if min(dx_range) <= dx <= max(dx_range) else f"; note: dx={dx} is outside the training range {min(dx_range)}..{max(dx_range)}"
+    lo, hi = getattr(predictor, "lr_range_", (kw["lr"], kw["lr"]))  # pickles made before it carry no range
+    if not lo <= kw["lr"] <= hi:
+        note += f"; note: lr={kw['lr']:.4g} is outside its runs' lr range {lo:.4g}..{hi:.4g} (the prediction extrapolates)"
     r = rows[best]
     return Recommendation(
         method="predictor",
@@ -900,7 +929,7 @@ def recommend(
         weights=int(r["weights"]), parameters=int(r["parameters"]), hidden_proportion=r["hidden_proportion"],
         predicted_score=float(score[best]), predicted_class=classes[best],
         metric="/".join(metrics), candidates=len(rows), top=_top_table(X, names, score, classes, order, top),
-        references=refs, lr=kw["lr"],
+        references=refs, lr=kw["lr"], epochs=getattr(predictor, "epochs_", None),
     )
 
 

@@ -377,7 +377,8 @@ def recommend(
             import shlex
 
             source = ["--task", task] if task is not None else ["--data", str(data)] if data is not None else ["--data", "FILE"]
-            length = epochs if epochs is not None else len(rec.curve) if rec.curve else None  # the predicted curve's
+            # as long as asked, else the predicted curve's length (zoo) or the predictor's runs' epochs
+            length = epochs if epochs is not None else len(rec.curve) if rec.curve else rec.epochs
             scale = f"init scale {rec.init_scale}, " if rec.init_scale is not None else ""
             out.print(f"train it as the predictor's runs were trained ({scale}lr {rec.lr:.4g}"
                       + (", FILE: your .npz, .ts or .csv data" if source[1] == "FILE" else "") + "): "

@@ -378,7 +378,7 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
     recommendation's lr and initialisation. Returns ([], reason) when the stage cannot run (no recommend
     section, fewer than two tasks, too few runs)."""
     from ..core.configs import check_fits
-    from ..analysis.meta import MetaData, MetaError, MetaPredictor, prepare_records, recommend
+    from ..analysis.meta import MetaError, MetaPredictor, prepare_records, recommend
     from ..core.spec import SpecError
     from ..sweep.spec import SweepSpec
     from ..tasks import get_task
@@ -404,8 +404,7 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
             continue
         if task_name not in predictors:
             keep = data.task != task_name
-            train = MetaData(data.X[keep].reset_index(drop=True), data.y[keep], data.task[keep], data.group[keep],
-                             {k: v for k, v in data.metric.items() if k != task_name})
+            train = data.subset(keep)
             try:
                 predictors[task_name] = MetaPredictor(n_estimators=forests(scale).recommend_trees,
                                                       random_state=0).fit(train)
