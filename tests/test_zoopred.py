@@ -477,3 +477,27 @@ def test_model_auto_refuses_a_shape_outside_the_zoo_as_recommend_does(tmp_path, 
 
     with pytest.warns(UserWarning, match="lies outside every shape .* fitting it anyway"):
         BlockRNNClassifier("auto", epochs=1).fit(rng.normal(size=(40, 1, 6)), np.arange(40) % 20)
+
+
+def test_model_auto_with_a_bad_budget_is_one_line_even_when_the_predictor_warns(tmp_path, monkeypatch, capsys):
+    """The shipped predictor pickled under another scikit-learn warns when it loads; ``train --model auto`` with a
+    budget no candidate can spend printed that warning above its error. As ``recommend`` does, the warning now goes
+    with a choice only, and a refusal is the one line (dx=5 here: the smallest budget any candidate spends is 2)."""
+    shipped = meta.default_predictor
+
+    def warns():
+        import warnings
+
+        warnings.warn("predictor file zoo-predictor.pkl was saved with scikit-learn 0.0", meta.PredictorVersionWarning)
+        return shipped()
+
+    monkeypatch.setattr(meta, "default_predictor", warns)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", X=rng.normal(size=(60, 5, 8)), y=np.arange(60) % 2)
+    code, out, err = _cli(["train", "--data", "d.npz", "--model", "auto", "--budget", "1", "--epochs", "1"],
+                          tmp_path, monkeypatch, capsys)
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: ") and "scikit-learn 0.0" not in err, err
+    assert not list(tmp_path.glob("runs/**/*.json"))
+    code, out, err = _cli(["train", "--data", "d.npz", "--model", "auto", "--budget", "40", "--epochs", "1"],
+                          tmp_path, monkeypatch, capsys)
+    assert code == 0 and "scikit-learn 0.0" in err, err  # with a choice, the warning is shown

@@ -143,13 +143,15 @@ def _auto_model(model: str, task: Any, budget: float, scale: dict[str, Any]) -> 
     if model.strip().lower() != "auto":
         return model
     from ..tasks.zoo import predictor_info
+    from .common import warnings_on_success
     from .meta import _meta
 
     info = predictor_info(task, scale.get("n_train"))
-    rec = _meta().recommend_config(task.dx, task.dy, budget, regression=task.loss != "last", task=info or None)
-    if rec.shape_outside:  # as recommend refuses it; its --extrapolate prints the densities to pass instead
-        raise UserError(rec.shape_outside_message + "; `balancedrnn recommend ... --extrapolate` prints it, to "
-                        "pass as --model if you want it")
+    with warnings_on_success():  # the shipped file's version warning, only with a choice: an error stays one line
+        rec = _meta().recommend_config(task.dx, task.dy, budget, regression=task.loss != "last", task=info or None)
+        if rec.shape_outside:  # as recommend refuses it; its --extrapolate prints the densities to pass instead
+            raise UserError(rec.shape_outside_message + "; `balancedrnn recommend ... --extrapolate` prints it, to "
+                            "pass as --model if you want it")
     err.print(f"auto ({rec.method}): {rec.config}", markup=False)
     return rec.config
 
