@@ -888,7 +888,7 @@ def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
     out.print(f"data: {result.data_source}", markup=False)
     counts = ", ".join(f"{result.counts.get(k, 0)} {k}" for k in ("ok", "failed", "diverged", "timeout", "interrupted"))
     out.print(f"sweep {spec.name}: {result.done}/{result.total} trials done; this run: {counts} "
-              f"({result.queued} queued now, {result.released} released from dead workers)", markup=False)
+              f"({result.queued} newly queued, {result.released} released from dead workers)", markup=False)
     if result.rerun_other_data:
         out.print(f"{result.rerun_other_data} config(s) had finished on other data and ran again on this data")
     if result.retried:
