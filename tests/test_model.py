@@ -188,3 +188,23 @@ def test_parameter_count_is_the_dense_matrix_nonzeros_plus_biases(seed):
     assert model.weights == nonzero
     assert model.parameters_count == nonzero + model.bias.numel()
     assert model.parameters_count == spec.parameters  # exact-count masks realise the spec's counts
+
+
+@pytest.mark.parametrize("kernel", ["dense", "sparse"])
+def test_a_model_pickles_and_saves_whole(kernel, tmp_path):
+    """``pickle`` and ``torch.save(model)`` take a block RNN that has run (masks, values, kernels), and the copy
+    computes the same outputs and still reloads masks through ``load_state_dict``."""
+    import pickle
+
+    spec = BlockSpec.from_budget(300, 10, 20_000, WIDE)
+    model = BlockRNN(spec, seed=0, kernel=kernel)
+    x = torch.randn(2, 4, 300)
+    model(x).sum().backward()
+    copy = pickle.loads(pickle.dumps(model))
+    assert torch.equal(copy(x), model(x))
+    torch.save(model, tmp_path / "m.pt")
+    saved = torch.load(tmp_path / "m.pt", weights_only=False)
+    assert torch.equal(saved(x), model(x))
+    other = BlockRNN(spec, seed=1, kernel=kernel)
+    saved.load_state_dict(other.state_dict())
+    assert torch.equal(saved(x), other(x))

@@ -365,8 +365,8 @@ class _BlockRNNEstimator(BaseEstimator):
                            activation=self.activation, device=self.device, kernel=self.kernel)  # type: ignore[arg-type]
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled as the model's state dict (masks included) on the CPU, not as the module: the module holds
-        kernel caches and hooks that do not pickle, and a model trained on a GPU then loads on any machine. The
+        """Pickled as the model's state dict (masks included) on the CPU, not as the module: no kernel caches are
+        carried along, and a model trained on a GPU then loads on any machine. The
         balancedrnn version is recorded, so a pickle that another version cannot load says which made it."""
         state = dict(super().__getstate__())  # object.__getstate__ gives the instance dict itself
         if "model_" in state:

@@ -55,6 +55,12 @@ def scatter_dense(values: torch.Tensor, index: torch.Tensor, rows: int, cols: in
     return values.new_zeros(rows * cols).index_put((index,), values).view(rows, cols)
 
 
+def _invalidate_after_load(module: MaskedBlock, keys: object) -> None:
+    """``load_state_dict``'s post-hook: forget the structures built from the old mask (a module-level function, so
+    a model pickles)."""
+    module.invalidate()
+
+
 class MaskedBlock(nn.Module):
     """One ``rows x cols`` weight block with a fixed mask; only the masked-in values are trainable."""
 
@@ -77,7 +83,7 @@ class MaskedBlock(nn.Module):
         self._pattern: CSRPattern | None = None
         self._pattern_key: tuple[object, ...] | None = None
         # a loaded state replaces the mask in place: drop every structure built from the old one
-        self.register_load_state_dict_post_hook(lambda module, keys: module.invalidate())
+        self.register_load_state_dict_post_hook(_invalidate_after_load)
 
     def invalidate(self) -> None:
         """Forget the structures built from the mask (called after ``load_state_dict`` and ``index`` changes)."""
