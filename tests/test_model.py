@@ -208,3 +208,21 @@ def test_a_model_pickles_and_saves_whole(kernel, tmp_path):
     other = BlockRNN(spec, seed=1, kernel=kernel)
     saved.load_state_dict(other.state_dict())
     assert torch.equal(saved(x), other(x))
+
+
+def test_load_state_dict_refuses_a_model_of_other_sizes():
+    """Masks are flat indices into their block: the state of a model with another dx but the same counts per block
+    (and so the same tensor shapes) would load into other positions. It is refused, before anything is loaded; a
+    state saved without the sizes (older versions) still loads."""
+    density = {"hx": 0.01, "hh": 0.2, "hy": 0.0, "yx": 0.0, "yh": 0.0, "yy": 0.0}
+    wide, narrow = BlockRNN(BlockSpec(104, 10, 2, density), seed=0), BlockRNN(BlockSpec(96, 10, 2, density), seed=1)
+    assert wide.nnz() == narrow.nnz()
+    before = {k: v.clone() for k, v in wide.state_dict().items()}
+    with pytest.raises(RuntimeError, match="state dict is of a block RNN with dx=96, dh=10, dy=2; this one has dx=104"):
+        wide.load_state_dict(narrow.state_dict())
+    assert all(torch.equal(v, before[k]) for k, v in wide.state_dict().items())  # nothing loaded
+    with pytest.raises(RuntimeError, match="with dx=104"):
+        torch.nn.Sequential(narrow).load_state_dict(torch.nn.Sequential(wide).state_dict())
+    twin = BlockRNN(BlockSpec(104, 10, 2, density), seed=2)
+    twin.load_state_dict({k: v for k, v in wide.state_dict().items() if k != "_extra_state"})
+    assert torch.equal(twin.blocks["hx"].index, wide.blocks["hx"].index)

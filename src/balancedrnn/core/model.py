@@ -95,6 +95,29 @@ class BlockRNN(nn.Module):
             self.blocks[name].set_kernel(choice)
         return self
 
+    # ----------------------------------------------------------------------------------------- state
+    def get_extra_state(self) -> torch.Tensor:
+        """``(dx, dh, dy)``, saved with the state dict: a mask's flat indices mean other entries in blocks of
+        another shape, so :meth:`load_state_dict` refuses a state of other sizes instead of loading it."""
+        return torch.tensor([self.dx, self.dh, self.dy])
+
+    def set_extra_state(self, state: Any) -> None:
+        """Checked in :meth:`_load_from_state_dict` before anything is loaded; nothing to set."""
+
+    def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, local_metadata: Any, strict: bool,
+                              missing_keys: list[str], unexpected_keys: list[str], error_msgs: list[str]) -> None:
+        key = prefix + "_extra_state"
+        if key in state_dict:
+            sizes = [int(v) for v in torch.as_tensor(state_dict[key]).flatten()]
+            if sizes != [self.dx, self.dh, self.dy]:
+                have = ", ".join(f"{n}={v}" for n, v in zip(("dx", "dh", "dy"), sizes))
+                raise RuntimeError(f"the state dict is of a block RNN with {have}; this one has dx={self.dx}, "
+                                   f"dh={self.dh}, dy={self.dy}")
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+        if key not in state_dict and key in missing_keys:  # a state saved before the sizes were part of it
+            missing_keys.remove(key)
+
     def kernels(self) -> dict[str, str]:
         """The kernel each block uses."""
         return {name: self.blocks[name].kernel for name in BLOCKS}
