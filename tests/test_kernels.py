@@ -142,3 +142,15 @@ def test_export_holds_only_nonzeros(tmp_path, sparse_backend):
     (tmp_path / "bad.pt").write_bytes(b"nope")
     with pytest.raises(ValueError, match="corrupt"):
         load_model(tmp_path / "bad.pt")
+
+
+def test_export_of_a_float64_model_loads_in_float64(tmp_path):
+    """A model exported in float64 comes back whole in float64 (not float64 blocks beside a float32 bias, which
+    failed in forward) and computes the same outputs."""
+    from balancedrnn.core.model import export_model, load_model
+
+    model = BlockRNN(BlockSpec(30, 70, 3, dict.fromkeys(BLOCKS, 0.2)), seed=1).double()
+    loaded = load_model(export_model(model, tmp_path / "m.pt"))
+    assert {p.dtype for p in loaded.parameters()} == {torch.float64}
+    x = torch.randn(2, 4, 30, dtype=torch.float64)
+    assert torch.equal(loaded(x), model(x))

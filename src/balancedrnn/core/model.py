@@ -260,6 +260,7 @@ def load_model(path: str | Path, device: torch.device | str | None = None) -> Bl
     model = BlockRNN(spec, seed=payload["seed"], readout=payload["readout"], activation=payload["activation"],
                      mask_method=payload["mask_method"], kernel="dense")
     state = payload["state"]
+    model.to(state["bias"].dtype)  # a model exported in float64 comes back in float64, not half converted
     for name in BLOCKS:  # the saved masks replace the freshly drawn ones (their sizes may differ for Bernoulli)
         block = model.blocks[name]
         block.index = state[f"blocks.{name}.index"]
