@@ -109,3 +109,22 @@ def test_reference_is_the_spec_written_out():
     want = torch.tensor([[[2.8], [4.4]]], dtype=torch.float64)
     torch.testing.assert_close(reference_forward(model, x), want)
     torch.testing.assert_close(model(x), want)
+
+
+@pytest.mark.parametrize("kernel", ["dense", "sparse"])
+def test_a_sequence_of_no_steps_back_propagates(kernel, sparse_backend):
+    """Zero time steps: no outputs, the last h is h_0, so h_0's gradient is the last h's and every other is 0
+    (backward raised IndexError)."""
+    from balancedrnn.kernels.ops import block_rnn
+
+    model = BlockRNN(BlockSpec(5, 80, 2, {b: 0.1 for b in BLOCKS}), seed=0, kernel=kernel).double()
+    x = torch.randn(2, 0, 5, dtype=torch.float64, requires_grad=True)
+    model(x).sum().backward()
+    assert x.grad.shape == x.shape and not model.bias.grad.any()
+    h0 = torch.randn(80, 2, dtype=torch.float64, requires_grad=True)
+    y0 = torch.randn(2, 2, dtype=torch.float64, requires_grad=True)
+    ys, h = block_rnn(torch.zeros(0, 5, 2, dtype=torch.float64), (h0, y0), model.bias, model.blocks, "relu",
+                      "lagged", None)
+    assert ys.shape == (0, 2, 2) and torch.equal(h, h0)
+    (3 * h.sum()).backward()
+    assert bool((h0.grad == 3).all()) and not y0.grad.any()

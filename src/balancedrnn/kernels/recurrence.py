@@ -273,7 +273,7 @@ def _backward_pass(ops: dict[str, _BlockOps], xs: torch.Tensor, h_all: torch.Ten
     g_ys = [y_all.new_empty(dy, batch), y_all.new_empty(dy, batch)]
     a_buf = h_all.new_empty(dh, batch)
     g_h = g_hs[0].copy_(grad_h_last) if grad_h_last is not None else g_hs[0].zero_()  # dL/dh_{t+1}
-    g_y = g_ys[0].copy_(grad_y[steps - 1])  # dL/dy_{t+1}
+    g_y = g_ys[0].copy_(grad_y[steps - 1]) if steps else g_ys[0].zero_()  # dL/dy_{t+1}
     # With a ReLU, the lagged readout and W_hh on the compiled kernels, the pass that computes dL/dh_t also
     # applies the ReLU's derivative and sums the bias gradient, and W_yh (reading h_t too) joins it when it
     # is on them as well: one pass over the h-column instead of four. (Not when h_t has a gradient of its own.)
