@@ -45,6 +45,16 @@ def test_solver_root_solves_the_equation_and_rounds():
     assert BlockSpec.from_budget(100, 7, 5000, d).dh == int(h + 0.5)
 
 
+def test_solver_root_is_exact_when_hh_is_tiny():
+    """With W_hh nearly empty the root must not lose its digits to cancellation: hh 1e-12 at budget 202,991 has
+    the root 70.5917 (the textbook formula gave 70.486, so dh 70 instead of 71)."""
+    d = {**DENSE, "hh": 1e-12}
+    h = solve_hidden_size(2500, 10, 202_991, d)
+    assert h == pytest.approx((202_991 - 25_100) / 2520, rel=1e-9)  # hh*h^2 is ~5e-9 of a weight here
+    assert expected_weights(2500, h, 10, d) == pytest.approx(202_991, rel=1e-12)
+    assert BlockSpec.from_budget(2500, 10, 202_991, d).dh == 71
+
+
 def test_infeasible_budget_names_smallest():
     d = {"hx": 1, "hh": 1, "hy": 1, "yx": 1, "yh": 1, "yy": 1}
     with pytest.raises(SpecError, match="smallest feasible budget is") as e:

@@ -159,8 +159,8 @@ def solve_hidden_size(dx: int, dy: int, budget: float, density: Mapping[str, flo
     c = fixed - budget
     if a == 0:
         h = -c / b
-    else:
-        h = (-b + math.sqrt(max(b * b - 4 * a * c, 0.0))) / (2 * a)
+    else:  # 2c / (-b - sqrt(...)), the same root as (-b + sqrt(...)) / 2a without its cancellation when a is tiny
+        h = -2 * c / (b + math.sqrt(max(b * b - 4 * a * c, 0.0)))
     return max(h, SMALLEST_HIDDEN)  # only rounding error can put the root of a feasible budget below 0.5
 
 
