@@ -64,3 +64,11 @@ def test_mlp_reads_only_the_current_input():
     diff = (m(changed) - full).detach().abs().amax((0, 2))
     assert diff[2] > 0 and float(diff[[0, 1, 3, 4, 5]].max()) == 0.0
     assert m.hidden_proportion() == 0.0 and m.summary()["nnz"]["hh"] == 0
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn", "mlp"])
+def test_step_checks_its_input_like_forward(kind):
+    m = make_baseline(kind, 6, 2, 500)
+    for bad in (torch.randn(3, 5), torch.randn(3, 6, 1)):
+        with pytest.raises(ValueError, match=r"input must have shape \(batch, dx\) with dx=6"):
+            m.step(bad)

@@ -167,6 +167,7 @@ class RecurrentBaseline(Baseline):
 
     def step(self, x_t: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         """One step for input ``(batch, dx)``, returning ``(y_t, new_state)``."""
+        self._check(x_t, 2)
         out, state = self.rnn(x_t.unsqueeze(1), state)
         out = out[:, 0]
         return (out if self.head is None else self.head(out)), state
