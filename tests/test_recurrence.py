@@ -128,3 +128,18 @@ def test_a_sequence_of_no_steps_back_propagates(kernel, sparse_backend):
     assert ys.shape == (0, 2, 2) and torch.equal(h, h0)
     (3 * h.sum()).backward()
     assert bool((h0.grad == 3).all()) and not y0.grad.any()
+
+
+@pytest.mark.parametrize("kernel", ["dense", "sparse"])
+def test_training_after_inference_mode(kernel, sparse_backend):
+    """A forward pass under ``torch.inference_mode`` (evaluation) does not lend its buffers to a later training
+    pass: PyTorch forbids writing to an inference tensor outside that mode, so training stopped with an error."""
+    model = BlockRNN(BlockSpec(5, 80, 2, {b: 0.1 for b in BLOCKS}), seed=0, kernel=kernel)
+    x = torch.randn(3, 4, 5)
+    with torch.inference_mode():
+        evaluated = model(x)
+    y = model(x)
+    y.sum().backward()
+    assert torch.equal(y.detach(), evaluated)
+    with torch.inference_mode():
+        assert torch.equal(model(x), evaluated)

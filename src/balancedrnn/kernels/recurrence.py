@@ -216,9 +216,12 @@ class Workspace:
         self._free: list[torch.Tensor] = []
 
     def take(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        """A buffer of ``shape`` with the dtype and device of ``like`` (contents undefined)."""
+        """A buffer of ``shape`` with the dtype and device of ``like`` (contents undefined); outside
+        ``torch.inference_mode`` never one made inside it (PyTorch forbids writing to those there)."""
+        inference = torch.is_inference_mode_enabled()
         for i, buf in enumerate(self._free):
-            if buf.shape == shape and buf.dtype == like.dtype and buf.device == like.device:
+            if (buf.shape == shape and buf.dtype == like.dtype and buf.device == like.device
+                    and (inference or not buf.is_inference())):
                 return self._free.pop(i)
         return like.new_empty(shape)
 
