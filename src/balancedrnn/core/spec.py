@@ -301,7 +301,8 @@ def scaled_init(spec: BlockSpec, scale: str = "fixed") -> dict[str, tuple[float,
 MAX_BUDGET = 100_000_000
 """Largest trainable-weight budget a run accepts (command line, sweep files, ``TrainConfig``, the estimators):
 10^8 float32 weights are 400 MB before Adam's two moment buffers; beyond that a typo (1e12 for 1e5) would try to
-allocate terabytes and the kernel would kill the process. Counting (``spec``) has no limit."""
+allocate terabytes and the kernel would kill the process. The counting functions of this module
+(``BlockSpec.from_budget``, ``expected_weights``) have no limit; the ``spec`` command applies it as every command does."""
 
 
 def check_budget_limit(budget: float, what: str = "budget") -> None:
