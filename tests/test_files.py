@@ -154,7 +154,21 @@ def bad_npz(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "inf": (_npz(tmp_path / "inf.npz", X=np.where(X > 2, np.inf, X), y=y), "NaN or infinite"),
         "objects": (_npz(tmp_path / "obj.npz", X=ragged, y=[0, 1]), "object (pickled) arrays"),
         "1-D X": (_npz(tmp_path / "flat.npz", X=np.zeros(5), y=np.zeros(5)), "Reshape your data"),
+        "npy": (_npy_as_npz(tmp_path / "one.npz", X), "one.npz holds one .npy array, not an .npz archive"),
+        "not zip": (_text(tmp_path / "text.npz", "X,y\n1,2\n"), "text.npz is not a readable .npz file (not a zip"),
     }
+
+
+def _npy_as_npz(path: Path, X: np.ndarray) -> Path:
+    """np.save's single array under an .npz name (np.load returns the array, not an archive)."""
+    with open(path, "wb") as f:
+        np.save(f, X)
+    return path
+
+
+def _text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
 
 
 @pytest.mark.parametrize("name", sorted(BAD))

@@ -165,6 +165,14 @@ def read_file(path: str | Path) -> tuple[list[np.ndarray], np.ndarray]:
 
 
 def _read_npz(path: Path) -> tuple[Any, Any]:
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic == b"\x93NUMPY":  # np.save's one array: np.load returns it, not an archive
+        raise DataError(f"{path.name} holds one .npy array, not an .npz archive of X and y; save it with "
+                        "np.savez(path, X=X, y=y)")
+    if not magic.startswith(b"PK"):  # np.load would try it as a pickle and blame object arrays
+        raise DataError(f"{path.name} is not a readable .npz file (not a zip archive); save it with "
+                        "np.savez(path, X=X, y=y)")
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in ("X", "y") if k not in z.files]
