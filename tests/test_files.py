@@ -156,7 +156,18 @@ def bad_npz(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "1-D X": (_npz(tmp_path / "flat.npz", X=np.zeros(5), y=np.zeros(5)), "Reshape your data"),
         "npy": (_npy_as_npz(tmp_path / "one.npz", X), "one.npz holds one .npy array, not an .npz archive"),
         "not zip": (_text(tmp_path / "text.npz", "X,y\n1,2\n"), "text.npz is not a readable .npz file (not a zip"),
+        "corrupt compressed": (_corrupt_compressed(tmp_path / "zc.npz", X, y), "zc.npz is not a readable .npz file"),
     }
+
+
+def _corrupt_compressed(path: Path, X: np.ndarray, y: np.ndarray) -> Path:
+    """np.savez_compressed's archive with bytes of X's deflated data flipped (zlib fails before the CRC check)."""
+    np.savez_compressed(path, X=X, y=y)
+    data = bytearray(path.read_bytes())
+    for k in range(60, 80):
+        data[k] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
 
 
 def _npy_as_npz(path: Path, X: np.ndarray) -> Path:

@@ -33,6 +33,7 @@ import csv
 import hashlib
 import os
 import zipfile
+import zlib
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -187,7 +188,7 @@ def _read_npz(path: Path) -> tuple[Any, Any]:
             raise DataError(f"{path.name} holds object (pickled) arrays, which are not read; save equal-length "
                             "numeric arrays, or unequal-length series as a .ts file") from None
         raise DataError(f"{path.name} is not a readable .npz file ({str(e).splitlines()[0]})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
+    except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as e:  # zlib: a corrupt np.savez_compressed member
         raise DataError(f"{path.name} is not a readable .npz file ({str(e).splitlines()[0] or type(e).__name__})") from None
 
 
