@@ -60,6 +60,22 @@ def test_csv_label_first_with_and_without_header(tmp_path: Path) -> None:
         assert list(labels) == [f"c{v}" for v in y]
 
 
+def test_csv_header_of_column_numbers_is_a_header(tmp_path: Path) -> None:
+    """pandas writes a frame made from an array with the header ``label,0,1,...,T-1``: a header, not a series of a
+    class 'label' (which made dy one too many)."""
+    X, y = make_data(channels=1)
+    body = write_csv(tmp_path / "body.csv", X, y, header=False).read_text()
+    path = tmp_path / "pandas.csv"
+    path.write_text(",".join(["label", *(str(i) for i in range(X.shape[-1]))]) + "\n" + body)
+    series, labels = files.read_file(path)
+    np.testing.assert_array_equal(np.stack(series), X)
+    assert sorted(set(labels)) == ["c0", "c1", "c2"] and files.file_task(path).dy == 3
+    for first in ("c0," + ",".join(str(i) for i in range(X.shape[-1])),  # 0..T-1 under a label of the data
+                  "label," + ",".join(str(i + 1) for i in range(X.shape[-1]))):  # not the column numbers
+        path.write_text(first + "\n" + body)
+        assert len(files.read_file(path)[0]) == len(X) + 1, first
+
+
 def test_ts_file_and_its_test_sibling(tmp_path: Path) -> None:
     """A .ts file reads as aeon reads it; NAME_TRAIN.ts beside NAME_TEST.ts keeps the archive's test split."""
     from aeon.datasets import load_from_ts_file

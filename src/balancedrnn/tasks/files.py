@@ -14,7 +14,8 @@ What a file holds (classification at the last step, like the ``ts:`` tasks):
   A file ``NAME_TRAIN.ts`` with a sibling ``NAME_TEST.ts`` keeps the archive's split, as the ``ts:`` tasks do.
 * ``.csv`` (or ``.tsv``, tab-separated): one univariate series per row, **the label in the first column** (the
   UCR archive's own layout), every other field a number; all rows the same length. A first row whose series
-  fields are not all numbers is a header and is skipped.
+  fields are not all numbers, or are the column numbers 0..T-1 as pandas writes them (under a first field that
+  is no row's label), is a header and is skipped.
 
 The split: a single file is split into train/validation/test by :data:`SPLIT_FRACTIONS` (60/20/20), stratified by
 class and seeded by the run's ``data_seed``; a TRAIN/TEST pair keeps its test split and holds out a stratified,
@@ -226,8 +227,8 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray, np.ndarray]:
     except (UnicodeDecodeError, csv.Error) as e:
         raise DataError(f"{path.name} is not a readable text table ({str(e).splitlines()[0]})") from None
     rows = [(n, r) for n, r in rows if any(r)]
-    if rows and not _numeric(rows[0][1][1:]):
-        rows = rows[1:]  # a header
+    if rows and _header(rows[0][1], {r[0] for _, r in rows[1:]}):
+        rows = rows[1:]
     if not rows:
         raise DataError(f"{path.name} holds no series (one series per row, the label in the first column)")
     width = len(rows[0][1])
@@ -250,6 +251,16 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray, np.ndarray]:
         n = next(n for n, r in rows if not r[0])
         raise DataError(f"{path.name}: row {n} has an empty label (first column)")
     return values, labels
+
+
+def _header(row: Sequence[str], labels: set[str]) -> bool:
+    """Whether a first row is a header: its series fields are not all numbers, or they are the column numbers
+    0..T-1 that pandas writes for a frame made from an array (``pd.DataFrame(X).to_csv``) and its first field is
+    no other row's label (else it would be read as a series of a class of its own)."""
+    fields = row[1:]
+    if not _numeric(fields):
+        return True
+    return len(fields) > 1 and list(fields) == [str(i) for i in range(len(fields))] and row[0] not in labels
 
 
 def _numeric(fields: Sequence[str]) -> bool:
