@@ -92,6 +92,19 @@ def test_ts_file_and_its_test_sibling(tmp_path: Path) -> None:
     assert len(data["test"]) == 22 and len(data["train"]) + len(data["val"]) == 20
 
 
+def test_steps_of_a_train_test_pair_are_the_padded_length(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """T (the predictor's ``steps``) of file:NAME_TRAIN.ts and ucr:NAME is the length every series is padded to, the
+    longest of TRAIN and TEST, as ts:NAME declares it: JapaneseVowels' TRAIN is at most 26 steps, its TEST 29."""
+    monkeypatch.setenv("BALANCEDRNN_OFFLINE", "1")
+    src = aeon_data_dir() / "JapaneseVowels"
+    for split in ("TRAIN", "TEST"):
+        shutil.copy(src / f"JapaneseVowels_{split}.ts", tmp_path / f"JapaneseVowels_{split}.ts")
+    data = files.load_file(tmp_path / "JapaneseVowels_TRAIN.ts")
+    assert data["train"].x.shape[1] == 29
+    for task in (files.file_task(tmp_path / "JapaneseVowels_TRAIN.ts"), files.ucr_task("JapaneseVowels")):
+        assert task.steps == 29, task.name
+
+
 def test_a_ts_file_that_declares_regression_is_not_classified(tmp_path: Path) -> None:
     """A .ts file whose header says @targetlabel true (aeon's regression files) is refused by the command line's
     classifier even when its targets take few values; read_file still reads it (for BlockRNNRegressor)."""

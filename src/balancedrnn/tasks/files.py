@@ -335,14 +335,15 @@ def load_file(path: str | Path, seed: int = 0) -> TimeSeriesData:
     return split_data(path.name, X, y, seed, source)
 
 
-def _sizes(X: list[np.ndarray], y: Any, has_test: bool) -> dict[str, int]:
-    """The zoo predictor's characteristics of a file's task: ``steps`` (longest series) and ``n_train`` (series
-    in the training split the loaders make: the same stratified rule, whose counts do not depend on the seed)."""
+def _sizes(X: list[np.ndarray], y: Any, X_test: list[np.ndarray] | None = None) -> dict[str, int]:
+    """The zoo predictor's characteristics of a file's task: ``steps`` (the longest series of any split, the length
+    every series is padded to) and ``n_train`` (series in the training split the loaders make: the same stratified
+    rule, whose counts do not depend on the seed). ``X_test``: the TEST file's series of a TRAIN/TEST pair."""
     from .timeseries import VAL_FRACTION, stratified_holdout
 
     labels = np.asarray([str(v) for v in y])
-    train = stratified_holdout(labels, VAL_FRACTION, 0)[0] if has_test else split_indices(labels, 0)[0]
-    return {"steps": max(s.shape[1] for s in X), "n_train": int(train.size)}
+    train = stratified_holdout(labels, VAL_FRACTION, 0)[0] if X_test is not None else split_indices(labels, 0)[0]
+    return {"steps": max(s.shape[1] for s in [*X, *(X_test or [])]), "n_train": int(train.size)}
 
 
 def _describe(X: list[np.ndarray], classes: int, what: str) -> str:
@@ -367,9 +368,10 @@ def file_task(path: str | Path) -> Task:
         raise DataError(f"{p.name}: y has {len(classes)} distinct values among {len(y)} series, too many for classes; "
                         "the command line classifies (for regression use balancedrnn.BlockRNNRegressor)")
     dx, dy = X[0].shape[0], len(classes)
+    test = _test_sibling(p)
     return Task(name=FILE_PREFIX + str(path), dx=dx, dy=dy, loss="last", metric="accuracy",
                 load=partial(_load_file_task, str(path)), describe=_describe(X, dy, f"data file {p.name}"),
-                default_budget=default_budget(dx, dy), **_sizes(X, y, _test_sibling(Path(path)) is not None))
+                default_budget=default_budget(dx, dy), **_sizes(X, y, read_file(test)[0] if test else None))
 
 
 def _load_file_task(path: str, config: DataRequest, progress: bool) -> TimeSeriesData:
@@ -449,12 +451,12 @@ def ucr_task(name: str) -> Task:
     from .base import Task
     from .timeseries import default_budget
 
-    train, _, where = ucr_files(name)
+    train, test, where = ucr_files(name)
     X, y = read_file(train)
     dx, dy = X[0].shape[0], len(check_classes(y, f"{name}: y"))
     return Task(name=UCR_PREFIX + name, dx=dx, dy=dy, loss="last", metric="accuracy",
                 load=partial(_load_ucr_task, name), describe=_describe(X, dy, f"UCR/UEA {name} TRAIN ({where})"),
-                default_budget=default_budget(dx, dy), **_sizes(X, y, has_test=True))
+                default_budget=default_budget(dx, dy), **_sizes(X, y, read_file(test)[0]))
 
 
 def _load_ucr_task(name: str, config: DataRequest, progress: bool) -> TimeSeriesData:
