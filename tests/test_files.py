@@ -228,6 +228,20 @@ def test_bad_npz_python(tmp_path: Path) -> None:
         assert pattern in str(e.value) and "\n" not in str(e.value), (case, str(e.value))
 
 
+def test_values_too_large_to_normalise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Finite values whose squares overflow made the training std inf and every input 0, and training ran on
+    nothing with exit 0; now a one-line error before anything is trained or written."""
+    cli_env(tmp_path, monkeypatch)
+    X, y = make_data()
+    path = _npz(tmp_path / "huge.npz", X=X * 1e300, y=y)
+    with pytest.raises(DataError, match="too large to normalise"):
+        files.load_file(path)
+    one_line_error(run_main(["train", "--data", path, "--out-dir", "out"], capsys), "too large to normalise", 2)
+    assert not (tmp_path / "out").exists()
+    assert np.isfinite(files.load_file(_npz(tmp_path / "big.npz", X=X * 1e150, y=y))["test"].x.numpy()).all()
+
+
 def test_too_few_series_to_split(tmp_path: Path) -> None:
     path = tmp_path / "few.csv"
     path.write_text("a,1,2\nb,3,4\na,1,2\nb,3,3\n")

@@ -237,8 +237,13 @@ def build_data(
             raise DataError(f"{name}: {split} labels {unknown[:5]} are not among the classes {list(classes)}")
 
     steps = np.concatenate(series["train"], axis=0)
-    mean = steps.mean(axis=0)
-    std = np.maximum(steps.std(axis=0), STD_FLOOR)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = steps.mean(axis=0)
+        std = np.maximum(steps.std(axis=0), STD_FLOOR)
+    if not (np.isfinite(mean).all() and np.isfinite(std).all()):  # |x| near 1e154 or more: x² overflows
+        big = float(np.abs(steps).max())
+        raise DataError(f"{name}: values up to {big:.3g} are too large to normalise (their squares overflow); "
+                        "rescale the data")
     T = max(s.shape[0] for split in SPLITS for s in series[split])
     dx = dxs.pop()
     splits: dict[str, SequenceSplit] = {}
