@@ -163,6 +163,8 @@ BAD = {
     "nan.csv": ("a,1,2\nb,nan,2\na,1,2\nb,1,2\n", "NaN or infinite"),
     "one-class.csv": ("a,1,2\na,3,4\na,5,6\n", "single class"),
     "data.xlsx": ("x", "unknown type '.xlsx'"),
+    "text.ts": ("not a .ts file\n", "text.ts holds no series"),
+    "header-only.ts": ("@problemName x\n@univariate true\n@classLabel true a b\n@data\n", "holds no series"),
 }
 
 

@@ -202,6 +202,8 @@ def _read_ts(path: Path) -> tuple[Any, Any]:
     except (OSError, ValueError, IndexError, KeyError, TypeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"{path.name} is not a readable .ts file ({first})") from None
+    if len(X) == 0:  # aeon reads a file without a @data section, or with none after it, as no series
+        raise DataError(f"{path.name} holds no series (a .ts file lists them, one a line, after its @data line)")
     return X, y
 
 
