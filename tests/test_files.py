@@ -105,6 +105,17 @@ def test_steps_of_a_train_test_pair_are_the_padded_length(tmp_path: Path, monkey
         assert task.steps == 29, task.name
 
 
+def test_test_labels_outside_the_training_classes_are_named_plainly(tmp_path: Path) -> None:
+    X, y = make_data(n=12)
+    raw = {"train": (list(X[:6]), ["a", "b"] * 3), "val": (list(X[6:8]), ["a", "b"]),
+           "test": (list(X[8:]), ["a", "z", "b", "z"])}
+    from balancedrnn.tasks.timeseries import build_data
+
+    with pytest.raises(DataError) as e:
+        build_data("pair", raw, "test")
+    assert str(e.value) == "pair: test labels ['z'] are not among the classes ['a', 'b']"
+
+
 def test_a_ts_file_that_declares_regression_is_not_classified(tmp_path: Path) -> None:
     """A .ts file whose header says @targetlabel true (aeon's regression files) is refused by the command line's
     classifier even when its targets take few values; read_file still reads it (for BlockRNNRegressor)."""

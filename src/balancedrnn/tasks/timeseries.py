@@ -232,7 +232,7 @@ def build_data(
     classes = classes if classes is not None else sort_labels(labels["train"])
     lookup = {c: i for i, c in enumerate(classes)}
     for split in SPLITS:
-        unknown = sorted(set(labels[split]) - set(lookup))
+        unknown = sorted(str(v) for v in set(labels[split]) - set(lookup))  # str: NumPy 2 shows np.str_('7')
         if unknown:
             raise DataError(f"{name}: {split} labels {unknown[:5]} are not among the classes {list(classes)}")
 
