@@ -72,6 +72,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train-hammer-n-train", ["train", "--task", "hammer", "--n-train", "50"], "--n-train does not apply to task hammer"),
     ("compare-hammer-n-test", ["compare", "--task", "hammer", "--models", "dense", "--n-test", "5"],
      "--n-test does not apply to task hammer"),
+    ("train-ts-n-train", ["train", "--task", "ts:GunPoint", "--n-train", "50"],
+     "--n-train does not apply to task ts:GunPoint: its data fix the train/validation/test splits"),
     ("train-out-dir-under-a-file", ["train", "--out-dir", "{file}/sub"], "--out-dir {file}/sub is not writable"),
     ("train-out-dir-is-a-file", ["train", "--out-dir", "{file}"], "it is a file, not a directory"),
     ("train-checkpoint-under-a-file", ["train", "--checkpoint", "{file}/ck.pt"], "--checkpoint {file}/ck.pt is not writable"),

@@ -354,6 +354,8 @@ def test_cli_bad_npz_and_options(csv_file: Path, tmp_path: Path, monkeypatch: py
         (["train", "--data", csv_file, "--budget", 1, "--out-dir", "out"], "smallest feasible budget"),
         (["train", "--data", csv_file, "--model", "auto", "--budget", 1, "--out-dir", "out"], "smallest feasible budget"),
         (["train", "--data", csv_file, "--device", "nowhere", "--out-dir", "out"], "unknown device"),
+        (["train", "--data", csv_file, "--n-train", 10, "--out-dir", "out"], "--n-train does not apply to task file:"),
+        (["compare", "--data", csv_file, "--n-val", 5, "--out-dir", "out"], "--n-val does not apply to task file:"),
         (["recommend", "--data", csv_file, "--dx", 3], "either --data or --dx/--dy"),
         (["recommend", "--dx", 3], "give --dx and --dy"),
     ]

@@ -159,13 +159,19 @@ def _auto_model(model: str, task: Any, budget: float, scale: dict[str, Any]) -> 
 def _check_task_data(task: str, mnist_dir: Path | None, dataset: str | None, **sizes: int | None) -> None:
     """Options naming data must fit the task: --mnist-dir only for the MNIST tasks (and must hold idx files),
     --dataset only for the Hammer tasks, and no split sizes (``n_train=...``) for hammer, which splits the data
-    set's episodes 90/5/5 % (it would ignore them)."""
-    from ..tasks.zoo import check_sizes_apply, uses_dataset, uses_mnist
+    set's episodes 90/5/5 % (it would ignore them), nor for a task whose data fix its splits (a --data file, the
+    aeon and UCR sets: they would be ignored too)."""
+    from ..tasks import get_task
+    from ..tasks.zoo import check_sizes_apply, meta_features, uses_dataset, uses_mnist
 
+    given = [f"--{k.replace('_', '-')}" for k, v in sizes.items() if v is not None]
     try:
-        check_sizes_apply(task, [f"--{k.replace('_', '-')}" for k, v in sizes.items() if v is not None])
+        check_sizes_apply(task, given)
     except ValueError as e:
         raise UserError(str(e)) from None
+    if given and not meta_features(get_task(task))["n_train_from_config"]:
+        raise UserError(f"{given[0]} does not apply to task {task}: its data fix the train/validation/test splits "
+                        "(`balancedrnn tasks` lists its training sequences)")
 
     if uses_mnist(task):
         check_mnist_dir(mnist_dir)
