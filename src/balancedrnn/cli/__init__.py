@@ -801,7 +801,9 @@ def sweep(
                                                   show_default="the file's, else dense,uniform:0.2,balanced")] = None,
     seeds: Annotated[Optional[int], typer.Option(help="Grid: seeds 0..N-1.", show_default="the file's, else 1")] = None,
     n_trials: Annotated[Optional[int], typer.Option(help="Random/HP/TPE/QMC: number of trials.", show_default="the file's, else 20")] = None,
-    budget: Annotated[Optional[float], typer.Option(help="Trainable-weight budget.", show_default="the file's, else the base config's")] = None,
+    budget: Annotated[Optional[float], typer.Option(help="Trainable-weight budget (a sweep does not take the task's "
+                                                    "default budget as train and compare do).",
+                                                    show_default="the file's, else the base config's: 100,000")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Base config field, key=value (repeatable), e.g. --set epochs=2.",
                                                       show_default="none")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Local worker processes (one torch thread each).", show_default="the file's, else 1")] = None,
