@@ -53,7 +53,8 @@ _UMASK = _umask()
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
-    """Call ``write(f)`` on a temporary file beside ``path`` and move it into place only when it succeeded."""
+    """Call ``write(f)`` on a temporary file beside ``path`` and move it into place only when it succeeded. A write
+    the system refused (a full disk) is an OSError naming ``path``, whatever the writer wrapped it in."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -64,10 +65,25 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # the permissions a plain open() would give (mkstemp makes 0600)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        cause = _os_error(e) if isinstance(e, Exception) else None  # an interrupt stays an interrupt
+        if cause is None:
+            raise
+        raise OSError(cause.errno, cause.strerror or str(cause), str(path)) from None
     return path
+
+
+def _os_error(e: BaseException) -> OSError | None:
+    """The OSError behind a failed write (a full disk), also when a writer wrapped it (``torch.save`` raises
+    RuntimeError "unexpected pos"), or None for other failures."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, OSError):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__  # type: ignore[assignment]
+    return None
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:

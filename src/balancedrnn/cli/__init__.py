@@ -5,6 +5,7 @@ Every error a user can cause ends in one line on stderr and a non-zero exit, nev
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import warnings
@@ -1092,6 +1093,11 @@ app.command()(recommend)
 
 
 # -------------------------------------------------------------------------------------------- main
+_MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO})
+"""Errors of the machine, not of the input (a full disk, a quota, a failing device): the command ran and fell
+short, so exit 1, not the 2 of bad input."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every user-facing error into one line and a non-zero exit. SIGTERM
     stops a command the way Ctrl-C does (work in progress is recorded as interrupted)."""
@@ -1139,7 +1145,7 @@ def main(argv: list[str] | None = None) -> None:
     except (UserError, ValueError, OSError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"error: {msg}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(1 if isinstance(e, OSError) and e.errno in _MACHINE_ERRNOS else 2)
     except Exception as e:
         store = sys.modules.get("balancedrnn.sweep.store")  # loaded whenever a store was lost
         if store is None or not isinstance(e, store.StoreLost):
