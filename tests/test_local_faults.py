@@ -45,3 +45,58 @@ def test_a_full_disk_while_caching_rad_is_one_line_naming_the_file_and_exit_1(mn
     assert len(lines) == 1 and lines[0].startswith("error: [Errno 28] No space left on device: "), err
     assert str(tmp_path / "cache" / "rad") in lines[0]
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]  # no cache file a later run would trust
+
+
+def _torn_journal(mnist_dir, tmp_path):
+    """A real journal (a one-trial sweep) whose last record is torn, as a crash or a full disk leaves it."""
+    from balancedrnn.sweep.executor import run_sweep
+    from balancedrnn.sweep.spec import SweepSpec
+
+    spec = SweepSpec.from_dict({"name": "torn", "base": {"task": "rad", "epochs": 1, "n_train": 40, "n_val": 20,
+                                                         "n_test": 20, "budget": 30_000, "lr": 1e-3,
+                                                         "mnist_dir": str(mnist_dir), "threads": 1},
+                                "sampler": {"kind": "grid", "models": ["dense"], "seeds": [0]}})
+    run_sweep(spec, run_dir=tmp_path, progress=False)
+    path = tmp_path / "store.journal"
+    with open(path, "ab") as f:
+        f.write(b'{"op_code":7,"worker_id":"x","trial_id":0,"user_a')
+    return path
+
+
+def test_a_journal_that_cannot_be_repaired_on_a_full_disk_is_left_as_it_was(mnist_dir, tmp_path, monkeypatch):
+    import shutil
+
+    from balancedrnn.sweep import store
+
+    path = _torn_journal(mnist_dir, tmp_path)
+    before = path.read_bytes()
+
+    def copy_on_a_full_disk(src, dst, *a, **k):
+        open(dst, "wb").close()  # the backup is created, then its first write fails
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copy2", copy_on_a_full_disk)
+    with pytest.raises(store.StoreError, match=r"store\.journal needs repair .* No space left on device"):
+        store.repair_journal(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("store.journal")) == ["store.journal"]
+
+
+def test_a_store_that_fails_after_the_sweeps_work_is_exit_1_not_2(mnist_dir, tmp_path, monkeypatch, capsys):
+    from balancedrnn.sweep import store
+
+    cli_env(tmp_path, monkeypatch)
+    open_storage = store.open_storage
+
+    def full_when_read(storage, run_dir="runs", create=True, log=None):
+        if not create:  # the results table, read once the workers have ended, meets a full disk
+            raise store.StoreError(f"run store {run_dir}/store.journal needs repair (a torn record) but cannot be "
+                                   "written: No space left on device; it was not changed")
+        return open_storage(storage, run_dir, create, log)
+
+    monkeypatch.setattr(store, "open_storage", full_when_read)
+    code, err = run_main(["sweep", "--models", "dense", "--seeds", "1", "--budget", "30000", "--set", "epochs=1",
+                          "--set", "n_train=40", "--set", "n_val=20", "--set", "n_test=20", "--set",
+                          f"mnist_dir={mnist_dir}", "--run-dir", tmp_path, "--name", "full", "--quiet"], capsys)
+    assert code == 1, err  # the trial ran and was recorded: not bad input
+    assert err.strip().splitlines()[-1].startswith("error: sweep full lost its run store (run store "), err

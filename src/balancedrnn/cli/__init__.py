@@ -891,7 +891,7 @@ def _sweep_shortfall(name: str, result: Any) -> str:
 
 def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
     """What a sweep did, in a few lines, and the results table of this spec's configs."""
-    from ..sweep.store import _grace, iter_records, open_storage, open_study
+    from ..sweep.store import _grace, iter_records, lost_mid_run, open_storage, open_study
     from ..sweep.executor import spec_keys
 
     out.print(f"data: {result.data_source}", markup=False)
@@ -911,8 +911,10 @@ def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
         out.print(f"{result.running_elsewhere} trial(s) are still running in workers of other sweep commands (or their "
                   f"worker died less than {_grace():g} s ago); run the command again later to finish them")
     keys = spec_keys(spec)
-    records = [r for r in iter_records(open_study(open_storage(spec.storage, run_dir, create=False), spec.name, create=False))
-               if keys is None or r.get("trial_key") in keys]
+    with lost_mid_run(f"sweep {spec.name}"):  # after the work: a store failing here (a full disk) is exit 1, not 2
+        records = [r for r in iter_records(open_study(open_storage(spec.storage, run_dir, create=False), spec.name,
+                                                      create=False))
+                   if keys is None or r.get("trial_key") in keys]
     if records:
         _results_table(records, f"{spec.name}: results")
 

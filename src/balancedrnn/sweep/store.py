@@ -300,13 +300,19 @@ def repair_journal(path: str | Path) -> str | None:
         if not changed:
             return None
         backup = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.bak")
-        shutil.copy2(path, backup)
-        if changed == [fixed.count(b"\n") + 1] and path.read_bytes().startswith(fixed):
-            os.truncate(path, len(fixed))  # only the tail was torn: offsets of the whole records stay valid
-        else:
-            tmp = path.with_name(path.name + f".repair-{os.getpid()}")
-            tmp.write_bytes(fixed)
-            os.replace(tmp, path)
+        tmp = path.with_name(path.name + f".repair-{os.getpid()}")
+        try:
+            shutil.copy2(path, backup)
+            if changed == [fixed.count(b"\n") + 1] and path.read_bytes().startswith(fixed):
+                os.truncate(path, len(fixed))  # only the tail was torn: offsets of the whole records stay valid
+            else:
+                tmp.write_bytes(fixed)
+                os.replace(tmp, path)
+        except OSError as e:  # a full disk: the journal is as it was, and no half-written backup is left
+            backup.unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"run store {path} needs repair (a torn record) but cannot be written: "
+                             f"{e.strerror or e}; it was not changed") from None
     finally:
         lock.release()
     where = ", ".join(str(n) for n in changed)
