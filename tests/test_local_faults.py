@@ -100,3 +100,30 @@ def test_a_store_that_fails_after_the_sweeps_work_is_exit_1_not_2(mnist_dir, tmp
                           f"mnist_dir={mnist_dir}", "--run-dir", tmp_path, "--name", "full", "--quiet"], capsys)
     assert code == 1, err  # the trial ran and was recorded: not bad input
     assert err.strip().splitlines()[-1].startswith("error: sweep full lost its run store (run store "), err
+
+
+def test_trials_that_finish_while_stale_ones_are_sought_are_not_counted_as_released(tmp_path, monkeypatch):
+    import optuna
+
+    from balancedrnn.sweep import store
+
+    monkeypatch.setenv("BALANCEDRNN_STORE_GRACE", "1")  # Optuna's heartbeat: every second, stale after 2 s
+    study = store.open_study(store.open_storage(f"sqlite:///{tmp_path / 'store.db'}"), "race")
+    store.enqueue_missing(study, [{"model": "dense"}, {"model": "balanced"}], ["a", "b"])
+    live = store.claim(study)
+    fail_stale = optuna.storages.fail_stale_trials
+
+    def a_live_worker_finishes_meanwhile(s):
+        fail_stale(s)
+        live.set_user_attr("status", "ok")
+        s.tell(live, values=0.5)
+
+    monkeypatch.setattr(optuna.storages, "fail_stale_trials", a_live_worker_finishes_meanwhile)
+    assert store.release_stale(study) == 0  # before: 1, "took over 1 trial(s) of workers that died"
+    monkeypatch.setattr(optuna.storages, "fail_stale_trials", fail_stale)
+    dead = store.claim(study)  # claimed, beat once, then its worker is gone (on another machine)
+    dead.set_user_attr("worker", {"host": "elsewhere", "pid": 1})
+    import time
+
+    time.sleep(3)
+    assert store.release_stale(study) == 1

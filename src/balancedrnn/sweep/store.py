@@ -560,10 +560,10 @@ def release_stale(study: Any, grace: float | None = None) -> int:
     storage = study._storage
     optuna_heartbeat = is_heartbeat_enabled(storage)
     n = 0
-    if optuna_heartbeat:
-        before = len(_trials(study, (TrialState.RUNNING,)))
-        optuna.storages.fail_stale_trials(study)
-        n += max(0, before - len(_trials(study, (TrialState.RUNNING,))))
+    if optuna_heartbeat:  # a trial Optuna failed has no status of ours (a worker sets it before closing a trial):
+        running = {t._trial_id for t in _trials(study, (TrialState.RUNNING,))}  # trials that finished normally
+        optuna.storages.fail_stale_trials(study)  # meanwhile, in live workers, are not counted as released
+        n += sum(1 for t in _trials(study, (TrialState.FAIL,)) if t._trial_id in running and "status" not in t.user_attrs)
     for t in _trials(study, (TrialState.RUNNING,)):
         if not worker_dead(t, grace, heartbeat_in_attrs=not optuna_heartbeat):
             continue
