@@ -127,3 +127,26 @@ def test_trials_that_finish_while_stale_ones_are_sought_are_not_counted_as_relea
 
     time.sleep(3)
     assert store.release_stale(study) == 1
+
+
+def test_commands_creating_one_database_stores_tables_at_once_all_open_it(tmp_path, monkeypatch):
+    import optuna
+    import sqlalchemy
+
+    from balancedrnn.sweep import store
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    rdb = optuna.storages.RDBStorage
+    raced = []
+
+    class SecondToCreate(rdb):  # another command created the tables a moment before this one
+        def __init__(self, *args, **kwargs):
+            if not raced:
+                raced.append(rdb(url))
+                raise sqlalchemy.exc.OperationalError("CREATE TABLE studies", {},
+                                                      Exception("table studies already exists"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", SecondToCreate)
+    study = store.open_study(store.open_storage(url), "together")  # before: "cannot open storage ...", exit 2
+    assert raced and study.study_name == "together"

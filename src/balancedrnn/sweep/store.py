@@ -153,12 +153,7 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
     if not create:
         _check_rdb_store(url)
     try:
-        grace = _grace()
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs={"pool_pre_ping": True, "connect_args": _connect_args(url)},
-            skip_table_creation=not create, heartbeat_interval=max(1, int(_heartbeat_every())),
-            grace_period=max(2, int(grace)),
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback())
+        return _rdb_storage(optuna, url, create)
     except ImportError as e:
         scheme = url.split("://", 1)[0]
         driver = e.name or f"the one SQLAlchemy uses for {scheme}://"
@@ -166,6 +161,31 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
         raise StoreError(f"storage {_redact(url)} needs a database driver that is not installed ({driver}){hint}") from None
     except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
         raise StoreError(f"cannot open storage {_redact(url)}: {_cause(e)}") from None
+
+
+_CREATE_RACE = re.compile(r"already exists|UNIQUE constraint failed|duplicate key value", re.IGNORECASE)
+"""What a database says to the second of two commands creating one store's tables at once (SQLite, PostgreSQL)."""
+
+
+def _rdb_storage(optuna: Any, url: str, create: bool, attempts: int = 3) -> Any:
+    """Optuna's RDB storage with its heartbeat (creating the tables when ``create``). Commands that create one
+    store's tables at once: the later ones' CREATE TABLE or first version row fails (:data:`_CREATE_RACE`), and
+    the store is there once the first one's commit lands, so they try again."""
+    def make() -> Any:
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs={"pool_pre_ping": True, "connect_args": _connect_args(url)},
+            skip_table_creation=not create, heartbeat_interval=max(1, int(_heartbeat_every())),
+            grace_period=max(2, int(_grace())),
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback())
+
+    for attempt in range(1, attempts):
+        try:
+            return make()
+        except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
+            if not (create and _CREATE_RACE.search(_cause(e))):
+                raise
+            time.sleep(0.2 * attempt)
+    return make()
 
 
 def _check_rdb_store(url: str) -> None:
