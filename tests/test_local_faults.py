@@ -150,3 +150,25 @@ def test_commands_creating_one_database_stores_tables_at_once_all_open_it(tmp_pa
     monkeypatch.setattr(optuna.storages, "RDBStorage", SecondToCreate)
     study = store.open_study(store.open_storage(url), "together")  # before: "cannot open storage ...", exit 2
     assert raced and study.study_name == "together"
+
+
+def test_records_of_a_resumed_sweep_come_in_the_order_of_an_uninterrupted_one(tmp_path):
+    from balancedrnn.sweep import store
+
+    study = store.open_study(store.open_storage(tmp_path / "store.journal"), "order")
+    keys = ["k0", "k1", "k2"]
+    store.enqueue_missing(study, [{"model": k} for k in keys], keys)
+
+    def run(status):
+        trial = store.claim(study)
+        key = trial.user_attrs["key"]
+        store.finish(study, trial, {"status": status, "trial_key": key, "final": {"value": 0.5}})
+        return key
+
+    assert run("ok") == "k0"
+    assert run("interrupted") == "k1"  # Ctrl-C: the next command queues k1 again, as a new trial
+    assert store.enqueue_missing(study, [{"model": k} for k in keys], keys) == 1
+    assert sorted([run("ok"), run("ok")]) == ["k1", "k2"]
+    assert [r["trial_key"] for r in store.iter_records(study)] == keys  # before: k0, k2, k1 (trial numbers)
+    assert [r["status"] for r in store.iter_records(study, include_unfinished=True, latest=False)] == [
+        "ok", "interrupted", "ok", "ok"]

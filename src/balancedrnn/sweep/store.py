@@ -764,9 +764,17 @@ def _is_finished(study: Any, trial: Any) -> bool:
 def iter_records(study: Any, include_unfinished: bool = False, latest: bool = True) -> Iterator[dict[str, Any]]:
     """Final run records of a study (and, with ``include_unfinished``, interrupted ones). With ``latest``,
     one record per config: the last one finished (a retried failure, or a re-run on other data, replaces the
-    earlier record)."""
-    chosen: dict[Any, Any] = {}
+    earlier record).
+
+    Records come in the order their configs were first queued, whichever trial of a config finished, so a sweep
+    interrupted and resumed (its interrupted configs run again as new trials) lists its records in the order an
+    uninterrupted one does, and what is fitted on them (predictors, the reports' ablations) is the same."""
+    chosen: dict[Any, tuple[int, int, dict[str, Any]]] = {}
+    first: dict[str, int] = {}  # a config's first trial: where it was queued
     for t in _trials(study):
+        key = t.user_attrs.get("key") if latest else None
+        if key is not None:
+            first.setdefault(key, t.number)
         rec = t.user_attrs.get("record")
         if not isinstance(rec, dict):
             continue
@@ -774,7 +782,8 @@ def iter_records(study: Any, include_unfinished: bool = False, latest: bool = Tr
             continue
         if t.user_attrs.get("status") == "duplicate":
             continue
-        key = t.user_attrs.get("key") if latest else None
-        slot = key if key is not None and rec.get("status") in FINISHED_STATUSES else ("trial", t.number)
-        chosen[slot] = rec
-    yield from chosen.values()
+        if key is not None and rec.get("status") in FINISHED_STATUSES:
+            chosen[key] = (first[key], t.number, rec)
+        else:
+            chosen[("trial", t.number)] = (t.number, t.number, rec)  # type: ignore[index]
+    yield from (rec for _, _, rec in sorted(chosen.values(), key=lambda c: c[:2]))
