@@ -172,3 +172,17 @@ def test_records_of_a_resumed_sweep_come_in_the_order_of_an_uninterrupted_one(tm
     assert [r["trial_key"] for r in store.iter_records(study)] == keys  # before: k0, k2, k1 (trial numbers)
     assert [r["status"] for r in store.iter_records(study, include_unfinished=True, latest=False)] == [
         "ok", "interrupted", "ok", "ok"]
+
+
+def test_the_runs_command_a_failed_sweep_suggests_finds_its_store(mnist_dir, tmp_path, monkeypatch, capsys):
+    cli_env(tmp_path, monkeypatch)
+    store_dir = tmp_path / "elsewhere"
+    code, err = run_main(["sweep", "--models", "dense", "--seeds", "1", "--budget", "30000", "--set", "epochs=1",
+                          "--set", "n_train=40", "--set", "n_val=20", "--set", "n_test=20", "--set", "lr=1e30",
+                          "--set", f"mnist_dir={mnist_dir}", "--run-dir", store_dir, "--name", "nan", "--quiet"],
+                         capsys)
+    assert code == 1, err
+    suggested = err.split("(see `balancedrnn ", 1)[1].split("`", 1)[0].split()
+    assert suggested[:3] == ["runs", "--name", "nan"], err
+    code, err = run_main(suggested, capsys)  # before: no --run-dir, "no run store at runs/store.journal"
+    assert code == 0, err

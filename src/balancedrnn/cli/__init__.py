@@ -867,19 +867,24 @@ def sweep(
     if code == 130:
         err.print("interrupted: finished trials are kept; run the same command to resume")
     elif code == 1:
-        err.print(f"sweep {spec.name}: not every trial succeeded (exit 1): {_sweep_shortfall(spec.name, result)}",
+        store_option = (f" --storage {spec.storage}" if spec.storage is not None
+                        else f" --run-dir {run_dir}" if run_dir != Path("runs") else "")
+        err.print(f"sweep {spec.name}: not every trial succeeded (exit 1): "
+                  f"{_sweep_shortfall(spec.name, result, store_option)}",
                   markup=False)
     if code:
         raise typer.Exit(code)
 
 
-def _sweep_shortfall(name: str, result: Any) -> str:
-    """What keeps a sweep from exit 0, and what to do about each part."""
+def _sweep_shortfall(name: str, result: Any, store_option: str = "") -> str:
+    """What keeps a sweep from exit 0, and what to do about each part (``store_option``: the ``--storage`` or
+    ``--run-dir`` the commands it names need to find the store)."""
     parts = []
     if result.not_ok:
         ended = ", ".join(f"{n} {k}" for k, n in sorted(result.not_ok.items()))
         first = sorted(result.not_ok)[0]
-        parts.append(f"configs whose latest run ended {ended} (see `balancedrnn runs --name {name} --status {first}`; "
+        parts.append(f"configs whose latest run ended {ended} (see `balancedrnn runs --name {name}{store_option} "
+                     f"--status {first}`; "
                      "--retry-failed runs them again)")
     if result.crashed:
         parts.append("a worker died (run the same command to finish its trial)")
