@@ -186,3 +186,15 @@ def test_the_runs_command_a_failed_sweep_suggests_finds_its_store(mnist_dir, tmp
     assert suggested[:3] == ["runs", "--name", "nan"], err
     code, err = run_main(suggested, capsys)  # before: no --run-dir, "no run store at runs/store.journal"
     assert code == 0, err
+
+
+def test_a_killed_worker_whose_trial_another_worker_finished_is_not_told_to_be_run_again():
+    from balancedrnn.cli import _sweep_shortfall
+    from balancedrnn.sweep.executor import SweepResult
+
+    killed = ["worker 0 (pid 7) was killed by signal 9"]
+    taken_over = SweepResult(total=6, done=6, queued=6, released=1, crashed=killed, final_counts={"ok": 6})
+    assert taken_over.exit_code == 1  # a worker died: said, as docs/sweeps.md's exit codes promise
+    assert "run the same command" not in _sweep_shortfall("k9", taken_over)  # nothing is left to run
+    left = SweepResult(total=6, done=5, queued=6, released=1, crashed=killed, final_counts={"ok": 5})
+    assert "run the same command to finish its trial" in _sweep_shortfall("k9", left)

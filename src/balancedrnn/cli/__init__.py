@@ -887,7 +887,8 @@ def _sweep_shortfall(name: str, result: Any, store_option: str = "") -> str:
                      f"--status {first}`; "
                      "--retry-failed runs them again)")
     if result.crashed:
-        parts.append("a worker died (run the same command to finish its trial)")
+        parts.append("a worker died (run the same command to finish its trial)" if result.done < result.total
+                     else "a worker died (its trial ran again in another worker: every config is done)")
     missing = result.total - result.done
     if missing > 0 and not result.running_elsewhere and not result.crashed:
         parts.append(f"{missing} config(s) without a record yet (run the same command)")
@@ -911,7 +912,8 @@ def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
         out.print(f"the study {spec.name!r} also holds {result.other_trials} finished config(s) of another spec "
                   "(not counted here)")
     for line in result.crashed:
-        out.print(f"{line}; its trial is released and runs again next time", markup=False)
+        out.print(f"{line}; its trial is released and runs again next time" if result.done < result.total
+                  else f"{line}; its trial was released and ran again in another worker", markup=False)
     if result.running_elsewhere and not result.interrupted:
         out.print(f"{result.running_elsewhere} trial(s) are still running in workers of other sweep commands (or their "
                   f"worker died less than {_grace():g} s ago); run the command again later to finish them")
