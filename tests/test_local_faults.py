@@ -198,3 +198,11 @@ def test_a_killed_worker_whose_trial_another_worker_finished_is_not_told_to_be_r
     assert "run the same command" not in _sweep_shortfall("k9", taken_over)  # nothing is left to run
     left = SweepResult(total=6, done=5, queued=6, released=1, crashed=killed, final_counts={"ok": 5})
     assert "run the same command to finish its trial" in _sweep_shortfall("k9", left)
+
+
+def test_a_read_only_command_on_a_missing_sqlite_file_creates_nothing(tmp_path, monkeypatch, capsys):
+    cli_env(tmp_path, monkeypatch)
+    code, err = run_main(["runs", "--storage", f"sqlite:///{tmp_path / 'none.db'}", "--name", "x"], capsys)
+    assert code == 2 and err.strip() == f"error: no run store at {tmp_path / 'none.db'} (nothing has been run there; " \
+                                        "give --run-dir or --storage)", err
+    assert not (tmp_path / "none.db").exists()  # before: SQLite created an empty file

@@ -190,7 +190,12 @@ def _rdb_storage(optuna: Any, url: str, create: bool, attempts: int = 3) -> Any:
 
 def _check_rdb_store(url: str) -> None:
     """For read-only commands: the database answers and holds a run store (Optuna's tables), else one line saying
-    which (Optuna, told not to create its tables, reports either as a generic commit error)."""
+    which (Optuna, told not to create its tables, reports either as a generic commit error). A SQLite file that
+    does not exist is not opened: SQLite would create it."""
+    if url.startswith("sqlite:///") and url[len("sqlite:///"):] not in ("", ":memory:"):
+        file = Path(url[len("sqlite:///"):].split("?", 1)[0])
+        if not file.exists():
+            raise StoreError(f"no run store at {file} (nothing has been run there; give --run-dir or --storage)")
     try:
         import sqlalchemy
 
