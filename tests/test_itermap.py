@@ -286,3 +286,16 @@ def test_training_a_filled_map_reduces_the_loss_and_keeps_masks():
     for blk in masked.values():
         assert blk.values.numel() == blk.nnz
         assert torch.count_nonzero(blk.dense().detach()[~blk.mask()]) == 0
+
+
+def test_blocks_drawn_into_a_double_map_follow_its_dtype():
+    """fill and add_block on a float64 map (e.g. from a float64 MLP) draw float64 blocks, not float32 ones
+    that fail in the forward pass."""
+    mlp = make_mlp([5, 4, 2], seed=1).double()
+    m = IterativeMap.from_mlp(mlp).fill(0.5, include_input=True, seed=1)
+    m.add_block(("h1", "h1"), "dense")
+    assert {p.dtype for p in m.parameters()} == {torch.float64}
+    x = torch.randn(3, 5, dtype=torch.float64)
+    assert m(x).dtype == torch.float64
+    m2 = IterativeMap.from_mlp(mlp).fill(budget=40, seed=1)
+    assert m2.weights == 40 and m2(x).shape == (3, 2)

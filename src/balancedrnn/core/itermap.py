@@ -398,9 +398,8 @@ class IterativeMap(nn.Module):
         """Add (or replace) the block at ``pair``; returns the module now in place."""
         pair = self._check_pair(pair)
         module = self._make_block(pair, block, kernel)
-        ref = next(iter(self.parameters()), None)
-        if ref is not None and not isinstance(block, nn.Module):  # freshly drawn: follow the map's device
-            module = module.to(ref.device)
+        if not isinstance(block, nn.Module):  # freshly drawn: follow the map's device and dtype
+            module = module.to(**self._like())
         self.blocks[_key(pair)] = module
         if pair not in self.pairs:
             self.pairs.append(pair)
@@ -764,12 +763,14 @@ class IterativeMap(nn.Module):
         for p in todo:
             rows, cols = shapes[p]
             blk = MaskedBlock.random(rows, cols, densities[p], gen, mean, std, method).set_kernel(kernel)
-            self.add_block(p, blk.to(self._device()))
+            self.add_block(p, blk.to(**self._like()))
         return self
 
-    def _device(self) -> torch.device:
-        ref = next(iter(self.parameters()), None)
-        return ref.device if ref is not None else torch.device("cpu")
+    def _like(self) -> dict[str, torch.device | torch.dtype]:
+        """Device and dtype of the map's first floating-point parameter (none: keep torch's defaults), for
+        freshly drawn blocks."""
+        ref = next((p for p in self.parameters() if p.is_floating_point()), None)
+        return {} if ref is None else {"device": ref.device, "dtype": ref.dtype}
 
     # ------------------------------------------------------------------------------- iterating
     def _ops(self) -> dict[Pair, Callable[[torch.Tensor], torch.Tensor]]:
