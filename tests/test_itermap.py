@@ -299,3 +299,18 @@ def test_blocks_drawn_into_a_double_map_follow_its_dtype():
     assert m(x).dtype == torch.float64
     m2 = IterativeMap.from_mlp(mlp).fill(budget=40, seed=1)
     assert m2.weights == 40 and m2(x).shape == (3, 2)
+
+
+@pytest.mark.parametrize("init", [(float("nan"), 0.05), (0.0, float("inf")), (0.0, -0.05), (0.0,), "ab"])
+def test_a_bad_init_is_refused_before_drawing(init):
+    """The map's and fill's (mean, std) are checked as BlockSpec checks its init: no NaN or negative-std draws."""
+    groups = {"x": 3, "h": 4, "y": 2}
+    with pytest.raises(SpecError, match="init") as exc:
+        IterativeMap(groups, {("h", "x"): 0.5}, init=init)
+    assert "\n" not in str(exc.value)
+    m = IterativeMap(groups, {("h", "x"): 0.5, ("y", "h"): 0.5}, iterations=2)
+    with pytest.raises(SpecError, match="init"):
+        m.fill(0.5, init=init)
+    with pytest.raises(SpecError, match="init"):
+        m.fill(budget=m.weights + 3, init=init)
+    assert m.empty_pairs() == [("h", "h"), ("h", "y"), ("y", "y")]  # nothing was added

@@ -51,7 +51,7 @@ from torch import nn
 from ..kernels.dispatch import KernelChoice
 from .masks import MaskedBlock, MaskMethod
 from .model import BlockRNN, get_activation
-from .spec import DEFAULT_INIT, SpecError, check_budget, check_size, exact_count
+from .spec import DEFAULT_INIT, SpecError, check_budget, check_init, check_size, exact_count
 
 Pair = tuple[str, str]
 """A block's key: (output group, input group)."""
@@ -308,7 +308,7 @@ class IterativeMap(nn.Module):
             if g not in self.groups:
                 raise ValueError(f"{role} group {g!r} is not one of the groups {', '.join(names)}")
         self.iterations = None if iterations is None else check_size("iterations", iterations)
-        self.init = (float(init[0]), float(init[1]))
+        self.init = check_init("init", init)
         self.mask_method: MaskMethod = mask_method
         self._generator = torch.Generator().manual_seed(int(seed))
         self.blocks = nn.ModuleDict()
@@ -759,7 +759,7 @@ class IterativeMap(nn.Module):
             if not math.isfinite(d) or not 0.0 <= d <= 1.0:
                 raise ValueError(f"block {_fmt(p)}: density must be a finite number in [0, 1], got {d!r}")
         gen = torch.Generator().manual_seed(int(seed))
-        mean, std = self.init if init is None else init
+        mean, std = self.init if init is None else check_init("init", init)
         for p in todo:
             rows, cols = shapes[p]
             blk = MaskedBlock.random(rows, cols, densities[p], gen, mean, std, method).set_kernel(kernel)

@@ -84,6 +84,18 @@ def validate_density(density: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
+def check_init(what: str, value: object) -> tuple[float, float]:
+    """A (mean, std) pair of initial values with a finite mean and a finite std >= 0, or a one-line SpecError
+    naming ``what``."""
+    try:
+        mean, std = (float(v) for v in value)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        raise SpecError(f"{what} must be a (mean, std) pair, got {value!r}") from None
+    if not (math.isfinite(mean) and math.isfinite(std)) or std < 0:
+        raise SpecError(f"{what} needs a finite mean and a finite std >= 0, got {value!r}")
+    return mean, std
+
+
 def check_size(name: str, value: object) -> int:
     """A positive integer (an integral float is accepted), or a one-line SpecError naming ``name``."""
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -192,13 +204,7 @@ class BlockSpec:
         init: dict[str, tuple[float, float]] = {}
         for name, ms in dict(self.init or {}).items():
             _check_block_name(name)
-            try:
-                mean, std = (float(v) for v in ms)
-            except (TypeError, ValueError):
-                raise SpecError(f"init of block {name} must be a (mean, std) pair, got {ms!r}") from None
-            if not (math.isfinite(mean) and math.isfinite(std)) or std < 0:
-                raise SpecError(f"init of block {name} needs a finite mean and a finite std >= 0, got {ms!r}")
-            init[name] = (mean, std)
+            init[name] = check_init(f"init of block {name}", ms)
         object.__setattr__(self, "init", {b: init.get(b, DEFAULT_INIT) for b in BLOCKS})
 
     @classmethod
