@@ -314,3 +314,16 @@ def test_a_bad_init_is_refused_before_drawing(init):
     with pytest.raises(SpecError, match="init"):
         m.fill(budget=m.weights + 3, init=init)
     assert m.empty_pairs() == [("h", "h"), ("h", "y"), ("y", "y")]  # nothing was added
+
+
+def test_building_a_map_leaves_the_global_rng_alone():
+    """Blocks are drawn from the map's own generator: from_mlp and 'dense' blocks do not advance torch's global
+    RNG (so building a map does not change later shuffles or dropout draws)."""
+    mlp = make_mlp([5, 4, 2], seed=0)
+    torch.manual_seed(0)
+    want = torch.rand(3)
+    for build in (lambda: IterativeMap.from_mlp(mlp), lambda: IterativeMap.from_mlp(mlp, share=False),
+                  lambda: IterativeMap({"x": 3, "y": 2}, {("y", "x"): "dense"}, seed=5).fill(0.5)):
+        torch.manual_seed(0)
+        build()
+        assert torch.equal(torch.rand(3), want)

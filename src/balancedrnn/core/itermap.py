@@ -338,7 +338,7 @@ class IterativeMap(nn.Module):
             if spec == "identity":
                 spec = nn.Identity()
             elif spec == "dense":
-                lin = nn.Linear(cols, rows, bias=False)
+                lin = nn.utils.skip_init(nn.Linear, cols, rows, bias=False)  # no draw from the global RNG
                 with torch.no_grad():
                     lin.weight.copy_(torch.randn(rows, cols, generator=self._generator) * std + mean)
                 return lin
@@ -493,7 +493,7 @@ class IterativeMap(nn.Module):
         for k, (lin, after) in enumerate(layers, start=1):
             out, inp = names[k], names[k - 1]
             groups[out] = lin.out_features
-            dense = nn.Linear(lin.in_features, lin.out_features, bias=False)
+            dense = nn.utils.skip_init(nn.Linear, lin.in_features, lin.out_features, bias=False)  # no global RNG draw
             dense.weight = lin.weight if share else nn.Parameter(lin.weight.detach().clone())
             blocks[(out, inp)] = dense
             if lin.bias is not None:
