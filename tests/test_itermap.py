@@ -136,6 +136,13 @@ def test_block_rnn_current_readout_is_refused():
         IterativeMap.from_block_rnn(model)
 
 
+@pytest.mark.parametrize("model", [nn.RNN(3, 4, batch_first=True), make_mlp([3, 4, 2], seed=0), None])
+def test_from_block_rnn_refuses_other_models_in_one_line(model):
+    with pytest.raises(ValueError, match="needs a BlockRNN") as exc:
+        IterativeMap.from_block_rnn(model)
+    assert "\n" not in str(exc.value)
+
+
 # ---------------------------------------------------------------------------------------- validation
 def one_line(exc: pytest.ExceptionInfo) -> str:
     msg = str(exc.value)

@@ -510,6 +510,8 @@ class IterativeMap(nn.Module):
         sequence. Only ``readout="lagged"`` is expressible: with ``readout="current"`` the y-row reads
         h_{t+1}, computed in the same step, which a simultaneous update cannot do (ValueError).
         """
+        if not isinstance(model, BlockRNN):
+            raise ValueError(f"from_block_rnn needs a BlockRNN, got {type(model).__name__} (see from_mlp and from_transformer)")
         if model.readout != "lagged":
             raise ValueError(
                 f"from_block_rnn supports readout='lagged' only (got {model.readout!r}): with 'current' the y-row "
