@@ -334,3 +334,11 @@ def test_building_a_map_leaves_the_global_rng_alone():
         torch.manual_seed(0)
         build()
         assert torch.equal(torch.rand(3), want)
+
+
+def test_bias_given_as_one_group_name():
+    """bias="hy" is the group hy, not the groups h and y (a string is not split into letters)."""
+    m = IterativeMap({"x": 3, "h": 4, "y": 2, "hy": 5}, {("hy", "x"): "dense"}, bias="hy")
+    assert list(m.biases) == ["hy"]
+    m = IterativeMap({"x": 3, "h1": 4}, {("h1", "x"): "dense"}, bias="h1")
+    assert list(m.biases) == ["h1"]

@@ -434,6 +434,8 @@ class IterativeMap(nn.Module):
             bias = [g for g in self.groups if g != self.input]
         elif bias is False:
             bias = []
+        elif isinstance(bias, str):  # one group name, not an iterable of one-letter names
+            bias = [bias]
         items = bias.items() if isinstance(bias, Mapping) else ((g, None) for g in bias)
         for g, value in items:
             if g not in self.groups:
