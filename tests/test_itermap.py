@@ -83,6 +83,18 @@ def test_from_mlp_rejects_bad_sequentials():
         IterativeMap.from_mlp(nn.Sequential(nn.Linear(3, 5), nn.Linear(4, 2)))
 
 
+def test_from_mlp_refuses_running_statistics():
+    """A map computes every group at every iteration: a BatchNorm's running statistics would be updated L times
+    per pass (from unsettled hidden values), so after training its evaluation output would differ from the MLP's."""
+    mlp = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 3), nn.BatchNorm1d(3), nn.Linear(3, 2))
+    with pytest.raises(ValueError, match="layer 1 is followed by BatchNorm1d with running statistics") as exc:
+        IterativeMap.from_mlp(mlp)
+    assert "\n" not in str(exc.value)
+    free = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4, track_running_stats=False), nn.ReLU(), nn.Linear(4, 2))
+    x = torch.randn(8, 5)
+    assert torch.allclose(IterativeMap.from_mlp(free)(x), free(x), atol=1e-6)
+
+
 # ------------------------------------------------------------------------------------- from_block_rnn
 def random_spec(seed: int) -> BlockSpec:
     g = torch.Generator().manual_seed(100 + seed)

@@ -458,7 +458,8 @@ class IterativeMap(nn.Module):
         Groups ``x, h1, ..., h{L-1}, y``; layer k's weight is the dense block (group k, group k-1), its bias
         the group's bias, the modules after it (ReLU, Tanh, Dropout, ...) the group's activation, and the
         identity sits on (x, x). After ``L`` iterations (the default) the output equals ``mlp(x)`` whatever the
-        initial hidden values. ``share=True`` uses the MLP's own weight and bias tensors (training one trains
+        initial hidden values. Normalisation with running statistics (BatchNorm) is refused: the map computes every
+        group at every iteration, so it would update them L times per pass. ``share=True`` uses the MLP's own weight and bias tensors (training one trains
         the other); ``share=False`` copies them.
         """
         flat: list[nn.Module] = []
@@ -480,6 +481,13 @@ class IterativeMap(nn.Module):
                 layers.append((m, []))
             else:
                 layers[-1][1].append(m)
+        for k, (_, after) in enumerate(layers, start=1):
+            for m in after:
+                if isinstance(m, nn.modules.batchnorm._NormBase) and m.track_running_stats:
+                    raise ValueError(
+                        f"from_mlp: layer {k} is followed by {type(m).__name__} with running statistics, which a map "
+                        "would update at every iteration, not once per pass; build it with track_running_stats=False"
+                    )
         for k in range(1, len(layers)):
             prev, cur = layers[k - 1][0], layers[k][0]
             if cur.in_features != prev.out_features:
