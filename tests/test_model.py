@@ -226,3 +226,37 @@ def test_load_state_dict_refuses_a_model_of_other_sizes():
     twin = BlockRNN(BlockSpec(104, 10, 2, density), seed=2)
     twin.load_state_dict({k: v for k, v in wide.state_dict().items() if k != "_extra_state"})
     assert torch.equal(twin.blocks["hx"].index, wide.blocks["hx"].index)
+
+
+@pytest.mark.parametrize("corrupt", ["out of range", "unsorted", "repeated", "negative"])
+def test_a_corrupt_mask_is_refused_before_it_is_loaded(corrupt, tmp_path):
+    """A mask's flat indices must be strictly increasing and inside the block (the CSR kernels assume it): an
+    edited or corrupt state is refused by load_state_dict and load_model, and nothing of it is loaded. The
+    reference: the dense product of the loaded model would silently differ from the state's own block."""
+    from balancedrnn.core.model import export_model, load_model
+    from balancedrnn.io import DataError
+
+    spec = BlockSpec(6, 5, 3, {b: 0.5 for b in BLOCKS})
+    model = BlockRNN(spec, seed=0)
+    state = model.state_dict()
+    index = state["blocks.hh.index"].clone()
+    if corrupt == "out of range":
+        index[-1] = 5 * 5
+    elif corrupt == "unsorted":
+        index[[0, 1]] = index[[1, 0]]
+    elif corrupt == "repeated":
+        index[1] = index[0]
+    else:
+        index[0] = -1
+    state["blocks.hh.index"] = index
+    target = BlockRNN(spec, seed=1)
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    with pytest.raises(RuntimeError, match="blocks.hh.index: indices must"):
+        target.load_state_dict(state)
+    assert all(torch.equal(v, before[k]) for k, v in target.state_dict().items())
+    path = export_model(model, tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=False)
+    payload["state"]["blocks.hh.index"] = index
+    torch.save(payload, path)
+    with pytest.raises(DataError, match="is corrupt: block hh's mask: indices must"):
+        load_model(path)

@@ -10,7 +10,7 @@ prunes them gradually from a dense start (:meth:`MaskedBlock.prune`), which ends
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -61,6 +61,21 @@ def _invalidate_after_load(module: MaskedBlock, keys: object) -> None:
     module.invalidate()
 
 
+def check_index(rows: int, cols: int, index: torch.Tensor, what: str = "mask") -> None:
+    """A mask's flat indices must be integers, strictly increasing and inside the ``rows x cols`` block: the CSR
+    kernels and the scatter assume it, so a corrupt or edited state would otherwise multiply wrongly, silently.
+    A one-line ValueError naming ``what``."""
+    if index.dim() != 1 or index.dtype.is_floating_point or index.dtype.is_complex or index.dtype == torch.bool:
+        raise ValueError(f"{what}: indices must be a 1-D integer tensor, got {index.dtype} of shape {tuple(index.shape)}")
+    if not index.numel():
+        return
+    if int(index.min()) < 0 or int(index.max()) >= rows * cols:
+        raise ValueError(f"{what}: indices must lie in [0, {rows * cols}) for a {rows}x{cols} block, "
+                         f"got {int(index.min())}..{int(index.max())}")
+    if index.numel() > 1 and not bool((index[1:] > index[:-1]).all()):
+        raise ValueError(f"{what}: indices must be strictly increasing (sorted, no repeats)")
+
+
 class MaskedBlock(nn.Module):
     """One ``rows x cols`` weight block with a fixed mask; only the masked-in values are trainable."""
 
@@ -84,6 +99,22 @@ class MaskedBlock(nn.Module):
         self._pattern_key: tuple[object, ...] | None = None
         # a loaded state replaces the mask in place: drop every structure built from the old one
         self.register_load_state_dict_post_hook(_invalidate_after_load)
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any) -> None:
+        """A state's mask is checked (:meth:`check_state`) before anything of it is loaded."""
+        self.check_state(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+    def check_state(self, state_dict: Any, prefix: str) -> None:
+        """The mask in ``state_dict`` under ``prefix`` (if any) passes :func:`check_index` for this block's shape,
+        else a RuntimeError, as load_state_dict's other refusals (a model calls it for all its blocks first, so a
+        refused state leaves no block loaded)."""
+        index = state_dict.get(prefix + "index")
+        if isinstance(index, torch.Tensor):
+            try:
+                check_index(self.rows, self.cols, index, f"state dict {prefix}index")
+            except ValueError as e:
+                raise RuntimeError(str(e)) from None
 
     def invalidate(self) -> None:
         """Forget the structures built from the mask (called after ``load_state_dict`` and ``index`` changes)."""

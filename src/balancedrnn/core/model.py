@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..kernels.dispatch import KernelChoice, sparse_backend
-from .masks import MaskedBlock, MaskMethod
+from .masks import MaskedBlock, MaskMethod, check_index
 from ..kernels.ops import block_rnn
 from ..kernels.recurrence import Workspace
 from .spec import BLOCKS, BlockSpec, hidden_proportion, parameter_count
@@ -113,6 +113,8 @@ class BlockRNN(nn.Module):
                 have = ", ".join(f"{n}={v}" for n, v in zip(("dx", "dh", "dy"), sizes))
                 raise RuntimeError(f"the state dict is of a block RNN with {have}; this one has dx={self.dx}, "
                                    f"dh={self.dh}, dy={self.dy}")
+        for name in BLOCKS:  # every mask before any tensor is loaded: a refused state changes nothing
+            self.blocks[name].check_state(state_dict, f"{prefix}blocks.{name}.")
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
         if key not in state_dict and key in missing_keys:  # a state saved before the sizes were part of it
@@ -263,6 +265,10 @@ def load_model(path: str | Path, device: torch.device | str | None = None) -> Bl
     model.to(state["bias"].dtype)  # a model exported in float64 comes back in float64, not half converted
     for name in BLOCKS:  # the saved masks replace the freshly drawn ones (their sizes may differ for Bernoulli)
         block = model.blocks[name]
+        try:
+            check_index(block.rows, block.cols, state[f"blocks.{name}.index"], f"block {name}'s mask")
+        except ValueError as e:
+            raise DataError(f"{path} is corrupt: {e}") from None
         block.index = state[f"blocks.{name}.index"]
         block.values = nn.Parameter(state[f"blocks.{name}.values"].clone())
         block.invalidate()
