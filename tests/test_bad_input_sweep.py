@@ -26,7 +26,7 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
     ("sweep-file-bad-yaml", "name: [unclosed\n", [], "is not valid YAML at line"),
     ("sweep-file-missing", None, ["nope.yaml"], "sweep file nope.yaml does not exist"),
     ("sweep-file-is-a-directory", None, ["{dir}"], "is a directory"),
-    ("sweep-file-binary", b"\xff\xfe\x00garbage".decode("latin-1"), [], "not"),
+    ("sweep-file-binary", b"\xff\xfe\x00garbage".decode("latin-1"), [], "is not a text file"),
     ("sweep-seeds-an-int", GRID + "sampler: {kind: grid, models: [dense], seeds: 3}\n", [],
      "sampler.seeds must be a list of non-negative integers"),
     ("sweep-seeds-negative", GRID + "sampler: {kind: grid, models: [dense], seeds: [-1]}\n", [], "sampler.seeds"),

@@ -190,3 +190,15 @@ def test_python_examples_run_as_written(name: str, blocks: list[int], tmp_path: 
                          env={**os.environ, "OMP_NUM_THREADS": "1", "BALANCEDRNN_CACHE": str(tmp_path / "cache")})
     assert res.returncode == 0, res.stderr[-3000:]
     assert "balancedrnn" not in "".join(line for line in res.stderr.splitlines() if "Warning" in line), res.stderr[-3000:]
+
+
+def test_the_docs_are_text_that_git_diffs() -> None:
+    """Every markdown file is UTF-8 without control characters: one NUL (a bad-input row quoting binary garbage)
+    made git treat docs/bad_input.md as binary, so its changes showed as 'Binary files differ'."""
+    bad = {}
+    for path in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = path.read_bytes().decode("utf-8")  # raises on a file that is not UTF-8
+        found = sorted({f"\\x{ord(c):02x}" for c in text if ord(c) < 32 and c not in "\n\t"})
+        if found:
+            bad[path.name] = found
+    assert not bad, f"control characters in the docs (write them escaped): {bad}"
