@@ -502,6 +502,7 @@ def test_diverging_trial_is_recorded_and_the_exit_code_says_so(mnist_dir, tmp_pa
     res = subprocess.run(sweep_cmd(tmp_path, spec), env=ENV, capture_output=True, text=True, timeout=600)
     assert res.returncode == 1, res.stderr
     assert "2 diverged" in res.stdout and "not every trial succeeded" in res.stderr
+    assert "results" not in res.stdout  # no ok run: no (empty) results table, the counts say what happened
     recs = list(store.iter_records(study_of(tmp_path, "div")))
     assert len(recs) == 2 and all(r["status"] == "diverged" and "training loss became" in r["error"] for r in recs)
 

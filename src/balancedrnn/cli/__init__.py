@@ -932,6 +932,8 @@ def _results_table(records: list[dict[str, Any]], title: str, top: int = 15) -> 
 
     frame = records_frame(records)
     summary = summarise(frame)
+    if summary.empty:  # no config has an ok run: the counts and the closing line say what happened
+        return
     metric = next((str(m) for m in frame.get("metric", []) if isinstance(m, str)), "metric")
     summary = summary.sort_values("test_mean", ascending=False)
     table = Table(title=title + (f" (best {top} of {len(summary)})" if len(summary) > top else ""))
