@@ -256,3 +256,20 @@ def test_runs_lists_interrupted_trials(tmp_path, capsys, old):
     out = capsys.readouterr()
     assert e.value.code == 0, out.err
     assert "s: 1 runs" in out.out and "interrupted" in out.out
+
+
+def test_runs_limit_0_prints_the_count_only(tmp_path, capsys):
+    """``--limit 0`` (rows to print: none) prints the number of runs, not an empty table and '(N more ...)'."""
+    from balancedrnn.cli import main
+    from balancedrnn.record import RECORD_VERSION
+
+    st, study = journal(tmp_path)
+    store.enqueue_missing(study, [{"model": "dense", "seed": s} for s in range(3)], ["k0", "k1", "k2"])
+    for k in ("k0", "k1", "k2"):
+        store.finish(study, store.claim(study), ok_record(k, record_version=RECORD_VERSION))
+    for limit, shows in (("0", False), ("2", True)):
+        with pytest.raises(SystemExit) as e:
+            main(["runs", "--storage", str(tmp_path / "store.journal"), "--name", "s", "--limit", limit])
+        out = capsys.readouterr().out
+        assert e.value.code == 0 and "s: 3 runs" in out
+        assert ("more; --limit shows more" in out) is shows and ("┃ model" in out) is shows, out

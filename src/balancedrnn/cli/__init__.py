@@ -1065,9 +1065,12 @@ def runs(
         table.add_column(c, justify="left" if c in ("model", "status") else "right")
     for _, r in frame.head(limit).iterrows():
         table.add_row(*(format_cell(c, r[c]) for c in cols))
-    out.print(table)
-    if len(frame) > limit:
-        out.print(f"({len(frame) - limit} more; --limit shows more, --export writes all)")
+    if not limit:  # --limit 0: no rows asked for, only the count
+        out.print(f"{name}: {len(frame)} runs", markup=False)
+    else:
+        out.print(table)
+        if len(frame) > limit:
+            out.print(f"({len(frame) - limit} more; --limit shows more, --export writes all)")
     if "data_source" in frame and len(frame):
         for source, n in frame["data_source"].fillna("not recorded").value_counts().items():
             out.print(f"data: {source} ({n} runs)", markup=False)
