@@ -68,7 +68,7 @@ def lost_mid_run(what: str) -> Iterator[None]:
         if not is_store_failure(e):
             raise
         raise StoreLost(f"{what} lost its run store ({_cause(e)}); finished trials are kept: run the same command "
-                        "once it answers") from None
+                        "once it answers (a database server up again, a disk with space)") from None
 
 
 def _cause(e: BaseException) -> str:
