@@ -190,3 +190,26 @@ def test_recommend_section_is_validated(tmp_path):
     bad.write_text(yaml.safe_dump({k: v for k, v in d.items() if k != "recommend"}))
     with pytest.raises(PlanError, match="recommender_beats_defaults needs a recommend section"):
         load_plan(bad)
+
+
+def test_runs_of_other_settings_in_the_store_are_not_this_reproductions(mnist_dir, tmp_path):
+    """The same plan re-run into one out-dir with another --set: its report counts and judges only the runs of
+    these settings (before, the earlier runs joined them: '4 of 2 runs', seeds counted twice, 'INCOMPLETE: -2 of 2',
+    exit 1), and --report-only with settings never run finds no runs."""
+    plan = {"name": "tiny", "description": "two configs", "claims": ["balanced_beats_dense"],
+            "sweeps": [{"name": "tiny", "base": {"task": "rad", "budget": 30000, "mnist_dir": str(mnist_dir)},
+                        "sampler": {"kind": "grid", "models": ["dense", "balanced"]}}],
+            "scales": {s: {"seeds": 1, "base": {"epochs": 1, "n_train": 32, "n_val": 8, "n_test": 8}} for s in SCALES}}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    out = tmp_path / "out"
+    first = run("reproduce", path, "--scale", "smoke", "--out-dir", out, "--quiet", "--workers", "1")
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = run("reproduce", path, "--scale", "smoke", "--out-dir", out, "--quiet", "--workers", "1", "--set", "epochs=2")
+    assert again.returncode == 0, again.stderr[-2000:]
+    md = (out / "report.md").read_text()
+    assert "Runs: 2 of 2 (ok 2)" in md and "INCOMPLETE" not in md
+    per_run = md.split("## Runs (", 1)[1].split("\n## ", 1)[0]
+    assert sum(line.startswith("| rad |") for line in per_run.splitlines()) == 2
+    interim = run("reproduce", path, "--scale", "smoke", "--out-dir", out, "--quiet", "--report-only", "--set", "epochs=3")
+    assert interim.returncode == 2 and "no finished runs" in interim.stderr, interim.stderr

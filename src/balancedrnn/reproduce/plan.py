@@ -468,6 +468,12 @@ def _run_plan(plan: Plan, scale: str, out_dir: Path, storage: str | None, worker
         prepare_data(plan, scale, log)
     expected = 0
 
+    def own(spec: Any, study: Any) -> list[dict[str, Any]]:
+        """The study's records of this spec's configs: runs of other settings in the same study (an earlier
+        ``--set epochs=...``, a recommendation since replaced) are not this reproduction's runs."""
+        keys = spec_keys(spec)
+        return [r for r in store.iter_records(study) if keys is None or r.get("trial_key") in keys]
+
     def run(spec: Any) -> list[dict[str, Any]]:
         nonlocal expected
         if report_only:
@@ -481,14 +487,14 @@ def _run_plan(plan: Plan, scale: str, out_dir: Path, storage: str | None, worker
                 study = store.open_study(st, spec.name, create=False)
             except store.StoreError:
                 return []  # this sweep has not started: no runs yet
-            return list(store.iter_records(study))
+            return own(spec, study)
         if log:
             log(f"sweep {spec.name}")
         result = run_sweep(spec, run_dir=out_dir, progress=progress)
         if result.interrupted:
             raise KeyboardInterrupt
         expected += result.total
-        return list(store.iter_records(store.open_study(store.open_storage(spec.storage, out_dir), spec.name)))
+        return own(spec, store.open_study(store.open_storage(spec.storage, out_dir), spec.name))
 
     records = [r for spec in specs for r in run(spec)]
     if report_only and not records:
