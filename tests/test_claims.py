@@ -208,3 +208,30 @@ def test_hp_claim_needs_a_forest_that_beats_the_mean():
         r["final"]["value"] = 0.5 + 0.05 * rng.normal()
     (v,), _ = judge(["hp_explains"], recs, evaluate=LIGHT)
     assert v.verdict == "inconclusive" and "does not predict the held-out runs" in v.test, v.test
+
+
+def test_predictor_claim_ranks_configs_within_each_task():
+    """Tasks sit at different levels: a forest that knows only which task a run is on (and ranks the configs inside
+    each task backwards) must not pass the ranking test, which pooled over tasks gave rho 0.50, p 0.012 ("supported").
+    With one task the statistic is Spearman's rho and its p."""
+    from types import SimpleNamespace
+
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    actual = np.concatenate([0.1 + 0.01 * rng.random(10), 0.7 + 0.01 * rng.random(10)])
+    task = np.array(["rad"] * 10 + ["ts:BasicMotions"] * 10)
+    level = np.where(task == "rad", 0.1, 0.7)
+    oof = pd.DataFrame({"group": [f"{t}/{i}" for i, t in enumerate(task)], "task": task, "actual": actual,
+                        "forest": 2 * level + 0.005 - actual})  # the right level, the wrong order inside it
+    folds = pd.DataFrame([{"split": "grouped", "metric": "mae", "model": m, "fold": k, "value": v + 0.001 * k * (m == "forest")}
+                          for k in range(5) for m, v in (("forest", 0.01), ("parameters only", 0.3))])
+    ev = SimpleNamespace(oof=oof, folds=folds, info={"n_records": 20})
+    (v,), _ = judge(["predictor_works"], [], evaluate=lambda records: (ev, ""))
+    assert v.verdict != "supported", v.test
+    assert "within tasks over 20 configs of 2 tasks -1.000" in v.test, v.test
+    from balancedrnn.analysis.claims import within_task_spearman
+
+    one = oof[oof["task"] == "rad"].assign(forest=lambda d: d["actual"] + 0.004 * rng.random(10))
+    ref = stats.spearmanr(one["forest"], one["actual"], alternative="greater")
+    assert np.allclose(within_task_spearman(one), (ref.statistic, ref.pvalue))
