@@ -235,3 +235,21 @@ def test_predictor_claim_ranks_configs_within_each_task():
     one = oof[oof["task"] == "rad"].assign(forest=lambda d: d["actual"] + 0.004 * rng.random(10))
     ref = stats.spearmanr(one["forest"], one["actual"], alternative="greater")
     assert np.allclose(within_task_spearman(one), (ref.statistic, ref.pvalue))
+
+
+def test_runs_at_other_budgets_are_other_configurations():
+    """A grid over budgets: dense at 30,000 and at 100,000 are two configurations, not four seeds of one (they were
+    pooled: 'n = 4, 4' with 2 seeds, one mean over both budgets)."""
+    recs = []
+    for budget, means in ((30000.0, {"dense": 0.3, "balanced:0.5": 0.5}), (100000.0, {"dense": 0.7, "balanced:0.5": 0.6})):
+        for m, mu in means.items():
+            for s in range(2):
+                r = record("rad", m, s, mu + 0.01 * s)
+                r["config"]["budget"] = budget
+                recs.append(r)
+    stats = config_stats(runs_table(recs))
+    assert list(stats["runs"]) == [2, 2, 2, 2]
+    assert set(stats["model"]) == {"dense @ 30,000", "balanced:0.5 @ 30,000", "dense @ 100,000", "balanced:0.5 @ 100,000"}
+    (v,), _ = judge(["balanced_beats_dense"], recs)
+    assert "balanced:0.5 @ 100,000 vs dense @ 100,000" in v.test and "n = 2, 2" in v.test, v.test
+    assert v.verdict == "contradicted" and len(v.pairwise) == 3

@@ -99,21 +99,26 @@ def ci95(values: np.ndarray, metric: str | None = None) -> tuple[float, float]:
 
 
 def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per ok run: task, model, family, seed, the final metric, hidden proportion, sizes."""
+    """One row per ok run: task, model, family, config, seed, the final metric, hidden proportion, sizes. ``config``
+    names what the statistics group the seeds of: the model, with its budget (``dense @ 30,000``) on a task run at
+    several budgets, whose runs at different budgets are different configurations."""
     from ..core.configs import config_family
-    from .report import records_frame
+    from .report import fmt, records_frame
 
     frame = records_frame(records)
     frame = frame[frame["status"] == "ok"].copy()
     frame["family"] = [config_family(m) for m in frame["model"]]
+    several = frame.groupby("task")["budget"].transform("nunique") > 1 if len(frame) else frame["budget"]
+    frame["config"] = [f"{m} @ {fmt(b)}" if many else str(m)
+                       for m, b, many in zip(frame["model"], frame["budget"], several)]
     return frame
 
 
 def config_stats(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, model): family, runs, mean, std, 95 % CI, hidden proportion, dh, weights, and the mean success
-    rate of runs scored by rollouts (NaN for other tasks)."""
+    """Per (task, config) of :func:`runs_table` (``model`` holds the config): family, runs, mean, std, 95 % CI,
+    hidden proportion, dh, weights, and the mean success rate of runs scored by rollouts (NaN for other tasks)."""
     rows = []
-    for (task, model), part in frame.groupby(["task", "model"], sort=False):
+    for (task, model), part in frame.groupby(["task", "config"], sort=False):
         v = part["test"].to_numpy(float)
         lo, hi = ci95(v, part["metric"].iloc[0])
         success = part["success_rate"].to_numpy(float)
@@ -196,8 +201,8 @@ def _best(stats_: pd.DataFrame, task: str, family: str) -> pd.Series | None:
     return None if part.empty else part.sort_values("mean", ascending=False).iloc[0]
 
 
-def _values(frame: pd.DataFrame, task: str, model: str) -> np.ndarray:
-    return frame[(frame["task"] == task) & (frame["model"] == model)]["test"].to_numpy(float)
+def _values(frame: pd.DataFrame, task: str, config: str) -> np.ndarray:
+    return frame[(frame["task"] == task) & (frame["config"] == config)]["test"].to_numpy(float)
 
 
 def _family_vs(claim: str, statement: str, task: str, ours: str, theirs: list[str]) -> Claim:
@@ -216,7 +221,7 @@ def _family_vs(claim: str, statement: str, task: str, ours: str, theirs: list[st
         kinds = [v for v, _ in outcomes]
         verdict: VerdictKind = ("contradicted" if "contradicted" in kinds else
                                 "supported" if all(k == "supported" for k in kinds) else "inconclusive")
-        runs = frame[frame["task"] == task]
+        runs = frame[frame["task"] == task].assign(model=lambda f: f["config"])
         return Verdict(claim, statement, verdict, "; ".join(t for _, t in outcomes),
                        f"best {ours} config by mean against the best of {', '.join(theirs)} on {task}",
                        reference=str(mine["model"]), pairwise=versus(runs, str(mine["model"])))

@@ -219,7 +219,7 @@ def plot_density_heatmap(frame: pd.DataFrame, stats: pd.DataFrame, path: Path, t
     for ax, task in zip(axes[0], tasks):
         blocks = (stats["task"] == task) & ~stats["family"].isin(BASELINES)
         st = stats[blocks].sort_values("mean", ascending=False).head(top)
-        dens = [frame[(frame["task"] == task) & (frame["model"] == m)][[f"density_{b}" for b in BLOCKS]].iloc[0].to_numpy(float)
+        dens = [frame[(frame["task"] == task) & (frame["config"] == m)][[f"density_{b}" for b in BLOCKS]].iloc[0].to_numpy(float)
                 for m in st["model"]]
         grid = np.array(dens) if dens else np.zeros((0, len(BLOCKS)))
         image = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
