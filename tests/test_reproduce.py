@@ -86,6 +86,7 @@ def test_smoke_scale_writes_a_complete_report(plan, mnist_dir, tmp_path):
     (["reproduce", "no-such-plan", "--scale", "smoke"], "unknown plan 'no-such-plan'"),
     (["reproduce", "rad-100k", "--scale", "huge"], "unknown scale 'huge'"),
     (["reproduce"], "give a plan"),
+    (["reproduce", "/", "--scale", "smoke"], "plan file / is a directory"),
 ])
 def test_bad_input_one_line(args, pattern, tmp_path):
     res = run(*args, "--out-dir", tmp_path / "out")

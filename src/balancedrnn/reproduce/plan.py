@@ -206,6 +206,8 @@ def load_plan(name_or_path: str | Path) -> Plan:
         d = yaml_load(path.read_text(), "reading a plan")
     except FileNotFoundError:
         raise PlanError(f"plan file {path} does not exist") from None
+    except IsADirectoryError:
+        raise PlanError(f"plan file {path} is a directory, not a plan file") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise PlanError(f"plan file {path} is not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from None
