@@ -155,8 +155,10 @@ def welch(a: np.ndarray, b: np.ndarray) -> tuple[VerdictKind, str]:
 
 def versus(runs: pd.DataFrame, reference: str, column: str = "test") -> pd.DataFrame:
     """``reference`` against every other model of ``runs`` on ``column``: difference of means (reference − other)
-    with Welch's 95 % interval, t, one-sided p (reference better) and the p-value Holm-adjusted over all the
-    comparisons (NaN where a side has fewer than two seeds). Sorted by the difference."""
+    with Welch's one-sided 95 % interval [CI low, ∞) (CI high is inf), t, one-sided p (reference better) and the
+    p-value Holm-adjusted over all the comparisons (NaN where a side has fewer than two seeds). Sorted by the
+    difference. The interval is one-sided as the test is: it excludes 0 exactly when p (one-sided) < 0.05, where a
+    two-sided interval could cross 0 beside a p of 0.03."""
     from scipy import stats
 
     ref = runs.loc[runs["model"] == reference, column].to_numpy(float)
@@ -168,8 +170,8 @@ def versus(runs: pd.DataFrame, reference: str, column: str = "test") -> pd.DataF
         if len(ref) >= 2 and len(b) >= 2 and np.ptp(np.concatenate([ref, b])) > 0:
             with warnings.catch_warnings():  # nearly equal runs: scipy warns of precision loss
                 warnings.simplefilter("ignore", RuntimeWarning)
-                ci = stats.ttest_ind(ref, b, equal_var=False).confidence_interval(0.95)
                 res = stats.ttest_ind(ref, b, equal_var=False, alternative="greater")
+                ci = res.confidence_interval(0.95)  # [low, inf): the interval of the one-sided test
             row.update({"CI low": float(ci.low), "CI high": float(ci.high), "t": float(res.statistic),
                         "p (one-sided)": float(res.pvalue)})
         rows.append(row)
