@@ -303,3 +303,14 @@ def test_one_run_has_no_measured_spread_in_the_summary_the_plot_or_the_sweep_tab
     assert "±" not in table and "nan" not in table
     _results_table(rad_records(seeds=2), "two seeds")
     assert "±" in capsys.readouterr().out
+
+
+def test_the_configurations_table_says_when_it_shows_the_best_only(tmp_path):
+    """More configurations on a task than the table shows: its title says it holds the best of each task and of
+    how many; with few, it says nothing of the kind."""
+    many = [f"uniform:{p / 100:g}" for p in range(10, 40)]  # 30 configs on rad
+    md = reproreport.write_report(reproduction(rad_records(configs=many)), tmp_path / "many")[1].read_text()
+    assert len([line for line in section(md, "Configurations") if line.startswith("| rad |")]) == reproreport.TOP_CONFIGS
+    assert f"the {reproreport.TOP_CONFIGS} best of each task, of 30 on rad" in md
+    md = reproreport.write_report(reproduction(rad_records()), tmp_path / "few")[1].read_text()
+    assert "best of each task" not in md

@@ -313,7 +313,11 @@ def pairwise_tables(verdicts: list[Any]) -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
-def stats_table(stats: pd.DataFrame, per_task: int = 25) -> pd.DataFrame:
+TOP_CONFIGS = 25
+"""Configurations per task the report's table shows (the best by mean); its title says when there are more."""
+
+
+def stats_table(stats: pd.DataFrame, per_task: int = TOP_CONFIGS) -> pd.DataFrame:
     """Display table of the per-config statistics (the ``per_task`` best of each task)."""
     rows = []
     rollouts = "success_rate" in stats and bool(np.isfinite(stats["success_rate"].to_numpy(float)).any())
@@ -442,7 +446,10 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
     per_run = t.per_run
     title = f"balancedrnn reproduction: {rep.plan.name} at the {rep.scale} scale"
     command = reproduce_command(rep, out_dir, overrides, storage)
-    configs_title = f"Configurations (mean, std and 95 % CI over seeds; the CI is {CI_METHOD})"
+    per_task = stats.groupby("task").size() if len(stats) else pd.Series(dtype=int)
+    cut = (f"; the {TOP_CONFIGS} best of each task, of {', '.join(f'{n} on {k}' for k, n in per_task.items())}"
+           if (per_task > TOP_CONFIGS).any() else "")
+    configs_title = f"Configurations (mean, std and 95 % CI over seeds; the CI is {CI_METHOD}{cut})"
     runs_title = f"Runs ({len(per_run)}, every status)"
 
     md = [f"# {title}", ""]
