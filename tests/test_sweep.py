@@ -731,3 +731,30 @@ def test_read_only_commands_name_why_a_database_cannot_be_read(tmp_path, pg_url)
     finally:
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE {empty} WITH (FORCE)")
+
+
+def test_a_dead_workers_tpe_trial_runs_again_as_it_was_queued(mnist_dir, tmp_path):
+    """A TPE trial released from a dead worker is queued again with its config; the next worker once ran its
+    densities under a new seed (the new trial's number), a config nobody queued, so the resumed sweep's numbers
+    differed from the uninterrupted one's. It now runs the queued config, seed included."""
+    from balancedrnn.sweep.spec import optuna_sampler, suggest_config, trial_params
+    from balancedrnn.train import TrainConfig
+
+    d = {"name": "tpe-dead", "base": base(mnist_dir, budget=50_000, n_train=20), "sampler": {"kind": "tpe", "n_trials": 1}}
+    spec = SweepSpec.from_dict(d)
+    study = store.open_study(store.open_storage(None, tmp_path), "tpe-dead")
+    study.sampler = optuna_sampler(spec, 0)
+    trial = study.ask()  # what a worker does before it dies mid-trial
+    config = suggest_config(trial, spec)
+    trial.set_user_attr("key", TrainConfig.from_dict(config).key())
+    trial.set_user_attr("config", config)
+    store.set_params(trial, {k: v for k, v in trial_params(config).items() if k not in trial.params})
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    trial.set_user_attr("worker", {"host": store.worker_info()["host"], "pid": dead.pid, "started": time.time()})
+    assert store.release_stale(study) == 1
+    assert worker_loop(d, None, str(tmp_path)) == 1
+    (rec,) = list(store.iter_records(study))
+    assert rec["config"] == config and rec["seed"] == 0 and rec["status"] == "ok"
+    (done,) = [t for t in study.get_trials(deepcopy=False) if store.is_done(t)]
+    assert done.params["seed"] == 0 and done.params["lr"] == config["lr"]  # Optuna's tools see what ran

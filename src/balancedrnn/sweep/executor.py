@@ -119,19 +119,12 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
             if len(store.done_keys(study, done_policy)) + _running(study) >= spec.sampler.n_trials:
                 break
             trial = study.ask()  # independent sampling happens at suggest time: seed it by the trial's number
-            if spec.sampler.kind == "tpe":
-                study.sampler = optuna_sampler(spec, trial.number)
-            config = suggest_config(trial, spec)
-            from ..train import TrainConfig
-
-            key = TrainConfig.from_dict(config).key()
-            trial.set_user_attr("key", key)
-            trial.set_user_attr("config", config)
-            try:
-                store.set_params(trial, {k: v for k, v in trial_params(config).items() if k not in trial.params})
-            except ValueError:
-                pass  # an infeasible suggestion: its record says why (a failed trial)
-            store.mark_claimed(trial)
+            if "config" in trial.user_attrs:  # a dead worker's trial queued again (release_stale): run its config
+                if not store._claimed(study, trial, done_policy):  # as it was, seed included; done elsewhere: next
+                    continue
+                config = trial.user_attrs["config"]
+            else:
+                config = _propose(study, trial, spec)
         else:
             trial = store.claim(study, done_policy)
             if trial is None:  # the queue is empty: first take over the trials of workers that died (another
@@ -159,6 +152,25 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
                                                      if how == "duplicate" else " as a new trial"))
         done += 1
     return done
+
+
+def _propose(study: Any, trial: Any, spec: SweepSpec) -> dict[str, Any]:
+    """A new TPE or QMC trial's config, from the sampler (TPE seeded by the trial's number); the trial is marked
+    this worker's, with the config's key and parameters."""
+    from . import store
+    from ..train import TrainConfig
+
+    if spec.sampler.kind == "tpe":
+        study.sampler = optuna_sampler(spec, trial.number)
+    config = suggest_config(trial, spec)
+    trial.set_user_attr("key", TrainConfig.from_dict(config).key())
+    trial.set_user_attr("config", config)
+    try:
+        store.set_params(trial, {k: v for k, v in trial_params(config).items() if k not in trial.params})
+    except ValueError:
+        pass  # an infeasible suggestion: its record says why (a failed trial)
+    store.mark_claimed(trial)
+    return config
 
 
 def _running(study: Any) -> int:
