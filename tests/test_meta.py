@@ -121,11 +121,21 @@ def test_one_feature_function_for_records_and_candidates(records, data):
     rec = records[0]
     row = config_features(2500, 10, 20_000, rec["model"]["density"], lr=rec["config"]["lr"])
     assert list(data.X.columns) == list(FEATURES)
-    assert data.X.iloc[0].to_dict() == pytest.approx(row)
+    assert prepare_records([rec]).X.iloc[0].to_dict() == pytest.approx(row)  # data's rows are in file-name order
     spec = BlockSpec.from_budget(2500, 10, 20_000, rec["model"]["density"])
     assert row["dh"] == spec.dh and row["weights"] == spec.weights and row["parameters"] == spec.parameters
     assert row["hidden_proportion"] == spec.hidden_proportion()
     assert row["log_dx_over_dy"] == pytest.approx(math.log10(250)) and row["chance"] == pytest.approx(0.1)
+
+
+def test_the_order_of_the_records_does_not_change_the_predictor(records):
+    """A store gives its records in the order its trials ran (a resumed sweep, several workers); the same records in
+    another order once fitted another forest and other folds: another recommendation, other evaluation scores."""
+    shuffled = [records[i] for i in np.random.default_rng(1).permutation(len(records))]
+    a, b = prepare_records(records), prepare_records(shuffled)
+    assert a.X.equals(b.X) and np.array_equal(a.y, b.y) and list(a.group) == list(b.group)
+    fit = [MetaPredictor(n_estimators=10, random_state=0).fit(d) for d in (a, b)]
+    assert np.array_equal(fit[0].predict(a.X), fit[1].predict(a.X))
 
 
 def test_unusable_records_are_skipped_and_counted(records):

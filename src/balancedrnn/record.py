@@ -224,6 +224,12 @@ class RunRecord:
             return self.final.metric
         return self.task.metric if self.task is not None else "metric"
 
+    def file_name(self) -> str:
+        """The name :func:`balancedrnn.train.write_record` gives this record's file (:func:`record_name`)."""
+        c = self.config
+        return record_name(str(c.get("task")), str(c.get("model")), float(c.get("budget") or 0), c.get("seed"),
+                           self.trial_key)
+
     def val_curve(self) -> list[float]:
         """The validation curve of the judged metric (or of the loss for tasks scored after training)."""
         if self.history is None:
@@ -231,6 +237,15 @@ class RunRecord:
         m = self.metric
         name = m if any(m in v for v in self.history.val) else "loss"
         return self.history.curve(name)
+
+
+def record_name(task: str, model: str, budget: float, seed: Any, key: str) -> str:
+    """File name of a run record: task, model, budget and seed, plus the config hash. Predictors read records in
+    this order, so a set of records fits the same predictor from any directory or store."""
+    def slug(text: str) -> str:
+        return "".join(c if c.isalnum() or c in ".-" else "_" for c in text)
+
+    return f"{slug(task)}-{slug(model)}-b{int(budget)}-s{seed}-{key[:8]}.json"
 
 
 def interrupted_record(config: dict[str, Any], key: str | None) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from .io import atomic_write, atomic_write_json
 from .core.model import ACTIVATIONS
 from .core.spec import INIT_SCALES, check_budget_limit
 from .progress import progress_bar
-from .record import RECORD_VERSION, Final, History, RunRecord, TaskInfo
+from .record import RECORD_VERSION, Final, History, RunRecord, TaskInfo, record_name
 from .tasks import Task, get_task
 
 __all__ = ["RECORD_VERSION", "History", "TrainConfig", "fit", "run_trial", "write_record"]
@@ -499,11 +499,8 @@ def failure_cause(error: BaseException, phase: str) -> str:
 
 
 def record_path(out_dir: str | Path, config: TrainConfig) -> Path:
-    """File name of a run record: task, model, budget and seed, plus the config hash."""
-    def slug(text: str) -> str:
-        return "".join(c if c.isalnum() or c in ".-" else "_" for c in text)
-
-    return Path(out_dir) / f"{slug(config.task)}-{slug(config.model)}-b{int(config.budget)}-s{config.seed}-{config.key()[:8]}.json"
+    """Path of a run record in ``out_dir`` (:func:`balancedrnn.record.record_name`)."""
+    return Path(out_dir) / record_name(config.task, config.model, config.budget, config.seed, config.key())
 
 
 def write_record(record: dict[str, Any], out_dir: str | Path) -> Path:

@@ -236,10 +236,12 @@ class MetaData:
 
 
 def prepare_records(records: Iterable[Mapping[str, Any]]) -> MetaData:
-    """Turn run records into :class:`MetaData`, skipping unusable ones (counted by reason)."""
+    """Turn run records into :class:`MetaData`, skipping unusable ones (counted by reason). The rows are in the
+    records' file-name order (:meth:`RunRecord.file_name`, then the value), not the order given: forests and
+    folds depend on row order, and a store's order depends on its history (a resumed sweep, several workers)."""
     from ..record import RunRecord
 
-    rows, ys, tasks, groups, metric, epochs = [], [], [], [], {}, []
+    usable: list[tuple[tuple[str, float], dict[str, float], RunRecord, Mapping[str, Any]]] = []
     skipped: dict[str, int] = {}
     for i, rec in enumerate(records):
         row, why = record_features(rec, i)
@@ -247,10 +249,13 @@ def prepare_records(records: Iterable[Mapping[str, Any]]) -> MetaData:
             skipped[why] = skipped.get(why, 0) + 1
             continue
         typed = RunRecord.from_dict(rec)
+        usable.append(((typed.file_name(), float(typed.value)), row, typed, rec))  # type: ignore[arg-type]
+    rows, ys, tasks, groups, metric, epochs = [], [], [], [], {}, []
+    for (_, value), row, typed, rec in sorted(usable, key=lambda u: u[0]):
         task = typed.task_name
         rows.append(row)
         epochs.append(_epochs_of(rec))
-        ys.append(float(typed.value))  # type: ignore[arg-type]  # usable rows have a finite value
+        ys.append(value)  # usable rows have a finite value
         tasks.append(task)
         groups.append(f"{task}/{config_group(rec)}")
         metric.setdefault(task, typed.metric)
