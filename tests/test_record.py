@@ -99,3 +99,21 @@ def test_init_scale_is_validated_and_keeps_old_trial_keys():
         TrainConfig(init_scale="he")
     assert TrainConfig(init_scale="fixed").key() == TrainConfig().key()
     assert TrainConfig(init_scale="fan-in").key() != TrainConfig(init_scale="density").key() != TrainConfig().key()
+
+
+def test_records_name_the_data_libraries_installed_without_importing_them():
+    """A run's versions name every installed library that makes or reads task data (another kornia could change RAD
+    under the same data id), found as a module here, and naming them imports none of them."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    from balancedrnn.env import DATA_LIBRARIES
+
+    code = ("import sys; from balancedrnn.env import versions, DATA_LIBRARIES; v = versions(); "
+            "print(sorted(k for k in DATA_LIBRARIES if k in v)); "
+            "print(sorted(m for m in ('kornia', 'aeon', 'mujoco', 'gymnasium_robotics', 'minari') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    named, imported = done.stdout.splitlines()
+    here = sorted(n for n in DATA_LIBRARIES if importlib.util.find_spec(n.replace("-", "_")) is not None)
+    assert named == str(here) and imported == "[]"

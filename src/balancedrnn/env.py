@@ -25,18 +25,33 @@ def git_revision() -> str | None:
     return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+DATA_LIBRARIES = ("kornia", "aeon", "mujoco", "gymnasium-robotics", "minari")
+"""Libraries that make or read a task's data (RAD's transforms, the aeon sets, the Hammer simulator and its data
+sets): a run record names those installed, since another version can change the data under the same data id."""
+
+
 def versions() -> dict[str, Any]:
-    """Versions of Python and of the libraries a result depends on."""
+    """Versions of Python and of the libraries a result depends on: torch and numpy, and those of
+    :data:`DATA_LIBRARIES` that are installed (read from their metadata, not imported)."""
+    from importlib import metadata
+
     import numpy
     import torch
 
     from ._version import __version__
 
+    data: dict[str, str] = {}
+    for name in DATA_LIBRARIES:
+        try:
+            data[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
     return {
         "python": platform.python_version(),
         "balancedrnn": __version__,
         "torch": torch.__version__,
         "numpy": numpy.__version__,
+        **data,
         "platform": platform.platform(),
     }
 
