@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -133,13 +134,19 @@ def test_unwritable_output_directory(tmp_path):
     assert res.stderr.strip().count("\n") == 0
 
 
-def test_failed_trials_make_an_incomplete_report(mnist_dir, tmp_path):
-    plan = {"name": "broken", "description": "trials that diverge", "claims": ["balanced_beats_dense"],
-            "sweeps": [{"name": "broken", "base": {"task": "rad", "budget": 30000, "lr": 1.0e+30, "mnist_dir": str(mnist_dir)},
+def dense_and_balanced_plan(tmp_path, mnist_dir, name: str, n_train: int, **base) -> Path:
+    """A plan file of one RAD sweep, dense and balanced at 30,000 weights, one seed, ``base`` added to its base."""
+    plan = {"name": name, "description": "two configs", "claims": ["balanced_beats_dense"],
+            "sweeps": [{"name": name, "base": {"task": "rad", "budget": 30000, **base, "mnist_dir": str(mnist_dir)},
                         "sampler": {"kind": "grid", "models": ["dense", "balanced"]}}],
-            "scales": {s: {"seeds": 1, "base": {"epochs": 1, "n_train": 64, "n_val": 8, "n_test": 8}} for s in SCALES}}
-    path = tmp_path / "broken.yaml"
+            "scales": {s: {"seeds": 1, "base": {"epochs": 1, "n_train": n_train, "n_val": 8, "n_test": 8}} for s in SCALES}}
+    path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(plan))
+    return path
+
+
+def test_failed_trials_make_an_incomplete_report(mnist_dir, tmp_path):
+    path = dense_and_balanced_plan(tmp_path, mnist_dir, "broken", 64, lr=1.0e+30)  # trials that diverge
     out = tmp_path / "out"
     res = run("reproduce", path, "--scale", "smoke", "--out-dir", out, "--quiet", "--workers", "1")
     assert res.returncode == 1 and "incomplete" in res.stderr, res.stderr
@@ -197,12 +204,7 @@ def test_runs_of_other_settings_in_the_store_are_not_this_reproductions(mnist_di
     """The same plan re-run into one out-dir with another --set: its report counts and judges only the runs of
     these settings (before, the earlier runs joined them: '4 of 2 runs', seeds counted twice, 'INCOMPLETE: -2 of 2',
     exit 1), and --report-only with settings never run finds no runs."""
-    plan = {"name": "tiny", "description": "two configs", "claims": ["balanced_beats_dense"],
-            "sweeps": [{"name": "tiny", "base": {"task": "rad", "budget": 30000, "mnist_dir": str(mnist_dir)},
-                        "sampler": {"kind": "grid", "models": ["dense", "balanced"]}}],
-            "scales": {s: {"seeds": 1, "base": {"epochs": 1, "n_train": 32, "n_val": 8, "n_test": 8}} for s in SCALES}}
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(plan))
+    path = dense_and_balanced_plan(tmp_path, mnist_dir, "tiny", 32)
     out = tmp_path / "out"
     first = run("reproduce", path, "--scale", "smoke", "--out-dir", out, "--quiet", "--workers", "1")
     assert first.returncode == 0, first.stderr[-2000:]
