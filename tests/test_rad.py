@@ -164,3 +164,18 @@ def test_generation_without_kornia_fails_first_in_one_line(mnist, tmp_path, monk
     assert not list(tmp_path.iterdir())
     only_torch = rad.RADConfig(n_train=10, n_val=10, n_test=10, transforms=("baseline", "erasing", "noise"))
     assert not rad.build_or_load(mnist, only_torch, directory=tmp_path, progress=False).from_cache
+
+
+def test_more_data_than_memory_fails_first_in_one_line(mnist, tmp_path, monkeypatch):
+    """Sizes whose data cannot fit in memory are refused before any work, not generated until the OS kills the
+    process (``data rad --n-train 99999999999999999999`` ran on and on)."""
+    def started(*a, **k):
+        raise AssertionError("generation started")
+
+    monkeypatch.setattr(rad, "make_sequences", started)
+    huge = rad.RADConfig(n_train=10**15, n_val=10, n_test=10)
+    for call in (lambda: rad.generate(mnist, huge), lambda: rad.build_or_load(mnist, huge, directory=tmp_path, progress=False)):
+        with pytest.raises(DataError, match=r"^RAD data of 1,000,000,000,000,020 sequences need about .* GB of memory") as e:
+            call()
+        assert "\n" not in str(e.value)
+    assert not list(tmp_path.iterdir())
