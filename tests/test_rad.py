@@ -179,3 +179,11 @@ def test_more_data_than_memory_fails_first_in_one_line(mnist, tmp_path, monkeypa
             call()
         assert "\n" not in str(e.value)
     assert not list(tmp_path.iterdir())
+
+
+def test_seed_outside_torch_range_is_named():
+    """A seed torch cannot take is refused naming the seed (it was "Overflow when unpacking long long")."""
+    for seed in (2**64, -1):
+        with pytest.raises(DataError, match=r"^seed must be an integer from 0 to 2\*\*64 - 1"):
+            rad.RADConfig(seed=seed)
+    assert rad.RADConfig(seed=2**64 - 1).seed == 2**64 - 1
