@@ -187,3 +187,21 @@ def test_seed_outside_torch_range_is_named():
         with pytest.raises(DataError, match=r"^seed must be an integer from 0 to 2\*\*64 - 1"):
             rad.RADConfig(seed=seed)
     assert rad.RADConfig(seed=2**64 - 1).seed == 2**64 - 1
+
+
+def test_frame_sources_are_the_images_shown(small, mnist):
+    """``frame_sources`` names the image each frame shows (the anomaly's at the target), so ``data rad`` counts the
+    source images a split shows, not also the normal image each sequence drew for the anomaly's place."""
+    s = small["train"]
+    fs = s.frame_sources()
+    assert fs.shape == (len(s), 10)
+    rows = torch.arange(len(s))
+    assert torch.equal(fs[rows, s.target], s.sources[:, 10])
+    base = rad.TRANSFORMS.index("baseline")
+    for i in (s.transform_a == base).nonzero().flatten()[:10].tolist():
+        clean = quantised_sources(mnist, fs[i])
+        same = (s.frames[i] == clean).all(1)
+        assert same.sum() == 9 and not same[int(s.target[i])]
+    one = rad.make_sequences(rad.prepare_images(mnist.images), torch.from_numpy(mnist.labels),
+                             torch.arange(len(mnist.labels)), 1, torch.Generator().manual_seed(0))
+    assert len(one.frame_sources().unique()) == 10  # ten frames show ten images; eleven were drawn

@@ -503,7 +503,7 @@ def data_rad(
         _interrupted("no data set written; run the same command to build it")
     out.print(f"source: {data.source}")
     for name, split in data.splits.items():
-        out.print(f"{name}: {len(split):,} sequences, {len(split.sources.unique()):,} distinct source images")
+        out.print(f"{name}: {len(split):,} sequences, {len(split.frame_sources().unique()):,} distinct source images")
     out.print(f"cache: {data.path} ({getattr(data, 'origin', 'cached')})", markup=False)
 
 

@@ -251,7 +251,15 @@ class RADSplit(BatchedSplit):
     transform_b: torch.Tensor
     """Id of the anomaly transform."""
     sources: torch.Tensor
-    """Source image indices, ``(n, 11)``: ten normal frames in order, then the anomaly's source."""
+    """Source image indices, ``(n, frames + 1)``: the normal image drawn for each position (the one at the
+    target is drawn but not shown: the anomaly replaces it), then the anomaly's source. :meth:`frame_sources`
+    gives the images the frames show."""
+
+    def frame_sources(self) -> torch.Tensor:
+        """Source image of each shown frame, ``(n, frames)``: the normal images, the anomaly's at the target."""
+        out = self.sources[:, :-1].clone()
+        out[torch.arange(len(out)), self.target] = self.sources[:, -1]
+        return out
 
     def inputs(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
         """Normalised float input ``(b, frames + 1, size²)`` (default ``(b, 11, 2500)``) with the blank last frame."""
