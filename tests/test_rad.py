@@ -181,12 +181,19 @@ def test_more_data_than_memory_fails_first_in_one_line(mnist, tmp_path, monkeypa
     assert not list(tmp_path.iterdir())
 
 
-def test_seed_outside_torch_range_is_named():
-    """A seed torch cannot take is refused naming the seed (it was "Overflow when unpacking long long")."""
-    for seed in (2**64, -1):
-        with pytest.raises(DataError, match=r"^seed must be an integer from 0 to 2\*\*64 - 1"):
+def test_seed_outside_the_seed_range_is_named():
+    """A seed torch cannot take is refused naming the seed (it was "Overflow when unpacking long long"), at the one
+    limit runs also have (spec.MAX_SEED); a train run's seed and data seed too."""
+    from balancedrnn.core.spec import MAX_SEED
+    from balancedrnn.train import TrainConfig
+
+    for seed in (2**64, MAX_SEED + 1, -1):
+        with pytest.raises(DataError, match=r"^seed must be an integer from 0 to 4,294,967,295"):
             rad.RADConfig(seed=seed)
-    assert rad.RADConfig(seed=2**64 - 1).seed == 2**64 - 1
+        for name in ("seed", "data_seed"):
+            with pytest.raises(ValueError, match=rf"^{name} must be an integer from 0 to 4,294,967,295"):
+                TrainConfig(**{name: seed})
+    assert rad.RADConfig(seed=MAX_SEED).seed == MAX_SEED and TrainConfig(seed=MAX_SEED, data_seed=3e2).data_seed == 300
 
 
 def test_frame_sources_are_the_images_shown(small, mnist):

@@ -26,7 +26,7 @@ from .core.defaults import DEFAULT_INIT, DEFAULT_LR, QUICK
 from .env import check_device, git_revision, parse_device, versions
 from .io import atomic_write, atomic_write_json
 from .core.model import ACTIVATIONS
-from .core.spec import INIT_SCALES, check_budget_limit
+from .core.spec import INIT_SCALES, check_budget_limit, check_seed
 from .progress import progress_bar
 from .record import RECORD_VERSION, Final, History, RunRecord, TaskInfo, record_name
 from .tasks import Task, get_task
@@ -114,7 +114,9 @@ class TrainConfig:
         """Validate every field at construction, before any data is built or model trained (one-line
         ValueErrors naming the field)."""
         positive = ("epochs", "batch_size", "n_train", "n_val", "n_test", "rollouts", "select_every")
-        non_negative = ("seed", "data_seed", "patience", "select_rollouts")
+        non_negative = ("patience", "select_rollouts")
+        for name in ("seed", "data_seed"):
+            setattr(self, name, check_seed(name, getattr(self, name)))
         for name in (*positive, *non_negative, "threads"):
             v = getattr(self, name)
             if isinstance(v, float) and v.is_integer():  # 3e2 from YAML or --set: the integer it names

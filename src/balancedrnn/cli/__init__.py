@@ -25,6 +25,7 @@ from .common import (  # noqa: F401 - re-exported: balancedrnn.cli.check_* and _
     check_budget,
     check_choice,
     check_non_negative,
+    check_seed_option,
     check_positive,
     check_writable,
     data_task,
@@ -125,8 +126,8 @@ def check_run_options(readout: str, activation: str, kernel: str = "auto", seed:
     check_choice("--readout", readout, ("lagged", "current"))
     check_choice("--activation", activation, list(ACTIVATIONS))
     check_choice("--kernel", kernel, ("auto", "dense", "sparse"))
-    check_non_negative("--seed", seed)
-    check_non_negative("--data-seed", data_seed)
+    check_seed_option("--seed", seed)
+    check_seed_option("--data-seed", data_seed)
     check_positive("--threads", threads)
     check_positive("--rollouts", rollouts)
 
@@ -492,7 +493,7 @@ def data_rad(
     from ..tasks.mnist import load_mnist
 
     check_scale(n_train=n_train, n_val=n_val, n_test=n_test)
-    check_non_negative("--seed", seed)
+    check_seed_option("--seed", seed)
     check_mnist_dir(mnist_dir)
     sizes = _resolve(paper, n_train=n_train, n_val=n_val, n_test=n_test)
     config = rad.RADConfig(seed=seed, **sizes)
@@ -556,7 +557,7 @@ def data_hammer(
                           ("--eval-episodes", eval_episodes), ("--expert-episodes", expert_episodes), ("--workers", workers)):
         check_positive(option, value)
     check_non_negative("--rounds", rounds)
-    check_non_negative("--seed", seed)
+    check_seed_option("--seed", seed)
     from ..tasks.hammer.env import EPISODE_STEPS
 
     if not 0 <= shared_grasp < EPISODE_STEPS:

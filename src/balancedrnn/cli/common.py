@@ -40,6 +40,17 @@ def check_non_negative(option: str, value: int | None) -> None:
         raise UserError(f"{option} must be 0 or more, got {value}")
 
 
+def check_seed_option(option: str, value: int | None) -> None:
+    """UserError unless ``value`` (if given) is a seed runs accept (:func:`~balancedrnn.core.spec.check_seed`)."""
+    from ..core.spec import SpecError, check_seed
+
+    if value is not None:
+        try:
+            check_seed(option, value)
+        except SpecError as e:
+            raise UserError(str(e)) from None
+
+
 def check_budget(budget: float, option: str = "--budget") -> float:
     """A positive finite budget no larger than :data:`~balancedrnn.core.spec.MAX_BUDGET`, or a one-line UserError naming the limit."""
     import math

@@ -275,7 +275,7 @@ def recommend(
     """
     from rich.table import Table
 
-    from .common import UserError, _parse_sets, check_budget, check_positive, out, warnings_on_success
+    from .common import UserError, _parse_sets, check_budget, check_positive, check_seed_option, out, warnings_on_success
     from ..core.spec import BLOCKS, check_size
 
     task_info: dict[str, Any] = {}
@@ -311,8 +311,7 @@ def recommend(
         if value is not None:
             check_positive(option, value)
             task_info[key] = float(value)  # given: overrides what --task/--data say
-    if seed < 0:
-        raise UserError(f"--seed must be 0 or more, got {seed}")
+    check_seed_option("--seed", seed)
     if predictor is not None and not predictor.is_file():
         raise UserError(f"predictor file {predictor} does not exist")
     if records is not None and not records.is_dir():

@@ -311,6 +311,20 @@ allocate terabytes and the kernel would kill the process. The counting functions
 (``BlockSpec.from_budget``, ``expected_weights``) have no limit; the ``spec`` command applies it as every command does."""
 
 
+MAX_SEED = 2**32 - 1
+"""Largest seed a run, a data set or RAD's generator accepts: torch takes seeds below 2**64, but runs add offsets to
+theirs and NumPy's legacy generators (scikit-learn's ``random_state``) stop at 2**32 - 1."""
+
+
+def check_seed(name: str, value: object) -> int:
+    """A seed from 0 to :data:`MAX_SEED` (an integral float is its integer), or a one-line SpecError naming it."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise SpecError(f"{name} must be an integer from 0 to {MAX_SEED:,}, got {value!r}")
+    return value
+
+
 def check_budget_limit(budget: float, what: str = "budget") -> None:
     """A one-line SpecError when a run's ``budget`` is above :data:`MAX_BUDGET`; ``what`` names it (a flag, a
     file's field)."""

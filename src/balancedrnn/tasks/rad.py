@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.spec import SpecError, check_seed
 from ..io import DataError, atomic_write, cache_dir, torch_load
 from .base import BatchedSplit, require
 from .mnist import MnistImages
@@ -77,8 +78,10 @@ class RADConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise DataError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**64:
-            raise DataError(f"seed must be an integer from 0 to 2**64 - 1 (torch's seed range), got {self.seed!r}")
+        try:
+            check_seed("seed", self.seed)
+        except SpecError as e:
+            raise DataError(str(e)) from None
         fr = self.source_split
         if len(fr) != 3 or any(not (f > 0) for f in fr) or abs(sum(fr) - 1) > 1e-6:
             raise DataError(f"source_split must be three positive fractions summing to 1, got {fr!r}")
