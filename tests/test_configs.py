@@ -3,7 +3,7 @@ import pytest
 from balancedrnn.core.baselines import RecurrentBaseline
 from balancedrnn.core.configs import build_model, config_density
 from balancedrnn.core.model import BlockRNN
-from balancedrnn.core.spec import BLOCKS, SpecError
+from balancedrnn.core.spec import BLOCKS, BlockSpec, SpecError
 
 
 def test_named_configs():
@@ -162,3 +162,21 @@ def test_split_configs_keeps_explicit_densities_whole():
         parse_config(short)
     for text in ("dense", a, "balanced:0.3", "110100:0.2", "gru"):
         assert split_configs(text) == [text]
+
+
+@pytest.mark.parametrize("dx, dy, config, budget", [
+    (1, 2, "balanced", 1),          # the base fits at 3 weights, but hidden proportion 0.5 needs more
+    (1, 2, "balanced", 3),          # the base fits here: the error used to say "out of reach" with no budget
+    (2500, 10, "balanced:0.9", 3700),  # the error used to name 3766, where balanced:0.9 is out of reach
+    (2500, 10, "balanced", 500),
+])
+def test_the_smallest_feasible_budget_a_balanced_config_names_is_one_at_which_it_exists(dx, dy, config, budget):
+    import re
+
+    with pytest.raises(SpecError, match=r"the smallest feasible budget is \d+") as e:
+        config_density(config, dx, dy, budget)
+    assert "\n" not in str(e.value)
+    smallest = int(re.search(r"the smallest feasible budget is (\d+)", str(e.value)).group(1))
+    BlockSpec.from_budget(dx, dy, smallest, config_density(config, dx, dy, smallest))  # it exists there
+    with pytest.raises(SpecError, match="smallest feasible budget is"):
+        config_density(config, dx, dy, smallest - 1)  # and not one weight below

@@ -38,6 +38,9 @@ from .spec import (
     check_feasible,
     check_init_scale,
     check_size,
+    HP_SOLVE_ORDER,
+    hidden_proportion_reach,
+    smallest_feasible_budget,
     solve_hidden_proportion,
     scaled_init,
     validate_density,
@@ -211,8 +214,50 @@ def balanced_density(dx: int, dy: int, budget: float, target: float = DEFAULT_BA
     """Densities hitting hidden proportion ``target`` at ``budget``, from :data:`BALANCED_BASE`, which must
     itself be feasible at the budget; which of hx or hh is solved is :func:`spec.solve_hidden_proportion`'s
     rule (hx for wide inputs, e.g. RAD; hh for narrow ones, e.g. Hammer)."""
-    check_feasible(check_size("dx", dx), check_size("dy", dy), check_budget(budget), BALANCED_BASE)
-    return solve_hidden_proportion(dx, dy, budget, target, BALANCED_BASE)
+    dx, dy, budget = check_size("dx", dx), check_size("dy", dy), check_budget(budget)
+    try:
+        check_feasible(dx, dy, budget, BALANCED_BASE)
+        return solve_hidden_proportion(dx, dy, budget, target, BALANCED_BASE)
+    except SpecError:
+        smallest = smallest_balanced_budget(dx, dy, target)
+        if smallest is None or budget >= smallest:
+            raise
+        # the base's own smallest budget is not enough: the target may still be out of reach there
+        raise SpecError(f"budget {budget:g} is too small for these densities (dx={dx}, dy={dy}); "
+                        f"the smallest feasible budget is {smallest}") from None
+
+
+def _balanced_reachable(dx: int, dy: int, budget: float, target: float) -> bool:
+    """True when ``balanced:target`` has a model at ``budget``: its base fits and hx or hh reaches the target."""
+    for block in HP_SOLVE_ORDER:
+        try:
+            lo, hi = hidden_proportion_reach(dx, dy, budget, BALANCED_BASE, block)
+        except SpecError:
+            continue
+        if lo <= target <= hi:
+            return True
+    return False
+
+
+def smallest_balanced_budget(dx: int, dy: int, target: float = DEFAULT_BALANCED_TARGET) -> int | None:
+    """The smallest whole budget at which ``balanced:target`` has a model (None when none is found up to
+    2**40 times its base's smallest budget). Above the base's smallest budget the highest reachable hidden
+    proportion grows with the budget, so the budgets that work start at one point: found by doubling, then
+    bisection."""
+    lo = smallest_feasible_budget(dx, dy, BALANCED_BASE)
+    if _balanced_reachable(dx, dy, lo, target):
+        return lo
+    hi = lo
+    for _ in range(40):
+        lo, hi = hi, hi * 2
+        if _balanced_reachable(dx, dy, hi, target):
+            break
+    else:
+        return None
+    while hi - lo > 1:  # lo does not work, hi does
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if _balanced_reachable(dx, dy, mid, target) else (mid, hi)
+    return hi
 
 
 def is_baseline(config: str) -> bool:
