@@ -418,3 +418,48 @@ def test_a_missing_generated_id_fails_at_once_with_how_to_make_it(tmp_path, monk
                           "-q"], capsys)
     assert code != 0 and len(err.strip().splitlines()) == 1 and "--dataset-id balancedrnn/hammer/nope-v0" in err
     assert tried == []  # no download tried
+
+
+def test_a_public_id_offline_is_one_line_without_the_hubs_retry_warnings(tmp_path, monkeypatch):
+    """A public id that is not here: with BALANCEDRNN_OFFLINE=1 no download is tried; online without a network the
+    Hugging Face hub's five 'Retrying in ...' warnings (10 lines on stderr before the error) are not printed."""
+    import logging
+
+    import minari
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    tried = []
+
+    def no_network(*a, **k):
+        tried.append(a)
+        logging.getLogger("huggingface_hub.utils._http").warning("Retrying in 1s [Retry 1/5].")
+        raise OSError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(minari, "load_dataset", no_network)
+    monkeypatch.setenv("BALANCEDRNN_OFFLINE", "1")
+    with pytest.raises(DataError, match=r"D4RL/hammer/expert-v2.*downloads are off \(BALANCEDRNN_OFFLINE=1\)") as e:
+        load_episodes("D4RL/hammer/expert-v2", download=True)
+    assert tried == [] and "\n" not in str(e.value)
+
+    # online without a network, in a fresh interpreter: Minari imports the hub only when it downloads, and the
+    # hub's import sets its logger's level, so the warnings must be silenced after that import
+    import subprocess
+    import sys
+
+    script = """
+import logging, sys, minari
+from balancedrnn.tasks.hammer.dataset import load_episodes
+def no_network(*a, **k):
+    import huggingface_hub.utils.logging  # what Minari's download does first
+    logging.getLogger("huggingface_hub.utils._http").warning("Retrying in 1s [Retry 1/5].")
+    raise OSError("[Errno -2] Name or service not known")
+minari.load_dataset = no_network
+try:
+    load_episodes("D4RL/hammer/expert-v2", download=True)
+except Exception as e:
+    print(f"error: {e}", file=sys.stderr)
+"""
+    monkeypatch.delenv("BALANCEDRNN_OFFLINE")
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert p.stderr.strip().splitlines() == [
+        "error: cannot load Minari data set 'D4RL/hammer/expert-v2': [Errno -2] Name or service not known"], p.stderr

@@ -123,6 +123,27 @@ def _is_local(minari: Any, dataset_id: str) -> bool:
         return dataset_id in minari.list_local_datasets()
 
 
+OFFLINE_ENV = "BALANCEDRNN_OFFLINE"
+"""Set to 1 and a Minari data set that is not here is an error at once, without a download attempt."""
+
+
+@contextlib.contextmanager
+def _quiet_hub() -> Iterator[None]:
+    """Without the Hugging Face hub's warnings while Minari downloads: offline it logs five 'Retrying in ...' lines
+    (ten on stderr) before the error, which the one-line DataError says on its own."""
+    import logging
+
+    with contextlib.suppress(ImportError):  # its import sets the level: import it (as Minari would) before setting it
+        import huggingface_hub.utils.logging  # noqa: F401
+    hub = logging.getLogger("huggingface_hub")
+    level = hub.level
+    hub.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hub.setLevel(level)
+
+
 def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
     """Episodes of a Minari data set (local, or downloaded by Minari when ``download`` and online). A generated id
     (:data:`GENERATED_NAMESPACE`) is never downloaded: when it is not here, the error says how to make it."""
@@ -135,8 +156,14 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
                             f"(reproduce and sweep: --set dataset={PUBLIC_EXPERT_ID})")
         raise DataError(f"no data set {dataset_id} here: {GENERATED_NAMESPACE} ids are made, never downloaded; make it "
                         f"with `balancedrnn data hammer ... --dataset-id {dataset_id}`")
+    if download and not _is_local(minari, dataset_id):
+        if os.environ.get(OFFLINE_ENV, "") in ("1", "true", "yes"):
+            raise DataError(f"Minari data set {dataset_id!r} is not here and downloads are off ({OFFLINE_ENV}=1)")
+    else:
+        download = False
     try:
-        ds = minari.load_dataset(dataset_id, download=download)
+        with _quiet_hub():
+            ds = minari.load_dataset(dataset_id, download=download)
     except Exception as e:  # noqa: BLE001 - Minari raises several kinds for a missing id
         raise DataError(f"cannot load Minari data set {dataset_id!r}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     episodes = []
