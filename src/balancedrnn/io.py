@@ -43,6 +43,15 @@ def cache_dir() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "balancedrnn"
 
 
+OFFLINE_ENV = "BALANCEDRNN_OFFLINE"
+"""Set to 1 (or true, yes) and no loader tries a download: MNIST, the UCR archive and Minari's data sets."""
+
+
+def offline() -> bool:
+    """Whether downloads are switched off (``BALANCEDRNN_OFFLINE=1``)."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

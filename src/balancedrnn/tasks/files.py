@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -42,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..io import DataError, cache_dir
+from ..io import OFFLINE_ENV, DataError, cache_dir, offline
 
 if TYPE_CHECKING:
     from .base import DataRequest, Task
@@ -54,7 +53,6 @@ SUFFIXES = (".npz", ".ts", ".csv", ".tsv")
 """File types :func:`read_file` reads."""
 SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
 """Train, validation and test shares of a single file (stratified by class, seeded by ``data_seed``)."""
-OFFLINE_ENV = "BALANCEDRNN_OFFLINE"
 """Set to 1 to never download (the MNIST loader reads the same variable)."""
 
 
@@ -391,11 +389,6 @@ def ucr_names() -> set[str]:
         if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in value):
             names.update(value)
     return names
-
-
-def offline() -> bool:
-    """Whether downloads are switched off (``BALANCEDRNN_OFFLINE=1``)."""
-    return os.environ.get(OFFLINE_ENV, "") in ("1", "true", "yes")
 
 
 def ucr_files(name: str, download: bool | None = None) -> tuple[Path, Path, str]:

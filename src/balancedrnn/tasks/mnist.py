@@ -15,13 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import DataError, atomic_write, cache_dir
+from ..io import DataError, atomic_write, cache_dir, offline
 from .base import MissingExtra, require
 
 ENV_DIR = "BALANCEDRNN_MNIST_DIR"
 """Environment variable naming a directory of MNIST idx files."""
-ENV_OFFLINE = "BALANCEDRNN_OFFLINE"
-"""Set to 1 to skip the download attempt."""
 
 MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 FILES = {  # name -> md5 of the gzip file
@@ -146,7 +144,7 @@ def load_mnist(mnist_dir: str | Path | None = None, download: bool | None = None
         except DataError:
             pass
     if download is None:
-        download = os.environ.get(ENV_OFFLINE, "") not in ("1", "true", "yes")
+        download = not offline()
     if download:
         try:
             _download(cached)

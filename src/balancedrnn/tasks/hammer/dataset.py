@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..base import BatchedSplit
-from ...io import DataError, cache_dir
+from ...io import OFFLINE_ENV, DataError, cache_dir, offline
 from .env import ACT_DIM, GENERATED_EXPERT_ID, OBS_DIM, REF_EXPERT, REF_RANDOM, STD_FLOOR, check_dataset_id
 
 PUBLIC_EXPERT_ID = "D4RL/hammer/expert-v2"
@@ -123,10 +123,6 @@ def _is_local(minari: Any, dataset_id: str) -> bool:
         return dataset_id in minari.list_local_datasets()
 
 
-OFFLINE_ENV = "BALANCEDRNN_OFFLINE"
-"""Set to 1 and a Minari data set that is not here is an error at once, without a download attempt."""
-
-
 @contextlib.contextmanager
 def _quiet_hub() -> Iterator[None]:
     """Without the Hugging Face hub's warnings while Minari downloads: offline it logs five 'Retrying in ...' lines
@@ -157,7 +153,7 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
         raise DataError(f"no data set {dataset_id} here: {GENERATED_NAMESPACE} ids are made, never downloaded; make it "
                         f"with `balancedrnn data hammer ... --dataset-id {dataset_id}`")
     if download and not _is_local(minari, dataset_id):
-        if os.environ.get(OFFLINE_ENV, "") in ("1", "true", "yes"):
+        if offline():
             raise DataError(f"Minari data set {dataset_id!r} is not here and downloads are off ({OFFLINE_ENV}=1)")
     else:
         download = False
