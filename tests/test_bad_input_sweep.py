@@ -157,7 +157,7 @@ def test_store_bad_input(args, pattern, tmp_path, monkeypatch, capsys):
     ({"activation": "foo"}, "unknown activation 'foo'"),
     ({"readout": "both"}, "readout must be"),
     ({"device": "gpu9"}, "unknown device 'gpu9'"),
-    ({"seed": -1}, "seed must be a non-negative integer"),
+    ({"seed": -1}, "seed must be an integer from 0 to 4,294,967,295"),
     ({"rollouts": 0}, "rollouts must be a positive integer"),
     ({"lr": "fast"}, "lr must be a finite number"),
 ])
