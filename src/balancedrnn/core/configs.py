@@ -38,8 +38,6 @@ from .spec import (
     check_feasible,
     check_init_scale,
     check_size,
-    HP_SOLVE_ORDER,
-    hidden_proportion_reach,
     smallest_feasible_budget,
     solve_hidden_proportion,
     scaled_init,
@@ -228,15 +226,12 @@ def balanced_density(dx: int, dy: int, budget: float, target: float = DEFAULT_BA
 
 
 def _balanced_reachable(dx: int, dy: int, budget: float, target: float) -> bool:
-    """True when ``balanced:target`` has a model at ``budget``: its base fits and hx or hh reaches the target."""
-    for block in HP_SOLVE_ORDER:
-        try:
-            lo, hi = hidden_proportion_reach(dx, dy, budget, BALANCED_BASE, block)
-        except SpecError:
-            continue
-        if lo <= target <= hi:
-            return True
-    return False
+    """True when ``balanced:target`` has a model at ``budget`` (:func:`spec.solve_hidden_proportion`'s own rule)."""
+    try:
+        solve_hidden_proportion(dx, dy, budget, target, BALANCED_BASE)
+    except SpecError:
+        return False
+    return True
 
 
 def smallest_balanced_budget(dx: int, dy: int, target: float = DEFAULT_BALANCED_TARGET) -> int | None:
