@@ -158,20 +158,20 @@ def _auto_model(model: str, task: Any, budget: float, scale: dict[str, Any]) -> 
     return rec.config
 
 
-def _check_task_data(task: str, mnist_dir: Path | None, dataset: str | None, **sizes: int | None) -> None:
+def _check_task_data(the_task: Any, mnist_dir: Path | None, dataset: str | None, **sizes: int | None) -> None:
     """Options naming data must fit the task: --mnist-dir only for the MNIST tasks (and must hold idx files),
     --dataset only for the Hammer tasks, and no split sizes (``n_train=...``) for hammer, which splits the data
     set's episodes 90/5/5 % (it would ignore them), nor for a task whose data fix its splits (a --data file, the
     aeon and UCR sets: they would be ignored too)."""
-    from ..tasks import get_task
     from ..tasks.zoo import check_sizes_apply, meta_features, uses_dataset, uses_mnist
 
+    task = the_task.name
     given = [f"--{k.replace('_', '-')}" for k, v in sizes.items() if v is not None]
     try:
         check_sizes_apply(task, given)
     except ValueError as e:
         raise UserError(str(e)) from None
-    if given and not meta_features(get_task(task))["n_train_from_config"]:
+    if given and not meta_features(the_task)["n_train_from_config"]:
         raise UserError(f"{given[0]} does not apply to task {task}: its data fix the train/validation/test splits "
                         "(`balancedrnn tasks` lists its training sequences)")
 
@@ -279,7 +279,7 @@ def train(
     check_choice("--init-scale", init_scale, INIT_SCALES)
     check_masks(rewire, prune)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
-    _check_task_data(the_task.name, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
+    _check_task_data(the_task, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
     scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     model = _auto_model(model, the_task, budget, scale)
     cfg = _config(
@@ -386,7 +386,7 @@ def compare(
     check_choice("--init-scale", init_scale, INIT_SCALES)
     check_masks(rewire, prune)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
-    _check_task_data(the_task.name, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
+    _check_task_data(the_task, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
     scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     names = [_auto_model(n, the_task, budget, scale) for n in names]
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
