@@ -120,7 +120,7 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
                 break
             trial = study.ask()  # independent sampling happens at suggest time: seed it by the trial's number
             if "config" in trial.user_attrs:  # a dead worker's trial queued again (release_stale): run its config
-                if not store._claimed(study, trial, done_policy):  # as it was, seed included; done elsewhere: next
+                if not store.claim_popped(study, trial, done_policy):  # as it was, seed included; done elsewhere: next
                     continue
                 config = trial.user_attrs["config"]
             else:

@@ -635,7 +635,7 @@ def claim(study: Any, policy: DonePolicy | None = None) -> Any | None:
         if trial is None:
             return None
         try:
-            if _claimed(study, trial, policy):
+            if claim_popped(study, trial, policy):
                 return trial
         except UpdateFinishedTrialError:  # released while this worker stalled mid-claim: it is queued again
             continue
@@ -661,8 +661,9 @@ def _pop(study: Any) -> Any | None:
     return None
 
 
-def _claimed(study: Any, trial: Any, policy: DonePolicy | None) -> bool:
-    """Mark a popped trial as this worker's; False (and the trial closed) when it has no work or a rival."""
+def claim_popped(study: Any, trial: Any, policy: DonePolicy | None) -> bool:
+    """Mark a popped trial (from :func:`claim`, or one a sampler's ``ask`` returned) as this worker's; False (and
+    the trial closed) when it has no work or a rival."""
     from optuna.trial import TrialState
 
     key = trial.user_attrs.get("key")
