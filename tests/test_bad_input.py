@@ -83,6 +83,8 @@ CASES: list[tuple[str, list[str], str]] = [
     # ---------------------------------------------------------------------------------------------- compare
     ("compare-models-empty", ["compare", "--models", ","], "--models is empty"),
     ("compare-models-twice", ["compare", "--models", "dense,dense"], "--models lists dense more than once"),
+    ("compare-models-same-config", ["compare", "--models", "uniform:0.2,Uniform:0.20"],
+     "--models lists the same config more than once: Uniform:0.20, uniform:0.2"),
     ("compare-models-unknown", ["compare", "--models", "dense,foo"], "unknown model config 'foo'"),
     ("compare-seeds-zero", ["compare", "--seeds", "0"], "--seeds must be a positive integer"),
     ("compare-workers-zero", ["compare", "--workers", "0"], "--workers must be a positive integer"),

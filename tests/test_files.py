@@ -322,6 +322,23 @@ def test_cli_compare_and_sweep_on_a_file(csv_file: Path, tmp_path: Path, monkeyp
     assert "1/1 trials done" in out
 
 
+def test_cli_compare_trains_auto_once_when_it_is_a_listed_config(csv_file: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """``compare --models auto,X`` where auto chooses X trained X twice as two rows of one config; it trains it
+    once and says so."""
+    cli_env(tmp_path, monkeypatch)
+    code, out, err = run_main_full(["recommend", "--data", csv_file], capsys)
+    assert code == 0, err
+    recommended = re.search(r"config: (\S+)", out).group(1)
+    code, out, err = run_main_full(["compare", "--data", csv_file, "--models", f"{recommended},auto", "--seeds", 2,
+                                    "--epochs", 1, "--threads", 1, "--out-dir", tmp_path / "cmp", "-q"], capsys)
+    assert code == 0, err
+    assert "auto is a config --models already lists; it is trained once" in err
+    assert len(list((tmp_path / "cmp" / "records").glob("*.json"))) == 2  # 1 config x 2 seeds
+    assert "trials: 2 ok" in out
+
+
 def test_cli_ucr_task_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     cli_env(tmp_path, monkeypatch)
     code, out, err = run_main_full(["train", "--task", "ucr:ItalyPowerDemand", "--model", "dense", "--epochs", 1,

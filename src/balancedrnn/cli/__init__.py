@@ -138,6 +138,18 @@ def check_scale(**given: int | float | None) -> None:
         check_positive("--" + key.replace("_", "-"), value, "number" if key == "lr" else "integer")
 
 
+def _same_config(name: str) -> str:
+    """A config's canonical name (``Dense`` and ``dense``, ``uniform:0.20`` and ``uniform:0.2`` are one config);
+    the name itself when it does not parse (its error comes later, from the config check)."""
+    from ..core.configs import format_config, parse_config
+    from ..core.spec import SpecError
+
+    try:
+        return format_config(parse_config(name))
+    except SpecError:
+        return name.strip()
+
+
 def _auto_model(model: str, task: Any, budget: float, scale: dict[str, Any]) -> str:
     """``auto``: the configuration ``balancedrnn recommend --task/--data`` chooses for the task's shape, this budget
     and the run's training sequences (the one recommender, :func:`balancedrnn.analysis.meta.recommend_config`);
@@ -375,9 +387,11 @@ def compare(
     names = split_configs(models)
     if not names:
         raise UserError("--models is empty")
-    twice = sorted({n for n in names if names.count(n) > 1})
+    same = [_same_config(n) for n in names]
+    twice = sorted({n for n, c in zip(names, same) if same.count(c) > 1})
     if twice:
-        raise UserError(f"--models lists {', '.join(twice)} more than once")
+        raise UserError(f"--models lists {', '.join(twice)} more than once" if len(twice) == 1 else
+                        f"--models lists the same config more than once: {', '.join(twice)}")
     check_positive("--seeds", seeds)
     check_positive("--workers", workers)
     task = data_task(task, data)
@@ -389,6 +403,9 @@ def compare(
     _check_task_data(the_task, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
     scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     names = [_auto_model(n, the_task, budget, scale) for n in names]
+    if len({_same_config(n) for n in names}) < len(names):  # auto chose a config --models lists: train it once
+        err.print("note: auto is a config --models already lists; it is trained once", markup=False)
+        names = [n for i, n in enumerate(names) if _same_config(n) not in map(_same_config, names[:i])]
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     configs = [
         _config(task=task, model=name, budget=budget, seed=s, data_seed=data_seed, readout=readout,
