@@ -1,6 +1,8 @@
 """The run record schema (balancedrnn.record): round trips, old versions, refusals, and early stopping's record."""
 
+import hashlib
 import json
+from dataclasses import asdict
 
 import pytest
 
@@ -117,3 +119,19 @@ def test_records_name_the_data_libraries_installed_without_importing_them():
     named, imported = done.stdout.splitlines()
     here = sorted(n for n in DATA_LIBRARIES if importlib.util.find_spec(n.replace("-", "_")) is not None)
     assert named == str(here) and imported == "[]"
+
+
+def test_what_only_a_block_rnn_reads_does_not_change_a_baselines_trial_key() -> None:
+    """A baseline (lstm, ...) has no masked blocks and its own init, so the kernel, readout, activation and init
+    leave its run unchanged: they must not name another trial (a sweep over kernels ran the same LSTM once per
+    kernel), while a block RNN's still do, and a baseline's key at the defaults is the one stores already hold."""
+    lstm = TrainConfig(model="lstm")
+    d = {k: v for k, v in asdict(lstm).items() if k not in ("device", "checkpoint", "mnist_dir")}
+    for optional in ("dataset", "rollouts", "kernel", "patience", "select_rollouts", "select_every", "init_scale",
+                     "rewire", "prune"):  # as older versions wrote it: defaults left out
+        d.pop(optional)
+    assert lstm.key() == hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+    for change in ({"kernel": "sparse"}, {"readout": "current"}, {"activation": "tanh"}, {"init_std": 0.5},
+                   {"init_mean": 0.1}, {"init_scale": "fan-in"}):
+        assert TrainConfig(model="lstm", **change).key() == lstm.key(), change
+        assert TrainConfig(model="uniform:0.2", **change).key() != TrainConfig(model="uniform:0.2").key(), change

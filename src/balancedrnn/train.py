@@ -183,12 +183,20 @@ class TrainConfig:
     def key(self) -> str:
         """Hash of the config (without run-time placement), naming a trial uniquely."""
         d = {k: v for k, v in asdict(self).items() if k not in ("device", "checkpoint", "mnist_dir")}
+        if is_baseline(self.model):  # what only a block RNN reads leaves a baseline's run unchanged: its defaults,
+            d.update(_BLOCK_ONLY_DEFAULTS)  # so one baseline run is one trial, keyed as before whatever these say
         for optional, default in (("dataset", None), ("rollouts", 100), ("kernel", "auto"), ("patience", 0),
                                   ("select_rollouts", 0), ("select_every", 2), ("init_scale", "fixed"),
                                   ("rewire", 0.0), ("prune", 0.0)):  # older keys stay valid
             if d.get(optional) == default:
                 d.pop(optional)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+_BLOCK_ONLY_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)
+                        if f.name in ("readout", "activation", "kernel", "init_mean", "init_std", "init_scale")}
+"""The fields that only a block RNN reads (:func:`build_for_task` passes none of them to a baseline), at their
+defaults."""
 
 
 def build_for_task(config: TrainConfig, task: Task) -> nn.Module:
