@@ -191,6 +191,16 @@ def test_spending_the_budget_is_realised_weights_within_two_percent():
     assert b >= min(smallest_feasible_budget(2500, 10, DENSE), smallest_feasible_budget(2500, 10, {b: 0.2 for b in BLOCKS}))
 
 
+
+@pytest.mark.parametrize("dx,dy", [(2500, 10), (784, 10), (1, 26), (9, 5), (100, 2)])
+def test_smallest_spending_budget_is_the_first_whole_budget_that_spends(dx, dy):
+    """Against a scan of every whole budget from 1: the grid of 5 % steps once named 636 for (2500, 10) where 634
+    spends (at a hidden size of a few units which budgets spend is not monotone, and the grid stepped over some)."""
+    densities = [DENSE, {b: 0.2 for b in BLOCKS}, {b: 0.1 for b in BLOCKS}, dict(zip(BLOCKS, (0.7, 0.3, 0.9, 0.5, 0.2, 0.6)))]
+    first = next(b for b in range(1, 10**6) if any(spends_budget(dx, dy, float(b), d) for d in densities))
+    assert smallest_spending_budget(dx, dy, densities) == first
+
+
 # ----------------------------------------------------------- one rule for solving a hidden proportion
 def test_solve_hidden_proportion_rule_hx_when_it_reaches_else_hh():
     import random

@@ -481,12 +481,26 @@ def spends_budget(dx: int, dy: int, budget: float, density: Mapping[str, float],
 
 def smallest_spending_budget(dx: int, dy: int, densities: Iterable[Mapping[str, float]],
                              tolerance: float = BUDGET_TOLERANCE, growth: float = 1.05, steps: int = 200) -> int:
-    """Smallest budget, on a grid growing by ``growth`` from the smallest feasible budget of any of
-    ``densities``, at which at least one of them :func:`spends_budget` (the recommender's lower limit)."""
+    """Smallest whole budget at which at least one of ``densities`` :func:`spends_budget` (the recommender's lower
+    limit): a grid growing by ``growth`` from their smallest feasible budget finds the first that works, then the
+    gap below it is searched (every budget in a gap of up to 256, else by bisection), since at a hidden size of a
+    few units which budgets work is not monotone and the grid steps over some."""
     densities = list(densities)
-    b = float(min(smallest_feasible_budget(dx, dy, d) for d in densities))
+
+    def works(budget: int) -> bool:
+        return any(spends_budget(dx, dy, float(budget), d, tolerance) for d in densities)
+
+    prev = b = min(smallest_feasible_budget(dx, dy, d) for d in densities)
     for _ in range(steps):
-        if any(spends_budget(dx, dy, b, d, tolerance) for d in densities):
-            return int(b)
-        b = math.ceil(b * growth)
-    return int(b)
+        if works(b):
+            break
+        prev, b = b, math.ceil(b * growth)
+    else:
+        return int(b)
+    if b - prev <= 256:
+        return next(x for x in range(prev + 1, b + 1) if works(x)) if b > prev else int(b)
+    lo, hi = prev, b  # lo fails, hi works
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if works(mid) else (mid, hi)
+    return int(hi)
