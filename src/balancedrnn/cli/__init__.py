@@ -521,7 +521,8 @@ def data_rad(
         _interrupted("no data set written; run the same command to build it")
     out.print(f"source: {data.source}")
     for name, split in data.splits.items():
-        out.print(f"{name}: {len(split):,} sequences, {len(split.frame_sources().unique()):,} distinct source images")
+        n, images = len(split), len(split.frame_sources().unique())
+        out.print(f"{name}: {n:,} sequence{'' if n == 1 else 's'}, {images:,} distinct source image{'' if images == 1 else 's'}")
     out.print(f"cache: {data.path} ({getattr(data, 'origin', 'cached')})", markup=False)
 
 
