@@ -46,6 +46,8 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
      "sampler.budget 1e+12 is above the limit of 100,000,000 trainable weights"),
     ("sweep-hammer-sizes", "name: s\nbase: {task: hammer, epochs: 1, n_train: 50}\n", [],
      "base.n_train does not apply to task hammer: its train/val/test splits are 90/5/5 %"),
+    ("sweep-ts-sizes", "name: s\nbase: {task: 'ts:GunPoint', epochs: 1}\n", ["--set", "n_val=20"],
+     "base.n_val does not apply to task ts:GunPoint: its data fix the train/validation/test splits"),
     ("sweep-random-base-lr", "name: s\nbase: {task: rad, epochs: 1, lr: 0.002}\nsampler: {kind: random, n_trials: 2}\n", [],
      "base.lr would be ignored: the random sampler draws lr itself; to hold it fixed, give sampler.distributions: "
      "{lr: {normal: [0.002, 0]}}"),

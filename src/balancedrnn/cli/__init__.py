@@ -175,17 +175,14 @@ def _check_task_data(the_task: Any, mnist_dir: Path | None, dataset: str | None,
     --dataset only for the Hammer tasks, and no split sizes (``n_train=...``) for hammer, which splits the data
     set's episodes 90/5/5 % (it would ignore them), nor for a task whose data fix its splits (a --data file, the
     aeon and UCR sets: they would be ignored too)."""
-    from ..tasks.zoo import check_sizes_apply, meta_features, uses_dataset, uses_mnist
+    from ..tasks.zoo import check_sizes_apply, uses_dataset, uses_mnist
 
     task = the_task.name
     given = [f"--{k.replace('_', '-')}" for k, v in sizes.items() if v is not None]
     try:
-        check_sizes_apply(task, given)
+        check_sizes_apply(the_task, given)
     except ValueError as e:
         raise UserError(str(e)) from None
-    if given and not meta_features(the_task)["n_train_from_config"]:
-        raise UserError(f"{given[0]} does not apply to task {task}: its data fix the train/validation/test splits "
-                        "(`balancedrnn tasks` lists its training sequences)")
 
     if uses_mnist(task):
         check_mnist_dir(mnist_dir)

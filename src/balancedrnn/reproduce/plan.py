@@ -279,6 +279,23 @@ def _recommend_settings(d: Any, plan_file: str) -> RecommendSettings | None:
     return out
 
 
+def _sizes_it_takes(settings: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """Plan-wide settings (a scale's, or ``--set``) without the split sizes a sweep's task would ignore (a task
+    whose data fix its splits, :func:`~balancedrnn.tasks.zoo.takes_split_sizes`): a plan over many tasks sets them
+    for those that take them."""
+    from ..tasks.zoo import takes_split_sizes
+
+    sizes = [k for k in ("n_train", "n_val", "n_test") if k in settings]
+    task = settings.get("task", base.get("task", "rad"))
+    if not sizes or not isinstance(task, str):
+        return settings
+    try:
+        takes = takes_split_sizes(task)
+    except (KeyError, ValueError):  # an unknown task: SweepSpec's check names it
+        return settings
+    return settings if takes else {k: v for k, v in settings.items() if k not in sizes}
+
+
 def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = None,
                 overrides: dict[str, Any] | None = None) -> list[Any]:
     """The SweepSpecs a plan runs at ``scale``, with ``overrides`` of TrainConfig fields applied last
@@ -293,15 +310,16 @@ def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = 
         sampler = copy.deepcopy(s.sampler)
         if any(x is not None and x.skip for x in (plan.scales.get(scale), s.scales.get(scale))):
             continue
-        for settings in (plan.scales.get(scale), s.scales.get(scale)):
+        plan_wide = plan.scales.get(scale)
+        for settings in (plan_wide, s.scales.get(scale)):
             if settings is None:
                 continue
-            base.update(settings.base)
+            base.update(settings.base if settings is not plan_wide else _sizes_it_takes(settings.base, base))
             if settings.seeds is not None:
                 sampler["seeds"] = list(range(settings.seeds))
             if settings.n_trials is not None:
                 sampler["n_trials"] = settings.n_trials
-        base.update(overrides or {})
+        base.update(_sizes_it_takes(overrides or {}, base))
         d = {"name": f"{s.name}-{scale}", "base": base, "sampler": sampler, "workers": workers, "seed": 0,
              "storage": storage}
         try:

@@ -166,12 +166,27 @@ def uses_dataset(name: str) -> bool:
     return name in ("hammer", HAMMER_ACTIONS)
 
 
-def check_sizes_apply(name: str, given: list[str]) -> None:
+def takes_split_sizes(task: Task | str) -> bool:
+    """Whether a run's ``n_train``/``n_val``/``n_test`` set the task's splits: not for hammer (90/5/5 % of the
+    data set's episodes), nor for a task whose data fix them (a --data file, the aeon and UCR sets)."""
+    if isinstance(task, str):
+        from . import get_task
+
+        task = get_task(task)
+    return task.name != "hammer" and bool(meta_features(task)["n_train_from_config"])
+
+
+def check_sizes_apply(task: Task | str, given: list[str]) -> None:
     """A one-line ValueError when split sizes (``given``: the options or fields set, e.g. ``--n-train``) are set
-    for ``hammer``, which splits its data set's episodes 90/5/5 % and would ignore them."""
-    if name == "hammer" and given:
+    for a task that would ignore them (:func:`takes_split_sizes`)."""
+    name = task if isinstance(task, str) else task.name
+    if not given or takes_split_sizes(task):
+        return
+    if name == "hammer":
         raise ValueError(f"{given[0]} does not apply to task hammer: its train/val/test splits are 90/5/5 % of the "
                          f"data set's episodes (hammer:actions takes sizes)")
+    raise ValueError(f"{given[0]} does not apply to task {name}: its data fix the train/validation/test splits "
+                     "(`balancedrnn tasks` lists its training sequences)")
 
 
 def _mnist(config: DataRequest) -> Any:
