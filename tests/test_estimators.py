@@ -157,6 +157,20 @@ def test_pickle_round_trip_predicts_the_same() -> None:
         np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
 
 
+def test_a_pickle_rebuilds_the_fitted_model_not_one_of_later_parameters() -> None:
+    """``set_params`` after fit changes no prediction, and neither does pickling after it: the model is rebuilt
+    with the fit's readout, activation and kernel (it was rebuilt with the current ones, so a pickle after
+    ``set_params(activation="tanh")`` loaded the trained weights into a tanh network and predicted otherwise)."""
+    X, y = blobs()
+    clf = small(BlockRNNClassifier, config="balanced").fit(X, y)
+    proba = clf.predict_proba(X)
+    clf.set_params(activation="tanh", readout="current", kernel="dense")
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+    loaded = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+    assert loaded.model_.summary()["activation"] == "relu" and loaded.model_.summary()["readout"] == "lagged"
+
+
 def test_same_random_state_same_model() -> None:
     X, y = blobs()
     a = small(BlockRNNClassifier, random_state=3).fit(X, y).predict_proba(X)

@@ -42,6 +42,9 @@ __all__ = ["BlockRNNClassifier", "BlockRNNRegressor"]
 STD_FLOOR = 1e-6
 """Smallest standard deviation ``standardize`` divides by (the same floor as the ``ts:`` tasks)."""
 
+_PRIVATE_FITTED = ("_y_1d", "_model_options")
+"""Fitted attributes that are not public (no trailing underscore): dropped by a refit like the public ones."""
+
 
 # --------------------------------------------------------------------------------------------- data plumbing
 class _LengthBatches(BatchedSplit):
@@ -240,7 +243,7 @@ class _BlockRNNEstimator(BaseEstimator):
 
     def _forget_fit(self) -> None:
         """Drop every fitted attribute (a refit starts from the new data alone)."""
-        for attr in [k for k in self.__dict__ if (k.endswith("_") and not k.startswith("_")) or k == "_y_1d"]:
+        for attr in [k for k in self.__dict__ if (k.endswith("_") and not k.startswith("_")) or k in _PRIVATE_FITTED]:
             del self.__dict__[attr]
 
     # ------------------------------------------------------------------------------------------ fit
@@ -286,7 +289,9 @@ class _BlockRNNEstimator(BaseEstimator):
                                source="arrays passed to fit")
         task = Task(name=type(self).__name__, dx=dx, dy=dy, loss="all" if self._regression else "last",
                     metric="loss" if self._regression else "accuracy", load=_no_load)
-        model = self._build(config, budget, dx, dy, seed)
+        options = self._options_now()
+        fitted["_model_options"] = options
+        model = self._build(config, budget, dx, dy, seed, options)
         settings = _FitSettings(model=config, epochs=int(self.epochs), lr=float(self.lr),
                                 batch_size=int(self.batch_size), seed=seed, device=str(self.device),
                                 patience=int(self.n_iter_no_change) if self.early_stopping else 0,
@@ -359,10 +364,15 @@ class _BlockRNNEstimator(BaseEstimator):
                              f"#{int(np.flatnonzero(bad)[0])}); are their values far outside the training data's?")
         return out
 
-    def _build(self, config: str, budget: float, dx: int, dy: int, seed: int) -> nn.Module:
-        """The untrained model of ``config`` at ``budget`` (masks and initial values from ``seed``)."""
-        return build_model(config, dx, dy, budget, seed=seed, readout=self.readout,  # type: ignore[arg-type]
-                           activation=self.activation, device=self.device, kernel=self.kernel)  # type: ignore[arg-type]
+    def _options_now(self) -> dict[str, str]:
+        """The parameters :func:`build_model` reads besides the config: recorded at fit (``_model_options``), so a
+        pickle rebuilds the fitted model, not one of parameters changed by a later ``set_params``."""
+        return {"readout": self.readout, "activation": self.activation, "device": self.device, "kernel": self.kernel}
+
+    def _build(self, config: str, budget: float, dx: int, dy: int, seed: int, options: dict[str, str]) -> nn.Module:
+        """The untrained model of ``config`` at ``budget`` (masks and initial values from ``seed``) with the
+        options of :meth:`_options_now`."""
+        return build_model(config, dx, dy, budget, seed=seed, **options)  # type: ignore[arg-type]
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled as the model's state dict (masks included) on the CPU, not as the module: no kernel caches are
@@ -382,7 +392,8 @@ class _BlockRNNEstimator(BaseEstimator):
         weights = state.get("model_")
         super().__setstate__(state)
         if isinstance(weights, dict):
-            model = self._build(self.config_, self.budget_, self.n_channels_, int(self.summary_["dy"]), self.seed_)
+            options = self.__dict__.get("_model_options") or self._options_now()  # an older pickle: the parameters
+            model = self._build(self.config_, self.budget_, self.n_channels_, int(self.summary_["dy"]), self.seed_, options)
             try:
                 model.load_state_dict(weights)
             except RuntimeError as e:
