@@ -171,6 +171,21 @@ def test_a_pickle_rebuilds_the_fitted_model_not_one_of_later_parameters() -> Non
     assert loaded.model_.summary()["activation"] == "relu" and loaded.model_.summary()["readout"] == "lagged"
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_a_pickle_fitted_on_a_gpu_loads_on_a_machine_without_one() -> None:
+    """The pickle holds the weights on the CPU; a model fitted with ``device="cuda"`` loads (on the CPU, with a
+    warning) and predicts where there is no GPU (its rebuild on "cuda" raised torch's AssertionError). Simulated:
+    a CPU fit whose device says cuda, as one fitted on a GPU does."""
+    X, y = blobs()
+    clf = small(BlockRNNClassifier, config="balanced").fit(X, y)
+    proba = clf.predict_proba(X)
+    clf.device = "cuda"
+    clf._model_options["device"] = "cuda"
+    with pytest.warns(UserWarning, match="fitted on device 'cuda'.*loaded on the CPU"):
+        loaded = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+
+
 def test_same_random_state_same_model() -> None:
     X, y = blobs()
     a = small(BlockRNNClassifier, random_state=3).fit(X, y).predict_proba(X)

@@ -355,9 +355,10 @@ class _BlockRNNEstimator(BaseEstimator):
         split = _LengthBatches(series, torch.zeros(len(series)))
         out = np.empty((len(series), self.summary_["dy"]), dtype=np.float64)
         self.model_.eval()
+        device = next(self.model_.parameters()).device  # the model's, not the parameter's (see __setstate__)
         batch = 256
         for idx, (x, _) in zip(split.order_of_batches(batch), split.batches(batch)):
-            out[idx] = self.model_(x.to(self.device))[:, -1].double().cpu().numpy()
+            out[idx] = self.model_(x.to(device))[:, -1].double().cpu().numpy()
         bad = ~np.isfinite(out).all(axis=1)
         if bad.any():  # a NaN would otherwise become class 0 or a NaN prediction
             raise ValueError(f"the model's output is not finite for {int(bad.sum())} of {len(out)} series (the first: "
@@ -386,13 +387,22 @@ class _BlockRNNEstimator(BaseEstimator):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Rebuild the model (:func:`build_model`, same config, budget and seed) and load its trained state
-        (strictly: every tensor, masks included, must match the rebuilt model's)."""
+        (strictly: every tensor, masks included, must match the rebuilt model's). A model fitted on a device this
+        machine lacks (a GPU) is rebuilt on the CPU, with a warning."""
         state = dict(state)
         made_by = state.pop("_balancedrnn_version", "an unrecorded version")
         weights = state.get("model_")
         super().__setstate__(state)
         if isinstance(weights, dict):
-            options = self.__dict__.get("_model_options") or self._options_now()  # an older pickle: the parameters
+            options = dict(self.__dict__.get("_model_options") or self._options_now())  # an older pickle: the parameters
+            try:
+                check_device(options["device"])
+            except ValueError as e:
+                import warnings
+
+                warnings.warn(f"{type(self).__name__} fitted on {str(e).split(';')[0]}; its model is loaded on the CPU",
+                              UserWarning, stacklevel=2)
+                options["device"] = "cpu"
             model = self._build(self.config_, self.budget_, self.n_channels_, int(self.summary_["dy"]), self.seed_, options)
             try:
                 model.load_state_dict(weights)
