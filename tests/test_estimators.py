@@ -226,6 +226,8 @@ def test_auto_chooses_what_recommend_chooses(tmp_path: Path, monkeypatch: pytest
     ("inf", np.pad(np.full((1, 1, 5), np.inf), ((0, 3), (0, 0), (0, 0))), [0, 1, 0, 1], "NaN or infinite"),
     ("lengths differ", np.zeros((4, 1, 5)), [0, 1, 0], "y has 3 labels but X has 4 series"),
     ("one class", np.zeros((4, 1, 5)), [1, 1, 1, 1], "one class only"),
+    ("missing label None", np.zeros((4, 1, 5)), np.array(["a", None, "b", "a"], dtype=object), "(a missing label?)"),
+    ("missing label NaN", np.zeros((4, 1, 5)), np.array(["a", "b", np.nan, "a"], dtype=object), "(a missing label?)"),
     ("empty", np.zeros((0, 1, 5)), [], "empty"),
     ("no time points", np.zeros((4, 1, 0)), [0, 1, 0, 1], "0 feature(s)"),
     ("channels differ", [np.zeros((1, 5)), np.zeros((2, 5))], [0, 1], "different channel counts"),

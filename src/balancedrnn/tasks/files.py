@@ -117,7 +117,8 @@ def _as_float(x: Any, what: str) -> np.ndarray:
 
 
 def check_labels(y: Any, n_cases: int, what: str = "y") -> np.ndarray:
-    """Labels as a 1-D array of ``n_cases`` entries, or a one-line DataError (wrong length, empty)."""
+    """Labels as a 1-D array of ``n_cases`` entries, or a one-line DataError (wrong length, empty, a missing
+    label: NaN or inf, or None in an object array)."""
     y = np.asarray(y)
     if y.ndim == 0:
         raise DataError(f"{what} is a single value; it needs one label per series")
@@ -127,9 +128,17 @@ def check_labels(y: Any, n_cases: int, what: str = "y") -> np.ndarray:
         raise DataError(f"{what} must be 1-D (one label per series), got shape {y.shape}")
     if y.shape[0] != n_cases:
         raise DataError(f"{what} has {y.shape[0]} labels but X has {n_cases} series")
-    if y.dtype.kind in "fc" and not np.isfinite(y).all():
-        bad = np.flatnonzero(~np.isfinite(y))
-        raise DataError(f"{what} holds NaN or inf at series {', '.join(map(str, bad[:5]))}"
+    if y.dtype.kind in "fc":
+        missing = ~np.isfinite(y)
+    elif y.dtype == object:  # pandas' missing labels among strings: None or NaN (np.unique cannot sort them)
+        missing = np.array([v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v)) for v in y],
+                           dtype=bool)
+    else:
+        missing = np.zeros(y.shape, dtype=bool)
+    if missing.any():
+        bad = np.flatnonzero(missing)
+        raise DataError(f"{what} holds {'NaN or inf' if y.dtype.kind in 'fc' else 'None, NaN or inf'} at series "
+                        f"{', '.join(map(str, bad[:5]))}"
                         f"{' ...' if bad.size > 5 else ''} (a missing label?); every series needs one")
     return y
 
