@@ -240,6 +240,14 @@ def test_bad_input_is_a_one_line_value_error(case: str, X: object, y: object, pa
     assert pattern in str(e.value) and "\n" not in str(e.value), str(e.value)
 
 
+@pytest.mark.parametrize("y", [np.arange(60) + 1j, np.stack([np.arange(60), np.arange(60) * 1j], 1)])
+def test_complex_regression_targets_are_refused(y: np.ndarray) -> None:
+    """As complex X is: float64 would keep the real part only (it trained on it, with a ComplexWarning)."""
+    X, _ = blobs()
+    with pytest.raises(ValueError, match="Complex data not supported: y holds complex numbers"):
+        small(BlockRNNRegressor, epochs=1).fit(X, y)
+
+
 def test_budget_too_small_for_the_shape() -> None:
     X, y = blobs(channels=40)
     for config in ("auto", "dense"):

@@ -475,6 +475,8 @@ class BlockRNNRegressor(RegressorMixin, _BlockRNNEstimator):
 
     def _encode_y(self, y: Any, n: int) -> tuple[np.ndarray, int, dict[str, Any]]:
         y = np.asarray(y)
+        if y.dtype.kind == "c":  # float64 would drop the imaginary part (a ComplexWarning only), as X's check says
+            raise ValueError("Complex data not supported: y holds complex numbers")
         fitted: dict[str, Any] = {"_y_1d": y.ndim == 1}
         y = np.asarray(check_labels(y, n) if y.ndim == 1 else y, dtype=np.float64)
         if y.ndim == 1:
