@@ -130,17 +130,28 @@ def check_labels(y: Any, n_cases: int, what: str = "y") -> np.ndarray:
         raise DataError(f"{what} has {y.shape[0]} labels but X has {n_cases} series")
     if y.dtype.kind in "fc":
         missing = ~np.isfinite(y)
-    elif y.dtype == object:  # pandas' missing labels among strings: None or NaN (np.unique cannot sort them)
-        missing = np.array([v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v)) for v in y],
-                           dtype=bool)
+    elif y.dtype == object:  # pandas' missing labels among strings: None, NaN or pd.NA (np.unique cannot sort them)
+        missing = np.array([_missing(v) for v in y], dtype=bool)
     else:
         missing = np.zeros(y.shape, dtype=bool)
     if missing.any():
         bad = np.flatnonzero(missing)
-        raise DataError(f"{what} holds {'NaN or inf' if y.dtype.kind in 'fc' else 'None, NaN or inf'} at series "
+        raise DataError(f"{what} holds {'NaN or inf' if y.dtype.kind in 'fc' else 'None, NaN, NA or inf'} at series "
                         f"{', '.join(map(str, bad[:5]))}"
                         f"{' ...' if bad.size > 5 else ''} (a missing label?); every series needs one")
     return y
+
+
+def _missing(v: Any) -> bool:
+    """Whether one entry of an object array of labels is a missing value: None, NaN, inf or pandas' NA/NaT."""
+    if v is None:
+        return True
+    if isinstance(v, (float, np.floating)):
+        return not np.isfinite(v)
+    try:
+        return bool(v != v)  # NaT
+    except TypeError:  # pd.NA: its comparisons are NA, whose truth value is an error
+        return True
 
 
 def check_classes(y: np.ndarray, what: str = "y") -> np.ndarray:
