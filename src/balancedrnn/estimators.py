@@ -441,7 +441,8 @@ class BlockRNNClassifier(ClassifierMixin, _BlockRNNEstimator):
     classes_, config_ (the config string used; explicit densities for ``auto``), recommendation_ (the
     :class:`~balancedrnn.analysis.meta.Recommendation`, or None), budget_, model_ (the trained torch module),
     summary_ (dh, densities, weights, hidden proportion), n_iter_, loss_curve_, best_epoch_, validation_loss_
-    (with early stopping), n_channels_, mean_ and scale_ (with standardize).
+    (with early stopping), n_channels_, mean_ and scale_ (with standardize), seed_ (the seed used: random_state,
+    or the one drawn from it).
     """
 
     def _encode_y(self, y: Any, n: int) -> tuple[np.ndarray, int, dict[str, Any]]:
@@ -468,8 +469,8 @@ class BlockRNNClassifier(ClassifierMixin, _BlockRNNEstimator):
 
 class BlockRNNRegressor(RegressorMixin, _BlockRNNEstimator):
     """A block RNN predicting one number (or ``n_targets``) per series at its last step (MSE there). Same
-    parameters as :class:`BlockRNNClassifier`; with ``standardize`` the targets are standardised too (and
-    predictions put back on their scale)."""
+    parameters as :class:`BlockRNNClassifier`; with ``standardize`` the targets are standardised too (``y_mean_``,
+    ``y_scale_``; predictions are put back on their scale). Attributes as the classifier's, without ``classes_``."""
 
     _regression = True
 
