@@ -463,3 +463,33 @@ except Exception as e:
     p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert p.stderr.strip().splitlines() == [
         "error: cannot load Minari data set 'D4RL/hammer/expert-v2': [Errno -2] Name or service not known"], p.stderr
+
+
+@pytest.mark.parametrize("damage", ["episode-folder-gone", "metadata-counts-more", "episode-file-truncated"])
+def test_a_damaged_data_set_is_one_line_naming_it(sim_episodes, tmp_path, monkeypatch, capsys, damage):
+    """An episode file that is gone or does not read (a set copied in part, or damaged on disk) is a one-line error
+    naming the data set and what to do, not the bare path of the missing file (``error: .../data/1``)."""
+    import json
+
+    from clihelp import cli_env, run_main
+
+    cli_env(tmp_path, monkeypatch)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    write_dataset("test/hammer/hurt-v0", sim_episodes[:3], algorithm="test", description="three episodes")
+    data = tmp_path / "minari" / "test" / "hammer" / "hurt-v0" / "data"
+    if damage == "episode-folder-gone":
+        import shutil
+
+        shutil.rmtree(data / "1")
+    elif damage == "metadata-counts-more":
+        meta = json.loads((data / "metadata.json").read_text())
+        meta["total_episodes"] = 5
+        (data / "metadata.json").write_text(json.dumps(meta))
+    else:
+        part = next((data / "1").glob("*.arrow"))
+        part.write_bytes(part.read_bytes()[:100])
+    with pytest.raises(DataError, match=r"data set test/hammer/hurt-v0 is damaged or incomplete .*make it again"):
+        load_episodes("test/hammer/hurt-v0")
+    code, err = run_main(["train", "--task", "hammer", "--model", "dense", "--dataset", "test/hammer/hurt-v0", "-q"],
+                         capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "test/hammer/hurt-v0 is damaged" in err, err

@@ -163,14 +163,21 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
     except Exception as e:  # noqa: BLE001 - Minari raises several kinds for a missing id
         raise DataError(f"cannot load Minari data set {dataset_id!r}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     episodes = []
-    for ep in ds.iterate_episodes():
-        obs, act = np.asarray(ep.observations), np.asarray(ep.actions)
-        if obs.ndim != 2 or obs.shape[1] != OBS_DIM or act.ndim != 2 or act.shape[1] != ACT_DIM:
-            raise DataError(f"data set {dataset_id} has observations {obs.shape[1:]} and actions {act.shape[1:]}; "
-                            f"Adroit Hammer needs ({OBS_DIM},) and ({ACT_DIM},)")
-        if not (np.isfinite(obs).all() and np.isfinite(act).all()):
-            raise DataError(f"data set {dataset_id} has NaN or infinite values in episode {ep.id}")
-        episodes.append(Episode(obs, act, np.asarray(ep.rewards), None))
+    try:
+        for ep in ds.iterate_episodes():
+            obs, act = np.asarray(ep.observations), np.asarray(ep.actions)
+            if obs.ndim != 2 or obs.shape[1] != OBS_DIM or act.ndim != 2 or act.shape[1] != ACT_DIM:
+                raise DataError(f"data set {dataset_id} has observations {obs.shape[1:]} and actions {act.shape[1:]}; "
+                                f"Adroit Hammer needs ({OBS_DIM},) and ({ACT_DIM},)")
+            if not (np.isfinite(obs).all() and np.isfinite(act).all()):
+                raise DataError(f"data set {dataset_id} has NaN or infinite values in episode {ep.id}")
+            episodes.append(Episode(obs, act, np.asarray(ep.rewards), None))
+    except DataError:
+        raise
+    except Exception as e:  # noqa: BLE001 - an episode file that is gone or does not read: pyarrow raises several kinds
+        what = f"{type(e).__name__}: {str(e).splitlines()[0]}" if str(e) else type(e).__name__
+        raise DataError(f"data set {dataset_id} is damaged or incomplete ({what}); delete {ds.storage.data_path.parent} "
+                        f"and make it again") from None
     if not episodes:
         raise DataError(f"data set {dataset_id} holds no episodes")
     return episodes
