@@ -493,3 +493,41 @@ def test_a_damaged_data_set_is_one_line_naming_it(sim_episodes, tmp_path, monkey
     code, err = run_main(["train", "--task", "hammer", "--model", "dense", "--dataset", "test/hammer/hurt-v0", "-q"],
                          capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "test/hammer/hurt-v0 is damaged" in err, err
+
+
+def test_a_write_killed_midway_leaves_the_old_set_and_no_half_written_one(sim_episodes, tmp_path, monkeypatch):
+    """``write_dataset`` builds the set aside and moves it into place whole: a process killed (SIGKILL, no clean-up)
+    while Minari writes the episodes leaves the set of that id as it was, never a half-written one in its place."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "minari"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    write_dataset("test/hammer/kill-v0", sim_episodes[:2], algorithm="test", description="two episodes")
+    script = """
+import numpy as np
+from balancedrnn.tasks.hammer.dataset import Episode, write_dataset
+rng = np.random.default_rng(0)
+eps = [Episode(rng.normal(size=(201, 46)), rng.uniform(-1, 1, (200, 26)).astype(np.float32), rng.normal(size=200), i)
+       for i in range(3000)]
+write_dataset("test/hammer/kill-v0", eps, "test", "many episodes")
+"""
+    p = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not any(root.glob("**/data/20")) and p.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert p.poll() is None, "the writer finished before it was killed"
+        os.kill(p.pid, signal.SIGKILL)
+    finally:
+        p.kill()
+        p.wait()
+    eps = load_episodes("test/hammer/kill-v0")
+    assert len(eps) == 2
+    np.testing.assert_allclose(eps[1].actions, sim_episodes[1].actions, rtol=1e-6)
+    write_dataset("test/hammer/kill-v0", sim_episodes[:3], algorithm="test", description="three episodes")
+    assert len(load_episodes("test/hammer/kill-v0")) == 3

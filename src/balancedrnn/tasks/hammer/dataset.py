@@ -42,20 +42,6 @@ class Episode:
     seed: int | None = None
 
 
-def _delete(minari: Any, dataset_id: str) -> None:
-    """Delete whatever is stored under a data set's id: its folder found from the id itself, not through Minari's
-    listing, which skips a half-written folder it calls misconfigured (and then refuses to write over it)."""
-    import shutil
-
-    from minari.storage import get_dataset_path
-
-    path = get_dataset_path(dataset_id)
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
 @contextlib.contextmanager
 def _size_once() -> Iterator[None]:
     """Minari 0.5's arrow storage re-measures the whole data set on disk after every episode it writes, so writing n
@@ -74,11 +60,32 @@ def _size_once() -> Iterator[None]:
         ArrowStorage.get_size = measure  # type: ignore[method-assign]
 
 
+@contextlib.contextmanager
+def _datasets_root(path: Any) -> Iterator[None]:
+    """Minari reads and writes its data sets under ``path`` inside this block (``$MINARI_DATASETS_PATH``)."""
+    before = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MINARI_DATASETS_PATH", None)
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = before
+
+
 def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, description: str) -> str:
-    """Write episodes as a Minari data set (replacing one of the same id); removes a half-written one on failure."""
+    """Write episodes as a Minari data set, replacing one of the same id only once it is whole: the set is written
+    in a hidden folder beside the others (Minari's listing skips it) and moved into place, so a process killed while
+    writing leaves the old set, never a half-written one (only the hidden folder, which a later write ignores)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
     check_dataset_id(dataset_id)
     minari = _minari()
     from minari.data_collector.episode_buffer import EpisodeBuffer
+    from minari.storage import get_dataset_path
 
     from .env import ENV_ID, require_simulator
 
@@ -90,23 +97,35 @@ def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, 
             actions=np.asarray(ep.actions, np.float32), rewards=list(map(float, ep.rewards)),
             terminations=[False] * T, truncations=[False] * (T - 1) + [True], infos={},
         ))
-    _delete(minari, dataset_id)
     require_simulator()
     import warnings
 
+    root = get_dataset_path()
+    staging = Path(tempfile.mkdtemp(prefix=".writing-", dir=root))
     try:
-        with warnings.catch_warnings(), _size_once():
-            warnings.simplefilter("ignore")
-            minari.create_dataset_from_buffers(
-                dataset_id, buffers, env=ENV_ID, algorithm_name=algorithm, description=description,
-                data_format="arrow", ref_min_score=REF_RANDOM, ref_max_score=REF_EXPERT,
-                author="balancedrnn", author_email="none",
-            )
-        storage = minari.load_dataset(dataset_id).storage
-        storage.update_metadata({"dataset_size": storage.get_size()})
-    except BaseException:
-        _delete(minari, dataset_id)
-        raise
+        with _datasets_root(staging):
+            with warnings.catch_warnings(), _size_once():
+                warnings.simplefilter("ignore")
+                minari.create_dataset_from_buffers(
+                    dataset_id, buffers, env=ENV_ID, algorithm_name=algorithm, description=description,
+                    data_format="arrow", ref_min_score=REF_RANDOM, ref_max_score=REF_EXPERT,
+                    author="balancedrnn", author_email="none",
+                )
+            storage = minari.load_dataset(dataset_id).storage
+            storage.update_metadata({"dataset_size": storage.get_size()})
+        namespace = dataset_id.rsplit("/", 1)[0] if "/" in dataset_id else None
+        if namespace is not None:
+            from minari.namespace import create_namespace, list_local_namespaces
+
+            if namespace not in list_local_namespaces():
+                create_namespace(namespace)
+        final = get_dataset_path(dataset_id)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists() or final.is_symlink():  # the old set (or a half-written folder) out of the way first
+            os.replace(final, staging / "replaced")
+        os.replace(staging / dataset_id, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return dataset_id
 
 
