@@ -278,8 +278,11 @@ def test_distillation_resumes_and_refuses_other_settings(tmp_path):
     assert (tmp_path / "labels-00.npz").stat().st_mtime_ns == before  # reused, not recomputed
     x = torch.randn(5, 46)
     assert torch.equal(student(x), again(x))
-    with pytest.raises(DataError, match="other settings"):
+    with pytest.raises(DataError, match="other settings") as e:
         distil(teacher, rounds=1, **{**kw, "steps": 6})
+    # one line that names the setting that differs (the settings file is indented JSON: its lines were pasted in, and
+    # the command line, printing the first, showed "... with other settings ({")
+    assert "\n" not in str(e.value) and "steps 5 there, 6 now" in str(e.value), str(e.value)
 
 
 def test_bad_expert_and_policy_files_are_refused_in_one_line(tmp_path):

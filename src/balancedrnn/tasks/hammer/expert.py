@@ -464,9 +464,13 @@ def distil(
     params = {"teacher": _fingerprint(teacher), "episodes_per_round": episodes_per_round,
               "eval_episodes": eval_episodes, "seed": seed, "hidden": hidden, "steps": steps}
     params_file = directory / "params.json"
-    if params_file.exists() and _load_json(params_file) != params:
-        raise DataError(f"{directory} holds a distillation with other settings ({params_file.read_text().strip()}); "
-                        f"remove it or choose another directory")
+    old = _load_json(params_file) if params_file.exists() else params
+    if old != params:
+        there = old if isinstance(old, dict) else {}
+        changed = ", ".join(f"{k} {there.get(k)} there, {params.get(k)} now" for k in sorted(set(there) | set(params))
+                            if there.get(k) != params.get(k))
+        raise DataError(f"{directory} holds a distillation with other settings ({changed}); remove it or choose "
+                        f"another directory")
     atomic_write_json(params_file, params)
     log_file = directory / "rounds.json"
     history: list[dict[str, Any]] = _load_json(log_file) if log_file.exists() else []
