@@ -155,6 +155,9 @@ class TrainConfig:
         task = get_task(self.task)  # unknown task: the error lists the known ones
         if self.select_rollouts and task.select is None:
             raise ValueError(f"select_rollouts needs a task scored by rollouts (hammer), not {self.task!r}")
+        if self.select_rollouts and self.select_every > self.epochs:  # else the last epoch is kept, unchecked
+            raise ValueError(f"select_every {self.select_every} is more than the {self.epochs} epoch(s): "
+                             "select_rollouts would check no checkpoint")
         if not isinstance(self.model, str):
             raise ValueError(f"model must be a config string, got {self.model!r}")
         config_family(self.model)  # the grammar; sizes are checked against the task in check_config
