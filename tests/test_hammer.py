@@ -498,6 +498,23 @@ def test_a_damaged_data_set_is_one_line_naming_it(sim_episodes, tmp_path, monkey
     assert code == 2 and len(err.strip().splitlines()) == 1 and "test/hammer/hurt-v0 is damaged" in err, err
 
 
+@pytest.mark.parametrize("error", [MemoryError, PermissionError])
+def test_a_machine_error_while_reading_a_data_set_is_not_called_damage(sim_episodes, tmp_path, monkeypatch, error):
+    """Running out of memory or a file the user may not read says so; it is not reported as a damaged set to delete."""
+    from minari.dataset.minari_dataset import MinariDataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    write_dataset("test/hammer/fine-v0", sim_episodes[:3], algorithm="test", description="three episodes")
+
+    def fail(self):
+        raise error("the machine")
+        yield
+
+    monkeypatch.setattr(MinariDataset, "iterate_episodes", fail)
+    with pytest.raises(error):
+        load_episodes("test/hammer/fine-v0")
+
+
 def test_a_write_killed_midway_leaves_the_old_set_and_no_half_written_one(sim_episodes, tmp_path, monkeypatch):
     """``write_dataset`` builds the set aside and moves it into place whole: a process killed (SIGKILL, no clean-up)
     while Minari writes the episodes leaves the set of that id as it was, never a half-written one in its place."""

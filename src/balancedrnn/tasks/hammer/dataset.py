@@ -193,7 +193,7 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
             episodes.append(Episode(obs, act, np.asarray(ep.rewards), None))
     except DataError:
         raise
-    except Exception as e:  # noqa: BLE001 - an episode file that is gone or does not read: pyarrow raises several kinds
+    except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError) as e:  # an episode file gone or unreadable
         what = f"{type(e).__name__}: {str(e).splitlines()[0]}" if str(e) else type(e).__name__
         raise DataError(f"data set {dataset_id} is damaged or incomplete ({what}); delete {ds.storage.data_path.parent} "
                         f"and make it again") from None
