@@ -551,3 +551,21 @@ write_dataset("test/hammer/kill-v0", eps, "test", "many episodes")
     np.testing.assert_allclose(eps[1].actions, sim_episodes[1].actions, rtol=1e-6)
     write_dataset("test/hammer/kill-v0", sim_episodes[:3], algorithm="test", description="three episodes")
     assert len(load_episodes("test/hammer/kill-v0")) == 3
+
+
+def test_no_run_is_scored_on_the_data_sets_reset_seeds_nor_on_another_runs():
+    """Seed 10 was scored on reset seeds 1,000,000..1,000,099: the first episodes of every generated data set, the
+    nail heights the policy trained on. Scoring seeds of runs 0..199 (100 rollouts each), selection seeds of runs
+    0..69 and the data's first 100,000 episodes are pairwise disjoint; seeds below 10 score as before."""
+    from balancedrnn.tasks.hammer.rollout import DATA_SEED, score_seeds, select_seeds
+
+    data = set(range(DATA_SEED, DATA_SEED + 100_000))
+    scored: set[int] = set()
+    for s in range(200):
+        mine = set(range(score_seeds(s), score_seeds(s) + 100))
+        assert not mine & data and not mine & scored, s
+        scored |= mine
+    for s in range(70):
+        mine = set(range(select_seeds(s), select_seeds(s) + 1000))
+        assert not mine & data and not mine & scored, s
+    assert [score_seeds(s) for s in range(10)] == [s * 100_000 for s in range(10)]  # every published run's scoring

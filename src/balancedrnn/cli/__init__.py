@@ -625,6 +625,7 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
                  shared_grasp: int = 0, successes_only: bool = False) -> None:
     """The work of ``data hammer``, after its options were checked."""
     from ..tasks.hammer.expert import collect_planner_demos, dagger, distil, generate_episodes, hammer_dir, summarise_episodes
+    from ..tasks.hammer.rollout import DATA_SEED
     from ..progress import progress_bar
 
     what = f"planner episodes sharing the first {shared_grasp} actions of seed {seed}'s" if shared_grasp else "planner episodes"
@@ -670,7 +671,7 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
     if noise:
         made_by += f", DART noise {noise:g} on the executed actions"
     with progress_bar(expert_episodes, "expert episodes", enabled=not quiet) as advance:
-        gen = generate_episodes(policy, expert_episodes, seed=1_000_000, noise=noise, progress=advance)
+        gen = generate_episodes(policy, expert_episodes, seed=DATA_SEED, noise=noise, progress=advance)
     _write_expert_set(dataset_id, gen, made_by, f"an expert policy ({made_by}) made from a sampling planner",
                       successes_only)
 
@@ -708,6 +709,7 @@ def _data_hammer_guided(demos: list[Any], n: int, workers: int, dataset_id: str,
     from ..progress import progress_bar
     from ..tasks.hammer.expert import collect_planner_demos
     from ..tasks.hammer.planner import GUIDED, Guide
+    from ..tasks.hammer.rollout import DATA_SEED
 
     guide = Guide([e.observations for e in demos], [e.actions for e in demos], blind_below=blind_below)
     c = replace(GUIDED, temperature=temperature)
@@ -717,7 +719,7 @@ def _data_hammer_guided(demos: list[Any], n: int, workers: int, dataset_id: str,
                + (f" (blind to the nail while the hammer is below {blind_below:g} m)" if blind_below is not None else "")
                + (f", DART noise {noise:g} on the executed actions" if noise else ""))
     with progress_bar(n, "guided planner episodes", enabled=not quiet) as advance:
-        gen = collect_planner_demos(n, workers=workers, seed=1_000_000, config=c, progress=advance, noise=noise, guide=guide)
+        gen = collect_planner_demos(n, workers=workers, seed=DATA_SEED, config=c, progress=advance, noise=noise, guide=guide)
     _write_expert_set(dataset_id, gen, made_by, f"a {made_by}", successes_only)
 
 

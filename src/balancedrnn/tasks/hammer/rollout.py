@@ -42,16 +42,21 @@ class RolloutResult:
         }
 
 
+DATA_SEED = 1_000_000
+"""The generated data sets' episodes start from reset seeds ``1,000,000 + i`` (``balancedrnn data hammer``)."""
 SCORE_SEED_STRIDE = 100_000
-"""A run of seed ``s`` is scored on reset seeds ``s * 100,000 + i``."""
+"""A run of seed ``s`` below 10 is scored on reset seeds ``s * 100,000 + i``; from 10 on, 10,000,000 above that
+(:func:`score_seeds`), so that no run is scored on the data's reset seeds."""
 SELECT_SEED = 7_000_000
 """Checkpoint selection by rollouts uses reset seeds ``7,000,000 + 10,000 * s + i``: for training seeds below 70
-(and fewer than 10,000 selection rollouts) never one that any run scores on."""
+(and fewer than 10,000 selection rollouts) never one that any run scores on, nor one of the data's."""
 
 
 def score_seeds(seed: int) -> int:
-    """First reset seed of the scoring rollouts of a run with ``seed``."""
-    return seed * SCORE_SEED_STRIDE
+    """First reset seed of the scoring rollouts of a run with ``seed``: ``seed * 100,000``, plus 10,000,000 from seed
+    10 on (seed 10 was scored on 1,000,000 onward, the reset seeds of the generated data sets' first episodes: the
+    nail heights the policy trained on). Seeds below 10 keep the scoring of every published run."""
+    return seed * SCORE_SEED_STRIDE + (10_000_000 if seed * SCORE_SEED_STRIDE >= DATA_SEED else 0)
 
 
 def select_seeds(seed: int) -> int:
