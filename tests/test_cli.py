@@ -376,3 +376,15 @@ def test_ctrl_c_while_the_command_starts_is_interrupted_not_a_traceback(tmp_path
     proc.send_signal(signal.SIGINT)
     out, errtext = proc.communicate(timeout=60)
     assert proc.returncode == 130 and errtext.strip() == "interrupted", errtext
+
+
+def test_paper_on_hammer_is_the_papers_hammer_protocol():
+    """``--paper`` on hammer used RAD's batch of 16; SPEC §5's Hammer protocol is batch 64 episodes, lr 1e-4, 25
+    epochs. Options given still win, and RAD keeps its protocol."""
+    from balancedrnn.cli import _resolve
+
+    opts = {"epochs": None, "lr": None, "batch_size": None}
+    assert _resolve(True, "hammer", **opts) == {"epochs": 25, "lr": 1e-4, "batch_size": 64}
+    assert _resolve(True, "rad", **opts) == {"epochs": 25, "lr": 1e-4, "batch_size": 16}
+    assert _resolve(True, "hammer", **{**opts, "batch_size": 8})["batch_size"] == 8
+    assert _resolve(False, "hammer", **opts)["batch_size"] == 16  # the quick protocol is the same for every task

