@@ -347,6 +347,19 @@ def test_named_config_trials_join_the_zoo(records, tmp_path):
     assert predictor.n_records_ == len(zoopred.prepare_zoo(records)) + 3
 
 
+@pytest.mark.parametrize("url, name", [("postgresql://zoo:s3cret@db.lab.example", "postgresql://…/"),
+                                       ("postgresql://zoo@db.lab.example/zoo?password=s3cret", "postgresql://…/zoo"),
+                                       ("postgresql://zoo:s3cret@db.lab.example:5432/zoo", "postgresql://…/zoo")])
+def test_the_provenance_of_a_database_store_holds_no_password(records, monkeypatch, url, name):
+    """The provenance names a database store by scheme and database only: a URL without a database path kept its
+    credentials (``postgresql://…/zoo:s3cret@db.lab.example``), and a ``?password=`` query was kept whole."""
+    monkeypatch.setattr(zoopred, "load_zoo_records", lambda storage, names=None, prefix="zoo-": (records, ["zoo-toy"]))
+    monkeypatch.setattr(zoopred, "load_reference_records", lambda storage: [])
+    _, provenance = zoopred.fit_zoo_predictor(url, n_estimators=5)
+    assert "s3cret" not in repr(provenance) and "db.lab.example" not in repr(provenance)
+    assert provenance["store"] == name
+
+
 def test_cli_references_bad_input(tmp_path, monkeypatch, capsys):
     code, _, err = _cli(["predictor", "fit", "--records", "recs", "--references", "rec.journal"], tmp_path, monkeypatch, capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "give it with --zoo" in err

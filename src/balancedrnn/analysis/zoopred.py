@@ -670,8 +670,11 @@ def fit_zoo_predictor(storage: str, names: Sequence[str] | None = None, n_estima
 
 
 def _redacted(url: str) -> str:
-    """A store URL without its password and host details (only the scheme and database name are kept)."""
+    """A store URL without its password and host details (only the scheme and database name are kept: not the
+    credentials of a URL without a database path, nor a query such as ``?password=``)."""
     if "://" not in url:
         return url
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://…/{rest.rsplit('/', 1)[-1]}"
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://…/{parts.path.rsplit('/', 1)[-1]}"
