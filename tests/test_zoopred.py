@@ -368,6 +368,19 @@ def test_cli_references_bad_input(tmp_path, monkeypatch, capsys):
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--references: no store at rec.journal" in err
 
 
+def test_a_references_store_without_named_config_trials_is_refused(records, tmp_path, monkeypatch, capsys):
+    """``--references`` naming a store without the named configs' trials (the zoo's own store, say) fitted a predictor
+    without them and said only ``runs 0`` in its provenance; it is a one-line error, and nothing is written."""
+    _store_with(tmp_path / "zoo.journal", {"zoo-toy": records})
+    _store_with(tmp_path / "rec.journal", {"zoo-recommend-toy": [r for r in records if r["config"]["task"] == "toy-mid"]})
+    for refs in ("zoo.journal", "rec.journal"):  # no zoo-recommend-* study; one without dense, uniform:0.2, balanced
+        code, _, err = _cli(["predictor", "fit", "--zoo", "--storage", "zoo.journal", "--references", refs,
+                             "--n-estimators", "5", "--out", "z.pkl"], tmp_path, monkeypatch, capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert f"no trials of the named configs (dense, uniform:0.2, balanced) in studies named zoo-recommend-… of {refs}" in err
+        assert not (tmp_path / "z.pkl").exists()
+
+
 def test_cli_fits_the_zoo_predictor_on_the_studies_of_a_prefix(records, tmp_path, monkeypatch, capsys):
     """``--study-prefix long4-`` fits on the longer sweep's studies only (never the ``zoo-`` ones beside them), and
     a prefix that names no study, or one given without --zoo, is a one-line error."""

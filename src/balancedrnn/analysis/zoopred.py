@@ -632,7 +632,11 @@ def load_reference_records(storage: str) -> list[dict[str, Any]]:
     from ..core.defaults import REFERENCES
 
     records, _ = load_zoo_records(storage, prefix="zoo-recommend-")
-    return [r for r in records if str((r.get("config") or {}).get("model")) in REFERENCES]
+    named = [r for r in records if str((r.get("config") or {}).get("model")) in REFERENCES]
+    if not named:  # asked for, none found: the predictor would silently lack them
+        raise ZooError(f"no trials of the named configs ({', '.join(REFERENCES)}) in studies named zoo-recommend-… of "
+                       f"{_store_name(storage)}: give the store experiments/zoo_recommend.py wrote")
+    return named
 
 
 def _store_name(storage: str) -> str:
