@@ -461,6 +461,15 @@ def test_cli_recommend_prints_a_train_command_that_runs(predictor, tmp_path, mon
     assert argv[2:4] == ["--data", "FILE"] and argv[-2:] == ["--epochs", str(len(curve))]
 
 
+@pytest.mark.parametrize("budget, text", [(1234567.0, "1234567"), (12345.5, "12345.5"), (6200.0, "6200")])
+def test_the_train_command_trains_at_the_recommended_budget(predictor, budget, text):
+    """The printed ``train`` options carry the budget exactly: ``:g`` wrote 1234567 as ``1.23457e+06``, so the command
+    trained (and recorded) budget 1,234,570, another config than the one recommended."""
+    rec = meta.recommend_config(100, 5, budget, predictor=predictor, n_candidates=50, task={"T": 20, "n_train": 100})
+    args = rec.train_args()
+    assert args[args.index("--budget") + 1] == text
+
+
 def test_a_recommendation_that_is_a_named_config_is_not_compared_with_itself(tmp_path, monkeypatch, capsys):
     """With the shipped predictor, ItalyPowerDemand's shape gets plain dense; the confidence line once said "dense 0%"
     (every tree ties with itself), which reads as the forest preferring dense over the recommendation."""

@@ -754,7 +754,8 @@ class Recommendation:
     def train_args(self) -> list[str]:
         """``balancedrnn train`` options that train the recommendation as the predictor's runs were trained (the
         config, budget, lr and, for the zoo predictor, init scale); the task or data file is the caller's."""
-        args = ["--model", self.config, "--budget", f"{self.budget:g}"]
+        budget = float(self.budget)  # exactly (":g" wrote 1234567 as 1.23457e+06: another budget)
+        args = ["--model", self.config, "--budget", str(int(budget)) if budget.is_integer() else repr(budget)]
         if self.lr is not None:
             args += ["--lr", f"{self.lr:.4g}"]
         if self.init_scale is not None:
