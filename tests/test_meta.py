@@ -237,6 +237,17 @@ def test_recommender_returns_feasible_configs_at_the_budget(predictor, dx, dy, b
     assert rec.top["predicted"].iloc[0] == pytest.approx(rec.predicted_score)
 
 
+def test_every_candidate_is_the_model_its_config_string_trains():
+    """Candidates are scored as their config string (``Recommendation.config``, what ``train --model`` and ``auto``
+    build) writes them, 6 significant digits: scored at full precision, 1 in 40 had other weights than that model
+    (up to 5), and one in 14,000 another dh (1,052 shown, 1,051 trained at dx=1, dy=2, budget 4,400)."""
+    from balancedrnn.core.configs import config_density, explicit_config
+
+    for dx, dy, budget in [(1, 2, 4400), (1024, 5, 30_000), (2500, 10, 100_000)]:
+        for name, density in meta.candidate_densities(dx, dy, budget, 2000, 0):
+            assert config_density(explicit_config(density), dx, dy, budget) == density, (dx, dy, budget, name)
+
+
 def test_recommender_stays_in_the_fitted_hidden_proportion_range():
     # runs only at hidden proportions 0.55..0.9, where the synthetic metric falls: a forest is flat below 0.55, so
     # a candidate there would be a blind guess; the recommendation must stay inside what the runs cover

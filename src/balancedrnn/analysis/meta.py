@@ -767,8 +767,9 @@ def candidate_densities(dx: int, dy: int, budget: float, n: int = 2000, random_s
     """Candidate density vectors, labelled by origin: the named configs, ~n/4 hidden-proportion-targeted ones
     (hx or hh solved for targets spread over 0.02..0.95 from random bases) and random ones drawn like the
     paper's sampler (``defaults.DENSITY_DISTRIBUTION``, |N(0.5, 0.25)| clipped to [0.02, 1]); the hidden
-    proportion is solved by :func:`spec.solve_hidden_proportion`'s rule."""
-    from ..core.configs import config_density
+    proportion is solved by :func:`spec.solve_hidden_proportion`'s rule. Each is rounded as its config string
+    (:attr:`Recommendation.config`) writes it, so the counts scored are those of the model that string trains."""
+    from ..core.configs import config_density, explicit_config
 
     rng = check_random_state(random_state)
     out: list[tuple[str, dict[str, float]]] = []
@@ -786,7 +787,7 @@ def candidate_densities(dx: int, dy: int, budget: float, n: int = 2000, random_s
             continue
     for row in draw_array(DENSITY_DISTRIBUTION, rng, (max(0, n - len(out)), len(BLOCKS))):
         out.append(("random", {b: float(p) for b, p in zip(BLOCKS, row)}))
-    return out
+    return [(name, config_density(explicit_config(d), dx, dy, budget)) for name, d in out]
 
 
 def _feasible(dx: int, dy: int, budget: float, candidates: list[tuple[str, dict[str, float]]], **kw: Any) -> tuple[list[str], list[dict[str, float]]]:
