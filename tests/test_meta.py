@@ -215,6 +215,17 @@ def test_leave_one_budget_out_and_the_hidden_proportion_gain():
     assert "Leave-one-budget-out" in md and "What the hidden proportion adds" in md
 
 
+def test_grouped_folds_of_one_run_each_are_refused_in_one_line():
+    """As many splits as configs of one run each held out one run per fold, and the importances (scored on a held-out
+    fold) failed at the end with numpy's "need at least one array to concatenate"; it is refused up front, naming a
+    number of splits that works."""
+    data = prepare_records(synthetic_records(n_configs=12, seeds=1, tasks=("rad",)))
+    with pytest.raises(TooFewRecords, match=r"^grouped 12-fold CV over 12 runs of 12 configs holds out one run per fold: "
+                                            r"permutation importances need two; give fewer splits \(--n-splits 6\)$"):
+        evaluate(data, n_splits=20, n_estimators=5, n_repeats=1, parent=False)
+    assert len(evaluate(data, n_splits=6, n_estimators=5, n_repeats=1, parent=False).importances) == len(FEATURES)
+
+
 def test_evaluation_is_seeded(data):
     # small forests and a short parent network: what is checked is the seeding, not the numbers
     light = dict(n_splits=5, n_estimators=10, n_repeats=1, parent=True, parent_params={"epochs": 20})

@@ -218,6 +218,9 @@ def evaluate(
     models = _models(n_estimators, random_state, parent, dict(parent_params or {}))
     splits = held_out_splits(data, n_splits)
     k = len(splits["grouped"])
+    if all(len(te) < 2 for _, te in splits["grouped"]):  # the importances are scored on a held-out fold
+        raise TooFewRecords(f"grouped {k}-fold CV over {len(data)} runs of {len(groups)} configs holds out one run per "
+                            f"fold: permutation importances need two; give fewer splits (--n-splits {max(2, k // 2)})")
     tasks = pd.unique(data.task)
     rows: list[dict[str, Any]] = []
     imp_reg, imp_clf = [], []
