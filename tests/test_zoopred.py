@@ -189,6 +189,26 @@ def test_save_read_and_incompatible_schema(predictor, tmp_path):
         meta.read_predictor_file(tmp_path / "old.pkl")
 
 
+def test_a_predictor_file_of_the_wrong_make_is_one_line(predictor, tmp_path, monkeypatch, capsys):
+    """Files that unpickle but are not a predictor's payload (versions that are not a mapping, no predictor in it, a
+    zoo predictor under the other format) raised AttributeError or KeyError (a traceback on the command line), and a
+    directory was said not to exist; each is now one line, exit 2."""
+    path = meta.save_predictor(predictor, tmp_path / "zoo.pkl")
+    good = meta.read_predictor_file(path)
+    payloads = {"versions.pkl": {**good, "versions": "1.0"}, "nothing.pkl": {k: v for k, v in good.items() if k != "predictor"},
+                "swapped.pkl": {**good, "format": meta.PREDICTOR_FORMAT, "schema": meta.feature_schema()}}
+    for name, payload in payloads.items():
+        (tmp_path / name).write_bytes(pickle.dumps(payload))
+    assert meta.read_predictor_file(tmp_path / "versions.pkl")["predictor"].n_records_ == predictor.n_records_
+    (tmp_path / "adir.pkl").mkdir()
+    for name, message in [("nothing.pkl", "nothing.pkl is not a balancedrnn predictor file (it holds no ZooPredictor)"),
+                          ("swapped.pkl", "swapped.pkl is not a balancedrnn predictor file (it holds no MetaPredictor)"),
+                          ("adir.pkl", "predictor file adir.pkl is not a file")]:
+        for argv in (["predictor", "show", name], ["recommend", "--dx", "6", "--dy", "3", "--predictor", name]):
+            code, _, err = _cli(argv, tmp_path, monkeypatch, capsys)
+            assert code == 2 and err.strip() == f"error: {message}", (argv, err)
+
+
 def test_recommend_config_uses_the_zoo_predictor(predictor):
     epochs = predictor.epochs_max_  # the longest curve it learnt from: no extrapolation
     rec = meta.recommend_config(100, 5, 4000, predictor=predictor, n_candidates=300, task={"epochs": epochs})

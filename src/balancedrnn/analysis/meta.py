@@ -636,7 +636,7 @@ def read_predictor_file(path: str | Path) -> dict[str, Any]:
 
     p = Path(path)
     if not p.is_file():
-        raise MetaError(f"predictor file {p} does not exist")
+        raise MetaError(f"predictor file {p} does not exist" if not p.exists() else f"predictor file {p} is not a file")
     try:
         raw = p.read_bytes()
         if raw.startswith(b"\xfd7zXZ\x00"):  # an xz-compressed (zoo) predictor
@@ -648,26 +648,28 @@ def read_predictor_file(path: str | Path) -> dict[str, Any]:
             payload = _PredictorUnpickler(io.BytesIO(raw)).load()
     except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
         raise MetaError(f"cannot read predictor file {p}: {type(e).__name__}: {e}") from None
-    differ = version_differences(payload.get("versions") or {}) if isinstance(payload, dict) else []
+    kinds = {zoopred.ZOO_FORMAT: zoopred.ZooPredictor, PREDICTOR_FORMAT: MetaPredictor}
+    kind = next((k for f, k in kinds.items() if isinstance(payload, dict) and payload.get("format") == f), None)
+    if kind is None:
+        raise MetaError(f"{p} is not a balancedrnn predictor file")
+    versions, schema = payload.get("versions"), payload.get("schema")
+    differ = version_differences(versions) if isinstance(versions, Mapping) else []
     if differ:
         warnings.warn(f"predictor file {p} was saved with {', '.join(differ)}: its predictions may differ "
                       "slightly from those it gave there", PredictorVersionWarning, stacklevel=2)
-    if isinstance(payload, dict) and payload.get("format") == zoopred.ZOO_FORMAT:
-        schema = payload.get("schema") or {}
-        if schema != zoopred.feature_schema():
-            raise MetaError(
-                f"predictor file {p} is a zoo predictor of schema {schema.get('schema_version')!r}, this library reads "
-                f"schema {zoopred.ZOO_SCHEMA_VERSION}: refit it with `balancedrnn predictor fit --zoo` on the zoo's store")
-        return payload
-    if not isinstance(payload, dict) or payload.get("format") != PREDICTOR_FORMAT:
-        raise MetaError(f"{p} is not a balancedrnn predictor file")
-    schema = payload.get("schema") or {}
-    if schema != feature_schema():
+    schema = schema if isinstance(schema, Mapping) else {}
+    if kind is zoopred.ZooPredictor and schema != zoopred.feature_schema():
+        raise MetaError(
+            f"predictor file {p} is a zoo predictor of schema {schema.get('schema_version')!r}, this library reads "
+            f"schema {zoopred.ZOO_SCHEMA_VERSION}: refit it with `balancedrnn predictor fit --zoo` on the zoo's store")
+    if kind is MetaPredictor and schema != feature_schema():
         got = schema.get("features") or []
         raise MetaError(
             f"predictor file {p} has feature schema {schema.get('schema_version')!r} ({len(got)} features), this "
             f"library uses schema {SCHEMA_VERSION} ({len(FEATURES)} features): refit it with `balancedrnn predictor fit`"
         )
+    if not isinstance(payload.get("predictor"), kind):  # a payload without its model: nothing to predict with
+        raise MetaError(f"{p} is not a balancedrnn predictor file (it holds no {kind.__name__})")
     return payload
 
 

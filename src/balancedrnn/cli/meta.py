@@ -313,7 +313,7 @@ def recommend(
             task_info[key] = float(value)  # given: overrides what --task/--data say
     check_seed_option("--seed", seed)
     if predictor is not None and not predictor.is_file():
-        raise UserError(f"predictor file {predictor} does not exist")
+        raise UserError(f"predictor file {predictor} " + ("is not a file" if predictor.exists() else "does not exist"))
     if records is not None and not records.is_dir():
         raise UserError(f"records directory {records} does not exist")
     meta = _meta()
