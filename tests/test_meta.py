@@ -259,6 +259,18 @@ def test_every_candidate_is_the_model_its_config_string_trains():
             assert config_density(explicit_config(density), dx, dy, budget) == density, (dx, dy, budget, name)
 
 
+@pytest.mark.parametrize("dx,dy,budget", [(784, 26, 100_000), (2500, 2, 50_000), (64, 1, 1_234_567)])
+def test_the_rule_shows_the_counts_of_the_model_its_config_trains(dx, dy, budget):
+    """The a-priori rule showed the weights of its densities at full precision; its config string (what ``--model
+    auto`` trains without a predictor) rounds them and built 1 or 2 weights more or fewer at these shapes."""
+    from balancedrnn.core.configs import config_density
+
+    rec = recommend(dx, dy, budget)
+    assert rec.method == "balanced rule"
+    s = BlockSpec.from_budget(dx, dy, budget, config_density(rec.config, dx, dy, budget)).summary()
+    assert (s["dh"], s["weights"], s["hidden_proportion"]) == (rec.dh, rec.weights, rec.hidden_proportion)
+
+
 def test_recommender_stays_in_the_fitted_hidden_proportion_range():
     # runs only at hidden proportions 0.55..0.9, where the synthetic metric falls: a forest is flat below 0.55, so
     # a candidate there would be a blind guess; the recommendation must stay inside what the runs cover

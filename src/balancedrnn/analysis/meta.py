@@ -770,8 +770,9 @@ def candidate_densities(dx: int, dy: int, budget: float, n: int = 2000, random_s
     (hx or hh solved for targets spread over 0.02..0.95 from random bases) and random ones drawn like the
     paper's sampler (``defaults.DENSITY_DISTRIBUTION``, |N(0.5, 0.25)| clipped to [0.02, 1]); the hidden
     proportion is solved by :func:`spec.solve_hidden_proportion`'s rule. Each is rounded as its config string
-    (:attr:`Recommendation.config`) writes it, so the counts scored are those of the model that string trains."""
-    from ..core.configs import config_density, explicit_config
+    (:attr:`Recommendation.config`) writes it (:func:`as_written`), so the counts scored are those of the model
+    that string trains."""
+    from ..core.configs import config_density
 
     rng = check_random_state(random_state)
     out: list[tuple[str, dict[str, float]]] = []
@@ -789,7 +790,15 @@ def candidate_densities(dx: int, dy: int, budget: float, n: int = 2000, random_s
             continue
     for row in draw_array(DENSITY_DISTRIBUTION, rng, (max(0, n - len(out)), len(BLOCKS))):
         out.append(("random", {b: float(p) for b, p in zip(BLOCKS, row)}))
-    return [(name, config_density(explicit_config(d), dx, dy, budget)) for name, d in out]
+    return [(name, as_written(d, dx, dy, budget)) for name, d in out]
+
+
+def as_written(density: Mapping[str, float], dx: int, dy: int, budget: float) -> dict[str, float]:
+    """``density`` as its config string (:attr:`Recommendation.config`, 6 significant digits) writes it: what
+    ``train --model`` and ``auto`` build from a recommendation, so its counts are the ones a recommendation shows."""
+    from ..core.configs import config_density, explicit_config
+
+    return config_density(explicit_config(density), dx, dy, budget)
 
 
 def _feasible(dx: int, dy: int, budget: float, candidates: list[tuple[str, dict[str, float]]], **kw: Any) -> tuple[list[str], list[dict[str, float]]]:
@@ -835,7 +844,7 @@ def rule_recommendation(dx: int, dy: int, budget: float, reason: str = "", lr: f
     """The a-priori rule, hidden proportion 0.5 (:func:`balancedrnn.core.configs.balanced_density`)."""
     from ..core.configs import balanced_density
 
-    density = balanced_density(dx, dy, budget)
+    density = as_written(balanced_density(dx, dy, budget), dx, dy, budget)  # as its config string trains it
     s = BlockSpec.from_budget(dx, dy, budget, density).summary()
     return Recommendation(
         method="balanced rule", reason=reason or "no predictor or run records: a-priori rule, hidden proportion 0.5",
