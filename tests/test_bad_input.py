@@ -163,6 +163,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("recommend-budget-negative", ["recommend", "--dx", "10", "--dy", "2", "--budget", "-1"], "--budget must be a positive"),
     ("recommend-budget-absurd", ["recommend", "--dx", "10", "--dy", "2", "--budget", "1e12"], "above the limit"),
     ("recommend-budget-infeasible", ["recommend", "--dx", "2500", "--dy", "10", "--budget", "40"], "smallest feasible budget"),
+    ("recommend-regression-classification-task", ["recommend", "--task", "rad", "--regression"],
+     "--regression: rad is a classification task"),
     ("recommend-set-syntax", [*REC, "--set", "chance"], "--set takes key=value"),
     ("recommend-set-not-a-number", [*REC, "--set", "chance=abc"], "--set chance needs a number"),
     ("recommend-set-zoo-predictor", [*REC, "--set", "chance=0.1"], "are read by predictors fitted with"),

@@ -282,7 +282,11 @@ def recommend(
     if task is not None:
         if data is not None or dx is not None or dy is not None:
             raise UserError("give either --task or --dx/--dy (or --data), not both")
-        dx, dy, regression, task_info, task_budget = _task_shape(task)
+        dx, dy, task_regression, task_info, task_budget = _task_shape(task)
+        if regression and not task_regression:  # it would be ignored: the registry says what the task is
+            raise UserError(f"--regression: {task} is a classification task (the registry says so); leave it out, or "
+                            "give --dx/--dy for a shape of your own")
+        regression = task_regression
         budget = task_budget if budget is None else budget
     if data is not None:
         if dx is not None or dy is not None:
