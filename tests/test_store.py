@@ -273,3 +273,16 @@ def test_runs_limit_0_prints_the_count_only(tmp_path, capsys):
         out = capsys.readouterr().out
         assert e.value.code == 0 and "s: 3 runs" in out
         assert ("more; --limit shows more" in out) is shows and ("┃ model" in out) is shows, out
+
+
+def test_a_store_url_in_a_message_keeps_no_password():
+    """Messages name the store without its password: in the credentials, and in a ``password=`` query parameter
+    (which was printed whole), through a real error that names the URL."""
+    from balancedrnn.sweep.store import StoreError, _redact, open_storage
+
+    assert _redact("postgresql://u:s3cret@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert _redact("postgresql://h/db?user=u&Password=s3cret&sslmode=disable") == \
+        "postgresql://h/db?user=u&Password=***&sslmode=disable"
+    with pytest.raises(StoreError) as e:
+        open_storage("mysql://db.example/runs?user=u&password=s3cret", ".")
+    assert "s3cret" not in str(e.value) and "password=***" in str(e.value)

@@ -229,13 +229,17 @@ def _connect_args(url: str) -> dict[str, Any]:
 
 
 def _redact(url: str) -> str:
-    """URL without its password, for messages."""
-    if "@" in url and "://" in url:
+    """URL without its password (in its credentials or a ``password=`` query parameter), for messages."""
+    import re
+
+    if "://" not in url:
+        return url
+    if "@" in url:
         scheme, rest = url.split("://", 1)
         cred, host = rest.rsplit("@", 1)
         user = cred.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
+        url = f"{scheme}://{user}:***@{host}"
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url, flags=re.IGNORECASE)
 
 
 # ------------------------------------------------------------------------------------ journal repair
