@@ -216,3 +216,30 @@ def test_zoo_task_whose_aeon_file_is_missing_is_one_line(capsys, tmp_path, monke
                           "does not ship Airline/Airline.csv", 2)
     assert "pip install 'balancedrnn[timeseries]'" in line
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_features_of_an_aeon_run_without_aeon_take_the_runs_loaded_training_split(monkeypatch):
+    """Fitting the zoo predictor where aeon is not installed gave the ts: tasks' runs NaN training sequences (filled
+    with the median, silently); the record's loaded training split is the same count."""
+    import math
+
+    from balancedrnn.analysis.zoo import dimensionless_features
+    from balancedrnn.tasks import get_task
+    from balancedrnn.tasks import zoo as tz
+
+    name = "ts:ItalyPowerDemand"
+    with_aeon = tz.meta_features(get_task(name))["n_train"]
+    assert with_aeon  # counted from aeon's TRAIN file
+    record = {"config": {"task": name, "budget": 1000, "lr": 1e-3}, "task": {"name": name, "dx": 1, "dy": 2, "loss": "last"},
+              "model": {"dx": 1, "dy": 2, "dh": 20, "density": {b: 0.5 for b in ("hx", "hh", "hy", "yx", "yh", "yy")},
+                        "hidden_proportion": 0.4},
+              "data_sizes": {"train": with_aeon, "val": 10, "test": 1029}}
+    monkeypatch.setattr(tz, "_TS_COUNTS", {})
+
+    def no_aeon(rel):
+        raise ImportError("No module named 'aeon'")
+
+    monkeypatch.setattr(tz, "_aeon_file", no_aeon)
+    assert tz.meta_features(get_task(name))["n_train"] is None  # what the registry alone can say
+    assert dimensionless_features(record)["log_n_train"] == pytest.approx(math.log(with_aeon))
+    assert math.isnan(dimensionless_features({**record, "data_sizes": None})["log_n_train"])

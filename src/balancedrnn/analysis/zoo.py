@@ -114,7 +114,8 @@ def dimensionless_features(record: Mapping[str, Any]) -> dict[str, float]:
     log training sequences, log lr, and whether the task is classification (1) or regression (0).
 
     T and the training sequences come from the task's meta-features when the task is registered here (NaN
-    otherwise); the training sequences of tasks whose size the config sets are the config's ``n_train``."""
+    otherwise); the training sequences of tasks whose size the config sets are the config's ``n_train``, and where
+    the meta-features cannot say (an aeon set's file when aeon is not installed) the record's loaded training split."""
     from ..tasks import TaskError, get_task
     from ..tasks.zoo import meta_features
 
@@ -125,6 +126,8 @@ def dimensionless_features(record: Mapping[str, Any]) -> dict[str, float]:
         meta = meta_features(get_task(_task_name(record)), n_train=config.get("n_train"))
     except TaskError:
         meta = {"T": None, "n_train": None, "kind": "classification" if task.get("loss") == "last" else "regression"}
+    if meta["n_train"] is None and isinstance(record.get("data_sizes"), Mapping):
+        meta = {**meta, "n_train": record["data_sizes"].get("train")}  # as loaded: the same count, from the run
     return shape_features(
         dx=float(model.get("dx") or task.get("dx")), dy=float(model.get("dy") or task.get("dy")),
         dh=float(model.get("dh", math.nan)), budget=float(config.get("budget", math.nan)),
