@@ -28,6 +28,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train-model-uniform-not-a-number", ["train", "--model", "uniform:abc"], "uniform density must be a number"),
     ("train-model-structured-base", ["train", "--model", "110100:2"], "in [0, 1]"),
     ("train-model-balanced-target", ["train", "--model", "balanced:1.5"], "strictly between 0 and 1"),
+    ("train-model-density-too-low", ["train", "--model", "uniform:1e-9"], "above the limit of 1,000,000,000"),
     ("train-model-explicit-missing-block", ["train", "--model", "hx=0.5"], "density is missing block(s)"),
     ("train-model-explicit-unknown-block", ["train", "--model", "hx=1,hh=1,hy=1,yx=1,yh=1,zz=1"], "unknown block name 'zz'"),
     ("train-model-explicit-syntax", ["train", "--model", "hx=1,hh"], "written name=value"),

@@ -180,3 +180,18 @@ def test_the_smallest_feasible_budget_a_balanced_config_names_is_one_at_which_it
     BlockSpec.from_budget(dx, dy, smallest, config_density(config, dx, dy, smallest))  # it exists there
     with pytest.raises(SpecError, match="smallest feasible budget is"):
         config_density(config, dx, dy, smallest - 1)  # and not one weight below
+
+
+def test_a_density_so_low_that_the_hidden_size_is_absurd_is_refused_before_any_work():
+    """uniform:1e-9 at 7,500 weights on a 28-wide input is feasible, but its hidden size is 2.7 million: drawing the
+    hh block's mask allocated a permutation of its 7.5e12 entries (60 TB) after the data were loaded, and the run
+    failed with the allocator's message. It is refused with the budget's check, naming the block."""
+    from balancedrnn.core.configs import check_fits
+    from balancedrnn.train import TrainConfig, check_config
+
+    with pytest.raises(SpecError, match=r"hidden size 2,738,589 makes block hh .* above the limit of 1,000,000,000"):
+        check_fits("uniform:1e-9", 28, 10, 7_500)
+    with pytest.raises(SpecError, match="block hh"):
+        check_config(TrainConfig(task="mnist:rows", model="uniform:1e-9", budget=7_500))
+    check_fits("uniform:1e-5", 28, 10, 7_500)  # dh 27,000: 7.3e8 entries, a mask that can still be drawn
+    check_fits("lstm", 28, 10, 7_500)

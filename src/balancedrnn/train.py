@@ -21,7 +21,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from .core.configs import build_model, config_family, config_summary, is_baseline
+from .core.configs import build_model, check_fits, config_family, config_summary, is_baseline
 from .core.defaults import DEFAULT_INIT, DEFAULT_LR, QUICK
 from .env import check_device, git_revision, parse_device, versions
 from .io import atomic_write, atomic_write_json
@@ -224,6 +224,7 @@ def check_config(config: TrainConfig) -> Task:
     """Validate a config before any data is built: task, model config and budget. Returns the task."""
     task = get_task(config.task)
     config_summary(config.model, task.dx, task.dy, config.budget)  # grammar and budget, without building the model
+    check_fits(config.model, task.dx, task.dy, config.budget)  # and a model small enough to build
     check_device(config.device)  # a GPU this machine lacks: before the data, and before a record is written
     return task
 

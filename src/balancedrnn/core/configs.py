@@ -34,6 +34,7 @@ from .spec import (
     BLOCKS,
     BlockSpec,
     SpecError,
+    check_block_entries,
     check_budget,
     check_feasible,
     check_init_scale,
@@ -267,11 +268,14 @@ def config_family(config: str) -> str:
 
 
 def check_fits(config: str, dx: int, dy: int, budget: float) -> None:
-    """Raise SpecError when block config ``config`` has no model at ``budget`` (:func:`spec.check_feasible`;
-    baselines always pass: they say in their summary when they cannot get down to it)."""
+    """Raise SpecError when block config ``config`` has no model at ``budget`` (:func:`spec.check_feasible`) or one
+    too large to build (:func:`spec.check_block_entries`); baselines always pass: they say in their summary when
+    they cannot get down to it."""
     spec = parse_config(config)
     if not spec.is_baseline:
-        check_feasible(dx, dy, budget, spec.density(dx, dy, budget))
+        density = spec.density(dx, dy, budget)
+        check_feasible(dx, dy, budget, density)
+        check_block_entries(BlockSpec.from_budget(dx, dy, budget, density))
 
 
 def config_density(config: str, dx: int, dy: int, budget: float) -> dict[str, float]:

@@ -311,6 +311,25 @@ allocate terabytes and the kernel would kill the process. The counting functions
 (``BlockSpec.from_budget``, ``expected_weights``) have no limit; the ``spec`` command applies it as every command does."""
 
 
+MAX_BLOCK_ENTRIES = 1_000_000_000
+"""Largest block (rows x cols, every entry, trainable or not) whose mask a run draws: an exact-count mask is drawn from
+a permutation of all of a block's entries (8 bytes each: 8 GB here), so a density so low that the budget buys an
+enormous hidden size (``uniform:1e-9`` at 7,500 weights: dh 2.7 million, an hh block of 7.5e12 entries) tried to
+allocate terabytes after the data were loaded. Checked with the budget's feasibility for runs
+(:func:`balancedrnn.core.configs.check_fits`); the counting functions and the ``spec`` command have no limit."""
+
+
+def check_block_entries(spec: BlockSpec) -> None:
+    """A one-line SpecError when a block of ``spec`` that has a mask to draw (density strictly between 0 and 1) has
+    more than :data:`MAX_BLOCK_ENTRIES` entries."""
+    for name in BLOCKS:
+        rows, cols = spec.shape(name)
+        if 0 < spec.density[name] < 1 and rows * cols > MAX_BLOCK_ENTRIES:
+            raise SpecError(f"hidden size {spec.dh:,} makes block {name} {rows:,} x {cols:,} = {rows * cols:,} entries, "
+                            f"above the limit of {MAX_BLOCK_ENTRIES:,} a mask is drawn from: its density "
+                            f"{spec.density[name]:g} is too low for the budget")
+
+
 MAX_SEED = 2**32 - 1
 """Largest seed a run, a data set or RAD's generator accepts: torch takes seeds below 2**64, but runs add offsets to
 theirs and NumPy's legacy generators (scikit-learn's ``random_state``) stop at 2**32 - 1."""
