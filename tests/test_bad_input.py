@@ -89,6 +89,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("compare-models-same-config", ["compare", "--models", "uniform:0.2,Uniform:0.20"],
      "--models lists the same config more than once: Uniform:0.20, uniform:0.2"),
     ("compare-models-unknown", ["compare", "--models", "dense,foo"], "unknown model config 'foo'"),
+    ("compare-budget-infeasible", ["compare", "--models", "lstm,dense,uniform:0.5", "--budget", "20000"],
+     "--models dense: budget 20000 is too small"),
     ("compare-seeds-zero", ["compare", "--seeds", "0"], "--seeds must be a positive integer"),
     ("compare-workers-zero", ["compare", "--workers", "0"], "--workers must be a positive integer"),
     ("compare-init-scale", ["compare", "--init-scale", "he"], "--init-scale 'he' is not one of fixed, density, fan-in"),

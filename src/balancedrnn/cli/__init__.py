@@ -382,6 +382,7 @@ def compare(
     from ..train import check_config
 
     from ..core.configs import is_baseline, split_configs
+    from ..core.spec import SpecError
 
     names = split_configs(models)
     if not names:
@@ -416,7 +417,10 @@ def compare(
         for name in names for s in range(seeds)
     ]
     for cfg in configs[::seeds]:
-        check_config(cfg)
+        try:
+            check_config(cfg)
+        except SpecError as e:  # several configs: say which one the budget cannot hold
+            raise UserError(f"--models {cfg.model}: {e}") from None
     check_writable(out_dir, "--out-dir", directory=True)
     records: list[dict[str, Any]] = []
     try:
