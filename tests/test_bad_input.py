@@ -88,6 +88,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("compare-models-twice", ["compare", "--models", "dense,dense"], "--models lists dense more than once"),
     ("compare-models-same-config", ["compare", "--models", "uniform:0.2,Uniform:0.20"],
      "--models lists the same config more than once: Uniform:0.20, uniform:0.2"),
+    ("compare-models-same-densities", ["compare", "--models", "dense,lstm,uniform:1"],
+     "--models lists the same config more than once: dense, uniform:1"),
     ("compare-models-unknown", ["compare", "--models", "dense,foo"], "unknown model config 'foo'"),
     ("compare-budget-infeasible", ["compare", "--models", "lstm,dense,uniform:0.5", "--budget", "20000"],
      "--models dense: budget 20000 is too small"),

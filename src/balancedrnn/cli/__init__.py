@@ -139,15 +139,20 @@ def check_scale(**given: int | float | None) -> None:
 
 
 def _same_config(name: str) -> str:
-    """A config's canonical name (``Dense`` and ``dense``, ``uniform:0.20`` and ``uniform:0.2`` are one config);
-    the name itself when it does not parse (its error comes later, from the config check)."""
-    from ..core.configs import format_config, parse_config
+    """A config's canonical name (``Dense`` and ``dense``, ``uniform:0.20`` and ``uniform:0.2`` are one config); a
+    config of fixed densities is named by them, so ``dense``, ``uniform:1``, ``111111`` and ``hx=1,...,yy=1``, one
+    model, are one config too (``auto`` writes its choice as densities); the name itself when it does not parse
+    (its error comes later, from the config check)."""
+    from ..core.configs import ConfigSpec, format_config, parse_config
     from ..core.spec import SpecError
 
     try:
-        return format_config(parse_config(name))
+        spec = parse_config(name)
     except SpecError:
         return name.strip()
+    if spec.family in ("dense", "standard", "uniform", "structured"):  # densities that do not depend on the task
+        spec = ConfigSpec("explicit", densities=tuple(spec.density(1, 1, 1).values()))
+    return format_config(spec)
 
 
 def _auto_model(model: str, task: Any, budget: float, scale: dict[str, Any]) -> str:
@@ -403,10 +408,12 @@ def compare(
     _check_task_data(the_task, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
     scale = _resolve(paper, the_task.name, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train,
                      n_val=n_val, n_test=n_test)
-    names = [_auto_model(n, the_task, budget, scale) for n in names]
-    if len({_same_config(n) for n in names}) < len(names):  # auto chose a config --models lists: train it once
-        err.print("note: auto is a config --models already lists; it is trained once", markup=False)
-        names = [n for i, n in enumerate(names) if _same_config(n) not in map(_same_config, names[:i])]
+    chosen = [_auto_model(n, the_task, budget, scale) for n in names]
+    listed = {_same_config(n) for n in names if n.strip().lower() != "auto"}
+    if len({_same_config(n) for n in chosen}) < len(chosen):  # auto chose a config --models lists: train it once,
+        err.print("note: auto is a config --models already lists; it is trained once", markup=False)  # as listed
+        chosen = [c for n, c in zip(names, chosen) if n.strip().lower() != "auto" or _same_config(c) not in listed]
+    names = chosen
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     configs = [
         _config(task=task, model=name, budget=budget, seed=s, data_seed=data_seed, readout=readout,
