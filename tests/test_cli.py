@@ -21,6 +21,7 @@ def test_compare_end_to_end(mnist_dir, tmp_path):
     png = out / "accuracy_vs_hidden_proportion.png"
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
     assert "| balanced | 2 |" in (out / "summary.md").read_text()
+    assert "sample standard deviation (ddof 1)" in res.stdout and "(ddof 1)" in (out / "summary.md").read_text()
 
 
 EXPLICIT = "hx=0.2,hh=1,hy=1,yx=1,yh=1,yy=1"

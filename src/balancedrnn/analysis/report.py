@@ -154,8 +154,9 @@ def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 
 def summarise(frame: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
-    """Mean, std and count of the test metric per model config, with its sizes and hidden proportion (the std of
-    one run is NaN: its spread was not measured, which 0 would claim it was)."""
+    """Mean, std and count of the test metric per model config, with its sizes and hidden proportion (the std is the
+    sample standard deviation, ddof 1; that of one run is NaN: its spread was not measured, which 0 would claim it
+    was)."""
     ok = frame[frame["status"] == "ok"]
     agg = ok.groupby("model", sort=False).agg(
         runs=("test", "size"),

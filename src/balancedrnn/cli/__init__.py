@@ -444,11 +444,12 @@ def compare(
                   f"{first.splitlines()[0] if first else 'none recorded'}; records: {out_dir / 'records'}", markup=False)
         raise typer.Exit(1)
     summary = summarise(frame, order=names)
+    spread = bool((summary["runs"] > 1).any())  # a ± is shown, and said what it is
     metric = the_task.metric
     n_train_seen = len(data.splits["train"])
     epochs_text = f"{scale['epochs']} epoch{'' if scale['epochs'] == 1 else 's'}"
     table = Table(title=f"{task} at budget {budget:,.0f}: {n_train_seen:,} train sequences, {epochs_text}, {seeds} seed(s)"
-                  f"{_options_text(init_scale, rewire, prune)}")
+                  f"{_options_text(init_scale, rewire, prune)}", caption=SPREAD_TEXT if spread else None)
     rollouts = bool(summary["success_mean"].notna().any())  # scored by rollouts (Hammer): their success too
     for col in ("config", "runs", f"test {metric}", f"val {metric}", *(["success"] if rollouts else []), "hidden prop.",
                 "dh", "weights"):
@@ -470,7 +471,7 @@ def compare(
     chance = 1.0 / the_task.dy if the_task.loss == "last" else None
     from ..io import atomic_write
 
-    md = summary_markdown(summary, metric)
+    md = summary_markdown(summary, metric) + (f"\n{SPREAD_TEXT}.\n" if spread else "")
     atomic_write(out_dir / "summary.md", lambda f: f.write(md.encode()))
     atomic_write(out_dir / "summary.csv", lambda f: f.write(summary.to_csv().encode()))
     if len(summary):
@@ -484,6 +485,10 @@ def compare(
         err.print(f"error: {len(records) - counts['ok']} of {len(records)} trials did not finish ok "
                   f"({_format_counts(counts)}); see {out_dir / 'records'}", markup=False)
         raise typer.Exit(1)
+
+
+SPREAD_TEXT = "test: mean ± sample standard deviation (ddof 1) over the seeds that finished ok; one run: its value"
+"""What compare's ± means, under its table and its summary.md."""
 
 
 def _compare_trials(configs: list[Any], data: Any, workers: int, per_worker: int, out_dir: Path, quiet: bool,
