@@ -15,6 +15,7 @@ import statistics
 import time
 
 import torch
+from _cli import positive  # a sibling module: benchmarks/ is on the path
 from rewire import SHAPES, batches, epoch  # a sibling script: benchmarks/ is on the path
 
 from balancedrnn import build_model
@@ -41,11 +42,13 @@ def run(config: str, dx: int, dy: int, budget: float, xs: list[torch.Tensor], ys
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--rounds", type=int, default=3, help="Alternating runs of each kind.")
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--steps", type=int, default=50, help="Batches of 16 per epoch.")
+    ap.add_argument("--threads", type=positive, default=1)
+    ap.add_argument("--rounds", type=positive, default=3, help="Alternating runs of each kind.")
+    ap.add_argument("--epochs", type=positive, default=8)
+    ap.add_argument("--steps", type=positive, default=50, help="Batches of 16 per epoch.")
     args = ap.parse_args()
+    if args.epochs < 2:
+        ap.error(f"argument --epochs: must be at least 2 (the last epoch trains the pruned network), got {args.epochs}")
     torch.set_num_threads(args.threads)
     print(f"{args.rounds} rounds of one run each ({args.epochs} epochs of {args.steps} batches of 16), "
           f"{args.threads} thread(s); prune 0.5")

@@ -15,6 +15,7 @@ import statistics
 import time
 
 import torch
+from _cli import positive  # a sibling module: benchmarks/ is on the path
 
 from balancedrnn import build_model
 from balancedrnn.train import rewire_model
@@ -45,9 +46,9 @@ def epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, xs: list[torch.Ten
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--rounds", type=int, default=5, help="Alternating epochs of each kind.")
-    ap.add_argument("--steps", type=int, default=100, help="Batches of 16 per epoch (the quick protocol: 125).")
+    ap.add_argument("--threads", type=positive, default=1)
+    ap.add_argument("--rounds", type=positive, default=5, help="Alternating epochs of each kind.")
+    ap.add_argument("--steps", type=positive, default=100, help="Batches of 16 per epoch (the quick protocol: 125).")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"{args.rounds} rounds of one epoch each ({args.steps} batches of 16), {args.threads} thread(s); rewire 0.3")

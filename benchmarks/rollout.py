@@ -12,6 +12,7 @@ import argparse
 import time
 
 import torch
+from _cli import positive  # a sibling module: benchmarks/ is on the path
 
 from balancedrnn.core.configs import build_model
 from balancedrnn.tasks.hammer.rollout import rollout
@@ -26,10 +27,10 @@ class Zero(torch.nn.Module):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--episodes", type=positive, default=100)
     p.add_argument("--budget", type=float, default=400_000)
     p.add_argument("--config", default="balanced")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=positive, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     model = build_model(args.config, 46, 26, args.budget, seed=0).eval()

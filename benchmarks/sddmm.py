@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from _cli import positive  # a sibling module: benchmarks/ is on the path
 
 
 def timed(fn: Callable[[], object], repeats: int) -> float:
@@ -97,12 +98,12 @@ def numba_kernels() -> dict[str, Callable[..., None]]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dh", type=int, default=4096)
+    p.add_argument("--dh", type=positive, default=4096)
     p.add_argument("--density", type=float, default=0.01)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--batch", type=positive, default=64)
+    p.add_argument("--steps", type=positive, default=50)
+    p.add_argument("--threads", type=positive, default=2)
+    p.add_argument("--repeats", type=positive, default=5)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     dh, batch, steps = args.dh, args.batch, args.steps

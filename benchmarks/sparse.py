@@ -29,6 +29,7 @@ import sys
 import time
 
 import torch
+from _cli import positive  # a sibling module: benchmarks/ is on the path
 
 from balancedrnn import BlockRNN, BlockSpec
 from balancedrnn.kernels.dispatch import choose_kernel, crossover_density, sparse_backend
@@ -234,17 +235,17 @@ def crossover(args: argparse.Namespace) -> list[dict[str, object]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, nargs="+", default=[2],
+    parser.add_argument("--threads", type=positive, nargs="+", default=[2],
                         help="torch threads; several values run part 1 once per value (part 2 uses the first)")
-    parser.add_argument("--dh", type=int, default=4096)
+    parser.add_argument("--dh", type=positive, default=4096)
     parser.add_argument("--density", type=float, default=0.01)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--repeats", type=int, default=7, help="timed steps per variant and round (median)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of part 1 (each runs every variant once)")
-    parser.add_argument("--cross-dh", type=int, nargs="+", default=[512, 2048, 4096])
-    parser.add_argument("--cross-steps", type=int, default=10)
-    parser.add_argument("--cross-repeats", type=int, default=3)
+    parser.add_argument("--batch", type=positive, default=64)
+    parser.add_argument("--steps", type=positive, default=50)
+    parser.add_argument("--repeats", type=positive, default=7, help="timed steps per variant and round (median)")
+    parser.add_argument("--rounds", type=positive, default=3, help="rounds of part 1 (each runs every variant once)")
+    parser.add_argument("--cross-dh", type=positive, nargs="+", default=[512, 2048, 4096])
+    parser.add_argument("--cross-steps", type=positive, default=10)
+    parser.add_argument("--cross-repeats", type=positive, default=3)
     parser.add_argument("--skip-crossover", action="store_true")
     parser.add_argument("--skip-step", action="store_true", help="run part 2 only")
     parser.add_argument("--profile", action="store_true", help="profile part 1's sparse step by operator and exit")

@@ -17,6 +17,7 @@ import time
 
 import torch
 from torch import nn
+from _cli import positive  # a sibling module: benchmarks/ is on the path
 
 from balancedrnn import BlockRNN, build_model
 
@@ -77,8 +78,8 @@ def time_steps(model: nn.Module, x: torch.Tensor, target: torch.Tensor, repeats:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--threads", type=positive, default=2)
+    parser.add_argument("--repeats", type=positive, default=30)
     parser.add_argument("--budget", type=float, default=100_000)
     parser.add_argument("--config", default="balanced")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile(model, fullgraph=True)")

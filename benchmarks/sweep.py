@@ -15,6 +15,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from _cli import positive  # a sibling module: benchmarks/ is on the path
 
 from balancedrnn.sweep import store
 from balancedrnn.sweep.executor import prepare, run_sweep
@@ -35,9 +36,9 @@ def spec_dict(args: argparse.Namespace, name: str, workers: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mnist-dir", default=None)
-    parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--n-train", type=int, default=3000)
+    parser.add_argument("--trials", type=positive, default=12)
+    parser.add_argument("--epochs", type=positive, default=3)
+    parser.add_argument("--n-train", type=positive, default=3000)
     args = parser.parse_args()
     if args.trials < 2 or args.trials % 2:
         parser.error(f"--trials must be an even number of at least 2 (two models, the same seeds), got {args.trials}")

@@ -202,3 +202,36 @@ def test_the_docs_are_text_that_git_diffs() -> None:
         if found:
             bad[path.name] = found
     assert not bad, f"control characters in the docs (write them escaped): {bad}"
+
+
+# ----------------------------------------------------------------------------------- the benchmark scripts' input
+BAD_COUNTS = [
+    ("benchmarks/rewire.py", ["--rounds", "0"], "--rounds"),
+    ("benchmarks/prune.py", ["--epochs", "1"], "--epochs"),
+    ("benchmarks/step.py", ["--repeats", "0"], "--repeats"),
+    ("benchmarks/sddmm.py", ["--repeats", "0"], "--repeats"),
+    ("benchmarks/sparse.py", ["--calls", "--dh", "0"], "--dh"),
+    ("benchmarks/rollout.py", ["--episodes", "0"], "--episodes"),
+    ("benchmarks/minari_write.py", ["--sizes", "0"], "--sizes"),
+    ("benchmarks/sweep.py", ["--trials", "2", "--epochs", "0"], "--epochs"),
+]
+"""A count below what each benchmark can run with (before: a traceback from inside the run, such as "no median for
+empty data" or a division by zero, or a table of nonsense)."""
+
+
+@pytest.mark.parametrize("script,args,option", [pytest.param(*c, id=c[0]) for c in BAD_COUNTS])
+def test_benchmark_scripts_refuse_a_bad_count_in_one_line(script: str, args: list[str], option: str) -> None:
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, script, *args], cwd=REPO, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 2, (res.returncode, res.stdout[-500:], res.stderr[-2000:])
+    assert "Traceback" not in res.stderr and res.stdout == "", res.stderr[-2000:]
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"{Path(script).name}: error: argument {option}") and "at least" in last, last
+
+
+def test_every_benchmark_script_is_checked_for_bad_counts() -> None:
+    scripts = {p.relative_to(REPO).as_posix() for p in (REPO / "benchmarks").glob("*.py") if not p.name.startswith("_")}
+    assert scripts == {c[0] for c in BAD_COUNTS}
