@@ -42,8 +42,8 @@ app = typer.Typer(
 data_app = typer.Typer(no_args_is_help=True, help="Build and cache data sets.")
 app.add_typer(data_app, name="data")
 
-# PAPER and PAPER_HAMMER (the paper's RAD and Hammer protocols, applied by ``--paper``) and QUICK (defaults without ``--paper``: minutes on a
-# laptop CPU) live in balancedrnn.core.defaults, with TrainConfig's defaults.
+# PAPER and PAPER_HAMMER (the paper's RAD and Hammer protocols, applied by ``--paper``) and QUICK (defaults without
+# ``--paper``: minutes on a laptop CPU) live in balancedrnn.core.defaults, with TrainConfig's defaults.
 
 
 # ----------------------------------------------------------------------------------------- options
