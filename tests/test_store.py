@@ -286,3 +286,33 @@ def test_a_store_url_in_a_message_keeps_no_password():
     with pytest.raises(StoreError) as e:
         open_storage("mysql://db.example/runs?user=u&password=s3cret", ".")
     assert "s3cret" not in str(e.value) and "password=***" in str(e.value)
+
+
+@pytest.mark.parametrize("backend", ["journal", "sqlite"])
+def test_a_heartbeat_that_fails_once_beats_again_without_a_traceback(tmp_path, monkeypatch, backend):
+    """A database restarting (or a busy file system) under a training trial: the beat that fails is tried again
+    (before: Optuna's heartbeat thread died with a 100-line traceback and the live trial went stale, to be failed
+    and rerun by the next sweep command)."""
+    import threading
+
+    where = tmp_path / "store.journal" if backend == "journal" else f"sqlite:///{tmp_path / 'store.db'}"
+    study = store.open_study(store.open_storage(where), "hb")
+    store.enqueue_missing(study, [{"model": "dense", "seed": 0}], ["k0"])
+    trial = store.claim(study)
+    storage = trial.storage
+    name = "record_heartbeat" if backend == "sqlite" else "set_trial_user_attr"
+    real, calls = getattr(storage, name), []
+
+    def flaky(*args, **kwargs):
+        calls.append(time.time())
+        if len(calls) <= 2:
+            raise optuna.exceptions.StorageInternalError("connection refused")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(storage, name, flaky)
+    died = []
+    monkeypatch.setattr(threading, "excepthook", died.append)
+    with store.Heartbeat(trial, every=0.05):
+        time.sleep(1.0)
+    assert not died
+    assert len(calls) > 4  # it went on beating after the two failures

@@ -690,38 +690,49 @@ def claim_popped(study: Any, trial: Any, policy: DonePolicy | None) -> bool:
 
 
 class Heartbeat:
-    """Context manager that keeps a running trial alive while it trains: Optuna's heartbeat thread on storages
-    that have one, else a thread refreshing the trial's ``heartbeat`` attribute (journal files)."""
+    """Context manager that keeps a running trial alive while it trains: a thread recording Optuna's heartbeat on
+    storages that have one (the interval Optuna judges it by), else refreshing the trial's ``heartbeat`` attribute
+    (journal files). A beat that fails (a database restarting, a busy file system) is tried again at the next one,
+    without a traceback; the thread ends when the trial has been released (journal files)."""
 
     def __init__(self, trial: Any, every: float | None = None) -> None:
-        from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
+        from optuna.storages._heartbeat import is_heartbeat_enabled
 
-        self.trial, self.every = trial, every if every is not None else _heartbeat_every()
-        storage = trial.storage
-        self._optuna = get_heartbeat_thread(trial._trial_id, storage) if is_heartbeat_enabled(storage) else None
+        self.trial = trial
+        self._optuna = is_heartbeat_enabled(trial.storage)
+        if every is None:
+            every = float(trial.storage.get_heartbeat_interval()) if self._optuna else _heartbeat_every()
+        self.every = every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _beat(self) -> None:
+        if self._optuna:
+            self.trial.storage.record_heartbeat(self.trial._trial_id)
+        else:
+            self.trial.set_user_attr("heartbeat", time.time())
+
     def _run(self) -> None:
+        from optuna.exceptions import UpdateFinishedTrialError
+
         while not self._stop.wait(self.every):
             try:
-                self.trial.set_user_attr("heartbeat", time.time())
-            except Exception:  # noqa: BLE001 - the trial may have been released meanwhile
+                self._beat()
+            except UpdateFinishedTrialError:  # released meanwhile (journal): nothing left to keep alive
                 return
+            except Exception:  # noqa: BLE001 - the store is away for now: beat again next time
+                continue
 
     def __enter__(self) -> Heartbeat:
-        if self._optuna is not None:
-            self._optuna.start()
-        else:
-            self._thread.start()
+        if self._optuna:  # Optuna's own thread beats at once too: a trial just claimed is not judged stale
+            with contextlib.suppress(Exception):
+                self._beat()
+        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._optuna is not None:
-            self._optuna.join()
-        else:
-            self._stop.set()
-            self._thread.join(timeout=5)
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 def _json_record(record: dict[str, Any]) -> dict[str, Any]:
