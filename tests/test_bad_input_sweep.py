@@ -126,6 +126,11 @@ STORE_CASES: list[tuple[str, list[str], str]] = [
     ("sweep-store-under-a-file", ["sweep", "--models", "dense", "--seeds", "1", "--budget", "30000", "--storage",
                                   "{tmp}/garbage/store.journal/sub.journal"], "garbage/store.journal is a file, not a directory"),
     ("predictor-fit-no-store", ["predictor", "fit", "--run-dir", "{tmp}/nowhere", "--name", "s"], "no run store at"),
+    ("sweep-storage-url-without-slashes", ["sweep", "--models", "dense", "--seeds", "1", "--budget", "30000", "--storage",
+                                           "postgresql:/user:pw@db.example/runs"],
+     "storage postgresql:... looks like a database URL without '://'"),  # was a journal file ./postgresql:/...
+    ("runs-storage-url-without-slashes", ["runs", "--storage", "sqlite:runs.db"],
+     "storage sqlite:... looks like a database URL without '://'"),
 ]
 
 

@@ -134,6 +134,9 @@ class SweepSpec:
             raise SweepError(f"timeout must be a number of seconds >= 0 (0: no limit), got {self.timeout!r}")
         if self.storage is not None and (not isinstance(self.storage, str) or not self.storage.strip()):
             raise SweepError(f"storage must be a journal path or a database URL, got {self.storage!r}")
+        from .store import journal_path
+
+        journal_path(self.storage)  # a database URL missing its '://' is refused before anything is built
         if isinstance(s.n_trials, bool) or not isinstance(s.n_trials, int) or s.n_trials < 1:
             raise SweepError(f"sampler.n_trials must be a positive integer, got {s.n_trials!r}")
         if not isinstance(s.models, list) or not s.models or not all(isinstance(m, str) and m.strip() for m in s.models):

@@ -106,10 +106,21 @@ def _heartbeat_every() -> float:
 
 
 # ------------------------------------------------------------------------------------------ opening
+_MISTYPED_URL = re.compile(r"(postgres|postgresql|sqlite|mysql|mariadb|oracle|mssql|cockroachdb)(\+\w+)?:(?!//)",
+                           re.IGNORECASE)
+"""A database URL without its ``://`` (``postgresql:/host/db``): a path to Optuna, which would make it a journal."""
+
+
 def journal_path(storage: str | Path | None, run_dir: str | Path = "runs") -> Path | None:
-    """The journal file a store argument names (``None``: ``<run_dir>/store.journal``), or None for a server URL."""
+    """The journal file a store argument names (``None``: ``<run_dir>/store.journal``), or None for a server URL.
+    A database URL missing its ``://`` is a StoreError, not a journal file of that name."""
     if storage is not None and "://" in str(storage):
         return None
+    mistyped = _MISTYPED_URL.match(storage) if isinstance(storage, str) else None
+    if mistyped:  # named by its scheme only: the rest may hold a password
+        raise StoreError(f"storage {mistyped.group(0)}... looks like a database URL without '://' (such as "
+                         f"postgresql://user:pass@host/db or sqlite:///file.db); a journal file whose name starts so: "
+                         f"./{mistyped.group(0)}...")
     return Path(storage) if storage is not None else Path(run_dir) / "store.journal"
 
 
