@@ -316,3 +316,16 @@ def test_a_heartbeat_that_fails_once_beats_again_without_a_traceback(tmp_path, m
         time.sleep(1.0)
     assert not died
     assert len(calls) > 4  # it went on beating after the two failures
+
+
+@pytest.mark.parametrize("psycopg2", [True, False])
+def test_a_postgres_url_names_sqlalchemys_postgresql_dialect(monkeypatch, psycopg2):
+    """``postgres://`` is accepted with either driver (before: with psycopg2 installed it reached SQLAlchemy as is,
+    which fails with "Can't load plugin: sqlalchemy.dialects:postgres")."""
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "psycopg2", types.ModuleType("psycopg2") if psycopg2 else None)
+    url = store._driver_url("postgres://u:p@db.example:5432/runs")
+    assert url == ("postgresql://" if psycopg2 else "postgresql+psycopg://") + "u:p@db.example:5432/runs"
+    assert store._driver_url("postgresql://u@h/db").startswith("postgresql")

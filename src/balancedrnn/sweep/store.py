@@ -226,8 +226,10 @@ def _check_rdb_store(url: str) -> None:
 
 
 def _driver_url(url: str) -> str:
-    """``postgresql://`` means psycopg 3 when psycopg2 is not installed (the ``sweep`` extra ships psycopg 3)."""
+    """``postgresql://`` means psycopg 3 when psycopg2 is not installed (the ``sweep`` extra ships psycopg 3);
+    ``postgres://`` (Heroku's and libpq's spelling, which SQLAlchemy does not know) is ``postgresql://``."""
     if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql://" + url.split("://", 1)[1]
         try:
             import psycopg2  # noqa: F401
         except ImportError:
