@@ -758,3 +758,30 @@ def test_a_dead_workers_tpe_trial_runs_again_as_it_was_queued(mnist_dir, tmp_pat
     assert rec["config"] == config and rec["seed"] == 0 and rec["status"] == "ok"
     (done,) = [t for t in study.get_trials(deepcopy=False) if store.is_done(t)]
     assert done.params["seed"] == 0 and done.params["lr"] == config["lr"]  # Optuna's tools see what ran
+
+
+def test_trials_a_worker_takes_over_count_as_released_in_the_summary(mnist_dir, tmp_path, monkeypatch):
+    """A trial whose worker dies after the sweep started is taken over by this call's worker once its queue is
+    empty; the summary counts it (before: "0 released from dead workers" beside "its trial was released")."""
+    from balancedrnn.sweep import executor
+
+    spec = SweepSpec.from_dict(grid(mnist_dir, "taken", models=("dense",), seeds=(0,)))
+    study, _, queued, _ = executor.prepare(spec, tmp_path)
+    assert queued == 1
+    helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])  # the other worker, alive
+    orphan = store._pop(study)
+    orphan.set_user_attr("worker", {"host": __import__("socket").gethostname(), "pid": helper.pid,
+                                    "started": time.time()})
+    orphan.set_user_attr("heartbeat", time.time())
+    real = executor.prepare
+
+    def prepare_then_the_worker_dies(*args, **kwargs):
+        out = real(*args, **kwargs)  # it is alive here: not released at the start
+        helper.kill()
+        helper.wait()
+        return out
+
+    monkeypatch.setattr(executor, "prepare", prepare_then_the_worker_dies)
+    result = run_sweep(spec, run_dir=tmp_path, progress=False)
+    assert (result.done, result.released, result.counts.get("ok")) == (1, 1, 1), result
+    assert result.exit_code == 0

@@ -96,8 +96,9 @@ def run_configs(configs: list[Any], data: Any, workers: int = 1, threads: int = 
 
 def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str, threads: int = 1,
                 max_trials: int | None = None, worker: int = 0, policy: dict[str, Any] | None = None,
-                log: Any = None) -> int:
-    """Claim and run trials until none are left (or ``max_trials``). Returns how many this worker finished."""
+                log: Any = None, released: Any = None) -> int:
+    """Claim and run trials until none are left (or ``max_trials``). Returns how many this worker finished;
+    ``released`` (a ``multiprocessing.Value``) counts the dead workers' trials it took over."""
     import torch
 
     from . import store
@@ -130,6 +131,9 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
             if trial is None:  # the queue is empty: first take over the trials of workers that died (another
                 taken = store.release_stale(study)  # command's or machine's included)
                 if taken:
+                    if released is not None:  # the sweep's summary counts them as released
+                        with released.get_lock():
+                            released.value += taken
                     if log is not None:
                         log(f"took over {taken} trial(s) of workers that died")
                     trial = store.claim(study, done_policy)
@@ -246,7 +250,8 @@ def _die_with_parent() -> None:
 
 
 def _worker_main(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str, threads: int, worker: int,
-                 policy: dict[str, Any] | None, parent: int, take_sigint: bool = True, stop: Any = None) -> None:
+                 policy: dict[str, Any] | None, parent: int, take_sigint: bool = True, stop: Any = None,
+                 released: Any = None) -> None:
     # workers start with Ctrl-C ignored (see run_sweep) and take it only while they work, so a Ctrl-C during
     # start-up or shut-down prints no traceback; SIGTERM (the parent's, or the parent's death) is the same.
     # ``take_sigint`` False: the sweep command itself ignores SIGINT (started with `&` by a non-interactive
@@ -261,7 +266,7 @@ def _worker_main(spec_dict: dict[str, Any], storage_url: str | None, run_dir: st
         _INTERRUPTS.pending = True  # signals were still ignored: claim nothing
     try:
         worker_loop(spec_dict, storage_url, run_dir, threads, worker=worker, policy=policy,
-                    log=lambda m: print(f"worker {worker}: {m}", file=sys.stderr, flush=True))
+                    log=lambda m: print(f"worker {worker}: {m}", file=sys.stderr, flush=True), released=released)
     except KeyboardInterrupt:
         pass
     except Exception as e:  # noqa: BLE001 - a store or system error: one line, and the parent reports the exit
@@ -418,8 +423,9 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     take_sigint = previous != signal.SIG_IGN  # workers take Ctrl-C only when the sweep command does
     forward = signal.SIGINT if take_sigint else signal.SIGTERM  # passed on to the workers on an interrupt
     stop = ctx.Event()  # set on an interrupt: a worker still starting (signals ignored) sees it once armed
+    taken = ctx.Value("i", 0)  # dead workers' trials this call's workers took over
     procs = [ctx.Process(target=_worker_main, args=(spec_dict, spec.storage, str(run_dir), 1, i, policy_dict,
-                                                    os.getpid(), take_sigint, stop), daemon=False)
+                                                    os.getpid(), take_sigint, stop, taken), daemon=False)
              for i in range(spec.workers)]
     previous_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     interrupted = False
@@ -458,6 +464,7 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
                 p.join()
         signal.signal(signal.SIGTERM, previous_term)
     pids = {p.pid for p in procs}
+    released += taken.value
     crashed = [f"worker {i} (pid {p.pid}) " + (f"was killed by signal {-p.exitcode}" if (p.exitcode or 0) < 0
                                                 else f"exited with code {p.exitcode}")
                for i, p in enumerate(procs) if p.exitcode not in (0, None) and not interrupted]
