@@ -329,3 +329,24 @@ def test_a_postgres_url_names_sqlalchemys_postgresql_dialect(monkeypatch, psycop
     url = store._driver_url("postgres://u:p@db.example:5432/runs")
     assert url == ("postgresql://" if psycopg2 else "postgresql+psycopg://") + "u:p@db.example:5432/runs"
     assert store._driver_url("postgresql://u@h/db").startswith("postgresql")
+
+
+def test_a_stale_trials_copy_popped_by_a_worker_that_died_is_released(tmp_path, monkeypatch):
+    """Optuna fails a stale trial and queues a copy; a worker of another machine pops the copy and dies before
+    marking it (a server restart mid-claim). The copy is released after the grace period (before: it inherited
+    the stale trial's ``beating`` mark, which no beat ever backed, and stayed RUNNING for ever, counted as
+    running elsewhere by every sweep command)."""
+    monkeypatch.setenv("BALANCEDRNN_STORE_GRACE", "2")
+    storage = store.open_storage(f"sqlite:///{tmp_path / 'store.db'}")
+    study = store.open_study(storage, "stale")
+    store.enqueue_missing(study, [{"model": "dense", "seed": 0}], ["k0"])
+    trial = store.claim(study)
+    storage.set_trial_user_attr(trial._trial_id, "worker", {"host": "machine-a", "pid": 1, "started": time.time()})
+    time.sleep(3.5)  # machine A's worker stopped beating (SQLite dates its beats to the second)
+    assert store.release_stale(study) == 1
+    copy = store._pop(study)  # machine B's worker took the copy, then died
+    assert copy is not None and copy.user_attrs["key"] == "k0"
+    time.sleep(3.5)
+    assert store.release_stale(study) == 1
+    states = [(t.state, t.user_attrs.get("status")) for t in study.get_trials(deepcopy=False)]
+    assert states[1:] == [(TrialState.FAIL, "interrupted"), (TrialState.WAITING, None)]

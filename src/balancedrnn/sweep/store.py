@@ -187,7 +187,7 @@ def _rdb_storage(optuna: Any, url: str, create: bool, attempts: int = 3) -> Any:
             url, engine_kwargs={"pool_pre_ping": True, "connect_args": _connect_args(url)},
             skip_table_creation=not create, heartbeat_interval=max(1, int(_heartbeat_every())),
             grace_period=max(2, int(_grace())),
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback())
+            heartbeat_stale_trial_callback=_retry_stale_trial)
 
     for attempt in range(1, attempts):
         try:
@@ -197,6 +197,23 @@ def _rdb_storage(optuna: Any, url: str, create: bool, attempts: int = 3) -> Any:
                 raise
             time.sleep(0.2 * attempt)
     return make()
+
+
+_LIVENESS = ("worker", "heartbeat", "beating")
+"""A claimed trial's marks of its worker's life (:func:`mark_claimed`), which a copy queued again must not inherit."""
+
+
+def _retry_stale_trial(study: Any, trial: Any) -> None:
+    """Optuna's ``RetryHeartbeatStaleTrialCallback``, queuing a copy of the stale trial without the dead worker's
+    marks: a copy carrying ``beating`` was Optuna's to judge before its first beat, so a worker that died between
+    popping it and marking it (a server restart mid-claim) left it RUNNING for ever (:func:`worker_dead`)."""
+    import copy
+
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+    trial = copy.copy(trial)
+    trial.user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in _LIVENESS}
+    RetryHeartbeatStaleTrialCallback()(study, trial)
 
 
 def _check_rdb_store(url: str) -> None:
