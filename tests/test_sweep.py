@@ -785,3 +785,21 @@ def test_trials_a_worker_takes_over_count_as_released_in_the_summary(mnist_dir, 
     result = run_sweep(spec, run_dir=tmp_path, progress=False)
     assert (result.done, result.released, result.counts.get("ok")) == (1, 1, 1), result
     assert result.exit_code == 0
+
+
+def test_a_store_that_cannot_be_written_before_any_work_is_one_line(mnist_dir, tmp_path, monkeypatch, capsys):
+    """A database role that may read but not write (or a server going away while the sweep queues its configs):
+    one line naming the store and the driver's reason, exit 2, nothing run (before: Optuna's 100-line
+    "exception during the commit" traceback, exit 1)."""
+    import optuna
+
+    from clihelp import one_line_error, run_main
+
+    def denied(self, *args, **kwargs):
+        raise optuna.exceptions.StorageInternalError("permission denied for table trials")
+
+    monkeypatch.setattr(optuna.study.Study, "enqueue_trial", denied)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    res = run_main(["sweep", "--models", "dense", "--budget", "30000", "--set", "epochs=1", "--set", "n_train=40",
+                    "--set", f"mnist_dir={mnist_dir}", "--storage", url, "--quiet"], capsys)
+    one_line_error(res, f"cannot write the run store {url}: permission denied for table trials", code=2)

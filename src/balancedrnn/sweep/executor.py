@@ -342,11 +342,12 @@ def prepare(spec: SweepSpec, run_dir: str | Path = "runs", policy: Any = None,
     params = [trial_params(c) for c in configs]
     storage = store.open_storage(spec.storage, run_dir, log=log)
     study = store.open_study(storage, spec.name)
-    released = store.release_stale(study)
-    if spec.sampler.kind in ("tpe", "qmc"):
-        return study, spec.sampler.n_trials, 0, released
-    keys = [TrainConfig.from_dict(c).key() for c in configs]
-    queued = store.enqueue_missing(study, configs, keys, params, policy)
+    with store.writing(study):  # nothing has run yet: a store that cannot be written is one line, exit 2
+        released = store.release_stale(study)
+        if spec.sampler.kind in ("tpe", "qmc"):
+            return study, spec.sampler.n_trials, 0, released
+        keys = [TrainConfig.from_dict(c).key() for c in configs]
+        queued = store.enqueue_missing(study, configs, keys, params, policy)
     return study, len(set(keys)), queued, released
 
 

@@ -71,6 +71,21 @@ def lost_mid_run(what: str) -> Iterator[None]:
                         "once it answers (a database server up again, a disk with space)") from None
 
 
+@contextlib.contextmanager
+def writing(where: Any) -> Iterator[None]:
+    """The store failing inside the block, before any work (a database role that may only read, a server that
+    went away), as a one-line :class:`StoreError` naming the store (``where``: a study or storage) and the
+    driver's reason."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as e:
+        if not is_store_failure(e):
+            raise
+        raise StoreError(f"cannot write the run store {_where(where)}: {_cause(e)}") from None
+
+
 def _cause(e: BaseException) -> str:
     """The first line of what went wrong: Optuna wraps the driver's error (connection refused, authentication
     failed, a missing database) in a generic "exception during the commit", so the innermost cause is named."""
