@@ -227,3 +227,17 @@ def test_predictor_evaluate_checks_its_output_directory_first(tmp_path, monkeypa
     code, err = run_main(["predictor", "evaluate", "--records", "recs", "--out-dir", "a-file/out"], capsys)
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "--out-dir a-file/out is not writable" in lines[0], err
+
+
+@pytest.mark.parametrize("grace", ["abc", "0", "-5", "nan"])
+def test_a_bad_store_grace_is_one_line_before_any_work(grace, tmp_path, monkeypatch, capsys):
+    """$BALANCEDRNN_STORE_GRACE not a positive number: one line, exit 2, no store (before: 'abc' killed the worker
+    mid-claim, exit 1 as 'a worker died'; 0 or less released every live worker's trial at the next sweep start)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BALANCEDRNN_STORE_GRACE", grace)
+    (tmp_path / "sweep.yaml").write_text(GRID)
+    before = _files(tmp_path)
+    line = one_line_error(run_main(["sweep", "sweep.yaml", "--run-dir", str(tmp_path / "runs"), "--quiet"], capsys),
+                          "$BALANCEDRNN_STORE_GRACE must be a positive number of seconds", code=2)
+    assert repr(grace) in line
+    assert _files(tmp_path) == before

@@ -109,11 +109,16 @@ def _optuna() -> Any:
 
 
 def _grace() -> float:
-    """The heartbeat grace period in seconds ($BALANCEDRNN_STORE_GRACE, for tests and slow file systems)."""
+    """The heartbeat grace period in seconds ($BALANCEDRNN_STORE_GRACE, for tests and slow file systems): a
+    positive number (0 or less would release every live worker's trial at the next sweep start)."""
+    text = os.environ.get("BALANCEDRNN_STORE_GRACE")
     try:
-        return float(os.environ.get("BALANCEDRNN_STORE_GRACE", GRACE_SECONDS))
+        grace = float(text) if text is not None else GRACE_SECONDS
     except ValueError:
-        raise StoreError("$BALANCEDRNN_STORE_GRACE must be a number of seconds") from None
+        grace = math.nan
+    if not (math.isfinite(grace) and grace > 0):
+        raise StoreError(f"$BALANCEDRNN_STORE_GRACE must be a positive number of seconds, got {text!r}")
+    return grace
 
 
 def _heartbeat_every() -> float:
