@@ -281,6 +281,7 @@ def test_a_store_url_in_a_message_keeps_no_password():
     from balancedrnn.sweep.store import StoreError, _redact, open_storage
 
     assert _redact("postgresql://u:s3cret@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert _redact("postgresql://u@h/db") == "postgresql://u@h/db"  # no password: none shown (it read 'u:***@')
     assert _redact("postgresql://h/db?user=u&Password=s3cret&sslmode=disable") == \
         "postgresql://h/db?user=u&Password=***&sslmode=disable"
     with pytest.raises(StoreError) as e:

@@ -287,8 +287,8 @@ def _redact(url: str) -> str:
     if "@" in url:
         scheme, rest = url.split("://", 1)
         cred, host = rest.rsplit("@", 1)
-        user = cred.split(":", 1)[0]
-        url = f"{scheme}://{user}:***@{host}"
+        user, has_password, _ = cred.partition(":")  # a URL without one is not shown as if it had one
+        url = f"{scheme}://{user}{':***' if has_password else ''}@{host}"
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", url, flags=re.IGNORECASE)
 
 
