@@ -803,3 +803,20 @@ def test_a_store_that_cannot_be_written_before_any_work_is_one_line(mnist_dir, t
     res = run_main(["sweep", "--models", "dense", "--budget", "30000", "--set", "epochs=1", "--set", "n_train=40",
                     "--set", f"mnist_dir={mnist_dir}", "--storage", url, "--quiet"], capsys)
     one_line_error(res, f"cannot write the run store {url}: permission denied for table trials", code=2)
+
+
+def test_the_hint_of_a_failed_sweep_keeps_no_password(monkeypatch, capsys):
+    """The exit-1 line names the command to list the failures with its --storage, password masked as in every
+    other store message (it was printed whole, into logs)."""
+    import balancedrnn.cli as cli
+    import balancedrnn.sweep.executor as executor
+    from clihelp import run_main_full
+
+    result = executor.SweepResult(total=1, done=1, queued=1, released=0, counts={"failed": 1},
+                                  final_counts={"failed": 1})
+    monkeypatch.setattr(executor, "run_sweep", lambda *a, **k: result)
+    monkeypatch.setattr(cli, "_sweep_report", lambda *a, **k: None)
+    code, out, err = run_main_full(["sweep", "--models", "dense", "--budget", "30000", "--storage",
+                                    "postgresql://user:s3cret@db.example/runs", "--quiet"], capsys)
+    assert code == 1 and "s3cret" not in out + err
+    assert "runs --name sweep --storage postgresql://user:***@db.example/runs --status failed" in err
