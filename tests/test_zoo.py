@@ -170,6 +170,7 @@ def test_tasks_table_lists_the_meta_features(capsys, tmp_path, monkeypatch):
 def test_zoo_plan_smoke_is_small_and_small_sweeps_every_task():
     from balancedrnn.reproduce.plan import load_plan, sweep_specs
     from balancedrnn.sweep.spec import trial_configs
+    from balancedrnn.tasks import get_task
     from balancedrnn.tasks.zoo import takes_split_sizes
 
     plan = load_plan("zoo")
@@ -178,11 +179,11 @@ def test_zoo_plan_smoke_is_small_and_small_sweeps_every_task():
     # the smoke scale's split sizes reach the tasks that take them, not those whose data fix their splits (which
     # SweepSpec refuses, as train refuses --n-train; they were once carried along and ignored)
     for s in smoke:
-        takes = takes_split_sizes(s.base["task"])
+        takes = takes_split_sizes(get_task(s.base["task"]))
         assert ("n_train" in s.base) == takes and (s.base.get("n_train") == 32 if takes else True), s.base
-    assert {takes_split_sizes(s.base["task"]) for s in smoke} == {True, False}
+    assert {takes_split_sizes(get_task(s.base["task"])) for s in smoke} == {True, False}
     overridden = sweep_specs(plan, "smoke", overrides={"n_val": 20})
-    assert [s.base.get("n_val") for s in overridden] == [20 if takes_split_sizes(s.base["task"]) else None for s in smoke]
+    assert [s.base.get("n_val") for s in overridden] == [20 if takes_split_sizes(get_task(s.base["task"])) else None for s in smoke]
     small = sweep_specs(plan, "small")
     assert sorted(s.base["task"] for s in small) == sorted(ZOO)
     for spec in small:

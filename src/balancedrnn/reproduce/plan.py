@@ -283,6 +283,7 @@ def _sizes_it_takes(settings: dict[str, Any], base: dict[str, Any]) -> dict[str,
     """Plan-wide settings (a scale's, or ``--set``) without the split sizes a sweep's task would ignore (a task
     whose data fix its splits, :func:`~balancedrnn.tasks.zoo.takes_split_sizes`): a plan over many tasks sets them
     for those that take them."""
+    from ..tasks import get_task
     from ..tasks.zoo import takes_split_sizes
 
     sizes = [k for k in ("n_train", "n_val", "n_test") if k in settings]
@@ -290,7 +291,7 @@ def _sizes_it_takes(settings: dict[str, Any], base: dict[str, Any]) -> dict[str,
     if not sizes or not isinstance(task, str):
         return settings
     try:
-        takes = takes_split_sizes(task)
+        takes = takes_split_sizes(get_task(task))
     except (KeyError, ValueError):  # an unknown task: SweepSpec's check names it
         return settings
     return settings if takes else {k: v for k, v in settings.items() if k not in sizes}

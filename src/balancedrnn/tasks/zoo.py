@@ -166,20 +166,16 @@ def uses_dataset(name: str) -> bool:
     return name in ("hammer", HAMMER_ACTIONS)
 
 
-def takes_split_sizes(task: Task | str) -> bool:
+def takes_split_sizes(task: Task) -> bool:
     """Whether a run's ``n_train``/``n_val``/``n_test`` set the task's splits: not for hammer (90/5/5 % of the
     data set's episodes), nor for a task whose data fix them (a --data file, the aeon and UCR sets)."""
-    if isinstance(task, str):
-        from . import get_task
-
-        task = get_task(task)
     return task.name != "hammer" and bool(meta_features(task)["n_train_from_config"])
 
 
-def check_sizes_apply(task: Task | str, given: list[str]) -> None:
+def check_sizes_apply(task: Task, given: list[str]) -> None:
     """A one-line ValueError when split sizes (``given``: the options or fields set, e.g. ``--n-train``) are set
     for a task that would ignore them (:func:`takes_split_sizes`)."""
-    name = task if isinstance(task, str) else task.name
+    name = task.name
     if not given or takes_split_sizes(task):
         return
     if name == "hammer":
