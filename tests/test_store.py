@@ -278,11 +278,11 @@ def test_runs_limit_0_prints_the_count_only(tmp_path, capsys):
 def test_a_store_url_in_a_message_keeps_no_password():
     """Messages name the store without its password: in the credentials, and in a ``password=`` query parameter
     (which was printed whole), through a real error that names the URL."""
-    from balancedrnn.sweep.store import StoreError, _redact, open_storage
+    from balancedrnn.sweep.store import StoreError, redact_url, open_storage
 
-    assert _redact("postgresql://u:s3cret@h:5432/db") == "postgresql://u:***@h:5432/db"
-    assert _redact("postgresql://u@h/db") == "postgresql://u@h/db"  # no password: none shown (it read 'u:***@')
-    assert _redact("postgresql://h/db?user=u&Password=s3cret&sslmode=disable") == \
+    assert redact_url("postgresql://u:s3cret@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert redact_url("postgresql://u@h/db") == "postgresql://u@h/db"  # no password: none shown (it read 'u:***@')
+    assert redact_url("postgresql://h/db?user=u&Password=s3cret&sslmode=disable") == \
         "postgresql://h/db?user=u&Password=***&sslmode=disable"
     with pytest.raises(StoreError) as e:
         open_storage("mysql://db.example/runs?user=u&password=s3cret", ".")

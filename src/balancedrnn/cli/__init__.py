@@ -904,9 +904,9 @@ def sweep(
     if code == 130:
         err.print("interrupted: finished trials are kept; run the same command to resume")
     elif code == 1:
-        from ..sweep.store import _redact
+        from ..sweep.store import redact_url
 
-        store_option = (f" --storage {_redact(spec.storage)}" if spec.storage is not None  # no password in logs
+        store_option = (f" --storage {redact_url(spec.storage)}" if spec.storage is not None  # no password in logs
                         else f" --run-dir {run_dir}" if run_dir != Path("runs") else "")
         err.print(f"sweep {spec.name}: not every trial succeeded (exit 1): "
                   f"{_sweep_shortfall(spec.name, result, store_option)}",

@@ -189,9 +189,9 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
         scheme = url.split("://", 1)[0]
         driver = e.name or f"the one SQLAlchemy uses for {scheme}://"
         hint = "" if scheme.startswith("postgres") else "; the sweep extra ships PostgreSQL's (psycopg)"
-        raise StoreError(f"storage {_redact(url)} needs a database driver that is not installed ({driver}){hint}") from None
+        raise StoreError(f"storage {redact_url(url)} needs a database driver that is not installed ({driver}){hint}") from None
     except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
-        raise StoreError(f"cannot open storage {_redact(url)}: {_cause(e)}") from None
+        raise StoreError(f"cannot open storage {redact_url(url)}: {_cause(e)}") from None
 
 
 _CREATE_RACE = re.compile(r"already exists|UNIQUE constraint failed|duplicate key value", re.IGNORECASE)
@@ -256,9 +256,9 @@ def _check_rdb_store(url: str) -> None:
     except ImportError:
         return  # a missing driver: open_storage names it
     except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
-        raise StoreError(f"cannot open storage {_redact(url)}: {_cause(e)}") from None
+        raise StoreError(f"cannot open storage {redact_url(url)}: {_cause(e)}") from None
     if not has_store:
-        raise StoreError(f"no run store in {_redact(url)}: the database has no sweep tables yet (nothing has been "
+        raise StoreError(f"no run store in {redact_url(url)}: the database has no sweep tables yet (nothing has been "
                          "run there; a sweep creates them)")
 
 
@@ -278,10 +278,8 @@ def _connect_args(url: str) -> dict[str, Any]:
     return {"connect_timeout": 10} if url.startswith("postgresql") else {}
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """URL without its password (in its credentials or a ``password=`` query parameter), for messages."""
-    import re
-
     if "://" not in url:
         return url
     if "@" in url:
@@ -416,7 +414,7 @@ def _where(study_or_storage: Any) -> str:
     if path:
         return str(path)
     url = getattr(storage, "url", None) or getattr(backend, "url", None)
-    return _redact(str(url)) if url else type(storage).__name__
+    return redact_url(str(url)) if url else type(storage).__name__
 
 
 def open_study(storage: Any, name: str, create: bool = True) -> Any:
