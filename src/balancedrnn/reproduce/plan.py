@@ -292,7 +292,7 @@ def _sizes_it_takes(settings: dict[str, Any], base: dict[str, Any]) -> dict[str,
         return settings
     try:
         takes = takes_split_sizes(get_task(task))
-    except (KeyError, ValueError):  # an unknown task: SweepSpec's check names it
+    except ValueError:  # an unknown task (TaskError): SweepSpec's check names it
         return settings
     return settings if takes else {k: v for k, v in settings.items() if k not in sizes}
 
