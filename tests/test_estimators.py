@@ -413,3 +413,27 @@ def test_a_pickle_records_the_version_and_a_model_that_does_not_load_is_one_line
     with pytest.raises(ValueError, match=r"pickled by balancedrnn 0\.0\.1 and its model does not load in balancedrnn") as e:
         blank.__setstate__(state)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("cls", [BlockRNNClassifier, BlockRNNRegressor])
+def test_standardisation_never_sees_the_early_stopping_series(cls: type) -> None:
+    """With early stopping, ``mean_``/``scale_`` (and the regressor's ``y_mean_``/``y_scale_``) are the training
+    part's statistics: the held-out series may be anything without changing them (they once came from every
+    series, so the validation part leaked into the standardisation)."""
+    X, labels = blobs()
+    y = labels if cls is BlockRNNClassifier else X.mean((1, 2)) * 5 + 100
+    est = small(cls, early_stopping=True, epochs=2)
+    train, val = est._validation_split(np.asarray(labels) if cls is BlockRNNClassifier else np.asarray(y), 0)
+    a = est.fit(X, y)
+    stats = {k: getattr(a, k).copy() for k in ("mean_", "scale_", "y_mean_", "y_scale_") if hasattr(a, k)}
+    X2, y2 = X.copy(), np.array(y, copy=True)
+    X2[val] = X2[val] * 1000 + 50
+    if cls is BlockRNNRegressor:
+        y2[val] = y2[val] * 1000 - 7
+    b = small(cls, early_stopping=True, epochs=2).fit(X2, y2)
+    for k, v in stats.items():
+        np.testing.assert_array_equal(getattr(b, k), v)
+    flat = X[train].transpose(0, 2, 1).reshape(-1, X.shape[1])  # a slow reference: the training series' steps
+    np.testing.assert_allclose(a.mean_, flat.mean(0), rtol=1e-12)
+    if cls is BlockRNNRegressor:
+        np.testing.assert_allclose(a.y_mean_, np.asarray(y)[train].mean(), rtol=1e-12)

@@ -273,12 +273,13 @@ class _BlockRNNEstimator(BaseEstimator):
         config, recommendation = self._choose_config(dx, dy, budget, info)
         config_summary(config, dx, dy, budget)  # a budget too small for the shape: SpecError, before work
         fitted.update(budget_=budget, config_=config, recommendation_=recommendation, seed_=seed)
-        if self.standardize:
-            steps = np.concatenate(series, axis=0)
+        if self.standardize:  # statistics of the training part only: early stopping's held-out series stay unseen
+            steps = np.concatenate([series[i] for i in train_idx], axis=0)
             fitted["mean_"] = steps.mean(axis=0)
             fitted["scale_"] = np.maximum(steps.std(axis=0), STD_FLOOR)
             series = [(s - fitted["mean_"]) / fitted["scale_"] for s in series]
         series = _float32(series, "standardised" if self.standardize else "")
+        target = self._standardize_y(target, train_idx, fitted)
         tensor = torch.from_numpy(target)
 
         def split(idx: np.ndarray) -> _LengthBatches:
@@ -311,6 +312,10 @@ class _BlockRNNEstimator(BaseEstimator):
         self._forget_fit()
         self.__dict__.update(fitted)
         return self
+
+    def _standardize_y(self, target: np.ndarray, train_idx: np.ndarray, fitted: dict[str, Any]) -> np.ndarray:
+        """The training target as the model learns it (the regressor standardises it; see there)."""
+        return target
 
     def _choose_config(self, dx: int, dy: int, budget: float, task: dict[str, float]) -> tuple[str, Any]:
         """``(config string, recommendation or None)``: ``auto`` asks the one recommender ``balancedrnn
@@ -486,11 +491,19 @@ class BlockRNNRegressor(RegressorMixin, _BlockRNNEstimator):
             raise ValueError(f"y must be (n_cases,) or (n_cases, n_targets) with n_cases={n}, got shape {y.shape}")
         if not np.isfinite(y).all():
             raise ValueError("y contains NaN or infinite values")
-        if self.standardize:
-            fitted["y_mean_"] = y.mean(axis=0)
-            fitted["y_scale_"] = np.maximum(y.std(axis=0), STD_FLOOR)
-            y = (y - fitted["y_mean_"]) / fitted["y_scale_"]
-        return _float32([y], "standardised" if self.standardize else "", what="y")[0][:, None, :], int(y.shape[1]), fitted
+        if self.standardize:  # standardised (and checked against float32) with the training part's statistics
+            return y[:, None, :], int(y.shape[1]), fitted
+        return _float32([y], "", what="y")[0][:, None, :], int(y.shape[1]), fitted
+
+    def _standardize_y(self, target: np.ndarray, train_idx: np.ndarray, fitted: dict[str, Any]) -> np.ndarray:
+        """With ``standardize``, the target in units of the training part's mean and std (early stopping's
+        held-out series do not enter them), as float32."""
+        if not self.standardize:
+            return target
+        y = target[train_idx, 0, :]
+        fitted["y_mean_"] = y.mean(axis=0)
+        fitted["y_scale_"] = np.maximum(y.std(axis=0), STD_FLOOR)
+        return _float32([(target[:, 0, :] - fitted["y_mean_"]) / fitted["y_scale_"]], "standardised", what="y")[0][:, None, :]
 
     def predict(self, X: Any) -> np.ndarray:
         """The prediction at each series' last step: ``(n_cases,)`` for a 1-D y, else ``(n_cases, n_targets)``."""
