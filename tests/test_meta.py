@@ -330,6 +330,27 @@ def test_a_budget_above_the_smallest_that_no_candidate_spends_names_one_that_wor
         recommend(14, 10, 10, predictor)
 
 
+def test_too_small_is_said_only_below_every_budget_that_works(predictor):
+    """dx=1, dy=26: the Elman RNN spends 28, then no candidate spends 29..39; those budgets were called "too small"
+    with "the smallest feasible budget is 40", below which 28 worked. Against a scan of the budgets 20..60."""
+    works, refusals = [], {}
+    for budget in range(20, 61):
+        try:
+            recommend(1, 26, budget, predictor, n_candidates=300)
+            works.append(budget)
+        except SpecError as e:
+            refusals[budget] = str(e)
+    assert works and works[0] == 28
+    for budget, msg in refusals.items():
+        assert "\n" not in msg
+        if budget < works[0]:
+            assert msg.endswith("the smallest feasible budget is 28")
+        else:
+            assert "too small" not in msg
+            named = int(msg.split("; budget ", 1)[1].split(" ", 1)[0])
+            assert named > budget and named in works
+
+
 # ----------------------------------------------------------------------------------- save and load
 def test_save_load_round_trip_and_schema_refusal(predictor, data, tmp_path):
     path = save_predictor(predictor, tmp_path / "p.pkl")

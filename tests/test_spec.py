@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 
 from balancedrnn.core.spec import (
@@ -199,6 +200,22 @@ def test_smallest_spending_budget_is_the_first_whole_budget_that_spends(dx, dy):
     densities = [DENSE, {b: 0.2 for b in BLOCKS}, {b: 0.1 for b in BLOCKS}, dict(zip(BLOCKS, (0.7, 0.3, 0.9, 0.5, 0.2, 0.6)))]
     first = next(b for b in range(1, 10**6) if any(spends_budget(dx, dy, float(b), d) for d in densities))
     assert smallest_spending_budget(dx, dy, densities) == first
+
+
+def test_smallest_spending_budget_finds_an_isolated_budget_below_a_gap():
+    """The Elman RNN (hx, hh, yh dense) at dx=1, dy=26 spends 28 (dh = 1) and then nothing up to 56: the grid
+    with a search of the gap below its first hit once named 57, and ``recommend`` called 29..39 "too small"
+    naming 40. Against a scan of every whole budget, for it and for random densities and shapes."""
+    elman = {**{b: 0.0 for b in BLOCKS}, "hx": 1.0, "hh": 1.0, "yh": 1.0}
+    assert smallest_spending_budget(1, 26, [elman]) == 28
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        dx, dy = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+        density = dict(zip(BLOCKS, np.round(rng.uniform(0, 1, 6) * (rng.uniform(size=6) < 0.8), 3)))
+        if density["hx"] + density["hh"] + density["hy"] + density["yh"] == 0:
+            continue
+        first = next(b for b in range(1, 10**6) if spends_budget(dx, dy, float(b), density))
+        assert smallest_spending_budget(dx, dy, [density]) == first, (dx, dy, density)
 
 
 # ----------------------------------------------------------- one rule for solving a hidden proportion

@@ -824,20 +824,20 @@ def no_candidate_error(dx: int, dy: int, budget: float, candidates: list[tuple[s
     """The one-line error when no candidate spends ``budget``. Below the smallest feasible budget it names that;
     above it (a hidden size of a few units, where the weight counts jump and which budgets work is not monotone)
     it names the next budget above ``budget`` that works for a candidate whose densities do not depend on the
-    budget (dense, uniform:0.2), so the budget it names is one ``recommend`` accepts."""
+    budget (dense, standard, uniform:0.2), so the budget it names is one ``recommend`` accepts."""
     from ..core.configs import config_density
 
     smallest = smallest_feasible_budget(dx, dy, [c for c in candidates if c[0] in NAMED_CANDIDATES or c[0] == "random"])
     if budget < smallest:
         return SpecError(f"budget {budget:g} is too small for any candidate configuration (dx={dx}, dy={dy}); "
                          f"the smallest feasible budget is {smallest}")
-    fixed = [config_density(name, dx, dy, budget) for name in ("dense", "uniform:0.2")]
+    fixed = [config_density(name, dx, dy, budget) for name in ("dense", "standard", "uniform:0.2")]
     b = math.floor(budget) + 1
     while not any(spends_budget(dx, dy, float(b), d, BUDGET_TOLERANCE) for d in fixed):
         b += 1
     return SpecError(f"no candidate configuration spends budget {budget:g} within {BUDGET_TOLERANCE:.0%} (dx={dx}, "
-                     f"dy={dy}): at a hidden size of a few units the weight counts jump; budget {b} works (dense or "
-                     "uniform:0.2 spend it; some budgets in between may suit other candidates)")
+                     f"dy={dy}): at a hidden size of a few units the weight counts jump; budget {b} works (dense, "
+                     "standard or uniform:0.2 spends it; some budgets in between may suit other candidates)")
 
 
 def rule_recommendation(dx: int, dy: int, budget: float, reason: str = "", lr: float | None = None) -> Recommendation:

@@ -498,28 +498,39 @@ def spends_budget(dx: int, dy: int, budget: float, density: Mapping[str, float],
     return abs(BlockSpec.from_budget(dx, dy, budget, density).weights - budget) <= tolerance * budget
 
 
+def _smallest_spending_one(dx: int, dy: int, density: Mapping[str, float], tolerance: float) -> int:
+    """Smallest whole budget at which ``density`` :func:`spends_budget`, found exactly: a budget that spends
+    realises some hidden size k whose weights W_k lie within ``tolerance`` of it, so it lies in the window
+    [W_k / (1 + tolerance), W_k / (1 - tolerance)]; the realised hidden size grows with the budget, so the first
+    budget of a window that realises k is found by bisection, for k = 1, 2, ... in turn."""
+    first = smallest_feasible_budget(dx, dy, density)
+
+    def realised(budget: int) -> int:
+        return BlockSpec.from_budget(dx, dy, float(budget), density).dh
+
+    k0 = realised(first)
+    for k in range(k0, k0 + 10**6):
+        w = BlockSpec(dx, k, dy, density).weights
+        lo, hi = max(first, math.ceil(w / (1 + tolerance))), math.floor(w / (1 - tolerance))
+        if lo > hi or realised(lo) > k or realised(hi) < k:
+            continue
+        if realised(lo) < k:  # lo realises less than k, hi at least k: bisect for the first budget that reaches k
+            a, b = lo, hi
+            while b - a > 1:
+                mid = (a + b) // 2
+                a, b = (a, mid) if realised(mid) >= k else (mid, b)
+            lo = b
+        for x in range(lo, hi + 1):  # the first normally spends; later ones only when rounding at the edge says no
+            if realised(x) != k:
+                break
+            if spends_budget(dx, dy, float(x), density, tolerance):
+                return x
+    raise SpecError(f"no budget up to a hidden size of {k0 + 10**6} spends these densities (dx={dx}, dy={dy})")
+
+
 def smallest_spending_budget(dx: int, dy: int, densities: Iterable[Mapping[str, float]],
-                             tolerance: float = BUDGET_TOLERANCE, growth: float = 1.05, steps: int = 200) -> int:
+                             tolerance: float = BUDGET_TOLERANCE) -> int:
     """Smallest whole budget at which at least one of ``densities`` :func:`spends_budget` (the recommender's lower
-    limit): a grid growing by ``growth`` from their smallest feasible budget finds the first that works, then the
-    gap below it is searched (every budget in a gap of up to 256, else by bisection), since at a hidden size of a
-    few units which budgets work is not monotone and the grid steps over some."""
-    densities = list(densities)
-
-    def works(budget: int) -> bool:
-        return any(spends_budget(dx, dy, float(budget), d, tolerance) for d in densities)
-
-    prev = b = min(smallest_feasible_budget(dx, dy, d) for d in densities)
-    for _ in range(steps):
-        if works(b):
-            break
-        prev, b = b, math.ceil(b * growth)
-    else:
-        return int(b)
-    if b - prev <= 256:
-        return next(x for x in range(prev + 1, b + 1) if works(x)) if b > prev else int(b)
-    lo, hi = prev, b  # lo fails, hi works
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if works(mid) else (mid, hi)
-    return int(hi)
+    limit). Exact: at a hidden size of a few units which budgets spend is not monotone (dx=1, dy=26: the Elman
+    RNN spends 28 but none of 29..56), so no grid or bisection over budgets finds the first."""
+    return min(_smallest_spending_one(dx, dy, d, tolerance) for d in densities)
