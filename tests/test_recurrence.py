@@ -95,6 +95,26 @@ def test_two_forwards_then_one_backward_and_reused_states_are_refused():
         loss.backward()
 
 
+
+
+@pytest.mark.parametrize("kernel", ["dense", "sparse"])
+def test_a_retained_graph_gives_the_same_weight_gradients_each_backward(kernel, sparse_backend):
+    """backward twice on one retained graph (two losses, gradcheck's reentrancy check) must not add the first
+    call's weight gradients into the second's."""
+    spec = BlockSpec(2, 66, 2, {b: 0.4 for b in BLOCKS}, init={b: (0.0, 0.3) for b in BLOCKS})
+    model = BlockRNN(spec, seed=2, kernel=kernel, activation="tanh").double()  # smooth, for gradcheck
+    x = torch.randn(3, 4, 2, dtype=torch.float64)
+    params = [model.bias] + [model.blocks[n].values for n in BLOCKS]
+    want = torch.autograd.grad(reference(model, x).sum(), params)
+    loss = model(x).sum()
+    first = torch.autograd.grad(loss, params, retain_graph=True)
+    second = torch.autograd.grad(loss, params)
+    for a, b, c in zip(first, second, want):
+        torch.testing.assert_close(a, c, atol=1e-10, rtol=1e-10)
+        torch.testing.assert_close(b, c, atol=1e-10, rtol=1e-10)
+    assert torch.autograd.gradcheck(lambda b, v: model(x), (model.bias, model.blocks["hh"].values))
+
+
 def test_reference_is_the_spec_written_out():
     """The package's readable reference agrees with a hand-computed two-step example (SPEC §2, lagged readout)."""
     spec = BlockSpec(1, 1, 1, {b: 1.0 for b in BLOCKS})

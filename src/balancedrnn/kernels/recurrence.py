@@ -357,6 +357,8 @@ class _Recurrence(torch.autograd.Function):
         if grad_y is None:
             grad_y = y_all.new_zeros(y_all.shape[0] - 1, *y_all.shape[1:])
         need = {name: bool(needs[9 + i]) for i, name in enumerate(BLOCKS)}
+        for op in ops.values():  # a retained graph's second backward starts its weight gradients from zero
+            op.grad, op.grad_transposed = None, False
         grad_x, g_h0, g_y0, grad_bias = _backward_pass(
             ops, xs, h_all, y_all, pre_all, grad_y.contiguous(), grad_h_last, ctx.activation, ctx.readout,
             needs[0], needs[1], needs[2], needs[3], need)
