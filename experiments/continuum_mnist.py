@@ -25,6 +25,7 @@ from torch import nn
 from balancedrnn import IterativeMap
 from balancedrnn.tasks.mnist import load_mnist
 from balancedrnn.tasks.rad import MEAN, STD, prepare_images
+from _common import Parser, check_training_args, one_line_errors  # a sibling module: experiments/ is on the path
 
 SIZES = (2500, 64, 32, 10)
 
@@ -67,7 +68,7 @@ def train_eval(model: nn.Module, data: dict, epochs: int, lr: float, batch: int,
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mnist-dir", default=None)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=5)
@@ -76,8 +77,13 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--shares", type=float, nargs="+", default=[0.9, 0.75, 0.5, 0.0])
     args = p.parse_args()
+    check_training_args(p, args)
+    for share in args.shares:
+        if not 0.0 <= share <= 1.0:
+            p.error(f"--shares must lie in [0, 1] (densities of the MLP's blocks), got {share}")
     torch.set_num_threads(args.threads)
-    mnist = load_mnist(args.mnist_dir)
+    with one_line_errors():
+        mnist = load_mnist(args.mnist_dir)
     images = prepare_images(mnist.images).sub_(MEAN).div_(STD).flatten(1)
     labels = torch.from_numpy(mnist.labels)
     order = torch.from_numpy(np.random.default_rng(0).permutation(len(labels)))

@@ -33,7 +33,8 @@ from balancedrnn import IterativeMap
 from balancedrnn.core.masks import MaskedBlock
 from balancedrnn.tasks.mnist import load_mnist
 from balancedrnn.tasks.rad import MEAN, STD
-from continuum_mnist import train_eval  # a sibling script: experiments/ is on the path
+from _common import Parser, check_training_args, one_line_errors  # siblings: experiments/ is on the path
+from continuum_mnist import train_eval
 
 ROWS = 28
 
@@ -82,7 +83,7 @@ def token_wise_map(d: int, layers: int, budget: int, seed: int) -> IterativeMap:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mnist-dir", default=None)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=5)
@@ -95,8 +96,18 @@ def main() -> None:
     p.add_argument("--ff", type=int, default=32, help="feed-forward width of the full encoder (sets the budget)")
     p.add_argument("--ffs", type=int, nargs="*", default=[16, 4], help="feed-forward widths of the filled maps")
     args = p.parse_args()
+    check_training_args(p, args)
+    for name in ("d", "heads", "layers", "ff"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.d % args.heads:
+        p.error(f"--d {args.d} must be a multiple of --heads {args.heads} (each head gets d / heads features)")
+    for ff in args.ffs:
+        if not 1 <= ff <= args.ff:
+            p.error(f"--ffs must lie in [1, --ff {args.ff}] (a wider encoder would hold more than the budget), got {ff}")
     torch.set_num_threads(args.threads)
-    mnist = load_mnist(args.mnist_dir)
+    with one_line_errors():
+        mnist = load_mnist(args.mnist_dir)
     images = torch.from_numpy(mnist.images).float().div_(255.0).sub_(MEAN).div_(STD)  # (N, 28 rows, 28 pixels)
     labels = torch.from_numpy(mnist.labels)
     order = torch.from_numpy(np.random.default_rng(0).permutation(len(labels)))

@@ -334,3 +334,34 @@ def test_zoo_scripts_on_a_store_that_cannot_answer_say_so_in_one_line(tmp_path: 
         assert done.returncode == 1, done.stderr
         assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert says in done.stderr
+
+
+@pytest.mark.parametrize("script, argv, says", [
+    ("continuum_mnist.py", ["--seeds", "0"], "--seeds"),
+    ("continuum_mnist.py", ["--shares", "1.5"], "--shares"),
+    ("continuum_mnist.py", ["--batch", "0"], "--batch"),
+    ("continuum_mnist.py", ["--threads", "0"], "--threads"),
+    ("continuum_mnist.py", ["--epochs", "-1"], "--epochs"),
+    ("continuum_mnist.py", ["--lr", "nan"], "--lr"),
+    ("continuum_mnist.py", ["--seeds", "two"], "--seeds"),
+    ("continuum_mnist.py", [], "missing-mnist"),
+    ("continuum_transformer.py", ["--d", "15"], "--heads"),
+    ("continuum_transformer.py", ["--layers", "0"], "--layers"),
+    ("continuum_transformer.py", ["--ffs", "64"], "--ffs"),
+    ("continuum_transformer.py", ["--heads", "0"], "--heads"),
+    ("continuum_transformer.py", ["--lr", "-1"], "--lr"),
+])
+def test_continuum_scripts_refuse_bad_arguments_in_one_line(tmp_path: Path, script: str, argv: list[str],
+                                                            says: str) -> None:
+    """A bad option of a continuum experiment: one ``error:`` line naming it and a non-zero exit, before any
+    data is read or model trained (a missing MNIST directory is given: an option checked only after loading
+    would report the directory, not the option). Good options and a missing directory: the same, naming it."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    mnist = ["--mnist-dir", str(tmp_path / "missing-mnist")]
+    done = subprocess.run([sys.executable, str(root / "experiments" / script), "--epochs", "0", *mnist, *argv],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode != 0, done.stdout
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert says in done.stderr
