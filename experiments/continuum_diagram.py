@@ -25,6 +25,7 @@ from balancedrnn import BlockRNN, IterativeMap
 from balancedrnn.core.itermap import BlockSum, FeedForward, SelfAttention
 from balancedrnn.core.masks import MaskedBlock
 from balancedrnn.core.spec import BlockSpec
+from balancedrnn.io import atomic_write
 
 COLORS = {"identity": "#d9d9d9", "linear": "#6baed6", "masked": "#c6dbef", "attention": "#fd8d3c",
           "feed-forward": "#74c476", "filled": "#efe3ff"}
@@ -117,8 +118,10 @@ def main() -> None:
     fig.text(0.5, 0.1, "rows: group computed, columns: group read; right of a row: its activation (post function). "
              "One iteration updates every group from the previous state.", ha="center", fontsize=9, color="#333333")
     fig.subplots_adjust(left=0.03, right=0.99, top=0.85, bottom=0.17, wspace=0.25)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=130)
+    try:  # whole or not at all: an interrupted or refused write leaves no truncated PNG behind
+        atomic_write(args.out, lambda f: fig.savefig(f, format="png", dpi=130))
+    except OSError as e:
+        raise SystemExit(f"error: cannot write {args.out}: {e.strerror or e}") from None
     print(f"wrote {args.out}")
 
 

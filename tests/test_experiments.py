@@ -365,3 +365,22 @@ def test_continuum_scripts_refuse_bad_arguments_in_one_line(tmp_path: Path, scri
     assert done.returncode != 0, done.stdout
     assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert says in done.stderr
+
+
+def test_continuum_diagram_writes_its_figure_whole_or_says_why_in_one_line(tmp_path: Path) -> None:
+    """continuum_diagram.py: an --out it cannot write (its folder is a file) is one ``error:`` line and a
+    non-zero exit, not a traceback; a good --out is a whole PNG with no temporary file left beside it."""
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "experiments" / "continuum_diagram.py"
+    (tmp_path / "a-file").write_text("not a folder")
+    done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "a-file" / "fig.png")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode != 0
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "a-file" in done.stderr
+    done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "out" / "fig.png")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["fig.png"]
