@@ -1,4 +1,5 @@
 import copy
+import math
 
 import pytest
 import torch
@@ -354,3 +355,79 @@ def test_bias_given_as_one_group_name():
     assert list(m.biases) == ["hy"]
     m = IterativeMap({"x": 3, "h1": 4}, {("h1", "x"): "dense"}, bias="h1")
     assert list(m.biases) == ["h1"]
+
+
+# ----------------------------------------------------------------------------- a slow reference
+def _reference_states(m: IterativeMap, x: torch.Tensor, n: int, mode: str, initial: torch.Tensor) -> list[torch.Tensor]:
+    """SPEC §9 written out: one dense matrix over the stacked state, assembled entry by entry from each block's
+    mask and values (not from ``block_matrix``), iterated in float64 one sample and one row at a time."""
+    start, at = {}, 0
+    for g, size in m.groups.items():
+        start[g], at = at, at + size
+    total = at
+    w = [[0.0] * total for _ in range(total)]
+    for o, i in m.pairs:
+        blk = m.block(o, i)
+        if isinstance(blk, MaskedBlock):
+            mat = torch.zeros(blk.rows * blk.cols, dtype=torch.float64)
+            for k, v in zip(blk.index.tolist(), blk.values.tolist()):
+                mat[k] = v
+            mat = mat.view(blk.rows, blk.cols)
+        elif isinstance(blk, nn.Linear):
+            mat = blk.weight.detach().double()
+        else:
+            mat = torch.eye(m.groups[o], dtype=torch.float64)
+        for r in range(m.groups[o]):
+            for c in range(m.groups[i]):
+                w[start[o] + r][start[i] + c] += float(mat[r, c])
+    bias = [0.0] * total
+    for g in m.groups:
+        b = m.group_bias(g)
+        for r in range(m.groups[g]):
+            bias[start[g] + r] = 0.0 if b is None else float(b[r])
+    act = {"relu": lambda v: max(v, 0.0), "tanh": math.tanh, "identity": lambda v: v}
+    out = []
+    z = [list(map(float, row)) for row in initial.double()]
+    for t in range(n):
+        new = []
+        for s, prev in enumerate(z):
+            read = list(prev)
+            data = None
+            if x.dim() == 3:
+                data = x[s, t] if t < x.shape[1] else None
+            elif mode == "every" or t == 0:
+                data = x[s]
+            if data is not None:
+                read[start[m.input]:start[m.input] + m.groups[m.input]] = [float(v) for v in data]
+            row = []
+            for g, size in m.groups.items():
+                f = act[m.activation_names[g]]
+                for r in range(size):
+                    q = start[g] + r
+                    row.append(f(sum(w[q][c] * read[c] for c in range(total)) + bias[q]))
+            new.append(row)
+        z = new
+        out.append(torch.tensor(z, dtype=torch.float64))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("mode", ["first", "every", "sequence"])
+def test_a_general_filled_map_equals_the_slow_block_matrix_reference(seed, mode):
+    """Masked, dense, identity and filled blocks (above and below the diagonal), biases and activations, a
+    random initial state, static input inserted once or every time, and a sequence run past its end."""
+    groups = {"x": 4, "h1": 5, "h2": 3, "y": 2}
+    blocks = {("x", "x"): "identity", ("h1", "x"): 0.6, ("h2", "h1"): "dense", ("y", "h2"): 0.5, ("h1", "h2"): 0.4}
+    m = IterativeMap(groups, blocks, activation={"h1": "relu", "h2": "tanh"}, bias=True, iterations=4, seed=seed)
+    with torch.no_grad():
+        for b in m.biases.values():
+            b.param.normal_(generator=torch.Generator().manual_seed(seed))
+    m.fill(0.3, include_input=True, seed=seed + 5)
+    gen = torch.Generator().manual_seed(seed + 10)
+    initial = torch.randn(3, sum(groups.values()), generator=gen)
+    x = torch.randn(3, 3, 4, generator=gen) if mode == "sequence" else torch.randn(3, 4, generator=gen)
+    n = 5
+    got = m.states(x, n, initial=initial, input_mode=None if mode == "sequence" else mode)
+    want = _reference_states(m, x, n, mode, initial)
+    for g, w in zip(got, want):
+        assert torch.allclose(m.stack(g).detach().double(), w, atol=1e-5)
