@@ -212,6 +212,15 @@ def test_a_fitting_generic_module_is_accepted_and_the_probe_changes_nothing():
     assert m.nnz()[("h", "x")] == 3 * 5 + 5 + 5 + 5  # all trainable entries of a generic module
 
 
+def test_the_probe_keeps_each_submodules_own_mode():
+    """A module in training mode with a part frozen in evaluation mode (a BatchNorm whose statistics are
+    fixed) keeps that part in evaluation mode after the probe: the probe changes no state."""
+    mod = nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5), nn.Dropout(0.5))
+    mod[1].eval()
+    IterativeMap({"x": 3, "h": 5}, {("h", "x"): mod}, iterations=1)
+    assert [m.training for m in mod] == [True, False, True]
+
+
 def test_bad_inputs_are_rejected():
     m = IterativeMap({"x": 3, "y": 2}, {("y", "x"): "dense"})
     with pytest.raises(ValueError, match="no default number of iterations"):

@@ -237,13 +237,14 @@ def _probe_shape(block: nn.Module, cols: int, lead: tuple[int, ...] = (2,)) -> t
         ref = next(iter(block.buffers()), None)
     device = ref.device if ref is not None else torch.device("cpu")
     dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.get_default_dtype()
-    was_training = block.training
+    modes = [(m, m.training) for m in block.modules()]  # each part's own mode (one may be frozen in eval)
     block.eval()
     try:
         with torch.no_grad():
             out = block(torch.zeros(*lead, cols, device=device, dtype=dtype))
     finally:
-        block.train(was_training)
+        for m, training in modes:
+            m.training = training
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"returned {type(out).__name__}, not a tensor")
     return tuple(out.shape)
