@@ -68,10 +68,8 @@ def make_encoder(d: int, heads: int, ff: int, layers: int, seed: int) -> nn.Tran
 
 
 def body_weights(body: nn.Module) -> int:
-    """Weights of a body: the map's own count, or the encoder's weight matrices (the same rule)."""
-    if isinstance(body, IterativeMap):
-        return body.weights
-    return sum(int(p.numel()) for p in body.parameters() if p.dim() == 2)
+    """Weights of a body by the map's one counting rule (an encoder is counted as its map, sharing its modules)."""
+    return (body if isinstance(body, IterativeMap) else IterativeMap.from_transformer(body)).weights
 
 
 def token_wise_map(d: int, layers: int, budget: int, seed: int) -> IterativeMap:

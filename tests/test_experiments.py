@@ -384,3 +384,16 @@ def test_continuum_diagram_writes_its_figure_whole_or_says_why_in_one_line(tmp_p
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["fig.png"]
+
+
+def test_continuum_transformer_counts_the_encoders_budget_by_the_maps_rule() -> None:
+    """The encoder's budget is counted by the one counting rule of iterative maps (trainable weight matrices),
+    not by a second formula: a frozen layer's matrices are not weights a map would count."""
+    import continuum_transformer as ct
+
+    from balancedrnn import IterativeMap
+
+    enc = ct.make_encoder(8, 2, 12, 2, seed=0)
+    for p in enc.layers[0].parameters():
+        p.requires_grad_(False)
+    assert ct.body_weights(enc) == IterativeMap.from_transformer(enc).weights == 3 * 8 * 8 + 8 * 8 + 2 * 8 * 12
