@@ -76,6 +76,17 @@ def test_csv_header_of_column_numbers_is_a_header(tmp_path: Path) -> None:
         assert len(files.read_file(path)[0]) == len(X) + 1, first
 
 
+def test_csv_with_a_byte_order_mark_keeps_the_first_label(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" starts the file with a byte order mark: the first row's label is still its class (it was
+    read as '\ufeffc0', a class of one series, so dy was one too many)."""
+    X, y = make_data(channels=1)
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + write_csv(tmp_path / "plain.csv", X, y, header=False).read_bytes())
+    series, labels = files.read_file(path)
+    np.testing.assert_array_equal(np.stack(series), X)
+    assert list(labels) == [f"c{v}" for v in y] and files.file_task(path).dy == 3
+
+
 def test_ts_file_and_its_test_sibling(tmp_path: Path) -> None:
     """A .ts file reads as aeon reads it; NAME_TRAIN.ts beside NAME_TEST.ts keeps the archive's test split."""
     from aeon.datasets import load_from_ts_file

@@ -242,7 +242,7 @@ def _declares_regression(path: Path) -> bool:
 def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray, np.ndarray]:
     """One univariate series per row, the label first; ragged or non-numeric rows are refused by row number."""
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel's byte order mark
             rows = [(i + 1, [c.strip() for c in r]) for i, r in enumerate(csv.reader(f, delimiter=delimiter))]
     except (UnicodeDecodeError, csv.Error) as e:
         raise DataError(f"{path.name} is not a readable text table ({str(e).splitlines()[0]})") from None
