@@ -103,6 +103,19 @@ def test_ts_file_and_its_test_sibling(tmp_path: Path) -> None:
     assert len(data["test"]) == 22 and len(data["train"]) + len(data["val"]) == 20
 
 
+def test_a_lower_case_train_test_pair_keeps_its_test_split(tmp_path: Path) -> None:
+    """``name_train.ts`` is recognised as a TRAIN file (any case); its ``name_test.ts`` sibling is its test split,
+    not ignored (the TRAIN file alone was split 60/20/20 and the user's test series silently left out)."""
+    src = aeon_data_dir() / "UnitTest"
+    for part in ("train", "Train"):
+        folder = tmp_path / part
+        folder.mkdir()
+        shutil.copy(src / "UnitTest_TRAIN.ts", folder / f"unittest_{part}.ts")
+        shutil.copy(src / "UnitTest_TEST.ts", folder / f"unittest_{part.replace('rain', 'est')}.ts")
+        data = files.load_file(folder / f"unittest_{part}.ts")
+        assert len(data["test"]) == 22 and len(data["train"]) + len(data["val"]) == 20, part
+
+
 def test_steps_of_a_train_test_pair_are_the_padded_length(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """T (the predictor's ``steps``) of file:NAME_TRAIN.ts and ucr:NAME is the length every series is padded to, the
     longest of TRAIN and TEST, as ts:NAME declares it: JapaneseVowels' TRAIN is at most 26 steps, its TEST 29."""

@@ -328,11 +328,15 @@ def split_data(name: str, X: list[np.ndarray], y: Any, seed: int, source: str,
 
 
 def _test_sibling(path: Path) -> Path | None:
-    """``NAME_TEST.ts`` beside ``NAME_TRAIN.ts`` (any case of the suffix), else None."""
+    """``NAME_TEST.ts`` beside ``NAME_TRAIN.ts`` (any case of the suffix and of TRAIN: ``name_test.ts`` beside
+    ``name_train.ts``), else None."""
     if path.suffix.lower() == ".ts" and path.stem.upper().endswith("_TRAIN"):
-        sibling = path.with_name(path.stem[: -len("_TRAIN")] + "_TEST" + path.suffix)
-        if sibling.is_file():
-            return sibling
+        tag = path.stem[-len("_TRAIN"):]
+        test = "_TEST" if tag.isupper() else "_test" if tag.islower() else "_Test"
+        for part in dict.fromkeys((test, "_TEST", "_test", "_Test")):
+            sibling = path.with_name(path.stem[: -len("_TRAIN")] + part + path.suffix)
+            if sibling.is_file():
+                return sibling
     return None
 
 
