@@ -92,6 +92,18 @@ def test_mnist_sequences_and_forecast_windows_by_hand():
     np.testing.assert_array_equal(ys[1, 1], [3, 13, 4, 14])  # window from 1: after step 2 come points 3 and 4
 
 
+def test_mnist_normalisation_is_defined_once():
+    """RAD and the sequential-MNIST tasks normalise with the same MNIST mean and std: one definition (rad.MEAN/STD),
+    not a copy in zoo.py that could drift from it."""
+    from pathlib import Path
+
+    import balancedrnn
+
+    src = Path(balancedrnn.__file__).parent
+    holders = [str(p.relative_to(src)) for p in src.rglob("*.py") if "0.1307" in p.read_text()]
+    assert holders == ["tasks/rad.py"], holders
+
+
 def test_rad_variants_keep_the_paper_rad_cache_key(mnist):
     from balancedrnn.tasks import rad
 

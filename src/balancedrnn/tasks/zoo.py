@@ -49,6 +49,7 @@ import torch
 
 from ..io import DataError, atomic_write, cache_dir, torch_load
 from .base import BatchedSplit
+from .rad import MEAN as MNIST_MEAN, STD as MNIST_STD  # RAD's MNIST normalisation, the one definition
 
 if TYPE_CHECKING:
     from .base import DataRequest, Task
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 ZOO_VERSION = 1
 """Bumped whenever the data a zoo task builds would change (enters every cache key)."""
 SPLITS = ("train", "val", "test")
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 SOURCE_SPLIT = (0.8, 0.1, 0.1)
 """Shares of the MNIST source digits reserved for train, validation and test (disjoint, per digit)."""
 VAL_FRACTION = 0.2
