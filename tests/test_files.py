@@ -87,6 +87,20 @@ def test_csv_with_a_byte_order_mark_keeps_the_first_label(tmp_path: Path) -> Non
     assert list(labels) == [f"c{v}" for v in y] and files.file_task(path).dy == 3
 
 
+def test_a_first_data_row_with_a_typo_is_an_error_not_a_header(tmp_path: Path) -> None:
+    """A first row that is a series (its label is a class of the other rows, its fields numbers) with one field that
+    is not a number is refused naming row 1, as the same typo in any other row is; it was taken for a header and the
+    series silently dropped."""
+    X, y = make_data(channels=1)
+    lines = write_csv(tmp_path / "plain.csv", X, y, header=False).read_text().splitlines()
+    fields = lines[0].split(",")
+    fields[3] = "O.5"  # a letter O for a zero
+    path = tmp_path / "typo.csv"
+    path.write_text("\n".join([",".join(fields), *lines[1:]]) + "\n")
+    with pytest.raises(DataError, match=r"row 1, column 4: 'O.5' is not a number"):
+        files.read_file(path)
+
+
 def test_ts_file_and_its_test_sibling(tmp_path: Path) -> None:
     """A .ts file reads as aeon reads it; NAME_TRAIN.ts beside NAME_TEST.ts keeps the archive's test split."""
     from aeon.datasets import load_from_ts_file
