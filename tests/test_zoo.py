@@ -92,6 +92,24 @@ def test_mnist_sequences_and_forecast_windows_by_hand():
     np.testing.assert_array_equal(ys[1, 1], [3, 13, 4, 14])  # window from 1: after step 2 come points 3 and 4
 
 
+def test_covid_disc_rows_say_which_train_file_series_they_are():
+    """ts:Covid3Month_disc's split rows (``index``) are the TRAIN file's rows, train and validation disjoint, as
+    for every ts: set (they were 0..n-1 in each split, so train and validation claimed the same rows); each
+    series is that row of the file, normalised."""
+    from aeon.datasets import load_from_ts_file
+
+    from balancedrnn.tasks.timeseries import aeon_data_dir
+
+    data = get_task("ts:Covid3Month_disc").load(TrainConfig(task="ts:Covid3Month_disc", data_seed=1), False)
+    X, _ = load_from_ts_file(str(aeon_data_dir() / "Covid3Month_disc" / "Covid3Month_disc_TRAIN.ts"))
+    train, val = (data[s].index.tolist() for s in ("train", "val"))
+    assert not set(train) & set(val) and sorted(train + val) == list(range(len(X)))
+    for split, rows in (("train", train), ("val", val)):
+        for i, row in enumerate(rows[:5]):
+            expected = (np.asarray(X[row], dtype=np.float64).T - data.mean) / data.std
+            np.testing.assert_allclose(data[split].x[i].numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_mnist_normalisation_is_defined_once():
     """RAD and the sequential-MNIST tasks normalise with the same MNIST mean and std: one definition (rad.MEAN/STD),
     not a copy in zoo.py that could drift from it."""

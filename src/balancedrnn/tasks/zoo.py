@@ -547,17 +547,13 @@ def load_covid_disc(config: DataRequest, progress: bool = False) -> Any:
     """Covid3Month_disc (the fatality rate in 3 bins) as classification at the last step, like the ``ts:`` sets."""
     from aeon.datasets import load_from_ts_file
 
-    from .timeseries import build_data, sort_labels, stratified_holdout
+    from .timeseries import train_test_data
 
     files = (f"{COVID_DISC}/{COVID_DISC}_TRAIN.ts", f"{COVID_DISC}/{COVID_DISC}_TEST.ts")
     source, _ = _aeon_source(COVID_DISC, files)
     X_tr, y_tr = load_from_ts_file(str(_aeon_file(files[0])))
     X_te, y_te = load_from_ts_file(str(_aeon_file(files[1])))
-    y_tr = np.asarray([str(v) for v in y_tr])
-    keep, held = stratified_holdout(y_tr, VAL_FRACTION, config.data_seed)
-    raw = {"train": ([X_tr[i] for i in keep], y_tr[keep]), "val": ([X_tr[i] for i in held], y_tr[held]),
-           "test": (X_te, y_te)}
-    return build_data(COVID_DISC, raw, source, classes=sort_labels(y_tr))
+    return train_test_data(COVID_DISC, (X_tr, y_tr), (X_te, y_te), source, config.data_seed, VAL_FRACTION)
 
 
 # ------------------------------------------------------------------------------------------------ scoring
