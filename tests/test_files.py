@@ -101,6 +101,17 @@ def test_a_first_data_row_with_a_typo_is_an_error_not_a_header(tmp_path: Path) -
         files.read_file(path)
 
 
+def test_an_empty_label_in_an_npz_is_a_missing_label(tmp_path: Path) -> None:
+    """An empty (or blank) string label is missing, in an .npz as in a CSV (where an empty first field is refused);
+    it was a class of its own named ''."""
+    X, y = make_data(channels=1)
+    labels = np.array([f"c{v}" for v in y])
+    labels[[4, 7]] = ["", "  "]
+    np.savez(tmp_path / "gaps.npz", X=X, y=labels)
+    with pytest.raises(DataError, match=r"y holds .* at series 4, 7 \(a missing label\?\)"):
+        files.read_file(tmp_path / "gaps.npz")
+
+
 def test_ts_file_and_its_test_sibling(tmp_path: Path) -> None:
     """A .ts file reads as aeon reads it; NAME_TRAIN.ts beside NAME_TEST.ts keeps the archive's test split."""
     from aeon.datasets import load_from_ts_file
