@@ -112,6 +112,20 @@ def test_an_empty_label_in_an_npz_is_a_missing_label(tmp_path: Path) -> None:
         files.read_file(tmp_path / "gaps.npz")
 
 
+def test_a_data_file_changed_in_the_same_process_is_read_again(tmp_path: Path) -> None:
+    """The task of a file that changed since it was first asked for (a notebook rewriting its data, a long-lived
+    worker) has the file's new sizes: the registry kept the first read, so a run on a 2-channel, 4-class file was
+    recorded (and built) as dx=1, dy=3."""
+    path = tmp_path / "edit.npz"
+    X, y = make_data(n=30, channels=1)
+    np.savez(path, X=X, y=y)
+    assert (get_task(f"file:{path}").dx, get_task(f"file:{path}").dy) == (1, 3)
+    X, _ = make_data(n=40, channels=2)
+    np.savez(path, X=X, y=np.arange(40) % 4)
+    task = get_task(f"file:{path}")
+    assert (task.dx, task.dy) == (2, 4) and "40 series" in task.describe
+
+
 def test_ts_file_and_its_test_sibling(tmp_path: Path) -> None:
     """A .ts file reads as aeon reads it; NAME_TRAIN.ts beside NAME_TEST.ts keeps the archive's test split."""
     from aeon.datasets import load_from_ts_file

@@ -8,6 +8,7 @@ tasks with :mod:`.base` and never import this registry.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .base import BatchedSplit, DataRequest, MissingExtra, Task, TaskError, require
@@ -30,10 +31,13 @@ def register(task: Task) -> Task:
 def get_task(name: str) -> Task:
     """The registered task called ``name``; the error lists the known ones."""
     _ensure_builtin()
-    if name not in _REGISTRY and name.startswith(("file:", "ucr:")):  # your own data, resolved in any process
-        from .files import task_for
+    stamp = _file_stamp(name)
+    if name.startswith(("file:", "ucr:")) and (name not in _REGISTRY or _FILE_STAMPS.get(name) != stamp):
+        from .files import task_for  # your own data, resolved in any process; a file that changed is read again
 
-        return register(task_for(name))
+        task = register(task_for(name))
+        _FILE_STAMPS[name] = stamp
+        return task
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -43,6 +47,21 @@ def get_task(name: str) -> Task:
             raise TaskError(f"task {name!r} needs aeon, which {why}: pip install 'balancedrnn[timeseries]'") from None
         known = sorted(n for n in _REGISTRY if not n.startswith(("file:", "ucr:")))  # not the files read so far
         raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(known)} (and file:PATH, ucr:NAME)") from None
+
+
+_FILE_STAMPS: dict[str, tuple[int, int] | None] = {}
+"""(modification time, size) of each ``file:`` task's file when its task was read (None: not a file task)."""
+
+
+def _file_stamp(name: str) -> tuple[int, int] | None:
+    """(modification time in ns, size) of a ``file:PATH`` task's file, None for other names or a missing file."""
+    if not name.startswith("file:"):
+        return None
+    try:
+        st = os.stat(name[len("file:"):])
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 def task_names() -> list[str]:
