@@ -389,3 +389,39 @@ def test_paper_on_hammer_is_the_papers_hammer_protocol():
     assert _resolve(True, "rad", **opts) == {"epochs": 25, "lr": 1e-4, "batch_size": 16}
     assert _resolve(True, "hammer", **{**opts, "batch_size": 8})["batch_size"] == 8
     assert _resolve(False, "hammer", **opts)["batch_size"] == 16  # the quick protocol is the same for every task
+
+
+def _store_with(tmp_path, records, name="s"):
+    """A journal store under tmp_path/runs holding ``records`` as finished trials of study ``name``."""
+    from balancedrnn.sweep import store
+
+    study = store.open_study(store.open_storage(None, tmp_path / "runs"), name)
+    for r in records:
+        store.finish(study, study.ask(), r)
+
+
+def test_runs_plots_of_runs_none_of_which_finished_ok_write_no_empty_plot(tmp_path, monkeypatch, capsys):
+    """`runs --plots` over failed runs only (a sweep that failed, or --status failed) has no point to draw: one line
+    says so and nothing is written. It wrote a blank 'test metric' plot titled '0 finished runs' and printed
+    matplotlib's two-line 'No artists with labels found to put in legend' warning."""
+    pytest.importorskip("optuna")
+    import warnings
+
+    from test_report import rad_records
+
+    from balancedrnn.cli import main
+
+    recs = rad_records(configs=["dense", "balanced"], seeds=1)
+    for r in recs:
+        r.update(status="failed", error="RuntimeError: injected", final=None)
+        del r["final"]
+    _store_with(tmp_path, recs)
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(SystemExit) as e:
+            main(["runs", "--name", "s", "--plots", "plots", "--limit", "0"])
+    assert e.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert "no runs that finished ok to plot: nothing written to plots" in out
+    assert not list((tmp_path / "plots").glob("*.png"))

@@ -234,9 +234,12 @@ def summary_markdown(summary: pd.DataFrame, metric: str = "accuracy") -> str:
 
 def plot_runs(frame: pd.DataFrame, directory: str | Path, metric: str = "accuracy") -> list[Path]:
     """Scatter plots of the final metric against the hidden proportion (with the chance level when the runs share
-    one) and against each block density."""
-    plt = pyplot()
+    one) and against each block density. Only runs that finished ok have a point: without one, nothing is
+    written and the list is empty."""
     ok = frame[frame["status"] == "ok"]
+    if ok.empty:
+        return []
+    plt = pyplot()
     paths = []
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for kind, part in ok.groupby(ok["kind"].fillna("block")):

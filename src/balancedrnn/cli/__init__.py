@@ -1094,8 +1094,11 @@ def runs(
     if plots and not len(frame):
         out.print(f"no runs to plot: nothing written to {plots}")
     if plots and len(frame):
-        for p in plot_runs(frame, plots, str(frame["metric"].dropna().iloc[0]) if frame["metric"].notna().any() else "metric"):
+        written = plot_runs(frame, plots, str(frame["metric"].dropna().iloc[0]) if frame["metric"].notna().any() else "metric")
+        for p in written:
             out.print(f"plot: {p}")
+        if not written:
+            out.print(f"no runs that finished ok to plot: nothing written to {plots}")
     table = Table(title=f"{name}: {len(frame)} runs")
     cols = ["model", "seed", "budget", "status", "test", "hidden_proportion", "dh", "weights", "wall_time"]
     if "success_rate" in frame and frame["success_rate"].notna().any():  # runs scored by rollouts (Hammer)
