@@ -314,3 +314,22 @@ def test_the_configurations_table_says_when_it_shows_the_best_only(tmp_path):
     assert f"the {reproreport.TOP_CONFIGS} best of each task, of 30 on rad" in md
     md = reproreport.write_report(reproduction(rad_records()), tmp_path / "few")[1].read_text()
     assert "best of each task" not in md
+
+
+def test_the_note_of_a_run_that_did_not_finish_ok_is_its_error_also_for_a_baseline_over_budget():
+    """A baseline that cannot get down to the budget carries a budget note in its model summary; when such a run
+    diverged, the per-run table's note (and compare's 'every trial failed: ...' line) showed that budget note,
+    not why the run failed. The note of a run that did not finish ok leads with its error."""
+    from balancedrnn.analysis.report import records_frame, runs_detail
+    from balancedrnn.core.configs import config_summary
+
+    lstm = {"kind": "lstm", **config_summary("lstm", 2500, 10, 30_000)}
+    assert lstm["budget_note"]  # the case: a baseline over the budget
+    rec = {"record_version": RECORD_VERSION, "trial_key": "lstm-0", "seed": 0, "status": "diverged",
+           "error": "training loss became nan at epoch 1", "config": {"task": "rad", "model": "lstm", "seed": 0,
+                                                                      "budget": 30_000.0},
+           "task": {"name": "rad", "dx": 2500, "dy": 10, "loss": "last", "metric": "accuracy"}, "model": lstm}
+    assert runs_detail([rec])["note"].iloc[0].startswith("training loss became nan at epoch 1")
+    assert records_frame([rec])["note"].iloc[0].startswith("training loss became nan at epoch 1")
+    ok = {**rec, "status": "ok", "error": None, "final": {"metric": "accuracy", "value": 0.2, "test": {"accuracy": 0.2}}}
+    assert records_frame([ok])["note"].iloc[0] == lstm["budget_note"]  # an ok run: its budget note, as before

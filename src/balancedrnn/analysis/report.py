@@ -131,7 +131,7 @@ def flatten_record(r: Mapping[str, Any]) -> dict[str, Any]:
         "dy": model.get("dy"),
         "weights": model.get("weights"),
         "parameters": model.get("parameters"),
-        "note": model.get("budget_note") or (rec.error or ""),
+        "note": "; ".join(n for n in (None if rec.ok else rec.error, model.get("budget_note")) if n),  # error first
         "wall_time": rec.wall_time,
         "threads": rec.threads,
         "chance": chance_level(rec.task.dy, rec.task.loss) if rec.task else None,
