@@ -425,3 +425,29 @@ def test_runs_plots_of_runs_none_of_which_finished_ok_write_no_empty_plot(tmp_pa
     out = capsys.readouterr().out
     assert "no runs that finished ok to plot: nothing written to plots" in out
     assert not list((tmp_path / "plots").glob("*.png"))
+
+
+def test_compare_summary_md_names_a_config_whose_every_trial_failed(mnist_dir, tmp_path, monkeypatch, capsys):
+    """compare's summary.md is the comparison's written record: a config whose every trial failed has no row in
+    its table, and summary.md said nothing of it (only the terminal's warning did), so the file read as if the
+    config had never been asked for. It now says which config failed and why, as the terminal does."""
+    import balancedrnn.train as train
+    from balancedrnn.cli import main
+
+    real = train.build_for_task
+
+    def flaky(config, task):
+        if config.model == "balanced":
+            raise RuntimeError("injected failure of balanced")
+        return real(config, task)
+
+    monkeypatch.setattr(train, "build_for_task", flaky)
+    with pytest.raises(SystemExit) as e:
+        main(["compare", "--models", "dense,balanced", "--seeds", "1", "--n-train", "50", "--n-val", "20",
+              "--n-test", "20", "--epochs", "1", "--budget", "30000", "--mnist-dir", str(mnist_dir),
+              "--out-dir", str(tmp_path / "out"), "--quiet", "--threads", "1"])
+    assert e.value.code == 1
+    assert "warning (balanced): every trial failed" in capsys.readouterr().out
+    md = (tmp_path / "out" / "summary.md").read_text()
+    assert "| dense | 1 |" in md
+    assert "balanced: every trial failed (1 of 1): RuntimeError: injected failure of balanced" in md

@@ -465,13 +465,17 @@ def compare(
         if r["failed"]:
             out.print(f"warning ({name}): {int(r['failed'])} trial(s) did not finish; see {out_dir / 'records'}")
     missing = [n for n in names if n not in summary.index]
+    all_failed = []  # said in summary.md too: its table has no row for these configs
     for n in missing:
         bad = frame[frame["model"] == n]
-        out.print(f"warning ({n}): every trial failed: {bad['note'].iloc[0] if len(bad) else ''}")
+        note = str(bad["note"].iloc[0]).splitlines()[0] if len(bad) and bad["note"].iloc[0] else ""
+        out.print(f"warning ({n}): every trial failed: {note}")
+        all_failed.append(f"- {n}: every trial failed ({len(bad)} of {seeds}): {note}")
     chance = 1.0 / the_task.dy if the_task.loss == "last" else None
     from ..io import atomic_write
 
-    md = summary_markdown(summary, metric) + (f"\n{SPREAD_TEXT}.\n" if spread else "")
+    md = (summary_markdown(summary, metric) + (f"\n{SPREAD_TEXT}.\n" if spread else "")
+          + ("\nNo row (no trial finished ok):\n\n" + "\n".join(all_failed) + "\n" if all_failed else ""))
     atomic_write(out_dir / "summary.md", lambda f: f.write(md.encode()))
     atomic_write(out_dir / "summary.csv", lambda f: f.write(summary.to_csv().encode()))
     if len(summary):
