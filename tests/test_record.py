@@ -135,3 +135,21 @@ def test_what_only_a_block_rnn_reads_does_not_change_a_baselines_trial_key() -> 
                    {"init_mean": 0.1}, {"init_scale": "fan-in"}):
         assert TrainConfig(model="lstm", **change).key() == lstm.key(), change
         assert TrainConfig(model="uniform:0.2", **change).key() != TrainConfig(model="uniform:0.2").key(), change
+
+
+def test_a_record_file_it_cannot_read_is_named_by_its_file(record, tmp_path):
+    """A damaged record in a directory of records (``--records``) is named by its file: the line named the trial
+    key, which the intact copy it was made from shares, so it pointed at the wrong file or at none."""
+    from balancedrnn.analysis import meta
+
+    (tmp_path / "a-good.json").write_text(json.dumps(record))
+    (tmp_path / "b-edited.json").write_text(json.dumps({**record, "record_version": 99}))
+    (tmp_path / "c-schema.json").write_text(json.dumps({**record, "task": {"name": "rad"}}))
+    records = meta.load_record_dir(tmp_path)
+    for i, (rec, name) in enumerate(zip(records[1:], ("b-edited.json", "c-schema.json")), 1):
+        with pytest.raises(meta.MetaError) as e:
+            meta.record_features(rec, i)
+        assert f"record {name} " in str(e.value) and "\n" not in str(e.value)
+    stored = {**record, "record_version": 99}  # a store's record has no file: its trial key names it
+    with pytest.raises(RecordError, match=f"record {record['trial_key']} has record_version 99"):
+        RunRecord.from_dict(stored)

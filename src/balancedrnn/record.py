@@ -125,7 +125,7 @@ class RunRecord:
     @classmethod
     def from_dict(cls, d: Any, name: str | None = None) -> RunRecord:
         """Read a stored record of any readable version; :class:`RecordError` (one line) when it is not one."""
-        label = name or (str(d.get("trial_key") or d.get("_source") or "") if isinstance(d, Mapping) else "") or "?"
+        label = name or record_label(d, "?")
         if not isinstance(d, Mapping) or not isinstance(d.get("config"), Mapping):
             raise RecordError(f"record {label} is not a balancedrnn run record (it has no 'config' mapping)")
         version = d.get("record_version")
@@ -237,6 +237,14 @@ class RunRecord:
         m = self.metric
         name = m if any(m in v for v in self.history.val) else "loss"
         return self.history.curve(name)
+
+
+def record_label(d: Any, fallback: str) -> str:
+    """How a message names a stored record: its file (``_source``, set when read from a directory of records; the
+    trial key is shared by copies of a file), else its trial key, else ``fallback``."""
+    if not isinstance(d, Mapping):
+        return fallback
+    return str(d.get("_source") or d.get("trial_key") or fallback)
 
 
 def record_name(task: str, model: str, budget: float, seed: Any, key: str) -> str:

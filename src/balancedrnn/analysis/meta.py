@@ -155,9 +155,9 @@ def features_frame(rows: Iterable[Mapping[str, float]]) -> pd.DataFrame:
 
 
 def _record_name(record: Any, index: int) -> str:
-    if not isinstance(record, Mapping):
-        return f"#{index}"
-    return str(record.get("trial_key") or record.get("_source") or f"#{index}")
+    from ..record import record_label
+
+    return record_label(record, f"#{index}")
 
 
 def record_features(record: Mapping[str, Any], index: int = 0) -> tuple[dict[str, float] | None, str]:
