@@ -333,3 +333,19 @@ def test_the_note_of_a_run_that_did_not_finish_ok_is_its_error_also_for_a_baseli
     assert records_frame([rec])["note"].iloc[0].startswith("training loss became nan at epoch 1")
     ok = {**rec, "status": "ok", "error": None, "final": {"metric": "accuracy", "value": 0.2, "test": {"accuracy": 0.2}}}
     assert records_frame([ok])["note"].iloc[0] == lstm["budget_note"]  # an ok run: its budget note, as before
+
+
+def test_a_multi_line_or_piped_note_keeps_the_summary_markdown_table_whole():
+    """A config's note can be a failed seed's error, and errors span lines and hold '|' (torch's shape messages,
+    'a | b' in a path): written raw into summary.md's row they cut the row in two or added cells. The cell is one
+    line with '|' escaped, as table_md writes cells."""
+    from balancedrnn.analysis.report import records_frame, summarise, summary_markdown
+
+    recs = rad_records(configs=["dense", "uniform:0.2"], seeds=2)
+    recs[0].update(status="failed", error="RuntimeError: shapes cannot be multiplied\n(16x3 and 4x5) | see above")
+    del recs[0]["final"]
+    md = summary_markdown(summarise(records_frame(recs)))
+    rows = md.strip().splitlines()
+    assert len(rows) == 4, md  # header, rule, one row per config
+    assert all(row.count("|") - row.count("\\|") == rows[0].count("|") for row in rows), md
+    assert "(16x3 and 4x5) \\| see above" in rows[2]

@@ -220,7 +220,7 @@ def summary_markdown(summary: pd.DataFrame, metric: str = "accuracy") -> str:
             f"| {name} | {int(r['runs'])} | {mean_std(r['test_mean'], r['test_std'], int(r['runs']))} | "
             + (f"{r['val_mean']:.3f} | " if math.isfinite(r["val_mean"]) else "n/a | ")
             + (f"{r['success_mean']:.0%} | " if rollouts else "")
-            + f"{r['hidden_proportion']:.3f} | {int(r['dh'])} | {int(r['weights']):,} | {r['note']} |"
+            + f"{r['hidden_proportion']:.3f} | {int(r['dh'])} | {int(r['weights']):,} | {md_cell(r['note'])} |"
         )
     anomaly_cols = [c for c in summary.columns if c.startswith("anomaly:")]
     if anomaly_cols:
@@ -282,13 +282,15 @@ def fmt(v: Any, digits: int = 4) -> str:
     return "" if v is None else str(v)
 
 
+def md_cell(v: Any) -> str:
+    """A markdown table cell: one line, ``|`` escaped."""
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
 def table_md(df: pd.DataFrame) -> str:
     """A frame as a markdown table (cells as they are; ``|`` escaped)."""
-    def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(map(cell, df.columns)) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    lines = ["| " + " | ".join(map(md_cell, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(md_cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines)
 
 
