@@ -153,3 +153,16 @@ def test_a_record_file_it_cannot_read_is_named_by_its_file(record, tmp_path):
     stored = {**record, "record_version": 99}  # a store's record has no file: its trial key names it
     with pytest.raises(RecordError, match=f"record {record['trial_key']} has record_version 99"):
         RunRecord.from_dict(stored)
+
+
+@pytest.mark.parametrize("content", ["null", "[1, 2]", "\"text\"", "3"])
+def test_a_record_file_that_holds_no_json_object_is_named_by_its_file(record, tmp_path, content):
+    """A *.json file in a records directory that is JSON but not an object (null, a list) was named by its position
+    among the files ('record #1'), which no one can map back to a file; the line names the file."""
+    from balancedrnn.analysis import meta
+
+    (tmp_path / "a-good.json").write_text(json.dumps(record))
+    (tmp_path / "b-other.json").write_text(content)
+    with pytest.raises(meta.MetaError) as e:
+        meta.prepare_records(meta.load_record_dir(tmp_path))
+    assert "b-other.json" in str(e.value) and "\n" not in str(e.value)

@@ -299,8 +299,10 @@ def load_record_dir(directory: str | Path) -> list[dict[str, Any]]:
             rec = json.loads(p.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise MetaError(f"cannot read run record {p}: {e}") from None
-        if isinstance(rec, dict):
-            rec.setdefault("_source", p.name)
+        if not isinstance(rec, dict):
+            raise MetaError(f"record {p.name} is not a balancedrnn run record (it holds JSON "
+                            f"{json.dumps(rec)[:20]}, not an object)")
+        rec.setdefault("_source", p.name)
         out.append(rec)
     if not out:
         raise TooFewRecords(f"no run records (*.json) in {d}")
