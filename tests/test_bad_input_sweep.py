@@ -131,6 +131,11 @@ STORE_CASES: list[tuple[str, list[str], str]] = [
      "storage postgresql:... looks like a database URL without '://'"),  # was a journal file ./postgresql:/...
     ("runs-storage-url-without-slashes", ["runs", "--storage", "sqlite:runs.db"],
      "storage sqlite:... looks like a database URL without '://'"),
+    ("runs-storage-port-not-a-number", ["runs", "--storage", "postgresql://user:secret@db.example:54x2/runs"],
+     "port '54x2' is not a number"),  # was "invalid literal for int() with base 10"
+    ("sweep-storage-port-not-a-number", ["sweep", "--models", "dense", "--seeds", "1", "--budget", "30000",
+                                         "--storage", "postgres://user:secret@db.example:5432abc/runs"],
+     "port '5432abc' is not a number"),
 ]
 
 
@@ -149,6 +154,7 @@ def test_store_bad_input(args, pattern, tmp_path, monkeypatch, capsys):
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]
+    assert "secret" not in err, "a password in a storage URL is never shown"
     assert _files(tmp_path) == before
 
 

@@ -181,6 +181,7 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
             raise StoreError(f"run store {path} cannot be replayed ({type(e).__name__}: {e}); it was not changed "
                              "(move it aside to start a new store)") from None
     url = _driver_url(str(storage))
+    _check_port(url)
     if not create:
         _check_rdb_store(url)
     try:
@@ -260,6 +261,18 @@ def _check_rdb_store(url: str) -> None:
     if not has_store:
         raise StoreError(f"no run store in {redact_url(url)}: the database has no sweep tables yet (nothing has been "
                          "run there; a sweep creates them)")
+
+
+_URL_PORT = re.compile(r"[\w+]+://(?:[^:/]*(?::[^@]*)?@)?(?:\[[^/?]+\]|[^/:?]+)?(?::(?P<port>[^/?]*))?")
+"""Where SQLAlchemy's URL parser finds the port (after the credentials, which may hold a ``:`` or ``/``)."""
+
+
+def _check_port(url: str) -> None:
+    """A port that is not a number is one line naming it (SQLAlchemy's is "invalid literal for int()")."""
+    m = _URL_PORT.match(url)
+    port = m.group("port") if m else None
+    if port and not port.isdigit():
+        raise StoreError(f"storage {redact_url(url)}: port {port!r} is not a number")
 
 
 def _driver_url(url: str) -> str:
