@@ -351,3 +351,17 @@ def test_a_stale_trials_copy_popped_by_a_worker_that_died_is_released(tmp_path, 
     assert store.release_stale(study) == 1
     states = [(t.state, t.user_attrs.get("status")) for t in study.get_trials(deepcopy=False)]
     assert states[1:] == [(TrialState.FAIL, "interrupted"), (TrialState.WAITING, None)]
+
+
+def test_a_sqlite_store_in_a_missing_directory_is_created_like_a_journal(tmp_path):
+    """``--storage sqlite:///new/dir/x.db`` makes its directory, as ``--storage new/dir/x.journal`` does (before:
+    "cannot open storage ...: unable to open database file"); under a file it is one line naming that file, and a
+    read-only opening still creates nothing."""
+    with pytest.raises(store.StoreError, match="no run store at"):
+        store.open_storage(f"sqlite:///{tmp_path / 'ro' / 'x.db'}", create=False)
+    assert not (tmp_path / "ro").exists()
+    study = store.open_study(store.open_storage(f"sqlite:///{tmp_path / 'new' / 'dir' / 'x.db'}"), "s")
+    assert study.study_name == "s" and (tmp_path / "new" / "dir" / "x.db").is_file()
+    (tmp_path / "f").write_text("a file")
+    with pytest.raises(store.StoreError, match=r"cannot create the run store .*f is a file, not a directory"):
+        store.open_storage(f"sqlite:///{tmp_path / 'f' / 'x.db'}")

@@ -160,11 +160,8 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
         if not path.exists():
             if not create:
                 raise StoreError(f"no run store at {path} (nothing has been run there; give --run-dir or --storage)")
-            blocking = next((p for p in path.parents if p.exists()), None)
-            if blocking is not None and not blocking.is_dir():
-                raise StoreError(f"cannot create the run store {path}: {blocking} is a file, not a directory")
+            _make_parent(path)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
                 path.touch()
             except OSError as e:
                 raise StoreError(f"cannot create the run store {path}: {e.strerror}") from None
@@ -184,6 +181,8 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
     _check_port(url)
     if not create:
         _check_rdb_store(url)
+    elif _sqlite_file(url) is not None:  # SQLite creates the file, not its directory: made as a journal's is
+        _make_parent(_sqlite_file(url))
     try:
         return _rdb_storage(optuna, url, create)
     except ImportError as e:
@@ -193,6 +192,25 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
         raise StoreError(f"storage {redact_url(url)} needs a database driver that is not installed ({driver}){hint}") from None
     except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
         raise StoreError(f"cannot open storage {redact_url(url)}: {_cause(e)}") from None
+
+
+def _make_parent(path: Path) -> None:
+    """Create the directory of a new store file, or one line saying why it cannot be."""
+    blocking = next((p for p in path.parents if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise StoreError(f"cannot create the run store {path}: {blocking} is a file, not a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StoreError(f"cannot create the run store {path}: {e.strerror}") from None
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file a ``sqlite:///`` URL names (None for another database or SQLite in memory)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    name = url[len("sqlite:///"):].split("?", 1)[0]
+    return None if name in ("", ":memory:") else Path(name)
 
 
 _CREATE_RACE = re.compile(r"already exists|UNIQUE constraint failed|duplicate key value", re.IGNORECASE)
@@ -241,8 +259,8 @@ def _check_rdb_store(url: str) -> None:
     """For read-only commands: the database answers and holds a run store (Optuna's tables), else one line saying
     which (Optuna, told not to create its tables, reports either as a generic commit error). A SQLite file that
     does not exist is not opened: SQLite would create it."""
-    if url.startswith("sqlite:///") and url[len("sqlite:///"):] not in ("", ":memory:"):
-        file = Path(url[len("sqlite:///"):].split("?", 1)[0])
+    file = _sqlite_file(url)
+    if file is not None:
         if not file.exists():
             raise StoreError(f"no run store at {file} (nothing has been run there; give --run-dir or --storage)")
     try:
