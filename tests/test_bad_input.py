@@ -117,6 +117,8 @@ CASES: list[tuple[str, list[str], str]] = [
      "'hammer expert' is not a Minari data set id"),
     ("data-hammer-planner-distil", ["data", "hammer", "--expert", "planner", "--distil-rounds", "2"],
      "--distil-rounds distils a policy; --expert planner has none"),
+    ("data-hammer-planner-dagger-options", ["data", "hammer", "--expert", "planner", "--rounds", "2", "--min-success", "0.5"],
+     "--rounds, --min-success set the DAgger expert of --expert nn or mlp; --expert planner has none"),
     ("data-hammer-temperature-negative", ["data", "hammer", "--expert", "planner", "--planner-temperature", "-1"],
      "--planner-temperature must be 0 or more"),
     ("data-hammer-temperature-without-planner", ["data", "hammer", "--planner-temperature", "1"],

@@ -548,6 +548,7 @@ def data_rad(
 
 @data_app.command("hammer")
 def data_hammer(
+    ctx: typer.Context,
     demos: Annotated[int, typer.Option(help="Planner demonstration episodes.")] = 20,
     shared_grasp: Annotated[int, typer.Option(
         help="The demos all start with the first this many actions of the demo of --seed (its grasp), and the planner "
@@ -591,6 +592,12 @@ def data_hammer(
     check_choice("--expert", expert, [*EXPERTS, "planner"])
     if expert == "planner" and distil_rounds:
         raise UserError("--distil-rounds distils a policy; --expert planner has none (use --expert nn)")
+    if expert == "planner":  # the planner makes the data set itself: no DAgger rounds, no success bar to reach
+        given = [f"--{name.replace('_', '-')}" for name in ("rounds", "episodes_per_round", "eval_episodes", "min_success")
+                 if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]  # click's or typer's copy
+        if given:
+            raise UserError(f"{', '.join(given)} set the DAgger expert of --expert nn or mlp; --expert planner has none "
+                            "(its data set is planned, guided by the --demos)")
     for option, value in (("--demos", demos), ("--episodes-per-round", episodes_per_round),
                           ("--eval-episodes", eval_episodes), ("--expert-episodes", expert_episodes), ("--workers", workers)):
         check_positive(option, value)
