@@ -58,6 +58,10 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train-prune-patience", ["train", "--prune", "0.5", "--patience", "2"], "prune keeps the last epoch's weights: it does not combine with patience or select_rollouts (an earlier epoch's network is denser than the budget)"),
     ("train-threads-zero", ["train", "--threads", "0"], "--threads must be a positive integer"),
     ("train-rollouts-zero", ["train", "--task", "hammer", "--rollouts", "0"], "--rollouts must be a positive integer"),
+    ("train-rollouts-not-hammer", ["train", "--task", "rad", "--rollouts", "5"],
+     "--rollouts is for a task scored by rollouts (hammer), not rad"),  # was ignored, yet recorded and keyed
+    ("compare-rollouts-not-hammer", ["compare", "--task", "mnist:cols14", "--models", "dense", "--rollouts", "5"],
+     "--rollouts is for a task scored by rollouts (hammer), not mnist:cols14"),
     ("train-select-rollouts-not-hammer", ["train", "--task", "rad", "--select-rollouts", "5"],
      "select_rollouts needs a task scored by rollouts (hammer), not 'rad'"),
     ("train-select-every-zero", ["train", "--task", "hammer", "--select-rollouts", "5", "--select-every", "0"],

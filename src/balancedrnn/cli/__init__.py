@@ -84,7 +84,8 @@ Paper = Annotated[bool, typer.Option("--paper", help="Paper scale: 30,000 train 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 OutDir = Annotated[Path, typer.Option(help="Directory for run records, tables and plots.")]
 Dataset = Annotated[Optional[str], typer.Option(help="Hammer: Minari data set id.", show_default="the generated expert set")]
-Rollouts = Annotated[int, typer.Option(help="Hammer: rollouts the trained policy is scored on.")]
+Rollouts = Annotated[Optional[int], typer.Option(help="Hammer: rollouts the trained policy is scored on.",
+                                                  show_default="100")]
 SelectRollouts = Annotated[int, typer.Option(help="Hammer: keep the checkpoint whose policy succeeds most often on "
                                              "this many rollouts from other reset seeds, not the best validation "
                                              "loss (runs the simulator while training; 0: off).")]
@@ -201,6 +202,20 @@ def _check_task_data(the_task: Any, mnist_dir: Path | None, dataset: str | None,
         check_dataset_id(dataset)
 
 
+def _rollouts(the_task: Any, rollouts: int | None) -> int:
+    """--rollouts only for a task scored by rollouts (hammer; another would ignore it, yet record it and key its
+    runs by it); not given: TrainConfig's default."""
+    if rollouts is None:
+        from dataclasses import fields
+
+        from ..train import TrainConfig
+
+        return next(f.default for f in fields(TrainConfig) if f.name == "rollouts")
+    if the_task.select is None:
+        raise UserError(f"--rollouts is for a task scored by rollouts (hammer), not {the_task.name}")
+    return rollouts
+
+
 def _status_counts(records: list[dict[str, Any]]) -> dict[str, int]:
     """Trials per status, in the order of :data:`RUN_STATUSES` (others after)."""
     counts: dict[str, int] = {}
@@ -279,7 +294,7 @@ def train(
     checkpoint: Annotated[Optional[Path], typer.Option(help="Write model and optimiser here after every epoch.",
                                                        show_default="none")] = None,
     dataset: Dataset = None,
-    rollouts: Rollouts = 100,
+    rollouts: Rollouts = None,
     select_rollouts: SelectRollouts = 0,
     select_every: SelectEvery = 2,
     paper: Paper = False,
@@ -297,6 +312,7 @@ def train(
     check_masks(rewire, prune)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
+    rollouts = _rollouts(the_task, rollouts)
     scale = _resolve(paper, the_task.name, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train,
                      n_val=n_val, n_test=n_test)
     model = _auto_model(model, the_task, budget, scale)
@@ -376,7 +392,7 @@ def compare(
                                                    show_default="the CPU's cores divided by --workers")] = None,
     mnist_dir: MnistDir = None,
     dataset: Dataset = None,
-    rollouts: Rollouts = 100,
+    rollouts: Rollouts = None,
     paper: Paper = False,
     device: Device = "cpu",
     out_dir: OutDir = Path("runs/compare"),
@@ -408,6 +424,7 @@ def compare(
     check_masks(rewire, prune)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
+    rollouts = _rollouts(the_task, rollouts)
     scale = _resolve(paper, the_task.name, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train,
                      n_val=n_val, n_test=n_test)
     chosen = [_auto_model(n, the_task, budget, scale) for n in names]
