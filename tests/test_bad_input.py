@@ -62,6 +62,8 @@ CASES: list[tuple[str, list[str], str]] = [
      "--rollouts is for a task scored by rollouts (hammer), not rad"),  # was ignored, yet recorded and keyed
     ("compare-rollouts-not-hammer", ["compare", "--task", "mnist:cols14", "--models", "dense", "--rollouts", "5"],
      "--rollouts is for a task scored by rollouts (hammer), not mnist:cols14"),
+    ("train-select-every-without-select-rollouts", ["train", "--task", "hammer", "--select-every", "3"],
+     "--select-every sets how often --select-rollouts checks the policy; give --select-rollouts too"),  # was ignored
     ("train-select-rollouts-not-hammer", ["train", "--task", "rad", "--select-rollouts", "5"],
      "select_rollouts needs a task scored by rollouts (hammer), not 'rad'"),
     ("train-select-every-zero", ["train", "--task", "hammer", "--select-rollouts", "5", "--select-every", "0"],

@@ -89,7 +89,8 @@ Rollouts = Annotated[Optional[int], typer.Option(help="Hammer: rollouts the trai
 SelectRollouts = Annotated[int, typer.Option(help="Hammer: keep the checkpoint whose policy succeeds most often on "
                                              "this many rollouts from other reset seeds, not the best validation "
                                              "loss (runs the simulator while training; 0: off).")]
-SelectEvery = Annotated[int, typer.Option(help="With --select-rollouts: check every this many epochs.")]
+SelectEvery = Annotated[Optional[int], typer.Option(help="With --select-rollouts: check every this many epochs.",
+                                                    show_default="2")]
 Data = Annotated[Optional[Path], typer.Option(
     "--data", help="Your own data file instead of --task: .npz (arrays X, y), .ts (aeon/sktime) or .csv (one series "
     "per row, the label in the first column); split 60/20/20 train/val/test, stratified, seeded by --data-seed.",
@@ -296,7 +297,7 @@ def train(
     dataset: Dataset = None,
     rollouts: Rollouts = None,
     select_rollouts: SelectRollouts = 0,
-    select_every: SelectEvery = 2,
+    select_every: SelectEvery = None,
     paper: Paper = False,
     device: Device = "cpu",
     out_dir: OutDir = Path("runs"),
@@ -313,6 +314,8 @@ def train(
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
     _check_task_data(the_task, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
     rollouts = _rollouts(the_task, rollouts)
+    if select_every is not None and not select_rollouts:  # it would be ignored, yet recorded and keyed
+        raise UserError("--select-every sets how often --select-rollouts checks the policy; give --select-rollouts too")
     scale = _resolve(paper, the_task.name, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train,
                      n_val=n_val, n_test=n_test)
     model = _auto_model(model, the_task, budget, scale)
@@ -321,7 +324,8 @@ def train(
         activation=activation, kernel=kernel, init_scale=init_scale, threads=threads,
         mnist_dir=str(mnist_dir) if mnist_dir else None,
         checkpoint=str(checkpoint) if checkpoint else None, dataset=dataset, rollouts=rollouts, device=device,
-        patience=patience, select_rollouts=select_rollouts, select_every=select_every, rewire=rewire,
+        patience=patience, select_rollouts=select_rollouts, rewire=rewire,
+        **({"select_every": select_every} if select_every is not None else {}),
         prune=prune, **scale,
     )
     check_config(cfg)
