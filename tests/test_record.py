@@ -166,3 +166,37 @@ def test_a_record_file_that_holds_no_json_object_is_named_by_its_file(record, tm
     with pytest.raises(meta.MetaError) as e:
         meta.prepare_records(meta.load_record_dir(tmp_path))
     assert "b-other.json" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_git_revision_of_a_copy_installed_inside_a_checkout_is_none(tmp_path):
+    """A non-editable install into a virtual environment inside a git checkout (``.venv/`` is ignored) is not that
+    checkout's source: its records must not name the checkout's commit (before: ``git rev-parse HEAD`` run from the
+    installed package's directory answered with the surrounding repository's HEAD, clean)."""
+    import importlib.util
+    import shutil
+    import subprocess
+
+    import balancedrnn.env
+
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text(".venv/\n")
+    subprocess.run([*git, "-C", str(tmp_path), "add", ".gitignore"], check=True)
+    subprocess.run([*git, "-C", str(tmp_path), "commit", "-qm", "x"], check=True)
+    pkg = tmp_path / ".venv" / "site-packages" / "balancedrnn"
+    pkg.mkdir(parents=True)
+    shutil.copy(balancedrnn.env.__file__, pkg / "env.py")
+    spec = importlib.util.spec_from_file_location("installed_env", pkg / "env.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.git_revision() is None
+    tracked = tmp_path / "src" / "balancedrnn"  # the checkout's own source: its commit
+    tracked.mkdir(parents=True)
+    shutil.copy(balancedrnn.env.__file__, tracked / "env.py")
+    subprocess.run([*git, "-C", str(tmp_path), "add", "src"], check=True)
+    subprocess.run([*git, "-C", str(tmp_path), "commit", "-qm", "src"], check=True)
+    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    spec = importlib.util.spec_from_file_location("checkout_env", tracked / "env.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.git_revision() == head

@@ -11,17 +11,21 @@ from typing import Any
 
 @lru_cache(maxsize=1)
 def git_revision() -> str | None:
-    """Commit of the source tree this library was imported from, if it is a git checkout."""
+    """Commit of the source tree this library was imported from, if it is a git checkout (this file tracked in it:
+    a copy installed into a virtual environment inside some checkout is not that checkout's source)."""
     here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=False
         )
+        tracked = subprocess.run(["git", "ls-files", "--", Path(__file__).name], cwd=here, capture_output=True,
+                                 text=True, timeout=5, check=False)
+        if out.returncode != 0 or not tracked.stdout.strip():
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=here, capture_output=True, text=True,
+                               timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    if out.returncode != 0:
-        return None
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=here, capture_output=True, text=True, check=False)
     return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
