@@ -190,6 +190,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("predictor-fit-out-is-a-directory", ["predictor", "fit", "--records", "{empty}", "--out", "{empty}"], "it is a directory"),
     ("predictor-fit-n-classes-one", ["predictor", "fit", "--records", "{empty}", "--n-classes", "1"],
      "--n-classes must be at least 2, got 1"),
+    ("predictor-fit-zoo-n-classes", ["predictor", "fit", "--zoo", "--storage", "{empty}/s.journal", "--n-classes", "5", "--parent"],
+     "--n-classes, --parent/--no-parent shape the per-study predictor; the zoo predictor (--zoo) has no classes"),
     ("predictor-fit-n-estimators-zero", ["predictor", "fit", "--records", "{empty}", "--n-estimators", "0"],
      "--n-estimators must be a positive integer"),
 ]

@@ -61,6 +61,7 @@ def _has_source(records: Path | None, storage: str | None, names: list[str] | No
 
 @predictor_app.command("fit")
 def fit(
+    ctx: typer.Context,
     records: Records = None,
     storage: Storage = None,
     name: Names = None,
@@ -94,6 +95,11 @@ def fit(
                         "wrote: zoo/zoo-recommend.journal in the cache directory)")
     if study_prefix != "zoo-" and not zoo:
         raise UserError("--study-prefix selects the zoo predictor's studies: give it with --zoo")
+    given = [option for key, option in (("n_classes", "--n-classes"), ("parent", "--parent/--no-parent"))
+             if getattr(ctx.get_parameter_source(key), "name", None) == "COMMANDLINE"]  # click's or typer's copy
+    if zoo and given:  # the zoo predictor ranks runs within each task and always fits its parent network
+        raise UserError(f"{', '.join(given)} shape the per-study predictor; the zoo predictor (--zoo) has no classes "
+                        "(it ranks runs within each task) and always fits its parent network")
     if zoo:
         if storage is None or records is not None:
             raise UserError("--zoo reads the zoo sweep's store: give --storage (the store of `reproduce zoo`), not --records")
