@@ -146,6 +146,16 @@ def test_help_shows_every_default(command, tmp_path):
     assert not lost, f"a help text lost its bracketed part: {lost.group(0)!r}"
 
 
+def test_train_help_states_the_hammer_protocol_of_paper(tmp_path):
+    """--paper on the Hammer tasks is batch 64 episodes and the 4,500/250/250 split (SPEC §5): the help's default
+    texts say so (before: "--paper 16" for --batch-size and only RAD's sizes, whatever the task)."""
+    res = run(["train", "--help"], tmp_path, COLUMNS="200")
+    blocks = _option_blocks(res.stdout)
+    assert "hammer" in blocks["--batch-size"] and "64" in blocks["--batch-size"], blocks["--batch-size"]
+    for option, rad, hammer in (("--n-train", "30000", "4500"), ("--n-val", "1000", "250"), ("--n-test", "1000", "250")):
+        assert rad in blocks[option] and hammer in blocks[option] and "hammer" in blocks[option], blocks[option]
+
+
 def test_tasks_is_a_table_with_default_budgets(tmp_path):
     res = run(["tasks"], tmp_path)
     assert res.returncode == 0, res.stderr

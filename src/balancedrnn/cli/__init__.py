@@ -57,10 +57,20 @@ Epochs = Annotated[Optional[int], typer.Option(help="Epochs.", show_default="3; 
 Patience = Annotated[int, typer.Option(help="Early stopping: stop once the validation loss has not improved for this "
                                        "many epochs and keep the best epoch's weights (0: off, every epoch).")]
 Lr = Annotated[Optional[float], typer.Option(help="Adam learning rate.", show_default="1e-3; --paper 1e-4")]
-Batch = Annotated[Optional[int], typer.Option("--batch-size", help="Batch size.", show_default="16; --paper 16")]
-NTrain = Annotated[Optional[int], typer.Option(help="Training sequences (RAD).", show_default="2000; --paper 30000")]
-NVal = Annotated[Optional[int], typer.Option(help="Validation sequences (RAD).", show_default="500; --paper 1000")]
-NTest = Annotated[Optional[int], typer.Option(help="Test sequences (RAD).", show_default="1000; --paper 1000")]
+
+
+def _paper_default(key: str) -> str:
+    """A scale option's default text, from the protocols themselves: quick; --paper (RAD's, and the Hammer tasks')."""
+    return f"{QUICK[key]}; --paper {PAPER[key]}, on hammer tasks {PAPER_HAMMER[key]}"
+
+
+Batch = Annotated[Optional[int], typer.Option("--batch-size", help="Batch size.", show_default=_paper_default("batch_size"))]
+NTrain = Annotated[Optional[int], typer.Option(help="Training sequences (RAD; hammer:actions: episodes).",
+                                               show_default=_paper_default("n_train"))]
+NVal = Annotated[Optional[int], typer.Option(help="Validation sequences (RAD; hammer:actions: episodes).",
+                                             show_default=_paper_default("n_val"))]
+NTest = Annotated[Optional[int], typer.Option(help="Test sequences (RAD; hammer:actions: episodes).",
+                                              show_default=_paper_default("n_test"))]
 DataSeed = Annotated[int, typer.Option(help="Seed of the generated data set.")]
 Readout = Annotated[str, typer.Option(help="lagged (paper) or current.")]
 Activation = Annotated[str, typer.Option(help="Hidden activation: relu, tanh, sigmoid, gelu, identity.")]
