@@ -216,3 +216,28 @@ def test_runs_of_other_settings_in_the_store_are_not_this_reproductions(mnist_di
     assert sum(line.startswith("| rad |") for line in per_run.splitlines()) == 2
     interim = run("reproduce", path, "--scale", "smoke", "--out-dir", out, "--quiet", "--report-only", "--set", "epochs=3")
     assert interim.returncode == 2 and "no finished runs" in interim.stderr, interim.stderr
+
+
+@pytest.mark.parametrize("change,pattern", [
+    ({"sampler": None}, "sweep rad-100k of plan bad.yaml: sampler must be a mapping"),
+    ({"sampler": ["grid"]}, "sweep rad-100k of plan bad.yaml: sampler must be a mapping"),
+    ({"base": "rad"}, "sweep rad-100k of plan bad.yaml: base must be a mapping of config fields"),
+    ({"claims": [["balanced_beats_dense"]]}, "plan bad.yaml: claims must be a list of claim names"),
+    ({"data": {"hammer_smoke_episodes": "lots"}}, "plan bad.yaml: data.hammer_smoke_episodes must be a positive integer"),
+    ({"data": {"hammer_smoke_episodes": 0}}, "plan bad.yaml: data.hammer_smoke_episodes must be a positive integer"),
+])
+def test_malformed_plan_fields_are_one_line_plan_errors(change, pattern, tmp_path):
+    """A sweep's sampler or base that is not a mapping, a claim that is not a name, a smoke data size that is not a
+    count: a one-line PlanError naming the field (before: a TypeError traceback, 'dictionary update sequence
+    element #0 has length 1', or 'invalid literal for int()' after the output directory was made)."""
+    d = yaml.safe_load((plans_dir() / "rad-100k.yaml").read_text())
+    for key, value in change.items():
+        if key in ("sampler", "base"):
+            d["sweeps"][0][key] = value
+        else:
+            d[key] = value
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(d))
+    with pytest.raises(PlanError, match=re.escape(pattern)) as e:
+        load_plan(bad)
+    assert "\n" not in str(e.value)

@@ -223,6 +223,10 @@ def load_plan(name_or_path: str | Path) -> Plan:
         _check_keys(s, PlanSweep, f"sweep {i + 1} of plan {path.name}")
         if "name" not in s or "sampler" not in s:
             raise PlanError(f"sweep {i + 1} of plan {path.name} needs a name and a sampler")
+        if not isinstance(s["sampler"], dict):
+            raise PlanError(f"sweep {s['name']} of plan {path.name}: sampler must be a mapping (kind: grid, models: [...])")
+        if not isinstance(s.get("base") or {}, dict):
+            raise PlanError(f"sweep {s['name']} of plan {path.name}: base must be a mapping of config fields (task: rad, ...)")
         plan_sweeps.append(PlanSweep(name=str(s["name"]), base=dict(s.get("base") or {}), sampler=dict(s["sampler"]),
                                      scales=_scales(s.get("scales"), f"sweep {s['name']} scales", False)))
     if len({s.name for s in plan_sweeps}) != len(plan_sweeps):
@@ -230,11 +234,14 @@ def load_plan(name_or_path: str | Path) -> Plan:
     data = d.get("data") or {}
     if not isinstance(data, dict) or sorted(set(data) - set(PLAN_DATA_KEYS)):
         raise PlanError(f"plan {path.name}: data takes only {', '.join(PLAN_DATA_KEYS)}")
+    n = data.get("hammer_smoke_episodes")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise PlanError(f"plan {path.name}: data.hammer_smoke_episodes must be a positive integer, got {n!r}")
     from ..analysis.claims import CLAIMS
 
     claims = d.get("claims") or []
-    if not isinstance(claims, list):
-        raise PlanError(f"plan {path.name}: claims must be a list")
+    if not isinstance(claims, list) or not all(isinstance(c, str) for c in claims):
+        raise PlanError(f"plan {path.name}: claims must be a list of claim names; known: {', '.join(CLAIMS)}")
     for c in claims:
         if c not in CLAIMS:
             raise PlanError(f"plan {path.name}: unknown claim {c!r}; known: {', '.join(CLAIMS)}")
