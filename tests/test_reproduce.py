@@ -241,3 +241,16 @@ def test_malformed_plan_fields_are_one_line_plan_errors(change, pattern, tmp_pat
     with pytest.raises(PlanError, match=re.escape(pattern)) as e:
         load_plan(bad)
     assert "\n" not in str(e.value)
+
+
+def test_a_plan_that_skips_every_sweep_at_a_scale_is_refused(tmp_path):
+    """Every sweep skipped at one scale: refused in one line when the plan is read (before: the command trained
+    nothing, wrote a report of '0 of 0 runs' and exited 0, as if the reproduction had succeeded)."""
+    d = yaml.safe_load((plans_dir() / "rad-100k.yaml").read_text())
+    d["sweeps"][0]["scales"] = {"smoke": {"skip": True}}
+    bad = tmp_path / "skips.yaml"
+    bad.write_text(yaml.safe_dump(d))
+    res = run("reproduce", bad, "--scale", "smoke", "--out-dir", tmp_path / "out")
+    assert res.returncode == 2 and "Traceback" not in res.stderr and res.stderr.strip().count("\n") == 0, res.stderr
+    assert "plan rad-100k runs no sweep at the smoke scale: every sweep skips it" in res.stderr
+    assert not (tmp_path / "out").exists()

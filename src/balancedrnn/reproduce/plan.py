@@ -334,6 +334,8 @@ def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = 
             out.append(SweepSpec.from_dict(d))
         except (SweepError, ValueError) as e:
             raise PlanError(f"plan {plan.name}, sweep {s.name}, scale {scale}: {e}") from None
+    if not out:  # a reproduction of nothing would write a report of 0 runs and succeed
+        raise PlanError(f"plan {plan.name} runs no sweep at the {scale} scale: every sweep skips it")
     return out
 
 
