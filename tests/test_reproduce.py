@@ -254,3 +254,17 @@ def test_a_plan_that_skips_every_sweep_at_a_scale_is_refused(tmp_path):
     assert res.returncode == 2 and "Traceback" not in res.stderr and res.stderr.strip().count("\n") == 0, res.stderr
     assert "plan rad-100k runs no sweep at the smoke scale: every sweep skips it" in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("plan,key,value,pattern", [
+    ("rad-100k", "model", "lstm", "base.model would be ignored: the grid sampler sets each trial's model"),
+    ("rad-100k", "seed", 5, "base.seed would be ignored: the grid sampler sets each trial's seed"),
+    ("predictor", "model", "dense", "base.model would be ignored: the hidden_proportion sampler sets each trial's model"),
+])
+def test_set_of_a_field_the_sampler_sets_is_refused(plan, key, value, pattern):
+    """``--set model=lstm`` (or seed, or a budget the sampler sets) reached no trial: every trial ran the sampler's
+    models, seeds and budgets and the report said nothing. Now refused, naming why, before anything runs."""
+    p = load_plan(plan)
+    with pytest.raises(PlanError, match=re.escape(pattern)):
+        sweep_specs(p, "smoke", overrides={key: value})
+    assert sweep_specs(load_plan("rad-100k"), "smoke", overrides={"budget": 30000})[0].base["budget"] == 30000

@@ -185,6 +185,11 @@ class SweepSpec:
         if not (isinstance(s.hp_range, list) and len(s.hp_range) == 2 and isinstance(lo, (int, float))
                 and isinstance(hi, (int, float)) and 0 < lo < hi < 1):
             raise SweepError(f"hp_range must be [low, high] with 0 < low < high < 1, got {s.hp_range!r}")
+        for key in ("model", "seed"):  # every sampler sets both per trial: a base value would reach no trial
+            if key in self.base:
+                how = "sampler.models" if (key, s.kind) == ("model", "grid") else "sampler.seeds" if s.kind == "grid" else (
+                    "drawn densities" if key == "model" else "the trial's number")
+                raise SweepError(f"base.{key} would be ignored: the {s.kind} sampler sets each trial's {key} ({how})")
         random_kind = s.kind in ("random", "hidden_proportion")  # last: the file's own fields are judged first
         drawn = ("lr", "init_mean", "init_std") if random_kind else ("lr",) if s.kind in ("tpe", "qmc") else ()
         for key in drawn:  # the sampler would override it, silently
