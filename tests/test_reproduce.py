@@ -260,6 +260,8 @@ def test_a_plan_that_skips_every_sweep_at_a_scale_is_refused(tmp_path):
     ("rad-100k", "model", "lstm", "base.model would be ignored: the grid sampler sets each trial's model"),
     ("rad-100k", "seed", 5, "base.seed would be ignored: the grid sampler sets each trial's seed"),
     ("predictor", "model", "dense", "base.model would be ignored: the hidden_proportion sampler sets each trial's model"),
+    ("predictor", "budget", 30000, "sweep predictor-rad, scale smoke: budget 30000 would be ignored: the sweep's sampler "
+                                   "sets each trial's budget ([25000, 50000])"),
 ])
 def test_set_of_a_field_the_sampler_sets_is_refused(plan, key, value, pattern):
     """``--set model=lstm`` (or seed, or a budget the sampler sets) reached no trial: every trial ran the sampler's

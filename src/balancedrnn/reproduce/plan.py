@@ -328,6 +328,11 @@ def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = 
             if settings.n_trials is not None:
                 sampler["n_trials"] = settings.n_trials
         base.update(_sizes_it_takes(overrides or {}, base))
+        sets_budget = (sampler.get("budgets") if sampler.get("kind", "grid") in ("grid", "random", "hidden_proportion")
+                       else None) or (sampler.get("budget") if sampler.get("kind", "grid") != "grid" else None)
+        if "budget" in base and sets_budget:  # the sampler's budgets win: a --set budget=... would reach no trial
+            raise PlanError(f"plan {plan.name}, sweep {s.name}, scale {scale}: budget {base['budget']!r} would be ignored: "
+                            f"the sweep's sampler sets each trial's budget ({sets_budget!r})")
         d = {"name": f"{s.name}-{scale}", "base": base, "sampler": sampler, "workers": workers, "seed": 0,
              "storage": storage}
         try:
