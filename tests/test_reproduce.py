@@ -270,3 +270,13 @@ def test_set_of_a_field_the_sampler_sets_is_refused(plan, key, value, pattern):
     with pytest.raises(PlanError, match=re.escape(pattern)):
         sweep_specs(p, "smoke", overrides={key: value})
     assert sweep_specs(load_plan("rad-100k"), "smoke", overrides={"budget": 30000})[0].base["budget"] == 30000
+
+
+def test_set_split_size_no_task_of_the_plan_takes_is_refused():
+    """``reproduce hammer --set n_train=5``: hammer's splits are fixed by its data set, so the size reached no
+    trial and nothing said so. Refused now; a plan with some tasks that take it (zoo) still sets it for those."""
+    with pytest.raises(PlanError, match=re.escape("plan hammer, scale smoke: n_train applies to none of its sweeps' "
+                                                  "tasks (hammer), whose data fix their splits")):
+        sweep_specs(load_plan("hammer"), "smoke", overrides={"n_train": 5})
+    zoo = sweep_specs(load_plan("zoo"), "smoke", overrides={"n_train": 5})
+    assert [s.base.get("n_train") for s in zoo] == [5, 5, None]

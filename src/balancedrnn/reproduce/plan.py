@@ -313,6 +313,7 @@ def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = 
     if scale not in SCALES:
         raise PlanError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
     out = []
+    sizes_taken: set[str] = set()
     for s in plan.sweeps:
         base = copy.deepcopy(s.base)
         sampler = copy.deepcopy(s.sampler)
@@ -327,7 +328,9 @@ def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = 
                 sampler["seeds"] = list(range(settings.seeds))
             if settings.n_trials is not None:
                 sampler["n_trials"] = settings.n_trials
-        base.update(_sizes_it_takes(overrides or {}, base))
+        taken = _sizes_it_takes(overrides or {}, base)
+        sizes_taken |= set(taken)
+        base.update(taken)
         sets_budget = (sampler.get("budgets") if sampler.get("kind", "grid") in ("grid", "random", "hidden_proportion")
                        else None) or (sampler.get("budget") if sampler.get("kind", "grid") != "grid" else None)
         if "budget" in base and sets_budget:  # the sampler's budgets win: a --set budget=... would reach no trial
@@ -341,6 +344,11 @@ def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = 
             raise PlanError(f"plan {plan.name}, sweep {s.name}, scale {scale}: {e}") from None
     if not out:  # a reproduction of nothing would write a report of 0 runs and succeed
         raise PlanError(f"plan {plan.name} runs no sweep at the {scale} scale: every sweep skips it")
+    ignored = [k for k in overrides or {} if k not in sizes_taken]
+    if ignored:  # split sizes every sweep's task would ignore
+        tasks = ", ".join(dict.fromkeys(str(spec.base.get("task", "rad")) for spec in out))
+        raise PlanError(f"plan {plan.name}, scale {scale}: {ignored[0]} applies to none of its sweeps' tasks ({tasks}), "
+                        "whose data fix their splits")
     return out
 
 
