@@ -280,3 +280,27 @@ def test_set_split_size_no_task_of_the_plan_takes_is_refused():
         sweep_specs(load_plan("hammer"), "smoke", overrides={"n_train": 5})
     zoo = sweep_specs(load_plan("zoo"), "smoke", overrides={"n_train": 5})
     assert [s.base.get("n_train") for s in zoo] == [5, 5, None]
+
+
+@pytest.mark.parametrize("plan,where,key,pattern", [
+    ("rad-100k", "plan", "n_trials", "plan rad-100k: scales.smoke.n_trials would be ignored: none of its sweeps at "
+                                     "this scale draws trials (a grid runs sampler.models x seeds)"),
+    ("predictor", "plan", "seeds", "plan predictor: scales.smoke.seeds would be ignored: none of its sweeps at this "
+                                   "scale is a grid (the others number their trials' seeds)"),
+    ("predictor", "sweep", "seeds", "plan predictor, sweep predictor-rad, scale smoke: seeds would be ignored: the "
+                                    "hidden_proportion sampler reads n_trials"),
+    ("rad-100k", "sweep", "n_trials", "plan rad-100k, sweep rad-100k, scale smoke: n_trials would be ignored: the grid "
+                                      "sampler reads seeds"),
+])
+def test_scale_settings_no_sampler_reads_are_refused(plan, where, key, pattern, tmp_path):
+    """A scale's ``seeds`` where no sweep is a grid, or ``n_trials`` where every sweep is one, changed no trial and
+    nothing said so (a plan asking 3 seeds of its random sweeps ran 1 trial per draw). Refused when read."""
+    d = yaml.safe_load((plans_dir() / f"{plan}.yaml").read_text())
+    if where == "plan":
+        d["scales"]["smoke"][key] = 3
+    else:
+        d["sweeps"][0]["scales"] = {"smoke": {key: 3}}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(d))
+    with pytest.raises(PlanError, match=re.escape(pattern)):
+        load_plan(bad)

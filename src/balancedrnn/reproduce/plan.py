@@ -314,20 +314,28 @@ def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = 
         raise PlanError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
     out = []
     sizes_taken: set[str] = set()
+    sizes_read: set[str] = set()
     for s in plan.sweeps:
         base = copy.deepcopy(s.base)
         sampler = copy.deepcopy(s.sampler)
         if any(x is not None and x.skip for x in (plan.scales.get(scale), s.scales.get(scale))):
             continue
         plan_wide = plan.scales.get(scale)
+        kind = sampler.get("kind", "grid")
+        reads = "seeds" if kind == "grid" else "n_trials"  # what sets the sweep's size; the other key it ignores
         for settings in (plan_wide, s.scales.get(scale)):
             if settings is None:
                 continue
             base.update(settings.base if settings is not plan_wide else _sizes_it_takes(settings.base, base))
-            if settings.seeds is not None:
+            ignored = "n_trials" if reads == "seeds" else "seeds"
+            if getattr(settings, ignored) is not None and settings is not plan_wide:
+                raise PlanError(f"plan {plan.name}, sweep {s.name}, scale {scale}: {ignored} would be ignored: the "
+                                f"{kind} sampler reads {reads}")
+            if reads == "seeds" and settings.seeds is not None:
                 sampler["seeds"] = list(range(settings.seeds))
-            if settings.n_trials is not None:
+            if reads == "n_trials" and settings.n_trials is not None:
                 sampler["n_trials"] = settings.n_trials
+            sizes_read.add(reads)
         taken = _sizes_it_takes(overrides or {}, base)
         sizes_taken |= set(taken)
         base.update(taken)
@@ -344,6 +352,11 @@ def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = 
             raise PlanError(f"plan {plan.name}, sweep {s.name}, scale {scale}: {e}") from None
     if not out:  # a reproduction of nothing would write a report of 0 runs and succeed
         raise PlanError(f"plan {plan.name} runs no sweep at the {scale} scale: every sweep skips it")
+    wide = plan.scales.get(scale)
+    for key, why in (("seeds", "is a grid (the others number their trials' seeds)"),
+                     ("n_trials", "draws trials (a grid runs sampler.models x seeds)")):
+        if wide is not None and getattr(wide, key) is not None and key not in sizes_read:
+            raise PlanError(f"plan {plan.name}: scales.{scale}.{key} would be ignored: none of its sweeps at this scale {why}")
     ignored = [k for k in overrides or {} if k not in sizes_taken]
     if ignored:  # split sizes every sweep's task would ignore
         tasks = ", ".join(dict.fromkeys(str(spec.base.get("task", "rad")) for spec in out))
