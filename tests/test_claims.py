@@ -263,3 +263,23 @@ def test_runs_at_other_budgets_are_other_configurations():
     (v,), _ = judge(["balanced_beats_dense"], recs)
     assert "balanced:0.5 @ 100,000 vs dense @ 100,000" in v.test and "n = 2, 2" in v.test, v.test
     assert v.verdict == "contradicted" and len(v.pairwise) == 3
+
+
+def test_a_family_without_ok_runs_keeps_a_best_claim_from_being_supported():
+    """"Dense does best on Hammer" with the LSTM's runs all failed (or not run yet, in an interim report): dense
+    beat every family it was compared with, but not the LSTM, so the claim is not supported; the test names the
+    family without runs. Before: "supported", its "compared" column naming the LSTM it never met."""
+    recs = [r | {"config": r["config"] | {"task": "hammer"}} for r in
+            planted({"dense": 0.9, "uniform:0.2": 0.5, "balanced:0.5": 0.6, "110100": 0.4})]
+    (v,), _ = judge(["dense_best_on_hammer"], recs)
+    assert v.verdict == "inconclusive" and "no ok runs of lstm on hammer" in v.test
+    assert "dense vs balanced:0.5" in v.test  # the comparisons made are still shown
+    recs += [record("hammer", "lstm", s, 0.95 + 0.005 * s) for s in range(4)]
+    (v,), _ = judge(["dense_best_on_hammer"], recs)
+    assert v.verdict == "contradicted"  # one family beating dense is enough
+    del recs[-4:]
+    recs += [record("hammer", "uniform:0.5", s, 0.99 + 0.005 * s) for s in range(4)]
+    (v,), _ = judge(["dense_best_on_hammer"], recs)
+    assert v.verdict == "contradicted"  # a missing family cannot rescue it either
+    (v,), _ = judge(["balanced_beats_dense"], planted({"dense": 0.5, "uniform:0.2": 0.55}))
+    assert v.verdict == "inconclusive" and v.test == "no ok runs of balanced on rad"

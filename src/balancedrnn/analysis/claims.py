@@ -9,7 +9,8 @@ registry :data:`CLAIMS`; its verdict is ``supported``, ``contradicted`` or ``inc
 that decided it:
 
 * a comparison of two families (say balanced against dense) takes the best configuration of each family by
-  mean (the same selection on both sides) and runs Welch's t-test one-sided in each direction at α = 0.05;
+  mean (the same selection on both sides) and runs Welch's t-test one-sided in each direction at α = 0.05
+  (a family of the claim without ok runs keeps it from being supported: that family was never beaten);
 * "the hidden proportion explains performance" compares the random forest with and without the hidden
   proportion on the same held-out folds (grouped CV: repeats of a config never on both sides), a one-sided
   paired t-test on the per-fold mean absolute error (R² differences were measured far noisier across folds).
@@ -214,12 +215,16 @@ def _family_vs(claim: str, statement: str, task: str, ours: str, theirs: list[st
         stats_ = ctx["stats"]
         mine = _best(stats_, task, ours)
         others = [b for fam in theirs if (b := _best(stats_, task, fam)) is not None]
+        missing = [fam for fam in theirs if _best(stats_, task, fam) is None]
         if mine is None or not others:
-            return Verdict(claim, statement, "inconclusive", f"no ok runs of {ours} and {'/'.join(theirs)} on {task}")
+            return Verdict(claim, statement, "inconclusive",
+                           f"no ok runs of {'/'.join(([ours] if mine is None else []) + missing)} on {task}")
         outcomes = []
         for other in others:
             v, text = welch(_values(frame, task, mine["model"]), _values(frame, task, other["model"]))
             outcomes.append((v, f"{mine['model']} vs {other['model']}: {text}"))
+        if missing:  # a family never compared could beat ours: the claim cannot be supported without it
+            outcomes.append(("inconclusive", f"no ok runs of {'/'.join(missing)} on {task}"))
         kinds = [v for v, _ in outcomes]
         verdict: VerdictKind = ("contradicted" if "contradicted" in kinds else
                                 "supported" if all(k == "supported" for k in kinds) else "inconclusive")
