@@ -187,6 +187,8 @@ def test_train_config_validated_at_construction(kwargs, pattern):
     ({"sampler": {"kind": "grid", "seeds": 3}}, "sampler.seeds"),
     ({"timeout": "abc"}, "timeout must be"),
     ({"base": {"checkpoint": "x.pt"}}, "checkpoint cannot be set"),
+    # a grid runs at sampler.budgets, else base.budget: its sampler.budget reached no trial (they ran at 100,000)
+    ({"sampler": {"kind": "grid", "budget": 50000}}, "sampler.budget would be ignored: a grid runs at sampler.budgets"),
 ])
 def test_sweep_spec_validated(d, pattern):
     from balancedrnn.sweep.spec import SweepError, SweepSpec

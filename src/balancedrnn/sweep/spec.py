@@ -157,6 +157,9 @@ class SweepSpec:
                 check_budget_limit(s.budget, "sampler.budget")
             except SpecError as e:
                 raise SweepError(str(e)) from None
+        if s.kind == "grid" and s.budget is not None and not s.budgets:
+            raise SweepError(f"sampler.budget would be ignored: a grid runs at sampler.budgets, else base.budget "
+                             f"(give budgets: [{s.budget:g}])")
         if not isinstance(s.distributions, dict):
             raise SweepError(f"sampler.distributions must be a mapping, got {_kind(s.distributions)}")
         if s.distributions and s.kind not in ("random", "hidden_proportion"):
