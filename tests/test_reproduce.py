@@ -304,3 +304,13 @@ def test_scale_settings_no_sampler_reads_are_refused(plan, where, key, pattern, 
     bad.write_text(yaml.safe_dump(d))
     with pytest.raises(PlanError, match=re.escape(pattern)):
         load_plan(bad)
+
+
+def test_plan_file_with_a_key_twice(tmp_path):
+    """A sweep's ``base:`` given twice: the second silently replaced the first; now one line naming the key."""
+    bad = tmp_path / "dup.yaml"
+    bad.write_text("name: x\nsweeps:\n  - name: a\n    base: {task: rad, epochs: 3}\n    sampler: {kind: grid}\n"
+                   "    base: {budget: 30000}\nscales: {smoke: {}, small: {}, paper: {}}\n")
+    with pytest.raises(PlanError, match=re.escape(f"plan file {bad} is not valid YAML at line 6: found duplicate key 'base'")):
+        load_plan(bad)
+

@@ -48,3 +48,14 @@ def test_an_integral_float_counts_as_the_integer_it_names():
     assert spec.base == {"n_train": 300, "lr": 1e-3} and type(spec.base["n_train"]) is int
     with pytest.raises(ValueError, match="n_train must be a positive integer, got 300.5"):
         TrainConfig(n_train=300.5)
+
+
+@pytest.mark.parametrize("text", ["a: 1\na: 2", "sweeps:\n  - name: s\n    base: {task: rad}\n    base: {epochs: 3}",
+                                  "{lr: 1e-3, lr: 2e-3}"])
+def test_a_key_given_twice_is_refused(text):
+    """PyYAML keeps the last of two equal keys: a plan sweep's second ``base:`` silently dropped the first (its
+    task, epochs, budget). yaml_load refuses it, naming the key and its line; YAML merge keys still override."""
+    with pytest.raises(yaml.YAMLError, match="found duplicate key") as e:
+        yaml_load(text, "testing")
+    assert e.value.problem_mark is not None
+    assert yaml_load("base: &b {lr: 1, epochs: 2}\nother: {<<: *b, lr: 3}", "testing")["other"] == {"lr": 3, "epochs": 2}

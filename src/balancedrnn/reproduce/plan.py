@@ -210,7 +210,9 @@ def load_plan(name_or_path: str | Path) -> Plan:
         raise PlanError(f"plan file {path} is a directory, not a plan file") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise PlanError(f"plan file {path} is not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from None
+        duplicate = getattr(e, "problem", None) or ""
+        raise PlanError(f"plan file {path} is not valid YAML{f' at line {mark.line + 1}' if mark else ''}"
+                        + (f": {duplicate}" if duplicate.startswith("found duplicate key") else "")) from None
     _check_keys(d, Plan, f"plan {path.name}")
     for key in ("name", "sweeps", "scales"):
         if key not in d:

@@ -284,13 +284,29 @@ def _yaml12(base: str, purpose: str) -> Any:
     yaml = require("yaml", "sweep", purpose)
     made = _YAML12_CLASSES.get(base)
     if made is None:
-        made = type(f"Yaml12{base}", (getattr(yaml, base),), {})
+        made = type(f"Yaml12{base}", (getattr(yaml, base),), {"construct_mapping": _unique_keys} if base == "SafeLoader" else {})
         made.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_YAML12_FLOAT, re.X), list("-+0123456789."))
         _YAML12_CLASSES[base] = made
     return made
 
 
 _YAML12_CLASSES: dict[str, Any] = {}
+
+
+def _unique_keys(loader: Any, node: Any, deep: bool = False) -> Any:
+    """A mapping whose keys are unique: PyYAML keeps the last of two equal keys, so a sweep's second ``base:``
+    would silently drop the first. Merge keys (``<<: *anchor``) may still be overridden."""
+    import yaml
+
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+            key = loader.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                        f"found duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
 def yaml_load(text: str, purpose: str) -> Any:
@@ -330,7 +346,9 @@ def load_sweep_file(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise SweepError(f"sweep file {path} is not valid YAML{where}") from None
+        duplicate = getattr(e, "problem", None) or ""
+        raise SweepError(f"sweep file {path} is not valid YAML{where}"
+                         + (f": {duplicate}" if duplicate.startswith("found duplicate key") else "")) from None
     if data is None:
         raise SweepError(f"sweep file {path} is empty; see docs/sweeps.md for its keys (name, base, sampler, ...)")
     if not isinstance(data, dict):
