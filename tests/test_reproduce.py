@@ -314,3 +314,10 @@ def test_plan_file_with_a_key_twice(tmp_path):
     with pytest.raises(PlanError, match=re.escape(f"plan file {bad} is not valid YAML at line 6: found duplicate key 'base'")):
         load_plan(bad)
 
+
+def test_plan_file_that_is_not_text(tmp_path):
+    """A binary file: one line saying so (before: a bare 'utf-8 codec can't decode byte 0xfc' line)."""
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(bytes(range(128, 256)))
+    with pytest.raises(PlanError, match=re.escape(f"plan file {binary} is not a text file")):
+        load_plan(binary)

@@ -208,6 +208,8 @@ def load_plan(name_or_path: str | Path) -> Plan:
         raise PlanError(f"plan file {path} does not exist") from None
     except IsADirectoryError:
         raise PlanError(f"plan file {path} is a directory, not a plan file") from None
+    except UnicodeDecodeError:
+        raise PlanError(f"plan file {path} is not a text file") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         duplicate = getattr(e, "problem", None) or ""
