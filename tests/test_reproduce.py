@@ -321,3 +321,15 @@ def test_plan_file_that_is_not_text(tmp_path):
     binary.write_bytes(bytes(range(128, 256)))
     with pytest.raises(PlanError, match=re.escape(f"plan file {binary} is not a text file")):
         load_plan(binary)
+
+
+@pytest.mark.parametrize("name", ["", "../../elsewhere", "a/b", None])
+def test_plan_name_that_is_not_a_plain_name_is_refused(name, tmp_path):
+    """The plan's name makes the default output directory (runs/reproduce/<name>-<scale>): an empty one gave
+    'runs/reproduce/-smoke', '../../elsewhere' wrote outside runs/, and null became the plan 'None'."""
+    d = yaml.safe_load((plans_dir() / "rad-100k.yaml").read_text())
+    d["name"] = name
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(d))
+    with pytest.raises(PlanError, match="plan bad.yaml: name must be a plain name"):
+        load_plan(bad)

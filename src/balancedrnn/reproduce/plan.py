@@ -219,6 +219,11 @@ def load_plan(name_or_path: str | Path) -> Plan:
     for key in ("name", "sweeps", "scales"):
         if key not in d:
             raise PlanError(f"plan {path.name} lacks the key {key!r}")
+    name = d["name"]
+    if isinstance(name, (int, float)) and not isinstance(name, bool):
+        name = str(name)
+    if not isinstance(name, str) or not name.strip() or name.startswith(".") or any(c in name for c in "/\\"):
+        raise PlanError(f"plan {path.name}: name must be a plain name (it names runs/reproduce/<name>-<scale>), got {name!r}")
     sweeps = d["sweeps"]
     if not isinstance(sweeps, list) or not sweeps:
         raise PlanError(f"plan {path.name}: sweeps must be a non-empty list")
