@@ -283,3 +283,30 @@ def test_a_family_without_ok_runs_keeps_a_best_claim_from_being_supported():
     assert v.verdict == "contradicted"  # a missing family cannot rescue it either
     (v,), _ = judge(["balanced_beats_dense"], planted({"dense": 0.5, "uniform:0.2": 0.55}))
     assert v.verdict == "inconclusive" and v.test == "no ok runs of balanced on rad"
+
+
+def test_predictor_claim_is_contradicted_only_by_a_significant_test():
+    """A forest whose ranking is a hair below zero (rho -0.07, p far from 0.05) and whose error is a hair above the
+    baseline's (not significantly) was "contradicted": the sign of two noisy point estimates decided it. Now
+    inconclusive; a ranking significantly backwards still contradicts the claim."""
+    from types import SimpleNamespace
+
+    from scipy import stats
+
+    rng = np.random.default_rng(18)
+    actual = rng.random(12)
+    noise = rng.random(12)
+    oof = pd.DataFrame({"group": [f"c{i}" for i in range(12)], "task": "rad", "actual": actual, "forest": noise})
+    rho = stats.spearmanr(noise, actual).statistic
+    p_neg = stats.spearmanr(noise, actual, alternative="less").pvalue
+    assert rho < 0 and p_neg > 0.2  # a hair below zero, nowhere near significant
+    diffs = [0.002, -0.003, 0.001, -0.004, 0.0005]  # parameters only − forest: mean -0.0007, p of either sign ~0.3
+    folds = pd.DataFrame([{"split": "grouped", "metric": "mae", "model": m, "fold": k, "value": 0.1 + d * (m == "parameters only")}
+                          for k, d in enumerate(diffs) for m in ("forest", "parameters only")])
+    ev = SimpleNamespace(oof=oof, folds=folds, info={"n_records": 12})
+    (v,), _ = judge(["predictor_works"], [], evaluate=lambda records: (ev, ""))
+    assert v.verdict == "inconclusive", v.test
+    backwards = oof.assign(forest=1 - actual)  # ranks exactly backwards: rho -1, p ~ 0
+    ev = SimpleNamespace(oof=backwards, folds=folds, info={"n_records": 12})
+    (v,), _ = judge(["predictor_works"], [], evaluate=lambda records: (ev, ""))
+    assert v.verdict == "contradicted", v.test

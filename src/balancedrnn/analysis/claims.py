@@ -20,7 +20,8 @@ that decided it:
 * "the predictor works before training" asks that the forest's out-of-fold predictions rank the configs
   (seeds averaged) like their actual metric within each task (one-sided Spearman test on ranks centred per task:
   pooled over tasks, the ranks would reward knowing which task a run is on) and that its held-out error be below the
-  parameter-count baseline's (one-sided paired t-test over folds);
+  parameter-count baseline's (one-sided paired t-test over folds); it is contradicted only by a test in the other
+  direction (ranks significantly reversed, or an error significantly above the baseline's), not by the signs alone;
 * "the recommender beats the defaults" takes each held-out task and budget of the plan's recommender stage
   (a predictor fitted on the other tasks recommends a config before training) and runs Welch's test of the
   recommendation against each dense and uniform reference trained with the same seeds and settings. It is
@@ -271,8 +272,10 @@ def _predictor_works(frame: pd.DataFrame, ctx: dict[str, Any]) -> Verdict:
             f"{f' of {n_tasks} tasks' if n_tasks > 1 else ''} {rho:.3f} "
             f"(one-sided p = {p_pos:.3g}); held-out MAE below the parameter-count baseline's by {gain:+.4g} "
             f"(paired over {len(mae)} grouped-CV folds, one-sided p = {p_gain:.3g})")
+    _, p_worse = one_sided_mean((mae["forest"] - mae["parameters only"]).to_numpy())  # the baseline's error lower
+    backwards = math.isfinite(p_pos) and 1 - p_pos < ALPHA  # ranks significantly reversed (the p of rho < 0)
     verdict: VerdictKind = "supported" if (p_pos < ALPHA and p_gain < ALPHA) else (
-        "contradicted" if math.isfinite(rho) and rho <= 0 and gain <= 0 else "inconclusive")
+        "contradicted" if backwards or p_worse < ALPHA else "inconclusive")
     return Verdict("predictor_works", statement, verdict, test, f"random forests on {ev.info['n_records']} block-model runs")
 
 
