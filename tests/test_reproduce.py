@@ -333,3 +333,14 @@ def test_plan_name_that_is_not_a_plain_name_is_refused(name, tmp_path):
     bad.write_text(yaml.safe_dump(d))
     with pytest.raises(PlanError, match="plan bad.yaml: name must be a plain name"):
         load_plan(bad)
+
+
+@pytest.mark.parametrize("name", [None, "", "  ", ["a"]])
+def test_sweep_name_that_is_not_a_name_is_refused(name, tmp_path):
+    """A sweep's name makes its study (<name>-<scale>): null ran as the study 'None-smoke', a list as "['a']-smoke"."""
+    d = yaml.safe_load((plans_dir() / "rad-100k.yaml").read_text())
+    d["sweeps"][0]["name"] = name
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(d))
+    with pytest.raises(PlanError, match="sweep 1 of plan bad.yaml: name must be a non-empty string"):
+        load_plan(bad)

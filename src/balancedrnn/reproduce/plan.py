@@ -232,6 +232,8 @@ def load_plan(name_or_path: str | Path) -> Plan:
         _check_keys(s, PlanSweep, f"sweep {i + 1} of plan {path.name}")
         if "name" not in s or "sampler" not in s:
             raise PlanError(f"sweep {i + 1} of plan {path.name} needs a name and a sampler")
+        if isinstance(s["name"], bool) or not isinstance(s["name"], (str, int)) or not str(s["name"]).strip():
+            raise PlanError(f"sweep {i + 1} of plan {path.name}: name must be a non-empty string, got {s['name']!r}")
         if not isinstance(s["sampler"], dict):
             raise PlanError(f"sweep {s['name']} of plan {path.name}: sampler must be a mapping (kind: grid, models: [...])")
         if not isinstance(s.get("base") or {}, dict):
