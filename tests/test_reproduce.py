@@ -344,3 +344,13 @@ def test_sweep_name_that_is_not_a_name_is_refused(name, tmp_path):
     bad.write_text(yaml.safe_dump(d))
     with pytest.raises(PlanError, match="sweep 1 of plan bad.yaml: name must be a non-empty string"):
         load_plan(bad)
+
+
+def test_set_task_drops_the_plans_split_sizes_its_data_fix():
+    """``reproduce rad-100k --scale smoke --set task=ts:GunPoint``: the plan's smoke sizes (n_train 64, ...) were
+    judged against RAD, kept, then refused for ts:GunPoint ('base.n_train does not apply'), a size the user never
+    set. They are judged against the task the trials run, as for a plan's own series tasks."""
+    (spec,) = sweep_specs(load_plan("rad-100k"), "smoke", overrides={"task": "ts:GunPoint"})
+    assert spec.base["task"] == "ts:GunPoint" and "n_train" not in spec.base and spec.base["epochs"] == 1
+    (spec,) = sweep_specs(load_plan("rad-100k"), "smoke", overrides={"task": "mnist:rows"})
+    assert spec.base["n_train"] == 64

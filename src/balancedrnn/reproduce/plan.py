@@ -297,15 +297,15 @@ def _recommend_settings(d: Any, plan_file: str) -> RecommendSettings | None:
     return out
 
 
-def _sizes_it_takes(settings: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+def _sizes_it_takes(settings: dict[str, Any], base: dict[str, Any], task: Any = None) -> dict[str, Any]:
     """Plan-wide settings (a scale's, or ``--set``) without the split sizes a sweep's task would ignore (a task
     whose data fix its splits, :func:`~balancedrnn.tasks.zoo.takes_split_sizes`): a plan over many tasks sets them
-    for those that take them."""
+    for those that take them. ``task``: the task the trials run when a later setting (``--set task=...``) sets it."""
     from ..tasks import get_task
     from ..tasks.zoo import takes_split_sizes
 
     sizes = [k for k in ("n_train", "n_val", "n_test") if k in settings]
-    task = settings.get("task", base.get("task", "rad"))
+    task = task if task is not None else settings.get("task", base.get("task", "rad"))
     if not sizes or not isinstance(task, str):
         return settings
     try:
@@ -337,7 +337,8 @@ def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = 
         for settings in (plan_wide, s.scales.get(scale)):
             if settings is None:
                 continue
-            base.update(settings.base if settings is not plan_wide else _sizes_it_takes(settings.base, base))
+            later = {**(s.scales[scale].base if scale in s.scales else {}), **(overrides or {})}  # win over these
+            base.update(settings.base if settings is not plan_wide else _sizes_it_takes(settings.base, base, later.get("task")))
             ignored = "n_trials" if reads == "seeds" else "seeds"
             if getattr(settings, ignored) is not None and settings is not plan_wide:
                 raise PlanError(f"plan {plan.name}, sweep {s.name}, scale {scale}: {ignored} would be ignored: the "
