@@ -126,8 +126,13 @@ def test_cache_roundtrip_version_and_corruption(mnist, tmp_path):
     with pytest.raises(DataError, match="do not match their hash"):
         rad.load(path)
     path.write_bytes(b"not a torch file")
-    with pytest.raises(DataError, match="corrupt"):
+    with pytest.raises(DataError, match="corrupt") as e:
         rad.load(path)
+    # what the message says to do works with every command (train and the rad: variants have no --rebuild)
+    assert "delete it and the next run regenerates it" in str(e.value) and "--rebuild" not in str(e.value)
+    path.unlink()
+    regenerated = rad.build_or_load(mnist, cfg, directory=tmp_path, progress=False)
+    assert not regenerated.from_cache and torch.equal(regenerated["train"].frames, data["train"].frames)
     with pytest.raises(DataError, match="does not exist"):
         rad.load(tmp_path / "missing.pt")
 

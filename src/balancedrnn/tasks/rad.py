@@ -355,7 +355,7 @@ class RADData:
     def origin(self) -> str:
         """How this data set was obtained, for a progress line: loaded from the cache or generated now."""
         if self.from_cache:
-            return "loaded from the cache; --rebuild regenerates it"
+            return "loaded from the cache (delete the file to regenerate it)"
         return "generated now and cached" if self.path is not None else "generated now (not cached)"
 
     def __getitem__(self, split: str) -> RADSplit:
@@ -414,24 +414,26 @@ def save(data: RADData, path: Path) -> Path:
 
 
 def load(path: str | Path) -> RADData:
-    """Read a cached data set, refusing another generator version or contents that fail their hash."""
+    """Read a cached data set, refusing another generator version or contents that fail their hash (the message
+    says to delete the file: ``train`` and the ``rad:`` variants have no ``--rebuild``, and every command that
+    reads the cache regenerates a missing file)."""
     path = Path(path)
-    payload = torch_load(path, "RAD cache", "; delete it or rebuild with --rebuild")
+    payload = torch_load(path, "RAD cache", "; delete it and the next run regenerates it")
     if not isinstance(payload, dict) or "generator_version" not in payload:
         raise DataError(f"RAD cache {path} is not a RAD data file")
     if payload["generator_version"] != GENERATOR_VERSION:
         raise DataError(
             f"RAD cache {path} was written by generator version {payload['generator_version']}, this library "
-            f"writes version {GENERATOR_VERSION}; rebuild it with --rebuild"
+            f"writes version {GENERATOR_VERSION}; delete it and the next run regenerates it"
         )
     try:
         splits = {name: RADSplit(**payload["splits"][name]) for name in SPLITS}
         c = payload["config"]
         config = RADConfig(**{**c, "source_split": tuple(c["source_split"]), "transforms": tuple(c["transforms"])})
     except (KeyError, TypeError) as e:
-        raise DataError(f"RAD cache {path} is corrupt (missing {e}); rebuild it with --rebuild") from None
+        raise DataError(f"RAD cache {path} is corrupt (missing {e}); delete it and the next run regenerates it") from None
     if _digest(splits) != payload["sha256"]:
-        raise DataError(f"RAD cache {path} is corrupt: its contents do not match their hash; rebuild it with --rebuild")
+        raise DataError(f"RAD cache {path} is corrupt: its contents do not match their hash; delete it and the next run regenerates it")
     return RADData(config, payload["source"], splits, path, from_cache=True)
 
 
