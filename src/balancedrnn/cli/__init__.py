@@ -415,7 +415,7 @@ def compare(
     """Train several configs x seeds on the same data; table of mean ± std and a plot against hidden proportion.
 
     Exit code 1 when any trial failed, diverged or timed out (the table shows the rest), with a line saying so."""
-    from ..analysis.report import mean_std, plot_metric_vs_hp, records_frame, summarise, summary_markdown
+    from ..analysis.report import chance_level, mean_std, plot_metric_vs_hp, records_frame, summarise, summary_markdown
     from ..train import check_config
 
     from ..core.configs import is_baseline, split_configs
@@ -504,7 +504,7 @@ def compare(
         note = str(bad["note"].iloc[0]).splitlines()[0] if len(bad) and bad["note"].iloc[0] else ""
         out.print(f"warning ({n}): every trial failed: {note}")
         all_failed.append(f"- {n}: every trial failed ({len(bad)} of {seeds}): {note}")
-    chance = 1.0 / the_task.dy if the_task.loss == "last" else None
+    chance = chance_level(the_task.dy, the_task.loss)
     from ..io import atomic_write
 
     md = (summary_markdown(summary, metric) + (f"\n{SPREAD_TEXT}.\n" if spread else "")
