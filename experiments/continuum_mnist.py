@@ -89,7 +89,7 @@ def main() -> None:
     order = torch.from_numpy(np.random.default_rng(0).permutation(len(labels)))
     n_test = len(order) // 5
     data = {"train": (images[order[n_test:]], labels[order[n_test:]]), "test": (images[order[:n_test]], labels[order[:n_test]])}
-    budget = sum(m.weight.numel() for m in make_mlp(0) if isinstance(m, nn.Linear))
+    budget = int(IterativeMap.from_mlp(make_mlp(0), share=False).weights)  # the map's counting rule, the one the continuum spends
     print(f"data: {mnist.source}; {len(order) - n_test} train / {n_test} test digits at 50x50; budget {budget:,} weights; "
           f"{args.epochs} epochs, Adam lr {args.lr}, batch {args.batch}, {args.seeds} seeds")
     rows: dict[str, list[float]] = {}
