@@ -431,6 +431,8 @@ def test_cli_bad_npz_and_options(csv_file: Path, tmp_path: Path, monkeypatch: py
     cases = [
         (["train", "--data", "missing.csv"], "--data missing.csv does not exist"),
         (["train", "--data", csv_file, "--task", "ts:GunPoint"], "either --task or --data"),
+        (["train", "--data", csv_file, "--task", "rad"], "either --task or --data"),  # the default, given: once ignored
+        (["compare", "--data", csv_file, "--task", "rad", "--out-dir", "out"], "either --task or --data"),
         (["train", "--data", csv_file, "--budget", 1, "--out-dir", "out"], "smallest feasible budget"),
         (["train", "--data", csv_file, "--model", "auto", "--budget", 1, "--out-dir", "out"], "smallest feasible budget"),
         (["train", "--data", csv_file, "--device", "nowhere", "--out-dir", "out"], "unknown device"),

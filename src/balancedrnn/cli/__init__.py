@@ -49,7 +49,7 @@ app.add_typer(data_app, name="data")
 # ----------------------------------------------------------------------------------------- options
 # Defaults that depend on --paper or on the task are shown with show_default="..." (typer prints it as
 # "[default: (...)]"): text in square brackets inside help= would be eaten as Rich markup.
-Task = Annotated[str, typer.Option(help="Task name (see `balancedrnn tasks`).")]
+Task = Annotated[Optional[str], typer.Option(help="Task name (see `balancedrnn tasks`).", show_default="rad")]
 Budget = Annotated[float, typer.Option(help="Trainable-weight budget.")]
 TaskBudget = Annotated[Optional[float], typer.Option("--budget", help="Trainable-weight budget.",
                                                      show_default="the task's default budget, see `balancedrnn tasks`")]
@@ -281,7 +281,7 @@ def _options_text(init_scale: str, rewire: float, prune: float = 0.0) -> str:
 def train(
     model: Annotated[str, typer.Option("--model", "-m", help=f"Model config: {CONFIG_HELP}, or auto (what `balancedrnn "
                                        "recommend` chooses for the task's shape and the budget).")] = "balanced",
-    task: Task = "rad",
+    task: Task = None,
     data: Data = None,
     budget: TaskBudget = None,
     epochs: Epochs = None,
@@ -385,7 +385,7 @@ def compare(
                                         "(hx=..,hh=..,hy=..,yx=..,yh=..,yy=..) keep their commas (auto: what "
                                         "`balancedrnn recommend` chooses).")] = "dense,uniform:0.2,balanced,lstm",
     seeds: Annotated[int, typer.Option(help="Seeds per config (0..seeds-1).")] = 3,
-    task: Task = "rad",
+    task: Task = None,
     data: Data = None,
     budget: TaskBudget = None,
     epochs: Epochs = None,
@@ -919,7 +919,7 @@ def sweep(
         raise UserError("base must be a mapping of config fields (task: rad, epochs: 2, ...)")
     d["base"] = {**dict(d.get("base") or {}), **_parse_sets(set_)}
     if data is not None:
-        d["base"]["task"] = data_task("rad", data)
+        d["base"]["task"] = data_task(None, data)
     if device is not None:
         d["base"]["device"] = device
     for key, value in (("name", name), ("workers", workers), ("timeout", timeout), ("storage", storage)):

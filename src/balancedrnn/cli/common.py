@@ -95,12 +95,17 @@ def check_writable(path: Path, option: str, directory: bool = False) -> Path:
     return path
 
 
-def data_task(task: str, data: Path | None) -> str:
+DEFAULT_TASK = "rad"
+"""The task ``train`` and ``compare`` run when given neither ``--task`` nor ``--data``."""
+
+
+def data_task(task: str | None, data: Path | None) -> str:
     """The task a command runs: ``file:PATH`` for ``--data PATH`` (which must be an existing file; not together
-    with another ``--task``), else ``task``. The file itself is read and checked by the task registry."""
+    with ``--task``, even ``--task rad``), else ``task`` (None: not given, :data:`DEFAULT_TASK`). The file itself
+    is read and checked by the task registry."""
     if data is None:
-        return task
-    if task != "rad":
+        return DEFAULT_TASK if task is None else task
+    if task is not None:
         raise UserError("give either --task or --data, not both")
     if not Path(data).is_file():
         raise UserError(f"--data {data} does not exist" if not Path(data).exists() else f"--data {data} is not a file")

@@ -300,7 +300,7 @@ def recommend(
         from ..tasks import get_task
         from .common import data_task
 
-        t = get_task(data_task("rad", data))  # the file read and checked: one-line errors
+        t = get_task(data_task(None, data))  # the file read and checked: one-line errors
         dx, dy = t.dx, t.dy
         from ..tasks.zoo import predictor_info
 
