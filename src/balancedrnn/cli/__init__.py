@@ -30,6 +30,7 @@ from .common import (  # noqa: F401 - re-exported: balancedrnn.cli.check_* and _
     check_writable,
     data_task,
     err,
+    given_options,
     out,
 )
 
@@ -217,11 +218,9 @@ def _rollouts(the_task: Any, rollouts: int | None) -> int:
     """--rollouts only for a task scored by rollouts (hammer; another would ignore it, yet record it and key its
     runs by it); not given: TrainConfig's default."""
     if rollouts is None:
-        from dataclasses import fields
-
         from ..train import TrainConfig
 
-        return next(f.default for f in fields(TrainConfig) if f.name == "rollouts")
+        return TrainConfig.rollouts
     if the_task.select is None:
         raise UserError(f"--rollouts is for a task scored by rollouts (hammer), not {the_task.name}")
     return rollouts
@@ -626,8 +625,8 @@ def data_hammer(
     if expert == "planner" and distil_rounds:
         raise UserError("--distil-rounds distils a policy; --expert planner has none (use --expert nn)")
     if expert == "planner":  # the planner makes the data set itself: no DAgger rounds, no success bar to reach
-        given = [f"--{name.replace('_', '-')}" for name in ("rounds", "episodes_per_round", "eval_episodes", "min_success")
-                 if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]  # click's or typer's copy
+        given = given_options(ctx, {name: f"--{name.replace('_', '-')}" for name in
+                                    ("rounds", "episodes_per_round", "eval_episodes", "min_success")})
         if given:
             raise UserError(f"{', '.join(given)} set the DAgger expert of --expert nn or mlp; --expert planner has none "
                             "(its data set is planned, guided by the --demos)")

@@ -95,6 +95,13 @@ def check_writable(path: Path, option: str, directory: bool = False) -> Path:
     return path
 
 
+def given_options(ctx: Any, options: dict[str, str]) -> list[str]:
+    """The ``options`` (parameter name -> option as the user writes it) given on the command line, not left at
+    their defaults: for options that a choice made elsewhere would ignore."""
+    return [option for name, option in options.items()
+            if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]  # click's or typer's enum
+
+
 DEFAULT_TASK = "rad"
 """The task ``train`` and ``compare`` run when given neither ``--task`` nor ``--data``."""
 

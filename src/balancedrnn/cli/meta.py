@@ -81,7 +81,7 @@ def fit(
         "(dense, uniform:0.2, balanced) join the zoo's runs, as in the shipped predictor.")] = None,
 ) -> None:
     """Fit the random-forest classifier and regressor (and optionally the parent network) and save them."""
-    from .common import UserError, check_positive, check_writable, out
+    from .common import UserError, check_positive, check_writable, given_options, out
 
     if n_classes < 2:
         raise UserError(f"--n-classes must be at least 2, got {n_classes}")
@@ -95,8 +95,7 @@ def fit(
                         "wrote: zoo/zoo-recommend.journal in the cache directory)")
     if study_prefix != "zoo-" and not zoo:
         raise UserError("--study-prefix selects the zoo predictor's studies: give it with --zoo")
-    given = [option for key, option in (("n_classes", "--n-classes"), ("parent", "--parent/--no-parent"))
-             if getattr(ctx.get_parameter_source(key), "name", None) == "COMMANDLINE"]  # click's or typer's copy
+    given = given_options(ctx, {"n_classes": "--n-classes", "parent": "--parent/--no-parent"})
     if zoo and given:  # the zoo predictor ranks runs within each task and always fits its parent network
         raise UserError(f"{', '.join(given)} shape the per-study predictor; the zoo predictor (--zoo) has no classes "
                         "(it ranks runs within each task) and always fits its parent network")
