@@ -194,7 +194,7 @@ def load_plan(name_or_path: str | Path) -> Plan:
     """A shipped plan by name, or a plan file by path; validated at every scale (one-line PlanError)."""
     import yaml
 
-    from ..sweep.spec import yaml_load
+    from ..sweep.spec import yaml_error_where, yaml_load
 
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") or path.exists()):
@@ -211,10 +211,7 @@ def load_plan(name_or_path: str | Path) -> Plan:
     except UnicodeDecodeError:
         raise PlanError(f"plan file {path} is not a text file") from None
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        duplicate = getattr(e, "problem", None) or ""
-        raise PlanError(f"plan file {path} is not valid YAML{f' at line {mark.line + 1}' if mark else ''}"
-                        + (f": {duplicate}" if duplicate.startswith("found duplicate key") else "")) from None
+        raise PlanError(f"plan file {path} is not valid YAML{yaml_error_where(e)}") from None
     _check_keys(d, Plan, f"plan {path.name}")
     for key in ("name", "sweeps", "scales"):
         if key not in d:
@@ -351,8 +348,8 @@ def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = 
         taken = _sizes_it_takes(overrides or {}, base)
         sizes_taken |= set(taken)
         base.update(taken)
-        sets_budget = (sampler.get("budgets") if sampler.get("kind", "grid") in ("grid", "random", "hidden_proportion")
-                       else None) or (sampler.get("budget") if sampler.get("kind", "grid") != "grid" else None)
+        sets_budget = (sampler.get("budgets") if kind in ("grid", "random", "hidden_proportion") else None) or (
+            sampler.get("budget") if kind != "grid" else None)
         if "budget" in base and sets_budget:  # the sampler's budgets win: a --set budget=... would reach no trial
             raise PlanError(f"plan {plan.name}, sweep {s.name}, scale {scale}: budget {base['budget']!r} would be ignored: "
                             f"the sweep's sampler sets each trial's budget ({sets_budget!r})")

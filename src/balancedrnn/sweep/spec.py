@@ -309,6 +309,14 @@ def _unique_keys(loader: Any, node: Any, deep: bool = False) -> Any:
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
+def yaml_error_where(e: Exception) -> str:
+    """Where (and, for a key given twice, what) a YAML error is, for a one-line message: " at line N[: found
+    duplicate key 'base']"."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or ""
+    return (f" at line {mark.line + 1}" if mark else "") + (f": {problem}" if problem.startswith("found duplicate key") else "")
+
+
 def yaml_load(text: str, purpose: str) -> Any:
     """YAML as sweep files, plan files and ``--set`` are read: safe, and with ``1e-3`` a number as a user
     means it (PyYAML follows YAML 1.1, where it is the text "1e-3"). ``purpose`` names what needs yaml when the
@@ -344,11 +352,7 @@ def load_sweep_file(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise SweepError(f"sweep file {path} is not a text file") from None
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        duplicate = getattr(e, "problem", None) or ""
-        raise SweepError(f"sweep file {path} is not valid YAML{where}"
-                         + (f": {duplicate}" if duplicate.startswith("found duplicate key") else "")) from None
+        raise SweepError(f"sweep file {path} is not valid YAML{yaml_error_where(e)}") from None
     if data is None:
         raise SweepError(f"sweep file {path} is empty; see docs/sweeps.md for its keys (name, base, sampler, ...)")
     if not isinstance(data, dict):
