@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from clihelp import one_line_error, run
 
@@ -461,3 +462,38 @@ def test_compare_summary_md_names_a_config_whose_every_trial_failed(mnist_dir, t
     md = (tmp_path / "out" / "summary.md").read_text()
     assert "| dense | 1 |" in md
     assert "balanced: every trial failed (1 of 1): RuntimeError: injected failure of balanced" in md
+    csv = pd.read_csv(tmp_path / "out" / "summary.csv", index_col="model")  # the CSV lists it too, with 0 runs
+    assert list(csv.index) == ["dense", "balanced"]
+    assert csv.loc["balanced", "runs"] == 0 and csv.loc["balanced", "failed"] == 1
+    assert csv.loc["balanced", "note"].startswith("RuntimeError: injected failure of balanced")
+    assert csv.loc["dense", "runs"] == 1 and csv.loc["dense", "failed"] == 0
+
+
+def test_compare_whose_every_trial_failed_leaves_no_earlier_summary_or_plot(mnist_dir, tmp_path, monkeypatch, capsys):
+    """A compare into a directory an earlier compare wrote, whose every trial fails, exited 1 but left the earlier
+    run's summary.md, summary.csv and plot in place, to be read as this run's results. They now say that every
+    trial failed, and the earlier plot is removed."""
+    import balancedrnn.train as train
+    from balancedrnn.cli import main
+
+    args = ["compare", "--models", "dense", "--seeds", "1", "--n-train", "50", "--n-val", "20", "--n-test", "20",
+            "--epochs", "1", "--budget", "30000", "--mnist-dir", str(mnist_dir), "--out-dir", str(tmp_path / "out"),
+            "--quiet", "--threads", "1"]
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    assert e.value.code == 0
+    assert (tmp_path / "out" / "accuracy_vs_hidden_proportion.png").exists()
+
+    def broken(config, task):
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(train, "build_for_task", broken)
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    assert e.value.code == 1
+    assert not (tmp_path / "out" / "accuracy_vs_hidden_proportion.png").exists()
+    md = (tmp_path / "out" / "summary.md").read_text()
+    assert md.startswith("Every trial failed (1 failed)")
+    assert "- dense: every trial failed (1 of 1): RuntimeError: injected failure" in md
+    csv = pd.read_csv(tmp_path / "out" / "summary.csv", index_col="model")
+    assert list(csv.index) == ["dense"] and csv.loc["dense", "runs"] == 0 and csv.loc["dense", "failed"] == 1

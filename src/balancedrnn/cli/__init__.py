@@ -470,12 +470,15 @@ def compare(
         _interrupted(f"{len(records)} finished trial record(s) kept in {out_dir / 'records'}")
     frame = records_frame(records)
     counts = _status_counts(records)
+    summary = summarise(frame, order=names)
+    failed = _all_failed(frame, names, summary)
     if not counts.get("ok"):
+        _write_compare_summary(out_dir, f"Every trial failed ({_format_counts(counts)}).\n", summary, failed, seeds)
+        (out_dir / "accuracy_vs_hidden_proportion.png").unlink(missing_ok=True)  # an earlier run's, not this one's
         first = next((r.get("error") for r in records if r.get("error")), "") or ""
         err.print(f"error: every one of the {len(records)} trials failed ({_format_counts(counts)}); first error: "
                   f"{first.splitlines()[0] if first else 'none recorded'}; records: {out_dir / 'records'}", markup=False)
         raise typer.Exit(1)
-    summary = summarise(frame, order=names)
     spread = bool((summary["runs"] > 1).any())  # a ± is shown, and said what it is
     metric = the_task.metric
     n_train_seen = len(data.splits["train"])
@@ -496,20 +499,11 @@ def compare(
             out.print(f"note ({name}): {r['note']}")
         if r["failed"]:
             out.print(f"warning ({name}): {int(r['failed'])} trial(s) did not finish; see {out_dir / 'records'}")
-    missing = [n for n in names if n not in summary.index]
-    all_failed = []  # said in summary.md too: its table has no row for these configs
-    for n in missing:
-        bad = frame[frame["model"] == n]
-        note = str(bad["note"].iloc[0]).splitlines()[0] if len(bad) and bad["note"].iloc[0] else ""
-        out.print(f"warning ({n}): every trial failed: {note}")
-        all_failed.append(f"- {n}: every trial failed ({len(bad)} of {seeds}): {note}")
+    for n, r in failed.iterrows():
+        out.print(f"warning ({n}): every trial failed: {r['note']}", markup=False)
     chance = chance_level(the_task.dy, the_task.loss)
-    from ..io import atomic_write
-
-    md = (summary_markdown(summary, metric) + (f"\n{SPREAD_TEXT}.\n" if spread else "")
-          + ("\nNo row (no trial finished ok):\n\n" + "\n".join(all_failed) + "\n" if all_failed else ""))
-    atomic_write(out_dir / "summary.md", lambda f: f.write(md.encode()))
-    atomic_write(out_dir / "summary.csv", lambda f: f.write(summary.to_csv().encode()))
+    _write_compare_summary(out_dir, summary_markdown(summary, metric) + (f"\n{SPREAD_TEXT}.\n" if spread else ""),
+                           summary, failed, seeds)
     if len(summary):
         plot = plot_metric_vs_hp(summary, out_dir / "accuracy_vs_hidden_proportion.png", metric, chance,
                                  title=f"{task}, budget {budget:,.0f}, {n_train_seen:,} train seq., {epochs_text}"
@@ -525,6 +519,35 @@ def compare(
 
 SPREAD_TEXT = "test: mean ± sample standard deviation (ddof 1) over the seeds that finished ok; one run: its value"
 """What compare's ± means, under its table and its summary.md."""
+
+
+def _all_failed(frame: Any, names: list[str], summary: Any) -> Any:
+    """summary.csv rows (``runs`` 0, ``failed`` and the first ``note`` filled) for the configs of which no trial
+    finished ok, so that no config silently vanishes from the summary."""
+    import pandas as pd
+
+    rows = []
+    for n in (n for n in names if n not in summary.index):
+        bad = frame[frame["model"] == n]
+        note = str(bad["note"].iloc[0]).splitlines()[0] if len(bad) and bad["note"].iloc[0] else ""
+        rows.append({"model": n, "runs": 0, "failed": len(bad), "note": note})
+    failed = pd.DataFrame(rows, columns=["model", "runs", "failed", "note"]).set_index("model")
+    return failed.reindex(columns=summary.columns)
+
+
+def _write_compare_summary(out_dir: Path, text: str, summary: Any, failed: Any, seeds: int) -> None:
+    """compare's summary.md (``text``, then a line per config in ``failed``: its table has no row for them) and
+    summary.csv (every config, those in ``failed`` with 0 runs), each written atomically."""
+    import pandas as pd
+
+    from ..io import atomic_write
+
+    lines = [f"- {n}: every trial failed ({int(r['failed'])} of {seeds}): {r['note']}" for n, r in failed.iterrows()]
+    md = text + ("\nNo row (no trial finished ok):\n\n" + "\n".join(lines) + "\n" if lines else "")
+    table = pd.concat([summary, failed]) if len(failed) else summary
+    table.index.name = "model"
+    atomic_write(out_dir / "summary.md", lambda f: f.write(md.encode()))
+    atomic_write(out_dir / "summary.csv", lambda f: f.write(table.to_csv().encode()))
 
 
 def _compare_trials(configs: list[Any], data: Any, workers: int, per_worker: int, out_dir: Path, quiet: bool,
