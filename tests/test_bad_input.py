@@ -155,6 +155,10 @@ CASES: list[tuple[str, list[str], str]] = [
     ("reproduce-set-bad-value", ["reproduce", "rad-100k", "--set", "epochs=0"], "epochs must be a positive integer"),
     ("reproduce-set-unknown-key", ["reproduce", "rad-100k", "--set", "foo=1"], "unknown config key(s) foo"),
     ("reproduce-set-model", ["reproduce", "rad-100k", "--set", "model=lstm"], "base.model would be ignored"),
+    ("reproduce-set-rollouts-not-hammer", ["reproduce", "rad-100k", "--set", "rollouts=5"],
+     "rollouts is for a task scored by rollouts (hammer), not 'rad'"),  # was accepted, keyed, recorded and ignored
+    ("reproduce-set-dataset-not-hammer", ["reproduce", "rad-100k", "--set", "dataset=x/y-v0"],
+     "dataset is for the Hammer tasks (hammer, hammer:actions), not 'rad'"),  # likewise
     ("reproduce-report-only-nothing-run", ["reproduce", "rad-100k", "--scale", "smoke", "--report-only", "--out-dir", "{empty}/rep"],
      "no finished runs of plan 'rad-100k' at the smoke scale"),
     ("reproduce-set-mnist-dir-missing", ["reproduce", "rad-100k", "--set", "mnist_dir=nope"], "MNIST directory nope does not exist"),

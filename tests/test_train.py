@@ -117,3 +117,18 @@ def test_on_epoch_sees_every_validated_epoch_and_leaves_training_unchanged(toy):
     hooked = fit(build_for_task(cfg, task), toy, task, cfg, progress=False, on_epoch=look)
     assert seen == [(i + 1, v["loss"]) for i, v in enumerate(plain.val)]
     assert hooked.train_loss == plain.train_loss
+
+
+def test_config_refuses_rollouts_and_dataset_a_task_would_not_read():
+    """``rollouts`` and ``dataset`` are read only by the Hammer tasks. Set on another task (a sweep file's base, or
+    ``reproduce --set``), they were accepted, changed the trial's key and record, and changed nothing else, so two
+    sweeps that differed only in them ran the same trials twice under different keys."""
+    with pytest.raises(ValueError, match=r"rollouts is for a task scored by rollouts \(hammer\), not 'rad'"):
+        TrainConfig(task="rad", rollouts=5)
+    with pytest.raises(ValueError, match=r"rollouts is for a task scored by rollouts \(hammer\), not 'hammer:actions'"):
+        TrainConfig(task="hammer:actions", rollouts=5)  # the zoo's Hammer regression task runs no rollouts
+    with pytest.raises(ValueError, match=r"dataset is for the Hammer tasks \(hammer, hammer:actions\), not 'mnist:rows'"):
+        TrainConfig(task="mnist:rows", dataset="x/y-v0")
+    assert TrainConfig(task="hammer", rollouts=5, dataset="x/y-v0").rollouts == 5
+    assert TrainConfig(task="hammer:actions", dataset="x/y-v0").dataset == "x/y-v0"
+    assert TrainConfig(task="rad", rollouts=TrainConfig.rollouts).key() == TrainConfig(task="rad").key()

@@ -30,6 +30,7 @@ from .core.spec import INIT_SCALES, check_budget_limit, check_seed
 from .progress import progress_bar
 from .record import RECORD_VERSION, Final, History, RunRecord, TaskInfo, record_name
 from .tasks import Task, get_task
+from .tasks.zoo import uses_dataset
 
 __all__ = ["RECORD_VERSION", "History", "TrainConfig", "fit", "run_trial", "write_record"]
 
@@ -153,6 +154,10 @@ class TrainConfig:
         if not isinstance(self.task, str):
             raise ValueError(f"task must be a task name, got {self.task!r}")
         task = get_task(self.task)  # unknown task: the error lists the known ones
+        if self.rollouts != TrainConfig.rollouts and task.select is None:  # read by nothing, yet keyed and recorded
+            raise ValueError(f"rollouts is for a task scored by rollouts (hammer), not {self.task!r}")
+        if self.dataset is not None and not uses_dataset(task.name):
+            raise ValueError(f"dataset is for the Hammer tasks (hammer, hammer:actions), not {self.task!r}")
         if self.select_rollouts and task.select is None:
             raise ValueError(f"select_rollouts needs a task scored by rollouts (hammer), not {self.task!r}")
         if self.select_rollouts and self.select_every > self.epochs:  # else the last epoch is kept, unchecked
