@@ -349,3 +349,20 @@ def test_a_multi_line_or_piped_note_keeps_the_summary_markdown_table_whole():
     assert len(rows) == 4, md  # header, rule, one row per config
     assert all(row.count("|") - row.count("\\|") == rows[0].count("|") for row in rows), md
     assert "(16x3 and 4x5) \\| see above" in rows[2]
+
+
+def test_plot_runs_removes_its_earlier_plots_that_it_does_not_write(tmp_path):
+    """`runs --plots DIR` into a directory an earlier call wrote: when this call has no run that finished ok, it
+    said 'nothing written' yet left the earlier plots there, to be read as of these runs. They are now removed;
+    other files in the directory are left alone."""
+    from balancedrnn.analysis.report import plot_runs, records_frame
+
+    recs = rad_records(configs=["dense", "balanced"], seeds=1)
+    written = plot_runs(records_frame(recs), tmp_path)
+    assert sorted(p.name for p in written) == ["metric_vs_density.png", "metric_vs_hidden_proportion.png"]
+    (tmp_path / "mine.png").write_bytes(b"not a plot of plot_runs")
+    for r in recs:
+        r.update(status="failed", error="RuntimeError: injected")
+        del r["final"]
+    assert plot_runs(records_frame(recs), tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.png"]

@@ -235,9 +235,13 @@ def summary_markdown(summary: pd.DataFrame, metric: str = "accuracy") -> str:
 def plot_runs(frame: pd.DataFrame, directory: str | Path, metric: str = "accuracy") -> list[Path]:
     """Scatter plots of the final metric against the hidden proportion (with the chance level when the runs share
     one) and against each block density. Only runs that finished ok have a point: without one, nothing is
-    written and the list is empty."""
+    written and the list is empty. A plot of these names that this call does not write (an earlier call's, in a
+    reused directory) is removed, so that no plot there is of other runs."""
     ok = frame[frame["status"] == "ok"]
+    stale = {Path(directory) / n for n in RUN_PLOTS}
     if ok.empty:
+        for path in stale:
+            path.unlink(missing_ok=True)
         return []
     plt = pyplot()
     paths = []
@@ -261,7 +265,13 @@ def plot_runs(frame: pd.DataFrame, directory: str | Path, metric: str = "accurac
         for ax in axes[:, 0]:
             ax.set_ylabel(f"test {metric}")
         paths.append(save_figure(fig, Path(directory) / "metric_vs_density.png"))
+    for path in stale - set(paths):
+        path.unlink(missing_ok=True)
     return paths
+
+
+RUN_PLOTS = ("metric_vs_hidden_proportion.png", "metric_vs_density.png")
+"""The files :func:`plot_runs` writes."""
 
 
 def shared_chance(frame: pd.DataFrame) -> float | None:
