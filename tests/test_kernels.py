@@ -26,6 +26,20 @@ def test_sparse_matmul_matches_dense(rows, cols, density, sparse_backend):
     torch.testing.assert_close(got_gx, ref_gx)
 
 
+@pytest.mark.parametrize("x_dtype", [torch.float64, torch.int64, torch.bfloat16])
+def test_sparse_matmul_refuses_x_of_another_dtype_as_a_dense_block_does(x_dtype, sparse_backend):
+    """The compiled kernels cast the block to ``x``'s dtype: an integer ``x`` got an integer product of the
+    truncated block (silently wrong), where PyTorch's CSR backend and a dense block raise. Every backend raises."""
+    idx = draw_mask_indices(6, 5, 0.5, torch.Generator().manual_seed(2))
+    values = torch.randn(idx.numel())
+    x = (torch.randn(3, 5) * 3).to(x_dtype)
+    dense_w = torch.zeros(30).index_put((idx,), values).view(6, 5)
+    with pytest.raises(RuntimeError):
+        x @ dense_w.t()  # the reference: a dense block refuses it
+    with pytest.raises(RuntimeError, match="expected x of the block's dtype torch.float32"):
+        sparse_matmul(values, x, CSRPattern.from_index(6, 5, idx))
+
+
 def test_gradcheck(sparse_backend):
     idx = draw_mask_indices(5, 4, 0.5, torch.Generator().manual_seed(1))
     pattern = CSRPattern.from_index(5, 4, idx)

@@ -94,14 +94,17 @@ class SparseOperator:
         return self._matrix_t
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """``x @ W.T`` for ``x`` of shape ``(n, cols)``."""
-        if self.backend == "native" and x.dtype == self.values.dtype and x.device.type == "cpu":
+        """``x @ W.T`` for ``x`` of shape ``(n, cols)``, of the block's dtype (as ``x @ w.t()`` asks of a dense
+        block: the compiled kernels cast the block to ``x``'s dtype, so an integer ``x`` truncated it)."""
+        if x.dtype != self.values.dtype:
+            raise RuntimeError(f"expected x of the block's dtype {self.values.dtype}, got {x.dtype}")
+        if self.backend == "native" and x.device.type == "cpu":
             return _NativeMatmul.apply(self.values, x, self)
         if self.backend == "torch":
             return _SparseMatmul.apply(self.values, x, self)
         p = self.pattern
         dense = self.values.new_zeros(p.rows * p.cols).index_put((pattern_flat(p),), self.values).view(p.rows, p.cols)
-        return x @ dense.t().to(x.dtype)
+        return x @ dense.t()
 
 
 class _SparseMatmul(torch.autograd.Function):
