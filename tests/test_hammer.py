@@ -581,3 +581,24 @@ def test_paper_applies_the_hammer_protocol_to_both_hammer_tasks(task):
     got = _resolve(True, task, epochs=None, lr=None, batch_size=None, n_train=None, n_val=None, n_test=None)
     assert got == {"epochs": 25, "lr": 1e-4, "batch_size": 64, "n_train": 4500, "n_val": 250, "n_test": 250}
     assert _resolve(True, task, epochs=3, lr=None, batch_size=None)["epochs"] == 3  # what is given is kept
+
+
+def test_data_id_tells_a_regenerated_set_of_the_same_id_and_size_from_the_old(sim_episodes, tmp_path, monkeypatch):
+    """A run's data id was the hash of 'Minari data set <id> (<n> episodes)': a set regenerated under the same id
+    with as many episodes (another expert, `data hammer --rebuild`) had the old id, so a resumed sweep counted the
+    trials trained on the old episodes as done on the new ones. The id now follows the episodes' content, for both
+    Hammer tasks; the same content gives the same id."""
+    from balancedrnn.tasks import get_task, zoo
+    from balancedrnn.tasks.zoo import HAMMER_ACTIONS
+    from balancedrnn.train import TrainConfig, data_fingerprint
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    ids = {}
+    for label, eps in (("a", sim_episodes[:6]), ("b", sim_episodes[6:12]), ("a again", sim_episodes[:6])):
+        write_dataset("test/hammer/regen-v0", eps, algorithm="test", description="six episodes")
+        zoo._MEMO_BY_REQUEST.clear()  # a new process would not have the old set in memory
+        ids[label] = [data_fingerprint(get_task(name).load(TrainConfig(task=name, dataset="test/hammer/regen-v0",
+                                                                     n_train=4, n_val=1, n_test=1), False))
+                      for name in ("hammer", HAMMER_ACTIONS)]
+    assert ids["a"][0] != ids["b"][0] and ids["a"][1] != ids["b"][1]
+    assert ids["a again"] == ids["a"]

@@ -82,10 +82,11 @@ def _load_rad(config: DataRequest, progress: bool) -> Any:
 
 
 def _load_hammer(config: DataRequest, progress: bool) -> Any:
-    from .hammer.dataset import cloning_data, load_requested
+    from .hammer.dataset import cloning_data, episodes_digest, load_requested
 
     dataset_id, episodes = load_requested(config.dataset)
-    return cloning_data(episodes, seed=config.data_seed, source=f"Minari data set {dataset_id} ({len(episodes)} episodes)")
+    return cloning_data(episodes, seed=config.data_seed, source=f"Minari data set {dataset_id} ({len(episodes)} episodes, "
+                                                                f"content {episodes_digest(episodes)})")
 
 
 def _hammer_rollouts(model: Any, data: Any, config: DataRequest, episodes: int, first_seed: int) -> dict[str, Any]:

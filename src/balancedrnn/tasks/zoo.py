@@ -581,7 +581,7 @@ def load_hammer_actions(config: DataRequest, progress: bool = False) -> ZooData:
     """Adroit Hammer expert episodes (``config.dataset``, as the ``hammer`` task reads them) as a regression task:
     ``n_train``/``n_val``/``n_test`` episodes drawn by ``data_seed`` (fewer when the set holds fewer, said in the
     source), observations normalised with the training statistics, the action at every step the target."""
-    from .hammer.dataset import cloning_data, load_requested
+    from .hammer.dataset import cloning_data, episodes_digest, load_requested
 
     def build() -> ZooData:
         dataset_id, episodes = load_requested(config.dataset)
@@ -596,8 +596,9 @@ def load_hammer_actions(config: DataRequest, progress: bool = False) -> ZooData:
         y = {k: data.splits[k].target.numpy() for k in SPLITS}
         counts = "/".join(str(len(x[k])) for k in SPLITS)
         short = f" (the set holds {len(episodes)})" if n < want.sum() else ""
-        return _zoo_data(HAMMER_ACTIONS, f"Minari data set {dataset_id}: {counts} train/val/test episodes{short}, "
-                         f"drawn by seed {config.data_seed}; the expert's action at every step", x, y, regression=True)
+        return _zoo_data(HAMMER_ACTIONS, f"Minari data set {dataset_id} (content {episodes_digest(episodes)}): "
+                         f"{counts} train/val/test episodes{short}, drawn by seed {config.data_seed}; the expert's "
+                         "action at every step", x, y, regression=True)
 
     return _memo_or(HAMMER_ACTIONS, config, {"dataset": config.dataset}, build)  # None: the generated set
 

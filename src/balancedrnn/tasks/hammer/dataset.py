@@ -202,6 +202,21 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
     return episodes
 
 
+def episodes_digest(episodes: Sequence[Episode]) -> str:
+    """A short hash of the episodes' observations and actions (what cloning trains on): a data set regenerated
+    under the same id and episode count gets another, so a sweep's data id (the hash of its data's source) tells
+    the new data from the old and reruns the trials trained on the old."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=8)
+    for ep in episodes:
+        for a in (ep.observations, ep.actions):
+            a = np.ascontiguousarray(a)
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a.tobytes())
+    return h.hexdigest()
+
+
 def load_requested(dataset: str | None) -> tuple[str, list[Episode]]:
     """``(id, episodes)`` of the data set a run asks for (``--dataset``): the named one (downloaded by Minari when
     online), else the generated expert set, which is never downloaded."""
