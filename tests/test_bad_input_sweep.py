@@ -67,6 +67,14 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
      "{density: {uniform: [1.5, 5]}}}\n", [], "draws lie in [1.5, 5], outside the densities (0, 1]"),
     ("sweep-distribution-ignored", GRID + "sampler: {kind: grid, models: [dense], distributions: "
      "{lr: {log_uniform: [1e-4, 1e-2]}}}\n", [], "the grid sampler would ignore it"),
+    # the tpe and qmc samplers run at one budget: a list of budgets reached no trial (they ran at base.budget)
+    ("sweep-tpe-budgets", GRID + "sampler: {kind: tpe, n_trials: 2, budgets: [30000, 60000]}\n", [],
+     "sampler.budgets would be ignored: the tpe sampler runs every trial at one sampler.budget"),
+    ("sweep-qmc-budgets", GRID + "sampler: {kind: qmc, n_trials: 2, budgets: [60000]}\n", [],
+     "sampler.budgets would be ignored: the qmc sampler"),
+    # the random sampler cycles over budgets: its budget reached no trial
+    ("sweep-random-budget-and-budgets", GRID + "sampler: {kind: random, n_trials: 2, budget: 50000, budgets: [30000]}\n",
+     [], "sampler.budget would be ignored: the random sampler cycles over sampler.budgets"),
     ("sweep-base-a-list", "name: s\nbase: [1, 2]\n", [], "base must be a mapping"),
     ("sweep-sampler-unknown", GRID + "sampler: {kind: bayes}\n", [], "unknown sampler 'bayes'"),
     ("sweep-seed-negative", GRID + "seed: -1\n", [], "seed must be a non-negative integer"),

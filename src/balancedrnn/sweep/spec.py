@@ -157,6 +157,14 @@ class SweepSpec:
                 check_budget_limit(s.budget, "sampler.budget")
             except SpecError as e:
                 raise SweepError(str(e)) from None
+        if s.kind in ("tpe", "qmc") and s.budgets and [float(b) for b in s.budgets] != [float(s.budget or 0)]:
+            raise SweepError(f"sampler.budgets would be ignored: the {s.kind} sampler runs every trial at one "
+                             f"sampler.budget, else base.budget (give budget: {float(s.budgets[0]):g}, and one sweep "
+                             "per budget)")
+        if (s.kind in ("random", "hidden_proportion") and s.budget is not None and s.budgets
+                and [float(b) for b in s.budgets] != [float(s.budget)]):
+            raise SweepError(f"sampler.budget would be ignored: the {s.kind} sampler cycles over sampler.budgets when "
+                             "it is given (give one of the two)")
         if s.kind == "grid" and s.budget is not None and not s.budgets:
             raise SweepError(f"sampler.budget would be ignored: a grid runs at sampler.budgets, else base.budget "
                              f"(give budgets: [{s.budget:g}])")
