@@ -820,3 +820,35 @@ def test_the_hint_of_a_failed_sweep_keeps_no_password(monkeypatch, capsys):
                                     "postgresql://user:s3cret@db.example/runs", "--quiet"], capsys)
     assert code == 1 and "s3cret" not in out + err
     assert "runs --name sweep --storage postgresql://user:***@db.example/runs --status failed" in err
+
+
+@pytest.mark.parametrize("kind", ["tpe", "qmc"])
+def test_a_tpe_or_qmc_sweep_on_a_study_of_another_sweep_is_refused(kind, mnist_dir, tmp_path, capsys):
+    """A TPE/QMC sweep counted every trial of its study as its own: on a study holding a finished grid of 2 configs,
+    a 2-trial TPE sweep ran nothing, printed "2/2 trials done" with the grid's results and exited 0; with other
+    epochs, its new trials were counted beside (and learnt from) the old ones. Now refused in one line, no trial
+    added."""
+    from clihelp import run_main
+
+    run_sweep(SweepSpec.from_dict(grid(mnist_dir, "mix", models=("dense", "balanced"), seeds=(0,))),
+              run_dir=tmp_path, progress=False)
+    def trials():
+        return [(t.number, t.state, t.user_attrs.get("status")) for t in study_of(tmp_path, "mix").get_trials()]
+
+    before = trials()
+    d = {"name": "mix", "base": base(mnist_dir, budget=50_000), "sampler": {"kind": kind, "n_trials": 2}}
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(d))
+    code, err = run_main(["sweep", str(path), "--run-dir", str(tmp_path), "--quiet"], capsys)
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert "study 'mix' holds 2 trial(s) of another sweep" in lines[0], lines[0]
+    assert trials() == before
+    # the same sampler resumed on its own study is not refused, whatever its n_trials; other epochs are
+    d["name"] = "own"
+    path.write_text(yaml.safe_dump(d))
+    assert run_main(["sweep", str(path), "--run-dir", str(tmp_path), "--quiet", "--n-trials", "1"], capsys)[0] == 0
+    code, _ = run_main(["sweep", str(path), "--run-dir", str(tmp_path), "--quiet"], capsys)
+    assert code == 0 and len(done_per_key(study_of(tmp_path, "own"))) == 2
+    code, err = run_main(["sweep", str(path), "--run-dir", str(tmp_path), "--quiet", "--set", "epochs=2"], capsys)
+    assert code == 2 and "holds 2 trial(s) of another sweep (epochs 1, not 2)" in err, err

@@ -342,6 +342,8 @@ def prepare(spec: SweepSpec, run_dir: str | Path = "runs", policy: Any = None,
     params = [trial_params(c) for c in configs]
     storage = store.open_storage(spec.storage, run_dir, log=log)
     study = store.open_study(storage, spec.name)
+    if spec.sampler.kind in ("tpe", "qmc"):  # before any write: nothing of this store is changed
+        _check_optuna_study(study, spec)
     with store.writing(study):  # nothing has run yet: a store that cannot be written is one line, exit 2
         released = store.release_stale(study)
         if spec.sampler.kind in ("tpe", "qmc"):
@@ -349,6 +351,25 @@ def prepare(spec: SweepSpec, run_dir: str | Path = "runs", policy: Any = None,
         keys = [TrainConfig.from_dict(c).key() for c in configs]
         queued = store.enqueue_missing(study, configs, keys, params, policy)
     return study, len(set(keys)), queued, released
+
+
+def _check_optuna_study(study: Any, spec: SweepSpec) -> None:
+    """A TPE or QMC sweep counts every trial of its study towards ``n_trials`` and its sampler learns from all of
+    them, so a study holding another sweep's trials (another task, budget, epochs, a grid) is refused in one line
+    rather than silently run short or not at all."""
+    from . import store
+    from .spec import SweepError, optuna_mismatch
+
+    other, why = 0, None
+    for t in store._trials(study):
+        if "config" not in t.user_attrs:
+            continue
+        reason = optuna_mismatch(spec, t.user_attrs["config"])
+        if reason is not None:
+            other, why = other + 1, why or reason
+    if other:
+        raise SweepError(f"study {spec.name!r} holds {other} trial(s) of another sweep ({why}); the {spec.sampler.kind} "
+                         "sampler would count them towards n_trials and learn from them: give the sweep another name")
 
 
 def spec_keys(spec: SweepSpec) -> set[str] | None:

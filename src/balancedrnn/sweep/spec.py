@@ -449,13 +449,42 @@ def optuna_sampler(spec: SweepSpec, trial_number: int = 0) -> Any:
 def suggest_config(trial: Any, spec: SweepSpec) -> dict[str, Any]:
     """A config from Optuna's suggestions: six densities in [0.02, 1] (``defaults.DENSITY_RANGE``) and a
     log-uniform learning rate (``defaults.TPE_LR_RANGE``)."""
+    density = {b: trial.suggest_float(b, *DENSITY_RANGE) for b in BLOCKS}
+    lr = trial.suggest_float("lr", *TPE_LR_RANGE, log=True)
+    return {**optuna_fixed(spec), "model": density_string(density), "lr": lr, "seed": trial.number}
+
+
+OPTUNA_DRAWN = ("model", "lr", "seed")
+"""The config fields a TPE or QMC sweep sets per trial (:func:`suggest_config`); the others are the spec's."""
+
+
+def optuna_fixed(spec: SweepSpec) -> dict[str, Any]:
+    """The config fields every trial of a TPE or QMC sweep shares: the base config at the sweep's budget."""
     from ..train import TrainConfig
 
     base = asdict(TrainConfig.from_dict(spec.base))
-    density = {b: trial.suggest_float(b, *DENSITY_RANGE) for b in BLOCKS}
-    lr = trial.suggest_float("lr", *TPE_LR_RANGE, log=True)
     budget = float(spec.sampler.budget if spec.sampler.budget is not None else base["budget"])
-    return {**base, "model": density_string(density), "lr": lr, "budget": budget, "seed": trial.number}
+    return {k: v for k, v in {**base, "budget": budget}.items() if k not in OPTUNA_DRAWN}
+
+
+def optuna_mismatch(spec: SweepSpec, config: Any) -> str | None:
+    """How a stored trial's config differs from what a TPE or QMC ``spec`` would run (``"epochs 1, not 2"``), or
+    None when the trial could be one of the spec's: its config with the drawn fields replaced by the spec's
+    fixed ones has the same key (so placement such as ``device`` or ``mnist_dir`` does not matter)."""
+    import json
+
+    from ..train import TrainConfig
+
+    try:
+        theirs = TrainConfig.from_dict(config)
+        ours = TrainConfig.from_dict({**optuna_fixed(spec), **{k: config[k] for k in OPTUNA_DRAWN}})
+    except (TypeError, ValueError, KeyError):
+        return "a config this version cannot read"
+    if theirs.key() == ours.key():
+        return None
+    a, b = json.loads(json.dumps(asdict(theirs))), json.loads(json.dumps(asdict(ours)))
+    diff = [f"{k} {a[k]!r}, not {b[k]!r}" for k in a if a[k] != b[k]]
+    return ", ".join(diff[:2]) or "another config"
 
 
 def trial_params(config: dict[str, Any]) -> dict[str, Any]:
