@@ -365,3 +365,30 @@ def test_a_sqlite_store_in_a_missing_directory_is_created_like_a_journal(tmp_pat
     (tmp_path / "f").write_text("a file")
     with pytest.raises(store.StoreError, match=r"cannot create the run store .*f is a file, not a directory"):
         store.open_storage(f"sqlite:///{tmp_path / 'f' / 'x.db'}")
+
+
+def test_two_workers_popping_one_waiting_trial_on_sqlite_do_not_both_run_it(tmp_path):
+    """Optuna moves a trial to RUNNING by reading its state and then writing it; SQLite has no SELECT ... FOR
+    UPDATE, so two sweep commands on one SQLite store both read WAITING and both ran the trial (seen: a config
+    trained twice, the second worker printing that it "was stalled" and keeping a duplicate). Here the second
+    worker claims the trial just before the first one's write reaches the database: only one may have it."""
+    import sqlalchemy
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    a = store.open_study(store.open_storage(url, tmp_path), "s")
+    b = store.open_study(store.open_storage(url, tmp_path), "s")
+    a.enqueue_trial({}, user_attrs={"key": "k", "config": {}})
+    popped = {}
+
+    def rival_first(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE TRIALS") and "b" not in popped:
+            popped["b"] = store._pop(b)  # the other command's worker, between this one's read and its write
+
+    engine = a._storage._backend.engine
+    sqlalchemy.event.listen(engine, "before_cursor_execute", rival_first)
+    try:
+        got_a = store._pop(a)
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", rival_first)
+    assert popped["b"] is not None
+    assert got_a is None, "both workers got the one waiting trial"

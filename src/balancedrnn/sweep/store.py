@@ -736,12 +736,34 @@ def _pop(study: Any) -> Any | None:
     waiting = storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,))
     for t in sorted(waiting, key=lambda t: (t.user_attrs.get("position", math.inf), t.number)):
         try:
-            if not storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
+            if not _start(storage, t._trial_id):
                 continue
         except UpdateFinishedTrialError:
             continue
         return optuna.Trial(study, t._trial_id)
     return None
+
+
+def _start(storage: Any, trial_id: int) -> bool:
+    """Move a waiting trial to RUNNING; False when another worker took it first. On a database it is one
+    conditional UPDATE (``... WHERE state = WAITING``): Optuna reads the state, then writes it, and SQLite, which
+    has no ``SELECT ... FOR UPDATE``, let two workers both read WAITING and both run the trial."""
+    import datetime
+
+    from optuna.storages import RDBStorage
+    from optuna.trial import TrialState
+
+    rdb = getattr(storage, "_backend", storage)
+    if not isinstance(rdb, RDBStorage):
+        return bool(storage.set_trial_state_values(trial_id, state=TrialState.RUNNING))
+    from optuna.storages._rdb import models
+
+    table = models.TrialModel.__table__
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)  # Optuna stores UTC
+    with rdb.engine.begin() as conn:
+        done = conn.execute(table.update().where(table.c.trial_id == trial_id, table.c.state == TrialState.WAITING)
+                            .values(state=TrialState.RUNNING, datetime_start=now))
+    return done.rowcount == 1
 
 
 def claim_popped(study: Any, trial: Any, policy: DonePolicy | None) -> bool:
