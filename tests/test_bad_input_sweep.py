@@ -75,6 +75,11 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
     # the random sampler cycles over budgets: its budget reached no trial
     ("sweep-random-budget-and-budgets", GRID + "sampler: {kind: random, n_trials: 2, budget: 50000, budgets: [30000]}\n",
      [], "sampler.budget would be ignored: the random sampler cycles over sampler.budgets"),
+    # a NaN bound compared False and was ignored (the trials ran unclipped); a NaN or infinite argument drew nonsense
+    ("sweep-distribution-nan-min", GRID + "sampler: {kind: random, n_trials: 2, distributions: "
+     "{lr: {uniform: [1e-4, 1e-3], min: .nan}}}\n", [], "distribution lr: min must be a number, got nan"),
+    ("sweep-distribution-nan-mean", GRID + "sampler: {kind: random, n_trials: 2, distributions: "
+     "{init_mean: {normal: [.nan, 0.1]}}}\n", [], "distribution init_mean: normal takes two finite numbers, got [nan, 0.1]"),
     ("sweep-base-a-list", "name: s\nbase: [1, 2]\n", [], "base must be a mapping"),
     ("sweep-sampler-unknown", GRID + "sampler: {kind: bayes}\n", [], "unknown sampler 'bayes'"),
     ("sweep-seed-negative", GRID + "seed: -1\n", [], "seed must be a non-negative integer"),

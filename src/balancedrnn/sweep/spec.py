@@ -237,8 +237,11 @@ def _check_distribution(name: str, dist: Any) -> None:
         raise SweepError(f"distribution {name} needs exactly one of normal, abs_normal, uniform, log_uniform "
                          f"(plus optional min, max); got keys {', '.join(map(str, dist))}")
     args = dist[kinds[0]]
-    if not (isinstance(args, (list, tuple)) and len(args) == 2 and all(isinstance(a, (int, float)) for a in args)):
+    if not (isinstance(args, (list, tuple)) and len(args) == 2
+            and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args)):
         raise SweepError(f"distribution {name}: {kinds[0]} takes two numbers, got {args!r}")
+    if not all(math.isfinite(a) for a in args):  # a NaN mean drew NaN; a NaN bound compared False and was ignored
+        raise SweepError(f"distribution {name}: {kinds[0]} takes two finite numbers, got {args!r}")
     if kinds[0] in ("normal", "abs_normal") and args[1] < 0:
         raise SweepError(f"distribution {name}: standard deviation must be >= 0, got {args[1]}")
     if kinds[0] in ("uniform", "log_uniform") and not args[0] < args[1]:
@@ -246,7 +249,8 @@ def _check_distribution(name: str, dist: Any) -> None:
     if kinds[0] == "log_uniform" and args[0] <= 0:
         raise SweepError(f"distribution {name}: log_uniform needs positive bounds, got {args!r}")
     for bound in ("min", "max"):
-        if bound in dist and (isinstance(dist[bound], bool) or not isinstance(dist[bound], (int, float))):
+        if bound in dist and (isinstance(dist[bound], bool) or not isinstance(dist[bound], (int, float))
+                              or math.isnan(dist[bound])):
             raise SweepError(f"distribution {name}: {bound} must be a number, got {dist[bound]!r}")
     if "min" in dist and "max" in dist and dist["min"] > dist["max"]:
         raise SweepError(f"distribution {name}: min {dist['min']} is above max {dist['max']}")
