@@ -80,6 +80,18 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
      "{lr: {uniform: [1e-4, 1e-3], min: .nan}}}\n", [], "distribution lr: min must be a number, got nan"),
     ("sweep-distribution-nan-mean", GRID + "sampler: {kind: random, n_trials: 2, distributions: "
      "{init_mean: {normal: [.nan, 0.1]}}}\n", [], "distribution init_mean: normal takes two finite numbers, got [nan, 0.1]"),
+    # a sampler key the sampler does not read reached no trial: a random sweep's seeds (its trials' seeds are their
+    # numbers), a grid's n_trials (from --n-trials too), a grid's budget beside other budgets, a tpe sweep's hp_range
+    ("sweep-random-seeds-ignored", GRID + "sampler: {kind: random, n_trials: 2, seeds: [0, 1, 2]}\n", [],
+     "sampler.seeds would be ignored: the random sampler reads n_trials, budget, budgets, distributions"),
+    ("sweep-seeds-option-random", GRID + "sampler: {kind: random, n_trials: 2}\n", ["--seeds", "3"],
+     "sampler.seeds would be ignored: the random sampler"),
+    ("sweep-n-trials-option-grid", GRID + "sampler: {kind: grid, models: [dense]}\n", ["--n-trials", "5"],
+     "sampler.n_trials would be ignored: the grid sampler reads models, seeds, budgets"),
+    ("sweep-grid-budget-beside-budgets", GRID + "sampler: {kind: grid, models: [dense], budgets: [30000], budget: 60000}\n",
+     [], "sampler.budget would be ignored: the grid sampler"),
+    ("sweep-tpe-hp-range", GRID + "sampler: {kind: tpe, n_trials: 2, hp_range: [0.1, 0.5]}\n", [],
+     "sampler.hp_range would be ignored: the tpe sampler reads n_trials, budget"),
     ("sweep-base-a-list", "name: s\nbase: [1, 2]\n", [], "base must be a mapping"),
     ("sweep-sampler-unknown", GRID + "sampler: {kind: bayes}\n", [], "unknown sampler 'bayes'"),
     ("sweep-seed-negative", GRID + "seed: -1\n", [], "seed must be a non-negative integer"),

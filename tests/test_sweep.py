@@ -852,3 +852,18 @@ def test_a_tpe_or_qmc_sweep_on_a_study_of_another_sweep_is_refused(kind, mnist_d
     assert code == 0 and len(done_per_key(study_of(tmp_path, "own"))) == 2
     code, err = run_main(["sweep", str(path), "--run-dir", str(tmp_path), "--quiet", "--set", "epochs=2"], capsys)
     assert code == 2 and "holds 2 trial(s) of another sweep (epochs 1, not 2)" in err, err
+
+
+def test_sampler_option_over_a_file_of_another_sampler_drops_the_files_other_keys(mnist_dir, tmp_path, capsys):
+    """`--sampler qmc` over a grid file: the file's models and seeds belong to its grid, not to the sampler the
+    option asks for, so they are not "ignored keys" (refused), and the sweep runs the option's sampler."""
+    from clihelp import run_main
+
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump({**grid(mnist_dir, "swap", models=("dense",), seeds=(0, 1)),
+                                    "base": base(mnist_dir, budget=50_000)}))
+    code, err = run_main(["sweep", str(path), "--sampler", "qmc", "--n-trials", "1", "--run-dir", str(tmp_path),
+                          "--quiet"], capsys)
+    assert code == 0, err
+    done = [t for t in study_of(tmp_path, "swap").get_trials(deepcopy=False) if store.is_done(t)]
+    assert len(done) == 1 and done[0].user_attrs["config"]["model"].startswith("hx=")

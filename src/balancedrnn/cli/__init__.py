@@ -948,6 +948,10 @@ def sweep(
         if value is not None:
             d[key] = value
     s = dict(d["sampler"])
+    if sampler is not None and sampler != s.get("kind", "grid"):  # another sampler than the file's: the file's
+        from ..sweep.spec import SAMPLER_READS  # keys for its own sampler are not this one's
+
+        s = {k: v for k, v in s.items() if k in SAMPLER_READS.get(sampler, s)}
     for key, value in (("kind", sampler), ("n_trials", n_trials), ("budget", budget)):
         if value is not None:
             s[key] = value

@@ -104,7 +104,7 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
     from . import store
 
     torch.set_num_threads(threads)
-    spec = SweepSpec.from_dict(spec_dict)
+    spec = SweepSpec.from_dict(spec_dict, check_unread=False)  # checked by the caller; every field is given here
     done_policy = store.DonePolicy(**policy) if policy else None
     study = store.open_study(store.open_storage(storage_url, run_dir), spec.name)
     if spec.sampler.kind in ("tpe", "qmc"):

@@ -86,8 +86,9 @@ class SweepSpec:
     """Storage URL or journal path (default: ``<run_dir>/store.journal``)."""
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SweepSpec:
-        """Parse and validate a mapping (a loaded YAML file); unknown keys are errors."""
+    def from_dict(cls, d: dict[str, Any], check_unread: bool = True) -> SweepSpec:
+        """Parse and validate a mapping (a loaded YAML file); unknown keys are errors, and so are sampler keys the
+        sampler does not read unless ``check_unread`` is False (a spec already checked, every field given)."""
         if not isinstance(d, dict):
             raise SweepError(f"a sweep file must be a mapping of keys to values, got {_kind(d)}")
         _check_keys(d, cls, "sweep")
@@ -99,6 +100,8 @@ class SweepSpec:
         _check_keys(sampler, SamplerSpec, "sampler")
         spec = cls(**{**d, "sampler": SamplerSpec(**sampler)})
         spec.validate()
+        if check_unread:
+            _check_read(spec.sampler, sampler)
         return spec
 
     def validate(self) -> None:
@@ -210,6 +213,30 @@ class SweepSpec:
                        f" (it searches a log-uniform lr in [{TPE_LR_RANGE[0]:g}, {TPE_LR_RANGE[1]:g}]); use the random "
                        "or grid sampler to fix it")
                 raise SweepError(f"base.{key} would be ignored: the {s.kind} sampler draws {key} itself{fix}")
+
+
+SAMPLER_READS: dict[str, tuple[str, ...]] = {
+    "grid": ("kind", "models", "seeds", "budgets"),
+    "random": ("kind", "n_trials", "budget", "budgets", "distributions"),
+    "hidden_proportion": ("kind", "n_trials", "budget", "budgets", "distributions", "hp_range"),
+    "tpe": ("kind", "n_trials", "budget"),
+    "qmc": ("kind", "n_trials", "budget"),
+}
+"""The ``sampler`` keys each sampler reads; any other key given would reach no trial."""
+
+
+def _check_read(s: SamplerSpec, given: dict[str, Any]) -> None:
+    """A sampler key the sampler does not read (a random sweep's ``seeds``, a grid's ``n_trials``) is refused:
+    the sweep would run without it, silently. A grid's ``budget`` equal to its one ``budgets`` is what ``--budget``
+    gives, and is read."""
+    for key in given:
+        if key in SAMPLER_READS[s.kind]:
+            continue
+        if (key, s.kind) == ("budget", "grid") and [float(b) for b in s.budgets] == [float(s.budget or 0)]:
+            continue
+        reads = ", ".join(k for k in SAMPLER_READS[s.kind] if k != "kind")
+        raise SweepError(f"sampler.{key} would be ignored: the {s.kind} sampler reads {reads}"
+                         + (" (its trials' seeds are their numbers)" if key == "seeds" else ""))
 
 
 def _kind(value: Any) -> str:
