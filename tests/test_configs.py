@@ -195,3 +195,18 @@ def test_a_density_so_low_that_the_hidden_size_is_absurd_is_refused_before_any_w
         check_config(TrainConfig(task="mnist:rows", model="uniform:1e-9", budget=7_500))
     check_fits("uniform:1e-5", 28, 10, 7_500)  # dh 27,000: 7.3e8 entries, a mask that can still be drawn
     check_fits("lstm", 28, 10, 7_500)
+
+
+def test_split_configs_ignores_case_like_the_grammar():
+    """The grammar is case-insensitive, so an explicit config written in capitals (``HX=0.1,HH=1,...``), which
+    parse_config reads as one config, stays one config in a --models list: it used to be split into six
+    fragments, each refused as missing blocks."""
+    from balancedrnn.core.configs import parse_config, split_configs
+
+    upper = "HX=0.1,HH=1,HY=1,YX=0.1,YH=0.1,YY=0.1"
+    mixed = "hx=0.2,Hh=1,hY=1,yx=1,YH=1,yy=1"
+    assert split_configs(upper) == [upper]
+    assert split_configs(f"dense,{upper},{mixed},lstm") == ["dense", upper, mixed, "lstm"]
+    assert split_configs(f"{upper},hx=0.5,hh=1,hy=1,yx=1,yh=1,yy=1")[1:] == ["hx=0.5,hh=1,hy=1,yx=1,yh=1,yy=1"]
+    for config in split_configs(f"{upper},{mixed}"):
+        assert parse_config(config).family == "explicit"

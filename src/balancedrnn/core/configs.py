@@ -173,7 +173,7 @@ def split_configs(text: str) -> list[str]:
     for piece in (p.strip() for p in text.split(",")):
         if not piece:
             continue
-        key = piece.partition("=")[0].strip() if "=" in piece else None
+        key = piece.partition("=")[0].strip().lower() if "=" in piece else None  # the grammar ignores case
         if key in BLOCKS and out and blocks and key not in blocks:
             out[-1] += "," + piece
             blocks.add(key)
