@@ -72,3 +72,26 @@ def test_step_checks_its_input_like_forward(kind):
     for bad in (torch.randn(3, 5), torch.randn(3, 6, 1)):
         with pytest.raises(ValueError, match=r"input must have shape \(batch, dx\) with dx=6"):
             m.step(bad)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn", "mlp"])
+def test_sizes_and_budget_are_checked_as_for_block_models(kind):
+    """make_baseline checks dx, dy and the budget with the block models' checks: an output size of 0 used to build
+    an LSTM without a projection (its output as wide as the hidden state, not dy) without a word, a NumPy integer
+    budget was refused as not a positive number, and a float size was a traceback from inside PyTorch."""
+    import numpy as np
+
+    from balancedrnn.core.configs import build_model
+
+    for dx, dy in ((5, 0), (0, 3), (-1, 3), (5, 2.5)):
+        with pytest.raises(SpecError, match="must be a positive integer"):
+            make_baseline(kind, dx, dy, 2000)
+    for budget in (0, -5, float("nan"), float("inf"), "many"):
+        with pytest.raises(SpecError, match="budget must be a positive"):
+            make_baseline(kind, 5, 3, budget)
+    ref = make_baseline(kind, 5, 3, 2000, seed=1)
+    for dx, dy, budget in ((np.int64(5), np.int64(3), np.int64(2000)), (5.0, 3.0, np.float32(2000)), (5, 3, 2000.0)):
+        m = build_model(kind, dx, dy, budget, seed=1)  # the same path as a block config's
+        assert (m.dx, m.dy, m.hidden_size) == (5, 3, ref.hidden_size)
+        assert all(torch.equal(p, q) for p, q in zip(m.parameters(), ref.parameters()))
+        assert m(torch.randn(2, 4, 5)).shape == (2, 4, 3)

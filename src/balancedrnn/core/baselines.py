@@ -10,14 +10,13 @@ reach the budget; the model then says so in ``budget_note``.
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from .spec import SpecError, hidden_proportion
+from .spec import SpecError, check_budget, check_size, hidden_proportion
 
 # PyTorch warns on every LSTM call with proj_size that oneDNN has no kernel for it; the fallback is correct.
 warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
@@ -85,6 +84,7 @@ class Baseline(nn.Module):
         super().__init__()
         if kind not in BASELINES:
             raise SpecError(f"unknown baseline {kind!r}; known: {', '.join(BASELINES)}")
+        dx, dy, hidden = check_size("dx", dx), check_size("dy", dy), check_size("hidden size", hidden)
         if hidden < min_hidden(kind, dy):
             raise SpecError(f"{kind} needs hidden size >= {min_hidden(kind, dy)}, got {hidden}")
         self.kind, self.dx, self.dy, self.hidden_size, self.seed = kind, dx, dy, hidden, int(seed)
@@ -148,6 +148,7 @@ class RecurrentBaseline(Baseline):
         if kind not in RECURRENT_BASELINES:
             raise SpecError(f"unknown recurrent baseline {kind!r}; known: {', '.join(RECURRENT_BASELINES)}")
         super().__init__(kind, dx, dy, hidden, seed, budget)
+        dx, dy, hidden = self.dx, self.dy, self.hidden_size  # checked: plain positive ints
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             if kind == "lstm":
@@ -187,6 +188,7 @@ class MLPBaseline(Baseline):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__("mlp", dx, dy, hidden, seed, budget)
+        dx, dy, hidden = self.dx, self.dy, self.hidden_size  # checked: plain positive ints
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.net = nn.Sequential(nn.Linear(dx, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
@@ -215,8 +217,7 @@ def make_baseline(
     """A baseline of ``kind`` (``lstm``, ``gru``, ``rnn``, ``mlp``) whose weight count is closest to ``budget``."""
     if kind not in BASELINES:
         raise SpecError(f"unknown baseline {kind!r}; known: {', '.join(BASELINES)}")
-    if not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
-        raise SpecError(f"budget must be a positive finite number, got {budget!r}")
+    dx, dy, budget = check_size("dx", dx), check_size("dy", dy), check_budget(budget)  # as BlockSpec.from_budget
     hidden = solve_baseline_hidden(kind, dx, dy, budget)
     if kind == "mlp":
         return MLPBaseline(dx, dy, hidden, seed=seed, budget=budget, device=device)
