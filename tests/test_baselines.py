@@ -95,3 +95,21 @@ def test_sizes_and_budget_are_checked_as_for_block_models(kind):
         assert (m.dx, m.dy, m.hidden_size) == (5, 3, ref.hidden_size)
         assert all(torch.equal(p, q) for p, q in zip(m.parameters(), ref.parameters()))
         assert m(torch.randn(2, 4, 5)).shape == (2, 4, 3)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn", "mlp"])
+def test_inputs_are_converted_to_the_model_dtype_like_a_block_rnn(kind):
+    """A baseline takes what a block RNN takes: NumPy arrays and integer or float64 inputs give the float32
+    tensor's result, in forward and step (they used to be an AttributeError or a dtype-mismatch traceback), and a
+    float64 baseline reads a float32 input (a rollout's)."""
+    m = make_baseline(kind, 6, 2, 500, seed=3)
+    x = torch.randint(-3, 4, (2, 4, 6))
+    want = m(x.float())
+    for given in (x, x.double(), x.numpy(), x.numpy().astype("float64")):
+        torch.testing.assert_close(m(given), want)
+        torch.testing.assert_close(m.step(given[:, 0])[0], want[:, 0])
+    m64 = make_baseline(kind, 6, 2, 500, seed=3).double()
+    assert m64(x.float()).dtype == torch.float64
+    torch.testing.assert_close(m64(x.float()).float(), want)
+    with pytest.raises(ValueError, match="tensor or array of numbers"):
+        m([["a"]])

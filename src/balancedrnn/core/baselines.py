@@ -16,6 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from .model import model_input
 from .spec import SpecError, check_budget, check_size, hidden_proportion
 
 # PyTorch warns on every LSTM call with proj_size that oneDNN has no kernel for it; the fallback is correct.
@@ -126,10 +127,10 @@ class Baseline(nn.Module):
             "budget_note": self.budget_note,
         }
 
-    def _check(self, x: torch.Tensor, dims: int) -> None:
-        if x.dim() != dims or x.shape[-1] != self.dx:
-            want = "(batch, T, dx)" if dims == 3 else "(batch, dx)"
-            raise ValueError(f"input must have shape {want} with dx={self.dx}, got {tuple(x.shape)}")
+    def _check(self, x: Any, dims: int) -> torch.Tensor:
+        """The input converted to the model's dtype and device after checking its shape, as a block RNN's
+        (:func:`~balancedrnn.core.model.model_input`)."""
+        return model_input(x, dims, self.dx, next(self.parameters()))
 
 
 class RecurrentBaseline(Baseline):
@@ -162,13 +163,13 @@ class RecurrentBaseline(Baseline):
             self.to(device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check(x, 3)
+        x = self._check(x, 3)
         out, _ = self.rnn(x)
         return out if self.head is None else self.head(out)
 
     def step(self, x_t: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         """One step for input ``(batch, dx)``, returning ``(y_t, new_state)``."""
-        self._check(x_t, 2)
+        x_t = self._check(x_t, 2)
         out, state = self.rnn(x_t.unsqueeze(1), state)
         out = out[:, 0]
         return (out if self.head is None else self.head(out)), state
@@ -197,12 +198,12 @@ class MLPBaseline(Baseline):
             self.to(device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check(x, 3)
+        x = self._check(x, 3)
         return self.net(x)
 
     def step(self, x_t: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         """The action for input ``(batch, dx)``; the state stays None."""
-        self._check(x_t, 2)
+        x_t = self._check(x_t, 2)
         return self.net(x_t), None
 
 

@@ -42,6 +42,24 @@ def get_activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
         raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}") from None
 
 
+def model_input(x: Any, dims: int, dx: int, like: torch.Tensor) -> torch.Tensor:
+    """A model's input as a tensor of the dtype and device of its parameter ``like`` (NumPy arrays, integer and
+    other float inputs are converted), after checking its shape: ``(batch, T, dx)`` when ``dims`` is 3, ``(batch,
+    dx)`` when 2; a one-line ValueError otherwise. Every model of the library (block RNNs, baselines) reads its
+    input through it."""
+    if not isinstance(x, torch.Tensor):
+        try:
+            x = torch.as_tensor(x)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise ValueError(f"input must be a tensor or array of numbers, got {type(x).__name__}: {e}") from None
+    if x.dim() != dims or x.shape[-1] != dx:
+        want = "(batch, T, dx)" if dims == 3 else "(batch, dx)"
+        raise ValueError(f"input must have shape {want} with dx={dx}, got {tuple(x.shape)}")
+    if x.is_complex():
+        raise ValueError(f"input must be real, got {x.dtype}")
+    return x.to(device=like.device, dtype=like.dtype)
+
+
 class BlockRNN(nn.Module):
     """Block RNN with a fixed random mask per block, built from a :class:`BlockSpec`.
 
@@ -190,19 +208,8 @@ class BlockRNN(nn.Module):
 
     # ---------------------------------------------------------------------------------- forward
     def _check_input(self, x: Any, dims: int) -> torch.Tensor:
-        """The input as a tensor of the model's dtype and device (NumPy arrays, integer and other float
-        inputs are converted), after checking its shape; a one-line ValueError otherwise."""
-        if not isinstance(x, torch.Tensor):
-            try:
-                x = torch.as_tensor(x)
-            except (TypeError, ValueError, RuntimeError) as e:
-                raise ValueError(f"input must be a tensor or array of numbers, got {type(x).__name__}: {e}") from None
-        if x.dim() != dims or x.shape[-1] != self.dx:
-            want = "(batch, T, dx)" if dims == 3 else "(batch, dx)"
-            raise ValueError(f"input must have shape {want} with dx={self.dx}, got {tuple(x.shape)}")
-        if x.is_complex():
-            raise ValueError(f"input must be real, got {x.dtype}")
-        return x.to(device=self.bias.device, dtype=self.bias.dtype)
+        """:func:`model_input` for this model."""
+        return model_input(x, dims, self.dx, self.bias)
 
     def initial_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The zero state ``(h_0, y_0)`` for a batch, in column layout (``(dh, batch)``, ``(dy, batch)``)."""
