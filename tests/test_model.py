@@ -260,3 +260,25 @@ def test_a_corrupt_mask_is_refused_before_it_is_loaded(corrupt, tmp_path):
     torch.save(payload, path)
     with pytest.raises(DataError, match="is corrupt: block hh's mask: indices must"):
         load_model(path)
+
+
+def test_a_state_of_other_mask_counts_is_refused_before_anything_is_loaded():
+    """The state of a model with the same sizes but other densities (another config: one block's count differs) is
+    refused with nothing of it loaded: PyTorch used to load every tensor that fit (the bias and five blocks' masks
+    and values) before refusing the one that did not, leaving a model of two configs after the error."""
+    wide = {b: 0.2 for b in BLOCKS}
+    other = BlockRNN(BlockSpec(20, 10, 3, {**wide, "hh": 0.5}), seed=1)
+    source = BlockRNN(BlockSpec(20, 10, 3, wide), seed=0)
+    with torch.no_grad():
+        source.bias.fill_(7.0)
+    before = {k: v.clone() for k, v in other.state_dict().items()}
+    with pytest.raises(RuntimeError, match=r"other mask counts: blocks\.hh\.values \(\(20,\) for \(50,\)\)"):
+        other.load_state_dict(source.state_dict())
+    assert all(torch.equal(v, before[k]) for k, v in other.state_dict().items())  # nothing loaded
+    with pytest.raises(RuntimeError, match="nothing was loaded"):
+        torch.nn.Sequential(other).load_state_dict(torch.nn.Sequential(source).state_dict(), strict=False)
+    assert all(torch.equal(v, before[k]) for k, v in other.state_dict().items())
+    twin = BlockRNN(BlockSpec(20, 10, 3, wide), seed=5)  # the same config loads whole
+    twin.load_state_dict(source.state_dict())
+    x = torch.randn(2, 3, 20)
+    assert torch.equal(twin(x), source(x))

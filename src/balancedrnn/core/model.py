@@ -133,6 +133,14 @@ class BlockRNN(nn.Module):
                                    f"dh={self.dh}, dy={self.dy}")
         for name in BLOCKS:  # every mask before any tensor is loaded: a refused state changes nothing
             self.blocks[name].check_state(state_dict, f"{prefix}blocks.{name}.")
+        # and every tensor's size: PyTorch loads the tensors that fit and refuses the rest only afterwards, which left
+        # a model of other densities (same sizes) with some blocks' masks and values replaced and some not
+        own = {**dict(self.named_parameters()), **dict(self.named_buffers())}
+        wrong = [f"{k} ({tuple(state_dict[prefix + k].shape)} for {tuple(t.shape)})" for k, t in own.items()
+                 if isinstance(state_dict.get(prefix + k), torch.Tensor) and state_dict[prefix + k].shape != t.shape]
+        if wrong:
+            raise RuntimeError(f"the state dict is of a block RNN with other mask counts: {', '.join(wrong)} "
+                               f"(another config or densities?); nothing was loaded")
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
         if key not in state_dict and key in missing_keys:  # a state saved before the sizes were part of it
