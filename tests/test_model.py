@@ -282,3 +282,38 @@ def test_a_state_of_other_mask_counts_is_refused_before_anything_is_loaded():
     twin.load_state_dict(source.state_dict())
     x = torch.randn(2, 3, 20)
     assert torch.equal(twin(x), source(x))
+
+
+@pytest.mark.parametrize("corrupt", ["no spec", "no values", "values short", "values of another dtype", "bias short",
+                                     "bad readout", "zero dh"])
+def test_load_model_refuses_a_corrupt_file_in_one_line(corrupt, tmp_path):
+    """An export whose fields are missing or do not fit together is a one-line DataError naming the file: it used
+    to be a KeyError traceback, or (values not matching their mask, a short bias) a model that loaded and failed
+    only when run."""
+    from balancedrnn.core.model import export_model, load_model
+    from balancedrnn.io import DataError
+
+    model = BlockRNN(BlockSpec(6, 5, 3, {b: 0.5 for b in BLOCKS}), seed=0)
+    path = export_model(model, tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=False)
+    state = payload["state"]
+    if corrupt == "no spec":
+        del payload["spec"]
+    elif corrupt == "no values":
+        del state["blocks.hh.values"]
+    elif corrupt == "values short":
+        state["blocks.hh.values"] = state["blocks.hh.values"][:-1]
+    elif corrupt == "values of another dtype":
+        state["blocks.hh.values"] = state["blocks.hh.values"].double()
+    elif corrupt == "bias short":
+        state["bias"] = state["bias"][:-1]
+    elif corrupt == "bad readout":
+        payload["readout"] = "bogus"
+    else:
+        payload["spec"]["dh"] = 0
+    torch.save(payload, path)
+    with pytest.raises(DataError, match=r"m\.pt is corrupt: ") as e:
+        load_model(path)
+    assert "\n" not in str(e.value)
+    x = torch.randn(2, 3, 6)
+    assert torch.equal(load_model(export_model(model, tmp_path / "ok.pt"))(x), model(x))  # a sound file loads

@@ -272,22 +272,36 @@ def load_model(path: str | Path, device: torch.device | str | None = None) -> Bl
     payload = torch_load(path, "model file")
     if not isinstance(payload, dict) or payload.get("format") != "balancedrnn.BlockRNN/1":
         raise DataError(f"{path} is not a balancedrnn BlockRNN export")
+    try:
+        model = _model_from_export(payload)
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:  # SpecError is a ValueError
+        what = f"missing {e}" if isinstance(e, KeyError) else str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(f"{path} is corrupt: {what}") from None
+    return model.to(device) if device is not None else model
+
+
+def _model_from_export(payload: dict[str, Any]) -> BlockRNN:
+    """The model of an :func:`export_model` payload; any fault in it raises (KeyError, ValueError, ...)."""
     s = payload["spec"]
     spec = BlockSpec(s["dx"], s["dh"], s["dy"], s["density"], init={k: tuple(v) for k, v in s["init"].items()})
     model = BlockRNN(spec, seed=payload["seed"], readout=payload["readout"], activation=payload["activation"],
                      mask_method=payload["mask_method"], kernel="dense")
     state = payload["state"]
-    model.to(state["bias"].dtype)  # a model exported in float64 comes back in float64, not half converted
+    dtype = state["bias"].dtype
+    if not dtype.is_floating_point or state["bias"].shape != model.bias.shape:
+        raise ValueError(f"the bias must be {model.dh + model.dy} floats, got {dtype} of shape {tuple(state['bias'].shape)}")
+    model.to(dtype)  # a model exported in float64 comes back in float64, not half converted
     for name in BLOCKS:  # the saved masks replace the freshly drawn ones (their sizes may differ for Bernoulli)
         block = model.blocks[name]
-        try:
-            check_index(block.rows, block.cols, state[f"blocks.{name}.index"], f"block {name}'s mask")
-        except ValueError as e:
-            raise DataError(f"{path} is corrupt: {e}") from None
-        block.index = state[f"blocks.{name}.index"]
-        block.values = nn.Parameter(state[f"blocks.{name}.values"].clone())
+        index, values = state[f"blocks.{name}.index"], state[f"blocks.{name}.values"]
+        check_index(block.rows, block.cols, index, f"block {name}'s mask")
+        if values.shape != index.shape or values.dtype != dtype:
+            raise ValueError(f"block {name} has {tuple(values.shape)} {values.dtype} values for {index.numel()} mask "
+                             f"entries of a {dtype} model")
+        block.index = index
+        block.values = nn.Parameter(values.clone())
         block.invalidate()
     with torch.no_grad():
         model.bias.copy_(state["bias"])
     model.set_kernel(payload["kernels"])
-    return model.to(device) if device is not None else model
+    return model
