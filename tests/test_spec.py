@@ -301,3 +301,22 @@ def test_init_scale_means_are_kept_and_unknown_scales_are_refused():
         scaled_init(spec, "lecun")
     with pytest.raises(SpecError, match="unknown init scale"):
         build_model("dense", 5, 2, 500, init_scale="lecun")
+
+
+def test_check_seed_takes_a_numpy_integer_as_check_size_does():
+    """A seed held in a NumPy integer (a data frame's column, np.arange) is the integer it holds, as sizes are
+    (check_size): TrainConfig(seed=np.int64(3)) used to be refused as 'must be an integer'. Out-of-range values and
+    booleans are still refused."""
+    import numpy as np
+
+    from balancedrnn.core.spec import MAX_SEED, check_seed
+    from balancedrnn.train import TrainConfig
+
+    for value in (np.int64(3), np.uint32(3), np.int8(3), 3, 3.0):
+        got = check_seed("seed", value)
+        assert got == 3 and type(got) is int
+    assert TrainConfig(seed=np.int64(7), data_seed=np.int32(2)).seed == 7
+    assert TrainConfig(seed=np.int64(7)).key() == TrainConfig(seed=7).key()
+    for bad in (np.int64(-1), np.uint64(MAX_SEED + 1), True, np.bool_(True), 2.5, "3"):
+        with pytest.raises(SpecError, match="seed must be an integer from 0 to"):
+            check_seed("seed", bad)

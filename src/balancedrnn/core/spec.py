@@ -339,6 +339,8 @@ def check_seed(name: str, value: object) -> int:
     """A seed from 0 to :data:`MAX_SEED` (an integral float is its integer), or a one-line SpecError naming it."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = int(value)  # a NumPy integer is the integer it holds, as check_size takes it
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
         raise SpecError(f"{name} must be an integer from 0 to {MAX_SEED:,}, got {value!r}")
     return value
