@@ -317,3 +317,23 @@ def test_load_model_refuses_a_corrupt_file_in_one_line(corrupt, tmp_path):
     assert "\n" not in str(e.value)
     x = torch.randn(2, 3, 6)
     assert torch.equal(load_model(export_model(model, tmp_path / "ok.pt"))(x), model(x))  # a sound file loads
+
+
+def test_state_dicts_round_trip_between_meta_and_cpu_models():
+    """A model on the meta device (shapes only) takes another meta model's state, and a real state with
+    assign=True, as PyTorch's own modules do: the mask check used to read the values of a meta tensor
+    (Tensor.item() traceback). A real state is still checked, and a state of other sizes still refused."""
+    spec = BlockSpec(6, 5, 2, {b: 0.4 for b in BLOCKS})
+    source = BlockRNN(spec, seed=3)
+    skeleton = BlockRNN(spec, seed=0, device="meta")
+    skeleton.load_state_dict(BlockRNN(spec, seed=1, device="meta").state_dict())  # meta into meta
+    assert skeleton.bias.is_meta and skeleton.blocks["hh"].index.is_meta
+    skeleton.load_state_dict(source.state_dict(), assign=True)  # a real state into the skeleton
+    x = torch.randn(2, 4, 6)
+    assert not skeleton.bias.is_meta and torch.equal(skeleton(x), source(x))
+    with pytest.raises(RuntimeError, match="state dict is of a block RNN with dx=6, dh=7"):
+        BlockRNN(spec, device="meta").load_state_dict(BlockRNN(BlockSpec(6, 7, 2, spec.density), device="meta").state_dict())
+    bad = source.state_dict()
+    bad["blocks.hh.index"] = bad["blocks.hh.index"].flip(0)
+    with pytest.raises(RuntimeError, match="strictly increasing"):
+        BlockRNN(spec, device="meta").load_state_dict(bad, assign=True)

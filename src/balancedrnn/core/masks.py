@@ -67,7 +67,7 @@ def check_index(rows: int, cols: int, index: torch.Tensor, what: str = "mask") -
     A one-line ValueError naming ``what``."""
     if index.dim() != 1 or index.dtype.is_floating_point or index.dtype.is_complex or index.dtype == torch.bool:
         raise ValueError(f"{what}: indices must be a 1-D integer tensor, got {index.dtype} of shape {tuple(index.shape)}")
-    if not index.numel():
+    if not index.numel() or index.is_meta:  # a meta tensor has a shape and a dtype but no values to check
         return
     if int(index.min()) < 0 or int(index.max()) >= rows * cols:
         raise ValueError(f"{what}: indices must lie in [0, {rows * cols}) for a {rows}x{cols} block, "

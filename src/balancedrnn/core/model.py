@@ -125,7 +125,7 @@ class BlockRNN(nn.Module):
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, local_metadata: Any, strict: bool,
                               missing_keys: list[str], unexpected_keys: list[str], error_msgs: list[str]) -> None:
         key = prefix + "_extra_state"
-        if key in state_dict:
+        if key in state_dict and not torch.as_tensor(state_dict[key]).is_meta:  # meta: sizes unknown
             sizes = [int(v) for v in torch.as_tensor(state_dict[key]).flatten()]
             if sizes != [self.dx, self.dh, self.dy]:
                 have = ", ".join(f"{n}={v}" for n, v in zip(("dx", "dh", "dy"), sizes))
