@@ -320,3 +320,30 @@ def test_check_seed_takes_a_numpy_integer_as_check_size_does():
     for bad in (np.int64(-1), np.uint64(MAX_SEED + 1), True, np.bool_(True), 2.5, "3"):
         with pytest.raises(SpecError, match="seed must be an integer from 0 to"):
             check_seed("seed", bad)
+
+
+def test_the_feasibility_rule_checks_sizes_and_budget_first():
+    """solve_hidden_size (a public function) and is_feasible check their sizes and budget as from_budget does: a NaN
+    or infinite budget used to be 'feasible' and solve to a NaN hidden size, and a negative input size to a hidden
+    size, all without a word. The reference: W(h) = budget solved by bisection on the formula written out."""
+    from balancedrnn.core.spec import check_feasible, is_feasible, solve_hidden_size
+
+    d = {b: 0.2 for b in BLOCKS}
+    for budget in (float("nan"), float("inf"), -1.0, 0, "many"):
+        assert not is_feasible(2500, 10, budget, d)
+        with pytest.raises(SpecError, match="budget must be a positive"):
+            solve_hidden_size(2500, 10, budget, d)
+    for dx, dy in ((-3, 10), (0, 10), (2500, 0), (2500, 2.5)):
+        assert not is_feasible(dx, dy, 1e5, d)
+        with pytest.raises(SpecError, match="must be a positive integer"):
+            check_feasible(dx, dy, 1e5, d)
+
+    def w(h):  # SPEC §3 written out
+        return 0.2 * (h * 2500 + h * h + h * 10 + 10 * 2500 + 10 * h + 10 * 10)
+
+    lo, hi = 0.5, 1e6
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if w(mid) < 1e5 else (lo, mid)
+    assert solve_hidden_size(2500, 10, "1e5", d) == pytest.approx(lo, rel=1e-9)
+    assert solve_hidden_size(np.int64(2500), np.int64(10), np.int64(100_000), d) == pytest.approx(lo, rel=1e-9)

@@ -141,7 +141,9 @@ def smallest_feasible_budget(dx: int, dy: int, density: Mapping[str, float]) -> 
 
 def check_feasible(dx: int, dy: int, budget: float, density: Mapping[str, float]) -> None:
     """Raise a one-line SpecError, naming the smallest feasible budget, unless ``budget`` is feasible for
-    ``density`` (the one feasibility rule: W(0.5) <= budget, so the hidden size rounds to at least 1)."""
+    ``density`` (the one feasibility rule: W(0.5) <= budget, so the hidden size rounds to at least 1). Sizes and
+    budget are checked first (:func:`check_size`, :func:`check_budget`): a NaN or infinite budget is no budget."""
+    dx, dy, budget = check_size("dx", dx), check_size("dy", dy), check_budget(budget)
     density = validate_density(density)
     smallest = smallest_feasible_budget(dx, dy, density)
     if budget < expected_weights(dx, SMALLEST_HIDDEN, dy, density):
@@ -168,7 +170,7 @@ def solve_hidden_size(dx: int, dy: int, budget: float, density: Mapping[str, flo
     """
     check_feasible(dx, dy, budget, density)
     a, b, fixed = _h_coefficients(dx, dy, density)
-    c = fixed - budget
+    c = fixed - float(budget)
     if a == 0:
         h = -c / b
     else:  # 2c / (-b - sqrt(...)), the same root as (-b + sqrt(...)) / 2a without its cancellation when a is tiny
