@@ -210,3 +210,21 @@ def test_split_configs_ignores_case_like_the_grammar():
     assert split_configs(f"{upper},hx=0.5,hh=1,hy=1,yx=1,yh=1,yy=1")[1:] == ["hx=0.5,hh=1,hy=1,yx=1,yh=1,yy=1"]
     for config in split_configs(f"{upper},{mixed}"):
         assert parse_config(config).family == "explicit"
+
+
+def test_a_density_written_minus_zero_is_zero():
+    """-0 is the density 0: its canonical text used to be '-0' (``110100:-0``, ``hy=-0``), so compare took
+    ``110100:0`` and ``110100:-0`` for two configs and trained the same model twice under two trial keys, and the
+    standard RNN written with ``hy=-0`` was not ``standard``."""
+    import math
+
+    from balancedrnn.cli import _same_config
+    from balancedrnn.core.configs import format_config, parse_config
+
+    assert format_config(parse_config("110100:-0")) == "110100:0"
+    assert format_config(parse_config("uniform:-0.0")) == "uniform:0"
+    explicit = parse_config("hx=1,hh=1,hy=-0,yx=0,yh=1,yy=-0.0")
+    assert format_config(explicit) == "hx=1,hh=1,hy=0,yx=0,yh=1,yy=0"
+    assert all(math.copysign(1, p) == 1 for p in explicit.densities)
+    assert _same_config("110100:-0") == _same_config("110100:0")
+    assert _same_config("hx=1,hh=1,hy=-0,yx=0,yh=1,yy=0") == _same_config("standard")

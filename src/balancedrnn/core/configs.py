@@ -108,7 +108,7 @@ def _unknown(config: str) -> SpecError:
 
 def _float(text: str, what: str) -> float:
     try:
-        return float(text)
+        return float(text) + 0.0  # + 0.0: -0 is 0, so one density has one canonical text
     except ValueError:
         raise SpecError(f"{what} must be a number, got {text!r}") from None
 
