@@ -347,3 +347,19 @@ def test_the_feasibility_rule_checks_sizes_and_budget_first():
         lo, hi = (mid, hi) if w(mid) < 1e5 else (lo, mid)
     assert solve_hidden_size(2500, 10, "1e5", d) == pytest.approx(lo, rel=1e-9)
     assert solve_hidden_size(np.int64(2500), np.int64(10), np.int64(100_000), d) == pytest.approx(lo, rel=1e-9)
+
+
+def test_a_target_hidden_proportion_that_is_not_a_number_is_one_line():
+    """density_for_hidden_proportion and solve_hidden_proportion (public) refuse a target that is not a number with
+    a one-line SpecError (it used to be a TypeError or ValueError traceback from inside the bisection), and take a
+    numeric string as its number, as check_budget takes a budget."""
+    from balancedrnn.core.spec import density_for_hidden_proportion, solve_hidden_proportion
+
+    base = {"hh": 1, "hy": 1, "yx": 0.1, "yh": 0.1, "yy": 0.1}
+    for solve in (density_for_hidden_proportion, solve_hidden_proportion):
+        for bad in ("abc", None, [0.3]):
+            with pytest.raises(SpecError, match="target hidden proportion must be a number"):
+                solve(2500, 10, 100_000, bad, base)
+        assert solve(2500, 10, 100_000, "0.3", base) == solve(2500, 10, 100_000, 0.3, base)
+        hp = BlockSpec.from_budget(2500, 10, 100_000, solve(2500, 10, 100_000, "0.3", base)).hidden_proportion()
+        assert abs(hp - 0.3) < 0.01

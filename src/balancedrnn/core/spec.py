@@ -372,9 +372,15 @@ def budget_hidden_proportion(dx: int, dy: int, budget: float, density: Mapping[s
     return hidden_proportion({"hx": density["hx"] * h * dx, "hh": density["hh"] * h * h, "hy": density["hy"] * h * dy})
 
 
-def _check_target(target: float) -> None:
-    if not (0.0 < float(target) < 1.0):
+def _check_target(target: float) -> float:
+    """The target hidden proportion as a float strictly between 0 and 1, or a one-line SpecError."""
+    try:
+        value = float(target)
+    except (TypeError, ValueError):
+        raise SpecError(f"target hidden proportion must be a number, got {target!r}") from None
+    if not (0.0 < value < 1.0):
         raise SpecError(f"target hidden proportion must lie strictly between 0 and 1, got {target!r}")
+    return value
 
 
 def _hp_block(block: str) -> None:
@@ -422,7 +428,7 @@ def density_for_hidden_proportion(
     the reachable range, naming that range.
     """
     _hp_block(block)
-    _check_target(target)
+    target = _check_target(target)
     hp, base, budget = _proportion_of_block(dx, dy, budget, density, block)
     lo, hi = low, 1.0
     f_lo, f_hi = hp(lo), hp(hi)
@@ -466,7 +472,7 @@ def solve_hidden_proportion(
     target, hh otherwise". When neither block reaches the target, raises the one-line SpecError of the block
     whose reachable range lies nearer to it (the budget error when the budget is infeasible for both).
     """
-    _check_target(target)
+    target = _check_target(target)
     misses: list[tuple[float, str]] = []
     error: SpecError | None = None
     for block in HP_SOLVE_ORDER:
