@@ -113,3 +113,21 @@ def test_inputs_are_converted_to_the_model_dtype_like_a_block_rnn(kind):
     torch.testing.assert_close(m64(x.float()).float(), want)
     with pytest.raises(ValueError, match="tensor or array of numbers"):
         m([["a"]])
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn", "mlp"])
+def test_config_summary_of_a_baseline_checks_its_sizes(kind):
+    """config_summary (the spec command's and the estimators' count) solves a baseline's hidden size only for valid
+    sizes and budget: a negative dx made the LSTM's weight count negative for every hidden size, and the search
+    for one that reaches the budget never ended; an infinite budget did the same for every baseline."""
+    from balancedrnn.core.baselines import solve_baseline_hidden
+    from balancedrnn.core.configs import config_summary
+
+    for dx, dy, budget in ((0, 3, 1e5), (-5, 1, 1e5), (5, -1, 1e5)):
+        with pytest.raises(SpecError, match="must be a positive integer"):
+            config_summary(kind, dx, dy, budget)
+    with pytest.raises(SpecError, match="budget must be a positive finite number"):
+        solve_baseline_hidden(kind, 5, 3, float("inf"))
+    with pytest.raises(SpecError, match="unknown baseline"):
+        solve_baseline_hidden("transformer", 5, 3, 100)
+    assert config_summary(kind, 5, 3, 2000)["dh"] == make_baseline(kind, 5, 3, 2000).hidden_size

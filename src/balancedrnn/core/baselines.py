@@ -54,6 +54,9 @@ def min_hidden(kind: str, dy: int) -> int:
 
 def solve_baseline_hidden(kind: str, dx: int, dy: int, budget: float) -> int:
     """Hidden size whose weight count is closest to ``budget`` (at least :func:`min_hidden`)."""
+    dx, dy, budget = check_size("dx", dx), check_size("dy", dy), check_budget(budget)  # else the search never ends
+    if kind not in BASELINES:
+        raise SpecError(f"unknown baseline {kind!r}; known: {', '.join(BASELINES)}")
     lo = min_hidden(kind, dy)
     if baseline_weights(kind, dx, dy, lo) >= budget:
         return lo
