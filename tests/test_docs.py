@@ -235,3 +235,41 @@ def test_benchmark_scripts_refuse_a_bad_count_in_one_line(script: str, args: lis
 def test_every_benchmark_script_is_checked_for_bad_counts() -> None:
     scripts = {p.relative_to(REPO).as_posix() for p in (REPO / "benchmarks").glob("*.py") if not p.name.startswith("_")}
     assert scripts == {c[0] for c in BAD_COUNTS}
+
+
+# ------------------------------------------------------------------------------------------ examples/sweeps
+def _many_workers_in_a_fake_repo(tmp_path: Path, sweep_rc: int) -> tuple[Path, Path]:
+    """examples/sweeps/many-workers.sh copied into a repository whose ``balancedrnn`` is a stub that logs its
+    arguments and exits with ``sweep_rc`` for ``sweep`` (0 for ``runs``)."""
+    repo = tmp_path / "repo"
+    (repo / "examples" / "sweeps").mkdir(parents=True)
+    (repo / ".venv" / "bin").mkdir(parents=True)
+    script = repo / "examples" / "sweeps" / "many-workers.sh"
+    script.write_bytes((REPO / "examples" / "sweeps" / "many-workers.sh").read_bytes())
+    log = tmp_path / "calls.log"
+    stub = repo / ".venv" / "bin" / "balancedrnn"
+    stub.write_text(f'#!/usr/bin/env bash\necho "$@" >> {log}\n[ "$1" = sweep ] && exit {sweep_rc}\nexit 0\n')
+    stub.chmod(0o755)
+    return script, log
+
+
+def test_many_workers_reads_a_relative_store_from_where_it_is_run(tmp_path: Path) -> None:
+    """Before: the script changed to the repository first, so `many-workers.sh my.journal` run from elsewhere put
+    the store in the repository, silently, and the commands read another store than the one named."""
+    import subprocess
+
+    script, log = _many_workers_in_a_fake_repo(tmp_path, 0)
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    res = subprocess.run(["bash", str(script), "my.journal"], cwd=here, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    calls = log.read_text().splitlines()
+    assert len(calls) == 3 and all(f"--storage {here / 'my.journal'}" in c for c in calls), calls
+    for store in ("postgresql://u:p@h/db", str(tmp_path / "abs.journal")):  # URLs and absolute paths as given
+        log.unlink()
+        subprocess.run(["bash", str(script), store], cwd=here, capture_output=True, timeout=60, check=True)
+        assert all(f"--storage {store}" in c for c in log.read_text().splitlines())
+    log.unlink()  # no argument: the default store inside the repository, as documented
+    subprocess.run(["bash", str(script)], cwd=here, capture_output=True, timeout=60, check=True)
+    assert all("--storage runs/many-workers/store.journal" in c for c in log.read_text().splitlines())
+

@@ -2,10 +2,14 @@
 # Several sweep commands on one store, as several machines would run them. Each command below is what you type
 # on one machine; here both run on this one, against a journal file (on a cluster: a path on the shared file
 # system, or a PostgreSQL URL). Usage: bash examples/sweeps/many-workers.sh [STORE]
-#   STORE: a journal path (default runs/many-workers/store.journal) or postgresql://user:pass@host/db
+#   STORE: a journal path (default runs/many-workers/store.journal in the repository; a relative path you give is
+#   relative to the directory you run this from) or postgresql://user:pass@host/db
 set -euo pipefail
-cd "$(dirname "$0")/../.."
 STORE=${1:-runs/many-workers/store.journal}
+if [ $# -ge 1 ]; then  # a relative path you give is relative to where you run this, not to the repository
+  case "$STORE" in *://* | /*) ;; *) STORE="$(pwd)/$STORE" ;; esac
+fi
+cd "$(dirname "$0")/../.."
 BIN=.venv/bin/balancedrnn
 SWEEP=(sweep --name many-workers --sampler grid --models dense,uniform:0.2,balanced --seeds 2 --budget 30000
        --set epochs=1 --set n_train=200 --set n_val=100 --set n_test=100 --workers 1 --storage "$STORE" --quiet)
