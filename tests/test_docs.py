@@ -273,3 +273,14 @@ def test_many_workers_reads_a_relative_store_from_where_it_is_run(tmp_path: Path
     subprocess.run(["bash", str(script)], cwd=here, capture_output=True, timeout=60, check=True)
     assert all("--storage runs/many-workers/store.journal" in c for c in log.read_text().splitlines())
 
+
+def test_many_workers_exits_with_the_sweeps_failure(tmp_path: Path) -> None:
+    """Before: `wait` without a job returns 0, so a sweep that failed (exit 1: a failed trial, a missing config)
+    or refused its input (exit 2) left the script exiting 0."""
+    import subprocess
+
+    for rc in (1, 2):
+        script, _ = _many_workers_in_a_fake_repo(tmp_path / str(rc), rc)
+        res = subprocess.run(["bash", str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert res.returncode == rc, (res.returncode, res.stdout, res.stderr)
+    assert not list(tmp_path.rglob("runs-machine-*.log"))  # its logs are removed either way

@@ -14,9 +14,14 @@ BIN=.venv/bin/balancedrnn
 SWEEP=(sweep --name many-workers --sampler grid --models dense,uniform:0.2,balanced --seeds 2 --budget 30000
        --set epochs=1 --set n_train=200 --set n_val=100 --set n_test=100 --workers 1 --storage "$STORE" --quiet)
 "$BIN" "${SWEEP[@]}" > runs-machine-a.log 2>&1 &   # "machine A"
+A=$!
 "$BIN" "${SWEEP[@]}" > runs-machine-b.log 2>&1 &   # "machine B"
-wait
+B=$!
+STATUS=0  # a sweep's exit code (docs/sweeps.md) is this script's: 1 when a trial failed or a config is missing
+wait "$A" || STATUS=$?
+wait "$B" || STATUS=$?
 cat runs-machine-a.log runs-machine-b.log
+rm -f runs-machine-a.log runs-machine-b.log
 # every config ran once, by one of the two commands
 "$BIN" runs --name many-workers --storage "$STORE"
-rm -f runs-machine-a.log runs-machine-b.log
+exit "$STATUS"
