@@ -5,7 +5,7 @@ worker, then into another with 2 workers, and prints trials per minute and their
 Part 2 times the store's own work per trial (claim from the queue + writing the record and closing the
 trial) on a journal file, without training, against the mean trial time of part 1.
 
-Run:  .venv/bin/python benchmarks/sweep.py --mnist-dir ../shared/data/mnist [--trials 12]
+Run:  .venv/bin/python benchmarks/sweep.py --mnist-dir <MNIST idx files> [--trials 12]
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ of the map for a static input inserted once):
   remaining weights spread at one common density over every other block among h1, h2, y and from x
   (``fill(budget=..., include_input=True)``); ``a = 0`` spreads the whole budget uniformly.
 
-Run:  .venv/bin/python experiments/continuum_mnist.py --mnist-dir ../shared/data/mnist --seeds 3
+Run:  .venv/bin/python experiments/continuum_mnist.py --mnist-dir <MNIST idx files> --seeds 3
 """
 
 from __future__ import annotations

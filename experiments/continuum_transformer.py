@@ -16,7 +16,7 @@ linear d -> 10 map of the mean token); only the body differs, and the budget cou
 
 Every map is iterated 2 x layers times from a zero initial state.
 
-Run:  nice -n 10 .venv/bin/python experiments/continuum_transformer.py --mnist-dir ../shared/data/mnist --seeds 3
+Run:  nice -n 10 .venv/bin/python experiments/continuum_transformer.py --mnist-dir <MNIST idx files> --seeds 3
 """
 
 from __future__ import annotations

@@ -99,6 +99,19 @@ def test_documented_command_lines_use_real_options(path: Path, line: str) -> Non
     assert not unknown, f"{path.name}: {line!r} uses {unknown}, which `balancedrnn {cmd.name}` does not have"
 
 
+
+def test_documented_commands_name_no_path_outside_the_repository() -> None:
+    """A command is run from a fresh clone, where a path that climbs out of it (`--mnist-dir ../shared/...`, the
+    layout of the machine the docs were written on) names nothing: give a placeholder such as `<MNIST idx files>`.
+    The benchmark and experiment scripts' own usage lines are held to the same rule."""
+    lines = [(p.name, line) for p in DOCS for line in _logical_lines(p.read_bytes().decode("utf-8"))]
+    lines += [(p.relative_to(REPO).as_posix(), line) for p in sorted([*(REPO / "benchmarks").glob("*.py"),
+                                                                      *(REPO / "experiments").glob("*.py")])
+              for line in p.read_text().splitlines() if "Run:" in line or "python" in line]
+    bad = [(name, line) for name, line in lines if re.search(r"(?:^|[\s=])\.\./", line.split(" #", 1)[0])]
+    assert not bad, bad
+
+
 def test_the_checker_catches_a_wrong_option() -> None:
     """The check itself can fail: an option that does not exist is reported."""
     from balancedrnn.cli import app
