@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from _cli import positive  # a sibling module: benchmarks/ is on the path
 
+from balancedrnn.io import DataError
 from balancedrnn.sweep import store
 from balancedrnn.sweep.executor import prepare, run_sweep
 from balancedrnn.sweep.spec import SweepSpec
@@ -48,8 +49,11 @@ def main() -> None:
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as tmp:
             spec = SweepSpec.from_dict(spec_dict(args, f"bench-{workers}", workers))
-            run_sweep(SweepSpec.from_dict(spec_dict(args, "warm", 1) | {"sampler": {"kind": "grid", "models": ["dense"], "seeds": [0]}}),
-                      run_dir=tmp, progress=False)  # builds the data cache outside the timing
+            try:  # builds the data cache outside the timing; a missing or unreadable --mnist-dir stops here
+                run_sweep(SweepSpec.from_dict(spec_dict(args, "warm", 1) | {"sampler": {"kind": "grid", "models": ["dense"], "seeds": [0]}}),
+                          run_dir=tmp, progress=False)
+            except DataError as e:
+                parser.error(str(e))
             t0 = time.perf_counter()
             res = run_sweep(spec, run_dir=tmp, progress=False)
             wall = time.perf_counter() - t0

@@ -297,3 +297,17 @@ def test_many_workers_exits_with_the_sweeps_failure(tmp_path: Path) -> None:
         res = subprocess.run(["bash", str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert res.returncode == rc, (res.returncode, res.stdout, res.stderr)
     assert not list(tmp_path.rglob("runs-machine-*.log"))  # its logs are removed either way
+
+
+def test_sweep_benchmark_refuses_a_missing_mnist_dir_in_one_line(tmp_path: Path) -> None:
+    """Before: a traceback ending in DataError from inside the warm-up sweep."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "benchmarks/sweep.py", "--mnist-dir", str(tmp_path / "no-such-dir"),
+                          "--trials", "2", "--epochs", "1"], cwd=REPO, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "OMP_NUM_THREADS": "1", "BALANCEDRNN_CACHE": str(tmp_path / "cache")})
+    assert res.returncode == 2 and "Traceback" not in res.stderr and res.stdout == "", res.stderr[-2000:]
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("sweep.py: error: MNIST directory") and "no-such-dir" in last, last
+
