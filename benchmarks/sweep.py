@@ -57,7 +57,9 @@ def main() -> None:
             t0 = time.perf_counter()
             res = run_sweep(spec, run_dir=tmp, progress=False)
             wall = time.perf_counter() - t0
-            assert res.done == res.total == args.trials, res
+            if not res.done == res.total == args.trials or res.exit_code:  # a throughput of failed trials means nothing
+                raise SystemExit(f"sweep.py: error: with {workers} worker(s) {res.counts.get('ok', 0)} of {args.trials} "
+                                 f"trials finished ok ({res.counts}); no throughput to report")
             study = store.open_study(store.open_storage(None, tmp), spec.name, create=False)
             recs = list(store.iter_records(study))
             trial_times += [r["wall_time"] for r in recs]

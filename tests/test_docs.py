@@ -311,3 +311,26 @@ def test_sweep_benchmark_refuses_a_missing_mnist_dir_in_one_line(tmp_path: Path)
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("sweep.py: error: MNIST directory") and "no-such-dir" in last, last
 
+
+def test_sweep_benchmark_reports_no_throughput_of_failed_trials(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A sweep whose trials all failed counts them as done (a final record each), so the benchmark's check
+    `done == total` passed and it went on to time failures (before: a throughput and store overhead of trials
+    that trained nothing, or a traceback further on). Now one line and exit status 1."""
+    import runpy
+    import sys
+
+    from balancedrnn.sweep import executor
+
+    def fake_run_sweep(spec, run_dir, progress):  # type: ignore[no-untyped-def]
+        n = len(spec.sampler.seeds) * len(spec.sampler.models)
+        return executor.SweepResult(total=n, done=n, queued=n, released=0, counts={"failed": n},
+                                    final_counts={"failed": n})
+
+    monkeypatch.setattr(executor, "run_sweep", fake_run_sweep)
+    monkeypatch.setattr(sys, "argv", ["sweep.py", "--trials", "2", "--epochs", "1"])
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    with pytest.raises(SystemExit) as e:
+        runpy.run_path(str(REPO / "benchmarks" / "sweep.py"), run_name="__main__")
+    assert isinstance(e.value.code, str) and e.value.code.startswith("sweep.py: error: with 1 worker(s) 0 of 2"), e.value.code
+    assert "Part 1" not in capsys.readouterr().out
