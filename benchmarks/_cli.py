@@ -12,3 +12,15 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def build_or_error(parser: argparse.ArgumentParser, config: str, dx: int, dy: int, budget: float):  # noqa: ANN201
+    """``build_model(config, dx, dy, budget, seed=0)``, or argparse's one-line error (exit 2) for a config or
+    budget the library refuses (an unknown config, a budget too small for the shape, a budget that is not a
+    positive number) instead of a traceback."""
+    from balancedrnn import SpecError, build_model
+
+    try:
+        return build_model(config, dx, dy, budget, seed=0)
+    except SpecError as e:
+        parser.error(f"argument --config/--budget: {e}")

@@ -12,9 +12,8 @@ import argparse
 import time
 
 import torch
-from _cli import positive  # a sibling module: benchmarks/ is on the path
+from _cli import build_or_error, positive  # a sibling module: benchmarks/ is on the path
 
-from balancedrnn.core.configs import build_model
 from balancedrnn.tasks.hammer.rollout import rollout
 
 
@@ -33,7 +32,7 @@ def main() -> None:
     p.add_argument("--threads", type=positive, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    model = build_model(args.config, 46, 26, args.budget, seed=0).eval()
+    model = build_or_error(p, args.config, 46, 26, args.budget).eval()
     summary = model.summary()  # type: ignore[operator]
     t0 = time.perf_counter()
     env_only = rollout(Zero(), episodes=args.episodes, seed=0)

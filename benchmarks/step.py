@@ -17,9 +17,9 @@ import time
 
 import torch
 from torch import nn
-from _cli import positive  # a sibling module: benchmarks/ is on the path
+from _cli import build_or_error, positive  # a sibling module: benchmarks/ is on the path
 
-from balancedrnn import BlockRNN, build_model
+from balancedrnn import BlockRNN
 
 
 class NaiveSquare(nn.Module):
@@ -87,8 +87,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     dx, dy, batch, steps = 2500, 10, 16, 11
-    model = build_model(args.config, dx, dy, args.budget, seed=0)
-    assert isinstance(model, BlockRNN)
+    model = build_or_error(parser, args.config, dx, dy, args.budget)
+    if not isinstance(model, BlockRNN):  # the naive reference is a block RNN's own matrix
+        parser.error(f"argument --config: {args.config} is a baseline, not a block RNN config")
     x = torch.randn(batch, steps, dx)
     target = torch.randint(0, dy, (batch,))
     naive = NaiveSquare(model)

@@ -334,3 +334,26 @@ def test_sweep_benchmark_reports_no_throughput_of_failed_trials(monkeypatch: pyt
         runpy.run_path(str(REPO / "benchmarks" / "sweep.py"), run_name="__main__")
     assert isinstance(e.value.code, str) and e.value.code.startswith("sweep.py: error: with 1 worker(s) 0 of 2"), e.value.code
     assert "Part 1" not in capsys.readouterr().out
+
+
+BAD_MODELS = [
+    ("benchmarks/step.py", ["--config", "lstm"], "a baseline, not a block RNN"),
+    ("benchmarks/step.py", ["--config", "bogus"], "unknown model config 'bogus'"),
+    ("benchmarks/step.py", ["--budget", "10"], "smallest feasible budget is"),
+    ("benchmarks/rollout.py", ["--budget", "nan"], "positive finite number"),
+    ("benchmarks/rollout.py", ["--config", "uniform:7"], "--config/--budget"),
+]
+"""A config or budget the library refuses (before: a SpecError traceback, or a bare AssertionError for a baseline
+given to step.py)."""
+
+
+@pytest.mark.parametrize("script,args,words", [pytest.param(*c, id=f"{c[0]} {' '.join(c[1])}") for c in BAD_MODELS])
+def test_benchmark_scripts_refuse_a_bad_config_or_budget_in_one_line(script: str, args: list[str], words: str) -> None:
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, script, "--threads", "1", *args], cwd=REPO, capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 2 and "Traceback" not in res.stderr and res.stdout == "", (res.returncode, res.stderr[-2000:])
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"{Path(script).name}: error: argument --config") and words in last, last
