@@ -41,3 +41,20 @@ def test_dense_matches_mask_and_values():
 def test_unknown_method():
     with pytest.raises(ValueError, match="unknown mask method"):
         draw_mask_indices(3, 3, 0.5, torch.Generator(), "magic")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("index, message", [
+    ([5, 1, 7], "strictly increasing"),
+    ([1, 1, 7], "strictly increasing"),
+    ([1, 5, 9], r"must lie in \[0, 9\)"),
+    ([-1, 2, 3], r"must lie in \[0, 9\)"),
+])
+def test_a_block_built_from_a_bad_index_is_refused(index, message):
+    """MaskedBlock (exported) takes only a mask its kernels can use: an unsorted or repeated index used to build a
+    block whose sparse product silently differed from its own dense matrix (the reference: x @ dense().T), and an
+    out-of-range one failed only when run."""
+    with pytest.raises(ValueError, match=message):
+        MaskedBlock(3, 3, torch.tensor(index), torch.tensor([1.0, 2.0, 3.0]))
+    good = MaskedBlock(3, 3, torch.tensor([1, 5, 7]), torch.tensor([1.0, 2.0, 3.0])).set_kernel("sparse")
+    x = torch.randn(2, 3)
+    torch.testing.assert_close(good.operator()(x), x @ good.dense().T)

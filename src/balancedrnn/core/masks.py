@@ -91,6 +91,7 @@ class MaskedBlock(nn.Module):
         super().__init__()
         if index.shape != values.shape or index.dim() != 1:
             raise ValueError("index and values must be 1-D tensors of the same length")
+        check_index(rows, cols, index)  # the CSR kernels assume sorted, distinct, in-range indices
         self.rows, self.cols = int(rows), int(cols)
         self.register_buffer("index", index.to(torch.int64))
         self.values = nn.Parameter(values.clone())
