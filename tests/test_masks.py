@@ -58,3 +58,15 @@ def test_a_block_built_from_a_bad_index_is_refused(index, message):
     good = MaskedBlock(3, 3, torch.tensor([1, 5, 7]), torch.tensor([1.0, 2.0, 3.0])).set_kernel("sparse")
     x = torch.randn(2, 3)
     torch.testing.assert_close(good.operator()(x), x @ good.dense().T)
+
+
+@pytest.mark.parametrize("method", ["exact", "bernoulli"])
+def test_a_mask_density_outside_0_1_is_refused(method):
+    """draw_mask_indices (exported) refuses a density outside [0, 1]: 1.5 used to give a full mask and -0.1 an
+    empty one without a word, NaN a traceback from the rounding."""
+    g = torch.Generator().manual_seed(0)
+    for bad in (1.5, -0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"mask density must be a number in \[0, 1\]"):
+            draw_mask_indices(4, 5, bad, g, method)
+    assert draw_mask_indices(4, 5, 1.0, g, method).tolist() == list(range(20))
+    assert draw_mask_indices(4, 5, 0.0, g, method).numel() == 0

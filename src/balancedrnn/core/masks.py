@@ -33,6 +33,8 @@ def draw_mask_indices(
     ``exact`` draws exactly ``round(density * rows * cols)`` entries without replacement; ``bernoulli``
     keeps each entry with probability ``density`` (the realised count is random).
     """
+    if not 0.0 <= float(density) <= 1.0:  # NaN fails too
+        raise ValueError(f"mask density must be a number in [0, 1], got {density!r}")
     n = rows * cols
     if method == "exact":
         k = exact_count(density, rows, cols)
