@@ -228,3 +228,18 @@ def test_a_density_written_minus_zero_is_zero():
     assert all(math.copysign(1, p) == 1 for p in explicit.densities)
     assert _same_config("110100:-0") == _same_config("110100:0")
     assert _same_config("hx=1,hh=1,hy=-0,yx=0,yh=1,yy=0") == _same_config("standard")
+
+
+@pytest.mark.parametrize("config", ["lstm", "gru", "rnn", "mlp", "uniform:0.3"])
+def test_build_model_refuses_a_wrong_option_name_for_every_config(config):
+    """A misspelt readout, activation or kernel is an error for a baseline too (which ignores them), as a wrong
+    init scale already was and as the command line's options are: build_model('lstm', ..., readout='curent') used to
+    build the LSTM without a word."""
+    from balancedrnn.core.configs import build_model
+
+    for option, value, message in (("readout", "curent", "unknown readout"), ("activation", "rlu", "unknown activation"),
+                                   ("kernel", "sparce", "unknown kernel")):
+        with pytest.raises(ValueError, match=message):
+            build_model(config, 5, 2, 500, **{option: value})
+    for readout in ("lagged", "current"):
+        assert build_model(config, 5, 2, 500, readout=readout, activation="tanh", kernel="dense") is not None

@@ -29,7 +29,7 @@ from torch import nn
 
 from .baselines import BASELINES, make_baseline
 from ..kernels.dispatch import KernelChoice
-from .model import BlockRNN, Readout
+from .model import READOUTS, BlockRNN, Readout, get_activation
 from .spec import (
     BLOCKS,
     BlockSpec,
@@ -298,8 +298,14 @@ def build_model(
 ) -> nn.Module:
     """The model a config string names, at ``budget`` trainable weights, seeded (``kernel``: the block RNN's
     dense/sparse kernel choice; ``init_scale``: how ``init``'s spread follows each block's shape and density,
-    :func:`~balancedrnn.core.spec.scaled_init`; baselines ignore both)."""
-    check_init_scale(init_scale)  # baselines ignore it, but a wrong name is still an error
+    :func:`~balancedrnn.core.spec.scaled_init`; baselines ignore both, and ``readout``, ``activation`` and
+    ``init``, but a wrong name of any of them is an error for every config, as the command line's is)."""
+    check_init_scale(init_scale)
+    if readout not in READOUTS:
+        raise ValueError(f"unknown readout {readout!r}; expected 'lagged' or 'current'")
+    get_activation(activation)
+    if isinstance(kernel, str) and kernel not in ("auto", "dense", "sparse"):
+        raise ValueError(f"unknown kernel {kernel!r}; expected 'auto', 'dense' or 'sparse'")
     parsed = parse_config(config)
     if parsed.is_baseline:
         return make_baseline(parsed.family, dx, dy, budget, seed=seed, device=device)

@@ -23,6 +23,8 @@ from ..kernels.recurrence import Workspace
 from .spec import BLOCKS, BlockSpec, hidden_proportion, parameter_count
 
 Readout = Literal["lagged", "current"]
+READOUTS: tuple[str, ...] = ("lagged", "current")
+"""The readouts a block RNN offers (:data:`Readout`)."""
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": torch.relu,
@@ -78,7 +80,7 @@ class BlockRNN(nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        if readout not in ("lagged", "current"):
+        if readout not in READOUTS:
             raise ValueError(f"unknown readout {readout!r}; expected 'lagged' or 'current'")
         self.spec = spec
         self.seed = int(seed)
