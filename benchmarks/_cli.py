@@ -14,6 +14,14 @@ def positive(text: str) -> int:
     return value
 
 
+
+def density(text: str) -> float:
+    """An argparse type: a block density in (0, 1] (0 times an empty block, above 1 is no density, NaN none)."""
+    value = float(text)  # argparse turns a ValueError into "invalid density value: ..."
+    if not 0 < value <= 1:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"must be a density in (0, 1], got {text}")
+    return value
+
 def build_or_error(parser: argparse.ArgumentParser, config: str, dx: int, dy: int, budget: float):  # noqa: ANN201
     """``build_model(config, dx, dy, budget, seed=0)``, or argparse's one-line error (exit 2) for a config or
     budget the library refuses (an unknown config, a budget too small for the shape, a budget that is not a

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from _cli import positive  # a sibling module: benchmarks/ is on the path
+from _cli import density, positive  # a sibling module: benchmarks/ is on the path
 
 
 def timed(fn: Callable[[], object], repeats: int) -> float:
@@ -99,7 +99,7 @@ def numba_kernels() -> dict[str, Callable[..., None]]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dh", type=positive, default=4096)
-    p.add_argument("--density", type=float, default=0.01)
+    p.add_argument("--density", type=density, default=0.01)
     p.add_argument("--batch", type=positive, default=64)
     p.add_argument("--steps", type=positive, default=50)
     p.add_argument("--threads", type=positive, default=2)

@@ -29,7 +29,7 @@ import sys
 import time
 
 import torch
-from _cli import positive  # a sibling module: benchmarks/ is on the path
+from _cli import density, positive  # a sibling module: benchmarks/ is on the path
 
 from balancedrnn import BlockRNN, BlockSpec
 from balancedrnn.kernels.dispatch import choose_kernel, crossover_density, sparse_backend
@@ -238,7 +238,7 @@ def main() -> None:
     parser.add_argument("--threads", type=positive, nargs="+", default=[2],
                         help="torch threads; several values run part 1 once per value (part 2 uses the first)")
     parser.add_argument("--dh", type=positive, default=4096)
-    parser.add_argument("--density", type=float, default=0.01)
+    parser.add_argument("--density", type=density, default=0.01)
     parser.add_argument("--batch", type=positive, default=64)
     parser.add_argument("--steps", type=positive, default=50)
     parser.add_argument("--repeats", type=positive, default=7, help="timed steps per variant and round (median)")

@@ -357,3 +357,23 @@ def test_benchmark_scripts_refuse_a_bad_config_or_budget_in_one_line(script: str
     assert res.returncode == 2 and "Traceback" not in res.stderr and res.stdout == "", (res.returncode, res.stderr[-2000:])
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith(f"{Path(script).name}: error: argument --config") and words in last, last
+
+
+BAD_DENSITIES = [("benchmarks/sddmm.py", "0"), ("benchmarks/sddmm.py", "nan"), ("benchmarks/sparse.py", "2"),
+                 ("benchmarks/sparse.py", "0")]
+"""Before: sparse.py --calls at density 2 or 0 and sddmm.py at 0 printed timings (of a clamped or an empty block)
+under a header naming the density given; sddmm.py at nan or 2 ended in a traceback."""
+
+
+@pytest.mark.parametrize("script,value", [pytest.param(*c, id=f"{c[0]} {c[1]}") for c in BAD_DENSITIES])
+def test_benchmark_scripts_refuse_a_density_outside_0_1(script: str, value: str) -> None:
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, script, "--calls", "--density", value, "--dh", "64", "--threads", "1"]
+                         if script.endswith("sparse.py") else
+                         [sys.executable, script, "--density", value, "--dh", "64", "--steps", "1", "--repeats", "1"],
+                         cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 2 and "Traceback" not in res.stderr and res.stdout == "", (res.returncode, res.stderr[-2000:])
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"{Path(script).name}: error: argument --density") and "(0, 1]" in last, last
