@@ -377,3 +377,22 @@ def test_benchmark_scripts_refuse_a_density_outside_0_1(script: str, value: str)
     assert res.returncode == 2 and "Traceback" not in res.stderr and res.stdout == "", (res.returncode, res.stderr[-2000:])
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith(f"{Path(script).name}: error: argument --density") and "(0, 1]" in last, last
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "examples" / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
+def test_example_sweep_files_are_valid_as_shipped(path: Path) -> None:
+    """Each example sweep file is read, validated and expanded as `balancedrnn sweep FILE` would (before any
+    training): the trials its comment promises, every one feasible at its budget."""
+    from balancedrnn.core.configs import check_fits
+    from balancedrnn.sweep.spec import SweepSpec, load_sweep_file, trial_configs
+    from balancedrnn.tasks import get_task
+
+    spec = SweepSpec.from_dict(load_sweep_file(path))
+    spec.validate()
+    trials = trial_configs(spec)
+    s = spec.sampler
+    expected = len(s.models) * len(s.seeds) * max(1, len(s.budgets or [])) if s.kind == "grid" else s.n_trials
+    assert len(trials) == expected and len({str(sorted(t.items())) for t in trials}) == len(trials)
+    for t in trials:
+        task = get_task(t["task"])
+        check_fits(t["model"], task.dx, task.dy, t["budget"])
