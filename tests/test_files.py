@@ -76,6 +76,27 @@ def test_csv_header_of_column_numbers_is_a_header(tmp_path: Path) -> None:
         assert len(files.read_file(path)[0]) == len(X) + 1, first
 
 
+
+def test_csv_written_back_by_pandas_has_a_header_not_a_series(tmp_path: Path) -> None:
+    """A UCR file (no header, integer labels first) read with ``pd.read_csv(header=None)`` and written back with
+    ``to_csv(index=False)`` starts with the column numbers of the whole frame, ``0,1,...,T``. Before: that row was
+    read as one more series, of class '0' (a class of the data when the labels are 0, 1, 2: a series 1, 2, ..., T
+    added to it silently; else a class of one series, dy one too many)."""
+    import pandas as pd
+
+    X, y = make_data(channels=1)
+    for labels in (y, y + 1, y.astype(float)):  # '0' a class; '0' no class; labels written as 0.0, 1.0, ...
+        ucr = tmp_path / "ucr.tsv"
+        ucr.write_text("".join("\t".join([str(lab), *(repr(float(v)) for v in row)]) + "\n"
+                               for lab, row in zip(labels, X[:, 0, :])))
+        path = tmp_path / "round-trip.csv"
+        pd.read_csv(ucr, sep="\t", header=None).to_csv(path, index=False)
+        assert path.read_text().splitlines()[0] == ",".join(str(i) for i in range(X.shape[-1] + 1))
+        series, read = files.read_file(path)
+        np.testing.assert_allclose(np.stack(series), X, rtol=1e-12)  # pandas writes floats to about 15 digits
+        assert [float(v) for v in read] == [float(v) for v in labels] and files.file_task(path).dy == 3
+
+
 def test_csv_with_a_byte_order_mark_keeps_the_first_label(tmp_path: Path) -> None:
     """Excel's "CSV UTF-8" starts the file with a byte order mark: the first row's label is still its class (it was
     read as '\ufeffc0', a class of one series, so dy was one too many)."""

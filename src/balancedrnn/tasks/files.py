@@ -15,8 +15,8 @@ What a file holds (classification at the last step, like the ``ts:`` tasks):
 * ``.csv`` (or ``.tsv``, tab-separated): one univariate series per row, **the label in the first column** (the
   UCR archive's own layout), every other field a number; all rows the same length. A first row whose series
   fields are not all numbers (under a first field that is no other row's label, or with no number among them), or
-  are the column numbers 0..T-1 as pandas writes them (under a first field that is no row's label), is a header and
-  is skipped; a first row that is a series with a field that is not a number is refused like any other row.
+  are the column numbers 0..T-1 as pandas writes them (under a first field that is no row's label), or a whole row
+  0..T (pandas' column numbers of a frame of the label and the series), is a header and is skipped; a first row that is a series with a field that is not a number is refused like any other row.
 
 The split: a single file is split into train/validation/test by :data:`SPLIT_FRACTIONS` (60/20/20), stratified by
 class and seeded by the run's ``data_seed``; a TRAIN/TEST pair keeps its test split and holds out a stratified,
@@ -284,10 +284,14 @@ def _header(row: Sequence[str], labels: set[str]) -> bool:
     """Whether a first row is a header: its series fields are not all numbers (unless it reads as a series with a
     typo: its first field is another row's label and some of its fields are numbers, refused by row number), or they
     are the column numbers 0..T-1 that pandas writes for a frame made from an array (``pd.DataFrame(X).to_csv``) and
-    its first field is no other row's label (else it would be read as a series of a class of its own)."""
+    its first field is no other row's label (else it would be read as a series of a class of its own), or the whole
+    row is 0..T, the column numbers of a frame of the label and the series (a UCR file read with ``header=None``
+    and written back by pandas), whatever the labels."""
     fields = row[1:]
     if not _numeric(fields):
         return row[0] not in labels or not any(_numeric([c]) for c in fields)
+    if len(fields) > 1 and list(row) == [str(i) for i in range(len(row))]:
+        return True  # the whole row numbers the columns, label's too: a frame of [label, series] written by pandas
     return len(fields) > 1 and list(fields) == [str(i) for i in range(len(fields))] and row[0] not in labels
 
 
