@@ -32,3 +32,12 @@ def build_or_error(parser: argparse.ArgumentParser, config: str, dx: int, dy: in
         return build_model(config, dx, dy, budget, seed=0)
     except SpecError as e:
         parser.error(f"argument --config/--budget: {e}")
+
+
+def check_entries(parser: argparse.ArgumentParser, dh: int, density: float) -> None:
+    """argparse's one-line error when a dh x dh block at ``density`` holds no entry (the library's count), so a
+    benchmark does not time an empty block under a header naming the density given."""
+    from balancedrnn.core.spec import exact_count
+
+    if exact_count(density, dh, dh) == 0:
+        parser.error(f"argument --density: {density:g} of a {dh} x {dh} block is no entry; raise --density or --dh")

@@ -428,3 +428,19 @@ def test_example_sweep_files_are_valid_as_shipped(path: Path) -> None:
     for t in trials:
         task = get_task(t["task"])
         check_fits(t["model"], task.dx, task.dy, t["budget"])
+
+
+
+@pytest.mark.parametrize("script", ["benchmarks/sddmm.py", "benchmarks/sparse.py"])
+def test_benchmark_scripts_refuse_a_block_with_no_entry(script: str) -> None:
+    """Before: at dh 4 and density 0.01 (round(0.16) = 0 entries) both printed timings of an empty block under a
+    header naming density 0.01 (sparse.py --calls did not even print the count)."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, script, *(["--calls"] if script.endswith("sparse.py") else []), "--dh", "4",
+                          "--density", "0.01", "--threads", "1"], cwd=REPO, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 2 and "Traceback" not in res.stderr and res.stdout == "", (res.returncode, res.stderr[-2000:])
+    assert res.stderr.strip().splitlines()[-1] == (f"{Path(script).name}: error: argument --density: 0.01 of a 4 x 4 "
+                                                   "block is no entry; raise --density or --dh")
