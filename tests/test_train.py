@@ -132,3 +132,32 @@ def test_config_refuses_rollouts_and_dataset_a_task_would_not_read():
     assert TrainConfig(task="hammer", rollouts=5, dataset="x/y-v0").rollouts == 5
     assert TrainConfig(task="hammer:actions", dataset="x/y-v0").dataset == "x/y-v0"
     assert TrainConfig(task="rad", rollouts=TrainConfig.rollouts).key() == TrainConfig(task="rad").key()
+
+
+def test_a_diverged_run_keeps_the_curve_of_the_epochs_it_validated(toy, monkeypatch):
+    """A run that diverged in its second epoch was recorded without any history: the first epoch's training loss and
+    validation (the learning curve a meta-learner reads, SPEC §7-8) were lost. The record now holds the epochs
+    validated before the failure, equal to those of the same run stopped after them, and keeps no epoch."""
+    import balancedrnn.train as train
+
+    cfg = TrainConfig(model="dense", budget=30_000, epochs=3, n_train=600, n_val=200, n_test=200, threads=1)
+    one = run_trial(TrainConfig(**{**cfg.__dict__, "epochs": 1}), data=toy, progress=False)
+    real, calls = train.evaluate, []
+
+    def blows_up_in_epoch_2(model, split, task, **kw):
+        out = real(model, split, task, **kw)
+        if split is toy.splits["val"]:
+            calls.append(1)
+            if len(calls) == 2:
+                return {**out, "loss": float("nan")}
+        return out
+
+    monkeypatch.setattr(train, "evaluate", blows_up_in_epoch_2)
+    r = run_trial(cfg, data=toy, progress=False)
+    assert r["status"] == "diverged" and "epoch 2" in r["error"]
+    assert r["history"]["val"] == one["history"]["val"]
+    assert r["history"]["train_loss"] == one["history"]["train_loss"]
+    assert r["history"]["stopped_epoch"] == 1 and "best_epoch" not in r["history"]
+    from balancedrnn.record import RunRecord
+
+    assert RunRecord.from_dict(r).history.best_epoch is None  # read back: still no kept epoch

@@ -143,7 +143,8 @@ class RunRecord:
             if isinstance(hist, Mapping):
                 val = list(hist.get("val") or [])
                 history = History(list(hist.get("train_loss") or []), val,
-                                  hist.get("best_epoch", len(val) if val else None),
+                                  hist.get("best_epoch", len(val) if val and version == 1 else None),  # v2: a run
+                                  # that kept no weights (diverged, failed) has none
                                   hist.get("stopped_epoch", len(val) if val else None),
                                   list(hist.get("selection") or []))
             return cls(

@@ -355,7 +355,8 @@ class TrialTimeout(Exception):
 
 
 def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: bool = True,
-        on_epoch: Callable[[int, nn.Module, dict[str, Any]], None] | None = None) -> History:
+        on_epoch: Callable[[int, nn.Module, dict[str, Any]], None] | None = None,
+        history: History | None = None) -> History:
     """Train ``model`` on ``data.splits['train']``, validating after every epoch; a non-finite training or
     validation loss raises :class:`Diverged` (the run's numbers would mean nothing). With ``config.patience`` it
     stops once the validation loss has not improved for that many epochs and restores the best epoch's weights.
@@ -368,7 +369,7 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
     end = prune_end(config.prune, config.epochs) if pruning else 0
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
-    history = History()
+    history = History() if history is None else history
     steps = math.ceil(len(train) / config.batch_size)
     best_loss, best_state, since_best = math.inf, None, 0
     selecting = bool(config.select_rollouts) and task.select is not None
@@ -459,8 +460,8 @@ def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> d
         phase = "train"
         model = build_for_task(config, task)
         rec.model = model.summary()  # type: ignore[operator]
-        history = fit(model, data, task, config, progress)
-        rec.history = history
+        rec.history = history = History()  # filled epoch by epoch: a run that diverges keeps its curve so far
+        fit(model, data, task, config, progress, history=history)
         test = evaluate(model, data.splits["test"], task, device=config.device)
         kept = history.val[(history.best_epoch or len(history.val)) - 1]
         rec.final = Final(kept, test, task.metric, test.get(task.metric))
@@ -485,6 +486,11 @@ def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> d
         rec.traceback = traceback.format_exc()
     finally:
         rec.wall_time = time.time() - start
+        if rec.history is not None and rec.status != "ok":  # the epochs validated before the failure; no weights kept
+            rec.history.best_epoch = None
+            del rec.history.train_loss[len(rec.history.val):]  # an epoch whose validation failed is not on the curve
+            if not rec.history.val:
+                rec.history = None
     return rec.to_dict()
 
 
