@@ -161,3 +161,40 @@ def test_a_diverged_run_keeps_the_curve_of_the_epochs_it_validated(toy, monkeypa
     from balancedrnn.record import RunRecord
 
     assert RunRecord.from_dict(r).history.best_epoch is None  # read back: still no kept epoch
+
+
+def test_checkpoint_holds_the_weights_early_stopping_kept(toy, tmp_path):
+    """With --patience the run restores its best epoch's weights and scores them, but the checkpoint still held the
+    last epoch's: a user who loaded it got a model other than the one the record's test metric describes. Reference:
+    the same run's own model after fit, and a plain run stopped after the best epoch."""
+    import balancedrnn.train as train
+    from balancedrnn.train import build_for_task, fit
+
+    real, calls = train.evaluate, []
+
+    def best_at_epoch_1(model, split, task, **kw):  # validation loss rises after epoch 1: best epoch 1, stop at 2
+        out = real(model, split, task, **kw)
+        if split is toy.splits["val"]:
+            calls.append(1)
+            out = {**out, "loss": float(len(calls))}
+        return out
+
+    path = tmp_path / "ck.pt"
+    cfg = TrainConfig(model="uniform:0.3", budget=20_000, epochs=4, patience=1, n_train=600, n_val=200, n_test=200,
+                      threads=1, checkpoint=str(path))
+    task = get_task("rad")
+    train.evaluate = best_at_epoch_1
+    try:
+        model = build_for_task(cfg, task)
+        history = fit(model, toy, task, cfg, progress=False)
+    finally:
+        train.evaluate = real
+    assert (history.best_epoch, history.stopped_epoch) == (1, 2)
+    state = torch.load(path, weights_only=False)
+    assert state["epoch"] == 1 and state["stopped_epoch"] == 2
+    kept = model.state_dict()
+    assert all(torch.equal(state["model"][k], kept[k]) for k in kept)
+    plain = TrainConfig(**{**cfg.__dict__, "epochs": 1, "patience": 0, "checkpoint": None})
+    one = build_for_task(plain, task)
+    fit(one, toy, task, plain, progress=False)
+    assert all(torch.equal(state["model"][k], v) for k, v in one.state_dict().items())

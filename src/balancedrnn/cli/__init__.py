@@ -301,7 +301,7 @@ def train(
     prune: Prune = 0.0,
     threads: Threads = None,
     mnist_dir: MnistDir = None,
-    checkpoint: Annotated[Optional[Path], typer.Option(help="Write model and optimiser here after every epoch.",
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Write model and optimiser here after every epoch; at the end, the weights the record scores (--patience: the best epoch).",
                                                        show_default="none")] = None,
     dataset: Dataset = None,
     rollouts: Rollouts = None,
