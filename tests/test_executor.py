@@ -26,3 +26,24 @@ def test_workers_give_the_numbers_of_one_process():
     assert seen == serial and all(r["status"] == "ok" for r in serial)
     parallel = run_configs(configs, data, workers=2, threads=1)
     assert _by_key(parallel) == _by_key(serial)
+
+
+def test_an_interrupt_stops_the_workers_instead_of_running_the_queued_trials(tmp_path):
+    """Ctrl-C or SIGTERM in ``compare --workers 2`` was followed by the pool's ordinary shutdown, which waits for
+    every queued trial: the command went on training trials whose records it then threw away ("0 finished trial
+    record(s) kept"). Now the interrupt cancels what has not started and stops the workers. Each trial writes a
+    checkpoint after every epoch, so the files say which trials ran."""
+    import multiprocessing
+
+    base = dict(task="ts:ItalyPowerDemand", budget=3000, epochs=3, batch_size=16, threads=1)
+    configs = [TrainConfig(model="dense", seed=s, checkpoint=str(tmp_path / f"ck{s}.pt"), **base) for s in range(10)]
+    data = get_task(configs[0].task).load(configs[0], False)
+
+    def stop(record):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_configs(configs, data, workers=2, threads=1, on_record=stop)
+    assert not multiprocessing.active_children()
+    started = len(list(tmp_path.glob("ck*.pt")))
+    assert started <= 4, f"{started} of 10 trials ran after the interrupt"  # the one done, two running, one queued

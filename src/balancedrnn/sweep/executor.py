@@ -82,7 +82,8 @@ def run_configs(configs: list[Any], data: Any, workers: int = 1, threads: int = 
         for cfg in configs:
             keep(run_trial(cfg, data=data, progress=False))
         return records
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+    try:
         futures = {pool.submit(_config_worker, asdict(c), threads): c for c in configs}
         for fut in as_completed(futures):
             try:
@@ -91,6 +92,15 @@ def run_configs(configs: list[Any], data: Any, workers: int = 1, threads: int = 
                 cfg = futures[fut]
                 keep(RunRecord(trial_key=cfg.key(), config=asdict(cfg), seed=cfg.seed, status="failed",
                                error=f"worker crashed: {type(e).__name__}: {e}", failure="environment").to_dict())
+    except BaseException:  # Ctrl-C, SIGTERM: an ordinary shutdown would first run every queued trial, for nothing
+        workers_alive = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in workers_alive:
+            proc.terminate()
+        for proc in workers_alive:
+            proc.join(10)
+        raise
+    pool.shutdown()
     return records
 
 
