@@ -198,3 +198,20 @@ def test_checkpoint_holds_the_weights_early_stopping_kept(toy, tmp_path):
     one = build_for_task(plain, task)
     fit(one, toy, task, plain, progress=False)
     assert all(torch.equal(state["model"][k], v) for k, v in one.state_dict().items())
+
+
+def test_run_trial_leaves_the_callers_thread_count_as_it_found_it(toy):
+    """run_trial set torch's process-wide thread count to the config's and left it there: a Python user who ran one
+    trial with threads=1 found the rest of the process single-threaded. The record still says what the trial used."""
+    before = torch.get_num_threads()
+    other = 2 if before != 2 else 3
+    torch.set_num_threads(other)
+    try:
+        for cfg in (TrainConfig(model="uniform:0.3", budget=20_000, epochs=1, n_train=600, n_val=200, n_test=200,
+                                threads=1),
+                    TrainConfig(model="uniform:0.3", budget=1, epochs=1, threads=1)):  # a failing trial too
+            r = run_trial(cfg, data=toy, progress=False)
+            assert r["threads"] == 1
+            assert torch.get_num_threads() == other, r["status"]
+    finally:
+        torch.set_num_threads(before)

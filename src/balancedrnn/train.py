@@ -454,6 +454,7 @@ def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> d
     rec = RunRecord(trial_key=config.key(), config=asdict(config), seed=config.seed,
                     started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)), versions=versions(),
                     git_revision=git_revision(), device=config.device)
+    threads_before = torch.get_num_threads()  # restored at the end: the caller's process keeps its own setting
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     rec.threads = torch.get_num_threads()
@@ -496,6 +497,7 @@ def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> d
         rec.traceback = traceback.format_exc()
     finally:
         rec.wall_time = time.time() - start
+        torch.set_num_threads(threads_before)
         if rec.history is not None and rec.status != "ok":  # the epochs validated before the failure; no weights kept
             rec.history.best_epoch = None
             del rec.history.train_loss[len(rec.history.val):]  # an epoch whose validation failed is not on the curve
