@@ -337,3 +337,18 @@ def test_state_dicts_round_trip_between_meta_and_cpu_models():
     bad["blocks.hh.index"] = bad["blocks.hh.index"].flip(0)
     with pytest.raises(RuntimeError, match="strictly increasing"):
         BlockRNN(spec, device="meta").load_state_dict(bad, assign=True)
+
+
+@pytest.mark.parametrize("seed", [3.7, "3", True, None])
+def test_block_rnn_refuses_a_seed_that_is_not_an_integer(seed):
+    """BlockRNN(seed=3.7) built the model of seed 3 without a word (int() truncated it); a string seed was a
+    bare int() error. An integral float or a NumPy integer is still its integer."""
+    import numpy as np
+
+    spec = BlockSpec.from_budget(dx=4, dy=3, budget=300, density={b: 0.5 for b in BLOCKS})
+    with pytest.raises(ValueError, match="seed must be an integer, got"):
+        BlockRNN(spec, seed=seed)
+    ref = BlockRNN(spec, seed=3).state_dict()
+    for same in (3.0, np.int64(3)):
+        got = BlockRNN(spec, seed=same).state_dict()
+        assert all(torch.equal(ref[k], got[k]) for k in ref)

@@ -9,6 +9,7 @@ readout). The recurrence and its backward pass are one autograd function in ``re
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -83,6 +84,9 @@ class BlockRNN(nn.Module):
         if readout not in READOUTS:
             raise ValueError(f"unknown readout {readout!r}; expected 'lagged' or 'current'")
         self.spec = spec
+        if isinstance(seed, bool) or not (isinstance(seed, numbers.Integral)
+                                          or isinstance(seed, float) and seed.is_integer()):
+            raise ValueError(f"seed must be an integer, got {seed!r}")  # int(3.7) would be seed 3, silently
         self.seed = int(seed)
         self.readout: Readout = readout
         self.activation = activation
