@@ -182,6 +182,11 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
     except Exception as e:  # noqa: BLE001 - Minari raises several kinds for a missing id
         raise DataError(f"cannot load Minari data set {dataset_id!r}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     episodes = []
+
+    def damaged(what: str) -> DataError:
+        return DataError(f"data set {dataset_id} is damaged or incomplete ({what}); delete {ds.storage.data_path.parent} "
+                         f"and make it again")
+
     try:
         for ep in ds.iterate_episodes():
             obs, act = np.asarray(ep.observations), np.asarray(ep.actions)
@@ -195,8 +200,10 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
         raise
     except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError) as e:  # an episode file gone or unreadable
         what = f"{type(e).__name__}: {str(e).splitlines()[0]}" if str(e) else type(e).__name__
-        raise DataError(f"data set {dataset_id} is damaged or incomplete ({what}); delete {ds.storage.data_path.parent} "
-                        f"and make it again") from None
+        raise damaged(what) from None
+    if len(episodes) != ds.total_episodes:  # an episode folder without its data file: Minari skips it unsaid and
+        # labels the later episodes with the ids before them, so the set would load one episode short
+        raise damaged(f"{len(episodes)} of its {ds.total_episodes} episodes read")
     if not episodes:
         raise DataError(f"data set {dataset_id} holds no episodes")
     return episodes
