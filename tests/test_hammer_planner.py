@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from balancedrnn.io import DataError
-from balancedrnn.tasks.hammer.planner import Guide, PlannerConfig
+from balancedrnn.tasks.hammer.planner import GUIDED, Guide, PlannerConfig
 
 
 def _demos(seed=0, n=3, T=12):
@@ -180,6 +180,31 @@ def test_shared_grasp_episodes_of_another_seeds_grasp_are_not_reused(fake_planne
     second = collect(1, seed=1, shared_grasp=5)
     np.testing.assert_array_equal(second[0].actions[:5], np.full((5, 26), 0.001, np.float32))  # seed 1's own
     np.testing.assert_array_equal(collect(2, seed=0, shared_grasp=5)[1].actions, first[1].actions)  # still cached
+
+
+def test_planner_episodes_of_another_search_are_not_reused(fake_planner, monkeypatch):
+    """Episodes cached for one planner search are not read back for another: unguided with a config of its own
+    (they all shared the folder of the default search), or guided with another knot spacing."""
+    from dataclasses import replace
+
+    def job(args):  # the first action names the search that planned it
+        seed, config, _noise, _guide, _prefix = args
+        c = config or PlannerConfig()
+        ep = _fake_planner_job(args)
+        ep["actions"][0, :4] = [c.samples, c.horizon, c.sigma, c.knot_every]
+        return ep
+
+    monkeypatch.setattr(fake_planner, "_planner_job", job)
+    collect = fake_planner.collect_planner_demos
+    guide = Guide(*_demos())
+    for kwargs in ({}, {"guide": guide}):
+        default = PlannerConfig() if not kwargs else GUIDED
+        for config in (None if not kwargs else default, replace(default, horizon=12), replace(default, knot_every=3),
+                       replace(default, samples=5), replace(default, sigma=0.1)):
+            c = config or PlannerConfig()
+            ep = collect(1, config=config, **kwargs)[0]
+            np.testing.assert_array_equal(ep.actions[0, :4], np.float32([c.samples, c.horizon, c.sigma, c.knot_every]))
+    assert fake_planner._guided_name(guide, GUIDED) == f"guided-{guide.fingerprint()}-s8h20k0.3"  # old caches kept
 
 
 def test_dagger_labels_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):

@@ -119,6 +119,8 @@ def collect_planner_demos(
         raise ValueError(f"shared_grasp must be a number of steps in [0, {EPISODE_STEPS}), got {shared_grasp!r}")
     prefix = None
     name = "planner" if guide is None else _guided_name(guide, config or PlannerConfig())
+    if guide is None and config is not None and config != PlannerConfig():  # the default search keeps its old name
+        name += f"-{_search_name(config)}"
     if shared_grasp:
         prefix = collect_planner_demos(1, workers=1, seed=seed)[0].actions[:shared_grasp]  # the plain demo's grasp
         name += f"-grasp{shared_grasp}-{_array_fingerprint(prefix)}"
@@ -152,9 +154,16 @@ def _planner_job(args: tuple[int, PlannerConfig | None, float, Guide | None, np.
     return planner_episode(*args)
 
 
+def _search_name(config: PlannerConfig) -> str:
+    """Every setting of a planner's search, for the names of the folders of its episodes (the knot spacing and the
+    temperature only when not their defaults: the names of old caches)."""
+    knots = f"e{config.knot_every}" if config.knot_every != PlannerConfig.knot_every else ""
+    soft = f"t{config.temperature:g}" if config.temperature > 0 else ""
+    return f"s{config.samples}h{config.horizon}k{config.sigma:g}{knots}{soft}"
+
+
 def _guided_name(guide: Guide, config: PlannerConfig) -> str:
-    soft = f"t{config.temperature:g}" if config.temperature > 0 else ""  # the best candidate: the names of old caches
-    return f"guided-{guide.fingerprint()}-s{config.samples}h{config.horizon}k{config.sigma:g}{soft}"
+    return f"guided-{guide.fingerprint()}-{_search_name(config)}"
 
 
 # ------------------------------------------------------------------------------------------ expert policy
