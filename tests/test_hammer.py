@@ -325,6 +325,31 @@ def test_cloning_data_refuses_too_few_episodes_and_wrong_sizes(sim_episodes):
             cloning_data(bad)
 
 
+def _short_episodes(n, T=1):
+    rng = np.random.default_rng(n)
+    return [Episode(rng.normal(size=(T + 1, 46)), rng.uniform(-1, 1, (T, 26)).astype(np.float32), np.zeros(T))
+            for _ in range(n)]
+
+
+@pytest.mark.parametrize("n,fractions,sizes", [
+    (5000, (0.9, 0.05, 0.05), (4500, 250, 250)),  # the paper's split (SPEC §5)
+    (6, (1 / 7, 3 / 7, 3 / 7), None),  # hammer:actions asking 1/3/3 of a set of 6: validation and test rounded up
+    (3, (0.05, 0.9, 0.05), None),
+    (4, (0.1, 0.45, 0.45), None),
+])
+def test_cloning_splits_are_disjoint_cover_the_episodes_and_always_train(n, fractions, sizes):
+    """Every episode in exactly one split, none empty (a split rounded past the episodes there are left training
+    none: `error: need at least one array to concatenate`)."""
+    episodes = _short_episodes(n)
+    data = cloning_data(episodes, fractions=fractions, seed=3)
+    got = {k: len(v.x) for k, v in data.splits.items()}
+    assert min(got.values()) >= 1 and sum(got.values()) == n
+    if sizes is not None:
+        assert (got["train"], got["val"], got["test"]) == sizes
+    rows = [a.tobytes() for v in data.splits.values() for a in v.target.numpy()]
+    assert sorted(rows) == sorted(ep.actions.tobytes() for ep in episodes)  # each episode once
+
+
 def test_cli_train_on_a_data_set_too_small_for_the_split(sim_episodes, tmp_path, monkeypatch, capsys):
     from clihelp import cli_env, run_main
 

@@ -267,6 +267,11 @@ def cloning_data(episodes: Sequence[Episode], fractions: tuple[float, float, flo
     order = np.random.default_rng(seed).permutation(n)
     n_val = max(1, int(round(fractions[1] * n)))
     n_test = max(1, int(round(fractions[2] * n)))
+    while n_val + n_test > n - 1:  # rounded up past the episodes there are: training keeps one, the larger gives it
+        if n_val >= n_test:
+            n_val -= 1
+        else:
+            n_test -= 1
     parts = {"train": order[: n - n_val - n_test], "val": order[n - n_val - n_test : n - n_test], "test": order[n - n_test :]}
     lengths = {len(ep.actions) for ep in episodes}
     if len(lengths) != 1:
