@@ -683,6 +683,13 @@ def data_hammer(
                             f"--expert {expert} does not plan its episodes")
     if noisy_demos and not demo_noise:
         raise UserError("--noisy-demos needs a --demo-noise above 0")
+    if not noisy_demos and given_options(ctx, {"demo_noise": "--demo-noise"}):
+        raise UserError("--demo-noise sets the noise of --noisy-demos; without them no demo is noisy "
+                        "(--noise sets the noise of the data set's episodes)")
+    if noisy_demos and shared_grasp:
+        raise UserError("--noisy-demos are planned from the reset without --shared-grasp's grasp; use one of them")
+    if not distil_rounds and given_options(ctx, {"distil_episodes": "--distil-episodes"}):
+        raise UserError("--distil-episodes sets the rounds of --distil-rounds; without them nothing is distilled")
     if not 0.0 <= min_success <= 1.0:
         raise UserError(f"--min-success must be a success rate in [0, 1], got {min_success:g}")
     if not dataset_id.strip():
