@@ -105,6 +105,20 @@ def test_incremental_rollout_equals_full_history(config):
     np.testing.assert_allclose(actions, full, atol=1e-5)
 
 
+def test_kept_inputs_and_actions_cover_every_episode_whatever_the_batches_of_environments():
+    """``keep`` kept nothing (``extra == {}``) when the episodes ran in more than one batch of environments."""
+    torch.manual_seed(0)
+    policy = ExpertPolicy(np.zeros(46), np.full(46, 0.05), hidden=16)
+    whole = rollout(policy, episodes=3, seed=9, keep=True)
+    batched = rollout(policy, episodes=3, seed=9, envs=2, keep=True)
+    for name in ("inputs", "actions"):
+        assert batched.extra[name].shape == whole.extra[name].shape == (3, 200, 46 if name == "inputs" else 26)
+        np.testing.assert_allclose(batched.extra[name], whole.extra[name], atol=1e-5)
+    with torch.no_grad():  # the actions kept are the policy's at the inputs kept, episode by episode
+        np.testing.assert_allclose(batched.extra["actions"], policy(torch.as_tensor(batched.extra["inputs"])).numpy(),
+                                   atol=1e-6)
+
+
 def test_diverged_policy_fails_its_episode_not_the_run():
     class Broken(torch.nn.Module):
         def step(self, x, state=None):

@@ -87,7 +87,7 @@ def rollout(
     returns, successes, diverged = [], [], []
     env_time = pol_time = 0.0
     done = 0
-    kept_x: list[np.ndarray] = []
+    kept_x: list[np.ndarray] = []  # per batch of environments: (envs, steps, dim)
     kept_a: list[np.ndarray] = []
     while done < episodes:
         n = min(n_envs, episodes - done)
@@ -97,6 +97,8 @@ def rollout(
         ret = np.zeros(n)
         goal = np.zeros((n, EPISODE_STEPS), dtype=bool)
         bad = np.zeros(n, dtype=bool)
+        seen_x: list[np.ndarray] = []
+        seen_a: list[np.ndarray] = []
         for t in range(EPISODE_STEPS):
             t0 = time.perf_counter()
             x = obs if obs_mean is None else (obs - obs_mean) / obs_std
@@ -105,8 +107,8 @@ def rollout(
             action, state = out
             a = action.detach().cpu().numpy().astype(np.float64)
             if keep:
-                kept_x.append(np.asarray(x, np.float32))
-                kept_a.append(a.copy())
+                seen_x.append(np.asarray(x, np.float32))
+                seen_a.append(a.copy())
             finite = np.isfinite(a).all(1)
             bad |= ~finite
             a[~finite] = 0.0
@@ -118,9 +120,12 @@ def rollout(
             ret += r
             goal[:, t] = info["success"]
         vec.close()
+        if keep:
+            kept_x.append(np.stack(seen_x, 1))
+            kept_a.append(np.stack(seen_a, 1))
         returns += list(ret)
         successes += [episode_success(g) and not b for g, b in zip(goal, bad)]
         diverged += list(bad)
         done += n
-    extra = {"inputs": np.stack(kept_x, 1), "actions": np.stack(kept_a, 1)} if keep and episodes <= n_envs else {}
+    extra = {"inputs": np.concatenate(kept_x), "actions": np.concatenate(kept_a)} if keep else {}
     return RolloutResult(np.array(returns), np.array(successes), np.array(diverged), env_time, pol_time, extra)
