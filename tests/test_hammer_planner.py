@@ -120,6 +120,27 @@ def test_weighted_plan_against_a_loop_and_its_limits():
     np.testing.assert_allclose(_weighted_plan(cands, np.ones(6), t), cands.mean(0))  # all level
 
 
+@pytest.mark.parametrize("bad", [{"samples": 0}, {"horizon": 0}, {"knot_every": 0}, {"sigma": -0.1},
+                                 {"sigma": float("nan")}, {"temperature": float("inf")}, {"samples": 2.5}])
+def test_a_planner_search_that_cannot_run_is_refused_in_one_line(bad):
+    """Such a search failed only when planning, with numpy's words (`negative dimensions are not allowed`, a division
+    by zero, an index out of bounds) or planned NaN actions."""
+    with pytest.raises(ValueError, match=f"planner {next(iter(bad))} must be") as e:
+        PlannerConfig(**bad)
+    assert "\n" not in str(e.value)
+
+
+def test_a_guided_planner_needs_room_for_both_plans():
+    from balancedrnn.tasks.hammer.env import make_env
+    from balancedrnn.tasks.hammer.planner import Planner
+
+    env = make_env()
+    with pytest.raises(ValueError, match="a guided planner needs samples >= 2"):
+        Planner(env, PlannerConfig(samples=1), guide=Guide(*_demos()))
+    Planner(env, PlannerConfig(samples=1)).act()  # unguided, the previous plan alone is a search
+    env.close()
+
+
 def test_guided_cache_name_keeps_old_caches_and_tells_temperatures_apart():
     from dataclasses import replace
 

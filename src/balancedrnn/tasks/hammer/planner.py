@@ -39,6 +39,18 @@ class PlannerConfig:
     by exp((R - max R) / (temperature * std R)) over their returns R (MPPI's weighting), so the executed action
     depends less on which noisy candidate happened to win: labels with less noise for a clone (issue 19)."""
 
+    def __post_init__(self) -> None:
+        import math
+
+        for name in ("samples", "horizon", "knot_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"planner {name} must be a positive integer, got {value!r}")
+        for name in ("sigma", "temperature"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float, np.number)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"planner {name} must be a finite number >= 0, got {value!r}")
+
 
 GUIDED = PlannerConfig(samples=8, horizon=20, sigma=0.3)
 """The search a :class:`Guide`-d planner needs (measured in issue 19: 80 % of 10 episodes under action noise 0.1,
@@ -118,6 +130,8 @@ class Planner:
             f = (t - knots[k]) / c.knot_every
             w[i, k], w[i, k + 1] = 1 - f, f
         self._interp = w
+        if guide is not None and c.samples < 2:
+            raise ValueError(f"a guided planner needs samples >= 2 (the previous plan and the guide's), got {c.samples}")
         self.guide = guide
         self.plan = np.zeros((c.horizon, ACT_DIM))
 
