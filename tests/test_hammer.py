@@ -119,6 +119,16 @@ def test_kept_inputs_and_actions_cover_every_episode_whatever_the_batches_of_env
                                    atol=1e-6)
 
 
+@pytest.mark.parametrize("bad", [{"episodes": 0}, {"episodes": 2, "envs": 0}, {"episodes": 2, "envs": -1},
+                                 {"episodes": 2.5}])
+def test_a_rollout_of_no_episodes_or_environments_is_refused_in_one_line(bad):
+    """0 episodes scored NaN with numpy's warnings, envs 0 meant all of them, envs -1 an IndexError."""
+    policy = ExpertPolicy(np.zeros(46), np.ones(46), hidden=4)
+    with pytest.raises(ValueError, match="rollout (episodes|envs) must be a positive integer") as e:
+        rollout(policy, **bad)
+    assert "\n" not in str(e.value)
+
+
 def test_diverged_policy_fails_its_episode_not_the_run():
     class Broken(torch.nn.Module):
         def step(self, x, state=None):

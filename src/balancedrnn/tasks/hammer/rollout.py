@@ -80,6 +80,9 @@ def rollout(
     sees them. ``envs`` environments run side by side (default: all episodes at once). With ``keep`` the
     observations the policy saw and its raw actions are kept in ``extra`` (``inputs``, ``actions``).
     """
+    for name, value in (("episodes", episodes), ("envs", episodes if envs is None else envs)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"rollout {name} must be a positive integer, got {value!r}")  # 0 episodes: a NaN score
     require_simulator()
     import gymnasium as gym
 
