@@ -129,6 +129,15 @@ def test_a_rollout_of_no_episodes_or_environments_is_refused_in_one_line(bad):
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("bad,name", [({"n": 0}, "n"), ({"n": 2, "batch": 0}, "batch"), ({"n": 2, "batch": -3}, "batch")])
+def test_generating_no_episodes_or_in_empty_batches_is_refused_in_one_line(bad, name):
+    """n 0 gave an empty list (an empty data set downstream), batch 0 an IndexError from the vector environment."""
+    policy = ExpertPolicy(np.zeros(46), np.ones(46), hidden=4)
+    with pytest.raises(ValueError, match=f"^{name} must be a positive integer") as e:
+        generate_episodes(policy, **bad)
+    assert "\n" not in str(e.value)
+
+
 def test_diverged_policy_fails_its_episode_not_the_run():
     class Broken(torch.nn.Module):
         def step(self, x, state=None):

@@ -397,6 +397,9 @@ def generate_episodes(policy: nn.Module, n: int, seed: int = 0, batch: int = 100
 
     if noise < 0 or not np.isfinite(noise):
         raise ValueError(f"noise must be a finite standard deviation >= 0, got {noise!r}")
+    for name, value in (("n", n), ("batch", batch)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")  # n 0: an empty data set
     episodes: list[Episode] = []
     while len(episodes) < n:
         m = min(batch, n - len(episodes))
