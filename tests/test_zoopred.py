@@ -209,6 +209,35 @@ def test_a_predictor_file_of_the_wrong_make_is_one_line(predictor, tmp_path, mon
             assert code == 2 and err.strip() == f"error: {message}", (argv, err)
 
 
+def test_a_predictor_without_what_recommend_reads_is_one_line(predictor, tmp_path, monkeypatch, capsys):
+    """A predictor file holding an unfitted predictor, or one saved by a version without an attribute this one reads
+    (here the zoo's coverage, or a MetaPredictor's classifier), passed every check of the file and then ended
+    ``recommend`` and ``predictor show`` in an AttributeError traceback; ``save_predictor`` wrote an unfitted zoo
+    predictor without a word. Now: one line naming what is missing, exit 2; and saving refuses."""
+    import copy
+
+    good = meta.read_predictor_file(meta.save_predictor(predictor, tmp_path / "zoo.pkl"))
+    old = copy.copy(predictor)
+    del old.coverage_
+    unfitted_meta = meta.MetaPredictor()
+    files = {"old.pkl": ({**good, "predictor": old}, "ZooPredictor without coverage_"),
+             "unfitted.pkl": ({**good, "predictor": zoopred.ZooPredictor()}, "ZooPredictor without forest_, parent_"),
+             "meta.pkl": ({**good, "format": meta.PREDICTOR_FORMAT, "schema": meta.feature_schema(),
+                           "predictor": unfitted_meta}, "MetaPredictor without classifier_, regressor_")}
+    for name, (payload, message) in files.items():
+        (tmp_path / name).write_bytes(pickle.dumps(payload))
+        with pytest.raises(meta.MetaError, match=message):
+            meta.load_predictor(tmp_path / name)
+        for argv in (["predictor", "show", name], ["recommend", "--dx", "100", "--dy", "5", "--budget", "4000",
+                                                   "--candidates", "50", "--predictor", name]):
+            code, _, err = _cli(argv, tmp_path, monkeypatch, capsys)
+            assert code == 2 and len(err.strip().splitlines()) == 1 and message in err and "refit it" in err, (argv, err)
+    for unfitted in (zoopred.ZooPredictor(), unfitted_meta):
+        with pytest.raises(meta.MetaError, match="is not fitted"):
+            meta.save_predictor(unfitted, tmp_path / "new.pkl")
+        assert not (tmp_path / "new.pkl").exists()
+
+
 def test_recommend_config_uses_the_zoo_predictor(predictor):
     epochs = predictor.epochs_max_  # the longest curve it learnt from: no extrapolation
     rec = meta.recommend_config(100, 5, 4000, predictor=predictor, n_candidates=300, task={"epochs": epochs})

@@ -573,11 +573,13 @@ def save_predictor(predictor: MetaPredictor | zoopred.ZooPredictor, path: str | 
     on), atomically (pickle). A :class:`~balancedrnn.analysis.zoopred.ZooPredictor` is written in the zoo format."""
     from ..io import atomic_write
 
+    missing = missing_fitted(predictor)
+    if missing:  # an unfitted predictor would be written, and every reader of the file would fail on it
+        raise MetaError(f"this {type(predictor).__name__} is not fitted (it has no {', '.join(missing)}): fit it first")
     if isinstance(predictor, zoopred.ZooPredictor):
         return write_zoo_payload({"format": zoopred.ZOO_FORMAT, "schema": zoopred.feature_schema(),
                                   "versions": library_versions(), "provenance": dict(provenance or {}),
                                   "predictor": predictor}, path)
-    check_is_fitted(predictor)
     payload = {"format": PREDICTOR_FORMAT, "schema": feature_schema(), "versions": library_versions(),
                "provenance": dict(provenance or {}), "predictor": predictor}
     return atomic_write(path, lambda f: pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL))
@@ -592,6 +594,22 @@ def write_zoo_payload(payload: Mapping[str, Any], path: str | Path) -> Path:
 
     data = lzma.compress(pickle.dumps(dict(payload), protocol=pickle.HIGHEST_PROTOCOL), preset=6)
     return atomic_write(path, lambda f: f.write(data))
+
+
+FITTED_ATTRIBUTES: dict[type, tuple[str, ...]] = {
+    MetaPredictor: ("classifier_", "regressor_", "parent_", "class_edges_", "tasks_", "defaults_", "n_records_",
+                    "n_classes", "n_estimators", "random_state"),
+    zoopred.ZooPredictor: ("forest_", "parent_", "fill_", "features", "coverage_", "hidden_proportion_range_", "defaults_",
+                           "epochs_", "tasks_", "n_records_", "n_estimators", "random_state"),
+}
+"""What ``recommend`` and ``predictor show`` read of each predictor (attributes added later are read with a default,
+as ``epochs_max_``): a predictor without one is unfitted, or was saved by a version that did not have it."""
+
+
+def missing_fitted(predictor: Any) -> list[str]:
+    """The attributes of :data:`FITTED_ATTRIBUTES` that ``predictor`` lacks (empty: it can be used)."""
+    needed = next((attrs for cls, attrs in FITTED_ATTRIBUTES.items() if isinstance(predictor, cls)), ())
+    return [a for a in needed if not hasattr(predictor, a)]
 
 
 class PredictorVersionWarning(UserWarning):
@@ -672,7 +690,19 @@ def read_predictor_file(path: str | Path) -> dict[str, Any]:
         )
     if not isinstance(payload.get("predictor"), kind):  # a payload without its model: nothing to predict with
         raise MetaError(f"{p} is not a balancedrnn predictor file (it holds no {kind.__name__})")
+    missing = missing_fitted(payload["predictor"])
+    if missing:  # read later, attribute by attribute: an AttributeError traceback in the middle of a recommendation
+        made_by = versions.get("balancedrnn", "an unrecorded version") if isinstance(versions, Mapping) else "an unrecorded version"
+        raise MetaError(f"predictor file {p} holds a {kind.__name__} without {', '.join(missing)} (unfitted, or saved by "
+                        f"balancedrnn {made_by}, this is {_library_version()}): refit it with `balancedrnn predictor fit"
+                        + (" --zoo`" if kind is zoopred.ZooPredictor else "`"))
     return payload
+
+
+def _library_version() -> str:
+    from .._version import __version__
+
+    return __version__
 
 
 def load_predictor(path: str | Path) -> MetaPredictor | zoopred.ZooPredictor:
