@@ -599,3 +599,18 @@ def test_recommend_trains_as_long_as_the_predictors_runs_and_flags_an_lr_outside
                "--candidates", "200", "--lr", "0.5"], tmp_path)
     assert res.returncode == 0, res.stderr
     assert "--epochs 1" in res.stdout.split("train it as")[1] and "outside its runs' lr range" in res.stdout
+
+
+def test_zoo_only_options_are_refused_where_no_zoo_predictor_reads_them(records, tmp_path):
+    """--steps and --n-train are features of the zoo predictor only; with a predictor file of `predictor fit`, or
+    one fitted now on --records, they were accepted and dropped without a word (the same recommendation as without
+    them). Now one line, exit 2; --epochs, which sets the printed train command's length, stays."""
+    save_predictor(MetaPredictor(n_estimators=10).fit(records), tmp_path / "p.pkl")
+    write_records(tmp_path / "recs", records)
+    args = ["recommend", "--dx", "2500", "--dy", "10", "--budget", "20000", "--candidates", "100"]
+    for source in (["--predictor", "p.pkl"], ["--records", "recs"]):
+        for extra, said in ((["--steps", "50"], "--steps is read"), (["--steps", "50", "--n-train", "30"], "--steps, --n-train are read")):
+            one_line_error(run([*args, *source, *extra], tmp_path), said + " by the zoo predictor")
+    res = run([*args, "--predictor", "p.pkl", "--epochs", "3"], tmp_path)
+    assert res.returncode == 0 and "--epochs 3" in res.stdout.split("train it as")[1], res.stderr
+

@@ -337,6 +337,17 @@ def recommend(
             raise UserError(f"--set {key} needs a number, got {value!r}") from None
     if predictor is not None and _has_source(records, storage, name):
         raise UserError("give either --predictor or run records (--records/--storage/--name), not both")
+    zoo_only = [o for o, v in (("--steps", steps), ("--n-train", n_train)) if v is not None]
+
+    def refuse_zoo_only(what: str) -> None:
+        """--steps/--n-train are features of the zoo predictor only: any other recommender would drop them."""
+        if zoo_only:
+            raise UserError(f"{', '.join(zoo_only)} {'is' if len(zoo_only) == 1 else 'are'} read by the zoo predictor, "
+                            f"not by {what}, which has no sequence-length or training-set feature; leave "
+                            f"{'it' if len(zoo_only) == 1 else 'them'} out")
+
+    if _has_source(records, storage, name):  # a predictor fitted now on run records, or the rule: never the zoo's
+        refuse_zoo_only("a predictor fitted on --records/--storage runs")
     with warnings_on_success():  # a predictor file's version warning, shown only with the recommendation
         fitted: Any = "default"  # the shipped predictor when the package carries one, else the a-priori rule
         reason = ""
@@ -347,6 +358,13 @@ def recommend(
                 fitted = meta.MetaPredictor(random_state=seed).fit(_records(records, storage, name, run_dir))
             except meta.TooFewRecords as e:
                 fitted, reason = None, f"a-priori rule (hidden proportion 0.5) because the runs cannot fit a predictor: {e}"
+        if fitted == "default":
+            fitted = meta.default_predictor()
+            if fitted is None:
+                refuse_zoo_only("the a-priori rule (this build ships no fitted predictor)")
+                fitted = "default"
+        if fitted is not None and not isinstance(fitted, (str, meta.zoopred.ZooPredictor)):
+            refuse_zoo_only("a predictor fitted with `balancedrnn predictor fit`")
         rec = meta.recommend_config(dx, dy, budget, regression=regression, predictor=fitted, dataset=dataset or None,
                                     lr=lr, n_candidates=candidates, top=top, seed=seed, reason=reason, task=task_info or None)
         if rec.shape_outside and not extrapolate:
