@@ -614,3 +614,19 @@ def test_zoo_only_options_are_refused_where_no_zoo_predictor_reads_them(records,
     res = run([*args, "--predictor", "p.pkl", "--epochs", "3"], tmp_path)
     assert res.returncode == 0 and "--epochs 3" in res.stdout.split("train it as")[1], res.stderr
 
+
+
+def test_recommend_data_takes_the_kind_of_task_from_the_file(tmp_path, cli):
+    """The command line classifies a --data file (`train --data` trains a classifier on it), but `recommend --data
+    F --regression` scored the candidates as regression and printed a `train --data F` command that classifies: the
+    option was honoured by the recommender and ignored by the command it printed. Now refused in one line, as
+    --regression with a classification --task is."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", X=rng.normal(size=(30, 3, 20)), y=np.arange(30) % 2)
+    res = cli(["recommend", "--data", str(tmp_path / "d.npz"), "--regression", "--candidates", "100"])
+    one_line_error(res, "--regression: the command line classifies a --data file (d.npz has 2 classes)")
+    res = cli(["recommend", "--data", str(tmp_path / "d.npz"), "--candidates", "100"])
+    assert res.returncode == 0, res.stderr
+    rec = meta.recommend_config(3, 2, float(res.stdout.split("budget ")[1].split()[0]), regression=False, n_candidates=100,
+                                task={"T": 20.0, "n_train": 18.0})
+    assert f"config: {rec.config}" in res.stdout

@@ -301,6 +301,11 @@ def recommend(
 
         t = get_task(data_task(None, data))  # the file read and checked: one-line errors
         dx, dy = t.dx, t.dy
+        if regression and t.loss == "last":  # it would be ignored by `train --data`, which classifies the file
+            raise UserError(f"--regression: the command line classifies a --data file ({data.name} has {dy} classes), "
+                            "so its recommendation is for classification; leave it out, or give --dx/--dy for a "
+                            "shape of your own")
+        regression = t.loss != "last"
         from ..tasks.zoo import predictor_info
 
         task_info = predictor_info(t)
