@@ -204,6 +204,8 @@ CASES: list[tuple[str, list[str], str]] = [
      "--n-classes must be at least 2, got 1"),
     ("predictor-fit-zoo-n-classes", ["predictor", "fit", "--zoo", "--storage", "{empty}/s.journal", "--n-classes", "5", "--parent"],
      "--n-classes, --parent/--no-parent shape the per-study predictor; the zoo predictor (--zoo) has no classes"),
+    ("predictor-fit-zoo-prefix-and-name", ["predictor", "fit", "--zoo", "--storage", "{empty}/s.journal", "--name", "zoo-a",
+                                           "--study-prefix", "long4-"], "--study-prefix selects the studies by prefix"),
     ("predictor-fit-n-estimators-zero", ["predictor", "fit", "--records", "{empty}", "--n-estimators", "0"],
      "--n-estimators must be a positive integer"),
 ]

@@ -95,6 +95,8 @@ def fit(
                         "wrote: zoo/zoo-recommend.journal in the cache directory)")
     if study_prefix != "zoo-" and not zoo:
         raise UserError("--study-prefix selects the zoo predictor's studies: give it with --zoo")
+    if study_prefix != "zoo-" and name:  # the named studies are read whatever their prefix
+        raise UserError("--study-prefix selects the studies by prefix and --name names them: give one of the two")
     given = given_options(ctx, {"n_classes": "--n-classes", "parent": "--parent/--no-parent"})
     if zoo and given:  # the zoo predictor ranks runs within each task and always fits its parent network
         raise UserError(f"{', '.join(given)} shape the per-study predictor; the zoo predictor (--zoo) has no classes "
