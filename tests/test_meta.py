@@ -630,3 +630,21 @@ def test_recommend_data_takes_the_kind_of_task_from_the_file(tmp_path, cli):
     rec = meta.recommend_config(3, 2, float(res.stdout.split("budget ")[1].split()[0]), regression=False, n_candidates=100,
                                 task={"T": 20.0, "n_train": 18.0})
     assert f"config: {rec.config}" in res.stdout
+
+
+@pytest.mark.parametrize("param,value,pattern", [
+    ("epochs", 0, "epochs must be a positive integer, got 0"),
+    ("epochs", 2.5, "epochs must be a positive integer, got 2.5"),
+    ("batch_size", 0, "batch_size must be a positive integer, got 0"),
+    ("learning_rate", 0.0, "learning_rate must be a positive finite number, got 0.0"),
+    ("learning_rate", float("nan"), "learning_rate must be a positive finite number"),
+    ("hidden_layer_sizes", (0,), r"hidden_layer_sizes must be a tuple of positive integers, got \(0,\)"),
+    ("weight_decay", -1.0, "weight_decay must be a non-negative finite number, got -1.0"),
+])
+def test_parent_network_refuses_parameters_that_train_nothing(param, value, pattern):
+    """ParentNetwork with 0 epochs, a zero learning rate or a layer of no units "fitted" and then predicted from its
+    untrained initial weights (or a constant), and a batch size of 0 or below was read as 1, all without a word:
+    a one-line ValueError naming the parameter, as scikit-learn's own estimators give."""
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    with pytest.raises(ValueError, match=pattern):
+        ParentNetwork(random_state=0, **{param: value}).fit(X, X[:, 0])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import pickle
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -423,6 +424,7 @@ class ParentNetwork(RegressorMixin, BaseEstimator):
         """Standardise, then train the MLP for ``epochs`` passes over the data."""
         import torch
 
+        self._check_params()
         X, y = _validate_data(self, X, y, y_numeric=True, dtype=np.float64)
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self.mean_, self.scale_ = X.mean(0), _floored_std(X)
@@ -454,6 +456,25 @@ class ParentNetwork(RegressorMixin, BaseEstimator):
                 self.loss_curve_.append(total / len(yt))
         self.network_ = net.eval()
         return self
+
+    def _check_params(self) -> None:
+        """One-line ValueErrors for parameters that would train nothing (0 epochs, a zero learning rate, a layer of
+        no units) or be replaced without a word (a batch size below 1 was read as 1)."""
+        def positive_int(v: Any) -> bool:
+            return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
+
+        for name in ("epochs", "batch_size"):
+            if not positive_int(getattr(self, name)):
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        sizes = self.hidden_layer_sizes
+        if not isinstance(sizes, (tuple, list)) or not all(positive_int(h) for h in sizes):
+            raise ValueError(f"hidden_layer_sizes must be a tuple of positive integers, got {sizes!r}")
+        for name, low in (("learning_rate", 0.0), ("weight_decay", None)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or (
+                    v <= low if low is not None else v < 0):
+                raise ValueError(f"{name} must be a {'positive' if low is not None else 'non-negative'} finite number, "
+                                 f"got {v!r}")
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted metric (back on the original scale)."""
