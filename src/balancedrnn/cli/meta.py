@@ -277,8 +277,9 @@ def recommend(
 ) -> None:
     """Propose block densities and dh for a new data set at a budget, before any training.
 
-    Uses a predictor file, or one fitted now on --records/--storage runs.
-    With neither (or too few runs) it uses the a-priori rule, hidden proportion 0.5, and says so.
+    Uses a predictor file (--predictor), or one fitted now on --records/--storage runs, else the predictor the
+    package ships (fitted on the task zoo's runs). Runs too few to fit one, or a build that ships none, fall back
+    to the a-priori rule, hidden proportion 0.5, and say so.
     """
     from rich.table import Table
 
