@@ -425,8 +425,7 @@ class BlockRNNClassifier(ClassifierMixin, _BlockRNNEstimator):
     config : ``"auto"`` (the recommender chooses densities and dh from the data's shape, its longest series T,
         the training series N and the budget before training, exactly as ``balancedrnn recommend --dx DX --dy DY
         --budget B --steps T --n-train N``, with ``--regression`` for :class:`BlockRNNRegressor`) or any model
-        config the library
-        accepts (``balanced``, ``dense``, ``uniform:0.2``, ``hx=..,hh=..,...``, ``lstm``, ...).
+        config the library accepts (``balanced``, ``dense``, ``uniform:0.2``, ``hx=..,hh=..,...``, ``lstm``, ...).
     budget : trainable weights; None: the dense model with 64 hidden units' count for the data's shape
         (:func:`balancedrnn.tasks.timeseries.default_budget`, as the ``ts:`` tasks).
     epochs, lr, batch_size : Adam at a constant learning rate, no clipping, no weight decay.
