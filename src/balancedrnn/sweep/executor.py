@@ -58,6 +58,22 @@ def _config_worker(cfg_dict: dict[str, Any], threads: int) -> dict[str, Any]:
     return run_trial(cfg, data=get_task(cfg.task).load(cfg, False), progress=False)
 
 
+def _stop_processes(processes: list[Any], grace: float = 10.0) -> None:
+    """Terminate worker processes and wait until each is gone (the pool's own thread reaps them too, so
+    ``join`` may return before the process has), killing any still there after ``grace`` seconds."""
+    import time
+
+    for proc in processes:
+        proc.terminate()
+    deadline = time.monotonic() + grace
+    while any(p.is_alive() for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for proc in processes:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(grace)
+
+
 def run_configs(configs: list[Any], data: Any, workers: int = 1, threads: int = 1,
                 on_record: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Run a fixed list of :class:`~balancedrnn.train.TrainConfig` without a store (``balancedrnn compare``):
@@ -95,10 +111,7 @@ def run_configs(configs: list[Any], data: Any, workers: int = 1, threads: int = 
     except BaseException:  # Ctrl-C, SIGTERM: an ordinary shutdown would first run every queued trial, for nothing
         workers_alive = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
-        for proc in workers_alive:
-            proc.terminate()
-        for proc in workers_alive:
-            proc.join(10)
+        _stop_processes(workers_alive)
         raise
     pool.shutdown()
     return records
