@@ -29,7 +29,8 @@ from torch import nn
 
 from .baselines import BASELINES, make_baseline
 from ..kernels.dispatch import KernelChoice
-from .model import READOUTS, BlockRNN, Readout, get_activation
+from .masks import check_kernel
+from .model import BlockRNN, Readout, check_readout, get_activation
 from .spec import (
     BLOCKS,
     BlockSpec,
@@ -301,11 +302,10 @@ def build_model(
     :func:`~balancedrnn.core.spec.scaled_init`; baselines ignore both, and ``readout``, ``activation`` and
     ``init``, but a wrong name of any of them is an error for every config, as the command line's is)."""
     check_init_scale(init_scale)
-    if readout not in READOUTS:
-        raise ValueError(f"unknown readout {readout!r}; expected 'lagged' or 'current'")
+    check_readout(readout)
     get_activation(activation)
-    if isinstance(kernel, str) and kernel not in ("auto", "dense", "sparse"):
-        raise ValueError(f"unknown kernel {kernel!r}; expected 'auto', 'dense' or 'sparse'")
+    if isinstance(kernel, str):
+        check_kernel(kernel)
     parsed = parse_config(config)
     if parsed.is_baseline:
         return make_baseline(parsed.family, dx, dy, budget, seed=seed, device=device)

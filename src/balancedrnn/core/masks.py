@@ -78,6 +78,12 @@ def check_index(rows: int, cols: int, index: torch.Tensor, what: str = "mask") -
         raise ValueError(f"{what}: indices must be strictly increasing (sorted, no repeats)")
 
 
+def check_kernel(choice: Any) -> None:
+    """A one-line ValueError unless ``choice`` names a kernel: ``auto``, ``dense`` or ``sparse``."""
+    if choice not in ("auto", "dense", "sparse"):
+        raise ValueError(f"unknown kernel {choice!r}; expected 'auto', 'dense' or 'sparse'")
+
+
 class MaskedBlock(nn.Module):
     """One ``rows x cols`` weight block with a fixed mask; only the masked-in values are trainable."""
 
@@ -128,10 +134,9 @@ class MaskedBlock(nn.Module):
         """Use the ``dense`` or ``sparse`` kernel, or let ``auto`` choose from density and shape."""
         if choice == "auto":
             self.kernel = choose_kernel(self.rows, self.cols, self.nnz)
-        elif choice in ("dense", "sparse"):
-            self.kernel = choice
         else:
-            raise ValueError(f"unknown kernel {choice!r}; expected 'auto', 'dense' or 'sparse'")
+            check_kernel(choice)
+            self.kernel = choice
         return self
 
     def pattern(self) -> CSRPattern:

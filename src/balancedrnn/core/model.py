@@ -45,6 +45,12 @@ def get_activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
         raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}") from None
 
 
+def check_readout(readout: Any) -> None:
+    """A one-line ValueError unless ``readout`` is one of :data:`READOUTS`."""
+    if readout not in READOUTS:
+        raise ValueError(f"unknown readout {readout!r}; expected 'lagged' or 'current'")
+
+
 def model_input(x: Any, dims: int, dx: int, like: torch.Tensor) -> torch.Tensor:
     """A model's input as a tensor of the dtype and device of its parameter ``like`` (NumPy arrays, integer and
     other float inputs are converted), after checking its shape: ``(batch, T, dx)`` when ``dims`` is 3, ``(batch,
@@ -81,8 +87,7 @@ class BlockRNN(nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        if readout not in READOUTS:
-            raise ValueError(f"unknown readout {readout!r}; expected 'lagged' or 'current'")
+        check_readout(readout)
         self.spec = spec
         if isinstance(seed, bool) or not (isinstance(seed, numbers.Integral)
                                           or isinstance(seed, float) and seed.is_integer()):

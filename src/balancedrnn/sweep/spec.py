@@ -160,12 +160,11 @@ class SweepSpec:
                 check_budget_limit(s.budget, "sampler.budget")
             except SpecError as e:
                 raise SweepError(str(e)) from None
-        if s.kind in ("tpe", "qmc") and s.budgets and [float(b) for b in s.budgets] != [float(s.budget or 0)]:
+        if s.kind in ("tpe", "qmc") and s.budgets and not _budgets_are_budget(s):
             raise SweepError(f"sampler.budgets would be ignored: the {s.kind} sampler runs every trial at one "
                              f"sampler.budget, else base.budget (give budget: {float(s.budgets[0]):g}, and one sweep "
                              "per budget)")
-        if (s.kind in ("random", "hidden_proportion") and s.budget is not None and s.budgets
-                and [float(b) for b in s.budgets] != [float(s.budget)]):
+        if s.kind in ("random", "hidden_proportion") and s.budget is not None and s.budgets and not _budgets_are_budget(s):
             raise SweepError(f"sampler.budget would be ignored: the {s.kind} sampler cycles over sampler.budgets when "
                              "it is given (give one of the two)")
         if s.kind == "grid" and s.budget is not None and not s.budgets:
@@ -225,6 +224,11 @@ SAMPLER_READS: dict[str, tuple[str, ...]] = {
 """The ``sampler`` keys each sampler reads; any other key given would reach no trial."""
 
 
+def _budgets_are_budget(s: SamplerSpec) -> bool:
+    """Whether ``sampler.budgets`` is just ``[sampler.budget]`` (what ``--budget`` writes): the two say one thing."""
+    return [float(b) for b in s.budgets] == [float(s.budget or 0)]
+
+
 def _check_read(s: SamplerSpec, given: dict[str, Any]) -> None:
     """A sampler key the sampler does not read (a random sweep's ``seeds``, a grid's ``n_trials``) is refused:
     the sweep would run without it, silently. A grid's ``budget`` equal to its one ``budgets`` is what ``--budget``
@@ -232,7 +236,7 @@ def _check_read(s: SamplerSpec, given: dict[str, Any]) -> None:
     for key in given:
         if key in SAMPLER_READS[s.kind]:
             continue
-        if (key, s.kind) == ("budget", "grid") and [float(b) for b in s.budgets] == [float(s.budget or 0)]:
+        if (key, s.kind) == ("budget", "grid") and _budgets_are_budget(s):
             continue
         reads = ", ".join(k for k in SAMPLER_READS[s.kind] if k != "kind")
         raise SweepError(f"sampler.{key} would be ignored: the {s.kind} sampler reads {reads}"
