@@ -497,3 +497,15 @@ def test_compare_whose_every_trial_failed_leaves_no_earlier_summary_or_plot(mnis
     assert "- dense: every trial failed (1 of 1): RuntimeError: injected failure" in md
     csv = pd.read_csv(tmp_path / "out" / "summary.csv", index_col="model")
     assert list(csv.index) == ["dense"] and csv.loc["dense", "runs"] == 0 and csv.loc["dense", "failed"] == 1
+
+
+def test_spec_names_the_block_config_whose_weights_miss_the_budget(capsys):
+    """At budget 15 (dx=4, dy=2) the balanced model's dh rounds to 3 and holds 19 weights: the note says so and
+    names the config; the dense model beside it, within 2 %, gets no note."""
+    from clihelp import run_main_full
+
+    code, out, err = run_main_full(["spec", "balanced", "lstm", "--dx", "4", "--dy", "2", "--budget", "15"], capsys)
+    assert code == 0, err
+    assert "note: balanced: the model holds 19 weights, +27% off the budget 15" in " ".join(out.split())
+    code, out, err = run_main_full(["spec", "dense", "--dx", "4", "--dy", "2", "--budget", "2000"], capsys)
+    assert code == 0 and "note:" not in out

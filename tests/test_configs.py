@@ -243,3 +243,21 @@ def test_build_model_refuses_a_wrong_option_name_for_every_config(config):
             build_model(config, 5, 2, 500, **{option: value})
     for readout in ("lagged", "current"):
         assert build_model(config, 5, 2, 500, readout=readout, activation="tanh", kernel="dense") is not None
+
+
+@pytest.mark.parametrize("config,dx,dy,budget", [("balanced", 4, 2, 15), ("dense", 1, 2, 15), ("dense", 1, 2, 36),
+                                                  ("dense", 28, 10, 5000), ("uniform:0.2", 28, 10, 5000)])
+def test_a_block_model_says_when_its_weights_miss_the_budget(config, dx, dy, budget):
+    """Rounding dh at a small budget can put the realised model 20 % off its budget: the summary (and so
+    `train`/`spec`) says so, as a baseline's does; within the tolerance it says nothing."""
+    from balancedrnn.core.configs import config_summary
+    from balancedrnn.core.spec import BUDGET_TOLERANCE
+
+    model = build_model(config, dx, dy, budget, seed=0)
+    weights = sum(int(model.blocks[b].index.numel()) for b in BLOCKS)  # counted from the masks themselves
+    off = abs(weights - budget) > BUDGET_TOLERANCE * budget
+    note = model.summary()["budget_note"]
+    assert bool(note) == off
+    assert config_summary(config, dx, dy, budget)["budget_note"] == note
+    if off:
+        assert f"{weights:,} weights" in note and f"hidden size rounds to {model.dh}" in note

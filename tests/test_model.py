@@ -352,3 +352,18 @@ def test_block_rnn_refuses_a_seed_that_is_not_an_integer(seed):
     for same in (3.0, np.int64(3)):
         got = BlockRNN(spec, seed=same).state_dict()
         assert all(torch.equal(ref[k], got[k]) for k in ref)
+
+
+def test_an_exported_model_keeps_its_budget_and_so_its_budget_note(tmp_path):
+    """The budget a model was built at travels with `export_model`, so a reloaded model still says that its
+    weights miss it; a model built from a spec alone has no budget and no note."""
+    from balancedrnn.core.configs import build_model
+    from balancedrnn.core.model import export_model, load_model
+
+    model = build_model("balanced", 4, 2, 15, seed=0)
+    export_model(model, tmp_path / "m.pt")
+    back = load_model(tmp_path / "m.pt")
+    assert back.budget == 15 and back.summary()["budget_note"] == model.summary()["budget_note"] != ""
+    assert BlockRNN(model.spec, seed=0).summary()["budget_note"] == ""
+    with pytest.raises(ValueError):
+        BlockRNN(model.spec, seed=0, budget=-1)

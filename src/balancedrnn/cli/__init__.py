@@ -856,8 +856,8 @@ def spec(
         d = s["density"] or {}
         table.add_row(name, *(f"{d[b]:.3g}" if d else "-" for b in ("hx", "hh", "hy", "yx", "yh", "yy")), f"{s['dh']:,}",
                       f"{s['weights']:,}", f"{s['parameters']:,}", f"{s['hidden_proportion']:.3f}")
-        if s.get("budget_note"):
-            notes.append(s["budget_note"])
+        if s.get("budget_note"):  # a baseline's note names its kind; a block model's does not know its config
+            notes.append(s["budget_note"] if s["density"] is None else f"{name}: {s['budget_note']}")
     out.print(table)
     for n in notes:
         out.print(f"note: {n}")

@@ -81,6 +81,29 @@ def budget_note(kind: str, dy: int, budget: float | None, hidden: int, weights: 
                 f"already has {weights:,} weights")
     return ""
 
+
+def baseline_summary(kind: str, dx: int, dy: int, hidden: int, budget: float | None) -> dict[str, Any]:
+    """A baseline's run-record summary (counts, weights, parameters, hidden-proportion analogue, budget note):
+    the one place these are derived, for a built baseline and for :func:`~balancedrnn.core.configs.config_summary`.
+
+    The hidden-proportion analogue is the recurrent-weight share of the weights feeding the hidden state (0 for
+    the feed-forward MLP)."""
+    c = baseline_counts(kind, dx, dy, hidden)
+    weights = baseline_weights(kind, dx, dy, hidden)
+    return {
+        "kind": kind,
+        "dx": dx,
+        "dh": hidden,
+        "dy": dy,
+        "density": None,
+        "nnz": c,
+        "weights": weights,
+        "parameters": weights + c["bias"],
+        "hidden_proportion": hidden_proportion({"hx": c["ih"], "hh": c["hh"], "hy": 0}),
+        "budget_note": budget_note(kind, dy, budget, hidden, weights),
+    }
+
+
 class Baseline(nn.Module):
     """What every baseline shares: its kind and sizes, weight counts and run-record summary."""
 
@@ -97,38 +120,26 @@ class Baseline(nn.Module):
     @property
     def weights(self) -> int:
         """Trainable weight entries (biases excluded)."""
-        return baseline_weights(self.kind, self.dx, self.dy, self.hidden_size)
+        return self.summary()["weights"]
 
     @property
     def parameters_count(self) -> int:
         """Weights plus biases."""
-        return self.weights + baseline_counts(self.kind, self.dx, self.dy, self.hidden_size)["bias"]
+        return self.summary()["parameters"]
 
     @property
     def budget_note(self) -> str:
         """Why the baseline has more weights than its budget, or ''."""
-        return budget_note(self.kind, self.dy, self.budget, self.hidden_size, self.weights)
+        return self.summary()["budget_note"]
 
     def hidden_proportion(self) -> float:
         """Analogue of the hidden proportion: recurrent-weight share of the weights feeding the hidden state
         (0 for the feed-forward MLP)."""
-        c = baseline_counts(self.kind, self.dx, self.dy, self.hidden_size)
-        return hidden_proportion({"hx": c["ih"], "hh": c["hh"], "hy": 0})
+        return self.summary()["hidden_proportion"]
 
     def summary(self) -> dict[str, Any]:
         """Derived features for run records."""
-        return {
-            "kind": self.kind,
-            "dx": self.dx,
-            "dh": self.hidden_size,
-            "dy": self.dy,
-            "density": None,
-            "nnz": baseline_counts(self.kind, self.dx, self.dy, self.hidden_size),
-            "weights": self.weights,
-            "parameters": self.parameters_count,
-            "hidden_proportion": self.hidden_proportion(),
-            "budget_note": self.budget_note,
-        }
+        return baseline_summary(self.kind, self.dx, self.dy, self.hidden_size, self.budget)
 
     def _check(self, x: Any, dims: int) -> torch.Tensor:
         """The input converted to the model's dtype and device after checking its shape, as a block RNN's

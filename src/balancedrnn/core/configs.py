@@ -312,7 +312,8 @@ def build_model(
     spec = BlockSpec.from_budget(dx, dy, budget, parsed.density(dx, dy, budget), init=init)
     if init_scale != "fixed":
         spec = replace(spec, init=scaled_init(spec, init_scale))
-    return BlockRNN(spec, seed=seed, readout=readout, activation=activation, device=device, kernel=kernel)
+    return BlockRNN(spec, seed=seed, readout=readout, activation=activation, device=device, kernel=kernel,
+                    budget=budget)
 
 
 def model_summary(model: nn.Module) -> dict[str, Any]:
@@ -327,17 +328,13 @@ def config_summary(config: str, dx: int, dy: int, budget: float) -> dict[str, An
     """What ``model.summary()`` reports for a config (dh, density, weights, parameters, hidden proportion,
     budget note), from the block specification or the baseline's counts, without allocating the model: so
     checking or listing a config at any budget is instant."""
-    from .baselines import baseline_counts, baseline_weights, budget_note, solve_baseline_hidden
-    from .spec import check_budget, hidden_proportion
+    from .baselines import baseline_summary, solve_baseline_hidden
+    from .spec import block_budget_note, check_budget
 
     budget = check_budget(budget)
     if is_baseline(config):
         kind = config.strip().lower()
-        hidden = solve_baseline_hidden(kind, dx, dy, budget)
-        c = baseline_counts(kind, dx, dy, hidden)
-        weights = baseline_weights(kind, dx, dy, hidden)
-        return {"dh": hidden, "density": None, "weights": weights, "parameters": weights + c["bias"],
-                "hidden_proportion": hidden_proportion({"hx": c["ih"], "hh": c["hh"], "hy": 0}),
-                "budget_note": budget_note(kind, dy, budget, hidden, weights)}
+        s = baseline_summary(kind, dx, dy, solve_baseline_hidden(kind, dx, dy, budget), budget)
+        return {k: s[k] for k in ("dh", "density", "weights", "parameters", "hidden_proportion", "budget_note")}
     s = BlockSpec.from_budget(dx, dy, budget, config_density(config, dx, dy, budget)).summary()
-    return {**s, "budget_note": ""}
+    return {**s, "budget_note": block_budget_note(s["weights"], budget, s["dh"])}

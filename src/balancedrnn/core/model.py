@@ -21,7 +21,7 @@ from ..kernels.dispatch import KernelChoice, sparse_backend
 from .masks import MaskedBlock, MaskMethod, check_index
 from ..kernels.ops import block_rnn
 from ..kernels.recurrence import Workspace
-from .spec import BLOCKS, BlockSpec, hidden_proportion, parameter_count
+from .spec import BLOCKS, BlockSpec, block_budget_note, check_budget, hidden_proportion, parameter_count
 
 Readout = Literal["lagged", "current"]
 READOUTS: tuple[str, ...] = ("lagged", "current")
@@ -85,10 +85,12 @@ class BlockRNN(nn.Module):
         mask_method: MaskMethod = "exact",
         kernel: KernelChoice | Mapping[str, KernelChoice] = "auto",
         device: torch.device | str | None = None,
+        budget: float | None = None,
     ) -> None:
         super().__init__()
         check_readout(readout)
         self.spec = spec
+        self.budget = None if budget is None else check_budget(budget)  # the budget the spec was solved at, if known: summary() says when weights miss it
         if isinstance(seed, bool) or not (isinstance(seed, numbers.Integral)
                                           or isinstance(seed, float) and seed.is_integer()):
             raise ValueError(f"seed must be an integer, got {seed!r}")  # int(3.7) would be seed 3, silently
@@ -211,6 +213,7 @@ class BlockRNN(nn.Module):
             "mask_method": self.mask_method,
             "kernels": self.kernels(),
             "sparse_backend": sparse_backend() if "sparse" in self.kernels().values() else None,
+            "budget_note": block_budget_note(sum(nnz.values()), self.budget, self.dh),
         }
 
     # ---------------------------------------------------------------------------------- weights
@@ -271,6 +274,7 @@ def export_model(model: BlockRNN, path: str | Path) -> Path:
         "activation": model.activation,
         "mask_method": model.mask_method,
         "kernels": model.kernels(),
+        "budget": model.budget,
         "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
     return atomic_write(path, lambda f: torch.save(payload, f))
@@ -296,7 +300,7 @@ def _model_from_export(payload: dict[str, Any]) -> BlockRNN:
     s = payload["spec"]
     spec = BlockSpec(s["dx"], s["dh"], s["dy"], s["density"], init={k: tuple(v) for k, v in s["init"].items()})
     model = BlockRNN(spec, seed=payload["seed"], readout=payload["readout"], activation=payload["activation"],
-                     mask_method=payload["mask_method"], kernel="dense")
+                     mask_method=payload["mask_method"], kernel="dense", budget=payload.get("budget"))  # older files: none
     state = payload["state"]
     dtype = state["bias"].dtype
     if not dtype.is_floating_point or state["bias"].shape != model.bias.shape:

@@ -508,6 +508,15 @@ def spends_budget(dx: int, dy: int, budget: float, density: Mapping[str, float],
     return abs(BlockSpec.from_budget(dx, dy, budget, density).weights - budget) <= tolerance * budget
 
 
+def block_budget_note(weights: int, budget: float | None, dh: int) -> str:
+    """Why a block model's weights lie more than :data:`BUDGET_TOLERANCE` from its budget (its hidden size rounds
+    to a whole number of units, which at small budgets moves the count far), or ''."""
+    if budget is None or abs(weights - budget) <= BUDGET_TOLERANCE * budget:
+        return ""
+    return (f"the model holds {weights:,} weights, {weights / budget - 1:+.0%} off the budget {budget:,.0f}: "
+            f"its hidden size rounds to {dh}")
+
+
 def _smallest_spending_one(dx: int, dy: int, density: Mapping[str, float], tolerance: float) -> int:
     """Smallest whole budget at which ``density`` :func:`spends_budget`, found exactly: a budget that spends
     realises some hidden size k whose weights W_k lie within ``tolerance`` of it, so it lies in the window
