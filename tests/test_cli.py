@@ -287,6 +287,9 @@ def test_train_with_early_stopping(tmp_path):
     assert record["config"]["patience"] == 1
     assert h["stopped_epoch"] == len(losses) < 40 and h["stopped_epoch"] - h["best_epoch"] == 1
     assert losses[h["best_epoch"] - 1] == min(losses) and record["final"]["val"] == h["val"][h["best_epoch"] - 1]
+    # it says so: the table's numbers are an earlier epoch's than the last trained (it once said nothing)
+    assert (f"epochs: early stopping ended the run after {h['stopped_epoch']} of 40 epochs (patience 1); the scores "
+            f"above are epoch {h['best_epoch']}'s (the lowest validation loss)") in " ".join(res.stdout.split())
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a CUDA GPU")

@@ -363,6 +363,9 @@ def train(
     out.print(table)
     if m.get("budget_note"):
         out.print(f"note: {m['budget_note']}")
+    epochs_line = _kept_epoch_text(record)
+    if epochs_line:
+        out.print(epochs_line)
     if m.get("kernels"):
         sparse = [b for b, k in m["kernels"].items() if k == "sparse"]
         out.print(f"kernels: {', '.join(sparse) + ' sparse' if sparse else 'all dense'}"
@@ -375,6 +378,19 @@ def train(
     if final.get("score"):
         out.print("score: " + ", ".join(f"{k} {v:.4g}" for k, v in final["score"].items()))
     out.print(f"record: {path}")
+
+
+def _kept_epoch_text(record: dict[str, Any]) -> str:
+    """A line saying which epoch's weights the run kept, when it is not the last configured epoch (early stopping
+    ended the run, or the best or selected epoch came before the last), else ''."""
+    h, epochs = record.get("history") or {}, record["config"]["epochs"]
+    kept, stopped = h.get("best_epoch"), h.get("stopped_epoch")
+    if kept is None or stopped is None or kept == stopped == epochs:
+        return ""
+    why = (f"early stopping ended the run after {stopped} of {epochs} epochs (patience {record['config']['patience']})"
+           if stopped < epochs else f"trained all {epochs} epochs")
+    how = "the selection rollouts' pick" if h.get("selection") else "the lowest validation loss"
+    return f"epochs: {why}; the scores above are epoch {kept}'s ({how})"
 
 
 # ----------------------------------------------------------------------------------------- compare
