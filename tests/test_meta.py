@@ -648,3 +648,15 @@ def test_parent_network_refuses_parameters_that_train_nothing(param, value, patt
     X = np.random.default_rng(0).normal(size=(30, 3))
     with pytest.raises(ValueError, match=pattern):
         ParentNetwork(random_state=0, **{param: value}).fit(X, X[:, 0])
+
+
+@pytest.mark.parametrize("task,lr", [({"T": 0}, None), ({"n_train": float("nan")}, None), ({"epochs": 2.5}, None),
+                                     ({"T": "28"}, None), ({}, 0.0), ({}, float("inf"))])
+def test_the_zoo_recommender_refuses_a_size_it_would_replace_by_the_median(task, lr):
+    """T=0, a NaN n_train or lr=0 became NaN in the log features, which the forest fills with the zoo's median:
+    the recommendation was the one for a task of median length, without a word. They are refused."""
+    from balancedrnn.analysis import meta
+
+    with pytest.raises(meta.MetaError, match="must be a positive"):
+        meta.recommend_config(28, 10, 20_000, task=task, lr=lr, n_candidates=50)
+    meta.recommend_config(28, 10, 20_000, task={"T": 28, "n_train": 1000, "epochs": 3}, n_candidates=50)  # accepted

@@ -965,6 +965,13 @@ def recommend(
         unknown = sorted(set(task or {}) - {"T", "n_train", "epochs"})
         if unknown:
             raise MetaError(f"unknown task characteristic(s) {', '.join(unknown)}; known: T, n_train, epochs")
+        for key, value in {**dict(task or {}), "lr": lr}.items():  # a 0 or NaN would enter the features as NaN,
+            if value is None:                                      # which the forest fills with the zoo's median
+                continue
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+            if not ok or key == "epochs" and float(value) != int(value):
+                raise MetaError(f"{'' if key == 'lr' else 'task characteristic '}{key} must be a positive {'whole ' if key == 'epochs' else ''}"
+                                f"number, got {value!r}")
         return recommend_zoo(dx, dy, budget, predictor, classification=classification, lr=lr, n_candidates=n_candidates,
                              top=top, random_state=random_state, reason=reason, **dict(task or {}))
     check_is_fitted(predictor)

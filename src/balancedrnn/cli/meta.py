@@ -271,7 +271,7 @@ def recommend(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Data-set characteristic, key=value (repeatable): log_dx_over_dy, classification, chance.",
                                                       show_default="none")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate to predict at.", show_default="median of the runs")] = None,
-    candidates: Annotated[int, typer.Option(help="Candidate density vectors to score.")] = 2000,
+    candidates: Annotated[int, typer.Option(help="Candidate density vectors to draw; the named configs (dense, uniform, balanced, ...) and one hidden-proportion target are always among them, so a small number scores a few more.")] = 2000,
     top: Annotated[int, typer.Option(help="Best candidates to list.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the candidates (and of a predictor fitted now).")] = 0,
 ) -> None:
