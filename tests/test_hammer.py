@@ -345,6 +345,14 @@ def test_bad_expert_and_policy_files_are_refused_in_one_line(tmp_path):
     loaded, mean, _, config = load_policy(tmp_path / "p.pt")
     x = torch.randn(2, 7, 46)
     assert torch.equal(loaded(x), model(x)) and mean[3] == 3.0 and config["readout"] == "current"
+    # a policy file without its normalisation, or with it as a list: once a KeyError/AttributeError traceback
+    payload = torch.load(tmp_path / "p.pt", weights_only=False)
+    for key, value in (("obs_std", None), ("obs_mean", [0.0] * 46)):
+        bad = {k: v for k, v in payload.items() if k != key} if value is None else {**payload, key: value}
+        torch.save(bad, tmp_path / "bad.pt")
+        with pytest.raises(DataError, match="is corrupt: its observation normalisation is") as e:
+            load_policy(tmp_path / "bad.pt")
+        assert "\n" not in str(e.value)
 
 
 def test_cloning_data_refuses_too_few_episodes_and_wrong_sizes(sim_episodes):

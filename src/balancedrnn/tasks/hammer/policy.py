@@ -40,7 +40,11 @@ def load_policy(path: Any) -> tuple[torch.nn.Module, np.ndarray, np.ndarray, dic
         raise DataError(f"{path} is not a Hammer policy file")
     if payload.get("task") != "hammer":
         raise DataError(f"{path} is a policy for task {payload.get('task')!r}, not hammer")
-    mean, std = payload["obs_mean"].numpy(), payload["obs_std"].numpy()
+    try:
+        mean, std = payload["obs_mean"].numpy(), payload["obs_std"].numpy()
+    except (KeyError, AttributeError, TypeError) as e:  # a file cut short or written by something else
+        raise DataError(f"{path} is corrupt: its observation normalisation is "
+                        f"{'missing ' + str(e) if isinstance(e, KeyError) else 'not a tensor'}") from None
     if mean.shape != (OBS_DIM,) or std.shape != (OBS_DIM,):
         raise DataError(f"{path} normalises {mean.shape[0] if mean.ndim else 0} observations; Adroit Hammer has {OBS_DIM}")
     try:
