@@ -60,6 +60,9 @@ def test_guide_fingerprint_names_the_demonstrations():
     assert Guide(obs, acts).fingerprint() == Guide(obs, [a.copy() for a in acts]).fingerprint()
     assert Guide(obs, acts).fingerprint() != Guide(obs, acts[::-1]).fingerprint()
     assert Guide(obs, acts, blind_below=0.1).fingerprint() == Guide(obs, acts).fingerprint() + "-blind0.1"
+    # the lookup reads the observations: demonstrations observed elsewhere are another guide (it hashed actions only)
+    moved = [o + 0.01 for o in obs]
+    assert Guide(moved, acts).fingerprint() != Guide(obs, acts).fingerprint()
 
 
 def test_guided_planner_episode_in_the_simulator_is_seeded_and_needs_the_observation():

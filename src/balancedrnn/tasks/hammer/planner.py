@@ -13,6 +13,7 @@ nearest demonstrated state, and the noisy candidates are drawn around both. Guid
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +75,7 @@ class Guide:
         self.mean = flat.mean(0)
         self.std = np.maximum(flat.std(0), STD_FLOOR)
         self.keys = (flat - self.mean) / self.std
+        self._observations_digest = hashlib.sha1(np.ascontiguousarray(flat, np.float32).tobytes()).digest()
         self.blind_below = blind_below
         self._sighted = np.ones(flat.shape[1], bool)
         self._sighted[NAIL_OBS] = False
@@ -95,13 +97,12 @@ class Guide:
         return np.concatenate([seq, np.repeat(seq[-1:], horizon - len(seq), 0)]) if len(seq) < horizon else seq.copy()
 
     def fingerprint(self) -> str:
-        """A short hash of the demonstrations, and the blind height if any (names the files of episodes planned
-        with this guide)."""
-        import hashlib
-
+        """A short hash of the demonstrations (their observations, which the nearest-neighbour lookup reads, and
+        their actions), and the blind height if any (names the files of episodes planned with this guide)."""
         h = hashlib.sha1()
         for a in self.actions:
             h.update(np.ascontiguousarray(a, np.float32).tobytes())
+        h.update(self._observations_digest)
         return h.hexdigest()[:10] + (f"-blind{self.blind_below:g}" if self.blind_below is not None else "")
 
 
