@@ -534,8 +534,8 @@ except Exception as e:
         "error: cannot load Minari data set 'D4RL/hammer/expert-v2': [Errno -2] Name or service not known"], p.stderr
 
 
-@pytest.mark.parametrize("damage", ["episode-folder-gone", "metadata-counts-more", "episode-file-truncated",
-                                    "episode-file-gone"])
+@pytest.mark.parametrize("damage", ["episode-folder-gone", "metadata-counts-more", "metadata-counts-fewer",
+                                    "episode-file-truncated", "episode-file-gone"])
 def test_a_damaged_data_set_is_one_line_naming_it(sim_episodes, tmp_path, monkeypatch, capsys, damage):
     """An episode file that is gone or does not read (a set copied in part, or damaged on disk) is a one-line error
     naming the data set and what to do, not the bare path of the missing file (``error: .../data/1``)."""
@@ -551,9 +551,9 @@ def test_a_damaged_data_set_is_one_line_naming_it(sim_episodes, tmp_path, monkey
         import shutil
 
         shutil.rmtree(data / "1")
-    elif damage == "metadata-counts-more":
+    elif damage.startswith("metadata-counts"):  # fewer: an append that stopped between the episodes and the count
         meta = json.loads((data / "metadata.json").read_text())
-        meta["total_episodes"] = 5
+        meta["total_episodes"] = 5 if damage.endswith("more") else 2
         (data / "metadata.json").write_text(json.dumps(meta))
     elif damage == "episode-file-gone":  # the folder stays: Minari read the set one episode short, unsaid
         next((data / "1").glob("*.arrow")).unlink()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +81,6 @@ def write_dataset(dataset_id: str, episodes: Sequence[Episode], algorithm: str, 
     writing leaves the old set, never a half-written one (only the hidden folder, which a later write ignores)."""
     import shutil
     import tempfile
-    from pathlib import Path
 
     check_dataset_id(dataset_id)
     minari = _minari()
@@ -204,6 +204,9 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
     if len(episodes) != ds.total_episodes:  # an episode folder without its data file: Minari skips it unsaid and
         # labels the later episodes with the ids before them, so the set would load one episode short
         raise damaged(f"{len(episodes)} of its {ds.total_episodes} episodes read")
+    folders = sum(1 for p in Path(ds.storage.data_path).iterdir() if p.is_dir() and p.name.isdigit())
+    if folders != ds.total_episodes:  # a count below the folders (an append cut short): Minari reads that many, unsaid
+        raise damaged(f"{folders} episode folders for the {ds.total_episodes} episodes its metadata counts")
     if not episodes:
         raise DataError(f"data set {dataset_id} holds no episodes")
     return episodes
