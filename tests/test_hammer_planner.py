@@ -267,6 +267,19 @@ def test_dagger_labels_are_reused_only_with_the_same_settings(tmp_path, monkeypa
     assert labels_in_round_1(episodes_per_round=3) == 12 + 3 and len(calls) == 5
     labels_in_round_1(episodes_per_round=2, seed=1)
     assert len(calls) == 7  # another seed fits other policies: their labels are made again
+    # the caller reads this run's rounds from `history`, not from rounds.json, which a concurrent run in the same
+    # directory rewrites (`data hammer` read the file back and judged --min-success on the other run's last round)
+    mine: list = []
+    real_write = expert.atomic_write_json
+
+    def another_run_writes_too(path, obj):
+        real_write(path, obj)
+        real_write(path, [{**obj[-1], "policy_success_rate": 1.0}])
+
+    monkeypatch.setattr(expert, "atomic_write_json", another_run_writes_too)
+    expert.dagger(demos, rounds=1, eval_episodes=1, directory=tmp_path, log=lambda m: None, history=mine,
+                  episodes_per_round=2)
+    assert [r["round"] for r in mine] == [0, 1] and all(r["policy_success_rate"] == 0.0 for r in mine)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "text"])

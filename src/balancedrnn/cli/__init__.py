@@ -752,11 +752,13 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
         _data_hammer_guided(episodes, expert_episodes, workers, dataset_id, noise, quiet, planner_temperature,
                             guide_blind_below, shared_grasp, successes_only)
         return
+    dagger_rounds: list[dict[str, Any]] = []  # this run's, not the shared rounds.json a concurrent run may rewrite
     policy = dagger(episodes, rounds=rounds, episodes_per_round=episodes_per_round, eval_episodes=eval_episodes,
-                    workers=workers, seed=seed, log=lambda m: out.print(m), expert=expert, min_success=min_success)
+                    workers=workers, seed=seed, log=lambda m: out.print(m), expert=expert, min_success=min_success,
+                    history=dagger_rounds)
     import json
 
-    last = json.loads((hammer_dir() / "dagger" / "rounds.json").read_text())[-1]
+    last = dagger_rounds[-1]
     if last["policy_success_rate"] < min_success:  # a run that fell short, not bad input: exit code 1
         err.print(
             f"error: the distilled expert succeeds in {last['policy_success_rate']:.0%} of {last['eval_episodes']} rollouts, "

@@ -279,6 +279,7 @@ def dagger(
     demos: list[Episode], rounds: int = 4, episodes_per_round: int = 10, eval_episodes: int = 20,
     workers: int = 1, seed: int = 0, directory: Path | None = None, config: PlannerConfig | None = None,
     log: Callable[[str], None] = print, expert: str = "nn", min_success: float | None = None,
+    history: list[dict[str, Any]] | None = None,
 ) -> nn.Module:
     """Distil the planner into an expert policy (:data:`EXPERTS`) with DAgger; resumable round by round.
 
@@ -286,7 +287,8 @@ def dagger(
     once the success rate reaches ``min_success``; otherwise, if rounds remain, the policy is rolled out
     ``episodes_per_round`` times and the planner labels every state visited. Each round's labels are kept in
     ``labels-<key>-<round>.npz``, the key a fingerprint of everything they depend on (:func:`_dagger_key`), so a
-    rerun with the same settings reuses them and one with other settings makes its own.
+    rerun with the same settings reuses them and one with other settings makes its own. ``history``, when given,
+    is appended this run's rounds (also logged to ``rounds.json``, which another run in the same directory may overwrite).
     """
     if expert not in EXPERTS:
         raise ValueError(f"unknown expert {expert!r}; expected one of {', '.join(EXPERTS)}")
@@ -297,7 +299,7 @@ def dagger(
     directory.mkdir(parents=True, exist_ok=True)
     obs = np.concatenate([ep.observations[:-1] for ep in demos])
     act = np.concatenate([ep.actions for ep in demos])
-    history = []
+    history = [] if history is None else history
     policy = None
     key = _dagger_key(demos, expert, seed, episodes_per_round, config)
     for r in range(rounds + 1):
