@@ -206,3 +206,20 @@ def test_a_read_only_command_on_a_missing_sqlite_file_creates_nothing(tmp_path, 
     assert code == 2 and err.strip() == f"error: no run store at {tmp_path / 'none.db'} (nothing has been run there; " \
                                         "give --run-dir or --storage)", err
     assert not (tmp_path / "none.db").exists()  # before: SQLite created an empty file
+
+
+def test_an_atomic_write_flushes_the_directory_after_the_rename(tmp_path, monkeypatch):
+    """A record is durable only when its rename is: after os.replace the directory itself is fsynced (it was not,
+    so a power cut could leave the old file or none, though the new bytes were on disk)."""
+    import os
+    import stat
+
+    from balancedrnn import io
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", stat.S_ISDIR(os.fstat(fd).st_mode))),
+                                                 real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", None)), real_replace(a, b))[1])
+    io.atomic_write_json(tmp_path / "r.json", {"a": 1})
+    assert events == [("fsync", False), ("replace", None), ("fsync", True)]

@@ -74,6 +74,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # the permissions a plain open() would give (mkstemp makes 0600)
         os.replace(tmp, path)
+        _fsync_directory(path.parent)  # the rename itself survives a power cut, not only the file's bytes
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
         cause = _os_error(e) if isinstance(e, Exception) else None  # an interrupt stays an interrupt
@@ -81,6 +82,20 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
             raise
         raise OSError(cause.errno, cause.strerror or str(cause), str(path)) from None
     return path
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Flush a directory's entries to disk (where the system lets a directory be opened; Windows does not)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a directory: the file's own fsync is what they offer
+        pass
+    finally:
+        os.close(fd)
 
 
 def _os_error(e: BaseException) -> OSError | None:
