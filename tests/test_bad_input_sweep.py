@@ -106,6 +106,9 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
     ("sweep-set-checkpoint", GRID, ["--set", "checkpoint=ck.pt"], "base.checkpoint cannot be set in a sweep"),
     ("sweep-seeds-option-zero", GRID, ["--seeds", "0"], "--seeds must be at least 1"),
     ("sweep-storage-a-directory", GRID, ["--storage", "{dir}"], "is a directory, not a journal file"),
+    # two tasks on one command line: --data won, silently
+    ("sweep-data-and-set-task", GRID, ["--set", "task=ts:GunPoint", "--data", "sweep.yaml"],
+     "give either --set task=... or --data, not both"),
 ]
 
 

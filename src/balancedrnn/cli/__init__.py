@@ -937,7 +937,8 @@ def sweep(
                                                       show_default="none")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Local worker processes (one torch thread each).", show_default="the file's, else 1")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Your own data file as the base config's task "
-                                                 "(file:PATH; see `train --data`).", show_default="none")] = None,
+                                                 "(file:PATH; see `train --data`; overrides the file's task).",
+                                                 show_default="none")] = None,
     device: Annotated[Optional[str], typer.Option(help="Torch device of every trial (the base config's device).",
                                                   show_default="the file's, else cpu")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Seconds per trial, data loading included (0: none).",
@@ -964,9 +965,12 @@ def sweep(
         raise UserError("sampler must be a mapping (kind: grid, models: [...], ...)")
     if d.get("base") is not None and not isinstance(d["base"], dict):
         raise UserError("base must be a mapping of config fields (task: rad, epochs: 2, ...)")
-    d["base"] = {**dict(d.get("base") or {}), **_parse_sets(set_)}
+    sets = _parse_sets(set_)
+    d["base"] = {**dict(d.get("base") or {}), **sets}
     if data is not None:
-        d["base"]["task"] = data_task(None, data)
+        if "task" in sets:  # two tasks on one command line: which one the user meant is not ours to guess
+            raise UserError("give either --set task=... or --data, not both")
+        d["base"]["task"] = data_task(None, data)  # the file's task, if any, is overridden as its other fields are
     if device is not None:
         d["base"]["device"] = device
     for key, value in (("name", name), ("workers", workers), ("timeout", timeout), ("storage", storage)):
