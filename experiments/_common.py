@@ -35,11 +35,13 @@ class Parser(argparse.ArgumentParser):
 
 def check_training_args(p: Parser, args: argparse.Namespace) -> None:
     """The options every training experiment shares, checked before any data is read: ``--seeds``,
-    ``--batch`` and ``--threads`` at least 1, ``--epochs`` at least 0, ``--lr`` a finite positive number."""
+    ``--batch`` and ``--threads`` at least 1, ``--epochs`` and ``--first-seed`` at least 0, ``--lr`` a finite positive number."""
     for name in ("seeds", "batch", "threads"):
         if getattr(args, name) < 1:
             p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
     if args.epochs < 0:
         p.error(f"--epochs must be at least 0, got {args.epochs}")
+    if getattr(args, "first_seed", 0) < 0:
+        p.error(f"--first-seed must be at least 0, got {args.first_seed}")
     if not (math.isfinite(args.lr) and args.lr > 0):
         p.error(f"--lr must be a finite positive number, got {args.lr}")

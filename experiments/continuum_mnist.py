@@ -71,6 +71,7 @@ def main() -> None:
     p = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mnist-dir", default=None)
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+seeds-1 (split a run)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=64)
@@ -94,7 +95,7 @@ def main() -> None:
           f"{args.epochs} epochs, Adam lr {args.lr}, batch {args.batch}, {args.seeds} seeds")
     rows: dict[str, list[float]] = {}
     weights: dict[str, int] = {}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         mlp = make_mlp(seed)
         as_map = IterativeMap.from_mlp(make_mlp(seed), share=False)
         models: dict[str, nn.Module] = {"mlp": mlp, "mlp-as-map": as_map}

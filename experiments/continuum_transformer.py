@@ -84,6 +84,7 @@ def main() -> None:
     p = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mnist-dir", default=None)
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+seeds-1 (split a run)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=64)
@@ -120,7 +121,7 @@ def main() -> None:
           f"batch {args.batch}, {args.seeds} seeds, {args.threads} thread(s)", flush=True)
     rows: dict[str, list[float]] = {}
     info: dict[str, tuple[int, int, float]] = {}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         bodies: dict[str, nn.Module] = {
             "encoder": make_encoder(d, heads, args.ff, layers, seed),
             "encoder-as-map": IterativeMap.from_transformer(make_encoder(d, heads, args.ff, layers, seed)),

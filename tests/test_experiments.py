@@ -350,6 +350,8 @@ def test_zoo_scripts_on_a_store_that_cannot_answer_say_so_in_one_line(tmp_path: 
     ("continuum_transformer.py", ["--ffs", "64"], "--ffs"),
     ("continuum_transformer.py", ["--heads", "0"], "--heads"),
     ("continuum_transformer.py", ["--lr", "-1"], "--lr"),
+    ("continuum_mnist.py", ["--first-seed", "-1"], "--first-seed"),
+    ("continuum_transformer.py", ["--first-seed", "-2"], "--first-seed"),
 ])
 def test_continuum_scripts_refuse_bad_arguments_in_one_line(tmp_path: Path, script: str, argv: list[str],
                                                             says: str) -> None:
@@ -397,3 +399,17 @@ def test_continuum_transformer_counts_the_encoders_budget_by_the_maps_rule() -> 
     for p in enc.layers[0].parameters():
         p.requires_grad_(False)
     assert ct.body_weights(enc) == IterativeMap.from_transformer(enc).weights == 3 * 8 * 8 + 8 * 8 + 2 * 8 * 12
+
+
+def test_continuum_mnist_runs_the_seeds_from_first_seed(tmp_path: Path, mnist_dir: Path) -> None:
+    """--first-seed 2 --seeds 1 runs seed 2 alone (a long run split over machines); without it the seeds are 0..N-1,
+    so seeds 3..5 could not be added to a run of 0..2."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "experiments" / "continuum_mnist.py"), "--mnist-dir",
+                           str(mnist_dir), "--epochs", "0", "--seeds", "1", "--first-seed", "2", "--shares", "0.5"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    seeds = {line.split()[1] for line in done.stdout.splitlines() if line.startswith("seed ")}
+    assert seeds == {"2"}, done.stdout
