@@ -434,6 +434,13 @@ def test_hammer_actions_zoo_task_against_the_episodes(sim_episodes, tmp_path, mo
     with pytest.raises(DataError, match="no expert data set .* yet: make it with `balancedrnn data hammer`") as e:
         task.load(TrainConfig(task=HAMMER_ACTIONS), False)  # the default set, not made here (no download tried)
     assert "reproduce and sweep: --set dataset=D4RL/hammer/expert-v2" in str(e.value)  # they take no --dataset
+    # the set written again under the same id (same size): this process's memory serves the new episodes, not the old
+    again = task.load(cfg, False)
+    assert torch.equal(again["train"].x, data["train"].x)  # same copy: the same data
+    write_dataset("test/hammer/zoo-v0", sim_episodes[2:12],
+                  algorithm="test", description="ten other episodes")
+    rebuilt = task.load(cfg, False)
+    assert rebuilt.source != data.source and not torch.equal(rebuilt["train"].target, data["train"].target)
 
 
 def test_zoo_hammer_plan_sweeps_hammer_actions_and_its_smoke_makes_its_data():

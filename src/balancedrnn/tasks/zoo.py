@@ -581,7 +581,7 @@ def load_hammer_actions(config: DataRequest, progress: bool = False) -> ZooData:
     """Adroit Hammer expert episodes (``config.dataset``, as the ``hammer`` task reads them) as a regression task:
     ``n_train``/``n_val``/``n_test`` episodes drawn by ``data_seed`` (fewer when the set holds fewer, said in the
     source), observations normalised with the training statistics, the action at every step the target."""
-    from .hammer.dataset import cloning_data, episodes_digest, load_requested
+    from .hammer.dataset import cloning_data, dataset_stamp, episodes_digest, load_requested
 
     def build() -> ZooData:
         dataset_id, episodes = load_requested(config.dataset)
@@ -600,7 +600,8 @@ def load_hammer_actions(config: DataRequest, progress: bool = False) -> ZooData:
                          f"{counts} train/val/test episodes{short}, drawn by seed {config.data_seed}; the expert's "
                          "action at every step", x, y, regression=True)
 
-    return _memo_or(HAMMER_ACTIONS, config, {"dataset": config.dataset}, build)  # None: the generated set
+    return _memo_or(HAMMER_ACTIONS, config, {"dataset": config.dataset, "copy": dataset_stamp(config.dataset)},
+                    build)  # dataset None: the generated set
 
 
 def _hammer_tasks() -> list[Task]:

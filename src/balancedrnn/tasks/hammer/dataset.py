@@ -234,6 +234,19 @@ def load_requested(dataset: str | None) -> tuple[str, list[Episode]]:
     return dataset_id, load_episodes(dataset_id, download=dataset is not None)
 
 
+def dataset_stamp(dataset: str | None) -> str:
+    """Which copy of a local data set is on disk now (its metadata file's inode and time), '' when there is none:
+    a set written again under the same id (``data hammer --rebuild``) gets another stamp, so data built from the old
+    copy and kept in memory is not served as the new one's."""
+    from minari.storage import get_dataset_path
+
+    try:
+        st = (get_dataset_path(dataset or GENERATED_EXPERT_ID) / "data" / "metadata.json").stat()
+    except OSError:
+        return ""
+    return f"{st.st_ino}-{st.st_mtime_ns}"
+
+
 @dataclass
 class CloningSplit(BatchedSplit):
     """Episodes for behaviour cloning: x = normalised observations (final one dropped), target = actions."""
