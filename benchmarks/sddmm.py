@@ -25,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from _cli import check_entries, density, positive  # a sibling module: benchmarks/ is on the path
+from balancedrnn.core.spec import exact_count
 
 
 def timed(fn: Callable[[], object], repeats: int) -> float:
@@ -109,7 +110,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     dh, batch, steps = args.dh, args.batch, args.steps
     gen = torch.Generator().manual_seed(0)
-    nnz = round(args.density * dh * dh)
+    nnz = exact_count(args.density, dh, dh)  # the library's counting rule (round half up), not Python's round
     flat = torch.randperm(dh * dh, generator=gen)[:nnz].sort().values
     rows, cols = flat // dh, flat % dh
     w = torch.sparse_coo_tensor(torch.stack([rows, cols]), 0.1 * torch.randn(nnz, generator=gen), (dh, dh)).coalesce()
