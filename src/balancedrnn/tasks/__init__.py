@@ -45,6 +45,12 @@ def get_task(name: str) -> Task:
             why = ("is not installed" if _TIMESERIES_MISSING == "not installed"
                    else f"cannot be used here ({_TIMESERIES_MISSING})")
             raise TaskError(f"task {name!r} needs aeon, which {why}: pip install 'balancedrnn[timeseries]'") from None
+        if name.startswith("ts:"):
+            from .zoo import unshipped_aeon_task
+
+            unshipped = unshipped_aeon_task(name)
+            if unshipped:
+                raise TaskError(unshipped) from None
         known = sorted(n for n in _REGISTRY if not n.startswith(("file:", "ucr:")))  # not the files read so far
         raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(known)} (and file:PATH, ucr:NAME)") from None
 

@@ -269,6 +269,19 @@ def aeon_data_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
 
 
+def not_shipped(what: str, rel: str) -> str:
+    """The one line for data (``rel``, a file under aeon's data directory) that the installed aeon does not ship:
+    which aeon, which file, and what to do (aeon 1.7 removes OSULeaf and ACSF1). Imports no aeon."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = f"aeon {version('aeon')}"
+    except PackageNotFoundError:
+        installed = "the installed aeon"
+    return (f"{what}: {installed} does not ship {rel}; install an aeon that does (1.4 to 1.6 ship every ts: task's "
+            "files: pip install 'aeon>=1.4,<1.7') or use another task (`balancedrnn tasks` lists those available)")
+
+
 def shipped(info: DatasetInfo) -> bool:
     """Whether the installed aeon ships every file of ``info``."""
     base = aeon_data_dir()
@@ -286,11 +299,9 @@ def _source(info: DatasetInfo) -> str:
 
 def _files(info: DatasetInfo) -> list[Path]:
     paths = [aeon_data_dir() / f for f in info.files]
-    missing = [p.name for p in paths if not p.is_file()]
+    missing = [f for f, p in zip(info.files, paths) if not p.is_file()]
     if missing:
-        import aeon
-
-        raise DataError(f"aeon {aeon.__version__} does not ship {info.name} (missing {', '.join(missing)})")
+        raise DataError(not_shipped(f"task {info.task_name!r}", missing[0]))
     return paths
 
 

@@ -339,16 +339,18 @@ def _aeon_file(rel: str) -> Path:
     return aeon_data_dir() / rel
 
 
-def _aeon_source(name: str, files: tuple[str, ...]) -> tuple[str, str]:
-    """(source text, content hash) of aeon's shipped files; DataError naming a file the installed aeon lacks."""
+def _aeon_source(task: str, files: tuple[str, ...]) -> tuple[str, str]:
+    """(source text, content hash) of aeon's shipped files of ``task``; DataError naming a file the installed aeon
+    lacks (the line :func:`unshipped_aeon_task` gives when the task is not even registered)."""
     import aeon
+
+    from .timeseries import not_shipped
 
     h = hashlib.sha256()
     for rel in files:
         path = _aeon_file(rel)
         if not path.is_file():
-            raise DataError(f"{name}: aeon {aeon.__version__} does not ship {rel}; install an aeon that does "
-                            "(pip install 'balancedrnn[timeseries]') or use another task")
+            raise DataError(not_shipped(f"task {task!r}", rel))
         h.update(path.read_bytes())
     digest = h.hexdigest()[:16]
     return f"aeon {aeon.__version__} shipped {', '.join(Path(f).name for f in files)} (sha256 {digest})", digest
@@ -380,7 +382,7 @@ def load_regression_set(info: RegressionSet, config: DataRequest, progress: bool
     """TRAIN/TEST of an aeon regression set; a seeded 20 % of TRAIN validates. Inputs standardised per channel and
     the target by the training split's statistics; the target is asked at every step (MSE at every step, the
     library's regression loss), so the last step's prediction is the one that has seen the whole series."""
-    source, digest = _aeon_source(info.name, info.files)
+    source, digest = _aeon_source(f"ts:{info.name}", info.files)
 
     def make() -> ZooData:
         from aeon.datasets import load_from_ts_file
@@ -477,7 +479,7 @@ def _read_columns(info: ForecastSet) -> np.ndarray:
 def load_forecast_set(info: ForecastSet, config: DataRequest, progress: bool = False) -> ZooData:
     """Forecasting windows of a real series, split in time (60/20/20, every window inside one part) or, for M1,
     by series (seeded); standardised with the training part's statistics (M1: each window by its inputs')."""
-    source, digest = _aeon_source(info.name, (info.file,))
+    source, digest = _aeon_source(info.task_name, (info.file,))
 
     def make() -> ZooData:
         x, y = {}, {}
@@ -550,7 +552,7 @@ def load_covid_disc(config: DataRequest, progress: bool = False) -> Any:
     from .timeseries import train_test_data
 
     files = (f"{COVID_DISC}/{COVID_DISC}_TRAIN.ts", f"{COVID_DISC}/{COVID_DISC}_TEST.ts")
-    source, _ = _aeon_source(COVID_DISC, files)
+    source, _ = _aeon_source(f"ts:{COVID_DISC}", files)
     X_tr, y_tr = load_from_ts_file(str(_aeon_file(files[0])))
     X_te, y_te = load_from_ts_file(str(_aeon_file(files[1])))
     return train_test_data(COVID_DISC, (X_tr, y_tr), (X_te, y_te), source, config.data_seed, VAL_FRACTION)
@@ -667,6 +669,36 @@ def _aeon_tasks() -> list[Task]:
                             default_budget=_budget(f.dx, f.dy, TS_BUDGET_CAP), score=score_regression, steps=f.steps,
                             n_train=f.n_train, chance=0.0))
     return out
+
+
+def aeon_task_files() -> dict[str, tuple[str, ...]]:
+    """The files (relative to aeon's data directory) each aeon-based task reads, by task name: the ``ts:`` sets of
+    :mod:`.timeseries` and this module's regression, Covid3Month_disc and forecasting tasks. A task whose files the
+    installed aeon lacks is not registered; :func:`unshipped_aeon_task` says so instead of "unknown task"."""
+    from .timeseries import DATASETS
+
+    out = {info.task_name: info.files for info in DATASETS.values()}
+    out.update({f"ts:{info.name}": info.files for info in REGRESSION_SETS})
+    out[f"ts:{COVID_DISC}"] = (f"{COVID_DISC}/{COVID_DISC}_TRAIN.ts", f"{COVID_DISC}/{COVID_DISC}_TEST.ts")
+    out.update({f.task_name: (f.file,) for f in FORECAST_SETS})
+    return out
+
+
+def unshipped_aeon_task(name: str) -> str | None:
+    """For an aeon-based task that is not registered because the installed aeon does not ship its files (aeon 1.7
+    removes OSULeaf and ACSF1): the one line naming the file and what to do; None for any other name. Imports no
+    aeon."""
+    from .timeseries import aeon_data_dir, not_shipped
+
+    files = aeon_task_files().get(name)
+    if files is None:
+        return None
+    try:
+        base = aeon_data_dir()
+    except ImportError:
+        return None
+    missing = [f for f in files if not (base / f).is_file()]
+    return not_shipped(f"task {name!r}", missing[0]) if missing else None
 
 
 def zoo_tasks() -> list[Task]:
