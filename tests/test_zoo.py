@@ -182,6 +182,20 @@ def test_dimensionless_features_and_curves():
     assert curve(skill) == [pytest.approx(-1.0), pytest.approx(0.5)]
 
 
+def test_features_take_the_training_sequences_the_run_loaded_not_the_request(mnist_dir):
+    """An MNIST task caps n_train at its pool (80 % of the source's digits): a run asking 30,000 of the real test set
+    trains on 8,000, and its record's features said log(30,000), silently, to the predictor fitted on it."""
+    from balancedrnn.train import run_trial
+
+    config = TrainConfig(task="mnist:rows", model="dense", budget=3000, epochs=1, batch_size=256, n_train=30_000,
+                         n_val=20, n_test=20, mnist_dir=str(mnist_dir), threads=1)
+    record = run_trial(config, progress=False)
+    assert record["status"] == "ok", record["error"]
+    loaded = len(get_task("mnist:rows").load(config, False).splits["train"])  # the split the run trained on
+    assert loaded < 30_000 and record["data_sizes"]["train"] == loaded
+    assert dimensionless_features(record)["log_n_train"] == pytest.approx(math.log(loaded))
+
+
 # ------------------------------------------------------------------------------------------------ CLI, plan
 def test_tasks_table_lists_the_meta_features(capsys, tmp_path, monkeypatch):
     cli_env(tmp_path, monkeypatch)

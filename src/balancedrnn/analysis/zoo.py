@@ -113,9 +113,11 @@ def dimensionless_features(record: Mapping[str, Any]) -> dict[str, float]:
     the hidden proportion, the six densities, log dx/dy, log budget/(dx·dy), dh/dx, dh/dy, log dh, log T,
     log training sequences, log lr, and whether the task is classification (1) or regression (0).
 
-    T and the training sequences come from the task's meta-features when the task is registered here (NaN
-    otherwise); the training sequences of tasks whose size the config sets are the config's ``n_train``, and where
-    the meta-features cannot say (an aeon set's file when aeon is not installed) the record's loaded training split."""
+    T comes from the task's meta-features when the task is registered here (NaN otherwise). The training sequences
+    are the record's loaded training split (``data_sizes``) when it has one: what the run trained on, which the
+    meta-features cannot always say (an MNIST task caps ``n_train`` at its pool of source digits, 8,000 of the real
+    test set's 10,000; M1's windows depend on the data seed; an aeon set's file when aeon is not installed); else the
+    meta-features' count (the config's ``n_train`` for tasks whose size the config sets)."""
     from ..tasks import TaskError, get_task
     from ..tasks.zoo import meta_features
 
@@ -126,8 +128,10 @@ def dimensionless_features(record: Mapping[str, Any]) -> dict[str, float]:
         meta = meta_features(get_task(_task_name(record)), n_train=config.get("n_train"))
     except TaskError:
         meta = {"T": None, "n_train": None, "kind": "classification" if task.get("loss") == "last" else "regression"}
-    if meta["n_train"] is None and isinstance(record.get("data_sizes"), Mapping):
-        meta = {**meta, "n_train": record["data_sizes"].get("train")}  # as loaded: the same count, from the run
+    sizes = record.get("data_sizes")
+    loaded = sizes.get("train") if isinstance(sizes, Mapping) else None
+    if isinstance(loaded, (int, float)) and not isinstance(loaded, bool) and loaded > 0:
+        meta = {**meta, "n_train": loaded}  # as loaded: what the run trained on
     return shape_features(
         dx=float(model.get("dx") or task.get("dx")), dy=float(model.get("dy") or task.get("dy")),
         dh=float(model.get("dh", math.nan)), budget=float(config.get("budget", math.nan)),
