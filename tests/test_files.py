@@ -108,6 +108,27 @@ def test_csv_with_a_byte_order_mark_keeps_the_first_label(tmp_path: Path) -> Non
     assert list(labels) == [f"c{v}" for v in y] and files.file_task(path).dy == 3
 
 
+@pytest.mark.parametrize("frame", ["label and series", "one array"])
+def test_a_csv_written_with_pandas_index_is_refused_not_read_with_the_index_as_labels(tmp_path: Path, frame: str) -> None:
+    """``DataFrame.to_csv(path)`` writes the row index first unless ``index=False``. read_file took the index as the
+    labels (one class per series) and the real label as the series' first point: the command line blamed a
+    'regression target', and read_file (the README's way into the estimators) returned it silently."""
+    import pandas as pd
+
+    X, y = make_data(channels=1)
+    table = (pd.DataFrame(X[:, 0, :]).assign(label=y)[["label", *range(X.shape[-1])]] if frame == "label and series"
+             else pd.DataFrame(np.column_stack([y, X[:, 0, :]])))
+    path = tmp_path / "indexed.csv"
+    table.to_csv(path)  # pandas' default: index=True
+    assert [line.split(",")[0] for line in path.read_text().splitlines()[1:4]] == ["0", "1", "2"]  # the index column
+    with pytest.raises(DataError, match=r"indexed.csv: the first column numbers the rows \(0, 1, \.\.\., 29\).*index=False"):
+        files.read_file(path)
+    table.to_csv(path, index=False)  # the way the message says: read as written
+    series, labels = files.read_file(path)
+    np.testing.assert_allclose(np.stack(series), X, rtol=1e-12)
+    assert [float(v) for v in labels] == [float(v) for v in y]
+
+
 def test_a_first_data_row_with_a_typo_is_an_error_not_a_header(tmp_path: Path) -> None:
     """A first row that is a series (its label is a class of the other rows, its fields numbers) with one field that
     is not a number is refused naming row 1, as the same typo in any other row is; it was taken for a header and the
@@ -257,6 +278,7 @@ BAD = {
     "header-only.csv": ("label,t0,t1\n", "holds no series"),
     "nan.csv": ("a,1,2\nb,nan,2\na,1,2\nb,1,2\n", "NaN or infinite"),
     "one-class.csv": ("a,1,2\na,3,4\na,5,6\n", "single class"),
+    "indexed.csv": (",label,0,1\n0,a,1,2\n1,b,3,4\n2,a,5,6\n3,b,7,8\n", "the first column numbers the rows (0, 1, ..., 3)"),
     "data.xlsx": ("x", "unknown type '.xlsx'"),
     "text.ts": ("not a .ts file\n", "text.ts holds no series"),
     "header-only.ts": ("@problemName x\n@univariate true\n@classLabel true a b\n@data\n", "holds no series"),

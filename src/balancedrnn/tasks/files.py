@@ -17,6 +17,8 @@ What a file holds (classification at the last step, like the ``ts:`` tasks):
   fields are not all numbers (under a first field that is no other row's label, or with no number among them), or
   are the column numbers 0..T-1 as pandas writes them (under a first field that is no row's label), or a whole row
   0..T (pandas' column numbers of a frame of the label and the series), is a header and is skipped; a first row that is a series with a field that is not a number is refused like any other row.
+  A first column that numbers the rows (0..n-1 or 1..n: pandas' index, written unless ``index=False``) is refused:
+  read as labels, every series would be a class of its own, and the real label a first time point.
 
 The split: a single file is split into train/validation/test by :data:`SPLIT_FRACTIONS` (60/20/20), stratified by
 class and seeded by the run's ``data_seed``; a TRAIN/TEST pair keeps its test split and holds out a stratified,
@@ -265,6 +267,11 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray, np.ndarray]:
         if len(r) != width:
             raise DataError(f"{path.name}: row {n} has {len(r)} fields but row {rows[0][0]} has {width}; every series "
                             "must have the same length (unequal lengths: use a .ts file)")
+    first = [r[0] for _, r in rows]
+    if len(first) >= 3 and first in ([str(i) for i in range(len(first))], [str(i + 1) for i in range(len(first))]):
+        raise DataError(f"{path.name}: the first column numbers the rows ({first[0]}, {first[1]}, ..., {first[-1]}), as "
+                        "pandas' to_csv writes its index (R's write.csv its row names); the label must be the first "
+                        "column: write the file with to_csv(path, index=False)")
     values = np.empty((len(rows), width - 1), dtype=np.float64)
     for k, (n, r) in enumerate(rows):
         for j, c in enumerate(r[1:]):
