@@ -129,6 +129,50 @@ def test_a_csv_written_with_pandas_index_is_refused_not_read_with_the_index_as_l
     assert [float(v) for v in labels] == [float(v) for v in y]
 
 
+def test_a_ucr_tsv_of_unequal_lengths_padded_with_nan_reads_as_its_ts_file(tmp_path: Path) -> None:
+    """The UCR archive's .tsv files pad shorter series with NaN at their end (its 11 sets of unequal lengths): that
+    layout, which the module calls its own, was refused as 'NaN or infinite values'. It now reads as the same
+    series written as a .ts file of unequal lengths (aeon's reader, the reference); a NaN inside a series, and a row
+    of NaN only, are still refused."""
+    rng = np.random.default_rng(3)
+    lengths = [5 + (i * 7) % 9 for i in range(30)]
+    series = [rng.normal(size=n) for n in lengths]
+    y = [f"c{i % 3}" for i in range(30)]
+    width = max(lengths)
+    tsv = tmp_path / "ucr.tsv"
+    tsv.write_text("".join("\t".join([lab, *(repr(float(v)) for v in s), *["NaN"] * (width - len(s))]) + "\n"
+                           for lab, s in zip(y, series)))
+    ts = tmp_path / "same.ts"
+    ts.write_text("@problemName same\n@timeStamps false\n@univariate true\n@equalLength false\n"
+                  "@classLabel true c0 c1 c2\n@data\n"
+                  + "".join(",".join(repr(float(v)) for v in s) + f":{lab}\n" for lab, s in zip(y, series)))
+    got, labels = files.read_file(tsv)
+    assert [s.shape for s in got] == [(1, n) for n in lengths] and list(labels) == y
+    for a, b in zip(got, series):
+        np.testing.assert_array_equal(a[0], b)
+    from_tsv, from_ts = files.load_file(tsv, seed=4), files.load_file(ts, seed=4)
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(from_tsv[split].x.numpy(), from_ts[split].x.numpy())
+        np.testing.assert_array_equal(from_tsv[split].lengths.numpy(), from_ts[split].lengths.numpy())
+        np.testing.assert_array_equal(from_tsv[split].target.numpy(), from_ts[split].target.numpy())
+    assert files.file_task(tsv).steps == width
+    import pandas as pd
+
+    written_back = tmp_path / "pandas.csv"  # read with pandas and written back: its NaN become empty fields
+    pd.read_csv(tsv, sep="\t", header=None).to_csv(written_back, index=False, header=False)
+    assert ",," in written_back.read_text()
+    again, labels = files.read_file(written_back)
+    assert [s.shape for s in again] == [(1, n) for n in lengths] and list(labels) == y
+    inner = tmp_path / "inner.csv"
+    inner.write_text("a,1,nan,3\nb,1,2,NaN\na,1,2,3\nb,4,5,6\n")
+    with pytest.raises(DataError, match="NaN or infinite values"):
+        files.read_file(inner)
+    blank = tmp_path / "blank.csv"
+    blank.write_text("a,1,2,3\nb,nan,nan,nan\na,1,2,3\n")
+    with pytest.raises(DataError, match="row 2 has no values"):
+        files.read_file(blank)
+
+
 def test_a_first_data_row_with_a_typo_is_an_error_not_a_header(tmp_path: Path) -> None:
     """A first row that is a series (its label is a class of the other rows, its fields numbers) with one field that
     is not a number is refused naming row 1, as the same typo in any other row is; it was taken for a header and the

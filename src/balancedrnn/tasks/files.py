@@ -13,7 +13,9 @@ What a file holds (classification at the last step, like the ``ts:`` tasks):
 * ``.ts``: aeon/sktime's format, read with aeon's ``load_from_ts_file`` (equal or unequal length, any channels).
   A file ``NAME_TRAIN.ts`` with a sibling ``NAME_TEST.ts`` keeps the archive's split, as the ``ts:`` tasks do.
 * ``.csv`` (or ``.tsv``, tab-separated): one univariate series per row, **the label in the first column** (the
-  UCR archive's own layout), every other field a number; all rows the same length. A first row whose series
+  UCR archive's own layout), every other field a number; all rows the same number of fields, a shorter series
+  padded with NaN (or empty fields) at its end (as the UCR archive's files of unequal lengths are; a NaN before a
+  series' last number is refused). A first row whose series
   fields are not all numbers (under a first field that is no other row's label, or with no number among them), or
   are the column numbers 0..T-1 as pandas writes them (under a first field that is no row's label), or a whole row
   0..T (pandas' column numbers of a frame of the label and the series), is a header and is skipped; a first row that is a series with a field that is not a number is refused like any other row.
@@ -248,8 +250,10 @@ def _declares_regression(path: Path) -> bool:
     return False
 
 
-def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray, np.ndarray]:
-    """One univariate series per row, the label first; ragged or non-numeric rows are refused by row number."""
+def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray | list[np.ndarray], np.ndarray]:
+    """One univariate series per row, the label first; ragged or non-numeric rows are refused by row number. NaN at
+    the end of a row pads a shorter series (the UCR archive's files of unequal lengths): the series are then a list
+    of their own lengths."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel's byte order mark
             rows = [(i + 1, [c.strip() for c in r]) for i, r in enumerate(csv.reader(f, delimiter=delimiter))]
@@ -265,16 +269,20 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path.name}: row {rows[0][0]} has {width} field; each row needs a label and at least one value")
     for n, r in rows:
         if len(r) != width:
-            raise DataError(f"{path.name}: row {n} has {len(r)} fields but row {rows[0][0]} has {width}; every series "
-                            "must have the same length (unequal lengths: use a .ts file)")
+            raise DataError(f"{path.name}: row {n} has {len(r)} fields but row {rows[0][0]} has {width}; every row "
+                            "needs the same number of fields (unequal lengths: pad the shorter series with NaN at "
+                            "their end, as the UCR archive does, or use a .ts file)")
     first = [r[0] for _, r in rows]
     if len(first) >= 3 and first in ([str(i) for i in range(len(first))], [str(i + 1) for i in range(len(first))]):
         raise DataError(f"{path.name}: the first column numbers the rows ({first[0]}, {first[1]}, ..., {first[-1]}), as "
                         "pandas' to_csv writes its index (R's write.csv its row names); the label must be the first "
                         "column: write the file with to_csv(path, index=False)")
-    values = np.empty((len(rows), width - 1), dtype=np.float64)
+    values = np.full((len(rows), width - 1), np.nan)
     for k, (n, r) in enumerate(rows):
-        for j, c in enumerate(r[1:]):
+        fields = r[1:]
+        while fields and not fields[-1]:  # empty fields at the end pad too (pandas writes NaN as nothing)
+            fields = fields[:-1]
+        for j, c in enumerate(fields):
             try:
                 values[k, j] = float(c)
             except ValueError:
@@ -284,6 +292,13 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray, np.ndarray]:
     if any(not lab for lab in labels):
         n = next(n for n, r in rows if not r[0])
         raise DataError(f"{path.name}: row {n} has an empty label (first column)")
+    present = ~np.isnan(values)
+    ends = [int(np.flatnonzero(p)[-1]) + 1 if p.any() else 0 for p in present]
+    if min(ends) < values.shape[1]:  # trailing NaN: how the UCR archive's files pad series of unequal lengths
+        empty = [n for (n, _), end in zip(rows, ends) if end == 0]
+        if empty:
+            raise DataError(f"{path.name}: row {empty[0]} has no values (every field after the label is NaN)")
+        return [values[k, :end] for k, end in enumerate(ends)], labels  # a NaN before the end stays: refused later
     return values, labels
 
 
