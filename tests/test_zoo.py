@@ -290,6 +290,26 @@ def test_a_task_whose_files_this_aeon_does_not_ship_says_so_not_unknown(name, fi
     one_line_error(run_main(["train", "--task", "ts:NoSuchSet"], capsys), "unknown task 'ts:NoSuchSet'", 2)
 
 
+def test_data_seed_is_refused_where_it_changes_nothing():
+    """A forecasting series cut in time gives the same windows for every data seed: a --data-seed there was
+    recorded (and keyed the runs) while changing nothing. M1's series, dealt to the splits by the seed, take it."""
+    from balancedrnn.tasks.zoo import FORECAST_SETS, check_data_seed_applies
+
+    for f in FORECAST_SETS:
+        task = get_task(f.task_name)
+        a, b = (task.load(TrainConfig(task=f.task_name, data_seed=s), False) for s in (0, 3))
+        same = all(torch.equal(a[s].x, b[s].x) and torch.equal(a[s].target, b[s].target) for s in ("train", "val", "test"))
+        assert same == (not f.by_series), f.task_name
+        check_data_seed_applies(task, 0)
+        if same:
+            with pytest.raises(ValueError, match=f"--data-seed does not apply to task {f.task_name}"):
+                check_data_seed_applies(task, 3)
+        else:
+            check_data_seed_applies(task, 3)
+    for name in ("ts:Covid3Month", "ts:GunPoint", "mnist:rows"):  # seeded splits: the seed applies
+        check_data_seed_applies(get_task(name), 3)
+
+
 def test_features_of_an_aeon_run_without_aeon_take_the_runs_loaded_training_split(monkeypatch):
     """Fitting the zoo predictor where aeon is not installed gave the ts: tasks' runs NaN training sequences (filled
     with the median, silently); the record's loaded training split is the same count."""

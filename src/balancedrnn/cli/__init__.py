@@ -188,17 +188,20 @@ def _auto_model(model: str, task: Any, budget: float, scale: dict[str, Any]) -> 
     return rec.config
 
 
-def _check_task_data(the_task: Any, mnist_dir: Path | None, dataset: str | None, **sizes: int | None) -> None:
+def _check_task_data(the_task: Any, mnist_dir: Path | None, dataset: str | None, data_seed: int = 0,
+                     **sizes: int | None) -> None:
     """Options naming data must fit the task: --mnist-dir only for the MNIST tasks (and must hold idx files),
     --dataset only for the Hammer tasks, and no split sizes (``n_train=...``) for hammer, which splits the data
     set's episodes 90/5/5 % (it would ignore them), nor for a task whose data fix its splits (a --data file, the
-    aeon and UCR sets: they would be ignored too)."""
-    from ..tasks.zoo import check_sizes_apply, uses_dataset, uses_mnist
+    aeon and UCR sets: they would be ignored too), nor a --data-seed for a series cut in time (the same data for
+    every seed)."""
+    from ..tasks.zoo import check_data_seed_applies, check_sizes_apply, uses_dataset, uses_mnist
 
     task = the_task.name
     given = [f"--{k.replace('_', '-')}" for k, v in sizes.items() if v is not None]
     try:
         check_sizes_apply(the_task, given)
+        check_data_seed_applies(the_task, data_seed)
     except ValueError as e:
         raise UserError(str(e)) from None
 
@@ -321,7 +324,7 @@ def train(
     check_choice("--init-scale", init_scale, INIT_SCALES)
     check_masks(rewire, prune)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
-    _check_task_data(the_task, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
+    _check_task_data(the_task, mnist_dir, dataset, data_seed, n_train=n_train, n_val=n_val, n_test=n_test)
     rollouts = _rollouts(the_task, rollouts)
     if select_every is not None and not select_rollouts:  # it would be ignored, yet recorded and keyed
         raise UserError("--select-every sets how often --select-rollouts checks the policy; give --select-rollouts too")
@@ -452,7 +455,7 @@ def compare(
     check_choice("--init-scale", init_scale, INIT_SCALES)
     check_masks(rewire, prune)
     check_scale(epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test)
-    _check_task_data(the_task, mnist_dir, dataset, n_train=n_train, n_val=n_val, n_test=n_test)
+    _check_task_data(the_task, mnist_dir, dataset, data_seed, n_train=n_train, n_val=n_val, n_test=n_test)
     rollouts = _rollouts(the_task, rollouts)
     scale = _resolve(paper, the_task.name, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train,
                      n_val=n_val, n_test=n_test)
