@@ -173,6 +173,25 @@ def test_a_ucr_tsv_of_unequal_lengths_padded_with_nan_reads_as_its_ts_file(tmp_p
         files.read_file(blank)
 
 
+@pytest.mark.parametrize("name", ["label", "Class", "target"])
+def test_a_header_naming_a_later_column_the_label_is_refused(tmp_path: Path, name: str) -> None:
+    """A frame with the label column last (``df["label"] = y; df.to_csv(index=False)``): the header was skipped and
+    the first time point read as the labels, the label as the last time point; read_file returned that silently."""
+    import pandas as pd
+
+    X, y = make_data(channels=1)
+    path = tmp_path / "last.csv"
+    pd.DataFrame(X[:, 0, :], columns=[f"t{i}" for i in range(X.shape[-1])]).assign(**{name: y}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=rf"last.csv: the header names column {X.shape[-1] + 1} '{name}', but the label "
+                                        r"must be the first column \(its first column, 't0'"):
+        files.read_file(path)
+    frame = pd.read_csv(path)  # moved first, as the message says: read as written
+    frame[[name, *frame.columns[:-1]]].to_csv(path, index=False)
+    series, labels = files.read_file(path)
+    np.testing.assert_allclose(np.stack(series), X, rtol=1e-12)
+    assert [int(v) for v in labels] == list(y)
+
+
 def test_a_first_data_row_with_a_typo_is_an_error_not_a_header(tmp_path: Path) -> None:
     """A first row that is a series (its label is a class of the other rows, its fields numbers) with one field that
     is not a number is refused naming row 1, as the same typo in any other row is; it was taken for a header and the

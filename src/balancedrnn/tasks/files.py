@@ -20,7 +20,8 @@ What a file holds (classification at the last step, like the ``ts:`` tasks):
   are the column numbers 0..T-1 as pandas writes them (under a first field that is no row's label), or a whole row
   0..T (pandas' column numbers of a frame of the label and the series), is a header and is skipped; a first row that is a series with a field that is not a number is refused like any other row.
   A first column that numbers the rows (0..n-1 or 1..n: pandas' index, written unless ``index=False``) is refused:
-  read as labels, every series would be a class of its own, and the real label a first time point.
+  read as labels, every series would be a class of its own, and the real label a first time point; so is a header
+  that names another column the label (``label``, ``class``, ``target``, ...).
 
 The split: a single file is split into train/validation/test by :data:`SPLIT_FRACTIONS` (60/20/20), stratified by
 class and seeded by the run's ``data_seed``; a TRAIN/TEST pair keeps its test split and holds out a stratified,
@@ -56,6 +57,9 @@ FILE_PREFIX = "file:"
 UCR_PREFIX = "ucr:"
 SUFFIXES = (".npz", ".ts", ".csv", ".tsv")
 """File types :func:`read_file` reads."""
+LABEL_NAMES = frozenset({"label", "labels", "class", "classes", "target", "category"})
+"""Header names of a label column: a CSV header giving one of them to a column other than the first is refused
+(the label would be read from the first column, silently)."""
 SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
 """Train, validation and test shares of a single file (stratified by class, seeded by ``data_seed``)."""
 """Set to 1 to never download (the MNIST loader reads the same variable)."""
@@ -261,6 +265,13 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray | list[np.ndarray]
         raise DataError(f"{path.name} is not a readable text table ({str(e).splitlines()[0]})") from None
     rows = [(n, r) for n, r in rows if any(r)]
     if rows and _header(rows[0][1], {r[0] for _, r in rows[1:]}):
+        named = [j for j, c in enumerate(rows[0][1]) if c.lower() in LABEL_NAMES]
+        head = rows[0][1][0]  # empty over an index column (pandas, R): the index check below names that
+        if named and named[0] > 0 and head and head.lower() not in LABEL_NAMES:
+            j = named[0]
+            raise DataError(f"{path.name}: the header names column {j + 1} {rows[0][1][j]!r}, but the label must be "
+                            f"the first column (its first column, {head!r}, would be read as the labels); "
+                            "move the label column first")
         rows = rows[1:]
     if not rows:
         raise DataError(f"{path.name} holds no series (one series per row, the label in the first column)")
