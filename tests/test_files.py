@@ -192,6 +192,43 @@ def test_a_header_naming_a_later_column_the_label_is_refused(tmp_path: Path, nam
     assert [int(v) for v in labels] == list(y)
 
 
+def test_an_npz_of_unequal_lengths_padded_with_nan_reads_as_its_ts_file(tmp_path: Path) -> None:
+    """tslearn's arrays of unequal lengths (``to_time_series_dataset``) pad every channel of a shorter series with
+    NaN at its end: an .npz of one was refused as 'NaN or infinite values'. It reads as the same series in a
+    multivariate .ts file of unequal lengths (aeon's reader, the reference); a NaN inside a series, or in one
+    channel only at the end, is still refused, as is a series of NaN only."""
+    rng = np.random.default_rng(5)
+    lengths = [6 + (i * 5) % 7 for i in range(30)]
+    series = [rng.normal(size=(2, n)) for n in lengths]
+    y = np.arange(30) % 3
+    X = np.full((30, 2, max(lengths)), np.nan)
+    for k, s in enumerate(series):
+        X[k, :, : s.shape[1]] = s
+    npz = _npz(tmp_path / "padded.npz", X=X, y=y)
+    ts = tmp_path / "same.ts"
+    ts.write_text("@problemName same\n@timeStamps false\n@univariate false\n@dimensions 2\n@equalLength false\n"
+                  "@classLabel true 0 1 2\n@data\n"
+                  + "".join(":".join(",".join(repr(float(v)) for v in ch) for ch in s) + f":{lab}\n"
+                            for lab, s in zip(y, series)))
+    got, labels = files.read_file(npz)
+    assert [g.shape for g in got] == [s.shape for s in series] and [int(v) for v in labels] == list(y)
+    for a, b in zip(got, series):
+        np.testing.assert_array_equal(a, b)
+    from_npz, from_ts = files.load_file(npz, seed=2), files.load_file(ts, seed=2)
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(from_npz[split].x.numpy(), from_ts[split].x.numpy())
+        np.testing.assert_array_equal(from_npz[split].target.numpy(), from_ts[split].target.numpy())
+    for k, bad in (("inner", (0, 0, 2)), ("one channel", (1, 1, lengths[1] - 1))):
+        X2 = X.copy()
+        X2[bad] = np.nan
+        with pytest.raises(DataError, match="NaN or infinite values"):
+            files.read_file(_npz(tmp_path / "bad.npz", X=X2, y=y))
+    X3 = X.copy()
+    X3[4] = np.nan
+    with pytest.raises(DataError, match="series 4 has no values"):
+        files.read_file(_npz(tmp_path / "blank.npz", X=X3, y=y))
+
+
 def test_a_first_data_row_with_a_typo_is_an_error_not_a_header(tmp_path: Path) -> None:
     """A first row that is a series (its label is a class of the other rows, its fields numbers) with one field that
     is not a number is refused naming row 1, as the same typo in any other row is; it was taken for a header and the

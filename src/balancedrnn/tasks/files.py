@@ -9,7 +9,7 @@ What a file holds (classification at the last step, like the ``ts:`` tasks):
 
 * ``.npz``: arrays ``X`` and ``y``. ``X`` is 3-D ``(n_cases, n_channels, n_timepoints)`` (aeon's layout) or 2-D
   ``(n_cases, n_timepoints)``, read as univariate series (aeon's reading of 2-D). Object (pickled) arrays are
-  refused: unequal-length series go in a ``.ts`` file.
+  refused: unequal-length series are padded with NaN at their end (tslearn's layout) or go in a ``.ts`` file.
 * ``.ts``: aeon/sktime's format, read with aeon's ``load_from_ts_file`` (equal or unequal length, any channels).
   A file ``NAME_TRAIN.ts`` with a sibling ``NAME_TEST.ts`` keeps the archive's split, as the ``ts:`` tasks do.
 * ``.csv`` (or ``.tsv``, tab-separated): one univariate series per row, **the label in the first column** (the
@@ -191,6 +191,10 @@ def read_file(path: str | Path) -> tuple[list[np.ndarray], np.ndarray]:
         raise DataError(f"data file {path} is empty")
     if suffix == ".npz":
         X, y = _read_npz(path)
+        X = np.asarray(X)
+        empty, X = unpad(X)  # tslearn's layout of unequal lengths: NaN after each shorter series
+        if empty is not None:
+            raise DataError(f"{path.name}: X: series {empty} has no values (every value is NaN)")
     elif suffix == ".ts":
         X, y = _read_ts(path)
     else:
@@ -303,14 +307,27 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray | list[np.ndarray]
     if any(not lab for lab in labels):
         n = next(n for n, r in rows if not r[0])
         raise DataError(f"{path.name}: row {n} has an empty label (first column)")
-    present = ~np.isnan(values)
+    empty, unpadded = unpad(values)  # trailing NaN: how the UCR archive's files pad series of unequal lengths
+    if empty is not None:
+        raise DataError(f"{path.name}: row {rows[empty][0]} has no values (every field after the label is NaN)")
+    return unpadded, labels
+
+
+def unpad(X: np.ndarray) -> tuple[int | None, np.ndarray | list[np.ndarray]]:
+    """Series padded with NaN at their end (the UCR archive's files, tslearn's arrays of unequal lengths) as a list
+    of ``(n_channels, length)`` series of their own lengths: a time point is padding when it and every later one is
+    NaN in every channel. ``X``: ``(n, t)`` or ``(n, c, t)`` floats. Returns ``(index of a series that is all NaN,
+    or None; X itself when nothing is padding, else the list)``; a NaN before a series' end stays (refused later)."""
+    if X.dtype.kind != "f" or X.ndim not in (2, 3) or not X.size:
+        return None, X
+    arr = X if X.ndim == 3 else X[:, None, :]
+    present = ~np.isnan(arr).all(axis=1)
     ends = [int(np.flatnonzero(p)[-1]) + 1 if p.any() else 0 for p in present]
-    if min(ends) < values.shape[1]:  # trailing NaN: how the UCR archive's files pad series of unequal lengths
-        empty = [n for (n, _), end in zip(rows, ends) if end == 0]
-        if empty:
-            raise DataError(f"{path.name}: row {empty[0]} has no values (every field after the label is NaN)")
-        return [values[k, :end] for k, end in enumerate(ends)], labels  # a NaN before the end stays: refused later
-    return values, labels
+    if min(ends) == arr.shape[2]:
+        return None, X
+    if min(ends) == 0:
+        return ends.index(0), X
+    return None, [arr[k, :, :end] for k, end in enumerate(ends)]
 
 
 def _header(row: Sequence[str], labels: set[str]) -> bool:
