@@ -157,6 +157,15 @@ def test_train_help_states_the_hammer_protocol_of_paper(tmp_path):
         assert rad in blocks[option] and hammer in blocks[option] and "hammer" in blocks[option], blocks[option]
 
 
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_data_seed_help_says_what_it_seeds(command, tmp_path):
+    """--data-seed's help said "Seed of the generated data set", true of RAD only: for a --data file and the
+    time-series sets it seeds the split (the help of --data says so), and a series cut in time takes none."""
+    blocks = _option_blocks(run([command, "--help"], tmp_path, COLUMNS="200").stdout)
+    text = blocks["--data-seed"]
+    assert "generated data set" not in text and "--data file" in text and "split" in text and "cut in time" in text, text
+
+
 def test_tasks_is_a_table_with_default_budgets(tmp_path):
     res = run(["tasks"], tmp_path)
     assert res.returncode == 0, res.stderr

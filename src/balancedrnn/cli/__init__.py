@@ -72,7 +72,9 @@ NVal = Annotated[Optional[int], typer.Option(help="Validation sequences (RAD; ha
                                              show_default=_paper_default("n_val"))]
 NTest = Annotated[Optional[int], typer.Option(help="Test sequences (RAD; hammer:actions: episodes).",
                                               show_default=_paper_default("n_test"))]
-DataSeed = Annotated[int, typer.Option(help="Seed of the generated data set.")]
+DataSeed = Annotated[int, typer.Option(help="Seed of the data: RAD's generated sequences, the MNIST tasks' source "
+                                       "digits, a --data file's train/val/test split and the time-series sets' "
+                                       "validation hold-out (a forecasting series cut in time takes none).")]
 Readout = Annotated[str, typer.Option(help="lagged (paper) or current.")]
 Activation = Annotated[str, typer.Option(help="Hidden activation: relu, tanh, sigmoid, gelu, identity.")]
 InitScale = Annotated[str, typer.Option(help="How the initial values' spread follows each block: fixed (one std, the "
