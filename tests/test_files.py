@@ -284,6 +284,38 @@ def test_ts_file_and_its_test_sibling(tmp_path: Path) -> None:
     assert len(data["test"]) == 22 and len(data["train"]) + len(data["val"]) == 20
 
 
+@pytest.mark.parametrize("suffix", [".tsv", ".csv", ".npz"])
+def test_a_ucr_tsv_train_test_pair_keeps_its_test_split_as_the_ts_pair_does(tmp_path: Path, suffix: str) -> None:
+    """The UCR archive ships NAME_TRAIN.tsv and NAME_TEST.tsv: --data NAME_TRAIN.tsv ignored the TEST file and
+    split TRAIN 60/20/20, silently (only a .ts pair kept the archive's split). Any type now keeps it: the splits
+    equal those of the same data as a .ts pair (the reference), and a lone TRAIN file is still split 60/20/20."""
+    rng = np.random.default_rng(7)
+    parts = {}
+    for part, n in (("TRAIN", 30), ("TEST", 18)):
+        y = np.arange(n) % 3
+        X = rng.normal(size=(n, 1, 9)) + y[:, None, None]
+        parts[part] = (X, y)
+        lines = [f"{lab}\t" + "\t".join(repr(float(v)) for v in row) for lab, row in zip(y, X[:, 0, :])]
+        (tmp_path / f"Toy_{part}.ts").write_text(
+            "@problemName Toy\n@timeStamps false\n@univariate true\n@classLabel true 0 1 2\n@data\n"
+            + "".join(",".join(repr(float(v)) for v in row) + f":{lab}\n" for lab, row in zip(y, X[:, 0, :])))
+        if suffix == ".npz":
+            np.savez(tmp_path / f"Toy_{part}{suffix}", X=X, y=y)
+        else:
+            sep = "," if suffix == ".csv" else "\t"
+            (tmp_path / f"Toy_{part}{suffix}").write_text("\n".join(line.replace("\t", sep) for line in lines) + "\n")
+    got = files.load_file(tmp_path / f"Toy_TRAIN{suffix}", seed=1)
+    ref = files.load_file(tmp_path / "Toy_TRAIN.ts", seed=1)
+    assert len(got["test"]) == 18 and "Toy_TEST" in got.source
+    for split in ("train", "val", "test"):
+        np.testing.assert_allclose(got[split].x.numpy(), ref[split].x.numpy(), rtol=1e-6)
+        np.testing.assert_array_equal(got[split].target.numpy(), ref[split].target.numpy())
+    task = files.file_task(tmp_path / f"Toy_TRAIN{suffix}")
+    assert task.n_train == len(got["train"]) == 24
+    (tmp_path / f"Toy_TEST{suffix}").unlink()  # alone: split 60/20/20
+    assert len(files.load_file(tmp_path / f"Toy_TRAIN{suffix}", seed=1)["test"]) == 6
+
+
 def test_a_lower_case_train_test_pair_keeps_its_test_split(tmp_path: Path) -> None:
     """``name_train.ts`` is recognised as a TRAIN file (any case); its ``name_test.ts`` sibling is its test split,
     not ignored (the TRAIN file alone was split 60/20/20 and the user's test series silently left out)."""

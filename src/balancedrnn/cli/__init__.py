@@ -106,7 +106,8 @@ SelectEvery = Annotated[Optional[int], typer.Option(help="With --select-rollouts
                                                     show_default="2")]
 Data = Annotated[Optional[Path], typer.Option(
     "--data", help="Your own data file instead of --task: .npz (arrays X, y), .ts (aeon/sktime) or .csv (one series "
-    "per row, the label in the first column); split 60/20/20 train/val/test, stratified, seeded by --data-seed.",
+    "per row, the label in the first column); split 60/20/20 train/val/test, stratified, seeded by --data-seed "
+    "(a NAME_TRAIN file beside its NAME_TEST keeps that test split).",
     show_default="none")]
 Device = Annotated[str, typer.Option(help="Torch device, e.g. cpu, cuda, cuda:1 (see README: what runs on a GPU).")]
 

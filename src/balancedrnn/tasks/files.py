@@ -11,7 +11,8 @@ What a file holds (classification at the last step, like the ``ts:`` tasks):
   ``(n_cases, n_timepoints)``, read as univariate series (aeon's reading of 2-D). Object (pickled) arrays are
   refused: unequal-length series are padded with NaN at their end (tslearn's layout) or go in a ``.ts`` file.
 * ``.ts``: aeon/sktime's format, read with aeon's ``load_from_ts_file`` (equal or unequal length, any channels).
-  A file ``NAME_TRAIN.ts`` with a sibling ``NAME_TEST.ts`` keeps the archive's split, as the ``ts:`` tasks do.
+  A file ``NAME_TRAIN.ts`` with a sibling ``NAME_TEST.ts`` keeps the archive's split, as the ``ts:`` tasks do; so
+  does a pair of any other type read here (the UCR archive's ``NAME_TRAIN.tsv``/``NAME_TEST.tsv``).
 * ``.csv`` (or ``.tsv``, tab-separated): one univariate series per row, **the label in the first column** (the
   UCR archive's own layout), every other field a number; all rows the same number of fields, a shorter series
   padded with NaN (or empty fields) at its end (as the UCR archive's files of unequal lengths are; a NaN before a
@@ -390,9 +391,10 @@ def split_data(name: str, X: list[np.ndarray], y: Any, seed: int, source: str,
 
 
 def _test_sibling(path: Path) -> Path | None:
-    """``NAME_TEST.ts`` beside ``NAME_TRAIN.ts`` (any case of the suffix and of TRAIN: ``name_test.ts`` beside
+    """``NAME_TEST.<suffix>`` beside ``NAME_TRAIN.<suffix>``, for every file type read (the UCR archive's own files
+    are ``NAME_TRAIN.tsv``/``NAME_TEST.tsv``, aeon's ``.ts``; any case of TRAIN: ``name_test.ts`` beside
     ``name_train.ts``), else None."""
-    if path.suffix.lower() == ".ts" and path.stem.upper().endswith("_TRAIN"):
+    if path.suffix.lower() in SUFFIXES and path.stem.upper().endswith("_TRAIN"):
         tag = path.stem[-len("_TRAIN"):]
         test = "_TEST" if tag.isupper() else "_test" if tag.islower() else "_Test"
         for part in dict.fromkeys((test, "_TEST", "_test", "_Test")):
