@@ -290,6 +290,25 @@ def test_a_task_whose_files_this_aeon_does_not_ship_says_so_not_unknown(name, fi
     one_line_error(run_main(["train", "--task", "ts:NoSuchSet"], capsys), "unknown task 'ts:NoSuchSet'", 2)
 
 
+@pytest.mark.parametrize("name", ["file:{tmp}/moved.csv", "ucr:Adiac"])
+def test_features_of_a_run_whose_file_or_ucr_data_this_machine_lacks(name, tmp_path, monkeypatch):
+    """A store's runs of a --data file that has moved (another machine, another directory) or of a UCR set not
+    downloaded here: chance_level and the features raised the file's DataError, so fitting a predictor on the store
+    failed; the record itself has what they need (dx, dy, loss, the loaded training split), as for an unknown task."""
+    from balancedrnn.analysis.zoo import chance_level
+
+    monkeypatch.setenv("BALANCEDRNN_OFFLINE", "1")
+    monkeypatch.setenv("BALANCEDRNN_CACHE", str(tmp_path / "cache"))
+    name = name.format(tmp=tmp_path)
+    record = {"config": {"task": name, "budget": 1000, "lr": 1e-3}, "task": {"name": name, "dx": 1, "dy": 4, "loss": "last"},
+              "model": {"dx": 1, "dy": 4, "dh": 20, "density": {b: 0.5 for b in ("hx", "hh", "hy", "yx", "yh", "yy")},
+                        "hidden_proportion": 0.4},
+              "data_sizes": {"train": 37, "val": 10, "test": 12}}
+    assert chance_level(record) == 0.25  # 1/dy, as for any classification record of an unknown task
+    f = dimensionless_features(record)
+    assert f["log_n_train"] == pytest.approx(math.log(37)) and math.isnan(f["log_T"]) and f["classification"] == 1.0
+
+
 def test_data_seed_is_refused_where_it_changes_nothing():
     """A forecasting series cut in time gives the same windows for every data seed: a --data-seed there was
     recorded (and keyed the runs) while changing nothing. M1's series, dealt to the splits by the seed, take it."""

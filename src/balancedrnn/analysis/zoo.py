@@ -51,14 +51,15 @@ def _task_name(record: Mapping[str, Any]) -> str:
 
 def chance_level(record: Mapping[str, Any]) -> float:
     """The chance level of a record's metric: its task's meta-feature when the task is registered here, else
-    1/dy for classification (loss at the last step) and 0 for skill or a normalised score."""
-    from ..tasks import TaskError, get_task
+    (an unknown task, or a ``file:``/``ucr:`` task whose data this machine lacks) 1/dy for classification (loss at
+    the last step) and 0 for skill or a normalised score."""
+    from ..tasks import get_task
     from ..tasks.zoo import meta_features
 
     name = _task_name(record)
     try:
         chance = meta_features(get_task(name))["chance"]
-    except TaskError:
+    except ValueError:  # TaskError, or DataError: a file: task's file moved, a ucr: set offline
         chance = None
     if chance is not None:
         return float(chance)
@@ -113,12 +114,13 @@ def dimensionless_features(record: Mapping[str, Any]) -> dict[str, float]:
     the hidden proportion, the six densities, log dx/dy, log budget/(dx·dy), dh/dx, dh/dy, log dh, log T,
     log training sequences, log lr, and whether the task is classification (1) or regression (0).
 
-    T comes from the task's meta-features when the task is registered here (NaN otherwise). The training sequences
+    T comes from the task's meta-features when the task is registered here (NaN otherwise, as for a ``file:`` or
+    ``ucr:`` task whose data this machine lacks). The training sequences
     are the record's loaded training split (``data_sizes``) when it has one: what the run trained on, which the
     meta-features cannot always say (an MNIST task caps ``n_train`` at its pool of source digits, 8,000 of the real
     test set's 10,000; M1's windows depend on the data seed; an aeon set's file when aeon is not installed); else the
     meta-features' count (the config's ``n_train`` for tasks whose size the config sets)."""
-    from ..tasks import TaskError, get_task
+    from ..tasks import get_task
     from ..tasks.zoo import meta_features
 
     model = record.get("model") or {}
@@ -126,7 +128,7 @@ def dimensionless_features(record: Mapping[str, Any]) -> dict[str, float]:
     task = record.get("task") or {}
     try:
         meta = meta_features(get_task(_task_name(record)), n_train=config.get("n_train"))
-    except TaskError:
+    except ValueError:  # TaskError, or DataError: a file: task's file moved, a ucr: set offline
         meta = {"T": None, "n_train": None, "kind": "classification" if task.get("loss") == "last" else "regression"}
     sizes = record.get("data_sizes")
     loaded = sizes.get("train") if isinstance(sizes, Mapping) else None
