@@ -532,6 +532,7 @@ REGRESSION_SETS: tuple[RegressionSet, ...] = (
                   "volume, predict the sentiment score"),
 )
 COVID_DISC = "Covid3Month_disc"
+COVID_DISC_FILES = (f"{COVID_DISC}/{COVID_DISC}_TRAIN.ts", f"{COVID_DISC}/{COVID_DISC}_TEST.ts")
 FORECAST_SETS: tuple[ForecastSet, ...] = (
     ForecastSet("Airline", "Airline/Airline.csv", ("Passengers",), 12, 6, points=144,
                 describe="monthly airline passengers 1949-60 (144 points)"),
@@ -560,7 +561,7 @@ def load_covid_disc(config: DataRequest, progress: bool = False) -> Any:
 
     from .timeseries import train_test_data
 
-    files = (f"{COVID_DISC}/{COVID_DISC}_TRAIN.ts", f"{COVID_DISC}/{COVID_DISC}_TEST.ts")
+    files = COVID_DISC_FILES
     source, _ = _aeon_source(f"ts:{COVID_DISC}", files)
     X_tr, y_tr = load_from_ts_file(str(_aeon_file(files[0])))
     X_te, y_te = load_from_ts_file(str(_aeon_file(files[1])))
@@ -688,7 +689,7 @@ def aeon_task_files() -> dict[str, tuple[str, ...]]:
 
     out = {info.task_name: info.files for info in DATASETS.values()}
     out.update({f"ts:{info.name}": info.files for info in REGRESSION_SETS})
-    out[f"ts:{COVID_DISC}"] = (f"{COVID_DISC}/{COVID_DISC}_TRAIN.ts", f"{COVID_DISC}/{COVID_DISC}_TEST.ts")
+    out[f"ts:{COVID_DISC}"] = COVID_DISC_FILES
     out.update({f.task_name: (f.file,) for f in FORECAST_SETS})
     return out
 
