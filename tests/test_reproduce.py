@@ -354,3 +354,18 @@ def test_set_task_drops_the_plans_split_sizes_its_data_fix():
     assert spec.base["task"] == "ts:GunPoint" and "n_train" not in spec.base and spec.base["epochs"] == 1
     (spec,) = sweep_specs(load_plan("rad-100k"), "smoke", overrides={"task": "mnist:rows"})
     assert spec.base["n_train"] == 64
+
+
+def test_set_data_seed_reaches_only_the_tasks_it_changes():
+    """``reproduce zoo --set data_seed=2``: a series cut in time (ts:Lynx-next5) gives the same windows for every
+    data seed, so the seed is dropped for it (as split sizes are for tasks whose data fix them) and kept for the
+    others; a plan of such series alone refuses it. A sweep's own base.data_seed on one is refused in one line."""
+    from balancedrnn.sweep.spec import SweepError, SweepSpec
+
+    specs = sweep_specs(load_plan("zoo"), "smoke", overrides={"data_seed": 2})
+    assert [(s.base["task"], s.base.get("data_seed")) for s in specs] == [
+        ("mnist:rows", 2), ("mnist:halfrows14-next28", 2), ("ts:Lynx-next5", None)]
+    assert sweep_specs(load_plan("zoo"), "smoke", overrides={"data_seed": 0})  # the default: nothing to refuse
+    with pytest.raises(SweepError, match="base.data_seed does not apply to task ts:Lynx-next5: its series is cut in time"):
+        SweepSpec.from_dict({"name": "s", "base": {"task": "ts:Lynx-next5", "data_seed": 3}})
+    SweepSpec.from_dict({"name": "s", "base": {"task": "ts:Lynx-next5", "data_seed": 0}})

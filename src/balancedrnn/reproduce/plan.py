@@ -295,21 +295,25 @@ def _recommend_settings(d: Any, plan_file: str) -> RecommendSettings | None:
 
 
 def _sizes_it_takes(settings: dict[str, Any], base: dict[str, Any], task: Any = None) -> dict[str, Any]:
-    """Plan-wide settings (a scale's, or ``--set``) without the split sizes a sweep's task would ignore (a task
-    whose data fix its splits, :func:`~balancedrnn.tasks.zoo.takes_split_sizes`): a plan over many tasks sets them
-    for those that take them. ``task``: the task the trials run when a later setting (``--set task=...``) sets it."""
+    """Plan-wide settings (a scale's, or ``--set``) without the split sizes and data seed a sweep's task would
+    ignore (a task whose data fix its splits, :func:`~balancedrnn.tasks.zoo.takes_split_sizes`; a series cut in
+    time, :func:`~balancedrnn.tasks.zoo.takes_data_seed`): a plan over many tasks sets them for those that take
+    them. ``task``: the task the trials run when a later setting (``--set task=...``) sets it."""
     from ..tasks import get_task
-    from ..tasks.zoo import takes_split_sizes
+    from ..tasks.zoo import takes_data_seed, takes_split_sizes
 
     sizes = [k for k in ("n_train", "n_val", "n_test") if k in settings]
     task = task if task is not None else settings.get("task", base.get("task", "rad"))
-    if not sizes or not isinstance(task, str):
+    if not (sizes or "data_seed" in settings) or not isinstance(task, str):
         return settings
     try:
-        takes = takes_split_sizes(get_task(task))
+        the_task = get_task(task)
     except ValueError:  # an unknown task (TaskError): SweepSpec's check names it
         return settings
-    return settings if takes else {k: v for k, v in settings.items() if k not in sizes}
+    drop = set() if takes_split_sizes(the_task) else set(sizes)
+    if not takes_data_seed(the_task):
+        drop.add("data_seed")
+    return {k: v for k, v in settings.items() if k not in drop}
 
 
 def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = None,
@@ -366,11 +370,13 @@ def sweep_specs(plan: Plan, scale: str, workers: int = 1, storage: str | None = 
                      ("n_trials", "draws trials (a grid runs sampler.models x seeds)")):
         if wide is not None and getattr(wide, key) is not None and key not in sizes_read:
             raise PlanError(f"plan {plan.name}: scales.{scale}.{key} would be ignored: none of its sweeps at this scale {why}")
-    ignored = [k for k in overrides or {} if k not in sizes_taken]
+    ignored = [k for k, v in (overrides or {}).items()
+               if k not in sizes_taken and not (k == "data_seed" and v == 0)]  # data seed 0: the default, nothing lost
     if ignored:  # split sizes every sweep's task would ignore
         tasks = ", ".join(dict.fromkeys(str(spec.base.get("task", "rad")) for spec in out))
+        why = "whose series are cut in time" if ignored[0] == "data_seed" else "whose data fix their splits"
         raise PlanError(f"plan {plan.name}, scale {scale}: {ignored[0]} applies to none of its sweeps' tasks ({tasks}), "
-                        "whose data fix their splits")
+                        f"{why}")
     return out
 
 

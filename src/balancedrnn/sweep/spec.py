@@ -123,10 +123,11 @@ class SweepSpec:
             raise SweepError(f"base: {e}") from None
         self.base = {k: getattr(cfg, k) for k in self.base}  # as the config reads them (n_train: 3e2 is 300)
         from ..tasks import get_task
-        from ..tasks.zoo import check_sizes_apply
+        from ..tasks.zoo import check_data_seed_applies, check_sizes_apply
 
         try:
             check_sizes_apply(get_task(cfg.task), [f"base.{k}" for k in ("n_train", "n_val", "n_test") if k in self.base])
+            check_data_seed_applies(get_task(cfg.task), cfg.data_seed, "base.data_seed")
         except ValueError as e:
             raise SweepError(str(e)) from None
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:

@@ -185,11 +185,16 @@ def check_sizes_apply(task: Task, given: list[str]) -> None:
                      "(`balancedrnn tasks` lists its training sequences)")
 
 
+def takes_data_seed(task: Task) -> bool:
+    """Whether a task's data depend on the data seed: not a forecasting series cut in time (60/20/20), which gives
+    the same windows for every seed (M1's series are dealt to the splits by the seed: it takes one)."""
+    return task.name not in {f.task_name for f in FORECAST_SETS if not f.by_series}
+
+
 def check_data_seed_applies(task: Task, data_seed: int, option: str = "--data-seed") -> None:
-    """A one-line ValueError when a data seed other than 0 is set for a task whose data do not depend on it: a
-    forecasting series cut in time (60/20/20) gives the same windows for every seed, so the seed would be recorded,
-    and key its runs, while changing nothing (M1's series are dealt to the splits by the seed: it applies)."""
-    if data_seed and task.name in {f.task_name for f in FORECAST_SETS if not f.by_series}:
+    """A one-line ValueError when a data seed other than 0 is set for a task whose data do not depend on it
+    (:func:`takes_data_seed`): the seed would be recorded, and key its runs, while changing nothing."""
+    if data_seed and not takes_data_seed(task):
         raise ValueError(f"{option} does not apply to task {task.name}: its series is cut in time (60/20/20 train/"
                          "validation/test), the same windows for every data seed")
 
