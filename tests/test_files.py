@@ -507,8 +507,10 @@ def test_unknown_and_unshipped_ucr_names_offline(monkeypatch: pytest.MonkeyPatch
         files.ucr_files("NoSuchSet")
     with pytest.raises(DataError, match="did you mean GunPoint"):
         files.ucr_files("gunpoint")
-    with pytest.raises(DataError, match="this library has it as --task ts:Covid3Month"):  # it said only "unknown"
-        files.ucr_files("Covid3Month")
+    from balancedrnn.tasks import TaskError, get_task
+
+    with pytest.raises(TaskError, match="this library has it as --task ts:Covid3Month"):  # it said only "unknown"
+        get_task("ucr:Covid3Month")
     with pytest.raises(DataError, match="Adiac is not shipped with aeon .* downloads are off") as e:
         files.ucr_files("Adiac")
     offered = str(e.value).split("offline, use one of ")[1].split(", ")

@@ -33,8 +33,12 @@ def get_task(name: str) -> Task:
     _ensure_builtin()
     stamp = _file_stamp(name)
     if name.startswith(("file:", "ucr:")) and (name not in _REGISTRY or _FILE_STAMPS.get(name) != stamp):
-        from .files import task_for  # your own data, resolved in any process; a file that changed is read again
+        from .files import task_for, ucr_names  # your own data, resolved in any process; a changed file is read again
 
+        ours = [t for t in _REGISTRY if name.startswith("ucr:") and t.startswith("ts:") and t[3:] == name[4:]]
+        if ours and name[4:] not in ucr_names():  # aeon's regression sets are ts: tasks here, not UCR/UEA problems
+            raise TaskError(f"unknown UCR/UEA data set {name[4:]!r} (the UCR/UEA archive lists classification "
+                            f"problems); this library has it as --task {ours[0]}")
         task = register(task_for(name))
         _FILE_STAMPS[name] = stamp
         return task

@@ -489,11 +489,6 @@ def ucr_files(name: str, download: bool | None = None) -> tuple[Path, Path, str]
     if name not in known:
         close = sorted(n for n in known if n.lower() == name.lower())
         hint = f"; did you mean {close[0]}?" if close else " (names are case-sensitive, e.g. GunPoint, BasicMotions)"
-        from . import task_names  # the registry's own tasks of that name (aeon's regression sets are not UCR/UEA's)
-
-        ours = [t for t in task_names() if t.split(":", 1)[-1] == name]
-        if ours:
-            hint = f" (the UCR/UEA archive lists classification problems); this library has it as --task {ours[0]}"
         raise DataError(f"unknown UCR/UEA data set {name!r}{hint}")
     import aeon
 
