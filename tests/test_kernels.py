@@ -168,3 +168,13 @@ def test_export_of_a_float64_model_loads_in_float64(tmp_path):
     assert {p.dtype for p in loaded.parameters()} == {torch.float64}
     x = torch.randn(2, 4, 30, dtype=torch.float64)
     assert torch.equal(loaded(x), model(x))
+
+
+def test_sparse_matmul_refuses_second_order_gradients(sparse_backend):
+    """Its backward carries no graph: create_graph=True dropped the second-order terms through it silently."""
+    g = torch.Generator().manual_seed(0)
+    pattern = CSRPattern.from_index(6, 5, draw_mask_indices(6, 5, 0.5, g))
+    values = torch.randn(15, dtype=torch.float64, generator=g, requires_grad=True)
+    x = torch.randn(3, 5, dtype=torch.float64, generator=g, requires_grad=True)
+    with pytest.raises(RuntimeError, match="no double backward"):
+        torch.autograd.grad(sparse_matmul(values, x, pattern).pow(2).sum(), x, create_graph=True)

@@ -163,3 +163,29 @@ def test_training_after_inference_mode(kernel, sparse_backend):
     assert torch.equal(y.detach(), evaluated)
     with torch.inference_mode():
         assert torch.equal(model(x), evaluated)
+
+
+@pytest.mark.parametrize("kernel", ["dense", "sparse"])
+def test_second_order_gradients_are_refused_and_the_named_alternative_gives_them(kernel, sparse_backend):
+    """The hand-written backward carries no graph: under create_graph=True a gradient penalty's terms through it
+    were dropped without a word (native sparse kernels) or failed inside addmm (dense). It now refuses in one line,
+    and the alternative it names, the IterativeMap on dense kernels, gives the second-order gradient of the
+    plain loop."""
+    from balancedrnn.core.itermap import IterativeMap
+
+    g = torch.Generator().manual_seed(5)
+    spec = BlockSpec(4, 30, 2, {b: 0.5 for b in BLOCKS}, init={b: (0.0, 0.3) for b in BLOCKS})
+    model = BlockRNN(spec, seed=1, activation="tanh", kernel=kernel).double()
+    x = torch.randn(3, 5, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    w = model.blocks["hh"].values
+
+    def penalised_grad(out: torch.Tensor) -> torch.Tensor:
+        (gx,) = torch.autograd.grad(out.pow(2).sum(), x, create_graph=True)
+        return torch.autograd.grad(out.sum() + gx.pow(2).sum(), w)[0]
+
+    with pytest.raises(RuntimeError, match="no double backward") as err:
+        penalised_grad(model(x))
+    assert "\n" not in str(err.value)
+    want = penalised_grad(reference(model, x))
+    got = penalised_grad(IterativeMap.from_block_rnn(model).set_kernel("dense")(x, return_sequence=True))
+    torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-10)

@@ -117,6 +117,7 @@ class _SparseMatmul(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
+        no_double_backward("the sparse kernel", "set_kernel('dense') on the block")
         (x,) = ctx.saved_tensors
         op: SparseOperator = ctx.op
         grad_values = grad_x = None
@@ -143,6 +144,7 @@ class _NativeMatmul(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
+        no_double_backward("the sparse kernel", "set_kernel('dense') on the block")
         (xt,) = ctx.saved_tensors
         nat = ctx.op.native
         need_values, need_x = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
@@ -152,6 +154,15 @@ class _NativeMatmul(torch.autograd.Function):
         nat.mm_t_sddmm(gt, xt, grad_t, grad_xt)
         return (nat.grad_from_t(grad_t) if grad_t is not None else None,
                 grad_xt.t().contiguous() if grad_xt is not None else None, None)
+
+
+def no_double_backward(what: str, instead: str) -> None:
+    """Called first in a hand-written backward: under ``create_graph=True`` (grad mode is on in a backward only
+    then) a one-line RuntimeError, since its results carry no graph and every second-order term through it (a
+    gradient penalty, a Hessian-vector product) would be dropped without a word."""
+    if torch.is_grad_enabled():
+        raise RuntimeError(f"{what} has no double backward (create_graph=True would silently drop the second-order "
+                           f"terms through it); for higher-order gradients use {instead}")
 
 
 def sparse_matmul(values: torch.Tensor, x: torch.Tensor, pattern: CSRPattern) -> torch.Tensor:

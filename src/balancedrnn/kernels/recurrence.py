@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .dispatch import sparse_plan
+from .dispatch import no_double_backward, sparse_plan
 from .native import NativeCSR
 from ..core.masks import MaskedBlock
 from ..core.spec import BLOCKS
@@ -351,6 +351,8 @@ class _Recurrence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_y: torch.Tensor | None, grad_h_last: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        no_double_backward("the block RNN's recurrence",
+                           "IterativeMap.from_block_rnn(model).set_kernel('dense'), the same model on plain autograd")
         xs, h_all, y_all, pre_all = ctx.saved_tensors
         ops: dict[str, _BlockOps] = ctx.ops
         needs = ctx.needs_input_grad
