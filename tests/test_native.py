@@ -8,6 +8,8 @@ import torch
 from balancedrnn.kernels import native
 from balancedrnn.kernels.dispatch import CSRPattern
 from balancedrnn.core.masks import draw_mask_indices
+from balancedrnn.core.model import BlockRNN
+from balancedrnn.core.spec import BLOCKS, BlockSpec
 
 if not native.available():  # a machine without a C compiler; CI has one and must build them
     if os.environ.get("CI"):
@@ -223,5 +225,33 @@ def test_a_missing_source_falls_back_with_a_reason(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         native._source.cache_clear()
+        native._load.cache_clear()
+    assert native.available()
+
+
+def test_a_failed_build_is_not_retried_by_every_forward_pass(tmp_path, monkeypatch):
+    """A compiler that fails (no OpenMP, say) ran again at every sparse block of every forward pass (the failure
+    was not remembered): a training step paid for several compiler runs. Now it is tried once per process."""
+    import stat
+    import sys
+
+    log = tmp_path / "calls"
+    cc = tmp_path / "failing-cc"
+    cc.write_text(f"#!{sys.executable}\nimport sys\nopen({str(log)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+                  "print('fake-cc 1.0') if sys.argv[1:] == ['--version'] else sys.exit('sparse.c: error: no omp.h')\n")
+    cc.chmod(cc.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("CC", str(cc))
+    monkeypatch.setenv("BALANCEDRNN_KERNEL_DIR", str(tmp_path / "k"))
+    native._load.cache_clear()
+    try:
+        model = BlockRNN(BlockSpec(3, 80, 2, {b: 0.2 for b in BLOCKS}), kernel="sparse")
+        x = torch.randn(2, 3, 3)
+        for _ in range(3):
+            model(x).sum().backward()
+        assert not native.available() and "no omp.h" in native.status()
+        builds = [ln for ln in log.read_text().splitlines() if ln != "--version"]
+        assert len(builds) == 1
+    finally:
+        monkeypatch.undo()
         native._load.cache_clear()
     assert native.available()

@@ -109,7 +109,24 @@ def _key() -> str:
 
 
 @lru_cache(maxsize=1)
-def _load() -> ctypes.CDLL:
+def _load() -> ctypes.CDLL | NativeUnavailable:
+    """The library, or why it cannot be used: either is remembered for the process (``cache_clear`` to retry), so
+    a failed build is not run again by every sparse block of every forward pass."""
+    try:
+        return _open()
+    except NativeUnavailable as e:
+        return e
+
+
+def _lib() -> ctypes.CDLL:
+    """The library; NativeUnavailable (saying why) where it cannot be used."""
+    lib = _load()
+    if isinstance(lib, NativeUnavailable):
+        raise NativeUnavailable(str(lib))
+    return lib
+
+
+def _open() -> ctypes.CDLL:
     if os.environ.get("BALANCEDRNN_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
         raise NativeUnavailable("disabled by BALANCEDRNN_NATIVE=0")
     from ..io import cache_dir
@@ -155,7 +172,7 @@ def available() -> bool:
     if not _enabled:
         return False
     try:
-        _load()
+        _lib()
     except NativeUnavailable:
         return False
     return True
@@ -166,7 +183,7 @@ def status() -> str:
     if not _enabled:
         return "PyTorch CSR operators (compiled kernels switched off in this process)"
     try:
-        _load()
+        _lib()
     except NativeUnavailable as e:
         return f"PyTorch CSR operators (compiled kernels unavailable: {e})"
     return "compiled C kernels (OpenMP)"
@@ -207,7 +224,7 @@ class NativeCSR:
                  col_t: torch.Tensor, perm_t: torch.Tensor, values: torch.Tensor) -> None:
         if not supports(values) or any(t.dtype != torch.int32 for t in (crow, col, crow_t, col_t)):
             raise NativeUnavailable("compiled kernels take CPU float32/float64 values and int32 indices")
-        lib = _load()
+        lib = _lib()
         suffix = _SUFFIX[values.dtype]
         self._mm = getattr(lib, f"brnn_spmm_{suffix}")
         self._mm_t = getattr(lib, f"brnn_spmm_t_sddmm_{suffix}")
