@@ -440,3 +440,17 @@ def test_a_general_filled_map_equals_the_slow_block_matrix_reference(seed, mode)
     want = _reference_states(m, x, n, mode, initial)
     for g, w in zip(got, want):
         assert torch.allclose(m.stack(g).detach().double(), w, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [3.7, -1, True, "3"])
+def test_a_seed_that_is_not_a_whole_number_is_refused(seed):
+    """seed=3.7 drew the very blocks of seed 3 (int() truncated it), silently; IterativeMap and fill now take a seed
+    as a run does (spec.check_seed), and an integral float is its integer."""
+    groups = {"x": 3, "h": 4, "y": 2}
+    with pytest.raises(SpecError, match="seed must be an integer"):
+        IterativeMap(groups, {("h", "x"): 0.5, ("y", "h"): 0.5}, seed=seed)
+    with pytest.raises(SpecError, match="seed must be an integer"):
+        IterativeMap(groups, {("h", "x"): 0.5, ("y", "h"): 0.5}).fill(0.5, seed=seed)
+    a = IterativeMap(groups, {("h", "x"): 0.5, ("y", "h"): 0.5}, seed=3.0).fill(0.5, seed=2.0)
+    b = IterativeMap(groups, {("h", "x"): 0.5, ("y", "h"): 0.5}, seed=3).fill(0.5, seed=2)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))

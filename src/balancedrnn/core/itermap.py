@@ -51,7 +51,7 @@ from torch import nn
 from ..kernels.dispatch import KernelChoice
 from .masks import MaskedBlock, MaskMethod
 from .model import BlockRNN, get_activation
-from .spec import DEFAULT_INIT, SpecError, check_budget, check_init, check_size, exact_count
+from .spec import DEFAULT_INIT, SpecError, check_budget, check_init, check_seed, check_size, exact_count
 
 Pair = tuple[str, str]
 """A block's key: (output group, input group)."""
@@ -311,7 +311,7 @@ class IterativeMap(nn.Module):
         self.iterations = None if iterations is None else check_size("iterations", iterations)
         self.init = check_init("init", init)
         self.mask_method: MaskMethod = mask_method
-        self._generator = torch.Generator().manual_seed(int(seed))
+        self._generator = torch.Generator().manual_seed(check_seed("seed", seed))  # int(3.7) would be seed 3
         self.blocks = nn.ModuleDict()
         self.pairs: list[Pair] = []
         for pair, spec in blocks.items():
@@ -771,7 +771,7 @@ class IterativeMap(nn.Module):
         for p, d in densities.items():
             if not math.isfinite(d) or not 0.0 <= d <= 1.0:
                 raise ValueError(f"block {_fmt(p)}: density must be a finite number in [0, 1], got {d!r}")
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(check_seed("seed", seed))
         mean, std = self.init if init is None else check_init("init", init)
         for p in todo:
             rows, cols = shapes[p]
