@@ -178,3 +178,21 @@ def test_sparse_matmul_refuses_second_order_gradients(sparse_backend):
     x = torch.randn(3, 5, dtype=torch.float64, generator=g, requires_grad=True)
     with pytest.raises(RuntimeError, match="no double backward"):
         torch.autograd.grad(sparse_matmul(values, x, pattern).pow(2).sum(), x, create_graph=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_the_summary_records_where_the_sparse_blocks_run(dtype, sparse_backend):
+    """The record's sparse_backend said ``native`` for a bfloat16 model (or one on another device), whose sparse
+    blocks run dense: it is now what the dispatch decides for the model's blocks."""
+    import warnings
+
+    from balancedrnn.kernels.dispatch import sparse_plan
+
+    spec = BlockSpec(5, 90, 3, {b: 0.1 for b in BLOCKS})
+    model = BlockRNN(spec, seed=0, kernel="sparse").to(dtype)
+    block = model.blocks["hh"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        runs = sparse_plan(block.pattern(), block.values.detach())[0]
+        recorded = model.summary()["sparse_backend"]
+    assert recorded == runs

@@ -212,7 +212,7 @@ class BlockRNN(nn.Module):
             "activation": self.activation,
             "mask_method": self.mask_method,
             "kernels": self.kernels(),
-            "sparse_backend": sparse_backend() if "sparse" in self.kernels().values() else None,
+            "sparse_backend": sparse_backend(self.bias) if "sparse" in self.kernels().values() else None,
             "budget_note": block_budget_note(sum(nnz.values()), self.budget, self.dh),
         }
 

@@ -188,11 +188,18 @@ def native_csr(pattern: CSRPattern, values: torch.Tensor) -> NativeCSR | None:
                             pattern.perm_t, values)
 
 
-def sparse_backend() -> str:
+def sparse_backend(like: torch.Tensor | None = None) -> str:
     """Which implementation the sparse kernel uses on the CPU here: ``native`` (the compiled kernels) or
-    ``torch`` (PyTorch's CSR operators)."""
+    ``torch`` (PyTorch's CSR operators). With ``like`` (a block's values), where sparse blocks of its device and
+    dtype run, as :func:`sparse_plan` decides: also ``dense`` (a dtype or device without sparse products), and
+    never ``native`` off the CPU."""
     from . import native
 
+    if like is not None:
+        if like.dtype not in SPARSE_DTYPES or not csr_supported(like.device, like.dtype):
+            return "dense"
+        if not native.supports(like):
+            return "torch"
     return "native" if native.available() else "torch"
 
 
