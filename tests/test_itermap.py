@@ -454,3 +454,18 @@ def test_a_seed_that_is_not_a_whole_number_is_refused(seed):
     a = IterativeMap(groups, {("h", "x"): 0.5, ("y", "h"): 0.5}, seed=3.0).fill(0.5, seed=2.0)
     b = IterativeMap(groups, {("h", "x"): 0.5, ("y", "h"): 0.5}, seed=3).fill(0.5, seed=2)
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_biases_keep_the_precision_of_a_float64_map():
+    """A bias given as a float64 tensor was stored in float32 (its value rounded), and bias=True made float32 zeros
+    in a float64 map, so the bias trained in float32: both now take the map's (or the given tensor's) dtype."""
+    groups = {"x": 3, "h": 4, "y": 2}
+    blocks = {("h", "x"): nn.Linear(3, 4, bias=False).double(), ("y", "h"): nn.Linear(4, 2, bias=False).double()}
+    given = torch.tensor([0.1, 1 / 3, 1e-9 + 1, -2.0], dtype=torch.float64)
+    imap = IterativeMap(groups, blocks, bias={"h": given, "y": [1, 2]})
+    assert torch.equal(imap.group_bias("h"), given)
+    assert imap.group_bias("y").dtype == torch.float64 and imap.group_bias("y").tolist() == [1.0, 2.0]
+    assert IterativeMap(groups, blocks, bias=True).group_bias("h").dtype == torch.float64
+    assert IterativeMap(groups, {("h", "x"): 0.5}, bias=True).group_bias("h").dtype == torch.get_default_dtype()
+    f32 = IterativeMap(groups, {("h", "x"): 0.5}, bias={"h": given})
+    assert f32.group_bias("h").dtype == torch.float32  # the map's dtype: its outputs stay float32

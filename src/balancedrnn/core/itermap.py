@@ -265,7 +265,8 @@ class IterativeMap(nn.Module):
         One activation for every group, or a mapping of group name to activation (missing groups: identity).
     bias:
         ``True`` (a zero-initialised bias on every group except the input group), ``False``, an iterable of
-        group names, or a mapping of group name to an initial tensor / :class:`GroupBias`.
+        group names, or a mapping of group name to an initial tensor / :class:`GroupBias`. New biases take the
+        dtype and device of the blocks (as blocks drawn by the map do).
     input, output:
         The group data is written to (default: the first) and the group returned (default: the last).
     iterations:
@@ -445,7 +446,12 @@ class IterativeMap(nn.Module):
             if isinstance(value, GroupBias):
                 gb = value
             else:
-                t = torch.zeros(size) if value is None else torch.as_tensor(value, dtype=torch.get_default_dtype())
+                like = self._like()  # the map's dtype and device, as freshly drawn blocks get
+                t = torch.as_tensor(0.0 if value is None else value)
+                dtype = like.get("dtype") or (t.dtype if t.is_floating_point() else torch.get_default_dtype())
+                t = t.to(dtype=dtype, device=like.get("device", t.device))  # type: ignore[arg-type]
+                if value is None:
+                    t = t.new_zeros(size)
                 gb = GroupBias(value if isinstance(value, nn.Parameter) else nn.Parameter(t.detach().clone().flatten()))
             if gb.size != size:
                 raise ValueError(f"bias of group {g} has {gb.size} entries; the group has {size}")
