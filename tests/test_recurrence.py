@@ -189,3 +189,18 @@ def test_second_order_gradients_are_refused_and_the_named_alternative_gives_them
     want = penalised_grad(reference(model, x))
     got = penalised_grad(IterativeMap.from_block_rnn(model).set_kernel("dense")(x, return_sequence=True))
     torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("readout", ["Lagged", "lag", "standard"])
+def test_an_unknown_readout_is_refused_not_run_as_current(readout):
+    """The passes test readout == "lagged", so any other word (a typo, a readout set on the model after it was
+    built) ran the current readout without a word; the recurrence now names the readouts it knows."""
+    from balancedrnn.kernels.recurrence import run_recurrence
+
+    model = BlockRNN(BlockSpec(3, 5, 2, {b: 1.0 for b in BLOCKS}), seed=0)
+    x = torch.randn(2, 4, 3)
+    model.readout = readout
+    with pytest.raises(ValueError, match="unknown readout"):
+        model(x)
+    with pytest.raises(ValueError, match="unknown readout"):
+        run_recurrence(x.permute(1, 2, 0), model.initial_state(2), model.bias, model.blocks, "relu", readout)

@@ -20,12 +20,10 @@ from torch import nn
 from ..kernels.dispatch import KernelChoice, sparse_backend
 from .masks import MaskedBlock, MaskMethod, check_index
 from ..kernels.ops import block_rnn
-from ..kernels.recurrence import Workspace
+from ..kernels.recurrence import READOUTS, Workspace
 from .spec import BLOCKS, BlockSpec, block_budget_note, check_budget, hidden_proportion, parameter_count
 
 Readout = Literal["lagged", "current"]
-READOUTS: tuple[str, ...] = ("lagged", "current")
-"""The readouts a block RNN offers (:data:`Readout`)."""
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": torch.relu,

@@ -18,7 +18,7 @@ import torch
 
 from .dispatch import CSRPattern
 from ..core.masks import MaskedBlock, scatter_dense
-from .recurrence import NEEDS_PRE_ACTIVATION, _backward_pass, _BlockOps, _forward_pass, run_recurrence
+from .recurrence import NEEDS_PRE_ACTIVATION, READOUTS, _backward_pass, _BlockOps, _forward_pass, run_recurrence
 from ..core.spec import BLOCKS
 
 _KERNEL_CODE = {"dense": 0, "sparse": 1}
@@ -144,6 +144,8 @@ def block_rnn(xs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor], bias: 
     """Every y ``(T, dy, batch)`` and the last h for inputs ``xs`` ``(T, dx, batch)`` from ``state``: the eager
     path (``recurrence.run_recurrence``, reusing ``workspace``'s buffers), or under ``torch.compile`` the custom
     operator, which traces without a graph break. Both compute the same numbers."""
+    if readout not in READOUTS:  # as run_recurrence checks: the passes would run any other word as "current"
+        raise ValueError(f"unknown readout {readout!r}; expected {' or '.join(map(repr, READOUTS))}")
     if not torch.compiler.is_compiling():
         return run_recurrence(xs, state, bias, blocks, activation, readout, workspace)
     h0, y0 = state

@@ -45,6 +45,8 @@ _ACT_FORWARD: dict[str, Any] = {
     "identity": lambda t: t,
 }
 NEEDS_PRE_ACTIVATION = ("gelu",)
+READOUTS: tuple[str, ...] = ("lagged", "current")
+"""The readouts a block RNN offers (``core.model.Readout``): the y-row reads h_t, or h_{t+1}."""
 
 
 class _BlockOps:
@@ -381,6 +383,8 @@ def run_recurrence(xs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor], b
     that also compiles)."""
     if activation not in _ACT_BACKWARD:
         raise ValueError(f"unknown activation {activation!r}; known: {', '.join(_ACT_BACKWARD)}")
+    if readout not in READOUTS:  # the passes test for "lagged": any other word ran the current readout
+        raise ValueError(f"unknown readout {readout!r}; expected {' or '.join(map(repr, READOUTS))}")
     values = [blocks[name].values for name in BLOCKS]
     h0, y0 = state
     saves = torch.is_grad_enabled() and any(t.requires_grad for t in (xs, h0, y0, bias, *values))
