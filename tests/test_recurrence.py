@@ -204,3 +204,27 @@ def test_an_unknown_readout_is_refused_not_run_as_current(readout):
         model(x)
     with pytest.raises(ValueError, match="unknown readout"):
         run_recurrence(x.permute(1, 2, 0), model.initial_state(2), model.bias, model.blocks, "relu", readout)
+
+
+@pytest.mark.parametrize("kernel", ["dense", "sparse"])
+def test_values_written_between_forward_and_backward_are_refused(kernel, sparse_backend):
+    """The sparse kernels read the block's values in the backward (the CSR matrix and the compiled kernels' copy
+    share their storage), so an in-place write after the forward (an optimiser step before a retained graph's
+    backward) gave gradients of a model that never ran, silently. Autograd now checks the values' version, as
+    it does for nn.Linear's weight."""
+    from balancedrnn.core.masks import MaskedBlock
+    from balancedrnn.kernels.dispatch import sparse_matmul
+
+    model = BlockRNN(BlockSpec(4, 90, 2, {b: 0.3 for b in BLOCKS}), seed=0, kernel=kernel).double()
+    out = model(torch.randn(3, 5, 4, dtype=torch.float64))
+    with torch.no_grad():
+        model.blocks["hh"].values.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+    block = MaskedBlock.random(90, 70, 0.1, torch.Generator().manual_seed(0)).double()
+    x = torch.randn(5, 70, dtype=torch.float64, requires_grad=True)
+    out = sparse_matmul(block.values, x, block.pattern())
+    with torch.no_grad():
+        block.values.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()

@@ -111,14 +111,14 @@ class _SparseMatmul(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, values: torch.Tensor, x: torch.Tensor, op: SparseOperator) -> torch.Tensor:  # type: ignore[override]
         ctx.op = op
-        ctx.save_for_backward(x)
+        ctx.save_for_backward(x, values)  # values: autograd's check that nothing wrote them before the backward
         # contiguous (batch, rows) output: the elementwise ops that follow are much slower on a transposed view
         return (op.matrix @ x.t()).t().contiguous()
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
         no_double_backward("the sparse kernel", "set_kernel('dense') on the block")
-        (x,) = ctx.saved_tensors
+        x, _ = ctx.saved_tensors
         op: SparseOperator = ctx.op
         grad_values = grad_x = None
         if ctx.needs_input_grad[0]:
@@ -139,13 +139,13 @@ class _NativeMatmul(torch.autograd.Function):
         out = x.new_empty(nat.rows, x.shape[0])
         nat.mm(xt, out)
         ctx.op = op
-        ctx.save_for_backward(xt)
+        ctx.save_for_backward(xt, values)  # values: autograd's check that nothing wrote them before the backward
         return out.t().contiguous()
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
         no_double_backward("the sparse kernel", "set_kernel('dense') on the block")
-        (xt,) = ctx.saved_tensors
+        xt, _ = ctx.saved_tensors
         nat = ctx.op.native
         need_values, need_x = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         gt = grad.t().contiguous()

@@ -344,7 +344,7 @@ class _Recurrence(torch.autograd.Function):
         h_last = h_all[steps].clone()
         if saves:
             ctx.ops, ctx.activation, ctx.readout, ctx.workspace = ops, activation, readout, workspace
-            ctx.save_for_backward(xs, h_all, y_all, pre_all)
+            ctx.save_for_backward(xs, h_all, y_all, pre_all, *values)  # values: autograd's check of in-place writes
         else:
             workspace.give(h_all)
             if pre_all is not None:
@@ -355,7 +355,7 @@ class _Recurrence(torch.autograd.Function):
     def backward(ctx: Any, grad_y: torch.Tensor | None, grad_h_last: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
         no_double_backward("the block RNN's recurrence",
                            "IterativeMap.from_block_rnn(model).set_kernel('dense'), the same model on plain autograd")
-        xs, h_all, y_all, pre_all = ctx.saved_tensors
+        xs, h_all, y_all, pre_all, *_ = ctx.saved_tensors
         ops: dict[str, _BlockOps] = ctx.ops
         needs = ctx.needs_input_grad
         if grad_y is None:
