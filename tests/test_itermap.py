@@ -469,3 +469,17 @@ def test_biases_keep_the_precision_of_a_float64_map():
     assert IterativeMap(groups, {("h", "x"): 0.5}, bias=True).group_bias("h").dtype == torch.get_default_dtype()
     f32 = IterativeMap(groups, {("h", "x"): 0.5}, bias={"h": given})
     assert f32.group_bias("h").dtype == torch.float32  # the map's dtype: its outputs stay float32
+
+
+def test_an_array_input_runs_as_the_tensor_it_holds():
+    """A NumPy array or nested lists stopped with AttributeError ('numpy.ndarray' object has no attribute 'dim');
+    a BlockRNN takes them, and so does the map now (in the map's dtype)."""
+    np = pytest.importorskip("numpy")
+    mlp = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    imap = IterativeMap.from_mlp(mlp)
+    x = np.random.default_rng(0).standard_normal((5, 3))  # float64, the map is float32
+    want = mlp(torch.as_tensor(x, dtype=torch.float32))
+    torch.testing.assert_close(imap(x), want)
+    torch.testing.assert_close(imap(x.tolist()), want)
+    with pytest.raises(ValueError, match="tensor or array of numbers"):
+        imap([["a", "b", "c"]])

@@ -885,13 +885,19 @@ class IterativeMap(nn.Module):
     ) -> list[dict[str, torch.Tensor]]:
         """The whole state after every iteration (a list of dicts of group to (batch, size)).
 
-        ``x`` is (batch, dx), a static input inserted at the first iteration only (``input_mode="first"``,
-        the default) or at every one (``"every"``); ``iterations`` defaults to the map's ``iterations``.
+        ``x`` (a tensor; an array is converted to the map's dtype) is (batch, dx), a static input inserted at the
+        first iteration only (``input_mode="first"``, the default) or at every one (``"every"``); ``iterations``
+        defaults to the map's ``iterations``.
         Or ``x`` is (batch, T, dx), a sequence: one iteration per step with its input inserted; ``iterations``
         defaults to T and may exceed it (later iterations insert nothing). A token map (``tokens=True``) takes
         one more dimension: a static (batch, T, dx) token sequence, or a sequence of them (batch, steps, T, dx);
         its states are (batch, T, size).
         """
+        if not isinstance(x, torch.Tensor):  # a NumPy array or nested lists, as a BlockRNN takes them
+            try:
+                x = torch.as_tensor(x, **self._like())  # type: ignore[arg-type]
+            except (TypeError, ValueError, RuntimeError) as e:
+                raise ValueError(f"input must be a tensor or array of numbers, got {type(x).__name__}: {e}") from None
         dx = self.groups[self.input]
         static = 3 if self.tokens else 2
         if x.dim() not in (static, static + 1) or x.shape[-1] != dx:
