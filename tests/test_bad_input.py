@@ -200,6 +200,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("recommend-records-missing", [*REC, "--records", "nope"], "records directory nope does not exist"),
     ("recommend-predictor-and-records", [*REC, "--predictor", "{file}", "--records", "{empty}"], "not both"),
     ("recommend-steps-records", [*REC, "--records", "{empty}", "--steps", "50"], "--steps is read by the zoo predictor"),
+    ("recommend-epochs-records", [*REC, "--records", "{empty}", "--epochs", "7"], "--epochs is read by the zoo predictor"),
     # ---------------------------------------------------------------------------------------- predictor fit
     ("predictor-fit-out-under-a-file", ["predictor", "fit", "--records", "{empty}", "--out", "{file}/p.pkl"],
      "--out {file}/p.pkl is not writable"),

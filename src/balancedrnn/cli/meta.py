@@ -345,14 +345,14 @@ def recommend(
             raise UserError(f"--set {key} needs a number, got {value!r}") from None
     if predictor is not None and _has_source(records, storage, name):
         raise UserError("give either --predictor or run records (--records/--storage/--name), not both")
-    zoo_only = [o for o, v in (("--steps", steps), ("--n-train", n_train)) if v is not None]
+    zoo_only = [o for o, v in (("--epochs", epochs), ("--steps", steps), ("--n-train", n_train)) if v is not None]
 
     def refuse_zoo_only(what: str) -> None:
-        """--steps/--n-train are features of the zoo predictor only: any other recommender would drop them."""
+        """--epochs/--steps/--n-train are read by the zoo predictor only: any other recommender would drop them."""
         if zoo_only:
             raise UserError(f"{', '.join(zoo_only)} {'is' if len(zoo_only) == 1 else 'are'} read by the zoo predictor, "
-                            f"not by {what}, which has no sequence-length or training-set feature; leave "
-                            f"{'it' if len(zoo_only) == 1 else 'them'} out")
+                            f"not by {what}, which has no sequence-length or training-set feature and predicts no "
+                            f"validation curve; leave {'it' if len(zoo_only) == 1 else 'them'} out")
 
     if _has_source(records, storage, name):  # a predictor fitted now on run records, or the rule: never the zoo's
         refuse_zoo_only("a predictor fitted on --records/--storage runs")
