@@ -200,6 +200,9 @@ CASES: list[tuple[str, list[str], str]] = [
     ("recommend-records-missing", [*REC, "--records", "nope"], "records directory nope does not exist"),
     ("recommend-predictor-and-records", [*REC, "--predictor", "{file}", "--records", "{empty}"], "not both"),
     ("recommend-steps-records", [*REC, "--records", "{empty}", "--steps", "50"], "--steps is read by the zoo predictor"),
+    ("recommend-run-dir-no-store", [*REC, "--run-dir", "{empty}"], "no run store at {empty}/store.journal"),
+    ("recommend-run-dir-records", [*REC, "--run-dir", "{empty}", "--records", "{empty}"],
+     "give either --records or --run-dir"),
     ("recommend-epochs-records", [*REC, "--records", "{empty}", "--epochs", "7"], "--epochs is read by the zoo predictor"),
     # ---------------------------------------------------------------------------------------- predictor fit
     ("predictor-fit-out-under-a-file", ["predictor", "fit", "--records", "{empty}", "--out", "{file}/p.pkl"],

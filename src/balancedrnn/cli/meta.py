@@ -244,6 +244,7 @@ def _show_zoo(path: Path, payload: dict[str, Any]) -> None:
 
 
 def recommend(
+    ctx: typer.Context,
     dx: Annotated[Optional[int], typer.Option(help="Input size of the new data set.", show_default="from --data")] = None,
     dy: Annotated[Optional[int], typer.Option(help="Output size of the new data set.", show_default="from --data")] = None,
     budget: Annotated[Optional[float], typer.Option(help="Trainable-weight budget.", show_default="the weights of a "
@@ -277,15 +278,17 @@ def recommend(
 ) -> None:
     """Propose block densities and dh for a new data set at a budget, before any training.
 
-    Uses a predictor file (--predictor), or one fitted now on --records/--storage runs, else the predictor the
-    package ships (fitted on the task zoo's runs). Runs too few to fit one, or a build that ships none, fall back
+    Uses a predictor file (--predictor), or one fitted now on --records/--storage/--run-dir runs, else the
+    predictor the package ships (fitted on the task zoo's runs). Runs too few to fit one, or a build that ships none, fall back
     to the a-priori rule, hidden proportion 0.5, and say so.
     """
     from rich.table import Table
 
-    from .common import UserError, _parse_sets, check_budget, check_positive, check_seed_option, out, warnings_on_success
+    from .common import (UserError, _parse_sets, check_budget, check_positive, check_seed_option, given_options, out,
+                         warnings_on_success)
     from ..core.spec import BLOCKS, check_size
 
+    run_dir_given = bool(given_options(ctx, {"run_dir": "--run-dir"}))
     task_info: dict[str, Any] = {}
     if task is not None:
         if data is not None or dx is not None or dy is not None:
@@ -343,8 +346,13 @@ def recommend(
             dataset[key] = float(value)
         except (TypeError, ValueError):
             raise UserError(f"--set {key} needs a number, got {value!r}") from None
-    if predictor is not None and _has_source(records, storage, name):
-        raise UserError("give either --predictor or run records (--records/--storage/--name), not both")
+    if records is not None and run_dir_given:
+        raise UserError("give either --records or --run-dir (the store in it), not both")
+    # --run-dir names the store to fit on (its store.journal), as --storage does: without it the zoo predictor
+    # would be used and the directory silently ignored
+    from_runs = _has_source(records, storage, name) or run_dir_given
+    if predictor is not None and from_runs:
+        raise UserError("give either --predictor or run records (--records/--storage/--name/--run-dir), not both")
     zoo_only = [o for o, v in (("--epochs", epochs), ("--steps", steps), ("--n-train", n_train)) if v is not None]
 
     def refuse_zoo_only(what: str) -> None:
@@ -354,14 +362,14 @@ def recommend(
                             f"not by {what}, which has no sequence-length or training-set feature and predicts no "
                             f"validation curve; leave {'it' if len(zoo_only) == 1 else 'them'} out")
 
-    if _has_source(records, storage, name):  # a predictor fitted now on run records, or the rule: never the zoo's
+    if from_runs:  # a predictor fitted now on run records, or the rule: never the zoo's
         refuse_zoo_only("a predictor fitted on --records/--storage runs")
     with warnings_on_success():  # a predictor file's version warning, shown only with the recommendation
         fitted: Any = "default"  # the shipped predictor when the package carries one, else the a-priori rule
         reason = ""
         if predictor is not None:
             fitted = meta.load_predictor(predictor)
-        elif _has_source(records, storage, name):
+        elif from_runs:
             try:
                 fitted = meta.MetaPredictor(random_state=seed).fit(_records(records, storage, name, run_dir))
             except meta.TooFewRecords as e:
