@@ -284,6 +284,7 @@ def _options_text(init_scale: str, rewire: float, prune: float = 0.0) -> str:
 # ------------------------------------------------------------------------------------------- train
 @app.command()
 def train(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option("--model", "-m", help=f"Model config: {CONFIG_HELP}, or auto (what `balancedrnn "
                                        "recommend` chooses for the task's shape and the budget).")] = "balanced",
     task: Task = None,
@@ -334,6 +335,14 @@ def train(
     scale = _resolve(paper, the_task.name, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train,
                      n_val=n_val, n_test=n_test)
     model = _auto_model(model, the_task, budget, scale)
+    from ..core.configs import is_baseline
+
+    block_only = given_options(ctx, {"readout": "--readout", "activation": "--activation", "kernel": "--kernel",
+                                     "init_scale": "--init-scale"})
+    if block_only and is_baseline(model):  # a baseline reads none of them: they would be recorded, yet ignored
+        raise UserError(f"{', '.join(block_only)} shape{'s' if len(block_only) == 1 else ''} a block RNN; the baseline "
+                        f"{model!r} ignores {'it' if len(block_only) == 1 else 'them'}: leave "
+                        f"{'it' if len(block_only) == 1 else 'them'} out")
     cfg = _config(
         task=task, model=model, budget=budget, seed=seed, data_seed=data_seed, readout=readout,
         activation=activation, kernel=kernel, init_scale=init_scale, threads=threads,
