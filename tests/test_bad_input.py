@@ -50,6 +50,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train-readout", ["train", "--readout", "foo"], "--readout 'foo' is not one of lagged, current"),
     ("train-activation", ["train", "--activation", "foo"], "--activation 'foo' is not one of relu"),
     ("train-activation-baseline", ["train", "--model", "lstm", "--activation", "foo"], "--activation 'foo'"),
+    ("compare-rewire-baselines-only", ["compare", "--models", "lstm,mlp", "--rewire", "0.2"],
+     "every config of --models is a baseline (lstm, mlp)"),
     ("train-kernel-baseline", ["train", "--model", "lstm", "--kernel", "sparse"], "the baseline 'lstm' ignores it"),
     ("train-init-scale-readout-baseline", ["train", "--model", "gru", "--init-scale", "density", "--readout", "current"],
      "--readout, --init-scale shape a block RNN"),

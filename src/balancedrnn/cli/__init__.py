@@ -411,6 +411,7 @@ def _kept_epoch_text(record: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------------------- compare
 @app.command()
 def compare(
+    ctx: typer.Context,
     models: Annotated[str, typer.Option("--models", help="Comma-separated model configs; explicit densities "
                                         "(hx=..,hh=..,hy=..,yx=..,yh=..,yy=..) keep their commas (auto: what "
                                         "`balancedrnn recommend` chooses).")] = "dense,uniform:0.2,balanced,lstm",
@@ -477,6 +478,12 @@ def compare(
         err.print("note: auto is a config --models already lists; it is trained once", markup=False)  # as listed
         chosen = [c for n, c in zip(names, chosen) if n.strip().lower() != "auto" or _same_config(c) not in listed]
     names = chosen
+    block_only = given_options(ctx, {"readout": "--readout", "activation": "--activation", "init_scale": "--init-scale",
+                                     "rewire": "--rewire", "prune": "--prune"})
+    if block_only and all(is_baseline(n) for n in names):  # no config reads them: recorded and titled, yet ignored
+        raise UserError(f"{', '.join(block_only)} shape{'s' if len(block_only) == 1 else ''} block RNNs, and every "
+                        f"config of --models is a baseline ({', '.join(names)}), which ignores "
+                        f"{'it' if len(block_only) == 1 else 'them'}: leave {'it' if len(block_only) == 1 else 'them'} out")
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     configs = [
         _config(task=task, model=name, budget=budget, seed=s, data_seed=data_seed, readout=readout,
