@@ -200,3 +200,10 @@ def test_git_revision_of_a_copy_installed_inside_a_checkout_is_none(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.git_revision() == head
+
+
+@pytest.mark.parametrize("version", [True, 2.0, "2", None])
+def test_a_version_that_is_not_an_integer_is_refused(version):
+    # JSON true equals 1 and 2.0 equals 2 in Python: neither is a version this library wrote
+    with pytest.raises(RecordError, match="has record_version"):
+        RunRecord.from_dict({"record_version": version, "trial_key": "k", "config": {"task": "rad"}})

@@ -129,7 +129,7 @@ class RunRecord:
         if not isinstance(d, Mapping) or not isinstance(d.get("config"), Mapping):
             raise RecordError(f"record {label} is not a balancedrnn run record (it has no 'config' mapping)")
         version = d.get("record_version")
-        if version not in READABLE_VERSIONS:
+        if type(version) is not int or version not in READABLE_VERSIONS:  # true == 1 and 2.0 == 2 in Python: not versions
             newer = isinstance(version, int) and not isinstance(version, bool) and version > RECORD_VERSION
             raise RecordError(
                 f"record {label} has record_version {version!r}; this library reads versions "
