@@ -521,3 +521,29 @@ def test_spec_names_the_block_config_whose_weights_miss_the_budget(capsys):
     assert "note: balanced: the model holds 19 weights, +27% off the budget 15" in " ".join(out.split())
     code, out, err = run_main_full(["spec", "dense", "--dx", "4", "--dy", "2", "--budget", "2000"], capsys)
     assert code == 0 and "note:" not in out
+
+
+def test_a_storage_default_names_a_directory_option_its_command_has():
+    # `reproduce --help` said the store defaulted to <run-dir>/store.journal, but reproduce has no --run-dir: its
+    # store is <out-dir>/store.journal
+    import typer
+
+    from balancedrnn.cli import app
+
+    def commands(cmd, path=()):
+        if hasattr(cmd, "commands"):  # a group (typer's own click)
+            for name, sub in cmd.commands.items():
+                yield from commands(sub, (*path, name))
+        else:
+            yield path, cmd
+
+    checked = 0
+    for path, cmd in commands(typer.main.get_command(app)):
+        params = {p.name: p for p in cmd.params}
+        if "storage" not in params or not isinstance(params["storage"].show_default, str):
+            continue
+        named = params["storage"].show_default.split(">")[0].lstrip("(<")  # "<run-dir>/store.journal" -> run-dir
+        if "/" in params["storage"].show_default and params["storage"].show_default.lstrip("(").startswith("<"):
+            assert named.replace("-", "_") in params, f"{' '.join(path)} --storage default names --{named}, which it lacks"
+            checked += 1
+    assert checked >= 3

@@ -1123,7 +1123,8 @@ def reproduce(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Config field for every trial, key=value (repeatable), e.g. --set mnist_dir=...",
                                                       show_default="none")] = None,
     workers: Annotated[int, typer.Option(help="Local worker processes (one torch thread each).")] = 2,
-    storage: Storage = None,
+    storage: Annotated[Optional[str], typer.Option(help="Store: a journal file path or postgresql://user:pass@host/db.",
+                                                   show_default="<out-dir>/store.journal")] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the shipped plans and exit.")] = False,
     report_only: Annotated[bool, typer.Option(
         "--report-only", help="Train nothing: write the report and verdicts from the runs already finished in the "
