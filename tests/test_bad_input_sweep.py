@@ -109,6 +109,11 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
     # two tasks on one command line: --data won, silently
     ("sweep-data-and-set-task", GRID, ["--set", "task=ts:GunPoint", "--data", "sweep.yaml"],
      "give either --set task=... or --data, not both"),
+    # two budgets (two devices) on one command line: --budget (--device) won, silently
+    ("sweep-budget-and-set-budget", GRID, ["--set", "budget=50000", "--budget", "60000"],
+     "give either --budget or --set budget=..., not both"),
+    ("sweep-device-and-set-device", GRID, ["--set", "device=cpu", "--device", "cpu"],
+     "give either --device or --set device=..., not both"),
     # a series cut in time gives the same windows for every data seed: the seed keyed the trials and changed nothing
     ("sweep-data-seed-time-cut", "name: s\nbase: {task: 'ts:Lynx-next5', epochs: 1}\n", ["--set", "data_seed=3"],
      "base.data_seed does not apply to task ts:Lynx-next5: its series is cut in time"),

@@ -993,6 +993,9 @@ def sweep(
         if "task" in sets:  # two tasks on one command line: which one the user meant is not ours to guess
             raise UserError("give either --set task=... or --data, not both")
         d["base"]["task"] = data_task(None, data)  # the file's task, if any, is overridden as its other fields are
+    for option, key, value in (("--budget", "budget", budget), ("--device", "device", device)):
+        if value is not None and key in sets:  # one of the two would be dropped without a word
+            raise UserError(f"give either {option} or --set {key}=..., not both")
     if device is not None:
         d["base"]["device"] = device
     for key, value in (("name", name), ("workers", workers), ("timeout", timeout), ("storage", storage)):
