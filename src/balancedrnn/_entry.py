@@ -10,6 +10,6 @@ def main() -> None:
     try:
         from .cli import main as cli_main
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted: before the command started; nothing was done", file=sys.stderr)  # the documented form
         sys.exit(130)
     cli_main()
