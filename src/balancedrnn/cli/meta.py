@@ -55,6 +55,18 @@ def _records(records: Path | None, storage: str | None, names: list[str] | None,
     return out
 
 
+def _run_dir_given(ctx: Any, records: Path | None, storage: str | None) -> bool:
+    """Whether --run-dir was given on the command line; UserError when --records or --storage is given too, which
+    would leave the directory unread (its store is <run-dir>/store.journal)."""
+    from .common import UserError, given_options
+
+    given = bool(given_options(ctx, {"run_dir": "--run-dir"}))
+    other = "--records" if records is not None else "--storage" if storage is not None else None
+    if given and other:
+        raise UserError(f"give either {other} or --run-dir (the store in it), not both")
+    return given
+
+
 def _has_source(records: Path | None, storage: str | None, names: list[str] | None) -> bool:
     return records is not None or storage is not None or bool(names)
 
@@ -87,6 +99,7 @@ def fit(
         raise UserError(f"--n-classes must be at least 2, got {n_classes}")
     check_positive("--n-estimators", n_estimators)
     check_writable(out_file, "--out")  # before the fit, naming the user's path
+    _run_dir_given(ctx, records, storage)
     meta = _meta()
     if references is not None and not zoo:
         raise UserError("--references adds named-config trials to the zoo predictor's runs: give it with --zoo")
@@ -136,6 +149,7 @@ def _print_tasks(predictor: Any) -> None:
 
 @predictor_app.command("evaluate")
 def evaluate(
+    ctx: typer.Context,
     records: Records = None,
     storage: Storage = None,
     name: Names = None,
@@ -161,6 +175,7 @@ def evaluate(
         raise UserError(f"--n-classes must be at least 2, got {n_classes}")
     check_positive("--n-estimators", n_estimators)
     check_writable(out_dir, "--out-dir", directory=True)  # before the evaluation, not after it
+    _run_dir_given(ctx, records, storage)
     meta = _meta()
     from ..analysis.metareport import SPLITS, write_report
     from ..analysis.metareport import evaluate as run_evaluation
@@ -284,11 +299,10 @@ def recommend(
     """
     from rich.table import Table
 
-    from .common import (UserError, _parse_sets, check_budget, check_positive, check_seed_option, given_options, out,
-                         warnings_on_success)
+    from .common import UserError, _parse_sets, check_budget, check_positive, check_seed_option, out, warnings_on_success
     from ..core.spec import BLOCKS, check_size
 
-    run_dir_given = bool(given_options(ctx, {"run_dir": "--run-dir"}))
+    run_dir_given = _run_dir_given(ctx, records, storage)
     task_info: dict[str, Any] = {}
     if task is not None:
         if data is not None or dx is not None or dy is not None:
@@ -346,8 +360,6 @@ def recommend(
             dataset[key] = float(value)
         except (TypeError, ValueError):
             raise UserError(f"--set {key} needs a number, got {value!r}") from None
-    if records is not None and run_dir_given:
-        raise UserError("give either --records or --run-dir (the store in it), not both")
     # --run-dir names the store to fit on (its store.journal), as --storage does: without it the zoo predictor
     # would be used and the directory silently ignored
     from_runs = _has_source(records, storage, name) or run_dir_given
