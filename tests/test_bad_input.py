@@ -215,6 +215,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("predictor-fit-out-under-a-file", ["predictor", "fit", "--records", "{empty}", "--out", "{file}/p.pkl"],
      "--out {file}/p.pkl is not writable"),
     ("predictor-fit-out-is-a-directory", ["predictor", "fit", "--records", "{empty}", "--out", "{empty}"], "it is a directory"),
+    ("runs-storage-and-run-dir", ["runs", "--storage", "{empty}/s.journal", "--run-dir", "{empty}"],
+     "give either --storage or --run-dir"),
     ("predictor-fit-records-and-run-dir", ["predictor", "fit", "--records", "{empty}", "--run-dir", "{empty}"],
      "give either --records or --run-dir"),
     ("predictor-evaluate-storage-and-run-dir", ["predictor", "evaluate", "--storage", "{empty}/s.journal", "--run-dir",

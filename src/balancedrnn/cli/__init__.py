@@ -27,6 +27,7 @@ from .common import (  # noqa: F401 - re-exported: balancedrnn.cli.check_* and _
     check_non_negative,
     check_seed_option,
     check_positive,
+    check_run_dir,
     check_writable,
     data_task,
     err,
@@ -1177,6 +1178,7 @@ def reproduce(
 
 @app.command()
 def runs(
+    ctx: typer.Context,
     name: Annotated[str, typer.Option(help="Study (sweep) name.")] = "sweep",
     storage: Storage = None,
     run_dir: RunDir = Path("runs"),
@@ -1194,6 +1196,7 @@ def runs(
     from ..analysis.report import plot_runs, runs_frame
 
     check_non_negative("--limit", limit)
+    check_run_dir(ctx, None, storage)  # --run-dir only locates the store: beside --storage it would be unread
     if status is not None:
         check_choice("--status", status, RUN_STATUSES)
     if export is not None:

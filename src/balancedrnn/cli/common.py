@@ -102,6 +102,16 @@ def given_options(ctx: Any, options: dict[str, str]) -> list[str]:
             if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]  # click's or typer's enum
 
 
+def check_run_dir(ctx: Any, records: Path | None, storage: str | None) -> bool:
+    """Whether --run-dir was given on the command line; UserError when --records or --storage is given too, which
+    would leave the directory unread (its store is <run-dir>/store.journal)."""
+    given = bool(given_options(ctx, {"run_dir": "--run-dir"}))
+    other = "--records" if records is not None else "--storage" if storage is not None else None
+    if given and other:
+        raise UserError(f"give either {other} or --run-dir (the store in it), not both")
+    return given
+
+
 DEFAULT_TASK = "rad"
 """The task ``train`` and ``compare`` run when given neither ``--task`` nor ``--data``."""
 

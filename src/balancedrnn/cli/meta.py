@@ -55,18 +55,6 @@ def _records(records: Path | None, storage: str | None, names: list[str] | None,
     return out
 
 
-def _run_dir_given(ctx: Any, records: Path | None, storage: str | None) -> bool:
-    """Whether --run-dir was given on the command line; UserError when --records or --storage is given too, which
-    would leave the directory unread (its store is <run-dir>/store.journal)."""
-    from .common import UserError, given_options
-
-    given = bool(given_options(ctx, {"run_dir": "--run-dir"}))
-    other = "--records" if records is not None else "--storage" if storage is not None else None
-    if given and other:
-        raise UserError(f"give either {other} or --run-dir (the store in it), not both")
-    return given
-
-
 def _has_source(records: Path | None, storage: str | None, names: list[str] | None) -> bool:
     return records is not None or storage is not None or bool(names)
 
@@ -93,13 +81,13 @@ def fit(
         "(dense, uniform:0.2, balanced) join the zoo's runs, as in the shipped predictor.")] = None,
 ) -> None:
     """Fit the random-forest classifier and regressor (and optionally the parent network) and save them."""
-    from .common import UserError, check_positive, check_writable, given_options, out
+    from .common import UserError, check_positive, check_run_dir, check_writable, given_options, out
 
     if n_classes < 2:
         raise UserError(f"--n-classes must be at least 2, got {n_classes}")
     check_positive("--n-estimators", n_estimators)
     check_writable(out_file, "--out")  # before the fit, naming the user's path
-    _run_dir_given(ctx, records, storage)
+    check_run_dir(ctx, records, storage)
     meta = _meta()
     if references is not None and not zoo:
         raise UserError("--references adds named-config trials to the zoo predictor's runs: give it with --zoo")
@@ -167,7 +155,7 @@ def evaluate(
     (self-contained HTML and markdown)."""
     from rich.table import Table
 
-    from .common import UserError, check_positive, check_writable, err, out
+    from .common import UserError, check_positive, check_run_dir, check_writable, err, out
 
     if n_splits < 2 or repeats < 1:
         raise UserError("--n-splits must be at least 2 and --repeats at least 1")
@@ -175,7 +163,7 @@ def evaluate(
         raise UserError(f"--n-classes must be at least 2, got {n_classes}")
     check_positive("--n-estimators", n_estimators)
     check_writable(out_dir, "--out-dir", directory=True)  # before the evaluation, not after it
-    _run_dir_given(ctx, records, storage)
+    check_run_dir(ctx, records, storage)
     meta = _meta()
     from ..analysis.metareport import SPLITS, write_report
     from ..analysis.metareport import evaluate as run_evaluation
@@ -299,10 +287,11 @@ def recommend(
     """
     from rich.table import Table
 
-    from .common import UserError, _parse_sets, check_budget, check_positive, check_seed_option, out, warnings_on_success
+    from .common import (UserError, _parse_sets, check_budget, check_positive, check_run_dir, check_seed_option, out,
+                         warnings_on_success)
     from ..core.spec import BLOCKS, check_size
 
-    run_dir_given = _run_dir_given(ctx, records, storage)
+    run_dir_given = check_run_dir(ctx, records, storage)
     task_info: dict[str, Any] = {}
     if task is not None:
         if data is not None or dx is not None or dy is not None:
