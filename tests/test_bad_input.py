@@ -155,8 +155,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("data-hammer-rounds-negative", ["data", "hammer", "--rounds", "-1"], "--rounds must be 0 or more"),
     ("data-hammer-min-success", ["data", "hammer", "--min-success", "1.5"], "--min-success must be a success rate in [0, 1]"),
     # ------------------------------------------------------------------------------------------------- spec
-    ("spec-dx-zero", ["spec", "dense", "--dx", "0"], "dx must be a positive integer"),
-    ("spec-dy-negative", ["spec", "dense", "--dy", "-1"], "dy must be a positive integer"),
+    ("spec-dx-zero", ["spec", "dense", "--dx", "0"], "--dx must be a positive integer"),
+    ("spec-dy-negative", ["spec", "dense", "--dy", "-1"], "--dy must be a positive integer"),
     ("spec-budget-absurd", ["spec", "dense", "--budget", "1e12"], "--budget 1e+12 is above the limit of 100,000,000"),
     ("spec-budget-zero", ["spec", "dense", "--budget", "0"], "--budget must be a positive finite number"),
     ("spec-budget-infeasible", ["spec", "dense", "--budget", "100"], "smallest feasible budget"),

@@ -869,8 +869,8 @@ def spec(
     from ..core.configs import config_summary, parse_config
     from ..core.spec import SpecError, check_size
 
-    check_size("dx", dx)
-    check_size("dy", dy)
+    check_size("--dx", dx)  # the option, as recommend names it
+    check_size("--dy", dy)
     check_budget(budget)
     for name in models:
         parse_config(name)  # every config's grammar checked before printing
