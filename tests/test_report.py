@@ -366,3 +366,27 @@ def test_plot_runs_removes_its_earlier_plots_that_it_does_not_write(tmp_path):
         del r["final"]
     assert plot_runs(records_frame(recs), tmp_path) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.png"]
+
+
+def test_summary_keeps_a_config_at_two_budgets_apart():
+    """A grid sweep over two budgets: dense at 30,000 and dense at 50,000 are two configurations (two rows, each
+    with its own runs, mean, sample std and weights), not one row averaging both."""
+    from balancedrnn.analysis.report import records_frame, summarise
+
+    recs = rad_records(["dense", "uniform:0.2"], seeds=3, budget=30_000.0) + \
+        rad_records(["dense", "uniform:0.2"], seeds=3, budget=50_000.0, seed=1)
+    summary = summarise(records_frame(recs))
+    assert len(summary) == 4
+    for model in ("dense", "uniform:0.2"):
+        for budget in (30_000.0, 50_000.0):
+            mine = [r for r in recs if r["config"]["model"] == model and r["config"]["budget"] == budget]
+            values = [r["final"]["value"] for r in mine]
+            mean = sum(values) / len(values)
+            std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+            row = summary.loc[f"{model} @ {budget:,.0f}"]
+            assert row["runs"] == 3
+            assert row["test_mean"] == pytest.approx(mean)
+            assert row["test_std"] == pytest.approx(std)
+            assert row["weights"] == mine[0]["model"]["weights"]
+    one = summarise(records_frame(rad_records(["dense"], seeds=2)))  # one budget: the label is the model
+    assert list(one.index) == ["dense"] and one.index.name == "model"

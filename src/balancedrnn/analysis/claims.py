@@ -105,14 +105,12 @@ def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     names what the statistics group the seeds of: the model, with its budget (``dense @ 30,000``) on a task run at
     several budgets, whose runs at different budgets are different configurations."""
     from ..core.configs import config_family
-    from .report import fmt, records_frame
+    from .report import config_labels, records_frame
 
     frame = records_frame(records)
     frame = frame[frame["status"] == "ok"].copy()
     frame["family"] = [config_family(m) for m in frame["model"]]
-    several = frame.groupby("task")["budget"].transform("nunique") > 1 if len(frame) else frame["budget"]
-    frame["config"] = [f"{m} @ {fmt(b)}" if many else str(m)
-                       for m, b, many in zip(frame["model"], frame["budget"], several)]
+    frame["config"] = config_labels(frame)
     return frame
 
 

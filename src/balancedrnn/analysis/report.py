@@ -153,10 +153,24 @@ def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(flatten_record({}).keys()))
 
 
+def config_labels(frame: pd.DataFrame, with_task: bool = False) -> pd.Series:
+    """What statistics group the seeds of, one label per row: the model, with its budget (``dense @ 30,000``) on a
+    task run at several budgets, whose runs at different budgets are different configurations; with ``with_task``
+    and rows of several tasks, prefixed by the task (``rad: dense``)."""
+    if not len(frame):
+        return pd.Series([], index=frame.index, dtype=object)
+    several = frame.groupby(frame["task"].astype(str))["budget"].transform("nunique") > 1
+    labels = [f"{m} @ {fmt(b)}" if many else str(m) for m, b, many in zip(frame["model"], frame["budget"], several)]
+    if with_task and frame["task"].astype(str).nunique() > 1:
+        labels = [f"{t}: {label}" for t, label in zip(frame["task"], labels)]
+    return pd.Series(labels, index=frame.index, dtype=object)
+
+
 def summarise(frame: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
-    """Mean, std and count of the test metric per model config, with its sizes and hidden proportion (the std is the
-    sample standard deviation, ddof 1; that of one run is NaN: its spread was not measured, which 0 would claim it
-    was)."""
+    """Mean, std and count of the test metric per configuration (:func:`config_labels`: a model at one budget of
+    one task; the index is named ``model``), with its sizes and hidden proportion (the std is the sample standard
+    deviation, ddof 1; that of one run is NaN: its spread was not measured, which 0 would claim it was)."""
+    frame = frame.assign(model=config_labels(frame, with_task=True)) if len(frame) else frame
     ok = frame[frame["status"] == "ok"]
     agg = ok.groupby("model", sort=False).agg(
         runs=("test", "size"),
