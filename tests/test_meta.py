@@ -660,3 +660,29 @@ def test_the_zoo_recommender_refuses_a_size_it_would_replace_by_the_median(task,
     with pytest.raises(meta.MetaError, match="must be a positive"):
         meta.recommend_config(28, 10, 20_000, task=task, lr=lr, n_candidates=50)
     meta.recommend_config(28, 10, 20_000, task={"T": 28, "n_train": 1000, "epochs": 3}, n_candidates=50)  # accepted
+
+
+def test_importance_std_is_the_sample_std_like_every_other_std_of_the_reports(monkeypatch):
+    """The importances' ± is the sample standard deviation (ddof 1) over folds x repeats, as the scores' ± and the
+    configurations' std are: checked against statistics.stdev of the very drops permutation_importance returned."""
+    import statistics
+
+    from balancedrnn.analysis import metareport
+
+    seen = {"r2": [], "balanced_accuracy": []}
+    real = metareport.permutation_importance
+
+    def spy(*args, scoring, **kw):
+        res = real(*args, scoring=scoring, **kw)
+        seen[scoring].append(res.importances)
+        return res
+
+    monkeypatch.setattr(metareport, "permutation_importance", spy)
+    ev = metareport.evaluate(prepare_records(synthetic_records(n_configs=12, seeds=2, tasks=("rad",))), n_splits=3,
+                             n_estimators=5, n_repeats=2, parent=False, random_state=0)
+    for scoring, col in (("r2", "regressor"), ("balanced_accuracy", "classifier")):
+        drops = np.concatenate(seen[scoring], axis=1)
+        for i, feature in enumerate(ev.importances.index):
+            values = [float(v) for v in drops[i]]
+            assert ev.importances.loc[feature, f"{col}_mean"] == pytest.approx(statistics.fmean(values))
+            assert ev.importances.loc[feature, f"{col}_std"] == pytest.approx(statistics.stdev(values))

@@ -75,7 +75,8 @@ class Evaluation:
     scores: pd.DataFrame
     """Long table: split, model, metric, mean, std, folds."""
     importances: pd.DataFrame
-    """Index feature; columns regressor_mean/std (R² drop) and classifier_mean/std (balanced-accuracy drop)."""
+    """Index feature; columns regressor_mean/std (R² drop) and classifier_mean/std (balanced-accuracy drop); the std
+    is the sample standard deviation (ddof 1) over folds x repeats."""
     oof: pd.DataFrame
     """Grouped-CV out-of-fold predictions: task, actual, forest, parent network, hidden proportion, classes."""
     folds: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -268,8 +269,8 @@ def evaluate(
     scores_frame = (long.groupby(["split", "model", "metric"], sort=False)["value"]
                     .agg(mean="mean", std="std", folds="count").reset_index())
     ir, ic = np.concatenate(imp_reg, axis=1), np.concatenate(imp_clf, axis=1)
-    importances = pd.DataFrame({"regressor_mean": ir.mean(1), "regressor_std": ir.std(1),
-                                "classifier_mean": ic.mean(1), "classifier_std": ic.std(1)}, index=list(FEATURES))
+    importances = pd.DataFrame({"regressor_mean": ir.mean(1), "regressor_std": ir.std(1, ddof=1),
+                                "classifier_mean": ic.mean(1), "classifier_std": ic.std(1, ddof=1)}, index=list(FEATURES))
     info = {"n_records": len(data), "n_groups": len(groups), "n_tasks": len(tasks), "n_splits": k, "n_classes": n_classes,
             "skipped": data.describe_skipped(), "random_state": random_state, "tasks": [str(t) for t in tasks]}
     if len(tasks) < 2:
