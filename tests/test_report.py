@@ -390,3 +390,16 @@ def test_summary_keeps_a_config_at_two_budgets_apart():
             assert row["weights"] == mine[0]["model"]["weights"]
     one = summarise(records_frame(rad_records(["dense"], seeds=2)))  # one budget: the label is the model
     assert list(one.index) == ["dense"] and one.index.name == "model"
+
+
+def test_core_minutes_count_each_trials_threads():
+    """Trials of a shared store run with other thread counts (a `sweep --threads 4` worker on another machine):
+    the report's core-minutes are each trial's wall time times its threads, summed."""
+    recs = rad_records(["dense", "uniform:0.2"], seeds=2)
+    for i, r in enumerate(recs):
+        r["threads"] = 1 + i % 3
+        r["wall_time"] = 30.0 * (i + 1)
+    reference = 0.0
+    for r in recs:
+        reference += r["wall_time"] * r["threads"] / 60
+    assert reproreport.report_tables(reproduction(recs)).core_minutes == pytest.approx(reference)

@@ -366,6 +366,7 @@ class ReportTables:
     per_run: pd.DataFrame
     statuses: dict[str, int]
     core_minutes: float
+    """Wall time times the torch threads of each trial, summed (a trial run elsewhere with more threads counts them)."""
     sources: list[str]
 
 
@@ -385,7 +386,7 @@ def report_tables(rep: Reproduction) -> ReportTables:
         pairwise=pairwise_tables(rep.verdicts),
         per_run=runs_detail(every),
         statuses=pd.Series([r.get("status") for r in every]).value_counts().to_dict() if every else {},
-        core_minutes=sum(float(r.get("wall_time") or 0.0) for r in every) / 60,  # each trial runs on one thread
+        core_minutes=sum(float(r.get("wall_time") or 0.0) * int(r.get("threads") or 1) for r in every) / 60,
         sources=data_sources(every) or ["no runs"],
     )
 
