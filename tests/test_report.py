@@ -403,3 +403,18 @@ def test_core_minutes_count_each_trials_threads():
     for r in recs:
         reference += r["wall_time"] * r["threads"] / 60
     assert reproreport.report_tables(reproduction(recs)).core_minutes == pytest.approx(reference)
+
+
+def test_learning_curve_legend_counts_a_model_at_two_budgets_as_two_configs(monkeypatch):
+    """The legend's "(n configs)" counts the configurations the statistics count: dense at two budgets is two."""
+    recs = rad_records(["dense", "uniform:0.2"], seeds=2, budget=30_000.0) + \
+        rad_records(["dense"], seeds=2, budget=50_000.0, seed=1)
+    for r in recs:
+        r["history"] = {"val": [{"accuracy": 0.1}, {"accuracy": 0.2}]}
+    fig = captured(monkeypatch, reproreport.plot_learning_curves, reproreport.learning_curves(recs), "x.png")
+    labels = sorted(t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    expected = {}
+    for r in recs:
+        family = "dense" if r["config"]["model"] == "dense" else "uniform"
+        expected.setdefault(family, set()).add((r["config"]["model"], r["config"]["budget"]))
+    assert labels == sorted(f"{f} ({len(c)} configs)" for f, c in expected.items())

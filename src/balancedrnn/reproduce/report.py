@@ -135,7 +135,7 @@ def plot_metric_vs_hp(frame: pd.DataFrame, stats: pd.DataFrame, path: Path) -> P
     return save_figure(fig, path)
 
 
-CURVE_COLUMNS = ["task", "family", "model", "seed", "epoch", "value", "metric"]
+CURVE_COLUMNS = ["task", "family", "model", "budget", "seed", "epoch", "value", "metric"]
 
 
 def _curves(records: list[dict[str, Any]], points: Any) -> pd.DataFrame:
@@ -151,13 +151,14 @@ def _curves(records: list[dict[str, Any]], points: Any) -> pd.DataFrame:
         for epoch, value, metric in points(r):
             if isinstance(value, (int, float)) and math.isfinite(value):
                 rows.append({"task": cfg.get("task"), "family": config_family(str(cfg.get("model"))),
-                             "model": cfg.get("model"), "seed": cfg.get("seed"), "epoch": epoch, "value": float(value),
+                             "model": cfg.get("model"), "budget": cfg.get("budget"), "seed": cfg.get("seed"),
+                             "epoch": epoch, "value": float(value),
                              "metric": metric})
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
 def learning_curves(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Long table: task, family, model, seed, epoch, validation metric (ok runs with a history)."""
+    """Long table: task, family, model, budget, seed, epoch, validation metric (ok runs with a history)."""
 
     def points(r: dict[str, Any]) -> Any:
         metric = (r.get("final") or {}).get("metric")
@@ -195,7 +196,8 @@ def plot_learning_curves(curves: pd.DataFrame, path: Path, ylabel: str | None = 
             mean, std = g.mean(), g.std().fillna(0.0)
             c, m = FAMILY_STYLE.get(str(family), ("tab:gray", "o"))
             label = "random densities" if family == "explicit" else str(family)
-            ax.plot(mean.index, mean.to_numpy(), marker=m, color=c, ms=4, label=f"{label} ({fam['model'].nunique()} configs)")
+            n = fam.groupby(["model", "budget"], dropna=False).ngroups  # a model at two budgets: two configs
+            ax.plot(mean.index, mean.to_numpy(), marker=m, color=c, ms=4, label=f"{label} ({n} configs)")
             lo, hi = (mean - std).to_numpy(), (mean + std).to_numpy()
             if bounds is not None:
                 lo, hi = np.clip(lo, *bounds), np.clip(hi, *bounds)
