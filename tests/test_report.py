@@ -418,3 +418,22 @@ def test_learning_curve_legend_counts_a_model_at_two_budgets_as_two_configs(monk
         family = "dense" if r["config"]["model"] == "dense" else "uniform"
         expected.setdefault(family, set()).add((r["config"]["model"], r["config"]["budget"]))
     assert labels == sorted(f"{f} ({len(c)} configs)" for f, c in expected.items())
+
+
+def test_the_std_of_the_reports_says_its_ddof_and_is_the_sample_std(tmp_path, capsys):
+    """Every ± or std a report prints says which standard deviation it is (the sample one, ddof 1), and is it."""
+    import statistics
+
+    from balancedrnn.cli import _results_table
+
+    recs = rad_records(["dense", "uniform:0.2"], seeds=3)
+    md = reproreport.write_report(reproduction(recs), tmp_path)[1].read_text()
+    assert "sample std (ddof 1)" in md
+    for line in section(md, "Configurations"):
+        if line.startswith("| rad |"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            values = [r["final"]["value"] for r in recs if r["config"]["model"] == cells[1]]
+            assert float(cells[5]) == pytest.approx(statistics.stdev(values), rel=1e-3)
+    capsys.readouterr()
+    _results_table(recs, "three seeds")
+    assert "ddof 1" in capsys.readouterr().out

@@ -1100,7 +1100,9 @@ def _results_table(records: list[dict[str, Any]], title: str, top: int = 15) -> 
         return
     metric = next((str(m) for m in frame.get("metric", []) if isinstance(m, str)), "metric")
     summary = summary.sort_values("test_mean", ascending=False)
-    table = Table(title=title + (f" (best {top} of {len(summary)})" if len(summary) > top else ""))
+    spread = bool((summary["runs"] > 1).any())  # a ± is shown: say what it is, as compare does
+    table = Table(title=title + (f" (best {top} of {len(summary)})" if len(summary) > top else ""),
+                  caption=SPREAD_TEXT if spread else None)
     for col in ("config", "ok runs", f"test {metric}", "hidden prop.", "dh", "weights"):
         table.add_column(col, justify="left" if col == "config" else "right")
     for cfg, r in summary.head(top).iterrows():

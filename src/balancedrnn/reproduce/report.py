@@ -452,7 +452,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
     per_task = stats.groupby("task").size() if len(stats) else pd.Series(dtype=int)
     cut = (f"; the {TOP_CONFIGS} best of each task, of {', '.join(f'{n} on {k}' for k, n in per_task.items())}"
            if (per_task > TOP_CONFIGS).any() else "")
-    configs_title = f"Configurations (mean, std and 95 % CI over seeds; the CI is {CI_METHOD}{cut})"
+    configs_title = f"Configurations (mean, sample std (ddof 1) and 95 % CI over seeds; the CI is {CI_METHOD}{cut})"
     runs_title = f"Runs ({len(per_run)}, every status)"
 
     md = [f"# {title}", ""]
