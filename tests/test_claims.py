@@ -262,7 +262,41 @@ def test_runs_at_other_budgets_are_other_configurations():
     assert set(stats["model"]) == {"dense @ 30,000", "balanced:0.5 @ 30,000", "dense @ 100,000", "balanced:0.5 @ 100,000"}
     (v,), _ = judge(["balanced_beats_dense"], recs)
     assert "balanced:0.5 @ 100,000 vs dense @ 100,000" in v.test and "n = 2, 2" in v.test, v.test
-    assert v.verdict == "contradicted" and len(v.pairwise) == 3
+    assert v.verdict == "contradicted" and len(v.pairwise) == 2  # each budget's best against its budget's others
+
+
+def test_families_are_compared_at_one_budget():
+    """At 30,000 dense beats balanced, at 100,000 balanced beats dense by more. The best of each family by mean over
+    both budgets (balanced @ 100,000 against dense @ 30,000: configs of different sizes) read 'supported', though at
+    30,000 balanced is significantly worse. At each budget, by Welch's test on that budget's runs (scipy here, a
+    slow reference), one budget contradicts the claim, so the verdict does; the pairwise table holds only
+    same-budget pairs, Holm-adjusted over all of them."""
+    from scipy import stats
+
+    means = {30000.0: {"dense": 0.8, "balanced:0.5": 0.7}, 100000.0: {"dense": 0.6, "balanced:0.5": 0.9}}
+    rng = np.random.default_rng(3)
+    recs = []
+    for budget, ms in means.items():
+        for m, mu in ms.items():
+            for s in range(4):
+                r = record("rad", m, s, mu + 0.01 * rng.normal())
+                r["config"]["budget"] = budget
+                recs.append(r)
+    (v,), _ = judge(["balanced_beats_dense"], recs)
+    p = {}
+    for budget in means:
+        vals = {m: [r["final"]["value"] for r in recs if r["config"]["model"] == m and r["config"]["budget"] == budget]
+                for m in ("balanced:0.5", "dense")}
+        p[budget] = stats.ttest_ind(vals["balanced:0.5"], vals["dense"], equal_var=False, alternative="greater").pvalue
+        assert f"balanced:0.5 @ {budget:,.0f} vs dense @ {budget:,.0f}" in v.test
+    assert p[30000.0] > 0.95 and p[100000.0] < 0.05  # contradicted at one, supported at the other
+    assert v.verdict == "contradicted"
+    assert "balanced:0.5 @ 100,000 vs dense @ 30,000" not in v.test
+    pairs = v.pairwise.set_index("model")
+    assert set(pairs.index) == {"dense @ 30,000", "dense @ 100,000"}
+    assert pairs.loc["dense @ 100,000", "p (one-sided)"] == pytest.approx(p[100000.0])
+    assert pairs.loc["dense @ 30,000", "p (one-sided)"] == pytest.approx(p[30000.0])
+    assert pairs.loc["dense @ 100,000", "p (Holm)"] == pytest.approx(min(1.0, 2 * p[100000.0]))
 
 
 def test_a_family_without_ok_runs_keeps_a_best_claim_from_being_supported():

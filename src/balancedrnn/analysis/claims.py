@@ -122,7 +122,8 @@ def config_stats(frame: pd.DataFrame) -> pd.DataFrame:
         v = part["test"].to_numpy(float)
         lo, hi = ci95(v, part["metric"].iloc[0])
         success = part["success_rate"].to_numpy(float)
-        rows.append({"task": task, "model": model, "family": part["family"].iloc[0], "runs": len(v),
+        rows.append({"task": task, "model": model, "family": part["family"].iloc[0], "budget": part["budget"].iloc[0],
+                     "runs": len(v),
                      "mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else math.nan,
                      "ci_low": lo, "ci_high": hi, "hidden_proportion": float(part["hidden_proportion"].mean()),
                      "dh": part["dh"].iloc[0], "weights": part["weights"].iloc[0],
@@ -176,14 +177,19 @@ def versus(runs: pd.DataFrame, reference: str, column: str = "test") -> pd.DataF
                         "p (one-sided)": float(res.pvalue)})
         rows.append(row)
     out = pd.DataFrame(rows, columns=["model", "seeds", "difference", "CI low", "CI high", "t", "p (one-sided)"])
-    p = out["p (one-sided)"].to_numpy(float)
+    out["p (Holm)"] = holm(out["p (one-sided)"].to_numpy(float))
+    return out.sort_values("difference", kind="stable").reset_index(drop=True)
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values over the finite ones of ``p`` (NaN stays NaN)."""
+    p = np.asarray(p, float)
     ok = np.isfinite(p)
-    holm = np.full(len(p), np.nan)
+    out = np.full(len(p), np.nan)
     if ok.any():  # Holm: the k-th smallest of m p-values times (m - k), made monotone, capped at 1
         idx = np.flatnonzero(ok)[np.argsort(p[ok], kind="stable")]
-        holm[idx] = np.minimum(1.0, np.maximum.accumulate(p[idx] * (len(idx) - np.arange(len(idx)))))
-    out["p (Holm)"] = holm
-    return out.sort_values("difference", kind="stable").reset_index(drop=True)
+        out[idx] = np.minimum(1.0, np.maximum.accumulate(p[idx] * (len(idx) - np.arange(len(idx)))))
+    return out
 
 
 def one_sided_mean(diffs: np.ndarray) -> tuple[float, float]:
@@ -200,7 +206,7 @@ def one_sided_mean(diffs: np.ndarray) -> tuple[float, float]:
 # ------------------------------------------------------------------------------------------ claims
 def _best(stats_: pd.DataFrame, task: str, family: str) -> pd.Series | None:
     part = stats_[(stats_["task"] == task) & (stats_["family"] == family)]
-    return None if part.empty else part.sort_values("mean", ascending=False).iloc[0]
+    return None if part.empty else part.sort_values("mean", ascending=False, kind="stable").iloc[0]
 
 
 def _values(frame: pd.DataFrame, task: str, config: str) -> np.ndarray:
@@ -208,31 +214,57 @@ def _values(frame: pd.DataFrame, task: str, config: str) -> np.ndarray:
 
 
 def _family_vs(claim: str, statement: str, task: str, ours: str, theirs: list[str]) -> Claim:
-    """``ours`` family beats every family of ``theirs`` on ``task`` (best config of each by mean)."""
+    """``ours`` family beats every family of ``theirs`` on ``task`` (best config of each by mean, ties to the first
+    run). On a task run at several budgets the families are compared at each budget apart (the paper's claims are at
+    one weight budget: a config at a larger budget beating one at a smaller says nothing of them), and the claim is
+    supported only when it is at every budget."""
 
     def judge(frame: pd.DataFrame, ctx: dict[str, Any]) -> Verdict:
-        stats_ = ctx["stats"]
-        mine = _best(stats_, task, ours)
-        others = [b for fam in theirs if (b := _best(stats_, task, fam)) is not None]
-        missing = [fam for fam in theirs if _best(stats_, task, fam) is None]
-        if mine is None or not others:
-            return Verdict(claim, statement, "inconclusive",
-                           f"no ok runs of {'/'.join(([ours] if mine is None else []) + missing)} on {task}")
-        outcomes = []
-        for other in others:
-            v, text = welch(_values(frame, task, mine["model"]), _values(frame, task, other["model"]))
-            outcomes.append((v, f"{mine['model']} vs {other['model']}: {text}"))
-        if missing:  # a family never compared could beat ours: the claim cannot be supported without it
-            outcomes.append(("inconclusive", f"no ok runs of {'/'.join(missing)} on {task}"))
+        all_stats = ctx["stats"]
+        on_task = all_stats[all_stats["task"] == task]
+        budgets = list(pd.unique(on_task["budget"])) if "budget" in on_task and len(on_task) else []
+        several = len(budgets) > 1
+        outcomes, refs, tables = [], [], []
+        for budget in budgets if several else [None]:
+            stats_ = on_task if budget is None else on_task[on_task["budget"] == budget]
+            at = "" if budget is None else f" at budget {budget:,.0f}"
+            mine = _best(stats_, task, ours)
+            others = [b for fam in theirs if (b := _best(stats_, task, fam)) is not None]
+            missing = [fam for fam in theirs if _best(stats_, task, fam) is None]
+            if mine is None or not others:
+                outcomes.append(("inconclusive", f"no ok runs of {'/'.join(([ours] if mine is None else []) + missing)} "
+                                                 f"on {task}{at}"))
+                continue
+            for other in others:
+                v, text = welch(_values(frame, task, mine["model"]), _values(frame, task, other["model"]))
+                outcomes.append((v, f"{mine['model']} vs {other['model']}: {text}"))
+            if missing:  # a family never compared could beat ours: the claim cannot be supported without it
+                outcomes.append(("inconclusive", f"no ok runs of {'/'.join(missing)} on {task}{at}"))
+            runs = frame[frame["task"] == task]
+            runs = runs if budget is None else runs[runs["budget"] == budget]
+            refs.append(str(mine["model"]))
+            tables.append(versus(runs.assign(model=runs["config"]), str(mine["model"])).assign(reference=str(mine["model"])))
+        if not refs:
+            return Verdict(claim, statement, "inconclusive", "; ".join(t for _, t in outcomes))
         kinds = [v for v, _ in outcomes]
         verdict: VerdictKind = ("contradicted" if "contradicted" in kinds else
                                 "supported" if all(k == "supported" for k in kinds) else "inconclusive")
-        runs = frame[frame["task"] == task].assign(model=lambda f: f["config"])
         return Verdict(claim, statement, verdict, "; ".join(t for _, t in outcomes),
-                       f"best {ours} config by mean against the best of {', '.join(theirs)} on {task}",
-                       reference=str(mine["model"]), pairwise=versus(runs, str(mine["model"])))
+                       f"best {ours} config by mean against the best of {', '.join(theirs)} on {task}"
+                       + (" at each budget" if several else ""),
+                       reference=", ".join(refs), pairwise=_pooled(tables))
 
     return Claim(statement, judge)
+
+
+def _pooled(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The pairwise tables of several budgets as one, Holm-adjusted over all their comparisons (one table: as it is,
+    without a reference column: its reference is the verdict's)."""
+    if len(tables) == 1:
+        return tables[0].drop(columns="reference")
+    out = pd.concat(tables, ignore_index=True)
+    out["p (Holm)"] = holm(out["p (one-sided)"].to_numpy(float))
+    return out
 
 
 def _hp_explains(frame: pd.DataFrame, ctx: dict[str, Any]) -> Verdict:

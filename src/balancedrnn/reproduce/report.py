@@ -302,11 +302,15 @@ def pairwise_tables(verdicts: list[Any]) -> list[tuple[str, pd.DataFrame]]:
         if table is None or not len(table):
             continue
         ref = v.reference
-        title = (f"{v.statement}: {ref} against every configuration (difference = {ref} − other; the lower bound of "
+        if "reference" in table:  # one reference per budget: each against the configurations at its budget
+            title_ref, ref = f"{ref} (each against the configurations at its budget)", "the reference"
+        else:
+            title_ref = ref
+        title = (f"{v.statement}: {title_ref} against every configuration (difference = {ref} − other; the lower bound of "
                  "Welch's one-sided 95 % interval; "
                  f"one-sided p that {ref} is better; Holm over the {int(table['p (one-sided)'].notna().sum())} tests)")
         shown = pd.DataFrame({
-            "config": table["model"], "seeds": table["seeds"].map(fmt),
+            **({"reference": table["reference"]} if "reference" in table else {}), "config": table["model"], "seeds": table["seeds"].map(fmt),
             "difference": table["difference"].map(fmt),
             "95 % lower bound": table["CI low"].map(fmt),
             "t": table["t"].map(lambda x: fmt(x, 3)), "p (one-sided)": table["p (one-sided)"].map(lambda x: fmt(x, 3)),
