@@ -344,3 +344,22 @@ def test_predictor_claim_is_contradicted_only_by_a_significant_test():
     ev = SimpleNamespace(oof=backwards, folds=folds, info={"n_records": 12})
     (v,), _ = judge(["predictor_works"], [], evaluate=lambda records: (ev, ""))
     assert v.verdict == "contradicted", v.test
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")  # scipy on a side without spread
+def test_two_configs_each_stuck_at_one_value_are_not_significantly_different():
+    """Balanced scored 0.09375 on both seeds and dense 0.078125 on both (a small test set's discrete accuracies; RAD's
+    smoke runs do this): Welch's standard error is 0, its t infinite and its degrees of freedom 0/0, and the claim
+    read 'supported, p = 0' from two seeds a side. With no spread on either side there is no test; one side with
+    spread is still tested (against scipy)."""
+    from scipy import stats
+
+    stuck = [record("rad", "balanced:0.5", s, 0.09375) for s in range(2)] + [record("rad", "dense", s, 0.078125)
+                                                                            for s in range(2)]
+    (v,), _ = judge(["balanced_beats_dense"], stuck)
+    assert v.verdict == "inconclusive" and "p = 0 " not in v.test, v.test
+    assert np.isnan(v.pairwise["p (one-sided)"]).all()
+    assert welch(np.array([0.5, 0.5]), np.array([0.4, 0.4]))[0] == "inconclusive"
+    a, b = np.array([0.5, 0.5]), np.array([0.4, 0.45])
+    expected = stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue
+    assert f"one-sided p = {expected:.3g}" in welch(a, b)[1]

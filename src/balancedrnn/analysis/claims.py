@@ -140,6 +140,9 @@ def welch(a: np.ndarray, b: np.ndarray) -> tuple[VerdictKind, str]:
         return "inconclusive", f"too few seeds for a test ({len(a)} and {len(b)})"
     if np.ptp(np.concatenate([a, b])) == 0:
         return "inconclusive", "all runs scored the same"
+    if not _spread(a, b):
+        return "inconclusive", (f"no spread within either side ({a.mean():.4g} vs {b.mean():.4g}, n = {len(a)}, {len(b)}, "
+                                "each side's runs scored alike): Welch's test is undefined")
     with warnings.catch_warnings():  # nearly equal runs: scipy warns of precision loss, the p-value says enough
         warnings.simplefilter("ignore", RuntimeWarning)
         greater = stats.ttest_ind(a, b, equal_var=False, alternative="greater")
@@ -154,11 +157,18 @@ def welch(a: np.ndarray, b: np.ndarray) -> tuple[VerdictKind, str]:
     return "inconclusive", text
 
 
+def _spread(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether Welch's test is defined: some spread within at least one side (with none on either side its standard
+    error is 0, t infinite and the degrees of freedom 0/0: two configs stuck at one value each, common on a small test
+    set, read as p = 0)."""
+    return bool(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b) > 0)
+
+
 def versus(runs: pd.DataFrame, reference: str, column: str = "test") -> pd.DataFrame:
     """``reference`` against every other model of ``runs`` on ``column``: difference of means (reference − other)
     with Welch's one-sided 95 % interval [CI low, ∞) (CI high is inf), t, one-sided p (reference better) and the
-    p-value Holm-adjusted over all the comparisons (NaN where a side has fewer than two seeds). Sorted by the
-    difference. The interval is one-sided as the test is: it excludes 0 exactly when p (one-sided) < 0.05, where a
+    p-value Holm-adjusted over all the comparisons (NaN where a side has fewer than two seeds or neither side has any
+    spread). Sorted by the difference. The interval is one-sided as the test is: it excludes 0 exactly when p (one-sided) < 0.05, where a
     two-sided interval could cross 0 beside a p of 0.03."""
     from scipy import stats
 
@@ -168,7 +178,7 @@ def versus(runs: pd.DataFrame, reference: str, column: str = "test") -> pd.DataF
         b = other.to_numpy(float)
         row = {"model": model, "seeds": len(b), "difference": ref.mean() - b.mean(), "CI low": np.nan,
                "CI high": np.nan, "t": np.nan, "p (one-sided)": np.nan}
-        if len(ref) >= 2 and len(b) >= 2 and np.ptp(np.concatenate([ref, b])) > 0:
+        if len(ref) >= 2 and len(b) >= 2 and _spread(ref, b):
             with warnings.catch_warnings():  # nearly equal runs: scipy warns of precision loss
                 warnings.simplefilter("ignore", RuntimeWarning)
                 res = stats.ttest_ind(ref, b, equal_var=False, alternative="greater")
