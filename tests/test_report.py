@@ -437,3 +437,27 @@ def test_the_std_of_the_reports_says_its_ddof_and_is_the_sample_std(tmp_path, ca
     capsys.readouterr()
     _results_table(recs, "three seeds")
     assert "ddof 1" in capsys.readouterr().out
+
+
+def test_learning_curve_bands_are_the_sample_std_and_absent_for_one_run(monkeypatch):
+    """The band around a family's mean curve is ± the sample std (ddof 1, by hand here) of its runs at each epoch; a
+    family with one run has no band (it was drawn as a band of width 0: a spread measured as none)."""
+    import statistics
+
+    curves = reproreport.pd.DataFrame(
+        [{"task": "rad", "family": "dense", "model": "dense", "budget": 1e5, "seed": s, "epoch": e, "value": v,
+          "metric": "accuracy"}
+         for s, vals in enumerate([[0.1, 0.2, 0.3], [0.2, 0.4, 0.5]]) for e, v in enumerate(vals, start=1)]
+        + [{"task": "rad", "family": "balanced", "model": "balanced:0.5", "budget": 1e5, "seed": 0, "epoch": e, "value": v,
+            "metric": "accuracy"} for e, v in enumerate([0.3, 0.35, 0.4], start=1)])
+    fig = captured(monkeypatch, reproreport.plot_learning_curves, curves, "unused.png")
+    bands = fig.axes[0].collections
+    assert len(bands) == 2
+    dense, balanced = bands
+    top = {}
+    for x, y in dense.get_paths()[0].vertices:
+        top.setdefault(round(float(x)), set()).add(round(float(y), 9))
+    for e, (a, b) in enumerate(zip([0.1, 0.2, 0.3], [0.2, 0.4, 0.5]), start=1):
+        m, sd = statistics.mean([a, b]), statistics.stdev([a, b])
+        assert {round(m - sd, 9), round(m + sd, 9)} <= top[e]
+    assert all(len(p.vertices) == 0 for p in balanced.get_paths())

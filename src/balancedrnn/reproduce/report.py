@@ -184,8 +184,8 @@ def selection_curves(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 def plot_learning_curves(curves: pd.DataFrame, path: Path, ylabel: str | None = None,
                          bounds: tuple[float, float] | None = None) -> Path:
-    """Per task: the validation metric per epoch, mean over the runs of each family (band: ± one std, clipped to
-    ``bounds``). ``ylabel``: the axis label (default: "validation <metric>")."""
+    """Per task: the validation metric per epoch, mean over the runs of each family (band: ± one sample std, ddof 1,
+    clipped to ``bounds``; none where a family has one run). ``ylabel``: the axis label (default: "validation <metric>")."""
     plt = pyplot()
     tasks = list(pd.unique(curves["task"])) or ["(none)"]
     fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 4.2), squeeze=False)
@@ -193,7 +193,7 @@ def plot_learning_curves(curves: pd.DataFrame, path: Path, ylabel: str | None = 
         part = curves[curves["task"] == task]
         for family, fam in part.groupby("family", sort=False):
             g = fam.groupby("epoch")["value"]
-            mean, std = g.mean(), g.std().fillna(0.0)
+            mean, std = g.mean(), g.std()  # ddof 1; NaN (no band) at an epoch of one run: its spread was not measured
             c, m = FAMILY_STYLE.get(str(family), ("tab:gray", "o"))
             label = "random densities" if family == "explicit" else str(family)
             n = fam.groupby(["model", "budget"], dropna=False).ngroups  # a model at two budgets: two configs
