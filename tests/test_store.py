@@ -195,6 +195,31 @@ def test_a_late_finisher_after_the_rerun_is_kept_as_a_duplicate(tmp_path):
     assert len(late) == 1 and late[0].user_attrs["status"] == "duplicate"  # its result is kept, not counted
 
 
+def test_a_late_duplicate_does_not_keep_its_config_done(tmp_path):
+    """A late finisher kept as a duplicate counts nowhere: when the re-run that beat it ended in an environment
+    failure, the next sweep (or --retry-failed) queues the config again (before: the duplicate's own ``ok`` record
+    counted the config as done, so it never ran again while ``runs`` and the summary showed the failure, exit 1
+    for ever)."""
+    st, study = journal(tmp_path)
+    store.enqueue_missing(study, [{"model": "dense", "seed": 0}], ["k"])
+    a = store.claim(study)
+    a.set_user_attr("heartbeat", time.time() - 1000)
+    assert store.release_stale(study, grace=5) == 1
+    b = store.claim(study)
+    failed = {"status": "failed", "failure": "environment", "error": "OSError: disk", "trial_key": "k"}
+    assert store.finish(study, b, failed) == "recorded"
+    assert store.finish(study, a, ok_record("k", 0.4)) == "duplicate"
+    # the reference: the trials that are neither duplicates nor stale under the policy
+    policy = store.DonePolicy(since=time.time() + 1)
+    standing = [t for t in study.get_trials(deepcopy=False)
+                if t.user_attrs.get("status") not in ("duplicate", "interrupted") and t.state.is_finished()
+                and policy.counts(t)]
+    assert standing == []
+    assert store.done_keys(study, policy) == set()
+    assert store.enqueue_missing(study, [{"model": "dense", "seed": 0}], ["k"], policy=policy) == 1
+    assert [r["status"] for r in store.iter_records(study)] == ["failed"]
+
+
 def test_a_late_finisher_before_the_rerun_is_recorded(tmp_path):
     study, how = stalled_then_rerun(tmp_path, finish_rerun_first=False)
     assert how == "late"

@@ -523,6 +523,8 @@ def is_done(trial: Any, policy: DonePolicy | None = None) -> bool:
 
     if trial.state not in (TrialState.COMPLETE, TrialState.FAIL) or _status(trial) not in FINISHED_STATUSES:
         return False
+    if trial.user_attrs.get("status") == "duplicate":  # a late finisher kept beside its config's re-run: its
+        return False  # record (``ok``, say) stands nowhere, as in :func:`iter_records`
     return policy is None or policy.counts(trial)
 
 
