@@ -263,6 +263,20 @@ def test_usage_errors_are_one_line(args, pattern, tmp_path, monkeypatch, capsys)
     assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]
 
 
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "nan"])
+def test_a_bad_store_timeout_is_one_line_before_any_work(value, tmp_path, monkeypatch, capsys):
+    """$BALANCEDRNN_STORE_TIMEOUT (how long a database server may take to answer) not a positive number: one line,
+    exit 2, no store, as for $BALANCEDRNN_STORE_GRACE."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BALANCEDRNN_STORE_TIMEOUT", value)
+    (tmp_path / "sweep.yaml").write_text(GRID)
+    before = _files(tmp_path)
+    line = one_line_error(run_main(["sweep", "sweep.yaml", "--run-dir", str(tmp_path / "runs"), "--quiet"], capsys),
+                          "$BALANCEDRNN_STORE_TIMEOUT must be a positive number of seconds", code=2)
+    assert repr(value) in line
+    assert _files(tmp_path) == before
+
+
 def test_predictor_evaluate_checks_its_output_directory_first(tmp_path, monkeypatch, capsys):
     """An unwritable --out-dir is refused before the evaluation runs (it used to fail after all of it)."""
     monkeypatch.chdir(tmp_path)

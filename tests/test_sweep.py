@@ -679,6 +679,89 @@ def test_tpe_commands_starting_together_propose_distinct_configs(mnist_dir, tmp_
     assert len(done) >= 4 and len(set(models)) == len(models)
 
 
+class FreezableProxy:
+    """A TCP relay to a database server that can stop relaying (``freeze``) with its connections left open: what a
+    worker sees of a server stopped with SIGSTOP or on a frozen machine, without stopping the shared test server."""
+
+    def __init__(self, url):
+        import socket
+        import threading
+        from urllib.parse import urlsplit
+
+        self.upstream = (urlsplit(url).hostname, urlsplit(url).port or 5432)
+        self.frozen = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        port = self.listener.getsockname()[1]
+        self.url = url.replace(f"{self.upstream[0]}:{self.upstream[1]}", f"127.0.0.1:{port}")
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+
+        while True:
+            client, _ = self.listener.accept()
+            server = socket.create_connection(self.upstream)
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._relay, args=(a, b), daemon=True).start()
+
+    def _relay(self, src, dst):
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            while self.frozen.is_set():  # held, never answered: the connection stays open
+                time.sleep(0.1)
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+
+def test_a_database_server_that_hangs_mid_sweep_ends_it_with_one_line(mnist_dir, tmp_path, pg_url):
+    """A server that stops answering but keeps its connections open (SIGSTOP, a frozen VM) ends the sweep in a
+    bounded time: one line, exit 1 (before: every worker and the command waited for it for ever). Once it answers,
+    the same command finishes every config once."""
+    from optuna.trial import TrialState
+
+    proxy = FreezableProxy(pg_url)
+    name = f"hung-{os.getpid()}-{time.time_ns()}"
+    spec = {**grid(mnist_dir, name, models=("dense",), seeds=(0, 1, 2, 3), epochs=3, n_train=300), "storage": proxy.url}
+    env = {**ENV, "BALANCEDRNN_STORE_TIMEOUT": "3"}
+    proc = subprocess.Popen(sweep_cmd(tmp_path, spec), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            time.sleep(0.3)
+            try:
+                study = store.open_study(store.open_storage(pg_url, create=False), name, create=False)
+            except store.StoreError:
+                continue
+            if done_per_key(study) and study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                break
+        proxy.frozen.set()
+        started = time.time()
+        out, errtext = proc.communicate(timeout=120)  # 3 s per statement, 10 s per connection attempt
+    finally:
+        proxy.frozen.clear()
+        if proc.poll() is None:  # its workers too: they hold its pipes
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    errtext = errtext.decode()
+    assert proc.returncode == 1, errtext
+    assert "Traceback" not in errtext and time.time() - started < 120
+    assert errtext.strip().splitlines()[-1].startswith(f"error: sweep {name} lost its run store (")
+    res = subprocess.run(sweep_cmd(tmp_path, {**spec, "storage": pg_url}), env=ENV, capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr
+    counts = done_per_key(store.open_study(store.open_storage(pg_url), name, create=False))
+    assert len(counts) == 4 and set(counts.values()) == {1}
+
+
 def test_a_store_lost_mid_sweep_is_exit_1_naming_the_cause(mnist_dir, tmp_path, monkeypatch, capsys):
     """The store going away after work was done (a database restart) is not bad input: exit 1, one line with the
     driver's own reason, not Optuna's generic "exception during the commit"."""

@@ -450,6 +450,7 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
 
     check_device(str(spec.base.get("device", "cpu")))  # the device this machine's workers would train on
     store._grace()  # $BALANCEDRNN_STORE_GRACE, read by the workers too: bad, it is one line before any work
+    store._answer_timeout()  # $BALANCEDRNN_STORE_TIMEOUT likewise
     data = _build_data_once(spec, progress)
     policy = store.DonePolicy(data_id=data_fingerprint(data), data_source=str(data.source), since=since,
                               retry_failed=retry_failed)

@@ -39,6 +39,10 @@ FAILED_STATUSES = ("failed", "diverged", "timeout")
 """Final statuses that are not a success (retried by ``--retry-failed``)."""
 HEARTBEAT_SECONDS = 20.0
 GRACE_SECONDS = 120.0
+ANSWER_SECONDS = 60.0
+"""How long a PostgreSQL server may take to answer one statement before the store counts as lost
+($BALANCEDRNN_STORE_TIMEOUT): a server that hangs (SIGSTOP, a frozen VM) keeps its TCP connections open, so
+without a limit every worker waits for it for ever."""
 
 
 class StoreError(ValueError):
@@ -108,17 +112,28 @@ def _optuna() -> Any:
     return optuna
 
 
+def _seconds(variable: str, default: float) -> float:
+    """A positive, finite number of seconds from the environment variable ``variable`` (``default`` when unset)."""
+    text = os.environ.get(variable)
+    try:
+        seconds = float(text) if text is not None else default
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise StoreError(f"${variable} must be a positive number of seconds, got {text!r}")
+    return seconds
+
+
 def _grace() -> float:
     """The heartbeat grace period in seconds ($BALANCEDRNN_STORE_GRACE, for tests and slow file systems): a
     positive number (0 or less would release every live worker's trial at the next sweep start)."""
-    text = os.environ.get("BALANCEDRNN_STORE_GRACE")
-    try:
-        grace = float(text) if text is not None else GRACE_SECONDS
-    except ValueError:
-        grace = math.nan
-    if not (math.isfinite(grace) and grace > 0):
-        raise StoreError(f"$BALANCEDRNN_STORE_GRACE must be a positive number of seconds, got {text!r}")
-    return grace
+    return _seconds("BALANCEDRNN_STORE_GRACE", GRACE_SECONDS)
+
+
+def _answer_timeout() -> float:
+    """How long one statement may wait for a PostgreSQL server ($BALANCEDRNN_STORE_TIMEOUT, default
+    :data:`ANSWER_SECONDS`)."""
+    return _seconds("BALANCEDRNN_STORE_TIMEOUT", ANSWER_SECONDS)
 
 
 def _heartbeat_every() -> float:
@@ -179,6 +194,7 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
                              "(move it aside to start a new store)") from None
     url = _driver_url(str(storage))
     _check_port(url)
+    _answer_timeout()  # $BALANCEDRNN_STORE_TIMEOUT, read at each statement: bad, it is one line now
     if not create:
         _check_rdb_store(url)
     elif _sqlite_file(url) is not None:  # SQLite creates the file, not its directory: made as a journal's is
@@ -230,12 +246,61 @@ def _rdb_storage(optuna: Any, url: str, create: bool, attempts: int = 3) -> Any:
 
     for attempt in range(1, attempts):
         try:
-            return make()
+            return _bounded(make())
         except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
             if not (create and _CREATE_RACE.search(_cause(e))):
                 raise
             time.sleep(0.2 * attempt)
-    return make()
+    return _bounded(make())
+
+
+@functools.lru_cache(maxsize=1)
+def _bounded_connection() -> Any:
+    """psycopg 3's connection class with a limit on every wait for the server (:func:`_answer_timeout`), or None
+    for a psycopg without ``Connection.wait(timeout=...)``. A wait past the limit closes the connection (its
+    protocol state is unknown: SQLAlchemy's pool drops it) and raises an OperationalError saying so."""
+    import inspect
+
+    import psycopg
+
+    timed_out = getattr(psycopg.errors, "_WaitTimeout", None)
+    if timed_out is None or "timeout" not in inspect.signature(psycopg.Connection.wait).parameters:
+        return None
+
+    class BoundedConnection(psycopg.Connection):  # type: ignore[type-arg]
+        def wait(self, gen: Any, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+            if timeout is not None:  # psycopg's own limits (cancelling a query) stand
+                return super().wait(gen, *args, timeout=timeout, **kwargs)
+            limit = _answer_timeout()
+            try:
+                return super().wait(gen, *args, timeout=limit, **kwargs)
+            except timed_out:
+                self.pgconn.finish()
+                raise psycopg.OperationalError(
+                    f"the database server did not answer for {limit:g} s (stopped or hung; the limit is "
+                    "$BALANCEDRNN_STORE_TIMEOUT)") from None
+
+    return BoundedConnection
+
+
+def _bounded(storage_or_engine: Any) -> Any:
+    """Make an RDB storage's (or an engine's) psycopg 3 connections wait at most :func:`_answer_timeout` for each
+    answer of the server (opening one is bounded by ``connect_timeout``). Returns its argument."""
+    import sqlalchemy
+
+    engine = getattr(storage_or_engine, "engine", storage_or_engine)
+    if getattr(engine.dialect, "driver", None) != "psycopg":
+        return storage_or_engine
+    connection = _bounded_connection()
+    if connection is None:
+        return storage_or_engine
+
+    def connect(dialect: Any, record: Any, cargs: Any, cparams: Any) -> Any:
+        return connection.connect(*cargs, **cparams)
+
+    sqlalchemy.event.listen(engine, "do_connect", connect)
+    engine.dispose()  # the connections opened before (creating the tables) are opened again, bounded
+    return storage_or_engine
 
 
 _LIVENESS = ("worker", "heartbeat", "beating")
@@ -266,7 +331,7 @@ def _check_rdb_store(url: str) -> None:
     try:
         import sqlalchemy
 
-        engine = sqlalchemy.create_engine(url, connect_args=_connect_args(url))
+        engine = _bounded(sqlalchemy.create_engine(url, connect_args=_connect_args(url)))
         try:
             with engine.connect() as conn:
                 has_store = sqlalchemy.inspect(conn).has_table("version_info")
