@@ -15,7 +15,11 @@ id postgres >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql postg
 DATA=$(mktemp -d /tmp/balancedrnn-pg.XXXXXX)
 chown postgres "$DATA"
 su postgres -s /bin/sh -c "$PGBIN/initdb -D $DATA -A trust -U postgres" >/dev/null
+# one role that must give its password (the first matching line wins), for the wrong-password tests
+sed -i '1i host all balancedrnn_pw 127.0.0.1/32 scram-sha-256' "$DATA/pg_hba.conf"
 su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $DATA -l $DATA/server.log -w -o '-c listen_addresses=127.0.0.1 -p $PORT -k $DATA' start" >&2
 su postgres -s /bin/sh -c "$PGBIN/createdb -h 127.0.0.1 -p $PORT -U postgres balancedrnn_test"
+su postgres -s /bin/sh -c "$PGBIN/psql -q -h 127.0.0.1 -p $PORT -U postgres -d balancedrnn_test -c \"CREATE ROLE balancedrnn_pw LOGIN PASSWORD 'right'\""
 echo "export BALANCEDRNN_TEST_PG_URL=postgresql://postgres@127.0.0.1:$PORT/balancedrnn_test"
+echo "export BALANCEDRNN_TEST_PG_PW_URL=postgresql://balancedrnn_pw:right@127.0.0.1:$PORT/balancedrnn_test"
 echo "export BALANCEDRNN_TEST_PG_STOP='su postgres -s /bin/sh -c \"$PGBIN/pg_ctl -D $DATA stop -m fast\"'"

@@ -213,7 +213,7 @@ def test_bad_sweep_files_leave_the_store_untouched(change, pattern, mnist_dir, t
 def test_unreachable_storage_one_line(tmp_path):
     res = subprocess.run([sys.executable, "-m", "balancedrnn", "sweep", "--storage", "postgresql://u:secret@127.0.0.1:1/none",
                           "--run-dir", str(tmp_path / "runs")], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.returncode == 1 and "Traceback" not in res.stderr  # a server down: the machine's failure, not bad input
     assert res.stderr.startswith("error: cannot open storage postgresql") and "secret" not in res.stderr
     assert res.stderr.strip().count("\n") == 0
 
@@ -760,6 +760,56 @@ def test_a_database_server_that_hangs_mid_sweep_ends_it_with_one_line(mnist_dir,
     assert res.returncode == 0, res.stderr
     counts = done_per_key(store.open_study(store.open_storage(pg_url), name, create=False))
     assert len(counts) == 4 and set(counts.values()) == {1}
+
+
+def with_password(url, password):
+    """The URL with its user's password set (the test server trusts its user, so any password is let in)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    user = parts.username or "postgres"
+    return parts._replace(netloc=f"{user}:{password}@{parts.hostname}:{parts.port}").geturl()
+
+
+@pytest.mark.parametrize("case, code, phrase", [
+    ("wrong-password", 2, "password authentication failed"),
+    ("unknown-database", 2, 'database "no_such_db" does not exist'),
+    ("garbage", 2, "Can't load plugin: sqlalchemy.dialects:foo"),
+    ("refused", 1, "Connection refused"),
+    ("hung", 1, "timeout expired"),
+])
+def test_a_store_url_that_cannot_be_used_is_one_line_and_exit_2_unless_the_server_is_away(
+        case, code, phrase, mnist_dir, tmp_path, pg_url, monkeypatch, capsys):
+    """A URL that can never work (a wrong password, an unknown database, garbage) is bad input: exit 2. A server
+    that is down or does not answer is the machine's failure, and the same command works once it is back: exit 1
+    (before: 2, as for bad input). Either way one line, no password shown, nothing written; `runs` says the same."""
+    from clihelp import run_main
+
+    if case == "wrong-password":
+        right = os.environ.get("BALANCEDRNN_TEST_PG_PW_URL")
+        if not right:
+            pytest.skip("no role with a password (see .ci/postgres.sh)")
+        url = right.replace(":right@", ":s3cret@")
+    elif case == "unknown-database":
+        url = with_password(pg_url, "s3cret").rsplit("/", 1)[0] + "/no_such_db"
+    elif case == "garbage":
+        url = "foo://u:s3cret@bar"
+    elif case == "refused":
+        url = "postgresql://u:s3cret@127.0.0.1:1/db"
+    else:
+        proxy = FreezableProxy(pg_url)
+        proxy.frozen.set()  # the server answers nothing from the start
+        url = with_password(proxy.url, "s3cret")
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**grid(mnist_dir, "bad-url", models=("dense",), seeds=(0,)), "storage": url}))
+    monkeypatch.chdir(tmp_path)
+    for argv in (["sweep", str(path), "--run-dir", str(tmp_path / "runs"), "--quiet"],
+                 ["runs", "--storage", url, "--name", "bad-url"]):
+        got, errtext = run_main(argv, capsys)
+        lines = errtext.strip().splitlines()
+        assert got == code and len(lines) == 1 and phrase in lines[0], (argv[0], errtext)
+        assert lines[0].startswith("error: ") and "s3cret" not in errtext
+    assert not (tmp_path / "runs").exists()
 
 
 def test_a_store_lost_mid_sweep_is_exit_1_naming_the_cause(mnist_dir, tmp_path, monkeypatch, capsys):

@@ -1331,7 +1331,9 @@ def main(argv: list[str] | None = None) -> None:
     except (UserError, ValueError, OSError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"error: {msg}", file=sys.stderr)
-        sys.exit(1 if isinstance(e, OSError) and e.errno in _MACHINE_ERRNOS else 2)
+        store = sys.modules.get("balancedrnn.sweep.store")  # a database server down or hung: the machine's failure
+        unavailable = store is not None and isinstance(e, store.StoreUnavailable)
+        sys.exit(1 if (isinstance(e, OSError) and e.errno in _MACHINE_ERRNOS) or unavailable else 2)
     except Exception as e:
         store = sys.modules.get("balancedrnn.sweep.store")  # loaded whenever a store was lost
         if store is None or not isinstance(e, store.StoreLost):

@@ -49,6 +49,23 @@ class StoreError(ValueError):
     """A storage URL, store file or study that cannot be used. The message is one line."""
 
 
+class StoreUnavailable(StoreError):
+    """A store whose server is down or does not answer (connection refused, a timeout): the command is right and
+    will work once the server is back, so this is a failure of the machine (exit 1), not bad input (exit 2) as a
+    wrong password, an unknown database or a garbled URL are."""
+
+
+_UNAVAILABLE = re.compile(r"connection refused|timeout expired|timed out|did not answer|server closed the connection|"
+                          r"no route to host|network is unreachable|the database system is (starting up|shutting down|"
+                          r"in recovery mode)|too many clients|remaining connection slots", re.IGNORECASE)
+"""What a driver says when the server is away or busy rather than the URL wrong (PostgreSQL's libpq wording)."""
+
+
+def _store_error(message: str, cause: str) -> StoreError:
+    """A StoreError with the driver's ``cause``: :class:`StoreUnavailable` when the server is away (exit 1)."""
+    return (StoreUnavailable if _UNAVAILABLE.search(cause) else StoreError)(f"{message}: {cause}")
+
+
 class StoreLost(RuntimeError):
     """The store stopped answering while a sweep ran (a database server that went away): work was done, so this
     is not bad input (exit 1, not 2). The message is one line."""
@@ -87,7 +104,7 @@ def writing(where: Any) -> Iterator[None]:
     except Exception as e:
         if not is_store_failure(e):
             raise
-        raise StoreError(f"cannot write the run store {_where(where)}: {_cause(e)}") from None
+        raise _store_error(f"cannot write the run store {_where(where)}", _cause(e)) from None
 
 
 def _cause(e: BaseException) -> str:
@@ -207,7 +224,7 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
         hint = "" if scheme.startswith("postgres") else "; the sweep extra ships PostgreSQL's (psycopg)"
         raise StoreError(f"storage {redact_url(url)} needs a database driver that is not installed ({driver}){hint}") from None
     except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
-        raise StoreError(f"cannot open storage {redact_url(url)}: {_cause(e)}") from None
+        raise _store_error(f"cannot open storage {redact_url(url)}", _cause(e)) from None
 
 
 def _make_parent(path: Path) -> None:
@@ -340,7 +357,7 @@ def _check_rdb_store(url: str) -> None:
     except ImportError:
         return  # a missing driver: open_storage names it
     except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
-        raise StoreError(f"cannot open storage {redact_url(url)}: {_cause(e)}") from None
+        raise _store_error(f"cannot open storage {redact_url(url)}", _cause(e)) from None
     if not has_store:
         raise StoreError(f"no run store in {redact_url(url)}: the database has no sweep tables yet (nothing has been "
                          "run there; a sweep creates them)")
@@ -500,7 +517,7 @@ def _all_lines_parse(path: Path) -> bool:
 
 
 def _unreadable(e: Exception, where: str) -> StoreError:
-    return StoreError(f"cannot read the run store {where}: {_cause(e)}")
+    return _store_error(f"cannot read the run store {where}", _cause(e))
 
 
 def _where(study_or_storage: Any) -> str:
