@@ -392,16 +392,25 @@ def test_a_sqlite_store_in_a_missing_directory_is_created_like_a_journal(tmp_pat
         store.open_storage(f"sqlite:///{tmp_path / 'f' / 'x.db'}")
 
 
-def test_two_workers_popping_one_waiting_trial_on_sqlite_do_not_both_run_it(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_workers_popping_one_waiting_trial_on_a_database_do_not_both_run_it(tmp_path, backend):
     """Optuna moves a trial to RUNNING by reading its state and then writing it; SQLite has no SELECT ... FOR
     UPDATE, so two sweep commands on one SQLite store both read WAITING and both ran the trial (seen: a config
     trained twice, the second worker printing that it "was stalled" and keeping a duplicate). Here the second
     worker claims the trial just before the first one's write reaches the database: only one may have it."""
+    import os
+
     import sqlalchemy
 
     url = f"sqlite:///{tmp_path}/s.db"
-    a = store.open_study(store.open_storage(url, tmp_path), "s")
-    b = store.open_study(store.open_storage(url, tmp_path), "s")
+    name = "s"
+    if backend == "postgresql":  # the same conditional UPDATE (Optuna's own read-then-write locks the row there)
+        url = os.environ.get("BALANCEDRNN_TEST_PG_URL")
+        if not url:
+            pytest.skip("no PostgreSQL server (run: eval \"$(bash .ci/postgres.sh)\")")
+        name = f"race-{os.getpid()}-{time.time_ns()}"
+    a = store.open_study(store.open_storage(url, tmp_path), name)
+    b = store.open_study(store.open_storage(url, tmp_path), name)
     a.enqueue_trial({}, user_attrs={"key": "k", "config": {}})
     popped = {}
 
