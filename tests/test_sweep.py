@@ -812,6 +812,33 @@ def test_a_store_url_that_cannot_be_used_is_one_line_and_exit_2_unless_the_serve
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_database_whose_disk_is_full_at_the_start_is_exit_1_not_2(mnist_dir, tmp_path, monkeypatch, capsys):
+    """PostgreSQL refusing the sweep's first write for want of disk space (SQLSTATE 53100, "could not extend file")
+    is the machine's failure, as a full disk under a journal is (docs/bad_input.md: exit 1), not bad input
+    (before: exit 2)."""
+    import psycopg
+    import sqlalchemy
+    from optuna.exceptions import StorageInternalError
+
+    from clihelp import run_main
+
+    def full(*args, **kwargs):
+        disk = psycopg.errors.DiskFull('could not extend file "base/16384/16417": No space left on device')
+        try:
+            raise sqlalchemy.exc.OperationalError("INSERT INTO trials ...", {}, disk)
+        except sqlalchemy.exc.OperationalError as cause:
+            raise StorageInternalError("An exception is raised during the commit. This typically happens ...") from cause
+
+    monkeypatch.setattr(store, "enqueue_missing", full)  # the sweep's first write
+    path = tmp_path / "full.yaml"
+    path.write_text(yaml.safe_dump(grid(mnist_dir, "full", models=("dense",), seeds=(0,))))
+    monkeypatch.chdir(tmp_path)
+    code, errtext = run_main(["sweep", str(path), "--run-dir", str(tmp_path), "--quiet"], capsys)
+    lines = errtext.strip().splitlines()
+    assert code == 1 and len(lines) == 1, errtext
+    assert lines[0].startswith("error: cannot write the run store ") and "No space left on device" in lines[0]
+
+
 def test_a_store_lost_mid_sweep_is_exit_1_naming_the_cause(mnist_dir, tmp_path, monkeypatch, capsys):
     """The store going away after work was done (a database restart) is not bad input: exit 1, one line with the
     driver's own reason, not Optuna's generic "exception during the commit"."""

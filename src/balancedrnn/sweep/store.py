@@ -50,15 +50,18 @@ class StoreError(ValueError):
 
 
 class StoreUnavailable(StoreError):
-    """A store whose server is down or does not answer (connection refused, a timeout): the command is right and
-    will work once the server is back, so this is a failure of the machine (exit 1), not bad input (exit 2) as a
-    wrong password, an unknown database or a garbled URL are."""
+    """A store whose server is down or does not answer (connection refused, a timeout), or whose disk is full: the
+    command is right and will work once the server is back (or has space), so this is a failure of the machine
+    (exit 1), not bad input (exit 2) as a wrong password, an unknown database or a garbled URL are."""
 
 
 _UNAVAILABLE = re.compile(r"connection refused|timeout expired|timed out|did not answer|server closed the connection|"
                           r"no route to host|network is unreachable|the database system is (starting up|shutting down|"
-                          r"in recovery mode)|too many clients|remaining connection slots", re.IGNORECASE)
-"""What a driver says when the server is away or busy rather than the URL wrong (PostgreSQL's libpq wording)."""
+                          r"in recovery mode)|too many clients|remaining connection slots|"
+                          r"no space left on device|disk quota exceeded|input/output error|could not extend file",
+                          re.IGNORECASE)
+"""What a driver says when the server is away or busy, or its disk full, rather than the URL wrong (PostgreSQL's
+wording)."""
 
 
 def _store_error(message: str, cause: str) -> StoreError:
