@@ -974,8 +974,9 @@ def sweep(
 ) -> None:
     """Run (or resume) a sweep over a run store; several machines can run the same command on one PostgreSQL store.
 
-    Exit codes: 0 every trial of this run ok; 1 a trial failed, diverged or timed out, a worker died, or trials
-    are missing; 2 bad input; 130 interrupted (Ctrl-C or SIGTERM).
+    Exit codes: 0 every trial of this run ok; 1 a trial failed, diverged or timed out, a worker died, trials
+    are missing, or the store's server is down, does not answer ($BALANCEDRNN_STORE_TIMEOUT, 60 s a statement)
+    or is full; 2 bad input; 130 interrupted (Ctrl-C or SIGTERM).
     """
     from ..sweep.executor import run_sweep
     from ..sweep.spec import SweepSpec, load_sweep_file
