@@ -218,6 +218,27 @@ def test_runs_of_other_settings_in_the_store_are_not_this_reproductions(mnist_di
     assert interim.returncode == 2 and "no finished runs" in interim.stderr, interim.stderr
 
 
+def test_report_only_on_a_store_that_fails_to_answer_says_so(mnist_dir, tmp_path, monkeypatch):
+    """--report-only whose store fails while its study is read (a server gone or hung between opening the store
+    and reading it) stops with that failure (before: it was taken for "this sweep has not started", and the
+    reproduction said there were no finished runs, exit 2). A study that does not exist yet still means no runs."""
+    from balancedrnn.reproduce.plan import run_plan
+    from balancedrnn.sweep import store
+
+    path = dense_and_balanced_plan(tmp_path, mnist_dir, "away", 16)
+    out = tmp_path / "out"
+    store.open_study(store.open_storage(None, out), "other")  # a store, without this plan's study
+    with pytest.raises(PlanError, match="no finished runs"):
+        run_plan(load_plan(path), "smoke", out, report_only=True)
+
+    def away(*args, **kwargs):
+        raise store.StoreUnavailable("cannot read the run store db: the database server did not answer for 60 s")
+
+    monkeypatch.setattr(store, "open_study", away)
+    with pytest.raises(store.StoreUnavailable, match="did not answer"):
+        run_plan(load_plan(path), "smoke", out, report_only=True)
+
+
 @pytest.mark.parametrize("change,pattern", [
     ({"sampler": None}, "sweep rad-100k of plan bad.yaml: sampler must be a mapping"),
     ({"sampler": ["grid"]}, "sweep rad-100k of plan bad.yaml: sampler must be a mapping"),

@@ -556,7 +556,7 @@ def _run_plan(plan: Plan, scale: str, out_dir: Path, storage: str | None, worker
             st = store.open_storage(spec.storage, out_dir, create=False)  # an unreachable server says so
             try:
                 study = store.open_study(st, spec.name, create=False)
-            except store.StoreError:
+            except store.NoStudy:  # a store that cannot be read (a server gone or hung meanwhile) says so
                 return []  # this sweep has not started: no runs yet
             return own(spec, study)
         if log:

@@ -49,6 +49,10 @@ class StoreError(ValueError):
     """A storage URL, store file or study that cannot be used. The message is one line."""
 
 
+class NoStudy(StoreError):
+    """The store holds no study of that name (a read-only command before the sweep has started)."""
+
+
 class StoreUnavailable(StoreError):
     """A store whose server is down or does not answer (connection refused, a timeout), or whose disk is full: the
     command is right and will work once the server is back (or has space), so this is a failure of the machine
@@ -543,7 +547,7 @@ def open_study(storage: Any, name: str, create: bool = True) -> Any:
             return optuna.load_study(study_name=name, storage=storage)
         except KeyError:
             names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-            raise StoreError(f"no study {name!r} in this store; studies: {', '.join(names) or 'none'}") from None
+            raise NoStudy(f"no study {name!r} in this store; studies: {', '.join(names) or 'none'}") from None
     except StoreError:
         raise
     except Exception as e:  # noqa: BLE001 - a damaged store: say which, in one line
