@@ -210,7 +210,6 @@ CASES: list[tuple[str, list[str], str]] = [
      "give either --records or --run-dir"),
     ("recommend-run-dir-storage", [*REC, "--run-dir", "{empty}", "--storage", "{empty}/s.journal"],
      "give either --storage or --run-dir"),
-    ("recommend-epochs-records", [*REC, "--records", "{empty}", "--epochs", "7"], "--epochs is read by the zoo predictor"),
     # ---------------------------------------------------------------------------------------- predictor fit
     ("predictor-fit-out-under-a-file", ["predictor", "fit", "--records", "{empty}", "--out", "{file}/p.pkl"],
      "--out {file}/p.pkl is not writable"),

@@ -281,6 +281,7 @@ def test_a_task_whose_files_this_aeon_does_not_ship_says_so_not_unknown(name, fi
         if p.name != top:
             (partial_dir / p.name).symlink_to(p)
     monkeypatch.setattr(tasks, "_REGISTRY", {})  # registered afresh against that aeon
+    monkeypatch.setattr(tasks, "_TIMESERIES_MISSING", "")  # an earlier test's aeon-less registration does not hold
     monkeypatch.setattr(timeseries, "aeon_data_dir", lambda: partial_dir)
     assert name not in task_names() and "ts:GunPoint" in task_names()
     line = one_line_error(run_main(["train", "--task", name, "--epochs", "1", "--out-dir", "out"], capsys),

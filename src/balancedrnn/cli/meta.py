@@ -354,14 +354,15 @@ def recommend(
     from_runs = _has_source(records, storage, name) or run_dir_given
     if predictor is not None and from_runs:
         raise UserError("give either --predictor or run records (--records/--storage/--name/--run-dir), not both")
-    zoo_only = [o for o, v in (("--epochs", epochs), ("--steps", steps), ("--n-train", n_train)) if v is not None]
+    zoo_only = [o for o, v in (("--steps", steps), ("--n-train", n_train)) if v is not None]  # --epochs: every
+    # recommender prints it in the train command it suggests (the zoo predictor also sizes its curve by it)
 
     def refuse_zoo_only(what: str) -> None:
-        """--epochs/--steps/--n-train are read by the zoo predictor only: any other recommender would drop them."""
+        """--steps/--n-train are features of the zoo predictor only: any other recommender would drop them."""
         if zoo_only:
             raise UserError(f"{', '.join(zoo_only)} {'is' if len(zoo_only) == 1 else 'are'} read by the zoo predictor, "
-                            f"not by {what}, which has no sequence-length or training-set feature and predicts no "
-                            f"validation curve; leave {'it' if len(zoo_only) == 1 else 'them'} out")
+                            f"not by {what}, which has no sequence-length or training-set feature; leave "
+                            f"{'it' if len(zoo_only) == 1 else 'them'} out")
 
     if from_runs:  # a predictor fitted now on run records, or the rule: never the zoo's
         refuse_zoo_only("a predictor fitted on --records/--storage runs")

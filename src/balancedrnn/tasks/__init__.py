@@ -157,12 +157,13 @@ def _ensure_builtin() -> None:
 
         for task in zoo_tasks():
             register(task)
+        global _TIMESERIES_MISSING
         try:  # real time-series tasks need the optional aeon (extra "timeseries"); without it they are absent
             from .timeseries import timeseries_tasks
 
             for task in timeseries_tasks():
                 register(task)
+            _TIMESERIES_MISSING = ""  # registered: an earlier registration's failure no longer holds
         except ImportError as e:
-            global _TIMESERIES_MISSING
             absent = getattr(e, "name", None) == "aeon" or str(e).startswith("aeon is not installed")
             _TIMESERIES_MISSING = "not installed" if absent else (str(e).splitlines()[0] if str(e) else "ImportError")
