@@ -1,6 +1,7 @@
 """The compiled CSR kernels against dense matrices with zeros, and their fallback."""
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -255,3 +256,44 @@ def test_a_failed_build_is_not_retried_by_every_forward_pass(tmp_path, monkeypat
         monkeypatch.undo()
         native._load.cache_clear()
     assert native.available()
+
+
+def test_a_compiler_wrapper_in_cc_is_run_as_a_command_line(tmp_path, monkeypatch):
+    """``CC="ccache gcc"`` (a wrapper and its compiler, as make allows) was run as one program named
+    "ccache gcc", which does not exist: the kernels fell back to PyTorch's with 'no C compiler'."""
+    import shutil as sh
+
+    cc = sh.which("cc") or sh.which("gcc")
+    if cc is None or sh.which("env") is None:
+        pytest.skip("needs cc and env")
+    monkeypatch.setenv("CC", f"env BRNN_WRAPPED=1 {cc}")
+    monkeypatch.setenv("BALANCEDRNN_KERNEL_DIR", str(tmp_path / "k"))
+    native._load.cache_clear()
+    try:
+        assert native.available(), native.status()
+        assert [p.suffix for p in (tmp_path / "k").iterdir()] == [".so"]
+    finally:
+        monkeypatch.undo()
+        native._load.cache_clear()
+
+
+def test_a_build_that_fails_before_compiling_leaves_no_temporary_files(tmp_path, monkeypatch):
+    """A failed write of the source copy (a full /tmp) left the empty library placeholder and the source
+    directory behind, one pair per process that tried."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile as tf
+
+    monkeypatch.setattr(tf, "tempdir", None)
+    real = Path.write_bytes
+
+    def full(self, data):
+        if self.name == native.SOURCE.name:
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    target = tmp_path / "k" / "sparse-x.so"
+    with pytest.raises(OSError):
+        native._build(target)
+    assert list((tmp_path / "k").iterdir()) == [] and list((tmp_path / "tmp").iterdir()) == []

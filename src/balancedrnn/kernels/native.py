@@ -19,6 +19,8 @@ import ctypes
 import hashlib
 import os
 import platform
+import shlex
+import shutil
 import subprocess
 import tempfile
 from functools import lru_cache
@@ -56,7 +58,16 @@ def _cpu_identity() -> str:
 
 
 def _compiler() -> str:
-    return os.environ.get("CC", "cc")
+    return os.environ.get("CC", "").strip() or "cc"
+
+
+def _compiler_argv() -> list[str]:
+    """``$CC`` as a command line: it may name a wrapper with its compiler (``ccache gcc``), as make allows."""
+    try:
+        argv = shlex.split(_compiler())
+    except ValueError as e:
+        raise NativeUnavailable(f"C compiler {_compiler()!r} cannot be parsed: {e}") from None
+    return argv or ["cc"]
 
 
 @lru_cache(maxsize=1)
@@ -73,11 +84,12 @@ def _build(target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
-    src_dir = tempfile.mkdtemp(prefix="balancedrnn-src-")
-    src = Path(src_dir) / SOURCE.name
-    src.write_bytes(_source())
+    src_dir = None
     try:
-        cmd = [_compiler(), *FLAGS, "-o", tmp, str(src)]
+        src_dir = tempfile.mkdtemp(prefix="balancedrnn-src-")
+        src = Path(src_dir) / SOURCE.name
+        src.write_bytes(_source())
+        cmd = [*_compiler_argv(), *FLAGS, "-o", tmp, str(src)]
         try:
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
         except (OSError, subprocess.SubprocessError) as e:
@@ -90,13 +102,13 @@ def _build(target: Path) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        src.unlink(missing_ok=True)
-        os.rmdir(src_dir)
+        if src_dir is not None:
+            shutil.rmtree(src_dir, ignore_errors=True)
 
 
 def _key() -> str:
     try:
-        version = subprocess.run([_compiler(), "--version"], capture_output=True, text=True, timeout=30,
+        version = subprocess.run([*_compiler_argv(), "--version"], capture_output=True, text=True, timeout=30,
                                  check=False).stdout
     except (OSError, subprocess.SubprocessError) as e:
         raise NativeUnavailable(f"no C compiler ({_compiler()!r}: {e.strerror if isinstance(e, OSError) else e})") from None
