@@ -269,6 +269,18 @@ def test_fill_at_a_density_counts_with_exact_count():
         m.fill(0.1, pairs=[("y", "y")])
 
 
+def test_fill_with_pairs_beyond_the_per_pair_densities_is_refused():
+    """pairs=[a, b] with density={a: .3} added b as an empty block: the map then said b was present, so it
+    could not be filled later, and nothing said so."""
+    m = IterativeMap.from_mlp(make_mlp([20, 16, 12, 4], seed=2))
+    before = dict(m.nnz())
+    with pytest.raises(ValueError, match=r"no density given for block \(y, y\)"):
+        m.fill({("h1", "h2"): 0.3}, pairs=[("h1", "h2"), ("y", "y")])
+    assert dict(m.nnz()) == before  # refused before anything was added
+    m.fill({("h1", "h2"): 0.3, ("y", "y"): 0.5}, pairs=[("h1", "h2"), ("y", "y")], seed=1)
+    assert m.nnz()[("y", "y")] == exact_count(0.5, 4, 4)
+
+
 @pytest.mark.parametrize("budget", [800, 1000, 1234, 1599])
 @pytest.mark.parametrize("include_input", [False, True])
 def test_fill_at_a_budget_hits_it(budget, include_input):

@@ -771,7 +771,11 @@ class IterativeMap(nn.Module):
             unknown = [p for p in density if p not in shapes]
             if unknown:
                 raise ValueError(f"density given for block {_fmt(unknown[0])}, which is not among the pairs to fill")
-            densities = {p: float(density.get(p, 0.0)) for p in todo}
+            missing = [p for p in todo if p not in density]
+            if missing:
+                raise ValueError(f"no density given for block {_fmt(missing[0])}: give one for every pair to fill "
+                                 "(a block left out would be added empty and could not be filled later)")
+            densities = {p: float(density[p]) for p in todo}
         else:
             densities = {p: float(density) for p in todo}  # type: ignore[arg-type]
         for p, d in densities.items():
