@@ -351,6 +351,23 @@ def test_a_multi_line_or_piped_note_keeps_the_summary_markdown_table_whole():
     assert "(16x3 and 4x5) \\| see above" in rows[2]
 
 
+def test_a_configs_note_names_a_later_seeds_error_not_only_the_first_runs_note():
+    """summary.md's note column took the first run's note: with seed 0 fine and seed 1 failed, the note was empty
+    and the failure's reason was shown nowhere in the summary. It now lists each distinct note once."""
+    from balancedrnn.analysis.report import records_frame, summarise
+
+    recs = rad_records(configs=["dense"], seeds=4)
+    for i, err in ((1, "RuntimeError: first"), (2, "RuntimeError: second"), (3, "RuntimeError: first")):
+        recs[i].update(status="failed", error=err)
+        del recs[i]["final"]
+    row = summarise(records_frame(recs)).iloc[0]
+    assert row["runs"] == 1 and row["failed"] == 3
+    assert row["note"] == "RuntimeError: first; RuntimeError: second"
+    recs[1]["error"] = "RuntimeError: third"
+    assert summarise(records_frame(recs)).iloc[0]["note"].endswith("; (+1 more)")
+    assert summarise(records_frame(rad_records(configs=["dense"], seeds=2))).iloc[0]["note"] == ""
+
+
 def test_plot_runs_removes_its_earlier_plots_that_it_does_not_write(tmp_path):
     """`runs --plots DIR` into a directory an earlier call wrote: when this call has no run that finished ok, it
     said 'nothing written' yet left the earlier plots there, to be read as of these runs. They are now removed;

@@ -166,6 +166,14 @@ def config_labels(frame: pd.DataFrame, with_task: bool = False) -> pd.Series:
     return pd.Series(labels, index=frame.index, dtype=object)
 
 
+def _distinct_notes(notes: pd.Series, keep: int = 2) -> str:
+    """A config's notes over its runs: each distinct non-empty one once, in run order (a failed seed's error is
+    not hidden behind an earlier seed's empty note); beyond ``keep``, how many more."""
+    seen = list(dict.fromkeys(str(n) for n in notes if isinstance(n, str) and n))
+    more = f"; (+{len(seen) - keep} more)" if len(seen) > keep else ""
+    return "; ".join(seen[:keep]) + more
+
+
 def summarise(frame: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
     """Mean, std and count of the test metric per configuration (:func:`config_labels`: a model at one budget of
     one task; the index is named ``model``), with its sizes and hidden proportion (the std is the sample standard
@@ -186,7 +194,7 @@ def summarise(frame: pd.DataFrame, order: list[str] | None = None) -> pd.DataFra
     )
     failed = frame[frame["status"] != "ok"].groupby("model", sort=False).size()
     agg["failed"] = failed.reindex(agg.index).fillna(0).astype(int)
-    notes = frame.groupby("model", sort=False)["note"].first()
+    notes = frame.groupby("model", sort=False)["note"].agg(_distinct_notes)
     agg["note"] = notes.reindex(agg.index).fillna("")
     anomaly_cols = [c for c in ok.columns if c.startswith("anomaly:")]
     if anomaly_cols:
