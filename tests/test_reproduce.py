@@ -152,6 +152,22 @@ def test_failed_trials_make_an_incomplete_report(mnist_dir, tmp_path):
     assert res.returncode == 1 and "incomplete" in res.stderr, res.stderr
     assert "INCOMPLETE: 2 of 2 trials have no ok record (diverged 2)" in (out / "report.md").read_text()
     assert "INCOMPLETE" in (out / "report.html").read_text()
+    # diverged trials are outcomes: running the same command keeps them (it said "run the same command to retry")
+    last = res.stderr.strip().splitlines()[-1]
+    assert "2 ended diverged" in last and "--retry-failed runs them again" in last and "same command" not in last
+
+    from balancedrnn.sweep import store
+
+    def trials() -> int:
+        return len(store.open_study(store.open_storage(None, out, create=False), "broken-smoke", create=False).trials)
+
+    before = trials()
+    again = run("reproduce", path, "--scale", "smoke", "--out-dir", out, "--quiet", "--workers", "1")
+    assert again.returncode == 1 and trials() == before
+    retried = run("reproduce", path, "--scale", "smoke", "--out-dir", out, "--quiet", "--workers", "1", "--retry-failed")
+    assert retried.returncode == 1 and trials() == before + 2, retried.stderr
+    both = run("reproduce", path, "--scale", "smoke", "--out-dir", out, "--report-only", "--retry-failed")
+    assert both.returncode == 2 and "give one of them" in both.stderr and "Traceback" not in both.stderr
 
 
 def test_recommender_cells_hold_out_each_task():

@@ -1136,6 +1136,9 @@ def reproduce(
     report_only: Annotated[bool, typer.Option(
         "--report-only", help="Train nothing: write the report and verdicts from the runs already finished in the "
                               "store (interim results of a long or shared sweep; exit 1 while it is incomplete).")] = False,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="Run the trials that ended failed, diverged or timed out again (otherwise they are "
+                               "results the report counts, and running the same command keeps them).")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Reproduce the paper's claims: run a plan's sweeps (resumable, shareable across machines), then write
@@ -1156,13 +1159,16 @@ def reproduce(
     overrides = _parse_sets(set_)
     if overrides.get("mnist_dir") is not None:
         check_mnist_dir(Path(str(overrides["mnist_dir"])))
+    if report_only and retry_failed:
+        raise UserError("--retry-failed runs trials again; --report-only trains nothing: give one of them")
     p = load_plan(plan)
     directory = out_dir or Path("runs") / "reproduce" / f"{p.name}-{scale}"
     sweep_specs(p, scale, workers, storage, overrides)  # every trial's config checked before anything is written
     check_writable(directory, "--out-dir", directory=True)
     try:
         rep = run_plan(p, scale, directory, storage=storage, workers=workers, overrides=overrides, progress=not quiet,
-                       log=None if quiet else lambda m: err.print(m, markup=False), report_only=report_only)
+                       log=None if quiet else lambda m: err.print(m, markup=False), report_only=report_only,
+                       retry_failed=retry_failed)
     except KeyboardInterrupt:
         _interrupted("finished trials are kept; run the same command to resume")
     table = Table(title=f"{p.name} at the {scale} scale: {len(rep.records) + len(rep.recommend_records)} of {rep.expected} runs")
@@ -1173,9 +1179,18 @@ def reproduce(
     out.print(table)
     out.print(f"report: {rep.paths[0]} (and {rep.paths[1].name})")
     if not rep.complete:
-        err.print(f"incomplete: {rep.not_ok} of {rep.expected} trials have no ok record; the report says so. "
-                  + ("Run the command without --report-only to run them." if report_only else
-                     "Run the same command to retry what was interrupted."))
+        ended = rep.ended_not_ok
+        missing = rep.not_ok - sum(ended.values())
+        parts = []
+        if ended:
+            parts.append(", ".join(f"{n} ended {k}" for k, n in ended.items())
+                         + " (outcomes the report counts; --retry-failed runs them again)")
+        if missing > 0:
+            parts.append(f"{missing} have no record yet ("
+                         + ("run the command without --report-only to run them)" if report_only else
+                            "run the same command to run what was interrupted)"))
+        err.print(f"incomplete: {rep.not_ok} of {rep.expected} trials have no ok record: {'; '.join(parts)}. "
+                  "The report says so.", markup=False)
         raise typer.Exit(1)
 
 

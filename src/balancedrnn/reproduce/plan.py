@@ -507,16 +507,17 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
 
 def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = None, workers: int = 1,
              overrides: dict[str, Any] | None = None, progress: bool = True, log: Any = None,
-             report_only: bool = False) -> Reproduction:
+             report_only: bool = False, retry_failed: bool = False) -> Reproduction:
     """Run (or resume) every sweep of ``plan`` at ``scale``, then judge its claims and write the report into
     ``out_dir``. The report is written once, at the end; an incomplete run says so in it. With ``report_only``
     nothing is trained: the report is written from the finished runs already in the store (a long sweep's
-    interim verdicts, while it runs here or elsewhere). An ``out_dir`` this call created is removed again when
+    interim verdicts, while it runs here or elsewhere). Trials that ended failed, diverged or timed out are kept
+    as results unless ``retry_failed`` runs them again. An ``out_dir`` this call created is removed again when
     the call fails before writing anything into it (say, the plan's data set is missing)."""
     out_dir = Path(out_dir)
     created = not out_dir.exists()
     try:
-        return _run_plan(plan, scale, out_dir, storage, workers, overrides, progress, log, report_only)
+        return _run_plan(plan, scale, out_dir, storage, workers, overrides, progress, log, report_only, retry_failed)
     except BaseException:
         if created and out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()
@@ -524,7 +525,8 @@ def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = 
 
 
 def _run_plan(plan: Plan, scale: str, out_dir: Path, storage: str | None, workers: int,
-              overrides: dict[str, Any] | None, progress: bool, log: Any, report_only: bool) -> Reproduction:
+              overrides: dict[str, Any] | None, progress: bool, log: Any, report_only: bool,
+              retry_failed: bool = False) -> Reproduction:
     from ..sweep import store
     from ..analysis.claims import evaluate_records, judge
     from ..io import ensure_writable_dir
@@ -561,7 +563,7 @@ def _run_plan(plan: Plan, scale: str, out_dir: Path, storage: str | None, worker
             return own(spec, study)
         if log:
             log(f"sweep {spec.name}")
-        result = run_sweep(spec, run_dir=out_dir, progress=progress)
+        result = run_sweep(spec, run_dir=out_dir, progress=progress, retry_failed=retry_failed)
         if result.interrupted:
             raise KeyboardInterrupt
         expected += result.total

@@ -81,6 +81,16 @@ class Reproduction:
         return self.expected - sum(r.get("status") == "ok" for r in self.records + self.recommend_records)
 
     @property
+    def ended_not_ok(self) -> dict[str, int]:
+        """Trials whose final record is not ``ok``, by status (failed, diverged, timeout): outcomes that running
+        the plan again keeps, unless asked to retry them."""
+        ended: dict[str, int] = {}
+        for r in self.records + self.recommend_records:
+            if r.get("status") != "ok":
+                ended[str(r.get("status"))] = ended.get(str(r.get("status")), 0) + 1
+        return dict(sorted(ended.items()))
+
+    @property
     def complete(self) -> bool:
         return self.not_ok == 0
 
