@@ -176,6 +176,8 @@ CASES: list[tuple[str, list[str], str]] = [
      "dataset is for the Hammer tasks (hammer, hammer:actions), not 'rad'"),  # likewise
     ("reproduce-report-only-nothing-run", ["reproduce", "rad-100k", "--scale", "smoke", "--report-only", "--out-dir", "{empty}/rep"],
      "no finished runs of plan 'rad-100k' at the smoke scale"),
+    ("reproduce-retry-failed-report-only", ["reproduce", "rad-100k", "--report-only", "--retry-failed"],
+     "--retry-failed runs trials again; --report-only trains nothing"),
     ("reproduce-set-mnist-dir-missing", ["reproduce", "rad-100k", "--set", "mnist_dir=nope"], "MNIST directory nope does not exist"),
     ("reproduce-out-dir-under-a-file", ["reproduce", "rad-100k", "--scale", "smoke", "--out-dir", "{file}/rep"],
      "--out-dir {file}/rep is not writable"),
