@@ -549,3 +549,22 @@ def test_a_storage_default_names_a_directory_option_its_command_has():
             checked += 1
     assert checked >= 3
 
+
+
+def test_compare_on_a_regression_task_names_its_plot_by_the_metric_and_draws_skill_0(mnist_dir, tmp_path):
+    """A regression task's compare wrote 'accuracy_vs_hidden_proportion.png' (its metric is skill) with no chance
+    line, and its records' chance column was empty although skill's chance level is 0 by construction. A later
+    run of another metric into the same directory leaves no earlier plot behind."""
+    from balancedrnn.analysis.report import records_frame
+
+    common = ["--models", "dense", "--seeds", "1", "--n-train", "40", "--n-val", "16", "--n-test", "16", "--epochs", "1",
+              "--mnist-dir", str(mnist_dir), "--out-dir", "out", "--quiet", "--threads", "1"]
+    res = run(["compare", "--task", "mnist:next2rows", "--budget", "6000", *common], tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = tmp_path / "out"
+    assert [p.name for p in out.glob("*.png")] == ["skill_vs_hidden_proportion.png"]
+    frame = records_frame(json.loads(p.read_text()) for p in (out / "records").glob("*.json"))
+    assert frame["metric"].tolist() == ["skill"] and frame["chance"].tolist() == [0.0]
+    res = run(["compare", "--budget", "30000", *common], tmp_path)  # RAD: accuracy
+    assert res.returncode == 0, res.stderr
+    assert [p.name for p in out.glob("*.png")] == ["accuracy_vs_hidden_proportion.png"]

@@ -31,6 +31,20 @@ class RecordError(ValueError):
     """A mapping that is not a run record this library can read. The message is one line naming the record."""
 
 
+ZERO_CHANCE_METRICS = ("skill", "normalized_score")
+"""Metrics whose chance level is 0: skill (1 - MSE / the training mean's MSE) and Hammer's normalised score."""
+
+
+def chance_level(dy: int | None, loss: str | None, metric: str | None = None) -> float | None:
+    """The chance level of a task's metric when the task declares none: 1/dy for classification (loss at the
+    last step), 0 for a metric in :data:`ZERO_CHANCE_METRICS`, None otherwise (a raw MSE has no chance level)."""
+    if loss == "last" and dy:
+        return 1.0 / dy
+    if metric in ZERO_CHANCE_METRICS:
+        return 0.0
+    return None
+
+
 @dataclass
 class TaskInfo:
     """The task a run trained on, as recorded (sizes and how it is scored)."""
@@ -41,6 +55,11 @@ class TaskInfo:
     loss: str
     """``last`` (classification) or ``all`` (MSE at every step)."""
     metric: str
+
+    @property
+    def chance(self) -> float | None:
+        """The chance level of the task's metric by :func:`chance_level`'s rule."""
+        return chance_level(self.dy, self.loss, self.metric)
 
 
 @dataclass

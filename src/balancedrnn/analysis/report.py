@@ -37,12 +37,6 @@ def save_figure(fig: Any, path: str | Path, tight: bool = True, **savefig: Any) 
     return Path(path)
 
 
-def chance_level(dy: int | None, loss: str | None) -> float | None:
-    """The chance level of a task's metric: 1/dy for classification at the last step, None otherwise (regression
-    has no chance accuracy)."""
-    return 1.0 / dy if loss == "last" and dy else None
-
-
 def draw_chance(ax: Any, chance: float | None) -> None:
     """The chance level as a labelled dashed line (nothing when the task has none)."""
     if chance is not None and math.isfinite(chance):
@@ -134,7 +128,7 @@ def flatten_record(r: Mapping[str, Any]) -> dict[str, Any]:
         "note": "; ".join(n for n in (None if rec.ok else rec.error, model.get("budget_note")) if n),  # error first
         "wall_time": rec.wall_time,
         "threads": rec.threads,
-        "chance": chance_level(rec.task.dy, rec.task.loss) if rec.task else None,
+        "chance": rec.task.chance if rec.task else None,
         "data_source": rec.data_source,
     }
     for b, p in (model.get("density") or {}).items():

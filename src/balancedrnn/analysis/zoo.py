@@ -26,10 +26,6 @@ import numpy as np
 
 METHODS = ("chance", "rank")
 
-ZERO_CHANCE_METRICS = ("skill", "normalized_score")
-"""Metrics whose chance level is 0 by construction (regression skill; Hammer's normalised score)."""
-
-
 def _value(record: Mapping[str, Any]) -> float:
     """The record's final metric, or NaN when the run is not ok or has none."""
     if record.get("status") != "ok":
@@ -54,6 +50,7 @@ def chance_level(record: Mapping[str, Any]) -> float:
     (an unknown task, or a ``file:``/``ucr:`` task whose data this machine lacks) 1/dy for classification (loss at
     the last step) and 0 for skill or a normalised score."""
     from ..tasks import get_task
+    from ..record import chance_level as default_chance
     from ..tasks.zoo import meta_features
 
     name = _task_name(record)
@@ -64,10 +61,9 @@ def chance_level(record: Mapping[str, Any]) -> float:
     if chance is not None:
         return float(chance)
     task = record.get("task") or {}
-    if task.get("loss") == "last" and task.get("dy"):
-        return 1.0 / float(task["dy"])
-    if task.get("metric") in ZERO_CHANCE_METRICS:
-        return 0.0
+    chance = default_chance(task.get("dy"), task.get("loss"), task.get("metric"))
+    if chance is not None:
+        return chance
     raise ValueError(f"no chance level for task {name!r} (metric {task.get('metric')!r}); pass chance={{task: level}}")
 
 

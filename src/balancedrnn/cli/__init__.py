@@ -447,7 +447,8 @@ def compare(
     """Train several configs x seeds on the same data; table of mean ± std and a plot against hidden proportion.
 
     Exit code 1 when any trial failed, diverged or timed out (the table shows the rest), with a line saying so."""
-    from ..analysis.report import chance_level, mean_std, plot_metric_vs_hp, records_frame, summarise, summary_markdown
+    from ..analysis.report import mean_std, plot_metric_vs_hp, records_frame, summarise, summary_markdown
+    from ..record import chance_level
     from ..train import check_config
 
     from ..core.configs import is_baseline, split_configs
@@ -513,7 +514,7 @@ def compare(
     failed = _all_failed(frame, names, summary)
     if not counts.get("ok"):
         _write_compare_summary(out_dir, f"Every trial failed ({_format_counts(counts)}).\n", summary, failed, seeds)
-        (out_dir / "accuracy_vs_hidden_proportion.png").unlink(missing_ok=True)  # an earlier run's, not this one's
+        _remove_compare_plots(out_dir)  # an earlier run's, not this one's
         first = next((r.get("error") for r in records if r.get("error")), "") or ""
         err.print(f"error: every one of the {len(records)} trials failed ({_format_counts(counts)}); first error: "
                   f"{first.splitlines()[0] if first else 'none recorded'}; records: {out_dir / 'records'}", markup=False)
@@ -540,11 +541,12 @@ def compare(
             out.print(f"warning ({name}): {int(r['failed'])} trial(s) did not finish; see {out_dir / 'records'}")
     for n, r in failed.iterrows():
         out.print(f"warning ({n}): every trial failed: {r['note']}", markup=False)
-    chance = chance_level(the_task.dy, the_task.loss)
+    chance = the_task.chance if the_task.chance is not None else chance_level(the_task.dy, the_task.loss, metric)
     _write_compare_summary(out_dir, summary_markdown(summary, metric) + (f"\n{SPREAD_TEXT}.\n" if spread else ""),
                            summary, failed, seeds)
     if len(summary):
-        plot = plot_metric_vs_hp(summary, out_dir / "accuracy_vs_hidden_proportion.png", metric, chance,
+        _remove_compare_plots(out_dir)
+        plot = plot_metric_vs_hp(summary, out_dir / f"{metric}_vs_hidden_proportion.png", metric, chance,
                                  title=f"{task}, budget {budget:,.0f}, {n_train_seen:,} train seq., {epochs_text}"
                                        f"{_options_text(init_scale, rewire, prune)}")
         out.print(f"plot: {plot}")
@@ -554,6 +556,12 @@ def compare(
         err.print(f"error: {len(records) - counts['ok']} of {len(records)} trials did not finish ok "
                   f"({_format_counts(counts)}); see {out_dir / 'records'}", markup=False)
         raise typer.Exit(1)
+
+
+def _remove_compare_plots(out_dir: Path) -> None:
+    """compare's plots of an earlier run in ``out_dir`` (named by its task's metric: accuracy, skill, ...)."""
+    for old in out_dir.glob("*_vs_hidden_proportion.png"):
+        old.unlink(missing_ok=True)
 
 
 SPREAD_TEXT = "test: mean ± sample standard deviation (ddof 1) over the seeds that finished ok; one run: its value"

@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from ..io import DataError, atomic_write, cache_dir, torch_load
+from ..record import chance_level
 from .base import BatchedSplit
 from .rad import MEAN as MNIST_MEAN, STD as MNIST_STD  # RAD's MNIST normalisation, the one definition
 
@@ -807,10 +808,8 @@ def meta_features(task: Task, n_train: int | None = None) -> dict[str, Any]:
     if task.name == "hammer":  # episodes of the Minari data set (200 steps), not set by n_train
         steps = steps or 200
     classification = task.loss == "last"
-    if chance is None and classification:
-        chance = 1.0 / task.dy
-    if chance is None and task.metric in ("skill", "normalized_score"):
-        chance = 0.0  # skill: predicting the training mean; Hammer's normalised score: a random policy
+    if chance is None:  # skill: predicting the training mean; Hammer's normalised score: a random policy
+        chance = chance_level(task.dy, task.loss, task.metric)
     set_by_config = train is None and task.name != "hammer"
     if set_by_config and n_train is not None:
         train = n_train
