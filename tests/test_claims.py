@@ -363,3 +363,16 @@ def test_two_configs_each_stuck_at_one_value_are_not_significantly_different():
     a, b = np.array([0.5, 0.5]), np.array([0.4, 0.45])
     expected = stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue
     assert f"one-sided p = {expected:.3g}" in welch(a, b)[1]
+
+
+def test_a_tie_for_a_familys_best_config_does_not_depend_on_the_order_of_the_records():
+    """Two uniform configs with the same mean (a smoke run at chance): the best was whichever the store listed
+    first, so the verdict's text and its pairwise table changed with the order the trials finished in."""
+    values = [0.1, 0.1, 0.3, 0.3]
+    recs = [record("rad", m, s, v) for m in ("uniform:0.5", "uniform:0.2") for s, v in enumerate(values)]
+    recs += [record("rad", "balanced:0.5", s, 0.2 + 0.01 * s) for s in range(4)]
+    tests = set()
+    for order in (recs, recs[::-1], recs[4:8] + recs[:4] + recs[8:]):
+        (v,), _ = judge(["balanced_beats_uniform"], order)
+        tests.add(v.test)
+    assert len(tests) == 1 and "uniform:0.2" in tests.pop()

@@ -216,7 +216,9 @@ def one_sided_mean(diffs: np.ndarray) -> tuple[float, float]:
 # ------------------------------------------------------------------------------------------ claims
 def _best(stats_: pd.DataFrame, task: str, family: str) -> pd.Series | None:
     part = stats_[(stats_["task"] == task) & (stats_["family"] == family)]
-    return None if part.empty else part.sort_values("mean", ascending=False, kind="stable").iloc[0]
+    if part.empty:
+        return None  # ties in the mean go to the config named first, not to whichever run the store listed first
+    return part.sort_values(["mean", "model"], ascending=[False, True], kind="stable").iloc[0]
 
 
 def _values(frame: pd.DataFrame, task: str, config: str) -> np.ndarray:
