@@ -4,9 +4,12 @@ so a renamed or removed option fails here, not in a user's terminal)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -182,17 +185,32 @@ def test_the_docs_have_script_lines_to_check() -> None:
     assert ("experiments/hammer_diagnosis.py", "checkpoints") in SCRIPTS and len(SCRIPTS) >= 15
 
 
+def _script_help(script: str, sub: str) -> subprocess.CompletedProcess:
+    """``script [sub] --help`` (the script alone when its first word was an argument, not a subcommand)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, script, *([sub] if sub else []), "--help"], cwd=REPO, capture_output=True,
+                         text=True, timeout=300, env=env)
+    if res.returncode != 0 and sub:
+        res = subprocess.run([sys.executable, script, "--help"], cwd=REPO, capture_output=True, text=True, timeout=300,
+                             env=env)
+    return res
+
+
+@functools.lru_cache(maxsize=1)
+def script_helps() -> dict[tuple[str, str], subprocess.CompletedProcess]:
+    """Every documented script call's ``--help``, run a few at a time (each is mostly Python importing torch)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls = [c for c in sorted(SCRIPTS) if (REPO / c[0]).is_file()]
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
+        return dict(zip(calls, pool.map(lambda c: _script_help(*c), calls)))
+
+
 @pytest.mark.parametrize("script,sub", [pytest.param(s, sub, id=f"{s} {sub}".strip()) for s, sub in sorted(SCRIPTS)])
 def test_documented_script_calls_use_real_options(script: str, sub: str) -> None:
     """Each documented call's options appear in that script's (or subcommand's) ``--help``."""
-    import subprocess
-    import sys
-
     assert (REPO / script).is_file(), f"the docs call {script}, which does not exist"
-    res = subprocess.run([sys.executable, script, *([sub] if sub else []), "--help"], cwd=REPO, capture_output=True,
-                         text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    if res.returncode != 0 and sub:  # the first word was an argument, not a subcommand
-        res = subprocess.run([sys.executable, script, "--help"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    res = script_helps()[(script, sub)]
     assert res.returncode == 0, res.stderr[-2000:]
     known = set(re.findall(r"(?<![\w-])--[a-z][\w-]*", res.stdout)) | {"--help"}
     unknown = sorted(SCRIPTS[(script, sub)] - known)
