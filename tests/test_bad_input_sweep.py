@@ -67,6 +67,9 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
      "{density: {uniform: [1.5, 5]}}}\n", [], "draws lie in [1.5, 5], outside the densities (0, 1]"),
     ("sweep-distribution-ignored", GRID + "sampler: {kind: grid, models: [dense], distributions: "
      "{lr: {log_uniform: [1e-4, 1e-2]}}}\n", [], "the grid sampler would ignore it"),
+    # the sampler's budget or budgets win over base.budget: a base.budget beside other ones reached no trial
+    ("sweep-base-budget-ignored", GRID + "sampler: {kind: grid, models: [dense], budgets: [60000]}\n", [],
+     "base.budget would be ignored: the grid sampler runs at sampler.budgets (60000); give the budget in one place"),
     # the tpe and qmc samplers run at one budget: a list of budgets reached no trial (they ran at base.budget)
     ("sweep-tpe-budgets", GRID + "sampler: {kind: tpe, n_trials: 2, budgets: [30000, 60000]}\n", [],
      "sampler.budgets would be ignored: the tpe sampler runs every trial at one sampler.budget"),

@@ -126,7 +126,9 @@ def test_a_rerun_of_a_sweep_with_failures_does_not_exit_0(mnist_dir, tmp_path, c
 
 
 def test_grid_is_queued_seed_by_seed(mnist_dir):
-    spec = SweepSpec.from_dict({**grid(mnist_dir, "order", models=("dense", "uniform:0.3", "balanced"), seeds=(0, 1)),
+    d = grid(mnist_dir, "order", models=("dense", "uniform:0.3", "balanced"), seeds=(0, 1))
+    d["base"].pop("budget")  # the grid's budgets set it
+    spec = SweepSpec.from_dict({**d,
                                 "sampler": {"kind": "grid", "models": ["dense", "uniform:0.3", "balanced"],
                                             "seeds": [0, 1], "budgets": [30_000, 60_000]}})
     got = [(c["seed"], c["budget"], c["model"]) for c in trial_configs(spec)]
@@ -167,7 +169,9 @@ def test_random_and_hidden_proportion_samplers(mnist_dir):
 def test_hidden_proportion_sampler_over_several_budgets(mnist_dir):
     from balancedrnn.core.configs import build_model
 
-    spec = SweepSpec.from_dict({"name": "hb", "base": base(mnist_dir), "sampler": {
+    b = base(mnist_dir)
+    b.pop("budget")  # the sampler's budgets set it
+    spec = SweepSpec.from_dict({"name": "hb", "base": b, "sampler": {
         "kind": "hidden_proportion", "n_trials": 12, "budgets": [30_000, 60_000], "hp_range": [0.02, 0.9]}})
     configs = trial_configs(spec)
     assert [c["budget"] for c in configs] == [30_000.0, 60_000.0] * 6
@@ -195,6 +199,7 @@ def test_optuna_qmc_sampler_runs(mnist_dir, tmp_path):
         ({"sampler": {"kind": "bayes"}}, "unknown sampler"),
         ({"sampler": {"kind": "random", "budgets": [50_000, -1]}}, "sampler.budgets must be a list of positive"),
         ({"base": {"epoch": 3}}, "unknown config key(s) epoch"),
+        ({"sampler": {"kind": "grid", "models": ["dense"], "budgets": [60_000]}}, "base.budget would be ignored"),
     ],
 )
 def test_bad_sweep_files_leave_the_store_untouched(change, pattern, mnist_dir, tmp_path):
@@ -208,6 +213,40 @@ def test_bad_sweep_files_leave_the_store_untouched(change, pattern, mnist_dir, t
     assert not (tmp_path / "runs").exists()
     with pytest.raises(SweepError):
         SweepSpec.from_dict(d)
+
+
+@pytest.mark.parametrize("sampler", [
+    {"kind": "grid", "models": ["dense"], "seeds": [0], "budgets": [60_000]},
+    {"kind": "grid", "models": ["dense"], "seeds": [0], "budgets": [30_000, 60_000]},
+    {"kind": "random", "n_trials": 2, "budget": 60_000},
+    {"kind": "hidden_proportion", "n_trials": 2, "budgets": [60_000]},
+    {"kind": "qmc", "n_trials": 2, "budget": 60_000},
+])
+def test_base_budget_beside_the_samplers_budget_is_refused(sampler, mnist_dir):
+    """A base.budget that no trial would run at (the sampler's budget or budgets win) is refused, not ignored."""
+    b = base(mnist_dir)  # budget 30,000
+    if sampler["kind"] == "grid":
+        b["lr"] = 1e-3
+    with pytest.raises(SweepError, match="base.budget would be ignored"):
+        SweepSpec.from_dict({"name": "b", "base": b, "sampler": sampler})
+    same = {**sampler, **({"budgets": [30_000]} if "budgets" in sampler else {"budget": 30_000})}
+    configs = trial_configs(SweepSpec.from_dict({"name": "b", "base": b, "sampler": same})) if sampler["kind"] != "qmc" else []
+    assert all(c["budget"] == 30_000 for c in configs)  # the same budget in both places says one thing
+
+
+def test_cli_budget_overrides_the_files_base_budget(mnist_dir, tmp_path):
+    """``--budget`` replaces a sweep file's base.budget (as options override the file), rather than being refused."""
+    from balancedrnn.cli import app
+    from typer.testing import CliRunner
+
+    d = grid(mnist_dir, "over", models=("dense",), seeds=(0,))
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(d))
+    res = CliRunner().invoke(app, ["sweep", str(path), "--budget", "60000", "--run-dir", str(tmp_path / "runs"),
+                                   "--quiet", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    recs = list(store.iter_records(store.open_study(store.open_storage(None, tmp_path / "runs"), "over")))
+    assert [r["config"]["budget"] for r in recs] == [60_000.0]
 
 
 def test_unreachable_storage_one_line(tmp_path):

@@ -1029,6 +1029,7 @@ def sweep(
         s["seeds"] = list(range(seeds))
     if budget is not None:
         s["budgets"] = [budget]
+        d["base"].pop("budget", None)  # --budget overrides the file's base.budget, as the other options do
     d["sampler"] = s
     spec = SweepSpec.from_dict(d)
     result = run_sweep(spec, run_dir=run_dir, progress=not quiet, retry_failed=retry_failed,

@@ -199,6 +199,12 @@ class SweepSpec:
         if not (isinstance(s.hp_range, list) and len(s.hp_range) == 2 and isinstance(lo, (int, float))
                 and isinstance(hi, (int, float)) and 0 < lo < hi < 1):
             raise SweepError(f"hp_range must be [low, high] with 0 < low < high < 1, got {s.hp_range!r}")
+        if "budget" in self.base and (s.budgets or s.budget is not None):
+            given = [float(b) for b in s.budgets] if s.budgets else [float(s.budget)]
+            if given != [float(self.base["budget"])]:  # the sampler's budget(s) win: base.budget would reach no trial
+                which = "sampler.budgets" if s.budgets else "sampler.budget"
+                raise SweepError(f"base.budget would be ignored: the {s.kind} sampler runs at {which} "
+                                 f"({', '.join(f'{b:g}' for b in given)}); give the budget in one place")
         for key in ("model", "seed"):  # every sampler sets both per trial: a base value would reach no trial
             if key in self.base:
                 how = "sampler.models" if (key, s.kind) == ("model", "grid") else "sampler.seeds" if s.kind == "grid" else (
