@@ -190,6 +190,38 @@ def test_optuna_qmc_sampler_runs(mnist_dir, tmp_path):
     assert result.done == 2
 
 
+def test_qmc_sweeps_sharing_a_store_propose_the_sobol_sequence_once(mnist_dir, tmp_path):
+    """Two QMC sweep commands (or workers) on one store, asking before any trial finished: every trial gets its own
+    point of the scrambled Sobol sequence, the one a single engine would give in order (Optuna's QMCSampler drew
+    every trial before a first completed one at random from the one seed: both commands proposed one config)."""
+    import math
+
+    from scipy.stats import qmc
+
+    from balancedrnn.core.defaults import DENSITY_RANGE, TPE_LR_RANGE
+    from balancedrnn.core.spec import BLOCKS
+    from balancedrnn.sweep.executor import _propose
+    from balancedrnn.sweep.spec import optuna_sampler
+
+    spec = SweepSpec.from_dict({"name": "qq", "base": base(mnist_dir), "seed": 3, "sampler": {"kind": "qmc", "n_trials": 4}})
+    storage = store.open_storage(None, tmp_path)
+    commands = [store.open_study(storage, "qq"), store.open_study(storage, "qq")]
+    for study in commands:
+        study.sampler = optuna_sampler(spec)
+    for i in range(4):  # alternately, none finished
+        study = commands[i % 2]
+        _propose(study, study.ask(), spec)
+    trials = sorted(commands[0].get_trials(deepcopy=False), key=lambda t: t.number)
+    want = qmc.Sobol(7, scramble=True, seed=3).random(4)  # one engine, points in order
+    lo, hi = DENSITY_RANGE
+    for t, u in zip(trials, want):
+        for j, b in enumerate(BLOCKS):
+            assert t.params[b] == pytest.approx(lo + u[j] * (hi - lo), rel=1e-12)
+        lr = math.exp(math.log(TPE_LR_RANGE[0]) + u[6] * (math.log(TPE_LR_RANGE[1]) - math.log(TPE_LR_RANGE[0])))
+        assert t.user_attrs["config"]["lr"] == pytest.approx(lr, rel=1e-12)
+    assert len({t.user_attrs["key"] for t in trials}) == 4
+
+
 @pytest.mark.parametrize(
     "change,pattern",
     [

@@ -20,7 +20,8 @@ Samplers (``sampler.kind``):
   distributions (override any under ``distributions``).
 * ``hidden_proportion``: like ``random``, then hx or hh is solved so the hidden proportions of the
   trials spread evenly over ``hp_range``.
-* ``tpe``, ``qmc``: Optuna's samplers over the densities and the log learning rate.
+* ``tpe``, ``qmc``: Optuna's TPE sampler, and a scrambled Sobol sequence indexed by the trial number, over the
+  densities and the log learning rate.
 """
 
 from __future__ import annotations
@@ -478,14 +479,53 @@ def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
 
 
 def optuna_sampler(spec: SweepSpec, trial_number: int = 0) -> Any:
-    """Optuna's TPE or QMC sampler. TPE is seeded per trial by the number the store gives the trial
+    """Optuna's TPE sampler, or the QMC sampler. TPE is seeded per trial by the number the store gives the trial
     (:func:`tpe_seed`), which no two workers, commands or machines share, so none propose the same configuration
-    from the same history; QMC is a sequence indexed by that number already."""
+    from the same history; QMC takes the point of its scrambled Sobol sequence indexed by that number
+    (:func:`qmc_point`). Optuna's own QMCSampler counted its points in a study attribute that two processes
+    read and bumped unlocked, and drew every trial before the first completed one at random from one seed, so
+    two workers or commands proposed the same configuration."""
     import optuna
 
     if spec.sampler.kind == "tpe":
         return optuna.samplers.TPESampler(seed=tpe_seed(spec.seed, trial_number))
-    return optuna.samplers.QMCSampler(seed=spec.seed, scramble=True)
+    return _indexed_qmc_sampler(spec.seed)
+
+
+QMC_PARAMS = (*BLOCKS, "lr")
+"""The QMC sweep's dimensions, in the order of the Sobol point's coordinates (:func:`suggest_config`'s)."""
+
+
+def qmc_point(seed: int, index: int) -> list[float]:
+    """Point ``index`` (from 0) of the scrambled Sobol sequence of a QMC sweep with sampler seed ``seed``, in
+    [0, 1) per :data:`QMC_PARAMS` coordinate."""
+    from scipy.stats import qmc
+
+    engine = qmc.Sobol(len(QMC_PARAMS), scramble=True, seed=seed)
+    if index:
+        engine.fast_forward(index)
+    return [float(u) for u in engine.random(1)[0]]
+
+
+def _indexed_qmc_sampler(seed: int) -> Any:
+    """An Optuna sampler that gives trial number n the n-th point of :func:`qmc_point` (scaled to each
+    distribution, log-scaled for a log one)."""
+    import optuna
+
+    class IndexedQMCSampler(optuna.samplers.BaseSampler):
+        def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+            return {}
+
+        def sample_relative(self, study: Any, trial: Any, search_space: dict[str, Any]) -> dict[str, Any]:
+            return {}
+
+        def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+            u = qmc_point(seed, trial.number)[QMC_PARAMS.index(name)]
+            if dist.log:
+                return math.exp(math.log(dist.low) + u * (math.log(dist.high) - math.log(dist.low)))
+            return dist.low + u * (dist.high - dist.low)
+
+    return IndexedQMCSampler()
 
 
 def suggest_config(trial: Any, spec: SweepSpec) -> dict[str, Any]:
