@@ -109,6 +109,27 @@ def test_unwritable_out_dir(tmp_path):
                    f"--out-dir {blocker / 'sub'} is not writable")
 
 
+def test_compare_keys_do_not_change_with_workers(mnist_dir, tmp_path):
+    """The same configs compared with another --workers are the same trials: one record per config in the records
+    directory, the same keys (the threads per worker, cores divided by --workers, went into every config's key,
+    so a second run added a second record of each config that a report over the directory counted twice)."""
+    import json
+
+    from balancedrnn.train import TrainConfig
+
+    keys = {}
+    for workers in ("1", "2"):
+        res = run(["compare", "--models", "dense,uniform:0.2", "--seeds", "1", "--n-train", "40", "--n-val", "20",
+                   "--n-test", "20", "--epochs", "1", "--budget", "30000", "--mnist-dir", str(mnist_dir),
+                   "--out-dir", "out", "--quiet", "--workers", workers], tmp_path)
+        assert res.returncode == 0, res.stderr
+        recs = [json.loads(p.read_text()) for p in (tmp_path / "out" / "records").glob("*.json")]
+        assert len(recs) == 2, sorted(r["trial_key"] for r in recs)
+        assert all(r["trial_key"] == TrainConfig.from_dict(r["config"]).key() for r in recs)
+        keys[workers] = sorted(r["trial_key"] for r in recs)
+    assert keys["1"] == keys["2"]
+
+
 # ------------------------------------------------------------------------------------- help and output
 HELP_COMMANDS = [["train"], ["compare"], ["data", "rad"], ["data", "hammer"], ["reproduce"], ["sweep"], ["runs"],
                  ["spec"], ["recommend"]]

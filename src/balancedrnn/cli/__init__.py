@@ -489,7 +489,8 @@ def compare(
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     configs = [
         _config(task=task, model=name, budget=budget, seed=s, data_seed=data_seed, readout=readout,
-                activation=activation, init_scale=init_scale, threads=per_worker,
+                activation=activation, init_scale=init_scale, threads=threads,  # the split over --workers is
+                # placement, not config: run_configs applies it, so the trials' keys do not change with --workers
                 mnist_dir=str(mnist_dir) if mnist_dir else None, dataset=dataset, rollouts=rollouts, device=device,
                 patience=patience, rewire=0.0 if is_baseline(name) else rewire,
                 prune=0.0 if is_baseline(name) else prune, **scale)
