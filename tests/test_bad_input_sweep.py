@@ -67,6 +67,9 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
      "{density: {uniform: [1.5, 5]}}}\n", [], "draws lie in [1.5, 5], outside the densities (0, 1]"),
     ("sweep-distribution-ignored", GRID + "sampler: {kind: grid, models: [dense], distributions: "
      "{lr: {log_uniform: [1e-4, 1e-2]}}}\n", [], "the grid sampler would ignore it"),
+    # an infinite budget drew 200 configs, then asked to "raise the budget"
+    ("sweep-budgets-infinite", GRID + "sampler: {kind: hidden_proportion, n_trials: 2, budgets: [.inf]}\n", [],
+     "sampler.budgets must be a list of positive numbers, got [inf]"),
     # the sampler's budget or budgets win over base.budget: a base.budget beside other ones reached no trial
     ("sweep-base-budget-ignored", GRID + "sampler: {kind: grid, models: [dense], budgets: [60000]}\n", [],
      "base.budget would be ignored: the grid sampler runs at sampler.budgets (60000); give the budget in one place"),

@@ -193,9 +193,14 @@ class SweepSpec:
                 raise SweepError(f"unknown distribution {name!r}; known: {', '.join(DEFAULT_DISTRIBUTIONS)}")
             _check_distribution(name, dist)
         if not isinstance(s.budgets, list) or not all(
-            isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0 for b in s.budgets
+            isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b) and b > 0 for b in s.budgets
         ):
             raise SweepError(f"sampler.budgets must be a list of positive numbers, got {s.budgets!r}")
+        for b in s.budgets:  # as sampler.budget is: a random sweep at 1e12 drew configs for minutes, then failed each
+            try:
+                check_budget_limit(b, "sampler.budgets")
+            except SpecError as e:
+                raise SweepError(str(e)) from None
         lo, hi = (list(s.hp_range) + [None, None])[:2] if isinstance(s.hp_range, list) else (None, None)
         if not (isinstance(s.hp_range, list) and len(s.hp_range) == 2 and isinstance(lo, (int, float))
                 and isinstance(hi, (int, float)) and 0 < lo < hi < 1):
