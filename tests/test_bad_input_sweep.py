@@ -112,6 +112,8 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
     ("sweep-set-checkpoint", GRID, ["--set", "checkpoint=ck.pt"], "base.checkpoint cannot be set in a sweep"),
     ("sweep-seeds-option-zero", GRID, ["--seeds", "0"], "--seeds must be at least 1"),
     ("sweep-storage-a-directory", GRID, ["--storage", "{dir}"], "is a directory, not a journal file"),
+    # /dev/null took every record and kept none (a sweep that ran for nothing); /dev/full was read until memory ran out
+    ("sweep-storage-a-device", GRID, ["--storage", "/dev/null"], "run store /dev/null is not a regular file"),
     # two tasks on one command line: --data won, silently
     ("sweep-data-and-set-task", GRID, ["--set", "task=ts:GunPoint", "--data", "sweep.yaml"],
      "give either --set task=... or --data, not both"),

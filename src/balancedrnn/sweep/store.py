@@ -206,6 +206,8 @@ def open_storage(storage: str | Path | None, run_dir: str | Path = "runs", creat
                 raise StoreError(f"cannot create the run store {path}: {e.strerror}") from None
         if path.is_dir():
             raise StoreError(f"run store {path} is a directory, not a journal file")
+        if not path.is_file():  # /dev/null swallowed every record; /dev/zero, /dev/full or a FIFO were read forever
+            raise StoreError(f"run store {path} is not a regular file (a device or a pipe), not a journal file")
         if create and not os.access(path, os.W_OK):
             raise StoreError(f"run store {path} is not writable")
         note = repair_journal(path)
