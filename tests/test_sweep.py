@@ -281,6 +281,22 @@ def test_cli_budget_overrides_the_files_base_budget(mnist_dir, tmp_path):
     assert [r["config"]["budget"] for r in recs] == [60_000.0]
 
 
+@pytest.mark.parametrize("kind", ["qmc", "tpe"])
+def test_cli_budget_with_an_optuna_sampler(kind, mnist_dir, tmp_path):
+    """``sweep --sampler qmc --budget B`` runs at B (it was refused: --budget wrote a sampler.budgets, which these
+    samplers refuse)."""
+    from balancedrnn.cli import app
+    from typer.testing import CliRunner
+
+    b = base(mnist_dir)
+    sets = [x for k, v in b.items() if k != "budget" for x in ("--set", f"{k}={v}")]
+    res = CliRunner().invoke(app, ["sweep", "--name", kind, "--sampler", kind, "--n-trials", "1", "--budget", "60000",
+                                   *sets, "--run-dir", str(tmp_path / "runs"), "--quiet", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    recs = list(store.iter_records(store.open_study(store.open_storage(None, tmp_path / "runs"), kind)))
+    assert [r["config"]["budget"] for r in recs] == [60_000.0]
+
+
 def test_unreachable_storage_one_line(tmp_path):
     res = subprocess.run([sys.executable, "-m", "balancedrnn", "sweep", "--storage", "postgresql://u:secret@127.0.0.1:1/none",
                           "--run-dir", str(tmp_path / "runs")], capture_output=True, text=True, timeout=120)

@@ -1029,7 +1029,13 @@ def sweep(
             raise UserError(f"--seeds must be at least 1, got {seeds}")
         s["seeds"] = list(range(seeds))
     if budget is not None:
-        s["budgets"] = [budget]
+        from ..sweep.spec import SAMPLER_READS
+
+        kind = s.get("kind", "grid")
+        if not isinstance(kind, str) or "budgets" in SAMPLER_READS.get(kind, ("budgets",)):
+            s["budgets"] = [budget]
+        else:  # tpe and qmc run at one budget and refuse budgets: --budget with them was refused as a budgets
+            s.pop("budgets", None)  # they would ignore
         d["base"].pop("budget", None)  # --budget overrides the file's base.budget, as the other options do
     d["sampler"] = s
     spec = SweepSpec.from_dict(d)
