@@ -61,6 +61,8 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
     ("sweep-sampler-a-string", GRID + "sampler: grid\n", [], "sampler must be a mapping"),
     ("sweep-distribution-min-above-max", GRID + "sampler: {kind: random, n_trials: 2, distributions: "
      "{lr: {normal: [0.001, 0.0004], min: 0.01, max: 0.001}}}\n", [], "distribution lr: min 0.01 is above max 0.001"),
+    ("sweep-distribution-clipped-to-one-value", GRID + "sampler: {kind: random, n_trials: 2, distributions: "
+     "{lr: {uniform: [1e-4, 1e-3], min: 0.01}}}\n", [], "distribution lr: min 0.01 lies beyond every value uniform"),
     ("sweep-distribution-lr-not-positive", GRID + "sampler: {kind: random, n_trials: 2, distributions: "
      "{lr: {normal: [1e-3, 4e-4]}}}\n", [], "a learning rate must be positive, but this one can draw any negative value"),
     ("sweep-distribution-density-outside", GRID + "sampler: {kind: random, n_trials: 2, distributions: "

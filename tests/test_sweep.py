@@ -297,6 +297,31 @@ def test_cli_budget_with_an_optuna_sampler(kind, mnist_dir, tmp_path):
     assert [r["config"]["budget"] for r in recs] == [60_000.0]
 
 
+@pytest.mark.parametrize("dist", [
+    {"uniform": [1e-4, 1e-3], "min": 0.01}, {"normal": [1e-3, 0], "min": 2e-3}, {"log_uniform": [1e-4, 1e-2], "max": 1e-4},
+    {"uniform": [1e-4, 1e-3], "max": 1e-4}, {"uniform": [1e-4, 1e-3], "min": 5e-4}, {"normal": [1e-3, 0], "min": 1e-3},
+    {"normal": [1e-3, 4e-4], "min": 1e-6, "max": 1.0}, {"log_uniform": [1e-4, 1e-2], "min": 1e-3, "max": 2e-3},
+])
+def test_a_clip_that_leaves_one_value_is_refused(dist, mnist_dir):
+    """A min/max beyond every value a distribution draws made every trial's lr that bound, silently; refused exactly
+    when 2,000 draws (the reference) are all one value other than what the distribution itself gives."""
+    import random
+
+    from balancedrnn.core.defaults import draw
+
+    rng = random.Random(0)
+    values = {draw(dist, rng) for _ in range(2000)}
+    collapsed = len(values) == 1 and values != {draw({k: v for k, v in dist.items() if k not in ("min", "max")},
+                                                     random.Random(0))}
+    d = {"name": "c", "base": base(mnist_dir), "sampler": {
+        "kind": "random", "n_trials": 2, "distributions": {"lr": dist}}}
+    if collapsed:
+        with pytest.raises(SweepError, match="lies beyond every value"):
+            SweepSpec.from_dict(d)
+    else:
+        SweepSpec.from_dict(d)
+
+
 def test_unreachable_storage_one_line(tmp_path):
     res = subprocess.run([sys.executable, "-m", "balancedrnn", "sweep", "--storage", "postgresql://u:secret@127.0.0.1:1/none",
                           "--run-dir", str(tmp_path / "runs")], capture_output=True, text=True, timeout=120)

@@ -298,6 +298,7 @@ def _check_distribution(name: str, dist: Any) -> None:
             raise SweepError(f"distribution {name}: {bound} must be a number, got {dist[bound]!r}")
     if "min" in dist and "max" in dist and dist["min"] > dist["max"]:
         raise SweepError(f"distribution {name}: min {dist['min']} is above max {dist['max']}")
+    _check_clip_leaves_a_spread(name, dist, kinds[0], args)
     lo, hi = _support(dist)
     if name == "lr" and lo <= 0:
         raise SweepError(f"distribution lr: a learning rate must be positive, but this one can draw {_low(lo)}; give it "
@@ -307,6 +308,22 @@ def _check_distribution(name: str, dist: Any) -> None:
                          "give it min: 0 or use abs_normal")
     if name == "density" and (hi <= 0 or lo > 1):
         raise SweepError(f"distribution density: draws lie in [{lo:g}, {hi:g}], outside the densities (0, 1]")
+
+
+def _check_clip_leaves_a_spread(name: str, dist: dict[str, Any], kind: str, args: Any) -> None:
+    """A min or max beyond every value the distribution draws clips each draw to that bound: every trial would
+    get one value the distribution never gives (uniform [1e-4, 1e-3] with min 0.01 is always 0.01). Refused."""
+    a, b = args
+    raw = {"normal": (-math.inf, math.inf), "abs_normal": (0.0, math.inf)}.get(kind, (a, b))
+    if kind in ("normal", "abs_normal") and b == 0:  # a fixed value, as written
+        raw = (abs(a),) * 2 if kind == "abs_normal" else (a, a)
+    low, high = dist.get("min", -math.inf), dist.get("max", math.inf)
+    point = raw[0] == raw[1]
+    for bound, value, beyond in (("min", low, raw[1] < low if point else raw[1] <= low),
+                                 ("max", high, raw[0] > high if point else raw[0] >= high)):
+        if beyond:
+            raise SweepError(f"distribution {name}: {bound} {value:g} lies beyond every value {kind} {list(args)!r} "
+                             f"draws, so every trial would get {value:g}; widen the distribution or drop {bound}")
 
 
 def _low(lo: float) -> str:
