@@ -131,3 +131,11 @@ def test_config_summary_of_a_baseline_checks_its_sizes(kind):
     with pytest.raises(SpecError, match="unknown baseline"):
         solve_baseline_hidden("transformer", 5, 3, 100)
     assert config_summary(kind, 5, 3, 2000)["dh"] == make_baseline(kind, 5, 3, 2000).hidden_size
+
+
+def test_baseline_budget_note_shows_a_fractional_budget_as_given():
+    """The LSTM note said "cannot get down to the budget 10" for --budget 10.5."""
+    from balancedrnn.core.baselines import budget_note, min_hidden
+
+    h = min_hidden("lstm", 1)
+    assert "the budget 10.5:" in budget_note("lstm", 1, 10.5, h, 1_000)

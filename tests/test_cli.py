@@ -589,3 +589,13 @@ def test_compare_on_a_regression_task_names_its_plot_by_the_metric_and_draws_ski
     res = run(["compare", "--budget", "30000", *common], tmp_path)  # RAD: accuracy
     assert res.returncode == 0, res.stderr
     assert [p.name for p in out.glob("*.png")] == ["accuracy_vs_hidden_proportion.png"]
+
+
+def test_spec_title_and_notes_show_a_fractional_budget_as_given(tmp_path):
+    """`spec --budget 10.5` printed "budget=10" in the title and notes without a word."""
+    res = run(["spec", "dense", "lstm", "--budget", "10.5", "--dx", "1", "--dy", "1"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    text = " ".join(res.stdout.split())
+    assert "budget=10.5" in text
+    assert "budget 10 " not in text and "budget 10:" not in text and "budget=10 " not in text
+    assert "budget 10.5" in text  # the notes name it too

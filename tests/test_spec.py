@@ -363,3 +363,12 @@ def test_a_target_hidden_proportion_that_is_not_a_number_is_one_line():
         assert solve(2500, 10, 100_000, "0.3", base) == solve(2500, 10, 100_000, 0.3, base)
         hp = BlockSpec.from_budget(2500, 10, 100_000, solve(2500, 10, 100_000, "0.3", base)).hidden_proportion()
         assert abs(hp - 0.3) < 0.01
+
+
+def test_budget_note_shows_a_fractional_budget_as_given():
+    """A budget of 10.5 was shown as "budget 10" in notes and tables: a budget the model was not solved for."""
+    from balancedrnn.core.spec import block_budget_note
+
+    note = block_budget_note(13, 10.5, 3)
+    assert "budget 10.5:" in note
+    assert "budget 100,000:" in block_budget_note(200_000, 100_000.0, 3)

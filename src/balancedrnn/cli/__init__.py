@@ -17,7 +17,7 @@ from rich.table import Table
 
 from ..core.configs import CONFIG_HELP
 from ..core.defaults import PAPER, PAPER_HAMMER, QUICK
-from ..core.spec import INIT_SCALES
+from ..core.spec import INIT_SCALES, format_budget
 from .common import (  # noqa: F401 - re-exported: balancedrnn.cli.check_* and _parse_sets are used by tests and plans
     RUN_STATUSES,
     UserError,
@@ -368,7 +368,7 @@ def train(
         err.print(f"error: trial {record['status']}: {record['error']} (record: {path})", markup=False)
         raise typer.Exit(1)
     m, final = record["model"], record["final"]
-    table = Table(title=f"{task}: {model} at budget {budget:,.0f}{_options_text(init_scale, rewire, prune)}")
+    table = Table(title=f"{task}: {model} at budget {format_budget(budget)}{_options_text(init_scale, rewire, prune)}")
     val_name = final["metric"] if final["metric"] in final["val"] else "loss"
     for col in ("dh", "weights", "parameters", "hidden proportion", f"val {val_name}", f"test {final['metric']}", "time"):
         table.add_column(col, justify="right")
@@ -524,7 +524,7 @@ def compare(
     metric = the_task.metric
     n_train_seen = len(data.splits["train"])
     epochs_text = f"{scale['epochs']} epoch{'' if scale['epochs'] == 1 else 's'}"
-    table = Table(title=f"{task} at budget {budget:,.0f}: {n_train_seen:,} train sequences, {epochs_text}, {seeds} seed(s)"
+    table = Table(title=f"{task} at budget {format_budget(budget)}: {n_train_seen:,} train sequences, {epochs_text}, {seeds} seed(s)"
                   f"{_options_text(init_scale, rewire, prune)}", caption=SPREAD_TEXT if spread else None)
     rollouts = bool(summary["success_mean"].notna().any())  # scored by rollouts (Hammer): their success too
     for col in ("config", "runs", f"test {metric}", f"val {metric}", *(["success"] if rollouts else []), "hidden prop.",
@@ -548,7 +548,7 @@ def compare(
     if len(summary):
         _remove_compare_plots(out_dir)
         plot = plot_metric_vs_hp(summary, out_dir / f"{metric}_vs_hidden_proportion.png", metric, chance,
-                                 title=f"{task}, budget {budget:,.0f}, {n_train_seen:,} train seq., {epochs_text}"
+                                 title=f"{task}, budget {format_budget(budget)}, {n_train_seen:,} train seq., {epochs_text}"
                                        f"{_options_text(init_scale, rewire, prune)}")
         out.print(f"plot: {plot}")
     out.print(f"summary: {out_dir / 'summary.md'}; records: {out_dir / 'records'}")
@@ -895,7 +895,7 @@ def spec(
             infeasible.append(f"{name}: {e}")
     if all(s is None for s in summaries):
         raise UserError(f"no config fits: {infeasible[0]}")
-    table = Table(title=f"dx={dx}, dy={dy}, budget={budget:,.0f}")
+    table = Table(title=f"dx={dx}, dy={dy}, budget={format_budget(budget)}")
     for col in ("config", "hx", "hh", "hy", "yx", "yh", "yy", "dh", "weights", "parameters", "hidden prop."):
         table.add_column(col, justify="left" if col == "config" else "right")
     notes = []

@@ -289,7 +289,7 @@ def recommend(
 
     from .common import (UserError, _parse_sets, check_budget, check_positive, check_run_dir, check_seed_option, out,
                          warnings_on_success)
-    from ..core.spec import BLOCKS, check_size
+    from ..core.spec import BLOCKS, check_size, format_budget
 
     run_dir_given = check_run_dir(ctx, records, storage)
     task_info: dict[str, Any] = {}
@@ -389,7 +389,7 @@ def recommend(
             raise UserError(rec.shape_outside_message + "; pass --extrapolate to get it anyway, or "
                             "--predictor/--records for a predictor of your own")
         out.print(f"method: {rec.method}: {rec.reason}")
-        table = Table(title=f"recommendation for dx={dx}, dy={dy}, budget={budget:,.0f}")
+        table = Table(title=f"recommendation for dx={dx}, dy={dy}, budget={format_budget(budget)}")
         for col in (*BLOCKS, "dh", "weights", "hidden prop.", "predicted"):
             table.add_column(col, justify="right")
         pred = "-" if rec.predicted_score is None else f"{rec.predicted_score:.4g} ({rec.predicted_class})"

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .model import model_input
-from .spec import SpecError, check_budget, check_size, hidden_proportion
+from .spec import SpecError, check_budget, check_size, format_budget, hidden_proportion
 
 # PyTorch warns on every LSTM call with proj_size that oneDNN has no kernel for it; the fallback is correct.
 warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
@@ -77,7 +77,7 @@ def solve_baseline_hidden(kind: str, dx: int, dy: int, budget: float) -> int:
 def budget_note(kind: str, dy: int, budget: float | None, hidden: int, weights: int) -> str:
     """Why a baseline has more weights than its budget (its smallest hidden size already exceeds it), or ''."""
     if budget is not None and weights > budget * 1.05 and hidden == min_hidden(kind, dy):
-        return (f"{kind} cannot get down to the budget {budget:,.0f}: its smallest hidden size {hidden} "
+        return (f"{kind} cannot get down to the budget {format_budget(budget)}: its smallest hidden size {hidden} "
                 f"already has {weights:,} weights")
     return ""
 

@@ -508,12 +508,19 @@ def spends_budget(dx: int, dy: int, budget: float, density: Mapping[str, float],
     return abs(BlockSpec.from_budget(dx, dy, budget, density).weights - budget) <= tolerance * budget
 
 
+def format_budget(budget: float) -> str:
+    """A budget as text for tables and notes: a whole number with thousands separators, a fractional one as given
+    (``10.5`` stays ``10.5``; rounding it to ``10`` would show a budget the model was not solved for)."""
+    value = float(budget)
+    return f"{int(value):,}" if value.is_integer() else f"{value:,}"
+
+
 def block_budget_note(weights: int, budget: float | None, dh: int) -> str:
     """Why a block model's weights lie more than :data:`BUDGET_TOLERANCE` from its budget (its hidden size rounds
     to a whole number of units, which at small budgets moves the count far), or ''."""
     if budget is None or abs(weights - budget) <= BUDGET_TOLERANCE * budget:
         return ""
-    return (f"the model holds {weights:,} weights, {weights / budget - 1:+.0%} off the budget {budget:,.0f}: "
+    return (f"the model holds {weights:,} weights, {weights / budget - 1:+.0%} off the budget {format_budget(budget)}: "
             f"its hidden size rounds to {dh}")
 
 
