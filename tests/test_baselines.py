@@ -139,3 +139,16 @@ def test_baseline_budget_note_shows_a_fractional_budget_as_given():
 
     h = min_hidden("lstm", 1)
     assert "the budget 10.5:" in budget_note("lstm", 1, 10.5, h, 1_000)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_a_baseline_far_from_its_budget_says_so_as_a_block_model_does(kind):
+    """`spec dense gru --dx 1 --dy 1 --budget 50` noted that dense is +12% off the budget but said nothing of the GRU's
+    39 weights (-22%): a baseline's note only covered the smallest hidden size, at 5% instead of the block models' 2%."""
+    from balancedrnn.core.spec import BUDGET_TOLERANCE
+
+    for budget in (50, 80, 120, 300):
+        m = make_baseline(kind, 1, 1, budget)
+        weights = sum(p.numel() for n, p in m.named_parameters() if "bias" not in n)  # counted from the module
+        off = abs(weights - budget) > BUDGET_TOLERANCE * budget
+        assert bool(m.budget_note) == off, (budget, weights, m.budget_note)

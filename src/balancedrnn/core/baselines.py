@@ -5,7 +5,8 @@ Every baseline maps ``(batch, T, dx)`` to ``(batch, T, dy)`` like :class:`~balan
 The hidden size is solved so the number of trainable weights (matrix entries; biases are reported
 separately, as for block models) is as close to the budget as one hidden unit allows. The LSTM uses
 ``proj_size=dy`` and PyTorch needs ``hidden > proj_size``, so at small budgets with large inputs it cannot
-reach the budget; the model then says so in ``budget_note``.
+reach the budget; the model then says so in ``budget_note``, as it does whenever its weights lie more than
+``BUDGET_TOLERANCE`` from the budget (the same rule as a block model's note).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import torch
 from torch import nn
 
 from .model import model_input
-from .spec import SpecError, check_budget, check_size, format_budget, hidden_proportion
+from .spec import (BUDGET_TOLERANCE, SpecError, block_budget_note, check_budget, check_size, format_budget,
+                   hidden_proportion)
 
 # PyTorch warns on every LSTM call with proj_size that oneDNN has no kernel for it; the fallback is correct.
 warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
@@ -75,11 +77,15 @@ def solve_baseline_hidden(kind: str, dx: int, dy: int, budget: float) -> int:
 
 
 def budget_note(kind: str, dy: int, budget: float | None, hidden: int, weights: int) -> str:
-    """Why a baseline has more weights than its budget (its smallest hidden size already exceeds it), or ''."""
-    if budget is not None and weights > budget * 1.05 and hidden == min_hidden(kind, dy):
+    """Why a baseline's weights lie more than :data:`~balancedrnn.core.spec.BUDGET_TOLERANCE` from its budget
+    (its smallest hidden size already exceeds it, or its hidden size rounds to a whole number of units), or '';
+    the same tolerance as a block model's note."""
+    if budget is None or abs(weights - budget) <= BUDGET_TOLERANCE * budget:
+        return ""
+    if weights > budget and hidden == min_hidden(kind, dy):
         return (f"{kind} cannot get down to the budget {format_budget(budget)}: its smallest hidden size {hidden} "
                 f"already has {weights:,} weights")
-    return ""
+    return f"{kind}: {block_budget_note(weights, budget, hidden)}"
 
 
 def baseline_summary(kind: str, dx: int, dy: int, hidden: int, budget: float | None) -> dict[str, Any]:
