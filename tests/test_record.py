@@ -89,6 +89,20 @@ def test_early_stopping_keeps_the_best_epoch(toy):
     assert exact["history"]["val"] == h["val"][:best]
 
 
+def test_patience_beyond_the_epochs_trains_every_epoch_and_keeps_the_best(toy):
+    """--patience at least --epochs never stops early but still keeps the best epoch (the documented meaning), the
+    same model as a run trained for exactly that many epochs."""
+    base = dict(model="dense", budget=30_000, lr=0.03, n_train=400, n_val=200, n_test=200, threads=1)
+    run = run_trial(TrainConfig(**base, epochs=5, patience=9), data=toy, progress=False)
+    assert run["status"] == "ok", run["error"]
+    h = run["history"]
+    losses = [v["loss"] for v in h["val"]]
+    assert h["stopped_epoch"] == len(losses) == 5
+    assert h["best_epoch"] == 1 + losses.index(min(losses)) < 5, "lr 0.03 should make the validation loss turn up"
+    exact = run_trial(TrainConfig(**base, epochs=h["best_epoch"]), data=toy, progress=False)
+    assert exact["final"]["test"] == run["final"]["test"]
+
+
 def test_patience_is_validated_and_keeps_old_trial_keys():
     with pytest.raises(ValueError, match="patience must be a non-negative integer"):
         TrainConfig(patience=-1)

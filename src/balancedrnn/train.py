@@ -94,7 +94,8 @@ class TrainConfig:
     """Hammer: episodes the trained policy is scored on."""
     patience: int = 0
     """Early stopping: stop when the validation loss has not improved for this many epochs and keep the best
-    epoch's weights (0: train every epoch and keep the last)."""
+    epoch's weights (0: train every epoch and keep the last; at least ``epochs``: train every epoch and keep the
+    best)."""
     select_rollouts: int = 0
     """Hammer: keep the weights of the check whose policy succeeds most often on this many rollouts from reset
     seeds the final score never uses, not those of the best validation loss (which keeps poor policies: issue 19,

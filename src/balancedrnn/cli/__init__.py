@@ -57,7 +57,8 @@ TaskBudget = Annotated[Optional[float], typer.Option("--budget", help="Trainable
                                                      show_default="the task's default budget, see `balancedrnn tasks`")]
 Epochs = Annotated[Optional[int], typer.Option(help="Epochs.", show_default="3; --paper 25")]
 Patience = Annotated[int, typer.Option(help="Early stopping: stop once the validation loss has not improved for this "
-                                       "many epochs and keep the best epoch's weights (0: off, every epoch).")]
+                                       "many epochs and keep the best epoch's weights (0: off, every epoch; at least --epochs: never "
+                                       "stops, only keeps the best epoch).")]
 Lr = Annotated[Optional[float], typer.Option(help="Adam learning rate.", show_default="1e-3; --paper 1e-4")]
 
 
