@@ -426,3 +426,15 @@ def test_two_workers_popping_one_waiting_trial_on_a_database_do_not_both_run_it(
         sqlalchemy.event.remove(engine, "before_cursor_execute", rival_first)
     assert popped["b"] is not None
     assert got_a is None, "both workers got the one waiting trial"
+
+
+@pytest.mark.parametrize("limit, expected", [(None, 10), ("3", 3), ("2.5", 3), ("0.2", 1), ("600", 10)])
+def test_a_connection_attempt_waits_no_longer_than_a_statement_may(limit, expected, monkeypatch):
+    """docs/sweeps.md: 10 s per new connection, or the statement limit ($BALANCEDRNN_STORE_TIMEOUT) if shorter
+    (before: always 10 s, so a 3 s limit still waited 10 s on a server that accepts and never answers)."""
+    if limit is None:
+        monkeypatch.delenv("BALANCEDRNN_STORE_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("BALANCEDRNN_STORE_TIMEOUT", limit)
+    assert store._connect_args("postgresql+psycopg://u@127.0.0.1:5/db") == {"connect_timeout": expected}
+    assert store._connect_args("sqlite:///x.db") == {}

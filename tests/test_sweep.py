@@ -912,6 +912,7 @@ def test_a_store_url_that_cannot_be_used_is_one_line_and_exit_2_unless_the_serve
         proxy = FreezableProxy(pg_url)
         proxy.frozen.set()  # the server answers nothing from the start
         url = with_password(proxy.url, "s3cret")
+        monkeypatch.setenv("BALANCEDRNN_STORE_TIMEOUT", "3")  # the connection attempt waits 3 s, not 10
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({**grid(mnist_dir, "bad-url", models=("dense",), seeds=(0,)), "storage": url}))
     monkeypatch.chdir(tmp_path)

@@ -396,8 +396,15 @@ def _driver_url(url: str) -> str:
     return url
 
 
+CONNECT_SECONDS = 10
+"""How long opening a PostgreSQL connection may take, at most: no longer than one statement may wait
+($BALANCEDRNN_STORE_TIMEOUT), so a store timeout of 3 s finds a hung server in 3 s, not 10."""
+
+
 def _connect_args(url: str) -> dict[str, Any]:
-    return {"connect_timeout": 10} if url.startswith("postgresql") else {}
+    if not url.startswith("postgresql"):
+        return {}
+    return {"connect_timeout": max(1, min(CONNECT_SECONDS, math.ceil(_answer_timeout())))}
 
 
 def redact_url(url: str) -> str:
