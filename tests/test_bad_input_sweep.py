@@ -57,6 +57,8 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
      "sampler.models lists dense more than once"),
     ("sweep-seeds-twice", GRID + "sampler: {kind: grid, models: [dense], seeds: [0, 1, 0]}\n", [],
      "sampler.seeds lists 0 more than once"),
+    ("sweep-budgets-twice", GRID + "sampler: {kind: random, n_trials: 4, budgets: [25000, 5.0e+4, 25000.0]}\n", [],
+     "sampler.budgets lists 25000 more than once"),
     ("sweep-n-trials-negative", GRID + "sampler: {kind: random, n_trials: -1}\n", [], "sampler.n_trials must be a positive"),
     ("sweep-sampler-a-string", GRID + "sampler: grid\n", [], "sampler must be a mapping"),
     ("sweep-distribution-min-above-max", GRID + "sampler: {kind: random, n_trials: 2, distributions: "

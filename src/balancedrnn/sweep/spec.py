@@ -196,6 +196,9 @@ class SweepSpec:
             isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b) and b > 0 for b in s.budgets
         ):
             raise SweepError(f"sampler.budgets must be a list of positive numbers, got {s.budgets!r}")
+        twice = sorted({float(b) for b in s.budgets if [float(x) for x in s.budgets].count(float(b)) > 1})
+        if twice:  # as for models and seeds: a grid would run it once and a sampler would weigh it twice
+            raise SweepError(f"sampler.budgets lists {', '.join(f'{b:g}' for b in twice)} more than once")
         for b in s.budgets:  # as sampler.budget is: a random sweep at 1e12 drew configs for minutes, then failed each
             try:
                 check_budget_limit(b, "sampler.budgets")
