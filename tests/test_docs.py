@@ -185,25 +185,54 @@ def test_the_docs_have_script_lines_to_check() -> None:
     assert ("experiments/hammer_diagnosis.py", "checkpoints") in SCRIPTS and len(SCRIPTS) >= 15
 
 
-def _script_help(script: str, sub: str) -> subprocess.CompletedProcess:
-    """``script [sub] --help`` (the script alone when its first word was an argument, not a subcommand)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    res = subprocess.run([sys.executable, script, *([sub] if sub else []), "--help"], cwd=REPO, capture_output=True,
-                         text=True, timeout=300, env=env)
-    if res.returncode != 0 and sub:
-        res = subprocess.run([sys.executable, script, "--help"], cwd=REPO, capture_output=True, text=True, timeout=300,
-                             env=env)
-    return res
+_HELP_RUNNER = r"""
+import contextlib, io, json, runpy, sys, traceback
+from pathlib import Path
+
+repo = Path.cwd().resolve()
+dirs = {str((repo / script).parent) for script, _ in json.loads(sys.argv[1])}
+
+
+def run(argv):
+    for name, module in list(sys.modules.items()):  # a sibling helper module (benchmarks/_cli.py) is the script's own
+        if str(Path(getattr(module, "__file__", None) or "/").parent) in dirs:
+            del sys.modules[name]
+    sys.path[:] = [str((repo / argv[0]).parent)] + [p for p in sys.path if p not in dirs]
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        sys.argv = list(argv)
+        try:
+            runpy.run_path(argv[0], run_name="__main__")
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    return code, out.getvalue(), err.getvalue()
+
+
+results = []
+for script, sub in json.loads(sys.argv[1]):
+    got = run([script, *([sub] if sub else []), "--help"])
+    if got[0] != 0 and sub:  # the script alone when its first word was an argument, not a subcommand
+        got = run([script, "--help"])
+    results.append(got)
+sys.__stdout__.write(json.dumps(results))
+"""
 
 
 @functools.lru_cache(maxsize=1)
 def script_helps() -> dict[tuple[str, str], subprocess.CompletedProcess]:
-    """Every documented script call's ``--help``, run a few at a time (each is mostly Python importing torch)."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Every documented script call's ``script [sub] --help``, run one after another in one fresh interpreter (each
+    in its own was mostly Python importing torch: 36 of them took about 50 s of CI's two cores)."""
+    import json
 
     calls = [c for c in sorted(SCRIPTS) if (REPO / c[0]).is_file()]
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
-        return dict(zip(calls, pool.map(lambda c: _script_help(*c), calls)))
+    res = subprocess.run([sys.executable, "-c", _HELP_RUNNER, json.dumps(calls)], cwd=REPO, capture_output=True,
+                         text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 0, res.stderr[-3000:]
+    return {c: subprocess.CompletedProcess([c[0], c[1], "--help"], code, out, err)
+            for c, (code, out, err) in zip(calls, json.loads(res.stdout))}
 
 
 @pytest.mark.parametrize("script,sub", [pytest.param(s, sub, id=f"{s} {sub}".strip()) for s, sub in sorted(SCRIPTS)])
