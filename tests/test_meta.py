@@ -369,8 +369,9 @@ def test_save_load_round_trip_and_schema_refusal(predictor, data, tmp_path):
         load_predictor(tmp_path / "junk.pkl")
 
 
-def test_a_file_of_other_library_versions_loads_with_one_warning(predictor, data, tmp_path):
+def test_a_file_of_other_library_versions_loads_with_one_warning(predictor, data, tmp_path, cli):
     """A predictor pickled under another scikit-learn loads with one warning naming it, not one per tree."""
+    run = cli  # in this process: no interpreter start per command
     import sklearn
 
     now = sklearn.__version__.encode()
@@ -582,10 +583,11 @@ def test_a_predictor_is_not_fitted_on_runs_that_cannot_rank_configurations():
         MetaPredictor(n_estimators=5).fit(flat)
 
 
-def test_recommend_trains_as_long_as_the_predictors_runs_and_flags_an_lr_outside_them(records, tmp_path):
+def test_recommend_trains_as_long_as_the_predictors_runs_and_flags_an_lr_outside_them(records, tmp_path, cli):
     """A predictor fitted with ``predictor fit`` ranks configs as its runs were trained: the printed train command
     carries their epochs (the median; here 1, the records' own), and an ``--lr`` outside its runs' lr range is named
     (lr is one of its features: the prediction extrapolates there); inside it, nothing is said."""
+    run = cli  # in this process: no interpreter start per command
     predictor = MetaPredictor(n_estimators=20).fit(records)
     lrs = [r["config"]["lr"] for r in records]
     assert predictor.epochs_ == 1 and predictor.lr_range_ == (min(lrs), max(lrs))
@@ -601,10 +603,11 @@ def test_recommend_trains_as_long_as_the_predictors_runs_and_flags_an_lr_outside
     assert "--epochs 1" in res.stdout.split("train it as")[1] and "outside its runs' lr range" in res.stdout
 
 
-def test_zoo_only_options_are_refused_where_no_zoo_predictor_reads_them(records, tmp_path):
+def test_zoo_only_options_are_refused_where_no_zoo_predictor_reads_them(records, tmp_path, cli):
     """--steps and --n-train are features of the zoo predictor only; with a predictor file of `predictor fit`, or
     one fitted now on --records, they were accepted and dropped without a word (the same recommendation as without
     them). Now one line, exit 2; --epochs, which sets the printed train command's length, stays."""
+    run = cli  # in this process: no interpreter start per command
     save_predictor(MetaPredictor(n_estimators=10).fit(records), tmp_path / "p.pkl")
     write_records(tmp_path / "recs", records)
     args = ["recommend", "--dx", "2500", "--dy", "10", "--budget", "20000", "--candidates", "100"]
