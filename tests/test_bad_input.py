@@ -121,6 +121,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("data-rad-n-train-zero", ["data", "rad", "--n-train", "0"], "--n-train must be a positive integer"),
     ("data-rad-seed-negative", ["data", "rad", "--seed", "-1"], "--seed must be an integer from 0 to 4,294,967,295"),
     ("data-rad-mnist-dir-missing", ["data", "rad", "--mnist-dir", "nope"], "MNIST directory nope does not exist"),
+    ("data-rad-paper-ignored", ["data", "rad", "--paper", "--n-train", "10", "--n-val", "5", "--n-test", "5"],
+     "--paper would be ignored"),
     ("data-rad-mnist-dir-no-idx-files", ["data", "rad", "--mnist-dir", "{empty}"], "no MNIST idx files"),
     # ----------------------------------------------------------------------------------------- data hammer
     ("data-hammer-expert", ["data", "hammer", "--expert", "foo"], "--expert 'foo' is not one of nn, mlp, planner"),

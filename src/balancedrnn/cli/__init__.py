@@ -636,6 +636,9 @@ def data_rad(
     check_scale(n_train=n_train, n_val=n_val, n_test=n_test)
     check_seed_option("--seed", seed)
     check_mnist_dir(mnist_dir)
+    if paper and None not in (n_train, n_val, n_test):  # --paper sets only the sizes here
+        raise UserError("--paper would be ignored: it sets the split sizes, and --n-train, --n-val and --n-test are "
+                        "all given")
     sizes = _resolve(paper, n_train=n_train, n_val=n_val, n_test=n_test)
     config = rad.RADConfig(seed=seed, **sizes)
     try:
