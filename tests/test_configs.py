@@ -96,6 +96,7 @@ def test_parsed_families_and_arguments():
     "110100:", "110100:x", "110100:1.5", "12345", "1101001", "110200", "dense:0.2", "lstm:1", "mlp:2", "bal anced", "",
     "hx=0.5,,hh=1", "hx=0.1", "hx=0.1,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1,hx=0.2", "hx=0.1,hh=1,hy=1,yx=0.1,yh=0.1,qq=1",
     "hx=x,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1", "hx=1.5,hh=1,hy=1,yx=0.1,yh=0.1,yy=0.1", "hx",
+    "uniform:0.2_5", "balanced:0_3", "110100:0.0_5", "hx=0.5,hh=1,hy=0_1,yx=0,yh=1,yy=0",  # Python reads 0.2_5 as 0.25
 ])
 def test_malformed_configs_are_refused_in_one_line(bad):
     for call in (parse_config, config_family, is_baseline, lambda c: config_density(c, 10, 2, 1000),

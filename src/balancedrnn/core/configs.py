@@ -109,6 +109,8 @@ def _unknown(config: str) -> SpecError:
 
 def _float(text: str, what: str) -> float:
     try:
+        if "_" in text:  # Python reads 0.2_5 as 0.25 and 1_0 as 10: a typo must not become another density
+            raise ValueError(text)
         return float(text) + 0.0  # + 0.0: -0 is 0, so one density has one canonical text
     except ValueError:
         raise SpecError(f"{what} must be a number, got {text!r}") from None
