@@ -570,7 +570,7 @@ def test_parent_killed_leaves_no_orphan_and_resume_runs_each_once(mnist_dir, tmp
 
 def test_stalled_worker_is_released_and_its_late_result_kept_without_traceback(mnist_dir, tmp_path):
     env = {**ENV, "BALANCEDRNN_STORE_GRACE": "4"}
-    spec = grid(mnist_dir, "stall", models=("balanced",), seeds=(0,), epochs=20, n_train=300)
+    spec = grid(mnist_dir, "stall", models=("balanced",), seeds=(0,), epochs=10, n_train=300)
     cmd = sweep_cmd(tmp_path, spec)
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     (pid,) = wait_running(tmp_path, "stall", 1)
