@@ -14,14 +14,15 @@ class DataError(ValueError):
     """A data file or data set is missing, corrupt or does not fit. The message is one line."""
 
 
-def ensure_writable_dir(directory: str | Path) -> Path:
-    """Create ``directory`` and check a file can be written in it (before any long work): DataError otherwise."""
+def ensure_writable_dir(directory: str | Path, what: str = "output directory") -> Path:
+    """Create ``directory`` and check a file can be written in it (before any long work): a DataError naming it as
+    ``what`` otherwise."""
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         probe_writable(directory)
     except OSError as e:
-        raise DataError(f"output directory {directory} is not writable: {e.strerror or e}") from None
+        raise DataError(f"{what} {directory} is not writable: {e.strerror or e}") from None
     return directory
 
 
@@ -44,12 +45,57 @@ def cache_dir() -> Path:
 
 
 OFFLINE_ENV = "BALANCEDRNN_OFFLINE"
-"""Set to 1 (or true, yes) and no loader tries a download: MNIST, the UCR archive and Minari's data sets."""
+"""Set to 1 (or true, yes, on) and no loader tries a download: MNIST, the UCR archive and Minari's data sets."""
+
+NATIVE_ENV = "BALANCEDRNN_NATIVE"
+"""Set to 0 (or false, no, off) and the sparse blocks run on PyTorch's CSR operators, not the compiled kernels."""
+
+FLAG_ENVS = (OFFLINE_ENV, NATIVE_ENV)
+"""The on/off environment variables, read by :func:`env_flag` and checked together by :func:`check_env_flags`."""
+
+_FLAG_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def env_flag(variable: str, default: bool) -> bool:
+    """An on/off environment variable: 1/true/yes/on or 0/false/no/off in any case (``default`` when unset or empty);
+    any other value is a one-line ValueError, not a silent default (``BALANCEDRNN_OFFLINE=on`` used to mean online)."""
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        return _FLAG_WORDS[text.lower()]
+    except KeyError:
+        raise ValueError(f"${variable} must be 1/true/yes/on or 0/false/no/off, got {text!r}") from None
+
+
+def check_env_flags() -> None:
+    """Read every on/off variable of :data:`FLAG_ENVS` (a one-line ValueError for a bad value), before any work."""
+    for variable in FLAG_ENVS:
+        env_flag(variable, False)
 
 
 def offline() -> bool:
     """Whether downloads are switched off (``BALANCEDRNN_OFFLINE=1``)."""
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes")
+    return env_flag(OFFLINE_ENV, False)
+
+
+class CacheWarning(UserWarning):
+    """Generated data could not be written to the cache (unwritable, or a full disk): the run goes on with the data in
+    memory, and the next run builds them again."""
+
+
+def cache_write(path: Path, write: Callable[[IO[bytes]], Any], what: str) -> bool:
+    """:func:`atomic_write` of a cache file, where failing costs only a rebuild next time: on an OSError a one-line
+    :class:`CacheWarning` naming ``what`` and the directory, and False (nothing half-written is left)."""
+    import warnings
+
+    try:
+        atomic_write(path, write)
+    except OSError as e:
+        warnings.warn(f"{what} not cached: cannot write {path.parent} ({e.strerror or e}); it is built again next "
+                      f"time (set $BALANCEDRNN_CACHE to a writable directory)", CacheWarning, stacklevel=2)
+        return False
+    return True
 
 
 def _umask() -> int:

@@ -643,7 +643,7 @@ def data_rad(
     config = rad.RADConfig(seed=seed, **sizes)
     try:
         mnist = load_mnist(mnist_dir)
-        data = rad.build_or_load(mnist, config, rebuild=rebuild, progress=not quiet)
+        data = rad.build_or_load(mnist, config, rebuild=rebuild, progress=not quiet, strict=True)
     except KeyboardInterrupt:
         _interrupted("no data set written; run the same command to build it")
     out.print(f"source: {data.source}")
@@ -1346,6 +1346,9 @@ def main(argv: list[str] | None = None) -> None:
 
     warnings.showwarning = _one_line_warning
     try:
+        from ..io import check_env_flags
+
+        check_env_flags()  # BALANCEDRNN_OFFLINE=maybe is refused before any work, not read as "online"
         code = app(args=argv, standalone_mode=False)  # click's usage errors come here too, as one line
     except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted")

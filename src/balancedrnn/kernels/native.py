@@ -139,9 +139,10 @@ def _lib() -> ctypes.CDLL:
 
 
 def _open() -> ctypes.CDLL:
-    if os.environ.get("BALANCEDRNN_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
-        raise NativeUnavailable("disabled by BALANCEDRNN_NATIVE=0")
-    from ..io import cache_dir
+    from ..io import NATIVE_ENV, cache_dir, env_flag
+
+    if not env_flag(NATIVE_ENV, True):
+        raise NativeUnavailable(f"disabled by {NATIVE_ENV}=0")
 
     name = f"sparse-{_key()}.so"
     home = Path(os.environ["BALANCEDRNN_KERNEL_DIR"]) if os.environ.get("BALANCEDRNN_KERNEL_DIR") else cache_dir() / "kernels"

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.spec import SpecError, check_seed
-from ..io import DataError, atomic_write, cache_dir, torch_load
+from ..io import DataError, atomic_write, cache_dir, cache_write, ensure_writable_dir, torch_load
 from .base import BatchedSplit, require
 from .mnist import MnistImages
 
@@ -399,8 +399,9 @@ def _digest(splits: dict[str, RADSplit]) -> str:
     return h.hexdigest()
 
 
-def save(data: RADData, path: Path) -> Path:
-    """Write the data set atomically with its generator version and content hash."""
+def save(data: RADData, path: Path, strict: bool = True) -> Path | None:
+    """Write the data set atomically with its generator version and content hash; returns the path, or (not
+    ``strict``) None with a :class:`~balancedrnn.io.CacheWarning` when it cannot be written."""
     payload = {
         "generator_version": GENERATOR_VERSION,
         "config": asdict(data.config),
@@ -408,7 +409,10 @@ def save(data: RADData, path: Path) -> Path:
         "sha256": _digest(data.splits),
         "splits": {name: split.tensors() for name, split in data.splits.items()},
     }
-    atomic_write(path, lambda f: torch.save(payload, f))
+    if strict:
+        atomic_write(path, lambda f: torch.save(payload, f))
+    elif not cache_write(path, lambda f: torch.save(payload, f), "RAD data set"):
+        return None
     data.path = path
     return path
 
@@ -452,11 +456,15 @@ def build_or_load(
     directory: Path | None = None,
     rebuild: bool = False,
     progress: bool = True,
+    strict: bool = False,
 ) -> RADData:
     """The cached data set for (source, config), generating and caching it when absent (or ``rebuild``).
 
     The result's ``from_cache`` (and ``origin``) says which happened. Loading a cache needs only the core
-    install; generating needs kornia (the ``rad`` extra), checked before any work.
+    install; generating needs kornia (the ``rad`` extra), checked before any work. A cache that cannot be written
+    (unwritable, a full disk) costs only a rebuild next time: a one-line :class:`~balancedrnn.io.CacheWarning`, and
+    the data are returned from memory (``path`` None); with ``strict`` (``data rad``, whose job is the cache) it is a
+    DataError, the directory checked before generating.
     """
     path = cache_path(mnist, config, directory)
     if path.exists() and not rebuild:
@@ -468,10 +476,12 @@ def build_or_load(
         return _LOADED[key]
     check_fits(config)
     require_kornia(config.transforms)
+    if strict:
+        ensure_writable_dir(path.parent, "cache directory")
     total = sum(config.sizes().values())
     from ..progress import progress_bar
 
     with progress_bar(total, "generating RAD sequences", enabled=progress) as advance:
         data = generate(mnist, config, progress=advance)
-    save(data, path)
+    save(data, path, strict=strict)
     return data

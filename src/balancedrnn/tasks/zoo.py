@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ..io import DataError, atomic_write, cache_dir, torch_load
+from ..io import DataError, cache_dir, cache_write, torch_load
 from ..record import chance_level
 from .base import BatchedSplit
 from .rad import MEAN as MNIST_MEAN, STD as MNIST_STD  # RAD's MNIST normalisation, the one definition
@@ -144,13 +144,8 @@ def cached(name: str, params: dict[str, Any], fingerprint: str, build: Callable[
         data = build()
         payload = {"name": data.name, "source": data.source, "chance_mse": data.chance_mse,
                    "splits": {s: {"x": data.splits[s].x, "target": data.splits[s].target} for s in SPLITS}}
-        try:
-            atomic_write(path, lambda f: torch.save(payload, f))
-            data.path = path
-        except OSError:
-            data.path = None  # an unwritable cache only costs the rebuild next time
-    if data.path is None:
-        data.path = path  # the cache key names the data either way
+        cache_write(path, lambda f: torch.save(payload, f), f"zoo task {name}'s data")  # or a warning: a rebuild next time
+    data.path = path  # the cache key names the data either way
     _MEMO.clear()  # one data set in memory at a time: a worker runs one task
     _MEMO[key] = data
     return data

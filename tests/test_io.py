@@ -1,0 +1,92 @@
+"""io: on/off environment variables read one way, and a cache that cannot be written costing only a rebuild."""
+
+import errno
+import warnings
+
+import pytest
+from clihelp import cli_env, run_main, run_main_full
+
+from balancedrnn.io import FLAG_ENVS, CacheWarning, cache_write, env_flag
+
+
+@pytest.mark.parametrize("text,value", [("1", True), ("TRUE", True), (" yes ", True), ("On", True),
+                                        ("0", False), ("false", False), ("NO", False), ("off", False)])
+def test_an_on_off_variable_reads_every_spelling_of_on_and_off(text, value, monkeypatch):
+    for variable in FLAG_ENVS:
+        monkeypatch.setenv(variable, text)
+        assert env_flag(variable, not value) is value
+
+
+def test_an_unset_or_empty_variable_is_the_default_and_anything_else_is_refused(monkeypatch):
+    monkeypatch.delenv("BALANCEDRNN_OFFLINE", raising=False)
+    assert env_flag("BALANCEDRNN_OFFLINE", True) is True and env_flag("BALANCEDRNN_OFFLINE", False) is False
+    monkeypatch.setenv("BALANCEDRNN_OFFLINE", "  ")
+    assert env_flag("BALANCEDRNN_OFFLINE", True) is True
+    for text in ("2", "maybe", "enabled"):
+        monkeypatch.setenv("BALANCEDRNN_OFFLINE", text)
+        with pytest.raises(ValueError, match=rf"^\$BALANCEDRNN_OFFLINE must be 1/true/yes/on or 0/false/no/off, got '{text}'$"):
+            env_flag("BALANCEDRNN_OFFLINE", False)
+
+
+def test_offline_on_means_offline_and_native_off_means_the_csr_operators(monkeypatch):
+    """``on`` used to read as online (only 1/true/yes counted), while BALANCEDRNN_NATIVE took ``off``."""
+    from balancedrnn.io import offline
+    from balancedrnn.kernels import native
+
+    monkeypatch.setenv("BALANCEDRNN_OFFLINE", "on")
+    assert offline()
+    monkeypatch.setenv("BALANCEDRNN_NATIVE", "Off")
+    with pytest.raises(native.NativeUnavailable, match="disabled"):
+        native._open()
+
+
+@pytest.mark.parametrize("variable", FLAG_ENVS)
+def test_a_command_refuses_a_bad_flag_before_any_work(variable, tmp_path, monkeypatch, capsys):
+    cli_env(tmp_path, monkeypatch)
+    monkeypatch.setenv(variable, "maybe")
+    code, err = run_main(["spec", "dense"], capsys)
+    assert code == 2 and err == f"error: ${variable} must be 1/true/yes/on or 0/false/no/off, got 'maybe'\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cache_write_that_fails_is_a_warning_and_leaves_nothing(tmp_path):
+    target = tmp_path / "sub" / "data.bin"
+
+    def full(f):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.warns(CacheWarning, match=r"^thing not cached: cannot write .*sub \(No space left on device\)"):
+        assert cache_write(target, full, "thing") is False
+    assert list((tmp_path / "sub").iterdir()) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cache_write(target, lambda f: f.write(b"x"), "thing") is True
+    assert target.read_bytes() == b"x"
+
+
+def test_a_run_whose_rad_data_cannot_be_cached_trains_and_says_so(mnist_dir, tmp_path, monkeypatch, capsys):
+    """A full disk under the RAD cache used to end ``train`` after the data were built; the cache only saves a rebuild
+    (``data rad``, whose job is the cache, still fails: tests/test_local_faults.py)."""
+    import torch
+
+    from test_local_faults import _FullFile
+
+    cli_env(tmp_path, monkeypatch)
+    save = torch.save
+    monkeypatch.setattr(torch, "save", lambda obj, f, *a, **k: save(obj, _FullFile(f), *a, **k))
+    code, out, err = run_main_full(["train", "--task", "rad", "--mnist-dir", mnist_dir, "--n-train", "40", "--n-val",
+                                    "20", "--n-test", "20", "--epochs", "1", "--budget", "5000", "--out-dir", "out"],
+                                   capsys)
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(notes) == 1 and "RAD data set not cached" in notes[0] and "No space left on device" in notes[0], err
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and "rad" in p.parts]
+    assert len(list((tmp_path / "out").glob("*.json"))) == 1
+
+
+def test_data_rad_refuses_a_cache_it_cannot_write_before_generating(mnist_dir, tmp_path, monkeypatch, capsys):
+    cli_env(tmp_path, monkeypatch)
+    (tmp_path / "cache").write_text("a file, not a directory")
+    code, err = run_main(["data", "rad", "--mnist-dir", mnist_dir, "--n-train", "40", "--n-val", "20", "--n-test",
+                          "20", "--quiet"], capsys)
+    assert code == 2 and err.startswith(f"error: cache directory {tmp_path / 'cache' / 'rad'} is not writable"), err
