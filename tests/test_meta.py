@@ -284,6 +284,26 @@ def test_recommender_stays_in_the_fitted_hidden_proportion_range():
     assert set(rec.references) == {"uniform:0.2", "balanced"}  # predicted even outside it (balanced: 0.5; dense is infeasible)
 
 
+def test_the_predictor_follows_scikit_learns_conventions_before_and_after_fit(predictor, data):
+    """An unfitted MetaPredictor said ``AttributeError: ... no attribute 'regressor_'`` (and predict_parent that it
+    was "fitted without the parent network"), and an array of the wrong width gave pandas' "Shape of passed
+    values" error: scikit-learn's NotFittedError and its "X has n features" message instead."""
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+
+    unfitted = clone(predictor)
+    assert unfitted.get_params() == predictor.get_params()
+    row = data.X.to_numpy()[:2]
+    for method in ("predict", "predict_class", "predict_proba", "predict_parent"):
+        with pytest.raises(NotFittedError):
+            getattr(unfitted, method)(row)
+    with pytest.raises(ValueError, match=f"X has 5 features, but MetaPredictor is expecting {len(FEATURES)}"):
+        predictor.predict(row[:, :5])
+    with pytest.raises(ValueError, match="X has NaN|contains NaN"):
+        predictor.predict(np.where(np.eye(2, len(FEATURES), dtype=bool), np.nan, row))
+    assert predictor.predict(row) == pytest.approx(predictor.regressor_.predict(data.X.iloc[:2]))
+
+
 def test_recommender_is_seeded(predictor):
     a = recommend(2500, 10, 20_000, predictor, n_candidates=300, random_state=1)
     b = recommend(2500, 10, 20_000, predictor, n_candidates=300, random_state=1)

@@ -546,31 +546,45 @@ class MetaPredictor(BaseEstimator):
         return self
 
     def _frame(self, X: Any) -> pd.DataFrame:
+        """``X`` as the feature frame (NotFittedError before fit; a one-line ValueError for an array of another
+        width, as scikit-learn's estimators say it)."""
         check_is_fitted(self)
         if isinstance(X, pd.DataFrame):
             missing = [f for f in FEATURES if f not in X.columns]
             if missing:
                 raise MetaError(f"feature frame lacks column(s) {', '.join(missing)}")
             return X[list(FEATURES)].astype(float)
-        return features_frame(X) if isinstance(X, list) else pd.DataFrame(np.asarray(X, float), columns=list(FEATURES))
+        if isinstance(X, list):
+            return features_frame(X)
+        X = np.asarray(X, float)
+        if X.ndim != 2:
+            raise ValueError(f"X must be a 2-D array of feature rows, got a {X.ndim}-D array")
+        if X.shape[1] != len(FEATURES):
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {len(FEATURES)} "
+                             f"features as input ({', '.join(FEATURES)})")
+        return pd.DataFrame(X, columns=list(FEATURES))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted final metric of feature rows (a frame with :data:`FEATURES`, a list of rows or an array)."""
-        return self.regressor_.predict(self._frame(X))
+        X = self._frame(X)  # before the fitted parts are read: NotFittedError, not an AttributeError
+        return self.regressor_.predict(X)
 
     def predict_class(self, X: Any) -> np.ndarray:
         """Predicted performance class (0 = worst quantile of its task)."""
-        return self.classifier_.predict(self._frame(X))
+        X = self._frame(X)
+        return self.classifier_.predict(X)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probability of each performance class."""
-        return self.classifier_.predict_proba(self._frame(X))
+        X = self._frame(X)
+        return self.classifier_.predict_proba(X)
 
     def predict_parent(self, X: Any) -> np.ndarray:
         """The parent network's predicted metric (fit with ``parent=True``)."""
+        X = self._frame(X)  # an unfitted predictor is not one "fitted without the parent network"
         if getattr(self, "parent_", None) is None:
             raise MetaError("this predictor was fitted without the parent network (fit with parent=True)")
-        return self.parent_.predict(self._frame(X))
+        return self.parent_.predict(X)
 
 
 # ---------------------------------------------------------------------------------------- save / load
