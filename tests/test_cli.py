@@ -269,9 +269,14 @@ def test_recommend_prints_its_top_candidates_as_a_table(tmp_path):
 
     predictor = meta.MetaPredictor(n_estimators=20, random_state=0).fit(meta.prepare_records(synthetic_records(n_configs=12, seeds=1)))
     meta.save_predictor(predictor, tmp_path / "p.pkl")
-    res = run(["recommend", "--dx", "100", "--dy", "3", "--budget", "30000", "--predictor", "p.pkl", "--candidates", "200"], tmp_path)
+    res = run(["recommend", "--dx", "100", "--dy", "3", "--budget", "30000", "--predictor", "p.pkl", "--candidates", "200"], tmp_path,
+              COLUMNS="250")
     assert res.returncode == 0, res.stderr
     assert "best 5 of" in res.stdout and "┃ origin" in res.stdout and "density_hx" not in res.stdout
+    # this predictor predicts the runs' metric (accuracy), and every place the score is printed names it
+    flat = " ".join(res.stdout.split())
+    assert "predicted accuracy of named configs at this budget" in flat and "predicted accuracy: the final accuracy" in flat
+    assert "predicted accuracy (class)" in flat and "┃ predicted ┃" not in res.stdout
 
 
 def test_compare_with_every_trial_failed_exits_1(tmp_path):

@@ -290,10 +290,19 @@ def _cli(args, tmp_path, monkeypatch, capsys):
 
 def test_cli_recommend_with_a_zoo_predictor(predictor, tmp_path, monkeypatch, capsys):
     meta.save_predictor(predictor, tmp_path / "zoo.pkl")
+    monkeypatch.setenv("COLUMNS", "250")  # table headers on one line
     code, out, err = _cli(["recommend", "--dx", "100", "--dy", "5", "--budget", "4000", "--predictor", "zoo.pkl",
                            "--candidates", "200", "--epochs", "3"], tmp_path, monkeypatch, capsys)
     assert code == 0, err
     assert "predicted validation curve" in out and "[" in out and "config: hx=" in out
+    # the predicted score is the zoo's within-task rank, not the task's metric: every place it is printed says so
+    # (the columns were headed "predicted", the named configs' line "predicted for named configs")
+    flat = " ".join(out.split())
+    assert flat.count("predicted within-task rank") >= 4  # both tables' headers, the named configs, the key
+    assert "predicted within-task rank of named configs at this budget: " in flat
+    assert "predicted for named configs" not in flat and "┃ predicted ┃" not in out
+    rec = meta.recommend_config(100, 5, 4000, predictor=predictor, n_candidates=200, task={"epochs": 3})
+    assert rec.score_name == "within-task rank"
     code, out, err = _cli(["recommend", "--dx", "3", "--dy", "60", "--budget", "6000", "--predictor", "zoo.pkl",
                            "--candidates", "200"], tmp_path, monkeypatch, capsys)
     lines = [x for x in err.strip().splitlines() if x.strip()]

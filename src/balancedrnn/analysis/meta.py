@@ -769,16 +769,22 @@ class Recommendation:
     parameters: int
     hidden_proportion: float
     predicted_score: float | None = None
-    """Regressor's predicted final metric (None for the rule)."""
+    """The predicted score (:attr:`score_name`): a predictor fitted with ``balancedrnn predictor fit`` predicts the
+    final metric, the zoo predictor the within-task rank; None for the rule."""
     predicted_class: str | None = None
     """Classifier's predicted performance class name."""
     metric: str | None = None
+    """What :attr:`predicted_score` is: the runs' metric (a predictor fitted with ``balancedrnn predictor fit``), or
+    the description of the zoo predictor's normalised target (:data:`zoopred.TARGET_DESCRIPTION`)."""
+    score_name: str | None = None
+    """:attr:`predicted_score`'s name in a few words, for table headers: the metric (``accuracy``), or the zoo
+    predictor's ``within-task rank`` (:data:`zoopred.TARGET_NAME`), which is no metric; None for the rule."""
     candidates: int = 0
     """Feasible candidates scored."""
     top: pd.DataFrame | None = None
     """Best candidates with their predictions."""
     references: dict[str, float] = field(default_factory=dict)
-    """Predicted metric of named configs (dense, uniform:0.2, balanced) at the same budget."""
+    """Predicted score (:attr:`score_name`) of named configs (dense, uniform:0.2, balanced) at the same budget."""
     lr: float | None = None
     epochs: int | None = None
     """Predictor fitted with ``balancedrnn predictor fit``: the median epochs of its runs; its ranks hold for models
@@ -1020,7 +1026,7 @@ def recommend(
         dx=dx, dy=dy, budget=float(budget), density={b: r[f"density_{b}"] for b in BLOCKS}, dh=int(r["dh"]),
         weights=int(r["weights"]), parameters=int(r["parameters"]), hidden_proportion=r["hidden_proportion"],
         predicted_score=float(score[best]), predicted_class=classes[best],
-        metric="/".join(metrics), candidates=len(rows), top=_top_table(X, names, score, classes, order, top),
+        metric="/".join(metrics), score_name="/".join(metrics), candidates=len(rows), top=_top_table(X, names, score, classes, order, top),
         references=refs, lr=kw["lr"], epochs=getattr(predictor, "epochs_", None),
     )
 
@@ -1080,6 +1086,7 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
         dx=dx, dy=dy, budget=float(budget), density={b: float(c[f"density_{b}"]) for b in BLOCKS}, dh=int(c["dh"]),
         weights=int(c["weights"]), parameters=int(c["parameters"]), hidden_proportion=float(c["hidden_proportion"]),
         predicted_score=float(score[best]), metric=zoopred.TARGET_DESCRIPTION[zoopred.TARGET],
+        score_name=zoopred.TARGET_NAME[zoopred.TARGET],
         candidates=len(X), top=table.reset_index(drop=True), references=refs, lr=lr,
         init_scale=predictor.training_init_scale,
         interval=(float(low[0]), float(high[0])), curve=curve, outside=outside,

@@ -71,6 +71,8 @@ TARGET_DESCRIPTION = {
     "rank": "within-task percentile rank among the zoo sweep's configurations (1 = the task's best run, 0.5 = median)",
     "chance": "normalised score (1 = the task's best run, 0 = chance)",
 }
+TARGET_NAME = {"rank": "within-task rank", "chance": "normalised score"}
+"""What the predicted score is, in a few words (the header of ``recommend``'s "predicted" columns)."""
 TARGET_FLOOR = -1.0
 """Normalised scores (target and curve points) below this are clipped to it: a run far below chance (a regression
 whose skill is −20) would otherwise dominate the squared error."""

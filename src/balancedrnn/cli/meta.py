@@ -390,7 +390,9 @@ def recommend(
                             "--predictor/--records for a predictor of your own")
         out.print(f"method: {rec.method}: {rec.reason}")
         table = Table(title=f"recommendation for dx={dx}, dy={dy}, budget={format_budget(budget)}")
-        for col in (*BLOCKS, "dh", "weights", "hidden prop.", "predicted"):
+        predicted = _predicted_label(rec)
+        for col in (*BLOCKS, "dh", "weights", "hidden prop.", predicted + (" (class)" if rec.interval is None and
+                                                                             rec.predicted_class else "")):
             table.add_column(col, justify="right")
         pred = "-" if rec.predicted_score is None else f"{rec.predicted_score:.4g} ({rec.predicted_class})"
         if rec.interval is not None:
@@ -398,9 +400,10 @@ def recommend(
         table.add_row(*(f"{rec.density[b]:.4g}" for b in BLOCKS), str(rec.dh), f"{rec.weights:,}", f"{rec.hidden_proportion:.3f}", pred)
         out.print(table)
         if rec.top is not None and len(rec.top) > 1:
-            out.print(_top_table(rec.top, rec.candidates))
+            out.print(_top_table(rec.top, rec.candidates, predicted))
         if rec.references:
-            out.print("predicted for named configs at this budget: " + ", ".join(f"{k} {v:.4g}" for k, v in rec.references.items()))
+            out.print(f"{predicted} of named configs at this budget: "
+                      + ", ".join(f"{k} {v:.4g}" for k, v in rec.references.items()))
         if rec.same_as:
             out.print(f"the recommendation is {rec.same_as}")
         if rec.agreement:
@@ -410,9 +413,14 @@ def recommend(
                       + ("" if min(rec.agreement.values()) >= 0.8 else
                          " (below 80 %: the forest is not confident the recommendation beats that config)"))
         if rec.interval is not None:
-            out.print(f"predicted score: {rec.metric}; interval: the trees' 10th..90th percentiles")
+            out.print(f"{predicted}: {rec.metric}, not the task's metric; interval: the trees' 10th..90th percentiles")
+        elif rec.predicted_score is not None:
+            out.print(f"{predicted}: the final {rec.metric} the random forest predicts"
+                      + (f"; class: its performance class (per-task quantiles of the runs' {rec.metric})"
+                         if rec.predicted_class else ""))
         if rec.curve:
-            out.print("predicted validation curve (normalised, per epoch; parent network): "
+            zoopred = _meta().zoopred
+            out.print(f"predicted validation curve (parent network, per epoch), {zoopred.TARGET_DESCRIPTION[zoopred.METHOD]}: "
                       + " ".join(f"{v:.2f}" for v in rec.curve))
         if rec.outside:
             out.print("outside what the zoo covers: " + "; ".join(rec.outside) + " (the prediction extrapolates there)")
@@ -450,14 +458,20 @@ def _task_shape(name: str) -> tuple[int, int, bool, dict[str, Any], float]:
     return t.dx, t.dy, meta_features(t)["kind"] == "regression", predictor_info(t), float(t.default_budget)
 
 
-def _top_table(top: Any, candidates: int) -> Any:
+def _predicted_label(rec: Any) -> str:
+    """What ``recommend`` calls the predicted score wherever it prints it: ``predicted accuracy`` (the metric, from a
+    predictor fitted with `predictor fit`) or ``predicted within-task rank`` (the zoo predictor's, no metric)."""
+    return f"predicted {rec.score_name or rec.metric or 'score'}"
+
+
+def _top_table(top: Any, candidates: int, predicted: str = "predicted") -> Any:
     """The recommender's best candidates (a DataFrame of origin, densities, dh, weights, hidden proportion,
-    predicted score and class) as a Rich table."""
+    predicted score and class) as a Rich table; ``predicted`` heads the predicted score's column."""
     from rich.table import Table
 
     table = Table(title=f"best {len(top)} of {candidates:,} feasible candidates")
     for col in top.columns:
-        label = str(col).removeprefix("density_").replace("hidden_proportion", "hidden prop.")
+        label = predicted if col == "predicted" else str(col).removeprefix("density_").replace("hidden_proportion", "hidden prop.")
         table.add_column(label, justify="left" if col in ("origin", "class") else "right")
     for _, r in top.iterrows():
         cells = []
