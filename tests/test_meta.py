@@ -304,6 +304,14 @@ def test_the_predictor_follows_scikit_learns_conventions_before_and_after_fit(pr
     assert predictor.predict(row) == pytest.approx(predictor.regressor_.predict(data.X.iloc[:2]))
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "nan"])
+def test_a_data_set_characteristic_that_is_not_finite_is_refused_by_name(predictor, value):
+    """``--set chance=nan`` (or ``dataset={"chance": nan}``) reached the forest, whose error named no option:
+    "Input X contains NaN"."""
+    with pytest.raises(MetaError, match="data-set characteristic chance must be a finite number"):
+        recommend(2500, 10, 20_000, predictor, n_candidates=50, dataset={"chance": value})
+
+
 def test_recommender_is_seeded(predictor):
     a = recommend(2500, 10, 20_000, predictor, n_candidates=300, random_state=1)
     b = recommend(2500, 10, 20_000, predictor, n_candidates=300, random_state=1)

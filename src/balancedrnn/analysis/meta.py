@@ -118,8 +118,10 @@ def dataset_characteristics(dx: int, dy: int, classification: bool = True,
             raise MetaError(f"unknown data-set characteristic {key!r}; known: {', '.join(DATASET_FEATURES)}")
         try:
             out[key] = float(value)
+            if not math.isfinite(out[key]):  # the forests refuse NaN in words that name no characteristic
+                raise ValueError
         except (TypeError, ValueError):
-            raise MetaError(f"data-set characteristic {key} must be a number, got {value!r}") from None
+            raise MetaError(f"data-set characteristic {key} must be a finite number, got {value!r}") from None
     return out
 
 

@@ -7,6 +7,7 @@ fast and work without the ``meta`` extra.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -347,8 +348,10 @@ def recommend(
             if isinstance(value, bool):
                 raise TypeError
             dataset[key] = float(value)
+            if not math.isfinite(dataset[key]):  # NaN reached the forest: "Input X contains NaN", no option named
+                raise ValueError
         except (TypeError, ValueError):
-            raise UserError(f"--set {key} needs a number, got {value!r}") from None
+            raise UserError(f"--set {key} needs a finite number, got {value!r}") from None
     # --run-dir names the store to fit on (its store.journal), as --storage does: without it the zoo predictor
     # would be used and the directory silently ignored
     from_runs = _has_source(records, storage, name) or run_dir_given
