@@ -187,6 +187,14 @@ def test_data_seed_help_says_what_it_seeds(command, tmp_path):
     assert "generated data set" not in text and "--data file" in text and "split" in text and "cut in time" in text, text
 
 
+def test_recommend_help_says_what_epochs_and_set_feed(tmp_path):
+    """--epochs' help said "Length of the predicted validation curve (zoo predictor)", but every recommender prints it
+    in the train command it suggests; --set's did not say that the shipped (zoo) predictor refuses it."""
+    blocks = _option_blocks(run(["recommend", "--help"], tmp_path, COLUMNS="200").stdout)
+    assert "train command" in blocks["--epochs"] and "any predictor" in blocks["--epochs"], blocks["--epochs"]
+    assert "predictor fit" in blocks["--set"] and "not by the zoo" in blocks["--set"], blocks["--set"]
+
+
 def test_tasks_is_a_table_with_default_budgets(tmp_path):
     res = run(["tasks"], tmp_path)
     assert res.returncode == 0, res.stderr

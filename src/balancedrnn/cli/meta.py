@@ -258,8 +258,10 @@ def recommend(
     task: Annotated[Optional[str], typer.Option("--task", help="A registered task (see `balancedrnn tasks`): dx, dy, "
                                                 "kind, sequence length and training sequences are read from the registry.",
                                                 show_default="none")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Length of the predicted validation curve (zoo predictor).",
-                                                  show_default="the zoo's median")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs the recommendation will train for: the --epochs of the "
+                                                  "train command printed (any predictor) and the length of the zoo "
+                                                  "predictor's predicted validation curve.",
+                                                  show_default="the predictor's runs' median")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="Sequence length T of the new data set (zoo predictor).",
                                                  show_default="from --task/--data, else the zoo's median")] = None,
     n_train: Annotated[Optional[int], typer.Option("--n-train", help="Training sequences of the new data set (zoo predictor).",
@@ -273,7 +275,7 @@ def recommend(
     name: Names = None,
     run_dir: RunDir = Path("runs"),
     regression: Annotated[bool, typer.Option("--regression", help="The new task is regression (MSE), not classification.")] = False,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Data-set characteristic, key=value (repeatable): log_dx_over_dy, classification, chance.",
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Data-set characteristic, key=value (repeatable): log_dx_over_dy, classification, chance; read by a predictor fitted with `predictor fit`, not by the zoo predictor.",
                                                       show_default="none")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate to predict at.", show_default="median of the runs")] = None,
     candidates: Annotated[int, typer.Option(help="Candidate density vectors to draw; the named configs (dense, uniform, balanced, ...) and one hidden-proportion target are always among them, so a small number scores a few more.")] = 2000,
