@@ -663,6 +663,28 @@ def test_recommend_data_takes_the_kind_of_task_from_the_file(tmp_path, cli):
     assert f"config: {rec.config}" in res.stdout
 
 
+def test_paths_with_brackets_are_printed_as_given_not_read_as_markup(predictor, tmp_path, cli):
+    """Rich read ``[v2]`` in ``exp[v2]/d.npz`` as a style tag and dropped it: the train command ``recommend`` printed
+    named another file (``exp/d.npz``), and ``predictor show``, ``predictor fit`` named paths that do not exist."""
+    import shlex
+
+    where = tmp_path / "exp[v2]"
+    where.mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(where / "d.npz", X=rng.normal(size=(30, 3, 20)), y=np.arange(30) % 2)
+    res = cli(["recommend", "--data", "exp[v2]/d.npz", "--candidates", "50"])
+    assert res.returncode == 0, res.stderr
+    assert f"balancedrnn train --data {shlex.quote('exp[v2]/d.npz')} --model" in res.stdout
+    meta.save_predictor(predictor, where / "p[bold].pkl")
+    res = cli(["predictor", "show", "exp[v2]/p[bold].pkl"])
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("predictor exp[v2]/p[bold].pkl: schema")
+    write_records(tmp_path / "recs", synthetic_records(n_configs=12, seeds=1))
+    res = cli(["predictor", "fit", "--records", "recs", "--out", "exp[v2]/q[red].pkl", "--n-estimators", "5"])
+    assert res.returncode == 0, res.stderr
+    assert "saved: exp[v2]/q[red].pkl" in res.stdout and (where / "q[red].pkl").is_file()
+
+
 @pytest.mark.parametrize("param,value,pattern", [
     ("epochs", 0, "epochs must be a positive integer, got 0"),
     ("epochs", 2.5, "epochs must be a positive integer, got 2.5"),

@@ -112,17 +112,18 @@ def fit(
                                                           references=references, prefix=study_prefix)
         path = meta.save_predictor(predictor, out_file, provenance)
         out.print(f"zoo predictor fitted on {predictor.n_records_} runs of {len(predictor.tasks_)} tasks "
-                  f"({len(provenance['studies'])} studies); saved: {path} ({path.stat().st_size / 1e6:.2f} MB)")
+                  f"({len(provenance['studies'])} studies); saved: {path} ({path.stat().st_size / 1e6:.2f} MB)", markup=False)
         return
     data = meta.prepare_records(_records(records, storage, name, run_dir))
     predictor = meta.MetaPredictor(n_classes=n_classes, n_estimators=n_estimators, parent=parent, random_state=seed).fit(data)
     path = meta.save_predictor(predictor, out_file)
-    out.print(f"fitted on {predictor.n_records_} runs of {len(predictor.tasks_)} task(s) ({data.describe_skipped()})")
+    out.print(f"fitted on {predictor.n_records_} runs of {len(predictor.tasks_)} task(s) ({data.describe_skipped()})", markup=False)
     _print_tasks(predictor)
-    out.print(f"saved: {path}")
+    out.print(f"saved: {path}", markup=False)
 
 
 def _print_tasks(predictor: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from .common import out
@@ -132,7 +133,8 @@ def _print_tasks(predictor: Any) -> None:
         table.add_column(col, justify="left" if col in ("task", "metric") else "right")
     for t, i in predictor.tasks_.items():
         edges = ", ".join(f"{e:.4g}" for e in predictor.class_edges_[t])
-        table.add_row(t, str(i["dx"]), str(i["dy"]), str(i["runs"]), i["metric"], f"{i['min']:.4g}..{i['max']:.4g}", edges)
+        table.add_row(escape(t), str(i["dx"]), str(i["dy"]), str(i["runs"]), escape(i["metric"]),
+                      f"{i['min']:.4g}..{i['max']:.4g}", edges)  # a file: task's path as written, not read as markup
     out.print(table)
 
 
@@ -173,12 +175,12 @@ def evaluate(
     ev = run_evaluation(data, n_splits=n_splits, n_classes=n_classes, n_estimators=n_estimators, n_repeats=repeats,
                         parent=parent, random_state=seed, progress=None if quiet else lambda m: err.print(m, markup=False))
     i = ev.info
-    out.print(f"{i['n_records']} runs of {i['n_groups']} configs on {i['n_tasks']} task(s) ({i['skipped']})")
+    out.print(f"{i['n_records']} runs of {i['n_groups']} configs on {i['n_tasks']} task(s) ({i['skipped']})", markup=False)
     for split, title in SPLITS.items():
         title = title.format(k=i["n_splits"])
         t = ev.table(split)
         if not len(t):
-            out.print(f"{title}: not run ({i.get(split + '_note', '')})")
+            out.print(f"{title}: not run ({i.get(split + '_note', '')})", markup=False)
             continue
         table = Table(title=title)
         table.add_column("model")
@@ -196,10 +198,10 @@ def evaluate(
         out.print(table)
     imp = ev.importances.sort_values("regressor_mean", ascending=False).head(8)
     out.print("permutation importances (R² drop, mean ± std): " +
-              ", ".join(f"{f} {r['regressor_mean']:.3f} ± {r['regressor_std']:.3f}" for f, r in imp.iterrows()))
+              ", ".join(f"{f} {r['regressor_mean']:.3f} ± {r['regressor_std']:.3f}" for f, r in imp.iterrows()), markup=False)
     predictor = meta.MetaPredictor(n_classes=n_classes, n_estimators=n_estimators, random_state=seed).fit(data)
     paths = write_report(ev, data, predictor, out_dir)
-    out.print(f"report: {paths[0]} (and {paths[1].name})")
+    out.print(f"report: {paths[0]} (and {paths[1].name})", markup=False)
 
 
 @predictor_app.command("show")
@@ -213,16 +215,17 @@ def show(path: Annotated[Path, typer.Argument(help=PREDICTOR_FILE_HELP)]) -> Non
         _show_zoo(path, payload)
         return
     out.print(f"predictor {path}: schema {payload['schema']['schema_version']} ({len(payload['schema']['features'])} features), "
-              f"{p.n_records_} runs, {p.n_estimators} trees, seed {p.random_state}, parent network: {'yes' if p.parent_ else 'no'}")
-    out.print("versions: " + ", ".join(f"{k} {v}" for k, v in payload["versions"].items() if k != "platform"))
+              f"{p.n_records_} runs, {p.n_estimators} trees, seed {p.random_state}, parent network: {'yes' if p.parent_ else 'no'}", markup=False)
+    out.print("versions: " + ", ".join(f"{k} {v}" for k, v in payload["versions"].items() if k != "platform"), markup=False)
     _print_tasks(p)
     imp = sorted(zip(p.regressor_.feature_names_in_, p.regressor_.feature_importances_), key=lambda kv: -kv[1])[:8]
     out.print("impurity importances of the regressor (see `predictor evaluate` for permutation importances): " +
-              ", ".join(f"{f} {v:.3f}" for f, v in imp))
+              ", ".join(f"{f} {v:.3f}" for f, v in imp), markup=False)
 
 
 def _show_zoo(path: Path, payload: dict[str, Any]) -> None:
     """``predictor show`` of a zoo predictor: schema, provenance, versions, tasks, impurity importances."""
+    from rich.markup import escape
     from rich.table import Table
 
     from .common import out
@@ -232,19 +235,19 @@ def _show_zoo(path: Path, payload: dict[str, Any]) -> None:
     out.print(f"zoo predictor {path}: schema {payload['schema']['schema_version']} ({len(payload['schema']['features'])} "
               f"features, target {payload['schema']['target']}), {p.n_records_} runs of {len(p.tasks_)} tasks, "
               f"{p.n_estimators} trees, seed {p.random_state}, parent network: {'yes' if p.parent_ else 'no'}, "
-              f"runs' init scale: {p.training_init_scale}")
+              f"runs' init scale: {p.training_init_scale}", markup=False)
     out.print("provenance: " + ", ".join(f"{k} {v}" for k, v in prov.items() if k not in ("tasks", "studies"))
-              + f", {len(prov.get('studies', []))} studies")
-    out.print("versions: " + ", ".join(f"{k} {v}" for k, v in payload["versions"].items() if k != "platform"))
+              + f", {len(prov.get('studies', []))} studies", markup=False)
+    out.print("versions: " + ", ".join(f"{k} {v}" for k, v in payload["versions"].items() if k != "platform"), markup=False)
     table = Table(title="tasks")
     for col in ("task", "dx", "dy", "kind", "T", "training seqs", "runs", "best", "chance"):
         table.add_column(col, justify="left" if col in ("task", "kind") else "right")
     for t, i in p.tasks_.items():
-        table.add_row(t, str(i["dx"]), str(i["dy"]), i["kind"], str(i["T"] or "-"), str(i["n_train"] or "-"),
+        table.add_row(escape(t), str(i["dx"]), str(i["dy"]), i["kind"], str(i["T"] or "-"), str(i["n_train"] or "-"),
                       str(i["runs"]), f"{i['best']:.3g}", f"{i['chance']:.3g}")
     out.print(table)
     imp = sorted(zip(p.features, p.forest_.feature_importances_), key=lambda kv: -kv[1])[:8]
-    out.print("impurity importances of the forest: " + ", ".join(f"{f} {v:.3f}" for f, v in imp))
+    out.print("impurity importances of the forest: " + ", ".join(f"{f} {v:.3f}" for f, v in imp), markup=False)
 
 
 def recommend(
@@ -393,7 +396,7 @@ def recommend(
         if rec.shape_outside and not extrapolate:
             raise UserError(rec.shape_outside_message + "; pass --extrapolate to get it anyway, or "
                             "--predictor/--records for a predictor of your own")
-        out.print(f"method: {rec.method}: {rec.reason}")
+        out.print(f"method: {rec.method}: {rec.reason}", markup=False)
         table = Table(title=f"recommendation for dx={dx}, dy={dy}, budget={format_budget(budget)}")
         predicted = _predicted_label(rec)
         for col in (*BLOCKS, "dh", "weights", "hidden prop.", predicted + (" (class)" if rec.interval is None and
@@ -408,28 +411,28 @@ def recommend(
             out.print(_top_table(rec.top, rec.candidates, predicted))
         if rec.references:
             out.print(f"{predicted} of named configs at this budget: "
-                      + ", ".join(f"{k} {v:.4g}" for k, v in rec.references.items()))
+                      + ", ".join(f"{k} {v:.4g}" for k, v in rec.references.items()), markup=False)
         if rec.same_as:
-            out.print(f"the recommendation is {rec.same_as}")
+            out.print(f"the recommendation is {rec.same_as}", markup=False)
         if rec.agreement:
             out.print("trees scoring the recommendation above: "
                       + ", ".join(f"{k} {v:.0%}" + (f" ({rec.ties.get(k, 0.0):.0%} tied)" if rec.ties.get(k, 0.0) >= 0.005 else "")
                                   for k, v in rec.agreement.items())
                       + ("" if min(rec.agreement.values()) >= 0.8 else
-                         " (below 80 %: the forest is not confident the recommendation beats that config)"))
+                         " (below 80 %: the forest is not confident the recommendation beats that config)"), markup=False)
         if rec.interval is not None:
-            out.print(f"{predicted}: {rec.metric}, not the task's metric; interval: the trees' 10th..90th percentiles")
+            out.print(f"{predicted}: {rec.metric}, not the task's metric; interval: the trees' 10th..90th percentiles", markup=False)
         elif rec.predicted_score is not None:
             out.print(f"{predicted}: the final {rec.metric} the random forest predicts"
                       + (f"; class: its performance class (per-task quantiles of the runs' {rec.metric})"
-                         if rec.predicted_class else ""))
+                         if rec.predicted_class else ""), markup=False)
         if rec.curve:
             zoopred = _meta().zoopred
             out.print(f"predicted validation curve (parent network, per epoch), {zoopred.TARGET_DESCRIPTION[zoopred.METHOD]}: "
-                      + " ".join(f"{v:.2f}" for v in rec.curve))
+                      + " ".join(f"{v:.2f}" for v in rec.curve), markup=False)
         if rec.outside:
-            out.print("outside what the zoo covers: " + "; ".join(rec.outside) + " (the prediction extrapolates there)")
-        out.print(f"config: {rec.config}")
+            out.print("outside what the zoo covers: " + "; ".join(rec.outside) + " (the prediction extrapolates there)", markup=False)
+        out.print(f"config: {rec.config}", markup=False)
         if rec.method == "predictor":
             import shlex
 
@@ -440,7 +443,7 @@ def recommend(
             out.print(f"train it as the predictor's runs were trained ({scale}lr {rec.lr:.4g}"
                       + (", FILE: your .npz, .ts or .csv data" if source[1] == "FILE" else "") + "): "
                       + shlex.join(["balancedrnn", "train", *source, *rec.train_args(),
-                                    *(["--epochs", str(length)] if length else [])]), soft_wrap=True)
+                                    *(["--epochs", str(length)] if length else [])]), soft_wrap=True, markup=False)
 
 
 def _task_shape(name: str) -> tuple[int, int, bool, dict[str, Any], float]:
