@@ -631,6 +631,26 @@ def test_recommend_trains_as_long_as_the_predictors_runs_and_flags_an_lr_outside
     assert "--epochs 1" in res.stdout.split("train it as")[1] and "outside its runs' lr range" in res.stdout
 
 
+def test_recommend_trains_at_the_init_scale_of_the_predictors_runs(records, tmp_path, cli):
+    """A predictor fitted on runs initialised with ``init_scale: density`` printed "train it as the predictor's runs
+    were trained (lr ...)" and a train command without --init-scale, which trains at ``fixed``: another
+    initialisation than the one its predictions are for. Runs of several scales are said to be mixed."""
+    density = [{**r, "config": {**r["config"], "init_scale": "density"}} for r in records]
+    predictor = MetaPredictor(n_estimators=10).fit(density)
+    assert predictor.init_scales_ == {"density": len(records)}
+    rec = recommend(2500, 10, 20_000, predictor, n_candidates=100)
+    assert rec.init_scale == "density" and rec.train_args()[-2:] == ["--init-scale", "density"]
+    save_predictor(predictor, tmp_path / "p.pkl")
+    res = cli(["recommend", "--dx", "2500", "--dy", "10", "--budget", "20000", "--predictor", "p.pkl", "--candidates", "100"])
+    assert res.returncode == 0, res.stderr
+    assert "--init-scale density" in res.stdout.split("train it as")[1]
+    assert MetaPredictor(n_estimators=10).fit(records).init_scales_ == {"fixed": len(records)}  # records without one
+    mixed = MetaPredictor(n_estimators=10).fit([r if i % 2 else density[i] for i, r in enumerate(records)])
+    rec = recommend(2500, 10, 20_000, mixed, n_candidates=100)
+    assert rec.init_scale is None and "--init-scale" not in rec.train_args()
+    assert f"its runs mix init scales (density {(len(records) + 1) // 2}, fixed {len(records) // 2})" in rec.reason
+
+
 def test_zoo_only_options_are_refused_where_no_zoo_predictor_reads_them(records, tmp_path, cli):
     """--steps and --n-train are features of the zoo predictor only; with a predictor file of `predictor fit`, or
     one fitted now on --records, they were accepted and dropped without a word (the same recommendation as without

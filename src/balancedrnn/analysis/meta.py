@@ -222,6 +222,8 @@ class MetaData:
     """Records left out, by reason."""
     epochs: np.ndarray | None = None
     """Epochs each run trained for (NaN where its record does not say); None when not known at all."""
+    init_scale: np.ndarray | None = None
+    """Each run's ``TrainConfig.init_scale`` (records without one: ``fixed``, the default); None when not known."""
 
     def __len__(self) -> int:
         return len(self.y)
@@ -231,7 +233,8 @@ class MetaData:
         tasks = set(self.task[keep])
         return MetaData(self.X[keep].reset_index(drop=True), self.y[keep], self.task[keep], self.group[keep],
                         {k: v for k, v in self.metric.items() if k in tasks}, dict(self.skipped),
-                        None if self.epochs is None else self.epochs[keep])
+                        None if self.epochs is None else self.epochs[keep],
+                        None if self.init_scale is None else self.init_scale[keep])
 
     def describe_skipped(self) -> str:
         """``'3 not ok, 2 baseline model'`` or ``'none skipped'``."""
@@ -253,17 +256,19 @@ def prepare_records(records: Iterable[Mapping[str, Any]]) -> MetaData:
             continue
         typed = RunRecord.from_dict(rec)
         usable.append(((typed.file_name(), float(typed.value)), row, typed, rec))  # type: ignore[arg-type]
-    rows, ys, tasks, groups, metric, epochs = [], [], [], [], {}, []
+    rows, ys, tasks, groups, metric, epochs, scales = [], [], [], [], {}, [], []
     for (_, value), row, typed, rec in sorted(usable, key=lambda u: u[0]):
         task = typed.task_name
         rows.append(row)
         epochs.append(_epochs_of(rec))
+        scales.append(str((rec.get("config") or {}).get("init_scale") or "fixed"))
         ys.append(value)  # usable rows have a finite value
         tasks.append(task)
         groups.append(f"{task}/{config_group(rec)}")
         metric.setdefault(task, typed.metric)
     return MetaData(features_frame(rows), np.asarray(ys, dtype=float), np.asarray(tasks, dtype=object),
-                    np.asarray(groups, dtype=object), metric, skipped, np.asarray(epochs, dtype=float))
+                    np.asarray(groups, dtype=object), metric, skipped, np.asarray(epochs, dtype=float),
+                    np.asarray(scales, dtype=object))
 
 
 def _epochs_of(rec: Mapping[str, Any]) -> float:
@@ -545,6 +550,9 @@ class MetaPredictor(BaseEstimator):
         self.lr_range_ = (float(X["lr"].min()), float(X["lr"].max()))
         known = data.epochs[np.isfinite(data.epochs)] if data.epochs is not None else np.empty(0)
         self.epochs_ = int(np.median(known)) if len(known) else None  # the recommendation trains as long
+        names, counts = np.unique(data.init_scale if data.init_scale is not None else np.full(len(data), "fixed"),
+                                  return_counts=True)
+        self.init_scales_ = {str(n): int(c) for n, c in zip(names, counts)}  # how the runs were initialised
         return self
 
     def _frame(self, X: Any) -> pd.DataFrame:
@@ -792,8 +800,9 @@ class Recommendation:
     """Predictor fitted with ``balancedrnn predictor fit``: the median epochs of its runs; its ranks hold for models
     trained as long (the zoo predictor says it through the length of :attr:`curve`)."""
     init_scale: str | None = None
-    """Zoo predictor: the ``TrainConfig.init_scale`` of the runs it was fitted on; train the recommendation at it
-    (and at :attr:`lr`), since the predicted ranks hold for models trained that way."""
+    """The ``TrainConfig.init_scale`` of the runs the predictor was fitted on (None: not known, or a predictor fitted
+    with ``predictor fit`` on runs of several); train the recommendation at it (and at :attr:`lr`), since the
+    predictions hold for models trained that way."""
     interval: tuple[float, float] | None = None
     """The zoo predictor's interval of the predicted score (quantiles :data:`zoopred.INTERVAL` of its trees)."""
     curve: list[float] | None = None
@@ -1020,6 +1029,11 @@ def recommend(
     lo, hi = getattr(predictor, "lr_range_", (kw["lr"], kw["lr"]))  # pickles made before it carry no range
     if not lo <= kw["lr"] <= hi:
         note += f"; note: lr={kw['lr']:.4g} is outside its runs' lr range {lo:.4g}..{hi:.4g} (the prediction extrapolates)"
+    scales = getattr(predictor, "init_scales_", None)  # pickles made before it: not known (the train command omits it)
+    init_scale = next(iter(scales)) if scales and len(scales) == 1 else None
+    if scales and len(scales) > 1:
+        note += ("; note: its runs mix init scales (" + ", ".join(f"{k} {v}" for k, v in scales.items()) + ") and it has "
+                 "no init-scale feature: its prediction is for none of them in particular")
     r = rows[best]
     return Recommendation(
         method="predictor",
@@ -1029,7 +1043,7 @@ def recommend(
         weights=int(r["weights"]), parameters=int(r["parameters"]), hidden_proportion=r["hidden_proportion"],
         predicted_score=float(score[best]), predicted_class=classes[best],
         metric="/".join(metrics), score_name="/".join(metrics), candidates=len(rows), top=_top_table(X, names, score, classes, order, top),
-        references=refs, lr=kw["lr"], epochs=getattr(predictor, "epochs_", None),
+        references=refs, lr=kw["lr"], epochs=getattr(predictor, "epochs_", None), init_scale=init_scale,
     )
 
 

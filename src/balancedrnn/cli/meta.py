@@ -215,7 +215,9 @@ def show(path: Annotated[Path, typer.Argument(help=PREDICTOR_FILE_HELP)]) -> Non
         _show_zoo(path, payload)
         return
     out.print(f"predictor {path}: schema {payload['schema']['schema_version']} ({len(payload['schema']['features'])} features), "
-              f"{p.n_records_} runs, {p.n_estimators} trees, seed {p.random_state}, parent network: {'yes' if p.parent_ else 'no'}", markup=False)
+              f"{p.n_records_} runs, {p.n_estimators} trees, seed {p.random_state}, parent network: {'yes' if p.parent_ else 'no'}"
+              + (", runs' init scale: " + ", ".join(f"{k} {v}" for k, v in p.init_scales_.items())
+                 if getattr(p, "init_scales_", None) else ""), markup=False)
     out.print("versions: " + ", ".join(f"{k} {v}" for k, v in payload["versions"].items() if k != "platform"), markup=False)
     _print_tasks(p)
     imp = sorted(zip(p.regressor_.feature_names_in_, p.regressor_.feature_importances_), key=lambda kv: -kv[1])[:8]
