@@ -170,6 +170,20 @@ def test_parent_network_predicts_curves_and_is_seeded(data, predictor):
         zoopred.ZooPredictor().fit(data.subset(data.task == "toy-mid"))
 
 
+def test_an_unfitted_zoo_predictor_says_so(predictor, data):
+    """An unfitted ZooPredictor failed with AttributeError ('fill_', or 'defaults_' from the middle of
+    ``recommend_config``): scikit-learn's NotFittedError now, as the per-study predictor's."""
+    from sklearn.exceptions import NotFittedError
+
+    unfitted = zoopred.ZooPredictor()
+    for call in (lambda: unfitted.predict(data.X), lambda: unfitted.predict_curve(data.X, 3),
+                 lambda: unfitted.predict_parent(data.X, 1),
+                 lambda: meta.recommend_config(100, 5, 4000, predictor=unfitted, n_candidates=20)):
+        with pytest.raises(NotFittedError, match="ZooPredictor is not fitted"):
+            call()
+    assert np.isfinite(predictor.predict(data.X)).all()
+
+
 def test_interval_brackets_the_trees(predictor, data):
     lo, hi = predictor.predict_interval(data.X.iloc[:10])
     per_tree = np.stack([t.predict(predictor._X(data.X.iloc[:10])) for t in predictor.forest_.estimators_])

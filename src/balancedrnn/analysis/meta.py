@@ -1055,6 +1055,7 @@ def recommend_zoo(dx: int, dy: int, budget: float, predictor: zoopred.ZooPredict
     the zoo covers) by its forest, return the best with the trees' interval, the parent network's predicted curve
     (``epochs`` long; the zoo's median by default) and what of the task lies outside the zoo. ``T`` and
     ``n_train`` (sequence length, training sequences) default to the zoo's medians."""
+    predictor.check_fitted()
     lr = predictor.defaults_["lr"] if lr is None else lr
     candidates = candidate_densities(dx, dy, budget, n_candidates, random_state)
     feasible = [(n, d) for n, d in candidates if spends_budget(dx, dy, budget, d, BUDGET_TOLERANCE)]

@@ -410,12 +410,22 @@ class ZooPredictor:
         saved before the attribute existed were all fitted on runs at the default, ``fixed``."""
         return str(getattr(self, "init_scale_", "fixed"))
 
+    def check_fitted(self) -> None:
+        """scikit-learn's NotFittedError (a ValueError) before :meth:`fit`, not an AttributeError from the middle of
+        a prediction or a recommendation."""
+        if not hasattr(self, "forest_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit (or load a fitted one)")
+
     def _X(self, X: pd.DataFrame) -> np.ndarray:
+        self.check_fitted()
         return _fill(X, self.fill_, self.features)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predicted normalised score (forest)."""
-        return self.forest_.predict(self._X(X))
+        Xa = self._X(X)  # NotFittedError before the forest is read
+        return self.forest_.predict(Xa)
 
     def per_tree(self, X: pd.DataFrame) -> np.ndarray:
         """The trees' predictions, (trees, rows): the forest's spread, for intervals and paired comparisons."""
@@ -436,6 +446,7 @@ class ZooPredictor:
 
     def predict_parent(self, X: pd.DataFrame, epoch: np.ndarray | int) -> np.ndarray:
         """The parent network's predicted normalised metric at ``epoch``."""
+        self.check_fitted()
         if self.parent_ is None:
             raise ZooError("this zoo predictor was fitted without the parent network")
         return self.parent_.predict(self._X(X), epoch)
@@ -454,6 +465,7 @@ class ZooPredictor:
 
     def predict_curve(self, X: pd.DataFrame, epochs: int | None = None) -> np.ndarray:
         """The parent network's predicted curves, (rows, epochs); ``epochs`` defaults to the zoo's median."""
+        self.check_fitted()
         if self.parent_ is None:
             raise ZooError("this zoo predictor was fitted without the parent network")
         return self.parent_.predict_curve(self._X(X), int(epochs or self.epochs_))
