@@ -596,6 +596,16 @@ def test_cli_reads_several_studies_of_a_store(tmp_path, monkeypatch):
         main(["predictor", "fit", "--storage", "s.journal", "--name", "a", "--name", "b", "--out", "p.pkl", "--n-estimators", "10"])
     assert e.value.code in (0, None)
     assert load_predictor(tmp_path / "p.pkl").n_records_ == 12
+    # a study named twice was read twice: its runs counted double in the forest, and "fitted on 18 runs"
+    with pytest.raises(SystemExit) as e:
+        main(["predictor", "fit", "--storage", "s.journal", "--name", "a", "--name", "b", "--name", "a", "--out", "p.pkl",
+              "--n-estimators", "10"])
+    assert e.value.code in (0, None)
+    assert load_predictor(tmp_path / "p.pkl").n_records_ == 12
+    from balancedrnn.analysis.zoopred import load_zoo_records
+
+    records, names = load_zoo_records(str(tmp_path / "s.journal"), ["b", "b"])
+    assert names == ["b"] and len(records) == 6
 
 
 def test_a_predictor_is_not_fitted_on_runs_that_cannot_rank_configurations():

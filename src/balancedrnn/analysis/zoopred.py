@@ -236,10 +236,11 @@ def load_zoo_records(storage: str, names: Sequence[str] | None = None, prefix: s
     if names is None:
         names = sorted(s.study_name for s in optuna.get_all_study_summaries(st)
                        if s.study_name.startswith(prefix) and s.study_name.endswith(suffix))
+    names = list(dict.fromkeys(names))  # a study named twice is read once, not its runs counted twice
     out: list[dict[str, Any]] = []
     for n in names:
         out.extend(store.iter_records(store.open_study(st, n, create=False)))
-    return out, list(names)
+    return out, names
 
 
 # ------------------------------------------------------------------------------------------------ candidates

@@ -51,7 +51,7 @@ def _records(records: Path | None, storage: str | None, names: list[str] | None,
 
     st = store.open_storage(storage, run_dir, create=False)
     out: list[dict[str, Any]] = []
-    for name in names or ["sweep"]:
+    for name in dict.fromkeys(names or ["sweep"]):  # a study named twice is read once, not its runs counted twice
         out.extend(store.iter_records(store.open_study(st, name, create=False)))
     return out
 
