@@ -233,6 +233,10 @@ CASES: list[tuple[str, list[str], str]] = [
                                            "--study-prefix", "long4-"], "--study-prefix selects the studies by prefix"),
     ("predictor-fit-n-estimators-zero", ["predictor", "fit", "--records", "{empty}", "--n-estimators", "0"],
      "--n-estimators must be a positive integer"),
+    ("predictor-fit-seed-negative", ["predictor", "fit", "--records", "{empty}", "--seed", "-1"],
+     "--seed must be an integer from 0 to 4,294,967,295, got -1"),
+    ("predictor-evaluate-seed-too-large", ["predictor", "evaluate", "--records", "{empty}", "--seed", "5000000000"],
+     "--seed must be an integer from 0 to 4,294,967,295"),
 ]
 
 

@@ -82,11 +82,12 @@ def fit(
         "(dense, uniform:0.2, balanced) join the zoo's runs, as in the shipped predictor.")] = None,
 ) -> None:
     """Fit the random-forest classifier and regressor (and optionally the parent network) and save them."""
-    from .common import UserError, check_positive, check_run_dir, check_writable, given_options, out
+    from .common import UserError, check_positive, check_run_dir, check_seed_option, check_writable, given_options, out
 
     if n_classes < 2:
         raise UserError(f"--n-classes must be at least 2, got {n_classes}")
     check_positive("--n-estimators", n_estimators)
+    check_seed_option("--seed", seed)  # before the records are read, naming the option (not the forest's parameter)
     check_writable(out_file, "--out")  # before the fit, naming the user's path
     check_run_dir(ctx, records, storage)
     meta = _meta()
@@ -158,13 +159,14 @@ def evaluate(
     (self-contained HTML and markdown)."""
     from rich.table import Table
 
-    from .common import UserError, check_positive, check_run_dir, check_writable, err, out
+    from .common import UserError, check_positive, check_run_dir, check_seed_option, check_writable, err, out
 
     if n_splits < 2 or repeats < 1:
         raise UserError("--n-splits must be at least 2 and --repeats at least 1")
     if n_classes < 2:
         raise UserError(f"--n-classes must be at least 2, got {n_classes}")
     check_positive("--n-estimators", n_estimators)
+    check_seed_option("--seed", seed)
     check_writable(out_dir, "--out-dir", directory=True)  # before the evaluation, not after it
     check_run_dir(ctx, records, storage)
     meta = _meta()
