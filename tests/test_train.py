@@ -215,3 +215,30 @@ def test_run_trial_leaves_the_callers_thread_count_as_it_found_it(toy):
             assert torch.get_num_threads() == other, r["status"]
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_missing_simulator_after_training_is_an_environment_failure(toy, monkeypatch):
+    """Hammer runs the simulator only to score (and select) after training, and a missing MuJoCo said so as a plain
+    DataError: the record called the failure ``config``, so the next sweep did not retry it once the extra was
+    installed (only ``environment`` failures are retried by default). A missing package is the machine's failure."""
+    import sys
+
+    import balancedrnn.train as train
+    from balancedrnn.tasks import MissingExtra
+    from balancedrnn.tasks.hammer.env import require_simulator
+
+    real = train.evaluate
+
+    def scored_by_the_simulator(model, split, task, **kw):
+        if split is toy.splits["test"]:
+            require_simulator()
+        return real(model, split, task, **kw)
+
+    monkeypatch.setitem(sys.modules, "mujoco", None)  # import mujoco: ImportError, as where it is not installed
+    monkeypatch.setattr(train, "evaluate", scored_by_the_simulator)
+    cfg = TrainConfig(model="uniform:0.3", budget=20_000, epochs=1, n_train=600, n_val=200, n_test=200, threads=1)
+    r = run_trial(cfg, data=toy, progress=False)
+    assert r["status"] == "failed" and "balancedrnn[hammer]" in r["error"], r["error"]
+    assert r["failure"] == "environment"
+    assert train.failure_cause(MissingExtra("x needs y"), "train") == "environment"
+    assert train.failure_cause(ValueError("bad config"), "train") == "config"

@@ -29,7 +29,7 @@ from .core.model import ACTIVATIONS
 from .core.spec import INIT_SCALES, check_budget_limit, check_seed
 from .progress import progress_bar
 from .record import RECORD_VERSION, Final, History, RunRecord, TaskInfo, record_name
-from .tasks import Task, get_task
+from .tasks import MissingExtra, Task, get_task
 from .tasks.zoo import uses_dataset
 
 __all__ = ["RECORD_VERSION", "History", "TrainConfig", "fit", "run_trial", "write_record"]
@@ -524,8 +524,9 @@ def data_fingerprint(data: Any) -> str:
     return "src-" + hashlib.sha256(str(data.source).encode()).hexdigest()[:16]
 
 
-ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (OSError, MemoryError, ImportError)
-"""Failures caused by the machine rather than the configuration: retried by the next sweep by default."""
+ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (OSError, MemoryError, ImportError, MissingExtra)
+"""Failures caused by the machine rather than the configuration: retried by the next sweep by default (a missing
+optional package is one, also when only scoring after training needs it, such as Hammer's simulator)."""
 
 
 def failure_cause(error: BaseException, phase: str) -> str:
