@@ -132,6 +132,12 @@ def test_config_refuses_rollouts_and_dataset_a_task_would_not_read():
     assert TrainConfig(task="hammer", rollouts=5, dataset="x/y-v0").rollouts == 5
     assert TrainConfig(task="hammer:actions", dataset="x/y-v0").dataset == "x/y-v0"
     assert TrainConfig(task="rad", rollouts=TrainConfig.rollouts).key() == TrainConfig(task="rad").key()
+    # select_every likewise, without select_rollouts (a sweep file's or --set's): it was keyed, recorded and ignored
+    with pytest.raises(ValueError, match="select_every sets how often select_rollouts checks the policy; with "
+                                         "select_rollouts 0 it is read by nothing"):
+        TrainConfig(task="hammer", select_every=4)
+    assert TrainConfig(task="hammer", select_rollouts=3, select_every=3).select_every == 3
+    assert TrainConfig(task="hammer", select_every=TrainConfig.select_every).key() == TrainConfig(task="hammer").key()
 
 
 def test_a_diverged_run_keeps_the_curve_of_the_epochs_it_validated(toy, monkeypatch):

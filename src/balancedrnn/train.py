@@ -162,6 +162,9 @@ class TrainConfig:
             raise ValueError(f"dataset is for the Hammer tasks (hammer, hammer:actions), not {self.task!r}")
         if self.select_rollouts and task.select is None:
             raise ValueError(f"select_rollouts needs a task scored by rollouts (hammer), not {self.task!r}")
+        if not self.select_rollouts and self.select_every != TrainConfig.select_every:  # read by nothing, yet keyed
+            raise ValueError(f"select_every sets how often select_rollouts checks the policy; with select_rollouts 0 it "
+                             f"is read by nothing: leave it at {TrainConfig.select_every} (got {self.select_every})")
         if self.select_rollouts and self.select_every > self.epochs:  # else the last epoch is kept, unchecked
             raise ValueError(f"select_every {self.select_every} is more than the {self.epochs} epoch(s): "
                              "select_rollouts would check no checkpoint")
