@@ -248,3 +248,21 @@ def test_a_missing_simulator_after_training_is_an_environment_failure(toy, monke
     assert r["failure"] == "environment"
     assert train.failure_cause(MissingExtra("x needs y"), "train") == "environment"
     assert train.failure_cause(ValueError("bad config"), "train") == "config"
+
+
+def test_a_time_limit_that_fires_while_the_data_loads_is_a_timeout(mnist_dir, monkeypatch):
+    """The sweep's time limit covers loading the data, but the loaders turn any Exception of an unpickling into a
+    one-line "corrupt" DataError: a limit that fired while a RAD cache loaded was recorded as a failed trial whose
+    cache was corrupt (delete it, it said), not as a timeout. A timeout now passes through every such handler."""
+    import balancedrnn.train as train
+
+    cfg = TrainConfig(task="rad", model="uniform:0.3", budget=20_000, epochs=1, n_train=20, n_val=10, n_test=10,
+                      threads=1, mnist_dir=str(mnist_dir))
+    assert run_trial(cfg, progress=False)["status"] == "ok"  # generates and caches the data set
+
+    def alarm(*args, **kwargs):
+        raise train.TrialTimeout("trial ran past the sweep's time limit")
+
+    monkeypatch.setattr(torch, "load", alarm)  # the alarm fires inside torch.load of the cached data set
+    r = run_trial(cfg, progress=False)
+    assert (r["status"], r["error"]) == ("timeout", "trial ran past the sweep's time limit"), r.get("error")

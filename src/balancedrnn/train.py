@@ -355,8 +355,10 @@ class Diverged(RuntimeError):
     """The training or validation loss became NaN or infinite."""
 
 
-class TrialTimeout(Exception):
-    """Raised inside a trial that ran past its time limit (see sweep.run_one)."""
+class TrialTimeout(BaseException):
+    """Raised inside a trial that ran past its time limit (see sweep.run_one). A BaseException, like
+    KeyboardInterrupt: it can fire anywhere, and the handlers that turn a library's failure into a one-line error
+    (``except Exception``: a corrupt cache, a failed download) must not record it as one."""
 
 
 def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: bool = True,
