@@ -266,3 +266,24 @@ def test_a_time_limit_that_fires_while_the_data_loads_is_a_timeout(mnist_dir, mo
     monkeypatch.setattr(torch, "load", alarm)  # the alarm fires inside torch.load of the cached data set
     r = run_trial(cfg, progress=False)
     assert (r["status"], r["error"]) == ("timeout", "trial ran past the sweep's time limit"), r.get("error")
+
+
+def test_a_record_is_written_after_its_data_file_moved(tmp_path):
+    """write_record named the file by building the record's config again, which reads a --data file again: a file
+    moved or deleted while the run trained (an hour's run, say) lost the finished record ("data file ... does not
+    exist", exit 2), and ``compare`` stopped at its next record. The name comes from the record itself now."""
+    import numpy as np
+
+    from balancedrnn.train import record_path
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 5, 2)).astype("float32")
+    data = tmp_path / "series.npz"
+    np.savez(data, X=X, y=(X[:, :, 0].sum(1) > 0).astype(int))
+    cfg = TrainConfig(task=f"file:{data}", model="dense", budget=2_000, epochs=1, threads=1)
+    record = run_trial(cfg, progress=False)
+    assert record["status"] == "ok", record["error"]
+    expected = record_path(tmp_path / "runs", cfg)
+    data.unlink()
+    path = write_record(record, tmp_path / "runs")
+    assert path == expected and json.loads(path.read_text()) == json.loads(json.dumps(record))

@@ -548,6 +548,6 @@ def record_path(out_dir: str | Path, config: TrainConfig) -> Path:
 
 
 def write_record(record: dict[str, Any], out_dir: str | Path) -> Path:
-    """Write a run record as JSON, atomically, and return its path."""
-    config = TrainConfig.from_dict(record["config"])
-    return atomic_write_json(record_path(out_dir, config), record)
+    """Write a run record as JSON, atomically, and return its path (:func:`record_path`'s, named from the record's
+    own config and key: nothing is checked or read again, so a --data file moved during the run loses nothing)."""
+    return atomic_write_json(Path(out_dir) / RunRecord.from_dict(record).file_name(), record)
