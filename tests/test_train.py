@@ -80,6 +80,15 @@ def test_a_run_whose_validation_loss_blows_up_is_diverged_not_ok(toy, monkeypatc
     r = run_trial(cfg, data=toy, progress=False)
     assert r["status"] == "diverged" and "validation loss became inf in epoch 1" in r["error"]
 
+    def test_overflows(model, split, task, **kw):  # finite on the validation split, not on the test split
+        out = real(model, split, task, **kw)
+        return {**out, "loss": float("nan")} if split is toy.splits["test"] else out
+
+    monkeypatch.setattr(train, "evaluate", test_overflows)  # was recorded ok, with the accuracy of NaN outputs
+    r = run_trial(TrainConfig(**{**cfg.__dict__, "epochs": 1}), data=toy, progress=False)
+    assert r["status"] == "diverged" and r["error"].startswith("test loss became nan"), r["error"]
+    assert "final" not in r and len(r["history"]["val"]) == 1
+
 
 def test_config_errors():
     with pytest.raises(ValueError, match="unknown config key"):

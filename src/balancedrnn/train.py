@@ -481,6 +481,8 @@ def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> d
         fit(model, data, task, config, progress, history=history)
         test = evaluate(model, data.splits["test"], task, device=config.device)
         kept = history.val[(history.best_epoch or len(history.val)) - 1]
+        if not math.isfinite(test["loss"]):  # outputs that overflow on the test split: its metric means nothing
+            raise Diverged(f"test loss became {test['loss']} (validation loss {kept['loss']:.3g} at the kept epoch)")
         rec.final = Final(kept, test, task.metric, test.get(task.metric))
         if getattr(data, "baseline", None):
             rec.final.baseline = dict(data.baseline)
