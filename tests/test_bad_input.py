@@ -172,6 +172,9 @@ CASES: list[tuple[str, list[str], str]] = [
     ("reproduce-set-bad-value", ["reproduce", "rad-100k", "--set", "epochs=0"], "epochs must be a positive integer"),
     ("reproduce-set-unknown-key", ["reproduce", "rad-100k", "--set", "foo=1"], "unknown config key(s) foo"),
     ("reproduce-set-model", ["reproduce", "rad-100k", "--set", "model=lstm"], "base.model would be ignored"),
+    ("reproduce-set-select-every-without-select-rollouts", ["reproduce", "hammer", "--scale", "smoke", "--set",
+                                                           "select_rollouts=0"],
+     "with select_rollouts 0 it is read by nothing: leave it at 2 (got 1)"),  # was keyed, recorded and ignored
     ("reproduce-set-rollouts-not-hammer", ["reproduce", "rad-100k", "--set", "rollouts=5"],
      "rollouts is for a task scored by rollouts (hammer), not 'rad'"),  # was accepted, keyed, recorded and ignored
     ("reproduce-set-dataset-not-hammer", ["reproduce", "rad-100k", "--set", "dataset=x/y-v0"],

@@ -47,3 +47,26 @@ def test_an_interrupt_stops_the_workers_instead_of_running_the_queued_trials(tmp
     assert not multiprocessing.active_children()
     started = len(list(tmp_path.glob("ck*.pt")))
     assert started <= 4, f"{started} of 10 trials ran after the interrupt"  # the one done, two running, one queued
+
+
+def test_workers_refuse_data_that_changed_since_the_comparison_loaded_it(tmp_path):
+    """``compare --workers 2`` loads the data once, and each worker loads it again (from the cache, or a --data file
+    again): a file rewritten while the comparison ran gave later trials other data, in one table beside the first
+    ones, without a word. Each worker now checks it has the caller's data; a trial that has not is a failed record."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "series.npz"
+
+    def write(X):
+        np.savez(path, X=X, y=(X[:, :, 0].sum(1) > 0).astype(int))
+
+    X = rng.normal(size=(40, 5, 2)).astype("float32")
+    write(X)
+    configs = [TrainConfig(task=f"file:{path}", model="dense", budget=2_000, epochs=1, threads=1, seed=s)
+               for s in (0, 1)]
+    data = get_task(configs[0].task).load(configs[0], False)
+    write(X[::-1].copy())  # the same shapes, other series: the file changed after the comparison loaded it
+    records = run_configs(configs, data, workers=2, threads=1)
+    assert [r["status"] for r in records] == ["failed"] * 2
+    assert all("the data changed while the trials ran" in r["error"] and r["failure"] == "environment" for r in records)

@@ -233,6 +233,16 @@ def test_hammer_task_loads_offline_from_a_generated_set(sim_episodes, tmp_path, 
     x, y = next(data.splits["train"].batches(2))
     assert (task.dx, task.dy) == (46, 26) and x.shape[-1] == task.dx and y.shape[-1] == task.dy
     assert "6 episodes" in data.source
+    # hammer is scored by rollouts after training: without the simulator (here MuJoCo hidden) it trained the whole
+    # run from Minari's data and then failed; now the load refuses in one line before any training
+    import sys
+
+    from balancedrnn.tasks import MissingExtra
+
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "mujoco", None)
+        with pytest.raises(MissingExtra, match=r"Adroit Hammer needs the simulator \(mujoco is missing\)"):
+            task.load(TrainConfig(task="hammer"), False)
     # a Minari data set of another environment (Pendulum: 3 observations, 1 action) is refused by size
     import gymnasium as gym
     import minari

@@ -221,3 +221,24 @@ def test_a_version_that_is_not_an_integer_is_refused(version):
     # JSON true equals 1 and 2.0 equals 2 in Python: neither is a version this library wrote
     with pytest.raises(RecordError, match="has record_version"):
         RunRecord.from_dict({"record_version": version, "trial_key": "k", "config": {"task": "rad"}})
+
+
+def test_a_record_name_fits_the_file_system_whatever_the_task_and_model(tmp_path):
+    """A ``--data`` file's task is named by its whole path, and explicit densities are long: a data file some 250
+    characters deep gave a record name over the file system's 255 bytes, so ``train`` trained, then failed to write
+    the record ("File name too long", exit 2) and the run was lost (``compare``: every trial's). Long names are now
+    cut (the task keeps its end, the data file's name; the key keeps them apart); short ones are as they were."""
+    from balancedrnn.io import atomic_write_json
+    from balancedrnn.record import record_name
+
+    assert record_name("mnist:cols14", "uniform:0.3", 6500.0, 2, "0123456789abcdef") == \
+        "mnist_cols14-uniform_0.3-b6500-s2-01234567.json"
+    deep = "file:/" + "/".join(["d" * 100, "e" * 100, "é" * 60, "my_series.csv"])
+    dens = ",".join(f"{b}=0.123456789012345" for b in ("hx", "hh", "hy", "yx", "yh", "yy"))
+    names = {record_name(deep, m, 1e6, 2**40, k) for m, k in ((dens, "a" * 16), (dens, "b" * 16), ("lstm", "a" * 16))}
+    assert len(names) == 3
+    for name in names:
+        assert len(name.encode()) <= 200 and name.endswith(".json"), name
+        assert "my_series.csv-" in name and "-s1099511627776-" in name
+        assert atomic_write_json(tmp_path / name, {"ok": 1}).read_text().strip().endswith("}")
+    assert record_name(deep, dens, 1e6, 0, "a" * 16).endswith("-b1000000-s0-aaaaaaaa.json")

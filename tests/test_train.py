@@ -80,6 +80,15 @@ def test_a_run_whose_validation_loss_blows_up_is_diverged_not_ok(toy, monkeypatc
     r = run_trial(cfg, data=toy, progress=False)
     assert r["status"] == "diverged" and "validation loss became inf in epoch 1" in r["error"]
 
+    def test_overflows(model, split, task, **kw):  # finite on the validation split, not on the test split
+        out = real(model, split, task, **kw)
+        return {**out, "loss": float("nan")} if split is toy.splits["test"] else out
+
+    monkeypatch.setattr(train, "evaluate", test_overflows)  # was recorded ok, with the accuracy of NaN outputs
+    r = run_trial(TrainConfig(**{**cfg.__dict__, "epochs": 1}), data=toy, progress=False)
+    assert r["status"] == "diverged" and r["error"].startswith("test loss became nan"), r["error"]
+    assert "final" not in r and len(r["history"]["val"]) == 1
+
 
 def test_config_errors():
     with pytest.raises(ValueError, match="unknown config key"):
@@ -132,6 +141,12 @@ def test_config_refuses_rollouts_and_dataset_a_task_would_not_read():
     assert TrainConfig(task="hammer", rollouts=5, dataset="x/y-v0").rollouts == 5
     assert TrainConfig(task="hammer:actions", dataset="x/y-v0").dataset == "x/y-v0"
     assert TrainConfig(task="rad", rollouts=TrainConfig.rollouts).key() == TrainConfig(task="rad").key()
+    # select_every likewise, without select_rollouts (a sweep file's or --set's): it was keyed, recorded and ignored
+    with pytest.raises(ValueError, match="select_every sets how often select_rollouts checks the policy; with "
+                                         "select_rollouts 0 it is read by nothing"):
+        TrainConfig(task="hammer", select_every=4)
+    assert TrainConfig(task="hammer", select_rollouts=3, select_every=3).select_every == 3
+    assert TrainConfig(task="hammer", select_every=TrainConfig.select_every).key() == TrainConfig(task="hammer").key()
 
 
 def test_a_diverged_run_keeps_the_curve_of_the_epochs_it_validated(toy, monkeypatch):
@@ -215,3 +230,69 @@ def test_run_trial_leaves_the_callers_thread_count_as_it_found_it(toy):
             assert torch.get_num_threads() == other, r["status"]
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_missing_simulator_after_training_is_an_environment_failure(toy, monkeypatch):
+    """Hammer runs the simulator only to score (and select) after training, and a missing MuJoCo said so as a plain
+    DataError: the record called the failure ``config``, so the next sweep did not retry it once the extra was
+    installed (only ``environment`` failures are retried by default). A missing package is the machine's failure."""
+    import sys
+
+    import balancedrnn.train as train
+    from balancedrnn.tasks import MissingExtra
+    from balancedrnn.tasks.hammer.env import require_simulator
+
+    real = train.evaluate
+
+    def scored_by_the_simulator(model, split, task, **kw):
+        if split is toy.splits["test"]:
+            require_simulator()
+        return real(model, split, task, **kw)
+
+    monkeypatch.setitem(sys.modules, "mujoco", None)  # import mujoco: ImportError, as where it is not installed
+    monkeypatch.setattr(train, "evaluate", scored_by_the_simulator)
+    cfg = TrainConfig(model="uniform:0.3", budget=20_000, epochs=1, n_train=600, n_val=200, n_test=200, threads=1)
+    r = run_trial(cfg, data=toy, progress=False)
+    assert r["status"] == "failed" and "balancedrnn[hammer]" in r["error"], r["error"]
+    assert r["failure"] == "environment"
+    assert train.failure_cause(MissingExtra("x needs y"), "train") == "environment"
+    assert train.failure_cause(ValueError("bad config"), "train") == "config"
+
+
+def test_a_time_limit_that_fires_while_the_data_loads_is_a_timeout(mnist_dir, monkeypatch):
+    """The sweep's time limit covers loading the data, but the loaders turn any Exception of an unpickling into a
+    one-line "corrupt" DataError: a limit that fired while a RAD cache loaded was recorded as a failed trial whose
+    cache was corrupt (delete it, it said), not as a timeout. A timeout now passes through every such handler."""
+    import balancedrnn.train as train
+
+    cfg = TrainConfig(task="rad", model="uniform:0.3", budget=20_000, epochs=1, n_train=20, n_val=10, n_test=10,
+                      threads=1, mnist_dir=str(mnist_dir))
+    assert run_trial(cfg, progress=False)["status"] == "ok"  # generates and caches the data set
+
+    def alarm(*args, **kwargs):
+        raise train.TrialTimeout("trial ran past the sweep's time limit")
+
+    monkeypatch.setattr(torch, "load", alarm)  # the alarm fires inside torch.load of the cached data set
+    r = run_trial(cfg, progress=False)
+    assert (r["status"], r["error"]) == ("timeout", "trial ran past the sweep's time limit"), r.get("error")
+
+
+def test_a_record_is_written_after_its_data_file_moved(tmp_path):
+    """write_record named the file by building the record's config again, which reads a --data file again: a file
+    moved or deleted while the run trained (an hour's run, say) lost the finished record ("data file ... does not
+    exist", exit 2), and ``compare`` stopped at its next record. The name comes from the record itself now."""
+    import numpy as np
+
+    from balancedrnn.train import record_path
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 5, 2)).astype("float32")
+    data = tmp_path / "series.npz"
+    np.savez(data, X=X, y=(X[:, :, 0].sum(1) > 0).astype(int))
+    cfg = TrainConfig(task=f"file:{data}", model="dense", budget=2_000, epochs=1, threads=1)
+    record = run_trial(cfg, progress=False)
+    assert record["status"] == "ok", record["error"]
+    expected = record_path(tmp_path / "runs", cfg)
+    data.unlink()
+    path = write_record(record, tmp_path / "runs")
+    assert path == expected and json.loads(path.read_text()) == json.loads(json.dumps(record))

@@ -267,13 +267,29 @@ def record_label(d: Any, fallback: str) -> str:
     return str(d.get("_source") or d.get("trial_key") or fallback)
 
 
+RECORD_NAME_MAX = 200
+"""Longest record file name, in bytes: file systems allow 255 per name, and an atomic write's temporary name adds a
+few characters to it."""
+
+
 def record_name(task: str, model: str, budget: float, seed: Any, key: str) -> str:
     """File name of a run record: task, model, budget and seed, plus the config hash. Predictors read records in
-    this order, so a set of records fits the same predictor from any directory or store."""
+    this order, so a set of records fits the same predictor from any directory or store. A name longer than
+    :data:`RECORD_NAME_MAX` bytes (a ``--data`` file deep in directories, long explicit densities) is cut: the task
+    keeps its end (the data file's name), the model its start; the hash keeps such names apart."""
     def slug(text: str) -> str:
         return "".join(c if c.isalnum() or c in ".-" else "_" for c in text)
 
-    return f"{slug(task)}-{slug(model)}-b{int(budget)}-s{seed}-{key[:8]}.json"
+    tail = f"-b{int(budget)}-s{seed}-{key[:8]}.json"
+    name_task, name_model = slug(task), slug(model)
+    name = f"{name_task}-{name_model}{tail}"
+    if len(name.encode()) <= RECORD_NAME_MAX:
+        return name
+    room = RECORD_NAME_MAX - len(tail.encode()) - 1  # task and model, without the '-' between them
+    model_bytes = name_model.encode()[: max(room // 2, room - len(name_task.encode()))]
+    name_model = model_bytes.decode(errors="ignore")  # a character cut in two is dropped
+    name_task = name_task.encode()[len(name_task.encode()) - (room - len(name_model.encode())):].decode(errors="ignore")
+    return f"{name_task}-{name_model}{tail}"
 
 
 def interrupted_record(config: dict[str, Any], key: str | None) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from .core.model import ACTIVATIONS
 from .core.spec import INIT_SCALES, check_budget_limit, check_seed
 from .progress import progress_bar
 from .record import RECORD_VERSION, Final, History, RunRecord, TaskInfo, record_name
-from .tasks import Task, get_task
+from .tasks import MissingExtra, Task, get_task
 from .tasks.zoo import uses_dataset
 
 __all__ = ["RECORD_VERSION", "History", "TrainConfig", "fit", "run_trial", "write_record"]
@@ -162,6 +162,9 @@ class TrainConfig:
             raise ValueError(f"dataset is for the Hammer tasks (hammer, hammer:actions), not {self.task!r}")
         if self.select_rollouts and task.select is None:
             raise ValueError(f"select_rollouts needs a task scored by rollouts (hammer), not {self.task!r}")
+        if not self.select_rollouts and self.select_every != TrainConfig.select_every:  # read by nothing, yet keyed
+            raise ValueError(f"select_every sets how often select_rollouts checks the policy; with select_rollouts 0 it "
+                             f"is read by nothing: leave it at {TrainConfig.select_every} (got {self.select_every})")
         if self.select_rollouts and self.select_every > self.epochs:  # else the last epoch is kept, unchecked
             raise ValueError(f"select_every {self.select_every} is more than the {self.epochs} epoch(s): "
                              "select_rollouts would check no checkpoint")
@@ -352,8 +355,10 @@ class Diverged(RuntimeError):
     """The training or validation loss became NaN or infinite."""
 
 
-class TrialTimeout(Exception):
-    """Raised inside a trial that ran past its time limit (see sweep.run_one)."""
+class TrialTimeout(BaseException):
+    """Raised inside a trial that ran past its time limit (see sweep.run_one). A BaseException, like
+    KeyboardInterrupt: it can fire anywhere, and the handlers that turn a library's failure into a one-line error
+    (``except Exception``: a corrupt cache, a failed download) must not record it as one."""
 
 
 def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: bool = True,
@@ -476,6 +481,8 @@ def run_trial(config: TrainConfig, data: Any = None, progress: bool = True) -> d
         fit(model, data, task, config, progress, history=history)
         test = evaluate(model, data.splits["test"], task, device=config.device)
         kept = history.val[(history.best_epoch or len(history.val)) - 1]
+        if not math.isfinite(test["loss"]):  # outputs that overflow on the test split: its metric means nothing
+            raise Diverged(f"test loss became {test['loss']} (validation loss {kept['loss']:.3g} at the kept epoch)")
         rec.final = Final(kept, test, task.metric, test.get(task.metric))
         if getattr(data, "baseline", None):
             rec.final.baseline = dict(data.baseline)
@@ -524,8 +531,9 @@ def data_fingerprint(data: Any) -> str:
     return "src-" + hashlib.sha256(str(data.source).encode()).hexdigest()[:16]
 
 
-ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (OSError, MemoryError, ImportError)
-"""Failures caused by the machine rather than the configuration: retried by the next sweep by default."""
+ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (OSError, MemoryError, ImportError, MissingExtra)
+"""Failures caused by the machine rather than the configuration: retried by the next sweep by default (a missing
+optional package is one, also when only scoring after training needs it, such as Hammer's simulator)."""
 
 
 def failure_cause(error: BaseException, phase: str) -> str:
@@ -542,6 +550,6 @@ def record_path(out_dir: str | Path, config: TrainConfig) -> Path:
 
 
 def write_record(record: dict[str, Any], out_dir: str | Path) -> Path:
-    """Write a run record as JSON, atomically, and return its path."""
-    config = TrainConfig.from_dict(record["config"])
-    return atomic_write_json(record_path(out_dir, config), record)
+    """Write a run record as JSON, atomically, and return its path (:func:`record_path`'s, named from the record's
+    own config and key: nothing is checked or read again, so a --data file moved during the run loses nothing)."""
+    return atomic_write_json(Path(out_dir) / RunRecord.from_dict(record).file_name(), record)

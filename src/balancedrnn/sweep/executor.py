@@ -46,16 +46,24 @@ def run_one(config: dict[str, Any], timeout: float) -> dict[str, Any]:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def _config_worker(cfg_dict: dict[str, Any], threads: int) -> dict[str, Any]:
-    """One trial in a spawned process: load the task's data there (from its cache) and run the config."""
+def _config_worker(cfg_dict: dict[str, Any], threads: int, data_id: str | None = None) -> dict[str, Any]:
+    """One trial in a spawned process: load the task's data there (from its cache) and run the config; a failed
+    record, not a run, when that data is not ``data_id`` (the data the caller loaded: a --data file changed since)."""
     import torch
 
+    from ..record import RunRecord
     from ..tasks import get_task
-    from ..train import TrainConfig, run_trial
+    from ..train import TrainConfig, data_fingerprint, run_trial
 
     torch.set_num_threads(threads)
     cfg = TrainConfig.from_dict(cfg_dict)
-    return run_trial(cfg, data=get_task(cfg.task).load(cfg, False), progress=False)
+    data = get_task(cfg.task).load(cfg, False)
+    if data_id is not None and data_fingerprint(data) != data_id:
+        return RunRecord(trial_key=cfg.key(), config=asdict(cfg), seed=cfg.seed, status="failed", failure="environment",
+                         data_source=str(data.source), data_id=data_fingerprint(data),
+                         error=f"the data changed while the trials ran: this trial would train on {data.source}, not "
+                               f"on the data ({data_id}) the others trained on").to_dict()
+    return run_trial(cfg, data=data, progress=False)
 
 
 def _stop_processes(processes: list[Any], grace: float = 10.0) -> None:
@@ -100,7 +108,10 @@ def run_configs(configs: list[Any], data: Any, workers: int = 1, threads: int = 
         return records
     pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
     try:
-        futures = {pool.submit(_config_worker, asdict(c), threads): c for c in configs}
+        from ..train import data_fingerprint
+
+        data_id = data_fingerprint(data) if data is not None else None  # every trial on the same data, or none
+        futures = {pool.submit(_config_worker, asdict(c), threads, data_id): c for c in configs}
         for fut in as_completed(futures):
             try:
                 keep(fut.result())

@@ -93,7 +93,9 @@ def _load_rad(config: DataRequest, progress: bool) -> Any:
 
 def _load_hammer(config: DataRequest, progress: bool) -> Any:
     from .hammer.dataset import cloning_data, episodes_digest, load_requested
+    from .hammer.env import require_simulator
 
+    require_simulator()  # the run is scored (and selected) by rollouts: refused now, not after training
     dataset_id, episodes = load_requested(config.dataset)
     return cloning_data(episodes, seed=config.data_seed, source=f"Minari data set {dataset_id} ({len(episodes)} episodes, "
                                                                 f"content {episodes_digest(episodes)})")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...io import DataError
+from ..base import MissingExtra
 
 ENV_ID = "AdroitHandHammer-v1"
 OBS_DIM, ACT_DIM, EPISODE_STEPS = 46, 26, 200
@@ -61,7 +62,7 @@ def require_simulator() -> Any:
         with contextlib.redirect_stderr(io.StringIO()):
             import gymnasium_robotics
     except ImportError as e:
-        raise DataError(f"Adroit Hammer needs the simulator ({e.name} is missing): pip install 'balancedrnn[hammer]'") from None
+        raise MissingExtra(f"Adroit Hammer needs the simulator ({e.name} is missing): pip install 'balancedrnn[hammer]'") from None
     gym.register_envs(gymnasium_robotics)
     return gym
 
