@@ -574,6 +574,33 @@ def test_a_damaged_data_set_is_one_line_naming_it(sim_episodes, tmp_path, monkey
     assert code == 2 and len(err.strip().splitlines()) == 1 and "test/hammer/hurt-v0 is damaged" in err, err
 
 
+@pytest.mark.parametrize("data_format", ["hdf5", "parquet"])
+def test_a_minari_set_in_another_storage_format_loads(sim_episodes, tmp_path, monkeypatch, data_format):
+    """A whole Minari data set in Minari's other formats loads like an arrow one (before: an hdf5 set, Minari's default
+    format, has no episode folders, so every one was called damaged, with the advice to delete it)."""
+    import minari
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+
+    from balancedrnn.tasks.hammer.env import ENV_ID, require_simulator
+
+    if data_format == "hdf5":
+        pytest.importorskip("h5py")
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    require_simulator()
+    eps = sim_episodes[:3]
+    buffers = [EpisodeBuffer(id=i, seed=None, observations=ep.observations, actions=ep.actions,
+                             rewards=list(map(float, ep.rewards)), terminations=[False] * 200,
+                             truncations=[False] * 199 + [True], infos={}) for i, ep in enumerate(eps)]
+    with pytest.warns(UserWarning):  # Minari's note that no evaluation environment was given
+        minari.create_dataset_from_buffers(f"test/hammer/{data_format}-v0", buffers, env=ENV_ID, algorithm_name="test",
+                                           author="t", author_email="t", description="d", data_format=data_format)
+    got = load_episodes(f"test/hammer/{data_format}-v0")
+    assert len(got) == 3
+    for g, want in zip(got, eps):
+        np.testing.assert_array_equal(g.observations, want.observations)
+        np.testing.assert_array_equal(g.actions, want.actions)
+
+
 @pytest.mark.parametrize("error", [MemoryError, PermissionError])
 def test_a_machine_error_while_reading_a_data_set_is_not_called_damage(sim_episodes, tmp_path, monkeypatch, error):
     """Running out of memory or a file the user may not read says so; it is not reported as a damaged set to delete."""

@@ -204,9 +204,10 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
     if len(episodes) != ds.total_episodes:  # an episode folder without its data file: Minari skips it unsaid and
         # labels the later episodes with the ids before them, so the set would load one episode short
         raise damaged(f"{len(episodes)} of its {ds.total_episodes} episodes read")
-    folders = sum(1 for p in Path(ds.storage.data_path).iterdir() if p.is_dir() and p.name.isdigit())
-    if folders != ds.total_episodes:  # a count below the folders (an append cut short): Minari reads that many, unsaid
-        raise damaged(f"{folders} episode folders for the {ds.total_episodes} episodes its metadata counts")
+    if getattr(ds.storage, "FORMAT", None) in ("arrow", "parquet"):  # a folder per episode (hdf5: one file, no folders)
+        folders = sum(1 for p in Path(ds.storage.data_path).iterdir() if p.is_dir() and p.name.isdigit())
+        if folders != ds.total_episodes:  # a count below the folders (an append cut short): Minari reads that many, unsaid
+            raise damaged(f"{folders} episode folders for the {ds.total_episodes} episodes its metadata counts")
     if not episodes:
         raise DataError(f"data set {dataset_id} holds no episodes")
     return episodes
