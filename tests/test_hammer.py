@@ -601,6 +601,22 @@ def test_a_minari_set_in_another_storage_format_loads(sim_episodes, tmp_path, mo
         np.testing.assert_array_equal(g.actions, want.actions)
 
 
+def test_a_sets_stamp_is_read_where_the_set_is_even_first_in_a_process(sim_episodes, tmp_path, monkeypatch):
+    """``dataset_stamp`` (which copy of a set is on disk, keying hammer:actions' data in memory) looked in Minari's own
+    default root until something else had set the cache as the root: the first trial of a process got an empty stamp
+    (so its data were built again by the next trial) and a stray ~/.minari folder was made."""
+    from balancedrnn.tasks.hammer.dataset import dataset_stamp
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BALANCEDRNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("MINARI_DATASETS_PATH", raising=False)
+    write_dataset("test/hammer/stamp-v0", sim_episodes[:3], algorithm="test", description="three episodes")
+    monkeypatch.delenv("MINARI_DATASETS_PATH", raising=False)  # as in a new process: the root not chosen yet
+    st = (tmp_path / "cache" / "minari" / "test" / "hammer" / "stamp-v0" / "data" / "metadata.json").stat()
+    assert dataset_stamp("test/hammer/stamp-v0") == f"{st.st_ino}-{st.st_mtime_ns}"
+    assert not (tmp_path / "home" / ".minari").exists()
+
+
 @pytest.mark.parametrize("error", [MemoryError, PermissionError])
 def test_a_machine_error_while_reading_a_data_set_is_not_called_damage(sim_episodes, tmp_path, monkeypatch, error):
     """Running out of memory or a file the user may not read says so; it is not reported as a damaged set to delete."""

@@ -239,6 +239,7 @@ def dataset_stamp(dataset: str | None) -> str:
     """Which copy of a local data set is on disk now (its metadata file's inode and time), '' when there is none:
     a set written again under the same id (``data hammer --rebuild``) gets another stamp, so data built from the old
     copy and kept in memory is not served as the new one's."""
+    _minari()  # the data sets' root ($MINARI_DATASETS_PATH, default the cache), even before anything else read one
     from minari.storage import get_dataset_path
 
     try:
