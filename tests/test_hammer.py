@@ -542,7 +542,7 @@ except Exception as e:
 
 
 @pytest.mark.parametrize("damage", ["episode-folder-gone", "metadata-counts-more", "metadata-counts-fewer",
-                                    "episode-file-truncated", "episode-file-gone"])
+                                    "episode-file-truncated", "episode-file-gone", "metadata-cut"])
 def test_a_damaged_data_set_is_one_line_naming_it(sim_episodes, tmp_path, monkeypatch, capsys, damage):
     """An episode file that is gone or does not read (a set copied in part, or damaged on disk) is a one-line error
     naming the data set and what to do, not the bare path of the missing file (``error: .../data/1``)."""
@@ -564,6 +564,12 @@ def test_a_damaged_data_set_is_one_line_naming_it(sim_episodes, tmp_path, monkey
         (data / "metadata.json").write_text(json.dumps(meta))
     elif damage == "episode-file-gone":  # the folder stays: Minari read the set one episode short, unsaid
         next((data / "1").glob("*.arrow")).unlink()
+    elif damage == "metadata-cut":  # Minari's listing skips the set: a generated id was 'not here yet, make it'
+        write_dataset("balancedrnn/hammer/hurt-v0", sim_episodes[:3], algorithm="test", description="three episodes")
+        for d in (data, tmp_path / "minari" / "balancedrnn" / "hammer" / "hurt-v0" / "data"):
+            (d / "metadata.json").write_bytes((d / "metadata.json").read_bytes()[:50])
+        with pytest.raises(DataError, match=r"data set balancedrnn/hammer/hurt-v0 is damaged or incomplete .*make it again"):
+            load_episodes("balancedrnn/hammer/hurt-v0")
     else:
         part = next((data / "1").glob("*.arrow"))
         part.write_bytes(part.read_bytes()[:100])

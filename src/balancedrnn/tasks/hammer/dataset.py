@@ -164,14 +164,22 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
     (:data:`GENERATED_NAMESPACE`) is never downloaded: when it is not here, the error says how to make it."""
     check_dataset_id(dataset_id)
     minari = _minari()
-    if dataset_id.startswith(GENERATED_NAMESPACE) and not _is_local(minari, dataset_id):
+    local = _is_local(minari, dataset_id)
+    if not local:
+        from minari.storage import get_dataset_path
+
+        folder = get_dataset_path(dataset_id)
+        if (folder / "data").is_dir():  # Minari's listing skips a set whose metadata do not read: here, but damaged
+            raise DataError(f"data set {dataset_id} is damaged or incomplete (its metadata do not read); delete {folder} "
+                            f"and make it again")
+    if dataset_id.startswith(GENERATED_NAMESPACE) and not local:
         if dataset_id == GENERATED_EXPERT_ID:
             raise DataError(f"no expert data set {dataset_id} yet: make it with `balancedrnn data hammer`, "
                             f"or pass a Minari id such as --dataset {PUBLIC_EXPERT_ID} "
                             f"(reproduce and sweep: --set dataset={PUBLIC_EXPERT_ID})")
         raise DataError(f"no data set {dataset_id} here: {GENERATED_NAMESPACE} ids are made, never downloaded; make it "
                         f"with `balancedrnn data hammer ... --dataset-id {dataset_id}`")
-    if download and not _is_local(minari, dataset_id):
+    if download and not local:
         if offline():
             raise DataError(f"Minari data set {dataset_id!r} is not here and downloads are off ({OFFLINE_ENV}=1)")
     else:
