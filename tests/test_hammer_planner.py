@@ -346,3 +346,18 @@ def test_the_data_sets_metadata_name_every_kind_of_demonstration(fake_planner, m
     cli._data_hammer(2, "nn", 0, 1, 1, 1, 1, 0, "test/hammer/x-v0", 0.8, True, shared_grasp=5)
     assert "guided by 2 planner demonstrations and 1 more under action noise 0.2" in written[0]
     assert "DAgger nn expert over 2 planner demonstrations sharing a grasp of 5 steps" in written[1]
+
+
+def test_episodes_per_round_without_dagger_rounds_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    """``data hammer --rounds 0 --episodes-per-round N`` labels nothing: the option was accepted and ignored (the planner
+    demos and the expert were made as without it); now a one-line error before any work."""
+    from clihelp import cli_env, run_main
+
+    from balancedrnn import cli
+
+    cli_env(tmp_path, monkeypatch)
+    ran = []
+    monkeypatch.setattr(cli, "_data_hammer", lambda *args, **kwargs: ran.append(args))
+    code, err = run_main(["data", "hammer", "--rounds", "0", "--episodes-per-round", "5"], capsys)
+    assert (code, ran) == (2, []) and "--episodes-per-round" in err and len(err.strip().splitlines()) == 1
+    assert run_main(["data", "hammer", "--rounds", "1", "--episodes-per-round", "5"], capsys)[0] == 0 and len(ran) == 1

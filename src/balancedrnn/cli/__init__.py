@@ -740,6 +740,9 @@ def data_hammer(
                         "(--noise sets the noise of the data set's episodes)")
     if noisy_demos and shared_grasp:
         raise UserError("--noisy-demos are planned from the reset without --shared-grasp's grasp; use one of them")
+    if not rounds and expert != "planner" and given_options(ctx, {"episodes_per_round": "--episodes-per-round"}):
+        raise UserError("--episodes-per-round sets the rollouts the planner labels in each DAgger round; with --rounds 0 "
+                        "none is labelled")
     if not distil_rounds and given_options(ctx, {"distil_episodes": "--distil-episodes"}):
         raise UserError("--distil-episodes sets the rounds of --distil-rounds; without them nothing is distilled")
     if not 0.0 <= min_success <= 1.0:
