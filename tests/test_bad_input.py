@@ -150,6 +150,8 @@ CASES: list[tuple[str, list[str], str]] = [
      "--demo-noise sets the noise of --noisy-demos"),
     ("data-hammer-noisy-demos-shared-grasp", ["data", "hammer", "--noisy-demos", "4", "--shared-grasp", "15"],
      "--noisy-demos are planned from the reset without --shared-grasp's grasp"),
+    ("data-hammer-episodes-per-round-without-rounds", ["data", "hammer", "--rounds", "0", "--episodes-per-round", "5"],
+     "--episodes-per-round sets the rollouts the planner labels in each DAgger round; with --rounds 0"),
     ("data-hammer-distil-episodes-without-rounds", ["data", "hammer", "--distil-episodes", "50"],
      "--distil-episodes sets the rounds of --distil-rounds"),
     ("data-hammer-demos-zero", ["data", "hammer", "--demos", "0"], "--demos must be a positive integer"),

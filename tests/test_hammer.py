@@ -552,7 +552,7 @@ except Exception as e:
 
 
 @pytest.mark.parametrize("damage", ["episode-folder-gone", "metadata-counts-more", "metadata-counts-fewer",
-                                    "episode-file-truncated", "episode-file-gone"])
+                                    "episode-file-truncated", "episode-file-gone", "metadata-cut"])
 def test_a_damaged_data_set_is_one_line_naming_it(sim_episodes, tmp_path, monkeypatch, capsys, damage):
     """An episode file that is gone or does not read (a set copied in part, or damaged on disk) is a one-line error
     naming the data set and what to do, not the bare path of the missing file (``error: .../data/1``)."""
@@ -574,6 +574,12 @@ def test_a_damaged_data_set_is_one_line_naming_it(sim_episodes, tmp_path, monkey
         (data / "metadata.json").write_text(json.dumps(meta))
     elif damage == "episode-file-gone":  # the folder stays: Minari read the set one episode short, unsaid
         next((data / "1").glob("*.arrow")).unlink()
+    elif damage == "metadata-cut":  # Minari's listing skips the set: a generated id was 'not here yet, make it'
+        write_dataset("balancedrnn/hammer/hurt-v0", sim_episodes[:3], algorithm="test", description="three episodes")
+        for d in (data, tmp_path / "minari" / "balancedrnn" / "hammer" / "hurt-v0" / "data"):
+            (d / "metadata.json").write_bytes((d / "metadata.json").read_bytes()[:50])
+        with pytest.raises(DataError, match=r"data set balancedrnn/hammer/hurt-v0 is damaged or incomplete .*make it again"):
+            load_episodes("balancedrnn/hammer/hurt-v0")
     else:
         part = next((data / "1").glob("*.arrow"))
         part.write_bytes(part.read_bytes()[:100])
@@ -582,6 +588,49 @@ def test_a_damaged_data_set_is_one_line_naming_it(sim_episodes, tmp_path, monkey
     code, err = run_main(["train", "--task", "hammer", "--model", "dense", "--dataset", "test/hammer/hurt-v0", "-q"],
                          capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "test/hammer/hurt-v0 is damaged" in err, err
+
+
+@pytest.mark.parametrize("data_format", ["hdf5", "parquet"])
+def test_a_minari_set_in_another_storage_format_loads(sim_episodes, tmp_path, monkeypatch, data_format):
+    """A whole Minari data set in Minari's other formats loads like an arrow one (before: an hdf5 set, Minari's default
+    format, has no episode folders, so every one was called damaged, with the advice to delete it)."""
+    import minari
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+
+    from balancedrnn.tasks.hammer.env import ENV_ID, require_simulator
+
+    if data_format == "hdf5":
+        pytest.importorskip("h5py")
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    require_simulator()
+    eps = sim_episodes[:3]
+    buffers = [EpisodeBuffer(id=i, seed=None, observations=ep.observations, actions=ep.actions,
+                             rewards=list(map(float, ep.rewards)), terminations=[False] * 200,
+                             truncations=[False] * 199 + [True], infos={}) for i, ep in enumerate(eps)]
+    with pytest.warns(UserWarning):  # Minari's note that no evaluation environment was given
+        minari.create_dataset_from_buffers(f"test/hammer/{data_format}-v0", buffers, env=ENV_ID, algorithm_name="test",
+                                           author="t", author_email="t", description="d", data_format=data_format)
+    got = load_episodes(f"test/hammer/{data_format}-v0")
+    assert len(got) == 3
+    for g, want in zip(got, eps):
+        np.testing.assert_array_equal(g.observations, want.observations)
+        np.testing.assert_array_equal(g.actions, want.actions)
+
+
+def test_a_sets_stamp_is_read_where_the_set_is_even_first_in_a_process(sim_episodes, tmp_path, monkeypatch):
+    """``dataset_stamp`` (which copy of a set is on disk, keying hammer:actions' data in memory) looked in Minari's own
+    default root until something else had set the cache as the root: the first trial of a process got an empty stamp
+    (so its data were built again by the next trial) and a stray ~/.minari folder was made."""
+    from balancedrnn.tasks.hammer.dataset import dataset_stamp
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BALANCEDRNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("MINARI_DATASETS_PATH", raising=False)
+    write_dataset("test/hammer/stamp-v0", sim_episodes[:3], algorithm="test", description="three episodes")
+    monkeypatch.delenv("MINARI_DATASETS_PATH", raising=False)  # as in a new process: the root not chosen yet
+    st = (tmp_path / "cache" / "minari" / "test" / "hammer" / "stamp-v0" / "data" / "metadata.json").stat()
+    assert dataset_stamp("test/hammer/stamp-v0") == f"{st.st_ino}-{st.st_mtime_ns}"
+    assert not (tmp_path / "home" / ".minari").exists()
 
 
 @pytest.mark.parametrize("error", [MemoryError, PermissionError])

@@ -325,3 +325,39 @@ def test_a_corrupt_distillation_log_is_one_line_naming_it(tmp_path, name):
         expert.distil(teacher, rounds=0, episodes_per_round=1, eval_episodes=1, seed=0, hidden=8, steps=1,
                       directory=directory)
     assert "\n" not in str(e.value)
+
+
+def test_the_data_sets_metadata_name_every_kind_of_demonstration(fake_planner, monkeypatch):
+    """The Minari metadata of a made set (its algorithm) say what its expert learnt from: the --noisy-demos and the
+    --shared-grasp were left out (the guided planner's counted the noisy demos as plain ones; the DAgger expert's
+    named no demos at all)."""
+    from balancedrnn import cli
+
+    written = []
+    monkeypatch.setattr(cli, "_write_expert_set", lambda dataset_id, eps, made_by, what, successes_only=False:
+                        written.append(made_by))
+
+    def dagger(demos, history, **kwargs):  # an expert at once, without the simulator
+        history.append({"policy_success_rate": 1.0, "eval_episodes": 1})
+
+    monkeypatch.setattr(fake_planner, "dagger", dagger)
+    monkeypatch.setattr(fake_planner, "generate_episodes", lambda *args, **kwargs: [])
+    cli._data_hammer(2, "planner", 0, 1, 1, 1, 1, 0, "test/hammer/x-v0", 0.8, True, noisy_demos=1, demo_noise=0.2)
+    cli._data_hammer(2, "nn", 0, 1, 1, 1, 1, 0, "test/hammer/x-v0", 0.8, True, shared_grasp=5)
+    assert "guided by 2 planner demonstrations and 1 more under action noise 0.2" in written[0]
+    assert "DAgger nn expert over 2 planner demonstrations sharing a grasp of 5 steps" in written[1]
+
+
+def test_episodes_per_round_without_dagger_rounds_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    """``data hammer --rounds 0 --episodes-per-round N`` labels nothing: the option was accepted and ignored (the planner
+    demos and the expert were made as without it); now a one-line error before any work."""
+    from clihelp import cli_env, run_main
+
+    from balancedrnn import cli
+
+    cli_env(tmp_path, monkeypatch)
+    ran = []
+    monkeypatch.setattr(cli, "_data_hammer", lambda *args, **kwargs: ran.append(args))
+    code, err = run_main(["data", "hammer", "--rounds", "0", "--episodes-per-round", "5"], capsys)
+    assert (code, ran) == (2, []) and "--episodes-per-round" in err and len(err.strip().splitlines()) == 1
+    assert run_main(["data", "hammer", "--rounds", "1", "--episodes-per-round", "5"], capsys)[0] == 0 and len(ran) == 1

@@ -740,6 +740,9 @@ def data_hammer(
                         "(--noise sets the noise of the data set's episodes)")
     if noisy_demos and shared_grasp:
         raise UserError("--noisy-demos are planned from the reset without --shared-grasp's grasp; use one of them")
+    if not rounds and expert != "planner" and given_options(ctx, {"episodes_per_round": "--episodes-per-round"}):
+        raise UserError("--episodes-per-round sets the rollouts the planner labels in each DAgger round; with --rounds 0 "
+                        "none is labelled")
     if not distil_rounds and given_options(ctx, {"distil_episodes": "--distil-episodes"}):
         raise UserError("--distil-episodes sets the rounds of --distil-rounds; without them nothing is distilled")
     if not 0.0 <= min_success <= 1.0:
@@ -784,9 +787,12 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
         episodes = episodes + noisy
     s = summarise_episodes(episodes)
     out.print(f"planner{f' (shared grasp of {shared_grasp} steps)' if shared_grasp else ''}: {s['episodes']} episodes, return {s['return']:.0f} ± {s['return_std']:.0f} (normalised {s['normalized_score']:.1f})")
+    # what the data set's metadata say the expert learnt from: every kind of demonstration it was given
+    demos_text = (f"{demos} planner demonstrations" + (f" sharing a grasp of {shared_grasp} steps" if shared_grasp else "")
+                  + (f" and {noisy_demos} more under action noise {demo_noise:g}" if noisy_demos else ""))
     if expert == "planner":
         _data_hammer_guided(episodes, expert_episodes, workers, dataset_id, noise, quiet, planner_temperature,
-                            guide_blind_below, shared_grasp, successes_only)
+                            guide_blind_below, successes_only, demos_text)
         return
     dagger_rounds: list[dict[str, Any]] = []  # this run's, not the shared rounds.json a concurrent run may rewrite
     policy = dagger(episodes, rounds=rounds, episodes_per_round=episodes_per_round, eval_episodes=eval_episodes,
@@ -802,7 +808,7 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
             markup=False,
         )
         raise typer.Exit(1)
-    made_by = f"planner + DAgger {expert} expert"
+    made_by = f"planner + DAgger {expert} expert over {demos_text}"
     if distil_rounds:
         policy = distil(policy, rounds=distil_rounds, episodes_per_round=distil_episodes, eval_episodes=eval_episodes,
                         seed=seed, log=lambda m: out.print(m))
@@ -847,8 +853,8 @@ def _write_expert_set(dataset_id: str, episodes: list[Any], made_by: str, what: 
 
 
 def _data_hammer_guided(demos: list[Any], n: int, workers: int, dataset_id: str, noise: float, quiet: bool,
-                        temperature: float = 0.0, blind_below: float | None = None, shared_grasp: int = 0,
-                        successes_only: bool = False) -> None:
+                        temperature: float = 0.0, blind_below: float | None = None, successes_only: bool = False,
+                        demos_text: str = "") -> None:
     """``data hammer --expert planner``: the data set's episodes are planned, guided by the demonstrations."""
     from dataclasses import replace
 
@@ -860,8 +866,8 @@ def _data_hammer_guided(demos: list[Any], n: int, workers: int, dataset_id: str,
     guide = Guide([e.observations for e in demos], [e.actions for e in demos], blind_below=blind_below)
     c = replace(GUIDED, temperature=temperature)
     made_by = (f"sampling planner ({c.samples} samples, horizon {c.horizon}"
-               + (f", MPPI temperature {temperature:g}" if temperature else "") + f") guided by {len(demos)} planner demonstrations"
-               + (f" sharing a grasp of {shared_grasp} steps" if shared_grasp else "")
+               + (f", MPPI temperature {temperature:g}" if temperature else "") + ") guided by "
+               + (demos_text or f"{len(demos)} planner demonstrations")
                + (f" (blind to the nail while the hammer is below {blind_below:g} m)" if blind_below is not None else "")
                + (f", DART noise {noise:g} on the executed actions" if noise else ""))
     with progress_bar(n, "guided planner episodes", enabled=not quiet) as advance:

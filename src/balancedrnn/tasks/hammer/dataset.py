@@ -164,14 +164,22 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
     (:data:`GENERATED_NAMESPACE`) is never downloaded: when it is not here, the error says how to make it."""
     check_dataset_id(dataset_id)
     minari = _minari()
-    if dataset_id.startswith(GENERATED_NAMESPACE) and not _is_local(minari, dataset_id):
+    local = _is_local(minari, dataset_id)
+    if not local:
+        from minari.storage import get_dataset_path
+
+        folder = get_dataset_path(dataset_id)
+        if (folder / "data").is_dir():  # Minari's listing skips a set whose metadata do not read: here, but damaged
+            raise DataError(f"data set {dataset_id} is damaged or incomplete (its metadata do not read); delete {folder} "
+                            f"and make it again")
+    if dataset_id.startswith(GENERATED_NAMESPACE) and not local:
         if dataset_id == GENERATED_EXPERT_ID:
             raise DataError(f"no expert data set {dataset_id} yet: make it with `balancedrnn data hammer`, "
                             f"or pass a Minari id such as --dataset {PUBLIC_EXPERT_ID} "
                             f"(reproduce and sweep: --set dataset={PUBLIC_EXPERT_ID})")
         raise DataError(f"no data set {dataset_id} here: {GENERATED_NAMESPACE} ids are made, never downloaded; make it "
                         f"with `balancedrnn data hammer ... --dataset-id {dataset_id}`")
-    if download and not _is_local(minari, dataset_id):
+    if download and not local:
         if offline():
             raise DataError(f"Minari data set {dataset_id!r} is not here and downloads are off ({OFFLINE_ENV}=1)")
     else:
@@ -204,9 +212,10 @@ def load_episodes(dataset_id: str, download: bool = False) -> list[Episode]:
     if len(episodes) != ds.total_episodes:  # an episode folder without its data file: Minari skips it unsaid and
         # labels the later episodes with the ids before them, so the set would load one episode short
         raise damaged(f"{len(episodes)} of its {ds.total_episodes} episodes read")
-    folders = sum(1 for p in Path(ds.storage.data_path).iterdir() if p.is_dir() and p.name.isdigit())
-    if folders != ds.total_episodes:  # a count below the folders (an append cut short): Minari reads that many, unsaid
-        raise damaged(f"{folders} episode folders for the {ds.total_episodes} episodes its metadata counts")
+    if getattr(ds.storage, "FORMAT", None) in ("arrow", "parquet"):  # a folder per episode (hdf5: one file, no folders)
+        folders = sum(1 for p in Path(ds.storage.data_path).iterdir() if p.is_dir() and p.name.isdigit())
+        if folders != ds.total_episodes:  # a count below the folders (an append cut short): Minari reads that many, unsaid
+            raise damaged(f"{folders} episode folders for the {ds.total_episodes} episodes its metadata counts")
     if not episodes:
         raise DataError(f"data set {dataset_id} holds no episodes")
     return episodes
@@ -238,6 +247,7 @@ def dataset_stamp(dataset: str | None) -> str:
     """Which copy of a local data set is on disk now (its metadata file's inode and time), '' when there is none:
     a set written again under the same id (``data hammer --rebuild``) gets another stamp, so data built from the old
     copy and kept in memory is not served as the new one's."""
+    _minari()  # the data sets' root ($MINARI_DATASETS_PATH, default the cache), even before anything else read one
     from minari.storage import get_dataset_path
 
     try:
