@@ -29,7 +29,7 @@ import sys
 import time
 
 import torch
-from _cli import check_entries, density, positive  # a sibling module: benchmarks/ is on the path
+from _cli import check_entries, density, parse_args, positive  # a sibling module: benchmarks/ is on the path
 
 from balancedrnn import BlockRNN, BlockSpec
 from balancedrnn.kernels.dispatch import choose_kernel, crossover_density, sparse_backend
@@ -259,7 +259,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile part 1's sparse step by operator and exit")
     parser.add_argument("--calls", action="store_true", help="time single W_hh kernel calls, torch vs compiled, and exit")
     parser.add_argument("--one", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args(parser)
     if not args.skip_step or args.calls or args.profile:  # part 2 sweeps its own densities and sizes
         check_entries(parser, args.dh, args.density)
     threads = args.threads

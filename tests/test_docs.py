@@ -529,3 +529,25 @@ def test_sparse_benchmark_crossover_times_only_blocks_with_the_density_it_prints
             assert entries > 0 and entries / dh**2 == pytest.approx(density), (dh, density, entries)
             counts.append(entries)
         assert len(counts) == len(set(counts)), (dh, counts)
+
+
+@pytest.mark.parametrize("script", [c[0] for c in BAD_COUNTS])
+def test_benchmark_scripts_refuse_a_bad_on_off_variable_in_one_line(script: str, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/benchmarks.md runs them as `BALANCEDRNN_NATIVE=1|0 .venv/bin/python benchmarks/...`. Before: a value
+    the library refuses (`maybe`) was a ValueError traceback from inside the first model built (step.py,
+    sparse.py) or after minutes of other work; now argparse's one line, exit 2, before any work."""
+    import runpy
+    import sys
+
+    monkeypatch.setenv("BALANCEDRNN_NATIVE", "maybe")
+    monkeypatch.setattr(sys, "argv", [script])
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    for name in ("_cli", "rewire"):  # the sibling modules as this script imports them
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    with pytest.raises(SystemExit) as e:
+        runpy.run_path(str(REPO / script), run_name="__main__")
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and out == "", (e.value.code, out[-500:])
+    assert err.strip().splitlines()[-1] == (f"{Path(script).name}: error: $BALANCEDRNN_NATIVE must be "
+                                            "1/true/yes/on or 0/false/no/off, got 'maybe'"), err[-2000:]
