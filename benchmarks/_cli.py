@@ -22,6 +22,20 @@ def density(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a density in (0, 1], got {text}")
     return value
 
+def parse_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """``parser.parse_args()``, then the library's on/off variables read as the library will read them: a bad value
+    (``BALANCEDRNN_NATIVE=maybe``) is argparse's one-line error (exit 2) before any work, not a ValueError traceback
+    from deep inside the first model built."""
+    from balancedrnn.io import check_env_flags
+
+    args = parser.parse_args()
+    try:
+        check_env_flags()
+    except ValueError as e:
+        parser.error(str(e))
+    return args
+
+
 def build_or_error(parser: argparse.ArgumentParser, config: str, dx: int, dy: int, budget: float):  # noqa: ANN201
     """``build_model(config, dx, dy, budget, seed=0)``, or argparse's one-line error (exit 2) for a config or
     budget the library refuses (an unknown config, a budget too small for the shape, a budget that is not a

@@ -17,14 +17,14 @@ import tempfile
 import time
 
 import numpy as np
-from _cli import positive  # a sibling module: benchmarks/ is on the path
+from _cli import parse_args, positive  # a sibling module: benchmarks/ is on the path
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=positive, nargs="+", default=[250, 500, 1000, 2000])
     p.add_argument("--reference-max", type=positive, default=1000)
-    args = p.parse_args()
+    args = parse_args(p)
     root = tempfile.mkdtemp(prefix="minari-bench-")  # hundreds of MB at the default sizes: removed at the end
     os.environ["MINARI_DATASETS_PATH"] = root
     try:

@@ -15,7 +15,7 @@ import statistics
 import time
 
 import torch
-from _cli import positive  # a sibling module: benchmarks/ is on the path
+from _cli import parse_args, positive  # a sibling module: benchmarks/ is on the path
 from rewire import SHAPES, batches, epoch  # a sibling script: benchmarks/ is on the path
 
 from balancedrnn import build_model
@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=positive, default=3, help="Alternating runs of each kind.")
     ap.add_argument("--epochs", type=positive, default=8)
     ap.add_argument("--steps", type=positive, default=50, help="Batches of 16 per epoch.")
-    args = ap.parse_args()
+    args = parse_args(ap)
     if args.epochs < 2:
         ap.error(f"argument --epochs: must be at least 2 (the last epoch trains the pruned network), got {args.epochs}")
     torch.set_num_threads(args.threads)

@@ -15,7 +15,7 @@ import statistics
 import time
 
 import torch
-from _cli import positive  # a sibling module: benchmarks/ is on the path
+from _cli import parse_args, positive  # a sibling module: benchmarks/ is on the path
 
 from balancedrnn import build_model
 from balancedrnn.train import rewire_model
@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--threads", type=positive, default=1)
     ap.add_argument("--rounds", type=positive, default=5, help="Alternating epochs of each kind.")
     ap.add_argument("--steps", type=positive, default=100, help="Batches of 16 per epoch (the quick protocol: 125).")
-    args = ap.parse_args()
+    args = parse_args(ap)
     torch.set_num_threads(args.threads)
     print(f"{args.rounds} rounds of one epoch each ({args.steps} batches of 16), {args.threads} thread(s); rewire 0.3")
     print("| shape | config | fixed ms/epoch | rewired ms/epoch | ratio | one rewire ms |")

@@ -12,7 +12,7 @@ import argparse
 import time
 
 import torch
-from _cli import build_or_error, positive  # a sibling module: benchmarks/ is on the path
+from _cli import build_or_error, parse_args, positive  # a sibling module: benchmarks/ is on the path
 
 from balancedrnn.tasks.hammer.rollout import rollout
 
@@ -30,7 +30,7 @@ def main() -> None:
     p.add_argument("--budget", type=float, default=400_000)
     p.add_argument("--config", default="balanced")
     p.add_argument("--threads", type=positive, default=2)
-    args = p.parse_args()
+    args = parse_args(p)
     torch.set_num_threads(args.threads)
     model = build_or_error(p, args.config, 46, 26, args.budget).eval()
     summary = model.summary()  # type: ignore[operator]

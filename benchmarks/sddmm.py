@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from _cli import check_entries, density, positive  # a sibling module: benchmarks/ is on the path
+from _cli import check_entries, density, parse_args, positive  # a sibling module: benchmarks/ is on the path
 from balancedrnn.core.spec import exact_count
 
 
@@ -105,7 +105,7 @@ def main() -> None:
     p.add_argument("--steps", type=positive, default=50)
     p.add_argument("--threads", type=positive, default=2)
     p.add_argument("--repeats", type=positive, default=5)
-    args = p.parse_args()
+    args = parse_args(p)
     check_entries(p, args.dh, args.density)
     torch.set_num_threads(args.threads)
     dh, batch, steps = args.dh, args.batch, args.steps

@@ -17,7 +17,7 @@ import time
 
 import torch
 from torch import nn
-from _cli import build_or_error, positive  # a sibling module: benchmarks/ is on the path
+from _cli import build_or_error, parse_args, positive  # a sibling module: benchmarks/ is on the path
 
 from balancedrnn import BlockRNN
 
@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=100_000)
     parser.add_argument("--config", default="balanced")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile(model, fullgraph=True)")
-    args = parser.parse_args()
+    args = parse_args(parser)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     dx, dy, batch, steps = 2500, 10, 16, 11

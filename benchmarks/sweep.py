@@ -15,7 +15,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from _cli import positive  # a sibling module: benchmarks/ is on the path
+from _cli import parse_args, positive  # a sibling module: benchmarks/ is on the path
 
 from balancedrnn.io import DataError
 from balancedrnn.sweep import store
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--trials", type=positive, default=12)
     parser.add_argument("--epochs", type=positive, default=3)
     parser.add_argument("--n-train", type=positive, default=3000)
-    args = parser.parse_args()
+    args = parse_args(parser)
     if args.trials < 2 or args.trials % 2:
         parser.error(f"--trials must be an even number of at least 2 (two models, the same seeds), got {args.trials}")
 

@@ -491,3 +491,63 @@ def test_benchmark_scripts_refuse_a_block_with_no_entry(script: str) -> None:
     assert res.returncode == 2 and "Traceback" not in res.stderr and res.stdout == "", (res.returncode, res.stderr[-2000:])
     assert res.stderr.strip().splitlines()[-1] == (f"{Path(script).name}: error: argument --density: 0.01 of a 4 x 4 "
                                                    "block is no entry; raise --density or --dh")
+
+
+def test_sparse_benchmark_crossover_times_only_blocks_with_the_density_it_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: part 2 timed every density of its grid at any --cross-dh, so at dh 8 the rows of density 0.005 and
+    0.01 timed a W_hh with no entry, and several rows timed one block under different densities (0.2 and 0.3 of
+    8 x 8 differ, 0.6 and 0.7 of 1 x 1 do not): its table and crossover named densities no block had."""
+    import argparse
+    import runpy
+
+    import torch
+
+    from balancedrnn import BlockRNN, BlockSpec
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    crossover = runpy.run_path(str(REPO / "benchmarks" / "sparse.py"), run_name="bench_sparse")["crossover"]
+    timed: list[tuple[int, float]] = []
+
+    def fake_time(dh: int, density: float, kernel: str, *rest: int) -> float:  # the block, not the clock
+        if kernel == "sparse":
+            timed.append((dh, density))
+        return 1.0
+
+    monkeypatch.setitem(crossover.__globals__, "block_step_time", fake_time)
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
+    rows = crossover(argparse.Namespace(threads=1, cross_dh=[1, 8], batch=2, cross_steps=1, cross_repeats=1))
+    table = [(r["dh"], r["density"]) for r in rows if "density" in r]
+    assert table == timed and {dh for dh, _ in table} == {1, 8}
+    for dh in (1, 8):
+        counts = []
+        for d, density in table:
+            if d != dh:
+                continue
+            model = BlockRNN(BlockSpec(1, dh, 1, {"hx": 1.0, "hh": density, "hy": 0.0, "yx": 0.0, "yh": 1.0,
+                                                  "yy": 0.0}), seed=0)
+            entries = int((model.dense_blocks()["hh"] != 0).sum())  # the block really built
+            assert entries > 0 and entries / dh**2 == pytest.approx(density), (dh, density, entries)
+            counts.append(entries)
+        assert len(counts) == len(set(counts)), (dh, counts)
+
+
+@pytest.mark.parametrize("script", [c[0] for c in BAD_COUNTS])
+def test_benchmark_scripts_refuse_a_bad_on_off_variable_in_one_line(script: str, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/benchmarks.md runs them as `BALANCEDRNN_NATIVE=1|0 .venv/bin/python benchmarks/...`. Before: a value
+    the library refuses (`maybe`) was a ValueError traceback from inside the first model built (step.py,
+    sparse.py) or after minutes of other work; now argparse's one line, exit 2, before any work."""
+    import runpy
+    import sys
+
+    monkeypatch.setenv("BALANCEDRNN_NATIVE", "maybe")
+    monkeypatch.setattr(sys, "argv", [script])
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    for name in ("_cli", "rewire"):  # the sibling modules as this script imports them
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    with pytest.raises(SystemExit) as e:
+        runpy.run_path(str(REPO / script), run_name="__main__")
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and out == "", (e.value.code, out[-500:])
+    assert err.strip().splitlines()[-1] == (f"{Path(script).name}: error: $BALANCEDRNN_NATIVE must be "
+                                            "1/true/yes/on or 0/false/no/off, got 'maybe'"), err[-2000:]
