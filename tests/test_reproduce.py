@@ -65,6 +65,8 @@ def test_smoke_scale_writes_a_complete_report(plan, mnist_dir, tmp_path):
     if plan == "predictor":
         assert {"predicted_vs_actual.png", "importances.png", "recommender.png"} <= names
         assert "## Recommender (leave one task out)" in md and "infeasible at this budget" in md  # dense RAD at 25K
+        rec = md.split("## Recommender (leave one task out)", 1)[1].split("\n## ", 1)[0]
+        assert " (accuracy) |" in rec  # says what the predictor predicts (a zoo predictor: its within-task rank)
     for p in figures:
         assert p.stat().st_size > 5_000, p  # a real picture, not an empty canvas
     assert html.count("data:image/png;base64,") >= 3  # self-contained

@@ -265,7 +265,8 @@ def recommender_table(held_out: list[Any], frame: pd.DataFrame, references: list
             "fitted on": f"{', '.join(cell.fitted_on)} ({cell.n_records} runs)",
             "recommended": " ".join(f"{b} {rec.density[b]:.2f}" for b in BLOCKS) + f" ({cell.origin})",
             "dh": fmt(rec.dh), "hidden proportion": fmt(rec.hidden_proportion, 3),
-            "predicted": fmt(rec.predicted_score)}
+            # the predictor's own score (the zoo's within-task rank, a study's metric), not this table's metric
+            "predicted": fmt(rec.predicted_score) + (f" ({rec.score_name})" if rec.score_name else "")}
         for label, model in [("recommended", cell.model)] + [(m, m) for m in cell.references]:
             mean, lo, hi = _mean_ci(cell_values(frame, cell, model), frame, cell.task)
             row[f"{label} (mean, 95 % CI)" if label == "recommended" else label] = f"{fmt(mean)} [{fmt(lo)}, {fmt(hi)}]"
