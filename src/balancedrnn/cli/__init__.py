@@ -189,7 +189,7 @@ def _auto_model(model: str, task: Any, budget: float, scale: dict[str, Any]) -> 
         if rec.shape_outside:  # as recommend refuses it; its --extrapolate prints the densities to pass instead
             raise UserError(rec.shape_outside_message + "; `balancedrnn recommend ... --extrapolate` prints it, to "
                             "pass as --model if you want it")
-    err.print(f"auto ({rec.method}): {rec.config}", markup=False)
+    err.print(f"auto ({rec.method}): {rec.config}")
     return rec.config
 
 
@@ -248,7 +248,7 @@ def _format_counts(counts: dict[str, int]) -> str:
 
 def _interrupted(what: str) -> NoReturn:
     """Ctrl-C (or SIGTERM turned into it): one line and exit code 130."""
-    err.print(f"interrupted: {what}", markup=False)
+    err.print(f"interrupted: {what}")
     raise typer.Exit(130)
 
 
@@ -360,13 +360,13 @@ def train(
         check_writable(checkpoint, "--checkpoint")
     try:
         data = the_task.load(cfg, not quiet)
-        err.print(f"data: {data.source}", markup=False)
+        err.print(f"data: {data.source}")
         record = run_trial(cfg, data=data, progress=not quiet)
     except KeyboardInterrupt:
         _interrupted("no run record written")
     path = write_record(record, out_dir)
     if record["status"] != "ok":
-        err.print(f"error: trial {record['status']}: {record['error']} (record: {path})", markup=False)
+        err.print(f"error: trial {record['status']}: {record['error']} (record: {path})")
         raise typer.Exit(1)
     m, final = record["model"], record["final"]
     table = Table(title=f"{task}: {model} at budget {format_budget(budget)}{_options_text(init_scale, rewire, prune)}")
@@ -478,7 +478,7 @@ def compare(
     chosen = [_auto_model(n, the_task, budget, scale) for n in names]
     listed = {_same_config(n) for n in names if n.strip().lower() != "auto"}
     if len({_same_config(n) for n in chosen}) < len(chosen):  # auto chose a config --models lists: train it once,
-        err.print("note: auto is a config --models already lists; it is trained once", markup=False)  # as listed
+        err.print("note: auto is a config --models already lists; it is trained once")  # as listed
         chosen = [c for n, c in zip(names, chosen) if n.strip().lower() != "auto" or _same_config(c) not in listed]
     names = chosen
     block_only = given_options(ctx, {"readout": "--readout", "activation": "--activation", "init_scale": "--init-scale",
@@ -506,7 +506,7 @@ def compare(
     records: list[dict[str, Any]] = []
     try:
         data = the_task.load(configs[0], not quiet)  # builds the cache once, before any worker starts
-        err.print(f"data: {data.source}; {len(configs)} trials, {workers} worker(s) x {per_worker} thread(s)", markup=False)
+        err.print(f"data: {data.source}; {len(configs)} trials, {workers} worker(s) x {per_worker} thread(s)")
         _compare_trials(configs, data, workers, per_worker, out_dir, quiet, records)
     except KeyboardInterrupt:
         _interrupted(f"{len(records)} finished trial record(s) kept in {out_dir / 'records'}")
@@ -519,7 +519,7 @@ def compare(
         _remove_compare_plots(out_dir)  # an earlier run's, not this one's
         first = next((r.get("error") for r in records if r.get("error")), "") or ""
         err.print(f"error: every one of the {len(records)} trials failed ({_format_counts(counts)}); first error: "
-                  f"{first.splitlines()[0] if first else 'none recorded'}; records: {out_dir / 'records'}", markup=False)
+                  f"{first.splitlines()[0] if first else 'none recorded'}; records: {out_dir / 'records'}")
         raise typer.Exit(1)
     spread = bool((summary["runs"] > 1).any())  # a ± is shown, and said what it is
     metric = the_task.metric
@@ -542,7 +542,7 @@ def compare(
         if r["failed"]:
             out.print(f"warning ({name}): {int(r['failed'])} trial(s) did not finish; see {out_dir / 'records'}")
     for n, r in failed.iterrows():
-        out.print(f"warning ({n}): every trial failed: {r['note']}", markup=False)
+        out.print(f"warning ({n}): every trial failed: {r['note']}")
     chance = the_task.chance if the_task.chance is not None else chance_level(the_task.dy, the_task.loss, metric)
     _write_compare_summary(out_dir, summary_markdown(summary, metric) + (f"\n{SPREAD_TEXT}.\n" if spread else ""),
                            summary, failed, seeds)
@@ -556,7 +556,7 @@ def compare(
     out.print(f"trials: {_format_counts(counts)}")
     if len(records) - counts.get("ok", 0):
         err.print(f"error: {len(records) - counts['ok']} of {len(records)} trials did not finish ok "
-                  f"({_format_counts(counts)}); see {out_dir / 'records'}", markup=False)
+                  f"({_format_counts(counts)}); see {out_dir / 'records'}")
         raise typer.Exit(1)
 
 
@@ -650,7 +650,7 @@ def data_rad(
     for name, split in data.splits.items():
         n, images = len(split), len(split.frame_sources().unique())
         out.print(f"{name}: {n:,} sequence{'' if n == 1 else 's'}, {images:,} distinct source image{'' if images == 1 else 's'}")
-    out.print(f"cache: {data.path} ({getattr(data, 'origin', 'cached')})", markup=False)
+    out.print(f"cache: {data.path} ({getattr(data, 'origin', 'cached')})")
 
 
 @data_app.command("hammer")
@@ -804,8 +804,7 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
     if last["policy_success_rate"] < min_success:  # a run that fell short, not bad input: exit code 1
         err.print(
             f"error: the distilled expert succeeds in {last['policy_success_rate']:.0%} of {last['eval_episodes']} rollouts, "
-            f"below --min-success {min_success:.0%}: no expert data set written (more --rounds resume from here)",
-            markup=False,
+            f"below --min-success {min_success:.0%}: no expert data set written (more --rounds resume from here)"
         )
         raise typer.Exit(1)
     made_by = f"planner + DAgger {expert} expert over {demos_text}"
@@ -816,8 +815,7 @@ def _data_hammer(demos: int, expert: str, rounds: int, episodes_per_round: int, 
                    key=lambda e: (e["success_rate"], e["normalized_score"]))
         if best["success_rate"] < min_success:
             err.print(f"error: the distilled MLP succeeds in {best['success_rate']:.0%} of {eval_episodes} rollouts, below "
-                      f"--min-success {min_success:.0%}: no expert data set written (more --distil-rounds resume from here)",
-                      markup=False)
+                      f"--min-success {min_success:.0%}: no expert data set written (more --distil-rounds resume from here)")
             raise typer.Exit(1)
         made_by += f" distilled into an MLP ({distil_rounds} DAgger rounds)"
     if noise:
@@ -838,8 +836,7 @@ def _write_expert_set(dataset_id: str, episodes: list[Any], made_by: str, what: 
     if successes_only:
         kept = [ep for ep in episodes if recorded_success(ep.rewards)]
         if not kept:
-            err.print(f"error: none of the {len(episodes)} episodes succeeded while recorded: no data set written",
-                      markup=False)
+            err.print(f"error: none of the {len(episodes)} episodes succeeded while recorded: no data set written")
             raise typer.Exit(1)
         out.print(f"{len(kept)} of the {len(episodes)} episodes succeeded while recorded; only those are written")
         made_by += f", only the {len(kept)} of {len(episodes)} episodes that succeeded while recorded"
@@ -922,7 +919,7 @@ def spec(
     for n in notes:
         out.print(f"note: {n}")
     for n in infeasible:
-        out.print(f"infeasible: {n}", markup=False)
+        out.print(f"infeasible: {n}")
 
 
 @app.command()
@@ -1050,7 +1047,7 @@ def sweep(
     d["sampler"] = s
     spec = SweepSpec.from_dict(d)
     result = run_sweep(spec, run_dir=run_dir, progress=not quiet, retry_failed=retry_failed,
-                       log=lambda m: err.print(m, markup=False))
+                       log=lambda m: err.print(m))
     _sweep_report(spec, result, run_dir)
     code = result.exit_code
     if code == 130:
@@ -1061,8 +1058,7 @@ def sweep(
         store_option = (f" --storage {redact_url(spec.storage)}" if spec.storage is not None  # no password in logs
                         else f" --run-dir {run_dir}" if run_dir != Path("runs") else "")
         err.print(f"sweep {spec.name}: not every trial succeeded (exit 1): "
-                  f"{_sweep_shortfall(spec.name, result, store_option)}",
-                  markup=False)
+                  f"{_sweep_shortfall(spec.name, result, store_option)}")
     if code:
         raise typer.Exit(code)
 
@@ -1091,10 +1087,10 @@ def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
     from ..sweep.store import _grace, iter_records, lost_mid_run, open_storage, open_study
     from ..sweep.executor import spec_keys
 
-    out.print(f"data: {result.data_source}", markup=False)
+    out.print(f"data: {result.data_source}")
     counts = ", ".join(f"{result.counts.get(k, 0)} {k}" for k in ("ok", "failed", "diverged", "timeout", "interrupted"))
     out.print(f"sweep {spec.name}: {result.done}/{result.total} trials done; this run: {counts} "
-              f"({result.queued} newly queued, {result.released} released from dead workers)", markup=False)
+              f"({result.queued} newly queued, {result.released} released from dead workers)")
     if result.rerun_other_data:
         out.print(f"{result.rerun_other_data} config(s) had finished on other data and ran again on this data")
     if result.retried:
@@ -1104,7 +1100,7 @@ def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
                   "(not counted here)")
     for line in result.crashed:
         out.print(f"{line}; its trial is released and runs again next time" if result.done < result.total
-                  else f"{line}; its trial was released and ran again in another worker", markup=False)
+                  else f"{line}; its trial was released and ran again in another worker")
     if result.running_elsewhere and not result.interrupted:
         out.print(f"{result.running_elsewhere} trial(s) are still running in workers of other sweep commands (or their "
                   f"worker died less than {_grace():g} s ago); run the command again later to finish them")
@@ -1193,7 +1189,7 @@ def reproduce(
     check_writable(directory, "--out-dir", directory=True)
     try:
         rep = run_plan(p, scale, directory, storage=storage, workers=workers, overrides=overrides, progress=not quiet,
-                       log=None if quiet else lambda m: err.print(m, markup=False), report_only=report_only,
+                       log=None if quiet else lambda m: err.print(m), report_only=report_only,
                        retry_failed=retry_failed)
     except KeyboardInterrupt:
         _interrupted("finished trials are kept; run the same command to resume")
@@ -1216,7 +1212,7 @@ def reproduce(
                          + ("run the command without --report-only to run them)" if report_only else
                             "run the same command to run what was interrupted)"))
         err.print(f"incomplete: {rep.not_ok} of {rep.expected} trials have no ok record: {'; '.join(parts)}. "
-                  "The report says so.", markup=False)
+                  "The report says so.")
         raise typer.Exit(1)
 
 
@@ -1249,7 +1245,7 @@ def runs(
         check_writable(export, "--export")
     if plots is not None:
         check_writable(plots, "--plots", directory=True)
-    frame = runs_frame(storage, name, run_dir, log=lambda m: err.print(m, markup=False),
+    frame = runs_frame(storage, name, run_dir, log=lambda m: err.print(m),
                        include_unfinished=status == "interrupted")  # interrupted trials have no final record
     if status:
         frame = frame[frame["status"] == status]
@@ -1280,14 +1276,14 @@ def runs(
     for _, r in frame.head(limit).iterrows():
         table.add_row(*(format_cell(c, r[c]) for c in cols))
     if not limit:  # --limit 0: no rows asked for, only the count
-        out.print(f"{name}: {len(frame)} runs", markup=False)
+        out.print(f"{name}: {len(frame)} runs")
     else:
         out.print(table)
         if len(frame) > limit:
             out.print(f"({len(frame) - limit} more; --limit shows more, --export writes all)")
     if "data_source" in frame and len(frame):
         for source, n in frame["data_source"].fillna("not recorded").value_counts().items():
-            out.print(f"data: {source} ({n} runs)", markup=False)
+            out.print(f"data: {source} ({n} runs)")
 
 
 def format_cell(column: str, value: Any) -> str:

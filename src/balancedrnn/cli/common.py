@@ -14,8 +14,9 @@ from rich.console import Console
 
 from ..core.spec import check_budget_limit
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)  # one message, one line (logs and tests read them)
+# markup off: no message uses Rich's [tags], and a path or task name such as exp[v2]/d.npz must print as written
+out = Console(width=None if sys.stdout.isatty() else 160, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)  # one message, one line (logs and tests read them)
 
 
 class UserError(Exception):

@@ -113,18 +113,17 @@ def fit(
                                                           references=references, prefix=study_prefix)
         path = meta.save_predictor(predictor, out_file, provenance)
         out.print(f"zoo predictor fitted on {predictor.n_records_} runs of {len(predictor.tasks_)} tasks "
-                  f"({len(provenance['studies'])} studies); saved: {path} ({path.stat().st_size / 1e6:.2f} MB)", markup=False)
+                  f"({len(provenance['studies'])} studies); saved: {path} ({path.stat().st_size / 1e6:.2f} MB)")
         return
     data = meta.prepare_records(_records(records, storage, name, run_dir))
     predictor = meta.MetaPredictor(n_classes=n_classes, n_estimators=n_estimators, parent=parent, random_state=seed).fit(data)
     path = meta.save_predictor(predictor, out_file)
-    out.print(f"fitted on {predictor.n_records_} runs of {len(predictor.tasks_)} task(s) ({data.describe_skipped()})", markup=False)
+    out.print(f"fitted on {predictor.n_records_} runs of {len(predictor.tasks_)} task(s) ({data.describe_skipped()})")
     _print_tasks(predictor)
-    out.print(f"saved: {path}", markup=False)
+    out.print(f"saved: {path}")
 
 
 def _print_tasks(predictor: Any) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from .common import out
@@ -134,8 +133,8 @@ def _print_tasks(predictor: Any) -> None:
         table.add_column(col, justify="left" if col in ("task", "metric") else "right")
     for t, i in predictor.tasks_.items():
         edges = ", ".join(f"{e:.4g}" for e in predictor.class_edges_[t])
-        table.add_row(escape(t), str(i["dx"]), str(i["dy"]), str(i["runs"]), escape(i["metric"]),
-                      f"{i['min']:.4g}..{i['max']:.4g}", edges)  # a file: task's path as written, not read as markup
+        table.add_row(t, str(i["dx"]), str(i["dy"]), str(i["runs"]), i["metric"],
+                      f"{i['min']:.4g}..{i['max']:.4g}", edges)
     out.print(table)
 
 
@@ -175,14 +174,14 @@ def evaluate(
 
     data = meta.prepare_records(_records(records, storage, name, run_dir))
     ev = run_evaluation(data, n_splits=n_splits, n_classes=n_classes, n_estimators=n_estimators, n_repeats=repeats,
-                        parent=parent, random_state=seed, progress=None if quiet else lambda m: err.print(m, markup=False))
+                        parent=parent, random_state=seed, progress=None if quiet else lambda m: err.print(m))
     i = ev.info
-    out.print(f"{i['n_records']} runs of {i['n_groups']} configs on {i['n_tasks']} task(s) ({i['skipped']})", markup=False)
+    out.print(f"{i['n_records']} runs of {i['n_groups']} configs on {i['n_tasks']} task(s) ({i['skipped']})")
     for split, title in SPLITS.items():
         title = title.format(k=i["n_splits"])
         t = ev.table(split)
         if not len(t):
-            out.print(f"{title}: not run ({i.get(split + '_note', '')})", markup=False)
+            out.print(f"{title}: not run ({i.get(split + '_note', '')})")
             continue
         table = Table(title=title)
         table.add_column("model")
@@ -200,10 +199,10 @@ def evaluate(
         out.print(table)
     imp = ev.importances.sort_values("regressor_mean", ascending=False).head(8)
     out.print("permutation importances (R² drop, mean ± std): " +
-              ", ".join(f"{f} {r['regressor_mean']:.3f} ± {r['regressor_std']:.3f}" for f, r in imp.iterrows()), markup=False)
+              ", ".join(f"{f} {r['regressor_mean']:.3f} ± {r['regressor_std']:.3f}" for f, r in imp.iterrows()))
     predictor = meta.MetaPredictor(n_classes=n_classes, n_estimators=n_estimators, random_state=seed).fit(data)
     paths = write_report(ev, data, predictor, out_dir)
-    out.print(f"report: {paths[0]} (and {paths[1].name})", markup=False)
+    out.print(f"report: {paths[0]} (and {paths[1].name})")
 
 
 @predictor_app.command("show")
@@ -219,17 +218,16 @@ def show(path: Annotated[Path, typer.Argument(help=PREDICTOR_FILE_HELP)]) -> Non
     out.print(f"predictor {path}: schema {payload['schema']['schema_version']} ({len(payload['schema']['features'])} features), "
               f"{p.n_records_} runs, {p.n_estimators} trees, seed {p.random_state}, parent network: {'yes' if p.parent_ else 'no'}"
               + (", runs' init scale: " + ", ".join(f"{k} {v}" for k, v in p.init_scales_.items())
-                 if getattr(p, "init_scales_", None) else ""), markup=False)
-    out.print("versions: " + ", ".join(f"{k} {v}" for k, v in payload["versions"].items() if k != "platform"), markup=False)
+                 if getattr(p, "init_scales_", None) else ""))
+    out.print("versions: " + ", ".join(f"{k} {v}" for k, v in payload["versions"].items() if k != "platform"))
     _print_tasks(p)
     imp = sorted(zip(p.regressor_.feature_names_in_, p.regressor_.feature_importances_), key=lambda kv: -kv[1])[:8]
     out.print("impurity importances of the regressor (see `predictor evaluate` for permutation importances): " +
-              ", ".join(f"{f} {v:.3f}" for f, v in imp), markup=False)
+              ", ".join(f"{f} {v:.3f}" for f, v in imp))
 
 
 def _show_zoo(path: Path, payload: dict[str, Any]) -> None:
     """``predictor show`` of a zoo predictor: schema, provenance, versions, tasks, impurity importances."""
-    from rich.markup import escape
     from rich.table import Table
 
     from .common import out
@@ -239,19 +237,19 @@ def _show_zoo(path: Path, payload: dict[str, Any]) -> None:
     out.print(f"zoo predictor {path}: schema {payload['schema']['schema_version']} ({len(payload['schema']['features'])} "
               f"features, target {payload['schema']['target']}), {p.n_records_} runs of {len(p.tasks_)} tasks, "
               f"{p.n_estimators} trees, seed {p.random_state}, parent network: {'yes' if p.parent_ else 'no'}, "
-              f"runs' init scale: {p.training_init_scale}", markup=False)
+              f"runs' init scale: {p.training_init_scale}")
     out.print("provenance: " + ", ".join(f"{k} {v}" for k, v in prov.items() if k not in ("tasks", "studies"))
-              + f", {len(prov.get('studies', []))} studies", markup=False)
-    out.print("versions: " + ", ".join(f"{k} {v}" for k, v in payload["versions"].items() if k != "platform"), markup=False)
+              + f", {len(prov.get('studies', []))} studies")
+    out.print("versions: " + ", ".join(f"{k} {v}" for k, v in payload["versions"].items() if k != "platform"))
     table = Table(title="tasks")
     for col in ("task", "dx", "dy", "kind", "T", "training seqs", "runs", "best", "chance"):
         table.add_column(col, justify="left" if col in ("task", "kind") else "right")
     for t, i in p.tasks_.items():
-        table.add_row(escape(t), str(i["dx"]), str(i["dy"]), i["kind"], str(i["T"] or "-"), str(i["n_train"] or "-"),
+        table.add_row(t, str(i["dx"]), str(i["dy"]), i["kind"], str(i["T"] or "-"), str(i["n_train"] or "-"),
                       str(i["runs"]), f"{i['best']:.3g}", f"{i['chance']:.3g}")
     out.print(table)
     imp = sorted(zip(p.features, p.forest_.feature_importances_), key=lambda kv: -kv[1])[:8]
-    out.print("impurity importances of the forest: " + ", ".join(f"{f} {v:.3f}" for f, v in imp), markup=False)
+    out.print("impurity importances of the forest: " + ", ".join(f"{f} {v:.3f}" for f, v in imp))
 
 
 def recommend(
@@ -400,7 +398,7 @@ def recommend(
         if rec.shape_outside and not extrapolate:
             raise UserError(rec.shape_outside_message + "; pass --extrapolate to get it anyway, or "
                             "--predictor/--records for a predictor of your own")
-        out.print(f"method: {rec.method}: {rec.reason}", markup=False)
+        out.print(f"method: {rec.method}: {rec.reason}")
         table = Table(title=f"recommendation for dx={dx}, dy={dy}, budget={format_budget(budget)}")
         predicted = _predicted_label(rec)
         for col in (*BLOCKS, "dh", "weights", "hidden prop.", predicted + (" (class)" if rec.interval is None and
@@ -415,28 +413,28 @@ def recommend(
             out.print(_top_table(rec.top, rec.candidates, predicted))
         if rec.references:
             out.print(f"{predicted} of named configs at this budget: "
-                      + ", ".join(f"{k} {v:.4g}" for k, v in rec.references.items()), markup=False)
+                      + ", ".join(f"{k} {v:.4g}" for k, v in rec.references.items()))
         if rec.same_as:
-            out.print(f"the recommendation is {rec.same_as}", markup=False)
+            out.print(f"the recommendation is {rec.same_as}")
         if rec.agreement:
             out.print("trees scoring the recommendation above: "
                       + ", ".join(f"{k} {v:.0%}" + (f" ({rec.ties.get(k, 0.0):.0%} tied)" if rec.ties.get(k, 0.0) >= 0.005 else "")
                                   for k, v in rec.agreement.items())
                       + ("" if min(rec.agreement.values()) >= 0.8 else
-                         " (below 80 %: the forest is not confident the recommendation beats that config)"), markup=False)
+                         " (below 80 %: the forest is not confident the recommendation beats that config)"))
         if rec.interval is not None:
-            out.print(f"{predicted}: {rec.metric}, not the task's metric; interval: the trees' 10th..90th percentiles", markup=False)
+            out.print(f"{predicted}: {rec.metric}, not the task's metric; interval: the trees' 10th..90th percentiles")
         elif rec.predicted_score is not None:
             out.print(f"{predicted}: the final {rec.metric} the random forest predicts"
                       + (f"; class: its performance class (per-task quantiles of the runs' {rec.metric})"
-                         if rec.predicted_class else ""), markup=False)
+                         if rec.predicted_class else ""))
         if rec.curve:
             zoopred = _meta().zoopred
             out.print(f"predicted validation curve (parent network, per epoch), {zoopred.TARGET_DESCRIPTION[zoopred.METHOD]}: "
-                      + " ".join(f"{v:.2f}" for v in rec.curve), markup=False)
+                      + " ".join(f"{v:.2f}" for v in rec.curve))
         if rec.outside:
-            out.print("outside what the zoo covers: " + "; ".join(rec.outside) + " (the prediction extrapolates there)", markup=False)
-        out.print(f"config: {rec.config}", markup=False)
+            out.print("outside what the zoo covers: " + "; ".join(rec.outside) + " (the prediction extrapolates there)")
+        out.print(f"config: {rec.config}")
         if rec.method == "predictor":
             import shlex
 
@@ -447,7 +445,7 @@ def recommend(
             out.print(f"train it as the predictor's runs were trained ({scale}lr {rec.lr:.4g}"
                       + (", FILE: your .npz, .ts or .csv data" if source[1] == "FILE" else "") + "): "
                       + shlex.join(["balancedrnn", "train", *source, *rec.train_args(),
-                                    *(["--epochs", str(length)] if length else [])]), soft_wrap=True, markup=False)
+                                    *(["--epochs", str(length)] if length else [])]), soft_wrap=True)
 
 
 def _task_shape(name: str) -> tuple[int, int, bool, dict[str, Any], float]:
