@@ -1,6 +1,7 @@
 """io: on/off environment variables read one way, and a cache that cannot be written costing only a rebuild."""
 
 import errno
+import json
 import warnings
 
 import pytest
@@ -81,7 +82,15 @@ def test_a_run_whose_rad_data_cannot_be_cached_trains_and_says_so(mnist_dir, tmp
     notes = [line for line in err.splitlines() if line.startswith("warning:")]
     assert len(notes) == 1 and "RAD data set not cached" in notes[0] and "No space left on device" in notes[0], err
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and "rad" in p.parts]
-    assert len(list((tmp_path / "out").glob("*.json"))) == 1
+    [record] = list((tmp_path / "out").glob("*.json"))
+    # the same data id as the run on a cached copy: a sweep does not take the uncached run for other data
+    monkeypatch.setattr(torch, "save", save)
+    code, _, err = run_main_full(["train", "--task", "rad", "--mnist-dir", mnist_dir, "--n-train", "40", "--n-val",
+                                  "20", "--n-test", "20", "--epochs", "1", "--budget", "5000", "--out-dir", "cached"],
+                                 capsys)
+    assert code == 0 and "warning" not in err, err
+    [cached] = list((tmp_path / "cached").glob("*.json"))
+    assert json.loads(record.read_text())["data_id"] == json.loads(cached.read_text())["data_id"]
 
 
 def test_data_rad_refuses_a_cache_it_cannot_write_before_generating(mnist_dir, tmp_path, monkeypatch, capsys):
