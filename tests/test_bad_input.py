@@ -74,7 +74,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train-select-every-zero", ["train", "--task", "hammer", "--select-rollouts", "5", "--select-every", "0"],
      "select_every must be a positive integer, got 0"),
     ("train-select-every-over-epochs", ["train", "--task", "hammer", "--epochs", "1", "--select-rollouts", "5"],
-     "select_every 2 is more than the 1 epoch(s): select_rollouts would check no checkpoint"),
+     "select_every 2 is more than the 1 epoch(s): select_rollouts would check only the last epoch, which is kept anyway"),
     ("train-seed-negative", ["train", "--seed", "-1"], "--seed must be an integer from 0 to 4,294,967,295"),
     ("train-data-seed-negative", ["train", "--data-seed", "-2"], "--data-seed must be an integer from 0 to 4,294,967,295"),
     ("train-seed-too-large", ["train", "--seed", "18446744073709551616"], "--seed must be an integer from 0 to 4,294,967,295"),

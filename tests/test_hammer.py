@@ -165,7 +165,7 @@ def test_tiny_cloning_run_beats_mean_action(sim_episodes):
 
 
 def test_selection_by_rollouts_keeps_the_picked_epochs_weights(sim_episodes):
-    """``select_rollouts``: every ``select_every`` epochs the policy is scored on reset seeds the final score never
+    """``select_rollouts``: every ``select_every`` epochs (and at the last) the policy is scored on reset seeds the final score never
     uses, and the run keeps the weights of the check that succeeds most often (then by normalised score), here
     against a reference run trained exactly that many epochs without selection."""
     from balancedrnn.tasks import get_task
@@ -174,12 +174,12 @@ def test_selection_by_rollouts_keeps_the_picked_epochs_weights(sim_episodes):
 
     task = get_task("hammer")
     data = cloning_data(sim_episodes, fractions=(0.7, 0.15, 0.15), seed=0, source="test episodes")
-    cfg = TrainConfig(task="hammer", model="dense", budget=20_000, epochs=6, lr=3e-3, batch_size=4, threads=1,
+    cfg = TrainConfig(task="hammer", model="dense", budget=20_000, epochs=5, lr=3e-3, batch_size=4, threads=1,
                       rollouts=2, select_rollouts=2, select_every=2)
     assert select_seeds(cfg.seed) >= score_seeds(cfg.seed) + cfg.rollouts  # the two sets of reset seeds are disjoint
     model = build_for_task(cfg, task)
     history = fit(model, data, task, cfg, progress=False)
-    assert [c["epoch"] for c in history.selection] == [2, 4, 6]
+    assert [c["epoch"] for c in history.selection] == [2, 4, 5]  # and the last epoch, which 2 does not divide
     ranks = [(c["success_rate"], c["normalized_score"]) for c in history.selection]
     assert history.best_epoch == history.selection[ranks.index(max(ranks))]["epoch"]
     reference = build_for_task(cfg, task)

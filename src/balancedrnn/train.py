@@ -165,9 +165,9 @@ class TrainConfig:
         if not self.select_rollouts and self.select_every != TrainConfig.select_every:  # read by nothing, yet keyed
             raise ValueError(f"select_every sets how often select_rollouts checks the policy; with select_rollouts 0 it "
                              f"is read by nothing: leave it at {TrainConfig.select_every} (got {self.select_every})")
-        if self.select_rollouts and self.select_every > self.epochs:  # else the last epoch is kept, unchecked
+        if self.select_rollouts and self.select_every > self.epochs:  # one check, of the last epoch: nothing to pick
             raise ValueError(f"select_every {self.select_every} is more than the {self.epochs} epoch(s): "
-                             "select_rollouts would check no checkpoint")
+                             "select_rollouts would check only the last epoch, which is kept anyway")
         if not isinstance(self.model, str):
             raise ValueError(f"model must be a config string, got {self.model!r}")
         config_family(self.model)  # the grammar; sizes are checked against the task in check_config
@@ -368,7 +368,7 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
     validation loss raises :class:`Diverged` (the run's numbers would mean nothing). With ``config.patience`` it
     stops once the validation loss has not improved for that many epochs and restores the best epoch's weights.
     With ``config.select_rollouts`` (a task with a ``select`` hook) it keeps instead the weights of the check, every
-    ``config.select_every`` epochs, that succeeds most often on the task's selection rollouts.
+    ``config.select_every`` epochs and at the last epoch, that succeeds most often on the task's selection rollouts.
     ``on_epoch(epoch, model, val)`` is called after each epoch's validation (for example to score checkpoints by
     rollouts); it must leave the model's weights as it found them."""
     train = data.splits["train"]
@@ -412,7 +412,7 @@ def fit(model: nn.Module, data: Any, task: Task, config: TrainConfig, progress: 
             if on_epoch is not None:
                 on_epoch(epoch + 1, model, val)
                 model.train()
-            if selecting and (epoch + 1) % config.select_every == 0:
+            if selecting and ((epoch + 1) % config.select_every == 0 or epoch + 1 == config.epochs):
                 picked = task.select(model, data, config, config.select_rollouts)  # type: ignore[misc]
                 model.train()
                 history.selection.append({"epoch": epoch + 1, **picked})

@@ -104,7 +104,7 @@ Rollouts = Annotated[Optional[int], typer.Option(help="Hammer: rollouts the trai
 SelectRollouts = Annotated[int, typer.Option(help="Hammer: keep the checkpoint whose policy succeeds most often on "
                                              "this many rollouts from other reset seeds, not the best validation "
                                              "loss (runs the simulator while training; 0: off).")]
-SelectEvery = Annotated[Optional[int], typer.Option(help="With --select-rollouts: check every this many epochs.",
+SelectEvery = Annotated[Optional[int], typer.Option(help="With --select-rollouts: check every this many epochs, and at the last.",
                                                     show_default="2")]
 Data = Annotated[Optional[Path], typer.Option(
     "--data", help="Your own data file instead of --task: .npz (arrays X, y), .ts (aeon/sktime) or .csv (one series "
