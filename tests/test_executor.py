@@ -19,10 +19,20 @@ def _by_key(records):
 
 
 def test_workers_give_the_numbers_of_one_process():
+    """Two workers give the numbers of one process; one worker leaves the caller's thread count as it found it
+    (it was left at ``threads``)."""
+    import torch
+
     configs = _configs()
     data = get_task(configs[0].task).load(configs[0], False)
     seen = []
-    serial = run_configs(configs, data, workers=1, threads=1, on_record=seen.append)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        serial = run_configs(configs, data, workers=1, threads=1, on_record=seen.append)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
     assert seen == serial and all(r["status"] == "ok" for r in serial)
     parallel = run_configs(configs, data, workers=2, threads=1)
     assert _by_key(parallel) == _by_key(serial)

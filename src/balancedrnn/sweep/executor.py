@@ -102,9 +102,13 @@ def run_configs(configs: list[Any], data: Any, workers: int = 1, threads: int = 
             on_record(record)
 
     if workers == 1:
+        before = torch.get_num_threads()  # the caller's process keeps its own setting
         torch.set_num_threads(threads)
-        for cfg in configs:
-            keep(run_trial(cfg, data=data, progress=False))
+        try:
+            for cfg in configs:
+                keep(run_trial(cfg, data=data, progress=False))
+        finally:
+            torch.set_num_threads(before)
         return records
     pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
     try:
