@@ -99,3 +99,24 @@ def test_data_rad_refuses_a_cache_it_cannot_write_before_generating(mnist_dir, t
     code, err = run_main(["data", "rad", "--mnist-dir", mnist_dir, "--n-train", "40", "--n-val", "20", "--n-test",
                           "20", "--quiet"], capsys)
     assert code == 2 and err.startswith(f"error: cache directory {tmp_path / 'cache' / 'rad'} is not writable"), err
+    assert err.rstrip().endswith("(set $BALANCEDRNN_CACHE to a writable directory)") and err.count("\n") == 1, err
+
+
+def test_data_hammer_refuses_a_cache_it_cannot_write_before_any_episode(tmp_path, monkeypatch, capsys):
+    """``data hammer`` planned its demonstrations and then died on ``[Errno 20] Not a directory: ...``: now both
+    of its cache directories are checked first, each error naming the variable that moves it."""
+    pytest.importorskip("mujoco")
+    from balancedrnn.tasks.hammer import expert
+
+    cli_env(tmp_path, monkeypatch)
+    monkeypatch.setattr(expert, "collect_planner_demos", lambda *a, **k: pytest.fail("planned before the check"))
+    (tmp_path / "cache").write_text("a file, not a directory")
+    code, err = run_main(["data", "hammer", "--quiet"], capsys)
+    assert code == 2 and err == (f"error: cache directory {tmp_path / 'cache' / 'hammer'} is not writable: Not a "
+                                 "directory (set $BALANCEDRNN_CACHE to a writable directory)\n"), err
+    (tmp_path / "cache").unlink()
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari-file"))
+    (tmp_path / "minari-file").write_text("a file")
+    code, err = run_main(["data", "hammer", "--quiet"], capsys)
+    assert code == 2 and err.startswith(f"error: cache directory {tmp_path / 'minari-file'} is not writable"), err
+    assert err.rstrip().endswith("(set $MINARI_DATASETS_PATH to a writable directory)"), err

@@ -26,6 +26,14 @@ def ensure_writable_dir(directory: str | Path, what: str = "output directory") -
     return directory
 
 
+def ensure_cache_dir(directory: str | Path, variable: str = "BALANCEDRNN_CACHE") -> Path:
+    """:func:`ensure_writable_dir` for a cache directory that ``$variable`` places: its error says to move it."""
+    try:
+        return ensure_writable_dir(directory, "cache directory")
+    except DataError as e:
+        raise DataError(f"{e} (set ${variable} to a writable directory)") from None
+
+
 def probe_writable(directory: Path) -> None:
     """Create and remove a file in an existing ``directory`` (OSError when that fails): permission bits say
     nothing for root, a real file does."""

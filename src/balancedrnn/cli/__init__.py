@@ -757,6 +757,12 @@ def data_hammer(
     if dataset_id.startswith(public):
         raise UserError(f"--dataset-id {dataset_id}: the {public} namespace is Minari's published data (a local copy "
                         "would be replaced); generated episodes take an id of their own, such as balancedrnn/hammer/mine-v0")
+    from ..io import ensure_cache_dir
+    from ..tasks.hammer.dataset import minari_dir
+    from ..tasks.hammer.expert import hammer_dir
+
+    ensure_cache_dir(hammer_dir())  # the demonstrations and rounds, then the data set: checked before any work
+    ensure_cache_dir(*minari_dir())
     try:
         _data_hammer(demos, expert, rounds, episodes_per_round, eval_episodes, expert_episodes, workers, seed,
                      dataset_id, min_success, quiet, distil_rounds, distil_episodes, noise, noisy_demos, demo_noise,

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.spec import SpecError, check_seed
-from ..io import DataError, atomic_write, cache_dir, cache_write, ensure_writable_dir, torch_load
+from ..io import DataError, atomic_write, cache_dir, cache_write, ensure_cache_dir, ensure_writable_dir, torch_load
 from .base import BatchedSplit, require
 from .mnist import MnistImages
 
@@ -479,8 +479,8 @@ def build_or_load(
         return _LOADED[key]
     check_fits(config)
     require_kornia(config.transforms)
-    if strict:
-        ensure_writable_dir(path.parent, "cache directory")
+    if strict:  # the variable that places it is named, unless the caller chose the directory
+        ensure_cache_dir(path.parent) if directory is None else ensure_writable_dir(path.parent, "cache directory")
     total = sum(config.sizes().values())
     from ..progress import progress_bar
 

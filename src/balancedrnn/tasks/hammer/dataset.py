@@ -24,6 +24,13 @@ from .env import ACT_DIM, GENERATED_EXPERT_ID, OBS_DIM, REF_EXPERT, REF_RANDOM, 
 PUBLIC_EXPERT_ID = "D4RL/hammer/expert-v2"
 
 
+def minari_dir() -> tuple[Path, str]:
+    """Where Minari keeps data sets, and the variable that places it: ``$MINARI_DATASETS_PATH``, else the cache."""
+    if os.environ.get("MINARI_DATASETS_PATH"):
+        return Path(os.environ["MINARI_DATASETS_PATH"]).expanduser(), "MINARI_DATASETS_PATH"
+    return cache_dir() / "minari", "BALANCEDRNN_CACHE"
+
+
 def _minari() -> Any:
     os.environ.setdefault("MINARI_DATASETS_PATH", str(cache_dir() / "minari"))
     try:
