@@ -578,6 +578,16 @@ def test_cli_bad_input(tmp_path, cli):
     # with too few runs the recommender says so and falls back to the rule
     res = run(["recommend", "--dx", "2500", "--dy", "10", "--budget", "100000", "--records", "few"], tmp_path)
     assert res.returncode == 0 and "method: balanced rule" in res.stdout and "need at least 10" in res.stdout
+    # ... and --lr/--epochs were dropped silently there: they go into the train command printed, --set is said unused
+    res = run(["recommend", "--dx", "2500", "--dy", "10", "--budget", "100000", "--records", "few", "--lr", "0.01",
+               "--epochs", "7", "--set", "chance=0.1"], tmp_path)
+    assert res.returncode == 0 and "method: balanced rule" in res.stdout, res.stderr
+    rule = recommend(2500, 10, 100_000)
+    assert res.stdout.split("train it")[1].split("): ", 1)[1].split() == [
+        "balancedrnn", "train", "--data", "FILE", "--model", rule.config, "--budget", "100000", "--lr", "0.01",
+        "--epochs", "7"]
+    assert res.stderr == ("warning: --set is read by a predictor; the a-priori rule scores no candidate and did not "
+                          "use it\n")
 
 
 def test_cli_reads_several_studies_of_a_store(tmp_path, monkeypatch):
@@ -634,6 +644,11 @@ def test_recommend_trains_as_long_as_the_predictors_runs_and_flags_an_lr_outside
     assert recommend(2500, 10, 20_000, predictor, n_candidates=200).epochs == 1
     assert "outside its runs' lr range" in recommend(2500, 10, 20_000, predictor, n_candidates=200, lr=0.5).reason
     assert "lr range" not in recommend(2500, 10, 20_000, predictor, n_candidates=200, lr=float(np.median(lrs))).reason
+    # likewise a task of a kind none of its runs had (--regression was predicted for silently)
+    assert all(t["classification"] for t in predictor.tasks_.values())
+    assert "its runs are all classification, so its prediction for a regression task extrapolates" in recommend(
+        2500, 10, 20_000, predictor, n_candidates=200, classification=False).reason
+    assert "its runs are all" not in recommend(2500, 10, 20_000, predictor, n_candidates=200).reason
     save_predictor(predictor, tmp_path / "p.pkl")
     res = run(["recommend", "--dx", "2500", "--dy", "10", "--budget", "20000", "--predictor", "p.pkl",
                "--candidates", "200", "--lr", "0.5"], tmp_path)

@@ -542,7 +542,8 @@ class MetaPredictor(BaseEstimator):
         self.skipped_ = dict(data.skipped)
         self.tasks_ = {
             str(t): {"dx": int(X.loc[m, "dx"].iloc[0]), "dy": int(X.loc[m, "dy"].iloc[0]), "runs": int(m.sum()),
-                     "metric": data.metric.get(str(t), "metric"), "min": float(data.y[m].min()), "max": float(data.y[m].max())}
+                     "metric": data.metric.get(str(t), "metric"), "min": float(data.y[m].min()), "max": float(data.y[m].max()),
+                     "classification": bool(X.loc[m, "classification"].iloc[0])}
             for t in pd.unique(data.task) for m in [data.task == t]
         }
         self.defaults_ = {k: float(X[k].median()) for k in ("lr", "init_mean", "init_std")}
@@ -1026,6 +1027,10 @@ def recommend(
     metrics = sorted({t["metric"] for t in predictor.tasks_.values()})
     dx_range = [t["dx"] for t in predictor.tasks_.values()]
     note = "" if min(dx_range) <= dx <= max(dx_range) else f"; note: dx={dx} is outside the training range {min(dx_range)}..{max(dx_range)}"
+    kinds = {t["classification"] for t in predictor.tasks_.values() if "classification" in t}  # older pickles: unknown
+    if kinds and classification not in kinds:  # the feature is constant in its runs: the forest never split on it
+        note += (f"; note: its runs are all {'regression' if classification else 'classification'}, so its "
+                 f"prediction for a {'classification' if classification else 'regression'} task extrapolates")
     lo, hi = getattr(predictor, "lr_range_", (kw["lr"], kw["lr"]))  # pickles made before it carry no range
     if not lo <= kw["lr"] <= hi:
         note += f"; note: lr={kw['lr']:.4g} is outside its runs' lr range {lo:.4g}..{hi:.4g} (the prediction extrapolates)"

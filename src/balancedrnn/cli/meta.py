@@ -295,8 +295,8 @@ def recommend(
     """
     from rich.table import Table
 
-    from .common import (UserError, _parse_sets, check_budget, check_positive, check_run_dir, check_seed_option, out,
-                         warnings_on_success)
+    from .common import (UserError, _parse_sets, check_budget, check_positive, check_run_dir, check_seed_option,
+                         err, given_options, out, warnings_on_success)
     from ..core.spec import BLOCKS, check_size, format_budget
 
     run_dir_given = check_run_dir(ctx, records, storage)
@@ -435,17 +435,25 @@ def recommend(
         if rec.outside:
             out.print("outside what the zoo covers: " + "; ".join(rec.outside) + " (the prediction extrapolates there)")
         out.print(f"config: {rec.config}")
-        if rec.method == "predictor":
-            import shlex
+        import shlex
 
-            source = ["--task", task] if task is not None else ["--data", str(data)] if data is not None else ["--data", "FILE"]
+        source = ["--task", task] if task is not None else ["--data", str(data)] if data is not None else ["--data", "FILE"]
+        file_note = ", FILE: your .npz, .ts or .csv data" if source[1] == "FILE" else ""
+        if rec.method == "predictor":
             # as long as asked, else the predicted curve's length (zoo) or the predictor's runs' epochs
             length = epochs if epochs is not None else len(rec.curve) if rec.curve else rec.epochs
             scale = f"init scale {rec.init_scale}, " if rec.init_scale is not None else ""
-            out.print(f"train it as the predictor's runs were trained ({scale}lr {rec.lr:.4g}"
-                      + (", FILE: your .npz, .ts or .csv data" if source[1] == "FILE" else "") + "): "
+            out.print(f"train it as the predictor's runs were trained ({scale}lr {rec.lr:.4g}{file_note}): "
                       + shlex.join(["balancedrnn", "train", *source, *rec.train_args(),
                                     *(["--epochs", str(length)] if length else [])]), soft_wrap=True)
+        else:  # the rule scores nothing: what would tune a prediction is said to be unused, not silently dropped
+            out.print(f"train it (lr and epochs as given, else train's defaults{file_note}): "
+                      + shlex.join(["balancedrnn", "train", *source, *rec.train_args(),
+                                    *(["--epochs", str(epochs)] if epochs is not None else [])]), soft_wrap=True)
+            unused = given_options(ctx, {"set_": "--set", "candidates": "--candidates", "top": "--top"})
+            if unused:
+                err.print(f"warning: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} read by a predictor; "
+                          f"the a-priori rule scores no candidate and did not use {'it' if len(unused) == 1 else 'them'}")
 
 
 def _task_shape(name: str) -> tuple[int, int, bool, dict[str, Any], float]:
