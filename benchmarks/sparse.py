@@ -213,6 +213,7 @@ def crossover(args: argparse.Namespace) -> list[dict[str, object]]:
         t_dense = block_step_time(dh, 0.5, "dense", args.batch, args.cross_steps, args.cross_repeats)
         found = None
         prev = None
+        bound = ""  # "<=": sparse no faster even at the sparsest density timed; ">": faster at every density timed
         counts: set[int] = set()
         for nominal in grid:
             # the block's own density: at a small dh the grid's densities round to no entry (a block that is not
@@ -229,7 +230,7 @@ def crossover(args: argparse.Namespace) -> list[dict[str, object]]:
                          "auto": auto, "auto_vs_dense": t_auto / t_dense})
             if found is None and t_sparse >= t_dense:
                 if prev is None:
-                    found = p
+                    found, bound = p, "<= "
                 else:  # interpolate the ratio crossing 1 in log density
                     (p0, r0), r1 = prev, t_sparse / t_dense
                     f = (0 - math.log(r0)) / (math.log(r1) - math.log(r0)) if r1 != r0 else 0.0
@@ -237,7 +238,9 @@ def crossover(args: argparse.Namespace) -> list[dict[str, object]]:
             prev = (p, t_sparse / t_dense)
             if found is not None and p >= 0.3 and t_sparse > 1.5 * t_dense:
                 break
-        rows.append({"dh": dh, "crossover": found if found is not None else 1.0, "model_crossover": crossover_density(dh * dh)})
+        if found is None:  # the crossover lies above the densest block timed, not at 1.0
+            found, bound = (prev[0], "> ") if prev is not None else (1.0, "")
+        rows.append({"dh": dh, "crossover": found, "bound": bound, "model_crossover": crossover_density(dh * dh)})
     return rows
 
 
@@ -328,7 +331,8 @@ def part2(args: argparse.Namespace) -> None:
     print(f"{'dh':>6}{'density':>9}{'dense ms':>10}{'sparse ms':>11}{'auto':>8}{'auto/dense':>12}")
     for row in crossover(args):
         if "crossover" in row:
-            print(f"{row['dh']:>6}  measured crossover density {row['crossover']:.3f} (library's rule: {row['model_crossover']:.3f})")
+            print(f"{row['dh']:>6}  measured crossover density {row['bound']}{row['crossover']:.3f} "
+                  f"(library's rule: {row['model_crossover']:.3f})")
         else:
             print(f"{row['dh']:>6}{row['density']:>9.3f}{row['dense_ms']:>10.2f}{row['sparse_ms']:>11.2f}{row['auto']:>8}{row['auto_vs_dense']:>12.2f}")
 

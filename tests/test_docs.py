@@ -529,6 +529,14 @@ def test_sparse_benchmark_crossover_times_only_blocks_with_the_density_it_prints
             assert entries > 0 and entries / dh**2 == pytest.approx(density), (dh, density, entries)
             counts.append(entries)
         assert len(counts) == len(set(counts)), (dh, counts)
+    # the crossover line: no faster at the sparsest block timed is "<= that density"; faster at every block timed
+    # is "> the densest" (it printed "1.000", a density never timed, as a measured crossover)
+    summary = {r["dh"]: (r["bound"], r["crossover"]) for r in rows if "crossover" in r}
+    assert summary == {dh: ("<= ", min(d for h, d in table if h == dh)) for dh in (1, 8)}
+    monkeypatch.setitem(crossover.__globals__, "block_step_time", lambda dh, density, kernel, *rest:
+                        0.5 if kernel == "sparse" else 1.0)
+    rows = crossover(argparse.Namespace(threads=1, cross_dh=[8], batch=2, cross_steps=1, cross_repeats=1))
+    assert [(r["bound"], r["crossover"]) for r in rows if "crossover" in r] == [("> ", rows[-2]["density"])]
 
 
 @pytest.mark.parametrize("script", [c[0] for c in BAD_COUNTS])
