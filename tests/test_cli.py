@@ -544,6 +544,28 @@ def test_compare_whose_every_trial_failed_leaves_no_earlier_summary_or_plot(mnis
     assert "- dense: every trial failed (1 of 1): RuntimeError: injected failure" in md
     csv = pd.read_csv(tmp_path / "out" / "summary.csv", index_col="model")
     assert list(csv.index) == ["dense"] and csv.loc["dense", "runs"] == 0 and csv.loc["dense", "failed"] == 1
+    # likewise an interrupted compare (it left the earlier summary in place): its summary holds what finished
+    monkeypatch.undo()
+    run_trial, calls = train.run_trial, []
+
+    def interrupted_at(n):
+        def trial(*a, **k):
+            calls.append(1)
+            if len(calls) == n:
+                raise KeyboardInterrupt
+            return run_trial(*a, **k)
+        return trial
+
+    for seeds, finished in (("2", 1), ("3", 0)):
+        calls.clear()
+        monkeypatch.setattr(train, "run_trial", interrupted_at(finished + 1))
+        with pytest.raises(SystemExit) as e:
+            main([*args[:4], seeds, *args[5:]])
+        assert e.value.code == 130
+        md = (tmp_path / "out" / "summary.md").read_text()
+        assert md.startswith(f"Interrupted: {finished} of {seeds} trials finished"), md
+        assert ("| dense | 1 |" in md) == bool(finished), md
+        assert not (tmp_path / "out" / "accuracy_vs_hidden_proportion.png").exists()
 
 
 def test_spec_names_the_block_config_whose_weights_miss_the_budget(capsys):

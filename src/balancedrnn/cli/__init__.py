@@ -508,8 +508,15 @@ def compare(
         data = the_task.load(configs[0], not quiet)  # builds the cache once, before any worker starts
         err.print(f"data: {data.source}; {len(configs)} trials, {workers} worker(s) x {per_worker} thread(s)")
         _compare_trials(configs, data, workers, per_worker, out_dir, quiet, records)
-    except KeyboardInterrupt:
-        _interrupted(f"{len(records)} finished trial record(s) kept in {out_dir / 'records'}")
+    except KeyboardInterrupt:  # the summary says what finished: an earlier run's must not pass for this one's
+        partial = summarise(records_frame(records), order=names)
+        _write_compare_summary(out_dir, f"Interrupted: {len(records)} of {len(configs)} trials finished"
+                               + (f" ({_format_counts(_status_counts(records))}); the table holds them only.\n\n"
+                                  + summary_markdown(partial, the_task.metric) if records else ".\n"),
+                               partial, partial.iloc[0:0], seeds)
+        _remove_compare_plots(out_dir)
+        _interrupted(f"{len(records)} finished trial record(s) kept in {out_dir / 'records'}; summary of them: "
+                     f"{out_dir / 'summary.md'}")
     frame = records_frame(records)
     counts = _status_counts(records)
     summary = summarise(frame, order=names)
