@@ -125,7 +125,7 @@ def test_one_feature_function_for_records_and_candidates(records, data):
     spec = BlockSpec.from_budget(2500, 10, 20_000, rec["model"]["density"])
     assert row["dh"] == spec.dh and row["weights"] == spec.weights and row["parameters"] == spec.parameters
     assert row["hidden_proportion"] == spec.hidden_proportion()
-    assert row["log_dx_over_dy"] == pytest.approx(math.log10(250)) and row["chance"] == pytest.approx(0.1)
+    assert row["log_dx_over_dy"] == pytest.approx(math.log(250)) and row["chance"] == pytest.approx(0.1)
 
 
 def test_the_order_of_the_records_does_not_change_the_predictor(records):
@@ -522,7 +522,7 @@ def test_cli_end_to_end(tmp_path, cli):
     assert "fitted on 48 runs of 2 task(s)" in res.stdout and (tmp_path / "p.pkl").exists()
     res = run(["predictor", "show", "p.pkl"], tmp_path)
     assert res.returncode == 0, res.stderr
-    assert "schema 1" in res.stdout and "scikit-learn" in res.stdout and "ts:BasicMotions" in res.stdout
+    assert f"schema {meta.SCHEMA_VERSION}" in res.stdout and "scikit-learn" in res.stdout and "ts:BasicMotions" in res.stdout
     res = run(["predictor", "evaluate", "--records", "recs", "--out-dir", "rep", "--n-estimators", "30", "--repeats", "2",
                "--n-splits", "3", "--quiet"], tmp_path)
     assert res.returncode == 0, res.stderr

@@ -45,6 +45,7 @@ from ..core.spec import (
     spends_budget,
 )
 from . import zoopred
+from .zoo import log_dx_over_dy
 
 try:
     from sklearn.utils.validation import validate_data as _validate_data
@@ -56,11 +57,12 @@ except ImportError:  # scikit-learn < 1.6
 
 
 # ------------------------------------------------------------------------------------------ features
-SCHEMA_VERSION = 1
-"""Bump whenever FEATURES or their meaning changes: saved predictors of another schema are refused."""
+SCHEMA_VERSION = 2
+"""Bump whenever FEATURES or their meaning changes: saved predictors of another schema are refused. 2:
+log_dx_over_dy is the natural log, as the zoo predictor's (it was log10 under the same name)."""
 
 DATASET_FEATURES: tuple[str, ...] = ("log_dx_over_dy", "classification", "chance")
-"""Cheap data-set characteristics known before any training: log10(dx/dy), 1 for classification (loss read at
+"""Cheap data-set characteristics known before any training: ln(dx/dy), 1 for classification (loss read at
 the last step) else 0, and the chance level 1/dy of a classification task (0 for regression)."""
 
 FEATURES: tuple[str, ...] = (
@@ -109,7 +111,7 @@ def dataset_characteristics(dx: int, dy: int, classification: bool = True,
                             overrides: Mapping[str, float] | None = None) -> dict[str, float]:
     """The cheap data-set features of :data:`DATASET_FEATURES`; ``overrides`` replaces any of them by name."""
     out = {
-        "log_dx_over_dy": math.log10(dx / dy),
+        "log_dx_over_dy": log_dx_over_dy(dx, dy),
         "classification": 1.0 if classification else 0.0,
         "chance": 1.0 / dy if classification else 0.0,
     }

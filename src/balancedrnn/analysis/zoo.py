@@ -137,6 +137,11 @@ def dimensionless_features(record: Mapping[str, Any]) -> dict[str, float]:
         T=meta["T"], n_train=meta["n_train"], lr=config.get("lr"), classification=meta["kind"] == "classification")
 
 
+def log_dx_over_dy(dx: float, dy: float) -> float:
+    """ln(dx/dy): the shape feature of both predictors, and the zoo's coverage test (NaN for a size not above 0)."""
+    return math.log(dx / dy) if dx > 0 and dy > 0 else math.nan
+
+
 def shape_features(dx: float, dy: float, dh: float, budget: float, density: Mapping[str, float],
                    hidden_proportion: float, T: float | None, n_train: float | None, lr: float | None,
                    classification: bool) -> dict[str, float]:
@@ -150,7 +155,7 @@ def shape_features(dx: float, dy: float, dh: float, budget: float, density: Mapp
     row = {"hidden_proportion": float(hidden_proportion)}
     row.update({f"density_{b}": float(density.get(b, math.nan)) for b in BLOCKS})
     row.update({
-        "log_dx_over_dy": log(dx / dy),
+        "log_dx_over_dy": log_dx_over_dy(float(dx), float(dy)),
         "log_budget_over_dxdy": log(budget / (dx * dy)),
         "dh_over_dx": dh / dx,
         "dh_over_dy": dh / dy,

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.spec import BLOCKS, BlockSpec
-from .zoo import curve, dimensionless_features, normalized_target, shape_features
+from .zoo import curve, dimensionless_features, log_dx_over_dy, normalized_target, shape_features
 
 ZOO_SCHEMA_VERSION = 1
 """Bump whenever :data:`FEATURES`, the target or their meaning changes: predictor files of another are refused."""
@@ -502,7 +502,7 @@ class ZooPredictor:
     def shape_outside(self, dx: int, dy: int) -> bool:
         """Whether dx/dy lies outside every shape the zoo was trained on."""
         lo, hi = self.coverage_["log_dx_over_dy"]
-        return not lo - 1e-9 <= math.log(dx / dy) <= hi + 1e-9
+        return not lo - 1e-9 <= log_dx_over_dy(dx, dy) <= hi + 1e-9
 
 
 def feature_schema() -> dict[str, Any]:

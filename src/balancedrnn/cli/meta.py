@@ -280,7 +280,7 @@ def recommend(
     name: Names = None,
     run_dir: RunDir = Path("runs"),
     regression: Annotated[bool, typer.Option("--regression", help="The new task is regression (MSE), not classification.")] = False,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Data-set characteristic, key=value (repeatable): log_dx_over_dy, classification, chance; read by a predictor fitted with `predictor fit`, not by the zoo predictor.",
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Data-set characteristic, key=value (repeatable): log_dx_over_dy (natural log), classification, chance; read by a predictor fitted with `predictor fit`, not by the zoo predictor.",
                                                       show_default="none")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate to predict at.", show_default="median of the runs")] = None,
     candidates: Annotated[int, typer.Option(help="Candidate density vectors to draw; the named configs (dense, uniform, balanced, ...) and one hidden-proportion target are always among them, so a small number scores a few more.")] = 2000,
