@@ -146,7 +146,7 @@ def _option_blocks(text: str) -> dict[str, str]:
         m = re.match(r"^│\s*\*?\s*(--[\w-]+)", line)
         if m:
             current = m.group(1)
-            blocks[current] = line
+            blocks[current] = line.rstrip().removesuffix("│").rstrip()  # the box's right edge ends each line
         elif current and line.startswith("│"):
             blocks[current] += " " + line.strip("│ ")
         else:
@@ -566,6 +566,31 @@ def test_compare_whose_every_trial_failed_leaves_no_earlier_summary_or_plot(mnis
         assert md.startswith(f"Interrupted: {finished} of {seeds} trials finished"), md
         assert ("| dense | 1 |" in md) == bool(finished), md
         assert not (tmp_path / "out" / "accuracy_vs_hidden_proportion.png").exists()
+
+
+def test_help_texts_show_as_written():
+    """Rich renders --help: it dropped "[with DART noise]" from `data hammer`'s text as a markup tag, and kept a
+    docstring's source line breaks (`sweep --help` broke "trials" / "are missing" mid-sentence). Every command's
+    help, option help and default text must survive Rich's markup, and no paragraph may hold a line break."""
+    import typer
+    from rich.text import Text
+
+    from balancedrnn.cli import app
+
+    def commands(cmd, path=()):
+        yield path, cmd
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from commands(sub, (*path, name))
+
+    checked = 0
+    for path, cmd in commands(typer.main.get_command(app)):
+        texts = [cmd.help or ""] + [t for p in cmd.params for t in (getattr(p, "help", None), p.show_default)
+                                    if isinstance(t, str)]
+        for text in texts:
+            assert Text.from_markup(text).plain == text, (path, text)
+            checked += 1
+        assert all("\n" not in para for para in (cmd.help or "").split("\n\n")), (path, cmd.help)
+    assert checked > 200
 
 
 def test_spec_names_the_block_config_whose_weights_miss_the_budget(capsys):

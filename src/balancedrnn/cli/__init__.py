@@ -699,8 +699,8 @@ def data_hammer(
         "episodes made, not kept.")] = False,
     quiet: Quiet = False,
 ) -> None:
-    """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert [-> distilled MLP] -> expert
-    episodes [with DART noise] (resumable)."""
+    """Make an Adroit Hammer expert data set offline: planner demos -> DAgger expert (-> distilled MLP) -> expert
+    episodes (with DART noise); resumable."""
     from ..tasks.hammer.expert import EXPERTS
 
     check_choice("--expert", expert, [*EXPERTS, "planner"])
@@ -1327,6 +1327,23 @@ from .meta import predictor_app, recommend  # noqa: E402
 
 app.add_typer(predictor_app, name="predictor")
 app.command()(recommend)
+
+
+def _unwrap_help(typer_app: typer.Typer) -> None:
+    """Commands' help from their docstrings, each paragraph one line: Rich's help keeps a docstring's line breaks,
+    so a paragraph wrapped in the source came out ragged ("... timed out, a worker died, trials" / "are missing")."""
+    import inspect
+
+    for info in typer_app.registered_commands:
+        doc = info.help if info.help is not None else inspect.getdoc(info.callback)
+        if doc:
+            info.help = "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n"))
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _unwrap_help(group.typer_instance)
+
+
+_unwrap_help(app)
 
 
 # -------------------------------------------------------------------------------------------- main
