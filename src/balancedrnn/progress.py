@@ -15,14 +15,14 @@ def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator
     if not enabled:
         yield lambda n=1, **fields: None
         return
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
+    columns = (  # the texts are not Rich markup: a study named exp[v2] lost "[v2]", and x[/b] was a MarkupError
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
-        TextColumn("{task.fields[info]}"),
+        TextColumn("{task.fields[info]}", markup=False),
     )
     from rich.console import Console
 
