@@ -68,3 +68,9 @@ def test_missing_and_corrupt_files(mnist_dir, tmp_path):
     gz.write_bytes(b"\x1f\x8b" + b"broken gzip")
     with pytest.raises(DataError, match="corrupt"):
         read_idx(gz)
+    damaged = bytearray((mnist_dir / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    damaged[40:60] = bytes(b ^ 0xFF for b in damaged[40:60])  # a valid gzip header over damaged deflate data
+    gz.write_bytes(bytes(damaged))
+    with pytest.raises(DataError, match="corrupt") as e:  # was zlib.error's traceback
+        read_idx(gz)
+    assert "\n" not in str(e.value)

@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import os
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +56,8 @@ def read_idx(path: Path) -> np.ndarray:
             raw = gzip.decompress(raw)
     except FileNotFoundError:
         raise DataError(f"MNIST file {path} is missing") from None
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise DataError(f"MNIST file {path} is corrupt: {e}") from None
+    except (OSError, EOFError, zlib.error) as e:  # zlib: damaged compressed data inside a valid gzip header
+        raise DataError(f"MNIST file {path} is corrupt: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"MNIST file {path} is corrupt: not an unsigned-byte idx file")
     ndim = raw[3]
