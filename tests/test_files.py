@@ -498,6 +498,17 @@ def test_too_few_series_to_split(tmp_path: Path) -> None:
     path.write_text("a,1,2\nb,3,4\na,1,2\nb,3,3\n")
     with pytest.raises(DataError, match="too few to split"):
         files.load_file(path)
+    path.write_text("a,1,2\nb,3,4\na,1,2\nb,3,3\na,2,2\nb,4,4\n")  # 3 per class: the line said 3 were enough
+    with pytest.raises(DataError, match="too few to split") as e:
+        files.load_file(path)
+    need = int(re.search(r"at least (\d+)", str(e.value)).group(1))
+    # the size the line names is the smallest that works, counted by hand: a class of n holds out round(0.2 n) for
+    # test (half to even) and round(0.25 (n - that)) of the rest for validation, each leaving one behind
+    by_hand = next(n for n in range(2, 20) if min(round(0.2 * n), n - 1) and
+                   min(round(0.25 * (n - min(round(0.2 * n), n - 1))), n - min(round(0.2 * n), n - 1) - 1))
+    assert need == by_hand == 4
+    path.write_text("a,1,2\nb,3,4\na,1,2\n" + "c,3,3\n" * need)  # one class that large: train, val and test
+    assert [len(files.load_file(path)[s]) for s in ("train", "val", "test")] == [need - 2 + 3, 1, 1]
 
 
 def test_unknown_and_unshipped_ucr_names_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

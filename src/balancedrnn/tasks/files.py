@@ -384,8 +384,10 @@ def split_data(name: str, X: list[np.ndarray], y: Any, seed: int, source: str,
     check_classes(labels, f"{name}: y")
     train, val, test = split_indices(labels, seed, fractions)
     if val.size == 0 or test.size == 0:
+        need = next(n for n in range(2, 10_000) if all(part.size for part in split_indices(np.zeros(n), 0, fractions)))
         raise DataError(f"{name}: {len(labels)} series are too few to split {fractions[0]:.0%}/{fractions[1]:.0%}/"
-                        f"{fractions[2]:.0%} into train, validation and test (each class needs at least 3)")
+                        f"{fractions[2]:.0%} into train, validation and test (some class needs at least {need}: "
+                        "each is split on its own, its shares rounded)")
     raw = {s: ([X[i] for i in idx], labels[idx]) for s, idx in (("train", train), ("val", val), ("test", test))}
     return build_data(name, raw, source, index={"train": train, "val": val, "test": test}, classes=sort_labels(labels))
 
