@@ -530,6 +530,39 @@ def test_unknown_and_unshipped_ucr_names_offline(monkeypatch: pytest.MonkeyPatch
         assert files.ucr_files(name)[2].startswith("shipped with aeon"), name
 
 
+def test_a_failed_ucr_download_leaves_nothing_half_written(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """aeon extracts a download straight into the directory it is given: a full disk (or Ctrl-C) mid-extraction
+    left a half-written TEST file in the cache, which every later run read as the data set ("cached")."""
+    import aeon.datasets
+
+    monkeypatch.setenv("BALANCEDRNN_OFFLINE", "0")
+    monkeypatch.setenv("BALANCEDRNN_CACHE", str(tmp_path))
+    real = aeon_data_dir() / "GunPoint"  # stands in for the archive's Adiac, which aeon does not ship
+    test_text = (real / "GunPoint_TEST.ts").read_text()
+    calls = []
+
+    def extract(name: str, split: str, extract_path: str, full_disk: bool = False) -> None:
+        calls.append(name)
+        d = Path(extract_path) / name
+        d.mkdir(parents=True)
+        shutil.copy(real / "GunPoint_TRAIN.ts", d / f"{name}_TRAIN.ts")
+        cut = test_text.index("\n", len(test_text) // 2) + 1  # at a line's end: the half file parses
+        (d / f"{name}_TEST.ts").write_text(test_text[:cut] if full_disk else test_text)
+        if full_disk:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(aeon.datasets, "load_classification", lambda *a, **k: extract(*a, **k, full_disk=True))
+    with pytest.raises(DataError, match="could not be downloaded .*No space left on device"):
+        files.ucr_files("Adiac")
+    assert list((tmp_path / "ucr").iterdir()) == []  # neither the half-written set nor the staging directory
+    monkeypatch.setattr(aeon.datasets, "load_classification", extract)
+    train, test, where = files.ucr_files("Adiac")
+    assert where.startswith("downloaded") and calls == ["Adiac", "Adiac"]
+    assert test.read_text() == test_text and [p.name for p in (tmp_path / "ucr").iterdir()] == ["Adiac"]
+    assert files.ucr_files("Adiac")[2] == "cached" and len(calls) == 2  # the next run reads it, downloads nothing
+    assert len(files.read_file(test)[0]) == test_text.split("@data")[-1].strip().count("\n") + 1
+
+
 # ------------------------------------------------------------------------------------------- command line
 @pytest.fixture
 def csv_file(tmp_path: Path) -> Path:

@@ -503,20 +503,49 @@ def ucr_files(name: str, download: bool | None = None) -> tuple[Path, Path, str]
     if not (download if download is not None else not offline()):
         raise DataError(f"UCR/UEA data set {name} is not shipped with aeon {aeon.__version__} and downloads are off "
                         f"({OFFLINE_ENV}=1); offline, use one of {', '.join(shipped)}")
-    from aeon.datasets import load_classification
-
     target = cache_dir() / "ucr"
     try:
         target.mkdir(parents=True, exist_ok=True)
-        load_classification(name, split="train", extract_path=str(target))
+        _download_ucr(name, target)
+    except DataError:
+        raise
     except Exception as e:  # noqa: BLE001 - any download failure is one line naming the way out
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"UCR/UEA data set {name} is not shipped with aeon {aeon.__version__} and could not be "
                         f"downloaded ({first}); offline, use one of {', '.join(shipped)}") from None
-    train, test = target / name / f"{name}_TRAIN.ts", target / name / f"{name}_TEST.ts"
-    if not (train.is_file() and test.is_file()):
-        raise DataError(f"the download of UCR/UEA data set {name} holds no {name}_TRAIN.ts/{name}_TEST.ts")
-    return train, test, f"downloaded to {target}"
+    return target / name / f"{name}_TRAIN.ts", target / name / f"{name}_TEST.ts", f"downloaded to {target}"
+
+
+def _download_ucr(name: str, target: Path) -> None:
+    """Download ``name`` with aeon's loader into a staging directory beside ``target/name`` and move it into place
+    only when both its files are there: aeon extracts straight into the directory it is given, so an interrupted
+    or failed extraction (Ctrl-C, a full disk) left a half-written file that the next run read as the data set."""
+    import os
+    import shutil
+    import tempfile
+
+    from aeon.datasets import load_classification
+
+    final = target / name
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-download-", dir=target))
+    try:
+        load_classification(name, split="train", extract_path=str(staging))
+        got = staging / name
+        if not all((got / f"{name}_{part}.ts").is_file() for part in ("TRAIN", "TEST")):
+            raise DataError(f"the download of UCR/UEA data set {name} holds no {name}_TRAIN.ts/{name}_TEST.ts")
+
+        def complete() -> bool:
+            return all((final / f"{name}_{part}.ts").is_file() for part in ("TRAIN", "TEST"))
+
+        if not complete():  # else another process (a sweep worker) put it there first
+            shutil.rmtree(final, ignore_errors=True)  # a half-written copy an older version left
+            try:
+                os.replace(got, final)
+            except OSError:
+                if not complete():  # not another process's copy arriving meanwhile
+                    raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def load_ucr(name: str, seed: int = 0) -> TimeSeriesData:
