@@ -71,9 +71,27 @@ def test_csv_header_of_column_numbers_is_a_header(tmp_path: Path) -> None:
     np.testing.assert_array_equal(np.stack(series), X)
     assert sorted(set(labels)) == ["c0", "c1", "c2"] and files.file_task(path).dy == 3
     for first in ("c0," + ",".join(str(i) for i in range(X.shape[-1])),  # 0..T-1 under a label of the data
-                  "label," + ",".join(str(i + 1) for i in range(X.shape[-1]))):  # not the column numbers
+                  "c0," + ",".join(str(i + 1) for i in range(X.shape[-1]))):  # 1..T under a label of the data
         path.write_text(first + "\n" + body)
         assert len(files.read_file(path)[0]) == len(X) + 1, first
+    # other numbered columns (time points 1..T, years) under a word that is no row's label, or any numbers under the
+    # label column's name: a header too. They were read as one more series, of a class "label" (dy one too many),
+    # whose values 1990, 1991, ... also swamped the training split's mean and std.
+    numbered = "".join(f"{lab}," + ",".join(repr(float(v)) for v in row) + "\n" for lab, row in zip(y, X[:, 0, :]))
+    years = ",".join(str(1990 + i) for i in range(X.shape[-1]))
+    seconds = ",".join(str(0.5 * i) for i in range(X.shape[-1]))
+    for first, rest, classes in ((f"label,{years}", body, ["c0", "c1", "c2"]), (f"Class,{seconds}", numbered, ["0", "1", "2"]),
+                                 (f"id,{years}", numbered, ["0", "1", "2"]),
+                                 ("series," + ",".join(str(i + 1) for i in range(X.shape[-1])), body, ["c0", "c1", "c2"])):
+        path.write_text(first + "\n" + rest)
+        series, labels = files.read_file(path)
+        np.testing.assert_array_equal(np.stack(series), X)
+        assert sorted(set(labels)) == classes and files.file_task(path).dy == 3, first
+        train = files.load_file(path)["train"]
+        assert len(train) + len(files.load_file(path)["val"]) + len(files.load_file(path)["test"]) == len(X)
+        assert abs(float(train.x.mean())) < 1e-5 and abs(float(train.x.std()) - 1) < 0.05  # normalised on the data
+    path.write_text("c1x," + ",".join(repr(float(v)) for v in X[0, 0]) + "\n" + body)  # a label typo over real values
+    assert len(files.read_file(path)[0]) == len(X) + 1  # a series still, as before, not a header dropped silently
 
 
 

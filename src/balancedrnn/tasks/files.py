@@ -19,7 +19,9 @@ What a file holds (classification at the last step, like the ``ts:`` tasks):
   series' last number is refused). A first row whose series
   fields are not all numbers (under a first field that is no other row's label, or with no number among them), or
   are the column numbers 0..T-1 as pandas writes them (under a first field that is no row's label), or a whole row
-  0..T (pandas' column numbers of a frame of the label and the series), is a header and is skipped; a first row that is a series with a field that is not a number is refused like any other row.
+  0..T (pandas' column numbers of a frame of the label and the series), or, under a first field that is a word and
+  no other row's label, consecutive whole numbers (time points 1..T, years; when every class has several rows) or,
+  when that word names a label column (``label``, ``class``, ...), any numbers, is a header and is skipped; a first row that is a series with a field that is not a number is refused like any other row.
   A first column that numbers the rows (0..n-1 or 1..n: pandas' index, written unless ``index=False``) is refused:
   read as labels, every series would be a class of its own, and the real label a first time point; so is a header
   that names another column the label (``label``, ``class``, ``target``, ...).
@@ -41,6 +43,7 @@ import csv
 import hashlib
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -269,7 +272,7 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray | list[np.ndarray]
     except (UnicodeDecodeError, csv.Error) as e:
         raise DataError(f"{path.name} is not a readable text table ({str(e).splitlines()[0]})") from None
     rows = [(n, r) for n, r in rows if any(r)]
-    if rows and _header(rows[0][1], {r[0] for _, r in rows[1:]}):
+    if rows and _header(rows[0][1], Counter(r[0] for _, r in rows[1:])):
         named = [j for j, c in enumerate(rows[0][1]) if c.lower() in LABEL_NAMES]
         head = rows[0][1][0]  # empty over an index column (pandas, R): the index check below names that
         if named and named[0] > 0 and head and head.lower() not in LABEL_NAMES:
@@ -331,19 +334,32 @@ def unpad(X: np.ndarray) -> tuple[int | None, np.ndarray | list[np.ndarray]]:
     return None, [arr[k, :, :end] for k, end in enumerate(ends)]
 
 
-def _header(row: Sequence[str], labels: set[str]) -> bool:
+def _header(row: Sequence[str], labels: Counter[str]) -> bool:
     """Whether a first row is a header: its series fields are not all numbers (unless it reads as a series with a
     typo: its first field is another row's label and some of its fields are numbers, refused by row number), or they
     are the column numbers 0..T-1 that pandas writes for a frame made from an array (``pd.DataFrame(X).to_csv``) and
     its first field is no other row's label (else it would be read as a series of a class of its own), or the whole
     row is 0..T, the column numbers of a frame of the label and the series (a UCR file read with ``header=None``
-    and written back by pandas), whatever the labels."""
+    and written back by pandas), whatever the labels; or its first field is a word that is no other row's label over
+    consecutive whole numbers (time points 1..T, years) while every other row's label has several rows, or over any
+    numbers when that word names a label column (:data:`LABEL_NAMES`). ``labels``: the other rows' labels, counted."""
     fields = row[1:]
     if not _numeric(fields):
         return row[0] not in labels or not any(_numeric([c]) for c in fields)
     if len(fields) > 1 and list(row) == [str(i) for i in range(len(row))]:
         return True  # the whole row numbers the columns, label's too: a frame of [label, series] written by pandas
-    return len(fields) > 1 and list(fields) == [str(i) for i in range(len(fields))] and row[0] not in labels
+    if row[0] in labels:
+        return False
+    if len(fields) > 1 and list(fields) == [str(i) for i in range(len(fields))]:
+        return True
+    if not row[0] or _numeric([row[0]]):
+        return False
+    # the label column's name over numbered columns (time points 1..T, years 1990, 1991, ...): read as a series, the
+    # header was a class of its own whose "values" also swamped the normalisation. Numbered columns under any word
+    # count only where every other class has several series (a class of one is the header's mark, not a toy file's)
+    numbers = [float(c) for c in fields]
+    counted = len(numbers) > 1 and all(v.is_integer() and b - a == 1 for a, b in zip(numbers, numbers[1:]) for v in (a, b))
+    return row[0].lower() in LABEL_NAMES or (counted and bool(labels) and min(labels.values()) > 1)
 
 
 def _numeric(fields: Sequence[str]) -> bool:
