@@ -579,6 +579,12 @@ def test_a_failed_ucr_download_leaves_nothing_half_written(monkeypatch: pytest.M
     assert test.read_text() == test_text and [p.name for p in (tmp_path / "ucr").iterdir()] == ["Adiac"]
     assert files.ucr_files("Adiac")[2] == "cached" and len(calls) == 2  # the next run reads it, downloads nothing
     assert len(files.read_file(test)[0]) == test_text.split("@data")[-1].strip().count("\n") + 1
+    # a cached copy damaged later (or left half-written by a version that extracted in place): the line said only
+    # "Adiac_TEST.ts is not a readable .ts file", naming neither where that file is nor what to do
+    test.write_text(test_text[: len(test_text) // 2])  # cut inside a line
+    with pytest.raises(DataError, match=rf"Adiac_TEST.ts is not a readable .ts file .*cached download of UCR/UEA "
+                                        rf"data set Adiac: delete {re.escape(str(test.parent))} and the next run"):
+        files.load_ucr("Adiac")
 
 
 # ------------------------------------------------------------------------------------------- command line

@@ -564,14 +564,26 @@ def _download_ucr(name: str, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _read_ucr(name: str, path: Path, where: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """:func:`read_file` of a UCR/UEA problem's file; a copy in the cache that does not read (damaged on disk, or
+    left half-written by a version that extracted downloads in place) is a one-line error saying where it is and
+    what to do (the bare file name did not: the user never chose that place)."""
+    try:
+        return read_file(path)
+    except DataError as e:
+        if where.startswith("shipped"):
+            raise
+        raise DataError(f"{e}; it is the cached download of UCR/UEA data set {name}: delete {path.parent} and the next "
+                        "run downloads it again") from None
+
+
 def load_ucr(name: str, seed: int = 0) -> TimeSeriesData:
     """A UCR/UEA problem by name: its TRAIN/TEST files, validation a stratified, seeded 20 % of TRAIN (the same
     rule as the ``ts:`` tasks)."""
     from .timeseries import train_test_data
 
     train, test, where = ucr_files(name)
-    X, y = read_file(train)
-    X_test, y_test = read_file(test)
+    (X, y), (X_test, y_test) = _read_ucr(name, train, where), _read_ucr(name, test, where)
     source = f"UCR/UEA {name} ({where}; {train.name}, {test.name}; sha256 {file_hash(train, test)})"
     return train_test_data(name, (X, y), (X_test, y_test), source, seed)
 
@@ -582,11 +594,11 @@ def ucr_task(name: str) -> Task:
     from .timeseries import default_budget
 
     train, test, where = ucr_files(name)
-    X, y = read_file(train)
+    X, y = _read_ucr(name, train, where)
     dx, dy = X[0].shape[0], len(check_classes(y, f"{name}: y"))
     return Task(name=UCR_PREFIX + name, dx=dx, dy=dy, loss="last", metric="accuracy",
                 load=partial(_load_ucr_task, name), describe=_describe(X, dy, f"UCR/UEA {name} TRAIN ({where})"),
-                default_budget=default_budget(dx, dy), **_sizes(X, y, read_file(test)[0]))
+                default_budget=default_budget(dx, dy), **_sizes(X, y, _read_ucr(name, test, where)[0]))
 
 
 def _load_ucr_task(name: str, config: DataRequest, progress: bool) -> TimeSeriesData:
