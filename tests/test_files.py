@@ -430,6 +430,14 @@ BAD = {
     "one-class.csv": ("a,1,2\na,3,4\na,5,6\n", "single class"),
     "indexed.csv": (",label,0,1\n0,a,1,2\n1,b,3,4\n2,a,5,6\n3,b,7,8\n", "the first column numbers the rows (0, 1, ..., 3)"),
     "data.xlsx": ("x", "unknown type '.xlsx'"),
+    # Excel's CSV in many locales: ';' between fields, decimal commas. The line said only "row 1 has 1 field" or
+    # "'5;2' is not a number", not what was wrong with the file
+    "semicolons.csv": ("a;1;2\nb;3;4\n", "row 1 has 1 field; each row needs a label and at least one value; its fields "
+                       "look separated by semicolons, but a .csv file is read comma-separated: save it with commas"),
+    "decimal-commas.csv": ("a;1,5;2\nb;3,5;4\na;2,5;1\n", "row 2, column 2: '5;4' is not a number (the label is the "
+                           "first column, every other field a number); its fields look separated by semicolons"),
+    "tabs.csv": ("a\t1\t2\nb\t3\t4\n", "look separated by tabs, but a .csv file is read comma-separated: save it "
+                 "with tabs as a .tsv"),
     "text.ts": ("not a .ts file\n", "text.ts holds no series"),
     "header-only.ts": ("@problemName x\n@univariate true\n@classLabel true a b\n@data\n", "holds no series"),
 }

@@ -285,7 +285,8 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray | list[np.ndarray]
         raise DataError(f"{path.name} holds no series (one series per row, the label in the first column)")
     width = len(rows[0][1])
     if width < 2:
-        raise DataError(f"{path.name}: row {rows[0][0]} has {width} field; each row needs a label and at least one value")
+        raise DataError(f"{path.name}: row {rows[0][0]} has {width} field; each row needs a label and at least one "
+                        f"value{_separator_hint(path, rows[0][1][0], delimiter)}")
     for n, r in rows:
         if len(r) != width:
             raise DataError(f"{path.name}: row {n} has {len(r)} fields but row {rows[0][0]} has {width}; every row "
@@ -306,7 +307,7 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray | list[np.ndarray]
                 values[k, j] = float(c)
             except ValueError:
                 raise DataError(f"{path.name}: row {n}, column {j + 2}: {c!r} is not a number (the label is the "
-                                "first column, every other field a number)") from None
+                                f"first column, every other field a number){_separator_hint(path, c, delimiter)}") from None
     labels = np.asarray([r[0] for _, r in rows])
     if any(not lab for lab in labels):
         n = next(n for n, r in rows if not r[0])
@@ -315,6 +316,19 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray | list[np.ndarray]
     if empty is not None:
         raise DataError(f"{path.name}: row {rows[empty][0]} has no values (every field after the label is NaN)")
     return unpadded, labels
+
+
+def _separator_hint(path: Path, field: str, delimiter: str) -> str:
+    """When a field of a CSV/TSV row holds another separator (Excel writes ';' in many locales, with decimal commas),
+    the end of the one-line error saying so and what to do; else ''."""
+    other = next((name for sep, name in ((";", "semicolons"), ("\t", "tabs"), (",", "commas"), (" ", "spaces"))
+                  if sep != delimiter and sep in field.strip()), None)
+    if other is None:
+        return ""
+    read = "tab" if delimiter == "\t" else "comma"
+    fix = "tabs as a .tsv" if other == "tabs" else "commas as a .csv"
+    return (f"; its fields look separated by {other}, but a {path.suffix} file is read {read}-separated: save it with "
+            f"{fix} (decimal points, not commas)")
 
 
 def unpad(X: np.ndarray) -> tuple[int | None, np.ndarray | list[np.ndarray]]:
