@@ -535,6 +535,15 @@ def test_too_few_series_to_split(tmp_path: Path) -> None:
     assert need == by_hand == 4
     path.write_text("a,1,2\nb,3,4\na,1,2\n" + "c,3,3\n" * need)  # one class that large: train, val and test
     assert [len(files.load_file(path)[s]) for s in ("train", "val", "test")] == [need - 2 + 3, 1, 1]
+    # a TRAIN/TEST pair holds out 20 % of TRAIN per class, rounded: 2 per class leave none (the line said only
+    # "too few training series"); the size it names, 3 by hand (round(0.2 * 3) = 1), is enough
+    (tmp_path / "p_TEST.csv").write_text("a,1,2\nb,3,4\n")
+    (tmp_path / "p_TRAIN.csv").write_text("a,1,2\nb,3,4\na,2,2\nb,4,4\n")
+    with pytest.raises(DataError, match=r"4 training series are too few to hold out 20% for validation \(some class "
+                                        r"needs at least 3"):
+        files.load_file(tmp_path / "p_TRAIN.csv")
+    (tmp_path / "p_TRAIN.csv").write_text("a,1,2\nb,3,4\na,2,2\nb,4,4\na,1,1\n")
+    assert [len(files.load_file(tmp_path / "p_TRAIN.csv")[s]) for s in ("train", "val", "test")] == [4, 1, 2]
 
 
 def test_unknown_and_unshipped_ucr_names_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
