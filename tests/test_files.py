@@ -270,6 +270,19 @@ def test_an_empty_label_in_an_npz_is_a_missing_label(tmp_path: Path) -> None:
     np.savez(tmp_path / "gaps.npz", X=X, y=labels)
     with pytest.raises(DataError, match=r"y holds .* at series 4, 7 \(a missing label\?\)"):
         files.read_file(tmp_path / "gaps.npz")
+    # a missing number written as text: labels made with astype(str) from a float column with a gap, or a CSV's
+    # "nan". They were a class of their own named 'nan' (dy one too many, its series trained as that class)
+    labels = np.array([f"{v:.1f}" for v in y.astype(float)], dtype="<U12")
+    labels[[2, 9]] = str(np.nan), "NaN"
+    np.savez(tmp_path / "gaps.npz", X=X, y=labels)
+    with pytest.raises(DataError, match=r"y holds an empty, NaN or inf label at series 2, 9 \(a missing label\?\)"):
+        files.read_file(tmp_path / "gaps.npz")
+    (tmp_path / "gaps.csv").write_text("".join(f"{lab},{i},{i + 1}\n" for i, lab in enumerate(labels)))
+    with pytest.raises(DataError, match=r"gaps.csv: y holds .* at series 2, 9 \(a missing label\?\)"):
+        files.read_file(tmp_path / "gaps.csv")
+    labels[[2, 9]] = "nano", "Inference"  # words that merely start like one are labels
+    np.savez(tmp_path / "fine.npz", X=X, y=labels)
+    assert sorted(set(files.read_file(tmp_path / "fine.npz")[1])) == ["0.0", "1.0", "2.0", "Inference", "nano"]
 
 
 def test_a_data_file_changed_in_the_same_process_is_read_again(tmp_path: Path) -> None:

@@ -131,7 +131,7 @@ def _as_float(x: Any, what: str) -> np.ndarray:
 
 def check_labels(y: Any, n_cases: int, what: str = "y") -> np.ndarray:
     """Labels as a 1-D array of ``n_cases`` entries, or a one-line DataError (wrong length, empty, a missing
-    label: NaN or inf, None in an object array, or an empty or blank string)."""
+    label: NaN or inf, None in an object array, or an empty or blank string, or "nan"/"inf" as text)."""
     y = np.asarray(y)
     if y.ndim == 0:
         raise DataError(f"{what} is a single value; it needs one label per series")
@@ -145,13 +145,13 @@ def check_labels(y: Any, n_cases: int, what: str = "y") -> np.ndarray:
         missing = ~np.isfinite(y)
     elif y.dtype == object:  # pandas' missing labels among strings: None, NaN or pd.NA (np.unique cannot sort them)
         missing = np.array([_missing(v) for v in y], dtype=bool)
-    elif y.dtype.kind in "US":  # an empty or blank string, as an empty first field of a CSV row
-        missing = np.char.strip(y) == ("" if y.dtype.kind == "U" else b"")
+    elif y.dtype.kind in "US":  # an empty or blank string, as an empty first field of a CSV row, or "nan"
+        missing = np.array([_missing(v) for v in y.tolist()], dtype=bool)
     else:
         missing = np.zeros(y.shape, dtype=bool)
     if missing.any():
         bad = np.flatnonzero(missing)
-        kind = {"f": "NaN or inf", "c": "NaN or inf", "U": "an empty label", "S": "an empty label"}
+        kind = {"f": "NaN or inf", "c": "NaN or inf", "U": "an empty, NaN or inf label", "S": "an empty, NaN or inf label"}
         raise DataError(f"{what} holds {kind.get(y.dtype.kind, 'None, NaN, NA, inf or an empty label')} at series "
                         f"{', '.join(map(str, bad[:5]))}"
                         f"{' ...' if bad.size > 5 else ''} (a missing label?); every series needs one")
@@ -159,12 +159,15 @@ def check_labels(y: Any, n_cases: int, what: str = "y") -> np.ndarray:
 
 
 def _missing(v: Any) -> bool:
-    """Whether one entry of an object array of labels is a missing value: None, NaN, inf, pandas' NA/NaT or an
-    empty or blank string."""
+    """Whether one entry of an array of labels is a missing value: None, NaN, inf, pandas' NA/NaT, an empty or
+    blank string, or NaN or inf written as text ("nan", "inf": a float column of labels with a gap, as text)."""
     if v is None:
         return True
-    if isinstance(v, (str, bytes)):
-        return not v.strip()
+    if isinstance(v, (str, bytes)):  # blank, or a missing number written as text ("nan": NumPy's str of a NaN)
+        try:
+            return not v.strip() or not np.isfinite(float(v))
+        except ValueError:
+            return False
     if isinstance(v, (float, np.floating)):
         return not np.isfinite(v)
     try:
