@@ -297,6 +297,16 @@ def test_a_data_file_changed_in_the_same_process_is_read_again(tmp_path: Path) -
     np.savez(path, X=X, y=np.arange(40) % 4)
     task = get_task(f"file:{path}")
     assert (task.dx, task.dy) == (2, 4) and "40 series" in task.describe
+    # the NAME_TEST file beside a NAME_TRAIN one is read by the task too (its split, length): one added or changed
+    # later left the task of the first read (n_train of a 60/20/20 split, the old length) for the loader's new data
+    train, test = tmp_path / "edit_TRAIN.npz", tmp_path / "edit_TEST.npz"
+    np.savez(train, X=X, y=np.arange(40) % 4)
+    assert get_task(f"file:{train}").n_train == len(files.load_file(train)["train"]) == 24  # alone: 60 %
+    np.savez(test, X=make_data(n=8, channels=2, length=12)[0], y=np.arange(8) % 4)
+    task = get_task(f"file:{train}")
+    assert task.n_train == len(files.load_file(train)["train"]) == 32 and task.steps == 12  # TRAIN less 20 %
+    np.savez(test, X=make_data(n=8, channels=2, length=15)[0], y=np.arange(8) % 4)
+    assert get_task(f"file:{train}").steps == files.load_file(train)["test"].x.shape[1] == 15
 
 
 def test_ts_file_and_its_test_sibling(tmp_path: Path) -> None:
