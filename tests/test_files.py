@@ -71,9 +71,27 @@ def test_csv_header_of_column_numbers_is_a_header(tmp_path: Path) -> None:
     np.testing.assert_array_equal(np.stack(series), X)
     assert sorted(set(labels)) == ["c0", "c1", "c2"] and files.file_task(path).dy == 3
     for first in ("c0," + ",".join(str(i) for i in range(X.shape[-1])),  # 0..T-1 under a label of the data
-                  "label," + ",".join(str(i + 1) for i in range(X.shape[-1]))):  # not the column numbers
+                  "c0," + ",".join(str(i + 1) for i in range(X.shape[-1]))):  # 1..T under a label of the data
         path.write_text(first + "\n" + body)
         assert len(files.read_file(path)[0]) == len(X) + 1, first
+    # other numbered columns (time points 1..T, years) under a word that is no row's label, or any numbers under the
+    # label column's name: a header too. They were read as one more series, of a class "label" (dy one too many),
+    # whose values 1990, 1991, ... also swamped the training split's mean and std.
+    numbered = "".join(f"{lab}," + ",".join(repr(float(v)) for v in row) + "\n" for lab, row in zip(y, X[:, 0, :]))
+    years = ",".join(str(1990 + i) for i in range(X.shape[-1]))
+    seconds = ",".join(str(0.5 * i) for i in range(X.shape[-1]))
+    for first, rest, classes in ((f"label,{years}", body, ["c0", "c1", "c2"]), (f"Class,{seconds}", numbered, ["0", "1", "2"]),
+                                 (f"id,{years}", numbered, ["0", "1", "2"]),
+                                 ("series," + ",".join(str(i + 1) for i in range(X.shape[-1])), body, ["c0", "c1", "c2"])):
+        path.write_text(first + "\n" + rest)
+        series, labels = files.read_file(path)
+        np.testing.assert_array_equal(np.stack(series), X)
+        assert sorted(set(labels)) == classes and files.file_task(path).dy == 3, first
+        train = files.load_file(path)["train"]
+        assert len(train) + len(files.load_file(path)["val"]) + len(files.load_file(path)["test"]) == len(X)
+        assert abs(float(train.x.mean())) < 1e-5 and abs(float(train.x.std()) - 1) < 0.05  # normalised on the data
+    path.write_text("c1x," + ",".join(repr(float(v)) for v in X[0, 0]) + "\n" + body)  # a label typo over real values
+    assert len(files.read_file(path)[0]) == len(X) + 1  # a series still, as before, not a header dropped silently
 
 
 
@@ -252,6 +270,19 @@ def test_an_empty_label_in_an_npz_is_a_missing_label(tmp_path: Path) -> None:
     np.savez(tmp_path / "gaps.npz", X=X, y=labels)
     with pytest.raises(DataError, match=r"y holds .* at series 4, 7 \(a missing label\?\)"):
         files.read_file(tmp_path / "gaps.npz")
+    # a missing number written as text: labels made with astype(str) from a float column with a gap, or a CSV's
+    # "nan". They were a class of their own named 'nan' (dy one too many, its series trained as that class)
+    labels = np.array([f"{v:.1f}" for v in y.astype(float)], dtype="<U12")
+    labels[[2, 9]] = str(np.nan), "NaN"
+    np.savez(tmp_path / "gaps.npz", X=X, y=labels)
+    with pytest.raises(DataError, match=r"y holds an empty, NaN or inf label at series 2, 9 \(a missing label\?\)"):
+        files.read_file(tmp_path / "gaps.npz")
+    (tmp_path / "gaps.csv").write_text("".join(f"{lab},{i},{i + 1}\n" for i, lab in enumerate(labels)))
+    with pytest.raises(DataError, match=r"gaps.csv: y holds .* at series 2, 9 \(a missing label\?\)"):
+        files.read_file(tmp_path / "gaps.csv")
+    labels[[2, 9]] = "nano", "Inference"  # words that merely start like one are labels
+    np.savez(tmp_path / "fine.npz", X=X, y=labels)
+    assert sorted(set(files.read_file(tmp_path / "fine.npz")[1])) == ["0.0", "1.0", "2.0", "Inference", "nano"]
 
 
 def test_a_data_file_changed_in_the_same_process_is_read_again(tmp_path: Path) -> None:
@@ -266,6 +297,16 @@ def test_a_data_file_changed_in_the_same_process_is_read_again(tmp_path: Path) -
     np.savez(path, X=X, y=np.arange(40) % 4)
     task = get_task(f"file:{path}")
     assert (task.dx, task.dy) == (2, 4) and "40 series" in task.describe
+    # the NAME_TEST file beside a NAME_TRAIN one is read by the task too (its split, length): one added or changed
+    # later left the task of the first read (n_train of a 60/20/20 split, the old length) for the loader's new data
+    train, test = tmp_path / "edit_TRAIN.npz", tmp_path / "edit_TEST.npz"
+    np.savez(train, X=X, y=np.arange(40) % 4)
+    assert get_task(f"file:{train}").n_train == len(files.load_file(train)["train"]) == 24  # alone: 60 %
+    np.savez(test, X=make_data(n=8, channels=2, length=12)[0], y=np.arange(8) % 4)
+    task = get_task(f"file:{train}")
+    assert task.n_train == len(files.load_file(train)["train"]) == 32 and task.steps == 12  # TRAIN less 20 %
+    np.savez(test, X=make_data(n=8, channels=2, length=15)[0], y=np.arange(8) % 4)
+    assert get_task(f"file:{train}").steps == files.load_file(train)["test"].x.shape[1] == 15
 
 
 def test_ts_file_and_its_test_sibling(tmp_path: Path) -> None:
@@ -412,6 +453,14 @@ BAD = {
     "one-class.csv": ("a,1,2\na,3,4\na,5,6\n", "single class"),
     "indexed.csv": (",label,0,1\n0,a,1,2\n1,b,3,4\n2,a,5,6\n3,b,7,8\n", "the first column numbers the rows (0, 1, ..., 3)"),
     "data.xlsx": ("x", "unknown type '.xlsx'"),
+    # Excel's CSV in many locales: ';' between fields, decimal commas. The line said only "row 1 has 1 field" or
+    # "'5;2' is not a number", not what was wrong with the file
+    "semicolons.csv": ("a;1;2\nb;3;4\n", "row 1 has 1 field; each row needs a label and at least one value; its fields "
+                       "look separated by semicolons, but a .csv file is read comma-separated: save it with commas"),
+    "decimal-commas.csv": ("a;1,5;2\nb;3,5;4\na;2,5;1\n", "row 2, column 2: '5;4' is not a number (the label is the "
+                           "first column, every other field a number); its fields look separated by semicolons"),
+    "tabs.csv": ("a\t1\t2\nb\t3\t4\n", "look separated by tabs, but a .csv file is read comma-separated: save it "
+                 "with tabs as a .tsv"),
     "text.ts": ("not a .ts file\n", "text.ts holds no series"),
     "header-only.ts": ("@problemName x\n@univariate true\n@classLabel true a b\n@data\n", "holds no series"),
 }
@@ -498,6 +547,26 @@ def test_too_few_series_to_split(tmp_path: Path) -> None:
     path.write_text("a,1,2\nb,3,4\na,1,2\nb,3,3\n")
     with pytest.raises(DataError, match="too few to split"):
         files.load_file(path)
+    path.write_text("a,1,2\nb,3,4\na,1,2\nb,3,3\na,2,2\nb,4,4\n")  # 3 per class: the line said 3 were enough
+    with pytest.raises(DataError, match="too few to split") as e:
+        files.load_file(path)
+    need = int(re.search(r"at least (\d+)", str(e.value)).group(1))
+    # the size the line names is the smallest that works, counted by hand: a class of n holds out round(0.2 n) for
+    # test (half to even) and round(0.25 (n - that)) of the rest for validation, each leaving one behind
+    by_hand = next(n for n in range(2, 20) if min(round(0.2 * n), n - 1) and
+                   min(round(0.25 * (n - min(round(0.2 * n), n - 1))), n - min(round(0.2 * n), n - 1) - 1))
+    assert need == by_hand == 4
+    path.write_text("a,1,2\nb,3,4\na,1,2\n" + "c,3,3\n" * need)  # one class that large: train, val and test
+    assert [len(files.load_file(path)[s]) for s in ("train", "val", "test")] == [need - 2 + 3, 1, 1]
+    # a TRAIN/TEST pair holds out 20 % of TRAIN per class, rounded: 2 per class leave none (the line said only
+    # "too few training series"); the size it names, 3 by hand (round(0.2 * 3) = 1), is enough
+    (tmp_path / "p_TEST.csv").write_text("a,1,2\nb,3,4\n")
+    (tmp_path / "p_TRAIN.csv").write_text("a,1,2\nb,3,4\na,2,2\nb,4,4\n")
+    with pytest.raises(DataError, match=r"4 training series are too few to hold out 20% for validation \(some class "
+                                        r"needs at least 3"):
+        files.load_file(tmp_path / "p_TRAIN.csv")
+    (tmp_path / "p_TRAIN.csv").write_text("a,1,2\nb,3,4\na,2,2\nb,4,4\na,1,1\n")
+    assert [len(files.load_file(tmp_path / "p_TRAIN.csv")[s]) for s in ("train", "val", "test")] == [4, 1, 2]
 
 
 def test_unknown_and_unshipped_ucr_names_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -517,6 +586,45 @@ def test_unknown_and_unshipped_ucr_names_offline(monkeypatch: pytest.MonkeyPatch
     assert "GunPoint" in offered
     for name in offered:  # every name the error offers works offline (UnitTest and the regression sets did not)
         assert files.ucr_files(name)[2].startswith("shipped with aeon"), name
+
+
+def test_a_failed_ucr_download_leaves_nothing_half_written(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """aeon extracts a download straight into the directory it is given: a full disk (or Ctrl-C) mid-extraction
+    left a half-written TEST file in the cache, which every later run read as the data set ("cached")."""
+    import aeon.datasets
+
+    monkeypatch.setenv("BALANCEDRNN_OFFLINE", "0")
+    monkeypatch.setenv("BALANCEDRNN_CACHE", str(tmp_path))
+    real = aeon_data_dir() / "GunPoint"  # stands in for the archive's Adiac, which aeon does not ship
+    test_text = (real / "GunPoint_TEST.ts").read_text()
+    calls = []
+
+    def extract(name: str, split: str, extract_path: str, full_disk: bool = False) -> None:
+        calls.append(name)
+        d = Path(extract_path) / name
+        d.mkdir(parents=True)
+        shutil.copy(real / "GunPoint_TRAIN.ts", d / f"{name}_TRAIN.ts")
+        cut = test_text.index("\n", len(test_text) // 2) + 1  # at a line's end: the half file parses
+        (d / f"{name}_TEST.ts").write_text(test_text[:cut] if full_disk else test_text)
+        if full_disk:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(aeon.datasets, "load_classification", lambda *a, **k: extract(*a, **k, full_disk=True))
+    with pytest.raises(DataError, match="could not be downloaded .*No space left on device"):
+        files.ucr_files("Adiac")
+    assert list((tmp_path / "ucr").iterdir()) == []  # neither the half-written set nor the staging directory
+    monkeypatch.setattr(aeon.datasets, "load_classification", extract)
+    train, test, where = files.ucr_files("Adiac")
+    assert where.startswith("downloaded") and calls == ["Adiac", "Adiac"]
+    assert test.read_text() == test_text and [p.name for p in (tmp_path / "ucr").iterdir()] == ["Adiac"]
+    assert files.ucr_files("Adiac")[2] == "cached" and len(calls) == 2  # the next run reads it, downloads nothing
+    assert len(files.read_file(test)[0]) == test_text.split("@data")[-1].strip().count("\n") + 1
+    # a cached copy damaged later (or left half-written by a version that extracted in place): the line said only
+    # "Adiac_TEST.ts is not a readable .ts file", naming neither where that file is nor what to do
+    test.write_text(test_text[: len(test_text) // 2])  # cut inside a line
+    with pytest.raises(DataError, match=rf"Adiac_TEST.ts is not a readable .ts file .*cached download of UCR/UEA "
+                                        rf"data set Adiac: delete {re.escape(str(test.parent))} and the next run"):
+        files.load_ucr("Adiac")
 
 
 # ------------------------------------------------------------------------------------------- command line

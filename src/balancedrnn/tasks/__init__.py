@@ -59,19 +59,27 @@ def get_task(name: str) -> Task:
         raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(known)} (and file:PATH, ucr:NAME)") from None
 
 
-_FILE_STAMPS: dict[str, tuple[int, int] | None] = {}
-"""(modification time, size) of each ``file:`` task's file when its task was read (None: not a file task)."""
+_FILE_STAMPS: dict[str, tuple[tuple[int, int], ...] | None] = {}
+"""(modification time, size) of each ``file:`` task's file, and of its ``NAME_TEST`` sibling, when its task was read
+(None: not a file task)."""
 
 
-def _file_stamp(name: str) -> tuple[int, int] | None:
-    """(modification time in ns, size) of a ``file:PATH`` task's file, None for other names or a missing file."""
+def _file_stamp(name: str) -> tuple[tuple[int, int], ...] | None:
+    """(modification time in ns, size) of a ``file:PATH`` task's file and of the ``NAME_TEST`` file beside a
+    ``NAME_TRAIN`` one (whose test split, sizes and length the task reads too), None for other names or a missing
+    file."""
     if not name.startswith("file:"):
         return None
+    from pathlib import Path
+
+    from .files import _test_sibling
+
+    path = Path(name[len("file:"):])
     try:
-        st = os.stat(name[len("file:"):])
+        stamps = [os.stat(p) for p in (path, _test_sibling(path)) if p is not None]
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size
+    return tuple((st.st_mtime_ns, st.st_size) for st in stamps)
 
 
 def task_names() -> list[str]:

