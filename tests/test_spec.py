@@ -255,6 +255,24 @@ def test_solve_hidden_proportion_names_the_nearer_block():
         solve_hidden_proportion(2500, 10, 100, 0.5, base)
 
 
+def test_a_density_left_out_is_refused_not_taken_as_zero():
+    """Only the solved block's own density may be left out (the README's call leaves out hx): solve_hidden_proportion
+    at Hammer's sizes turns to hh, and with hx left out it gave hx = 0, a model that never reads its input."""
+    kept = {"hh": 1, "hy": 1, "yx": 0.1, "yh": 0.1, "yy": 0.1}
+    with pytest.raises(SpecError, match="missing block.*hx") as e:
+        solve_hidden_proportion(46, 26, 400_000, 0.5, kept)
+    assert "\n" not in str(e.value)
+    full = solve_hidden_proportion(46, 26, 400_000, 0.5, {"hx": 1, **kept})
+    assert full["hx"] == 1 and BlockSpec.from_budget(46, 26, 400_000, full).nnz()["hx"] > 0
+    # leaving out the solved block is fine: the same answer as giving it
+    assert (solve_hidden_proportion(2500, 10, 100_000, 0.5, kept)
+            == solve_hidden_proportion(2500, 10, 100_000, 0.5, {"hx": 0.7, **kept}))
+    with pytest.raises(SpecError, match="missing block.*yx, yh, yy"):
+        density_for_hidden_proportion(2500, 10, 100_000, 0.3, {"hh": 1, "hy": 1})
+    with pytest.raises(SpecError, match="missing block.*hh"):
+        solve_hidden_proportion(2500, 10, 100_000, 0.3, {"hx": 1, "hy": 1, "yx": 0.1, "yh": 0.1, "yy": 0.1})
+
+
 # ----------------------------------------------------------------------------------------- init scales
 from balancedrnn.core.configs import build_model  # noqa: E402
 from balancedrnn.core.spec import INIT_SCALES, scaled_init  # noqa: E402
