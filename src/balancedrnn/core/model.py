@@ -49,6 +49,15 @@ def check_readout(readout: Any) -> None:
         raise ValueError(f"unknown readout {readout!r}; expected 'lagged' or 'current'")
 
 
+def model_seed(seed: Any) -> int:
+    """A model's seed as an integer (an integral float or a NumPy integer is its integer), or a one-line ValueError:
+    int(3.7) would be seed 3, silently. Every model of the library (block RNNs, baselines) reads its seed through it."""
+    if isinstance(seed, bool) or not (isinstance(seed, numbers.Integral)
+                                      or isinstance(seed, float) and seed.is_integer()):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    return int(seed)
+
+
 def model_input(x: Any, dims: int, dx: int, like: torch.Tensor) -> torch.Tensor:
     """A model's input as a tensor of the dtype and device of its parameter ``like`` (NumPy arrays, integer and
     other float inputs are converted), after checking its shape: ``(batch, T, dx)`` when ``dims`` is 3, ``(batch,
@@ -89,10 +98,7 @@ class BlockRNN(nn.Module):
         check_readout(readout)
         self.spec = spec
         self.budget = None if budget is None else check_budget(budget)  # the budget the spec was solved at, if known: summary() says when weights miss it
-        if isinstance(seed, bool) or not (isinstance(seed, numbers.Integral)
-                                          or isinstance(seed, float) and seed.is_integer()):
-            raise ValueError(f"seed must be an integer, got {seed!r}")  # int(3.7) would be seed 3, silently
-        self.seed = int(seed)
+        self.seed = model_seed(seed)
         self.readout: Readout = readout
         self.activation = activation
         get_activation(activation)  # a clear error for an unknown name
