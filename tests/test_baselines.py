@@ -152,3 +152,23 @@ def test_a_baseline_far_from_its_budget_says_so_as_a_block_model_does(kind):
         weights = sum(p.numel() for n, p in m.named_parameters() if "bias" not in n)  # counted from the module
         off = abs(weights - budget) > BUDGET_TOLERANCE * budget
         assert bool(m.budget_note) == off, (budget, weights, m.budget_note)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "mlp"])
+def test_a_seed_that_is_not_an_integer_is_refused_as_a_block_rnns(kind):
+    """make_baseline(seed=3.7) built the baseline of seed 3 (and seed True that of seed 1) without a word, where a
+    block RNN refuses it; an integral float or a NumPy integer is still its integer. A budget of 0 given to a
+    baseline's class was a ZeroDivisionError in its summary."""
+    import numpy as np
+
+    from balancedrnn.core.baselines import MLPBaseline, RecurrentBaseline
+
+    for seed in (3.7, True, "3"):
+        with pytest.raises(ValueError, match="seed must be an integer, got"):
+            make_baseline(kind, 5, 3, 2000, seed=seed)
+    ref = make_baseline(kind, 5, 3, 2000, seed=3)
+    for same in (3.0, np.int64(3)):
+        got = make_baseline(kind, 5, 3, 2000, seed=same)
+        assert got.seed == 3 and all(torch.equal(p, q) for p, q in zip(ref.parameters(), got.parameters()))
+    with pytest.raises(ValueError, match="budget must be a positive"):
+        (MLPBaseline(5, 3, 4, budget=0) if kind == "mlp" else RecurrentBaseline(kind, 5, 3, 4, budget=0)).summary()

@@ -354,6 +354,20 @@ def test_block_rnn_refuses_a_seed_that_is_not_an_integer(seed):
         assert all(torch.equal(ref[k], got[k]) for k in ref)
 
 
+def test_a_seed_outside_what_torch_takes_is_refused_not_aliased():
+    """torch reads a negative seed modulo 2**64: BlockRNN(seed=-1) was the model of seed 2**64 - 1, silently, and
+    seed 2**64 failed with 'Overflow when unpacking long long'. A baseline reads its seed through the same rule."""
+    from balancedrnn.core.baselines import make_baseline
+
+    spec = BlockSpec.from_budget(dx=4, dy=3, budget=300, density={b: 0.5 for b in BLOCKS})
+    for seed in (-1, 2**64):
+        with pytest.raises(ValueError, match="seed must be an integer from 0 to 2\\*\\*64 - 1"):
+            BlockRNN(spec, seed=seed)
+        with pytest.raises(ValueError, match="seed must be an integer from 0 to 2\\*\\*64 - 1"):
+            make_baseline("gru", 4, 3, 300, seed=seed)
+    assert BlockRNN(spec, seed=2**64 - 1).seed == 2**64 - 1 and BlockRNN(spec, seed=0).seed == 0
+
+
 def test_an_exported_model_keeps_its_budget_and_so_its_budget_note(tmp_path):
     """The budget a model was built at travels with `export_model`, so a reloaded model still says that its
     weights miss it; a model built from a spec alone has no budget and no note."""

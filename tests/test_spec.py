@@ -255,6 +255,49 @@ def test_solve_hidden_proportion_names_the_nearer_block():
         solve_hidden_proportion(2500, 10, 100, 0.5, base)
 
 
+def test_a_density_left_out_is_refused_not_taken_as_zero():
+    """Only the solved block's own density may be left out (the README's call leaves out hx): solve_hidden_proportion
+    at Hammer's sizes turns to hh, and with hx left out it gave hx = 0, a model that never reads its input."""
+    kept = {"hh": 1, "hy": 1, "yx": 0.1, "yh": 0.1, "yy": 0.1}
+    with pytest.raises(SpecError, match="missing block.*hx") as e:
+        solve_hidden_proportion(46, 26, 400_000, 0.5, kept)
+    assert "\n" not in str(e.value)
+    full = solve_hidden_proportion(46, 26, 400_000, 0.5, {"hx": 1, **kept})
+    assert full["hx"] == 1 and BlockSpec.from_budget(46, 26, 400_000, full).nnz()["hx"] > 0
+    # leaving out the solved block is fine: the same answer as giving it
+    assert (solve_hidden_proportion(2500, 10, 100_000, 0.5, kept)
+            == solve_hidden_proportion(2500, 10, 100_000, 0.5, {"hx": 0.7, **kept}))
+    with pytest.raises(SpecError, match="missing block.*yx, yh, yy"):
+        density_for_hidden_proportion(2500, 10, 100_000, 0.3, {"hh": 1, "hy": 1})
+    with pytest.raises(SpecError, match="missing block.*hh"):
+        solve_hidden_proportion(2500, 10, 100_000, 0.3, {"hx": 1, "hy": 1, "yx": 0.1, "yh": 0.1, "yy": 0.1})
+
+
+def test_a_target_reachable_below_the_densest_block_the_budget_holds_is_solved():
+    """At RAD's sizes and a budget of 1,500 these densities are feasible (hx 0.1) but hx = 1 is not: the solver
+    took the proportion at hx = 1 as the end of its range, so it refused a target that a sparser hx reaches
+    ('budget 1500 is too small for these densities', which they are not), and solve_hidden_proportion turned to hh
+    and refused too. The reference: the proportions over a grid of feasible hx."""
+    from balancedrnn.core.spec import budget_hidden_proportion, is_feasible
+
+    dx, dy, budget = 2500, 10, 1500
+    base = {"hx": 0.1, "hh": 1, "hy": 1, "yx": 0.01, "yh": 0.1, "yy": 0.1}
+    assert is_feasible(dx, dy, budget, base) and not is_feasible(dx, dy, budget, {**base, "hx": 1.0})
+    grid = [p for p in np.linspace(1e-4, 1, 20_001) if is_feasible(dx, dy, budget, {**base, "hx": p})]
+    hps = [budget_hidden_proportion(dx, dy, budget, {**base, "hx": p}) for p in grid]
+    for target in (0.3, 0.6):
+        assert min(hps) < target < max(hps)  # reachable by hx alone
+        for d in (density_for_hidden_proportion(dx, dy, budget, target, base),
+                  solve_hidden_proportion(dx, dy, budget, target, base)):
+            assert {b: d[b] for b in BLOCKS if b != "hx"} == {b: base[b] for b in BLOCKS if b != "hx"}
+            assert is_feasible(dx, dy, budget, d)
+            assert budget_hidden_proportion(dx, dy, budget, d) == pytest.approx(target, abs=1e-6)
+    with pytest.raises(SpecError, match=r"densest the budget holds\] at budget 1500: reachable range is ") as e:
+        density_for_hidden_proportion(dx, dy, budget, 0.9, base)
+    low, high = (float(v) for v in str(e.value).rsplit("[", 1)[1].rstrip("]").split(", "))
+    assert low == pytest.approx(min(hps), abs=1e-3) and high == pytest.approx(max(hps), abs=1e-3)
+
+
 # ----------------------------------------------------------------------------------------- init scales
 from balancedrnn.core.configs import build_model  # noqa: E402
 from balancedrnn.core.spec import INIT_SCALES, scaled_init  # noqa: E402

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .model import model_input
+from .model import model_input, model_seed
 from .spec import (BUDGET_TOLERANCE, SpecError, block_budget_note, check_budget, check_size, format_budget,
                    hidden_proportion)
 
@@ -120,8 +120,8 @@ class Baseline(nn.Module):
         dx, dy, hidden = check_size("dx", dx), check_size("dy", dy), check_size("hidden size", hidden)
         if hidden < min_hidden(kind, dy):
             raise SpecError(f"{kind} needs hidden size >= {min_hidden(kind, dy)}, got {hidden}")
-        self.kind, self.dx, self.dy, self.hidden_size, self.seed = kind, dx, dy, hidden, int(seed)
-        self.budget = budget
+        self.kind, self.dx, self.dy, self.hidden_size, self.seed = kind, dx, dy, hidden, model_seed(seed)
+        self.budget = None if budget is None else check_budget(budget)  # as a block RNN's: summary() divides by it
 
     @property
     def weights(self) -> int:

@@ -49,6 +49,23 @@ def check_readout(readout: Any) -> None:
         raise ValueError(f"unknown readout {readout!r}; expected 'lagged' or 'current'")
 
 
+MAX_MODEL_SEED = 2**64 - 1
+"""Largest seed a model takes: torch's generators take seeds below 2**64 and read a negative one modulo 2**64 (seed -1
+drew the model of seed 2**64 - 1)."""
+
+
+def model_seed(seed: Any) -> int:
+    """A model's seed as an integer from 0 to :data:`MAX_MODEL_SEED` (an integral float or a NumPy integer is its
+    integer), or a one-line ValueError: int(3.7) would be seed 3, silently. Every model of the library (block RNNs,
+    baselines) reads its seed through it."""
+    if isinstance(seed, bool) or not (isinstance(seed, numbers.Integral)
+                                      or isinstance(seed, float) and seed.is_integer()):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if not 0 <= int(seed) <= MAX_MODEL_SEED:
+        raise ValueError(f"seed must be an integer from 0 to 2**64 - 1, got {seed!r}")
+    return int(seed)
+
+
 def model_input(x: Any, dims: int, dx: int, like: torch.Tensor) -> torch.Tensor:
     """A model's input as a tensor of the dtype and device of its parameter ``like`` (NumPy arrays, integer and
     other float inputs are converted), after checking its shape: ``(batch, T, dx)`` when ``dims`` is 3, ``(batch,
@@ -89,10 +106,7 @@ class BlockRNN(nn.Module):
         check_readout(readout)
         self.spec = spec
         self.budget = None if budget is None else check_budget(budget)  # the budget the spec was solved at, if known: summary() says when weights miss it
-        if isinstance(seed, bool) or not (isinstance(seed, numbers.Integral)
-                                          or isinstance(seed, float) and seed.is_integer()):
-            raise ValueError(f"seed must be an integer, got {seed!r}")  # int(3.7) would be seed 3, silently
-        self.seed = int(seed)
+        self.seed = model_seed(seed)
         self.readout: Readout = readout
         self.activation = activation
         get_activation(activation)  # a clear error for an unknown name

@@ -388,25 +388,57 @@ def _hp_block(block: str) -> None:
         raise SpecError(f"can solve the hidden proportion for block hx or hh, not {block!r}")
 
 
+def _missing_kept(density: Mapping[str, float], block: str) -> list[str]:
+    """The blocks other than ``block`` (the one solved) that ``density`` does not give."""
+    if not isinstance(density, Mapping):
+        raise SpecError(f"density must be a mapping of block name to density, got {type(density).__name__}")
+    return [b for b in BLOCKS if b != block and b not in density]
+
+
+def _check_kept_blocks(density: Mapping[str, float], block: str) -> None:
+    """A one-line SpecError when ``density`` leaves out a block other than the solved ``block``: a left-out block
+    was taken as density 0, silently (hx left out while hh was solved gave a model that never reads its input)."""
+    missing = _missing_kept(density, block)
+    if missing:
+        raise SpecError(f"density is missing block(s) {', '.join(missing)}; solving {block} for a hidden proportion "
+                        f"needs the other five densities")
+
+
 def _proportion_of_block(
     dx: int, dy: int, budget: float, density: Mapping[str, float], block: str
 ) -> tuple[Callable[[float], float], dict[str, float], float]:
     """Validated inputs as (p -> hidden proportion at ``budget`` with ``block`` at density p, the other
-    densities, the budget)."""
+    densities, the budget). ``density`` must give the five other blocks (``block``'s own may be left out)."""
     _hp_block(block)
-    base = validate_density({**{b: 0.0 for b in BLOCKS}, **dict(density), block: 1.0})
+    _check_kept_blocks(density, block)
+    base = validate_density({**dict(density), block: 1.0})
     dx, dy = check_size("dx", dx), check_size("dy", dy)
     budget = check_budget(budget)
     return (lambda p: budget_hidden_proportion(dx, dy, budget, {**base, block: p})), base, budget
 
 
+def _densest_feasible(dx: int, dy: int, budget: float, base: Mapping[str, float], block: str, low: float) -> float:
+    """The densest ``block`` in [``low``, 1] at which ``budget`` is feasible with the other densities of ``base``
+    (``low`` when none is: the caller's proportion at ``low`` then raises the budget's error). W(0.5), which the
+    feasibility rule compares with the budget, grows linearly with the density of hx or hh."""
+    if is_feasible(dx, dy, budget, {**base, block: 1.0}):
+        return 1.0
+    rest = expected_weights(dx, SMALLEST_HIDDEN, dy, {**base, block: 0.0})
+    slope = expected_weights(dx, SMALLEST_HIDDEN, dy, {**base, block: 1.0}) - rest
+    p = (budget - rest) / slope
+    while p > low and not is_feasible(dx, dy, budget, {**base, block: p}):  # rounding: step below the edge
+        p = math.nextafter(p, 0.0)
+    return max(p, low)
+
+
 def hidden_proportion_reach(
     dx: int, dy: int, budget: float, density: Mapping[str, float], block: str = "hx", low: float = 1e-4
 ) -> tuple[float, float]:
-    """(lowest, highest) hidden proportion at ``budget`` when ``block`` (hx or hh) varies in [``low``, 1] and
-    the other densities come from ``density``. Raises SpecError when the budget is infeasible at either end."""
-    hp, _, _ = _proportion_of_block(dx, dy, budget, density, block)
-    ends = hp(low), hp(1.0)
+    """(lowest, highest) hidden proportion at ``budget`` when ``block`` (hx or hh) varies in [``low``, 1], as far
+    as the budget holds it (a small budget may hold the block only up to a lower density), and the other densities
+    come from ``density``. Raises SpecError when the budget is infeasible even at ``low``."""
+    hp, base, budget = _proportion_of_block(dx, dy, budget, density, block)
+    ends = hp(low), hp(_densest_feasible(dx, dy, budget, base, block, low))
     return min(ends), max(ends)
 
 
@@ -420,23 +452,25 @@ def density_for_hidden_proportion(
     low: float = 1e-4,
 ) -> dict[str, float]:
     """Densities in which ``block`` (``hx`` or ``hh``) is solved so the model at ``budget`` has the target
-    hidden proportion; the other five densities are taken from ``density``. (To let the library choose the
+    hidden proportion; the other five densities are taken from ``density``, which must give them (``block``'s own
+    may be left out). (To let the library choose the
     block, call :func:`solve_hidden_proportion`.)
 
-    Uses bisection on the expected counts at the unrounded hidden size; the realised proportion after
-    rounding dh differs by well under 1 % at practical sizes. Raises SpecError when the target is out of
-    the reachable range, naming that range.
+    Uses bisection on the expected counts at the unrounded hidden size, over [``low``, 1] or up to the densest
+    ``block`` the budget holds; the realised proportion after rounding dh differs by well under 1 % at practical
+    sizes. Raises SpecError when the target is out of the reachable range, naming that range.
     """
     _hp_block(block)
     target = _check_target(target)
     hp, base, budget = _proportion_of_block(dx, dy, budget, density, block)
-    lo, hi = low, 1.0
+    lo, hi = low, _densest_feasible(dx, dy, budget, base, block, low)
     f_lo, f_hi = hp(lo), hp(hi)
     reach = (min(f_lo, f_hi), max(f_lo, f_hi))
     if not (reach[0] <= target <= reach[1]):
+        held = "" if hi == 1.0 else ", the densest the budget holds"
         raise SpecError(
-            f"hidden proportion {target:g} is out of reach by varying {block} in [{low:g}, 1] at budget {budget:g}: "
-            f"reachable range is [{reach[0]:.4f}, {reach[1]:.4f}]"
+            f"hidden proportion {target:g} is out of reach by varying {block} in [{low:g}, {hi:.4g}{held}] at "
+            f"budget {budget:g}: reachable range is [{reach[0]:.4f}, {reach[1]:.4f}]"
         )
     increasing = f_hi > f_lo
     for _ in range(200):
@@ -465,9 +499,10 @@ def solve_hidden_proportion(
 ) -> dict[str, float]:
     """Densities with the target hidden proportion at ``budget``: the one place the block to solve is chosen.
 
-    The rule: hx is solved (:func:`density_for_hidden_proportion`) when varying hx alone in [``low``, 1]
-    reaches the target at this budget -- wide inputs, e.g. RAD, where W_hx eats the budget; otherwise hh --
-    narrow inputs, e.g. Hammer. The other five densities come from ``density``. When the starting model has
+    The rule: hx is solved (:func:`density_for_hidden_proportion`) when varying hx alone in [``low``, 1] (as far
+    as the budget holds it: :func:`hidden_proportion_reach`) reaches the target at this budget -- wide inputs, e.g. RAD, where W_hx eats the budget; otherwise hh --
+    narrow inputs, e.g. Hammer. The other five densities come from ``density`` (hx's may be left out only when hx
+    is solved). When the starting model has
     hx = 1 (as ``balanced`` has), this is the same as "hx when the starting model's proportion is below the
     target, hh otherwise". When neither block reaches the target, raises the one-line SpecError of the block
     whose reachable range lies nearer to it (the budget error when the budget is infeasible for both).
@@ -476,6 +511,7 @@ def solve_hidden_proportion(
     misses: list[tuple[float, str]] = []
     error: SpecError | None = None
     for block in HP_SOLVE_ORDER:
+        _check_kept_blocks(density, block)  # hx may be left out while hx is solved, not once the rule turns to hh
         try:
             lo, hi = hidden_proportion_reach(dx, dy, budget, density, block, low)
         except SpecError as e:
