@@ -196,6 +196,11 @@ def test_a_density_so_low_that_the_hidden_size_is_absurd_is_refused_before_any_w
         check_config(TrainConfig(task="mnist:rows", model="uniform:1e-9", budget=7_500))
     check_fits("uniform:1e-5", 28, 10, 7_500)  # dh 27,000: 7.3e8 entries, a mask that can still be drawn
     check_fits("lstm", 28, 10, 7_500)
+    # the Python API too: build_model (and BlockRNN itself) went on to the allocator's error
+    from balancedrnn import build_model
+
+    with pytest.raises(SpecError, match=r"hidden size 2,738,589 makes block hh .* above the limit of 1,000,000,000"):
+        build_model("uniform:1e-9", 28, 10, 7_500)
 
 
 def test_split_configs_ignores_case_like_the_grammar():

@@ -21,7 +21,8 @@ from ..kernels.dispatch import KernelChoice, sparse_backend
 from .masks import MaskedBlock, MaskMethod, check_index
 from ..kernels.ops import block_rnn
 from ..kernels.recurrence import READOUTS, Workspace
-from .spec import BLOCKS, BlockSpec, block_budget_note, check_budget, hidden_proportion, parameter_count
+from .spec import (BLOCKS, BlockSpec, block_budget_note, check_block_entries, check_budget, hidden_proportion,
+                   parameter_count)
 
 Readout = Literal["lagged", "current"]
 
@@ -104,6 +105,7 @@ class BlockRNN(nn.Module):
     ) -> None:
         super().__init__()
         check_readout(readout)
+        check_block_entries(spec)  # a one-line SpecError, not an allocator error for a mask of 1e12 entries
         self.spec = spec
         self.budget = None if budget is None else check_budget(budget)  # the budget the spec was solved at, if known: summary() says when weights miss it
         self.seed = model_seed(seed)
