@@ -128,6 +128,17 @@ def test_plan_file_with_a_typo(tmp_path):
         load_plan(bad)
 
 
+def test_a_shipped_plan_beside_a_directory_of_its_name_is_the_plan(tmp_path, monkeypatch):
+    """`reproduce rad-100k --out-dir rad-100k` run again (to resume, or the report's command) found the directory
+    it had made and said 'plan file rad-100k is a directory, not a plan file'."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rad-100k").mkdir()
+    assert load_plan("rad-100k").source == str(plans_dir() / "rad-100k.yaml") and load_plan("rad-100k").shipped
+    (tmp_path / "mine").mkdir()  # a directory named like no shipped plan is still refused as a plan file
+    with pytest.raises(PlanError, match="plan file mine is a directory"):
+        load_plan("mine")
+
+
 def test_unwritable_output_directory(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

@@ -197,7 +197,9 @@ def load_plan(name_or_path: str | Path) -> Plan:
     from ..sweep.spec import yaml_error_where, yaml_load
 
     path = Path(name_or_path)
-    if not (path.suffix in (".yaml", ".yml") or path.exists()):
+    # a shipped plan's name is the plan even beside a directory of that name (say, its --out-dir, so that
+    # `reproduce rad-100k --out-dir rad-100k` resumes): a directory is never a plan file
+    if not (path.suffix in (".yaml", ".yml") or path.exists()) or (path.is_dir() and str(name_or_path) in plan_names()):
         if str(name_or_path) not in plan_names():
             raise PlanError(f"unknown plan {str(name_or_path)!r}; shipped plans: {', '.join(plan_names())} "
                             "(or give the path of a plan file)")
