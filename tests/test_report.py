@@ -478,3 +478,22 @@ def test_learning_curve_bands_are_the_sample_std_and_absent_for_one_run(monkeypa
         m, sd = statistics.mean([a, b]), statistics.stdev([a, b])
         assert {round(m - sd, 9), round(m + sd, 9)} <= top[e]
     assert all(len(p.vertices) == 0 for p in balanced.get_paths())
+
+
+def test_a_report_removes_the_figures_of_an_earlier_report_that_it_does_not_write(tmp_path):
+    """A reproduction re-run into its directory (other --set, or --report-only before the predictor or the recommender
+    stage could run) left the earlier report's recommender, selection and predictor figures beside the new ones:
+    figures of other runs, in the directory the report names."""
+    figs = tmp_path / "figures"
+    (figs / "predictor").mkdir(parents=True)
+    earlier = [figs / "recommender.png", figs / "selection_curves.png", figs / "predictor" / "importances.png",
+               figs / "predictor" / "predicted_vs_actual.png", figs / "predictor" / "report.md"]
+    for p in earlier:
+        p.write_bytes(b"an earlier report's")
+    (figs / "mine.txt").write_text("not the report's")
+    paths = reproreport.write_report(reproduction(rad_records(seeds=2)), tmp_path)
+    assert not any(p.exists() for p in earlier) and not (figs / "predictor").exists()
+    assert (figs / "mine.txt").exists()
+    written = {p.name for p in paths[2:]}
+    assert written == {"metric_vs_hidden_proportion.png", "learning_curves.png", "density_heatmap.png"}
+    assert all(p.exists() for p in paths)

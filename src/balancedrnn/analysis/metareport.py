@@ -326,6 +326,10 @@ def hp_curve(predictor: MetaPredictor, data: MetaData, task: str, n: int = 40) -
     return pd.DataFrame({"hidden_proportion": hps, "predicted": predictor.predict(features_frame(rows))})
 
 
+REPORT_FILES = ("report.html", "report.md", "predicted_vs_actual.png", "importances.png", "metric_vs_hidden_proportion.png")
+"""The files :func:`write_report` writes."""
+
+
 def write_report(evaluation: Evaluation, data: MetaData, predictor: MetaPredictor, out_dir: str | Path,
                  with_html: bool = True) -> list[Path]:
     """``report.html`` (self-contained, figures embedded; unless ``with_html`` is False, as inside a reproduction's

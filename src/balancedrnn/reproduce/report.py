@@ -408,6 +408,25 @@ def report_tables(rep: Reproduction) -> ReportTables:
     )
 
 
+FIGURES = ("metric_vs_hidden_proportion.png", "learning_curves.png", "density_heatmap.png", "selection_curves.png",
+           "recommender.png")
+"""The figures :func:`write_report` may write into ``figures/`` (the predictor's go into ``figures/predictor/``)."""
+
+
+def remove_stale_figures(figs: Path, written: list[Path]) -> None:
+    """Remove the figures of an earlier report in ``figs`` that this one did not write (a reproduction re-run into its
+    directory with other settings, or an interim report without the predictor or the recommender stage), so that no
+    figure there is of other runs."""
+    from ..analysis.metareport import REPORT_FILES
+
+    stale = [figs / name for name in FIGURES] + [figs / "predictor" / name for name in REPORT_FILES]
+    for path in stale:
+        if path not in written:
+            path.unlink(missing_ok=True)
+    if (figs / "predictor").is_dir() and not any((figs / "predictor").iterdir()):
+        (figs / "predictor").rmdir()
+
+
 def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, Any] | None = None,
                  storage: str | None = None) -> list[Path]:
     """Write ``report.html`` (self-contained), ``report.md`` and ``figures/*.png``; returns the paths (the
@@ -438,6 +457,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
     rec_intro = ("For each task, a random forest fitted on the other tasks' runs recommended densities and dh before "
                  "any training; the recommendation and the references were then trained with the same seeds, "
                  "learning rate and initialisation (the forest's training medians).")
+    meta_paths: list[Path] = []
     if rep.evaluation is not None and rep.predictor is not None:
         from ..analysis.metareport import evaluation_html
         from ..analysis.metareport import write_report as write_meta
@@ -446,6 +466,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
         names = {p.name: p for p in meta_paths}
         figures.append(("Predictor: predicted against actual (grouped CV, out of fold)", names["predicted_vs_actual.png"]))
         figures.append(("Predictor: permutation importances", names["importances.png"]))
+    remove_stale_figures(figs, [p for _, p in figures] + meta_paths)
     status_text = ", ".join(f"{k} {v}" for k, v in t.statuses.items()) or "no runs"
     every = rep.records + rep.recommend_records
     runs_text = f"Runs: {len(every)} of {rep.expected} ({status_text}); the trials took {t.core_minutes:,.1f} core-minutes."
