@@ -455,6 +455,7 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
     from ..core.spec import SpecError
     from ..sweep.spec import SweepSpec
     from ..tasks import get_task
+    from ..train import TrainConfig
 
     settings = plan.recommend
     if settings is None:
@@ -465,7 +466,7 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
         budgets = spec.sampler.budgets or [spec.sampler.budget if spec.sampler.budget is not None else spec.base.get("budget")]
         for b in budgets:
             if b is not None:
-                cells.setdefault((str(spec.base["task"]), float(b)), spec.base)
+                cells.setdefault((str(spec.base.get("task", TrainConfig.task)), float(b)), spec.base)  # a sweep may leave it
     data = prepare_records(records)
     tasks = sorted({str(t) for t in data.task})
     if len(tasks) < 2:
