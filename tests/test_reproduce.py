@@ -438,3 +438,35 @@ def test_recommender_cells_of_a_sweep_that_leaves_the_task_at_its_default(tmp_pa
     cells, note = recommendation_cells(p, "smoke", recs)
     assert note == "" and [(c.task, c.budget) for c in cells] == [("rad", 25000.0), ("rad", 50000.0), ("ts:BasicMotions", 20000.0)]
     assert all(c.spec.base.get("task", "rad") == c.task for c in cells)
+
+
+def test_report_only_of_a_tpe_plan_counts_only_the_runs_of_its_settings(tmp_path, monkeypatch):
+    """A TPE sweep's configs are drawn, so its runs cannot be matched by key: --report-only --set epochs=2 on a store of
+    1-epoch runs reported those as the epochs=2 reproduction's ('Runs: 2 of 2 (ok 2)', exit 0), as a grid plan did
+    before it was fixed; now it finds no runs of these settings, and the runs of the plan's own settings stay its."""
+    from dataclasses import asdict
+
+    from balancedrnn.reproduce import plan as plan_module
+    from balancedrnn.reproduce.plan import run_plan
+    from balancedrnn.record import RECORD_VERSION
+    from balancedrnn.sweep import store
+    from balancedrnn.train import TrainConfig
+
+    monkeypatch.setattr(plan_module, "write_report", lambda *args, **kwargs: [])  # the runs, not their figures
+    sizes = {"epochs": 1, "n_train": 16, "n_val": 8, "n_test": 8}
+    plan = {"name": "tpe", "description": "drawn densities", "claims": [],
+            "sweeps": [{"name": "tpe", "base": {"task": "rad", "budget": 30000}, "sampler": {"kind": "tpe", "n_trials": 2}}],
+            "scales": {s: {"base": sizes} for s in SCALES}}
+    path = tmp_path / "tpe.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    study = store.open_study(store.open_storage(None, tmp_path), "tpe-smoke")
+    for seed, model in enumerate(["uniform:0.3", "balanced:0.4"]):  # two runs the plan's TPE sweep could have drawn
+        cfg = TrainConfig(task="rad", model=model, budget=30000.0, lr=2e-3, seed=seed, **sizes)
+        store.finish(study, study.ask(), {"record_version": RECORD_VERSION, "trial_key": cfg.key(), "status": "ok",
+                                          "config": asdict(cfg), "final": {"metric": "accuracy", "value": 0.1, "test": {}}})
+    journal = str(tmp_path / "store.journal")
+    p = load_plan(path)
+    rep = run_plan(p, "smoke", tmp_path / "interim", storage=journal, report_only=True, progress=False)
+    assert len(rep.records) == 2 and rep.complete
+    with pytest.raises(PlanError, match="no finished runs"):
+        run_plan(p, "smoke", tmp_path / "other", storage=journal, overrides={"epochs": 2}, report_only=True, progress=False)

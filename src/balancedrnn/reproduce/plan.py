@@ -534,6 +534,7 @@ def _run_plan(plan: Plan, scale: str, out_dir: Path, storage: str | None, worker
     from ..analysis.claims import evaluate_records, judge
     from ..io import ensure_writable_dir
     from ..sweep.executor import run_sweep, spec_keys
+    from ..sweep.spec import optuna_mismatch
 
     out_dir = Path(out_dir)
     specs = sweep_specs(plan, scale, workers, storage, overrides)
@@ -546,9 +547,12 @@ def _run_plan(plan: Plan, scale: str, out_dir: Path, storage: str | None, worker
 
     def own(spec: Any, study: Any) -> list[dict[str, Any]]:
         """The study's records of this spec's configs: runs of other settings in the same study (an earlier
-        ``--set epochs=...``, a recommendation since replaced) are not this reproduction's runs."""
+        ``--set epochs=...``, a recommendation since replaced) are not this reproduction's runs. A TPE or QMC sweep,
+        whose configs are drawn: the records its sampler could have drawn (:func:`optuna_mismatch`)."""
         keys = spec_keys(spec)
-        return [r for r in store.iter_records(study) if keys is None or r.get("trial_key") in keys]
+        if keys is None:
+            return [r for r in store.iter_records(study) if optuna_mismatch(spec, r.get("config") or {}) is None]
+        return [r for r in store.iter_records(study) if r.get("trial_key") in keys]
 
     def run(spec: Any) -> list[dict[str, Any]]:
         nonlocal expected
