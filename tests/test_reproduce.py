@@ -220,7 +220,9 @@ def test_recommend_section_is_validated(tmp_path):
     for change, pattern in [({"refrences": ["dense"]}, "plan bad.yaml: unknown recommend key"),
                             ({"references": ["dense", "sparse-ish"]}, "unknown model config 'sparse-ish'"),
                             ({"seeds": {"smoke": 2}}, "must give a number of seeds for each of smoke, small, paper"),
-                            ({"seeds": {"smoke": 0, "small": 3, "paper": 5}}, "seeds.smoke must be a positive integer")]:
+                            ({"seeds": {"smoke": 0, "small": 3, "paper": 5}}, "seeds.smoke must be a positive integer"),
+                            # accepted, then refused by the stage's grid sweeps after the whole first stage had run
+                            ({"references": ["dense", "uniform:0.2", "dense"]}, "references lists dense more than once")]:
         bad.write_text(yaml.safe_dump({**d, "recommend": {**d["recommend"], **change}}))
         with pytest.raises(PlanError, match=pattern.replace("(", r"\(")):
             load_plan(bad)

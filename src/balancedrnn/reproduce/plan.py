@@ -278,6 +278,9 @@ def _recommend_settings(d: Any, plan_file: str) -> RecommendSettings | None:
     if not isinstance(out.references, list) or not out.references:
         raise PlanError(f"{what}.references must be a non-empty list of configs")
     out.references = [str(r) for r in out.references]
+    twice = sorted({r.strip() for r in out.references if [x.strip() for x in out.references].count(r.strip()) > 1})
+    if twice:  # its grid sweeps would refuse them, after every trial of the first stage had run
+        raise PlanError(f"{what}.references lists {', '.join(twice)} more than once")
     from ..core.configs import config_family
     from ..core.spec import SpecError
 
