@@ -423,22 +423,24 @@ def test_set_data_seed_reaches_only_the_tasks_it_changes():
     SweepSpec.from_dict({"name": "s", "base": {"task": "ts:Lynx-next5", "data_seed": 0}})
 
 
-def test_recommender_cells_of_a_sweep_that_leaves_the_task_at_its_default(tmp_path):
+def test_recommender_cells_of_a_sweep_that_leaves_the_task_or_budget_at_its_default(tmp_path):
     """A plan sweep without base.task trains RAD (TrainConfig's default); the recommender stage then failed with a
-    KeyError traceback ('task') after every trial of the first stage had run."""
+    KeyError traceback ('task') after every trial of the first stage had run. A sweep without a budget trains at
+    TrainConfig's 100,000 weights; the stage left its task out, silently (no cell, no note)."""
     from test_meta import synthetic_records
 
     from balancedrnn.reproduce.plan import recommendation_cells
 
     plan = yaml.safe_load((plans_dir() / "predictor.yaml").read_text())
     del plan["sweeps"][0]["base"]["task"]
+    del plan["sweeps"][2]["sampler"]["budget"]  # BasicMotions at the default budget
     path = tmp_path / "default-task.yaml"
     path.write_text(yaml.safe_dump(plan))
     p = load_plan(path)
     p.recommend.n_candidates = 100
     recs = synthetic_records(n_configs=6, seeds=2, tasks=("rad", "ts:BasicMotions"), seed=4)
     cells, note = recommendation_cells(p, "smoke", recs)
-    assert note == "" and [(c.task, c.budget) for c in cells] == [("rad", 25000.0), ("rad", 50000.0), ("ts:BasicMotions", 20000.0)]
+    assert note == "" and [(c.task, c.budget) for c in cells] == [("rad", 25000.0), ("rad", 50000.0), ("ts:BasicMotions", 100000.0)]
     assert all(c.spec.base.get("task", "rad") == c.task for c in cells)
 
 

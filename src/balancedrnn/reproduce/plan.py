@@ -32,7 +32,7 @@ seeds, learning rate and initialisation (a second stage of grid sweeps in the sa
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -466,10 +466,10 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
     specs = sweep_specs(plan, scale, workers, storage, overrides)
     cells: dict[tuple[str, float], dict[str, Any]] = {}
     for spec in specs:
-        budgets = spec.sampler.budgets or [spec.sampler.budget if spec.sampler.budget is not None else spec.base.get("budget")]
+        full = asdict(TrainConfig.from_dict(spec.base))  # what its trials run: a base may leave task or budget at the default
+        budgets = spec.sampler.budgets or [spec.sampler.budget if spec.sampler.budget is not None else full["budget"]]
         for b in budgets:
-            if b is not None:
-                cells.setdefault((str(spec.base.get("task", TrainConfig.task)), float(b)), spec.base)  # a sweep may leave it
+            cells.setdefault((str(full["task"]), float(b)), spec.base)
     data = prepare_records(records)
     tasks = sorted({str(t) for t in data.task})
     if len(tasks) < 2:
