@@ -387,8 +387,9 @@ def _recommender_beats_defaults(frame: pd.DataFrame, ctx: dict[str, Any]) -> Ver
     test = (f"recommendation significantly better in {won}, worse in {lost} of {n} comparisons (Welch, one-sided, "
             f"α = {ALPHA}): " + "; ".join(f"{r.task} at {r.budget:g} vs {r.reference}: {r.test}" for r in comp.itertuples()))
     cells = ", ".join(f"{c.task} at {c.budget:g}" for c in held_out)
+    left_out = f"; {ctx['recommend_note']}" if ctx.get("recommend_note") else ""
     return Verdict("recommender_beats_defaults", statement, verdict, test,
-                   f"leave one task out: {cells}; each recommendation from a forest fitted on the other tasks' runs")
+                   f"leave one task out: {cells}; each recommendation from a forest fitted on the other tasks' runs{left_out}")
 
 
 def _fold_scores(ev: Any, metric: str) -> pd.DataFrame:

@@ -452,7 +452,8 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
     sweeps, a :class:`~balancedrnn.analysis.meta.MetaPredictor` fitted on the other tasks' ok runs recommends a config
     (:func:`balancedrnn.analysis.meta.recommend`), to be trained beside ``plan.recommend.references`` at the
     recommendation's lr and initialisation. Returns ([], reason) when the stage cannot run (no recommend
-    section, fewer than two tasks, too few runs)."""
+    section, fewer than two tasks, too few runs), and (cells, note) naming the tasks it leaves out (a task without
+    usable runs of its own: block models that finished ok), else (cells, "")."""
     from ..core.configs import check_fits
     from ..analysis.meta import MetaError, MetaPredictor, prepare_records, recommend
     from ..core.spec import SpecError
@@ -508,7 +509,10 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
         origin = str(rec.top["origin"].iloc[0]) if rec.top is not None and len(rec.top) else ""
         out.append(HeldOut(task_name, budget, sorted(set(predictor.tasks_)), predictor.n_records_, rec, spec, origin,
                            infeasible))
-    return out, ""
+    left_out = list(dict.fromkeys(t for t, _ in cells if t not in tasks))
+    note = (f"{', '.join(left_out)} left out: no usable runs of {'its' if len(left_out) == 1 else 'their'} own (block "
+            "models that finished ok)") if left_out else ""
+    return out, note
 
 
 def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = None, workers: int = 1,
@@ -586,7 +590,7 @@ def _run_plan(plan: Plan, scale: str, out_dir: Path, storage: str | None, worker
     ensure_writable_dir(out_dir)
     held_out, note = recommendation_cells(plan, scale, records, workers, storage, overrides) if plan.recommend else ([], "")
     if log and note:
-        log(f"no recommender stage: {note}")
+        log(f"recommender stage: {note}" if held_out else f"no recommender stage: {note}")
     recommend_records = [r for cell in held_out for r in run(cell.spec)]
     sizes = forests(scale)
     verdicts, evaluation = judge(plan.claims, records, scale, held_out=held_out, recommend_records=recommend_records,

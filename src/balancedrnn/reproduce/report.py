@@ -64,7 +64,8 @@ class Reproduction:
     recommend_records: list[dict[str, Any]] = field(default_factory=list)
     """Final run records of the recommender stage."""
     recommend_note: str = ""
-    """Why the recommender stage did not run (empty when it ran or the plan has none)."""
+    """Why the recommender stage did not run, or which tasks it left out (empty when it ran on every task or the
+    plan has none)."""
     predictor: Any = None
     """A :class:`~balancedrnn.analysis.meta.MetaPredictor` fitted on all the plan's block-model runs (with
     ``evaluation``; its predictions and importances are the report's predictor figures)."""
@@ -503,6 +504,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
         md += ["## Predictor", "", rep.evaluation.to_markdown(), ""]
     if rep.held_out:
         md += ["## Recommender (leave one task out)", "", rec_intro, "", table_md(rec_table), ""]
+        md += [f"Not held out: {rep.recommend_note}.", ""] if rep.recommend_note else []
     elif rep.recommend_note:
         md += ["## Recommender (leave one task out)", "", f"Not run: {rep.recommend_note}.", ""]
     md += ["## Figures", ""] + [f"![{cap}]({p.relative_to(out).as_posix()})" for cap, p in figures]
@@ -531,6 +533,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
         parts += ["<h2>Predictor (held-out scores beside the baselines)</h2>", *evaluation_html(rep.evaluation)]
     if rep.held_out:
         parts += ["<h2>Recommender (leave one task out)</h2>", f"<p>{html.escape(rec_intro)}</p>", table_html(rec_table)]
+        parts += [f"<p>Not held out: {html.escape(rep.recommend_note)}.</p>"] if rep.recommend_note else []
     elif rep.recommend_note:
         parts += ["<h2>Recommender (leave one task out)</h2>", f"<p>Not run: {html.escape(rep.recommend_note)}.</p>"]
     parts += [f"<h2>{html.escape(runs_title)}</h2>",
