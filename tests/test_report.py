@@ -497,3 +497,18 @@ def test_a_report_removes_the_figures_of_an_earlier_report_that_it_does_not_writ
     written = {p.name for p in paths[2:]}
     assert written == {"metric_vs_hidden_proportion.png", "learning_curves.png", "density_heatmap.png"}
     assert all(p.exists() for p in paths)
+
+
+def test_figures_of_many_tasks_wrap_into_rows(monkeypatch):
+    """The zoo plan's 31 tasks made one row of 31 panels: a figure 186 inches wide that the page shrinks to slivers.
+    Panels now wrap four to a row, every task keeping its panel."""
+    tasks = [f"task{i}" for i in range(9)]
+    recs = [dict(r, config=dict(r["config"], task=t)) for t in tasks for r in rad_records(CONFIGS[:3], seeds=2)]
+    frame = runs_table(recs)
+    stats = config_stats(frame)
+    for plot, width in ((reproreport.plot_metric_vs_hp, 6.0), (reproreport.plot_density_heatmap, 5.2)):
+        fig = captured(monkeypatch, plot, frame, stats, None)
+        titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
+        assert len(titled) == len(tasks) and all(any(t in title for title in titled) for t in tasks), titled
+        w, h = fig.get_size_inches()
+        assert w == pytest.approx(4 * width) and h > 2 * 4.0  # four to a row, three rows

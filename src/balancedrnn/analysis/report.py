@@ -28,6 +28,24 @@ def pyplot() -> Any:
     return plt
 
 
+PANELS_PER_ROW = 4
+"""Panels (one per task) in a row of a figure; more go to further rows."""
+
+
+def panels(n: int, width: float, height: float, per_row: int = PANELS_PER_ROW, **subplots: Any) -> tuple[Any, list[Any]]:
+    """A figure of ``n`` panels of ``width`` x ``height`` inches, at most ``per_row`` to a row, and its ``n`` axes in
+    order (the unused places of the last row are removed). One row of 31 panels (the zoo plan's tasks) was a figure
+    186 inches wide, which a page shrinks to unreadable slivers. ``subplots``: more options of ``plt.subplots``."""
+    n = max(int(n), 1)
+    cols = min(n, per_row)
+    rows = math.ceil(n / cols)
+    fig, axes = pyplot().subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, **subplots)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        fig.delaxes(ax)
+    return fig, flat[:n]
+
+
 def save_figure(fig: Any, path: str | Path, tight: bool = True, **savefig: Any) -> Path:
     """Write a figure as PNG atomically and close it."""
     if tight:

@@ -32,7 +32,7 @@ from ..analysis.report import (
     figure_html,
     fmt,
     label_points,
-    pyplot,
+    panels,
     runs_detail,
     save_figure,
     shared_chance,
@@ -109,10 +109,9 @@ def plot_metric_vs_hp(frame: pd.DataFrame, stats: pd.DataFrame, path: Path) -> P
     """Per task: each config's mean (95 % CI bars) against its hidden proportion, by family; runs of random
     densities as points; baselines without a hidden proportion as horizontal bands; the chance level of a
     classification task as a dashed line; config labels (up to 20 configs) placed so they do not overlap."""
-    plt = pyplot()
     tasks = list(pd.unique(frame["task"]))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 4.6), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    fig, axes = panels(len(tasks), 6.0, 4.6)
+    for ax, task in zip(axes, tasks):
         st = stats[stats["task"] == task]
         runs = frame[frame["task"] == task]
         explicit = runs[runs["family"] == "explicit"]
@@ -139,7 +138,7 @@ def plot_metric_vs_hp(frame: pd.DataFrame, stats: pd.DataFrame, path: Path) -> P
         ax.set_title(str(task), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
-    for ax, task in zip(axes[0], tasks):
+    for ax, task in zip(axes, tasks):
         st = stats[(stats["task"] == task) & (stats["family"] != "explicit")]
         if len(st) <= 20:
             label_points(ax, [(r.hidden_proportion, r.mean, str(r.model)) for r in st.itertuples()])
@@ -197,10 +196,9 @@ def plot_learning_curves(curves: pd.DataFrame, path: Path, ylabel: str | None = 
                          bounds: tuple[float, float] | None = None) -> Path:
     """Per task: the validation metric per epoch, mean over the runs of each family (band: ± one sample std, ddof 1,
     clipped to ``bounds``; none where a family has one run). ``ylabel``: the axis label (default: "validation <metric>")."""
-    plt = pyplot()
     tasks = list(pd.unique(curves["task"])) or ["(none)"]
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 4.2), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    fig, axes = panels(len(tasks), 6.0, 4.2)
+    for ax, task in zip(axes, tasks):
         part = curves[curves["task"] == task]
         for family, fam in part.groupby("family", sort=False):
             g = fam.groupby("epoch")["value"]
@@ -225,11 +223,10 @@ def plot_learning_curves(curves: pd.DataFrame, path: Path, ylabel: str | None = 
 def plot_density_heatmap(frame: pd.DataFrame, stats: pd.DataFrame, path: Path, top: int = 10) -> Path:
     """Per task: the per-block densities of the ``top`` block-model configs by mean metric (each number in the
     colour that contrasts with its cell)."""
-    plt = pyplot()
     tasks = list(pd.unique(stats["task"])) or ["(none)"]
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 0.42 * top + 1.8), squeeze=False)
+    fig, axes = panels(len(tasks), 5.2, 0.42 * top + 1.8)
     image = None
-    for ax, task in zip(axes[0], tasks):
+    for ax, task in zip(axes, tasks):
         blocks = (stats["task"] == task) & ~stats["family"].isin(BASELINES)
         st = stats[blocks].sort_values("mean", ascending=False).head(top)
         dens = [frame[(frame["task"] == task) & (frame["config"] == m)][[f"density_{b}" for b in BLOCKS]].iloc[0].to_numpy(float)
@@ -244,7 +241,7 @@ def plot_density_heatmap(frame: pd.DataFrame, stats: pd.DataFrame, path: Path, t
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color=text_colour(image.cmap(image.norm(v))))
         ax.set_title(f"{task}: best configs (mean metric)", fontsize=10)
     if image is not None:
-        fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="density")
+        fig.colorbar(image, ax=axes, shrink=0.8, label="density")
     return save_figure(fig, path, tight=False, bbox_inches="tight")
 
 
@@ -284,9 +281,8 @@ def plot_recommender(held_out: list[Any], frame: pd.DataFrame, path: Path) -> Pa
     """Per held-out task and budget: the recommendation and each reference, mean with 95 % CI over seeds."""
     from ..core.configs import config_family
 
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(held_out), figsize=(3.6 * len(held_out) + 1, 4.0), squeeze=False)
-    for ax, cell in zip(axes[0], held_out):
+    fig, axes = panels(len(held_out), 3.9, 4.0)
+    for ax, cell in zip(axes, held_out):
         labels = ["recommended", *cell.references]
         for i, model in enumerate([cell.model, *cell.references]):
             v = cell_values(frame, cell, model)
