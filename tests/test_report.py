@@ -512,3 +512,21 @@ def test_figures_of_many_tasks_wrap_into_rows(monkeypatch):
         assert len(titled) == len(tasks) and all(any(t in title for title in titled) for t in tasks), titled
         w, h = fig.get_size_inches()
         assert w == pytest.approx(4 * width) and h > 2 * 4.0  # four to a row, three rows
+
+
+def test_heatmap_labels_do_not_run_over_the_next_panel(monkeypatch):
+    """Random-density configs have long names: side by side, one panel's labels covered the previous panel's yh and
+    yy cells (the predictor plan's heat map)."""
+    explicit = ["hx=0.0580910,hh=0.628723,hy=0.354564,yx=0.606877,yh=0.203301,yy=0.897183",
+                "hx=0.0259047,hh=0.403035,hy=0.532879,yx=0.373139,yh=0.769353,yy=0.609603"]
+    recs = [dict(r, config=dict(r["config"], task=t)) for t in ("a", "b", "c") for r in rad_records(explicit, seeds=1)]
+    frame = runs_table(recs)
+    fig = captured(monkeypatch, reproreport.plot_density_heatmap, frame, config_stats(frame), None)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    heat = [ax for ax in fig.axes if ax.get_title()]
+    assert len(heat) == 3
+    for left, right in zip(heat, heat[1:]):
+        cells = left.get_window_extent(renderer)
+        for label in right.get_yticklabels():
+            assert label.get_window_extent(renderer).x0 >= cells.x1, label.get_text()

@@ -224,7 +224,8 @@ def plot_density_heatmap(frame: pd.DataFrame, stats: pd.DataFrame, path: Path, t
     """Per task: the per-block densities of the ``top`` block-model configs by mean metric (each number in the
     colour that contrasts with its cell)."""
     tasks = list(pd.unique(stats["task"])) or ["(none)"]
-    fig, axes = panels(len(tasks), 5.2, 0.42 * top + 1.8)
+    # laid out with the tick labels (long config names): placed side by side, they ran over the next panel's cells
+    fig, axes = panels(len(tasks), 5.2, 0.42 * top + 1.8, layout="constrained")
     image = None
     for ax, task in zip(axes, tasks):
         blocks = (stats["task"] == task) & ~stats["family"].isin(BASELINES)
