@@ -77,6 +77,10 @@ def test_accuracy_intervals_stay_within_0_and_1_with_two_seeds():
     v = np.array([0.05, 0.6])
     assert ci95(v, "normalized_score") == pytest.approx(slow_t_interval([0.05, 0.6]))
     assert ci95(v, "normalized_score")[0] < 0 and ci95(v)[0] < 0
+    # skill (1 - MSE / the mean predictor's) is at most 1: an interval of two seeds reached 1.4 ("[-0.4, 1.4]")
+    v = np.array([0.45, 0.7])
+    assert ci95(v, "skill") == pytest.approx(slow_t_interval([0.45, 0.7], high=1.0))
+    assert ci95(v, "skill")[1] == 1.0 and ci95(v, "skill")[0] < 0
     # through the per-config statistics of the report (n = 2 seeds, accuracies near chance)
     stats = config_stats(runs_table(rad_records()))
     assert (stats["ci_low"] >= 0).all() and (stats["ci_high"] <= 1).all()

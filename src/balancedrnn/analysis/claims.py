@@ -2,7 +2,8 @@
 
 Per configuration: mean, standard deviation and a 95 % confidence interval of the final metric over seeds:
 Student's t, clipped to the metric's range when it has one (:data:`METRIC_RANGE`: accuracies lie in [0, 1], so
-an interval of two seeds cannot claim a value below 0 or above 1; losses and normalized scores stay unclipped).
+an interval of two seeds cannot claim a value below 0 or above 1; skill, 1 − MSE / the mean predictor's, is at most
+1; losses and normalized scores stay unclipped).
 
 Each claim is a function of the run records with one shared signature, ``(frame, context) -> Verdict``, in the
 registry :data:`CLAIMS`; its verdict is ``supported``, ``contradicted`` or ``inconclusive`` and names the test
@@ -78,10 +79,11 @@ class Claim:
 
 # ------------------------------------------------------------------------------------------ statistics
 METRIC_RANGE: dict[str, tuple[float, float]] = {"accuracy": (0.0, 1.0), "balanced_accuracy": (0.0, 1.0),
-                                                "success_rate": (0.0, 1.0)}
-"""Metrics with a bounded range; their intervals are clipped to it. Metrics absent here (loss, normalized score)
-are unbounded and their intervals are not clipped."""
-CI_METHOD = "Student's t over seeds, clipped to [0, 1] for accuracies"
+                                                "success_rate": (0.0, 1.0), "skill": (-math.inf, 1.0)}
+"""Metrics with a bounded range; their intervals are clipped to it (skill, 1 − MSE / the MSE of predicting the
+training mean, only from above). Metrics absent here (loss, normalized score) are unbounded and their intervals are
+not clipped."""
+CI_METHOD = "Student's t over seeds, clipped to [0, 1] for accuracies and to at most 1 for skill"
 """How :func:`ci95` computes an interval, in the words the reports print."""
 
 
