@@ -534,3 +534,23 @@ def test_heatmap_labels_do_not_run_over_the_next_panel(monkeypatch):
         cells = left.get_window_extent(renderer)
         for label in right.get_yticklabels():
             assert label.get_window_extent(renderer).x0 >= cells.x1, label.get_text()
+
+
+def test_the_configurations_table_counts_the_runs_that_did_not_finish_ok(tmp_path):
+    """A config's diverged seed, or a config whose every seed failed, left no trace in the configurations table (a
+    mean over the seeds that survived, or no row at all); only the banner's total and the per-run table said so."""
+    recs = rad_records(["dense", "balanced:0.5", "uniform:0.2"], seeds=3)
+    for r in recs:
+        if (r["config"]["model"], r["config"]["seed"]) == ("dense", 2) or r["config"]["model"] == "uniform:0.2":
+            r.update(status="diverged" if r["config"]["model"] == "dense" else "failed", final=None, error="boom")
+    md = reproreport.write_report(reproduction(recs), tmp_path)[1].read_text()
+    lines = section(md, "Configurations")
+    head = next(line for line in lines if line.startswith("| task |"))
+    cells = {line.split(" | ")[1]: dict(zip(head.strip("| ").split(" | "), line.strip("| ").split(" | ")))
+             for line in lines if line.startswith("| rad |")}
+    assert cells["dense"]["runs"] == "2" and cells["dense"]["not ok"] == "1"
+    ok_dense = [r["final"]["value"] for r in recs if r["config"]["model"] == "dense" and r["status"] == "ok"]
+    assert cells["dense"]["mean"] == reproreport.fmt(sum(ok_dense) / 2)  # the mean of the two that finished
+    assert cells["balanced:0.5"]["runs"] == "3" and cells["balanced:0.5"]["not ok"] == "0"
+    assert cells["uniform:0.2"]["runs"] == "0" and cells["uniform:0.2"]["not ok"] == "3"
+    assert cells["uniform:0.2"]["mean"] == "n/a" and cells["uniform:0.2"]["family"] == "uniform"

@@ -102,23 +102,22 @@ def ci95(values: np.ndarray, metric: str | None = None) -> tuple[float, float]:
     return float(np.clip(v.mean() - half, lo, hi)), float(np.clip(v.mean() + half, lo, hi))
 
 
-def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per ok run: task, model, family, config, seed, the final metric, hidden proportion, sizes. ``config``
+def runs_table(records: list[dict[str, Any]], every_status: bool = False) -> pd.DataFrame:
+    """One row per ok run (with ``every_status``, per run of any status): task, model, family, config, seed, the final metric, hidden proportion, sizes. ``config``
     names what the statistics group the seeds of: the model, with its budget (``dense @ 30,000``) on a task run at
     several budgets, whose runs at different budgets are different configurations, and with the settings that differ
     (``dense (lr=0.01)``) where runs of one model and budget differ in more than their seeds (a plan's two sweeps at
-    other learning rates; :func:`~balancedrnn.analysis.report.with_settings`). A trial run twice (one config in two
-    sweeps) is one run."""
+    other learning rates; :func:`~balancedrnn.analysis.report.with_settings`), labelled over the runs of every status.
+    A trial run twice (one config in two sweeps) is one run."""
     from ..core.configs import config_family
     from .report import config_labels, records_frame, with_settings
 
     frame = records_frame(records)
-    frame = frame[frame["status"] == "ok"]
-    same_trial = ["trial_key", "task", "model", "budget", "seed"]
+    same_trial = ["trial_key", "task", "model", "budget", "seed", "status"]
     frame = frame[frame["trial_key"].isna() | ~frame[same_trial].astype(str).duplicated()].copy()
-    frame["family"] = [config_family(m) for m in frame["model"]]
+    frame["family"] = [config_family(m) if isinstance(m, str) else "" for m in frame["model"]]
     frame["config"] = with_settings(config_labels(frame), [records[i].get("config") or {} for i in frame.index])
-    return frame
+    return frame if every_status else frame[frame["status"] == "ok"].copy()
 
 
 def config_stats(frame: pd.DataFrame) -> pd.DataFrame:

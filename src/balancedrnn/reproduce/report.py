@@ -332,17 +332,31 @@ TOP_CONFIGS = 25
 """Configurations per task the report's table shows (the best by mean); its title says when there are more."""
 
 
-def stats_table(stats: pd.DataFrame, per_task: int = TOP_CONFIGS) -> pd.DataFrame:
-    """Display table of the per-config statistics (the ``per_task`` best of each task)."""
+def stats_table(stats: pd.DataFrame, per_task: int = TOP_CONFIGS, not_ok: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Display table of the per-config statistics (the ``per_task`` best of each task). ``not_ok``: the runs that did
+    not finish ok (:func:`~balancedrnn.analysis.claims.runs_table` with every status); when there are any, a column
+    counts them per config, and a config without an ok run has a row of its own (after its task's others)."""
     rows = []
     rollouts = "success_rate" in stats and bool(np.isfinite(stats["success_rate"].to_numpy(float)).any())
-    for _, part in stats.groupby("task", sort=False):
+    ended = not_ok.groupby(["task", "config"], sort=False).size() if not_ok is not None and len(not_ok) else pd.Series(dtype=int)
+    tasks = list(dict.fromkeys([*stats["task"], *(t for t, _ in ended.index)]))
+    for task in tasks:
+        part = stats[stats["task"] == task]
         for r in part.sort_values("mean", ascending=False).head(per_task).itertuples():
-            row = {"task": r.task, "config": r.model, "family": r.family, "runs": r.runs, "mean": fmt(r.mean),
-                   "std": fmt(r.std), "95 % CI": f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]"}
+            row = {"task": r.task, "config": r.model, "family": r.family, "runs": r.runs}
+            if len(ended):  # runs that failed, diverged or timed out: the statistics leave them out
+                row["not ok"] = int(ended.get((task, r.model), 0))
+            row.update({"mean": fmt(r.mean), "std": fmt(r.std), "95 % CI": f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]"})
             if rollouts:  # tasks scored by rollouts: the share of episodes that succeeded, mean over seeds
                 row["success (%)"] = fmt(100 * r.success_rate, 3)
             rows.append({**row, "hidden proportion": fmt(r.hidden_proportion, 3), "dh": fmt(r.dh), "weights": fmt(r.weights)})
+        for (t, config), n in ended.items():
+            if t == task and config not in set(part["model"]):  # no ok run: no statistics, but it was run
+                runs = not_ok[(not_ok["task"] == t) & (not_ok["config"] == config)]
+                rows.append({"task": t, "config": config, "family": runs["family"].iloc[0], "runs": 0, "not ok": int(n),
+                             "mean": "n/a", "std": "n/a", "95 % CI": "[n/a, n/a]", **({"success (%)": "n/a"} if rollouts else {}),
+                             "hidden proportion": fmt(runs["hidden_proportion"].iloc[0], 3), "dh": fmt(runs["dh"].iloc[0]),
+                             "weights": fmt(runs["weights"].iloc[0])})
     return pd.DataFrame(rows)
 
 
@@ -372,6 +386,8 @@ class ReportTables:
     """One row per run of the sweeps."""
     stats: pd.DataFrame
     """Per-configuration statistics (mean, std, CI over seeds)."""
+    not_ok: pd.DataFrame
+    """One row per run of the sweeps that did not finish ok (failed, diverged, timed out), labelled as ``frame``'s."""
     rec_frame: pd.DataFrame
     rec_table: pd.DataFrame
     """The recommender stage's table (empty without one)."""
@@ -390,12 +406,14 @@ def report_tables(rep: Reproduction) -> ReportTables:
     frame = runs_table(rep.records)
     stats = config_stats(frame) if len(frame) else pd.DataFrame(
         columns=["task", "model", "family", "runs", "mean", "std", "ci_low", "ci_high", "hidden_proportion", "dh", "weights"])
+    any_status = runs_table(rep.records, every_status=True)
+    not_ok = any_status[any_status["status"] != "ok"]
     rec_frame = runs_table(rep.recommend_records)
     rec_table = recommender_table(rep.held_out, rec_frame, rep.plan.recommend.references if rep.plan.recommend else None) \
         if rep.held_out else pd.DataFrame()
     every = rep.records + rep.recommend_records
     return ReportTables(
-        frame=frame, stats=stats, rec_frame=rec_frame, rec_table=rec_table,
+        frame=frame, stats=stats, not_ok=not_ok, rec_frame=rec_frame, rec_table=rec_table,
         verdicts=pd.DataFrame([{"claim": v.statement, "verdict": v.verdict, "test": v.test, "compared": v.detail}
                                for v in rep.verdicts], columns=["claim", "verdict", "test", "compared"]),
         pairwise=pairwise_tables(rep.verdicts),
@@ -479,7 +497,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
     smoke = (f"Smoke scale: a check that the pipeline runs end to end on tiny data{small}; its verdicts say nothing "
              "about the paper." if rep.scale == "smoke" else "")
     verdicts = t.verdicts
-    table = stats_table(stats)
+    table = stats_table(stats, not_ok=t.not_ok)
     per_run = t.per_run
     title = f"balancedrnn reproduction: {rep.plan.name} at the {rep.scale} scale"
     command = reproduce_command(rep, out_dir, overrides, storage)
