@@ -554,3 +554,16 @@ def test_the_configurations_table_counts_the_runs_that_did_not_finish_ok(tmp_pat
     assert cells["balanced:0.5"]["runs"] == "3" and cells["balanced:0.5"]["not ok"] == "0"
     assert cells["uniform:0.2"]["runs"] == "0" and cells["uniform:0.2"]["not ok"] == "3"
     assert cells["uniform:0.2"]["mean"] == "n/a" and cells["uniform:0.2"]["family"] == "uniform"
+
+
+def test_report_names_the_code_its_runs_were_made_with(tmp_path):
+    """The footer gives the versions of the code writing the report; a report written later (--report-only, or over a
+    store other machines ran) did not say which code made its runs, which the records hold."""
+    recs = rad_records(["dense", "balanced:0.5"], seeds=2)
+    for k, r in enumerate(recs):
+        r["versions"] = {"balancedrnn": "0.1.0", "torch": "2.3.0"}
+        r["git_revision"] = "a" * 40 if k < 3 else "b" * 40
+    md = reproreport.write_report(reproduction(recs), tmp_path)[1].read_text()
+    code = md.split("Code of the runs", 1)[1].split("\n## ", 1)[0]
+    assert "- balancedrnn 0.1.0 (git aaaaaaaaaaaa), torch 2.3.0 (3 runs)" in code
+    assert "- balancedrnn 0.1.0 (git bbbbbbbbbbbb), torch 2.3.0 (1 run)" in code

@@ -414,8 +414,24 @@ def data_sources(records: Iterable[dict[str, Any]]) -> list[str]:
     return [f"{task}: {src} ({n} run{'s' if n != 1 else ''})" for (task, src), n in counts.items()]
 
 
+def run_code(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The code the runs were made with, one line per balancedrnn version, git revision and torch version with its
+    number of runs (from the records: a report written later, or from a store other machines ran, has other code
+    in its footer, which is the writer's)."""
+    counts: dict[str, int] = {}
+    for r in records:
+        versions = r.get("versions") or {}
+        if not versions and not r.get("git_revision"):
+            line = "not recorded"
+        else:
+            git = str(r.get("git_revision") or "unknown")[:12]
+            line = f"balancedrnn {versions.get('balancedrnn', '?')} (git {git}), torch {versions.get('torch', '?')}"
+        counts[line] = counts.get(line, 0) + 1
+    return [f"{line} ({n} run{'s' if n != 1 else ''})" for line, n in counts.items()]
+
+
 def environment() -> dict[str, str]:
-    """Report footer facts: library versions, git revision, platform, threads, time."""
+    """Report footer facts: library versions, git revision, platform, threads, time (of the report's writer)."""
     import torch
 
     from ..env import git_revision, versions

@@ -33,6 +33,7 @@ from ..analysis.report import (
     fmt,
     label_points,
     panels,
+    run_code,
     runs_detail,
     save_figure,
     shared_chance,
@@ -399,6 +400,8 @@ class ReportTables:
     core_minutes: float
     """Wall time times the torch threads of each trial, summed (a trial run elsewhere with more threads counts them)."""
     sources: list[str]
+    code: list[str]
+    """The code the runs were made with (:func:`~balancedrnn.analysis.report.run_code`)."""
 
 
 def report_tables(rep: Reproduction) -> ReportTables:
@@ -421,6 +424,7 @@ def report_tables(rep: Reproduction) -> ReportTables:
         statuses=pd.Series([r.get("status") for r in every]).value_counts().to_dict() if every else {},
         core_minutes=sum(float(r.get("wall_time") or 0.0) * int(r.get("threads") or 1) for r in every) / 60,
         sources=data_sources(every) or ["no runs"],
+        code=run_code(every) or ["no runs"],
     )
 
 
@@ -512,6 +516,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
     md += [f"_{smoke}_", ""] if smoke else []
     md += [rep.plan.description, "", f"Command: `{command}`", "", runs_text, "", "Data source:", "",
            *[f"- {line}" for line in sources], "",
+           "Code of the runs (the footer's is the report's):", "", *[f"- {line}" for line in t.code], "",
            "## Verdicts", "", table_md(verdicts) if len(verdicts) else "(the plan tests no claim)", "",
            *[line for title, tab in t.pairwise for line in (f"### {title}", "", table_md(tab), "")],
            f"## {configs_title}", "", table_md(table) if len(table) else "(no ok runs)", ""]
@@ -537,6 +542,8 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
         f"<p>{html.escape(rep.plan.description)}</p>",
         f"<p>Command: <code>{html.escape(command)}</code></p><p>{html.escape(runs_text)}</p>",
         "<p>Data source:</p><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in sources) + "</ul>",
+        "<p>Code of the runs (the footer's is the report's):</p><ul>"
+        + "".join(f"<li>{html.escape(line)}</li>" for line in t.code) + "</ul>",
         "<h2>Verdicts</h2>",
         f"<table><thead><tr><th>claim</th><th>verdict</th><th>test</th><th>compared</th></tr></thead><tbody>{rows}</tbody></table>"
         if rep.verdicts else "<p>(the plan tests no claim)</p>",
