@@ -567,3 +567,21 @@ def test_report_names_the_code_its_runs_were_made_with(tmp_path):
     code = md.split("Code of the runs", 1)[1].split("\n## ", 1)[0]
     assert "- balancedrnn 0.1.0 (git aaaaaaaaaaaa), torch 2.3.0 (3 runs)" in code
     assert "- balancedrnn 0.1.0 (git bbbbbbbbbbbb), torch 2.3.0 (1 run)" in code
+
+
+def test_learning_curves_keep_configs_of_other_settings_apart_and_a_trial_run_twice_once(monkeypatch):
+    """Like the statistics: dense at lr 1e-3 and at lr 1e-2 are two configs in the legend (it said one), and the same
+    trial in two sweeps of a plan enters the family's mean curve once (it entered twice)."""
+    recs = rad_records(["dense", "uniform:0.2"], seeds=2)
+    fast = [dict(r, trial_key=r["trial_key"] + "-fast", config=dict(r["config"], lr=1e-2))
+            for r in rad_records(["dense"], seeds=2)]
+    for k, r in enumerate(recs + fast):
+        r["history"] = {"val": [{"accuracy": 0.1 * (1 + k)}, {"accuracy": 0.2}]}
+    twice = dict(recs[0])  # dense, lr 1e-3, seed 0 again, from another sweep of the same settings
+    curves = reproreport.learning_curves(recs + fast + [twice])
+    fig = captured(monkeypatch, reproreport.plot_learning_curves, curves, "x.png")
+    labels = sorted(t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    assert labels == ["dense (2 configs)", "uniform (1 configs)"]
+    dense = [r for r in recs + fast if r["config"]["model"] == "dense"]  # by hand: each run once
+    first = curves[(curves["family"] == "dense") & (curves["epoch"] == 1)]["value"]
+    assert len(first) == 4 and first.mean() == pytest.approx(sum(r["history"]["val"][0]["accuracy"] for r in dense) / 4)

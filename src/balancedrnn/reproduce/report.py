@@ -40,6 +40,7 @@ from ..analysis.report import (
     table_html,
     table_md,
     text_colour,
+    with_settings,
     write_html_page,
 )
 from ..core.spec import BLOCKS
@@ -151,18 +152,27 @@ CURVE_COLUMNS = ["task", "family", "model", "budget", "seed", "epoch", "value", 
 
 def _curves(records: list[dict[str, Any]], points: Any) -> pd.DataFrame:
     """Long table (:data:`CURVE_COLUMNS`) of the ok runs' curves: ``points(record)`` yields (epoch, value, metric);
-    non-finite values are left out."""
+    non-finite values are left out. ``model`` is the config as the statistics name it (the settings that tell two
+    configs of one model apart, :func:`~balancedrnn.analysis.report.with_settings`), and a trial run twice counts
+    once, as in :func:`~balancedrnn.analysis.claims.runs_table`."""
     from ..core.configs import config_family
 
-    rows = []
+    ok, seen = [], set()
     for r in records:
-        if r.get("status") != "ok":
+        cfg = r.get("config") or {}
+        trial = (r.get("trial_key"), cfg.get("task"), cfg.get("model"), cfg.get("budget"), cfg.get("seed"))
+        if r.get("status") != "ok" or (r.get("trial_key") is not None and trial in seen):
             continue
+        seen.add(trial)
+        ok.append(r)
+    labels = with_settings([str((r.get("config") or {}).get("model")) for r in ok], [r.get("config") or {} for r in ok])
+    rows = []
+    for r, label in zip(ok, labels):
         cfg = r.get("config") or {}
         for epoch, value, metric in points(r):
             if isinstance(value, (int, float)) and math.isfinite(value):
                 rows.append({"task": cfg.get("task"), "family": config_family(str(cfg.get("model"))),
-                             "model": cfg.get("model"), "budget": cfg.get("budget"), "seed": cfg.get("seed"),
+                             "model": label, "budget": cfg.get("budget"), "seed": cfg.get("seed"),
                              "epoch": epoch, "value": float(value),
                              "metric": metric})
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
