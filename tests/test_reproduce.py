@@ -475,3 +475,7 @@ def test_report_only_of_a_tpe_plan_counts_only_the_runs_of_its_settings(tmp_path
     assert len(rep.records) == 2 and rep.complete
     with pytest.raises(PlanError, match="no finished runs"):
         run_plan(p, "smoke", tmp_path / "other", storage=journal, overrides={"epochs": 2}, report_only=True, progress=False)
+    # the plan now asks for one trial, and the store holds two of its settings: 'Runs: 2 of 1', 'INCOMPLETE: -1 of 1'
+    p.sweeps[0].sampler["n_trials"] = 1
+    rep = run_plan(p, "smoke", tmp_path / "fewer", storage=journal, report_only=True, progress=False)
+    assert len(rep.records) == 2 and rep.expected == 2 and rep.not_ok == 0 and rep.complete

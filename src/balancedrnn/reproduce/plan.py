@@ -556,9 +556,12 @@ def _run_plan(plan: Plan, scale: str, out_dir: Path, storage: str | None, worker
         """The study's records of this spec's configs: runs of other settings in the same study (an earlier
         ``--set epochs=...``, a recommendation since replaced) are not this reproduction's runs. A TPE or QMC sweep,
         whose configs are drawn: the records its sampler could have drawn (:func:`optuna_mismatch`)."""
+        nonlocal expected
         keys = spec_keys(spec)
         if keys is None:
-            return [r for r in store.iter_records(study) if optuna_mismatch(spec, r.get("config") or {}) is None]
+            drawn = [r for r in store.iter_records(study) if optuna_mismatch(spec, r.get("config") or {}) is None]
+            expected += max(0, len(drawn) - spec.sampler.n_trials)  # run earlier with more trials: all are its runs
+            return drawn
         return [r for r in store.iter_records(study) if r.get("trial_key") in keys]
 
     def run(spec: Any) -> list[dict[str, Any]]:
