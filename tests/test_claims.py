@@ -376,3 +376,35 @@ def test_a_tie_for_a_familys_best_config_does_not_depend_on_the_order_of_the_rec
         (v,), _ = judge(["balanced_beats_uniform"], order)
         tests.add(v.test)
     assert len(tests) == 1 and "uniform:0.2" in tests.pop()
+
+
+def test_runs_of_other_settings_are_other_configurations_and_a_trial_run_twice_is_one_run():
+    """A plan's two sweeps of one model and budget at other learning rates: two configurations, not four seeds of one
+    (they were pooled: 'n = 4, 4' from 2 seeds, one mean over both learning rates); the same trial in two sweeps
+    (identical config and seed: the same numbers) counts once."""
+    recs = []
+    values = {}
+    for lr, means in ((1e-5, {"dense": 0.2, "balanced:0.5": 0.3}), (1e-2, {"dense": 0.6, "balanced:0.5": 0.5})):
+        for m, mu in means.items():
+            for s in range(3):
+                r = record("rad", m, s, mu + 0.01 * s)
+                r["config"]["lr"] = lr
+                r["trial_key"] = f"{m}-{lr}-{s}"
+                recs.append(r)
+                values.setdefault((m, lr), []).append(mu + 0.01 * s)
+    copy = dict(recs[0], config=dict(recs[0]["config"], threads=4, mnist_dir="elsewhere"))
+    recs.append(copy)  # dense at lr 1e-5, seed 0 again (a second sweep of the same settings), on another machine
+    stats = config_stats(runs_table(recs)).set_index("model")
+    assert sorted(stats.index) == ["balanced:0.5 (lr=0.01)", "balanced:0.5 (lr=1e-05)", "dense (lr=0.01)", "dense (lr=1e-05)"]
+    for (m, lr), v in values.items():  # by hand: the 3 seeds of each (model, lr)
+        row = stats.loc[f"{m} (lr={'0.01' if lr == 1e-2 else '1e-05'})"]
+        assert row["runs"] == 3 and row["mean"] == pytest.approx(sum(v) / 3)
+        assert row["std"] == pytest.approx(math.sqrt(sum((x - sum(v) / 3) ** 2 for x in v) / 2))
+    (v,), _ = judge(["balanced_beats_dense"], recs)
+    assert "balanced:0.5 (lr=0.01) vs dense (lr=0.01)" in v.test and "n = 3, 3" in v.test, v.test
+    from balancedrnn.analysis.report import runs_detail
+
+    assert set(runs_detail(recs)["config"]) == set(stats.index)  # the per-run table names them alike
+    # repeats of one config (seeds, data seed, threads, where the data lie) keep the plain label
+    same = [dict(r, config=dict(r["config"], data_seed=r["config"]["seed"], threads=1 + r["config"]["seed"])) for r in recs[:6]]
+    assert set(runs_table(same)["config"]) == {"dense", "balanced:0.5"}

@@ -143,6 +143,9 @@ def test_unusable_records_are_skipped_and_counted(records):
     lstm = {**records[1], "model": {"kind": "lstm", "density": None, "dx": 2500, "dy": 10, "dh": 11}}
     d = prepare_records([failed, lstm, *records[2:]])
     assert len(d) == len(records) - 2 and d.skipped == {"not ok": 1, "baseline model": 1}
+    # said beside the count of the runs used ('22 runs of 11 configs (2 baseline model)' read as 2 of the 22)
+    assert d.describe_skipped() == "2 more skipped: 1 not ok, 1 baseline model"
+    assert prepare_records(records[2:]).describe_skipped() == "none skipped"
 
 
 def test_incompatible_records_are_refused(records):

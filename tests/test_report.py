@@ -77,6 +77,10 @@ def test_accuracy_intervals_stay_within_0_and_1_with_two_seeds():
     v = np.array([0.05, 0.6])
     assert ci95(v, "normalized_score") == pytest.approx(slow_t_interval([0.05, 0.6]))
     assert ci95(v, "normalized_score")[0] < 0 and ci95(v)[0] < 0
+    # skill (1 - MSE / the mean predictor's) is at most 1: an interval of two seeds reached 1.4 ("[-0.4, 1.4]")
+    v = np.array([0.45, 0.7])
+    assert ci95(v, "skill") == pytest.approx(slow_t_interval([0.45, 0.7], high=1.0))
+    assert ci95(v, "skill")[1] == 1.0 and ci95(v, "skill")[0] < 0
     # through the per-config statistics of the report (n = 2 seeds, accuracies near chance)
     stats = config_stats(runs_table(rad_records()))
     assert (stats["ci_low"] >= 0).all() and (stats["ci_high"] <= 1).all()
@@ -478,3 +482,106 @@ def test_learning_curve_bands_are_the_sample_std_and_absent_for_one_run(monkeypa
         m, sd = statistics.mean([a, b]), statistics.stdev([a, b])
         assert {round(m - sd, 9), round(m + sd, 9)} <= top[e]
     assert all(len(p.vertices) == 0 for p in balanced.get_paths())
+
+
+def test_a_report_removes_the_figures_of_an_earlier_report_that_it_does_not_write(tmp_path):
+    """A reproduction re-run into its directory (other --set, or --report-only before the predictor or the recommender
+    stage could run) left the earlier report's recommender, selection and predictor figures beside the new ones:
+    figures of other runs, in the directory the report names."""
+    figs = tmp_path / "figures"
+    (figs / "predictor").mkdir(parents=True)
+    earlier = [figs / "recommender.png", figs / "selection_curves.png", figs / "predictor" / "importances.png",
+               figs / "predictor" / "predicted_vs_actual.png", figs / "predictor" / "report.md"]
+    for p in earlier:
+        p.write_bytes(b"an earlier report's")
+    (figs / "mine.txt").write_text("not the report's")
+    paths = reproreport.write_report(reproduction(rad_records(seeds=2)), tmp_path)
+    assert not any(p.exists() for p in earlier) and not (figs / "predictor").exists()
+    assert (figs / "mine.txt").exists()
+    written = {p.name for p in paths[2:]}
+    assert written == {"metric_vs_hidden_proportion.png", "learning_curves.png", "density_heatmap.png"}
+    assert all(p.exists() for p in paths)
+
+
+def test_figures_of_many_tasks_wrap_into_rows(monkeypatch):
+    """The zoo plan's 31 tasks made one row of 31 panels: a figure 186 inches wide that the page shrinks to slivers.
+    Panels now wrap four to a row, every task keeping its panel."""
+    tasks = [f"task{i}" for i in range(9)]
+    recs = [dict(r, config=dict(r["config"], task=t)) for t in tasks for r in rad_records(CONFIGS[:3], seeds=2)]
+    frame = runs_table(recs)
+    stats = config_stats(frame)
+    for plot, width in ((reproreport.plot_metric_vs_hp, 6.0), (reproreport.plot_density_heatmap, 5.2)):
+        fig = captured(monkeypatch, plot, frame, stats, None)
+        titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
+        assert len(titled) == len(tasks) and all(any(t in title for title in titled) for t in tasks), titled
+        w, h = fig.get_size_inches()
+        assert w == pytest.approx(4 * width) and h > 2 * 4.0  # four to a row, three rows
+
+
+def test_heatmap_labels_do_not_run_over_the_next_panel(monkeypatch):
+    """Random-density configs have long names: side by side, one panel's labels covered the previous panel's yh and
+    yy cells (the predictor plan's heat map)."""
+    explicit = ["hx=0.0580910,hh=0.628723,hy=0.354564,yx=0.606877,yh=0.203301,yy=0.897183",
+                "hx=0.0259047,hh=0.403035,hy=0.532879,yx=0.373139,yh=0.769353,yy=0.609603"]
+    recs = [dict(r, config=dict(r["config"], task=t)) for t in ("a", "b", "c") for r in rad_records(explicit, seeds=1)]
+    frame = runs_table(recs)
+    fig = captured(monkeypatch, reproreport.plot_density_heatmap, frame, config_stats(frame), None)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    heat = [ax for ax in fig.axes if ax.get_title()]
+    assert len(heat) == 3
+    for left, right in zip(heat, heat[1:]):
+        cells = left.get_window_extent(renderer)
+        for label in right.get_yticklabels():
+            assert label.get_window_extent(renderer).x0 >= cells.x1, label.get_text()
+
+
+def test_the_configurations_table_counts_the_runs_that_did_not_finish_ok(tmp_path):
+    """A config's diverged seed, or a config whose every seed failed, left no trace in the configurations table (a
+    mean over the seeds that survived, or no row at all); only the banner's total and the per-run table said so."""
+    recs = rad_records(["dense", "balanced:0.5", "uniform:0.2"], seeds=3)
+    for r in recs:
+        if (r["config"]["model"], r["config"]["seed"]) == ("dense", 2) or r["config"]["model"] == "uniform:0.2":
+            r.update(status="diverged" if r["config"]["model"] == "dense" else "failed", final=None, error="boom")
+    md = reproreport.write_report(reproduction(recs), tmp_path)[1].read_text()
+    lines = section(md, "Configurations")
+    head = next(line for line in lines if line.startswith("| task |"))
+    cells = {line.split(" | ")[1]: dict(zip(head.strip("| ").split(" | "), line.strip("| ").split(" | ")))
+             for line in lines if line.startswith("| rad |")}
+    assert cells["dense"]["runs"] == "2" and cells["dense"]["not ok"] == "1"
+    ok_dense = [r["final"]["value"] for r in recs if r["config"]["model"] == "dense" and r["status"] == "ok"]
+    assert cells["dense"]["mean"] == reproreport.fmt(sum(ok_dense) / 2)  # the mean of the two that finished
+    assert cells["balanced:0.5"]["runs"] == "3" and cells["balanced:0.5"]["not ok"] == "0"
+    assert cells["uniform:0.2"]["runs"] == "0" and cells["uniform:0.2"]["not ok"] == "3"
+    assert cells["uniform:0.2"]["mean"] == "n/a" and cells["uniform:0.2"]["family"] == "uniform"
+
+
+def test_report_names_the_code_its_runs_were_made_with(tmp_path):
+    """The footer gives the versions of the code writing the report; a report written later (--report-only, or over a
+    store other machines ran) did not say which code made its runs, which the records hold."""
+    recs = rad_records(["dense", "balanced:0.5"], seeds=2)
+    for k, r in enumerate(recs):
+        r["versions"] = {"balancedrnn": "0.1.0", "torch": "2.3.0"}
+        r["git_revision"] = "a" * 40 if k < 3 else "b" * 40
+    md = reproreport.write_report(reproduction(recs), tmp_path)[1].read_text()
+    code = md.split("Code of the runs", 1)[1].split("\n## ", 1)[0]
+    assert "- balancedrnn 0.1.0 (git aaaaaaaaaaaa), torch 2.3.0 (3 runs)" in code
+    assert "- balancedrnn 0.1.0 (git bbbbbbbbbbbb), torch 2.3.0 (1 run)" in code
+
+
+def test_learning_curves_keep_configs_of_other_settings_apart_and_a_trial_run_twice_once(monkeypatch):
+    """Like the statistics: dense at lr 1e-3 and at lr 1e-2 are two configs in the legend (it said one), and the same
+    trial in two sweeps of a plan enters the family's mean curve once (it entered twice)."""
+    recs = rad_records(["dense", "uniform:0.2"], seeds=2)
+    fast = [dict(r, trial_key=r["trial_key"] + "-fast", config=dict(r["config"], lr=1e-2))
+            for r in rad_records(["dense"], seeds=2)]
+    for k, r in enumerate(recs + fast):
+        r["history"] = {"val": [{"accuracy": 0.1 * (1 + k)}, {"accuracy": 0.2}]}
+    twice = dict(recs[0])  # dense, lr 1e-3, seed 0 again, from another sweep of the same settings
+    curves = reproreport.learning_curves(recs + fast + [twice])
+    fig = captured(monkeypatch, reproreport.plot_learning_curves, curves, "x.png")
+    labels = sorted(t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    assert labels == ["dense (2 configs)", "uniform (1 configs)"]
+    dense = [r for r in recs + fast if r["config"]["model"] == "dense"]  # by hand: each run once
+    first = curves[(curves["family"] == "dense") & (curves["epoch"] == 1)]["value"]
+    assert len(first) == 4 and first.mean() == pytest.approx(sum(r["history"]["val"][0]["accuracy"] for r in dense) / 4)

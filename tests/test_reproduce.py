@@ -128,6 +128,17 @@ def test_plan_file_with_a_typo(tmp_path):
         load_plan(bad)
 
 
+def test_a_shipped_plan_beside_a_directory_of_its_name_is_the_plan(tmp_path, monkeypatch):
+    """`reproduce rad-100k --out-dir rad-100k` run again (to resume, or the report's command) found the directory
+    it had made and said 'plan file rad-100k is a directory, not a plan file'."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rad-100k").mkdir()
+    assert load_plan("rad-100k").source == str(plans_dir() / "rad-100k.yaml") and load_plan("rad-100k").shipped
+    (tmp_path / "mine").mkdir()  # a directory named like no shipped plan is still refused as a plan file
+    with pytest.raises(PlanError, match="plan file mine is a directory"):
+        load_plan("mine")
+
+
 def test_unwritable_output_directory(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
@@ -185,7 +196,8 @@ def test_recommender_cells_hold_out_each_task():
     plan = load_plan("predictor")
     plan.recommend.n_candidates = 300
     cells, note = recommendation_cells(plan, "smoke", recs)
-    assert note == ""
+    # the plan's third task has no runs here: left out, and said so (it was left out silently)
+    assert note == "ts:JapaneseVowels left out: no usable runs of its own (block models that finished ok)"
     assert [(c.task, c.budget) for c in cells] == [("rad", 25000.0), ("rad", 50000.0), ("ts:BasicMotions", 20000.0)]
     for cell in cells:
         others = [r for r in recs if r["config"]["task"] != cell.task]
@@ -209,7 +221,9 @@ def test_recommend_section_is_validated(tmp_path):
     for change, pattern in [({"refrences": ["dense"]}, "plan bad.yaml: unknown recommend key"),
                             ({"references": ["dense", "sparse-ish"]}, "unknown model config 'sparse-ish'"),
                             ({"seeds": {"smoke": 2}}, "must give a number of seeds for each of smoke, small, paper"),
-                            ({"seeds": {"smoke": 0, "small": 3, "paper": 5}}, "seeds.smoke must be a positive integer")]:
+                            ({"seeds": {"smoke": 0, "small": 3, "paper": 5}}, "seeds.smoke must be a positive integer"),
+                            # accepted, then refused by the stage's grid sweeps after the whole first stage had run
+                            ({"references": ["dense", "uniform:0.2", "dense"]}, "references lists dense more than once")]:
         bad.write_text(yaml.safe_dump({**d, "recommend": {**d["recommend"], **change}}))
         with pytest.raises(PlanError, match=pattern.replace("(", r"\(")):
             load_plan(bad)
@@ -408,3 +422,60 @@ def test_set_data_seed_reaches_only_the_tasks_it_changes():
     with pytest.raises(SweepError, match="base.data_seed does not apply to task ts:Lynx-next5: its series is cut in time"):
         SweepSpec.from_dict({"name": "s", "base": {"task": "ts:Lynx-next5", "data_seed": 3}})
     SweepSpec.from_dict({"name": "s", "base": {"task": "ts:Lynx-next5", "data_seed": 0}})
+
+
+def test_recommender_cells_of_a_sweep_that_leaves_the_task_or_budget_at_its_default(tmp_path):
+    """A plan sweep without base.task trains RAD (TrainConfig's default); the recommender stage then failed with a
+    KeyError traceback ('task') after every trial of the first stage had run. A sweep without a budget trains at
+    TrainConfig's 100,000 weights; the stage left its task out, silently (no cell, no note)."""
+    from test_meta import synthetic_records
+
+    from balancedrnn.reproduce.plan import recommendation_cells
+
+    plan = yaml.safe_load((plans_dir() / "predictor.yaml").read_text())
+    del plan["sweeps"][0]["base"]["task"]
+    del plan["sweeps"][2]["sampler"]["budget"]  # BasicMotions at the default budget
+    path = tmp_path / "default-task.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    p = load_plan(path)
+    p.recommend.n_candidates = 100
+    recs = synthetic_records(n_configs=6, seeds=2, tasks=("rad", "ts:BasicMotions"), seed=4)
+    cells, note = recommendation_cells(p, "smoke", recs)
+    assert note.startswith("ts:JapaneseVowels left out") and [(c.task, c.budget) for c in cells] == [("rad", 25000.0), ("rad", 50000.0), ("ts:BasicMotions", 100000.0)]
+    assert all(c.spec.base.get("task", "rad") == c.task for c in cells)
+
+
+def test_report_only_of_a_tpe_plan_counts_only_the_runs_of_its_settings(tmp_path, monkeypatch):
+    """A TPE sweep's configs are drawn, so its runs cannot be matched by key: --report-only --set epochs=2 on a store of
+    1-epoch runs reported those as the epochs=2 reproduction's ('Runs: 2 of 2 (ok 2)', exit 0), as a grid plan did
+    before it was fixed; now it finds no runs of these settings, and the runs of the plan's own settings stay its."""
+    from dataclasses import asdict
+
+    from balancedrnn.reproduce import plan as plan_module
+    from balancedrnn.reproduce.plan import run_plan
+    from balancedrnn.record import RECORD_VERSION
+    from balancedrnn.sweep import store
+    from balancedrnn.train import TrainConfig
+
+    monkeypatch.setattr(plan_module, "write_report", lambda *args, **kwargs: [])  # the runs, not their figures
+    sizes = {"epochs": 1, "n_train": 16, "n_val": 8, "n_test": 8}
+    plan = {"name": "tpe", "description": "drawn densities", "claims": [],
+            "sweeps": [{"name": "tpe", "base": {"task": "rad", "budget": 30000}, "sampler": {"kind": "tpe", "n_trials": 2}}],
+            "scales": {s: {"base": sizes} for s in SCALES}}
+    path = tmp_path / "tpe.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    study = store.open_study(store.open_storage(None, tmp_path), "tpe-smoke")
+    for seed, model in enumerate(["uniform:0.3", "balanced:0.4"]):  # two runs the plan's TPE sweep could have drawn
+        cfg = TrainConfig(task="rad", model=model, budget=30000.0, lr=2e-3, seed=seed, **sizes)
+        store.finish(study, study.ask(), {"record_version": RECORD_VERSION, "trial_key": cfg.key(), "status": "ok",
+                                          "config": asdict(cfg), "final": {"metric": "accuracy", "value": 0.1, "test": {}}})
+    journal = str(tmp_path / "store.journal")
+    p = load_plan(path)
+    rep = run_plan(p, "smoke", tmp_path / "interim", storage=journal, report_only=True, progress=False)
+    assert len(rep.records) == 2 and rep.complete
+    with pytest.raises(PlanError, match="no finished runs"):
+        run_plan(p, "smoke", tmp_path / "other", storage=journal, overrides={"epochs": 2}, report_only=True, progress=False)
+    # the plan now asks for one trial, and the store holds two of its settings: 'Runs: 2 of 1', 'INCOMPLETE: -1 of 1'
+    p.sweeps[0].sampler["n_trials"] = 1
+    rep = run_plan(p, "smoke", tmp_path / "fewer", storage=journal, report_only=True, progress=False)
+    assert len(rep.records) == 2 and rep.expected == 2 and rep.not_ok == 0 and rep.complete

@@ -2,7 +2,8 @@
 
 Per configuration: mean, standard deviation and a 95 % confidence interval of the final metric over seeds:
 Student's t, clipped to the metric's range when it has one (:data:`METRIC_RANGE`: accuracies lie in [0, 1], so
-an interval of two seeds cannot claim a value below 0 or above 1; losses and normalized scores stay unclipped).
+an interval of two seeds cannot claim a value below 0 or above 1; skill, 1 − MSE / the mean predictor's, is at most
+1; losses and normalized scores stay unclipped).
 
 Each claim is a function of the run records with one shared signature, ``(frame, context) -> Verdict``, in the
 registry :data:`CLAIMS`; its verdict is ``supported``, ``contradicted`` or ``inconclusive`` and names the test
@@ -78,10 +79,11 @@ class Claim:
 
 # ------------------------------------------------------------------------------------------ statistics
 METRIC_RANGE: dict[str, tuple[float, float]] = {"accuracy": (0.0, 1.0), "balanced_accuracy": (0.0, 1.0),
-                                                "success_rate": (0.0, 1.0)}
-"""Metrics with a bounded range; their intervals are clipped to it. Metrics absent here (loss, normalized score)
-are unbounded and their intervals are not clipped."""
-CI_METHOD = "Student's t over seeds, clipped to [0, 1] for accuracies"
+                                                "success_rate": (0.0, 1.0), "skill": (-math.inf, 1.0)}
+"""Metrics with a bounded range; their intervals are clipped to it (skill, 1 − MSE / the MSE of predicting the
+training mean, only from above). Metrics absent here (loss, normalized score) are unbounded and their intervals are
+not clipped."""
+CI_METHOD = "Student's t over seeds, clipped to [0, 1] for accuracies and to at most 1 for skill"
 """How :func:`ci95` computes an interval, in the words the reports print."""
 
 
@@ -100,18 +102,22 @@ def ci95(values: np.ndarray, metric: str | None = None) -> tuple[float, float]:
     return float(np.clip(v.mean() - half, lo, hi)), float(np.clip(v.mean() + half, lo, hi))
 
 
-def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per ok run: task, model, family, config, seed, the final metric, hidden proportion, sizes. ``config``
+def runs_table(records: list[dict[str, Any]], every_status: bool = False) -> pd.DataFrame:
+    """One row per ok run (with ``every_status``, per run of any status): task, model, family, config, seed, the final metric, hidden proportion, sizes. ``config``
     names what the statistics group the seeds of: the model, with its budget (``dense @ 30,000``) on a task run at
-    several budgets, whose runs at different budgets are different configurations."""
+    several budgets, whose runs at different budgets are different configurations, and with the settings that differ
+    (``dense (lr=0.01)``) where runs of one model and budget differ in more than their seeds (a plan's two sweeps at
+    other learning rates; :func:`~balancedrnn.analysis.report.with_settings`), labelled over the runs of every status.
+    A trial run twice (one config in two sweeps) is one run."""
     from ..core.configs import config_family
-    from .report import config_labels, records_frame
+    from .report import config_labels, records_frame, with_settings
 
     frame = records_frame(records)
-    frame = frame[frame["status"] == "ok"].copy()
-    frame["family"] = [config_family(m) for m in frame["model"]]
-    frame["config"] = config_labels(frame)
-    return frame
+    same_trial = ["trial_key", "task", "model", "budget", "seed", "status"]
+    frame = frame[frame["trial_key"].isna() | ~frame[same_trial].astype(str).duplicated()].copy()
+    frame["family"] = [config_family(m) if isinstance(m, str) else "" for m in frame["model"]]
+    frame["config"] = with_settings(config_labels(frame), [records[i].get("config") or {} for i in frame.index])
+    return frame if every_status else frame[frame["status"] == "ok"].copy()
 
 
 def config_stats(frame: pd.DataFrame) -> pd.DataFrame:
@@ -382,8 +388,9 @@ def _recommender_beats_defaults(frame: pd.DataFrame, ctx: dict[str, Any]) -> Ver
     test = (f"recommendation significantly better in {won}, worse in {lost} of {n} comparisons (Welch, one-sided, "
             f"α = {ALPHA}): " + "; ".join(f"{r.task} at {r.budget:g} vs {r.reference}: {r.test}" for r in comp.itertuples()))
     cells = ", ".join(f"{c.task} at {c.budget:g}" for c in held_out)
+    left_out = f"; {ctx['recommend_note']}" if ctx.get("recommend_note") else ""
     return Verdict("recommender_beats_defaults", statement, verdict, test,
-                   f"leave one task out: {cells}; each recommendation from a forest fitted on the other tasks' runs")
+                   f"leave one task out: {cells}; each recommendation from a forest fitted on the other tasks' runs{left_out}")
 
 
 def _fold_scores(ev: Any, metric: str) -> pd.DataFrame:

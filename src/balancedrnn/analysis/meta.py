@@ -239,8 +239,11 @@ class MetaData:
                         None if self.init_scale is None else self.init_scale[keep])
 
     def describe_skipped(self) -> str:
-        """``'3 not ok, 2 baseline model'`` or ``'none skipped'``."""
-        return ", ".join(f"{n} {why}" for why, n in self.skipped.items()) or "none skipped"
+        """``'5 more skipped: 3 not ok, 2 baseline model'`` or ``'none skipped'``: the records left out besides the
+        counted ones (it read as if 2 of the runs counted beside it were baseline models)."""
+        if not self.skipped:
+            return "none skipped"
+        return f"{sum(self.skipped.values())} more skipped: " + ", ".join(f"{n} {why}" for why, n in self.skipped.items())
 
 
 def prepare_records(records: Iterable[Mapping[str, Any]]) -> MetaData:

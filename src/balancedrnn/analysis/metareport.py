@@ -53,7 +53,7 @@ from .meta import (
     performance_classes,
     require_records,
 )
-from .report import draw_chance, figure_html, pyplot, save_figure, table_html, table_md, write_html_page
+from .report import draw_chance, figure_html, panels, pyplot, save_figure, table_html, table_md, write_html_page
 from ..core.spec import BLOCKS, SpecError, solve_hidden_proportion
 
 MODELS: tuple[str, ...] = ("dummy", "parameters only", "no hidden proportion", "forest", "parent network")
@@ -326,6 +326,10 @@ def hp_curve(predictor: MetaPredictor, data: MetaData, task: str, n: int = 40) -
     return pd.DataFrame({"hidden_proportion": hps, "predicted": predictor.predict(features_frame(rows))})
 
 
+REPORT_FILES = ("report.html", "report.md", "predicted_vs_actual.png", "importances.png", "metric_vs_hidden_proportion.png")
+"""The files :func:`write_report` writes."""
+
+
 def write_report(evaluation: Evaluation, data: MetaData, predictor: MetaPredictor, out_dir: str | Path,
                  with_html: bool = True) -> list[Path]:
     """``report.html`` (self-contained, figures embedded; unless ``with_html`` is False, as inside a reproduction's
@@ -363,8 +367,8 @@ def write_report(evaluation: Evaluation, data: MetaData, predictor: MetaPredicto
     paths.append(save_figure(fig, out / "importances.png"))
 
     tasks = list(pd.unique(data.task))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.0 * len(tasks), 4.2), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    fig, axes = panels(len(tasks), 5.0, 4.2)
+    for ax, task in zip(axes, tasks):
         m = data.task == task
         ax.scatter(data.X.loc[m, "hidden_proportion"], data.y[m], s=14, alpha=0.7, label="runs")
         curve = hp_curve(predictor, data, str(task))

@@ -28,6 +28,24 @@ def pyplot() -> Any:
     return plt
 
 
+PANELS_PER_ROW = 4
+"""Panels (one per task) in a row of a figure; more go to further rows."""
+
+
+def panels(n: int, width: float, height: float, per_row: int = PANELS_PER_ROW, **subplots: Any) -> tuple[Any, list[Any]]:
+    """A figure of ``n`` panels of ``width`` x ``height`` inches, at most ``per_row`` to a row, and its ``n`` axes in
+    order (the unused places of the last row are removed). One row of 31 panels (the zoo plan's tasks) was a figure
+    186 inches wide, which a page shrinks to unreadable slivers. ``subplots``: more options of ``plt.subplots``."""
+    n = max(int(n), 1)
+    cols = min(n, per_row)
+    rows = math.ceil(n / cols)
+    fig, axes = pyplot().subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, **subplots)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        fig.delaxes(ax)
+    return fig, flat[:n]
+
+
 def save_figure(fig: Any, path: str | Path, tight: bool = True, **savefig: Any) -> Path:
     """Write a figure as PNG atomically and close it."""
     if tight:
@@ -158,6 +176,43 @@ def config_labels(frame: pd.DataFrame, with_task: bool = False) -> pd.Series:
     if with_task and frame["task"].astype(str).nunique() > 1:
         labels = [f"{t}: {label}" for t, label in zip(frame["task"], labels)]
     return pd.Series(labels, index=frame.index, dtype=object)
+
+
+def _configuration(config: Mapping[str, Any]) -> str:
+    """What makes a run's configuration, repeats aside: its trial key (:meth:`TrainConfig.key`, which leaves out where
+    the data lie and what a baseline does not read) with the seed, data seed and threads that repeats differ in."""
+    import json
+
+    from ..train import TrainConfig
+
+    try:
+        return TrainConfig.from_dict({**config, "seed": 0, "data_seed": 0, "threads": None}).key()
+    except (TypeError, ValueError):  # a record of another version: its settings as they are
+        from .meta import _GROUP_IGNORED
+
+        return json.dumps({k: v for k, v in config.items() if k not in _GROUP_IGNORED}, sort_keys=True, default=str)
+
+
+def with_settings(labels: Sequence[str], configs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``labels`` (one per run) with the settings that tell apart configurations sharing a label on one task and
+    budget: runs of a plan's two sweeps at another lr or number of epochs are two configurations, not seeds of one
+    (``dense (lr=0.01)`` and ``dense (lr=1e-05)``). Runs that differ only as repeats do (seed, data seed, threads,
+    where the data lie) keep their label."""
+    from .meta import _GROUP_IGNORED
+
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for i, (label, cfg) in enumerate(zip(labels, configs)):
+        groups.setdefault((str(cfg.get("task")), str(label), str(cfg.get("budget"))), []).append(i)
+    out = [str(label) for label in labels]
+    for idx in groups.values():
+        if len({_configuration(configs[i]) for i in idx}) < 2:
+            continue
+        settings = [{k: v for k, v in configs[i].items() if k not in _GROUP_IGNORED} for i in idx]
+        names = sorted({k for s in settings for k in s})
+        differ = [k for k in names if len({repr(s.get(k)) for s in settings}) > 1]
+        for i, s in zip(idx, settings):
+            out[i] = f"{out[i]} ({', '.join(f'{k}={fmt(s.get(k), 6)}' if s.get(k) is not None else f'{k}=none' for k in differ)})"
+    return out
 
 
 def _distinct_notes(notes: pd.Series, keep: int = 2) -> str:
@@ -334,10 +389,13 @@ RUN_COLUMNS = ("task", "config", "seed", "budget", "status", "metric", "value", 
 
 def runs_detail(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """The per-run table of the reports: one row per run record of any status (:data:`RUN_COLUMNS`), by task,
-    config and seed; the note of a run that did not finish ok is its error."""
+    config and seed; the note of a run that did not finish ok is its error. A config names the settings that tell it
+    apart from another of its model at its budget (:func:`with_settings`)."""
+    records = list(records)
     f = records_frame(records)
     if f.empty:
         return pd.DataFrame(columns=list(RUN_COLUMNS))
+    f["model"] = with_settings(list(f["model"]), [r.get("config") or {} for r in records])
     f = f.sort_values(["task", "model", "seed"], kind="stable", key=lambda c: c.astype(str) if c.name != "seed" else c)
     rows = [{"task": r.task, "config": r.model, "seed": fmt(r.seed), "budget": fmt(r.budget), "status": r.status,
              "metric": fmt(r.metric), "value": fmt(r.test), "hidden proportion": fmt(r.hidden_proportion, 3),
@@ -356,8 +414,24 @@ def data_sources(records: Iterable[dict[str, Any]]) -> list[str]:
     return [f"{task}: {src} ({n} run{'s' if n != 1 else ''})" for (task, src), n in counts.items()]
 
 
+def run_code(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The code the runs were made with, one line per balancedrnn version, git revision and torch version with its
+    number of runs (from the records: a report written later, or from a store other machines ran, has other code
+    in its footer, which is the writer's)."""
+    counts: dict[str, int] = {}
+    for r in records:
+        versions = r.get("versions") or {}
+        if not versions and not r.get("git_revision"):
+            line = "not recorded"
+        else:
+            git = str(r.get("git_revision") or "unknown")[:12]
+            line = f"balancedrnn {versions.get('balancedrnn', '?')} (git {git}), torch {versions.get('torch', '?')}"
+        counts[line] = counts.get(line, 0) + 1
+    return [f"{line} ({n} run{'s' if n != 1 else ''})" for line, n in counts.items()]
+
+
 def environment() -> dict[str, str]:
-    """Report footer facts: library versions, git revision, platform, threads, time."""
+    """Report footer facts: library versions, git revision, platform, threads, time (of the report's writer)."""
     import torch
 
     from ..env import git_revision, versions

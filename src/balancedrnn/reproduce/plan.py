@@ -32,7 +32,7 @@ seeds, learning rate and initialisation (a second stage of grid sweeps in the sa
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -197,7 +197,9 @@ def load_plan(name_or_path: str | Path) -> Plan:
     from ..sweep.spec import yaml_error_where, yaml_load
 
     path = Path(name_or_path)
-    if not (path.suffix in (".yaml", ".yml") or path.exists()):
+    # a shipped plan's name is the plan even beside a directory of that name (say, its --out-dir, so that
+    # `reproduce rad-100k --out-dir rad-100k` resumes): a directory is never a plan file
+    if not (path.suffix in (".yaml", ".yml") or path.exists()) or (path.is_dir() and str(name_or_path) in plan_names()):
         if str(name_or_path) not in plan_names():
             raise PlanError(f"unknown plan {str(name_or_path)!r}; shipped plans: {', '.join(plan_names())} "
                             "(or give the path of a plan file)")
@@ -276,6 +278,9 @@ def _recommend_settings(d: Any, plan_file: str) -> RecommendSettings | None:
     if not isinstance(out.references, list) or not out.references:
         raise PlanError(f"{what}.references must be a non-empty list of configs")
     out.references = [str(r) for r in out.references]
+    twice = sorted({r.strip() for r in out.references if [x.strip() for x in out.references].count(r.strip()) > 1})
+    if twice:  # its grid sweeps would refuse them, after every trial of the first stage had run
+        raise PlanError(f"{what}.references lists {', '.join(twice)} more than once")
     from ..core.configs import config_family
     from ..core.spec import SpecError
 
@@ -447,12 +452,14 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
     sweeps, a :class:`~balancedrnn.analysis.meta.MetaPredictor` fitted on the other tasks' ok runs recommends a config
     (:func:`balancedrnn.analysis.meta.recommend`), to be trained beside ``plan.recommend.references`` at the
     recommendation's lr and initialisation. Returns ([], reason) when the stage cannot run (no recommend
-    section, fewer than two tasks, too few runs)."""
+    section, fewer than two tasks, too few runs), and (cells, note) naming the tasks it leaves out (a task without
+    usable runs of its own: block models that finished ok), else (cells, "")."""
     from ..core.configs import check_fits
     from ..analysis.meta import MetaError, MetaPredictor, prepare_records, recommend
     from ..core.spec import SpecError
     from ..sweep.spec import SweepSpec
     from ..tasks import get_task
+    from ..train import TrainConfig
 
     settings = plan.recommend
     if settings is None:
@@ -460,10 +467,10 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
     specs = sweep_specs(plan, scale, workers, storage, overrides)
     cells: dict[tuple[str, float], dict[str, Any]] = {}
     for spec in specs:
-        budgets = spec.sampler.budgets or [spec.sampler.budget if spec.sampler.budget is not None else spec.base.get("budget")]
+        full = asdict(TrainConfig.from_dict(spec.base))  # what its trials run: a base may leave task or budget at the default
+        budgets = spec.sampler.budgets or [spec.sampler.budget if spec.sampler.budget is not None else full["budget"]]
         for b in budgets:
-            if b is not None:
-                cells.setdefault((str(spec.base["task"]), float(b)), spec.base)
+            cells.setdefault((str(full["task"]), float(b)), spec.base)
     data = prepare_records(records)
     tasks = sorted({str(t) for t in data.task})
     if len(tasks) < 2:
@@ -502,7 +509,10 @@ def recommendation_cells(plan: Plan, scale: str, records: list[dict[str, Any]], 
         origin = str(rec.top["origin"].iloc[0]) if rec.top is not None and len(rec.top) else ""
         out.append(HeldOut(task_name, budget, sorted(set(predictor.tasks_)), predictor.n_records_, rec, spec, origin,
                            infeasible))
-    return out, ""
+    left_out = list(dict.fromkeys(t for t, _ in cells if t not in tasks))
+    note = (f"{', '.join(left_out)} left out: no usable runs of {'its' if len(left_out) == 1 else 'their'} own (block "
+            "models that finished ok)") if left_out else ""
+    return out, note
 
 
 def run_plan(plan: Plan, scale: str, out_dir: str | Path, storage: str | None = None, workers: int = 1,
@@ -531,6 +541,7 @@ def _run_plan(plan: Plan, scale: str, out_dir: Path, storage: str | None, worker
     from ..analysis.claims import evaluate_records, judge
     from ..io import ensure_writable_dir
     from ..sweep.executor import run_sweep, spec_keys
+    from ..sweep.spec import optuna_mismatch
 
     out_dir = Path(out_dir)
     specs = sweep_specs(plan, scale, workers, storage, overrides)
@@ -543,9 +554,15 @@ def _run_plan(plan: Plan, scale: str, out_dir: Path, storage: str | None, worker
 
     def own(spec: Any, study: Any) -> list[dict[str, Any]]:
         """The study's records of this spec's configs: runs of other settings in the same study (an earlier
-        ``--set epochs=...``, a recommendation since replaced) are not this reproduction's runs."""
+        ``--set epochs=...``, a recommendation since replaced) are not this reproduction's runs. A TPE or QMC sweep,
+        whose configs are drawn: the records its sampler could have drawn (:func:`optuna_mismatch`)."""
+        nonlocal expected
         keys = spec_keys(spec)
-        return [r for r in store.iter_records(study) if keys is None or r.get("trial_key") in keys]
+        if keys is None:
+            drawn = [r for r in store.iter_records(study) if optuna_mismatch(spec, r.get("config") or {}) is None]
+            expected += max(0, len(drawn) - spec.sampler.n_trials)  # run earlier with more trials: all are its runs
+            return drawn
+        return [r for r in store.iter_records(study) if r.get("trial_key") in keys]
 
     def run(spec: Any) -> list[dict[str, Any]]:
         nonlocal expected
@@ -576,7 +593,7 @@ def _run_plan(plan: Plan, scale: str, out_dir: Path, storage: str | None, worker
     ensure_writable_dir(out_dir)
     held_out, note = recommendation_cells(plan, scale, records, workers, storage, overrides) if plan.recommend else ([], "")
     if log and note:
-        log(f"no recommender stage: {note}")
+        log(f"recommender stage: {note}" if held_out else f"no recommender stage: {note}")
     recommend_records = [r for cell in held_out for r in run(cell.spec)]
     sizes = forests(scale)
     verdicts, evaluation = judge(plan.claims, records, scale, held_out=held_out, recommend_records=recommend_records,

@@ -32,13 +32,15 @@ from ..analysis.report import (
     figure_html,
     fmt,
     label_points,
-    pyplot,
+    panels,
+    run_code,
     runs_detail,
     save_figure,
     shared_chance,
     table_html,
     table_md,
     text_colour,
+    with_settings,
     write_html_page,
 )
 from ..core.spec import BLOCKS
@@ -64,7 +66,8 @@ class Reproduction:
     recommend_records: list[dict[str, Any]] = field(default_factory=list)
     """Final run records of the recommender stage."""
     recommend_note: str = ""
-    """Why the recommender stage did not run (empty when it ran or the plan has none)."""
+    """Why the recommender stage did not run, or which tasks it left out (empty when it ran on every task or the
+    plan has none)."""
     predictor: Any = None
     """A :class:`~balancedrnn.analysis.meta.MetaPredictor` fitted on all the plan's block-model runs (with
     ``evaluation``; its predictions and importances are the report's predictor figures)."""
@@ -108,10 +111,9 @@ def plot_metric_vs_hp(frame: pd.DataFrame, stats: pd.DataFrame, path: Path) -> P
     """Per task: each config's mean (95 % CI bars) against its hidden proportion, by family; runs of random
     densities as points; baselines without a hidden proportion as horizontal bands; the chance level of a
     classification task as a dashed line; config labels (up to 20 configs) placed so they do not overlap."""
-    plt = pyplot()
     tasks = list(pd.unique(frame["task"]))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 4.6), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    fig, axes = panels(len(tasks), 6.0, 4.6)
+    for ax, task in zip(axes, tasks):
         st = stats[stats["task"] == task]
         runs = frame[frame["task"] == task]
         explicit = runs[runs["family"] == "explicit"]
@@ -138,7 +140,7 @@ def plot_metric_vs_hp(frame: pd.DataFrame, stats: pd.DataFrame, path: Path) -> P
         ax.set_title(str(task), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
-    for ax, task in zip(axes[0], tasks):
+    for ax, task in zip(axes, tasks):
         st = stats[(stats["task"] == task) & (stats["family"] != "explicit")]
         if len(st) <= 20:
             label_points(ax, [(r.hidden_proportion, r.mean, str(r.model)) for r in st.itertuples()])
@@ -150,18 +152,27 @@ CURVE_COLUMNS = ["task", "family", "model", "budget", "seed", "epoch", "value", 
 
 def _curves(records: list[dict[str, Any]], points: Any) -> pd.DataFrame:
     """Long table (:data:`CURVE_COLUMNS`) of the ok runs' curves: ``points(record)`` yields (epoch, value, metric);
-    non-finite values are left out."""
+    non-finite values are left out. ``model`` is the config as the statistics name it (the settings that tell two
+    configs of one model apart, :func:`~balancedrnn.analysis.report.with_settings`), and a trial run twice counts
+    once, as in :func:`~balancedrnn.analysis.claims.runs_table`."""
     from ..core.configs import config_family
 
-    rows = []
+    ok, seen = [], set()
     for r in records:
-        if r.get("status") != "ok":
+        cfg = r.get("config") or {}
+        trial = (r.get("trial_key"), cfg.get("task"), cfg.get("model"), cfg.get("budget"), cfg.get("seed"))
+        if r.get("status") != "ok" or (r.get("trial_key") is not None and trial in seen):
             continue
+        seen.add(trial)
+        ok.append(r)
+    labels = with_settings([str((r.get("config") or {}).get("model")) for r in ok], [r.get("config") or {} for r in ok])
+    rows = []
+    for r, label in zip(ok, labels):
         cfg = r.get("config") or {}
         for epoch, value, metric in points(r):
             if isinstance(value, (int, float)) and math.isfinite(value):
                 rows.append({"task": cfg.get("task"), "family": config_family(str(cfg.get("model"))),
-                             "model": cfg.get("model"), "budget": cfg.get("budget"), "seed": cfg.get("seed"),
+                             "model": label, "budget": cfg.get("budget"), "seed": cfg.get("seed"),
                              "epoch": epoch, "value": float(value),
                              "metric": metric})
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
@@ -196,10 +207,9 @@ def plot_learning_curves(curves: pd.DataFrame, path: Path, ylabel: str | None = 
                          bounds: tuple[float, float] | None = None) -> Path:
     """Per task: the validation metric per epoch, mean over the runs of each family (band: ± one sample std, ddof 1,
     clipped to ``bounds``; none where a family has one run). ``ylabel``: the axis label (default: "validation <metric>")."""
-    plt = pyplot()
     tasks = list(pd.unique(curves["task"])) or ["(none)"]
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 4.2), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    fig, axes = panels(len(tasks), 6.0, 4.2)
+    for ax, task in zip(axes, tasks):
         part = curves[curves["task"] == task]
         for family, fam in part.groupby("family", sort=False):
             g = fam.groupby("epoch")["value"]
@@ -224,11 +234,11 @@ def plot_learning_curves(curves: pd.DataFrame, path: Path, ylabel: str | None = 
 def plot_density_heatmap(frame: pd.DataFrame, stats: pd.DataFrame, path: Path, top: int = 10) -> Path:
     """Per task: the per-block densities of the ``top`` block-model configs by mean metric (each number in the
     colour that contrasts with its cell)."""
-    plt = pyplot()
     tasks = list(pd.unique(stats["task"])) or ["(none)"]
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 0.42 * top + 1.8), squeeze=False)
+    # laid out with the tick labels (long config names): placed side by side, they ran over the next panel's cells
+    fig, axes = panels(len(tasks), 5.2, 0.42 * top + 1.8, layout="constrained")
     image = None
-    for ax, task in zip(axes[0], tasks):
+    for ax, task in zip(axes, tasks):
         blocks = (stats["task"] == task) & ~stats["family"].isin(BASELINES)
         st = stats[blocks].sort_values("mean", ascending=False).head(top)
         dens = [frame[(frame["task"] == task) & (frame["config"] == m)][[f"density_{b}" for b in BLOCKS]].iloc[0].to_numpy(float)
@@ -243,7 +253,7 @@ def plot_density_heatmap(frame: pd.DataFrame, stats: pd.DataFrame, path: Path, t
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color=text_colour(image.cmap(image.norm(v))))
         ax.set_title(f"{task}: best configs (mean metric)", fontsize=10)
     if image is not None:
-        fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="density")
+        fig.colorbar(image, ax=axes, shrink=0.8, label="density")
     return save_figure(fig, path, tight=False, bbox_inches="tight")
 
 
@@ -283,9 +293,8 @@ def plot_recommender(held_out: list[Any], frame: pd.DataFrame, path: Path) -> Pa
     """Per held-out task and budget: the recommendation and each reference, mean with 95 % CI over seeds."""
     from ..core.configs import config_family
 
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(held_out), figsize=(3.6 * len(held_out) + 1, 4.0), squeeze=False)
-    for ax, cell in zip(axes[0], held_out):
+    fig, axes = panels(len(held_out), 3.9, 4.0)
+    for ax, cell in zip(axes, held_out):
         labels = ["recommended", *cell.references]
         for i, model in enumerate([cell.model, *cell.references]):
             v = cell_values(frame, cell, model)
@@ -334,17 +343,31 @@ TOP_CONFIGS = 25
 """Configurations per task the report's table shows (the best by mean); its title says when there are more."""
 
 
-def stats_table(stats: pd.DataFrame, per_task: int = TOP_CONFIGS) -> pd.DataFrame:
-    """Display table of the per-config statistics (the ``per_task`` best of each task)."""
+def stats_table(stats: pd.DataFrame, per_task: int = TOP_CONFIGS, not_ok: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Display table of the per-config statistics (the ``per_task`` best of each task). ``not_ok``: the runs that did
+    not finish ok (:func:`~balancedrnn.analysis.claims.runs_table` with every status); when there are any, a column
+    counts them per config, and a config without an ok run has a row of its own (after its task's others)."""
     rows = []
     rollouts = "success_rate" in stats and bool(np.isfinite(stats["success_rate"].to_numpy(float)).any())
-    for _, part in stats.groupby("task", sort=False):
+    ended = not_ok.groupby(["task", "config"], sort=False).size() if not_ok is not None and len(not_ok) else pd.Series(dtype=int)
+    tasks = list(dict.fromkeys([*stats["task"], *(t for t, _ in ended.index)]))
+    for task in tasks:
+        part = stats[stats["task"] == task]
         for r in part.sort_values("mean", ascending=False).head(per_task).itertuples():
-            row = {"task": r.task, "config": r.model, "family": r.family, "runs": r.runs, "mean": fmt(r.mean),
-                   "std": fmt(r.std), "95 % CI": f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]"}
+            row = {"task": r.task, "config": r.model, "family": r.family, "runs": r.runs}
+            if len(ended):  # runs that failed, diverged or timed out: the statistics leave them out
+                row["not ok"] = int(ended.get((task, r.model), 0))
+            row.update({"mean": fmt(r.mean), "std": fmt(r.std), "95 % CI": f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]"})
             if rollouts:  # tasks scored by rollouts: the share of episodes that succeeded, mean over seeds
                 row["success (%)"] = fmt(100 * r.success_rate, 3)
             rows.append({**row, "hidden proportion": fmt(r.hidden_proportion, 3), "dh": fmt(r.dh), "weights": fmt(r.weights)})
+        for (t, config), n in ended.items():
+            if t == task and config not in set(part["model"]):  # no ok run: no statistics, but it was run
+                runs = not_ok[(not_ok["task"] == t) & (not_ok["config"] == config)]
+                rows.append({"task": t, "config": config, "family": runs["family"].iloc[0], "runs": 0, "not ok": int(n),
+                             "mean": "n/a", "std": "n/a", "95 % CI": "[n/a, n/a]", **({"success (%)": "n/a"} if rollouts else {}),
+                             "hidden proportion": fmt(runs["hidden_proportion"].iloc[0], 3), "dh": fmt(runs["dh"].iloc[0]),
+                             "weights": fmt(runs["weights"].iloc[0])})
     return pd.DataFrame(rows)
 
 
@@ -374,6 +397,8 @@ class ReportTables:
     """One row per run of the sweeps."""
     stats: pd.DataFrame
     """Per-configuration statistics (mean, std, CI over seeds)."""
+    not_ok: pd.DataFrame
+    """One row per run of the sweeps that did not finish ok (failed, diverged, timed out), labelled as ``frame``'s."""
     rec_frame: pd.DataFrame
     rec_table: pd.DataFrame
     """The recommender stage's table (empty without one)."""
@@ -385,6 +410,8 @@ class ReportTables:
     core_minutes: float
     """Wall time times the torch threads of each trial, summed (a trial run elsewhere with more threads counts them)."""
     sources: list[str]
+    code: list[str]
+    """The code the runs were made with (:func:`~balancedrnn.analysis.report.run_code`)."""
 
 
 def report_tables(rep: Reproduction) -> ReportTables:
@@ -392,12 +419,14 @@ def report_tables(rep: Reproduction) -> ReportTables:
     frame = runs_table(rep.records)
     stats = config_stats(frame) if len(frame) else pd.DataFrame(
         columns=["task", "model", "family", "runs", "mean", "std", "ci_low", "ci_high", "hidden_proportion", "dh", "weights"])
+    any_status = runs_table(rep.records, every_status=True)
+    not_ok = any_status[any_status["status"] != "ok"]
     rec_frame = runs_table(rep.recommend_records)
     rec_table = recommender_table(rep.held_out, rec_frame, rep.plan.recommend.references if rep.plan.recommend else None) \
         if rep.held_out else pd.DataFrame()
     every = rep.records + rep.recommend_records
     return ReportTables(
-        frame=frame, stats=stats, rec_frame=rec_frame, rec_table=rec_table,
+        frame=frame, stats=stats, not_ok=not_ok, rec_frame=rec_frame, rec_table=rec_table,
         verdicts=pd.DataFrame([{"claim": v.statement, "verdict": v.verdict, "test": v.test, "compared": v.detail}
                                for v in rep.verdicts], columns=["claim", "verdict", "test", "compared"]),
         pairwise=pairwise_tables(rep.verdicts),
@@ -405,7 +434,27 @@ def report_tables(rep: Reproduction) -> ReportTables:
         statuses=pd.Series([r.get("status") for r in every]).value_counts().to_dict() if every else {},
         core_minutes=sum(float(r.get("wall_time") or 0.0) * int(r.get("threads") or 1) for r in every) / 60,
         sources=data_sources(every) or ["no runs"],
+        code=run_code(every) or ["no runs"],
     )
+
+
+FIGURES = ("metric_vs_hidden_proportion.png", "learning_curves.png", "density_heatmap.png", "selection_curves.png",
+           "recommender.png")
+"""The figures :func:`write_report` may write into ``figures/`` (the predictor's go into ``figures/predictor/``)."""
+
+
+def remove_stale_figures(figs: Path, written: list[Path]) -> None:
+    """Remove the figures of an earlier report in ``figs`` that this one did not write (a reproduction re-run into its
+    directory with other settings, or an interim report without the predictor or the recommender stage), so that no
+    figure there is of other runs."""
+    from ..analysis.metareport import REPORT_FILES
+
+    stale = [figs / name for name in FIGURES] + [figs / "predictor" / name for name in REPORT_FILES]
+    for path in stale:
+        if path not in written:
+            path.unlink(missing_ok=True)
+    if (figs / "predictor").is_dir() and not any((figs / "predictor").iterdir()):
+        (figs / "predictor").rmdir()
 
 
 def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, Any] | None = None,
@@ -438,6 +487,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
     rec_intro = ("For each task, a random forest fitted on the other tasks' runs recommended densities and dh before "
                  "any training; the recommendation and the references were then trained with the same seeds, "
                  "learning rate and initialisation (the forest's training medians).")
+    meta_paths: list[Path] = []
     if rep.evaluation is not None and rep.predictor is not None:
         from ..analysis.metareport import evaluation_html
         from ..analysis.metareport import write_report as write_meta
@@ -446,6 +496,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
         names = {p.name: p for p in meta_paths}
         figures.append(("Predictor: predicted against actual (grouped CV, out of fold)", names["predicted_vs_actual.png"]))
         figures.append(("Predictor: permutation importances", names["importances.png"]))
+    remove_stale_figures(figs, [p for _, p in figures] + meta_paths)
     status_text = ", ".join(f"{k} {v}" for k, v in t.statuses.items()) or "no runs"
     every = rep.records + rep.recommend_records
     runs_text = f"Runs: {len(every)} of {rep.expected} ({status_text}); the trials took {t.core_minutes:,.1f} core-minutes."
@@ -460,7 +511,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
     smoke = (f"Smoke scale: a check that the pipeline runs end to end on tiny data{small}; its verdicts say nothing "
              "about the paper." if rep.scale == "smoke" else "")
     verdicts = t.verdicts
-    table = stats_table(stats)
+    table = stats_table(stats, not_ok=t.not_ok)
     per_run = t.per_run
     title = f"balancedrnn reproduction: {rep.plan.name} at the {rep.scale} scale"
     command = reproduce_command(rep, out_dir, overrides, storage)
@@ -475,6 +526,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
     md += [f"_{smoke}_", ""] if smoke else []
     md += [rep.plan.description, "", f"Command: `{command}`", "", runs_text, "", "Data source:", "",
            *[f"- {line}" for line in sources], "",
+           "Code of the runs (the footer's is the report's):", "", *[f"- {line}" for line in t.code], "",
            "## Verdicts", "", table_md(verdicts) if len(verdicts) else "(the plan tests no claim)", "",
            *[line for title, tab in t.pairwise for line in (f"### {title}", "", table_md(tab), "")],
            f"## {configs_title}", "", table_md(table) if len(table) else "(no ok runs)", ""]
@@ -482,6 +534,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
         md += ["## Predictor", "", rep.evaluation.to_markdown(), ""]
     if rep.held_out:
         md += ["## Recommender (leave one task out)", "", rec_intro, "", table_md(rec_table), ""]
+        md += [f"Not held out: {rep.recommend_note}.", ""] if rep.recommend_note else []
     elif rep.recommend_note:
         md += ["## Recommender (leave one task out)", "", f"Not run: {rep.recommend_note}.", ""]
     md += ["## Figures", ""] + [f"![{cap}]({p.relative_to(out).as_posix()})" for cap, p in figures]
@@ -499,6 +552,8 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
         f"<p>{html.escape(rep.plan.description)}</p>",
         f"<p>Command: <code>{html.escape(command)}</code></p><p>{html.escape(runs_text)}</p>",
         "<p>Data source:</p><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in sources) + "</ul>",
+        "<p>Code of the runs (the footer's is the report's):</p><ul>"
+        + "".join(f"<li>{html.escape(line)}</li>" for line in t.code) + "</ul>",
         "<h2>Verdicts</h2>",
         f"<table><thead><tr><th>claim</th><th>verdict</th><th>test</th><th>compared</th></tr></thead><tbody>{rows}</tbody></table>"
         if rep.verdicts else "<p>(the plan tests no claim)</p>",
@@ -510,6 +565,7 @@ def write_report(rep: Reproduction, out_dir: str | Path, overrides: dict[str, An
         parts += ["<h2>Predictor (held-out scores beside the baselines)</h2>", *evaluation_html(rep.evaluation)]
     if rep.held_out:
         parts += ["<h2>Recommender (leave one task out)</h2>", f"<p>{html.escape(rec_intro)}</p>", table_html(rec_table)]
+        parts += [f"<p>Not held out: {html.escape(rep.recommend_note)}.</p>"] if rep.recommend_note else []
     elif rep.recommend_note:
         parts += ["<h2>Recommender (leave one task out)</h2>", f"<p>Not run: {html.escape(rep.recommend_note)}.</p>"]
     parts += [f"<h2>{html.escape(runs_title)}</h2>",
