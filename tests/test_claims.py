@@ -245,6 +245,22 @@ def test_predictor_claim_ranks_configs_within_each_task():
     one = oof[oof["task"] == "rad"].assign(forest=lambda d: d["actual"] + 0.004 * rng.random(10))
     ref = stats.spearmanr(one["forest"], one["actual"], alternative="greater")
     assert np.allclose(within_task_spearman(one), (ref.statistic, ref.pvalue))
+    # over several tasks: the slope's t test in a least-squares fit with a level per task (one degree of freedom
+    # per task; the p used to come from pearsonr's n - 2, too small with few configs a task)
+    parts = pd.concat([pd.DataFrame({"task": t, "forest": rng.random(n), "actual": rng.random(n)})
+                       for t, n in (("a", 4), ("b", 3), ("c", 5))])
+    parts["actual"] += 0.8 * parts["forest"]
+    rho, p = within_task_spearman(parts)
+    y = parts.groupby("task")["actual"].rank().to_numpy(float)
+    x = parts.groupby("task")["forest"].rank().to_numpy(float)
+    levels = (parts["task"].to_numpy()[:, None] == np.array(["a", "b", "c"])[None, :]).astype(float)
+    design = np.column_stack([x, levels])
+    coef, rss, *_ = np.linalg.lstsq(design, y, rcond=None)
+    df = len(y) - design.shape[1]
+    se = math.sqrt(rss[0] / df * np.linalg.inv(design.T @ design)[0, 0])
+    assert p == pytest.approx(stats.t.sf(coef[0] / se, df), rel=1e-9)
+    centred = [g - g.mean() for g in (x[:4], x[4:7], x[7:])], [g - g.mean() for g in (y[:4], y[4:7], y[7:])]
+    assert rho == pytest.approx(np.corrcoef(np.concatenate(centred[0]), np.concatenate(centred[1]))[0, 1])
 
 
 def test_runs_at_other_budgets_are_other_configurations():

@@ -331,8 +331,9 @@ def within_task_spearman(per_config: pd.DataFrame) -> tuple[float, float]:
     """(rho, one-sided p that rho > 0) of how ``forest`` ranks the configs like ``actual`` within each ``task``:
     the Pearson correlation of the ranks centred per task (for one task, Spearman's rho and its p). Tasks sit at
     different levels (RAD's accuracy near 0.1, a series set's near 0.6), so ranks pooled over tasks would reward a
-    forest that knows only which task a run is on. NaN for fewer than three configs in tasks of two or more, or
-    constant ranks."""
+    forest that knows only which task a run is on. Centring spends one degree of freedom per task, so p is the
+    t test of n - k - 1 degrees of freedom (n configs, k tasks), the slope's in a regression with a level per task.
+    NaN for fewer than three configs in tasks of two or more, no degree of freedom left, or constant ranks."""
     from scipy import stats
 
     parts = [(part["forest"].rank(), part["actual"].rank()) for _, part in per_config.groupby("task", sort=False)
@@ -341,10 +342,13 @@ def within_task_spearman(per_config: pd.DataFrame) -> tuple[float, float]:
         return math.nan, math.nan
     pred = np.concatenate([(f - f.mean()).to_numpy(float) for f, _ in parts])
     act = np.concatenate([(a - a.mean()).to_numpy(float) for _, a in parts])
-    if len(pred) < 3 or np.ptp(pred) == 0 or np.ptp(act) == 0:
+    df = len(pred) - len(parts) - 1  # pearsonr's n - 2 counted one mean, not one per task: p came out too small
+    if len(pred) < 3 or df < 1 or np.ptp(pred) == 0 or np.ptp(act) == 0:
         return math.nan, math.nan
-    res = stats.pearsonr(pred, act, alternative="greater")
-    return float(res.statistic), float(res.pvalue)
+    rho = float(np.clip(np.dot(pred, act) / math.sqrt(np.dot(pred, pred) * np.dot(act, act)), -1.0, 1.0))
+    if abs(rho) == 1.0:
+        return rho, 0.0 if rho > 0 else 1.0
+    return rho, float(stats.t.sf(rho * math.sqrt(df / (1.0 - rho * rho)), df))
 
 
 DEFAULT_FAMILIES = ("dense", "uniform")
