@@ -1142,3 +1142,21 @@ def test_sampler_option_over_a_file_of_another_sampler_drops_the_files_other_key
     assert code == 0, err
     done = [t for t in study_of(tmp_path, "swap").get_trials(deepcopy=False) if store.is_done(t)]
     assert len(done) == 1 and done[0].user_attrs["config"]["model"].startswith("hx=")
+
+
+def test_a_trial_queued_by_another_machine_runs_on_this_machines_data_path(mnist_dir, tmp_path):
+    """Machines sharing a store keep MNIST at different paths: a trial queued by one carried its path, and a worker
+    of another trained with it ("MNIST directory ... does not exist", every trial failed). A worker now runs a
+    queued config with its own command's placement (mnist_dir, device); the trial's key does not change."""
+    from dataclasses import asdict
+
+    from balancedrnn.sweep.executor import prepare
+
+    theirs = grid(tmp_path / "their-mnist", "machines", models=("dense",), seeds=(0,))
+    prepare(SweepSpec.from_dict(theirs), tmp_path)
+    ours = grid(mnist_dir, "machines", models=("dense",), seeds=(0,))
+    policy = store.DonePolicy(since=time.time())
+    assert worker_loop(ours, None, str(tmp_path), policy=asdict(policy)) == 1
+    (rec,) = list(store.iter_records(study_of(tmp_path, "machines")))
+    assert rec["status"] == "ok", rec.get("error")
+    assert rec["config"]["mnist_dir"] == str(mnist_dir)

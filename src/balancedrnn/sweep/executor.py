@@ -146,6 +146,10 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
         import warnings  # Optuna's "heartbeat ... used with Study.optimize": this loop beats for its trials itself
 
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+    from ..train import PLACEMENT, TrainConfig
+
+    here = TrainConfig.from_dict(spec.base)  # a trial queued by another command (machine) runs on this one's
+    placement = {k: getattr(here, k) for k in PLACEMENT}  # MNIST path and device: its own may not exist here
     done = 0
     while max_trials is None or done < max_trials:
         if _INTERRUPTS.pending:  # an interrupt while this worker held no trial: stop before claiming another
@@ -174,6 +178,7 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
             if trial is None:
                 break
             config = trial.user_attrs["config"]
+        config = {**config, **placement}
         try:
             with store.Heartbeat(trial), _interruptible():
                 record = run_one(config, spec.timeout)
