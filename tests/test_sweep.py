@@ -1144,6 +1144,37 @@ def test_sampler_option_over_a_file_of_another_sampler_drops_the_files_other_key
     assert len(done) == 1 and done[0].user_attrs["config"]["model"].startswith("hx=")
 
 
+def test_a_tpe_sweep_retries_a_failed_trial_as_it_was_and_can_end_ok(mnist_dir, tmp_path, monkeypatch):
+    """--retry-failed (and an environment failure by default) on a TPE sweep: the failed config runs again. Before,
+    a new proposal ran in its place, the summary said "1 failed config(s) queued again" though none was, and the
+    failure stayed the config's latest record, so the sweep exited 1 however often it was run."""
+    from dataclasses import asdict
+
+    import balancedrnn.train as train
+    from balancedrnn.sweep.executor import prepare
+
+    d = {"name": "tpe-retry", "base": base(mnist_dir, budget=50_000, n_train=20), "sampler": {"kind": "tpe", "n_trials": 1}}
+    spec = SweepSpec.from_dict(d)
+    real = train.build_for_task
+
+    def broken(config, task):
+        raise ValueError("this configuration cannot work")
+
+    monkeypatch.setattr(train, "build_for_task", broken)
+    policy = store.DonePolicy(since=time.time())
+    study, _, queued, _ = prepare(spec, tmp_path, policy)
+    worker_loop(d, None, str(tmp_path), policy=asdict(policy))
+    (failed,) = list(store.iter_records(study))
+    assert failed["status"] == "failed"
+    monkeypatch.setattr(train, "build_for_task", real)
+    policy = store.DonePolicy(since=time.time(), retry_failed=True)
+    study, _, queued, _ = prepare(spec, tmp_path, policy)
+    assert queued == 1
+    worker_loop(d, None, str(tmp_path), policy=asdict(policy))
+    (rec,) = list(store.iter_records(study))  # one config, its latest record the retry's
+    assert rec["status"] == "ok" and rec["config"] == failed["config"]
+
+
 def test_a_trial_queued_by_another_machine_runs_on_this_machines_data_path(mnist_dir, tmp_path):
     """Machines sharing a store keep MNIST at different paths: a trial queued by one carried its path, and a worker
     of another trained with it ("MNIST directory ... does not exist", every trial failed). A worker now runs a

@@ -386,10 +386,28 @@ def prepare(spec: SweepSpec, run_dir: str | Path = "runs", policy: Any = None,
     with store.writing(study):  # nothing has run yet: a store that cannot be written is one line, exit 2
         released = store.release_stale(study)
         if spec.sampler.kind in ("tpe", "qmc"):
-            return study, spec.sampler.n_trials, 0, released
+            return study, spec.sampler.n_trials, _queue_again(study, spec.sampler.n_trials, policy), released
         keys = [TrainConfig.from_dict(c).key() for c in configs]
         queued = store.enqueue_missing(study, configs, keys, params, policy)
     return study, len(set(keys)), queued, released
+
+
+def _queue_again(study: Any, n_trials: int, policy: Any) -> int:
+    """A TPE or QMC sweep's finished configs that no longer count under ``policy`` (a failure to retry, a run on
+    other data) queued again as they were, as a dead worker's trial is (:func:`store.release_stale`); a new
+    proposal in their place left the failed record the config's latest, so such a sweep never exited 0. At most
+    as many as ``n_trials`` still lacks, earliest first. Returns how many were queued."""
+    from . import store
+
+    counted = store.done_keys(study, policy)
+    again = store.done_keys(study) - counted
+    first: dict[str, Any] = {}
+    for t in store._trials(study):
+        if t.user_attrs.get("key") in again and store.is_done(t) and "config" in t.user_attrs:
+            first.setdefault(t.user_attrs["key"], t)
+    chosen = sorted(first.values(), key=lambda t: t.number)[:max(0, n_trials - len(counted))]
+    return store.enqueue_missing(study, [t.user_attrs["config"] for t in chosen], [t.user_attrs["key"] for t in chosen],
+                                 [dict(t.params) for t in chosen], policy)
 
 
 def _check_optuna_study(study: Any, spec: SweepSpec) -> None:
