@@ -157,20 +157,10 @@ def check_scale(**given: int | float | None) -> None:
 
 
 def _same_config(name: str) -> str:
-    """A config's canonical name (``Dense`` and ``dense``, ``uniform:0.20`` and ``uniform:0.2`` are one config); a
-    config of fixed densities is named by them, so ``dense``, ``uniform:1``, ``111111`` and ``hx=1,...,yy=1``, one
-    model, are one config too (``auto`` writes its choice as densities); the name itself when it does not parse
-    (its error comes later, from the config check)."""
-    from ..core.configs import ConfigSpec, format_config, parse_config
-    from ..core.spec import SpecError
+    """A config's canonical name (:func:`balancedrnn.core.configs.same_config`)."""
+    from ..core.configs import same_config
 
-    try:
-        spec = parse_config(name)
-    except SpecError:
-        return name.strip()
-    if spec.family in ("dense", "standard", "uniform", "structured"):  # densities that do not depend on the task
-        spec = ConfigSpec("explicit", densities=tuple(spec.density(1, 1, 1).values()))
-    return format_config(spec)
+    return same_config(name)
 
 
 def _auto_model(model: str, task: Any, budget: float, scale: dict[str, Any]) -> str:

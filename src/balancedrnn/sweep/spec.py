@@ -150,10 +150,16 @@ class SweepSpec:
         if (not isinstance(s.seeds, list) or not s.seeds
                 or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in s.seeds)):
             raise SweepError(f"sampler.seeds must be a list of non-negative integers such as [0, 1, 2], got {s.seeds!r}")
-        for what, values in (("models", [m.strip() for m in s.models]), ("seeds", s.seeds)):
-            twice = sorted({str(v) for v in values if values.count(v) > 1})
-            if twice:  # a grid would run it once and a sampler would weigh it twice: say so instead
-                raise SweepError(f"sampler.{what} lists {', '.join(twice)} more than once")
+        from ..core.configs import same_config
+
+        same = [same_config(m) for m in s.models]  # uniform:0.2 and uniform:0.20, dense and uniform:1: one model,
+        twice = sorted({m.strip() for m, c in zip(s.models, same) if same.count(c) > 1})  # trained twice under two keys
+        if twice:
+            raise SweepError(f"sampler.models lists {twice[0]} more than once" if len(twice) == 1 else
+                             f"sampler.models lists the same config more than once: {', '.join(twice)}")
+        twice = sorted({str(v) for v in s.seeds if s.seeds.count(v) > 1})
+        if twice:  # a grid would run it once and a sampler would weigh it twice: say so instead
+            raise SweepError(f"sampler.seeds lists {', '.join(twice)} more than once")
         if s.budget is not None and (isinstance(s.budget, bool) or not isinstance(s.budget, (int, float))
                                      or not math.isfinite(s.budget) or s.budget <= 0):
             raise SweepError(f"sampler.budget must be a positive number, got {s.budget!r}")
