@@ -82,6 +82,11 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
     ("sweep-base-budget-ignored", GRID + "sampler: {kind: grid, models: [dense], budgets: [60000]}\n", [],
      "base.budget would be ignored: the grid sampler runs at sampler.budgets (60000); give the budget in one place"),
     # the tpe and qmc samplers run at one budget: a list of budgets reached no trial (they ran at base.budget)
+    ("sweep-tpe-budget-fits-nothing", GRID.replace("30000", "500") + "sampler: {kind: tpe, n_trials: 2}\n", [],
+     "budget 500 is too small for every config the tpe sampler searches (densities in [0.02, 1]) on task rad "
+     "(dx=2500, dy=10); the smallest feasible budget is 528"),  # 0.02 * W(0.5) = 0.02 * 26360.25
+    ("sweep-qmc-budget-fits-nothing", GRID + "sampler: {kind: qmc, n_trials: 2}\n", ["--budget", "200"],
+     "budget 200 is too small for every config the qmc sampler searches"),
     ("sweep-tpe-budgets", GRID + "sampler: {kind: tpe, n_trials: 2, budgets: [30000, 60000]}\n", [],
      "sampler.budgets would be ignored: the tpe sampler runs every trial at one sampler.budget"),
     ("sweep-qmc-budgets", GRID + "sampler: {kind: qmc, n_trials: 2, budgets: [60000]}\n", [],

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .spec import SweepSpec, optuna_sampler, suggest_config, trial_configs, trial_params
+from .spec import SweepSpec, check_optuna_budget, optuna_sampler, suggest_config, trial_configs, trial_params
 
 
 # --------------------------------------------------------------------------------------- execution
@@ -377,6 +377,8 @@ def prepare(spec: SweepSpec, run_dir: str | Path = "runs", policy: Any = None,
     from . import store
     from ..train import TrainConfig
 
+    if spec.sampler.kind in ("tpe", "qmc"):
+        check_optuna_budget(spec)
     configs = [] if spec.sampler.kind in ("tpe", "qmc") else trial_configs(spec)  # validate before touching the store
     params = [trial_params(c) for c in configs]
     storage = store.open_storage(spec.storage, run_dir, log=log)
@@ -434,6 +436,7 @@ def spec_keys(spec: SweepSpec) -> set[str] | None:
     from ..train import TrainConfig
 
     if spec.sampler.kind in ("tpe", "qmc"):
+        check_optuna_budget(spec)  # its trials' configs are drawn as they run: the budget is checked here
         return None
     return {TrainConfig.from_dict(c).key() for c in trial_configs(spec)}
 

@@ -567,6 +567,22 @@ def suggest_config(trial: Any, spec: SweepSpec) -> dict[str, Any]:
     return {**optuna_fixed(spec), "model": density_string(density), "lr": lr, "seed": trial.number}
 
 
+def check_optuna_budget(spec: SweepSpec) -> None:
+    """A TPE or QMC sweep whose budget is below the smallest feasible budget of its sparsest proposal (every density
+    at the low end of ``defaults.DENSITY_RANGE``; the weights at dh 0.5 grow with each density) would fail every
+    trial after loading its data: refused in one line before the store is touched, as an infeasible grid is."""
+    from ..core.spec import smallest_feasible_budget
+    from ..tasks import get_task
+
+    fixed = optuna_fixed(spec)
+    task = get_task(fixed["task"])
+    smallest = smallest_feasible_budget(task.dx, task.dy, {b: DENSITY_RANGE[0] for b in BLOCKS})
+    if fixed["budget"] < smallest:
+        raise SweepError(f"budget {fixed['budget']:g} is too small for every config the {spec.sampler.kind} sampler "
+                         f"searches (densities in [{DENSITY_RANGE[0]:g}, {DENSITY_RANGE[1]:g}]) on task {fixed['task']} "
+                         f"(dx={task.dx}, dy={task.dy}); the smallest feasible budget is {smallest}")
+
+
 OPTUNA_DRAWN = ("model", "lr", "seed")
 """The config fields a TPE or QMC sweep sets per trial (:func:`suggest_config`); the others are the spec's."""
 
