@@ -43,9 +43,20 @@ def test_two_workers_embedded_store_lose_nothing(mnist_dir, tmp_path):
     assert len(counts) == 6 and set(counts.values()) == {1}
     workers = {t.user_attrs["worker"]["pid"] for t in study.get_trials(deepcopy=False) if store.is_done(t)}
     assert len(workers) == 2  # both processes did work
+    # a config's later run on other data (another command's, or before a switch back to this data) failed: this
+    # sweep's done run of it still stands, and so its latest record here (before, the failure was, and the sweep
+    # exited 1 for ever: --retry-failed found nothing of this data to run again)
+    import optuna
+
+    ours = next(t for t in study.get_trials(deepcopy=False) if store.is_done(t))
+    other = {**ours.user_attrs["record"], "status": "failed", "data_id": "other-data", "error": "boom"}
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL,
+                                              user_attrs={**ours.user_attrs, "record": other, "status": "failed"}))
     # a second call finds nothing to do and repeats nothing
     again = run_sweep(spec, run_dir=tmp_path, progress=False)
-    assert again.queued == 0 and sum(done_per_key(study).values()) == 6
+    assert again.queued == 0 and sum(done_per_key(study).values()) == 7  # 6 and the other data's
+    assert again.final_counts == {"ok": 6} and again.exit_code == 0
+    assert len(list(store.iter_records(study, policy=again.data_policy))) == 6
 
 
 def test_killed_worker_then_resume_runs_every_trial_once(mnist_dir, tmp_path):
@@ -1191,3 +1202,4 @@ def test_a_trial_queued_by_another_machine_runs_on_this_machines_data_path(mnist
     (rec,) = list(store.iter_records(study_of(tmp_path, "machines")))
     assert rec["status"] == "ok", rec.get("error")
     assert rec["config"]["mnist_dir"] == str(mnist_dir)
+

@@ -1097,8 +1097,8 @@ def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
     keys = spec_keys(spec)
     with lost_mid_run(f"sweep {spec.name}"):  # after the work: a store failing here (a full disk) is exit 1, not 2
         records = [r for r in iter_records(open_study(open_storage(spec.storage, run_dir, create=False), spec.name,
-                                                      create=False))
-                   if keys is None or r.get("trial_key") in keys]
+                                                      create=False), policy=result.data_policy)
+                   if keys is None or r.get("trial_key") in keys]  # the runs on the data the sweep trained on
     if records:
         _results_table(records, f"{spec.name}: results")
 

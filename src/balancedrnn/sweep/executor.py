@@ -345,7 +345,15 @@ class SweepResult:
     other_trials: int = 0
     """Finished configs in the study that do not belong to this spec (an earlier spec under the same name)."""
     final_counts: dict[str, int] = field(default_factory=dict)
-    """Statuses of the latest final records of this spec's configs, whichever call ran them (ok, failed, ...)."""
+    """Statuses of the latest final records of this spec's configs on the sweep's data, whichever call ran them
+    (ok, failed, ...)."""
+    data_id: str | None = None
+    """The fingerprint of the data the sweep trains on (its records are the ones on this data)."""
+
+    @property
+    def data_policy(self) -> Any:
+        """The records that belong to this sweep's data (:meth:`store.DonePolicy.counts`)."""
+        return _same_data_policy(self)
 
     @property
     def not_ok(self) -> dict[str, int]:
@@ -571,18 +579,24 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
         done = _count_done(study, keys, policy, spec.sampler.n_trials)
         all_done = store.done_keys(study)
         other = len(all_done - keys) if keys is not None else 0
-        final: dict[str, int] = {}
-        for rec in store.iter_records(study):
+        final: dict[str, int] = {}  # a later run on other data (another command's) is not this sweep's latest
+        for rec in store.iter_records(study, policy=_same_data_policy(policy)):
             if keys is None or rec.get("trial_key") in keys:
                 final[str(rec.get("status"))] = final.get(str(rec.get("status")), 0) + 1
         return SweepResult(total=total, done=done, queued=queued, released=released, interrupted=interrupted,
                            running_elsewhere=running_elsewhere, counts=counts, crashed=crashed,
                            data_source=str(data.source), rerun_other_data=rerun_other_data,
-                           retried=len(stale) - rerun_other_data, other_trials=other, final_counts=final)
+                           retried=len(stale) - rerun_other_data, other_trials=other, final_counts=final,
+                           data_id=policy.data_id)
+
+
+def _same_data_policy(policy: Any) -> Any:
+    """The part of a done-policy that is about data: which records were trained on the policy's data."""
+    from . import store
+
+    return store.DonePolicy(data_id=policy.data_id, data_source=policy.data_source or None)
 
 
 def _same_data(trial: Any, policy: Any) -> bool:
     """Whether a finished trial's record was trained on the policy's data."""
-    from . import store
-
-    return store.DonePolicy(data_id=policy.data_id, data_source=policy.data_source).counts(trial)
+    return _same_data_policy(policy).counts(trial)
