@@ -34,10 +34,27 @@ def done_per_key(study):
     return counts
 
 
-def test_two_workers_embedded_store_lose_nothing(mnist_dir, tmp_path):
+def test_two_workers_embedded_store_lose_nothing(mnist_dir, tmp_path, monkeypatch):
     spec = SweepSpec.from_dict({**grid(mnist_dir, "two"), "workers": 2})
+    import optuna
+
+    release_stale = store.release_stale
+
+    def and_an_old_failure_under_a_reused_pid(study, *args):
+        """Once the workers have ended: a trial an earlier command's worker failed an hour ago under the pid one
+        of this call's workers has now (Linux reuses pids); it was counted as this call's failure (exit 1)."""
+        done = [t for t in study.get_trials(deepcopy=False) if store.is_done(t)]
+        if done:
+            old = {**done[0].user_attrs["worker"], "started": time.time() - 3600}
+            study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL,
+                                                      user_attrs={"worker": old, "status": "failed"}))
+        return release_stale(study, *args)
+
+    monkeypatch.setattr(store, "release_stale", and_an_old_failure_under_a_reused_pid)
     result = run_sweep(spec, run_dir=tmp_path, progress=False)
+    monkeypatch.undo()
     assert result.total == 6 and result.done == 6
+    assert result.counts == {"ok": 6} and result.exit_code == 0
     study = store.open_study(store.open_storage(None, tmp_path), "two", create=False)
     counts = done_per_key(study)
     assert len(counts) == 6 and set(counts.values()) == {1}
@@ -46,8 +63,6 @@ def test_two_workers_embedded_store_lose_nothing(mnist_dir, tmp_path):
     # a config's later run on other data (another command's, or before a switch back to this data) failed: this
     # sweep's done run of it still stands, and so its latest record here (before, the failure was, and the sweep
     # exited 1 for ever: --retry-failed found nothing of this data to run again)
-    import optuna
-
     ours = next(t for t in study.get_trials(deepcopy=False) if store.is_done(t))
     other = {**ours.user_attrs["record"], "status": "failed", "data_id": "other-data", "error": "boom"}
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL,

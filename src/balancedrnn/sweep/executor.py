@@ -570,7 +570,9 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
         running_elsewhere = 0
         for t in study.get_trials(deepcopy=False):
             w = t.user_attrs.get("worker") or {}
-            ours = w.get("host") == host and w.get("pid") in pids
+            # a pid is ours only for trials claimed since this call began: an earlier command's worker may have had
+            ours = (w.get("host") == host and w.get("pid") in pids  # the same pid (Linux reuses them)
+                    and float(w.get("started") or 0) >= since)
             if t.state == TrialState.RUNNING and not ours:
                 running_elsewhere += 1
             status = t.user_attrs.get("status")
