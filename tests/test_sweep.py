@@ -67,11 +67,17 @@ def test_two_workers_embedded_store_lose_nothing(mnist_dir, tmp_path, monkeypatc
     other = {**ours.user_attrs["record"], "status": "failed", "data_id": "other-data", "error": "boom"}
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL,
                                               user_attrs={**ours.user_attrs, "record": other, "status": "failed"}))
+    # and another spec of this study has an environment failure, which a sweep of that spec would queue again: this
+    # one does not, and said "1 failed config(s) queued again"
+    theirs = {**other, "data_id": ours.user_attrs["record"]["data_id"], "failure": "environment", "trial_key": "another-spec"}
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={
+        **ours.user_attrs, "key": "another-spec", "record": theirs, "status": "failed"}))
     # a second call finds nothing to do and repeats nothing
     again = run_sweep(spec, run_dir=tmp_path, progress=False)
-    assert again.queued == 0 and sum(done_per_key(study).values()) == 7  # 6 and the other data's
+    assert again.queued == 0 and sum(done_per_key(study).values()) == 8  # 6, the other data's and the other spec's
     assert again.final_counts == {"ok": 6} and again.exit_code == 0
-    assert len(list(store.iter_records(study, policy=again.data_policy))) == 6
+    assert (again.retried, again.rerun_other_data, again.other_trials) == (0, 0, 1)
+    assert len(list(store.iter_records(study, policy=again.data_policy))) == 7  # the other spec's is on this data too
 
 
 def test_killed_worker_then_resume_runs_every_trial_once(mnist_dir, tmp_path):

@@ -503,6 +503,8 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     # finished before, to run again now (on other data, or a failure to retry); queuing and releasing change
     # neither set, so both are read from the one study prepare opened
     stale = store.done_keys(study) - store.done_keys(study, policy)
+    if keys is not None:  # another spec's configs in the study are not queued by this one: not counted as re-run
+        stale &= keys
     finished: dict[str, list[Any]] = {}
     for t in study.get_trials(deepcopy=False):
         if t.user_attrs.get("key") in stale and store.is_done(t):
