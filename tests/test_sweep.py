@@ -72,9 +72,15 @@ def test_two_workers_embedded_store_lose_nothing(mnist_dir, tmp_path, monkeypatc
     theirs = {**other, "data_id": ours.user_attrs["record"]["data_id"], "failure": "environment", "trial_key": "another-spec"}
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={
         **ours.user_attrs, "key": "another-spec", "record": theirs, "status": "failed"}))
+    # ... and a trial running on another machine: it finishes none of this spec's configs (it was counted as this
+    # sweep's "still running elsewhere", which lets a sweep missing a config exit 0)
+    elsewhere = {"host": "another-machine", "pid": 1, "started": time.time()}
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING, user_attrs={
+        "key": "another-spec-2", "config": ours.user_attrs["config"], "worker": elsewhere, "heartbeat": time.time()}))
     # a second call finds nothing to do and repeats nothing
     again = run_sweep(spec, run_dir=tmp_path, progress=False)
     assert again.queued == 0 and sum(done_per_key(study).values()) == 8  # 6, the other data's and the other spec's
+    assert again.running_elsewhere == 0
     assert again.final_counts == {"ok": 6} and again.exit_code == 0
     assert (again.retried, again.rerun_other_data, again.other_trials) == (0, 0, 1)
     assert len(list(store.iter_records(study, policy=again.data_policy))) == 7  # the other spec's is on this data too

@@ -575,8 +575,8 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
             # a pid is ours only for trials claimed since this call began: an earlier command's worker may have had
             ours = (w.get("host") == host and w.get("pid") in pids  # the same pid (Linux reuses them)
                     and float(w.get("started") or 0) >= since)
-            if t.state == TrialState.RUNNING and not ours:
-                running_elsewhere += 1
+            if t.state == TrialState.RUNNING and not ours and (keys is None or t.user_attrs.get("key") in keys):
+                running_elsewhere += 1  # of this spec: another spec's trial finishes none of this one's configs
             status = t.user_attrs.get("status")
             if ours and status in (*store.FINISHED_STATUSES, "interrupted"):
                 counts[status] = counts.get(status, 0) + 1
