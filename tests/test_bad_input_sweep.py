@@ -154,7 +154,8 @@ def test_sweep_bad_input(text, extra, pattern, tmp_path, monkeypatch, capsys):
         (tmp_path / "sweep.yaml").write_text(text, encoding="latin-1")
         args = ["sweep.yaml", *args]
     before = _files(tmp_path)
-    code, err = run_main(["sweep", *args, "--run-dir", str(tmp_path / "runs"), "--quiet"], capsys)
+    run_dir = [] if "--storage" in args else ["--run-dir", str(tmp_path / "runs")]  # both: refused (a case below)
+    code, err = run_main(["sweep", *args, *run_dir, "--quiet"], capsys)
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]
@@ -183,6 +184,9 @@ STORE_CASES: list[tuple[str, list[str], str]] = [
     ("sweep-store-under-a-file", ["sweep", "--models", "dense", "--seeds", "1", "--budget", "30000", "--storage",
                                   "{tmp}/garbage/store.journal/sub.journal"], "garbage/store.journal is a file, not a directory"),
     ("predictor-fit-no-store", ["predictor", "fit", "--run-dir", "{tmp}/nowhere", "--name", "s"], "no run store at"),
+    ("sweep-storage-and-run-dir", ["sweep", "--models", "dense", "--seeds", "1", "--budget", "30000", "--storage",
+                                   "{tmp}/s.journal", "--run-dir", "{tmp}/runs"],
+     "give either --storage or --run-dir (the store in it), not both"),  # was accepted and --run-dir unread
     ("sweep-storage-url-without-slashes", ["sweep", "--models", "dense", "--seeds", "1", "--budget", "30000", "--storage",
                                            "postgresql:/user:pw@db.example/runs"],
      "storage postgresql:... looks like a database URL without '://'"),  # was a journal file ./postgresql:/...

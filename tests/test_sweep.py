@@ -361,8 +361,8 @@ def test_a_clip_that_leaves_one_value_is_refused(dist, mnist_dir):
 
 
 def test_unreachable_storage_one_line(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "balancedrnn", "sweep", "--storage", "postgresql://u:secret@127.0.0.1:1/none",
-                          "--run-dir", str(tmp_path / "runs")], capture_output=True, text=True, timeout=120)
+    res = subprocess.run([sys.executable, "-m", "balancedrnn", "sweep", "--storage", "postgresql://u:secret@127.0.0.1:1/none"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert res.returncode == 1 and "Traceback" not in res.stderr  # a server down: the machine's failure, not bad input
     assert res.stderr.startswith("error: cannot open storage postgresql") and "secret" not in res.stderr
     assert res.stderr.strip().count("\n") == 0

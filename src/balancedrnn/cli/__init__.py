@@ -949,6 +949,7 @@ RunDir = Annotated[Path, typer.Option(help="Directory of the embedded store and 
 
 @app.command()
 def sweep(
+    ctx: typer.Context,
     file: Annotated[Optional[Path], typer.Argument(help="Sweep YAML file (see docs/sweeps.md).", show_default="none: "
                                                    "a grid of dense, uniform:0.2 and balanced on RAD")] = None,
     name: Annotated[Optional[str], typer.Option(help="Study name (overrides the file).", show_default="the file's, else sweep")] = None,
@@ -987,6 +988,7 @@ def sweep(
     from ..sweep.executor import run_sweep
     from ..sweep.spec import SweepSpec, load_sweep_file
 
+    check_run_dir(ctx, None, storage)  # --run-dir only locates the store: beside --storage it would be unread
     d: dict[str, Any] = load_sweep_file(file) if file else {}
     d = dict(d)
     if d.get("sampler") is None:
