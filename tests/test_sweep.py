@@ -14,7 +14,7 @@ pytest.importorskip("optuna")
 
 from balancedrnn.sweep import store  # noqa: E402
 from balancedrnn.sweep.executor import run_sweep, worker_loop  # noqa: E402
-from balancedrnn.sweep.spec import SweepError, SweepSpec, trial_configs
+from balancedrnn.sweep.spec import SweepError, SweepSpec, trial_configs, trial_params
 
 
 def base(mnist_dir, **kw):
@@ -220,6 +220,15 @@ def test_hidden_proportion_sampler_over_several_budgets(mnist_dir):
         width = (0.9 - 0.02) / 6  # the strata are spread within each budget
         for i, hp in enumerate(hps):
             assert 0.02 + width * i - 0.02 <= hp <= 0.02 + width * (i + 1) + 0.02
+    # trials that do not divide evenly among the budgets (7 over 2: 4 and 3): each budget's trials still cover the
+    # whole range, one per equal stratum (before, the 3 of 60,000 took the lower 3 of 4 strata, none above 0.68)
+    spec.sampler.n_trials = 7
+    configs = trial_configs(spec)
+    for budget, n in ((30_000.0, 4), (60_000.0, 3)):
+        hps = sorted(trial_params(c)["hidden_proportion"] for c in configs if c["budget"] == budget)
+        width = (0.9 - 0.02) / n
+        assert len(hps) == n and all(0.02 + width * i - 1e-3 <= hp <= 0.02 + width * (i + 1) + 1e-3
+                                     for i, hp in enumerate(hps)), (budget, hps)
 
 
 def test_optuna_qmc_sampler_runs(mnist_dir, tmp_path):

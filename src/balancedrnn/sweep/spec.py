@@ -485,7 +485,6 @@ def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
     rng = random.Random(spec.seed)
     dists = {**DEFAULT_DISTRIBUTIONS, **s.distributions}
     budgets = [float(b) for b in s.budgets] or [float(s.budget if s.budget is not None else base["budget"])]
-    per_budget = math.ceil(s.n_trials / len(budgets))
     attempts = 0
     while len(out) < s.n_trials:
         attempts += 1
@@ -497,8 +496,9 @@ def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
         density, other = _random_fields(dists, rng)
         if s.kind == "hidden_proportion":
             lo, hi = s.hp_range
-            stratum = i // len(budgets)  # one trial per stratum and budget
-            target = lo + (hi - lo) * (stratum + rng.random()) / per_budget
+            stratum = i // len(budgets)  # one trial per stratum and budget, as many strata as the budget has trials
+            strata = len(range(i % len(budgets), s.n_trials, len(budgets)))  # (7 over 2 budgets: 4 and 3)
+            target = lo + (hi - lo) * (stratum + rng.random()) / strata
             try:
                 density = solve_hidden_proportion(task.dx, task.dy, budget, target, density)
             except SpecError:
