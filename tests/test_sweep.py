@@ -1200,8 +1200,9 @@ def test_a_tpe_sweep_retries_a_failed_trial_as_it_was_and_can_end_ok(mnist_dir, 
     import balancedrnn.train as train
     from balancedrnn.sweep.executor import prepare
 
-    d = {"name": "tpe-retry", "base": base(mnist_dir, budget=50_000, n_train=20), "sampler": {"kind": "tpe", "n_trials": 1}}
-    spec = SweepSpec.from_dict(d)
+    # two failed trials, one past n_trials (two workers of one command can start one more than n_trials; here the
+    # first sweep asked for 2): every failure runs again (before, a cap at n_trials left one failed, exit 1 for ever)
+    d = {"name": "tpe-retry", "base": base(mnist_dir, budget=50_000, n_train=20), "sampler": {"kind": "tpe", "n_trials": 2}}
     real = train.build_for_task
 
     def broken(config, task):
@@ -1209,17 +1210,18 @@ def test_a_tpe_sweep_retries_a_failed_trial_as_it_was_and_can_end_ok(mnist_dir, 
 
     monkeypatch.setattr(train, "build_for_task", broken)
     policy = store.DonePolicy(since=time.time())
-    study, _, queued, _ = prepare(spec, tmp_path, policy)
+    study, _, queued, _ = prepare(SweepSpec.from_dict(d), tmp_path, policy)
     worker_loop(d, None, str(tmp_path), policy=asdict(policy))
-    (failed,) = list(store.iter_records(study))
-    assert failed["status"] == "failed"
+    failed = list(store.iter_records(study))
+    assert [r["status"] for r in failed] == ["failed", "failed"]
     monkeypatch.setattr(train, "build_for_task", real)
+    d["sampler"]["n_trials"] = 1
     policy = store.DonePolicy(since=time.time(), retry_failed=True)
-    study, _, queued, _ = prepare(spec, tmp_path, policy)
-    assert queued == 1
+    study, _, queued, _ = prepare(SweepSpec.from_dict(d), tmp_path, policy)
+    assert queued == 2
     worker_loop(d, None, str(tmp_path), policy=asdict(policy))
-    (rec,) = list(store.iter_records(study))  # one config, its latest record the retry's
-    assert rec["status"] == "ok" and rec["config"] == failed["config"]
+    recs = list(store.iter_records(study))  # one record per config, its latest the retry's
+    assert [r["status"] for r in recs] == ["ok", "ok"] and [r["config"] for r in recs] == [r["config"] for r in failed]
 
 
 def test_a_trial_queued_by_another_machine_runs_on_this_machines_data_path(mnist_dir, tmp_path):

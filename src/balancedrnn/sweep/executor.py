@@ -155,8 +155,9 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
         if _INTERRUPTS.pending:  # an interrupt while this worker held no trial: stop before claiming another
             raise KeyboardInterrupt
         if spec.sampler.kind in ("tpe", "qmc"):
-            if len(store.done_keys(study, done_policy)) + _running(study) >= spec.sampler.n_trials:
-                break
+            if (len(store.done_keys(study, done_policy)) + _running(study) >= spec.sampler.n_trials
+                    and not _waiting(study)):  # queued configs (released, retried) run even past n_trials: they are
+                break  # trials the study holds already, whose latest record would otherwise stay a failure
             trial = study.ask()  # independent sampling happens at suggest time: seed it by the trial's number
             if "config" in trial.user_attrs:  # a dead worker's trial queued again (release_stale): run its config
                 if not store.claim_popped(study, trial, done_policy):  # as it was, seed included; done elsewhere: next
@@ -220,6 +221,12 @@ def _running(study: Any) -> int:
     from optuna.trial import TrialState
 
     return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def _waiting(study: Any) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
 
 def _ignore(signum: int, frame: Any) -> None:
@@ -396,17 +403,18 @@ def prepare(spec: SweepSpec, run_dir: str | Path = "runs", policy: Any = None,
     with store.writing(study):  # nothing has run yet: a store that cannot be written is one line, exit 2
         released = store.release_stale(study)
         if spec.sampler.kind in ("tpe", "qmc"):
-            return study, spec.sampler.n_trials, _queue_again(study, spec.sampler.n_trials, policy), released
+            return study, spec.sampler.n_trials, _queue_again(study, policy), released
         keys = [TrainConfig.from_dict(c).key() for c in configs]
         queued = store.enqueue_missing(study, configs, keys, params, policy)
     return study, len(set(keys)), queued, released
 
 
-def _queue_again(study: Any, n_trials: int, policy: Any) -> int:
+def _queue_again(study: Any, policy: Any) -> int:
     """A TPE or QMC sweep's finished configs that no longer count under ``policy`` (a failure to retry, a run on
     other data) queued again as they were, as a dead worker's trial is (:func:`store.release_stale`); a new
-    proposal in their place left the failed record the config's latest, so such a sweep never exited 0. At most
-    as many as ``n_trials`` still lacks, earliest first. Returns how many were queued."""
+    proposal in their place left the failed record the config's latest, so such a sweep never exited 0. Every one,
+    even past ``n_trials`` (workers of one command can together start a trial or two more than it): the workers run
+    queued trials before they stop. Returns how many were queued."""
     from . import store
 
     counted = store.done_keys(study, policy)
@@ -415,7 +423,7 @@ def _queue_again(study: Any, n_trials: int, policy: Any) -> int:
     for t in store._trials(study):
         if t.user_attrs.get("key") in again and store.is_done(t) and "config" in t.user_attrs:
             first.setdefault(t.user_attrs["key"], t)
-    chosen = sorted(first.values(), key=lambda t: t.number)[:max(0, n_trials - len(counted))]
+    chosen = sorted(first.values(), key=lambda t: t.number)
     return store.enqueue_missing(study, [t.user_attrs["config"] for t in chosen], [t.user_attrs["key"] for t in chosen],
                                  [dict(t.params) for t in chosen], policy)
 
