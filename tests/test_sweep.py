@@ -1241,3 +1241,27 @@ def test_a_trial_queued_by_another_machine_runs_on_this_machines_data_path(mnist
     assert rec["status"] == "ok", rec.get("error")
     assert rec["config"]["mnist_dir"] == str(mnist_dir)
 
+
+
+def test_a_tpe_worker_that_asks_beside_another_past_n_trials_runs_no_surplus_trial(mnist_dir, tmp_path, monkeypatch):
+    """Two workers that read the study at the same moment both ask for a trial: a 2-worker sweep of n_trials 2 ran
+    3 (seen by hand with a short --timeout). Here the other worker's trial is running and this worker's count
+    missed it (a stale read): the trial it asks for is the lower-numbered ones' surplus and is closed unrun."""
+    import balancedrnn.sweep.executor as executor
+
+    d = {"name": "tpe-surplus", "base": base(mnist_dir, budget=50_000, n_train=20), "sampler": {"kind": "tpe", "n_trials": 1}}
+    study = store.open_study(store.open_storage(None, tmp_path), "tpe-surplus")
+    theirs = study.ask()  # the other worker's trial, running
+    store.mark_claimed(theirs)
+    real, first = executor._running, [True]
+
+    def stale_then_real(study):  # the first count misses it, as a read just before the other worker's ask does
+        if first:
+            first.pop()
+            return 0
+        return real(study)
+
+    monkeypatch.setattr(executor, "_running", stale_then_real)
+    assert worker_loop(d, None, str(tmp_path)) == 0
+    trials = study.get_trials(deepcopy=False)
+    assert len(trials) == 2 and trials[1].user_attrs.get("status") == "no-work" and not list(store.iter_records(study))

@@ -163,6 +163,12 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
                 if not store.claim_popped(study, trial, done_policy):  # as it was, seed included; done elsewhere: next
                     continue
                 config = trial.user_attrs["config"]
+            elif _surplus(study, trial, spec.sampler.n_trials, done_policy):  # another worker asked at the same time
+                from optuna.trial import TrialState
+
+                trial.set_user_attr("status", "no-work")  # attributes first: a finished trial takes no more
+                study.tell(trial, state=TrialState.FAIL)
+                break
             else:
                 config = _propose(study, trial, spec)
         else:
@@ -221,6 +227,19 @@ def _running(study: Any) -> int:
     from optuna.trial import TrialState
 
     return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def _surplus(study: Any, trial: Any, n_trials: int, policy: Any) -> bool:
+    """Whether a TPE or QMC trial just asked for is one past ``n_trials``: workers that check the count at the same
+    moment both ask, and a 2-worker sweep of n_trials 2 ran 3. The lower-numbered trials, running or done, are
+    the sweep's; this one is surplus when they are ``n_trials`` already."""
+    from optuna.trial import TrialState
+
+    from . import store
+
+    earlier = [t for t in store._trials(study) if t.number < trial.number
+               and (t.state == TrialState.RUNNING or store.is_done(t, policy))]
+    return len(earlier) >= n_trials
 
 
 def _waiting(study: Any) -> int:
