@@ -55,6 +55,10 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
      "base.lr would be ignored: the tpe sampler draws lr itself (it searches a log-uniform lr in [1e-05, 0.01])"),
     ("sweep-models-twice", GRID + "sampler: {kind: grid, models: [dense, balanced, dense]}\n", [],
      "sampler.models lists dense more than once"),
+    ("sweep-models-same-config", GRID + "sampler: {kind: grid, models: [uniform:0.2, balanced, Uniform:0.20]}\n", [],
+     "sampler.models lists the same config more than once: Uniform:0.20, uniform:0.2"),
+    ("sweep-models-same-densities", GRID + "sampler: {kind: grid, models: [dense, uniform:1]}\n", [],
+     "sampler.models lists the same config more than once: dense, uniform:1"),
     ("sweep-seeds-twice", GRID + "sampler: {kind: grid, models: [dense], seeds: [0, 1, 0]}\n", [],
      "sampler.seeds lists 0 more than once"),
     ("sweep-budgets-twice", GRID + "sampler: {kind: random, n_trials: 4, budgets: [25000, 5.0e+4, 25000.0]}\n", [],
@@ -78,6 +82,11 @@ SWEEP_CASES: list[tuple[str, str | None, list[str], str]] = [
     ("sweep-base-budget-ignored", GRID + "sampler: {kind: grid, models: [dense], budgets: [60000]}\n", [],
      "base.budget would be ignored: the grid sampler runs at sampler.budgets (60000); give the budget in one place"),
     # the tpe and qmc samplers run at one budget: a list of budgets reached no trial (they ran at base.budget)
+    ("sweep-tpe-budget-fits-nothing", GRID.replace("30000", "500") + "sampler: {kind: tpe, n_trials: 2}\n", [],
+     "budget 500 is too small for every config the tpe sampler searches (densities in [0.02, 1]) on task rad "
+     "(dx=2500, dy=10); the smallest feasible budget is 528"),  # 0.02 * W(0.5) = 0.02 * 26360.25
+    ("sweep-qmc-budget-fits-nothing", GRID + "sampler: {kind: qmc, n_trials: 2}\n", ["--budget", "200"],
+     "budget 200 is too small for every config the qmc sampler searches"),
     ("sweep-tpe-budgets", GRID + "sampler: {kind: tpe, n_trials: 2, budgets: [30000, 60000]}\n", [],
      "sampler.budgets would be ignored: the tpe sampler runs every trial at one sampler.budget"),
     ("sweep-qmc-budgets", GRID + "sampler: {kind: qmc, n_trials: 2, budgets: [60000]}\n", [],
@@ -145,7 +154,8 @@ def test_sweep_bad_input(text, extra, pattern, tmp_path, monkeypatch, capsys):
         (tmp_path / "sweep.yaml").write_text(text, encoding="latin-1")
         args = ["sweep.yaml", *args]
     before = _files(tmp_path)
-    code, err = run_main(["sweep", *args, "--run-dir", str(tmp_path / "runs"), "--quiet"], capsys)
+    run_dir = [] if "--storage" in args else ["--run-dir", str(tmp_path / "runs")]  # both: refused (a case below)
+    code, err = run_main(["sweep", *args, *run_dir, "--quiet"], capsys)
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]
@@ -174,6 +184,9 @@ STORE_CASES: list[tuple[str, list[str], str]] = [
     ("sweep-store-under-a-file", ["sweep", "--models", "dense", "--seeds", "1", "--budget", "30000", "--storage",
                                   "{tmp}/garbage/store.journal/sub.journal"], "garbage/store.journal is a file, not a directory"),
     ("predictor-fit-no-store", ["predictor", "fit", "--run-dir", "{tmp}/nowhere", "--name", "s"], "no run store at"),
+    ("sweep-storage-and-run-dir", ["sweep", "--models", "dense", "--seeds", "1", "--budget", "30000", "--storage",
+                                   "{tmp}/s.journal", "--run-dir", "{tmp}/runs"],
+     "give either --storage or --run-dir (the store in it), not both"),  # was accepted and --run-dir unread
     ("sweep-storage-url-without-slashes", ["sweep", "--models", "dense", "--seeds", "1", "--budget", "30000", "--storage",
                                            "postgresql:/user:pw@db.example/runs"],
      "storage postgresql:... looks like a database URL without '://'"),  # was a journal file ./postgresql:/...

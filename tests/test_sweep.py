@@ -14,7 +14,7 @@ pytest.importorskip("optuna")
 
 from balancedrnn.sweep import store  # noqa: E402
 from balancedrnn.sweep.executor import run_sweep, worker_loop  # noqa: E402
-from balancedrnn.sweep.spec import SweepError, SweepSpec, trial_configs
+from balancedrnn.sweep.spec import SweepError, SweepSpec, trial_configs, trial_params
 
 
 def base(mnist_dir, **kw):
@@ -34,18 +34,56 @@ def done_per_key(study):
     return counts
 
 
-def test_two_workers_embedded_store_lose_nothing(mnist_dir, tmp_path):
+def test_two_workers_embedded_store_lose_nothing(mnist_dir, tmp_path, monkeypatch):
     spec = SweepSpec.from_dict({**grid(mnist_dir, "two"), "workers": 2})
+    import optuna
+
+    release_stale = store.release_stale
+
+    def and_an_old_failure_under_a_reused_pid(study, *args):
+        """Once the workers have ended: a trial an earlier command's worker failed an hour ago under the pid one
+        of this call's workers has now (Linux reuses pids); it was counted as this call's failure (exit 1)."""
+        done = [t for t in study.get_trials(deepcopy=False) if store.is_done(t)]
+        if done:
+            old = {**done[0].user_attrs["worker"], "started": time.time() - 3600}
+            study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL,
+                                                      user_attrs={"worker": old, "status": "failed"}))
+        return release_stale(study, *args)
+
+    monkeypatch.setattr(store, "release_stale", and_an_old_failure_under_a_reused_pid)
     result = run_sweep(spec, run_dir=tmp_path, progress=False)
+    monkeypatch.undo()
     assert result.total == 6 and result.done == 6
+    assert result.counts == {"ok": 6} and result.exit_code == 0
     study = store.open_study(store.open_storage(None, tmp_path), "two", create=False)
     counts = done_per_key(study)
     assert len(counts) == 6 and set(counts.values()) == {1}
     workers = {t.user_attrs["worker"]["pid"] for t in study.get_trials(deepcopy=False) if store.is_done(t)}
     assert len(workers) == 2  # both processes did work
+    # a config's later run on other data (another command's, or before a switch back to this data) failed: this
+    # sweep's done run of it still stands, and so its latest record here (before, the failure was, and the sweep
+    # exited 1 for ever: --retry-failed found nothing of this data to run again)
+    ours = next(t for t in study.get_trials(deepcopy=False) if store.is_done(t))
+    other = {**ours.user_attrs["record"], "status": "failed", "data_id": "other-data", "error": "boom"}
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL,
+                                              user_attrs={**ours.user_attrs, "record": other, "status": "failed"}))
+    # and another spec of this study has an environment failure, which a sweep of that spec would queue again: this
+    # one does not, and said "1 failed config(s) queued again"
+    theirs = {**other, "data_id": ours.user_attrs["record"]["data_id"], "failure": "environment", "trial_key": "another-spec"}
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={
+        **ours.user_attrs, "key": "another-spec", "record": theirs, "status": "failed"}))
+    # ... and a trial running on another machine: it finishes none of this spec's configs (it was counted as this
+    # sweep's "still running elsewhere", which lets a sweep missing a config exit 0)
+    elsewhere = {"host": "another-machine", "pid": 1, "started": time.time()}
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING, user_attrs={
+        "key": "another-spec-2", "config": ours.user_attrs["config"], "worker": elsewhere, "heartbeat": time.time()}))
     # a second call finds nothing to do and repeats nothing
     again = run_sweep(spec, run_dir=tmp_path, progress=False)
-    assert again.queued == 0 and sum(done_per_key(study).values()) == 6
+    assert again.queued == 0 and sum(done_per_key(study).values()) == 8  # 6, the other data's and the other spec's
+    assert again.running_elsewhere == 0
+    assert again.final_counts == {"ok": 6} and again.exit_code == 0
+    assert (again.retried, again.rerun_other_data, again.other_trials) == (0, 0, 1)
+    assert len(list(store.iter_records(study, policy=again.data_policy))) == 7  # the other spec's is on this data too
 
 
 def test_killed_worker_then_resume_runs_every_trial_once(mnist_dir, tmp_path):
@@ -182,6 +220,15 @@ def test_hidden_proportion_sampler_over_several_budgets(mnist_dir):
         width = (0.9 - 0.02) / 6  # the strata are spread within each budget
         for i, hp in enumerate(hps):
             assert 0.02 + width * i - 0.02 <= hp <= 0.02 + width * (i + 1) + 0.02
+    # trials that do not divide evenly among the budgets (7 over 2: 4 and 3): each budget's trials still cover the
+    # whole range, one per equal stratum (before, the 3 of 60,000 took the lower 3 of 4 strata, none above 0.68)
+    spec.sampler.n_trials = 7
+    configs = trial_configs(spec)
+    for budget, n in ((30_000.0, 4), (60_000.0, 3)):
+        hps = sorted(trial_params(c)["hidden_proportion"] for c in configs if c["budget"] == budget)
+        width = (0.9 - 0.02) / n
+        assert len(hps) == n and all(0.02 + width * i - 1e-3 <= hp <= 0.02 + width * (i + 1) + 1e-3
+                                     for i, hp in enumerate(hps)), (budget, hps)
 
 
 def test_optuna_qmc_sampler_runs(mnist_dir, tmp_path):
@@ -323,8 +370,8 @@ def test_a_clip_that_leaves_one_value_is_refused(dist, mnist_dir):
 
 
 def test_unreachable_storage_one_line(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "balancedrnn", "sweep", "--storage", "postgresql://u:secret@127.0.0.1:1/none",
-                          "--run-dir", str(tmp_path / "runs")], capture_output=True, text=True, timeout=120)
+    res = subprocess.run([sys.executable, "-m", "balancedrnn", "sweep", "--storage", "postgresql://u:secret@127.0.0.1:1/none"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert res.returncode == 1 and "Traceback" not in res.stderr  # a server down: the machine's failure, not bad input
     assert res.stderr.startswith("error: cannot open storage postgresql") and "secret" not in res.stderr
     assert res.stderr.strip().count("\n") == 0
@@ -1142,3 +1189,79 @@ def test_sampler_option_over_a_file_of_another_sampler_drops_the_files_other_key
     assert code == 0, err
     done = [t for t in study_of(tmp_path, "swap").get_trials(deepcopy=False) if store.is_done(t)]
     assert len(done) == 1 and done[0].user_attrs["config"]["model"].startswith("hx=")
+
+
+def test_a_tpe_sweep_retries_a_failed_trial_as_it_was_and_can_end_ok(mnist_dir, tmp_path, monkeypatch):
+    """--retry-failed (and an environment failure by default) on a TPE sweep: the failed config runs again. Before,
+    a new proposal ran in its place, the summary said "1 failed config(s) queued again" though none was, and the
+    failure stayed the config's latest record, so the sweep exited 1 however often it was run."""
+    from dataclasses import asdict
+
+    import balancedrnn.train as train
+    from balancedrnn.sweep.executor import prepare
+
+    # two failed trials, one past n_trials (two workers of one command can start one more than n_trials; here the
+    # first sweep asked for 2): every failure runs again (before, a cap at n_trials left one failed, exit 1 for ever)
+    d = {"name": "tpe-retry", "base": base(mnist_dir, budget=50_000, n_train=20), "sampler": {"kind": "tpe", "n_trials": 2}}
+    real = train.build_for_task
+
+    def broken(config, task):
+        raise ValueError("this configuration cannot work")
+
+    monkeypatch.setattr(train, "build_for_task", broken)
+    policy = store.DonePolicy(since=time.time())
+    study, _, queued, _ = prepare(SweepSpec.from_dict(d), tmp_path, policy)
+    worker_loop(d, None, str(tmp_path), policy=asdict(policy))
+    failed = list(store.iter_records(study))
+    assert [r["status"] for r in failed] == ["failed", "failed"]
+    monkeypatch.setattr(train, "build_for_task", real)
+    d["sampler"]["n_trials"] = 1
+    policy = store.DonePolicy(since=time.time(), retry_failed=True)
+    study, _, queued, _ = prepare(SweepSpec.from_dict(d), tmp_path, policy)
+    assert queued == 2
+    worker_loop(d, None, str(tmp_path), policy=asdict(policy))
+    recs = list(store.iter_records(study))  # one record per config, its latest the retry's
+    assert [r["status"] for r in recs] == ["ok", "ok"] and [r["config"] for r in recs] == [r["config"] for r in failed]
+
+
+def test_a_trial_queued_by_another_machine_runs_on_this_machines_data_path(mnist_dir, tmp_path):
+    """Machines sharing a store keep MNIST at different paths: a trial queued by one carried its path, and a worker
+    of another trained with it ("MNIST directory ... does not exist", every trial failed). A worker now runs a
+    queued config with its own command's placement (mnist_dir, device); the trial's key does not change."""
+    from dataclasses import asdict
+
+    from balancedrnn.sweep.executor import prepare
+
+    theirs = grid(tmp_path / "their-mnist", "machines", models=("dense",), seeds=(0,))
+    prepare(SweepSpec.from_dict(theirs), tmp_path)
+    ours = grid(mnist_dir, "machines", models=("dense",), seeds=(0,))
+    policy = store.DonePolicy(since=time.time())
+    assert worker_loop(ours, None, str(tmp_path), policy=asdict(policy)) == 1
+    (rec,) = list(store.iter_records(study_of(tmp_path, "machines")))
+    assert rec["status"] == "ok", rec.get("error")
+    assert rec["config"]["mnist_dir"] == str(mnist_dir)
+
+
+
+def test_a_tpe_worker_that_asks_beside_another_past_n_trials_runs_no_surplus_trial(mnist_dir, tmp_path, monkeypatch):
+    """Two workers that read the study at the same moment both ask for a trial: a 2-worker sweep of n_trials 2 ran
+    3 (seen by hand with a short --timeout). Here the other worker's trial is running and this worker's count
+    missed it (a stale read): the trial it asks for is the lower-numbered ones' surplus and is closed unrun."""
+    import balancedrnn.sweep.executor as executor
+
+    d = {"name": "tpe-surplus", "base": base(mnist_dir, budget=50_000, n_train=20), "sampler": {"kind": "tpe", "n_trials": 1}}
+    study = store.open_study(store.open_storage(None, tmp_path), "tpe-surplus")
+    theirs = study.ask()  # the other worker's trial, running
+    store.mark_claimed(theirs)
+    real, first = executor._running, [True]
+
+    def stale_then_real(study):  # the first count misses it, as a read just before the other worker's ask does
+        if first:
+            first.pop()
+            return 0
+        return real(study)
+
+    monkeypatch.setattr(executor, "_running", stale_then_real)
+    assert worker_loop(d, None, str(tmp_path)) == 0
+    trials = study.get_trials(deepcopy=False)
+    assert len(trials) == 2 and trials[1].user_attrs.get("status") == "no-work" and not list(store.iter_records(study))

@@ -195,7 +195,7 @@ class TrainConfig:
 
     def key(self) -> str:
         """Hash of the config (without run-time placement), naming a trial uniquely."""
-        d = {k: v for k, v in asdict(self).items() if k not in ("device", "checkpoint", "mnist_dir")}
+        d = {k: v for k, v in asdict(self).items() if k not in PLACEMENT}
         if is_baseline(self.model):  # what only a block RNN reads leaves a baseline's run unchanged: its defaults,
             d.update(_BLOCK_ONLY_DEFAULTS)  # so one baseline run is one trial, keyed as before whatever these say
         for optional, default in (("dataset", None), ("rollouts", 100), ("kernel", "auto"), ("patience", 0),
@@ -205,6 +205,10 @@ class TrainConfig:
                 d.pop(optional)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
+
+PLACEMENT = ("device", "checkpoint", "mnist_dir")
+"""Config fields that say where a run happens, not what it is: left out of :meth:`TrainConfig.key`, and a sweep's
+worker runs a queued trial with its own command's (another machine's MNIST path or device is not this one's)."""
 
 _BLOCK_ONLY_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)
                         if f.name in ("readout", "activation", "kernel", "init_mean", "init_std", "init_scale")}

@@ -157,20 +157,10 @@ def check_scale(**given: int | float | None) -> None:
 
 
 def _same_config(name: str) -> str:
-    """A config's canonical name (``Dense`` and ``dense``, ``uniform:0.20`` and ``uniform:0.2`` are one config); a
-    config of fixed densities is named by them, so ``dense``, ``uniform:1``, ``111111`` and ``hx=1,...,yy=1``, one
-    model, are one config too (``auto`` writes its choice as densities); the name itself when it does not parse
-    (its error comes later, from the config check)."""
-    from ..core.configs import ConfigSpec, format_config, parse_config
-    from ..core.spec import SpecError
+    """A config's canonical name (:func:`balancedrnn.core.configs.same_config`)."""
+    from ..core.configs import same_config
 
-    try:
-        spec = parse_config(name)
-    except SpecError:
-        return name.strip()
-    if spec.family in ("dense", "standard", "uniform", "structured"):  # densities that do not depend on the task
-        spec = ConfigSpec("explicit", densities=tuple(spec.density(1, 1, 1).values()))
-    return format_config(spec)
+    return same_config(name)
 
 
 def _auto_model(model: str, task: Any, budget: float, scale: dict[str, Any]) -> str:
@@ -972,6 +962,7 @@ RunDir = Annotated[Path, typer.Option(help="Directory of the embedded store and 
 
 @app.command()
 def sweep(
+    ctx: typer.Context,
     file: Annotated[Optional[Path], typer.Argument(help="Sweep YAML file (see docs/sweeps.md).", show_default="none: "
                                                    "a grid of dense, uniform:0.2 and balanced on RAD")] = None,
     name: Annotated[Optional[str], typer.Option(help="Study name (overrides the file).", show_default="the file's, else sweep")] = None,
@@ -1010,6 +1001,7 @@ def sweep(
     from ..sweep.executor import run_sweep
     from ..sweep.spec import SweepSpec, load_sweep_file
 
+    check_run_dir(ctx, None, storage)  # --run-dir only locates the store: beside --storage it would be unread
     d: dict[str, Any] = load_sweep_file(file) if file else {}
     d = dict(d)
     if d.get("sampler") is None:
@@ -1120,8 +1112,8 @@ def _sweep_report(spec: Any, result: Any, run_dir: Path) -> None:
     keys = spec_keys(spec)
     with lost_mid_run(f"sweep {spec.name}"):  # after the work: a store failing here (a full disk) is exit 1, not 2
         records = [r for r in iter_records(open_study(open_storage(spec.storage, run_dir, create=False), spec.name,
-                                                      create=False))
-                   if keys is None or r.get("trial_key") in keys]
+                                                      create=False), policy=result.data_policy)
+                   if keys is None or r.get("trial_key") in keys]  # the runs on the data the sweep trained on
     if records:
         _results_table(records, f"{spec.name}: results")
 

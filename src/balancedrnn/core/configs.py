@@ -205,6 +205,20 @@ def format_config(spec: ConfigSpec) -> str:
     raise SpecError(f"unknown config family {f!r}; known: {', '.join(FAMILIES)}")
 
 
+def same_config(name: str) -> str:
+    """A config's canonical name (``Dense`` and ``dense``, ``uniform:0.20`` and ``uniform:0.2`` are one config); a
+    config of fixed densities is named by them, so ``dense``, ``uniform:1``, ``111111`` and ``hx=1,...,yy=1``, one
+    model, are one config too (``auto`` writes its choice as densities); the name itself when it does not parse
+    (its error comes later, from the config check)."""
+    try:
+        spec = parse_config(name)
+    except SpecError:
+        return name.strip()
+    if spec.family in ("dense", "standard", "uniform", "structured"):  # densities that do not depend on the task
+        spec = ConfigSpec("explicit", densities=tuple(spec.density(1, 1, 1).values()))
+    return format_config(spec)
+
+
 def explicit_config(density: Mapping[str, float], digits: int = 6) -> str:
     """The explicit-densities config string of ``density``, each rounded to ``digits`` significant digits (the
     string random sweeps and the recommender write, byte for byte as sweeps always wrote it)."""

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .spec import SweepSpec, optuna_sampler, suggest_config, trial_configs, trial_params
+from .spec import SweepSpec, check_optuna_budget, optuna_sampler, suggest_config, trial_configs, trial_params
 
 
 # --------------------------------------------------------------------------------------- execution
@@ -150,18 +150,29 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
         import warnings  # Optuna's "heartbeat ... used with Study.optimize": this loop beats for its trials itself
 
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+    from ..train import PLACEMENT, TrainConfig
+
+    here = TrainConfig.from_dict(spec.base)  # a trial queued by another command (machine) runs on this one's
+    placement = {k: getattr(here, k) for k in PLACEMENT}  # MNIST path and device: its own may not exist here
     done = 0
     while max_trials is None or done < max_trials:
         if _INTERRUPTS.pending:  # an interrupt while this worker held no trial: stop before claiming another
             raise KeyboardInterrupt
         if spec.sampler.kind in ("tpe", "qmc"):
-            if len(store.done_keys(study, done_policy)) + _running(study) >= spec.sampler.n_trials:
-                break
+            if (len(store.done_keys(study, done_policy)) + _running(study) >= spec.sampler.n_trials
+                    and not _waiting(study)):  # queued configs (released, retried) run even past n_trials: they are
+                break  # trials the study holds already, whose latest record would otherwise stay a failure
             trial = study.ask()  # independent sampling happens at suggest time: seed it by the trial's number
             if "config" in trial.user_attrs:  # a dead worker's trial queued again (release_stale): run its config
                 if not store.claim_popped(study, trial, done_policy):  # as it was, seed included; done elsewhere: next
                     continue
                 config = trial.user_attrs["config"]
+            elif _surplus(study, trial, spec.sampler.n_trials, done_policy):  # another worker asked at the same time
+                from optuna.trial import TrialState
+
+                trial.set_user_attr("status", "no-work")  # attributes first: a finished trial takes no more
+                study.tell(trial, state=TrialState.FAIL)
+                break
             else:
                 config = _propose(study, trial, spec)
         else:
@@ -178,6 +189,7 @@ def worker_loop(spec_dict: dict[str, Any], storage_url: str | None, run_dir: str
             if trial is None:
                 break
             config = trial.user_attrs["config"]
+        config = {**config, **placement}
         try:
             with store.Heartbeat(trial), _interruptible():
                 record = run_one(config, spec.timeout)
@@ -219,6 +231,25 @@ def _running(study: Any) -> int:
     from optuna.trial import TrialState
 
     return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def _surplus(study: Any, trial: Any, n_trials: int, policy: Any) -> bool:
+    """Whether a TPE or QMC trial just asked for is one past ``n_trials``: workers that check the count at the same
+    moment both ask, and a 2-worker sweep of n_trials 2 ran 3. The lower-numbered trials, running or done, are
+    the sweep's; this one is surplus when they are ``n_trials`` already."""
+    from optuna.trial import TrialState
+
+    from . import store
+
+    earlier = [t for t in store._trials(study) if t.number < trial.number
+               and (t.state == TrialState.RUNNING or store.is_done(t, policy))]
+    return len(earlier) >= n_trials
+
+
+def _waiting(study: Any) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
 
 def _ignore(signum: int, frame: Any) -> None:
@@ -344,7 +375,15 @@ class SweepResult:
     other_trials: int = 0
     """Finished configs in the study that do not belong to this spec (an earlier spec under the same name)."""
     final_counts: dict[str, int] = field(default_factory=dict)
-    """Statuses of the latest final records of this spec's configs, whichever call ran them (ok, failed, ...)."""
+    """Statuses of the latest final records of this spec's configs on the sweep's data, whichever call ran them
+    (ok, failed, ...)."""
+    data_id: str | None = None
+    """The fingerprint of the data the sweep trains on (its records are the ones on this data)."""
+
+    @property
+    def data_policy(self) -> Any:
+        """The records that belong to this sweep's data (:meth:`store.DonePolicy.counts`)."""
+        return _same_data_policy(self)
 
     @property
     def not_ok(self) -> dict[str, int]:
@@ -376,6 +415,8 @@ def prepare(spec: SweepSpec, run_dir: str | Path = "runs", policy: Any = None,
     from . import store
     from ..train import TrainConfig
 
+    if spec.sampler.kind in ("tpe", "qmc"):
+        check_optuna_budget(spec)
     configs = [] if spec.sampler.kind in ("tpe", "qmc") else trial_configs(spec)  # validate before touching the store
     params = [trial_params(c) for c in configs]
     storage = store.open_storage(spec.storage, run_dir, log=log)
@@ -385,10 +426,29 @@ def prepare(spec: SweepSpec, run_dir: str | Path = "runs", policy: Any = None,
     with store.writing(study):  # nothing has run yet: a store that cannot be written is one line, exit 2
         released = store.release_stale(study)
         if spec.sampler.kind in ("tpe", "qmc"):
-            return study, spec.sampler.n_trials, 0, released
+            return study, spec.sampler.n_trials, _queue_again(study, policy), released
         keys = [TrainConfig.from_dict(c).key() for c in configs]
         queued = store.enqueue_missing(study, configs, keys, params, policy)
     return study, len(set(keys)), queued, released
+
+
+def _queue_again(study: Any, policy: Any) -> int:
+    """A TPE or QMC sweep's finished configs that no longer count under ``policy`` (a failure to retry, a run on
+    other data) queued again as they were, as a dead worker's trial is (:func:`store.release_stale`); a new
+    proposal in their place left the failed record the config's latest, so such a sweep never exited 0. Every one,
+    even past ``n_trials`` (workers of one command can together start a trial or two more than it): the workers run
+    queued trials before they stop. Returns how many were queued."""
+    from . import store
+
+    counted = store.done_keys(study, policy)
+    again = store.done_keys(study) - counted
+    first: dict[str, Any] = {}
+    for t in store._trials(study):
+        if t.user_attrs.get("key") in again and store.is_done(t) and "config" in t.user_attrs:
+            first.setdefault(t.user_attrs["key"], t)
+    chosen = sorted(first.values(), key=lambda t: t.number)
+    return store.enqueue_missing(study, [t.user_attrs["config"] for t in chosen], [t.user_attrs["key"] for t in chosen],
+                                 [dict(t.params) for t in chosen], policy)
 
 
 def _check_optuna_study(study: Any, spec: SweepSpec) -> None:
@@ -415,6 +475,7 @@ def spec_keys(spec: SweepSpec) -> set[str] | None:
     from ..train import TrainConfig
 
     if spec.sampler.kind in ("tpe", "qmc"):
+        check_optuna_budget(spec)  # its trials' configs are drawn as they run: the budget is checked here
         return None
     return {TrainConfig.from_dict(c).key() for c in trial_configs(spec)}
 
@@ -473,6 +534,8 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
     # finished before, to run again now (on other data, or a failure to retry); queuing and releasing change
     # neither set, so both are read from the one study prepare opened
     stale = store.done_keys(study) - store.done_keys(study, policy)
+    if keys is not None:  # another spec's configs in the study are not queued by this one: not counted as re-run
+        stale &= keys
     finished: dict[str, list[Any]] = {}
     for t in study.get_trials(deepcopy=False):
         if t.user_attrs.get("key") in stale and store.is_done(t):
@@ -540,27 +603,35 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path = "runs", progress: bool = Tr
         running_elsewhere = 0
         for t in study.get_trials(deepcopy=False):
             w = t.user_attrs.get("worker") or {}
-            ours = w.get("host") == host and w.get("pid") in pids
-            if t.state == TrialState.RUNNING and not ours:
-                running_elsewhere += 1
+            # a pid is ours only for trials claimed since this call began: an earlier command's worker may have had
+            ours = (w.get("host") == host and w.get("pid") in pids  # the same pid (Linux reuses them)
+                    and float(w.get("started") or 0) >= since)
+            if t.state == TrialState.RUNNING and not ours and (keys is None or t.user_attrs.get("key") in keys):
+                running_elsewhere += 1  # of this spec: another spec's trial finishes none of this one's configs
             status = t.user_attrs.get("status")
             if ours and status in (*store.FINISHED_STATUSES, "interrupted"):
                 counts[status] = counts.get(status, 0) + 1
         done = _count_done(study, keys, policy, spec.sampler.n_trials)
         all_done = store.done_keys(study)
         other = len(all_done - keys) if keys is not None else 0
-        final: dict[str, int] = {}
-        for rec in store.iter_records(study):
+        final: dict[str, int] = {}  # a later run on other data (another command's) is not this sweep's latest
+        for rec in store.iter_records(study, policy=_same_data_policy(policy)):
             if keys is None or rec.get("trial_key") in keys:
                 final[str(rec.get("status"))] = final.get(str(rec.get("status")), 0) + 1
         return SweepResult(total=total, done=done, queued=queued, released=released, interrupted=interrupted,
                            running_elsewhere=running_elsewhere, counts=counts, crashed=crashed,
                            data_source=str(data.source), rerun_other_data=rerun_other_data,
-                           retried=len(stale) - rerun_other_data, other_trials=other, final_counts=final)
+                           retried=len(stale) - rerun_other_data, other_trials=other, final_counts=final,
+                           data_id=policy.data_id)
+
+
+def _same_data_policy(policy: Any) -> Any:
+    """The part of a done-policy that is about data: which records were trained on the policy's data."""
+    from . import store
+
+    return store.DonePolicy(data_id=policy.data_id, data_source=policy.data_source or None)
 
 
 def _same_data(trial: Any, policy: Any) -> bool:
     """Whether a finished trial's record was trained on the policy's data."""
-    from . import store
-
-    return store.DonePolicy(data_id=policy.data_id, data_source=policy.data_source).counts(trial)
+    return _same_data_policy(policy).counts(trial)

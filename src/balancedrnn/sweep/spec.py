@@ -150,10 +150,16 @@ class SweepSpec:
         if (not isinstance(s.seeds, list) or not s.seeds
                 or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in s.seeds)):
             raise SweepError(f"sampler.seeds must be a list of non-negative integers such as [0, 1, 2], got {s.seeds!r}")
-        for what, values in (("models", [m.strip() for m in s.models]), ("seeds", s.seeds)):
-            twice = sorted({str(v) for v in values if values.count(v) > 1})
-            if twice:  # a grid would run it once and a sampler would weigh it twice: say so instead
-                raise SweepError(f"sampler.{what} lists {', '.join(twice)} more than once")
+        from ..core.configs import same_config
+
+        same = [same_config(m) for m in s.models]  # uniform:0.2 and uniform:0.20, dense and uniform:1: one model,
+        twice = sorted({m.strip() for m, c in zip(s.models, same) if same.count(c) > 1})  # trained twice under two keys
+        if twice:
+            raise SweepError(f"sampler.models lists {twice[0]} more than once" if len(twice) == 1 else
+                             f"sampler.models lists the same config more than once: {', '.join(twice)}")
+        twice = sorted({str(v) for v in s.seeds if s.seeds.count(v) > 1})
+        if twice:  # a grid would run it once and a sampler would weigh it twice: say so instead
+            raise SweepError(f"sampler.seeds lists {', '.join(twice)} more than once")
         if s.budget is not None and (isinstance(s.budget, bool) or not isinstance(s.budget, (int, float))
                                      or not math.isfinite(s.budget) or s.budget <= 0):
             raise SweepError(f"sampler.budget must be a positive number, got {s.budget!r}")
@@ -479,7 +485,6 @@ def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
     rng = random.Random(spec.seed)
     dists = {**DEFAULT_DISTRIBUTIONS, **s.distributions}
     budgets = [float(b) for b in s.budgets] or [float(s.budget if s.budget is not None else base["budget"])]
-    per_budget = math.ceil(s.n_trials / len(budgets))
     attempts = 0
     while len(out) < s.n_trials:
         attempts += 1
@@ -491,8 +496,9 @@ def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
         density, other = _random_fields(dists, rng)
         if s.kind == "hidden_proportion":
             lo, hi = s.hp_range
-            stratum = i // len(budgets)  # one trial per stratum and budget
-            target = lo + (hi - lo) * (stratum + rng.random()) / per_budget
+            stratum = i // len(budgets)  # one trial per stratum and budget, as many strata as the budget has trials
+            strata = len(range(i % len(budgets), s.n_trials, len(budgets)))  # (7 over 2 budgets: 4 and 3)
+            target = lo + (hi - lo) * (stratum + rng.random()) / strata
             try:
                 density = solve_hidden_proportion(task.dx, task.dy, budget, target, density)
             except SpecError:
@@ -559,6 +565,22 @@ def suggest_config(trial: Any, spec: SweepSpec) -> dict[str, Any]:
     density = {b: trial.suggest_float(b, *DENSITY_RANGE) for b in BLOCKS}
     lr = trial.suggest_float("lr", *TPE_LR_RANGE, log=True)
     return {**optuna_fixed(spec), "model": density_string(density), "lr": lr, "seed": trial.number}
+
+
+def check_optuna_budget(spec: SweepSpec) -> None:
+    """A TPE or QMC sweep whose budget is below the smallest feasible budget of its sparsest proposal (every density
+    at the low end of ``defaults.DENSITY_RANGE``; the weights at dh 0.5 grow with each density) would fail every
+    trial after loading its data: refused in one line before the store is touched, as an infeasible grid is."""
+    from ..core.spec import smallest_feasible_budget
+    from ..tasks import get_task
+
+    fixed = optuna_fixed(spec)
+    task = get_task(fixed["task"])
+    smallest = smallest_feasible_budget(task.dx, task.dy, {b: DENSITY_RANGE[0] for b in BLOCKS})
+    if fixed["budget"] < smallest:
+        raise SweepError(f"budget {fixed['budget']:g} is too small for every config the {spec.sampler.kind} sampler "
+                         f"searches (densities in [{DENSITY_RANGE[0]:g}, {DENSITY_RANGE[1]:g}]) on task {fixed['task']} "
+                         f"(dx={task.dx}, dy={task.dy}); the smallest feasible budget is {smallest}")
 
 
 OPTUNA_DRAWN = ("model", "lr", "seed")

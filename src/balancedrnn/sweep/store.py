@@ -983,10 +983,12 @@ def _is_finished(study: Any, trial: Any) -> bool:
     return bool(study._storage.get_trial(trial._trial_id).state.is_finished())
 
 
-def iter_records(study: Any, include_unfinished: bool = False, latest: bool = True) -> Iterator[dict[str, Any]]:
+def iter_records(study: Any, include_unfinished: bool = False, latest: bool = True,
+                 policy: DonePolicy | None = None) -> Iterator[dict[str, Any]]:
     """Final run records of a study (and, with ``include_unfinished``, interrupted ones). With ``latest``,
     one record per config: the last one finished (a retried failure, or a re-run on other data, replaces the
-    earlier record).
+    earlier record). With ``policy``, only records that still stand under it (a sweep's own data: a later run of
+    the config on other data does not replace the one on this data).
 
     Records come in the order their configs were first queued, whichever trial of a config finished, so a sweep
     interrupted and resumed (its interrupted configs run again as new trials) lists its records in the order an
@@ -1003,6 +1005,8 @@ def iter_records(study: Any, include_unfinished: bool = False, latest: bool = Tr
         if not (include_unfinished or rec.get("status") in FINISHED_STATUSES):
             continue
         if t.user_attrs.get("status") == "duplicate":
+            continue
+        if policy is not None and not policy.counts(t):
             continue
         if key is not None and rec.get("status") in FINISHED_STATUSES:
             chosen[key] = (first[key], t.number, rec)
