@@ -224,16 +224,15 @@ def test_a_density_written_minus_zero_is_zero():
     standard RNN written with ``hy=-0`` was not ``standard``."""
     import math
 
-    from balancedrnn.cli import _same_config
-    from balancedrnn.core.configs import format_config, parse_config
+    from balancedrnn.core.configs import format_config, parse_config, same_config
 
     assert format_config(parse_config("110100:-0")) == "110100:0"
     assert format_config(parse_config("uniform:-0.0")) == "uniform:0"
     explicit = parse_config("hx=1,hh=1,hy=-0,yx=0,yh=1,yy=-0.0")
     assert format_config(explicit) == "hx=1,hh=1,hy=0,yx=0,yh=1,yy=0"
     assert all(math.copysign(1, p) == 1 for p in explicit.densities)
-    assert _same_config("110100:-0") == _same_config("110100:0")
-    assert _same_config("hx=1,hh=1,hy=-0,yx=0,yh=1,yy=0") == _same_config("standard")
+    assert same_config("110100:-0") == same_config("110100:0")
+    assert same_config("hx=1,hh=1,hy=-0,yx=0,yh=1,yy=0") == same_config("standard")
 
 
 @pytest.mark.parametrize("config", ["lstm", "gru", "rnn", "mlp", "uniform:0.3"])

@@ -156,13 +156,6 @@ def check_scale(**given: int | float | None) -> None:
         check_positive("--" + key.replace("_", "-"), value, "number" if key == "lr" else "integer")
 
 
-def _same_config(name: str) -> str:
-    """A config's canonical name (:func:`balancedrnn.core.configs.same_config`)."""
-    from ..core.configs import same_config
-
-    return same_config(name)
-
-
 def _auto_model(model: str, task: Any, budget: float, scale: dict[str, Any]) -> str:
     """``auto``: the configuration ``balancedrnn recommend --task/--data`` chooses for the task's shape, this budget
     and the run's training sequences (the one recommender, :func:`balancedrnn.analysis.meta.recommend_config`);
@@ -442,13 +435,13 @@ def compare(
     from ..record import chance_level
     from ..train import check_config
 
-    from ..core.configs import is_baseline, split_configs
+    from ..core.configs import is_baseline, same_config, split_configs
     from ..core.spec import SpecError
 
     names = split_configs(models)
     if not names:
         raise UserError("--models is empty")
-    same = [_same_config(n) for n in names]
+    same = [same_config(n) for n in names]
     twice = sorted({n for n, c in zip(names, same) if same.count(c) > 1})
     if twice:
         raise UserError(f"--models lists {', '.join(twice)} more than once" if len(twice) == 1 else
@@ -466,10 +459,10 @@ def compare(
     scale = _resolve(paper, the_task.name, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train,
                      n_val=n_val, n_test=n_test)
     chosen = [_auto_model(n, the_task, budget, scale) for n in names]
-    listed = {_same_config(n) for n in names if n.strip().lower() != "auto"}
-    if len({_same_config(n) for n in chosen}) < len(chosen):  # auto chose a config --models lists: train it once,
+    listed = {same_config(n) for n in names if n.strip().lower() != "auto"}
+    if len({same_config(n) for n in chosen}) < len(chosen):  # auto chose a config --models lists: train it once,
         err.print("note: auto is a config --models already lists; it is trained once")  # as listed
-        chosen = [c for n, c in zip(names, chosen) if n.strip().lower() != "auto" or _same_config(c) not in listed]
+        chosen = [c for n, c in zip(names, chosen) if n.strip().lower() != "auto" or same_config(c) not in listed]
     names = chosen
     block_only = given_options(ctx, {"readout": "--readout", "activation": "--activation", "init_scale": "--init-scale",
                                      "rewire": "--rewire", "prune": "--prune"})

@@ -388,17 +388,13 @@ def _hp_block(block: str) -> None:
         raise SpecError(f"can solve the hidden proportion for block hx or hh, not {block!r}")
 
 
-def _missing_kept(density: Mapping[str, float], block: str) -> list[str]:
-    """The blocks other than ``block`` (the one solved) that ``density`` does not give."""
+def _check_kept_blocks(density: Mapping[str, float], block: str) -> None:
+    """A one-line SpecError when ``density`` is no mapping or leaves out a block other than the solved ``block``: a
+    left-out block was taken as density 0, silently (hx left out while hh was solved gave a model that never reads
+    its input)."""
     if not isinstance(density, Mapping):
         raise SpecError(f"density must be a mapping of block name to density, got {type(density).__name__}")
-    return [b for b in BLOCKS if b != block and b not in density]
-
-
-def _check_kept_blocks(density: Mapping[str, float], block: str) -> None:
-    """A one-line SpecError when ``density`` leaves out a block other than the solved ``block``: a left-out block
-    was taken as density 0, silently (hx left out while hh was solved gave a model that never reads its input)."""
-    missing = _missing_kept(density, block)
+    missing = [b for b in BLOCKS if b != block and b not in density]
     if missing:
         raise SpecError(f"density is missing block(s) {', '.join(missing)}; solving {block} for a hidden proportion "
                         f"needs the other five densities")

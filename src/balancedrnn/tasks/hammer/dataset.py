@@ -32,7 +32,7 @@ def minari_dir() -> tuple[Path, str]:
 
 
 def _minari() -> Any:
-    os.environ.setdefault("MINARI_DATASETS_PATH", str(cache_dir() / "minari"))
+    os.environ.setdefault("MINARI_DATASETS_PATH", str(minari_dir()[0]))
     try:
         import minari
     except ImportError:
